@@ -1,0 +1,378 @@
+"""Agents, their runs, and the audit trail they leave.
+
+`ToolCall`, `DecisionLog`, `PlanningCycle` and `Metric` are append-only: the database
+rejects UPDATE and DELETE on them (triggers installed by migration 0002). Anything they
+point at is protected from deletion, or linked without a database constraint where the
+target (a task) may legitimately disappear from a later plan version.
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from core.models import TimeStampedModel, choices_constraint
+
+
+def _audit_task_link(related_name: str) -> models.ForeignKey:
+    # A log row keeps the id of the task it was about even after a plan edit removes it.
+    return models.ForeignKey(
+        "planning.Task",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name=related_name,
+    )
+
+
+class AgentType(models.TextChoices):
+    PLANNER = "planner"
+    CODER = "coder"
+    TESTER = "tester"
+    REVIEWER = "reviewer"
+    MERGER = "merger"
+    EXTERNAL = "external"
+
+
+class AgentStatus(models.TextChoices):
+    IDLE = "idle"
+    BUSY = "busy"
+    OFFLINE = "offline"
+    TERMINATED = "terminated"
+
+
+class Agent(TimeStampedModel):
+    Type = AgentType
+
+    Status = AgentStatus
+
+    project = models.ForeignKey("planning.Project", on_delete=models.CASCADE, related_name="agents")
+    name = models.CharField(max_length=100)
+    type = models.CharField(max_length=20, choices=Type)
+    status = models.CharField(max_length=20, choices=Status, default=Status.IDLE)
+    current_task = models.ForeignKey(
+        "planning.Task",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="current_agents",
+    )
+    worktree_path = models.CharField(max_length=500, blank=True)
+    branch_name = models.CharField(max_length=200, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    spawned_at = models.DateTimeField(default=timezone.now)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    termination_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="agent_name_unique"),
+            choices_constraint("type", AgentType, name="agent_type_valid"),
+            choices_constraint("status", AgentStatus, name="agent_status_valid"),
+            models.CheckConstraint(
+                condition=(Q(status="terminated") & Q(terminated_at__isnull=False))
+                | (~Q(status="terminated") & Q(terminated_at__isnull=True)),
+                name="agent_terminated_at_matches_status",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "status"], name="agent_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.type})"
+
+
+class AgentRunKind(models.TextChoices):
+    TASK = "task"
+    PLANNING = "planning"
+
+
+class AgentRunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class AgentRun(TimeStampedModel):
+    """One attempt of an agent at a task or a planning job."""
+
+    Kind = AgentRunKind
+
+    Status = AgentRunStatus
+
+    project = models.ForeignKey(
+        "planning.Project", on_delete=models.CASCADE, related_name="agent_runs"
+    )
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs")
+    task = models.ForeignKey(
+        "planning.Task", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    kind = models.CharField(max_length=20, choices=Kind, default=Kind.TASK)
+    status = models.CharField(max_length=20, choices=Status, default=Status.QUEUED)
+    attempt = models.PositiveIntegerField(default=1)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            choices_constraint("kind", AgentRunKind, name="agentrun_kind_valid"),
+            choices_constraint("status", AgentRunStatus, name="agentrun_status_valid"),
+            models.CheckConstraint(condition=Q(attempt__gte=1), name="agentrun_attempt_gte_1"),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True)
+                | Q(started_at__isnull=True)
+                | Q(finished_at__gte=models.F("started_at")),
+                name="agentrun_finished_after_started",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "lease_expires_at"], name="agentrun_lease_idx"),
+            models.Index(fields=["project", "-created_at"], name="agentrun_project_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.agent} ({self.status})"
+
+
+class ToolCallStatus(models.TextChoices):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ToolCall(models.Model):
+    """Append-only. A "started" row (no parent), then one completion row pointing at it."""
+
+    Status = ToolCallStatus
+
+    project = models.ForeignKey(
+        "planning.Project", on_delete=models.PROTECT, related_name="tool_calls"
+    )
+    agent = models.ForeignKey(
+        Agent, on_delete=models.PROTECT, null=True, blank=True, related_name="tool_calls"
+    )
+    run = models.ForeignKey(
+        AgentRun, on_delete=models.PROTECT, null=True, blank=True, related_name="tool_calls"
+    )
+    task = _audit_task_link("tool_calls")
+    started = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="completion",
+        help_text="Set on completion rows: the started row this completes.",
+    )
+    tool_name = models.CharField(max_length=100, blank=True)
+    input = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(started__isnull=True)
+                    & Q(status="")
+                    & ~Q(tool_name="")
+                    & Q(duration_ms__isnull=True)
+                )
+                | (Q(started__isnull=False) & Q(status__in=["succeeded", "failed"])),
+                name="toolcall_started_or_completion",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "-id"], name="toolcall_project_idx"),
+            models.Index(fields=["run", "id"], name="toolcall_run_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tool_name or 'completion'} #{self.pk}"
+
+    @property
+    def is_completion(self) -> bool:
+        return self.started_id is not None
+
+
+class PlanningCycleStatus(models.TextChoices):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+
+
+class PlanningCycle(models.Model):
+    """Append-only. An "active" row with goals, then one closing row with outcomes."""
+
+    Status = PlanningCycleStatus
+
+    project = models.ForeignKey(
+        "planning.Project", on_delete=models.PROTECT, related_name="planning_cycles"
+    )
+    agent = models.ForeignKey(
+        Agent, on_delete=models.PROTECT, null=True, blank=True, related_name="planning_cycles"
+    )
+    run = models.ForeignKey(
+        AgentRun, on_delete=models.PROTECT, null=True, blank=True, related_name="planning_cycles"
+    )
+    opened = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="closing",
+        help_text="Set on closing rows: the active row this closes.",
+    )
+    status = models.CharField(max_length=20, choices=Status, default=Status.ACTIVE)
+    goals = models.JSONField(default=list, blank=True)
+    outcomes = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            choices_constraint("status", PlanningCycleStatus, name="planningcycle_status_valid"),
+            models.CheckConstraint(
+                condition=(Q(opened__isnull=True) & Q(status="active"))
+                | (Q(opened__isnull=False) & Q(status__in=["completed", "abandoned"])),
+                name="planningcycle_open_or_close",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "-id"], name="planningcycle_project_idx")]
+
+    def __str__(self) -> str:
+        return f"planning cycle #{self.pk} ({self.status})"
+
+
+class DecisionLog(models.Model):
+    """Append-only record of a decision and the reasoning behind it."""
+
+    project = models.ForeignKey(
+        "planning.Project", on_delete=models.PROTECT, related_name="decisions"
+    )
+    agent = models.ForeignKey(
+        Agent, on_delete=models.PROTECT, null=True, blank=True, related_name="decisions"
+    )
+    run = models.ForeignKey(
+        AgentRun, on_delete=models.PROTECT, null=True, blank=True, related_name="decisions"
+    )
+    task = _audit_task_link("decisions")
+    planning_cycle = models.ForeignKey(
+        PlanningCycle, on_delete=models.PROTECT, null=True, blank=True, related_name="decisions"
+    )
+    decision = models.TextField()
+    reasoning = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(decision=""), name="decision_text_required")
+        ]
+        indexes = [models.Index(fields=["project", "-id"], name="decision_project_idx")]
+
+    def __str__(self) -> str:
+        return self.decision[:80]
+
+
+class MetricType(models.TextChoices):
+    TOKEN_USAGE = "token_usage"
+    COST = "cost"
+    LATENCY = "latency"
+    TASK_DURATION = "task_duration"
+    RUN_DURATION = "run_duration"
+    QA_ITERATIONS = "qa_iterations"
+
+
+class Metric(models.Model):
+    """Append-only measurement: tokens, cost, durations, QA iterations."""
+
+    Type = MetricType
+
+    project = models.ForeignKey(
+        "planning.Project", on_delete=models.PROTECT, related_name="metrics"
+    )
+    agent = models.ForeignKey(
+        Agent, on_delete=models.PROTECT, null=True, blank=True, related_name="metrics"
+    )
+    run = models.ForeignKey(
+        AgentRun, on_delete=models.PROTECT, null=True, blank=True, related_name="metrics"
+    )
+    task = _audit_task_link("metrics")
+    type = models.CharField(max_length=30, choices=Type)
+    value = models.FloatField()
+    metadata = models.JSONField(default=dict, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [choices_constraint("type", MetricType, name="metric_type_valid")]
+        indexes = [
+            models.Index(fields=["project", "type", "recorded_at"], name="metric_series_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type}={self.value}"
+
+
+class Checkpoint(models.Model):
+    project = models.ForeignKey(
+        "planning.Project", on_delete=models.CASCADE, related_name="checkpoints"
+    )
+    name = models.CharField(max_length=200)
+    reason = models.TextField(blank=True)
+    state = models.JSONField(default=dict, blank=True)
+    git_commit = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "-created_at"], name="checkpoint_project_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentState(models.Model):
+    """A JSON key-value store. Keys are unique per namespace within a project, or globally."""
+
+    project = models.ForeignKey(
+        "planning.Project",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="agent_state",
+    )
+    namespace = models.CharField(max_length=200)
+    key = models.CharField(max_length=200)
+    value = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["namespace", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "namespace", "key"],
+                condition=Q(project__isnull=False),
+                name="agentstate_key_unique_in_project",
+            ),
+            models.UniqueConstraint(
+                fields=["namespace", "key"],
+                condition=Q(project__isnull=True),
+                name="agentstate_key_unique_global",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.key}"

@@ -1,0 +1,99 @@
+"""Database-level guards that Django has no declarative API for."""
+
+from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import ProjectState, StateApps
+
+PG_GUARD_FUNCTION = """
+CREATE OR REPLACE FUNCTION crewboard_reject_change() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION '% is %: % is not allowed', TG_TABLE_NAME, TG_ARGV[0], TG_OP
+        USING ERRCODE = 'integrity_constraint_violation';
+END;
+$$ LANGUAGE plpgsql;
+"""
+
+
+class GuardTable(migrations.operations.base.Operation):
+    """Install triggers that reject UPDATE (and optionally DELETE) on a model's table.
+
+    `columns` limits the UPDATE guard to those columns, for rows that are immutable in
+    content but still carry mutable bookkeeping.
+    """
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        reject_delete: bool = True,
+        columns: tuple[str, ...] = (),
+    ) -> None:
+        self.model_name = model_name
+        self.reject_delete = reject_delete
+        self.columns = tuple(columns)
+
+    @property
+    def label(self) -> str:
+        return "append-only" if self.reject_delete else "immutable"
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        pass
+
+    def _table(self, app_label: str, apps: StateApps) -> str:
+        return apps.get_model(app_label, self.model_name)._meta.db_table
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        table = self._table(app_label, to_state.apps)
+        vendor = schema_editor.connection.vendor
+        operations = ["UPDATE"] + (["DELETE"] if self.reject_delete else [])
+        update_of = f"UPDATE OF {', '.join(self.columns)}" if self.columns else "UPDATE"
+        if vendor == "sqlite":
+            for op in operations:
+                event = update_of if op == "UPDATE" else op
+                schema_editor.execute(
+                    f"CREATE TRIGGER {table}_reject_{op.lower()} BEFORE {event} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is {self.label}: {op} is not allowed'); "
+                    f"END"
+                )
+        elif vendor == "postgresql":
+            schema_editor.execute(PG_GUARD_FUNCTION, params=None)
+            for op in operations:
+                event = update_of if op == "UPDATE" else op
+                schema_editor.execute(
+                    f"CREATE TRIGGER {table}_reject_{op.lower()} BEFORE {event} ON {table} "
+                    f"FOR EACH ROW EXECUTE FUNCTION crewboard_reject_change('{self.label}')",
+                    params=None,
+                )
+        else:
+            raise NotImplementedError(f"No {self.label} guard for database vendor {vendor!r}")
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        table = self._table(app_label, from_state.apps)
+        vendor = schema_editor.connection.vendor
+        for op in ["UPDATE"] + (["DELETE"] if self.reject_delete else []):
+            suffix = f" ON {table}" if vendor == "postgresql" else ""
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_reject_{op.lower()}{suffix}")
+
+    def describe(self) -> str:
+        return f"Make {self.model_name} {self.label} in the database"
+
+    def deconstruct(self):  # type: ignore[no-untyped-def]
+        kwargs: dict[str, object] = {"reject_delete": self.reject_delete}
+        if self.columns:
+            kwargs["columns"] = self.columns
+        return self.__class__.__name__, [self.model_name], kwargs

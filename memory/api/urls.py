@@ -1,0 +1,3 @@
+app_name = "memory-api"
+
+urlpatterns: list = []

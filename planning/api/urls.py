@@ -1,0 +1,3 @@
+app_name = "planning-api"
+
+urlpatterns: list = []

@@ -1,0 +1,490 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from core.models import TimeStampedModel, choices_constraint
+
+
+class Priority(models.TextChoices):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class ProjectMode(models.TextChoices):
+    GENESIS = "genesis"
+    EVOLUTION = "evolution"
+
+
+class ProjectStatus(models.TextChoices):
+    PLANNING = "planning"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    ARCHIVED = "archived"
+
+
+class Project(TimeStampedModel):
+    Mode = ProjectMode
+
+    Status = ProjectStatus
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    mode = models.CharField(max_length=20, choices=Mode, default=Mode.GENESIS)
+    status = models.CharField(max_length=20, choices=Status, default=Status.PLANNING)
+    root_path = models.CharField(max_length=500, blank=True)
+    repository_url = models.CharField(max_length=500, blank=True)
+    base_branch = models.CharField(max_length=200, default="main")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_projects"
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="ProjectMembership", related_name="projects"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            choices_constraint("mode", ProjectMode, name="project_mode_valid"),
+            choices_constraint("status", ProjectStatus, name="project_status_valid"),
+            models.CheckConstraint(
+                condition=Q(completed_at__isnull=True) | Q(status__in=["completed", "archived"]),
+                name="project_completed_at_only_when_finished",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectMembershipRole(models.TextChoices):
+    OWNER = "owner"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+
+
+class ProjectMembership(models.Model):
+    Role = ProjectMembershipRole
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user"),
+            choices_constraint("role", ProjectMembershipRole, name="membership_role_valid"),
+        ]
+        indexes = [models.Index(fields=["user", "project"], name="membership_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} ({self.role})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in (self.Role.OWNER, self.Role.EDITOR)
+
+
+class RequirementPriority(models.TextChoices):
+    MUST = "must"
+    SHOULD = "should"
+    COULD = "could"
+    WONT = "wont"
+
+
+class Requirement(TimeStampedModel):
+    Priority = RequirementPriority
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="requirements")
+    code = models.CharField(max_length=50, blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    description = models.TextField()
+    priority = models.CharField(max_length=10, choices=Priority, default=Priority.SHOULD)
+    source = models.CharField(max_length=300, blank=True)
+    validated = models.BooleanField(default=False)
+    features = models.ManyToManyField("Feature", related_name="requirements", blank=True)
+
+    class Meta:
+        ordering = ["code", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "code"],
+                condition=~Q(code=""),
+                name="requirement_code_unique_per_project",
+            ),
+            choices_constraint("priority", RequirementPriority, name="requirement_priority_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code or self.description[:60]
+
+
+class WorkStatus(models.TextChoices):
+    BACKLOG = "backlog"
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Feature(TimeStampedModel):
+    """A deliverable slice of the project: a GSD phase."""
+
+    Status = WorkStatus
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="features")
+    key = models.CharField(max_length=50)
+    name = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    priority = models.CharField(max_length=10, choices=Priority, default=Priority.MEDIUM)
+    status = models.CharField(max_length=20, choices=WorkStatus, default=WorkStatus.BACKLOG)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "key"], name="feature_key_unique"),
+            choices_constraint("priority", Priority, name="feature_priority_valid"),
+            choices_constraint("status", WorkStatus, name="feature_status_valid"),
+        ]
+        indexes = [models.Index(fields=["project", "position", "key"], name="feature_order_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.name}"
+
+
+class SubFeature(TimeStampedModel):
+    """A plan inside a feature (a GSD `NN-MM-PLAN.md`)."""
+
+    Status = WorkStatus
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sub_features")
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="sub_features")
+    key = models.CharField(max_length=50)
+    name = models.CharField(max_length=300)
+    objective = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=WorkStatus, default=WorkStatus.PLANNED)
+    wave = models.PositiveSmallIntegerField(default=1)
+    autonomous = models.BooleanField(default=True)
+    files_modified = models.JSONField(default=list, blank=True)
+    must_haves = models.JSONField(default=dict, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    requirements = models.ManyToManyField(Requirement, related_name="sub_features", blank=True)
+    depends_on = models.ManyToManyField(
+        "self",
+        through="SubFeatureDependency",
+        symmetrical=False,
+        related_name="dependents",
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ["position", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "key"], name="subfeature_key_unique"),
+            choices_constraint("status", WorkStatus, name="subfeature_status_valid"),
+            models.CheckConstraint(condition=Q(wave__gte=1), name="subfeature_wave_positive"),
+        ]
+        indexes = [models.Index(fields=["feature", "position", "key"], name="subfeature_order_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.name}"
+
+
+class SubFeatureDependency(models.Model):
+    sub_feature = models.ForeignKey(
+        SubFeature, on_delete=models.CASCADE, related_name="dependency_edges"
+    )
+    depends_on = models.ForeignKey(
+        SubFeature, on_delete=models.CASCADE, related_name="dependent_edges"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sub_feature", "depends_on"], name="subfeature_dependency_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(sub_feature=F("depends_on")), name="subfeature_dependency_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sub_feature_id} -> {self.depends_on_id}"
+
+
+PRIORITY_RANK = models.Case(
+    models.When(priority=Priority.HIGH, then=models.Value(0)),
+    models.When(priority=Priority.MEDIUM, then=models.Value(1)),
+    default=models.Value(2),
+)
+
+
+class TaskType(models.TextChoices):
+    AUTO = "auto"
+    HUMAN_VERIFY = "checkpoint:human-verify"
+    DECISION = "checkpoint:decision"
+    HUMAN_ACTION = "checkpoint:human-action"
+    TDD = "tdd"
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    REVIEW = "review"
+    BLOCKED = "blocked"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DEFERRED = "deferred"
+
+
+class TaskSize(models.TextChoices):
+    ATOMIC = "atomic"
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+class Task(TimeStampedModel):
+    Type = TaskType
+
+    Status = TaskStatus
+
+    Size = TaskSize
+
+    Priority = Priority
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    feature = models.ForeignKey(
+        Feature, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
+    )
+    sub_feature = models.ForeignKey(
+        SubFeature, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
+    )
+    key = models.CharField(max_length=50)
+    name = models.CharField(max_length=300)
+    description = models.TextField(blank=True, help_text="What to do: the GSD <action>.")
+    files = models.JSONField(default=list, blank=True)
+    verify = models.TextField(blank=True)
+    done_criteria = models.TextField(blank=True)
+    type = models.CharField(max_length=30, choices=Type, default=Type.AUTO)
+    status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
+    size = models.CharField(max_length=10, choices=Size, default=Size.SMALL)
+    priority = models.CharField(max_length=10, choices=Priority, default=Priority.MEDIUM)
+    # Stored so "next task" can walk one index in order instead of sorting in Python.
+    priority_rank = models.GeneratedField(
+        expression=PRIORITY_RANK, output_field=models.SmallIntegerField(), db_persist=True
+    )
+    complexity = models.PositiveSmallIntegerField(null=True, blank=True)
+    wave = models.PositiveSmallIntegerField(default=1)
+    position = models.PositiveIntegerField(default=0)
+    extra = models.JSONField(default=dict, blank=True)
+    depends_on = models.ManyToManyField(
+        "self",
+        through="TaskDependency",
+        symmetrical=False,
+        related_name="dependents",
+        blank=True,
+    )
+
+    assigned_agent = models.ForeignKey(
+        "agents.Agent",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tasks",
+    )
+    worktree_path = models.CharField(max_length=500, blank=True)
+    branch_name = models.CharField(max_length=200, blank=True)
+    qa_iterations = models.PositiveIntegerField(default=0)
+    max_iterations = models.PositiveIntegerField(default=50)
+    estimated_minutes = models.PositiveIntegerField(default=15)
+    actual_minutes = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "key"], name="task_key_unique"),
+            choices_constraint("type", TaskType, name="task_type_valid"),
+            choices_constraint("status", TaskStatus, name="task_status_valid"),
+            choices_constraint("size", TaskSize, name="task_size_valid"),
+            choices_constraint("priority", Priority, name="task_priority_valid"),
+            models.CheckConstraint(
+                condition=Q(complexity__isnull=True) | Q(complexity__gte=1, complexity__lte=10),
+                name="task_complexity_1_to_10",
+            ),
+            models.CheckConstraint(
+                condition=Q(qa_iterations__lte=F("max_iterations")),
+                name="task_qa_iterations_within_max",
+            ),
+            models.CheckConstraint(condition=Q(wave__gte=1), name="task_wave_positive"),
+            models.CheckConstraint(
+                condition=Q(sub_feature__isnull=True) | Q(feature__isnull=False),
+                name="task_sub_feature_needs_feature",
+            ),
+            models.CheckConstraint(
+                condition=Q(completed_at__isnull=True)
+                | Q(started_at__isnull=True)
+                | Q(completed_at__gte=F("started_at")),
+                name="task_completed_after_started",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["project", "status", "priority_rank", "wave", "key"],
+                name="task_next_ready_idx",
+            ),
+            models.Index(fields=["sub_feature", "position", "key"], name="task_plan_order_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.name}"
+
+    @property
+    def needs_human(self) -> bool:
+        return self.type.startswith("checkpoint:")
+
+
+class TaskDependency(models.Model):
+    """`task` cannot start before `depends_on` is done."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dependency_edges")
+    depends_on = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dependent_edges")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "depends_on"], name="task_dependency_unique"),
+            models.CheckConstraint(
+                condition=~Q(task=F("depends_on")), name="task_dependency_not_self"
+            ),
+        ]
+        indexes = [models.Index(fields=["depends_on", "task"], name="task_dependents_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} -> {self.depends_on_id}"
+
+
+class DevPlan(TimeStampedModel):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="dev_plans")
+    name = models.CharField(max_length=200, default="Main plan")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="devplan_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project}: {self.name}"
+
+
+class DevPlanVersion(models.Model):
+    """An immutable snapshot of a plan; the content columns reject UPDATE in the database."""
+
+    plan = models.ForeignKey(DevPlan, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    markdown = models.TextField(blank=True)
+    change_summary = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="plan_versions",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["plan", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number"], name="devplanversion_number_unique"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="devplanversion_number_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} v{self.number}"
+
+
+class ConversationSessionKind(models.TextChoices):
+    INTERVIEW = "interview"
+    PLANNING = "planning"
+    EXECUTION = "execution"
+
+
+class ConversationSessionStatus(models.TextChoices):
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class ConversationSession(TimeStampedModel):
+    Kind = ConversationSessionKind
+
+    Status = ConversationSessionStatus
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="conversations")
+    kind = models.CharField(max_length=20, choices=Kind, default=Kind.PLANNING)
+    status = models.CharField(max_length=20, choices=Status, default=Status.ACTIVE)
+    title = models.CharField(max_length=200, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            choices_constraint("kind", ConversationSessionKind, name="conversation_kind_valid"),
+            choices_constraint(
+                "status", ConversationSessionStatus, name="conversation_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "kind", "-created_at"], name="conv_list_idx")]
+
+    def __str__(self) -> str:
+        return self.title or f"{self.get_kind_display()} session {self.pk}"
+
+
+class ConversationMessageRole(models.TextChoices):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+class ConversationMessage(models.Model):
+    Role = ConversationMessageRole
+
+    session = models.ForeignKey(
+        ConversationSession, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=20, choices=Role)
+    content = models.TextField(blank=True)
+    token_count = models.PositiveIntegerField(default=0)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            choices_constraint("role", ConversationMessageRole, name="message_role_valid")
+        ]
+        indexes = [models.Index(fields=["session", "created_at"], name="message_session_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"

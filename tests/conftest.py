@@ -1,0 +1,46 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def project(user):
+    return ProjectFactory(owner=user, name="Crewboard", slug="crewboard")
+
+
+@pytest.fixture
+def other_project(db):
+    """A project `user` is not a member of."""
+    return ProjectFactory(name="Someone else's", slug="elsewhere")
+
+
+@pytest.fixture
+def viewer(project):
+    return MembershipFactory(project=project, role="viewer", user=UserFactory(username="vic")).user
+
+
+@pytest.fixture
+def api(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def viewer_api(viewer) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(viewer)
+    return client
+
+
+@pytest.fixture
+def browser(client, user):
+    """A logged-in Django test client."""
+    client.force_login(user)
+    return client
