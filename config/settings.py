@@ -200,6 +200,20 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PriorityEnum": "planning.models.Priority",
+        "RequirementPriorityEnum": "planning.models.RequirementPriority",
+        "ProjectStatusEnum": "planning.models.ProjectStatus",
+        "WorkStatusEnum": "planning.models.WorkStatus",
+        "TaskStatusEnum": "planning.models.TaskStatus",
+        "ConversationStatusEnum": "planning.models.ConversationSessionStatus",
+        "AgentStatusEnum": "agents.models.AgentStatus",
+        "AgentRunStatusEnum": "agents.models.AgentRunStatus",
+        "ToolCallStatusEnum": "agents.models.ToolCallStatus",
+        "PlanningCycleStatusEnum": "agents.models.PlanningCycleStatus",
+        "AgentTypeEnum": "agents.models.AgentType",
+        "MetricTypeEnum": "agents.models.MetricType",
+    },
 }
 
 # Celery ---------------------------------------------------------------------

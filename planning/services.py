@@ -293,6 +293,7 @@ TASK_FIELDS = (
     "complexity",
     "position",
     "extra",
+    "assigned_agent",
     "worktree_path",
     "branch_name",
     "qa_iterations",
@@ -338,6 +339,7 @@ def task_create(
     _place_task(task, feature=feature, sub_feature=sub_feature)
     if wave is not None and sub_feature is None:
         task.wave = wave
+    _check_same_project(project, [task.assigned_agent], "assigned_agent")
     _stamp_status_times(task)
     _save(task)
     for target in depends_on:
@@ -366,6 +368,8 @@ def task_update(
     if wave is not None and task.sub_feature_id is None and wave != task.wave:
         task.wave = wave
         changed.append("wave")
+    if "assigned_agent" in changed:
+        _check_same_project(task.project, [task.assigned_agent], "assigned_agent")
     if "status" in changed:
         changed += _stamp_status_times(task)
     if changed:
@@ -420,5 +424,29 @@ def task_remove_dependency(*, edge: TaskDependency) -> None:
     edge.delete()
 
 
+@transaction.atomic
 def task_delete(*, task: Task) -> None:
     task.delete()
+
+
+@transaction.atomic
+def project_delete(*, project: Project) -> None:
+    """Delete a project and its plan. Raises ProtectedError while audit records refer to it."""
+    project.delete()
+
+
+@transaction.atomic
+def requirement_delete(*, requirement: Requirement) -> None:
+    requirement.delete()
+
+
+@transaction.atomic
+def feature_delete(*, feature: Feature) -> None:
+    """Delete a feature with its sub-features and tasks."""
+    feature.delete()
+
+
+@transaction.atomic
+def sub_feature_delete(*, sub_feature: SubFeature) -> None:
+    """Delete a sub-feature with its tasks."""
+    sub_feature.delete()

@@ -1,0 +1,211 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from agents.models import Agent
+from planning.api.scoping import ProjectScopedRelatedFieldsMixin
+from planning.models import (
+    Feature,
+    Project,
+    ProjectMembership,
+    Requirement,
+    SubFeature,
+    Task,
+    TaskDependency,
+)
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    slug = serializers.SlugField(max_length=100, required=False, allow_blank=True)
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "description",
+            "mode",
+            "status",
+            "root_path",
+            "repository_url",
+            "base_branch",
+            "owner",
+            "created_at",
+            "updated_at",
+            "completed_at",
+        ]
+        read_only_fields = ["id", "owner", "created_at", "updated_at", "completed_at"]
+        # Uniqueness is checked (and reported) by the service's full_clean.
+        validators: list = []
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.SlugRelatedField(
+        source="user", slug_field="username", queryset=get_user_model().objects.all()
+    )
+
+    class Meta:
+        model = ProjectMembership
+        fields = ["id", "username", "role", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        validators: list = []
+
+
+class MembershipRoleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProjectMembership
+        fields = ["role"]
+
+
+class RequirementSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+    scoped_related_fields = {"features": "project"}
+    features = serializers.SlugRelatedField(
+        slug_field="key", many=True, required=False, queryset=Feature.objects.all()
+    )
+
+    class Meta:
+        model = Requirement
+        fields = [
+            "id",
+            "code",
+            "category",
+            "description",
+            "priority",
+            "source",
+            "validated",
+            "features",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators: list = []
+
+
+class FeatureSerializer(serializers.ModelSerializer):
+    task_count = serializers.IntegerField(read_only=True)
+    done_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Feature
+        fields = [
+            "id",
+            "key",
+            "name",
+            "description",
+            "priority",
+            "status",
+            "position",
+            "task_count",
+            "done_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators: list = []
+
+
+class SubFeatureSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+    scoped_related_fields = {
+        "feature": "project",
+        "depends_on": "project",
+        "requirements": "project",
+    }
+    feature = serializers.SlugRelatedField(slug_field="key", queryset=Feature.objects.all())
+    depends_on = serializers.SlugRelatedField(
+        slug_field="key", many=True, required=False, queryset=SubFeature.objects.all()
+    )
+    requirements = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=Requirement.objects.all()
+    )
+
+    class Meta:
+        model = SubFeature
+        fields = [
+            "id",
+            "key",
+            "feature",
+            "name",
+            "objective",
+            "status",
+            "wave",
+            "autonomous",
+            "files_modified",
+            "must_haves",
+            "extra",
+            "position",
+            "depends_on",
+            "requirements",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators: list = []
+
+
+class TaskSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+    scoped_related_fields = {
+        "feature": "project",
+        "sub_feature": "project",
+        "assigned_agent": "project",
+    }
+    feature = serializers.SlugRelatedField(
+        slug_field="key", queryset=Feature.objects.all(), required=False, allow_null=True
+    )
+    sub_feature = serializers.SlugRelatedField(
+        slug_field="key", queryset=SubFeature.objects.all(), required=False, allow_null=True
+    )
+    assigned_agent = serializers.PrimaryKeyRelatedField(
+        queryset=Agent.objects.all(), required=False, allow_null=True
+    )
+    depends_on = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
+    needs_human = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "key",
+            "name",
+            "description",
+            "files",
+            "verify",
+            "done_criteria",
+            "type",
+            "status",
+            "size",
+            "priority",
+            "complexity",
+            "wave",
+            "position",
+            "extra",
+            "feature",
+            "sub_feature",
+            "depends_on",
+            "needs_human",
+            "assigned_agent",
+            "worktree_path",
+            "branch_name",
+            "qa_iterations",
+            "max_iterations",
+            "estimated_minutes",
+            "actual_minutes",
+            "started_at",
+            "completed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "started_at", "completed_at", "created_at", "updated_at"]
+        validators: list = []
+
+
+class TaskDependencySerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+    scoped_related_fields = {"task": "project", "depends_on": "project"}
+    task = serializers.SlugRelatedField(slug_field="key", queryset=Task.objects.all())
+    depends_on = serializers.SlugRelatedField(slug_field="key", queryset=Task.objects.all())
+
+    class Meta:
+        model = TaskDependency
+        fields = ["id", "task", "depends_on", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        validators: list = []

@@ -1,0 +1,239 @@
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from planning.models import Feature, Project, ProjectMembership, Task, TaskDependency
+from tests.factories import (
+    FeatureFactory,
+    RequirementFactory,
+    SubFeatureFactory,
+    TaskFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/v1/projects/crewboard"
+
+
+def _bulk_tasks(project, count):
+    feature = FeatureFactory(project=project, key="01")
+    sub = SubFeatureFactory(feature=feature, key="01-01")
+    tasks = Task.objects.bulk_create(
+        Task(project=project, feature=feature, sub_feature=sub, key=f"T{i:04d}", name=f"t{i}")
+        for i in range(count)
+    )
+    TaskDependency.objects.bulk_create(
+        TaskDependency(task=tasks[i], depends_on=tasks[i - 1]) for i in range(1, count)
+    )
+
+
+# Projects and members ---------------------------------------------------------------
+
+
+def test_create_project_makes_caller_owner(api, user):
+    response = api.post("/api/v1/projects/", {"name": "Fleet", "mode": "evolution"})
+    assert response.status_code == 201, response.data
+    assert response.data["slug"] == "fleet"
+    assert response.data["owner"] == user.username
+    assert ProjectMembership.objects.get(project__slug="fleet").role == "owner"
+
+
+def test_create_project_with_bad_input_is_400_and_writes_nothing(api, project):
+    response = api.post("/api/v1/projects/", {"name": "Dup", "slug": project.slug})
+    assert response.status_code == 400
+    assert "slug" in response.data
+    response = api.post("/api/v1/projects/", {"name": "Bad", "mode": "chaos"})
+    assert response.status_code == 400
+    assert Project.objects.count() == 1
+
+
+def test_project_list_shows_only_my_projects(api, project, other_project):
+    response = api.get("/api/v1/projects/")
+    assert response.status_code == 200
+    assert [p["slug"] for p in response.data["results"]] == [project.slug]
+
+
+def test_someone_elses_project_is_404_everywhere(api, other_project):
+    TaskFactory(project=other_project, key="T1")
+    for url in (
+        f"/api/v1/projects/{other_project.slug}/",
+        f"/api/v1/projects/{other_project.slug}/tasks/",
+        f"/api/v1/projects/{other_project.slug}/tasks/T1/",
+        f"/api/v1/projects/{other_project.slug}/tasks/next/",
+        f"/api/v1/projects/{other_project.slug}/features/",
+        f"/api/v1/projects/{other_project.slug}/members/",
+    ):
+        assert api.get(url).status_code == 404, url
+    assert api.patch(f"/api/v1/projects/{other_project.slug}/", {"name": "x"}).status_code == 404
+    assert api.delete(f"/api/v1/projects/{other_project.slug}/tasks/T1/").status_code == 404
+    assert Task.objects.filter(project=other_project).count() == 1
+
+
+def test_viewer_can_read_but_not_write(viewer_api, project):
+    TaskFactory(project=project, key="T1")
+    assert viewer_api.get(f"{BASE}/tasks/").status_code == 200
+    assert viewer_api.patch(f"{BASE}/tasks/T1/", {"status": "done"}).status_code == 403
+    assert viewer_api.post(f"{BASE}/features/", {"key": "01", "name": "x"}).status_code == 403
+    assert viewer_api.patch(f"{BASE}/", {"name": "Renamed"}).status_code == 403
+    assert Task.objects.get(key="T1").status == "pending"
+
+
+def test_only_owner_deletes_project_and_manages_members(api, project):
+    editor = UserFactory(username="ed")
+    response = api.post(f"{BASE}/members/", {"username": "ed", "role": "editor"})
+    assert response.status_code == 201, response.data
+    editor_api = APIClient()
+    editor_api.force_authenticate(editor)
+    assert editor_api.delete(f"{BASE}/").status_code == 403
+    assert (
+        editor_api.post(f"{BASE}/members/", {"username": "alice", "role": "viewer"}).status_code
+        == 403
+    )
+    assert api.patch(f"{BASE}/members/ed/", {"role": "viewer"}).status_code == 200
+    assert ProjectMembership.objects.get(user=editor).role == "viewer"
+    assert api.delete(f"{BASE}/members/alice/").status_code == 409  # last owner
+    assert api.delete(f"{BASE}/members/ed/").status_code == 204
+    assert api.delete(f"{BASE}/").status_code == 204
+    assert not Project.objects.exists()
+
+
+def test_token_authentication(project):
+    token = Token.objects.create(user=project.owner)
+    client = APIClient()
+    assert client.get("/api/v1/projects/").status_code in (401, 403)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get("/api/v1/projects/").data["count"] == 1
+
+
+# Plan objects -----------------------------------------------------------------------
+
+
+def test_feature_sub_feature_task_crud(api, project):
+    assert api.post(f"{BASE}/features/", {"key": "01", "name": "Foundation"}).status_code == 201
+    response = api.post(
+        f"{BASE}/sub-features/",
+        {
+            "key": "01-01",
+            "feature": "01",
+            "name": "Models",
+            "wave": 2,
+            "must_haves": {"truths": ["x"]},
+        },
+    )
+    assert response.status_code == 201, response.data
+    response = api.post(
+        f"{BASE}/tasks/",
+        {"key": "01-01-T1", "name": "Write models", "sub_feature": "01-01", "type": "tdd"},
+    )
+    assert response.status_code == 201, response.data
+    assert response.data["feature"] == "01"
+    assert response.data["wave"] == 2
+    response = api.patch(f"{BASE}/tasks/01-01-T1/", {"status": "done", "qa_iterations": 2})
+    assert response.status_code == 200, response.data
+    assert response.data["completed_at"] is not None
+    assert api.get(f"{BASE}/features/01/").data["done_count"] == 1
+    assert api.delete(f"{BASE}/features/01/").status_code == 204
+    assert not Task.objects.exists()
+
+
+def test_task_keys_with_dots_work_in_urls(api, project):
+    TaskFactory(project=project, key="12.3")
+    assert api.get(f"{BASE}/tasks/12.3/").data["key"] == "12.3"
+
+
+def test_task_validation_errors_are_400_and_nothing_changes(api, project):
+    TaskFactory(project=project, key="T1", max_iterations=3)
+    response = api.patch(f"{BASE}/tasks/T1/", {"qa_iterations": 4})
+    assert response.status_code == 400
+    response = api.patch(f"{BASE}/tasks/T1/", {"status": "finished"})
+    assert response.status_code == 400
+    response = api.post(f"{BASE}/tasks/", {"key": "T1", "name": "dup"})
+    assert response.status_code == 400
+    task = Task.objects.get(key="T1")
+    assert (task.qa_iterations, task.status) == (0, "pending")
+
+
+def test_cannot_link_to_another_projects_feature(api, project, other_project):
+    FeatureFactory(project=other_project, key="99")
+    response = api.post(f"{BASE}/tasks/", {"key": "T1", "name": "x", "feature": "99"})
+    assert response.status_code == 400
+    assert "feature" in response.data
+
+
+def test_requirement_crud_links_features(api, project):
+    FeatureFactory(project=project, key="01")
+    response = api.post(
+        f"{BASE}/requirements/",
+        {"code": "DATA-01", "description": "Store plans", "priority": "must", "features": ["01"]},
+    )
+    assert response.status_code == 201, response.data
+    assert response.data["features"] == ["01"]
+    response = api.post(f"{BASE}/requirements/", {"code": "DATA-01", "description": "again"})
+    assert response.status_code == 400
+
+
+def test_dependency_cycle_is_400_naming_the_cycle(api, project):
+    for key in ("A", "B", "C"):
+        TaskFactory(project=project, key=key)
+    assert (
+        api.post(f"{BASE}/task-dependencies/", {"task": "A", "depends_on": "B"}).status_code == 201
+    )
+    assert (
+        api.post(f"{BASE}/task-dependencies/", {"task": "B", "depends_on": "C"}).status_code == 201
+    )
+    response = api.post(f"{BASE}/task-dependencies/", {"task": "C", "depends_on": "A"})
+    assert response.status_code == 400
+    assert "C -> A -> B -> C" in str(response.data)
+    assert TaskDependency.objects.count() == 2
+    assert api.get(f"{BASE}/tasks/A/").data["depends_on"] == ["B"]
+
+
+def test_duplicate_dependency_is_409(api, project):
+    TaskFactory(project=project, key="A")
+    TaskFactory(project=project, key="B")
+    api.post(f"{BASE}/task-dependencies/", {"task": "A", "depends_on": "B"})
+    response = api.post(f"{BASE}/task-dependencies/", {"task": "A", "depends_on": "B"})
+    assert response.status_code == 409
+
+
+def test_next_task_endpoint(api, project):
+    assert api.get(f"{BASE}/tasks/next/").status_code == 204
+    TaskFactory(project=project, key="B", priority="low")
+    TaskFactory(project=project, key="A", priority="high", status="done")
+    TaskFactory(project=project, key="C", priority="high", wave=2)
+    TaskFactory(project=project, key="D", priority="high", wave=1)
+    response = api.get(f"{BASE}/tasks/next/")
+    assert response.status_code == 200
+    assert response.data["key"] == "D"
+
+
+def test_task_filters_ordering_and_pagination(api, project):
+    for i in range(7):
+        TaskFactory(project=project, key=f"T{i}", status="done" if i % 2 else "pending")
+    response = api.get(f"{BASE}/tasks/", {"status": "done", "ordering": "-key", "page_size": 2})
+    assert response.data["count"] == 3
+    assert [t["key"] for t in response.data["results"]] == ["T5", "T3"]
+    assert response.data["next"] is not None
+    assert api.get(f"{BASE}/tasks/", {"q": "T6"}).data["count"] == 1
+    assert api.get(f"{BASE}/tasks/", {"status": "nonsense"}).status_code == 400
+
+
+@pytest.mark.parametrize("count", [10, 500])
+def test_task_list_query_count_is_constant(api, project, count, django_assert_max_num_queries):
+    _bulk_tasks(project, count)
+    with django_assert_max_num_queries(5):
+        response = api.get(f"{BASE}/tasks/", {"page_size": 500})
+    assert response.status_code == 200
+    assert len(response.data["results"]) == count
+
+
+@pytest.mark.parametrize("count", [10, 200])
+def test_other_lists_query_count_is_constant(api, project, count, django_assert_max_num_queries):
+    _bulk_tasks(project, count)
+    for i in range(count // 10):
+        RequirementFactory(project=project)
+        SubFeatureFactory(feature=Feature.objects.get(project=project), key=f"01-{i + 2:02d}")
+    for resource in ("features", "sub-features", "requirements", "task-dependencies", "members"):
+        with django_assert_max_num_queries(6):
+            assert api.get(f"{BASE}/{resource}/").status_code == 200

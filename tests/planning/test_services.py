@@ -1,0 +1,123 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from core.errors import ConflictError
+from planning import services
+from planning.models import Project, ProjectMembership, Task, TaskDependency
+from planning.services import PlanError
+from tests.factories import FeatureFactory, SubFeatureFactory, TaskFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_project_create_makes_owner_a_member_and_slugs_the_name(user):
+    project = services.project_create(owner=user, name="Agent Fleet")
+    assert project.slug == "agent-fleet"
+    assert ProjectMembership.objects.get(project=project, user=user).role == "owner"
+    second = services.project_create(owner=user, name="Agent Fleet")
+    assert second.slug == "agent-fleet-2"
+
+
+def test_project_create_with_bad_field_writes_nothing(user):
+    with pytest.raises(ValidationError):
+        services.project_create(owner=user, name="X", mode="chaos")
+    assert not Project.objects.exists()
+    assert not ProjectMembership.objects.exists()
+
+
+def test_project_completion_is_stamped_and_cleared(project):
+    services.project_update(project=project, data={"status": "completed"})
+    assert project.completed_at is not None
+    services.project_update(project=project, data={"status": "active"})
+    project.refresh_from_db()
+    assert project.completed_at is None
+
+
+def test_last_owner_cannot_leave_or_be_demoted(project):
+    owner_membership = project.memberships.get(user=project.owner)
+    with pytest.raises(ConflictError):
+        services.membership_remove(membership=owner_membership)
+    with pytest.raises(ConflictError):
+        services.membership_set(project=project, user=project.owner, role="viewer")
+    services.membership_set(project=project, user=UserFactory(), role="owner")
+    services.membership_set(project=project, user=project.owner, role="viewer")
+    owner_membership.refresh_from_db()
+    assert owner_membership.role == "viewer"
+
+
+def test_dependency_cycle_is_rejected_with_its_path(project):
+    a, b, c = (TaskFactory(project=project, key=k) for k in ("A", "B", "C"))
+    services.task_add_dependency(task=a, depends_on=b)
+    services.task_add_dependency(task=b, depends_on=c)
+    with pytest.raises(PlanError) as excinfo:
+        services.task_add_dependency(task=c, depends_on=a)
+    assert "C -> A -> B -> C" in str(excinfo.value)
+    assert TaskDependency.objects.count() == 2
+
+
+def test_dependency_on_itself_duplicate_and_other_project_are_rejected(project, other_project):
+    a, b = TaskFactory(project=project), TaskFactory(project=project)
+    foreign = TaskFactory(project=other_project)
+    with pytest.raises(PlanError):
+        services.task_add_dependency(task=a, depends_on=a)
+    with pytest.raises(PlanError):
+        services.task_add_dependency(task=a, depends_on=foreign)
+    services.task_add_dependency(task=a, depends_on=b)
+    with pytest.raises(ConflictError):
+        services.task_add_dependency(task=a, depends_on=b)
+
+
+def test_task_in_sub_feature_takes_its_feature_and_wave(project):
+    sub = SubFeatureFactory(feature=FeatureFactory(project=project), wave=3)
+    task = services.task_create(project=project, key="01-01-T1", name="t", sub_feature=sub)
+    assert task.feature_id == sub.feature_id
+    assert task.wave == 3
+    services.sub_feature_update(sub_feature=sub, data={"wave": 4})
+    task.refresh_from_db()
+    assert task.wave == 4
+
+
+def test_task_cannot_be_placed_in_another_projects_feature(project, other_project):
+    foreign_feature = FeatureFactory(project=other_project)
+    with pytest.raises(PlanError):
+        services.task_create(project=project, key="T", name="t", feature=foreign_feature)
+    assert not Task.objects.filter(project=project).exists()
+
+
+def test_task_create_failing_on_a_later_dependency_writes_nothing(project, other_project):
+    a = TaskFactory(project=project, key="A")
+    foreign = TaskFactory(project=other_project, key="F")
+    with pytest.raises(PlanError):
+        services.task_create(project=project, key="B", name="b", depends_on=[a, foreign])
+    assert list(Task.objects.filter(project=project).values_list("key", flat=True)) == ["A"]
+    assert not TaskDependency.objects.exists()
+
+
+def test_status_changes_stamp_times(project):
+    task = TaskFactory(project=project)
+    services.task_set_status(task=task, status="in_progress")
+    assert task.started_at is not None and task.completed_at is None
+    services.task_set_status(task=task, status="done")
+    assert task.completed_at >= task.started_at
+    services.task_set_status(task=task, status="review")
+    task.refresh_from_db()
+    assert task.completed_at is None
+
+
+def test_invalid_status_is_a_validation_error_and_changes_nothing(project):
+    task = TaskFactory(project=project)
+    with pytest.raises(ValidationError):
+        services.task_set_status(task=task, status="finished")
+    task.refresh_from_db()
+    assert task.status == "pending"
+
+
+def test_sub_feature_dependency_cycle_is_rejected(project):
+    feature = FeatureFactory(project=project)
+    first = SubFeatureFactory(feature=feature, key="01-01")
+    second = services.sub_feature_create(
+        feature=feature, key="01-02", name="two", depends_on=[first]
+    )
+    with pytest.raises(PlanError) as excinfo:
+        services.sub_feature_update(sub_feature=first, data={}, depends_on=[second])
+    assert "01-01 -> 01-02 -> 01-01" in str(excinfo.value)

@@ -1,0 +1,20 @@
+import pytest
+from django.core.management import call_command
+
+
+@pytest.mark.django_db
+def test_openapi_schema_validates_without_warnings(tmp_path):
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    text = out.read_text()
+    assert "/api/v1/projects/{project_slug}/tasks/next/" in text
+
+
+@pytest.mark.django_db
+def test_swagger_ui_is_served_without_a_cdn(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("docs", password="x"))
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "cdn" not in html.lower()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
