@@ -1,0 +1,224 @@
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import connection
+from django.db.models import Model
+from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from agents.models import (
+    Agent,
+    AgentRun,
+    AgentState,
+    Checkpoint,
+    DecisionLog,
+    Metric,
+    PlanningCycle,
+    ToolCall,
+)
+from tests.factories import (
+    AgentFactory,
+    AgentRunFactory,
+    AgentStateFactory,
+    CheckpointFactory,
+    TaskFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _tool_call() -> ToolCall:
+    run = AgentRunFactory(task=TaskFactory())
+    started = ToolCall.objects.create(
+        project=run.project,
+        agent=run.agent,
+        run=run,
+        task=run.task,
+        tool_name="read_file",
+        input={"path": "README.md"},
+    )
+    return ToolCall.objects.create(
+        project=run.project,
+        agent=run.agent,
+        run=run,
+        started=started,
+        status="succeeded",
+        output={"bytes": 120},
+        duration_ms=4,
+    )
+
+
+def _planning_cycle() -> PlanningCycle:
+    run = AgentRunFactory(kind="planning")
+    opened = PlanningCycle.objects.create(
+        project=run.project, agent=run.agent, run=run, goals=["split feature 01"]
+    )
+    return PlanningCycle.objects.create(
+        project=run.project,
+        agent=run.agent,
+        run=run,
+        opened=opened,
+        status="completed",
+        outcomes=["feature 01 split"],
+    )
+
+
+def _decision() -> DecisionLog:
+    cycle = _planning_cycle()
+    return DecisionLog.objects.create(
+        project=cycle.project,
+        agent=cycle.agent,
+        run=cycle.run,
+        task=TaskFactory(project=cycle.project),
+        planning_cycle=cycle,
+        decision="Split feature 01 in two",
+        reasoning={"why": "too large"},
+    )
+
+
+def _metric() -> Metric:
+    run = AgentRunFactory(task=TaskFactory())
+    return Metric.objects.create(
+        project=run.project,
+        agent=run.agent,
+        run=run,
+        task=run.task,
+        type="token_usage",
+        value=1234,
+        metadata={"model": "offline"},
+    )
+
+
+APPEND_ONLY: dict[type[Model], Callable[[], Model]] = {
+    ToolCall: _tool_call,
+    PlanningCycle: _planning_cycle,
+    DecisionLog: _decision,
+    Metric: _metric,
+}
+EDITABLE: dict[type[Model], Callable[[], Model]] = {
+    Agent: lambda: AgentFactory(current_task=TaskFactory()),
+    AgentRun: lambda: AgentRunFactory(task=TaskFactory()),
+    Checkpoint: CheckpointFactory,
+    AgentState: AgentStateFactory,
+}
+# Each builder makes one row with its own related rows, so a missing join shows as N+1.
+BUILDERS = {**EDITABLE, **APPEND_ONLY}
+by_name = {"ids": lambda model: model.__name__}
+
+
+def admin_url(model: type[Model] | Model, view: str, *args: Any) -> str:
+    opts = model._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}", args=args)
+
+
+@pytest.mark.parametrize("model", BUILDERS, **by_name)
+def test_changelist_lists_rows(admin_client, model):
+    rows = [BUILDERS[model]() for _ in range(3)]
+
+    response = admin_client.get(admin_url(model, "changelist"))
+
+    assert response.status_code == 200
+    listed = {obj.pk for obj in response.context["cl"].result_list}
+    assert {row.pk for row in rows} <= listed
+    assert admin_url(model, "change", rows[0].pk) in response.content.decode()
+
+
+@pytest.mark.parametrize("model", BUILDERS, **by_name)
+def test_change_view_shows_the_row(admin_client, model):
+    row = BUILDERS[model]()
+
+    response = admin_client.get(admin_url(model, "change", row.pk))
+
+    assert response.status_code == 200
+    assert response.context["original"].pk == row.pk
+
+
+@pytest.mark.parametrize("model", EDITABLE, **by_name)
+def test_add_page_renders(admin_client, model):
+    assert admin_client.get(admin_url(model, "add")).status_code == 200
+
+
+@pytest.mark.parametrize("model", BUILDERS, **by_name)
+def test_changelist_queries_do_not_grow_with_rows(
+    admin_client, django_assert_max_num_queries, model
+):
+    for _ in range(3):
+        BUILDERS[model]()
+    url = admin_url(model, "changelist")
+    admin_client.get(url)
+    with CaptureQueriesContext(connection) as baseline:
+        admin_client.get(url)
+    for _ in range(12):
+        BUILDERS[model]()
+
+    with django_assert_max_num_queries(len(baseline)):
+        response = admin_client.get(url)
+    assert response.context["cl"].result_count >= 15
+
+
+@pytest.mark.parametrize("model", APPEND_ONLY, **by_name)
+class TestAppendOnlyLogs:
+    def test_add_is_forbidden(self, admin_client, model):
+        assert admin_client.get(admin_url(model, "add")).status_code == 403
+        assert admin_client.post(admin_url(model, "add"), {}).status_code == 403
+
+    def test_change_view_is_read_only(self, admin_client, model):
+        row = APPEND_ONLY[model]()
+
+        response = admin_client.get(admin_url(model, "change", row.pk))
+
+        assert response.context["title"].startswith("View ")
+        assert not response.context["adminform"].form.fields
+        assert 'name="_save"' not in response.content.decode()
+
+    def test_posting_a_change_is_forbidden_and_alters_nothing(self, admin_client, model):
+        row = APPEND_ONLY[model]()
+        before = model_to_dict(row)
+        tampered = {name: "tampered" for name in before if name != "id"}
+
+        response = admin_client.post(admin_url(model, "change", row.pk), tampered)
+
+        assert response.status_code == 403
+        row.refresh_from_db()
+        assert model_to_dict(row) == before
+
+    def test_delete_is_forbidden(self, admin_client, model):
+        row = APPEND_ONLY[model]()
+        url = admin_url(model, "delete", row.pk)
+
+        assert admin_client.get(url).status_code == 403
+        assert admin_client.post(url, {"post": "yes"}).status_code == 403
+        assert model.objects.filter(pk=row.pk).exists()
+
+    def test_bulk_delete_is_not_offered(self, admin_client, model):
+        row = APPEND_ONLY[model]()
+        url = admin_url(model, "changelist")
+
+        assert admin_client.get(url).context["action_form"] is None
+        admin_client.post(
+            url, {"action": "delete_selected", ACTION_CHECKBOX_NAME: [row.pk], "post": "yes"}
+        )
+        assert model.objects.filter(pk=row.pk).exists()
+
+
+def test_tool_call_json_is_pretty_printed(admin_client):
+    completion = _tool_call()
+
+    started = admin_client.get(admin_url(ToolCall, "change", completion.started_id))
+    finished = admin_client.get(admin_url(ToolCall, "change", completion.pk))
+
+    assert "<pre>{\n  &quot;path&quot;: &quot;README.md&quot;\n}</pre>" in started.content.decode()
+    assert "<pre>{\n  &quot;bytes&quot;: 120\n}</pre>" in finished.content.decode()
+
+
+def test_tool_call_changelist_names_the_tool_on_completion_rows(admin_client):
+    completion = _tool_call()
+
+    response = admin_client.get(admin_url(ToolCall, "changelist"))
+
+    rows = response.content.decode().split("<tr")
+    [completion_row] = [row for row in rows if f"completes #{completion.started_id}" in row]
+    assert "read_file" in completion_row
