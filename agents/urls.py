@@ -1,3 +1,9 @@
+from django.urls import path
+
+from agents import views
+
 app_name = "agents"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("projects/<slug:slug>/", views.agent_list, name="agent-list"),
+]

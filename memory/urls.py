@@ -1,3 +1,9 @@
+from django.urls import path
+
+from memory import views
+
 app_name = "memory"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("projects/<slug:slug>/", views.fact_list, name="fact-list"),
+]
