@@ -17,7 +17,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         )
     if isinstance(exc, ProtectedError):
-        names = sorted({type(obj)._meta.verbose_name_plural for obj in exc.protected_objects})
+        names = sorted({str(type(obj)._meta.verbose_name_plural) for obj in exc.protected_objects})
         return Response(
             {
                 "detail": "Cannot delete: audit records refer to it "

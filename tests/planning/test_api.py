@@ -237,3 +237,13 @@ def test_other_lists_query_count_is_constant(api, project, count, django_assert_
     for resource in ("features", "sub-features", "requirements", "task-dependencies", "members"):
         with django_assert_max_num_queries(6):
             assert api.get(f"{BASE}/{resource}/").status_code == 200
+
+
+def test_deleting_a_project_with_audit_records_is_409(api, project):
+    from agents.models import ToolCall
+
+    ToolCall.objects.create(project=project, tool_name="read_file", input={"path": "x"})
+    response = api.delete(f"{BASE}/")
+    assert response.status_code == 409
+    assert "tool calls" in response.data["detail"]
+    assert Project.objects.filter(pk=project.pk).exists()

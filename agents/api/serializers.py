@@ -1,0 +1,278 @@
+from rest_framework import serializers
+
+from agents.models import (
+    Agent,
+    AgentRun,
+    AgentState,
+    Checkpoint,
+    DecisionLog,
+    Metric,
+    PlanningCycle,
+    ToolCall,
+)
+from planning.api.scoping import ProjectScopedRelatedFieldsMixin
+from planning.models import Task
+
+
+def _task_field() -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(
+        slug_field="key",
+        queryset=Task.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Task key, such as `01-08-T2`.",
+    )
+
+
+def _agent_field() -> serializers.PrimaryKeyRelatedField:
+    return serializers.PrimaryKeyRelatedField(
+        queryset=Agent.objects.all(), required=False, allow_null=True
+    )
+
+
+def _run_field() -> serializers.PrimaryKeyRelatedField:
+    return serializers.PrimaryKeyRelatedField(
+        queryset=AgentRun.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The run this belongs to; the agent and task default to the run's.",
+    )
+
+
+class AgentSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+    scoped_related_fields = {"current_task": "project"}
+    current_task = _task_field()
+
+    class Meta:
+        model = Agent
+        fields = [
+            "id",
+            "name",
+            "type",
+            "status",
+            "current_task",
+            "worktree_path",
+            "branch_name",
+            "model",
+            "spawned_at",
+            "last_activity_at",
+            "terminated_at",
+            "termination_reason",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "spawned_at",
+            "last_activity_at",
+            "terminated_at",
+            "created_at",
+            "updated_at",
+        ]
+        # Uniqueness is checked (and reported) by the service's full_clean.
+        validators: list = []
+
+
+class AgentRunSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+    scoped_related_fields = {"agent": "project", "task": "project"}
+    agent = serializers.PrimaryKeyRelatedField(queryset=Agent.objects.all())
+    task = _task_field()
+    idempotency_key = serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text="Retrying with the same key gives 409 instead of a second run; "
+        "generated when omitted.",
+    )
+
+    class Meta:
+        model = AgentRun
+        fields = [
+            "id",
+            "agent",
+            "task",
+            "kind",
+            "status",
+            "attempt",
+            "idempotency_key",
+            "lease_expires_at",
+            "heartbeat_at",
+            "started_at",
+            "finished_at",
+            "error",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "status",
+            "heartbeat_at",
+            "started_at",
+            "finished_at",
+            "error",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class ToolCallCompletionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ToolCall
+        fields = ["id", "status", "output", "error", "duration_ms", "created_at"]
+        read_only_fields = fields
+
+
+class ToolCallSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+    """A tool call row. A started row carries its completion, or null while it runs."""
+
+    scoped_related_fields = {"agent": "project", "run": "project", "task": "project"}
+    agent = _agent_field()
+    run = _run_field()
+    task = _task_field()
+    tool_name = serializers.CharField(max_length=100)
+    completion = ToolCallCompletionSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ToolCall
+        fields = [
+            "id",
+            "started",
+            "agent",
+            "run",
+            "task",
+            "tool_name",
+            "input",
+            "status",
+            "output",
+            "error",
+            "duration_ms",
+            "completion",
+            "created_at",
+        ]
+        read_only_fields = [
+            "id",
+            "started",
+            "status",
+            "output",
+            "error",
+            "duration_ms",
+            "created_at",
+        ]
+
+
+class ToolCallCompleteSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ToolCall.Status.choices)
+    output = serializers.JSONField(required=False, allow_null=True)
+    error = serializers.CharField(required=False, allow_blank=True, default="")
+    duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+
+
+class PlanningCycleClosingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PlanningCycle
+        fields = ["id", "status", "outcomes", "created_at"]
+        read_only_fields = fields
+
+
+class PlanningCycleSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+    """A planning cycle row. An active row carries its closing row, or null while open."""
+
+    scoped_related_fields = {"agent": "project", "run": "project"}
+    agent = _agent_field()
+    run = _run_field()
+    closing = PlanningCycleClosingSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = PlanningCycle
+        fields = [
+            "id",
+            "opened",
+            "agent",
+            "run",
+            "status",
+            "goals",
+            "outcomes",
+            "closing",
+            "created_at",
+        ]
+        read_only_fields = ["id", "opened", "status", "outcomes", "created_at"]
+
+
+class PlanningCycleCloseSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=[
+            (PlanningCycle.Status.COMPLETED.value, PlanningCycle.Status.COMPLETED.label),
+            (PlanningCycle.Status.ABANDONED.value, PlanningCycle.Status.ABANDONED.label),
+        ]
+    )
+    outcomes = serializers.JSONField(required=False)
+
+
+class DecisionSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+    scoped_related_fields = {
+        "agent": "project",
+        "run": "project",
+        "task": "project",
+        "planning_cycle": "project",
+    }
+    agent = _agent_field()
+    run = _run_field()
+    task = _task_field()
+    planning_cycle = serializers.PrimaryKeyRelatedField(
+        queryset=PlanningCycle.objects.filter(opened__isnull=True),
+        required=False,
+        allow_null=True,
+        help_text="The cycle's active (opening) row.",
+    )
+
+    class Meta:
+        model = DecisionLog
+        fields = [
+            "id",
+            "agent",
+            "run",
+            "task",
+            "planning_cycle",
+            "decision",
+            "reasoning",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+
+
+class MetricSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+    scoped_related_fields = {"agent": "project", "run": "project", "task": "project"}
+    agent = _agent_field()
+    run = _run_field()
+    task = _task_field()
+
+    class Meta:
+        model = Metric
+        fields = ["id", "agent", "run", "task", "type", "value", "metadata", "recorded_at"]
+        read_only_fields = ["id"]
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Checkpoint
+        fields = ["id", "name", "reason", "state", "git_commit", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class CheckpointUpdateSerializer(CheckpointSerializer):
+    """Only the name and reason of a checkpoint change; its state is what it captured."""
+
+    class Meta(CheckpointSerializer.Meta):
+        read_only_fields = ["id", "state", "git_commit", "created_at"]
+
+
+class AgentStateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AgentState
+        fields = ["id", "namespace", "key", "value", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        # Uniqueness is checked (and reported) by the service's full_clean.
+        validators: list = []
+
+
+class AgentStateValueSerializer(serializers.Serializer):
+    value = serializers.JSONField(allow_null=True)

@@ -1,0 +1,48 @@
+from rest_framework import serializers
+
+from agents.models import Agent, AgentRun, ToolCall
+from memory.models import MemoryFact
+from planning.api.scoping import ProjectScopedRelatedFieldsMixin
+
+
+class MemoryFactSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+    """A fact with its body flattened: `learned`, `confidence` and `source`."""
+
+    scoped_related_fields = {"agent": "project", "run": "project", "tool_call": "project"}
+    learned = serializers.CharField(source="body.learned", help_text="What was learned.")
+    confidence = serializers.FloatField(min_value=0, max_value=1)
+    source = serializers.CharField(
+        source="body.source", help_text="Where it was learned: a tool, a file, a person."
+    )
+    agent = serializers.PrimaryKeyRelatedField(
+        queryset=Agent.objects.all(), required=False, allow_null=True
+    )
+    run = serializers.PrimaryKeyRelatedField(
+        queryset=AgentRun.objects.all(), required=False, allow_null=True
+    )
+    tool_call = serializers.PrimaryKeyRelatedField(
+        queryset=ToolCall.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = MemoryFact
+        fields = [
+            "id",
+            "subject",
+            "learned",
+            "confidence",
+            "source",
+            "is_stale",
+            "agent",
+            "run",
+            "tool_call",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    @staticmethod
+    def flatten(validated_data: dict) -> dict:
+        """The validated data with the body's keys lifted to the top, as services take them."""
+        data = dict(validated_data)
+        return {**data.pop("body", {}), **data}
