@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
@@ -18,6 +19,9 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+
+if TYPE_CHECKING:
+    from planning.importers.document import PlanDocument
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -104,7 +108,7 @@ def task_dependency_list(*, project: Project) -> QuerySet[TaskDependency]:
 
 
 def task_next_ready(*, project: Project) -> Task | None:
-    """The task to work on next: pending, every dependency done.
+    """The task to work on next: pending, every dependency (and its plan's) done.
 
     Ordered by priority (high first), then wave, then key; one query on
     `task_next_ready_idx`.
@@ -112,9 +116,19 @@ def task_next_ready(*, project: Project) -> Task | None:
     unfinished_dependency = TaskDependency.objects.filter(task=OuterRef("pk")).exclude(
         depends_on__status=Task.Status.DONE
     )
+    # A plan-level `depends_on` holds back every task of the plan until the plan it
+    # depends on has no unfinished task.
+    unfinished_plan = SubFeatureDependency.objects.filter(
+        sub_feature=OuterRef("sub_feature")
+    ).filter(
+        Exists(
+            Task.objects.filter(sub_feature=OuterRef("depends_on")).exclude(status=Task.Status.DONE)
+        )
+    )
     return (
         Task.objects.filter(project=project, status=Task.Status.PENDING)
         .exclude(Exists(unfinished_dependency))
+        .exclude(Exists(unfinished_plan))
         .select_related("feature", "sub_feature", "assigned_agent")
         .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
         .order_by("priority_rank", "wave", "key")
@@ -191,3 +205,109 @@ def plan_tree(*, project: Project) -> PlanTree:
         else:
             unassigned.append(task)
     return PlanTree(features=list(feature_nodes.values()), unassigned_tasks=unassigned)
+
+
+def plan_document(*, project: Project) -> "PlanDocument":
+    """The project's working plan in the format-neutral shape versions store (six queries)."""
+    from planning.importers.document import (
+        FeatureSpec,
+        PlanDocument,
+        RequirementSpec,
+        SubFeatureSpec,
+        TaskSpec,
+    )
+
+    features = {f.id: f for f in project.features.all()}
+    sub_features = {s.id: s for s in project.sub_features.all()}
+    requirement_features: dict[int, list[str]] = defaultdict(list)
+    for req_id, feature_id in Requirement.features.through.objects.filter(
+        requirement__project=project
+    ).values_list("requirement_id", "feature_id"):
+        requirement_features[req_id].append(features[feature_id].key)
+    requirements = list(project.requirements.all())
+    codes = {r.id: r.code for r in requirements}
+    sub_requirements: dict[int, list[str]] = defaultdict(list)
+    for sub_id, req_id in SubFeature.requirements.through.objects.filter(
+        subfeature__project=project
+    ).values_list("subfeature_id", "requirement_id"):
+        if codes.get(req_id):
+            sub_requirements[sub_id].append(codes[req_id])
+    sub_deps: dict[int, list[str]] = defaultdict(list)
+    for sub_id, dep_id in SubFeatureDependency.objects.filter(
+        sub_feature__project=project
+    ).values_list("sub_feature_id", "depends_on_id"):
+        sub_deps[sub_id].append(sub_features[dep_id].key)
+    tasks = list(project.tasks.all())
+    task_keys = {t.id: t.key for t in tasks}
+    task_deps: dict[int, list[str]] = defaultdict(list)
+    for task_id, dep_id in TaskDependency.objects.filter(task__project=project).values_list(
+        "task_id", "depends_on_id"
+    ):
+        task_deps[task_id].append(task_keys[dep_id])
+
+    return PlanDocument(
+        requirements=[
+            RequirementSpec(
+                code=r.code,
+                description=r.description,
+                category=r.category,
+                priority=r.priority,
+                source=r.source,
+                validated=r.validated,
+                features=requirement_features[r.id],
+            )
+            for r in requirements
+        ],
+        features=[
+            FeatureSpec(
+                key=f.key,
+                name=f.name,
+                description=f.description,
+                priority=f.priority,
+                position=f.position,
+            )
+            for f in features.values()
+        ],
+        sub_features=[
+            SubFeatureSpec(
+                key=s.key,
+                feature=features[s.feature_id].key,
+                name=s.name,
+                objective=s.objective,
+                wave=s.wave,
+                autonomous=s.autonomous,
+                files_modified=s.files_modified,
+                must_haves=s.must_haves,
+                extra=s.extra,
+                position=s.position,
+                depends_on=sub_deps[s.id],
+                requirements=sub_requirements[s.id],
+            )
+            for s in sub_features.values()
+        ],
+        tasks=[
+            TaskSpec(
+                key=t.key,
+                name=t.name,
+                feature=features[t.feature_id].key if t.feature_id else None,
+                sub_feature=sub_features[t.sub_feature_id].key if t.sub_feature_id else None,
+                description=t.description,
+                files=t.files,
+                verify=t.verify,
+                done_criteria=t.done_criteria,
+                type=t.type,
+                size=t.size,
+                priority=t.priority,
+                complexity=t.complexity,
+                wave=t.wave,
+                position=t.position,
+                estimated_minutes=t.estimated_minutes,
+                max_iterations=t.max_iterations,
+                extra=t.extra,
+                depends_on=task_deps[t.id],
+                status=t.status,
+            )
+            for t in tasks
+        ],
+        source=project.slug,
+    )

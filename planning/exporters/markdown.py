@@ -1,0 +1,89 @@
+"""A readable Markdown rendering of a plan."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from planning.importers.document import PlanDocument, TaskSpec
+
+
+def _block(text: str, indent: str = "") -> list[str]:
+    return [f"{indent}{line}".rstrip() for line in text.strip().split("\n")] if text.strip() else []
+
+
+def render_markdown(document: PlanDocument, *, title: str = "Development plan") -> str:
+    lines = [f"# {title}", ""]
+    counts = (
+        f"{len(document.features)} features, {len(document.sub_features)} plans, "
+        f"{len(document.tasks)} tasks"
+    )
+    lines += [counts, ""]
+    if document.requirements:
+        lines += ["## Requirements", ""]
+        for req in sorted(document.requirements, key=lambda r: r.code):
+            links = f" (features: {', '.join(req.features)})" if req.features else ""
+            done = "x" if req.validated else " "
+            lines.append(
+                f"- [{done}] **{req.code or '—'}** [{req.priority}] {req.description}{links}"
+            )
+        lines.append("")
+
+    subs_by_feature = defaultdict(list)
+    for sub in sorted(document.sub_features, key=lambda s: (s.position, s.key)):
+        subs_by_feature[sub.feature].append(sub)
+    tasks_by_sub: dict[str | None, list[TaskSpec]] = defaultdict(list)
+    loose_by_feature: dict[str | None, list[TaskSpec]] = defaultdict(list)
+    for task in sorted(document.tasks, key=lambda t: (t.position, t.key)):
+        if task.sub_feature:
+            tasks_by_sub[task.sub_feature].append(task)
+        else:
+            loose_by_feature[task.feature].append(task)
+
+    for feature in sorted(document.features, key=lambda f: (f.position, f.key)):
+        lines += [f"## {feature.key} · {feature.name}", ""]
+        lines += _block(feature.description)
+        if feature.description.strip():
+            lines.append("")
+        for sub in subs_by_feature[feature.key]:
+            facts = [f"wave {sub.wave}"]
+            if sub.depends_on:
+                facts.append("after " + ", ".join(sub.depends_on))
+            if not sub.autonomous:
+                facts.append("needs a person")
+            lines += [f"### {sub.key} · {sub.name}", "", f"_{'; '.join(facts)}_", ""]
+            lines += _block(sub.objective)
+            if sub.objective.strip():
+                lines.append("")
+            if sub.files_modified:
+                lines += ["Files: " + ", ".join(f"`{f}`" for f in sub.files_modified), ""]
+            for truth in (
+                sub.must_haves.get("truths", []) if isinstance(sub.must_haves, dict) else []
+            ):
+                lines.append(f"- must: {truth}")
+            lines += _render_tasks(tasks_by_sub[sub.key])
+        lines += _render_tasks(loose_by_feature[feature.key])
+    if loose_by_feature[None]:
+        lines += ["## Unassigned tasks", ""]
+        lines += _render_tasks(loose_by_feature[None])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _render_tasks(tasks: list[TaskSpec]) -> list[str]:
+    if not tasks:
+        return []
+    lines = [""]
+    for task in tasks:
+        status = f" — {task.status}" if task.status else ""
+        lines.append(
+            f"- **{task.key}** {task.name} `{task.type}` · {task.priority} · {task.size}{status}"
+        )
+        if task.depends_on:
+            lines.append(f"  - depends on: {', '.join(task.depends_on)}")
+        if task.files:
+            lines.append("  - files: " + ", ".join(f"`{f}`" for f in task.files))
+        if task.verify.strip():
+            lines.append(f"  - verify: {task.verify.strip().splitlines()[0]}")
+        if task.done_criteria.strip():
+            lines.append(f"  - done when: {task.done_criteria.strip().splitlines()[0]}")
+    lines.append("")
+    return lines

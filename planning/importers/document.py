@@ -1,0 +1,279 @@
+"""The format-neutral plan document every importer produces and every exporter reads.
+
+Its `to_snapshot()` form is exactly what a `DevPlanVersion` stores, so importing,
+versioning, diffing and exporting all speak one shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from planning.graph import find_cycle
+from planning.models import Priority, RequirementPriority, TaskSize, TaskStatus, TaskType
+
+SNAPSHOT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a spec came from, for error messages."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+class PlanImportError(Exception):
+    """Input that cannot become a plan. Names the file, the line and what was expected."""
+
+    def __init__(self, message: str, *, origin: Origin | None = None) -> None:
+        self.origin = origin
+        self.reason = message
+        super().__init__(f"{origin}: {message}" if origin else message)
+
+
+def _spec(cls):  # type: ignore[no-untyped-def]
+    return dataclass(kw_only=True)(cls)
+
+
+@_spec
+class RequirementSpec:
+    code: str
+    description: str
+    category: str = ""
+    priority: str = RequirementPriority.SHOULD
+    source: str = ""
+    validated: bool = False
+    features: list[str] = field(default_factory=list)
+    origin: Origin | None = field(default=None, compare=False, repr=False)
+
+
+@_spec
+class FeatureSpec:
+    key: str
+    name: str
+    description: str = ""
+    priority: str = Priority.MEDIUM
+    position: int = 0
+    origin: Origin | None = field(default=None, compare=False, repr=False)
+
+
+@_spec
+class SubFeatureSpec:
+    key: str
+    feature: str
+    name: str
+    objective: str = ""
+    wave: int = 1
+    autonomous: bool = True
+    files_modified: list[str] = field(default_factory=list)
+    must_haves: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    position: int = 0
+    depends_on: list[str] = field(default_factory=list)
+    requirements: list[str] = field(default_factory=list)
+    origin: Origin | None = field(default=None, compare=False, repr=False)
+
+
+@_spec
+class TaskSpec:
+    key: str
+    name: str
+    feature: str | None = None
+    sub_feature: str | None = None
+    description: str = ""
+    files: list[str] = field(default_factory=list)
+    verify: str = ""
+    done_criteria: str = ""
+    type: str = TaskType.AUTO
+    size: str = TaskSize.SMALL
+    priority: str = Priority.MEDIUM
+    complexity: int | None = None
+    wave: int = 1
+    position: int = 0
+    estimated_minutes: int = 15
+    max_iterations: int = 50
+    extra: dict[str, Any] = field(default_factory=dict)
+    depends_on: list[str] = field(default_factory=list)
+    # Execution state an importer may learn (e.g. a GSD SUMMARY.md); never part of a snapshot.
+    status: str | None = field(default=None, compare=False)
+    origin: Origin | None = field(default=None, compare=False, repr=False)
+
+
+EXECUTION_ONLY = {"status", "origin"}
+
+
+def _as_dict(spec: Any) -> dict[str, Any]:
+    data = asdict(spec)
+    for name in EXECUTION_ONLY:
+        data.pop(name, None)
+    return data
+
+
+def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+    known = {f.name for f in fields(cls)} - EXECUTION_ONLY
+    return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class PlanDocument:
+    requirements: list[RequirementSpec] = field(default_factory=list)
+    features: list[FeatureSpec] = field(default_factory=list)
+    sub_features: list[SubFeatureSpec] = field(default_factory=list)
+    tasks: list[TaskSpec] = field(default_factory=list)
+    source: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def to_snapshot(self) -> dict[str, Any]:
+        """Canonical JSON: lists sorted by key so equal plans give equal snapshots."""
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "requirements": sorted(
+                (_as_dict(r) | {"features": sorted(r.features)} for r in self.requirements),
+                key=lambda r: (r["code"], r["description"]),
+            ),
+            "features": sorted((_as_dict(f) for f in self.features), key=lambda f: f["key"]),
+            "sub_features": sorted(
+                (
+                    _as_dict(s)
+                    | {"depends_on": sorted(s.depends_on), "requirements": sorted(s.requirements)}
+                    for s in self.sub_features
+                ),
+                key=lambda s: s["key"],
+            ),
+            "tasks": sorted(
+                (_as_dict(t) | {"depends_on": sorted(t.depends_on)} for t in self.tasks),
+                key=lambda t: t["key"],
+            ),
+        }
+
+    @classmethod
+    def from_snapshot(cls, snapshot: dict[str, Any], *, source: str = "") -> PlanDocument:
+        return cls(
+            requirements=[_from_dict(RequirementSpec, r) for r in snapshot.get("requirements", [])],
+            features=[_from_dict(FeatureSpec, f) for f in snapshot.get("features", [])],
+            sub_features=[_from_dict(SubFeatureSpec, s) for s in snapshot.get("sub_features", [])],
+            tasks=[_from_dict(TaskSpec, t) for t in snapshot.get("tasks", [])],
+            source=source,
+        )
+
+    def validate(self) -> None:
+        """Check keys, references, enum values and acyclicity.
+
+        Raises PlanImportError naming the offending file and line.
+        """
+        feature_keys = _unique(self.features, "feature")
+        sub_keys = _unique(self.sub_features, "sub-feature")
+        task_keys = _unique(self.tasks, "task")
+        codes = {r.code for r in self.requirements if r.code}
+        _unique([r for r in self.requirements if r.code], "requirement", attr="code")
+        for req in self.requirements:
+            for key in req.features:
+                _expect(
+                    key in feature_keys,
+                    f"requirement {req.code} links unknown feature {key!r}",
+                    req.origin,
+                )
+            _expect(
+                req.priority in RequirementPriority.values,
+                f"requirement priority must be one of "
+                f"{', '.join(RequirementPriority.values)}, not {req.priority!r}",
+                req.origin,
+            )
+        for feature in self.features:
+            _expect(
+                feature.priority in Priority.values,
+                f"priority must be one of {', '.join(Priority.values)}, not {feature.priority!r}",
+                feature.origin,
+            )
+        for sub in self.sub_features:
+            _expect(
+                sub.feature in feature_keys,
+                f"plan {sub.key} belongs to unknown phase {sub.feature!r}",
+                sub.origin,
+            )
+            _expect(
+                isinstance(sub.wave, int) and sub.wave >= 1,
+                f"wave must be a whole number of at least 1, not {sub.wave!r}",
+                sub.origin,
+            )
+            for dep in sub.depends_on:
+                _expect(
+                    dep in sub_keys, f"plan {sub.key} depends on unknown plan {dep!r}", sub.origin
+                )
+                _expect(dep != sub.key, f"plan {sub.key} depends on itself", sub.origin)
+            for code in sub.requirements:
+                _expect(
+                    code in codes, f"plan {sub.key} names unknown requirement {code!r}", sub.origin
+                )
+        for task in self.tasks:
+            where = task.origin
+            _expect(
+                task.feature is None or task.feature in feature_keys,
+                f"task {task.key} belongs to unknown feature {task.feature!r}",
+                where,
+            )
+            _expect(
+                task.sub_feature is None or task.sub_feature in sub_keys,
+                f"task {task.key} belongs to unknown plan {task.sub_feature!r}",
+                where,
+            )
+            _expect(
+                task.type in TaskType.values,
+                f"task type must be one of {', '.join(TaskType.values)}, not {task.type!r}",
+                where,
+            )
+            _expect(
+                task.size in TaskSize.values,
+                f"task size must be one of {', '.join(TaskSize.values)}, not {task.size!r}",
+                where,
+            )
+            _expect(
+                task.priority in Priority.values,
+                f"task priority must be one of {', '.join(Priority.values)}, not {task.priority!r}",
+                where,
+            )
+            _expect(
+                task.status is None or task.status in TaskStatus.values,
+                f"task status must be one of {', '.join(TaskStatus.values)}, not {task.status!r}",
+                where,
+            )
+            _expect(
+                task.complexity is None
+                or (isinstance(task.complexity, int) and 1 <= task.complexity <= 10),
+                f"complexity must be 1-10, not {task.complexity!r}",
+                where,
+            )
+            for dep in task.depends_on:
+                _expect(dep in task_keys, f"task {task.key} depends on unknown task {dep!r}", where)
+                _expect(dep != task.key, f"task {task.key} depends on itself", where)
+        self._reject_cycles()
+
+    def _reject_cycles(self) -> None:
+        for label, specs in (("plans", self.sub_features), ("tasks", self.tasks)):
+            graph = {s.key: list(s.depends_on) for s in specs}
+            cycle = find_cycle(graph)
+            if cycle:
+                first = next(s for s in specs if s.key == cycle[0])
+                raise PlanImportError(
+                    f"the {label} form a dependency cycle: {' -> '.join(cycle)}",
+                    origin=first.origin,
+                )
+
+
+def _unique(specs: list[Any], what: str, *, attr: str = "key") -> set[str]:
+    seen: set[str] = set()
+    for spec in specs:
+        value = getattr(spec, attr)
+        _expect(bool(value), f"every {what} needs a {attr}", spec.origin)
+        _expect(value not in seen, f"duplicate {what} {attr} {value!r}", spec.origin)
+        seen.add(value)
+    return seen
+
+
+def _expect(condition: bool, message: str, origin: Origin | None) -> None:
+    if not condition:
+        raise PlanImportError(message, origin=origin)

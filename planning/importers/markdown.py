@@ -1,0 +1,190 @@
+"""Plain Markdown PRDs: headings become features, list items become tasks, and
+"depends on X" / "after X" phrases become dependencies.
+
+Also used by the offline plan generator, so generated and imported plans follow the
+same rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from planning.importers.document import (
+    FeatureSpec,
+    Origin,
+    PlanDocument,
+    PlanImportError,
+    TaskSpec,
+)
+from planning.importers.text import mask_code_fences
+
+HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>.+?)\s*#*\s*$")
+LIST_ITEM = re.compile(
+    r"^(?P<indent>[ \t]*)(?:[-*+]|\d+[.)])\s+(?:\[(?P<check>[ xX])\]\s+)?(?P<text>.+)$"
+)
+DEPENDENCY = re.compile(
+    r"[(\[]?\s*(?:depends\s+on|after|requires|blocked\s+by)\s*:?\s+(?P<refs>[^)\]\n]+?)\s*[)\]]?\s*\.?$",
+    re.I,
+)
+PRIORITY = re.compile(
+    r"\((?P<p>high|medium|low)(?:\s+priority)?\)|\bpriority\s*:\s*(?P<q>high|medium|low)\b|\[(?P<r>P[0-2])\]",
+    re.I,
+)
+P_LEVELS = {"P0": "high", "P1": "medium", "P2": "low"}
+EXPLICIT_KEY = re.compile(r"^(?:\*\*)?(?P<key>[A-Z][A-Z0-9]*-\d+(?:\.\d+)?)(?:\*\*)?\s*[:.\-]\s+")
+
+
+@dataclass
+class _Item:
+    spec: TaskSpec
+    refs: list[str] = field(default_factory=list)
+
+
+def parse_markdown(text: str, *, path: str = "PRD.md") -> PlanDocument:
+    """Raises PlanImportError when the file has no list items or a dependency names no task."""
+    masked = mask_code_fences(text)
+    lines = text.split("\n")
+    masked_lines = masked.split("\n")
+    headings = [
+        (i, len(m["hashes"]), m["title"])
+        for i, line in enumerate(masked_lines)
+        if (m := HEADING.match(line))
+    ]
+    # Features come from the shallowest heading level that has list items under it;
+    # a single H1 title above them is just the document's title.
+    levels = sorted({level for _, level, _ in headings})
+    feature_level = next(
+        (lvl for lvl in levels if sum(1 for _, lv, _ in headings if lv == lvl) > 1 or lvl > 1),
+        levels[0] if levels else None,
+    )
+    document = PlanDocument(source=path)
+    feature: FeatureSpec | None = None
+    items: list[_Item] = []
+    current: _Item | None = None
+    base_indent: int | None = None
+    for index, line in enumerate(masked_lines):
+        heading = HEADING.match(line)
+        if heading and len(heading["hashes"]) == feature_level:
+            number = len(document.features) + 1
+            feature = FeatureSpec(
+                key=f"F{number:02d}",
+                name=_clean(heading["title"])[:300],
+                position=number - 1,
+                origin=Origin(path, index + 1),
+            )
+            document.features.append(feature)
+            current, base_indent = None, None
+            continue
+        if heading:
+            current = None
+            continue
+        item = LIST_ITEM.match(line)
+        if item:
+            indent = len(item["indent"].expandtabs(4))
+            if base_indent is None or indent <= base_indent or current is None:
+                base_indent = indent if base_indent is None or current is None else base_indent
+            if current is not None and indent > base_indent:
+                current.spec.description += ("\n" if current.spec.description else "") + lines[
+                    index
+                ].strip()
+                continue
+            if feature is None:
+                feature = FeatureSpec(key="F01", name="Plan", origin=Origin(path, index + 1))
+                document.features.append(feature)
+            position = 1 + sum(1 for i in items if i.spec.feature == feature.key)
+            current = _item(lines[index], item, feature, index + 1, path, position)
+            items.append(current)
+            continue
+        if not line.strip():
+            continue
+        if current is not None and line.startswith((" ", "\t")):
+            separator = "\n" if current.spec.description else ""
+            current.spec.description += separator + lines[index].strip()
+            continue
+        current = None
+        # Prose under a heading, before its first item, describes the feature.
+        if feature is not None and not any(i.spec.feature == feature.key for i in items):
+            separator = "\n" if feature.description else ""
+            feature.description += separator + _clean(lines[index])
+    if not items:
+        raise PlanImportError(
+            "no list items found: expected '- task' lines under '## Feature' headings",
+            origin=Origin(path, 1),
+        )
+    _resolve(items)
+    document.features = [
+        f for f in document.features if any(i.spec.feature == f.key for i in items)
+    ]
+    document.tasks = [i.spec for i in items]
+    document.validate()
+    return document
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"[*_`]+", "", text).strip()
+
+
+def _item(
+    raw_line: str, match: re.Match[str], feature: FeatureSpec, line: int, path: str, position: int
+) -> _Item:
+    text = LIST_ITEM.match(raw_line)["text"].strip()  # type: ignore[index]
+    priority = "medium"
+    found = PRIORITY.search(text)
+    if found:
+        priority = (
+            found["p"] or found["q"] or P_LEVELS.get((found["r"] or "").upper(), "medium")
+        ).lower()
+        text = (text[: found.start()] + text[found.end() :]).strip()
+    refs: list[str] = []
+    dependency = DEPENDENCY.search(text)
+    if dependency:
+        refs = [
+            r.strip(" .`*") for r in re.split(r",|\band\b|;", dependency["refs"]) if r.strip(" .`*")
+        ]
+        text = text[: dependency.start()].rstrip(" ,;-—(")
+    key = None
+    explicit = EXPLICIT_KEY.match(text)
+    if explicit:
+        key = explicit["key"]
+        text = text[explicit.end() :]
+    spec = TaskSpec(
+        key=key or f"{feature.key}-T{position}",
+        name=_clean(text)[:300] or f"Task {position}",
+        feature=feature.key,
+        priority=priority,
+        position=position,
+        status="done" if (match["check"] or "").lower() == "x" else None,
+        origin=Origin(path, line),
+    )
+    return _Item(spec=spec, refs=refs)
+
+
+def _resolve(items: list[_Item]) -> None:
+    """Match each "after X" reference to a task by key, number or (unique) name."""
+    by_key = {i.spec.key.lower(): i.spec.key for i in items}
+    for item in items:
+        for ref in item.refs:
+            target = _match(ref, items, by_key)
+            if target is None:
+                raise PlanImportError(
+                    f"'{ref}' in a dependency phrase matches no task: expected a task key "
+                    "or a unique part of a task's name",
+                    origin=item.spec.origin,
+                )
+            if target != item.spec.key and target not in item.spec.depends_on:
+                item.spec.depends_on.append(target)
+
+
+def _match(ref: str, items: list[_Item], by_key: dict[str, str]) -> str | None:
+    lowered = ref.lower().strip()
+    if lowered in by_key:
+        return by_key[lowered]
+    number = re.fullmatch(r"(?:task\s*)?#?(\d+)", lowered)
+    if number and 1 <= int(number[1]) <= len(items):
+        return items[int(number[1]) - 1].spec.key
+    exact = [i.spec.key for i in items if i.spec.name.lower() == lowered]
+    if len(exact) == 1:
+        return exact[0]
+    partial = [i.spec.key for i in items if lowered and lowered in i.spec.name.lower()]
+    return partial[0] if len(partial) == 1 else None

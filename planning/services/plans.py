@@ -1,0 +1,322 @@
+"""Applying a whole plan document to a project: imports, generation, chat edits, restores."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from planning.importers.document import PlanDocument, PlanImportError
+from planning.models import (
+    Feature,
+    Project,
+    Requirement,
+    SubFeature,
+    SubFeatureDependency,
+    Task,
+    TaskDependency,
+)
+
+FEATURE_COLUMNS = ("name", "description", "priority", "position")
+REQUIREMENT_COLUMNS = ("category", "description", "priority", "source", "validated")
+SUB_FEATURE_COLUMNS = (
+    "name",
+    "objective",
+    "wave",
+    "autonomous",
+    "files_modified",
+    "must_haves",
+    "extra",
+    "position",
+)
+TASK_COLUMNS = (
+    "name",
+    "description",
+    "files",
+    "verify",
+    "done_criteria",
+    "type",
+    "size",
+    "priority",
+    "complexity",
+    "wave",
+    "position",
+    "estimated_minutes",
+    "max_iterations",
+    "extra",
+)
+BATCH = 1000
+
+
+@dataclass
+class ApplyResult:
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    removed: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.removed)
+
+    def summary(self) -> str:
+        parts = []
+        for label, counts in (
+            ("added", self.created),
+            ("changed", self.updated),
+            ("removed", self.removed),
+        ):
+            if counts:
+                parts.append(
+                    f"{label} " + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+                )
+        return "; ".join(parts) or "no changes"
+
+
+def _sync(
+    *,
+    model: type[models.Model],
+    kind: str,
+    existing: dict[str, Any],
+    specs: Sequence[Any],
+    key_of: Any,
+    columns: Sequence[str],
+    build: Any,
+    values_of: Any,
+    result: ApplyResult,
+    prune: bool,
+) -> None:
+    """Create, update (only what differs) and optionally delete rows to match `specs`."""
+    to_create, to_update = [], []
+    now = timezone.now()
+    for spec in specs:
+        values = values_of(spec)
+        row = existing.get(key_of(spec))
+        if row is None:
+            to_create.append(build(spec, values))
+            continue
+        if any(getattr(row, column) != values[column] for column in values):
+            for column, value in values.items():
+                setattr(row, column, value)
+            if hasattr(row, "updated_at"):
+                row.updated_at = now
+            to_update.append(row)
+    model.objects.bulk_create(to_create, batch_size=BATCH)
+    if to_update:
+        update_fields = list(columns) + (
+            ["updated_at"] if hasattr(to_update[0], "updated_at") else []
+        )
+        model.objects.bulk_update(to_update, update_fields, batch_size=BATCH)
+    if to_create:
+        result.created[kind] += len(to_create)
+    if to_update:
+        result.updated[kind] += len(to_update)
+    if prune:
+        wanted = {key_of(spec) for spec in specs}
+        stale = [row.pk for key, row in existing.items() if key not in wanted]
+        if stale:
+            model.objects.filter(pk__in=stale).delete()
+            result.removed[kind] += len(stale)
+
+
+def _sync_links(
+    *,
+    through: type[models.Model],
+    owner_field: str,
+    target_field: str,
+    owners: Iterable[int],
+    wanted: set[tuple[int, int]],
+    result: ApplyResult,
+    kind: str,
+) -> None:
+    """Make the (owner, target) pairs of `owners` exactly `wanted`."""
+    owners = list(owners)
+    current = set(
+        through.objects.filter(**{f"{owner_field}__in": owners}).values_list(
+            owner_field, target_field
+        )
+    )
+    missing, extra = wanted - current, current - wanted
+    if extra:
+        query = models.Q()
+        for owner, target in extra:
+            query |= models.Q(**{owner_field: owner, target_field: target})
+        through.objects.filter(query).delete()
+    through.objects.bulk_create(
+        (through(**{owner_field: o, target_field: t}) for o, t in missing), batch_size=BATCH
+    )
+    if missing or extra:
+        result.updated[kind] += len(missing) + len(extra)
+
+
+@transaction.atomic
+def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False) -> ApplyResult:
+    """Make the project's plan match `document`, matching rows by key.
+
+    Rows the document does not mention are kept, unless `prune` (a restore) removes them.
+    Task status is set for new tasks, and for existing ones only where the document
+    carries one. The dependencies of the document's tasks and plans become exactly those
+    it lists, so its own acyclicity check covers the result. Raises PlanImportError (and
+    writes nothing) for an invalid document.
+    """
+    document.validate()
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    result = ApplyResult()
+
+    _sync(
+        model=Feature,
+        kind="features",
+        existing={f.key: f for f in project.features.all()},
+        specs=document.features,
+        key_of=lambda s: s.key,
+        columns=FEATURE_COLUMNS,
+        build=lambda s, v: Feature(project=project, key=s.key, **v),
+        values_of=lambda s: {c: getattr(s, c) for c in FEATURE_COLUMNS},
+        result=result,
+        prune=prune,
+    )
+    features = {f.key: f for f in project.features.all()}
+
+    _sync(
+        model=Requirement,
+        kind="requirements",
+        existing={r.code or f"\0{r.description}": r for r in project.requirements.all()},
+        specs=document.requirements,
+        key_of=lambda s: s.code or f"\0{s.description}",
+        columns=REQUIREMENT_COLUMNS,
+        build=lambda s, v: Requirement(project=project, code=s.code, **v),
+        values_of=lambda s: {c: getattr(s, c) for c in REQUIREMENT_COLUMNS},
+        result=result,
+        prune=prune,
+    )
+    requirements = {r.code or f"\0{r.description}": r for r in project.requirements.all()}
+
+    def sub_values(spec: Any) -> dict[str, Any]:
+        values = {c: getattr(spec, c) for c in SUB_FEATURE_COLUMNS}
+        values["feature_id"] = features[spec.feature].pk
+        return values
+
+    _sync(
+        model=SubFeature,
+        kind="sub-features",
+        existing={s.key: s for s in project.sub_features.all()},
+        specs=document.sub_features,
+        key_of=lambda s: s.key,
+        columns=(*SUB_FEATURE_COLUMNS, "feature_id"),
+        build=lambda s, v: SubFeature(project=project, key=s.key, **v),
+        values_of=sub_values,
+        result=result,
+        prune=prune,
+    )
+    sub_features = {s.key: s for s in project.sub_features.all()}
+
+    def task_values(spec: Any) -> dict[str, Any]:
+        values = {c: getattr(spec, c) for c in TASK_COLUMNS}
+        sub = sub_features[spec.sub_feature] if spec.sub_feature else None
+        values["sub_feature_id"] = sub.pk if sub else None
+        values["feature_id"] = (
+            sub.feature_id if sub else (features[spec.feature].pk if spec.feature else None)
+        )
+        if sub is not None:
+            values["wave"] = sub.wave
+        return values
+
+    def build_task(spec: Any, values: dict[str, Any]) -> Task:
+        task = Task(project=project, key=spec.key, **values)
+        if spec.status:
+            task.status = spec.status
+            if spec.status == Task.Status.DONE:
+                task.completed_at = timezone.now()
+        return task
+
+    existing_tasks = {t.key: t for t in project.tasks.all()}
+    _sync(
+        model=Task,
+        kind="tasks",
+        existing=existing_tasks,
+        specs=document.tasks,
+        key_of=lambda s: s.key,
+        columns=(*TASK_COLUMNS, "sub_feature_id", "feature_id"),
+        build=build_task,
+        values_of=task_values,
+        result=result,
+        prune=prune,
+    )
+    _apply_statuses(project, document, existing_tasks)
+    tasks = dict(project.tasks.values_list("key", "id"))
+
+    _sync_links(
+        through=Requirement.features.through,
+        owner_field="requirement_id",
+        target_field="feature_id",
+        owners=[requirements[r.code or f"\0{r.description}"].pk for r in document.requirements],
+        wanted={
+            (requirements[r.code or f"\0{r.description}"].pk, features[key].pk)
+            for r in document.requirements
+            for key in r.features
+        },
+        result=result,
+        kind="requirement links",
+    )
+    _sync_links(
+        through=SubFeature.requirements.through,
+        owner_field="subfeature_id",
+        target_field="requirement_id",
+        owners=[sub_features[s.key].pk for s in document.sub_features],
+        wanted={
+            (sub_features[s.key].pk, requirements[code].pk)
+            for s in document.sub_features
+            for code in s.requirements
+        },
+        result=result,
+        kind="requirement links",
+    )
+    _sync_links(
+        through=SubFeatureDependency,
+        owner_field="sub_feature_id",
+        target_field="depends_on_id",
+        owners=[sub_features[s.key].pk for s in document.sub_features],
+        wanted={
+            (sub_features[s.key].pk, sub_features[d].pk)
+            for s in document.sub_features
+            for d in s.depends_on
+        },
+        result=result,
+        kind="dependencies",
+    )
+    _sync_links(
+        through=TaskDependency,
+        owner_field="task_id",
+        target_field="depends_on_id",
+        owners=[tasks[t.key] for t in document.tasks],
+        wanted={(tasks[t.key], tasks[d]) for t in document.tasks for d in t.depends_on},
+        result=result,
+        kind="dependencies",
+    )
+    return result
+
+
+def _apply_statuses(project: Project, document: PlanDocument, existing: dict[str, Task]) -> None:
+    now = timezone.now()
+    changed = []
+    for spec in document.tasks:
+        task = existing.get(spec.key)
+        if task is None or not spec.status or task.status == spec.status:
+            continue
+        task.status = spec.status
+        task.completed_at = (task.completed_at or now) if spec.status == Task.Status.DONE else None
+        changed.append(task)
+    Task.objects.bulk_update(changed, ["status", "completed_at"], batch_size=BATCH)
+
+
+def plan_apply_or_explain(
+    *, project: Project, document: PlanDocument, prune: bool = False
+) -> ApplyResult:
+    """plan_apply, with database constraint failures reported as PlanImportError."""
+    try:
+        return plan_apply(project=project, document=document, prune=prune)
+    except IntegrityError as exc:
+        raise PlanImportError(f"the plan breaks a database rule: {exc}") from exc
