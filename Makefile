@@ -1,0 +1,70 @@
+# Crewboard developer commands. `make run` and `make test` are all a newcomer needs.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# Records the pyproject.toml that was last installed, so an unchanged one skips pip.
+INSTALLED := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: help run install test lint format migrate bootstrap clean
+
+help:
+	@echo "make run [PORT=8000]  install, migrate, create the admin user, start web + worker"
+	@echo "make test [ARGS=...]  run the test suite (set DATABASE_URL/REDIS_URL for PostgreSQL + Redis)"
+	@echo "make install          create .venv and install the project with its dev tools"
+	@echo "make lint             ruff check + ruff format --check"
+	@echo "make format           ruff format + ruff check --fix"
+	@echo "make migrate          apply database migrations"
+	@echo "make clean            remove caches, collected static files and test databases"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Crewboard needs Python >= 3.11; '$(PYTHON)' is $$($(PYTHON) --version 2>&1). Try: make PYTHON=python3.11 ..." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+install: $(INSTALLED)
+
+# A fresh SECRET_KEY for this checkout. An existing .env is never touched.
+.env: | $(BIN)/python
+	@umask 077 && { \
+		echo "# Written by 'make run'. Every setting is described in .env.example."; \
+		echo "SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')"; \
+	} > $@
+	@echo "Wrote .env with a new SECRET_KEY."
+
+bootstrap: install .env
+	$(BIN)/python manage.py bootstrap
+
+# honcho gets an empty env file: Django reads .env itself, and honcho's loader would
+# let .env override the shell environment (DATABASE_URL=... make run must win).
+run: bootstrap
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --env /dev/null --procfile Procfile --port $(PORT)
+
+migrate: install .env
+	$(BIN)/python manage.py migrate
+
+test: install
+	$(BIN)/pytest $(ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Keeps .venv, .env, the database and the admin password.
+clean:
+	rm -rf .pytest_cache .ruff_cache var/static var/broker
+	rm -f var/test_crewboard_*.sqlite3*
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf

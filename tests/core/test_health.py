@@ -1,0 +1,57 @@
+import pytest
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
+
+from config.celery import app as celery_app
+
+
+def test_healthz_answers_without_touching_the_database(client):
+    # No django_db mark: any query here would raise, so a 200 proves liveness needs nothing else.
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_readyz_is_ok_when_database_migrations_and_broker_are(client):
+    response = client.get("/readyz")
+
+    assert response.status_code == 200, response.json()
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "migrations": "ok", "broker": "ok"},
+    }
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_naming_the_broker_when_it_is_unreachable(client, monkeypatch):
+    # Nothing listens on port 1; the check must give up quickly and say why.
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["migrations"] == "ok"
+    assert body["checks"]["broker"] != "ok"
+    assert "Error" in body["checks"]["broker"]
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_naming_an_unapplied_migration(client):
+    recorder = MigrationRecorder(connection)
+    latest = recorder.migration_qs.order_by("-id").first()
+    latest.delete()  # rolled back with the test transaction
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["broker"] == "ok"
+    assert "1 unapplied migration(s)" in body["checks"]["migrations"]
+    assert f"{latest.app}.{latest.name}" in body["checks"]["migrations"]
