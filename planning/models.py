@@ -377,8 +377,10 @@ class TaskDependency(models.Model):
 
 
 class DevPlan(TimeStampedModel):
+    DEFAULT_NAME = "Main plan"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="dev_plans")
-    name = models.CharField(max_length=200, default="Main plan")
+    name = models.CharField(max_length=200, default=DEFAULT_NAME)
 
     class Meta:
         constraints = [

@@ -10,6 +10,8 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from planning.models import (
+    DevPlan,
+    DevPlanVersion,
     Feature,
     Project,
     ProjectMembership,
@@ -311,3 +313,27 @@ def plan_document(*, project: Project) -> "PlanDocument":
         ],
         source=project.slug,
     )
+
+
+def version_list(*, project: Project) -> QuerySet[DevPlanVersion]:
+    """The project's plan versions, newest first, without their (large) snapshot payloads."""
+    return (
+        DevPlanVersion.objects.filter(plan__project=project)
+        .select_related("plan", "created_by")
+        .defer("snapshot", "markdown")
+        .order_by("plan__name", "-number")
+    )
+
+
+def version_get(
+    *, project: Project, number: int, plan_name: str = DevPlan.DEFAULT_NAME
+) -> DevPlanVersion:
+    """Raises Http404 when the project's plan has no such version."""
+    version = (
+        DevPlanVersion.objects.filter(plan__project=project, plan__name=plan_name, number=number)
+        .select_related("plan", "created_by")
+        .first()
+    )
+    if version is None:
+        raise Http404(f"Version {number} does not exist.")
+    return version

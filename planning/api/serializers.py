@@ -4,6 +4,7 @@ from rest_framework import serializers
 from agents.models import Agent
 from planning.api.scoping import ProjectScopedRelatedFieldsMixin
 from planning.models import (
+    DevPlanVersion,
     Feature,
     Project,
     ProjectMembership,
@@ -209,3 +210,51 @@ class TaskDependencySerializer(ProjectScopedRelatedFieldsMixin, serializers.Mode
         fields = ["id", "task", "depends_on", "created_at"]
         read_only_fields = ["id", "created_at"]
         validators: list = []
+
+
+class DevPlanVersionSerializer(serializers.ModelSerializer):
+    plan = serializers.CharField(source="plan.name", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = DevPlanVersion
+        fields = ["number", "plan", "change_summary", "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class DevPlanVersionDetailSerializer(DevPlanVersionSerializer):
+    class Meta(DevPlanVersionSerializer.Meta):
+        fields = [*DevPlanVersionSerializer.Meta.fields, "snapshot", "markdown"]
+        read_only_fields = fields
+
+
+class VersionCreateSerializer(serializers.Serializer):
+    summary = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class PlanImportSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="A GSD .planning zip or NN-MM-PLAN.md, a tasks.json, or a Markdown PRD."
+    )
+    format = serializers.ChoiceField(
+        choices=["auto", "gsd", "taskmaster", "markdown"], default="auto"
+    )
+
+
+class PlanImportResultSerializer(serializers.Serializer):
+    summary = serializers.CharField()
+    version = serializers.IntegerField(allow_null=True)
+    created = serializers.DictField(child=serializers.IntegerField())
+    updated = serializers.DictField(child=serializers.IntegerField())
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    file = serializers.CharField(allow_null=True)
+    line = serializers.IntegerField(allow_null=True)
+
+
+class RestoreResultSerializer(serializers.Serializer):
+    summary = serializers.CharField()
+    version = DevPlanVersionSerializer()

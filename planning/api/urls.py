@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from planning.api import views
@@ -5,6 +6,7 @@ from planning.api import views
 app_name = "planning-api"
 
 PROJECT = r"projects/(?P<project_slug>[-a-zA-Z0-9_]+)"
+PROJECT_PATH = "projects/<slug:project_slug>"
 
 router = SimpleRouter()
 router.register("projects", views.ProjectViewSet, basename="project")
@@ -17,4 +19,29 @@ router.register(
     f"{PROJECT}/task-dependencies", views.TaskDependencyViewSet, basename="task-dependency"
 )
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path(f"{PROJECT_PATH}/imports/", views.PlanImportView.as_view(), name="plan-import"),
+    path(f"{PROJECT_PATH}/export/<str:fmt>/", views.PlanExportView.as_view(), name="plan-export"),
+    path(f"{PROJECT_PATH}/versions/", views.VersionListView.as_view(), name="version-list"),
+    path(
+        f"{PROJECT_PATH}/versions/<int:number>/",
+        views.VersionDetailView.as_view(),
+        name="version-detail",
+    ),
+    path(
+        f"{PROJECT_PATH}/versions/<int:number>/diff/",
+        views.VersionDiffView.as_view(),
+        name="version-diff",
+    ),
+    path(
+        f"{PROJECT_PATH}/versions/<int:number>/restore/",
+        views.VersionRestoreView.as_view(),
+        name="version-restore",
+    ),
+    path(
+        f"{PROJECT_PATH}/versions/<int:number>/export/<str:fmt>/",
+        views.VersionExportView.as_view(),
+        name="version-export",
+    ),
+]

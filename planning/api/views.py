@@ -1,24 +1,37 @@
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
 
-from core.errors import PermissionDeniedError
+from core.errors import DomainError, PermissionDeniedError
 from planning import selectors, services
 from planning.api import serializers as s
-from planning.api.scoping import ProjectScopedViewMixin, project_scoped_schema
+from planning.api.scoping import (
+    PROJECT_SLUG_PARAMETER,
+    ProjectScopedViewMixin,
+    project_scoped_schema,
+)
+from planning.diff import diff_snapshots
+from planning.exporters import EXPORT_FORMATS, ExportedFile, export_plan
 from planning.filters import (
     FeatureFilterSet,
     RequirementFilterSet,
     SubFeatureFilterSet,
     TaskFilterSet,
 )
+from planning.importers import ImportSource
+from planning.importers.document import PlanDocument, PlanImportError
 from planning.models import (
+    DevPlanVersion,
     Feature,
     Project,
     ProjectMembership,
@@ -27,6 +40,8 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.services.imports import plan_import
+from planning.services.versions import version_create, version_restore
 
 
 class ProjectViewSet(viewsets.ModelViewSet):
@@ -254,3 +269,179 @@ class TaskDependencyViewSet(
 
     def perform_destroy(self, instance: TaskDependency) -> None:
         services.task_remove_dependency(edge=instance)
+
+
+# Plan import, versions and export ---------------------------------------------------------
+
+EXPORT_RESPONSES = {
+    (200, "application/octet-stream"): OpenApiTypes.BINARY,
+}
+FMT_PARAMETER = OpenApiParameter(
+    "fmt",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    enum=list(EXPORT_FORMATS),
+    description="markdown, json (the snapshot), gsd (a .planning zip) or taskmaster (tasks.json)",
+)
+NUMBER_PARAMETER = OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+def _download(exported: ExportedFile) -> HttpResponse:
+    response = HttpResponse(exported.content, content_type=exported.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
+    return response
+
+
+def _export(document: PlanDocument, *, fmt: str, title: str) -> HttpResponse:
+    if fmt not in EXPORT_FORMATS:
+        raise DomainError(f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
+    return _download(export_plan(document, fmt=fmt, title=title))
+
+
+class ProjectScopedAPIView(ProjectScopedViewMixin, APIView):
+    queryset_model = DevPlanVersion
+
+    def scoped_queryset(self) -> QuerySet[DevPlanVersion]:
+        return selectors.version_list(project=self.project)
+
+
+@project_scoped_schema
+class PlanImportView(ProjectScopedAPIView):
+    """Import a plan file into the project: all or nothing, idempotent by key."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request=s.PlanImportSerializer,
+        responses={201: s.PlanImportResultSerializer, 400: s.ImportErrorSerializer},
+    )
+    def post(self, request: Request, project_slug: str) -> Response:
+        serializer = s.PlanImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        try:
+            outcome = plan_import(
+                project=self.project,
+                source=ImportSource.from_bytes(upload.name, upload.read()),
+                fmt=serializer.validated_data["format"],
+                actor=request.user,
+            )
+        except PlanImportError as exc:
+            origin = exc.origin
+            return Response(
+                {
+                    "detail": str(exc),
+                    "file": origin.file if origin else None,
+                    "line": origin.line if origin else None,
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(
+            {
+                "summary": outcome.result.summary(),
+                "version": outcome.version.number if outcome.version else None,
+                "created": dict(outcome.result.created),
+                "updated": dict(outcome.result.updated),
+                "warnings": outcome.warnings,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+@project_scoped_schema
+class VersionListView(ProjectScopedViewMixin, generics.ListAPIView):
+    """Plan versions, newest first. POST saves the working plan as a new version."""
+
+    queryset_model = DevPlanVersion
+    serializer_class = s.DevPlanVersionSerializer
+    filter_backends: list = []
+
+    def scoped_queryset(self) -> QuerySet[DevPlanVersion]:
+        return selectors.version_list(project=self.project)
+
+    @extend_schema(request=s.VersionCreateSerializer, responses={201: s.DevPlanVersionSerializer})
+    def post(self, request: Request, project_slug: str) -> Response:
+        serializer = s.VersionCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = version_create(
+            project=self.project,
+            summary=serializer.validated_data["summary"] or "Saved by hand",
+            actor=request.user,
+            only_if_changed=False,
+        )
+        return Response(s.DevPlanVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(parameters=[PROJECT_SLUG_PARAMETER, NUMBER_PARAMETER])
+class VersionDetailView(ProjectScopedAPIView):
+    @extend_schema(responses=s.DevPlanVersionDetailSerializer)
+    def get(self, request: Request, project_slug: str, number: int) -> Response:
+        version = selectors.version_get(project=self.project, number=number)
+        return Response(s.DevPlanVersionDetailSerializer(version).data)
+
+
+@extend_schema(parameters=[PROJECT_SLUG_PARAMETER, NUMBER_PARAMETER])
+class VersionDiffView(ProjectScopedAPIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "against",
+                OpenApiTypes.STR,
+                description="Another version number, or `working` for the current plan "
+                "(default: the previous version).",
+            )
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        description="Added, removed and changed features, sub-features, tasks and "
+        "requirements (field by field), and dependency edges, from this version to `against`.",
+    )
+    def get(self, request: Request, project_slug: str, number: int) -> Response:
+        version = selectors.version_get(project=self.project, number=number)
+        against = request.query_params.get("against", "")
+        if against == "working":
+            after = selectors.plan_document(project=self.project).to_snapshot()
+        elif against:
+            if not against.isdigit():
+                raise DomainError(
+                    "`against` must be a version number or `working`.", field="against"
+                )
+            after = selectors.version_get(project=self.project, number=int(against)).snapshot
+        else:
+            before = (
+                selectors.version_get(project=self.project, number=number - 1).snapshot
+                if number > 1
+                else {}
+            )
+            return Response(diff_snapshots(before, version.snapshot).as_dict())
+        return Response(diff_snapshots(version.snapshot, after).as_dict())
+
+
+@extend_schema(parameters=[PROJECT_SLUG_PARAMETER, NUMBER_PARAMETER])
+class VersionRestoreView(ProjectScopedAPIView):
+    @extend_schema(request=None, responses={201: s.RestoreResultSerializer})
+    def post(self, request: Request, project_slug: str, number: int) -> Response:
+        version = selectors.version_get(project=self.project, number=number)
+        result, new_version = version_restore(version=version, actor=request.user)
+        return Response(
+            {"summary": result.summary(), "version": s.DevPlanVersionSerializer(new_version).data},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+@extend_schema(parameters=[PROJECT_SLUG_PARAMETER, NUMBER_PARAMETER, FMT_PARAMETER])
+class VersionExportView(ProjectScopedAPIView):
+    @extend_schema(responses=EXPORT_RESPONSES)
+    def get(self, request: Request, project_slug: str, number: int, fmt: str) -> HttpResponse:
+        version = selectors.version_get(project=self.project, number=number)
+        document = PlanDocument.from_snapshot(version.snapshot)
+        return _export(document, fmt=fmt, title=f"{self.project.name} v{version.number}")
+
+
+@extend_schema(parameters=[PROJECT_SLUG_PARAMETER, FMT_PARAMETER])
+class PlanExportView(ProjectScopedAPIView):
+    """Export the working plan (with task statuses, where the format has them)."""
+
+    @extend_schema(responses=EXPORT_RESPONSES)
+    def get(self, request: Request, project_slug: str, fmt: str) -> HttpResponse:
+        document = selectors.plan_document(project=self.project)
+        return _export(document, fmt=fmt, title=self.project.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -10,6 +11,7 @@ from django.db import transaction
 from planning.importers import ImportSource, parse_source
 from planning.importers.document import PlanDocument
 from planning.models import DevPlanVersion, Project
+from planning.services import project_create
 from planning.services.plans import ApplyResult, plan_apply_or_explain
 from planning.services.versions import version_create
 
@@ -46,3 +48,25 @@ def plan_import(
         actor=actor,
     )
     return ImportOutcome(document=document, result=result, version=version)
+
+
+DEMO_PLANNING_FOLDER = Path(__file__).resolve().parents[1] / "demo" / ".planning"
+
+
+@transaction.atomic
+def demo_project_ensure(*, owner: AbstractBaseUser) -> Project | None:
+    """On an empty database, create a demo project from Crewboard's own `.planning/` folder.
+
+    Returns the new project, or None when any project already exists.
+    """
+    if Project.objects.exists():
+        return None
+    project = project_create(
+        owner=owner,
+        name="Crewboard (demo)",
+        slug="crewboard-demo",
+        description="Crewboard's own roadmap, imported from the GSD folder it ships with.",
+        status=Project.Status.ACTIVE,
+    )
+    plan_import(project=project, source=ImportSource.from_path(DEMO_PLANNING_FOLDER), actor=owner)
+    return project

@@ -148,8 +148,10 @@ def _sync_links(
     through.objects.bulk_create(
         (through(**{owner_field: o, target_field: t}) for o, t in missing), batch_size=BATCH
     )
-    if missing or extra:
-        result.updated[kind] += len(missing) + len(extra)
+    if missing:
+        result.created[kind] += len(missing)
+    if extra:
+        result.removed[kind] += len(extra)
 
 
 @transaction.atomic

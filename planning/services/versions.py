@@ -12,7 +12,7 @@ from planning.importers.document import PlanDocument
 from planning.models import DevPlan, DevPlanVersion, Project
 from planning.services.plans import ApplyResult, plan_apply
 
-DEFAULT_PLAN_NAME = "Main plan"
+DEFAULT_PLAN_NAME = DevPlan.DEFAULT_NAME
 
 
 def dev_plan_for(*, project: Project, name: str = DEFAULT_PLAN_NAME) -> DevPlan:

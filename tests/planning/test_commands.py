@@ -1,0 +1,44 @@
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from planning.models import DevPlanVersion, Task
+
+pytestmark = pytest.mark.django_db
+DEMO = Path(__file__).resolve().parents[2] / "planning" / "demo" / ".planning"
+
+
+def test_import_plan_command(project, capsys):
+    call_command("import_plan", str(DEMO), project=project.slug, no_progress=True)
+    out = capsys.readouterr().out
+    assert "added" in out and "10 tasks" in out and "version 1" in out
+    call_command("import_plan", str(DEMO), project=project.slug, no_progress=True)
+    assert "no changes; no new version" in capsys.readouterr().out
+    assert Task.objects.count() == 10
+
+
+def test_import_plan_command_reports_errors_and_writes_nothing(project, tmp_path):
+    bad = tmp_path / "tasks.json"
+    bad.write_text('{"tasks": [{"id": 1, "dependencies": [2]}]}')
+    with pytest.raises(CommandError, match=r"Nothing imported\. tasks.json:1: task 1 depends on 2"):
+        call_command("import_plan", str(bad), project=project.slug, no_progress=True)
+    with pytest.raises(CommandError, match="No project"):
+        call_command("import_plan", str(bad), project="nope", no_progress=True)
+    with pytest.raises(CommandError, match="no such file"):
+        call_command(
+            "import_plan", str(tmp_path / "missing"), project=project.slug, no_progress=True
+        )
+    assert not Task.objects.exists() and not DevPlanVersion.objects.exists()
+
+
+def test_export_plan_command(project, tmp_path):
+    call_command("import_plan", str(DEMO), project=project.slug, no_progress=True)
+    out = tmp_path / "plan.json"
+    call_command("export_plan", project=project.slug, format="taskmaster", output=out)
+    assert set(json.loads(out.read_text())) == {"01", "02", "02.1", "03"}
+    call_command("export_plan", project=project.slug, format="json", plan_version=1, output=out)
+    assert len(json.loads(out.read_text())["tasks"]) == 10
+    with pytest.raises(CommandError, match="no version 7"):
+        call_command("export_plan", project=project.slug, format="json", plan_version=7, output=out)
