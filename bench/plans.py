@@ -6,8 +6,12 @@ test suite does), so it never touches real data:
     .venv/bin/python bench/plans.py                      # SQLite
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crewboard .venv/bin/python bench/plans.py
 
-Measures `next` (the next ready task) on plans of 1,000, 10,000 and 100,000 tasks where
-every task has a dependency and most are not ready, so the query has to skip past them.
+- `import_s`: importing a synthetic GSD tree of 10, 100 and 1,000 plans (3 tasks each),
+  from text to committed rows plus the first version.
+- `next_ms`: `next` (the next ready task) on plans of 1,000, 10,000 and 100,000 tasks where
+  every task has a dependency and most are not ready, so the query has to skip past them.
+- `version_s` / `diff_s`: making a version of a 5,000-task plan, and diffing two such
+  versions that differ in 10% of their tasks.
 """
 
 import json
@@ -29,9 +33,67 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from planning import selectors, services  # noqa: E402
+from planning.diff import diff_snapshots  # noqa: E402
+from planning.importers import ImportSource  # noqa: E402
 from planning.models import Task, TaskDependency  # noqa: E402
+from planning.services.imports import plan_import  # noqa: E402
+from planning.services.versions import version_create  # noqa: E402
+
+PLAN_TEMPLATE = """---
+phase: {phase:02d}-phase-{phase}
+plan: {plan:02d}
+type: execute
+wave: {wave}
+depends_on: [{deps}]
+files_modified: [src/module_{phase}_{plan}.py, tests/test_{phase}_{plan}.py]
+autonomous: true
+must_haves:
+  truths:
+    - "Plan {phase}-{plan} works"
+---
+
+<objective>
+Synthetic plan {phase}-{plan}.
+</objective>
+
+<tasks>
+{tasks}
+</tasks>
+
+<verification>
+- [ ] tests pass
+</verification>
+"""
+TASK_TEMPLATE = """<task type="auto">
+  <name>Task {n}: Step {n} of plan {phase}-{plan}</name>
+  <files>src/module_{phase}_{plan}.py</files>
+  <action>
+Write step {n}. Code with `<` signs:
+
+```python
+if a < b:
+    return "<task>"
+```
+  </action>
+  <verify>pytest tests/test_{phase}_{plan}.py</verify>
+  <done>Step {n} done</done>
+</task>"""
+
+
+def synthetic_gsd(plans: int, plans_per_phase: int = 10) -> ImportSource:
+    files = {}
+    for index in range(plans):
+        phase, plan = index // plans_per_phase + 1, index % plans_per_phase + 1
+        deps = f'"{phase:02d}-{plan - 1:02d}"' if plan > 1 else ""
+        tasks = "\n\n".join(TASK_TEMPLATE.format(n=n, phase=phase, plan=plan) for n in range(1, 4))
+        text = PLAN_TEMPLATE.format(phase=phase, plan=plan, wave=plan, deps=deps, tasks=tasks)
+        files[f".planning/phases/{phase:02d}-phase-{phase}/{phase:02d}-{plan:02d}-PLAN.md"] = text
+    return ImportSource(name=f"synthetic-{plans}", files=files)
+
 
 SIZES = [int(n) for n in os.environ.get("BENCH_TASKS", "1000,10000,100000").split(",")]
+PLAN_COUNTS = [int(n) for n in os.environ.get("BENCH_PLANS", "10,100,1000").split(",")]
+VERSION_TASKS = int(os.environ.get("BENCH_VERSION_TASKS", "5000"))
 BATCH = 5000
 
 
@@ -77,6 +139,28 @@ def main() -> None:
     test_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         owner = get_user_model().objects.create_user("bench")
+        import_s = {}
+        for plans in PLAN_COUNTS:
+            source = synthetic_gsd(plans)
+            project = services.project_create(owner=owner, name=f"import {plans}")
+            started = time.perf_counter()
+            outcome = plan_import(project=project, source=source)
+            import_s[str(plans)] = round(time.perf_counter() - started, 3)
+            assert project.tasks.count() == plans * 3 and outcome.version is not None
+
+        project = services.project_create(owner=owner, name="versions")
+        plan_import(project=project, source=synthetic_gsd(VERSION_TASKS // 3 + 1))
+        started = time.perf_counter()
+        version = version_create(project=project, summary="bench", only_if_changed=False)
+        version_s = round(time.perf_counter() - started, 3)
+        changed = json.loads(json.dumps(version.snapshot))
+        for task in changed["tasks"][::10]:
+            task["name"] += " (edited)"
+        started = time.perf_counter()
+        diff = diff_snapshots(version.snapshot, changed)
+        diff_s = round(time.perf_counter() - started, 3)
+        assert len(diff.kinds["tasks"].changed) == len(changed["tasks"][::10])
+
         next_ms = {}
         for count in SIZES:
             project = services.project_create(owner=owner, name=f"bench {count}")
@@ -86,7 +170,14 @@ def main() -> None:
             next_ms[str(count)] = time_ms(lambda p=project: selectors.task_next_ready(project=p))
         print(
             json.dumps(
-                {"database": connection.vendor, "next_ms": next_ms},
+                {
+                    "database": connection.vendor,
+                    "import_s": import_s,
+                    "next_ms": next_ms,
+                    "version_tasks": len(version.snapshot["tasks"]),
+                    "version_s": version_s,
+                    "diff_s": diff_s,
+                },
                 indent=2,
             )
         )

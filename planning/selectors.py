@@ -9,6 +9,15 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
+from planning.analytics import (
+    CriticalPath,
+    FeatureProgress,
+    PlanRow,
+    TaskRow,
+    compute_waves,
+    critical_path,
+)
+from planning.graph import find_cycle
 from planning.models import (
     DevPlan,
     DevPlanVersion,
@@ -109,12 +118,8 @@ def task_dependency_list(*, project: Project) -> QuerySet[TaskDependency]:
     )
 
 
-def task_next_ready(*, project: Project) -> Task | None:
-    """The task to work on next: pending, every dependency (and its plan's) done.
-
-    Ordered by priority (high first), then wave, then key; one query on
-    `task_next_ready_idx`.
-    """
+def task_ready_list(*, project: Project) -> QuerySet[Task]:
+    """Pending tasks whose dependencies, and whose plan's dependencies, are all done."""
     unfinished_dependency = TaskDependency.objects.filter(task=OuterRef("pk")).exclude(
         depends_on__status=Task.Status.DONE
     )
@@ -131,9 +136,41 @@ def task_next_ready(*, project: Project) -> Task | None:
         Task.objects.filter(project=project, status=Task.Status.PENDING)
         .exclude(Exists(unfinished_dependency))
         .exclude(Exists(unfinished_plan))
+    )
+
+
+STARTED_STATUSES = (Task.Status.IN_PROGRESS, Task.Status.REVIEW)
+
+
+def task_next_ready(*, project: Project) -> Task | None:
+    """The task to work on next, by these rules:
+
+    1. ready tasks (pending, every dependency and plan dependency done) of a sub-feature
+       already in progress come first, so started plans get finished;
+    2. then higher priority, lower wave, fewer dependencies, and key.
+
+    `checkpoint:*` tasks are returned like any other; `task.needs_human` tells the caller
+    a person has to act. A few index-driven queries, whatever the plan size.
+    """
+    ready = task_ready_list(project=project)
+    started_plans = project.sub_features.filter(
+        Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
+    ).values("id")
+    best = None
+    for candidates in (ready.filter(sub_feature_id__in=started_plans), ready):
+        # The best (priority, wave) comes off the index; only that group is counted.
+        best = candidates.order_by("priority_rank", "wave", "key").values("priority_rank", "wave")
+        best = best.first()
+        if best is not None:
+            break
+    if best is None:
+        return None
+    return (
+        candidates.filter(priority_rank=best["priority_rank"], wave=best["wave"])
+        .annotate(dependency_count=Count("dependency_edges"))
         .select_related("feature", "sub_feature", "assigned_agent")
         .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
-        .order_by("priority_rank", "wave", "key")
+        .order_by("dependency_count", "key")
         .first()
     )
 
@@ -337,3 +374,109 @@ def version_get(
     if version is None:
         raise Http404(f"Version {number} does not exist.")
     return version
+
+
+@dataclass
+class PlanAnalytics:
+    waves: dict[str, int]
+    wave_warnings: list[str]
+    critical_path: list[str]
+    critical_path_minutes: int
+    ready: list[str]
+    blocked: list[str]
+    done: list[str]
+    in_progress: list[str]
+    progress: list[FeatureProgress]
+    task_cycle: list[str] | None
+    plan_cycle: list[str] | None
+
+
+def plan_analytics(*, project: Project) -> PlanAnalytics:
+    """Waves, critical path, ready/blocked/done sets, progress per feature and cycle checks.
+
+    A plan with a dependency cycle gets no waves or critical path, only the cycle.
+    """
+    tasks = list(
+        project.tasks.values_list(
+            "id", "key", "status", "estimated_minutes", "sub_feature_id", "feature_id"
+        )
+    )
+    keys = {row[0]: row[1] for row in tasks}
+    task_deps = task_dependency_graph(project=project)
+    subs = list(
+        project.sub_features.values_list("id", "key", "feature__key", "wave", "files_modified")
+    )
+    sub_keys = {row[0]: row[1] for row in subs}
+    sub_deps = sub_feature_dependency_graph(project=project)
+    features = list(project.features.values_list("id", "key", "name"))
+
+    task_cycle = find_cycle({keys[t]: [keys[d] for d in ds] for t, ds in task_deps.items()})
+    plan_cycle = find_cycle({sub_keys[s]: [sub_keys[d] for d in ds] for s, ds in sub_deps.items()})
+    waves: dict[str, int] = {}
+    wave_warnings: list[str] = []
+    path = CriticalPath(keys=[], minutes=0)
+    task_rows = [
+        TaskRow(
+            key=key,
+            status=status,
+            estimated_minutes=minutes,
+            depends_on=tuple(sorted(keys[d] for d in task_deps.get(task_id, ()))),
+            plan=sub_keys.get(sub_id),
+            feature=feature_id,
+        )
+        for task_id, key, status, minutes, sub_id, feature_id in tasks
+    ]
+    if plan_cycle is None:
+        report = compute_waves(
+            PlanRow(
+                key=key,
+                phase=phase,
+                declared_wave=wave,
+                depends_on=tuple(sub_keys[d] for d in sub_deps.get(sub_id, ())),
+                files_modified=tuple(str(f) for f in files or ()),
+            )
+            for sub_id, key, phase, wave, files in subs
+        )
+        waves, wave_warnings = report.waves, report.warnings
+        if task_cycle is None:
+            plan_depends_on = {sub_keys[s]: [sub_keys[d] for d in ds] for s, ds in sub_deps.items()}
+            path = critical_path(task_rows, plan_depends_on)
+
+    ready = set(task_ready_list(project=project).values_list("key", flat=True))
+    by_status: dict[str, list[str]] = defaultdict(list)
+    for row in task_rows:
+        by_status[row.status].append(row.key)
+    blocked = sorted(
+        set(by_status[Task.Status.BLOCKED]) | (set(by_status[Task.Status.PENDING]) - ready)
+    )
+    rows_by_feature: dict[int | None, list[TaskRow]] = defaultdict(list)
+    for row in task_rows:
+        rows_by_feature[row.feature].append(row)
+    open_statuses = set(Task.Status.values) - {Task.Status.DONE, Task.Status.CANCELLED}
+    progress = [
+        FeatureProgress(
+            key=key,
+            name=name,
+            total=len(rows_by_feature[feature_id]),
+            done=sum(1 for r in rows_by_feature[feature_id] if r.status == Task.Status.DONE),
+            remaining_minutes=sum(
+                r.estimated_minutes
+                for r in rows_by_feature[feature_id]
+                if r.status in open_statuses
+            ),
+        )
+        for feature_id, key, name in features
+    ]
+    return PlanAnalytics(
+        waves=waves,
+        wave_warnings=wave_warnings,
+        critical_path=path.keys,
+        critical_path_minutes=path.minutes,
+        ready=sorted(ready),
+        blocked=blocked,
+        done=sorted(by_status[Task.Status.DONE]),
+        in_progress=sorted(by_status[Task.Status.IN_PROGRESS] + by_status[Task.Status.REVIEW]),
+        progress=progress,
+        task_cycle=task_cycle,
+        plan_cycle=plan_cycle,
+    )

@@ -258,3 +258,26 @@ class ImportErrorSerializer(serializers.Serializer):
 class RestoreResultSerializer(serializers.Serializer):
     summary = serializers.CharField()
     version = DevPlanVersionSerializer()
+
+
+class FeatureProgressSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    percent = serializers.IntegerField()
+    remaining_minutes = serializers.IntegerField()
+
+
+class PlanAnalyticsSerializer(serializers.Serializer):
+    waves = serializers.DictField(child=serializers.IntegerField(), help_text="plan key → wave")
+    wave_warnings = serializers.ListField(child=serializers.CharField())
+    critical_path = serializers.ListField(child=serializers.CharField())
+    critical_path_minutes = serializers.IntegerField()
+    ready = serializers.ListField(child=serializers.CharField())
+    blocked = serializers.ListField(child=serializers.CharField())
+    done = serializers.ListField(child=serializers.CharField())
+    in_progress = serializers.ListField(child=serializers.CharField())
+    progress = FeatureProgressSerializer(many=True)
+    task_cycle = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    plan_cycle = serializers.ListField(child=serializers.CharField(), allow_null=True)

@@ -445,3 +445,15 @@ class PlanExportView(ProjectScopedAPIView):
     def get(self, request: Request, project_slug: str, fmt: str) -> HttpResponse:
         document = selectors.plan_document(project=self.project)
         return _export(document, fmt=fmt, title=self.project.name)
+
+
+@project_scoped_schema
+class PlanAnalyticsView(ProjectScopedAPIView):
+    """Computed waves (with warnings where declared waves disagree), the critical path by
+    estimated minutes, ready/blocked/done task sets, progress per feature and cycle checks."""
+
+    @extend_schema(responses=s.PlanAnalyticsSerializer)
+    def get(self, request: Request, project_slug: str) -> Response:
+        return Response(
+            s.PlanAnalyticsSerializer(selectors.plan_analytics(project=self.project)).data
+        )

@@ -29,16 +29,50 @@ def test_next_ready_skips_tasks_with_unfinished_dependencies_and_non_pending(pro
     assert selectors.task_next_ready(project=project).key == "B"
 
 
+def test_next_ready_prefers_started_plans_then_fewer_dependencies(project):
+    from tests.factories import FeatureFactory, SubFeatureFactory
+
+    feature = FeatureFactory(project=project)
+    fresh = SubFeatureFactory(feature=feature, key="01-01")
+    started = SubFeatureFactory(feature=feature, key="01-02")
+    TaskFactory(project=project, feature=feature, sub_feature=fresh, key="A", priority="high")
+    TaskFactory(
+        project=project, feature=feature, sub_feature=started, key="B1", status="in_progress"
+    )
+    TaskFactory(project=project, feature=feature, sub_feature=started, key="B2", priority="low")
+    assert selectors.task_next_ready(project=project).key == "B2"
+    TaskDependency.objects.all().delete()
+    project.tasks.filter(key="B1").update(status="done")
+    project.tasks.filter(key="B2").update(status="done")
+    done = TaskFactory(project=project, key="D", status="done")
+    c1 = TaskFactory(project=project, key="C1", priority="high")
+    TaskFactory(project=project, key="C2", priority="high")
+    TaskDependency.objects.create(task=c1, depends_on=done)
+    # A (no deps) and C2 (no deps) tie on priority and wave; C1 has a dependency.
+    assert selectors.task_next_ready(project=project).key == "A"
+    project.tasks.filter(key="A").update(status="done")
+    assert selectors.task_next_ready(project=project).key == "C2"
+
+
+def test_checkpoint_tasks_are_flagged_as_needing_a_person(project):
+    TaskFactory(project=project, key="H", type="checkpoint:human-verify", priority="high")
+    task = selectors.task_next_ready(project=project)
+    assert task.key == "H" and task.needs_human
+
+
 def test_next_ready_ignores_other_projects(project, other_project):
     TaskFactory(project=other_project, key="A", priority="high")
     assert selectors.task_next_ready(project=project) is None
 
 
-def test_next_ready_is_one_query(project, django_assert_num_queries):
-    for i in range(20):
-        TaskFactory(project=project, key=f"T{i:02d}")
-    with django_assert_num_queries(2):  # the task (joined) + its dependency keys
-        selectors.task_next_ready(project=project)
+@pytest.mark.parametrize("count", [20, 200])
+def test_next_ready_runs_a_fixed_number_of_queries(project, count, django_assert_max_num_queries):
+    from planning.models import Task
+
+    Task.objects.bulk_create(Task(project=project, key=f"T{i:03d}", name="t") for i in range(count))
+    # best group (in started plans, then overall), the task, its dependency keys
+    with django_assert_max_num_queries(4):
+        assert selectors.task_next_ready(project=project).key == "T000"
 
 
 def test_project_for_user_hides_projects_from_non_members(project):
