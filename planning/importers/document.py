@@ -212,6 +212,23 @@ class PlanDocument:
         for task in self.tasks:
             where = task.origin
             _expect(
+                isinstance(task.name, str) and 0 < len(task.name) <= 300,
+                f"task {task.key} needs a name of 1-300 characters",
+                where,
+            )
+            _expect(
+                isinstance(task.files, list) and all(isinstance(f, str) for f in task.files),
+                f"task {task.key}: files must be a list of paths",
+                where,
+            )
+            for number in ("estimated_minutes", "max_iterations", "wave", "position"):
+                value = getattr(task, number)
+                _expect(
+                    isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+                    f"task {task.key}: {number} must be a whole number, not {value!r}",
+                    where,
+                )
+            _expect(
                 task.feature is None or task.feature in feature_keys,
                 f"task {task.key} belongs to unknown feature {task.feature!r}",
                 where,
@@ -269,6 +286,11 @@ def _unique(specs: list[Any], what: str, *, attr: str = "key") -> set[str]:
     for spec in specs:
         value = getattr(spec, attr)
         _expect(bool(value), f"every {what} needs a {attr}", spec.origin)
+        _expect(
+            isinstance(value, str) and len(value) <= 50,
+            f"{what} {attr} {value!r} must be text of at most 50 characters",
+            spec.origin,
+        )
         _expect(value not in seen, f"duplicate {what} {attr} {value!r}", spec.origin)
         seen.add(value)
     return seen
