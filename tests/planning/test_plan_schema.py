@@ -126,5 +126,5 @@ def test_an_invalid_edit_rejects_the_whole_list(edits, message):
 
 
 def test_malformed_edit_list_is_rejected():
-    with pytest.raises(PlanImportError, match="edits.0.op"):
+    with pytest.raises(PlanImportError, match=r"edits\.0\.op"):
         parse_plan_edits([{"op": "rename", "entity": "task", "key": "A"}])
