@@ -1,7 +1,9 @@
 """Forms for the planning pages. They validate input; the views hand it to services."""
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 
+from planning.importers import FORMATS, MAX_BYTES
 from planning.models import Project, Task
 
 
@@ -20,3 +22,40 @@ class ProjectCreateForm(forms.ModelForm):
 
 class TaskStatusForm(forms.Form):
     status = forms.ChoiceField(choices=Task.Status.choices)
+
+
+IMPORT_FORMAT_LABELS = {
+    "auto": "Detect from the file",
+    "gsd": "GSD (.planning/)",
+    "taskmaster": "Task Master (tasks.json)",
+    "markdown": "Markdown PRD",
+}
+
+
+class PlanImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="A GSD .planning/ zip or NN-MM-PLAN.md, a Task Master tasks.json, "
+        "or a Markdown PRD."
+    )
+    format = forms.ChoiceField(
+        choices=[(fmt, IMPORT_FORMAT_LABELS[fmt]) for fmt in FORMATS],
+        initial="auto",
+    )
+
+    def clean_file(self) -> UploadedFile:
+        upload = self.cleaned_data["file"]
+        # Checked before reading: the importer's own limit applies to the unpacked files.
+        if upload.size > MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is {upload.size // 1024 // 1024} MB; "
+                f"at most {MAX_BYTES // 1024 // 1024} MB can be imported."
+            )
+        return upload
+
+
+class VersionCreateForm(forms.Form):
+    summary = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "What this version is (optional)"}),
+    )

@@ -9,10 +9,30 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="planning:project-list"), name="home"),
     path("projects/", views.project_list, name="project-list"),
     path("projects/<slug:slug>/", views.project_detail, name="project-detail"),
-    # Task keys carry dots and dashes ("01-08-T2", "12.3"), so match anything but "/".
+    # Task keys carry dots, dashes and, from imported tags, even slashes ("01-08-T2",
+    # "12.3", "feature/auth:1"); the fixed "/status/" suffix still ends the key.
     path(
-        "projects/<slug:slug>/tasks/<str:key>/status/",
+        "projects/<slug:slug>/tasks/<path:key>/status/",
         views.task_status,
         name="task-status",
+    ),
+    path("projects/<slug:slug>/import/", views.project_import, name="project-import"),
+    path("projects/<slug:slug>/export/<str:fmt>/", views.project_export, name="project-export"),
+    path("projects/<slug:slug>/versions/", views.version_list, name="version-list"),
+    path("projects/<slug:slug>/versions/diff/", views.version_diff, name="version-diff"),
+    path(
+        "projects/<slug:slug>/versions/<int:number>/",
+        views.version_detail,
+        name="version-detail",
+    ),
+    path(
+        "projects/<slug:slug>/versions/<int:number>/restore/",
+        views.version_restore_form,
+        name="version-restore",
+    ),
+    path(
+        "projects/<slug:slug>/versions/<int:number>/export/<str:fmt>/",
+        views.version_export,
+        name="version-export",
     ),
 ]
