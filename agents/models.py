@@ -119,6 +119,8 @@ class AgentRun(TimeStampedModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True, help_text="What the run was asked to do.")
+    result = models.JSONField(default=dict, blank=True, help_text="Progress and outcome.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -475,3 +475,62 @@ def agent_state_set(*, project: Project, namespace: str, key: str, value: Any) -
 def agent_state_delete(*, entry: AgentState) -> None:
     """Delete an entry."""
     entry.delete()
+
+
+# LLM usage ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def llm_usage_record(
+    *,
+    project: Project,
+    provider: str,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cached_input_tokens: int,
+    latency_ms: float,
+    cost_usd: float | None,
+    usage_reported: bool = True,
+    purpose: str = "",
+    agent: Agent | None = None,
+    run: AgentRun | None = None,
+    task: Task | None = None,
+) -> list[Metric]:
+    """Record one LLM call as token_usage, latency and cost Metrics, in one insert.
+
+    Cached tokens are a part of the input tokens and are not added to the total. A model
+    without a price (`cost_usd` None) gets a cost of 0 marked `priced: false`. Raises
+    DomainError for links into another project or a run of another agent.
+    """
+    agent, task = _resolve_links(project, agent=agent, run=run, task=task)
+    call = {"model": model, "provider": provider, "purpose": purpose}
+    tokens = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cached_input_tokens": cached_input_tokens,
+        "usage_reported": usage_reported,
+    }
+    now = timezone.now()
+    rows = [
+        (Metric.Type.TOKEN_USAGE, input_tokens + output_tokens, {**tokens, **call}),
+        (Metric.Type.LATENCY, latency_ms, call),
+        (
+            Metric.Type.COST,
+            cost_usd or 0.0,
+            {**call, "currency": "USD", "priced": cost_usd is not None},
+        ),
+    ]
+    return Metric.objects.bulk_create(
+        Metric(
+            project=project,
+            agent=agent,
+            run=run,
+            task=task,
+            type=type,
+            value=value,
+            metadata=metadata,
+            recorded_at=now,
+        )
+        for type, value, metadata in rows
+    )

@@ -252,10 +252,38 @@ LLM_PLANNING_MODEL = env.str("LLM_PLANNING_MODEL", default="gpt-4o-mini")
 LLM_EMBEDDING_MODEL = env.str("LLM_EMBEDDING_MODEL", default="text-embedding-3-small")
 LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.4)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=2200)
+# Per attempt; the SDK retries 429, 5xx, timeouts and connection errors with backoff.
+LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=60.0)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)
+# USD per million tokens, by model name (a dated snapshot such as "gpt-4o-mini-2024-07-18"
+# uses its base name's entry). "cached_input" defaults to "input". Calls to a model missing
+# here record a cost of 0 marked unpriced. Set as JSON, e.g.
+# LLM_PRICES={"my-model": {"input": 0.5, "output": 1.5}}; it replaces these defaults.
+LLM_PRICES = env.json(
+    "LLM_PRICES",
+    default={
+        "gpt-4o-mini": {"input": 0.15, "cached_input": 0.075, "output": 0.60},
+        "gpt-4o": {"input": 2.50, "cached_input": 1.25, "output": 10.00},
+        "gpt-4.1-mini": {"input": 0.40, "cached_input": 0.10, "output": 1.60},
+        "gpt-4.1": {"input": 2.00, "cached_input": 0.50, "output": 8.00},
+    },
+)
+if not isinstance(LLM_PRICES, dict) or not all(
+    isinstance(price, dict)
+    and {"input", "output"} <= price.keys()
+    and all(isinstance(v, int | float) for v in price.values())
+    for price in LLM_PRICES.values()
+):
+    raise ImproperlyConfigured(
+        "LLM_PRICES must be a JSON object mapping each model to "
+        '{"input": USD, "output": USD, "cached_input": USD} per million tokens.'
+    )
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The OpenAI SDK's HTTP client logs every request at INFO.
+    "loggers": {"httpx": {"level": "WARNING"}},
 }

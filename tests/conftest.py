@@ -1,6 +1,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+from tests.fakes.openai_server import FakeOpenAIServer
+
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 
@@ -50,3 +52,16 @@ def browser(client, user):
     """A logged-in Django test client."""
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def fake_llm(settings):
+    """A real OpenAI-compatible server on 127.0.0.1, with settings pointing the openai
+    provider at it. Script replies with `fake_llm.script(...)`."""
+    with FakeOpenAIServer() as server:
+        settings.LLM_PROVIDER = "openai"
+        settings.LLM_BASE_URL = server.base_url
+        settings.LLM_API_KEY = "sk-test"
+        settings.LLM_MAX_RETRIES = 2
+        settings.LLM_TIMEOUT_S = 5
+        yield server

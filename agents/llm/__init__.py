@@ -1,0 +1,88 @@
+"""The LLM layer: one interface (`LLMClient.complete`), two providers.
+
+    client = get_llm_client()
+    completion = client.complete(
+        [ChatMessage.system("You plan software."), ChatMessage.user(text)],
+        tools=[ToolSpec("get_task", "Read a task.", {"type": "object", "properties": {}})],
+        context=UsageContext(project=project, run=run, purpose="plan_generate"),
+    )
+
+`LLM_PROVIDER` picks the provider: "offline" (deterministic, no network; see
+`agents.llm.offline` for plugging in replies) or "openai" (any OpenAI-compatible endpoint
+at `LLM_BASE_URL`). Failures surface as `LLMError`; a `context` records usage as Metrics.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from agents.llm.base import (
+    ChatMessage,
+    ChatRequest,
+    Completion,
+    LLMClient,
+    LLMError,
+    ToolCallRequest,
+    ToolSpec,
+    Usage,
+    UsageContext,
+    json_schema_format,
+)
+from agents.llm.offline import (
+    OfflineClient,
+    OfflineReply,
+    Responder,
+    register_offline_responder,
+    unregister_offline_responder,
+)
+from agents.llm.openai_provider import OpenAIClient
+
+PROVIDERS = ("offline", "openai")
+
+
+def get_llm_client(provider: str | None = None) -> LLMClient:
+    """The client for `provider`, by default settings.LLM_PROVIDER.
+
+    Raises ImproperlyConfigured for an unknown provider, or for "openai" with neither an
+    API key nor a base URL (only OpenAI itself needs the key; local servers do not).
+    """
+    name = (provider or settings.LLM_PROVIDER).strip().lower()
+    if name == "offline":
+        return OfflineClient()
+    if name == "openai":
+        if not settings.LLM_API_KEY and not settings.LLM_BASE_URL:
+            raise ImproperlyConfigured(
+                "LLM_PROVIDER is openai but neither LLM_API_KEY nor LLM_BASE_URL is set. "
+                "Set LLM_API_KEY for api.openai.com, or LLM_BASE_URL for another "
+                "OpenAI-compatible server (vLLM, Ollama, llama.cpp, LiteLLM)."
+            )
+        return OpenAIClient(
+            base_url=settings.LLM_BASE_URL,
+            api_key=settings.LLM_API_KEY,
+            timeout_s=settings.LLM_TIMEOUT_S,
+            max_retries=settings.LLM_MAX_RETRIES,
+        )
+    raise ImproperlyConfigured(
+        f"LLM_PROVIDER is {name!r}; expected one of: {', '.join(PROVIDERS)}."
+    )
+
+
+__all__ = [
+    "PROVIDERS",
+    "ChatMessage",
+    "ChatRequest",
+    "Completion",
+    "LLMClient",
+    "LLMError",
+    "OfflineClient",
+    "OfflineReply",
+    "OpenAIClient",
+    "Responder",
+    "ToolCallRequest",
+    "ToolSpec",
+    "Usage",
+    "UsageContext",
+    "get_llm_client",
+    "json_schema_format",
+    "register_offline_responder",
+    "unregister_offline_responder",
+]
