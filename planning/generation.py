@@ -1,0 +1,133 @@
+"""What the planning agent says to a model, and what the offline provider answers.
+
+Plan generation and the planning chat send the same prompts to every provider. With the
+`offline` provider, the responders below stand in for a model: generation decomposes the
+requirements with the Markdown importer's rules, and chat answers questions about the
+plan (what is next, what is blocked, progress) from the facts in its prompt, without
+proposing edits.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.llm import ChatRequest, register_offline_responder
+from planning.importers.document import PlanImportError
+from planning.importers.markdown import parse_markdown
+from planning.plan_schema import PlanEdit
+
+GENERATE_PURPOSE = "plan_generate"
+CHAT_PURPOSE = "plan_chat"
+FACTS_MARKER = "PLAN FACTS (JSON):"
+
+GENERATE_SYSTEM_PROMPT = """You are Crewboard's planning agent. Turn the requirements into a
+development plan: features, each with sub-features (plans of related work), each with small
+ordered tasks. Give every key a short stable identifier (features F1, F2; sub-features
+F1-P1; tasks F1-P1-T1). Tasks list the tasks they depend on by key; dependencies must not
+form a cycle. Reply with JSON only, matching the given schema."""
+
+CHAT_SYSTEM_PROMPT = """You are Crewboard's planning assistant, talking with the people who
+own this plan. Answer questions about it, and when asked to change it, propose edits: a list
+of operations, each {"op": "add"|"update"|"remove", "entity": "feature"|"task"|"dependency",
+"key": ..., "fields": {...}} or, for dependencies, {"op": "add"|"remove", "entity":
+"dependency", "task": ..., "depends_on": ...}. Nothing changes until a person applies the
+edits. Reply with JSON only: {"reply": "...", "edits": [...]}."""
+
+
+class ChatReply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reply: str = Field(min_length=1)
+    edits: list[PlanEdit] = []
+
+
+def chat_reply_schema() -> dict[str, Any]:
+    return ChatReply.model_json_schema()
+
+
+def facts_message(facts: dict[str, Any]) -> str:
+    return f"{FACTS_MARKER}\n{json.dumps(facts, ensure_ascii=False, sort_keys=True)}"
+
+
+# Offline responders ---------------------------------------------------------------------
+
+
+@register_offline_responder(GENERATE_PURPOSE)
+def offline_generate(request: ChatRequest) -> str:
+    """Decompose the requirements the way the Markdown importer reads a PRD."""
+    try:
+        document = parse_markdown(request.last_user_message, path="requirements")
+    except PlanImportError:
+        # Prose without a list: every non-empty line becomes a task of one feature.
+        lines = [line.strip(" -*") for line in request.last_user_message.splitlines()]
+        text = "## Plan\n" + "\n".join(f"- {line}" for line in lines if line)
+        document = parse_markdown(text, path="requirements")
+    features = []
+    for feature in document.features:
+        tasks = [t for t in document.tasks if t.feature == feature.key]
+        features.append(
+            {
+                "key": feature.key,
+                "name": feature.name,
+                "description": feature.description,
+                "sub_features": [
+                    {
+                        "key": f"{feature.key}-P1",
+                        "name": feature.name,
+                        "objective": feature.description,
+                        "tasks": [
+                            {
+                                "key": t.key,
+                                "name": t.name,
+                                "description": t.description,
+                                "priority": t.priority,
+                                "depends_on": t.depends_on,
+                            }
+                            for t in tasks
+                        ],
+                    }
+                ],
+            }
+        )
+    return json.dumps({"features": features})
+
+
+@register_offline_responder(CHAT_PURPOSE)
+def offline_chat(request: ChatRequest) -> str:
+    """Answer what is next, what is blocked and how far along the plan is."""
+    facts: dict[str, Any] = {}
+    for message in request.messages:
+        if message.role == "system" and message.content and FACTS_MARKER in message.content:
+            facts = json.loads(message.content.split(FACTS_MARKER, 1)[1])
+    question = request.last_user_message.lower()
+    answers = []
+    if re.search(r"\b(next|start|work on)\b", question):
+        nxt = facts.get("next")
+        if nxt:
+            person = " It is a checkpoint: a person has to act." if nxt.get("needs_human") else ""
+            answers.append(f"Next up: {nxt['key']} {nxt['name']}.{person}")
+        else:
+            answers.append("Nothing is ready to start.")
+    if re.search(r"\b(block|blocked|waiting|stuck)\b", question):
+        blocked = facts.get("blocked", [])
+        answers.append(
+            f"{len(blocked)} tasks are waiting: {', '.join(blocked[:10])}."
+            if blocked
+            else "Nothing is blocked."
+        )
+    if re.search(r"\b(progress|status|done|how far|complete)\b", question):
+        lines = [
+            f"{p['key']} {p['name']}: {p['done']}/{p['total']} done"
+            for p in facts.get("progress", [])
+        ]
+        answers.append("Progress: " + ("; ".join(lines) if lines else "no tasks yet") + ".")
+    if not answers:
+        answers.append(
+            "Offline, I can tell you what is next, what is blocked and the progress per "
+            "feature. Editing the plan needs a model: set LLM_PROVIDER=openai."
+        )
+    return json.dumps({"reply": " ".join(answers), "edits": []})
