@@ -1,9 +1,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from tests.fakes.openai_server import FakeOpenAIServer
-
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.fakes.openai_server import FakeOpenAIServer
 
 
 @pytest.fixture(autouse=True)

@@ -24,7 +24,6 @@ def demo(user):
     return demo_project_ensure(owner=user)
 
 
-
 def test_offline_answers_next_blocked_and_progress(demo, user):
     session = chat_session_create(project=demo, actor=user)
     reply = chat_message_send(session=session, content="What is next?", actor=user)
@@ -89,7 +88,7 @@ def test_edits_that_no_longer_apply_are_rejected_whole(demo, fake_llm):
     fake_llm.script(completion(json.dumps({"reply": "ok", "edits": edits})))
     reply = chat_message_send(session=chat_session_create(project=demo), content="edit")
     demo.tasks.get(key="02.1-01-T1").delete()  # the plan moved on meanwhile
-    with pytest.raises(PlanImportError, match="edit 2 .*there is no task 02.1-01-T1"):
+    with pytest.raises(PlanImportError, match=r"edit 2 .*there is no task 02\.1-01-T1"):
         chat_edits_apply(message=reply)
     assert demo.tasks.get(key="03-01-T1").name == "Step loop"
     assert DevPlanVersion.objects.count() == 1
