@@ -19,6 +19,7 @@ from planning.analytics import (
 )
 from planning.graph import find_cycle
 from planning.models import (
+    ConversationSession,
     DevPlan,
     DevPlanVersion,
     Feature,
@@ -479,4 +480,14 @@ def plan_analytics(*, project: Project) -> PlanAnalytics:
         progress=progress,
         task_cycle=task_cycle,
         plan_cycle=plan_cycle,
+    )
+
+
+def chat_session_list(*, project: Project) -> QuerySet[ConversationSession]:
+    """The project's planning chats, newest first, with their messages prefetched."""
+    return (
+        project.conversations.filter(kind=ConversationSession.Kind.PLANNING)
+        .select_related("created_by")
+        .prefetch_related("messages")
+        .order_by("-created_at", "-id")
     )

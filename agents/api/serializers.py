@@ -99,6 +99,8 @@ class AgentRunSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSeria
             "started_at",
             "finished_at",
             "error",
+            "payload",
+            "result",
             "created_at",
             "updated_at",
         ]
@@ -109,6 +111,8 @@ class AgentRunSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSeria
             "started_at",
             "finished_at",
             "error",
+            "payload",
+            "result",
             "created_at",
             "updated_at",
         ]

@@ -4,6 +4,8 @@ from rest_framework import serializers
 from agents.models import Agent
 from planning.api.scoping import ProjectScopedRelatedFieldsMixin
 from planning.models import (
+    ConversationMessage,
+    ConversationSession,
     DevPlanVersion,
     Feature,
     Project,
@@ -281,3 +283,36 @@ class PlanAnalyticsSerializer(serializers.Serializer):
     progress = FeatureProgressSerializer(many=True)
     task_cycle = serializers.ListField(child=serializers.CharField(), allow_null=True)
     plan_cycle = serializers.ListField(child=serializers.CharField(), allow_null=True)
+
+
+class GenerateRequestSerializer(serializers.Serializer):
+    requirements = serializers.CharField(
+        max_length=50_000, help_text="What to build, as prose or a Markdown list."
+    )
+
+
+class ConversationMessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConversationMessage
+        fields = ["id", "role", "content", "token_count", "metadata", "created_at"]
+        read_only_fields = fields
+
+
+class ConversationSessionSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ConversationSession
+        fields = ["id", "kind", "status", "title", "created_by", "created_at", "updated_at"]
+        read_only_fields = ["id", "kind", "status", "created_by", "created_at", "updated_at"]
+
+
+class ConversationSessionDetailSerializer(ConversationSessionSerializer):
+    messages = ConversationMessageSerializer(many=True, read_only=True)
+
+    class Meta(ConversationSessionSerializer.Meta):
+        fields = [*ConversationSessionSerializer.Meta.fields, "messages"]
+
+
+class ChatMessageCreateSerializer(serializers.Serializer):
+    content = serializers.CharField(max_length=20_000)

@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, status, viewsets
@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
+from agents.api.serializers import AgentRunSerializer
 from core.errors import DomainError, PermissionDeniedError
 from planning import selectors, services
 from planning.api import serializers as s
@@ -31,6 +32,8 @@ from planning.filters import (
 from planning.importers import ImportSource
 from planning.importers.document import PlanDocument, PlanImportError
 from planning.models import (
+    ConversationMessage,
+    ConversationSession,
     DevPlanVersion,
     Feature,
     Project,
@@ -40,6 +43,13 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.services.chat import (
+    chat_edits_apply,
+    chat_edits_discard,
+    chat_message_send,
+    chat_session_create,
+)
+from planning.services.generation import plan_generation_start
 from planning.services.imports import plan_import
 from planning.services.versions import version_create, version_restore
 
@@ -457,3 +467,100 @@ class PlanAnalyticsView(ProjectScopedAPIView):
         return Response(
             s.PlanAnalyticsSerializer(selectors.plan_analytics(project=self.project)).data
         )
+
+
+# Generation and chat ------------------------------------------------------------------------
+
+
+@project_scoped_schema
+class PlanGenerateView(ProjectScopedAPIView):
+    """Queue a planning agent run that turns requirements into a plan (a new version).
+
+    Poll the run at `agent-runs/{id}/`: `result.stage` shows progress, and a finished run
+    has `status` succeeded (with `result.version`) or failed (with `error`)."""
+
+    @extend_schema(request=s.GenerateRequestSerializer, responses={202: AgentRunSerializer})
+    def post(self, request: Request, project_slug: str) -> Response:
+        serializer = s.GenerateRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = plan_generation_start(
+            project=self.project,
+            requirements=serializer.validated_data["requirements"],
+            actor=request.user,
+        )
+        return Response(AgentRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+@project_scoped_schema
+class ChatSessionViewSet(
+    ProjectScopedViewMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Planning chat sessions. Post a message to get the assistant's reply, which may
+    propose edits; apply or discard them."""
+
+    queryset_model = ConversationSession
+    filter_backends: list = []
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action == "retrieve":
+            return s.ConversationSessionDetailSerializer
+        return s.ConversationSessionSerializer
+
+    def scoped_queryset(self) -> QuerySet[ConversationSession]:
+        return selectors.chat_session_list(project=self.project)
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        serializer.instance = chat_session_create(
+            project=self.project,
+            actor=self.request.user,
+            title=serializer.validated_data.get("title", ""),
+        )
+
+    @extend_schema(
+        request=s.ChatMessageCreateSerializer, responses={201: s.ConversationMessageSerializer}
+    )
+    @action(detail=True, methods=["post"], url_path="messages")
+    def send(self, request: Request, project_slug: str, pk: str) -> Response:
+        session = self.get_object()
+        serializer = s.ChatMessageCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reply = chat_message_send(
+            session=session, content=serializer.validated_data["content"], actor=request.user
+        )
+        return Response(s.ConversationMessageSerializer(reply).data, status=status.HTTP_201_CREATED)
+
+    def _message(self, message_id: str) -> ConversationMessage:
+        session = self.get_object()
+        message = session.messages.filter(pk=message_id).first() if message_id.isdigit() else None
+        if message is None:
+            raise Http404("No such message in this session.")
+        return message
+
+    @extend_schema(
+        request=None,
+        responses={201: s.DevPlanVersionSerializer, 400: s.ImportErrorSerializer},
+        parameters=[OpenApiParameter("message_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+    )
+    @action(detail=True, methods=["post"], url_path=r"messages/(?P<message_id>\d+)/apply")
+    def apply(self, request: Request, project_slug: str, pk: str, message_id: str) -> Response:
+        try:
+            version = chat_edits_apply(message=self._message(message_id), actor=request.user)
+        except PlanImportError as exc:
+            return Response(
+                {"detail": str(exc), "file": None, "line": None}, status=status.HTTP_400_BAD_REQUEST
+            )
+        return Response(s.DevPlanVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses={200: s.ConversationMessageSerializer},
+        parameters=[OpenApiParameter("message_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+    )
+    @action(detail=True, methods=["post"], url_path=r"messages/(?P<message_id>\d+)/discard")
+    def discard(self, request: Request, project_slug: str, pk: str, message_id: str) -> Response:
+        message = chat_edits_discard(message=self._message(message_id))
+        return Response(s.ConversationMessageSerializer(message).data)
