@@ -39,6 +39,38 @@ class GuardTable(migrations.operations.base.Operation):
     def label(self) -> str:
         return "append-only" if self.reject_delete else "immutable"
 
+    @property
+    def operations(self) -> list[str]:
+        return ["UPDATE"] + (["DELETE"] if self.reject_delete else [])
+
+    def create_sql(self, table: str, vendor: str) -> list[str]:
+        """The statements that install the guard on `table`."""
+        update_of = f"UPDATE OF {', '.join(self.columns)}" if self.columns else "UPDATE"
+        statements = [PG_GUARD_FUNCTION] if vendor == "postgresql" else []
+        for op in self.operations:
+            event = update_of if op == "UPDATE" else op
+            name = f"{table}_reject_{op.lower()}"
+            if vendor == "sqlite":
+                statements.append(
+                    f"CREATE TRIGGER {name} BEFORE {event} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is {self.label}: {op} is not allowed'); "
+                    f"END"
+                )
+            elif vendor == "postgresql":
+                statements.append(
+                    f"CREATE TRIGGER {name} BEFORE {event} ON {table} "
+                    f"FOR EACH ROW EXECUTE FUNCTION crewboard_reject_change('{self.label}')"
+                )
+            else:
+                raise NotImplementedError(f"No {self.label} guard for database vendor {vendor!r}")
+        return statements
+
+    def drop_sql(self, table: str, vendor: str) -> list[str]:
+        suffix = f" ON {table}" if vendor == "postgresql" else ""
+        return [
+            f"DROP TRIGGER IF EXISTS {table}_reject_{op.lower()}{suffix}" for op in self.operations
+        ]
+
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
         pass
 
@@ -53,28 +85,9 @@ class GuardTable(migrations.operations.base.Operation):
         to_state: ProjectState,
     ) -> None:
         table = self._table(app_label, to_state.apps)
-        vendor = schema_editor.connection.vendor
-        operations = ["UPDATE"] + (["DELETE"] if self.reject_delete else [])
-        update_of = f"UPDATE OF {', '.join(self.columns)}" if self.columns else "UPDATE"
-        if vendor == "sqlite":
-            for op in operations:
-                event = update_of if op == "UPDATE" else op
-                schema_editor.execute(
-                    f"CREATE TRIGGER {table}_reject_{op.lower()} BEFORE {event} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is {self.label}: {op} is not allowed'); "
-                    f"END"
-                )
-        elif vendor == "postgresql":
-            schema_editor.execute(PG_GUARD_FUNCTION, params=None)
-            for op in operations:
-                event = update_of if op == "UPDATE" else op
-                schema_editor.execute(
-                    f"CREATE TRIGGER {table}_reject_{op.lower()} BEFORE {event} ON {table} "
-                    f"FOR EACH ROW EXECUTE FUNCTION crewboard_reject_change('{self.label}')",
-                    params=None,
-                )
-        else:
-            raise NotImplementedError(f"No {self.label} guard for database vendor {vendor!r}")
+        for statement in self.create_sql(table, schema_editor.connection.vendor):
+            # params=None: the PL/pgSQL body contains '%' placeholders of its own.
+            schema_editor.execute(statement, params=None)
 
     def database_backwards(
         self,
@@ -84,10 +97,8 @@ class GuardTable(migrations.operations.base.Operation):
         to_state: ProjectState,
     ) -> None:
         table = self._table(app_label, from_state.apps)
-        vendor = schema_editor.connection.vendor
-        for op in ["UPDATE"] + (["DELETE"] if self.reject_delete else []):
-            suffix = f" ON {table}" if vendor == "postgresql" else ""
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_reject_{op.lower()}{suffix}")
+        for statement in self.drop_sql(table, schema_editor.connection.vendor):
+            schema_editor.execute(statement, params=None)
 
     def describe(self) -> str:
         return f"Make {self.model_name} {self.label} in the database"

@@ -4,6 +4,8 @@ from rest_framework.test import APIClient
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.fakes.openai_server import FakeOpenAIServer
 
+pytest_plugins = ["tests.celery_worker"]
+
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):

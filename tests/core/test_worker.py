@@ -1,103 +1,12 @@
 """A real Celery worker process runs a task from the broker and writes to the test database."""
 
-import os
-import subprocess
-import sys
-import time
-import uuid
-from pathlib import Path
-from urllib.parse import quote
-
 import pytest
-from django.conf import settings
-from django.db import connection
-from kombu import Connection
 
 from agents.models import AgentState
-from config.celery import app as celery_app
 from core.tasks import record_worker_heartbeat
+from tests.celery_worker import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-TIMEOUT_S = 30
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{Path(db['NAME']).resolve()}"
-    if connection.vendor == "postgresql":
-        auth = quote(db["USER"] or "", safe="")
-        if db["PASSWORD"]:
-            auth += ":" + quote(db["PASSWORD"], safe="")
-        return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-    raise NotImplementedError(connection.vendor)
-
-
-@pytest.fixture
-def broker(tmp_path):
-    """A connection to the test's broker, and the environment that points a worker at it.
-
-    The filesystem transport gets a private folder (laid out as settings.py lays out
-    CELERY_BROKER_DIR); a server broker is shared, so the worker gets a queue of its own.
-    """
-    env = {"CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
-    transport_options = {}
-    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        folder = tmp_path / "broker"
-        for sub in ("queue", "control"):
-            (folder / sub).mkdir(parents=True)
-        transport_options = {
-            "data_folder_in": str(folder / "queue"),
-            "data_folder_out": str(folder / "queue"),
-            "control_folder": str(folder / "control"),
-        }
-        env["CELERY_BROKER_DIR"] = str(folder)
-    with celery_app.connection_for_write(transport_options=transport_options) as conn:
-        yield conn, env
-
-
-@pytest.fixture
-def worker(broker, tmp_path):
-    """Start `celery worker` on a queue no other worker consumes; stop it afterwards."""
-    conn, broker_env = broker
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    env = {
-        **os.environ,
-        **broker_env,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": _test_database_url(),
-    }
-    log_path = tmp_path / "worker.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "celery", "-A", "config", "worker",
-                "--pool=solo", "--concurrency=1", "--loglevel=INFO",
-                "--queues", queue, "--hostname", f"{queue}@%h",
-                "--without-mingle", "--without-gossip", "--without-heartbeat",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        yield process, queue, conn, log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        _forget_queue(conn, queue)
-
-
-def _forget_queue(conn: Connection, queue: str) -> None:
-    channel = conn.default_channel
-    channel.queue_delete(queue)
-    channel.exchange_delete(queue)
 
 
 def test_a_real_worker_runs_a_task_and_writes_to_the_database(worker):
@@ -107,13 +16,7 @@ def test_a_real_worker_runs_a_task_and_writes_to_the_database(worker):
 
     record_worker_heartbeat.apply_async(queue=queue, connection=conn)
 
-    deadline = time.monotonic() + TIMEOUT_S
-    while not heartbeat.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            log = log_path.read_text()[-4000:]
-            pytest.fail(f"no heartbeat from the worker (exit code {process.returncode}):\n{log}")
-        time.sleep(0.2)
-
+    wait_for(heartbeat.exists, process, log_path)
     value = heartbeat.get().value
     assert value["hostname"].startswith(f"{queue}@")  # this worker, not some other one
     assert value["at"]
