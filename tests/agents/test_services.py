@@ -264,7 +264,7 @@ def test_agent_state_keys_are_per_project(project) -> None:
 def test_agent_state_set_overwrites_a_row_created_concurrently(project, monkeypatch) -> None:
     # Another writer inserts the key between our look-up and our insert.
     AgentStateFactory(project=project, namespace="ns", key="k", value="theirs")
-    monkeypatch.setattr(services.selectors, "agent_state_get", lambda **kwargs: None)
+    monkeypatch.setattr("agents.services.state.selectors.agent_state_get", lambda **kwargs: None)
 
     entry = services.agent_state_set(project=project, namespace="ns", key="k", value="mine")
 

@@ -1,0 +1,71 @@
+"""Helpers shared by the agents services."""
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+
+from agents.models import (
+    Agent,
+    AgentRun,
+)
+from core.errors import ConflictError, DomainError
+from planning.models import Project, Task
+
+
+def _save(instance: Model, *, update_fields: Iterable[str] | None = None) -> None:
+    instance.full_clean()
+    instance.save(update_fields=list(update_fields) if update_fields is not None else None)
+
+
+def _insert_once(instance: Model, *, exists: Callable[[], bool], conflict: str) -> None:
+    """Insert `instance`, turning a lost race on a unique column into ConflictError.
+
+    The database's unique index is the arbiter, so two concurrent requests cannot both
+    win; `exists()` tells a duplicate apart from any other integrity failure.
+    """
+    instance.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            instance.save(force_insert=True)
+    except IntegrityError:
+        if exists():
+            raise ConflictError(conflict) from None
+        raise
+
+
+def _apply(instance: Model, data: Mapping[str, Any], allowed: Iterable[str]) -> list[str]:
+    changed = []
+    allowed = set(allowed)
+    for name, value in data.items():
+        if name not in allowed:
+            raise DomainError(f"{name!r} cannot be changed here.", field=name)
+        if getattr(instance, name) != value:
+            setattr(instance, name, value)
+            changed.append(name)
+    return changed
+
+
+def _check_same_project(project: Project, **links: Model | None) -> None:
+    for field, obj in links.items():
+        if obj is not None and obj.project_id != project.pk:
+            raise DomainError(f"{obj} belongs to another project.", field=field)
+
+
+def _resolve_links(
+    project: Project,
+    *,
+    agent: Agent | None,
+    run: AgentRun | None,
+    task: Task | None,
+) -> tuple[Agent | None, Task | None]:
+    """Check a log row's links and fill the agent and task in from the run when omitted."""
+    _check_same_project(project, agent=agent, run=run, task=task)
+    if run is not None:
+        if agent is not None and agent.pk != run.agent_id:
+            raise DomainError(f"Run {run.pk} belongs to another agent.", field="run")
+        agent = agent or run.agent
+        if task is None and run.task_id is not None:
+            task = run.task
+    return agent, task

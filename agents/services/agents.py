@@ -1,0 +1,132 @@
+"""Agents and their runs."""
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+
+from agents.models import (
+    Agent,
+    AgentRun,
+)
+from agents.services._common import _apply, _check_same_project, _insert_once, _save
+from core.errors import ConflictError, DomainError
+from planning.models import Project, Task
+
+# Agents -------------------------------------------------------------------------------
+
+AGENT_FIELDS = (
+    "name",
+    "type",
+    "status",
+    "current_task",
+    "worktree_path",
+    "branch_name",
+    "model",
+    "termination_reason",
+)
+
+
+def _stamp_termination(agent: Agent) -> list[str]:
+    # The database insists terminated_at is set exactly when the status is terminated.
+    if agent.status == Agent.Status.TERMINATED and agent.terminated_at is None:
+        agent.terminated_at = timezone.now()
+        return ["terminated_at"]
+    if agent.status != Agent.Status.TERMINATED and agent.terminated_at is not None:
+        agent.terminated_at = None
+        return ["terminated_at"]
+    return []
+
+
+@transaction.atomic
+def agent_create(*, project: Project, name: str, type: str, **fields: Any) -> Agent:
+    """Register an agent. Raises DomainError when its current task is in another project."""
+    agent = Agent(project=project, name=name, type=type)
+    _apply(agent, fields, AGENT_FIELDS)
+    _check_same_project(project, current_task=agent.current_task)
+    _stamp_termination(agent)
+    _save(agent)
+    return agent
+
+
+@transaction.atomic
+def agent_update(*, agent: Agent, data: Mapping[str, Any]) -> Agent:
+    """Change an agent. Moving to `terminated` stamps terminated_at; leaving it clears it.
+
+    Raises DomainError when the current task is in another project.
+    """
+    changed = _apply(agent, data, AGENT_FIELDS)
+    if "current_task" in changed:
+        _check_same_project(agent.project, current_task=agent.current_task)
+    if "status" in changed:
+        changed += _stamp_termination(agent)
+    if changed:
+        _save(agent, update_fields=[*changed, "updated_at"])
+    return agent
+
+
+def agent_terminate(*, agent: Agent, reason: str = "") -> Agent:
+    """Terminate an agent, recording why."""
+    return agent_update(
+        agent=agent, data={"status": Agent.Status.TERMINATED, "termination_reason": reason}
+    )
+
+
+@transaction.atomic
+def agent_delete(*, agent: Agent) -> None:
+    """Delete an agent and its runs.
+
+    Raises ConflictError while audit records (tool calls, decisions, ...) refer to it.
+    """
+    try:
+        agent.delete()
+    except ProtectedError as exc:
+        kinds = sorted({str(type(row)._meta.verbose_name_plural) for row in exc.protected_objects})
+        raise ConflictError(
+            f"Agent {agent.name} has an audit trail ({', '.join(kinds)}); "
+            "terminate it instead of deleting it."
+        ) from None
+
+
+# Runs ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def agent_run_create(
+    *,
+    project: Project,
+    agent: Agent,
+    task: Task | None = None,
+    kind: str = AgentRun.Kind.TASK,
+    attempt: int = 1,
+    idempotency_key: str = "",
+    lease_expires_at: datetime | None = None,
+) -> AgentRun:
+    """Queue a run of `agent`. Without an idempotency key a fresh one is generated.
+
+    Raises ConflictError when a run with the same idempotency key exists, and DomainError
+    for a terminated agent or links into another project.
+    """
+    _check_same_project(project, agent=agent, task=task)
+    if agent.status == Agent.Status.TERMINATED:
+        raise DomainError(f"Agent {agent.name} is terminated.", field="agent")
+    key = idempotency_key or f"run-{uuid.uuid4()}"
+    run = AgentRun(
+        project=project,
+        agent=agent,
+        task=task,
+        kind=kind,
+        attempt=attempt,
+        idempotency_key=key,
+        lease_expires_at=lease_expires_at,
+    )
+    _insert_once(
+        run,
+        exists=lambda: AgentRun.objects.filter(idempotency_key=key).exists(),
+        conflict=f"A run with idempotency key {key!r} already exists.",
+    )
+    return run

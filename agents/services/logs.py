@@ -1,0 +1,266 @@
+"""The append-only audit trail: tool calls, planning cycles, decisions, metrics and LLM usage.
+
+The logs are append-only in the database, so the only writes here are inserts: a tool call
+or a planning cycle is finished by inserting a second row that points at the first.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import (
+    Agent,
+    AgentRun,
+    DecisionLog,
+    Metric,
+    PlanningCycle,
+    ToolCall,
+)
+from agents.services._common import _check_same_project, _insert_once, _resolve_links, _save
+from core.errors import DomainError
+from planning.models import Project, Task
+
+# Tool calls ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def tool_call_start(
+    *,
+    project: Project,
+    tool_name: str,
+    input: Any = None,
+    agent: Agent | None = None,
+    run: AgentRun | None = None,
+    task: Task | None = None,
+) -> ToolCall:
+    """Log the start of a tool call (the "started" row).
+
+    The agent and task default to the run's. Raises DomainError for links into another
+    project or a run of another agent.
+    """
+    agent, task = _resolve_links(project, agent=agent, run=run, task=task)
+    call = ToolCall(
+        project=project,
+        agent=agent,
+        run=run,
+        task=task,
+        tool_name=tool_name,
+        input={} if input is None else input,
+    )
+    _save(call)
+    return call
+
+
+@transaction.atomic
+def tool_call_complete(
+    *,
+    started: ToolCall,
+    status: str,
+    output: Any = None,
+    error: str = "",
+    duration_ms: int | None = None,
+) -> ToolCall:
+    """Log how a tool call ended by inserting its completion row.
+
+    Raises DomainError when `started` is itself a completion row, and ConflictError when
+    the call already has a completion (the database's one-to-one decides a race).
+    """
+    if started.is_completion:
+        raise DomainError(f"Tool call {started.pk} is a completion row, not a started call.")
+    completion = ToolCall(
+        project_id=started.project_id,
+        agent_id=started.agent_id,
+        run_id=started.run_id,
+        task_id=started.task_id,
+        started=started,
+        tool_name=started.tool_name,
+        status=status,
+        output=output,
+        error=error,
+        duration_ms=duration_ms,
+    )
+    _insert_once(
+        completion,
+        exists=lambda: ToolCall.objects.filter(started=started).exists(),
+        conflict=f"Tool call {started.pk} is already complete.",
+    )
+    return completion
+
+
+# Planning cycles, decisions, metrics -------------------------------------------------
+
+
+@transaction.atomic
+def planning_cycle_open(
+    *,
+    project: Project,
+    goals: Any = None,
+    agent: Agent | None = None,
+    run: AgentRun | None = None,
+) -> PlanningCycle:
+    """Open a planning cycle (the "active" row). Raises DomainError for foreign links."""
+    agent, _ = _resolve_links(project, agent=agent, run=run, task=None)
+    cycle = PlanningCycle(
+        project=project,
+        agent=agent,
+        run=run,
+        status=PlanningCycle.Status.ACTIVE,
+        goals=[] if goals is None else goals,
+    )
+    _save(cycle)
+    return cycle
+
+
+@transaction.atomic
+def planning_cycle_close(
+    *, cycle: PlanningCycle, status: str, outcomes: Any = None
+) -> PlanningCycle:
+    """Close a planning cycle as completed or abandoned by inserting its closing row.
+
+    Raises DomainError when `cycle` is itself a closing row or `status` does not close,
+    and ConflictError when the cycle is already closed.
+    """
+    if cycle.opened_id is not None:
+        raise DomainError(f"Planning cycle {cycle.pk} is a closing row, not an active cycle.")
+    if status not in (PlanningCycle.Status.COMPLETED, PlanningCycle.Status.ABANDONED):
+        raise DomainError("A cycle closes as completed or abandoned.", field="status")
+    closing = PlanningCycle(
+        project_id=cycle.project_id,
+        agent_id=cycle.agent_id,
+        run_id=cycle.run_id,
+        opened=cycle,
+        status=status,
+        goals=cycle.goals,
+        outcomes=[] if outcomes is None else outcomes,
+    )
+    _insert_once(
+        closing,
+        exists=lambda: PlanningCycle.objects.filter(opened=cycle).exists(),
+        conflict=f"Planning cycle {cycle.pk} is already closed.",
+    )
+    return closing
+
+
+@transaction.atomic
+def decision_record(
+    *,
+    project: Project,
+    decision: str,
+    reasoning: Any = None,
+    agent: Agent | None = None,
+    run: AgentRun | None = None,
+    task: Task | None = None,
+    planning_cycle: PlanningCycle | None = None,
+) -> DecisionLog:
+    """Log a decision and its reasoning.
+
+    Raises DomainError for links into another project, a run of another agent, or a
+    closing row given as the planning cycle.
+    """
+    _check_same_project(project, planning_cycle=planning_cycle)
+    if planning_cycle is not None and planning_cycle.opened_id is not None:
+        raise DomainError(
+            f"Planning cycle {planning_cycle.pk} is a closing row; link the cycle it closes.",
+            field="planning_cycle",
+        )
+    agent, task = _resolve_links(project, agent=agent, run=run, task=task)
+    entry = DecisionLog(
+        project=project,
+        agent=agent,
+        run=run,
+        task=task,
+        planning_cycle=planning_cycle,
+        decision=decision,
+        reasoning={} if reasoning is None else reasoning,
+    )
+    _save(entry)
+    return entry
+
+
+@transaction.atomic
+def metric_record(
+    *,
+    project: Project,
+    type: str,
+    value: float,
+    metadata: Any = None,
+    agent: Agent | None = None,
+    run: AgentRun | None = None,
+    task: Task | None = None,
+    recorded_at: datetime | None = None,
+) -> Metric:
+    """Record a measurement. Raises DomainError for links into another project."""
+    agent, task = _resolve_links(project, agent=agent, run=run, task=task)
+    metric = Metric(
+        project=project,
+        agent=agent,
+        run=run,
+        task=task,
+        type=type,
+        value=value,
+        metadata={} if metadata is None else metadata,
+        recorded_at=recorded_at or timezone.now(),
+    )
+    _save(metric)
+    return metric
+
+
+# LLM usage ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def llm_usage_record(
+    *,
+    project: Project,
+    provider: str,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cached_input_tokens: int,
+    latency_ms: float,
+    cost_usd: float | None,
+    usage_reported: bool = True,
+    purpose: str = "",
+    agent: Agent | None = None,
+    run: AgentRun | None = None,
+    task: Task | None = None,
+) -> list[Metric]:
+    """Record one LLM call as token_usage, latency and cost Metrics, in one insert.
+
+    Cached tokens are a part of the input tokens and are not added to the total. A model
+    without a price (`cost_usd` None) gets a cost of 0 marked `priced: false`. Raises
+    DomainError for links into another project or a run of another agent.
+    """
+    agent, task = _resolve_links(project, agent=agent, run=run, task=task)
+    call = {"model": model, "provider": provider, "purpose": purpose}
+    tokens = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cached_input_tokens": cached_input_tokens,
+        "usage_reported": usage_reported,
+    }
+    now = timezone.now()
+    rows = [
+        (Metric.Type.TOKEN_USAGE, input_tokens + output_tokens, {**tokens, **call}),
+        (Metric.Type.LATENCY, latency_ms, call),
+        (
+            Metric.Type.COST,
+            cost_usd or 0.0,
+            {**call, "currency": "USD", "priced": cost_usd is not None},
+        ),
+    ]
+    return Metric.objects.bulk_create(
+        Metric(
+            project=project,
+            agent=agent,
+            run=run,
+            task=task,
+            type=type,
+            value=value,
+            metadata=metadata,
+            recorded_at=now,
+        )
+        for type, value, metadata in rows
+    )

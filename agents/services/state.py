@@ -1,0 +1,104 @@
+"""Checkpoints and the agent state store."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from agents import selectors
+from agents.models import (
+    AgentState,
+    Checkpoint,
+)
+from agents.services._common import _apply, _save
+from planning.models import Project
+
+# Checkpoints --------------------------------------------------------------------------
+
+CHECKPOINT_EDITABLE_FIELDS = ("name", "reason")
+
+
+@transaction.atomic
+def checkpoint_create(
+    *,
+    project: Project,
+    name: str,
+    reason: str = "",
+    state: Any = None,
+    git_commit: str = "",
+) -> Checkpoint:
+    """Capture project state under a name. Raises ValidationError for an over-long field."""
+    checkpoint = Checkpoint(
+        project=project,
+        name=name,
+        reason=reason,
+        state={} if state is None else state,
+        git_commit=git_commit,
+    )
+    _save(checkpoint)
+    return checkpoint
+
+
+@transaction.atomic
+def checkpoint_update(*, checkpoint: Checkpoint, data: Mapping[str, Any]) -> Checkpoint:
+    """Rename a checkpoint or change its reason. Its state is fixed at creation (DomainError)."""
+    changed = _apply(checkpoint, data, CHECKPOINT_EDITABLE_FIELDS)
+    if changed:
+        _save(checkpoint, update_fields=changed)
+    return checkpoint
+
+
+@transaction.atomic
+def checkpoint_delete(*, checkpoint: Checkpoint) -> None:
+    """Delete a checkpoint; nothing refers to one."""
+    checkpoint.delete()
+
+
+# Agent state --------------------------------------------------------------------------
+
+AGENT_STATE_FIELDS = ("namespace", "key", "value")
+
+
+@transaction.atomic
+def agent_state_create(*, project: Project, namespace: str, key: str, value: Any) -> AgentState:
+    """Store a new entry. Raises ValidationError when (namespace, key) is taken."""
+    entry = AgentState(project=project, namespace=namespace, key=key, value=value)
+    _save(entry)
+    return entry
+
+
+@transaction.atomic
+def agent_state_update(*, entry: AgentState, data: Mapping[str, Any]) -> AgentState:
+    """Change an entry's value or move it. Raises ValidationError when the new key is taken."""
+    changed = _apply(entry, data, AGENT_STATE_FIELDS)
+    if changed:
+        _save(entry, update_fields=[*changed, "updated_at"])
+    return entry
+
+
+@transaction.atomic
+def agent_state_set(*, project: Project, namespace: str, key: str, value: Any) -> AgentState:
+    """Create or overwrite the entry at (namespace, key) of the project."""
+    entry = selectors.agent_state_get(
+        project=project, namespace=namespace, key=key, for_update=True
+    )
+    if entry is not None:
+        return agent_state_update(entry=entry, data={"value": value})
+    entry = AgentState(project=project, namespace=namespace, key=key, value=value)
+    entry.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            entry.save(force_insert=True)
+    except IntegrityError:
+        # Another writer created the key after our look-up; theirs is the row to overwrite.
+        entry = AgentState.objects.select_for_update().get(
+            project=project, namespace=namespace, key=key
+        )
+        return agent_state_update(entry=entry, data={"value": value})
+    return entry
+
+
+@transaction.atomic
+def agent_state_delete(*, entry: AgentState) -> None:
+    """Delete an entry."""
+    entry.delete()
