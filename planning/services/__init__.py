@@ -1,452 +1,56 @@
-"""Write-side operations for planning. Every function here is one transaction."""
+"""Write-side operations for planning. Every function is one transaction.
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+One module per subdomain; everything public is importable from here.
+"""
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.utils import timezone
-from django.utils.text import slugify
-
-from core.errors import ConflictError, DomainError
-from planning import selectors
-from planning.graph import cycle_closed_by
-from planning.models import (
-    Feature,
-    Project,
-    ProjectMembership,
-    Requirement,
-    SubFeature,
-    SubFeatureDependency,
-    Task,
-    TaskDependency,
+from planning.services._common import PlanError
+from planning.services.items import (
+    feature_create,
+    feature_delete,
+    feature_update,
+    requirement_create,
+    requirement_delete,
+    requirement_update,
+    sub_feature_create,
+    sub_feature_delete,
+    sub_feature_update,
+    task_add_dependency,
+    task_create,
+    task_delete,
+    task_remove_dependency,
+    task_set_status,
+    task_update,
+)
+from planning.services.projects import (
+    PROJECT_FIELDS,
+    membership_remove,
+    membership_set,
+    project_create,
+    project_delete,
+    project_update,
 )
 
-
-class PlanError(DomainError):
-    """A change that would make the plan inconsistent (a cycle, a cross-project link)."""
-
-
-def _save(instance: Any, *, update_fields: Iterable[str] | None = None) -> None:
-    instance.full_clean()
-    instance.save(update_fields=list(update_fields) if update_fields is not None else None)
-
-
-def _apply(instance: Any, data: Mapping[str, Any], allowed: Iterable[str]) -> list[str]:
-    changed = []
-    allowed = set(allowed)
-    for name, value in data.items():
-        if name not in allowed:
-            raise DomainError(f"{name!r} cannot be changed here.", field=name)
-        if getattr(instance, name) != value:
-            setattr(instance, name, value)
-            changed.append(name)
-    return changed
-
-
-def _unique_slug(name: str) -> str:
-    base = slugify(name)[:90] or "project"
-    slug, n = base, 2
-    while Project.objects.filter(slug=slug).exists():
-        slug, n = f"{base}-{n}", n + 1
-    return slug
-
-
-# Projects ---------------------------------------------------------------------------
-
-PROJECT_FIELDS = (
-    "name",
-    "slug",
-    "description",
-    "mode",
-    "status",
-    "root_path",
-    "repository_url",
-    "base_branch",
-)
-
-
-@transaction.atomic
-def project_create(*, owner: AbstractBaseUser, name: str, **fields: Any) -> Project:
-    """Create a project and make `owner` its first owner member."""
-    if not fields.get("slug"):
-        fields.pop("slug", None)
-    project = Project(owner=owner, name=name)
-    _apply(project, fields, PROJECT_FIELDS)
-    if not project.slug:
-        project.slug = _unique_slug(name)
-    _save(project)
-    ProjectMembership.objects.create(project=project, user=owner, role=ProjectMembership.Role.OWNER)
-    return project
-
-
-@transaction.atomic
-def project_update(*, project: Project, data: Mapping[str, Any]) -> Project:
-    """Change a project's fields; finishing it stamps completed_at."""
-    changed = _apply(project, data, PROJECT_FIELDS)
-    if "status" in changed:
-        finished = project.status in (Project.Status.COMPLETED, Project.Status.ARCHIVED)
-        if finished and project.completed_at is None:
-            project.completed_at = timezone.now()
-            changed.append("completed_at")
-        elif not finished and project.completed_at is not None:
-            project.completed_at = None
-            changed.append("completed_at")
-    if changed:
-        _save(project, update_fields=[*changed, "updated_at"])
-    return project
-
-
-@transaction.atomic
-def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> ProjectMembership:
-    """Add `user` to the project or change their role.
-
-    Raises ConflictError when the change would leave the project without an owner.
-    """
-    membership = ProjectMembership.objects.select_for_update().filter(
-        project=project, user=user
-    ).first() or ProjectMembership(project=project, user=user)
-    if membership.pk and membership.role == ProjectMembership.Role.OWNER and role != "owner":
-        _ensure_another_owner(project=project, leaving=membership)
-    membership.role = role
-    _save(membership)
-    return membership
-
-
-@transaction.atomic
-def membership_remove(*, membership: ProjectMembership) -> None:
-    """Remove a member. Raises ConflictError for the last owner."""
-    if membership.role == ProjectMembership.Role.OWNER:
-        _ensure_another_owner(project=membership.project, leaving=membership)
-    membership.delete()
-
-
-def _ensure_another_owner(*, project: Project, leaving: ProjectMembership) -> None:
-    others = project.memberships.select_for_update().filter(role="owner").exclude(pk=leaving.pk)
-    if not others.exists():
-        raise ConflictError("A project needs at least one owner.")
-
-
-# Requirements, features, sub-features ------------------------------------------------
-
-REQUIREMENT_FIELDS = ("code", "category", "description", "priority", "source", "validated")
-FEATURE_FIELDS = ("key", "name", "description", "priority", "status", "position")
-SUB_FEATURE_FIELDS = (
-    "key",
-    "name",
-    "objective",
-    "status",
-    "wave",
-    "autonomous",
-    "files_modified",
-    "must_haves",
-    "extra",
-    "position",
-)
-
-
-def _check_same_project(project: Project, objects: Iterable[Any], what: str) -> None:
-    for obj in objects:
-        if obj is not None and obj.project_id != project.id:
-            raise PlanError(f"{what} {obj} belongs to another project.", field=what)
-
-
-@transaction.atomic
-def requirement_create(
-    *, project: Project, description: str, features: Iterable[Feature] = (), **fields: Any
-) -> Requirement:
-    features = list(features)
-    _check_same_project(project, features, "features")
-    requirement = Requirement(project=project, description=description)
-    _apply(requirement, fields, REQUIREMENT_FIELDS)
-    _save(requirement)
-    requirement.features.set(features)
-    return requirement
-
-
-@transaction.atomic
-def requirement_update(
-    *,
-    requirement: Requirement,
-    data: Mapping[str, Any],
-    features: Iterable[Feature] | None = None,
-) -> Requirement:
-    changed = _apply(requirement, data, REQUIREMENT_FIELDS)
-    if changed:
-        _save(requirement, update_fields=[*changed, "updated_at"])
-    if features is not None:
-        features = list(features)
-        _check_same_project(requirement.project, features, "features")
-        requirement.features.set(features)
-    return requirement
-
-
-@transaction.atomic
-def feature_create(*, project: Project, key: str, name: str, **fields: Any) -> Feature:
-    feature = Feature(project=project, key=key, name=name)
-    _apply(feature, fields, FEATURE_FIELDS)
-    _save(feature)
-    return feature
-
-
-@transaction.atomic
-def feature_update(*, feature: Feature, data: Mapping[str, Any]) -> Feature:
-    changed = _apply(feature, data, FEATURE_FIELDS)
-    if changed:
-        _save(feature, update_fields=[*changed, "updated_at"])
-    return feature
-
-
-@transaction.atomic
-def sub_feature_create(
-    *,
-    feature: Feature,
-    key: str,
-    name: str,
-    depends_on: Iterable[SubFeature] = (),
-    requirements: Iterable[Requirement] = (),
-    **fields: Any,
-) -> SubFeature:
-    project = feature.project
-    sub = SubFeature(project=project, feature=feature, key=key, name=name)
-    _apply(sub, fields, SUB_FEATURE_FIELDS)
-    _save(sub)
-    _set_sub_feature_links(sub, depends_on=depends_on, requirements=requirements)
-    return sub
-
-
-@transaction.atomic
-def sub_feature_update(
-    *,
-    sub_feature: SubFeature,
-    data: Mapping[str, Any],
-    feature: Feature | None = None,
-    depends_on: Iterable[SubFeature] | None = None,
-    requirements: Iterable[Requirement] | None = None,
-) -> SubFeature:
-    """Change a sub-feature; a new wave is carried down to its tasks."""
-    changed = _apply(sub_feature, data, SUB_FEATURE_FIELDS)
-    if feature is not None and feature.pk != sub_feature.feature_id:
-        _check_same_project(sub_feature.project, [feature], "feature")
-        sub_feature.feature = feature
-        changed.append("feature")
-        sub_feature.tasks.update(feature=feature, updated_at=timezone.now())
-    if changed:
-        _save(sub_feature, update_fields=[*changed, "updated_at"])
-    if "wave" in changed:
-        sub_feature.tasks.update(wave=sub_feature.wave, updated_at=timezone.now())
-    _set_sub_feature_links(sub_feature, depends_on=depends_on, requirements=requirements)
-    return sub_feature
-
-
-def _set_sub_feature_links(
-    sub: SubFeature,
-    *,
-    depends_on: Iterable[SubFeature] | None,
-    requirements: Iterable[Requirement] | None,
-) -> None:
-    if requirements is not None:
-        requirements = list(requirements)
-        _check_same_project(sub.project, requirements, "requirements")
-        sub.requirements.set(requirements)
-    if depends_on is None:
-        return
-    depends_on = list(depends_on)
-    _check_same_project(sub.project, depends_on, "depends_on")
-    _lock_plan(sub.project)
-    graph = selectors.sub_feature_dependency_graph(project=sub.project)
-    graph[sub.id] = set()
-    keys = dict(sub.project.sub_features.values_list("id", "key"))
-    for target in depends_on:
-        cycle = cycle_closed_by(graph, sub.id, target.id)
-        if cycle:
-            raise PlanError(_cycle_message(cycle, keys), field="depends_on")
-        graph[sub.id].add(target.id)
-    SubFeatureDependency.objects.filter(sub_feature=sub).delete()
-    SubFeatureDependency.objects.bulk_create(
-        SubFeatureDependency(sub_feature=sub, depends_on=target) for target in depends_on
-    )
-
-
-def _lock_plan(project: Project) -> None:
-    # Serialises concurrent graph edits of one project (PostgreSQL; SQLite locks the database).
-    Project.objects.select_for_update().filter(pk=project.pk).first()
-
-
-def _cycle_message(cycle: list[int], keys: Mapping[int, str]) -> str:
-    return "This dependency would close a cycle: " + " -> ".join(keys[i] for i in cycle)
-
-
-# Tasks --------------------------------------------------------------------------------
-
-TASK_FIELDS = (
-    "key",
-    "name",
-    "description",
-    "files",
-    "verify",
-    "done_criteria",
-    "type",
-    "status",
-    "size",
-    "priority",
-    "complexity",
-    "position",
-    "extra",
-    "assigned_agent",
-    "worktree_path",
-    "branch_name",
-    "qa_iterations",
-    "max_iterations",
-    "estimated_minutes",
-    "actual_minutes",
-)
-
-
-def _place_task(task: Task, *, feature: Feature | None, sub_feature: SubFeature | None) -> None:
-    _check_same_project(task.project, [feature, sub_feature], "feature")
-    if sub_feature is not None:
-        if feature is not None and feature.pk != sub_feature.feature_id:
-            raise PlanError(
-                f"Sub-feature {sub_feature.key} is not part of feature {feature.key}.",
-                field="sub_feature",
-            )
-        task.feature_id = sub_feature.feature_id
-        task.wave = sub_feature.wave
-    else:
-        task.feature = feature
-    task.sub_feature = sub_feature
-
-
-@transaction.atomic
-def task_create(
-    *,
-    project: Project,
-    key: str,
-    name: str,
-    feature: Feature | None = None,
-    sub_feature: SubFeature | None = None,
-    depends_on: Iterable[Task] = (),
-    **fields: Any,
-) -> Task:
-    """Create a task. A task inside a sub-feature takes its feature and wave.
-
-    Raises PlanError for links into another project or a dependency cycle.
-    """
-    task = Task(project=project, key=key, name=name)
-    wave = fields.pop("wave", None)
-    _apply(task, fields, TASK_FIELDS)
-    _place_task(task, feature=feature, sub_feature=sub_feature)
-    if wave is not None and sub_feature is None:
-        task.wave = wave
-    _check_same_project(project, [task.assigned_agent], "assigned_agent")
-    _stamp_status_times(task)
-    _save(task)
-    for target in depends_on:
-        task_add_dependency(task=task, depends_on=target)
-    return task
-
-
-@transaction.atomic
-def task_update(
-    *,
-    task: Task,
-    data: Mapping[str, Any],
-    placement: Mapping[str, Feature | SubFeature | None] | None = None,
-) -> Task:
-    """Change a task's fields, and its feature/sub-feature when `placement` is given."""
-    data = dict(data)
-    wave = data.pop("wave", None)
-    changed = _apply(task, data, TASK_FIELDS)
-    if placement is not None:
-        _place_task(
-            task,
-            feature=placement.get("feature", task.feature),
-            sub_feature=placement.get("sub_feature", task.sub_feature),
-        )
-        changed += ["feature", "sub_feature", "wave"]
-    if wave is not None and task.sub_feature_id is None and wave != task.wave:
-        task.wave = wave
-        changed.append("wave")
-    if "assigned_agent" in changed:
-        _check_same_project(task.project, [task.assigned_agent], "assigned_agent")
-    if "status" in changed:
-        changed += _stamp_status_times(task)
-    if changed:
-        _save(task, update_fields=[*set(changed), "updated_at"])
-    return task
-
-
-def task_set_status(*, task: Task, status: str) -> Task:
-    """Move a task to `status`, stamping started_at/completed_at as it goes."""
-    return task_update(task=task, data={"status": status})
-
-
-def _stamp_status_times(task: Task) -> list[str]:
-    now = timezone.now()
-    changed = []
-    if task.status == Task.Status.IN_PROGRESS and task.started_at is None:
-        task.started_at = now
-        changed.append("started_at")
-    if task.status == Task.Status.DONE and task.completed_at is None:
-        task.completed_at = max(now, task.started_at) if task.started_at else now
-        changed.append("completed_at")
-    if task.status != Task.Status.DONE and task.completed_at is not None:
-        task.completed_at = None
-        changed.append("completed_at")
-    return changed
-
-
-@transaction.atomic
-def task_add_dependency(*, task: Task, depends_on: Task) -> TaskDependency:
-    """Record that `task` waits for `depends_on`.
-
-    Raises PlanError naming the cycle (`A -> B -> A`) when the edge would close one,
-    and ConflictError when the edge already exists.
-    """
-    if task.project_id != depends_on.project_id:
-        raise PlanError("A task can only depend on tasks of the same project.", field="depends_on")
-    if task.pk == depends_on.pk:
-        raise PlanError(f"{task.key} cannot depend on itself.", field="depends_on")
-    _lock_plan(task.project)
-    graph = selectors.task_dependency_graph(project=task.project)
-    if depends_on.pk in graph.get(task.pk, ()):
-        raise ConflictError(f"{task.key} already depends on {depends_on.key}.")
-    cycle = cycle_closed_by(graph, task.pk, depends_on.pk)
-    if cycle:
-        keys = dict(Task.objects.filter(pk__in=cycle).values_list("id", "key"))
-        raise PlanError(_cycle_message(cycle, keys), field="depends_on")
-    return TaskDependency.objects.create(task=task, depends_on=depends_on)
-
-
-@transaction.atomic
-def task_remove_dependency(*, edge: TaskDependency) -> None:
-    edge.delete()
-
-
-@transaction.atomic
-def task_delete(*, task: Task) -> None:
-    task.delete()
-
-
-@transaction.atomic
-def project_delete(*, project: Project) -> None:
-    """Delete a project and its plan. Raises ProtectedError while audit records refer to it."""
-    project.delete()
-
-
-@transaction.atomic
-def requirement_delete(*, requirement: Requirement) -> None:
-    requirement.delete()
-
-
-@transaction.atomic
-def feature_delete(*, feature: Feature) -> None:
-    """Delete a feature with its sub-features and tasks."""
-    feature.delete()
-
-
-@transaction.atomic
-def sub_feature_delete(*, sub_feature: SubFeature) -> None:
-    """Delete a sub-feature with its tasks."""
-    sub_feature.delete()
+__all__ = [
+    "PROJECT_FIELDS",
+    "PlanError",
+    "feature_create",
+    "feature_delete",
+    "feature_update",
+    "membership_remove",
+    "membership_set",
+    "project_create",
+    "project_delete",
+    "project_update",
+    "requirement_create",
+    "requirement_delete",
+    "requirement_update",
+    "sub_feature_create",
+    "sub_feature_delete",
+    "sub_feature_update",
+    "task_add_dependency",
+    "task_create",
+    "task_delete",
+    "task_remove_dependency",
+    "task_set_status",
+    "task_update",
+]
