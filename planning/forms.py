@@ -59,3 +59,33 @@ class VersionCreateForm(forms.Form):
         required=False,
         widget=forms.TextInput(attrs={"placeholder": "What this version is (optional)"}),
     )
+
+
+class PlanGenerateForm(forms.Form):
+    # Emptiness and the length limit are the service's rules; it words the errors.
+    requirements = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="What to build, in prose or Markdown. The planner turns it into features, "
+        "sub-features and tasks and saves the plan as a new version.",
+    )
+
+
+class ChatSessionForm(forms.Form):
+    title = forms.CharField(
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Title (optional)"}),
+    )
+
+
+class ChatMessageForm(forms.Form):
+    content = forms.CharField(
+        label="Message",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "Ask about the plan, or ask for a change"}
+        ),
+    )

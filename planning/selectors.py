@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Left
 from django.http import Http404
 
+from agents.models import AgentRun
 from planning.analytics import (
     CriticalPath,
     FeatureProgress,
@@ -19,6 +21,7 @@ from planning.analytics import (
 )
 from planning.graph import find_cycle
 from planning.models import (
+    ConversationMessage,
     ConversationSession,
     DevPlan,
     DevPlanVersion,
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
     from planning.importers.document import PlanDocument
 
 User = AbstractBaseUser | AnonymousUser
+
+CHAT_PREVIEW_CHARS = 120  # of a chat's opening question, on list pages
 
 
 def project_list_for_user(*, user: User) -> QuerySet[Project]:
@@ -157,23 +162,25 @@ def task_next_ready(*, project: Project) -> Task | None:
     started_plans = project.sub_features.filter(
         Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
     ).values("id")
-    best = None
     for candidates in (ready.filter(sub_feature_id__in=started_plans), ready):
-        # The best (priority, wave) comes off the index; only that group is counted.
-        best = candidates.order_by("priority_rank", "wave", "key").values("priority_rank", "wave")
-        best = best.first()
+        # The best (priority, wave) comes off the index; only that group is counted for
+        # the fewest-dependencies rule. (As one statement with scalar subqueries,
+        # PostgreSQL plans it several times slower.)
+        best = (
+            candidates.order_by("priority_rank", "wave", "key")
+            .values("priority_rank", "wave")
+            .first()
+        )
         if best is not None:
-            break
-    if best is None:
-        return None
-    return (
-        candidates.filter(priority_rank=best["priority_rank"], wave=best["wave"])
-        .annotate(dependency_count=Count("dependency_edges"))
-        .select_related("feature", "sub_feature", "assigned_agent")
-        .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
-        .order_by("dependency_count", "key")
-        .first()
-    )
+            return (
+                candidates.filter(**best)
+                .annotate(dependency_count=Count("dependency_edges"))
+                .select_related("feature", "sub_feature", "assigned_agent")
+                .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
+                .order_by("dependency_count", "key")
+                .first()
+            )
+    return None
 
 
 def task_dependency_graph(*, project: Project) -> dict[int, set[int]]:
@@ -491,3 +498,67 @@ def chat_session_list(*, project: Project) -> QuerySet[ConversationSession]:
         .prefetch_related("messages")
         .order_by("-created_at", "-id")
     )
+
+
+def chat_session_summary_list(*, project: Project) -> QuerySet[ConversationSession]:
+    """The project's planning chats, newest first, each with its message count, last
+    activity and opening question (for list pages; no messages are loaded)."""
+    opening = (
+        ConversationMessage.objects.filter(
+            session=OuterRef("pk"), role=ConversationMessage.Role.USER
+        )
+        .order_by("created_at", "id")
+        .values("content")[:1]
+    )
+    return (
+        project.conversations.filter(kind=ConversationSession.Kind.PLANNING)
+        .select_related("created_by")
+        .annotate(
+            message_count=Count("messages"),
+            last_message_at=Max("messages__created_at"),
+            opening_question=Left(Subquery(opening), CHAT_PREVIEW_CHARS),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def chat_session_get(*, project: Project, session_id: int) -> ConversationSession:
+    """One of the project's planning chats. Raises Http404 for any other session."""
+    session = (
+        project.conversations.filter(kind=ConversationSession.Kind.PLANNING, pk=session_id)
+        .select_related("created_by")
+        .first()
+    )
+    if session is None:
+        raise Http404("No such chat in this project.")
+    return session
+
+
+def chat_message_list(*, session: ConversationSession) -> QuerySet[ConversationMessage]:
+    """The transcript a person reads: user and assistant messages, oldest first."""
+    return session.messages.filter(
+        role__in=[ConversationMessage.Role.USER, ConversationMessage.Role.ASSISTANT]
+    ).order_by("created_at", "id")
+
+
+def chat_message_get(*, session: ConversationSession, message_id: int) -> ConversationMessage:
+    """One message of the session. Raises Http404 for a message of another session."""
+    message = session.messages.filter(pk=message_id).first()
+    if message is None:
+        raise Http404("No such message in this chat.")
+    return message
+
+
+def planning_run_list(*, project: Project) -> QuerySet[AgentRun]:
+    """The project's plan-generation runs, newest first."""
+    return AgentRun.objects.filter(project=project, kind=AgentRun.Kind.PLANNING).order_by(
+        "-created_at", "-id"
+    )
+
+
+def planning_run_get(*, project: Project, run_id: int) -> AgentRun:
+    """One of the project's plan-generation runs. Raises Http404 for any other run."""
+    run = planning_run_list(project=project).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such planning run in this project.")
+    return run

@@ -35,4 +35,31 @@ urlpatterns = [
         views.version_export,
         name="version-export",
     ),
+    path("projects/<slug:slug>/generate/", views.plan_generate, name="plan-generate"),
+    path(
+        "projects/<slug:slug>/runs/<int:run_id>/progress/",
+        views.run_progress,
+        name="run-progress",
+    ),
+    path("projects/<slug:slug>/chat/", views.chat_list, name="chat-list"),
+    path(
+        "projects/<slug:slug>/chat/<int:session_id>/",
+        views.chat_detail,
+        name="chat-detail",
+    ),
+    path(
+        "projects/<slug:slug>/chat/<int:session_id>/messages/",
+        views.chat_message_create,
+        name="chat-message-create",
+    ),
+    path(
+        "projects/<slug:slug>/chat/<int:session_id>/messages/<int:message_id>/apply/",
+        views.chat_message_apply,
+        name="chat-message-apply",
+    ),
+    path(
+        "projects/<slug:slug>/chat/<int:session_id>/messages/<int:message_id>/discard/",
+        views.chat_message_discard,
+        name="chat-message-discard",
+    ),
 ]

@@ -70,7 +70,7 @@ def test_next_ready_runs_a_fixed_number_of_queries(project, count, django_assert
     from planning.models import Task
 
     Task.objects.bulk_create(Task(project=project, key=f"T{i:03d}", name="t") for i in range(count))
-    # best group (in started plans, then overall), the task, its dependency keys
+    # best group in started plans (none here), then overall; the task; its dependency keys
     with django_assert_max_num_queries(4):
         assert selectors.task_next_ready(project=project).key == "T000"
 
