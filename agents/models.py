@@ -64,6 +64,9 @@ class Agent(TimeStampedModel):
     last_activity_at = models.DateTimeField(null=True, blank=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
     termination_reason = models.TextField(blank=True)
+    # External agents authenticate with a key shown once; only its hash is kept.
+    api_key_hash = models.CharField(max_length=128, blank=True, db_index=True)
+    api_key_prefix = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -144,6 +147,44 @@ class AgentRun(TimeStampedModel):
         return f"run {self.pk} of {self.agent} ({self.status})"
 
 
+class AgentStepStatus(models.TextChoices):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class AgentStep(models.Model):
+    """One step of a run: a model call and the tool calls it asked for.
+
+    `(run, number)` is the step's idempotency key. The model's reply is stored before any
+    tool runs, so a retried step replays the same tool calls instead of asking again.
+    """
+
+    Status = AgentStepStatus
+
+    run = models.ForeignKey(AgentRun, on_delete=models.CASCADE, related_name="steps")
+    number = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=20, choices=AgentStepStatus, default=AgentStepStatus.RUNNING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    reply = models.JSONField(null=True, blank=True, help_text="The model's message, OpenAI-shaped.")
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="agentstep_unique_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="agentstep_number_gte_1"),
+            choices_constraint("status", AgentStepStatus, name="agentstep_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} step {self.number} ({self.status})"
+
+
 class ToolCallStatus(models.TextChoices):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -172,6 +213,12 @@ class ToolCall(models.Model):
         related_name="completion",
         help_text="Set on completion rows: the started row this completes.",
     )
+    step = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The run step whose model reply asked for this call."
+    )
+    call_id = models.CharField(
+        max_length=100, blank=True, help_text="The model's id for the call within its step."
+    )
     tool_name = models.CharField(max_length=100, blank=True)
     input = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=20, choices=Status, blank=True)
@@ -192,6 +239,12 @@ class ToolCall(models.Model):
                 )
                 | (Q(started__isnull=False) & Q(status__in=["succeeded", "failed"])),
                 name="toolcall_started_or_completion",
+            ),
+            # A model's tool call is started once; a retried step reuses the row.
+            models.UniqueConstraint(
+                fields=["run", "step", "call_id"],
+                condition=Q(started__isnull=True) & ~Q(call_id=""),
+                name="toolcall_started_once_per_step_call",
             ),
         ]
         indexes = [

@@ -44,9 +44,16 @@ class GuardTable(migrations.operations.base.Operation):
         return ["UPDATE"] + (["DELETE"] if self.reject_delete else [])
 
     def create_sql(self, table: str, vendor: str) -> list[str]:
-        """The statements that install the guard on `table`."""
+        """The statements that (re)install the guard on `table`.
+
+        Idempotent, because SQLite drops a table's triggers whenever Django rebuilds the
+        table to alter it: a migration that alters a guarded table must end with this
+        operation again.
+        """
         update_of = f"UPDATE OF {', '.join(self.columns)}" if self.columns else "UPDATE"
-        statements = [PG_GUARD_FUNCTION] if vendor == "postgresql" else []
+        statements = self.drop_sql(table, vendor)
+        if vendor == "postgresql":
+            statements.append(PG_GUARD_FUNCTION)
         for op in self.operations:
             event = update_of if op == "UPDATE" else op
             name = f"{table}_reject_{op.lower()}"

@@ -45,6 +45,14 @@ class Project(TimeStampedModel):
         settings.AUTH_USER_MODEL, through="ProjectMembership", related_name="projects"
     )
     completed_at = models.DateTimeField(null=True, blank=True)
+    max_concurrent_runs = models.PositiveSmallIntegerField(
+        default=2, help_text="How many agent runs the orchestrator keeps going at once."
+    )
+    enabled_tools = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Names of agent tools enabled beyond the always-on, low-risk ones.",
+    )
 
     class Meta:
         ordering = ["name"]
