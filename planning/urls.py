@@ -16,6 +16,7 @@ urlpatterns = [
         views.task_status,
         name="task-status",
     ),
+    path("projects/<slug:slug>/analytics/", views.project_analytics, name="project-analytics"),
     path("projects/<slug:slug>/import/", views.project_import, name="project-import"),
     path("projects/<slug:slug>/export/<str:fmt>/", views.project_export, name="project-export"),
     path("projects/<slug:slug>/versions/", views.version_list, name="version-list"),
