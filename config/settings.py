@@ -283,6 +283,14 @@ if not isinstance(LLM_PRICES, dict) or not all(
         '{"input": USD, "output": USD, "cached_input": USD} per million tokens.'
     )
 
+# Extra modules that register agent tools (see agents/tools/__init__.py).
+AGENT_TOOL_MODULES = env.list("AGENT_TOOL_MODULES", default=[])
+AGENT_MAX_TURNS = env.int("AGENT_MAX_TURNS", default=30)
+AGENT_STEP_MAX_RETRIES = env.int("AGENT_STEP_MAX_RETRIES", default=3)
+AGENT_LEASE_SECONDS = env.int("AGENT_LEASE_SECONDS", default=600)
+# The Celery queue agent steps and dispatches go to.
+AGENT_QUEUE = env.str("AGENT_QUEUE", default="celery")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -12,3 +12,19 @@ def memory_fact_list(*, project: Project, stale: bool | None = None) -> QuerySet
     if stale is not None:
         facts = facts.filter(is_stale=stale)
     return facts.select_related("agent").order_by("-confidence", "-id")
+
+
+def memory_fact_search(*, project: Project, query: str, limit: int = 10) -> list[MemoryFact]:
+    """Fresh facts of the project and global ones whose subject or body mention `query`,
+    most confident first. A plain text match for now; retrieval by meaning comes later."""
+    from django.db.models import Q
+
+    words = [w for w in query.split() if len(w) > 2][:8] or [query]
+    match = Q()
+    for word in words:
+        match |= Q(subject__icontains=word) | Q(body__learned__icontains=word)
+    return list(
+        MemoryFact.objects.filter(
+            Q(project=project) | Q(project__isnull=True), match, is_stale=False
+        ).order_by("-confidence", "-id")[:limit]
+    )

@@ -54,24 +54,20 @@ def broker(tmp_path):
         yield conn, env
 
 
-@pytest.fixture
-def worker(append_only_rows_cleared, broker, tmp_path):
-    """Start `celery worker` on a queue no other worker consumes; stop it afterwards."""
-    conn, broker_env = broker
-    queue = f"test-{uuid.uuid4().hex[:12]}"
+def spawn_worker(queue: str, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """Start `celery worker` consuming only `queue`, with `env` on top of the test's."""
     env = {
         **os.environ,
-        **broker_env,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": _test_database_url(),
+        **env,
     }
-    log_path = tmp_path / "worker.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
+    with log_path.open("a") as log:
+        return subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "config", "worker",
                 "--pool=solo", "--concurrency=1", "--loglevel=INFO",
-                "--queues", queue, "--hostname", f"{queue}@%h",
+                "--queues", queue, "--hostname", f"{queue}-{uuid.uuid4().hex[:4]}@%h",
                 "--without-mingle", "--without-gossip", "--without-heartbeat",
             ],
             cwd=settings.BASE_DIR,
@@ -79,15 +75,29 @@ def worker(append_only_rows_cleared, broker, tmp_path):
             stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-    try:
-        yield process, queue, conn, log_path
-    finally:
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    if process.poll() is None:
         process.terminate()
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def worker(append_only_rows_cleared, broker, tmp_path):
+    """Start `celery worker` on a queue no other worker consumes; stop it afterwards."""
+    conn, broker_env = broker
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    log_path = tmp_path / "worker.log"
+    process = spawn_worker(queue, broker_env, log_path)
+    try:
+        yield process, queue, conn, log_path
+    finally:
+        stop_worker(process)
         _forget_queue(conn, queue)
 
 

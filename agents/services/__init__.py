@@ -1,4 +1,8 @@
-"""Write-side operations for agents and their audit trail. Every function is one transaction."""
+"""Write-side operations for agents and their audit trail. Every function is one transaction.
+
+The orchestrator lives in `agents.services.orchestrator` (imported where used, since it
+builds on the planning services).
+"""
 
 from agents.services.agents import (
     agent_create,
@@ -6,6 +10,23 @@ from agents.services.agents import (
     agent_run_create,
     agent_terminate,
     agent_update,
+)
+from agents.services.checkpoints import (
+    checkpoint_diff,
+    checkpoint_restore,
+    checkpoint_snapshot,
+)
+from agents.services.external import (
+    agent_heartbeat,
+    agent_key_issue,
+    agent_key_revoke,
+    agent_run_complete,
+    agent_run_fail,
+    decisions_report,
+    metrics_report,
+    stale_leases_expire,
+    task_claim,
+    tool_calls_report,
 )
 from agents.services.logs import (
     decision_record,
@@ -29,7 +50,12 @@ from agents.services.state import (
 __all__ = [
     "agent_create",
     "agent_delete",
+    "agent_heartbeat",
+    "agent_key_issue",
+    "agent_key_revoke",
+    "agent_run_complete",
     "agent_run_create",
+    "agent_run_fail",
     "agent_state_create",
     "agent_state_delete",
     "agent_state_set",
@@ -38,12 +64,20 @@ __all__ = [
     "agent_update",
     "checkpoint_create",
     "checkpoint_delete",
+    "checkpoint_diff",
+    "checkpoint_restore",
+    "checkpoint_snapshot",
     "checkpoint_update",
     "decision_record",
+    "decisions_report",
     "llm_usage_record",
     "metric_record",
+    "metrics_report",
     "planning_cycle_close",
     "planning_cycle_open",
+    "stale_leases_expire",
+    "task_claim",
     "tool_call_complete",
     "tool_call_start",
+    "tool_calls_report",
 ]

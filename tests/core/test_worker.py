@@ -18,5 +18,5 @@ def test_a_real_worker_runs_a_task_and_writes_to_the_database(worker):
 
     wait_for(heartbeat.exists, process, log_path)
     value = heartbeat.get().value
-    assert value["hostname"].startswith(f"{queue}@")  # this worker, not some other one
+    assert value["hostname"].startswith(f"{queue}-")  # this worker, not some other one
     assert value["at"]

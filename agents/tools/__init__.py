@@ -1,0 +1,125 @@
+"""The registry of tools agents may call, offered to the model in the OpenAI tools format.
+
+A tool is a typed function with a JSON schema for its arguments and a risk level:
+`low` tools are on for every project; `medium` and `high` ones (the coding tools of a
+later issue: files, commands, git) only where the project lists them in
+`Project.enabled_tools`. Modules named in settings.AGENT_TOOL_MODULES are imported at
+start-up, so other apps (or a deployment) can add tools.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from django.conf import settings
+from jsonschema import Draft202012Validator
+
+from agents.llm import ToolSpec
+
+if TYPE_CHECKING:
+    from agents.models import Agent, AgentRun, ToolCall
+    from planning.models import Project, Task
+
+Risk = Literal["low", "medium", "high"]
+
+
+class ToolError(Exception):
+    """A failure the model should see and can act on (bad arguments, unknown key, ...)."""
+
+
+@dataclass
+class ToolContext:
+    project: Project
+    agent: Agent | None
+    run: AgentRun | None
+    task: Task | None
+    step: int | None
+    tool_call: ToolCall | None = None
+
+
+Handler = Callable[[ToolContext, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    handler: Handler
+    risk: Risk = "low"
+
+    def spec(self) -> ToolSpec:
+        return ToolSpec(name=self.name, description=self.description, parameters=self.parameters)
+
+    def parse_arguments(self, arguments_json: str) -> dict[str, Any]:
+        """The model's arguments, checked against the schema. Raises ToolError."""
+        try:
+            arguments = json.loads(arguments_json or "{}")
+        except json.JSONDecodeError as exc:
+            raise ToolError(
+                f"arguments are not valid JSON ({exc.msg} at position {exc.pos})"
+            ) from None
+        if not isinstance(arguments, dict):
+            raise ToolError("arguments must be a JSON object")
+        errors = sorted(Draft202012Validator(self.parameters).iter_errors(arguments), key=str)
+        if errors:
+            details = "; ".join(
+                f"{'/'.join(str(p) for p in error.absolute_path) or '(arguments)'}: {error.message}"
+                for error in errors[:5]
+            )
+            raise ToolError(f"arguments do not match the {self.name} schema: {details}")
+        return arguments
+
+
+class ToolRegistry:
+    def __init__(self) -> None:
+        self._tools: dict[str, Tool] = {}
+
+    def register(self, tool: Tool) -> Tool:
+        Draft202012Validator.check_schema(tool.parameters)
+        self._tools[tool.name] = tool
+        return tool
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def all(self) -> list[Tool]:
+        return sorted(self._tools.values(), key=lambda t: t.name)
+
+    def for_project(self, project: Project) -> list[Tool]:
+        """The tools a run in `project` may use: every low-risk tool, plus those enabled."""
+        enabled = set(project.enabled_tools or ())
+        return [t for t in self.all() if t.risk == "low" or t.name in enabled]
+
+
+registry = ToolRegistry()
+
+
+def tool(
+    *, name: str, description: str, parameters: dict[str, Any], risk: Risk = "low"
+) -> Callable[[Handler], Handler]:
+    """Register the decorated function as a tool."""
+
+    def register(handler: Handler) -> Handler:
+        registry.register(
+            Tool(
+                name=name,
+                description=description,
+                parameters=parameters,
+                handler=handler,
+                risk=risk,
+            )
+        )
+        return handler
+
+    return register
+
+
+def load_tool_modules() -> None:
+    importlib.import_module("agents.tools.builtin")
+    for module in getattr(settings, "AGENT_TOOL_MODULES", ()):
+        importlib.import_module(module)

@@ -1,0 +1,212 @@
+"""The agent step loop, driven through the real SDK against the fake OpenAI server."""
+
+import json
+
+import pytest
+
+from agents.models import AgentRun, AgentState, AgentStep, DecisionLog, Metric, ToolCall
+from agents.runtime import step_execute
+from agents.services import orchestrator
+from agents.tasks import run_step
+from memory.models import MemoryFact
+from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
+from tests.fakes.openai_server import completion, rate_limited, tool_call, usage_body
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def task(project):
+    return TaskFactory(project=project, key="T1", name="Write the parser", description="Parse it.")
+
+
+@pytest.fixture
+def run(project, task, django_capture_on_commit_callbacks):
+    agent = AgentFactory(project=project, name="coder-1")
+    run = AgentRunFactory(project=project, agent=agent, task=task)
+    with django_capture_on_commit_callbacks() as callbacks:
+        orchestrator.run_start(run=run)
+    assert len(callbacks) == 1  # step 1 is enqueued once the start commits
+    run.refresh_from_db()
+    return run
+
+
+def drive(run, django_capture_on_commit_callbacks, *, limit=10):
+    """Run steps in this process, in order, until the run stops (what workers would do)."""
+    number = 1
+    while number <= limit:
+        with django_capture_on_commit_callbacks() as callbacks:
+            step_execute(run_id=run.pk, number=number)
+        run.refresh_from_db()
+        if run.status != "running" or not callbacks:
+            return run
+        number += 1
+    raise AssertionError("the run did not stop")
+
+
+def test_multi_turn_tool_use_then_finish(run, task, fake_llm, django_capture_on_commit_callbacks):
+    fake_llm.script(
+        completion(
+            None,
+            tool_calls=[
+                tool_call("c1", "get_task", {"key": "T1"}),
+                tool_call(
+                    "c2", "set_state", {"namespace": "notes", "key": "plan", "value": [1, 2]}
+                ),
+            ],
+            usage=usage_body(200, 20, cached=50),
+        ),
+        completion(
+            None,
+            tool_calls=[
+                tool_call("c3", "log_decision", {"decision": "Use a hand-written parser"}),
+                tool_call(
+                    "c4",
+                    "remember",
+                    {"subject": "parser", "learned": "tokens first", "confidence": 0.7},
+                ),
+            ],
+        ),
+        completion(None, tool_calls=[tool_call("c5", "finish", {"summary": "Parser written."})]),
+    )
+    run = drive(run, django_capture_on_commit_callbacks)
+    assert run.status == "succeeded" and run.result["summary"] == "Parser written."
+    task.refresh_from_db()
+    assert task.status == "done" and task.assigned_agent is None
+    assert AgentState.objects.get(namespace="notes", key="plan").value == [1, 2]
+    assert DecisionLog.objects.get(run=run).decision == "Use a hand-written parser"
+    fact = MemoryFact.objects.get()
+    assert fact.run == run and fact.tool_call.tool_name == "remember"
+    assert ToolCall.objects.filter(run=run, started__isnull=True).count() == 5
+    assert ToolCall.objects.filter(run=run, started__isnull=False, status="succeeded").count() == 5
+    second_request = fake_llm.requests[1].json["messages"]
+    tool_results = [m for m in second_request if m["role"] == "tool"]
+    assert json.loads(tool_results[0]["content"])["name"] == "Write the parser"
+    assert {t["function"]["name"] for t in fake_llm.requests[0].json["tools"]} >= {
+        "get_task",
+        "finish",
+        "recall",
+        "update_task_status",
+    }
+    assert list(run.steps.values_list("number", "attempts", "status")) == [
+        (1, 1, "done"),
+        (2, 1, "done"),
+        (3, 1, "done"),
+    ]
+    types = set(Metric.objects.filter(run=run).values_list("type", flat=True))
+    assert types == {"token_usage", "latency", "cost", "run_duration", "qa_iterations"}
+
+
+def test_bad_arguments_go_back_to_the_model_as_errors(
+    run, fake_llm, django_capture_on_commit_callbacks
+):
+    fake_llm.script(
+        completion(
+            None,
+            tool_calls=[
+                tool_call("c1", "set_state", "{not json"),
+                tool_call("c2", "set_state", {"namespace": "n"}),
+                tool_call("c3", "rm_rf", {}),
+            ],
+        ),
+        completion("All done."),
+    )
+    run = drive(run, django_capture_on_commit_callbacks)
+    assert run.status == "succeeded"
+    failed = {
+        c.started.call_id: c.error
+        for c in ToolCall.objects.filter(run=run, status="failed").select_related("started")
+    }
+    assert "not valid JSON" in failed["c1"]
+    assert "'key' is a required property" in failed["c2"]
+    assert "there is no tool 'rm_rf'" in failed["c3"]
+    started = ToolCall.objects.get(run=run, call_id="c1", started__isnull=True)
+    assert started.input == {"raw_arguments": "{not json"}
+    messages = fake_llm.requests[1].json["messages"]
+    assert [m["content"][:6] for m in messages if m["role"] == "tool"] == ["error:"] * 3
+    assert not AgentState.objects.exists()
+
+
+def test_a_redelivered_step_does_nothing(run, fake_llm, django_capture_on_commit_callbacks):
+    fake_llm.script(
+        completion(
+            None,
+            tool_calls=[tool_call("c1", "set_state", {"namespace": "n", "key": "k", "value": 1})],
+        )
+    )
+    with django_capture_on_commit_callbacks():
+        step_execute(run_id=run.pk, number=1)
+    assert step_execute(run_id=run.pk, number=1) is None
+    assert len(fake_llm.requests) == 1
+    assert ToolCall.objects.filter(run=run).count() == 2
+    assert AgentStep.objects.get(run=run, number=1).attempts == 1
+
+
+def test_a_retried_step_reuses_the_reply_and_finished_calls(
+    run, fake_llm, django_capture_on_commit_callbacks
+):
+    """A worker died after the model replied and the tools finished, before the step was
+    marked done: the retry asks the model nothing and runs no completed tool again."""
+    fake_llm.script(
+        completion(
+            None,
+            tool_calls=[
+                tool_call("c1", "set_state", {"namespace": "n", "key": "a", "value": 1}),
+                tool_call("c2", "set_state", {"namespace": "n", "key": "b", "value": 2}),
+            ],
+        ),
+        completion("done"),
+    )
+    with django_capture_on_commit_callbacks():
+        step_execute(run_id=run.pk, number=1)
+    # A redelivery of step 1 that is still marked running (its worker died before the end).
+    step = AgentStep.objects.get(run=run, number=1)
+    AgentStep.objects.filter(pk=step.pk).update(status="running")
+    AgentState.objects.filter(key="b").delete()
+    with django_capture_on_commit_callbacks():
+        step_execute(run_id=run.pk, number=1)
+    assert len(fake_llm.requests) == 1  # the stored reply was reused
+    assert AgentStep.objects.get(pk=step.pk).attempts == 2
+    assert ToolCall.objects.filter(run=run, started__isnull=True).count() == 2  # no duplicate rows
+    assert not AgentState.objects.filter(key="b").exists()  # c2 was complete: not run again
+    assert AgentState.objects.filter(key="a").exists()
+
+
+def test_model_failure_is_retried_then_fails_the_run_which_can_be_retried(
+    run, task, fake_llm, settings, django_capture_on_commit_callbacks
+):
+    settings.LLM_MAX_RETRIES = 0
+    settings.AGENT_STEP_MAX_RETRIES = 1
+    fake_llm.script(rate_limited(retry_after_s=0), rate_limited(retry_after_s=0))
+    with django_capture_on_commit_callbacks(execute=True):
+        run_step.apply(args=[run.pk, 1])
+    run.refresh_from_db()
+    assert run.status == "failed" and "step 1" in run.error
+    assert AgentStep.objects.get(run=run, number=1).status == "failed"
+    task.refresh_from_db()
+    assert task.status == "failed"
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        orchestrator.run_retry(run=run)
+    assert len(callbacks) == 1
+    fake_llm.script(completion(None, tool_calls=[tool_call("c1", "finish", {"summary": "ok"})]))
+    run = drive(run, django_capture_on_commit_callbacks)
+    assert run.status == "succeeded"
+    task.refresh_from_db()
+    assert task.status == "done"
+
+
+def test_turn_limit_ends_the_run(project, task, fake_llm, django_capture_on_commit_callbacks):
+    run = AgentRunFactory(project=project, agent=AgentFactory(project=project), task=task)
+    with django_capture_on_commit_callbacks():
+        orchestrator.run_start(run=run, max_turns=1)
+    fake_llm.script(completion(None, tool_calls=[tool_call("c1", "list_tasks", {})]))
+    run = drive(run, django_capture_on_commit_callbacks)
+    assert run.status == "failed" and run.error == "turn limit reached"
+
+
+def test_cancelled_run_does_not_step(run, fake_llm):
+    orchestrator.run_cancel(run=run)
+    assert step_execute(run_id=run.pk, number=1) is None
+    assert fake_llm.requests == []
+    assert AgentRun.objects.get(pk=run.pk).status == "cancelled"
