@@ -247,6 +247,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    # Runs whose worker died are re-delivered; external agents past their lease are fenced.
+    "recover-stale-runs": {
+        "task": "agents.tasks.recover_stale_runs",
+        "schedule": env.float("STALE_RUN_SWEEP_S", default=30.0),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # LLM (used by the planning and agent issues) --------------------------------
 LLM_PROVIDER = env.str("LLM_PROVIDER", default="offline")

@@ -1,0 +1,156 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from agents.models import AgentRun, DecisionLog
+from agents.services import orchestrator
+from core.errors import ConflictError, DomainError
+from planning.models import Project, Task, TaskDependency
+from tests.factories import AgentFactory, TaskFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def plan(project):
+    a = TaskFactory(project=project, key="A", priority="high")
+    b = TaskFactory(project=project, key="B")
+    c = TaskFactory(project=project, key="C")
+    TaskDependency.objects.create(task=c, depends_on=a)
+    TaskFactory(project=project, key="H", type="checkpoint:human-verify", priority="high")
+    return project
+
+
+def _coders(project, n):
+    return [AgentFactory(project=project, name=f"coder-{i}") for i in range(n)]
+
+
+def test_run_dispatches_ready_tasks_up_to_the_limit(plan, django_capture_on_commit_callbacks):
+    _coders(plan, 3)
+    AgentFactory(project=plan, name="outside", type="external")
+    plan.max_concurrent_runs = 2
+    plan.save()
+    with django_capture_on_commit_callbacks() as callbacks:
+        started = orchestrator.project_run_start(project=plan)
+    assert len(started) == 2 and len(callbacks) == 2  # one first step each
+    assert {r.task.key for r in started} == {"A", "B"}  # C waits for A; H waits for a person
+    assert set(Task.objects.filter(status="in_progress").values_list("key", flat=True)) == {
+        "A",
+        "B",
+    }
+    assert all(r.agent.type == "coder" and r.status == "running" for r in started)
+    plan.refresh_from_db()
+    assert plan.status == "active"
+    assert orchestrator.dispatch(project=plan) == []  # at the limit
+
+
+def test_a_finished_run_frees_its_agent_and_dispatches_more(
+    plan, django_capture_on_commit_callbacks
+):
+    from agents.runtime import run_finish
+
+    _coders(plan, 1)
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=plan)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_finish(run=run, succeeded=True, summary="done")
+    assert Task.objects.get(key="A").status == "done"
+    # dispatch_project was enqueued; run it here as the worker would
+    [next_run] = orchestrator.dispatch(project=plan)
+    assert next_run.task.key in ("B", "C")
+
+
+def test_pause_stops_dispatch_and_resume_continues(plan, django_capture_on_commit_callbacks):
+    _coders(plan, 2)
+    orchestrator.project_run_pause(project=plan)
+    assert orchestrator.dispatch(project=plan) == []
+    with django_capture_on_commit_callbacks():
+        assert len(orchestrator.project_run_start(project=plan)) == 2
+
+
+def test_cancel_stops_every_run_and_frees_tasks(plan, django_capture_on_commit_callbacks):
+    _coders(plan, 2)
+    with django_capture_on_commit_callbacks():
+        orchestrator.project_run_start(project=plan)
+    assert orchestrator.project_run_cancel(project=plan) == 2
+    assert set(AgentRun.objects.values_list("status", flat=True)) == {"cancelled"}
+    assert not Task.objects.filter(status="in_progress").exists()
+    assert Project.objects.get(pk=plan.pk).status == "paused"
+    with pytest.raises(ConflictError):
+        orchestrator.run_cancel(run=AgentRun.objects.first())
+
+
+def test_a_project_without_agents_cannot_run(plan):
+    with pytest.raises(DomainError, match="Add a coder"):
+        orchestrator.project_run_start(project=plan)
+
+
+def test_human_checkpoint_answers_are_logged_and_unblock_work(plan, user):
+    task = Task.objects.get(key="H")
+    orchestrator.human_checkpoint_answer(task=task, approved=True, actor=user, note="looks right")
+    task.refresh_from_db()
+    assert task.status == "done"
+    decision = DecisionLog.objects.get(task_id=task.pk)
+    assert decision.decision.startswith("alice approved H")
+    assert decision.reasoning["note"] == "looks right"
+    with pytest.raises(ConflictError):
+        orchestrator.human_checkpoint_answer(task=task, approved=True)
+
+
+def test_decision_checkpoints_need_one_of_their_options(project, user):
+    task = TaskFactory(
+        project=project,
+        key="D",
+        type="checkpoint:decision",
+        extra={"options": [{"id": "feature"}, {"id": "plan"}]},
+    )
+    with pytest.raises(DomainError, match="Choose one of: feature, plan"):
+        orchestrator.human_checkpoint_answer(task=task, approved=True, choice="other")
+    orchestrator.human_checkpoint_answer(task=task, approved=True, choice="plan", actor=user)
+    assert DecisionLog.objects.get().decision.startswith("alice chose plan D")
+    with pytest.raises(DomainError, match="not a checkpoint"):
+        orchestrator.human_checkpoint_answer(task=TaskFactory(project=project), approved=True)
+
+
+def test_rejection_blocks_the_task(plan):
+    task = Task.objects.get(key="H")
+    orchestrator.human_checkpoint_answer(task=task, approved=False, note="layout broken")
+    task.refresh_from_db()
+    assert task.status == "blocked"
+
+
+def test_stale_runs_are_redelivered(plan, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _coders(plan, 1)
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=plan)
+    assert orchestrator.stale_runs_recover() == 0  # the lease is fresh
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert orchestrator.stale_runs_recover(now=timezone.now() + timedelta(hours=1)) == 1
+    assert len(callbacks) == 1
+
+
+def test_run_project_command(plan, capsys, django_capture_on_commit_callbacks):
+    _coders(plan, 1)
+    with django_capture_on_commit_callbacks():
+        call_command("run_project", plan.slug)
+    assert "started 1 agent run(s)" in capsys.readouterr().out
+    call_command("run_project", plan.slug, pause=True)
+    assert Project.objects.get(pk=plan.pk).status == "paused"
+    with pytest.raises(CommandError, match="No project"):
+        call_command("run_project", "nope")
+
+
+def test_the_stale_run_sweep_is_scheduled_and_started_by_make_run():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from config.celery import app
+
+    assert app.conf.beat_schedule["recover-stale-runs"]["task"] == "agents.tasks.recover_stale_runs"
+    assert "agents.tasks.recover_stale_runs" in app.tasks
+    procfile = (Path(settings.BASE_DIR) / "Procfile").read_text()
+    assert "celery -A config beat" in procfile
