@@ -11,11 +11,12 @@ PORT ?= 8000
 INSTALLED := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help run install test lint format migrate bootstrap clean
+.PHONY: help run install test lint format migrate bootstrap clean browser-test
 
 help:
 	@echo "make run [PORT=8000]  install, migrate, create the admin user, start web + worker"
 	@echo "make test [ARGS=...]  run the test suite (set DATABASE_URL/REDIS_URL for PostgreSQL + Redis)"
+	@echo "make browser-test     headless Chromium tests of the dashboard against a throwaway server (e2e/)"
 	@echo "make install          create .venv and install the project with its dev tools"
 	@echo "make lint             ruff check + ruff format --check"
 	@echo "make format           ruff format + ruff check --fix"
@@ -54,6 +55,12 @@ migrate: install .env
 
 test: install
 	$(BIN)/pytest $(ARGS)
+
+# Installs Debian's chromium when /usr/bin/chromium is missing, runs `npm ci` in e2e/,
+# starts gunicorn + a worker on a free port with a throwaway database, runs the browser
+# tests and stops the servers. Screenshots land in e2e/screenshots/.
+browser-test: install
+	bash e2e/run.sh
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,12 +1,17 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core import views as core_views
 
+# drf-spectacular's Swagger page has one small inline <style>; allow exactly that one.
+SWAGGER_INLINE_STYLE = "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='"
+
+# Agents first: planning's `tasks/<key>/` would otherwise swallow `tasks/claim/`.
 api_v1 = [
-    path("", include("planning.api.urls")),
     path("", include("agents.api.urls")),
+    path("", include("planning.api.urls")),
     path("", include("memory.api.urls")),
 ]
 
@@ -17,7 +22,13 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    path(
+        "api/docs/",
+        csp_update({"style-src": [SWAGGER_INLINE_STYLE]})(
+            SpectacularSwaggerSplitView.as_view(url_name="schema")
+        ),
+        name="swagger-ui",
+    ),
     path("", include("planning.urls")),
     path("agents/", include("agents.urls")),
     path("memory/", include("memory.urls")),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.text import noun
+
 DIFFED_KINDS = ("requirements", "features", "sub_features", "tasks")
 
 
@@ -61,11 +63,10 @@ class PlanDiff:
                 ("changed", len(diff.changed)),
             ):
                 if count:
-                    parts.append(f"{count} {label} {verb}")
-        if self.edges_added:
-            parts.append(f"{len(self.edges_added)} dependencies added")
-        if self.edges_removed:
-            parts.append(f"{len(self.edges_removed)} dependencies removed")
+                    parts.append(f"{count} {noun(label, count)} {verb}")
+        for verb, edges in (("added", self.edges_added), ("removed", self.edges_removed)):
+            if edges:
+                parts.append(f"{len(edges)} {noun('dependencies', len(edges))} {verb}")
         return ", ".join(parts) or "no changes"
 
     def as_dict(self) -> dict[str, Any]:

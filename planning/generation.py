@@ -112,6 +112,9 @@ def offline_chat(request: ChatRequest) -> str:
             answers.append(f"Next up: {nxt['key']} {nxt['name']}.{person}")
         else:
             answers.append("Nothing is ready to start.")
+        started = facts.get("in_progress", [])
+        if started:
+            answers.append(f"In progress: {', '.join(started[:10])}.")
     if re.search(r"\b(block|blocked|waiting|stuck)\b", question):
         blocked = facts.get("blocked", [])
         answers.append(

@@ -20,6 +20,7 @@ from planning.importers.document import (
 )
 
 DEFAULT_TAG = "master"
+DEFAULT_TAG_NAME = "Task Master tasks"
 STATUS_MAP = {
     "pending": "pending",
     "todo": "pending",
@@ -92,7 +93,7 @@ def parse_tasks_json(text: str, *, path: str = "tasks.json") -> PlanDocument:
         document.features.append(
             FeatureSpec(
                 key=tag,
-                name=str(metadata.get("name") or tag),
+                name=str(metadata.get("name") or (DEFAULT_TAG_NAME if tag == DEFAULT_TAG else tag)),
                 description=str(metadata.get("description") or ""),
                 position=position,
                 origin=Origin(path, locator.line_of_key(tag)),

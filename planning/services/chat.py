@@ -52,6 +52,7 @@ def plan_facts(*, project: Project) -> dict[str, Any]:
     return {
         "next": {"key": nxt.key, "name": nxt.name, "needs_human": nxt.needs_human} if nxt else None,
         "blocked": analytics.blocked,
+        "in_progress": analytics.in_progress,
         "ready": analytics.ready[:50],
         "progress": [
             {"key": p.key, "name": p.name, "done": p.done, "total": p.total}

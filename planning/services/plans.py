@@ -10,6 +10,7 @@ from typing import Any
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from core.text import noun
 from planning.importers.document import PlanDocument, PlanImportError
 from planning.models import (
     Feature,
@@ -71,7 +72,8 @@ class ApplyResult:
         ):
             if counts:
                 parts.append(
-                    f"{label} " + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+                    f"{label} "
+                    + ", ".join(f"{n} {noun(kind, n)}" for kind, n in sorted(counts.items()))
                 )
         return "; ".join(parts) or "no changes"
 

@@ -113,3 +113,10 @@ def test_unreachable_model_becomes_an_assistant_message(demo, settings):
     reply = chat_message_send(session=chat_session_create(project=demo), content="hello")
     assert reply.content.startswith("The model could not be reached")
     assert reply.metadata["error"]
+
+
+def test_offline_next_answer_mentions_work_in_progress(demo):
+    demo.tasks.filter(key="01-02-T1").update(status="in_progress")
+    reply = chat_message_send(session=chat_session_create(project=demo), content="What is next?")
+    assert "Nothing is ready to start." in reply.content
+    assert "In progress: 01-02-T1." in reply.content

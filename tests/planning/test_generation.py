@@ -129,3 +129,14 @@ def test_unreachable_model_fails_the_run(project, settings, django_capture_on_co
     plan_generation_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == "failed" and run.error
+
+
+def test_generated_version_is_credited_to_the_requester(
+    project, user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        run = plan_generation_start(project=project, requirements="- One thing", actor=user)
+    plan_generation_execute(run_id=run.pk)
+    assert DevPlanVersion.objects.get().created_by == user
+    run.agent.refresh_from_db()
+    assert run.agent.last_activity_at is not None and run.agent.model == "offline"

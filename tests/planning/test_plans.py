@@ -176,7 +176,7 @@ def test_diff_reports_added_removed_changed_and_edges(project):
         ("priority", "medium", "high"),
     }
     assert diff.edges_added == [("03-01-T1", "02-02-T2")]
-    assert "1 tasks added" in diff.summary()
+    assert "1 task added" in diff.summary()
 
 
 def test_restore_makes_the_plan_equal_to_the_version_and_records_it(project):

@@ -516,7 +516,7 @@ def test_diff_page_shows_added_removed_and_changed_side_by_side(browser, project
     assert re.search(r"04-01-T1</span> depends on <span class=\"key\">01-01-T1", dependencies)
     assert "diff-row--added" in dependencies
     assert "no changes" in diff_section(html, "features")
-    assert "1 tasks added, 1 tasks removed, 1 tasks changed" in html
+    assert "1 task added, 1 task removed, 1 task changed" in html
 
 
 def test_unchanged_lines_of_a_changed_field_are_not_highlighted(browser, project, user):
@@ -602,7 +602,7 @@ def test_restore_asks_for_confirmation_showing_what_changes(browser, project):
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert "1 tasks added, 1 tasks removed, 1 tasks changed" in html
+    assert "1 task added, 1 task removed, 1 task changed" in html
     assert f'action="{url("version-restore", 1)}"' in html
     assert DevPlanVersion.objects.count() == 1
     assert Task.objects.filter(key="04-01-T1").exists()  # the GET changed nothing
