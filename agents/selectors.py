@@ -1,17 +1,26 @@
 """Read-side queries for agents. Every selector returns rows already joined for its caller."""
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import TruncDate
+from django.http import Http404
 
 from agents.models import (
     Agent,
     AgentRun,
     AgentState,
+    AgentStep,
     Checkpoint,
     DecisionLog,
     Metric,
     PlanningCycle,
     ToolCall,
 )
+from planning import selectors as planning_selectors
 from planning.models import Project
 
 
@@ -75,3 +84,157 @@ def agent_state_get(
     if for_update:
         entries = entries.select_for_update()
     return entries.first()
+
+
+# Run pages, the activity feed, usage metrics and the human-checkpoint inbox -------------
+
+ACTIVE_RUN_STATUSES = (AgentRun.Status.QUEUED, AgentRun.Status.RUNNING)
+ACTIVITY_LIMIT = 100
+
+
+def agent_run_overview_list(*, project: Project) -> QuerySet[AgentRun]:
+    """The project's runs, newest first, with agent and task; the payload (the whole
+    opening conversation) is left out."""
+    return (
+        project.agent_runs.select_related("agent", "task")
+        .defer("payload")
+        .order_by("-created_at", "-id")
+    )
+
+
+def agent_run_has_active(*, project: Project) -> bool:
+    """Whether any of the project's runs is queued or running."""
+    return project.agent_runs.filter(status__in=ACTIVE_RUN_STATUSES).exists()
+
+
+def agent_run_get(*, project: Project, run_id: int) -> AgentRun:
+    """One of the project's runs with its agent and task. Raises Http404 for any other run."""
+    run = project.agent_runs.select_related("agent", "task").filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such run in this project.")
+    return run
+
+
+def agent_step_list(*, run: AgentRun, after: int = 0) -> QuerySet[AgentStep]:
+    """The run's steps numbered above `after`, in order."""
+    return run.steps.filter(number__gt=after).order_by("number")
+
+
+def run_tool_call_list(*, run: AgentRun, after_step: int = 0) -> QuerySet[ToolCall]:
+    """The run's tool calls (started rows, each with its completion joined), oldest first:
+    those of steps above `after_step`, and those reported without a step."""
+    return (
+        run.tool_calls.filter(started__isnull=True)
+        .filter(Q(step__gt=after_step) | Q(step__isnull=True))
+        .select_related("completion")
+        .order_by("id")
+    )
+
+
+def run_decision_list(*, run: AgentRun) -> QuerySet[DecisionLog]:
+    """The run's decisions, oldest first, each with its task."""
+    return run.decisions.select_related("task").order_by("id")
+
+
+@dataclass(frozen=True)
+class RunUsage:
+    llm_calls: int = 0
+    tokens: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cost: float = 0.0
+    unpriced_calls: int = 0
+
+
+def _as_int(value: Any) -> int:
+    # Metadata is reported by external agents too: anything but a number counts as 0.
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def run_usage(*, run: AgentRun) -> RunUsage:
+    """The run's token use and cost: the sums of its token_usage and cost metrics (one
+    query, split into input, output and cached tokens from their metadata)."""
+    rows = run.metrics.filter(type__in=[Metric.Type.TOKEN_USAGE, Metric.Type.COST]).values_list(
+        "type", "value", "metadata"
+    )
+    usage: dict[str, Any] = dict.fromkeys(RunUsage.__dataclass_fields__, 0)
+    usage["cost"] = 0.0
+    for type_, value, metadata in rows:
+        metadata = metadata if isinstance(metadata, dict) else {}
+        if type_ == Metric.Type.TOKEN_USAGE:
+            usage["llm_calls"] += 1
+            usage["tokens"] += round(value)
+            for key in ("input_tokens", "output_tokens", "cached_input_tokens"):
+                usage[key] += _as_int(metadata.get(key))
+        else:
+            usage["cost"] += value
+            if metadata.get("priced") is False:
+                usage["unpriced_calls"] += 1
+    return RunUsage(**usage)
+
+
+@dataclass(frozen=True)
+class ActivityEntry:
+    """One line of the activity feed. `item` is the row it is about: a ToolCall (a started
+    row, completion joined), DecisionLog, PlanningCycle (opening or closing row) or
+    AgentRun (for kinds "run_started" and "run_finished")."""
+
+    at: datetime
+    kind: str
+    item: Any
+
+
+def activity_list(*, project: Project, limit: int = ACTIVITY_LIMIT) -> list[ActivityEntry]:
+    """The project's latest `limit` events, newest first: tool calls, decisions, planning
+    cycles opened and closed, runs started and finished. Five queries, however many rows."""
+    calls = (
+        project.tool_calls.filter(started__isnull=True)
+        .select_related("agent", "task", "completion")
+        .order_by("-id")[:limit]
+    )
+    decisions = project.decisions.select_related("agent", "task").order_by("-id")[:limit]
+    cycles = project.planning_cycles.select_related("agent").order_by("-id")[:limit]
+    runs = project.agent_runs.select_related("agent", "task").defer("payload")
+    started = runs.filter(started_at__isnull=False).order_by("-started_at", "-id")[:limit]
+    finished = runs.filter(finished_at__isnull=False).order_by("-finished_at", "-id")[:limit]
+    entries = [
+        *(ActivityEntry(c.created_at, "tool_call", c) for c in calls),
+        *(ActivityEntry(d.created_at, "decision", d) for d in decisions),
+        *(
+            ActivityEntry(c.created_at, "cycle_closed" if c.opened_id else "cycle_opened", c)
+            for c in cycles
+        ),
+        *(ActivityEntry(r.started_at, "run_started", r) for r in started),
+        *(ActivityEntry(r.finished_at, "run_finished", r) for r in finished),
+    ]
+    entries.sort(key=lambda e: (e.at, e.item.pk), reverse=True)
+    return entries[:limit]
+
+
+def usage_by_day(*, project: Project, since: datetime) -> QuerySet[Metric, dict[str, Any]]:
+    """Tokens, cost and LLM calls per day (UTC), agent and model since `since`, summed in
+    SQL: rows of day, agent_id, agent__name, model, tokens, cost, calls."""
+    token_usage = Q(type=Metric.Type.TOKEN_USAGE)
+    return (
+        project.metrics.filter(
+            type__in=[Metric.Type.TOKEN_USAGE, Metric.Type.COST], recorded_at__gte=since
+        )
+        .annotate(day=TruncDate("recorded_at"), model=KeyTextTransform("model", "metadata"))
+        .values("day", "agent_id", "agent__name", "model")
+        .annotate(
+            tokens=Sum("value", filter=token_usage, default=0.0),
+            cost=Sum("value", filter=Q(type=Metric.Type.COST), default=0.0),
+            calls=Count("id", filter=token_usage),
+        )
+        .order_by("day", "agent__name", "model")
+    )
+
+
+def human_checkpoint_ready_count(*, project: Project) -> int:
+    """How many `checkpoint:*` tasks are ready and waiting for a person."""
+    return (
+        planning_selectors.task_ready_list(project=project)
+        .filter(type__startswith="checkpoint:")
+        .count()
+    )

@@ -256,17 +256,79 @@ class MetricSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSeriali
 
 
 class CheckpointSerializer(serializers.ModelSerializer):
+    """A checkpoint. Only the name and reason are written: the state and git commit are
+    captured from the project when it is created, and never change."""
+
     class Meta:
         model = Checkpoint
         fields = ["id", "name", "reason", "state", "git_commit", "created_at"]
-        read_only_fields = ["id", "created_at"]
-
-
-class CheckpointUpdateSerializer(CheckpointSerializer):
-    """Only the name and reason of a checkpoint change; its state is what it captured."""
-
-    class Meta(CheckpointSerializer.Meta):
         read_only_fields = ["id", "state", "git_commit", "created_at"]
+
+
+class BeforeAfterSerializer(serializers.Serializer):
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+
+class CheckpointTaskChangeSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
+    fields = serializers.DictField(
+        child=BeforeAfterSerializer(), help_text="Execution field → its value now and captured."
+    )
+
+
+class AgentStateEntrySerializer(serializers.Serializer):
+    namespace = serializers.CharField()
+    key = serializers.CharField()
+    value = serializers.JSONField(allow_null=True)
+
+
+class AgentStateChangeSerializer(serializers.Serializer):
+    namespace = serializers.CharField()
+    key = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+
+class CheckpointAgentStateDiffSerializer(serializers.Serializer):
+    added = AgentStateEntrySerializer(many=True, help_text="Entries a restore creates.")
+    removed = AgentStateEntrySerializer(many=True, help_text="Entries a restore deletes.")
+    changed = AgentStateChangeSerializer(many=True)
+
+
+class CheckpointCommitSerializer(serializers.Serializer):
+    before = serializers.CharField(
+        allow_blank=True, help_text="The commit of the project's root_path now; empty: none."
+    )
+    after = serializers.CharField(
+        allow_blank=True, help_text="The commit when the checkpoint was taken."
+    )
+    changed = serializers.BooleanField()
+
+
+class CheckpointDiffSerializer(serializers.Serializer):
+    """What restoring a checkpoint would change: `before` is now, `after` the checkpoint."""
+
+    summary = serializers.CharField()
+    empty = serializers.BooleanField(help_text="True when a restore would change nothing.")
+    plan = serializers.JSONField(
+        help_text="The plan diff, shaped like a version diff: added, removed and changed "
+        "requirements, features, sub_features and tasks, and dependency edges."
+    )
+    tasks = CheckpointTaskChangeSerializer(
+        many=True, help_text="Execution changes of tasks that exist now and in the checkpoint."
+    )
+    agent_state = CheckpointAgentStateDiffSerializer()
+    git_commit = CheckpointCommitSerializer(
+        help_text="Reported only: a restore does not touch files or git."
+    )
+
+
+class CheckpointRestoreSerializer(serializers.Serializer):
+    summary = serializers.CharField(help_text="What the restore changed.")
+    warnings = serializers.ListField(child=serializers.CharField())
+    decision = DecisionSerializer(help_text="The decision that records the restore.")
 
 
 class AgentStateSerializer(serializers.ModelSerializer):

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from agents.api import views
+from agents.api import external, orchestration, views
 
 app_name = "agents-api"
 
@@ -29,4 +29,49 @@ urlpatterns = [
         name="planning-cycle-close",
     ),
     *router.urls,
+]
+
+# The agent-key endpoints go first: `agents/heartbeat/` would otherwise resolve as the
+# detail route of an agent with the id "heartbeat".
+PROJECT_PATH = "projects/<slug:project_slug>"
+RUN_PATH = f"{PROJECT_PATH}/runs/<int:run_id>"
+urlpatterns = [
+    path(
+        f"{PROJECT_PATH}/agents/heartbeat/",
+        external.AgentHeartbeatView.as_view(),
+        name="agent-heartbeat",
+    ),
+    path(
+        f"{PROJECT_PATH}/agents/<int:pk>/key/",
+        external.AgentKeyIssueView.as_view(),
+        name="agent-key",
+    ),
+    path(f"{PROJECT_PATH}/tasks/claim/", external.TaskClaimView.as_view(), name="task-claim"),
+    path(f"{RUN_PATH}/tool-calls/", external.RunToolCallsView.as_view(), name="run-tool-calls"),
+    path(f"{RUN_PATH}/decisions/", external.RunDecisionsView.as_view(), name="run-decisions"),
+    path(f"{RUN_PATH}/metrics/", external.RunMetricsView.as_view(), name="run-metrics"),
+    path(f"{RUN_PATH}/complete/", external.RunCompleteView.as_view(), name="run-complete"),
+    path(f"{RUN_PATH}/fail/", external.RunFailView.as_view(), name="run-fail"),
+    path(f"{PROJECT_PATH}/run/", orchestration.ProjectRunView.as_view(), name="project-run"),
+    path(
+        f"{PROJECT_PATH}/agent-runs/<int:pk>/cancel/",
+        orchestration.RunCancelView.as_view(),
+        name="agent-run-cancel",
+    ),
+    path(
+        f"{PROJECT_PATH}/agent-runs/<int:pk>/retry/",
+        orchestration.RunRetryView.as_view(),
+        name="agent-run-retry",
+    ),
+    path(
+        f"{PROJECT_PATH}/human-checkpoints/",
+        orchestration.HumanCheckpointListView.as_view(),
+        name="human-checkpoint-list",
+    ),
+    path(
+        f"{PROJECT_PATH}/human-checkpoints/<str:key>/answer/",
+        orchestration.HumanCheckpointAnswerView.as_view(),
+        name="human-checkpoint-answer",
+    ),
+    *urlpatterns,
 ]

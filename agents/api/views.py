@@ -228,23 +228,21 @@ class MetricViewSet(AppendOnlyLogViewSet):
 
 @project_scoped_schema
 class CheckpointViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
-    """Snapshots of project state. Only the name and reason can change afterwards."""
+    """Snapshots of project state: the plan, task execution fields, agent state and the
+    git commit of the project's root_path. POST takes a name and a reason and captures
+    the rest; only the name and reason can change afterwards."""
 
     queryset_model = Checkpoint
+    serializer_class = s.CheckpointSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     ordering_fields = ["created_at", "name"]
-
-    def get_serializer_class(self) -> type[BaseSerializer]:
-        if self.action == "partial_update":
-            return s.CheckpointUpdateSerializer
-        return s.CheckpointSerializer
 
     def scoped_queryset(self) -> QuerySet[Checkpoint]:
         return selectors.checkpoint_list(project=self.project)
 
     def perform_create(self, serializer: BaseSerializer) -> None:
-        serializer.instance = services.checkpoint_create(
-            project=self.project, **serializer.validated_data
+        serializer.instance = services.checkpoint_snapshot(
+            project=self.project, actor=self.request.user, **serializer.validated_data
         )
 
     def perform_update(self, serializer: BaseSerializer) -> None:
@@ -254,6 +252,41 @@ class CheckpointViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance: Checkpoint) -> None:
         services.checkpoint_delete(checkpoint=instance)
+
+    @extend_schema(
+        request=None,
+        responses={200: s.CheckpointDiffSerializer},
+        description="What restoring the checkpoint would change, from now (`before`) to "
+        "the checkpoint (`after`): the plan, task execution fields, agent state, and the "
+        "git commit (reported only). 400 when its state is not a Crewboard snapshot.",
+    )
+    @action(detail=True, methods=["get"])
+    def diff(self, request: Request, **kwargs: Any) -> Response:
+        checkpoint = self.get_object()
+        checkpoint.project = self.project
+        diff = services.checkpoint_diff(checkpoint=checkpoint)
+        return Response(s.CheckpointDiffSerializer(diff.as_dict()).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: s.CheckpointRestoreSerializer},
+        description="Put the plan, task execution fields and agent state back as captured, "
+        "in one transaction, and log it as a decision. Files and git are not touched. 400 "
+        "(and nothing written) when the checkpoint cannot be restored.",
+    )
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, **kwargs: Any) -> Response:
+        checkpoint = self.get_object()
+        checkpoint.project = self.project
+        decision = services.checkpoint_restore(checkpoint=checkpoint, actor=request.user)
+        result = {
+            "summary": decision.reasoning["summary"],
+            "warnings": decision.reasoning.get("warnings", []),
+            "decision": decision,
+        }
+        return Response(
+            s.CheckpointRestoreSerializer(result, context=self.get_serializer_context()).data
+        )
 
 
 STATE_KEY_PARAMETERS = [

@@ -41,7 +41,9 @@ def _apply(instance: Model, data: Mapping[str, Any], allowed: Iterable[str]) -> 
     for name, value in data.items():
         if name not in allowed:
             raise DomainError(f"{name!r} cannot be changed here.", field=name)
-        if getattr(instance, name) != value:
+        current = getattr(instance, name)
+        # 1 == True in Python, but not in a JSON value: compare the types too.
+        if current != value or type(current) is not type(value):
             setattr(instance, name, value)
             changed.append(name)
     return changed

@@ -88,9 +88,15 @@ def run_cancel(*, run: AgentRun, reason: str = "cancelled") -> AgentRun:
 @transaction.atomic
 def run_retry(*, run: AgentRun) -> AgentRun:
     """Run a failed run again from the step that failed."""
-    run = AgentRun.objects.select_for_update(of=("self",)).select_related("task").get(pk=run.pk)
+    run = (
+        AgentRun.objects.select_for_update(of=("self",))
+        .select_related("task", "agent")
+        .get(pk=run.pk)
+    )
     if run.status != AgentRun.Status.FAILED:
         raise ConflictError(f"Only a failed run can be retried; run {run.pk} is {run.status}.")
+    if run.kind != AgentRun.Kind.TASK or run.agent.type in NOT_DISPATCHED:
+        raise DomainError("Only runs of built-in agents on tasks can be retried here.")
     number = _current_step(run)
     AgentStep.objects.filter(run=run, number=number).update(
         status=AgentStep.Status.RUNNING, error="", finished_at=None
@@ -174,10 +180,13 @@ def dispatch(*, project: Project) -> list[AgentRun]:
         .exclude(type__in=NOT_DISPATCHED)
         .order_by("name")[:slots]
     )
+    # Locked and skipped when locked, so an external agent claiming at the same moment
+    # never gets the same task (PostgreSQL; SQLite serialises writers anyway).
     tasks = list(
         planning_selectors.task_ready_list(project=project)
         .filter(assigned_agent__isnull=True)
         .exclude(type__startswith="checkpoint:")
+        .select_for_update(skip_locked=True, of=("self",))
         .order_by("priority_rank", "wave", "key")[: len(agents)]
     )
     started = []
@@ -192,10 +201,8 @@ def dispatch(*, project: Project) -> list[AgentRun]:
 
 
 def _checkpoint(project: Project, reason: str) -> None:
-    try:
-        from agents.services.checkpoints import checkpoint_snapshot
-    except ImportError:  # pragma: no cover - checkpoints ship in the same release
-        return
+    from agents.services.checkpoints import checkpoint_snapshot
+
     checkpoint_snapshot(
         project=project, name=f"{reason} {timezone.now():%Y-%m-%d %H:%M}", reason=reason
     )
@@ -317,3 +324,22 @@ def stale_runs_recover(*, now=None) -> int:  # type: ignore[no-untyped-def]
             _enqueue_step(run, _current_step(run))
             count += 1
     return count
+
+
+def human_checkpoint_list(*, project: Project):  # type: ignore[no-untyped-def]
+    """`checkpoint:*` tasks still waiting for a person, ready ones first."""
+    ready = set(
+        planning_selectors.task_ready_list(project=project)
+        .filter(type__startswith="checkpoint:")
+        .values_list("pk", flat=True)
+    )
+    tasks = list(
+        project.tasks.filter(type__startswith="checkpoint:")
+        .exclude(status__in=[Task.Status.DONE, Task.Status.CANCELLED])
+        .select_related("feature", "sub_feature", "assigned_agent")
+        .prefetch_related("depends_on")
+        .order_by("priority_rank", "wave", "key")
+    )
+    for task in tasks:
+        task.is_ready = task.pk in ready
+    return sorted(tasks, key=lambda t: not t.is_ready)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def plan(project):
     a = TaskFactory(project=project, key="A", priority="high")
-    b = TaskFactory(project=project, key="B")
+    TaskFactory(project=project, key="B")
     c = TaskFactory(project=project, key="C")
     TaskDependency.objects.create(task=c, depends_on=a)
     TaskFactory(project=project, key="H", type="checkpoint:human-verify", priority="high")
@@ -125,7 +125,7 @@ def test_stale_runs_are_redelivered(plan, django_capture_on_commit_callbacks):
 
     _coders(plan, 1)
     with django_capture_on_commit_callbacks():
-        [run] = orchestrator.project_run_start(project=plan)
+        assert len(orchestrator.project_run_start(project=plan)) == 1
     assert orchestrator.stale_runs_recover() == 0  # the lease is fresh
     with django_capture_on_commit_callbacks() as callbacks:
         assert orchestrator.stale_runs_recover(now=timezone.now() + timedelta(hours=1)) == 1

@@ -276,3 +276,10 @@ def test_agent_state_create_rejects_a_taken_key(project) -> None:
     services.agent_state_create(project=project, namespace="ns", key="k", value=1)
     with pytest.raises(ValidationError):
         services.agent_state_create(project=project, namespace="ns", key="k", value=2)
+
+
+def test_agent_state_update_can_change_1_to_true(project) -> None:
+    entry = services.agent_state_create(project=project, namespace="ns", key="flag", value=1)
+    services.agent_state_update(entry=entry, data={"value": True})
+    entry.refresh_from_db()
+    assert entry.value is True

@@ -69,8 +69,8 @@ def test_agent_list_is_paginated(browser, project):
     first = browser.get(agents_url(project.slug)).content.decode()
     second = browser.get(agents_url(project.slug) + "?page=2").content.decode()
 
-    assert "agent-24" in first and "agent-25" not in first
-    assert "agent-25" in second and "agent-29" in second and "agent-00" not in second
+    assert ">agent-24<" in first and ">agent-25<" not in first
+    assert ">agent-25<" in second and ">agent-29<" in second and ">agent-00<" not in second
 
 
 @pytest.mark.parametrize("n_agents", [2, 25])

@@ -1,0 +1,410 @@
+"""The API external agents work through, with `Authorization: Agent <key>`.
+
+An agent key opens only its own project: any other project slug is a 404. Issuing a key
+is the one endpoint here for people (owners and editors).
+"""
+
+from typing import Any
+
+from django.db.models import prefetch_related_objects
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents import selectors, services
+from agents.api.serializers import AgentRunSerializer
+from agents.auth import AgentKeyAuthentication, IsWorkingAgent
+from agents.models import Agent, AgentRun, Metric, ToolCall
+from agents.services.external import (
+    DEFAULT_LEASE_SECONDS,
+    MAX_LEASE_SECONDS,
+    MAX_REPORT_ITEMS,
+    MIN_LEASE_SECONDS,
+    ReportItemError,
+)
+from planning.api.scoping import ProjectScopedViewMixin, project_scoped_schema
+from planning.api.serializers import TaskSerializer
+
+# Serializers --------------------------------------------------------------------------
+
+
+class IssuedKeySerializer(serializers.Serializer):
+    agent = serializers.IntegerField(source="agent.pk")
+    key = serializers.CharField(help_text="Shown this once; only its hash is kept.")
+    prefix = serializers.CharField(
+        source="agent.api_key_prefix", help_text="The key's first characters, for display."
+    )
+
+
+def _lease_field(**kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=MIN_LEASE_SECONDS, max_value=MAX_LEASE_SECONDS, required=False, **kwargs
+    )
+
+
+class ClaimOptionsSerializer(serializers.Serializer):
+    lease_seconds = _lease_field(
+        default=DEFAULT_LEASE_SECONDS,
+        help_text="How long the claim holds without a heartbeat.",
+    )
+
+
+class ClaimSerializer(serializers.Serializer):
+    run = AgentRunSerializer()
+    task = TaskSerializer()
+
+
+class HeartbeatOptionsSerializer(serializers.Serializer):
+    lease_seconds = _lease_field(
+        help_text="Extend the lease by this much; by default, by the length it was claimed with."
+    )
+
+
+class HeartbeatSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Agent.Status.choices, source="agent.status")
+    last_activity_at = serializers.DateTimeField(source="agent.last_activity_at")
+    run = AgentRunSerializer(allow_null=True, help_text="The run the agent holds, if any.")
+
+
+class FinishSerializer(serializers.Serializer):
+    attempt = serializers.IntegerField(
+        min_value=1, help_text="The attempt number the claim returned; a stale one is a 409."
+    )
+
+
+class CompleteSerializer(FinishSerializer):
+    result = serializers.DictField(required=False, default=dict)
+
+
+class FailSerializer(FinishSerializer):
+    error = serializers.CharField(max_length=20000)
+
+
+class RunFinishedSerializer(serializers.Serializer):
+    run = AgentRunSerializer()
+    task = TaskSerializer(allow_null=True)
+
+
+class ToolCallReportSerializer(serializers.Serializer):
+    call_id = serializers.CharField(
+        max_length=100, help_text="Your id for the call; a later report with it completes it."
+    )
+    step = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    tool_name = serializers.CharField(
+        max_length=100, required=False, help_text="Required when the call is new."
+    )
+    input = serializers.JSONField(required=False)
+    status = serializers.ChoiceField(
+        choices=ToolCall.Status.choices,
+        required=False,
+        help_text="How the call ended; leave it out to report only the start.",
+    )
+    output = serializers.JSONField(required=False, allow_null=True)
+    error = serializers.CharField(required=False, allow_blank=True)
+    duration_ms = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "status" not in attrs:
+            ending = sorted({"output", "error", "duration_ms"} & attrs.keys())
+            if ending:
+                raise ValidationError({ending[0]: ["Only a report with a status ends a call."]})
+        return attrs
+
+
+class DecisionReportSerializer(serializers.Serializer):
+    decision = serializers.CharField()
+    reasoning = serializers.JSONField(required=False)
+
+
+class MetricReportSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=Metric.Type.choices)
+    value = serializers.FloatField()
+    metadata = serializers.JSONField(required=False)
+    recorded_at = serializers.DateTimeField(required=False)
+
+
+class ReportedToolCallSerializer(serializers.Serializer):
+    call_id = serializers.CharField()
+    step = serializers.IntegerField(allow_null=True)
+    id = serializers.IntegerField(help_text="The call's started row.")
+    completion_id = serializers.IntegerField(allow_null=True)
+
+
+class ToolCallReportResultSerializer(serializers.Serializer):
+    written = serializers.IntegerField(help_text="Rows this request inserted; 0 for a replay.")
+    tool_calls = ReportedToolCallSerializer(many=True)
+
+
+class ReportResultSerializer(serializers.Serializer):
+    written = serializers.IntegerField()
+    ids = serializers.ListField(child=serializers.IntegerField())
+
+
+def _one_or_many(serializer: type[serializers.Serializer], name: str) -> PolymorphicProxySerializer:
+    return PolymorphicProxySerializer(
+        component_name=name,
+        serializers=[serializer, serializer(many=True)],
+        resource_type_field_name=None,
+        many=False,
+    )
+
+
+def _validated_reports(
+    serializer_class: type[serializers.Serializer], data: Any
+) -> list[dict[str, Any]]:
+    """A single report or a list of them, validated; any bad item rejects them all."""
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise ValidationError({"detail": "Send one report, or a non-empty list of them."})
+    if len(items) > MAX_REPORT_ITEMS:
+        raise ValidationError({"detail": f"Send at most {MAX_REPORT_ITEMS} reports at a time."})
+    serializer = serializer_class(data=items, many=True)
+    if not serializer.is_valid():
+        errors = serializer.errors
+        # DRF lists one entry per item, or (from 3.16) maps only the bad items' indexes.
+        pairs = errors.items() if isinstance(errors, dict) else enumerate(errors)
+        raise _rejected({int(index): error for index, error in pairs if error})
+    return serializer.validated_data
+
+
+def _rejected(bad: dict[int, Any]) -> ValidationError:
+    return ValidationError(
+        {
+            "detail": f"Item {min(bad)} is invalid; nothing was written.",
+            "items": {str(index): errors for index, errors in bad.items()},
+        }
+    )
+
+
+# Views --------------------------------------------------------------------------------
+
+# What TaskSerializer reads besides the task's own columns.
+TASK_RELATIONS = ("feature", "sub_feature", "depends_on")
+
+AGENT_PROJECT = OpenApiParameter(
+    "project_slug",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="Slug of the agent's own project; any other project is a 404.",
+)
+CONFLICT = OpenApiResponse(
+    description="Fenced: another agent's run, a run no longer running, a stale attempt "
+    "or an expired lease. Nothing changed."
+)
+
+
+@extend_schema(parameters=[AGENT_PROJECT])
+class AgentKeyView(APIView):
+    """Base for the endpoints an external agent calls with its key."""
+
+    authentication_classes = [AgentKeyAuthentication]
+    permission_classes = [IsWorkingAgent]
+    parser_classes = [JSONParser]
+    agent: Agent
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.agent = request.auth
+        if self.agent.project.slug != kwargs["project_slug"]:
+            raise Http404("No such project.")
+        self.project = self.agent.project
+
+    def get_run(self, run_id: int) -> AgentRun:
+        return get_object_or_404(AgentRun.objects.filter(project=self.project), pk=run_id)
+
+
+@project_scoped_schema
+class AgentKeyIssueView(ProjectScopedViewMixin, APIView):
+    """An external agent's API key. Owners and editors only."""
+
+    queryset_model = Agent
+
+    @extend_schema(
+        request=None,
+        responses={201: IssuedKeySerializer},
+        description="Issue a new key for an external agent, replacing its old one. The key "
+        "is in this response only; Crewboard keeps its hash.",
+    )
+    def post(self, request: Request, pk: int, **kwargs: Any) -> Response:
+        agent = get_object_or_404(selectors.agent_list(project=self.project), pk=pk)
+        issued = services.agent_key_issue(agent=agent)
+        return Response(IssuedKeySerializer(issued).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None}, description="Revoke the agent's key.")
+    def delete(self, request: Request, pk: int, **kwargs: Any) -> Response:
+        agent = get_object_or_404(selectors.agent_list(project=self.project), pk=pk)
+        services.agent_key_revoke(agent=agent)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AgentHeartbeatView(AgentKeyView):
+    @extend_schema(
+        request=HeartbeatOptionsSerializer,
+        responses={
+            200: HeartbeatSerializer,
+            409: OpenApiResponse(
+                description="The lease had already expired: the run has failed and its "
+                "task is back in the queue."
+            ),
+        },
+        description="Say the agent is alive and extend the lease on the run it holds.",
+    )
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        serializer = HeartbeatOptionsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = services.agent_heartbeat(agent=self.agent, **serializer.validated_data)
+        self.agent.refresh_from_db(fields=["status", "last_activity_at"])
+        return Response(HeartbeatSerializer({"agent": self.agent, "run": run}).data)
+
+
+class TaskClaimView(AgentKeyView):
+    @extend_schema(
+        request=ClaimOptionsSerializer,
+        responses={
+            201: ClaimSerializer,
+            204: OpenApiResponse(description="No task is ready."),
+            409: OpenApiResponse(description="The agent already holds a running run."),
+        },
+        description="Claim the next ready task under a lease. Checkpoint tasks are never "
+        "claimed; they wait for a person. Keep the run's `attempt` for complete or fail.",
+    )
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        serializer = ClaimOptionsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = services.task_claim(agent=self.agent, **serializer.validated_data)
+        if run is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        prefetch_related_objects([run.task], *TASK_RELATIONS)
+        return Response(
+            ClaimSerializer({"run": run, "task": run.task}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class RunFinishView(AgentKeyView):
+    request_serializer: type[FinishSerializer]
+
+    def finish(self, run: AgentRun, data: dict[str, Any]) -> AgentRun:
+        raise NotImplementedError
+
+    def post(self, request: Request, run_id: int, **kwargs: Any) -> Response:
+        run = self.get_run(run_id)
+        serializer = self.request_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = self.finish(run, serializer.validated_data)
+        if run.task is not None:
+            prefetch_related_objects([run.task], *TASK_RELATIONS)
+        return Response(RunFinishedSerializer({"run": run, "task": run.task}).data)
+
+
+class RunCompleteView(RunFinishView):
+    request_serializer = CompleteSerializer
+
+    @extend_schema(
+        request=CompleteSerializer,
+        responses={200: RunFinishedSerializer, 409: CONFLICT},
+        description="Finish the run as succeeded: its task is done and the agent idle.",
+    )
+    def post(self, request: Request, run_id: int, **kwargs: Any) -> Response:
+        return super().post(request, run_id, **kwargs)
+
+    def finish(self, run: AgentRun, data: dict[str, Any]) -> AgentRun:
+        return services.agent_run_complete(run=run, agent=self.agent, **data)
+
+
+class RunFailView(RunFinishView):
+    request_serializer = FailSerializer
+
+    @extend_schema(
+        request=FailSerializer,
+        responses={200: RunFinishedSerializer, 409: CONFLICT},
+        description="Finish the run as failed: its task goes back to pending for another "
+        "claim (the next attempt) and the agent turns idle.",
+    )
+    def post(self, request: Request, run_id: int, **kwargs: Any) -> Response:
+        return super().post(request, run_id, **kwargs)
+
+    def finish(self, run: AgentRun, data: dict[str, Any]) -> AgentRun:
+        return services.agent_run_fail(run=run, agent=self.agent, **data)
+
+
+class RunToolCallsView(AgentKeyView):
+    @extend_schema(
+        request=_one_or_many(ToolCallReportSerializer, "ToolCallReportOneOrMany"),
+        responses={201: ToolCallReportResultSerializer},
+        description="Report tool calls, one or a list (up to 1,000). A report without a "
+        "status logs the start; with a status, the completion too. A later report of the "
+        "same call_id with a status completes it. Already logged rows are not logged "
+        "again. One bad item rejects the batch (400, with its index).",
+    )
+    def post(self, request: Request, run_id: int, **kwargs: Any) -> Response:
+        run = self.get_run(run_id)
+        reports = _validated_reports(ToolCallReportSerializer, request.data)
+        try:
+            calls = services.tool_calls_report(run=run, agent=self.agent, reports=reports)
+        except ReportItemError as exc:
+            raise _rejected({exc.index: {exc.field or "detail": [exc.item_message]}}) from None
+        return Response(
+            {
+                "written": sum(call.rows_written for call in calls),
+                "tool_calls": [
+                    {
+                        "call_id": call.started.call_id,
+                        "step": call.started.step,
+                        "id": call.started.pk,
+                        "completion_id": call.completion.pk if call.completion else None,
+                    }
+                    for call in calls
+                ],
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class RunDecisionsView(AgentKeyView):
+    @extend_schema(
+        request=_one_or_many(DecisionReportSerializer, "DecisionReportOneOrMany"),
+        responses={201: ReportResultSerializer},
+        description="Log decisions, one or a list (up to 1,000); one bad item rejects all.",
+    )
+    def post(self, request: Request, run_id: int, **kwargs: Any) -> Response:
+        run = self.get_run(run_id)
+        reports = _validated_reports(DecisionReportSerializer, request.data)
+        try:
+            rows = services.decisions_report(run=run, agent=self.agent, reports=reports)
+        except ReportItemError as exc:
+            raise _rejected({exc.index: {exc.field or "detail": [exc.item_message]}}) from None
+        return Response(
+            {"written": len(rows), "ids": [row.pk for row in rows]},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class RunMetricsView(AgentKeyView):
+    @extend_schema(
+        request=_one_or_many(MetricReportSerializer, "MetricReportOneOrMany"),
+        responses={201: ReportResultSerializer},
+        description="Record metrics, one or a list (up to 1,000); one bad item rejects all.",
+    )
+    def post(self, request: Request, run_id: int, **kwargs: Any) -> Response:
+        run = self.get_run(run_id)
+        reports = _validated_reports(MetricReportSerializer, request.data)
+        try:
+            rows = services.metrics_report(run=run, agent=self.agent, reports=reports)
+        except ReportItemError as exc:
+            raise _rejected({exc.index: {exc.field or "detail": [exc.item_message]}}) from None
+        return Response(
+            {"written": len(rows), "ids": [row.pk for row in rows]},
+            status=status.HTTP_201_CREATED,
+        )

@@ -1,0 +1,96 @@
+"""Authentication for external agents: `Authorization: Agent <key>`.
+
+A key is a high-entropy random token, so one SHA-256 is the right hash: there is nothing
+for a slow, salted password hash to protect against, and every request pays for it.
+"""
+
+import hashlib
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from agents.models import Agent
+
+KEYWORD = "Agent"
+KEY_PREFIX = "cbk_"
+
+
+def agent_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class AgentIdentity:
+    """`request.user` for a request made with an agent key; the agent is `request.auth`."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    pk = None
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    def __str__(self) -> str:
+        return f"agent {self.agent.name}"
+
+
+class AgentKeyAuthentication(BaseAuthentication):
+    """Accepts `Authorization: Agent <key>` and nothing else.
+
+    Only the agent endpoints use it, so an agent key never reaches an endpoint that
+    expects a person.
+    """
+
+    def authenticate(self, request: Request) -> tuple[AgentIdentity, Agent] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != KEYWORD.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Send `Authorization: Agent <key>`.")
+        try:
+            key = parts[1].decode()
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed("Invalid agent key.") from None
+        agent = (
+            Agent.objects.select_related("project").filter(api_key_hash=agent_key_hash(key)).first()
+        )
+        if agent is None:
+            raise exceptions.AuthenticationFailed("Invalid agent key.")
+        return AgentIdentity(agent), agent
+
+    def authenticate_header(self, request: Request) -> str:
+        # Makes a missing or bad key a 401 rather than a 403.
+        return KEYWORD
+
+
+class IsWorkingAgent(BasePermission):
+    """The request carries a valid agent key, and the agent has not been terminated."""
+
+    message = "This endpoint needs an agent key: `Authorization: Agent <key>`."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        agent = request.auth
+        if not isinstance(agent, Agent):
+            return False
+        if agent.status == Agent.Status.TERMINATED:
+            self.message = f"Agent {agent.name} is terminated."
+            return False
+        return True
+
+
+class AgentKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "agents.auth.AgentKeyAuthentication"
+    name = "agentKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Agent <key>`: the key shown once when it was issued "
+            "(POST /api/v1/projects/{slug}/agents/{id}/key/).",
+        }

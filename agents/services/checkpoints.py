@@ -1,0 +1,225 @@
+"""Checkpoints of a project's state: taking one, comparing one with now, restoring one.
+
+A checkpoint holds the plan (as a version snapshot), every task's execution fields, the
+project's AgentState entries and the git commit of `root_path`. Restoring one puts the
+database back; it never touches the append-only logs, nor the files or git history.
+"""
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents.checkpoints import (
+    EXECUTION_FIELDS,
+    StateDiff,
+    StateFormatError,
+    build_state,
+    canonical_json,
+    check_state,
+    diff_states,
+    execution_of,
+    execution_values,
+)
+from agents.models import AgentState, Checkpoint, DecisionLog
+from agents.services._common import _save
+from agents.services.logs import decision_record
+from core.errors import DomainError
+from planning import selectors as planning_selectors
+from planning.importers.document import PlanDocument, PlanImportError
+from planning.models import Project, Task
+from planning.services.plans import BATCH, plan_apply_or_explain
+
+GIT_TIMEOUT_S = 5
+
+FILES_NOT_RESTORED = (
+    "Only the database state was restored: the files under the project's root_path and "
+    "its git history were not touched."
+)
+
+
+def git_head(path: str) -> str:
+    """The commit checked out at `path`, or "" when it is not in a git work tree or has no
+    commit yet (or git is missing or slow)."""
+    if not path or not Path(path).is_dir():
+        return ""
+    # A GIT_DIR inherited from a hook or a shell would point git at another repository.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
+            cwd=path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _project_state(project: Project) -> dict[str, Any]:
+    return build_state(
+        plan=planning_selectors.plan_document(project=project).to_snapshot(),
+        tasks=project.tasks.values("key", *EXECUTION_FIELDS),
+        agent_state=project.agent_state.values("namespace", "key", "value"),
+    )
+
+
+def _lock(project: Project) -> Project:
+    # plan_apply takes the same lock, so a snapshot never sees half an import or restore.
+    return Project.objects.select_for_update().get(pk=project.pk)
+
+
+def _checked_state(checkpoint: Checkpoint) -> dict[str, Any]:
+    try:
+        return check_state(checkpoint.state)
+    except StateFormatError as exc:
+        raise DomainError(f"Checkpoint “{checkpoint.name}” cannot be used: {exc}.") from exc
+
+
+def checkpoint_snapshot(
+    *,
+    project: Project,
+    name: str,
+    reason: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> Checkpoint:
+    """Capture the project's plan, task execution state, agent state and git commit.
+
+    One transaction. Callable from anywhere, e.g. the orchestrator with
+    reason="run started". `actor` is accepted for the audit but not stored yet (a
+    checkpoint has no author column). Raises ValidationError for an over-long name.
+    """
+    commit = git_head(project.root_path)  # outside the transaction: it may take a moment
+    with transaction.atomic():
+        locked = _lock(project)
+        checkpoint = Checkpoint(
+            project=locked,
+            name=name,
+            reason=reason,
+            state=_project_state(locked),
+            git_commit=commit,
+        )
+        _save(checkpoint)
+    return checkpoint
+
+
+def checkpoint_diff(*, checkpoint: Checkpoint) -> StateDiff:
+    """What restoring `checkpoint` would change: `before` is now, `after` the checkpoint.
+
+    Raises DomainError when the checkpoint's state is not a snapshot this code took.
+    """
+    state = _checked_state(checkpoint)
+    project = checkpoint.project
+    return diff_states(
+        _project_state(project),
+        state,
+        commit_before=git_head(project.root_path),
+        commit_after=checkpoint.git_commit,
+    )
+
+
+def checkpoint_restore(
+    *, checkpoint: Checkpoint, actor: AbstractBaseUser | None = None
+) -> DecisionLog:
+    """Put the project's plan, task execution state and agent state back as captured.
+
+    One transaction; the logs are only added to, by the decision this returns (its
+    reasoning holds the summary of what changed). Files and git are not touched. Raises
+    DomainError, having written nothing, for a state that is not a snapshot, a plan that
+    no longer imports, or a state the database rules reject.
+    """
+    state = _checked_state(checkpoint)
+    try:
+        return _restore(checkpoint, state, actor)
+    except PlanImportError as exc:
+        raise DomainError(f"Checkpoint “{checkpoint.name}” cannot be restored: {exc}") from exc
+    except IntegrityError as exc:
+        raise DomainError(
+            f"Checkpoint “{checkpoint.name}” cannot be restored: it breaks a database rule ({exc})."
+        ) from exc
+
+
+@transaction.atomic
+def _restore(
+    checkpoint: Checkpoint, state: dict[str, Any], actor: AbstractBaseUser | None
+) -> DecisionLog:
+    project = _lock(checkpoint.project)
+    diff = diff_states(_project_state(project), state)
+    plan_apply_or_explain(
+        project=project,
+        document=PlanDocument.from_snapshot(state["plan"], source=f"checkpoint {checkpoint.pk}"),
+        prune=True,
+    )
+    warnings = _restore_task_execution(project, state["tasks"])
+    _restore_agent_state(project, state["agent_state"])
+    reasoning: dict[str, Any] = {
+        "checkpoint": checkpoint.pk,
+        "checkpoint_name": checkpoint.name,
+        "summary": diff.summary(),
+        "git_commit": checkpoint.git_commit,
+        "files": FILES_NOT_RESTORED,
+    }
+    if warnings:
+        reasoning["warnings"] = warnings
+    if actor is not None and actor.is_authenticated:
+        reasoning["restored_by"] = actor.get_username()
+    return decision_record(
+        project=project, decision=f"Restored checkpoint {checkpoint.name}", reasoning=reasoning
+    )
+
+
+def _restore_task_execution(project: Project, wanted: dict[str, dict[str, Any]]) -> list[str]:
+    """Set every task's execution fields as captured; returns what could not be."""
+    warnings = []
+    agent_ids = {data.get("assigned_agent_id") for data in wanted.values()} - {None}
+    existing_agents = set(project.agents.filter(pk__in=agent_ids).values_list("pk", flat=True))
+    now = timezone.now()
+    changed = []
+    for task in project.tasks.all():
+        target = execution_values(wanted.get(task.key, {}))
+        agent_id = target["assigned_agent_id"]
+        if agent_id is not None and agent_id not in existing_agents:
+            warnings.append(f"Agent {agent_id} no longer exists; {task.key} is left unassigned.")
+            target["assigned_agent_id"] = None
+        current = {name: getattr(task, name) for name in EXECUTION_FIELDS}
+        if execution_of(current) == execution_of(target):
+            continue
+        for name, value in target.items():
+            setattr(task, name, value)
+        task.updated_at = now
+        changed.append(task)
+    Task.objects.bulk_update(changed, [*EXECUTION_FIELDS, "updated_at"], batch_size=BATCH)
+    return warnings
+
+
+def _restore_agent_state(project: Project, wanted_entries: list[dict[str, Any]]) -> None:
+    """Make the project's entries exactly the captured ones."""
+    wanted = {(e["namespace"], e["key"]): e.get("value") for e in wanted_entries}
+    current = {(e.namespace, e.key): e for e in project.agent_state.all()}
+    stale = [entry.pk for key, entry in current.items() if key not in wanted]
+    if stale:
+        AgentState.objects.filter(pk__in=stale).delete()
+    now = timezone.now()
+    changed = []
+    for key, entry in current.items():
+        if key in wanted and canonical_json(entry.value) != canonical_json(wanted[key]):
+            entry.value = wanted[key]
+            entry.updated_at = now
+            changed.append(entry)
+    AgentState.objects.bulk_update(changed, ["value", "updated_at"], batch_size=BATCH)
+    AgentState.objects.bulk_create(
+        [
+            AgentState(project=project, namespace=namespace, key=key, value=value)
+            for (namespace, key), value in wanted.items()
+            if (namespace, key) not in current
+        ],
+        batch_size=BATCH,
+    )

@@ -1,0 +1,144 @@
+"""Separate processes race to claim tasks over the API: each task is claimed exactly once.
+
+Each claimer is a fresh process (the 'spawn' start method) that sets Django up against
+the test database and claims with one agent key after another, each agent keeping the
+run it got, until the claim answers 204. At the end every task is held by one running
+run at once, so a task claimed twice would show as two runs. Django is imported inside
+functions only: a spawned process imports this module before it has set Django up.
+"""
+
+import multiprocessing
+import os
+import traceback
+from typing import Any
+
+import pytest
+
+RACE_TIMEOUT_S = 120
+
+
+def _claim_until_none(
+    database_url: str, slug: str, keys: list[str], start: Any, results: Any
+) -> None:
+    """In a child process: claim with each key in turn until no task is left (204)."""
+    try:
+        os.environ.update(
+            DATABASE_URL=database_url,
+            DJANGO_SETTINGS_MODULE="config.settings",
+            ALLOWED_HOSTS="testserver",
+        )
+        import django
+
+        django.setup()
+        from django.db import connections
+
+        connections.close_all()
+        from rest_framework.test import APIClient
+
+        client = APIClient()
+        claimed, saw_204 = [], False
+        start.wait(timeout=RACE_TIMEOUT_S)
+        for key in keys:
+            client.credentials(HTTP_AUTHORIZATION=f"Agent {key}")
+            response = client.post(f"/api/v1/projects/{slug}/tasks/claim/", format="json")
+            if response.status_code == 204:
+                saw_204 = True
+                break
+            assert response.status_code == 201, (response.status_code, response.content)
+            claimed.append(response.json()["task"]["key"])
+        connections.close_all()
+        results.put((claimed, saw_204, None))
+    except BaseException:
+        results.put(([], False, traceback.format_exc()))
+
+
+def race(*, tasks: int, claimers: int) -> list[tuple[list[str], bool]]:
+    """Seed `tasks` ready tasks; let `claimers` processes claim them all. Returns, per
+    process, the task keys it claimed and whether it saw the 204."""
+    from agents.auth import agent_key_hash
+    from agents.models import Agent
+    from agents.services.external import KEY_PREFIX
+    from planning.models import Task
+    from tests.celery_worker import _test_database_url
+    from tests.factories import ProjectFactory
+
+    project = ProjectFactory(slug="race")
+    Task.objects.bulk_create(
+        Task(project=project, key=f"T{i:04d}", name=f"task {i}") for i in range(tasks)
+    )
+    # Twice the keys a fair share needs, so a fast process does not run out early.
+    per_process = 2 * tasks // claimers + 1
+    keys = [[f"{KEY_PREFIX}race-{p}-{n}" for n in range(per_process)] for p in range(claimers)]
+    Agent.objects.bulk_create(
+        Agent(project=project, name=key, type=Agent.Type.EXTERNAL, api_key_hash=agent_key_hash(key))
+        for share in keys
+        for key in share
+    )
+
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(claimers)
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=_claim_until_none,
+            args=(_test_database_url(), project.slug, share, start, results),
+        )
+        for share in keys
+    ]
+    for process in processes:
+        process.start()
+    try:
+        outcomes = [results.get(timeout=RACE_TIMEOUT_S) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+    errors = [error for _, _, error in outcomes if error]
+    assert not errors, "\n".join(errors)
+    return [(claimed, saw_204) for claimed, saw_204, _ in outcomes]
+
+
+def assert_each_task_claimed_once(outcomes: list[tuple[list[str], bool]], *, tasks: int) -> None:
+    from django.db.models import Count
+
+    from agents.models import AgentRun
+    from planning.models import Task
+
+    claimed = [key for keys, _ in outcomes for key in keys]
+    assert len(claimed) == tasks
+    assert set(claimed) == set(Task.objects.values_list("key", flat=True))
+    # Every process got a share and ran the queue dry: they really raced.
+    assert all(keys for keys, _ in outcomes), [len(keys) for keys, _ in outcomes]
+    assert any(saw_204 for _, saw_204 in outcomes)
+    runs = AgentRun.objects.filter(status="running")
+    assert runs.count() == tasks
+    assert not runs.values("task").annotate(n=Count("id")).filter(n__gt=1).exists()
+    assert not runs.values("agent").annotate(n=Count("id")).filter(n__gt=1).exists()
+    assert set(runs.values_list("attempt", flat=True)) == {1}
+    in_progress = Task.objects.filter(status="in_progress").values_list("pk", "assigned_agent")
+    assert set(in_progress) == set(runs.values_list("task", "agent"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_processes_claim_each_of_1000_tasks_exactly_once(append_only_rows_cleared):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the SKIP LOCKED race runs on PostgreSQL; SQLite has its own test below")
+
+    outcomes = race(tasks=1000, claimers=8)
+
+    assert_each_task_claimed_once(outcomes, tasks=1000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_on_sqlite_claim_each_task_exactly_once(append_only_rows_cleared):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the serialised-claims race is the SQLite one; PostgreSQL has its own")
+
+    outcomes = race(tasks=50, claimers=2)
+
+    assert_each_task_claimed_once(outcomes, tasks=50)

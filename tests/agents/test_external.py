@@ -1,0 +1,650 @@
+"""External agents over the API: keys, claims under a lease, reports, and fenced finishes."""
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from agents import services
+from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
+from planning import selectors as planning_selectors
+from planning.models import Project, Task
+from tests.factories import (
+    AgentFactory,
+    AgentRunFactory,
+    FeatureFactory,
+    MembershipFactory,
+    SubFeatureFactory,
+    TaskDependencyFactory,
+    TaskFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def url(project: Project, path: str) -> str:
+    return f"/api/v1/projects/{project.slug}/{path}"
+
+
+def agent_client(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Agent {key}")
+    return client
+
+
+def external_agent(project: Project, name: str = "claude-1") -> tuple[Agent, APIClient]:
+    agent = AgentFactory(project=project, name=name, type=Agent.Type.EXTERNAL)
+    issued = services.agent_key_issue(agent=agent)
+    return agent, agent_client(issued.key)
+
+
+@pytest.fixture
+def worker(project) -> tuple[Agent, APIClient]:
+    return external_agent(project)
+
+
+def claim(client: APIClient, project: Project, **body: object):
+    return client.post(url(project, "tasks/claim/"), body, format="json")
+
+
+# Keys ---------------------------------------------------------------------------------
+
+
+def test_a_key_is_shown_once_and_only_its_hash_is_stored(api: APIClient, project) -> None:
+    agent = AgentFactory(project=project, type=Agent.Type.EXTERNAL)
+
+    issued = api.post(url(project, f"agents/{agent.pk}/key/"))
+
+    assert issued.status_code == 201, issued.data
+    key = issued.data["key"]
+    assert key.startswith("cbk_") and len(key) > 40
+    agent.refresh_from_db()
+    assert agent.api_key_hash == hashlib.sha256(key.encode()).hexdigest()
+    assert agent.api_key_prefix == issued.data["prefix"] == key[:12]
+    detail = api.get(url(project, f"agents/{agent.pk}/"))
+    assert key not in str(detail.content)
+    assert agent_client(key).post(url(project, "agents/heartbeat/")).status_code == 200
+
+
+def test_issuing_a_new_key_replaces_the_old_one(api: APIClient, project) -> None:
+    agent = AgentFactory(project=project, type=Agent.Type.EXTERNAL)
+    old = api.post(url(project, f"agents/{agent.pk}/key/")).data["key"]
+
+    new = api.post(url(project, f"agents/{agent.pk}/key/")).data["key"]
+
+    assert new != old
+    assert agent_client(old).post(url(project, "agents/heartbeat/")).status_code == 401
+    assert agent_client(new).post(url(project, "agents/heartbeat/")).status_code == 200
+
+
+def test_a_revoked_key_stops_working(api: APIClient, project, worker) -> None:
+    agent, client = worker
+
+    assert api.delete(url(project, f"agents/{agent.pk}/key/")).status_code == 204
+
+    assert client.post(url(project, "agents/heartbeat/")).status_code == 401
+
+
+def test_only_owners_and_editors_issue_keys(
+    api: APIClient, viewer_api: APIClient, project, other_project
+) -> None:
+    agent = AgentFactory(project=project, type=Agent.Type.EXTERNAL)
+    foreign = AgentFactory(project=other_project, type=Agent.Type.EXTERNAL)
+    editor = APIClient()
+    editor.force_authenticate(MembershipFactory(project=project, role="editor").user)
+
+    assert viewer_api.post(url(project, f"agents/{agent.pk}/key/")).status_code == 403
+    assert api.post(url(other_project, f"agents/{foreign.pk}/key/")).status_code == 404
+    assert api.post(url(project, f"agents/{foreign.pk}/key/")).status_code == 404
+    assert editor.post(url(project, f"agents/{agent.pk}/key/")).status_code == 201
+    agent.refresh_from_db()
+    foreign.refresh_from_db()
+    assert foreign.api_key_hash == ""
+
+
+def test_built_in_agents_get_no_key(api: APIClient, project) -> None:
+    coder = AgentFactory(project=project, type=Agent.Type.CODER)
+
+    response = api.post(url(project, f"agents/{coder.pk}/key/"))
+
+    assert response.status_code == 400
+    coder.refresh_from_db()
+    assert coder.api_key_hash == ""
+
+
+def test_wrong_missing_or_terminated_keys_are_refused(project, worker) -> None:
+    TaskFactory(project=project)
+    agent, client = worker
+
+    assert claim(agent_client("cbk_not-a-key"), project).status_code == 401
+    assert claim(APIClient(), project).status_code == 401
+    malformed = APIClient()
+    malformed.credentials(HTTP_AUTHORIZATION="Agent")
+    assert claim(malformed, project).status_code == 401
+    # A person's session is not an agent key.
+    person = APIClient()
+    person.force_login(project.owner)
+    assert claim(person, project).status_code == 401
+    services.agent_terminate(agent=agent, reason="done")
+    assert claim(client, project).status_code == 403
+    assert not AgentRun.objects.exists()
+
+
+def test_an_agent_key_opens_only_its_own_project(project, other_project, worker) -> None:
+    TaskFactory(project=other_project)
+    foreign_run = AgentRunFactory(agent=AgentFactory(project=other_project))
+    _, client = worker
+
+    assert claim(client, other_project).status_code == 404
+    assert client.post(url(other_project, "agents/heartbeat/")).status_code == 404
+    reported = client.post(
+        url(project, f"runs/{foreign_run.pk}/decisions/"), {"decision": "x"}, format="json"
+    )
+    assert reported.status_code == 404
+    assert not AgentRun.objects.filter(project=other_project).exclude(pk=foreign_run.pk).exists()
+    assert not DecisionLog.objects.exists()
+
+
+# Claims -------------------------------------------------------------------------------
+
+
+def test_claim_takes_the_next_ready_task_then_204_when_none(project, worker) -> None:
+    agent, client = worker
+    first = TaskFactory(project=project, key="T1", priority="high")
+    second = TaskFactory(project=project, key="T2")
+    waiting = TaskFactory(project=project, key="T3", priority="high")
+    TaskDependencyFactory(task=waiting, depends_on=second)
+    expected_order = [first, second, waiting]
+
+    for expected in expected_order:
+        assert planning_selectors.task_next_ready(project=project) == expected
+        claimed = claim(client, project)
+        assert claimed.status_code == 201, claimed.data
+        assert claimed.data["task"]["key"] == expected.key
+        run = AgentRun.objects.get(pk=claimed.data["run"]["id"])
+        assert (run.status, run.attempt, run.kind, run.task_id) == (
+            "running",
+            1,
+            "task",
+            expected.pk,
+        )
+        expected.refresh_from_db()
+        agent.refresh_from_db()
+        assert (expected.status, expected.assigned_agent_id) == ("in_progress", agent.pk)
+        assert expected.started_at is not None
+        assert (agent.status, agent.current_task_id) == ("busy", expected.pk)
+        done = client.post(url(project, f"runs/{run.pk}/complete/"), {"attempt": 1})
+        assert done.status_code == 200, done.data
+
+    assert claim(client, project).status_code == 204
+
+
+def test_claim_finishes_started_plans_first(project) -> None:
+    feature = FeatureFactory(project=project)
+    plan_p = SubFeatureFactory(feature=feature, key="01-01")
+    plan_q = SubFeatureFactory(feature=feature, key="01-02")
+    TaskFactory(project=project, feature=feature, sub_feature=plan_p, key="P1")
+    TaskFactory(project=project, feature=feature, sub_feature=plan_p, key="P2", priority="low")
+    TaskFactory(project=project, feature=feature, sub_feature=plan_q, key="Q1")
+    claimed = []
+
+    for name in ("first", "second", "third"):
+        expected = planning_selectors.task_next_ready(project=project)
+        _, client = external_agent(project, name)
+        claimed.append(claim(client, project).data["task"]["key"])
+        assert claimed[-1] == expected.key
+
+    # P2 is low priority, but its plan is under way, so it comes before Q1.
+    assert claimed == ["P1", "P2", "Q1"]
+
+
+def test_checkpoint_tasks_wait_for_a_person(project, worker) -> None:
+    _, client = worker
+    checkpoint = TaskFactory(
+        project=project, key="T1", type="checkpoint:human-verify", priority="high"
+    )
+
+    assert claim(client, project).status_code == 204
+
+    TaskFactory(project=project, key="T2", priority="low")
+    claimed = claim(client, project)
+    assert claimed.status_code == 201
+    assert claimed.data["task"]["key"] == "T2"
+    checkpoint.refresh_from_db()
+    assert (checkpoint.status, checkpoint.assigned_agent) == ("pending", None)
+
+
+def test_an_agent_holds_one_run_at_a_time(project, worker) -> None:
+    _, client = worker
+    TaskFactory(project=project, key="T1")
+    second = TaskFactory(project=project, key="T2")
+    assert claim(client, project).status_code == 201
+
+    again = claim(client, project)
+
+    assert again.status_code == 409
+    assert AgentRun.objects.count() == 1
+    second.refresh_from_db()
+    assert (second.status, second.assigned_agent) == ("pending", None)
+
+
+def test_claim_lease_length_is_validated(project, worker) -> None:
+    _, client = worker
+    TaskFactory(project=project)
+
+    assert claim(client, project, lease_seconds=1).status_code == 400
+
+    claimed = claim(client, project, lease_seconds=60)
+    run = AgentRun.objects.get(pk=claimed.data["run"]["id"])
+    assert timedelta(seconds=55) < run.lease_expires_at - timezone.now() <= timedelta(seconds=60)
+
+
+# Heartbeats and leases ----------------------------------------------------------------
+
+
+def test_heartbeat_extends_the_lease(project, worker) -> None:
+    agent, client = worker
+    TaskFactory(project=project)
+    run_id = claim(client, project, lease_seconds=120).data["run"]["id"]
+    almost_over = timezone.now() + timedelta(seconds=5)
+    AgentRun.objects.filter(pk=run_id).update(lease_expires_at=almost_over)
+
+    beat = client.post(url(project, "agents/heartbeat/"), format="json")
+
+    assert beat.status_code == 200, beat.data
+    run = AgentRun.objects.get(pk=run_id)
+    assert run.lease_expires_at > almost_over + timedelta(seconds=100)
+    assert beat.data["run"]["id"] == run_id
+    assert beat.data["status"] == "busy"
+    agent.refresh_from_db()
+    assert agent.last_activity_at is not None and run.heartbeat_at is not None
+
+
+def test_heartbeat_without_a_run_marks_the_agent_alive(project, worker) -> None:
+    agent, client = worker
+
+    beat = client.post(url(project, "agents/heartbeat/"))
+
+    assert beat.status_code == 200
+    assert beat.data["run"] is None
+    agent.refresh_from_db()
+    assert agent.last_activity_at is not None
+
+
+def test_heartbeat_after_the_lease_expired_is_409_and_releases_the_task(project, worker) -> None:
+    _, client = worker
+    task = TaskFactory(project=project)
+    run_id = claim(client, project).data["run"]["id"]
+    AgentRun.objects.filter(pk=run_id).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    beat = client.post(url(project, "agents/heartbeat/"))
+
+    assert beat.status_code == 409
+    run = AgentRun.objects.get(pk=run_id)
+    assert (run.status, run.error) == ("failed", "lease expired")
+    task.refresh_from_db()
+    assert (task.status, task.assigned_agent) == ("pending", None)
+
+
+def test_stale_leases_expire_and_a_late_completion_is_refused(project, worker) -> None:
+    agent, client = worker
+    task = TaskFactory(project=project, key="T1")
+    TaskFactory(project=project, key="T2")
+    run_id = claim(client, project).data["run"]["id"]
+    _, other_client = external_agent(project, "healthy")
+    healthy_id = claim(other_client, project).data["run"]["id"]
+    # A built-in agent's stale run is the orchestrator's to re-deliver, not to fail.
+    built_in = AgentRunFactory(
+        agent=AgentFactory(project=project, type="coder"),
+        status="running",
+        lease_expires_at=timezone.now() - timedelta(hours=1),
+    )
+    AgentRun.objects.filter(pk=run_id).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert services.stale_leases_expire() == 1
+
+    run = AgentRun.objects.get(pk=run_id)
+    assert (run.status, run.error) == ("failed", "lease expired")
+    task.refresh_from_db()
+    assert (task.status, task.assigned_agent) == ("pending", None)
+    agent.refresh_from_db()
+    assert (agent.status, agent.current_task) == ("idle", None)
+    assert AgentRun.objects.get(pk=healthy_id).status == "running"
+    built_in.refresh_from_db()
+    assert built_in.status == "running"
+
+    late = client.post(url(project, f"runs/{run_id}/complete/"), {"attempt": 1}, format="json")
+
+    assert late.status_code == 409
+    run.refresh_from_db()
+    task.refresh_from_db()
+    assert (run.status, task.status) == ("failed", "pending")
+    assert not Metric.objects.filter(run_id=run_id).exists()
+    again = claim(client, project)
+    assert again.data["task"]["key"] == "T1"
+    assert again.data["run"]["attempt"] == 2
+
+
+def test_an_expired_lease_does_not_block_the_agents_next_claim(project, worker) -> None:
+    _, client = worker
+    TaskFactory(project=project, key="T1")
+    first = claim(client, project).data["run"]["id"]
+    AgentRun.objects.filter(pk=first).update(lease_expires_at=timezone.now())
+
+    again = claim(client, project)
+
+    assert again.status_code == 201
+    assert again.data["run"]["attempt"] == 2
+    assert AgentRun.objects.get(pk=first).error == "lease expired"
+
+
+# Completing and failing ---------------------------------------------------------------
+
+
+def test_complete_finishes_the_run_the_task_and_frees_the_agent(project, worker) -> None:
+    agent, client = worker
+    task = TaskFactory(project=project)
+    run_id = claim(client, project).data["run"]["id"]
+
+    done = client.post(
+        url(project, f"runs/{run_id}/complete/"),
+        {"attempt": 1, "result": {"commit": "abc123"}},
+        format="json",
+    )
+
+    assert done.status_code == 200, done.data
+    assert done.data["task"]["status"] == "done"
+    run = AgentRun.objects.get(pk=run_id)
+    assert (run.status, run.result) == ("succeeded", {"commit": "abc123"})
+    assert run.finished_at is not None
+    task.refresh_from_db()
+    assert task.status == "done" and task.completed_at >= task.started_at
+    agent.refresh_from_db()
+    assert (agent.status, agent.current_task) == ("idle", None)
+    duration = Metric.objects.get(run=run)
+    assert duration.type == "task_duration" and duration.task_id == task.pk
+    assert duration.value == pytest.approx((run.finished_at - run.started_at).total_seconds())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"attempt": 2}, {"attempt": 1, "stale": "lease"}],
+    ids=["wrong attempt", "expired lease"],
+)
+def test_a_fenced_completion_is_409_and_changes_nothing(project, worker, body) -> None:
+    agent, client = worker
+    task = TaskFactory(project=project)
+    run_id = claim(client, project).data["run"]["id"]
+    if body.pop("stale", None):
+        AgentRun.objects.filter(pk=run_id).update(lease_expires_at=timezone.now())
+    before = AgentRun.objects.get(pk=run_id)
+
+    for action in ("complete", "fail"):
+        response = client.post(
+            url(project, f"runs/{run_id}/{action}/"), {**body, "error": "x"}, format="json"
+        )
+        assert response.status_code == 409, response.data
+
+    run = AgentRun.objects.get(pk=run_id)
+    assert (run.status, run.finished_at, run.updated_at) == ("running", None, before.updated_at)
+    task.refresh_from_db()
+    agent.refresh_from_db()
+    assert (task.status, task.assigned_agent_id) == ("in_progress", agent.pk)
+    assert agent.status == "busy"
+    assert not Metric.objects.exists()
+
+
+def test_only_the_holder_finishes_a_run(project, worker) -> None:
+    _, client = worker
+    TaskFactory(project=project)
+    run_id = claim(client, project).data["run"]["id"]
+    _, intruder = external_agent(project, "intruder")
+
+    response = intruder.post(url(project, f"runs/{run_id}/complete/"), {"attempt": 1})
+
+    assert response.status_code == 409
+    assert AgentRun.objects.get(pk=run_id).status == "running"
+
+
+def test_fail_puts_the_task_back_and_the_next_claim_is_attempt_2(project, worker) -> None:
+    agent, client = worker
+    task = TaskFactory(project=project)
+    run_id = claim(client, project).data["run"]["id"]
+
+    failed = client.post(
+        url(project, f"runs/{run_id}/fail/"), {"attempt": 1, "error": "tests red"}, format="json"
+    )
+
+    assert failed.status_code == 200, failed.data
+    run = AgentRun.objects.get(pk=run_id)
+    assert (run.status, run.error) == ("failed", "tests red")
+    task.refresh_from_db()
+    assert (task.status, task.assigned_agent) == ("pending", None)
+    agent.refresh_from_db()
+    assert agent.status == "idle"
+    _, other = external_agent(project, "second-opinion")
+    retry = claim(other, project)
+    assert retry.status_code == 201
+    assert retry.data["task"]["key"] == task.key
+    assert retry.data["run"]["attempt"] == 2
+
+
+# Reports ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def running(project, worker) -> tuple[AgentRun, APIClient]:
+    TaskFactory(project=project)
+    _, client = worker
+    run_id = claim(client, project).data["run"]["id"]
+    return AgentRun.objects.get(pk=run_id), client
+
+
+def tool_call(call_id: str, **fields: object) -> dict:
+    return {"call_id": call_id, "tool_name": "run_tests", "input": {"path": "tests/"}, **fields}
+
+
+def test_a_batch_of_three_writes_three_starts_and_their_completions(project, running) -> None:
+    run, client = running
+    batch = [
+        tool_call("c1", status="succeeded", output={"passed": 10}, duration_ms=12),
+        tool_call("c2", status="failed", error="boom", duration_ms=3),
+        tool_call("c3", status="succeeded", output=None),
+    ]
+
+    response = client.post(url(project, f"runs/{run.pk}/tool-calls/"), batch, format="json")
+
+    assert response.status_code == 201, response.data
+    assert response.data["written"] == 6
+    started = ToolCall.objects.filter(run=run, started__isnull=True).order_by("id")
+    assert [c.call_id for c in started] == ["c1", "c2", "c3"]
+    assert {(c.agent_id, c.task_id, c.step) for c in started} == {(run.agent_id, run.task_id, None)}
+    completions = {c.started.call_id: c for c in ToolCall.objects.filter(started__run=run)}
+    assert completions["c1"].output == {"passed": 10} and completions["c1"].duration_ms == 12
+    assert (completions["c2"].status, completions["c2"].error) == ("failed", "boom")
+    assert [item["completion_id"] for item in response.data["tool_calls"]] == [
+        completions[c].pk for c in ("c1", "c2", "c3")
+    ]
+
+
+def test_a_start_then_a_later_completion_of_the_same_call(project, running) -> None:
+    run, client = running
+    endpoint = url(project, f"runs/{run.pk}/tool-calls/")
+
+    started = client.post(endpoint, tool_call("c1"), format="json")
+    assert started.status_code == 201, started.data
+    assert started.data["tool_calls"][0]["completion_id"] is None
+    completed = client.post(
+        endpoint, {"call_id": "c1", "status": "succeeded", "output": "ok"}, format="json"
+    )
+
+    assert completed.status_code == 201, completed.data
+    assert completed.data["written"] == 1
+    assert ToolCall.objects.filter(run=run, started__isnull=True).count() == 1
+    completion = ToolCall.objects.get(run=run, started__isnull=False)
+    assert completion.started_id == started.data["tool_calls"][0]["id"]
+    assert completion.tool_name == "run_tests"
+
+
+def test_a_replayed_batch_writes_nothing_new(project, running) -> None:
+    run, client = running
+    endpoint = url(project, f"runs/{run.pk}/tool-calls/")
+    batch = [tool_call("c1", status="succeeded"), tool_call("c2")]
+    first = client.post(endpoint, batch, format="json")
+
+    again = client.post(endpoint, batch, format="json")
+
+    assert again.status_code == 201
+    assert again.data["written"] == 0
+    assert again.data["tool_calls"] == first.data["tool_calls"]
+    assert ToolCall.objects.filter(run=run).count() == 3
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        tool_call("c3", status="bogus"),
+        tool_call("c3", duration_ms=-1, status="succeeded"),
+        {"call_id": "c3", "status": "succeeded"},  # never started, no tool_name
+        tool_call("c3", output="only with a status"),
+        "not an object",
+    ],
+    ids=["status", "duration", "unstarted", "output without status", "not an object"],
+)
+def test_one_bad_item_rejects_the_whole_batch(project, running, bad) -> None:
+    run, client = running
+    batch = [tool_call("c1", status="succeeded"), tool_call("c2"), bad]
+
+    response = client.post(url(project, f"runs/{run.pk}/tool-calls/"), batch, format="json")
+
+    assert response.status_code == 400
+    assert list(response.data["items"]) == ["2"]
+    assert "Item 2" in response.data["detail"]
+    assert not ToolCall.objects.exists()
+
+
+def test_decisions_and_metrics_in_batches_and_singly(project, running) -> None:
+    run, client = running
+
+    decisions = client.post(
+        url(project, f"runs/{run.pk}/decisions/"),
+        [
+            {"decision": "Use SQLite for tests"},
+            {"decision": "Skip the flaky test", "reasoning": {"why": "x"}},
+        ],
+        format="json",
+    )
+    metric = client.post(
+        url(project, f"runs/{run.pk}/metrics/"),
+        {"type": "qa_iterations", "value": 2, "metadata": {"suite": "unit"}},
+        format="json",
+    )
+
+    assert decisions.status_code == 201, decisions.data
+    assert decisions.data["written"] == 2
+    assert list(
+        DecisionLog.objects.filter(run=run, task=run.task, agent=run.agent)
+        .order_by("id")
+        .values_list("decision", flat=True)
+    ) == ["Use SQLite for tests", "Skip the flaky test"]
+    assert metric.status_code == 201, metric.data
+    assert Metric.objects.get(pk=metric.data["ids"][0]).value == 2
+
+
+def test_a_bad_metric_or_decision_rejects_its_batch(project, running) -> None:
+    run, client = running
+
+    metrics = client.post(
+        url(project, f"runs/{run.pk}/metrics/"),
+        [{"type": "cost", "value": 0.1}, {"type": "vibes", "value": 1}],
+        format="json",
+    )
+    decisions = client.post(
+        url(project, f"runs/{run.pk}/decisions/"),
+        [{"decision": "ok"}, {"decision": ""}],
+        format="json",
+    )
+
+    assert metrics.status_code == 400 and list(metrics.data["items"]) == ["1"]
+    assert decisions.status_code == 400 and list(decisions.data["items"]) == ["1"]
+    assert not Metric.objects.exists() and not DecisionLog.objects.exists()
+
+
+def test_reports_on_another_agents_run_are_refused(project, running) -> None:
+    run, _ = running
+    _, other = external_agent(project, "other")
+
+    response = other.post(url(project, f"runs/{run.pk}/decisions/"), {"decision": "mine now"})
+
+    assert response.status_code == 403
+    assert not DecisionLog.objects.exists()
+
+
+def test_an_empty_or_oversized_batch_is_refused(project, running) -> None:
+    run, client = running
+    endpoint = url(project, f"runs/{run.pk}/tool-calls/")
+
+    assert client.post(endpoint, [], format="json").status_code == 400
+    too_many = [tool_call(f"c{i}") for i in range(1001)]
+    assert client.post(endpoint, too_many, format="json").status_code == 400
+    assert not ToolCall.objects.exists()
+
+
+def test_a_persons_token_is_not_an_agent_key(project) -> None:
+    TaskFactory(project=project)
+    token = Token.objects.create(user=project.owner)
+    person = APIClient()
+    person.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+
+    assert claim(person, project).status_code == 401
+    assert Task.objects.get().status == "pending"
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(project, running) -> None:
+    run, client = running
+    endpoint = url(project, f"runs/{run.pk}/tool-calls/")
+    queries = {}
+
+    for size in (3, 60):
+        batch = [tool_call(f"n{size}-{i}", status="succeeded") for i in range(size)]
+        with CaptureQueriesContext(connection) as captured:
+            assert client.post(endpoint, batch, format="json").status_code == 201
+        queries[size] = len(captured)
+
+    assert queries[60] == queries[3]
+    assert ToolCall.objects.filter(run=run).count() == 2 * 63
+
+
+def test_claim_takes_a_fixed_number_of_queries(project, worker, django_assert_max_num_queries):
+    _, client = worker
+    for n in range(20):
+        TaskDependencyFactory(
+            task=TaskFactory(project=project, key=f"B{n}"),
+            depends_on=TaskFactory(project=project, key=f"A{n}"),
+        )
+
+    with django_assert_max_num_queries(12):
+        assert claim(client, project).status_code == 201
+
+
+def test_a_paused_project_hands_out_no_work(project):
+    from agents.services.external import task_claim
+    from tests.factories import AgentFactory, TaskFactory
+
+    TaskFactory(project=project, key="A")
+    agent = AgentFactory(project=project, type="external")
+    project.status = "paused"
+    project.save()
+    assert task_claim(agent=agent) is None
+    project.status = "active"
+    project.save()
+    assert task_claim(agent=agent).task.key == "A"
