@@ -16,6 +16,11 @@ test suite does), so it never touches real data. Run it on PostgreSQL + Redis:
   client: BENCH_TOOLCALL_BATCHES batches of BENCH_TOOLCALL_BATCH tool calls, each reported
   with its status, so two rows (started and completion) per call.
 
+- `steps_per_s`: agent steps per second on one Celery worker (solo pool) with a
+  zero-latency model (a loopback OpenAI-compatible server) making one tool call per step;
+  `celery_noop_per_s` is raw Celery no-op tasks per second on the same worker and broker,
+  and `step_ratio` their ratio.
+
 Every measurement is a function in MEASUREMENTS that returns a dict of figures; main()
 creates the database, runs each in turn and prints the merged result.
 """
@@ -215,7 +220,110 @@ def measure_toolcall_ingest() -> dict[str, Any]:
     }
 
 
+# Agent steps vs raw Celery ------------------------------------------------------------
+
+STEPS = int(os.environ.get("BENCH_STEPS", "200"))
+NOOPS = int(os.environ.get("BENCH_NOOPS", "500"))
+
+
+def _start_worker(queue: str, env: dict[str, str]) -> Any:
+    import subprocess
+
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+            "--loglevel=WARNING", "--queues", queue, "--without-mingle", "--without-gossip",
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _wait(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def measure_steps() -> dict[str, Any]:
+    """Agent steps per second on one worker, with a zero-latency model making one tool call
+    per step, against raw Celery no-op tasks per second on the same worker and broker."""
+    import uuid
+
+    from django.conf import settings
+
+    from agents.models import AgentState
+    from agents.services import orchestrator
+    from config.celery import app
+    from core.tasks import record_worker_heartbeat
+    from tests.fakes.openai_server import FakeOpenAIServer, completion, tool_call
+
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    settings.AGENT_QUEUE = queue
+    owner = bench_owner()
+    project = project_create(owner=owner, name=f"steps {queue}")
+    agent = services.agent_create(project=project, name="coder", type=Agent.Type.CODER)
+    task = Task.objects.create(project=project, key="T1", name="bench")
+    with FakeOpenAIServer() as server:
+        replies = [
+            completion(
+                None, tool_calls=[tool_call(f"c{i}", "get_state", {"namespace": "n", "key": "k"})]
+            )
+            for i in range(STEPS - 1)
+        ]
+        server.script(
+            *replies, completion(None, tool_calls=[tool_call("f", "finish", {"summary": "ok"})])
+        )
+        env = {
+            "LLM_PROVIDER": "openai",
+            "LLM_BASE_URL": server.base_url,
+            "LLM_API_KEY": "bench",
+            "AGENT_QUEUE": queue,
+            "AGENT_MAX_TURNS": str(STEPS + 1),
+        }
+        worker = _start_worker(queue, env)
+        try:
+            # Warm the worker up (imports, connections) before timing anything.
+            record_worker_heartbeat.apply_async(queue=queue)
+            beat = AgentState.objects.filter(namespace="system", key="worker-heartbeat")
+            _wait(beat.exists, "the worker to start")
+
+            run = services.agent_run_create(project=project, agent=agent, task=task)
+            started = time.perf_counter()
+            orchestrator.run_start(run=run, max_turns=STEPS + 1)
+            done = AgentRun.objects.filter(pk=run.pk, status__in=["succeeded", "failed"])
+            _wait(done.exists, "the agent run")
+            steps_elapsed = time.perf_counter() - started
+            assert AgentRun.objects.get(pk=run.pk).status == "succeeded"
+
+            beat.delete()
+            noop = app.tasks["celery.accumulate"]
+            started = time.perf_counter()
+            for i in range(NOOPS):
+                noop.apply_async(args=[i], queue=queue)
+            record_worker_heartbeat.apply_async(queue=queue)  # the solo worker runs in order
+            _wait(beat.exists, "the no-op tasks")
+            noop_elapsed = time.perf_counter() - started
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    steps_per_s = STEPS / steps_elapsed
+    noop_per_s = (NOOPS + 1) / noop_elapsed
+    return {
+        "broker": settings.CELERY_BROKER_URL.split("://", 1)[0],
+        "steps": STEPS,
+        "steps_per_s": round(steps_per_s, 1),
+        "celery_noop_per_s": round(noop_per_s, 1),
+        "step_ratio": round(steps_per_s / noop_per_s, 3),
+    }
+
+
 MEASUREMENTS: list[Callable[[], dict[str, Any]]] = [
+    measure_steps,
     measure_claims,
     measure_toolcall_ingest,
 ]

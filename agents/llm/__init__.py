@@ -12,6 +12,8 @@
 at `LLM_BASE_URL`). Failures surface as `LLMError`; a `context` records usage as Metrics.
 """
 
+import functools
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -39,6 +41,15 @@ from agents.llm.openai_provider import OpenAIClient
 PROVIDERS = ("offline", "openai")
 
 
+@functools.lru_cache(maxsize=8)
+def _openai_client(base_url: str, api_key: str, timeout_s: float, max_retries: int) -> OpenAIClient:
+    # One per configuration and process: the SDK client keeps its HTTP connections open
+    # between calls, which each agent step would otherwise pay to set up again.
+    return OpenAIClient(
+        base_url=base_url, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries
+    )
+
+
 def get_llm_client(provider: str | None = None) -> LLMClient:
     """The client for `provider`, by default settings.LLM_PROVIDER.
 
@@ -55,11 +66,11 @@ def get_llm_client(provider: str | None = None) -> LLMClient:
                 "Set LLM_API_KEY for api.openai.com, or LLM_BASE_URL for another "
                 "OpenAI-compatible server (vLLM, Ollama, llama.cpp, LiteLLM)."
             )
-        return OpenAIClient(
-            base_url=settings.LLM_BASE_URL,
-            api_key=settings.LLM_API_KEY,
-            timeout_s=settings.LLM_TIMEOUT_S,
-            max_retries=settings.LLM_MAX_RETRIES,
+        return _openai_client(
+            settings.LLM_BASE_URL,
+            settings.LLM_API_KEY,
+            settings.LLM_TIMEOUT_S,
+            settings.LLM_MAX_RETRIES,
         )
     raise ImproperlyConfigured(
         f"LLM_PROVIDER is {name!r}; expected one of: {', '.join(PROVIDERS)}."
