@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -62,8 +63,37 @@ def agent_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "page_obj": page_obj,
         "can_write": membership.can_write,
         "agents_live": agents_live,
+        "agent_form": AgentCreateForm(),
     }
     return render(request, template_name, context)
+
+
+class AgentCreateForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    type = forms.ChoiceField(choices=Agent.Type.choices, initial=Agent.Type.CODER)
+    model = forms.CharField(max_length=200, required=False, help_text="Optional model name.")
+
+
+@login_required
+@require_POST
+def agent_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Add an agent to the project. Writers only; errors come back on the agents page."""
+    project, _ = planning_selectors.project_for_user(user=request.user, slug=slug, write=True)
+    form = AgentCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            agent = services.agent_create(project=project, **form.cleaned_data)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request, f"Added {agent.get_type_display().lower()} agent {agent.name}."
+            )
+    else:
+        messages.error(request, "Give the agent a name and a type.")
+    return _back(request, reverse("agents:agent-list", args=[project.slug]))
 
 
 # Checkpoints --------------------------------------------------------------------------

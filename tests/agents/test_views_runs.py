@@ -1242,3 +1242,24 @@ def test_pages_need_no_inline_script_or_style(
         assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None
         assert "style=" not in html and "<style" not in html
         assert "hx-on" not in html and "javascript:" not in html
+
+
+def test_add_agent_from_the_agents_page(browser, project):
+    from agents.models import Agent
+
+    url = f"/agents/projects/{project.slug}/add/"
+    response = browser.post(url, {"name": "coder-9", "type": "coder", "model": ""}, follow=True)
+    assert "Added coder agent coder-9." in response.content.decode()
+    assert Agent.objects.get(project=project, name="coder-9").type == "coder"
+    response = browser.post(url, {"name": "coder-9", "type": "coder"}, follow=True)
+    assert Agent.objects.filter(project=project, name="coder-9").count() == 1
+    assert "messages" in response.context and list(response.context["messages"])
+
+
+def test_viewers_cannot_add_agents(client, viewer, project):
+    from agents.models import Agent
+
+    client.force_login(viewer)
+    response = client.post(f"/agents/projects/{project.slug}/add/", {"name": "x", "type": "coder"})
+    assert response.status_code == 403
+    assert not Agent.objects.exists()
