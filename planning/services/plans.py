@@ -89,9 +89,10 @@ def _sync(
     build: Any,
     values_of: Any,
     result: ApplyResult,
-    prune: bool,
+    prune: list[tuple[type[models.Model], list[int], str]] | None,
 ) -> None:
-    """Create, update (only what differs) and optionally delete rows to match `specs`."""
+    """Create and update (only what differs) rows to match `specs`; with `prune`, collect
+    the rows the document no longer has, for the caller to delete at the end."""
     to_create, to_update = [], []
     now = timezone.now()
     for spec in specs:
@@ -116,12 +117,11 @@ def _sync(
         result.created[kind] += len(to_create)
     if to_update:
         result.updated[kind] += len(to_update)
-    if prune:
+    if prune is not None:
         wanted = {key_of(spec) for spec in specs}
         stale = [row.pk for key, row in existing.items() if key not in wanted]
         if stale:
-            model.objects.filter(pk__in=stale).delete()
-            result.removed[kind] += len(stale)
+            prune.append((model, stale, kind))
 
 
 def _sync_links(
@@ -169,6 +169,9 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
     document.validate()
     Project.objects.select_for_update().filter(pk=project.pk).first()
     result = ApplyResult()
+    # Deleted last, children first: a task moved out of a feature that goes away must be
+    # re-parented before the feature's cascade could take it (and its status) along.
+    stale_rows: list[tuple[type[models.Model], list[int], str]] | None = [] if prune else None
 
     _sync(
         model=Feature,
@@ -180,7 +183,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         build=lambda s, v: Feature(project=project, key=s.key, **v),
         values_of=lambda s: {c: getattr(s, c) for c in FEATURE_COLUMNS},
         result=result,
-        prune=prune,
+        prune=stale_rows,
     )
     features = {f.key: f for f in project.features.all()}
 
@@ -194,7 +197,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         build=lambda s, v: Requirement(project=project, code=s.code, **v),
         values_of=lambda s: {c: getattr(s, c) for c in REQUIREMENT_COLUMNS},
         result=result,
-        prune=prune,
+        prune=stale_rows,
     )
     requirements = {r.code or f"\0{r.description}": r for r in project.requirements.all()}
 
@@ -213,7 +216,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         build=lambda s, v: SubFeature(project=project, key=s.key, **v),
         values_of=sub_values,
         result=result,
-        prune=prune,
+        prune=stale_rows,
     )
     sub_features = {s.key: s for s in project.sub_features.all()}
 
@@ -247,7 +250,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         build=build_task,
         values_of=task_values,
         result=result,
-        prune=prune,
+        prune=stale_rows,
     )
     _apply_statuses(project, document, existing_tasks)
     tasks = dict(project.tasks.values_list("key", "id"))
@@ -300,6 +303,9 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         result=result,
         kind="dependencies",
     )
+    for model, pks, kind in reversed(stale_rows or []):
+        model.objects.filter(pk__in=pks).delete()
+        result.removed[kind] += len(pks)
     return result
 
 

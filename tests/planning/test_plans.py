@@ -378,3 +378,27 @@ def test_generated_plans_survive_the_taskmaster_round_trip(document):
     exported = export_plan(document, fmt="taskmaster", title="x")
     again = parse_source(ImportSource.from_bytes("tasks.json", exported.content)).to_snapshot()
     assert again == document.to_snapshot()
+
+
+def test_restore_keeps_a_task_moved_out_of_a_removed_feature(project):
+    """Pruning deletes children first, so a task re-parented into a surviving feature is
+    kept (same row, same status) instead of going with its old feature's cascade."""
+    from planning.importers.document import FeatureSpec, TaskSpec
+    from planning.services.plans import plan_apply
+
+    before = PlanDocument(
+        features=[FeatureSpec(key="OLD", name="old"), FeatureSpec(key="NEW", name="new")],
+        tasks=[TaskSpec(key="T", name="t", feature="OLD")],
+    )
+    plan_apply(project=project, document=before)
+    task = project.tasks.get(key="T")
+    Task.objects.filter(pk=task.pk).update(status="done")
+    after = PlanDocument(
+        features=[FeatureSpec(key="NEW", name="new")],
+        tasks=[TaskSpec(key="T", name="t", feature="NEW")],
+    )
+    result = plan_apply(project=project, document=after, prune=True)
+    moved = project.tasks.get(key="T")
+    assert (moved.pk, moved.status, moved.feature.key) == (task.pk, "done", "NEW")
+    assert list(project.features.values_list("key", flat=True)) == ["NEW"]
+    assert result.removed["features"] == 1 and "tasks" not in result.removed
