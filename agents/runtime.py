@@ -131,8 +131,11 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
                 project=run.project, agent=run.agent, run=run, task=run.task, purpose=STEP_PURPOSE
             ),
         )
-        step.reply = completion.as_message().to_openai()
-        AgentStep.objects.filter(pk=step.pk).update(reply=step.reply)
+        # First reply stored wins: a duplicate delivery running alongside uses the same one.
+        AgentStep.objects.filter(pk=step.pk, reply__isnull=True).update(
+            reply=completion.as_message().to_openai()
+        )
+        step.reply = AgentStep.objects.values_list("reply", flat=True).get(pk=step.pk)
     reply = ChatMessage.from_openai(step.reply)
     allowed = {t.name for t in tools}
     finished: dict[str, Any] | None = None
@@ -220,7 +223,12 @@ def _end_step(run: AgentRun, step: AgentStep, finished: dict[str, Any] | None) -
 
     with transaction.atomic():
         now = timezone.now()
-        AgentStep.objects.filter(pk=step.pk).update(status=AgentStep.Status.DONE, finished_at=now)
+        # Only the delivery that marks the step done moves the run on.
+        ended = AgentStep.objects.filter(pk=step.pk, status=AgentStep.Status.RUNNING).update(
+            status=AgentStep.Status.DONE, finished_at=now
+        )
+        if not ended:
+            return
         run = (
             AgentRun.objects.select_for_update(of=("self",))
             .select_related("project", "task", "agent")

@@ -224,11 +224,15 @@ def project_run_start(*, project: Project, actor: AbstractBaseUser | None = None
     was_paused = project.status == Project.Status.PAUSED
     planning_services.project_update(project=project, data={"status": Project.Status.ACTIVE})
     _checkpoint(project, "run resumed" if was_paused else "run started")
-    for run in AgentRun.objects.filter(
+    now = timezone.now()
+    paused_runs = AgentRun.objects.filter(
         project=project, status=AgentRun.Status.QUEUED, steps__isnull=False
-    ).distinct():
+    ).distinct()
+    for run in paused_runs:
         run.status = AgentRun.Status.RUNNING
-        run.save(update_fields=["status", "updated_at"])
+        run.heartbeat_at = now
+        run.lease_expires_at = now + timedelta(seconds=settings.AGENT_LEASE_SECONDS)
+        run.save(update_fields=["status", "heartbeat_at", "lease_expires_at", "updated_at"])
         _enqueue_step(run, run.result.get("next_step") or _current_step(run))
     return dispatch(project=project)
 
@@ -309,6 +313,17 @@ def stale_runs_recover(*, now=None) -> int:  # type: ignore[no-untyped-def]
     stale = AgentRun.objects.filter(
         status=AgentRun.Status.RUNNING, lease_expires_at__lt=now
     ).exclude(agent__type=Agent.Type.EXTERNAL)
+    for planning_run in stale.filter(kind=AgentRun.Kind.PLANNING):
+        # Plan generation is one task, not a step loop: deliver it again.
+        from planning.tasks import generate_plan
+
+        run_id = planning_run.pk
+        transaction.on_commit(
+            lambda run_id=run_id: generate_plan.apply_async(
+                args=[run_id], queue=settings.AGENT_QUEUE
+            )
+        )
+    stale = stale.filter(kind=AgentRun.Kind.TASK).exclude(agent__type__in=NOT_DISPATCHED)
     count = 0
     for run in stale:
         with transaction.atomic():

@@ -108,9 +108,13 @@ def _claim(run_id: int) -> AgentRun | None:
 
 
 def _progress(run: AgentRun, **result: object) -> None:
+    """Record progress; it is also the run's heartbeat, so the lease is extended."""
     run.result = {**run.result, **result}
     run.heartbeat_at = timezone.now()
-    AgentRun.objects.filter(pk=run.pk).update(result=run.result, heartbeat_at=run.heartbeat_at)
+    run.lease_expires_at = run.heartbeat_at + LEASE
+    AgentRun.objects.filter(pk=run.pk).update(
+        result=run.result, heartbeat_at=run.heartbeat_at, lease_expires_at=run.lease_expires_at
+    )
 
 
 def plan_generation_execute(*, run_id: int) -> AgentRun | None:

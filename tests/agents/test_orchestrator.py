@@ -154,3 +154,52 @@ def test_the_stale_run_sweep_is_scheduled_and_started_by_make_run():
     assert "agents.tasks.recover_stale_runs" in app.tasks
     procfile = (Path(settings.BASE_DIR) / "Procfile").read_text()
     assert "celery -A config beat" in procfile
+
+
+def test_resuming_renews_the_lease_so_the_sweep_does_not_deliver_twice(
+    plan, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agents.models import AgentStep
+
+    _coders(plan, 1)
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=plan)
+    AgentStep.objects.create(run=run, number=1, status="done")
+    AgentRun.objects.filter(pk=run.pk).update(
+        status="queued", lease_expires_at=timezone.now() - timedelta(hours=2)
+    )
+    plan.status = "paused"
+    plan.save()
+    with django_capture_on_commit_callbacks() as callbacks:
+        orchestrator.project_run_start(project=plan)
+    assert len(callbacks) == 1  # the paused run's next step
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert orchestrator.stale_runs_recover() == 0
+    assert callbacks == []
+
+
+def test_stale_planning_runs_get_generation_again_not_a_step_loop(
+    project, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from planning.services.generation import plan_generation_start
+
+    with django_capture_on_commit_callbacks():
+        run = plan_generation_start(project=project, requirements="- one")
+    AgentRun.objects.filter(pk=run.pk).update(
+        status="running", lease_expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert orchestrator.stale_runs_recover() == 0  # no agent step was delivered
+    assert len(callbacks) == 1
+    with mock.patch("planning.tasks.generate_plan.apply_async") as deliver:
+        callbacks[0]()
+    assert deliver.call_args.kwargs["args"] == [run.pk]

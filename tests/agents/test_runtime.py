@@ -210,3 +210,20 @@ def test_cancelled_run_does_not_step(run, fake_llm):
     assert step_execute(run_id=run.pk, number=1) is None
     assert fake_llm.requests == []
     assert AgentRun.objects.get(pk=run.pk).status == "cancelled"
+
+
+def test_a_duplicate_delivery_finishing_second_moves_nothing_on(
+    run, fake_llm, django_capture_on_commit_callbacks
+):
+    """Two deliveries of one step ran side by side: the reply stored first is the one both
+    use, and only the delivery that marks the step done enqueues the next step."""
+    from agents.runtime import _end_step
+
+    fake_llm.script(completion(None, tool_calls=[tool_call("c1", "list_tasks", {})]))
+    with django_capture_on_commit_callbacks() as first:
+        step_execute(run_id=run.pk, number=1)
+    assert len(first) == 1
+    step = AgentStep.objects.get(run=run, number=1)
+    with django_capture_on_commit_callbacks() as second:
+        _end_step(run, step, None)  # the slower twin reaching the end
+    assert second == []
