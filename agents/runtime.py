@@ -242,7 +242,9 @@ def _end_step(run: AgentRun, step: AgentStep, finished: dict[str, Any] | None) -
                 run=run, succeeded=outcome == "succeeded", summary=finished.get("summary", "")
             )
         elif step.number >= run.payload.get("max_turns", settings.AGENT_MAX_TURNS):
-            run_finish(run=run, succeeded=False, summary="", error="turn limit reached")
+            from agents.services.orchestrator import TURN_LIMIT
+
+            run_finish(run=run, succeeded=False, summary="", error=TURN_LIMIT)
         elif run.project.status == run.project.Status.PAUSED:
             run.status = AgentRun.Status.QUEUED  # resumes at the next step
             run.result = {**run.result, "next_step": step.number + 1}

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents.checkpoints import (
@@ -25,10 +26,10 @@ from agents.checkpoints import (
     execution_of,
     execution_values,
 )
-from agents.models import AgentState, Checkpoint, DecisionLog
+from agents.models import AgentRun, AgentState, Checkpoint, DecisionLog
 from agents.services._common import _save
 from agents.services.logs import decision_record
-from core.errors import DomainError
+from core.errors import ConflictError, DomainError
 from planning import selectors as planning_selectors
 from planning.importers.document import PlanDocument, PlanImportError
 from planning.models import Project, Task
@@ -134,9 +135,19 @@ def checkpoint_restore(
     One transaction; the logs are only added to, by the decision this returns (its
     reasoning holds the summary of what changed). Files and git are not touched. Raises
     DomainError, having written nothing, for a state that is not a snapshot, a plan that
-    no longer imports, or a state the database rules reject.
+    no longer imports, or a state the database rules reject; ConflictError while agent
+    runs are active (a restore would pull their tasks from under them).
     """
     state = _checked_state(checkpoint)
+    # Running runs, and paused ones (queued with steps done), hold tasks.
+    active = AgentRun.objects.filter(project_id=checkpoint.project_id).filter(
+        Q(status=AgentRun.Status.RUNNING) | Q(status=AgentRun.Status.QUEUED, steps__isnull=False)
+    )
+    if active.exists():
+        raise ConflictError(
+            "Agents are working on this project: cancel or let their runs finish before "
+            "restoring a checkpoint."
+        )
     try:
         return _restore(checkpoint, state, actor)
     except PlanImportError as exc:

@@ -247,12 +247,14 @@ def task_claim(*, agent: Agent, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> A
             Agent.objects.filter(pk=agent.pk).update(last_activity_at=now)
             return None
         attempt = AgentRun.objects.filter(task=task).count() + 1
-        Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(
+        taken = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(
             status=Task.Status.IN_PROGRESS,
             assigned_agent=agent,
             started_at=Coalesce("started_at", Value(now, output_field=DateTimeField())),
             updated_at=now,
         )
+        if taken != 1:  # the locked pick guarantees this; refuse rather than double-assign
+            raise ConflictError(f"Task {task.key} was taken meanwhile; claim again.")
         task.status, task.assigned_agent = Task.Status.IN_PROGRESS, agent
         task.started_at, task.updated_at = task.started_at or now, now
         run = AgentRun(

@@ -23,6 +23,7 @@ from planning import selectors as planning_selectors
 from planning import services as planning_services
 from planning.models import Project, Task
 
+TURN_LIMIT = "turn limit reached"
 ACTIVE_RUN_STATUSES = (AgentRun.Status.QUEUED, AgentRun.Status.RUNNING)
 NOT_DISPATCHED = (Agent.Type.EXTERNAL, Agent.Type.PLANNER)
 
@@ -97,6 +98,10 @@ def run_retry(*, run: AgentRun) -> AgentRun:
         raise ConflictError(f"Only a failed run can be retried; run {run.pk} is {run.status}.")
     if run.kind != AgentRun.Kind.TASK or run.agent.type in NOT_DISPATCHED:
         raise DomainError("Only runs of built-in agents on tasks can be retried here.")
+    if run.error == TURN_LIMIT:
+        raise DomainError("The run used all its turns; retrying would stop again at once.")
+    if run.agent.status != Agent.Status.IDLE:
+        raise ConflictError(f"Agent {run.agent.name} is busy with other work.")
     number = _current_step(run)
     AgentStep.objects.filter(run=run, number=number).update(
         status=AgentStep.Status.RUNNING, error="", finished_at=None

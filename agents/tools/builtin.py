@@ -83,9 +83,10 @@ def list_tasks(context: ToolContext, args: dict[str, Any]) -> list[dict[str, str
     },
 )
 def update_task_status(context: ToolContext, args: dict[str, Any]) -> dict[str, str]:
-    task = planning_services.task_set_status(
-        task=_task(context, args["key"]), status=args["status"]
-    )
+    task = _task(context, args["key"])
+    if task.assigned_agent_id not in (None, getattr(context.agent, "pk", None)):
+        raise ToolError(f"task {task.key} belongs to another agent's run")
+    task = planning_services.task_set_status(task=task, status=args["status"])
     return {"key": task.key, "status": task.status}
 
 

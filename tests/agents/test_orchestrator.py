@@ -203,3 +203,35 @@ def test_stale_planning_runs_get_generation_again_not_a_step_loop(
     with mock.patch("planning.tasks.generate_plan.apply_async") as deliver:
         callbacks[0]()
     assert deliver.call_args.kwargs["args"] == [run.pk]
+
+
+def test_retry_refuses_a_busy_agent_and_a_used_up_turn_limit(
+    plan, django_capture_on_commit_callbacks
+):
+    from agents.runtime import run_finish
+
+    [agent] = _coders(plan, 1)
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=plan)
+    run_finish(run=run, succeeded=False, summary="", error=orchestrator.TURN_LIMIT)
+    with pytest.raises(DomainError, match="used all its turns"):
+        orchestrator.run_retry(run=run)
+    AgentRun.objects.filter(pk=run.pk).update(error="model down")
+    agent.status = "busy"
+    agent.save()
+    with pytest.raises(ConflictError, match="busy"):
+        orchestrator.run_retry(run=AgentRun.objects.get(pk=run.pk))
+
+
+def test_checkpoint_restore_waits_for_running_agents(plan, django_capture_on_commit_callbacks):
+    from agents.services.checkpoints import checkpoint_restore, checkpoint_snapshot
+
+    _coders(plan, 1)
+    checkpoint = checkpoint_snapshot(project=plan, name="before")
+    with django_capture_on_commit_callbacks():
+        orchestrator.project_run_start(project=plan)
+    with pytest.raises(ConflictError, match="Agents are working"):
+        checkpoint_restore(checkpoint=checkpoint)
+    orchestrator.project_run_cancel(project=plan)
+    checkpoint_restore(checkpoint=checkpoint)
+    assert Task.objects.get(key="A").status == "pending"

@@ -1,0 +1,47 @@
+import pytest
+
+from agents.tools import ToolContext, ToolError, registry
+from tests.factories import AgentFactory, TaskFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_low_risk_tools_are_on_and_others_need_enabling(project):
+    from agents.tools import Tool
+
+    registry.register(
+        Tool(
+            name="shell_test",
+            description="t",
+            parameters={"type": "object"},
+            handler=lambda c, a: None,
+            risk="high",
+        )
+    )
+    try:
+        assert "shell_test" not in {t.name for t in registry.for_project(project)}
+        project.enabled_tools = ["shell_test"]
+        assert "shell_test" in {t.name for t in registry.for_project(project)}
+        assert "finish" in {t.name for t in registry.for_project(project)}
+    finally:
+        registry._tools.pop("shell_test")
+
+
+def test_update_task_status_refuses_another_agents_task(project):
+    mine, other = AgentFactory(project=project), AgentFactory(project=project)
+    TaskFactory(project=project, key="T", assigned_agent=other)
+    context = ToolContext(project=project, agent=mine, run=None, task=None, step=1)
+    tool = registry.get("update_task_status")
+    with pytest.raises(ToolError, match="belongs to another agent"):
+        tool.handler(context, {"key": "T", "status": "done"})
+    context.agent = other
+    assert tool.handler(context, {"key": "T", "status": "done"}) == {"key": "T", "status": "done"}
+
+
+def test_arguments_are_checked_against_the_schema():
+    tool = registry.get("set_state")
+    with pytest.raises(ToolError, match="not valid JSON"):
+        tool.parse_arguments("{")
+    with pytest.raises(ToolError, match="'key' is a required property"):
+        tool.parse_arguments('{"namespace": "n", "value": 1}')
+    assert tool.parse_arguments('{"namespace": "n", "key": "k", "value": [1]}')["value"] == [1]
