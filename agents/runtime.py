@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from agents import services as agent_services
 from agents.llm import ChatMessage, ToolCallRequest, UsageContext, get_llm_client
-from agents.models import AgentRun, AgentStep, Metric, ToolCall
+from agents.models import AgentRun, AgentStep, ToolCall
 from agents.tools import ToolContext, ToolError, registry
 
 STEP_PURPOSE = "agent_step"
@@ -270,29 +270,6 @@ def run_finish(*, run: AgentRun, succeeded: bool, summary: str, error: str = "")
     run.save(
         update_fields=["status", "finished_at", "error", "lease_expires_at", "result", "updated_at"]
     )
-    duration_s = (now - (run.started_at or now)).total_seconds()
-    metrics = [
-        Metric(
-            project=run.project,
-            agent=run.agent,
-            run=run,
-            task_id=run.task_id,
-            type=Metric.Type.RUN_DURATION,
-            value=duration_s,
-            metadata={"unit": "s"},
-        )
-    ]
-    if run.task is not None:
-        metrics.append(
-            Metric(
-                project=run.project,
-                agent=run.agent,
-                run=run,
-                task_id=run.task_id,
-                type=Metric.Type.QA_ITERATIONS,
-                value=run.task.qa_iterations,
-            )
-        )
-    Metric.objects.bulk_create(metrics)
+    agent_services.run_metrics_record(run=run)
     run_ended(run=run)
     return run

@@ -34,6 +34,7 @@ from agents.services.logs import (
     metric_record,
     planning_cycle_close,
     planning_cycle_open,
+    run_metrics_record,
     tool_call_complete,
     tool_call_start,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "metrics_report",
     "planning_cycle_close",
     "planning_cycle_open",
+    "run_metrics_record",
     "stale_leases_expire",
     "task_claim",
     "tool_call_complete",

@@ -35,6 +35,7 @@ from django.utils import timezone
 from agents.auth import KEY_PREFIX, agent_key_hash
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
 from agents.services._common import _save
+from agents.services.logs import run_metrics_record
 from core.errors import ConflictError, DomainError, PermissionDeniedError
 from planning.models import Project, SubFeature, Task, TaskDependency
 from planning.selectors import STARTED_STATUSES, task_ready_list
@@ -191,6 +192,7 @@ def _end_run(
         run.result = result
         update_fields.append("result")
     run.save(update_fields=update_fields)
+    run_metrics_record(run=run)
 
 
 def _release_task(run: AgentRun, *, now: datetime) -> None:

@@ -264,3 +264,27 @@ def llm_usage_record(
         )
         for type, value, metadata in rows
     )
+
+
+def run_metrics_record(*, run: AgentRun) -> list[Metric]:
+    """Record how long a finished run took and its task's QA iterations (one insert)."""
+    end = run.finished_at or timezone.now()
+    duration_s = max(0.0, (end - (run.started_at or end)).total_seconds())
+    common = {
+        "project_id": run.project_id,
+        "agent_id": run.agent_id,
+        "run": run,
+        "task_id": run.task_id,
+    }
+    rows = [
+        Metric(
+            type=Metric.Type.RUN_DURATION,
+            value=duration_s,
+            metadata={"unit": "s", "status": run.status},
+            **common,
+        )
+    ]
+    if run.task_id is not None:
+        qa = Task.objects.filter(pk=run.task_id).values_list("qa_iterations", flat=True).first()
+        rows.append(Metric(type=Metric.Type.QA_ITERATIONS, value=qa or 0, **common))
+    return Metric.objects.bulk_create(rows)

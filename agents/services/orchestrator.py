@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentRun, AgentStep
 from agents.services.agents import agent_run_create
-from agents.services.logs import decision_record
+from agents.services.logs import decision_record, run_metrics_record
 from core.errors import ConflictError, DomainError
 from planning import selectors as planning_selectors
 from planning import services as planning_services
@@ -82,6 +82,7 @@ def run_cancel(*, run: AgentRun, reason: str = "cancelled") -> AgentRun:
     run.error = reason
     run.lease_expires_at = None
     run.save(update_fields=["status", "finished_at", "error", "lease_expires_at", "updated_at"])
+    run_metrics_record(run=run)
     _release(run, task_status=Task.Status.PENDING)
     return run
 

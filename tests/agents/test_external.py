@@ -328,7 +328,8 @@ def test_stale_leases_expire_and_a_late_completion_is_refused(project, worker) -
     run.refresh_from_db()
     task.refresh_from_db()
     assert (run.status, task.status) == ("failed", "pending")
-    assert not Metric.objects.filter(run_id=run_id).exists()
+    assert not Metric.objects.filter(run_id=run_id, type="task_duration").exists()
+    assert Metric.objects.filter(run_id=run_id, type="run_duration").exists()  # the expiry
     again = claim(client, project)
     assert again.data["task"]["key"] == "T1"
     assert again.data["run"]["attempt"] == 2
@@ -370,8 +371,11 @@ def test_complete_finishes_the_run_the_task_and_frees_the_agent(project, worker)
     assert task.status == "done" and task.completed_at >= task.started_at
     agent.refresh_from_db()
     assert (agent.status, agent.current_task) == ("idle", None)
-    duration = Metric.objects.get(run=run)
-    assert duration.type == "task_duration" and duration.task_id == task.pk
+    duration = Metric.objects.get(run=run, type="task_duration")
+    assert duration.task_id == task.pk
+    assert {"run_duration", "qa_iterations"} <= set(
+        Metric.objects.filter(run=run).values_list("type", flat=True)
+    )
     assert duration.value == pytest.approx((run.finished_at - run.started_at).total_seconds())
 
 
