@@ -170,15 +170,13 @@ def _execute_tool_call(
     except ToolError:
         arguments, logged_input = None, {"raw_arguments": request.arguments_json}
     if started is None:
-        started = ToolCall.objects.create(
+        started = agent_services.tool_call_start(
             project=run.project,
-            agent=run.agent,
             run=run,
-            task_id=run.task_id,
             step=step.number,
             call_id=request.id,
             tool_name=request.name[:100] or "(unnamed)",
-            input=logged_input if logged_input is not None else {},
+            input=logged_input,
         )
     context = ToolContext(
         project=run.project,

@@ -34,8 +34,11 @@ def tool_call_start(
     agent: Agent | None = None,
     run: AgentRun | None = None,
     task: Task | None = None,
+    step: int | None = None,
+    call_id: str = "",
 ) -> ToolCall:
-    """Log the start of a tool call (the "started" row).
+    """Log the start of a tool call (the "started" row); `step` and `call_id` tie it to
+    the model reply that asked for it.
 
     The agent and task default to the run's. Raises DomainError for links into another
     project or a run of another agent.
@@ -48,6 +51,8 @@ def tool_call_start(
         task=task,
         tool_name=tool_name,
         input={} if input is None else input,
+        step=step,
+        call_id=call_id,
     )
     _save(call)
     return call
