@@ -12,7 +12,7 @@ from agents.models import (
     PlanningCycle,
     ToolCall,
 )
-from planning.admin import json_display
+from core.admin import json_display
 
 
 class AppendOnlyAdmin(admin.ModelAdmin):

@@ -29,9 +29,9 @@ from agents.checkpoints import TIME_FIELDS, StateDiff
 from agents.models import Agent, AgentRun, AgentStep, Checkpoint, ToolCall
 from agents.services import orchestrator
 from core.errors import DomainError
+from core.htmx import HtmxHttpRequest, wants_fragment
 from planning import selectors as planning_selectors
 from planning.models import Project, ProjectMembership, Task
-from planning.views import HtmxHttpRequest, wants_fragment
 
 AGENTS_PER_PAGE = 25
 

@@ -7,9 +7,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from core.htmx import HtmxHttpRequest, wants_fragment
 from memory import selectors
 from planning import selectors as planning_selectors
-from planning.views import HtmxHttpRequest, wants_fragment
 
 FACTS_PER_PAGE = 25
 

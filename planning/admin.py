@@ -1,5 +1,4 @@
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -9,9 +8,8 @@ from django.db import transaction
 from django.db.models import Count, Model, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
 
+from core.admin import json_display
 from planning import selectors, services
 from planning.graph import cycle_closed_by
 from planning.models import (
@@ -28,21 +26,6 @@ from planning.models import (
     Task,
     TaskDependency,
 )
-
-
-def json_block(value: object) -> SafeString:
-    """JSON laid out over several lines, for read-only admin fields."""
-    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
-
-
-def json_display(field: str) -> Callable[[admin.ModelAdmin, Model], SafeString]:
-    """A read-only admin field showing the JSON column `field` pretty-printed."""
-
-    @admin.display(description=field.replace("_", " "))
-    def display(model_admin: admin.ModelAdmin, obj: Model) -> SafeString:
-        return json_block(getattr(obj, field))
-
-    return display
 
 
 class ReadOnlyInline(admin.TabularInline):

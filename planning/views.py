@@ -18,10 +18,10 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
-from django_htmx.middleware import HtmxDetails
 
 from agents.models import AgentRun
 from core.errors import DomainError
+from core.htmx import HtmxHttpRequest, wants_fragment
 from planning import selectors, services
 from planning.diff import FieldChange, PlanDiff, diff_snapshots
 from planning.exporters import EXPORT_FORMATS, export_plan
@@ -56,19 +56,6 @@ from planning.services.imports import ImportOutcome, plan_import
 from planning.services.versions import version_create, version_restore
 
 PROJECTS_PER_PAGE = 25
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def wants_fragment(request: HtmxHttpRequest) -> bool:
-    """True for an htmx request that swaps part of a page.
-
-    Boosted navigation and history restores after a cache miss need the whole page.
-    """
-    htmx = request.htmx
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 @login_required
