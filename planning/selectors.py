@@ -397,6 +397,10 @@ class PlanAnalytics:
     progress: list[FeatureProgress]
     task_cycle: list[str] | None
     plan_cycle: list[str] | None
+    # For showing the figures: task key -> (id, name), and the plans in plan order as
+    # (key, name, feature key, declared wave).
+    task_labels: dict[str, tuple[int, str]] = field(default_factory=dict)
+    plans: list[tuple[str, str, str, int]] = field(default_factory=list)
 
 
 def plan_analytics(*, project: Project) -> PlanAnalytics:
@@ -406,13 +410,15 @@ def plan_analytics(*, project: Project) -> PlanAnalytics:
     """
     tasks = list(
         project.tasks.values_list(
-            "id", "key", "status", "estimated_minutes", "sub_feature_id", "feature_id"
+            "id", "key", "status", "estimated_minutes", "sub_feature_id", "feature_id", "name"
         )
     )
     keys = {row[0]: row[1] for row in tasks}
     task_deps = task_dependency_graph(project=project)
     subs = list(
-        project.sub_features.values_list("id", "key", "feature__key", "wave", "files_modified")
+        project.sub_features.order_by(
+            "feature__position", "feature__key", "position", "key"
+        ).values_list("id", "key", "feature__key", "wave", "files_modified", "name")
     )
     sub_keys = {row[0]: row[1] for row in subs}
     sub_deps = sub_feature_dependency_graph(project=project)
@@ -432,7 +438,7 @@ def plan_analytics(*, project: Project) -> PlanAnalytics:
             plan=sub_keys.get(sub_id),
             feature=feature_id,
         )
-        for task_id, key, status, minutes, sub_id, feature_id in tasks
+        for task_id, key, status, minutes, sub_id, feature_id, _ in tasks
     ]
     if plan_cycle is None:
         report = compute_waves(
@@ -443,7 +449,7 @@ def plan_analytics(*, project: Project) -> PlanAnalytics:
                 depends_on=tuple(sub_keys[d] for d in sub_deps.get(sub_id, ())),
                 files_modified=tuple(str(f) for f in files or ()),
             )
-            for sub_id, key, phase, wave, files in subs
+            for sub_id, key, phase, wave, files, _ in subs
         )
         waves, wave_warnings = report.waves, report.warnings
         if task_cycle is None:
@@ -487,6 +493,8 @@ def plan_analytics(*, project: Project) -> PlanAnalytics:
         progress=progress,
         task_cycle=task_cycle,
         plan_cycle=plan_cycle,
+        task_labels={row[1]: (row[0], row[6]) for row in tasks},
+        plans=[(key, name, phase, wave) for _, key, phase, wave, _, name in subs],
     )
 
 

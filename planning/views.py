@@ -214,17 +214,14 @@ def project_analytics(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """
     project, _ = selectors.project_for_user(user=request.user, slug=slug)
     analytics = selectors.plan_analytics(project=project)
-    # plan_analytics speaks in keys; the page also shows names and links to rows by pk.
     tasks = {
         key: TaskLink(key=key, name=name, pk=pk)
-        for pk, key, name in project.tasks.values_list("pk", "key", "name")
+        for key, (pk, name) in analytics.task_labels.items()
     }
 
     def links(keys: list[str]) -> list[TaskLink]:
-        # A task added since plan_analytics read the plan is still listed, without a link.
         return [tasks.get(key) or TaskLink(key=key, name="", pk=None) for key in keys]
 
-    plans = project.sub_features.order_by("feature__position", "feature__key", "position", "key")
     wave_rows = [
         WaveRow(
             key=key,
@@ -233,7 +230,7 @@ def project_analytics(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             declared=wave,
             computed=analytics.waves.get(key),
         )
-        for key, name, feature, wave in plans.values_list("key", "name", "feature__key", "wave")
+        for key, name, feature, wave in analytics.plans
     ]
     task_sets = [
         TaskSet("ready", "Ready", "Pending, with every dependency done.", links(analytics.ready)),

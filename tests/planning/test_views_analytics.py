@@ -300,8 +300,8 @@ def test_query_count_does_not_grow_with_the_plan(
     )
 
     # session, user, membership, plan_analytics (tasks, task and plan dependencies,
-    # plans, features, ready tasks), task names, plans with their declared waves
-    with django_assert_max_num_queries(11):
+    # plans, features, ready tasks): names and declared waves come with it
+    with django_assert_max_num_queries(9):
         html = get_page(browser, demo)
 
     assert f"{10 + extra} Tasks in all" in text(section(html, "analytics-counts"))
