@@ -28,8 +28,10 @@ from django.utils import timezone
 
 from agents import services as agent_services
 from agents.llm import ChatMessage, ToolCallRequest, UsageContext, get_llm_client
+from agents.llm.usage import usage_record
 from agents.models import AgentRun, AgentStep, ToolCall
-from agents.tools import ToolContext, ToolError, registry
+from agents.tools import Tool, ToolContext, ToolError, registry
+from core.db import commit_without_flush_wait
 
 STEP_PURPOSE = "agent_step"
 FINISH = "finish"
@@ -64,29 +66,32 @@ def conversation(run: AgentRun, *, before_step: int) -> list[ChatMessage]:
     """The messages the model sees at `before_step`: the opening, then each finished
     step's reply followed by its tool results (two queries)."""
     messages = [ChatMessage.from_openai(m) for m in run.payload.get("messages", [])]
-    steps = list(run.steps.filter(number__lt=before_step, reply__isnull=False).order_by("number"))
-    outputs = {
-        (call.step, call.call_id): call
-        for call in ToolCall.objects.filter(
-            run=run, started__isnull=True, step__lt=before_step
-        ).select_related("completion")
+    replies = run.steps.filter(number__lt=before_step, reply__isnull=False).order_by("number")
+    results = {
+        (step, call_id): (status, output, error)
+        for step, call_id, status, output, error in ToolCall.objects.filter(
+            run=run, started__isnull=True, step__lt=before_step, completion__isnull=False
+        ).values_list(
+            "step", "call_id", "completion__status", "completion__output", "completion__error"
+        )
     }
-    for step in steps:
-        reply = ChatMessage.from_openai(step.reply)
+    for number, reply_data in replies.values_list("number", "reply"):
+        reply = ChatMessage.from_openai(reply_data)
         messages.append(reply)
         for request in reply.tool_calls:
-            started = outputs.get((step.number, request.id))
-            completion = getattr(started, "completion", None) if started else None
-            messages.append(ChatMessage.tool(request.id, _tool_result_text(completion)))
+            result = results.get((number, request.id))
+            messages.append(ChatMessage.tool(request.id, _tool_result_text(result)))
     return messages
 
 
-def _tool_result_text(completion: ToolCall | None) -> str:
-    if completion is None:
+def _tool_result_text(result: tuple[str, Any, str] | None) -> str:
+    """What the model is told of a call, from its completion's (status, output, error)."""
+    if result is None:
         return "error: the tool call did not complete"
-    if completion.status == ToolCall.Status.FAILED:
-        return f"error: {completion.error}"
-    return json.dumps(completion.output, ensure_ascii=False, default=str)
+    status, output, error = result
+    if status == ToolCall.Status.FAILED:
+        return f"error: {error}"
+    return json.dumps(output, ensure_ascii=False, default=str)
 
 
 class StepSkipped(Exception):
@@ -94,7 +99,10 @@ class StepSkipped(Exception):
 
 
 def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep]:
+    """Count this delivery as an attempt of the step and renew the run's lease."""
     with transaction.atomic():
+        # Bookkeeping that a redelivery redoes: no need to wait for the disk.
+        commit_without_flush_wait()
         run = (
             AgentRun.objects.select_for_update(of=("self",))
             .select_related("project", "agent", "task")
@@ -102,12 +110,16 @@ def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep]:
         )
         if run.status != AgentRun.Status.RUNNING:
             raise StepSkipped(f"run {run_id} is {run.status}")
-        step, _ = AgentStep.objects.get_or_create(run=run, number=number)
-        if step.status != AgentStep.Status.RUNNING:
-            raise StepSkipped(f"step {number} of run {run_id} is {step.status}")
         now = timezone.now()
-        step.attempts += 1
-        step.save(update_fields=["attempts"])
+        step = AgentStep.objects.filter(run=run, number=number).first()
+        if step is None:
+            # Steps are only created under the run's lock, so no race to lose here.
+            step = AgentStep.objects.create(run=run, number=number, attempts=1, started_at=now)
+        elif step.status != AgentStep.Status.RUNNING:
+            raise StepSkipped(f"step {number} of run {run_id} is {step.status}")
+        else:
+            step.attempts += 1
+            step.save(update_fields=["attempts"])
         run.heartbeat_at = now
         run.lease_expires_at = now + timedelta(seconds=settings.AGENT_LEASE_SECONDS)
         run.result = {**run.result, "step": number}
@@ -122,62 +134,146 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
         run, step = _claim_step(run_id, number)
     except StepSkipped:
         return None
-    tools = registry.for_project(run.project)
+    tools = {t.name: t for t in registry.for_project(run.project)}
+    started_calls: dict[str, ToolCall] = {}
+    completed_calls: dict[str, ToolCall] = {}
+    stored_now, first_started = (False, None)
     if step.reply is None:
-        completion = get_llm_client().complete(
-            conversation(run, before_step=number),
-            tools=[t.spec() for t in tools],
-            context=UsageContext(
-                project=run.project, agent=run.agent, run=run, task=run.task, purpose=STEP_PURPOSE
-            ),
-        )
-        # First reply stored wins: a duplicate delivery running alongside uses the same one.
-        AgentStep.objects.filter(pk=step.pk, reply__isnull=True).update(
-            reply=completion.as_message().to_openai()
-        )
-        step.reply = AgentStep.objects.values_list("reply", flat=True).get(pk=step.pk)
+        stored_now, first_started = _ask_model(run, step, tools)
+    if first_started is not None:
+        started_calls[first_started.call_id] = first_started
+    if not stored_now:
+        # A replayed reply: some of its calls may have started, or finished, before.
+        for call in ToolCall.objects.filter(
+            run=run, step=step.number, started__isnull=True
+        ).select_related("completion"):
+            started_calls[call.call_id] = call
+            if (completion := getattr(call, "completion", None)) is not None:
+                completed_calls[call.call_id] = completion
     reply = ChatMessage.from_openai(step.reply)
-    allowed = {t.name for t in tools}
     finished: dict[str, Any] | None = None
-    for request in reply.tool_calls:
-        completion_row = _execute_tool_call(run, step, request, allowed)
-        if request.name == FINISH and completion_row.status == ToolCall.Status.SUCCEEDED:
-            finished = completion_row.output
-    if finished is None and not reply.tool_calls:
+    if not reply.tool_calls:
         finished = {
             "outcome": "succeeded",
             "summary": reply.content or "Finished without a summary.",
         }
-    _end_step(run, step, finished)
+        with transaction.atomic():
+            _end_step(run, step, finished)
+        return step
+    last = len(reply.tool_calls) - 1
+    for index, request in enumerate(reply.tool_calls):
+        started = started_calls.get(request.id)
+        # A call whose completion exists was done in an earlier attempt: never run again.
+        completion_row = completed_calls.get(request.id)
+        tool = tools.get(request.name)
+        arguments, argument_error = _parse_arguments(tool, request)
+        if completion_row is None and started is None:
+            with transaction.atomic():
+                if _may_commit_without_flush_wait(tool):
+                    commit_without_flush_wait()
+                started = _log_started(run, step, request, tool, arguments)
+        with transaction.atomic():
+            if completion_row is None:
+                completion_row = _run_tool_call(
+                    run, step, request, tools, started, arguments, argument_error
+                )
+            if request.name == FINISH and completion_row.status == ToolCall.Status.SUCCEEDED:
+                finished = completion_row.output
+            if index == last:
+                # The last call's effects, its completion row and the step's end commit
+                # together: one flush to disk per step.
+                _end_step(run, step, finished)
     return step
 
 
-def _execute_tool_call(
-    run: AgentRun, step: AgentStep, request: ToolCallRequest, allowed: set[str]
-) -> ToolCall:
-    started = (
-        ToolCall.objects.filter(run=run, step=step.number, call_id=request.id, started__isnull=True)
-        .select_related("completion")
-        .first()
+def _may_commit_without_flush_wait(tool: Tool | None) -> bool:
+    """Low-risk tools only touch the database, where their effects commit with the
+    completion row, a synchronous commit that flushes everything before it too. Riskier
+    ones act outside it, so their "started" row must be on disk before they run."""
+    return tool is None or tool.risk == "low"
+
+
+def _ask_model(
+    run: AgentRun, step: AgentStep, tools: dict[str, Tool]
+) -> tuple[bool, ToolCall | None]:
+    """Ask the model for the step's reply and store it with the call's usage and the
+    "started" row of its first tool call, in one transaction. Sets `step.reply`, to a
+    duplicate delivery's reply when that was stored first. Returns whether this
+    delivery's reply was stored, and the started row it logged."""
+    client = get_llm_client()
+    usage = UsageContext(
+        project=run.project, agent=run.agent, run=run, task=run.task, purpose=STEP_PURPOSE
     )
-    existing = getattr(started, "completion", None) if started else None
-    if existing is not None:
-        return existing  # done in an earlier attempt: reuse, never run again
-    tool = registry.get(request.name) if request.name in allowed else None
+    completion = client.complete(
+        conversation(run, before_step=step.number),
+        tools=[t.spec() for t in tools.values()],
+        context=usage,
+        record_usage=False,
+    )
+    message = completion.as_message().to_openai()
+    first = completion.tool_calls[0] if completion.tool_calls else None
+    first_tool = tools.get(first.name) if first is not None else None
+    started = None
+    with transaction.atomic():
+        if _may_commit_without_flush_wait(first_tool):
+            commit_without_flush_wait()  # a lost reply is asked for again
+        usage_record(completion=completion, provider=client.provider, context=usage)
+        # First reply stored wins: a duplicate delivery running alongside uses the same one.
+        stored = AgentStep.objects.filter(pk=step.pk, reply__isnull=True).update(reply=message)
+        if stored and first is not None:
+            arguments, _ = _parse_arguments(first_tool, first)
+            started = _log_started(run, step, first, first_tool, arguments)
+    step.reply = (
+        message if stored else AgentStep.objects.values_list("reply", flat=True).get(pk=step.pk)
+    )
+    return bool(stored), started
+
+
+def _parse_arguments(
+    tool: Tool | None, request: ToolCallRequest
+) -> tuple[dict[str, Any] | None, str]:
+    """The call's arguments, or None and why they are unusable."""
+    if tool is None:
+        return None, ""
     try:
-        arguments = tool.parse_arguments(request.arguments_json) if tool else None
-        logged_input: Any = arguments
-    except ToolError:
-        arguments, logged_input = None, {"raw_arguments": request.arguments_json}
-    if started is None:
-        started = agent_services.tool_call_start(
-            project=run.project,
-            run=run,
-            step=step.number,
-            call_id=request.id,
-            tool_name=request.name[:100] or "(unnamed)",
-            input=logged_input,
-        )
+        return tool.parse_arguments(request.arguments_json), ""
+    except ToolError as exc:
+        return None, str(exc)
+
+
+def _log_started(
+    run: AgentRun,
+    step: AgentStep,
+    request: ToolCallRequest,
+    tool: Tool | None,
+    arguments: dict[str, Any] | None,
+) -> ToolCall:
+    """Log the call's "started" row (inside the caller's transaction, which commits
+    before the tool runs)."""
+    logged_input: Any = arguments
+    if tool is not None and arguments is None:
+        logged_input = {"raw_arguments": request.arguments_json}
+    return agent_services.tool_call_start(
+        project=run.project,
+        run=run,
+        step=step.number,
+        call_id=request.id,
+        tool_name=request.name[:100] or "(unnamed)",
+        input=logged_input,
+    )
+
+
+def _run_tool_call(
+    run: AgentRun,
+    step: AgentStep,
+    request: ToolCallRequest,
+    tools: dict[str, Tool],
+    started: ToolCall,
+    arguments: dict[str, Any] | None,
+    argument_error: str,
+) -> ToolCall:
+    """Run the tool and log its completion row, inside the caller's transaction, so the
+    tool's own database work and the row commit together."""
     context = ToolContext(
         project=run.project,
         agent=run.agent,
@@ -186,30 +282,29 @@ def _execute_tool_call(
         step=step.number,
         tool_call=started,
     )
+    tool = tools.get(request.name)
     began = time.perf_counter()
-    # The tool's own database work and its completion row commit together.
-    with transaction.atomic():
-        status, output, error = ToolCall.Status.SUCCEEDED, None, ""
-        try:
-            if tool is None:
-                raise ToolError(
-                    f"there is no tool {request.name!r}; use one of {', '.join(sorted(allowed))}"
-                )
-            if arguments is None:
-                arguments = tool.parse_arguments(request.arguments_json)
-            with transaction.atomic():
-                output = tool.handler(context, arguments)
-        except ToolError as exc:
-            status, error = ToolCall.Status.FAILED, str(exc)
-        except Exception as exc:  # a broken tool is reported to the model, not fatal
-            status, error = ToolCall.Status.FAILED, f"{type(exc).__name__}: {exc}"
-        return agent_services.tool_call_complete(
-            started=started,
-            status=status,
-            output=_json_safe(output),
-            error=error,
-            duration_ms=round((time.perf_counter() - began) * 1000),
-        )
+    status, output, error = ToolCall.Status.SUCCEEDED, None, ""
+    try:
+        if tool is None:
+            raise ToolError(
+                f"there is no tool {request.name!r}; use one of {', '.join(sorted(tools))}"
+            )
+        if arguments is None:
+            raise ToolError(argument_error)
+        with transaction.atomic():
+            output = tool.handler(context, arguments)
+    except ToolError as exc:
+        status, error = ToolCall.Status.FAILED, str(exc)
+    except Exception as exc:  # a broken tool is reported to the model, not fatal
+        status, error = ToolCall.Status.FAILED, f"{type(exc).__name__}: {exc}"
+    return agent_services.tool_call_complete(
+        started=started,
+        status=status,
+        output=_json_safe(output),
+        error=error,
+        duration_ms=round((time.perf_counter() - began) * 1000),
+    )
 
 
 def _json_safe(value: Any) -> Any:
@@ -217,41 +312,40 @@ def _json_safe(value: Any) -> Any:
 
 
 def _end_step(run: AgentRun, step: AgentStep, finished: dict[str, Any] | None) -> None:
+    """Mark the step done and move the run on (inside the caller's transaction)."""
     from agents.tasks import run_step
 
-    with transaction.atomic():
-        now = timezone.now()
-        # Only the delivery that marks the step done moves the run on.
-        ended = AgentStep.objects.filter(pk=step.pk, status=AgentStep.Status.RUNNING).update(
-            status=AgentStep.Status.DONE, finished_at=now
-        )
-        if not ended:
-            return
-        run = (
-            AgentRun.objects.select_for_update(of=("self",))
-            .select_related("project", "task", "agent")
-            .get(pk=run.pk)
-        )
-        if run.status != AgentRun.Status.RUNNING:
-            return
-        if finished is not None:
-            outcome = finished.get("outcome", "succeeded")
-            run_finish(
-                run=run, succeeded=outcome == "succeeded", summary=finished.get("summary", "")
-            )
-        elif step.number >= run.payload.get("max_turns", settings.AGENT_MAX_TURNS):
-            from agents.services.orchestrator import TURN_LIMIT
+    now = timezone.now()
+    # Only the delivery that marks the step done moves the run on.
+    ended = AgentStep.objects.filter(pk=step.pk, status=AgentStep.Status.RUNNING).update(
+        status=AgentStep.Status.DONE, finished_at=now
+    )
+    if not ended:
+        return
+    # Cancel and pause change only these; the rest of the run is as the step loaded it.
+    run.status, project_status = (
+        AgentRun.objects.select_for_update(of=("self",))
+        .values_list("status", "project__status")
+        .get(pk=run.pk)
+    )
+    if run.status != AgentRun.Status.RUNNING:
+        return
+    if finished is not None:
+        outcome = finished.get("outcome", "succeeded")
+        run_finish(run=run, succeeded=outcome == "succeeded", summary=finished.get("summary", ""))
+    elif step.number >= run.payload.get("max_turns", settings.AGENT_MAX_TURNS):
+        from agents.services.orchestrator import TURN_LIMIT
 
-            run_finish(run=run, succeeded=False, summary="", error=TURN_LIMIT)
-        elif run.project.status == run.project.Status.PAUSED:
-            run.status = AgentRun.Status.QUEUED  # resumes at the next step
-            run.result = {**run.result, "next_step": step.number + 1}
-            run.save(update_fields=["status", "result", "updated_at"])
-        else:
-            number = step.number + 1
-            transaction.on_commit(
-                lambda: run_step.apply_async(args=[run.pk, number], queue=settings.AGENT_QUEUE)
-            )
+        run_finish(run=run, succeeded=False, summary="", error=TURN_LIMIT)
+    elif project_status == run.project.Status.PAUSED:
+        run.status = AgentRun.Status.QUEUED  # resumes at the next step
+        run.result = {**run.result, "next_step": step.number + 1}
+        run.save(update_fields=["status", "result", "updated_at"])
+    else:
+        number = step.number + 1
+        transaction.on_commit(
+            lambda: run_step.apply_async(args=[run.pk, number], queue=settings.AGENT_QUEUE)
+        )
 
 
 def run_finish(*, run: AgentRun, succeeded: bool, summary: str, error: str = "") -> AgentRun:

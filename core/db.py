@@ -1,6 +1,6 @@
 """Database-level guards that Django has no declarative API for."""
 
-from django.db import migrations
+from django.db import DEFAULT_DB_ALIAS, connections, migrations
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.state import ProjectState, StateApps
 
@@ -12,6 +12,18 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 """
+
+
+def commit_without_flush_wait(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Inside a transaction: on PostgreSQL, let its COMMIT return before the WAL reaches
+    disk (`synchronous_commit` off for this transaction only). A server crash may lose
+    the transaction, but never a part of it and never a later one, since every
+    synchronous commit flushes all WAL before it. Only for work a retry redoes anyway.
+    Does nothing on other databases."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 class GuardTable(migrations.operations.base.Operation):

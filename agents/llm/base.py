@@ -221,12 +221,15 @@ class LLMClient(ABC):
         temperature: float | None = None,
         max_tokens: int | None = None,
         context: UsageContext | None = None,
+        record_usage: bool = True,
     ) -> Completion:
         """Ask the model for the next message.
 
         `response_format` is passed as OpenAI defines it; build a JSON-schema one with
         `json_schema_format`. With a `context`, the call's tokens, latency and cost are
-        recorded as Metric rows. Raises LLMError when the call fails after retries.
+        recorded as Metric rows, unless `record_usage` is False: then the caller records
+        them with `usage_record`, e.g. in the transaction that stores the reply. Raises
+        LLMError when the call fails after retries.
         """
         request = ChatRequest(
             messages=tuple(messages),
@@ -240,7 +243,7 @@ class LLMClient(ABC):
         started = time.perf_counter()
         completion = self._complete(request)
         completion = replace(completion, latency_ms=(time.perf_counter() - started) * 1000)
-        if context is not None:
+        if context is not None and record_usage:
             usage_module.usage_record(
                 completion=completion, provider=self.provider, context=context
             )

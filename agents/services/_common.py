@@ -19,13 +19,24 @@ def _save(instance: Model, *, update_fields: Iterable[str] | None = None) -> Non
     instance.save(update_fields=list(update_fields) if update_fields is not None else None)
 
 
-def _insert_once(instance: Model, *, exists: Callable[[], bool], conflict: str) -> None:
+def _insert_once(
+    instance: Model, *, exists: Callable[[], bool], conflict: str, links_loaded: bool = False
+) -> None:
     """Insert `instance`, turning a lost race on a unique column into ConflictError.
 
     The database's unique index is the arbiter, so two concurrent requests cannot both
     win; `exists()` tells a duplicate apart from any other integrity failure.
+
+    `links_loaded` is for rows a service builds itself from objects already loaded (the
+    audit log on an agent's hot path): only the field values are checked, which costs no
+    query; the links exist and the database enforces the constraints.
     """
-    instance.full_clean(validate_unique=False)
+    if links_loaded:
+        instance.clean_fields(
+            exclude=[field.name for field in instance._meta.concrete_fields if field.is_relation]
+        )
+    else:
+        instance.full_clean(validate_unique=False)
     try:
         with transaction.atomic():
             instance.save(force_insert=True)

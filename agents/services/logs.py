@@ -25,7 +25,6 @@ from planning.models import Project, Task
 # Tool calls ---------------------------------------------------------------------------
 
 
-@transaction.atomic
 def tool_call_start(
     *,
     project: Project,
@@ -44,6 +43,8 @@ def tool_call_start(
     project or a run of another agent.
     """
     agent, task = _resolve_links(project, agent=agent, run=run, task=task)
+    if not tool_name:
+        raise DomainError("A tool call names its tool.", field="tool_name")
     call = ToolCall(
         project=project,
         agent=agent,
@@ -54,11 +55,20 @@ def tool_call_start(
         step=step,
         call_id=call_id,
     )
-    _save(call)
+    _insert_once(
+        call,
+        exists=lambda: (
+            bool(call_id)
+            and ToolCall.objects.filter(
+                run=run, step=step, call_id=call_id, started__isnull=True
+            ).exists()
+        ),
+        conflict=f"Tool call {call_id!r} of step {step} is already logged.",
+        links_loaded=True,
+    )
     return call
 
 
-@transaction.atomic
 def tool_call_complete(
     *,
     started: ToolCall,
@@ -90,6 +100,7 @@ def tool_call_complete(
         completion,
         exists=lambda: ToolCall.objects.filter(started=started).exists(),
         conflict=f"Tool call {started.pk} is already complete.",
+        links_loaded=True,
     )
     return completion
 
@@ -215,7 +226,6 @@ def metric_record(
 # LLM usage ----------------------------------------------------------------------------
 
 
-@transaction.atomic
 def llm_usage_record(
     *,
     project: Project,

@@ -144,10 +144,7 @@ def _release(run: AgentRun, *, task_status: str) -> None:
         status=Agent.Status.IDLE, current_task=None, last_activity_at=timezone.now()
     )
     if run.task_id:
-        task = Task.objects.get(pk=run.task_id)
-        planning_services.task_update(
-            task=task, data={"status": task_status, "assigned_agent": None}
-        )
+        planning_services.task_release(task_id=run.task_id, status=task_status)
 
 
 def run_ended(*, run: AgentRun) -> None:

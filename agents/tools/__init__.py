@@ -9,6 +9,7 @@ start-up, so other apps (or a deployment) can add tools.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 from collections.abc import Callable
@@ -52,8 +53,16 @@ class Tool:
     handler: Handler
     risk: Risk = "low"
 
-    def spec(self) -> ToolSpec:
+    @functools.cached_property
+    def _spec(self) -> ToolSpec:
         return ToolSpec(name=self.name, description=self.description, parameters=self.parameters)
+
+    @functools.cached_property
+    def _validator(self) -> Draft202012Validator:
+        return Draft202012Validator(self.parameters)
+
+    def spec(self) -> ToolSpec:
+        return self._spec
 
     def parse_arguments(self, arguments_json: str) -> dict[str, Any]:
         """The model's arguments, checked against the schema. Raises ToolError."""
@@ -65,7 +74,7 @@ class Tool:
             ) from None
         if not isinstance(arguments, dict):
             raise ToolError("arguments must be a JSON object")
-        errors = sorted(Draft202012Validator(self.parameters).iter_errors(arguments), key=str)
+        errors = sorted(self._validator.iter_errors(arguments), key=str)
         if errors:
             details = "; ".join(
                 f"{'/'.join(str(p) for p in error.absolute_path) or '(arguments)'}: {error.message}"

@@ -4,9 +4,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
+from django.db.models import DateTimeField, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core.errors import ConflictError
+from core.errors import ConflictError, DomainError
 from planning import selectors
 from planning.graph import cycle_closed_by
 from planning.models import (
@@ -273,6 +275,25 @@ def task_update(
 def task_set_status(*, task: Task, status: str) -> Task:
     """Move a task to `status`, stamping started_at/completed_at as it goes."""
     return task_update(task=task, data={"status": status})
+
+
+def task_release(*, task_id: int, status: str) -> None:
+    """Settle a task an agent has let go of: unassign it and move it to `status`, stamping
+    or clearing completed_at, in one UPDATE (an agent's run ends with this; a task that
+    was deleted meanwhile is ignored). Raises DomainError for an unknown status."""
+    if status not in Task.Status.values:
+        raise DomainError(f"{status!r} is not a task status.", field="status")
+    now = timezone.now()
+    Task.objects.filter(pk=task_id).update(
+        status=status,
+        assigned_agent=None,
+        completed_at=(
+            Coalesce("completed_at", Value(now, output_field=DateTimeField()))
+            if status == Task.Status.DONE
+            else None
+        ),
+        updated_at=now,
+    )
 
 
 def _stamp_status_times(task: Task) -> list[str]:

@@ -145,6 +145,29 @@ def test_a_completion_records_tokens_latency_and_cost_in_one_insert(
 
 
 @pytest.mark.django_db
+def test_usage_is_left_to_the_caller_when_asked(llm_server, openai_client, project):
+    llm_server.script(completion("ok", usage=usage_body(10, 2)))
+    result = openai_client.complete(
+        QUESTION,
+        context=UsageContext(project=project, purpose="plan_chat"),
+        record_usage=False,
+    )
+    assert result.usage.input_tokens == 10
+    assert not Metric.objects.exists()
+
+
+def test_a_responder_answers_what_the_script_does_not():
+    def echo_last_message(request):
+        return completion(f"you said: {request.json['messages'][-1]['content']}")
+
+    with FakeOpenAIServer(responder=echo_last_message) as server:
+        server.script(completion("scripted first"))
+        client = OpenAIClient(base_url=server.base_url, api_key="test", max_retries=0)
+        assert client.complete(QUESTION).content == "scripted first"
+        assert client.complete(QUESTION).content == "you said: What should we build first?"
+
+
+@pytest.mark.django_db
 def test_a_model_without_a_price_records_zero_cost_marked_unpriced(
     llm_server, openai_client, settings, project
 ):

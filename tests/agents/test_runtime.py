@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.db import connection
 
 from agents.models import AgentRun, AgentState, AgentStep, DecisionLog, Metric, ToolCall
 from agents.runtime import step_execute
@@ -227,3 +228,50 @@ def test_a_duplicate_delivery_finishing_second_moves_nothing_on(
     with django_capture_on_commit_callbacks() as second:
         _end_step(run, step, None)  # the slower twin reaching the end
     assert second == []
+
+
+def test_a_call_started_but_not_completed_runs_once_on_retry(
+    run, fake_llm, django_capture_on_commit_callbacks
+):
+    """A worker died while a tool ran: its "started" row committed, the tool's work and
+    completion did not. The retry runs that call once, under the same started row."""
+    from agents.llm import ChatMessage, ToolCallRequest
+    from agents.services import tool_call_start
+
+    arguments = json.dumps({"namespace": "n", "key": "k", "value": 1})
+    reply = ChatMessage.assistant(tool_calls=[ToolCallRequest("c1", "set_state", arguments)])
+    step = AgentStep.objects.create(run=run, number=1, attempts=1, reply=reply.to_openai())
+    started = tool_call_start(
+        project=run.project, run=run, step=1, call_id="c1", tool_name="set_state"
+    )
+    with django_capture_on_commit_callbacks():
+        step_execute(run_id=run.pk, number=1)
+    assert fake_llm.requests == []  # the stored reply is replayed
+    assert ToolCall.objects.filter(run=run, started__isnull=True).get() == started
+    assert ToolCall.objects.get(started=started).status == "succeeded"
+    assert AgentState.objects.get(namespace="n", key="k").value == 1
+    step.refresh_from_db()
+    assert (step.status, step.attempts) == ("done", 2)
+
+
+def get_state_reply(call_id):
+    return completion(
+        None, tool_calls=[tool_call(call_id, "get_state", {"namespace": "n", "key": "k"})]
+    )
+
+
+def test_a_step_costs_the_same_queries_however_long_the_conversation(
+    run, fake_llm, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    """The conversation is read in two queries, so step 9 costs what step 2 does."""
+    fake_llm.script(*[get_state_reply(f"c{n}") for n in range(1, 10)])
+    with django_capture_on_commit_callbacks():
+        step_execute(run_id=run.pk, number=1)
+    # Counted inside the test's transaction, where each of the step's transactions is a
+    # savepoint: 14 statements, 11 savepoint commands, and on PostgreSQL the two
+    # transactions that need not wait for the disk say so.
+    limit = 25 + (2 if connection.vendor == "postgresql" else 0)
+    for number in range(2, 10):
+        with django_assert_max_num_queries(limit), django_capture_on_commit_callbacks():
+            step_execute(run_id=run.pk, number=number)
+    assert AgentStep.objects.filter(run=run, status="done").count() == 9

@@ -135,6 +135,36 @@ def test_completing_a_tool_call_twice_is_a_conflict(project) -> None:
     assert ToolCall.objects.filter(started=started).get().status == "succeeded"
 
 
+def test_a_call_id_logged_twice_in_a_step_is_a_conflict(project) -> None:
+    run = AgentRunFactory(agent__project=project)
+    services.tool_call_start(project=project, run=run, step=1, call_id="c1", tool_name="ls")
+
+    with pytest.raises(ConflictError, match="'c1' of step 1 is already logged"):
+        services.tool_call_start(project=project, run=run, step=1, call_id="c1", tool_name="ls")
+
+    services.tool_call_start(project=project, run=run, step=2, call_id="c1", tool_name="ls")
+    assert ToolCall.objects.filter(run=run).count() == 2
+
+
+def test_a_tool_call_without_a_tool_name_is_refused(project) -> None:
+    with pytest.raises(DomainError, match="names its tool"):
+        services.tool_call_start(project=project, tool_name="")
+    assert not ToolCall.objects.exists()
+
+
+def test_logging_a_tool_call_checks_its_links_without_querying_them(
+    project, django_assert_num_queries
+) -> None:
+    """The links are objects the caller has loaded; the row is one insert (plus the
+    savepoint that turns a duplicate into a conflict)."""
+    run = AgentRunFactory(agent__project=project, task=TaskFactory(project=project))
+    run = AgentRun.objects.select_related("agent", "task").get(pk=run.pk)
+    with django_assert_num_queries(3):
+        started = services.tool_call_start(project=project, run=run, tool_name="ls")
+    with django_assert_num_queries(3):
+        services.tool_call_complete(started=started, status="succeeded")
+
+
 def test_a_racing_completion_is_a_conflict(project) -> None:
     # Both requests loaded the started row before either inserted its completion.
     started = services.tool_call_start(project=project, tool_name="shell")

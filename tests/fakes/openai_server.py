@@ -16,6 +16,7 @@ scripted too few replies fails with a readable error instead of hanging.
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -127,8 +128,11 @@ def malformed(text: str = '{"id": "chatcmpl-broken", "choices": [', **kwargs: An
 class FakeOpenAIServer:
     """An OpenAI-compatible endpoint on an ephemeral port, served from a background thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, responder: Callable[[RecordedRequest], Reply] | None = None) -> None:
+        """`responder`, when given, answers every request the script has no reply left for
+        (for many concurrent conversations, whose order no script can foresee)."""
         self.requests: list[RecordedRequest] = []
+        self._responder = responder
         self._replies: list[Reply] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -178,6 +182,8 @@ class FakeOpenAIServer:
             self.requests.append(request)
             if request.method != "POST" or request.path != CHAT_COMPLETIONS_PATH:
                 return error(404, f"fake OpenAI server: no route for {request.path}")
+            if not self._replies and self._responder is not None:
+                return self._responder(request)
             if not self._replies:
                 return error(
                     400, f"fake OpenAI server: no scripted reply left for request {request.path}"

@@ -1,11 +1,17 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from core.errors import ConflictError
+from core.errors import ConflictError, DomainError
 from planning import services
 from planning.models import Project, ProjectMembership, Task, TaskDependency
 from planning.services import PlanError
-from tests.factories import FeatureFactory, SubFeatureFactory, TaskFactory, UserFactory
+from tests.factories import (
+    AgentFactory,
+    FeatureFactory,
+    SubFeatureFactory,
+    TaskFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +108,33 @@ def test_status_changes_stamp_times(project):
     services.task_set_status(task=task, status="review")
     task.refresh_from_db()
     assert task.completed_at is None
+
+
+def test_a_released_task_is_unassigned_and_stamped_in_one_update(
+    project, django_assert_num_queries
+):
+    agent = AgentFactory(project=project)
+    task = TaskFactory(project=project, status="in_progress", assigned_agent=agent)
+    with django_assert_num_queries(1):
+        services.task_release(task_id=task.pk, status="done")
+    task.refresh_from_db()
+    assert (task.status, task.assigned_agent) == ("done", None)
+    done_at = task.completed_at
+    assert done_at is not None
+    services.task_release(task_id=task.pk, status="done")
+    task.refresh_from_db()
+    assert task.completed_at == done_at  # kept, not restamped
+    services.task_release(task_id=task.pk, status="failed")
+    task.refresh_from_db()
+    assert (task.status, task.completed_at) == ("failed", None)
+
+
+def test_releasing_a_task_to_an_unknown_status_is_refused(project):
+    task = TaskFactory(project=project, status="in_progress")
+    with pytest.raises(DomainError):
+        services.task_release(task_id=task.pk, status="finished")
+    task.refresh_from_db()
+    assert task.status == "in_progress"
 
 
 def test_invalid_status_is_a_validation_error_and_changes_nothing(project):
