@@ -105,7 +105,10 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
             "min_size": 1,
             "max_size": env.int("DATABASE_POOL_SIZE", default=10),
             "timeout": 10,
-        }
+        },
+        # Statements run through core.db.prepared_cursor are prepared on first use.
+        # Django's own cursors bind parameters client-side and never prepare.
+        "prepare_threshold": 0,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -206,6 +209,7 @@ SPECTACULAR_SETTINGS = {
         "ProjectStatusEnum": "planning.models.ProjectStatus",
         "WorkStatusEnum": "planning.models.WorkStatus",
         "TaskStatusEnum": "planning.models.TaskStatus",
+        "TaskTypeEnum": "planning.models.TaskType",
         "ConversationStatusEnum": "planning.models.ConversationSessionStatus",
         "ConversationKindEnum": "planning.models.ConversationSessionKind",
         "MessageRoleEnum": "planning.models.ConversationMessageRole",

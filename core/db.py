@@ -1,8 +1,18 @@
-"""Database-level guards that Django has no declarative API for."""
+"""Database-level guards that Django has no declarative API for, and helpers for hot
+statements."""
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from django.db import DEFAULT_DB_ALIAS, connections, migrations
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.migrations.state import ProjectState, StateApps
+from django.db.models import Field, Model
+
+M = TypeVar("M", bound=Model)
 
 PG_GUARD_FUNCTION = """
 CREATE OR REPLACE FUNCTION crewboard_reject_change() RETURNS trigger AS $$
@@ -24,6 +34,73 @@ def commit_without_flush_wait(using: str = DEFAULT_DB_ALIAS) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> CursorWrapper:
+    """A cursor whose statements PostgreSQL parses and plans once per connection, then
+    reuses (server-side prepared statements); an ordinary cursor on other databases.
+
+    For a hot statement that costs more to plan than to run. Django's own cursors bind
+    parameters client-side and never prepare; this one binds them server-side, so its
+    SQL must be valid with typed parameters. Queries run through it are logged and
+    counted like any other.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    import psycopg
+
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    raw = psycopg.Cursor(connection.connection)
+    if connection.queries_logged:
+        return _PreparedDebugCursor(raw, connection)
+    return connection.make_cursor(raw)
+
+
+def instance_from_row(
+    model: type[M], fields: Sequence[Field], values: Sequence[Any], using: str = DEFAULT_DB_ALIAS
+) -> M:
+    """A model instance from raw column values (a row of a RETURNING clause, say), in
+    the order of `fields`: each value goes through its field's converters, as in a
+    queryset."""
+    connection = connections[using]
+    names = [field.attname for field in fields]
+    row = list(values)
+    for position, converters in _converters(connection, model, names, fields):
+        for converter in converters:
+            row[position] = converter(row[position], fields[position].cached_col, connection)
+    return model.from_db(using, names, row)
+
+
+# Per connection object (each thread has its own), since converters are bound to it.
+_CONVERTERS: WeakKeyDictionary[BaseDatabaseWrapper, dict[tuple, list]] = WeakKeyDictionary()
+
+
+def _converters(
+    connection: BaseDatabaseWrapper, model: type[Model], names: list[str], fields: Sequence[Field]
+) -> list[tuple[int, list[Callable[..., Any]]]]:
+    """The converters a queryset would apply to these columns, by position."""
+    known = _CONVERTERS.setdefault(connection, {})
+    key = (model, *names)  # names, not fields: a field hashes slowly
+    if key not in known:
+        known[key] = [
+            (position, converters)
+            for position, field in enumerate(fields)
+            if (
+                converters := connection.ops.get_db_converters(field.cached_col)
+                + field.get_db_converters(connection)
+            )
+        ]
+    return known[key]
+
+
+class _PreparedDebugCursor(CursorDebugWrapper):
+    # psycopg does not resend a prepared statement's SQL, so it cannot tell Django what
+    # ran; log the SQL with its parameters, as Django does with server-side binding.
+    def execute(self, sql: str, params: Any = None) -> Any:
+        with self.debug_sql(self.db.ops.compose_sql(sql, params), params):
+            return CursorWrapper.execute(self, sql, params)
 
 
 class GuardTable(migrations.operations.base.Operation):

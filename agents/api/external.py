@@ -36,6 +36,7 @@ from agents.services.external import (
 )
 from planning.api.scoping import ProjectScopedViewMixin, project_scoped_schema
 from planning.api.serializers import TaskSerializer
+from planning.models import Task
 
 # Serializers --------------------------------------------------------------------------
 
@@ -61,9 +62,23 @@ class ClaimOptionsSerializer(serializers.Serializer):
     )
 
 
+class ClaimedTaskSerializer(TaskSerializer):
+    """A task as its claim answers it: the claim reads its dependencies' keys itself."""
+
+    depends_on = serializers.ListField(
+        child=serializers.CharField(), source="dependency_keys", read_only=True
+    )
+
+
 class ClaimSerializer(serializers.Serializer):
     run = AgentRunSerializer()
-    task = TaskSerializer()
+    task = ClaimedTaskSerializer()
+
+
+# A ModelSerializer builds its fields anew for every instance, which costs a claim more
+# than rendering them. A claim's answer needs no context, and to_representation only
+# reads the fields, so one instance renders every claim.
+CLAIM_ANSWER = ClaimSerializer()
 
 
 class HeartbeatOptionsSerializer(serializers.Serializer):
@@ -286,10 +301,19 @@ class TaskClaimView(AgentKeyView):
         run = services.task_claim(agent=self.agent, **serializer.validated_data)
         if run is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        prefetch_related_objects([run.task], *TASK_RELATIONS)
+        _load_task_relations(run.task)
         return Response(
-            ClaimSerializer({"run": run, "task": run.task}).data, status=status.HTTP_201_CREATED
+            CLAIM_ANSWER.to_representation({"run": run, "task": run.task}),
+            status=status.HTTP_201_CREATED,
         )
+
+
+def _load_task_relations(task: Task) -> None:
+    """Load what ClaimedTaskSerializer reads of a claimed task that the claim did not:
+    its dependencies' keys, if it has any (the claim counted them)."""
+    task.dependency_keys = (
+        list(task.depends_on.values_list("key", flat=True)) if task.dependency_count else []
+    )
 
 
 class RunFinishView(AgentKeyView):

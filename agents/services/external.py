@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import (
     Case,
     Count,
-    DateTimeField,
+    Exists,
     OuterRef,
     Q,
     QuerySet,
@@ -36,8 +36,9 @@ from agents.auth import KEY_PREFIX, agent_key_hash
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
 from agents.services._common import _save
 from agents.services.logs import run_metrics_record
+from core.db import instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError, PermissionDeniedError
-from planning.models import Project, SubFeature, Task, TaskDependency
+from planning.models import Feature, Project, SubFeature, Task, TaskDependency
 from planning.selectors import STARTED_STATUSES, task_ready_list
 
 DEFAULT_LEASE_SECONDS = 300
@@ -136,49 +137,182 @@ def _lease_live(run: AgentRun, now: datetime) -> bool:
     return run.lease_expires_at is not None and run.lease_expires_at > now
 
 
-def _claimable(project: Project) -> QuerySet[Task]:
-    """Ready tasks an agent may take, best first, by the rules of task_next_ready.
+def _dependency_count() -> Coalesce:
+    # A scalar subquery rather than Count(): FOR UPDATE refuses GROUP BY.
+    edges = TaskDependency.objects.filter(task=OuterRef("pk")).order_by().values("task")
+    return Coalesce(Subquery(edges.annotate(n=Count("pk")).values("n")), Value(0))
 
-    The same order as that selector, as one statement, so that it can be locked row by
-    row: tasks of plans already started, then priority, wave, fewer dependencies, key.
-    `checkpoint:*` tasks are left out: they wait for a person.
+
+def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
+    """Ready tasks an agent may take, as queries tried in turn: each names at most one
+    task, and the first that names one (locked, skipping tasks other claims have
+    locked) names the task to claim. They come in two stages, one statement each.
+
+    Together they follow the rules of task_next_ready: tasks of plans already started
+    first, then priority, wave, fewer dependencies, key. `checkpoint:*` tasks are left
+    out: they wait for a person. The cheap ones come first, so that a claim usually
+    reads a few index entries instead of ranking every ready task:
+
+    1. the best task of a started plan (a sort of those plans' ready tasks only);
+    2. in the best (priority, wave) group, the first task without dependencies in key
+       order, read off task_next_ready_idx: no task of the group can come before it;
+    then, only when those find nothing,
+    3. in that group, the best task by dependency count, then key;
+    4. every ready task in the full order, for when the best group is all locked.
     """
+    ready = task_ready_list(project=project).exclude(type__startswith="checkpoint:")
     started_plans = SubFeature.objects.filter(project=project).filter(
         Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
     )
-    dependency_count = (
-        TaskDependency.objects.filter(task=OuterRef("pk"))
-        .order_by()
-        .values("task")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return (
-        task_ready_list(project=project)
-        .exclude(type__startswith="checkpoint:")
-        .annotate(
+    best = ready.order_by("priority_rank", "wave", "key")
+    best_priority = Subquery(best.values("priority_rank")[:1])
+    best_wave = Subquery(best.values("wave")[:1])
+    best_group = ready.filter(priority_rank=best_priority, wave=best_wave)
+    without_dependencies = ~Exists(TaskDependency.objects.filter(task=OuterRef("pk")))
+    first = [
+        # Exists() first: without started plans, PostgreSQL skips the rest outright.
+        ready.filter(Exists(started_plans), sub_feature_id__in=started_plans.values("id"))
+        .annotate(dependency_count=_dependency_count())
+        .order_by("priority_rank", "wave", "dependency_count", "key"),
+        # The wave as a range, not an equality, and ordered by: only task_next_ready_idx
+        # gives that order, so PostgreSQL walks it even before it has statistics (with
+        # the wave fixed, the index on (project, key) looks as good, and is not).
+        ready.filter(without_dependencies, priority_rank=best_priority)
+        .filter(wave__gte=best_wave, wave__lte=best_wave)
+        .order_by("wave", "key"),
+    ]
+    then = [
+        best_group.annotate(dependency_count=_dependency_count()).order_by(
+            "dependency_count", "key"
+        ),
+        ready.annotate(
             outside_started_plan=Case(
                 When(sub_feature_id__in=started_plans.values("id"), then=Value(0)),
                 default=Value(1),
             ),
-            dependency_count=Coalesce(Subquery(dependency_count), Value(0)),
-        )
-        .order_by("outside_started_plan", "priority_rank", "wave", "dependency_count", "key")
-    )
+            dependency_count=_dependency_count(),
+        ).order_by("outside_started_plan", "priority_rank", "wave", "dependency_count", "key"),
+    ]
+    return [first, then]
+
+
+# The task's own columns, as a claim reads them back.
+_CLAIMED_TASK_FIELDS = tuple(Task._meta.concrete_fields)
 
 
 @functools.lru_cache(maxsize=256)
-def _pick_statement(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> tuple[str, tuple]:
-    """The SQL that locks the best claimable task of a project, skipping locked ones.
+def _claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tuple[str, tuple]]:
+    """The SQL that claims the best claimable task of a project for an agent, one
+    statement per stage of _claim_candidates, with their parameters after the first
+    four (status, agent id, now, now).
 
-    Compiling that query costs more than running it, and the result depends only on the
-    project, so it is compiled once per project and process. Must be called inside a
-    transaction (Django refuses to compile FOR UPDATE outside one).
+    Each is one UPDATE: it sets the task in progress for the agent and returns the
+    task's columns, how many runs it had before, how many dependencies it has and the
+    keys of its feature and sub-feature; or no row when its candidates find none. The
+    candidates are scalar subqueries in a COALESCE, so each runs only if those before
+    it found nothing. (PostgreSQL still sets up every subquery of a statement it runs,
+    which is why the rarer fallbacks have a statement of their own.) Compiling them
+    costs more than running them, and they depend only on the project, so they are
+    compiled once per project and process (inside a transaction: Django refuses to
+    compile FOR UPDATE outside one).
     """
-    claimable = _claimable(Project(pk=project_id))
-    query = claimable.select_for_update(skip_locked=True, of=("self",))[:1].query
-    sql, params = query.get_compiler(alias).as_sql()
-    return sql, tuple(params)
+    ops, vendor = connections[alias].ops, connections[alias].vendor
+    columns = ", ".join(f'"planning_task"."{field.column}"' for field in _CLAIMED_TASK_FIELDS)
+    statements = []
+    for stage in _claim_candidates(Project(pk=project_id)):
+        candidates, params = [], []
+        for queryset in stage:
+            locked = queryset.select_for_update(skip_locked=True, of=("self",)).values("pk")[:1]
+            sql, candidate_params = locked.query.get_compiler(alias).as_sql()
+            if vendor == "postgresql":
+                # Constants as literals: PostgreSQL plans with the actual values, and a
+                # claim sends four parameters rather than dozens.
+                sql = ops.compose_sql(sql, candidate_params).replace("%", "%%")
+                candidate_params = ()
+            candidates.append(f"({sql})")
+            params.extend(candidate_params)
+        sql = (
+            'UPDATE "planning_task" SET "status" = %s, "assigned_agent_id" = %s, '
+            '"started_at" = COALESCE("started_at", %s), "updated_at" = %s '
+            f'WHERE "id" = COALESCE({", ".join(candidates)}) '
+            # The lock already guarantees it; never re-assign a task all the same.
+            f"""AND "status" = '{Task.Status.PENDING.value}' """
+            f"RETURNING {columns}, "
+            '(SELECT COUNT(*) FROM "agents_agentrun" '
+            'WHERE "agents_agentrun"."task_id" = "planning_task"."id"), '
+            '(SELECT COUNT(*) FROM "planning_taskdependency" '
+            'WHERE "planning_taskdependency"."task_id" = "planning_task"."id"), '
+            '(SELECT "key" FROM "planning_feature" '
+            'WHERE "planning_feature"."id" = "planning_task"."feature_id"), '
+            '(SELECT "key" FROM "planning_subfeature" '
+            'WHERE "planning_subfeature"."id" = "planning_task"."sub_feature_id")'
+        )
+        statements.append((sql, tuple(params)))
+    return statements
+
+
+def _claim_next_task(agent: Agent, now: datetime) -> tuple[Task, int] | None:
+    """Claim the best claimable task of the agent's project, inside the claim's
+    transaction (which keeps it locked): the task, with `dependency_count` and its
+    feature and sub-feature (loaded with their keys only), and how many runs it had
+    before; or None."""
+    at = connection.ops.adapt_datetimefield_value(now)
+    with prepared_cursor() as cursor:
+        for sql, params in _claim_statements(agent.project_id):
+            cursor.execute(sql, (Task.Status.IN_PROGRESS.value, agent.pk, at, at, *params))
+            row = cursor.fetchone()
+            if row is not None:
+                break
+        else:
+            return None
+    *columns, earlier_runs, dependency_count, feature_key, sub_feature_key = row
+    task = instance_from_row(Task, _CLAIMED_TASK_FIELDS, columns)
+    task.dependency_count = dependency_count
+    if task.feature_id is not None:
+        task.feature = Feature.from_db(
+            connection.alias, ["id", "key"], [task.feature_id, feature_key]
+        )
+    if task.sub_feature_id is not None:
+        task.sub_feature = SubFeature.from_db(
+            connection.alias, ["id", "key"], [task.sub_feature_id, sub_feature_key]
+        )
+    return task, earlier_runs
+
+
+# The claim's statements besides the pick, written out because they run on every claim
+# and compiling a queryset costs several times what running it does. The first locks the
+# claiming agent and reads what decides whether it may claim.
+_LOCK_FOR_CLAIM = (
+    'SELECT "agents_agent"."status", "planning_project"."status", '
+    '(SELECT "agents_agentrun"."id" FROM "agents_agentrun" '
+    'WHERE "agents_agentrun"."agent_id" = "agents_agent"."id" '
+    'AND "agents_agentrun"."status" = %s ORDER BY "agents_agentrun"."id" DESC LIMIT 1) '
+    'FROM "agents_agent" INNER JOIN "planning_project" '
+    'ON "planning_project"."id" = "agents_agent"."project_id" '
+    'WHERE "agents_agent"."id" = %s'
+)
+# The second marks the agent busy with the task it claimed.
+_AGENT_BUSY = (
+    'UPDATE "agents_agent" SET "status" = %s, "current_task_id" = %s, '
+    '"last_activity_at" = %s, "updated_at" = %s WHERE "id" = %s'
+)
+
+
+def _lock_for_claim(agent: Agent) -> tuple[str, int | None]:
+    """Lock the agent as _lock_agent does, with one cheap statement: the claim's hot
+    path. Returns its project's status and the id of the run it holds, if any."""
+    sql = _LOCK_FOR_CLAIM
+    if connection.features.has_select_for_update:
+        sql += " " + connection.ops.for_update_sql(of=('"agents_agent"',))
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, (AgentRun.Status.RUNNING.value, agent.pk))
+        row = cursor.fetchone()
+    if row is None:
+        raise Agent.DoesNotExist(f"Agent {agent.pk} no longer exists.")
+    status, project_status, held_run_id = row
+    if status == Agent.Status.TERMINATED:
+        raise PermissionDeniedError(f"Agent {agent.name} is terminated.")
+    return project_status, held_run_id
 
 
 def _end_run(
@@ -230,35 +364,22 @@ def task_claim(*, agent: Agent, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> A
     """
     _check_lease_seconds(lease_seconds)
     with transaction.atomic():
-        agent = _lock_agent(agent)
+        project_status, held_run_id = _lock_for_claim(agent)
         now = timezone.now()
-        held = _held_run(agent)
-        if held is not None:
+        if held_run_id is not None:
+            held = AgentRun.objects.get(pk=held_run_id)
             if _lease_live(held, now):
                 raise ConflictError(
                     f"Agent {agent.name} already holds run {held.pk}; complete or fail it first."
                 )
             _expire(held, now=now)
-        paused = Project.objects.filter(pk=agent.project_id, status__in=[*NOT_CLAIMING]).exists()
-        task = (
-            None
-            if paused
-            else next(iter(Task.objects.raw(*_pick_statement(agent.project_id))), None)
-        )
-        if task is None:
+        claimed = None if project_status in NOT_CLAIMING else _claim_next_task(agent, now)
+        if claimed is None:
             Agent.objects.filter(pk=agent.pk).update(last_activity_at=now)
             return None
-        attempt = AgentRun.objects.filter(task=task).count() + 1
-        taken = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING).update(
-            status=Task.Status.IN_PROGRESS,
-            assigned_agent=agent,
-            started_at=Coalesce("started_at", Value(now, output_field=DateTimeField())),
-            updated_at=now,
-        )
-        if taken != 1:  # the locked pick guarantees this; refuse rather than double-assign
-            raise ConflictError(f"Task {task.key} was taken meanwhile; claim again.")
-        task.status, task.assigned_agent = Task.Status.IN_PROGRESS, agent
-        task.started_at, task.updated_at = task.started_at or now, now
+        task, earlier_runs = claimed
+        attempt = earlier_runs + 1
+        at = connection.ops.adapt_datetimefield_value(now)
         run = AgentRun(
             project_id=agent.project_id,
             agent=agent,
@@ -274,9 +395,8 @@ def task_claim(*, agent: Agent, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> A
             payload={"task": task.key, "lease_seconds": lease_seconds},
         )
         run.save(force_insert=True)
-        Agent.objects.filter(pk=agent.pk).update(
-            status=Agent.Status.BUSY, current_task=task, last_activity_at=now, updated_at=now
-        )
+        with prepared_cursor() as cursor:
+            cursor.execute(_AGENT_BUSY, (Agent.Status.BUSY.value, task.pk, at, at, agent.pk))
         return run
 
 

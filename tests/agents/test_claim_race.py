@@ -10,6 +10,8 @@ functions only: a spawned process imports this module before it has set Django u
 import multiprocessing
 import os
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -142,3 +144,62 @@ def test_two_processes_on_sqlite_claim_each_task_exactly_once(append_only_rows_c
     outcomes = race(tasks=50, claimers=2)
 
     assert_each_task_claimed_once(outcomes, tasks=50)
+
+
+@contextmanager
+def locked_elsewhere(*tasks: Any) -> Iterator[None]:
+    """Hold row locks on `tasks` from another connection, as a claim in progress does."""
+    import threading
+
+    from django.db import connections, transaction
+
+    from planning.models import Task
+
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                list(Task.objects.select_for_update().filter(pk__in=[t.pk for t in tasks]))
+                locked.set()
+                release.wait(timeout=RACE_TIMEOUT_S)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(timeout=RACE_TIMEOUT_S)
+        yield
+    finally:
+        release.set()
+        holder.join(timeout=RACE_TIMEOUT_S)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_passes_over_locked_tasks_to_the_next_best(append_only_rows_cleared):
+    from django.db import connection
+
+    from agents.services import task_claim
+    from tests.factories import AgentFactory, ProjectFactory, TaskDependencyFactory, TaskFactory
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises claims")
+    project = ProjectFactory()
+    done = TaskFactory(project=project, key="D", status="done")
+    first = TaskFactory(project=project, key="A", priority="high")
+    TaskFactory(project=project, key="B", priority="high")
+    TaskDependencyFactory(
+        task=TaskFactory(project=project, key="C", priority="high"), depends_on=done
+    )
+    TaskFactory(project=project, key="M", priority="medium")
+
+    def claim() -> str | None:
+        run = task_claim(agent=AgentFactory(project=project, type="external"))
+        return None if run is None else run.task.key
+
+    with locked_elsewhere(first):
+        # The first of the best group without dependencies; then the rest of that group;
+        # then, the group all locked, the next group; then, everything locked, nothing.
+        assert [claim() for _ in range(4)] == ["B", "C", "M", None]
+    assert claim() == "A"

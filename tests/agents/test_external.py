@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from agents import services
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
+from core.errors import PermissionDeniedError
 from planning import selectors as planning_selectors
 from planning.models import Project, Task
 from tests.factories import (
@@ -201,6 +202,76 @@ def test_claim_finishes_started_plans_first(project) -> None:
 
     # P2 is low priority, but its plan is under way, so it comes before Q1.
     assert claimed == ["P1", "P2", "Q1"]
+
+
+def test_claims_follow_the_next_task_rules_and_skip_checkpoints(project) -> None:
+    feature = FeatureFactory(project=project)
+    started, fresh = SubFeatureFactory(feature=feature), SubFeatureFactory(feature=feature)
+    TaskFactory(project=project, feature=feature, sub_feature=started, status="in_progress")
+    done = [TaskFactory(project=project, status="done") for _ in range(2)]
+
+    def task(key: str, priority: str = "high", wave: int = 1, depends_on=(), **fields):
+        created = TaskFactory(project=project, key=key, priority=priority, wave=wave, **fields)
+        for dependency in depends_on:
+            TaskDependencyFactory(task=created, depends_on=dependency)
+        return created
+
+    task("P1", priority="low", feature=feature, sub_feature=started)
+    task("C-A", depends_on=done)
+    task("C-B", depends_on=done[:1])
+    task("C-C")
+    task("C-D")
+    task("C-0", type="checkpoint:human-verify")
+    task("A-W2", wave=2)
+    task("A-M", priority="medium")
+    task("B-Q1", priority="medium", feature=feature, sub_feature=fresh)
+    task("A-X", depends_on=[task("Z-P", priority="low")])  # blocked: Z-P is never done
+    claimed = []
+
+    for number in range(10):
+        expected = planning_selectors.task_next_ready(project=project)
+        answer = claim(external_agent(project, f"agent-{number}")[1], project)
+        if answer.status_code == 204:
+            break
+        claimed.append(answer.data["task"]["key"])
+        if not expected.needs_human:
+            assert claimed[-1] == expected.key
+
+    # The started plan first, whatever its priority; then priority, wave, fewer
+    # dependencies and key, never the checkpoint, never the blocked task.
+    assert claimed == ["P1", "C-C", "C-D", "C-B", "C-A", "A-W2", "A-M", "B-Q1", "Z-P"]
+    assert Task.objects.get(key="C-0").status == Task.objects.get(key="A-X").status == "pending"
+
+
+def test_a_claim_answers_with_the_tasks_plan_and_dependencies(project, worker) -> None:
+    _, client = worker
+    plan = SubFeatureFactory(feature=FeatureFactory(project=project, key="02"), key="02-03")
+    first, second = TaskFactory(project=project, key="T1"), TaskFactory(project=project, key="T2")
+    for dependency in (first, second):
+        dependency.status = "done"
+        dependency.save()
+    task = TaskFactory(project=project, key="T3", feature=plan.feature, sub_feature=plan)
+    TaskDependencyFactory(task=task, depends_on=first)
+    TaskDependencyFactory(task=task, depends_on=second)
+
+    answer = claim(client, project).data["task"]
+
+    assert (answer["key"], answer["feature"], answer["sub_feature"]) == ("T3", "02", "02-03")
+    assert answer["depends_on"] == ["T1", "T2"]
+    assert (answer["status"], answer["started_at"] is not None) == ("in_progress", True)
+
+
+def test_a_claim_checks_the_agent_afresh(project) -> None:
+    TaskFactory(project=project)
+    agent = AgentFactory(project=project, type=Agent.Type.EXTERNAL)
+    stale = Agent.objects.get(pk=agent.pk)  # as authentication loaded it
+    services.agent_terminate(agent=agent, reason="retired")
+
+    with pytest.raises(PermissionDeniedError):
+        services.task_claim(agent=stale)
+
+    assert not AgentRun.objects.exists()
+    assert Task.objects.get().status == "pending"
 
 
 def test_checkpoint_tasks_wait_for_a_person(project, worker) -> None:
@@ -628,16 +699,23 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(project, running) -> N
     assert ToolCall.objects.filter(run=run).count() == 2 * 63
 
 
-def test_claim_takes_a_fixed_number_of_queries(project, worker, django_assert_max_num_queries):
-    _, client = worker
+def test_claim_takes_a_fixed_number_of_queries(project, django_assert_max_num_queries):
+    plan = SubFeatureFactory(feature=FeatureFactory(project=project))
     for n in range(20):
         TaskDependencyFactory(
-            task=TaskFactory(project=project, key=f"B{n}"),
-            depends_on=TaskFactory(project=project, key=f"A{n}"),
+            task=TaskFactory(project=project, key=f"B{n}", feature=plan.feature, sub_feature=plan),
+            depends_on=TaskFactory(project=project, key=f"A{n}", status="done" if n else "pending"),
         )
 
-    with django_assert_max_num_queries(12):
-        assert claim(client, project).status_code == 201
+    first, second = external_agent(project, "first")[1], external_agent(project, "second")[1]
+
+    # The key, the agent's lock, the claim, the run and the agent, with the transaction's
+    # two statements; whatever the plan's size.
+    with django_assert_max_num_queries(7):
+        assert claim(first, project).data["task"]["key"] == "A0"
+    # A task with dependencies: the claim's second statement, and its dependencies' keys.
+    with django_assert_max_num_queries(9):
+        assert claim(second, project).data["task"]["key"] == "B1"
 
 
 def test_a_paused_project_hands_out_no_work(project):
