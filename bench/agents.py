@@ -12,14 +12,21 @@ test suite does), so it never touches real data. Run it on PostgreSQL + Redis:
   Django and DRF stack, without sockets or a web server). `double_claims` counts claims
   beyond the first of any task, from the answers and from the runs in the database; it
   must be 0. `claims_service_per_s` is the same race calling the claim service directly.
+  Before the start, each process makes one claim in a project without tasks, so that the
+  timing leaves out Django's lazy setup of a new process.
 - `toolcall_rows_per_s`: ToolCall rows written per second through the batch API by one
   client: BENCH_TOOLCALL_BATCHES batches of BENCH_TOOLCALL_BATCH tool calls, each reported
   with its status, so two rows (started and completion) per call.
 
-- `steps_per_s`: agent steps per second on one Celery worker (solo pool) with a
-  zero-latency model (a loopback OpenAI-compatible server) making one tool call per step;
-  `celery_noop_per_s` is raw Celery no-op tasks per second on the same worker and broker,
-  and `step_ratio` their ratio.
+- `steps_per_s`: agent steps per second on one Celery worker (bench/step_worker.py:
+  prefork, one process per core, as the Procfile runs it) with a zero-latency model (the
+  offline provider, scripted to ask for one tool call per step): BENCH_STEP_RUNS runs of
+  BENCH_STEPS_PER_RUN steps, all started at once, after a few untimed warm-up runs.
+  `celery_noop_per_s` is raw Celery no-op tasks per second on the same worker and broker
+  (BENCH_NOOPS published at once, timed until all are acknowledged), and `step_ratio`
+  their ratio. `steps_sdk_per_s` and `step_ratio_sdk` are the same with the openai
+  provider, through the SDK and HTTP, against a loopback server that answers at once.
+  Needs Redis as the broker.
 
 Every measurement is a function in MEASUREMENTS that returns a dict of figures; main()
 creates the database, runs each in turn and prints the merged result.
@@ -88,31 +95,45 @@ def agent_client(key: str) -> APIClient:
 # Claims -------------------------------------------------------------------------------
 
 
-def _claimer(slug: str, keys: list[str], via: str, start: Any, results: Any) -> None:
+def _claimer(
+    slug: str, keys: list[str], warm_up: tuple[str, str], via: str, start: Any, results: Any
+) -> None:
     """In a spawned process (which set Django up against the benchmark database when it
-    imported this module): claim with each key in turn until the API answers 204."""
+    imported this module): claim with each key in turn until the API answers 204.
+
+    Before the start, one claim in `warm_up` (a project slug and a key of its agent; the
+    project has no tasks): a process's first request pays for Django's lazy setup (the
+    URLconf and the views it imports, the database connection), which is no claim.
+    """
     try:
+        slugs = [slug, warm_up[0]]
         agents = (
-            {a.api_key_hash: a for a in Agent.objects.filter(project__slug=slug)}
+            {a.api_key_hash: a for a in Agent.objects.filter(project__slug__in=slugs)}
             if via == "service"
             else {}
         )
         client = APIClient()
+
+        def claim(project_slug: str, key: str) -> str | None:
+            if via == "service":
+                run = services.task_claim(agent=agents[agent_key_hash(key)])
+                return None if run is None else run.task.key
+            client.credentials(HTTP_AUTHORIZATION=f"Agent {key}")
+            response = client.post(f"/api/v1/projects/{project_slug}/tasks/claim/")
+            if response.status_code == 204:
+                return None
+            assert response.status_code == 201, response.content
+            return response.json()["task"]["key"]
+
+        if claim(*warm_up) is not None:
+            raise RuntimeError("the warm-up project has a task")
         claimed: list[str] = []
         start.wait(timeout=TIMEOUT_S)
         for key in keys:
-            if via == "api":
-                client.credentials(HTTP_AUTHORIZATION=f"Agent {key}")
-                response = client.post(f"/api/v1/projects/{slug}/tasks/claim/")
-                if response.status_code == 204:
-                    break
-                assert response.status_code == 201, response.content
-                claimed.append(response.json()["task"]["key"])
-            else:
-                run = services.task_claim(agent=agents[agent_key_hash(key)])
-                if run is None:
-                    break
-                claimed.append(run.task.key)
+            task_key = claim(slug, key)
+            if task_key is None:
+                break
+            claimed.append(task_key)
         results.put((claimed, None))
     except BaseException as exc:
         results.put(([], repr(exc)))
@@ -134,14 +155,23 @@ def _claim_race(*, via: str) -> tuple[float, int]:
         for process_keys in keys
         for key in process_keys
     )
+    warm_up = project_create(owner=bench_owner(), name=f"claims warm-up via {via}")
+    warm_up_keys = [f"{KEY_PREFIX}{via}-warm-up-{p}" for p in range(CLAIMERS)]
+    Agent.objects.bulk_create(
+        Agent(project=warm_up, name=key, type=Agent.Type.EXTERNAL, api_key_hash=agent_key_hash(key))
+        for key in warm_up_keys
+    )
     connections.close_all()
 
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(CLAIMERS + 1)
     results = context.Queue()
     processes = [
-        context.Process(target=_claimer, args=(project.slug, process_keys, via, start, results))
-        for process_keys in keys
+        context.Process(
+            target=_claimer,
+            args=(project.slug, process_keys, (warm_up.slug, warm_up_key), via, start, results),
+        )
+        for process_keys, warm_up_key in zip(keys, warm_up_keys, strict=True)
     ]
     for process in processes:
         process.start()
@@ -222,8 +252,11 @@ def measure_toolcall_ingest() -> dict[str, Any]:
 
 # Agent steps vs raw Celery ------------------------------------------------------------
 
-STEPS = int(os.environ.get("BENCH_STEPS", "200"))
-NOOPS = int(os.environ.get("BENCH_NOOPS", "500"))
+STEP_RUNS = int(os.environ.get("BENCH_STEP_RUNS", "40"))
+STEPS_PER_RUN = int(os.environ.get("BENCH_STEPS_PER_RUN", "10"))
+NOOPS = int(os.environ.get("BENCH_NOOPS", "2000"))
+# As the Procfile runs it: prefork, one process per core.
+WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", str(os.cpu_count() or 2)))
 
 
 def _start_worker(queue: str, env: dict[str, str]) -> Any:
@@ -231,11 +264,13 @@ def _start_worker(queue: str, env: dict[str, str]) -> Any:
 
     return subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-            "--loglevel=WARNING", "--queues", queue, "--without-mingle", "--without-gossip",
+            sys.executable, str(Path(__file__).resolve().parent / "step_worker.py"),
+            "--pool=prefork", f"--concurrency={WORKER_CONCURRENCY}",
+            "--loglevel=WARNING", "--queues", queue,
+            "--without-mingle", "--without-gossip",
         ],
         cwd=Path(__file__).resolve().parent.parent,
-        env={**os.environ, **env},
+        env={**os.environ, "BENCH_STEPS_PER_RUN": str(STEPS_PER_RUN), "AGENT_QUEUE": queue, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -246,79 +281,124 @@ def _wait(condition: Callable[[], bool], what: str) -> None:
     while not condition():
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.01)
+        time.sleep(0.005)
+
+
+def _queue_drained(queue: str) -> Callable[[], bool]:
+    """Whether every message of `queue` has been acknowledged. Tasks acknowledge once
+    they have run (acks_late), so this is when the worker has run them all."""
+    from config.celery import app
+
+    connection = app.connection_for_write()
+    client = connection.default_channel.client
+    return lambda: client.llen(queue) == 0 and client.hlen("unacked") == 0
+
+
+def _create_runs(label: str, runs: int) -> tuple[Project, list[AgentRun]]:
+    project = project_create(owner=bench_owner(), name=f"steps {label}")
+    created = []
+    for number in range(runs):
+        agent = services.agent_create(project=project, name=f"coder-{number}", type="coder")
+        task = Task.objects.create(project=project, key=f"T{number}", name=f"bench {number}")
+        created.append(services.agent_run_create(project=project, agent=agent, task=task))
+    return project, created
+
+
+def _run_all(label: str, runs: int) -> float:
+    """Start `runs` runs of STEPS_PER_RUN steps at once and wait for them all to end;
+    returns the seconds that took."""
+    from agents.services import orchestrator
+
+    project, created = _create_runs(label, runs)
+    started = time.perf_counter()
+    for run in created:
+        orchestrator.run_start(run=run, max_turns=STEPS_PER_RUN)
+    ended = AgentRun.objects.filter(project=project, status__in=["succeeded", "failed"])
+    _wait(lambda: ended.count() == runs, f"the {label} agent runs")
+    elapsed = time.perf_counter() - started
+    steps = AgentRun.objects.filter(project=project, status="succeeded").aggregate(
+        n=Count("steps")
+    )["n"]
+    if steps != runs * STEPS_PER_RUN:
+        raise RuntimeError(f"{label}: {steps} steps succeeded of {runs * STEPS_PER_RUN}")
+    return elapsed
+
+
+def _steps_per_s(label: str) -> float:
+    """STEP_RUNS runs of STEPS_PER_RUN steps each, all started at once, so the worker
+    always has steps waiting: steps per second until every run has finished. A few runs
+    go first, untimed, so that every worker process has imported and connected."""
+    _run_all(f"{label} warm-up", 2 * WORKER_CONCURRENCY)
+    return STEP_RUNS * STEPS_PER_RUN / _run_all(label, STEP_RUNS)
+
+
+def _noops_per_s(queue: str) -> float:
+    """Raw Celery no-op tasks per second on the same worker: NOOPS published at once,
+    timed until the worker has run them all."""
+    from config.celery import app
+
+    drained = _queue_drained(queue)
+    _wait(drained, "the queue to empty")
+    noop = app.tasks["celery.accumulate"]
+    started = time.perf_counter()
+    for i in range(NOOPS):
+        noop.apply_async(args=[i], queue=queue)
+    _wait(drained, "the no-op tasks")
+    return NOOPS / (time.perf_counter() - started)
 
 
 def measure_steps() -> dict[str, Any]:
     """Agent steps per second on one worker, with a zero-latency model making one tool call
-    per step, against raw Celery no-op tasks per second on the same worker and broker."""
+    per step, against raw Celery no-op tasks per second on the same worker and broker.
+
+    `steps_per_s` uses the offline provider in the worker (the model answers in-process,
+    in no time); `steps_sdk_per_s` the openai provider, through the SDK and HTTP, against
+    a loopback OpenAI-compatible server that answers at once.
+    """
     import uuid
 
     from django.conf import settings
 
-    from agents.models import AgentState
-    from agents.services import orchestrator
-    from config.celery import app
-    from core.tasks import record_worker_heartbeat
+    from bench.step_worker import scripted_call, step_of
     from tests.fakes.openai_server import FakeOpenAIServer, completion, tool_call
 
-    queue = f"bench-{uuid.uuid4().hex[:8]}"
-    settings.AGENT_QUEUE = queue
-    owner = bench_owner()
-    project = project_create(owner=owner, name=f"steps {queue}")
-    agent = services.agent_create(project=project, name="coder", type=Agent.Type.CODER)
-    task = Task.objects.create(project=project, key="T1", name="bench")
-    with FakeOpenAIServer() as server:
-        replies = [
-            completion(
-                None, tool_calls=[tool_call(f"c{i}", "get_state", {"namespace": "n", "key": "k"})]
-            )
-            for i in range(STEPS - 1)
-        ]
-        server.script(
-            *replies, completion(None, tool_calls=[tool_call("f", "finish", {"summary": "ok"})])
-        )
-        env = {
-            "LLM_PROVIDER": "openai",
-            "LLM_BASE_URL": server.base_url,
-            "LLM_API_KEY": "bench",
-            "AGENT_QUEUE": queue,
-            "AGENT_MAX_TURNS": str(STEPS + 1),
+    def reply(request: Any) -> Any:
+        roles = [message["role"] for message in request.json["messages"]]
+        call_id, name, arguments = scripted_call(step_of(roles))
+        return completion(None, tool_calls=[tool_call(call_id, name, arguments)])
+
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        raise RuntimeError("The step benchmark runs on Redis: set REDIS_URL.")
+    figures: dict[str, float] = {}
+    with FakeOpenAIServer(responder=reply) as server:
+        workers = {
+            "offline": {"LLM_PROVIDER": "offline"},
+            "sdk": {
+                "LLM_PROVIDER": "openai",
+                "LLM_BASE_URL": server.base_url,
+                "LLM_API_KEY": "bench",
+            },
         }
-        worker = _start_worker(queue, env)
-        try:
-            # Warm the worker up (imports, connections) before timing anything.
-            record_worker_heartbeat.apply_async(queue=queue)
-            beat = AgentState.objects.filter(namespace="system", key="worker-heartbeat")
-            _wait(beat.exists, "the worker to start")
-
-            run = services.agent_run_create(project=project, agent=agent, task=task)
-            started = time.perf_counter()
-            orchestrator.run_start(run=run, max_turns=STEPS + 1)
-            done = AgentRun.objects.filter(pk=run.pk, status__in=["succeeded", "failed"])
-            _wait(done.exists, "the agent run")
-            steps_elapsed = time.perf_counter() - started
-            assert AgentRun.objects.get(pk=run.pk).status == "succeeded"
-
-            beat.delete()
-            noop = app.tasks["celery.accumulate"]
-            started = time.perf_counter()
-            for i in range(NOOPS):
-                noop.apply_async(args=[i], queue=queue)
-            record_worker_heartbeat.apply_async(queue=queue)  # the solo worker runs in order
-            _wait(beat.exists, "the no-op tasks")
-            noop_elapsed = time.perf_counter() - started
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
-    steps_per_s = STEPS / steps_elapsed
-    noop_per_s = (NOOPS + 1) / noop_elapsed
+        for label, env in workers.items():
+            queue = f"bench-{label}-{uuid.uuid4().hex[:8]}"
+            settings.AGENT_QUEUE = queue
+            worker = _start_worker(queue, env)
+            try:
+                figures[label] = _steps_per_s(label)
+                if label == "offline":
+                    figures["noop"] = _noops_per_s(queue)
+            finally:
+                worker.terminate()
+                worker.wait(timeout=30)
     return {
         "broker": settings.CELERY_BROKER_URL.split("://", 1)[0],
-        "steps": STEPS,
-        "steps_per_s": round(steps_per_s, 1),
-        "celery_noop_per_s": round(noop_per_s, 1),
-        "step_ratio": round(steps_per_s / noop_per_s, 3),
+        "step_runs": STEP_RUNS,
+        "steps_per_run": STEPS_PER_RUN,
+        "steps_per_s": round(figures["offline"], 1),
+        "celery_noop_per_s": round(figures["noop"], 1),
+        "step_ratio": round(figures["offline"] / figures["noop"], 3),
+        "steps_sdk_per_s": round(figures["sdk"], 1),
+        "step_ratio_sdk": round(figures["sdk"] / figures["noop"], 3),
     }
 
 
