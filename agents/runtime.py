@@ -161,9 +161,9 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
             _end_step(run, step, finished)
         return step
     last = len(reply.tool_calls) - 1
+    ended = False
     for index, request in enumerate(reply.tool_calls):
         started = started_calls.get(request.id)
-        # A call whose completion exists was done in an earlier attempt: never run again.
         completion_row = completed_calls.get(request.id)
         tool = tools.get(request.name)
         arguments, argument_error = _parse_arguments(tool, request)
@@ -172,18 +172,48 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
                 if _may_commit_without_flush_wait(tool):
                     commit_without_flush_wait()
                 started = _log_started(run, step, request, tool, arguments)
+        # A low-risk tool's quick database work, its completion row and the step's end
+        # commit together: one flush to disk a step. The run is locked first, in the
+        # order cancel and pause lock it (the run, then the task).
+        ended = index == last and _may_commit_without_flush_wait(tool)
         with transaction.atomic():
+            project_status = _lock_run(run) if ended else None
+            if completion_row is None:
+                completion_row = _completion_after_lock(started)
             if completion_row is None:
                 completion_row = _run_tool_call(
                     run, step, request, tools, started, arguments, argument_error
                 )
+            completed_calls[request.id] = completion_row
             if request.name == FINISH and completion_row.status == ToolCall.Status.SUCCEEDED:
                 finished = completion_row.output
-            if index == last:
-                # The last call's effects, its completion row and the step's end commit
-                # together: one flush to disk per step.
-                _end_step(run, step, finished)
+            if ended:
+                _end_step(run, step, finished, project_status=project_status)
+    if not ended:
+        with transaction.atomic():
+            _end_step(run, step, finished)
     return step
+
+
+def _completion_after_lock(started: ToolCall) -> ToolCall | None:
+    """The call's completion row, if any, read after locking its started row (inside the
+    transaction that would run the call). A duplicate delivery of the step running the
+    same call holds that lock until its completion commits, so the call never runs twice.
+    """
+    ToolCall.objects.select_for_update().filter(pk=started.pk).values_list("pk").get()
+    return ToolCall.objects.filter(started=started).first()
+
+
+def _lock_run(run: AgentRun) -> str:
+    """Lock the run and read what cancel and pause change: the run's status (set on
+    `run`) and its project's, which is returned. The rest of the run is as the step
+    loaded it."""
+    run.status, project_status = (
+        AgentRun.objects.select_for_update(of=("self",))
+        .values_list("status", "project__status")
+        .get(pk=run.pk)
+    )
+    return project_status
 
 
 def _may_commit_without_flush_wait(tool: Tool | None) -> bool:
@@ -311,23 +341,25 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _end_step(run: AgentRun, step: AgentStep, finished: dict[str, Any] | None) -> None:
-    """Mark the step done and move the run on (inside the caller's transaction)."""
+def _end_step(
+    run: AgentRun,
+    step: AgentStep,
+    finished: dict[str, Any] | None,
+    *,
+    project_status: str | None = None,
+) -> None:
+    """Mark the step done and move the run on (inside the caller's transaction, which
+    has locked the run with _lock_run when it passes `project_status`)."""
     from agents.tasks import run_step
 
-    now = timezone.now()
+    if project_status is None:
+        project_status = _lock_run(run)
     # Only the delivery that marks the step done moves the run on.
     ended = AgentStep.objects.filter(pk=step.pk, status=AgentStep.Status.RUNNING).update(
-        status=AgentStep.Status.DONE, finished_at=now
+        status=AgentStep.Status.DONE, finished_at=timezone.now()
     )
     if not ended:
         return
-    # Cancel and pause change only these; the rest of the run is as the step loaded it.
-    run.status, project_status = (
-        AgentRun.objects.select_for_update(of=("self",))
-        .values_list("status", "project__status")
-        .get(pk=run.pk)
-    )
     if run.status != AgentRun.Status.RUNNING:
         return
     if finished is not None:

@@ -283,13 +283,17 @@ def _claim_next_task(agent: Agent, now: datetime) -> tuple[Task, int] | None:
 # and compiling a queryset costs several times what running it does. The first locks the
 # claiming agent and reads what decides whether it may claim.
 _LOCK_FOR_CLAIM = (
-    'SELECT "agents_agent"."status", "planning_project"."status", '
-    '(SELECT "agents_agentrun"."id" FROM "agents_agentrun" '
-    'WHERE "agents_agentrun"."agent_id" = "agents_agent"."id" '
-    'AND "agents_agentrun"."status" = %s ORDER BY "agents_agentrun"."id" DESC LIMIT 1) '
+    'SELECT "agents_agent"."status", "planning_project"."status" '
     'FROM "agents_agent" INNER JOIN "planning_project" '
     'ON "planning_project"."id" = "agents_agent"."project_id" '
     'WHERE "agents_agent"."id" = %s'
+)
+# A statement of its own, after the lock: the locking statement reads from a snapshot
+# taken before it waited, so it would miss a run that a concurrent claim by the same
+# agent committed meanwhile.
+_HELD_RUN = (
+    'SELECT "id" FROM "agents_agentrun" WHERE "agent_id" = %s AND "status" = %s '
+    'ORDER BY "id" DESC LIMIT 1'
 )
 # The second marks the agent busy with the task it claimed.
 _AGENT_BUSY = (
@@ -305,14 +309,16 @@ def _lock_for_claim(agent: Agent) -> tuple[str, int | None]:
     if connection.features.has_select_for_update:
         sql += " " + connection.ops.for_update_sql(of=('"agents_agent"',))
     with prepared_cursor() as cursor:
-        cursor.execute(sql, (AgentRun.Status.RUNNING.value, agent.pk))
+        cursor.execute(sql, (agent.pk,))
         row = cursor.fetchone()
-    if row is None:
-        raise Agent.DoesNotExist(f"Agent {agent.pk} no longer exists.")
-    status, project_status, held_run_id = row
-    if status == Agent.Status.TERMINATED:
-        raise PermissionDeniedError(f"Agent {agent.name} is terminated.")
-    return project_status, held_run_id
+        if row is None:
+            raise Agent.DoesNotExist(f"Agent {agent.pk} no longer exists.")
+        status, project_status = row
+        if status == Agent.Status.TERMINATED:
+            raise PermissionDeniedError(f"Agent {agent.name} is terminated.")
+        cursor.execute(_HELD_RUN, (agent.pk, AgentRun.Status.RUNNING.value))
+        held = cursor.fetchone()
+    return project_status, held[0] if held else None
 
 
 def _end_run(

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import DateTimeField, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from core.errors import ConflictError, DomainError
@@ -283,15 +283,14 @@ def task_release(*, task_id: int, status: str) -> None:
     was deleted meanwhile is ignored). Raises DomainError for an unknown status."""
     if status not in Task.Status.values:
         raise DomainError(f"{status!r} is not a task status.", field="status")
-    now = timezone.now()
+    now = Value(timezone.now(), output_field=DateTimeField())
+    # Never before started_at (a clock that stepped back); Greatest is NULL on SQLite
+    # when started_at is.
+    done_at = Coalesce(Greatest(now, "started_at"), now)
     Task.objects.filter(pk=task_id).update(
         status=status,
         assigned_agent=None,
-        completed_at=(
-            Coalesce("completed_at", Value(now, output_field=DateTimeField()))
-            if status == Task.Status.DONE
-            else None
-        ),
+        completed_at=Coalesce("completed_at", done_at) if status == Task.Status.DONE else None,
         updated_at=now,
     )
 

@@ -203,3 +203,57 @@ def test_a_claim_passes_over_locked_tasks_to_the_next_best(append_only_rows_clea
         # then, the group all locked, the next group; then, everything locked, nothing.
         assert [claim() for _ in range(4)] == ["B", "C", "M", None]
     assert claim() == "A"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_claims_at_once_with_one_agent_key_hold_one_run(append_only_rows_cleared):
+    """The second claim waits for the agent's lock, then sees the run the first one
+    committed meanwhile: a conflict, not a second task."""
+    import threading
+    import time
+
+    from django.db import connection, connections, transaction
+
+    from agents.models import AgentRun
+    from agents.services import task_claim
+    from core.errors import ConflictError
+    from tests.factories import AgentFactory, ProjectFactory, TaskFactory
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises claims")
+    project = ProjectFactory()
+    TaskFactory(project=project, key="A")
+    TaskFactory(project=project, key="B")
+    agent = AgentFactory(project=project, type="external")
+    claimed, release = threading.Event(), threading.Event()
+    outcome: dict[str, str] = {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                task_claim(agent=agent)
+                claimed.set()
+                release.wait(timeout=RACE_TIMEOUT_S)
+        finally:
+            connections.close_all()
+
+    def second() -> None:
+        try:
+            task_claim(agent=agent)
+            outcome["second"] = "claimed"
+        except ConflictError:
+            outcome["second"] = "conflict"
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert claimed.wait(timeout=RACE_TIMEOUT_S)
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    time.sleep(0.3)  # long enough for the second claim to be waiting on the agent's lock
+    release.set()
+    holder.join(timeout=RACE_TIMEOUT_S)
+    waiter.join(timeout=RACE_TIMEOUT_S)
+    assert outcome == {"second": "conflict"}
+    assert AgentRun.objects.filter(agent=agent, status="running").count() == 1

@@ -709,12 +709,12 @@ def test_claim_takes_a_fixed_number_of_queries(project, django_assert_max_num_qu
 
     first, second = external_agent(project, "first")[1], external_agent(project, "second")[1]
 
-    # The key, the agent's lock, the claim, the run and the agent, with the transaction's
-    # two statements; whatever the plan's size.
-    with django_assert_max_num_queries(7):
+    # The key, the agent's lock and held run, the claim, the run and the agent, with the
+    # transaction's two statements; whatever the plan's size.
+    with django_assert_max_num_queries(8):
         assert claim(first, project).data["task"]["key"] == "A0"
     # A task with dependencies: the claim's second statement, and its dependencies' keys.
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         assert claim(second, project).data["task"]["key"] == "B1"
 
 

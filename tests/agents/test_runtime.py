@@ -238,20 +238,23 @@ def test_a_call_started_but_not_completed_runs_once_on_retry(
     from agents.llm import ChatMessage, ToolCallRequest
     from agents.services import tool_call_start
 
-    arguments = json.dumps({"namespace": "n", "key": "k", "value": 1})
-    reply = ChatMessage.assistant(tool_calls=[ToolCallRequest("c1", "set_state", arguments)])
+    arguments = json.dumps({"decision": "Parse tokens first"})  # each run logs a row
+    reply = ChatMessage.assistant(tool_calls=[ToolCallRequest("c1", "log_decision", arguments)])
     step = AgentStep.objects.create(run=run, number=1, attempts=1, reply=reply.to_openai())
     started = tool_call_start(
-        project=run.project, run=run, step=1, call_id="c1", tool_name="set_state"
+        project=run.project, run=run, step=1, call_id="c1", tool_name="log_decision"
     )
     with django_capture_on_commit_callbacks():
         step_execute(run_id=run.pk, number=1)
     assert fake_llm.requests == []  # the stored reply is replayed
     assert ToolCall.objects.filter(run=run, started__isnull=True).get() == started
     assert ToolCall.objects.get(started=started).status == "succeeded"
-    assert AgentState.objects.get(namespace="n", key="k").value == 1
+    assert DecisionLog.objects.get(run=run).decision == "Parse tokens first"
     step.refresh_from_db()
     assert (step.status, step.attempts) == ("done", 2)
+    with django_capture_on_commit_callbacks():
+        assert step_execute(run_id=run.pk, number=1) is None  # done: a redelivery is a no-op
+    assert DecisionLog.objects.filter(run=run).count() == 1
 
 
 def get_state_reply(call_id):
@@ -268,9 +271,9 @@ def test_a_step_costs_the_same_queries_however_long_the_conversation(
     with django_capture_on_commit_callbacks():
         step_execute(run_id=run.pk, number=1)
     # Counted inside the test's transaction, where each of the step's transactions is a
-    # savepoint: 14 statements, 11 savepoint commands, and on PostgreSQL the two
+    # savepoint: 16 statements, 11 savepoint commands, and on PostgreSQL the two
     # transactions that need not wait for the disk say so.
-    limit = 25 + (2 if connection.vendor == "postgresql" else 0)
+    limit = 27 + (2 if connection.vendor == "postgresql" else 0)
     for number in range(2, 10):
         with django_assert_max_num_queries(limit), django_capture_on_commit_callbacks():
             step_execute(run_id=run.pk, number=number)

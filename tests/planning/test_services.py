@@ -129,6 +129,18 @@ def test_a_released_task_is_unassigned_and_stamped_in_one_update(
     assert (task.status, task.completed_at) == ("failed", None)
 
 
+def test_a_released_task_is_not_completed_before_it_started(project):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    later = timezone.now() + timedelta(minutes=5)  # a clock that stepped back meanwhile
+    task = TaskFactory(project=project, status="in_progress", started_at=later)
+    services.task_release(task_id=task.pk, status="done")
+    task.refresh_from_db()
+    assert task.completed_at == later
+
+
 def test_releasing_a_task_to_an_unknown_status_is_refused(project):
     task = TaskFactory(project=project, status="in_progress")
     with pytest.raises(DomainError):
