@@ -291,7 +291,13 @@ def _queue_drained(queue: str) -> Callable[[], bool]:
 
     connection = app.connection_for_write()
     client = connection.default_channel.client
-    return lambda: client.llen(queue) == 0 and client.hlen("unacked") == 0
+
+    def unacked() -> int:
+        # Redis keeps every queue's unacknowledged messages in one hash, each as
+        # [message, exchange, routing key]; a killed worker's may linger there.
+        return sum(1 for raw in client.hvals("unacked") if json.loads(raw)[2] == queue)
+
+    return lambda: client.llen(queue) == 0 and unacked() == 0
 
 
 def _create_runs(label: str, runs: int) -> tuple[Project, list[AgentRun]]:
