@@ -288,13 +288,6 @@ _LOCK_FOR_CLAIM = (
     'ON "planning_project"."id" = "agents_agent"."project_id" '
     'WHERE "agents_agent"."id" = %s'
 )
-# A statement of its own, after the lock: the locking statement reads from a snapshot
-# taken before it waited, so it would miss a run that a concurrent claim by the same
-# agent committed meanwhile.
-_HELD_RUN = (
-    'SELECT "id" FROM "agents_agentrun" WHERE "agent_id" = %s AND "status" = %s '
-    'ORDER BY "id" DESC LIMIT 1'
-)
 # The second marks the agent busy with the task it claimed.
 _AGENT_BUSY = (
     'UPDATE "agents_agent" SET "status" = %s, "current_task_id" = %s, '
@@ -302,23 +295,21 @@ _AGENT_BUSY = (
 )
 
 
-def _lock_for_claim(agent: Agent) -> tuple[str, int | None]:
+def _lock_for_claim(agent: Agent) -> str:
     """Lock the agent as _lock_agent does, with one cheap statement: the claim's hot
-    path. Returns its project's status and the id of the run it holds, if any."""
+    path. Returns its project's status."""
     sql = _LOCK_FOR_CLAIM
     if connection.features.has_select_for_update:
         sql += " " + connection.ops.for_update_sql(of=('"agents_agent"',))
     with prepared_cursor() as cursor:
         cursor.execute(sql, (agent.pk,))
         row = cursor.fetchone()
-        if row is None:
-            raise Agent.DoesNotExist(f"Agent {agent.pk} no longer exists.")
-        status, project_status = row
-        if status == Agent.Status.TERMINATED:
-            raise PermissionDeniedError(f"Agent {agent.name} is terminated.")
-        cursor.execute(_HELD_RUN, (agent.pk, AgentRun.Status.RUNNING.value))
-        held = cursor.fetchone()
-    return project_status, held[0] if held else None
+    if row is None:
+        raise Agent.DoesNotExist(f"Agent {agent.pk} no longer exists.")
+    status, project_status = row
+    if status == Agent.Status.TERMINATED:
+        raise PermissionDeniedError(f"Agent {agent.name} is terminated.")
+    return project_status
 
 
 def _end_run(
@@ -370,10 +361,13 @@ def task_claim(*, agent: Agent, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> A
     """
     _check_lease_seconds(lease_seconds)
     with transaction.atomic():
-        project_status, held_run_id = _lock_for_claim(agent)
+        project_status = _lock_for_claim(agent)
         now = timezone.now()
-        if held_run_id is not None:
-            held = AgentRun.objects.get(pk=held_run_id)
+        # A statement of its own, after the lock: the locking one reads from a snapshot
+        # taken before it waited, and would miss a run that a concurrent claim by the
+        # same agent committed meanwhile.
+        held = _held_run(agent)
+        if held is not None:
             if _lease_live(held, now):
                 raise ConflictError(
                     f"Agent {agent.name} already holds run {held.pk}; complete or fail it first."
