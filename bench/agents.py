@@ -69,6 +69,8 @@ CLAIM_TASKS = int(os.environ.get("BENCH_CLAIM_TASKS", "1000"))
 TOOLCALL_BATCHES = int(os.environ.get("BENCH_TOOLCALL_BATCHES", "20"))
 TOOLCALL_BATCH = int(os.environ.get("BENCH_TOOLCALL_BATCH", "500"))
 TIMEOUT_S = 600
+# e.g. BENCH_ONLY=steps,claims: run only these measurements (names as in MEASUREMENTS).
+ONLY = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
 
 
 def database_url() -> str:
@@ -276,12 +278,23 @@ def _start_worker(queue: str, env: dict[str, str]) -> Any:
     )  # fmt: skip
 
 
-def _wait(condition: Callable[[], bool], what: str) -> None:
+def _stop_worker(worker: Any) -> None:
+    import subprocess
+
+    worker.terminate()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+def _wait(condition: Callable[[], bool], what: str, *, every_s: float = 0.005) -> None:
     deadline = time.monotonic() + TIMEOUT_S
     while not condition():
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.005)
+        time.sleep(every_s)
 
 
 def _queue_drained(queue: str) -> Callable[[], bool]:
@@ -320,7 +333,8 @@ def _run_all(label: str, runs: int) -> float:
     for run in created:
         orchestrator.run_start(run=run, max_turns=STEPS_PER_RUN)
     ended = AgentRun.objects.filter(project=project, status__in=["succeeded", "failed"])
-    _wait(lambda: ended.count() == runs, f"the {label} agent runs")
+    # A count on the database the worker uses: asked rarely, so as not to slow it down.
+    _wait(lambda: ended.count() == runs, f"the {label} agent runs", every_s=0.05)
     elapsed = time.perf_counter() - started
     steps = AgentRun.objects.filter(project=project, status="succeeded").aggregate(
         n=Count("steps")
@@ -394,8 +408,7 @@ def measure_steps() -> dict[str, Any]:
                 if label == "offline":
                     figures["noop"] = _noops_per_s(queue)
             finally:
-                worker.terminate()
-                worker.wait(timeout=30)
+                _stop_worker(worker)
     return {
         "broker": settings.CELERY_BROKER_URL.split("://", 1)[0],
         "step_runs": STEP_RUNS,
@@ -427,6 +440,8 @@ def main() -> None:
             "cpus": os.cpu_count(),
         }
         for measure in MEASUREMENTS:
+            if ONLY and measure.__name__.removeprefix("measure_") not in ONLY:
+                continue
             results.update(measure())
         print(json.dumps(results, indent=2))
     finally:

@@ -1,9 +1,23 @@
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("crewboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_old_connections(**kwargs: object) -> None:
+    """What Django does around each request: give a pooled connection back to the pool,
+    and drop one that broke or outlived CONN_MAX_AGE. Eager tasks run inside their
+    caller's transaction, so they are left alone."""
+    task = kwargs.get("task")
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -251,6 +251,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes the database connection, and on prefork the whole psycopg
+# pool, at every task boundary unless this is set (celery/celery#10554): a new PostgreSQL
+# connection per task. With it set, the fixup rebuilds them only every this many tasks;
+# config/celery.py hands connections back at task boundaries the way Django does per
+# request.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BEAT_SCHEDULE = {
     # Runs whose worker died are re-delivered; external agents past their lease are fenced.
     "recover-stale-runs": {

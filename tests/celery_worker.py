@@ -54,7 +54,9 @@ def broker(tmp_path):
         yield conn, env
 
 
-def spawn_worker(queue: str, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+def spawn_worker(
+    queue: str, env: dict[str, str], log_path: Path, *, pool: str = "solo"
+) -> subprocess.Popen:
     """Start `celery worker` consuming only `queue`, with `env` on top of the test's."""
     env = {
         **os.environ,
@@ -66,7 +68,7 @@ def spawn_worker(queue: str, env: dict[str, str], log_path: Path) -> subprocess.
         return subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "config", "worker",
-                "--pool=solo", "--concurrency=1", "--loglevel=INFO",
+                f"--pool={pool}", "--concurrency=1", "--loglevel=INFO",
                 "--queues", queue, "--hostname", f"{queue}-{uuid.uuid4().hex[:4]}@%h",
                 "--without-mingle", "--without-gossip", "--without-heartbeat",
             ],

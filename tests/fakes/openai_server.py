@@ -194,6 +194,9 @@ class FakeOpenAIServer:
 def _handler_for(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle's algorithm the second waits
+        # for the client's delayed ACK, about 40 ms a request on Linux.
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
             self._serve()
