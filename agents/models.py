@@ -46,7 +46,9 @@ class Agent(TimeStampedModel):
 
     Status = AgentStatus
 
-    project = models.ForeignKey("planning.Project", on_delete=models.CASCADE, related_name="agents")
+    project = models.ForeignKey(
+        "planning.Project", on_delete=models.CASCADE, related_name="agents", db_index=False
+    )
     name = models.CharField(max_length=100)
     type = models.CharField(max_length=20, choices=Type)
     status = models.CharField(max_length=20, choices=Status, default=Status.IDLE)
@@ -65,7 +67,7 @@ class Agent(TimeStampedModel):
     terminated_at = models.DateTimeField(null=True, blank=True)
     termination_reason = models.TextField(blank=True)
     # External agents authenticate with a key shown once; only its hash is kept.
-    api_key_hash = models.CharField(max_length=128, blank=True, db_index=True)
+    api_key_hash = models.CharField(max_length=128, blank=True)
     api_key_prefix = models.CharField(max_length=16, blank=True)
 
     class Meta:
@@ -80,7 +82,12 @@ class Agent(TimeStampedModel):
                 name="agent_terminated_at_matches_status",
             ),
         ]
-        indexes = [models.Index(fields=["project", "status"], name="agent_status_idx")]
+        indexes = [
+            models.Index(fields=["project", "status"], name="agent_status_idx"),
+            # Meta indexes rather than db_index/unique on the fields: no second, LIKE-pattern
+            # index on PostgreSQL for columns only ever compared for equality.
+            models.Index(fields=["api_key_hash"], name="agent_api_key_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.type})"
@@ -107,7 +114,7 @@ class AgentRun(TimeStampedModel):
     Status = AgentRunStatus
 
     project = models.ForeignKey(
-        "planning.Project", on_delete=models.CASCADE, related_name="agent_runs"
+        "planning.Project", on_delete=models.CASCADE, related_name="agent_runs", db_index=False
     )
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs")
     task = models.ForeignKey(
@@ -116,7 +123,7 @@ class AgentRun(TimeStampedModel):
     kind = models.CharField(max_length=20, choices=Kind, default=Kind.TASK)
     status = models.CharField(max_length=20, choices=Status, default=Status.QUEUED)
     attempt = models.PositiveIntegerField(default=1)
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    idempotency_key = models.CharField(max_length=200)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -128,6 +135,7 @@ class AgentRun(TimeStampedModel):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="agentrun_idempotency_unique"),
             choices_constraint("kind", AgentRunKind, name="agentrun_kind_valid"),
             choices_constraint("status", AgentRunStatus, name="agentrun_status_valid"),
             models.CheckConstraint(condition=Q(attempt__gte=1), name="agentrun_attempt_gte_1"),
@@ -162,7 +170,9 @@ class AgentStep(models.Model):
 
     Status = AgentStepStatus
 
-    run = models.ForeignKey(AgentRun, on_delete=models.CASCADE, related_name="steps")
+    run = models.ForeignKey(
+        AgentRun, on_delete=models.CASCADE, related_name="steps", db_index=False
+    )
     number = models.PositiveIntegerField()
     status = models.CharField(
         max_length=20, choices=AgentStepStatus, default=AgentStepStatus.RUNNING
@@ -196,13 +206,18 @@ class ToolCall(models.Model):
     Status = ToolCallStatus
 
     project = models.ForeignKey(
-        "planning.Project", on_delete=models.PROTECT, related_name="tool_calls"
+        "planning.Project", on_delete=models.PROTECT, related_name="tool_calls", db_index=False
     )
     agent = models.ForeignKey(
         Agent, on_delete=models.PROTECT, null=True, blank=True, related_name="tool_calls"
     )
     run = models.ForeignKey(
-        AgentRun, on_delete=models.PROTECT, null=True, blank=True, related_name="tool_calls"
+        AgentRun,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tool_calls",
+        db_index=False,
     )
     task = _audit_task_link("tool_calls")
     started = models.OneToOneField(
@@ -272,7 +287,7 @@ class PlanningCycle(models.Model):
     Status = PlanningCycleStatus
 
     project = models.ForeignKey(
-        "planning.Project", on_delete=models.PROTECT, related_name="planning_cycles"
+        "planning.Project", on_delete=models.PROTECT, related_name="planning_cycles", db_index=False
     )
     agent = models.ForeignKey(
         Agent, on_delete=models.PROTECT, null=True, blank=True, related_name="planning_cycles"
@@ -313,7 +328,7 @@ class DecisionLog(models.Model):
     """Append-only record of a decision and the reasoning behind it."""
 
     project = models.ForeignKey(
-        "planning.Project", on_delete=models.PROTECT, related_name="decisions"
+        "planning.Project", on_delete=models.PROTECT, related_name="decisions", db_index=False
     )
     agent = models.ForeignKey(
         Agent, on_delete=models.PROTECT, null=True, blank=True, related_name="decisions"
@@ -355,7 +370,7 @@ class Metric(models.Model):
     Type = MetricType
 
     project = models.ForeignKey(
-        "planning.Project", on_delete=models.PROTECT, related_name="metrics"
+        "planning.Project", on_delete=models.PROTECT, related_name="metrics", db_index=False
     )
     agent = models.ForeignKey(
         Agent, on_delete=models.PROTECT, null=True, blank=True, related_name="metrics"
@@ -382,7 +397,7 @@ class Metric(models.Model):
 
 class Checkpoint(models.Model):
     project = models.ForeignKey(
-        "planning.Project", on_delete=models.CASCADE, related_name="checkpoints"
+        "planning.Project", on_delete=models.CASCADE, related_name="checkpoints", db_index=False
     )
     name = models.CharField(max_length=200)
     reason = models.TextField(blank=True)
@@ -407,6 +422,7 @@ class AgentState(models.Model):
         null=True,
         blank=True,
         related_name="agent_state",
+        db_index=False,
     )
     namespace = models.CharField(max_length=200)
     key = models.CharField(max_length=200)

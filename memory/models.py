@@ -12,6 +12,7 @@ class MemoryFact(models.Model):
         null=True,
         blank=True,
         related_name="memory_facts",
+        db_index=False,
     )
     subject = models.CharField(max_length=300)
     body = models.JSONField(help_text='{"learned": ..., "confidence": 0-1, "source": ...}')

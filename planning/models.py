@@ -31,7 +31,9 @@ class Project(TimeStampedModel):
     Status = ProjectStatus
 
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100, unique=True)
+    # Unique through Meta.constraints: an index for equality lookups only, where unique=True
+    # would add a second, LIKE-pattern one on PostgreSQL.
+    slug = models.SlugField(max_length=100, db_index=False)
     description = models.TextField(blank=True)
     mode = models.CharField(max_length=20, choices=Mode, default=Mode.GENESIS)
     status = models.CharField(max_length=20, choices=Status, default=Status.PLANNING)
@@ -57,6 +59,7 @@ class Project(TimeStampedModel):
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.UniqueConstraint(fields=["slug"], name="project_slug_unique"),
             choices_constraint("mode", ProjectMode, name="project_mode_valid"),
             choices_constraint("status", ProjectStatus, name="project_status_valid"),
             models.CheckConstraint(
@@ -78,9 +81,14 @@ class ProjectMembershipRole(models.TextChoices):
 class ProjectMembership(models.Model):
     Role = ProjectMembershipRole
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="project_memberships",
+        db_index=False,
     )
     role = models.CharField(max_length=20, choices=Role, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -110,7 +118,9 @@ class RequirementPriority(models.TextChoices):
 class Requirement(TimeStampedModel):
     Priority = RequirementPriority
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="requirements")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="requirements", db_index=False
+    )
     code = models.CharField(max_length=50, blank=True)
     category = models.CharField(max_length=100, blank=True)
     description = models.TextField()
@@ -147,7 +157,9 @@ class Feature(TimeStampedModel):
 
     Status = WorkStatus
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="features")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="features", db_index=False
+    )
     key = models.CharField(max_length=50)
     name = models.CharField(max_length=300)
     description = models.TextField(blank=True)
@@ -173,8 +185,12 @@ class SubFeature(TimeStampedModel):
 
     Status = WorkStatus
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sub_features")
-    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="sub_features")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="sub_features", db_index=False
+    )
+    feature = models.ForeignKey(
+        Feature, on_delete=models.CASCADE, related_name="sub_features", db_index=False
+    )
     key = models.CharField(max_length=50)
     name = models.CharField(max_length=300)
     objective = models.TextField(blank=True)
@@ -209,7 +225,7 @@ class SubFeature(TimeStampedModel):
 
 class SubFeatureDependency(models.Model):
     sub_feature = models.ForeignKey(
-        SubFeature, on_delete=models.CASCADE, related_name="dependency_edges"
+        SubFeature, on_delete=models.CASCADE, related_name="dependency_edges", db_index=False
     )
     depends_on = models.ForeignKey(
         SubFeature, on_delete=models.CASCADE, related_name="dependent_edges"
@@ -271,12 +287,19 @@ class Task(TimeStampedModel):
 
     Priority = Priority
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     feature = models.ForeignKey(
         Feature, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
     )
     sub_feature = models.ForeignKey(
-        SubFeature, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
+        SubFeature,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        db_index=False,
     )
     key = models.CharField(max_length=50)
     name = models.CharField(max_length=300)
@@ -367,8 +390,12 @@ class Task(TimeStampedModel):
 class TaskDependency(models.Model):
     """`task` cannot start before `depends_on` is done."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dependency_edges")
-    depends_on = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dependent_edges")
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="dependency_edges", db_index=False
+    )
+    depends_on = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="dependent_edges", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -387,7 +414,9 @@ class TaskDependency(models.Model):
 class DevPlan(TimeStampedModel):
     DEFAULT_NAME = "Main plan"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="dev_plans")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="dev_plans", db_index=False
+    )
     name = models.CharField(max_length=200, default=DEFAULT_NAME)
 
     class Meta:
@@ -402,7 +431,9 @@ class DevPlan(TimeStampedModel):
 class DevPlanVersion(models.Model):
     """An immutable snapshot of a plan; the content columns reject UPDATE in the database."""
 
-    plan = models.ForeignKey(DevPlan, on_delete=models.CASCADE, related_name="versions")
+    plan = models.ForeignKey(
+        DevPlan, on_delete=models.CASCADE, related_name="versions", db_index=False
+    )
     number = models.PositiveIntegerField()
     snapshot = models.JSONField()
     markdown = models.TextField(blank=True)
@@ -443,7 +474,9 @@ class ConversationSession(TimeStampedModel):
 
     Status = ConversationSessionStatus
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="conversations")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="conversations", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=Kind, default=Kind.PLANNING)
     status = models.CharField(max_length=20, choices=Status, default=Status.ACTIVE)
     title = models.CharField(max_length=200, blank=True)
@@ -481,7 +514,7 @@ class ConversationMessage(models.Model):
     Role = ConversationMessageRole
 
     session = models.ForeignKey(
-        ConversationSession, on_delete=models.CASCADE, related_name="messages"
+        ConversationSession, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     role = models.CharField(max_length=20, choices=Role)
     content = models.TextField(blank=True)
