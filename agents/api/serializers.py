@@ -116,6 +116,9 @@ class AgentRunSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSeria
             "created_at",
             "updated_at",
         ]
+        # The service answers a repeated idempotency key with 409; DRF's own unique
+        # check would make it a 400 first.
+        validators: list = []
 
 
 class ToolCallCompletionSerializer(serializers.ModelSerializer):

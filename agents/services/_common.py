@@ -3,8 +3,9 @@
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db.models import Model, UniqueConstraint
 
 from agents.models import (
     Agent,
@@ -36,7 +37,8 @@ def _insert_once(
             exclude=[field.name for field in instance._meta.concrete_fields if field.is_relation]
         )
     else:
-        instance.full_clean(validate_unique=False)
+        instance.full_clean(validate_unique=False, validate_constraints=False)
+        _validate_all_but_unique_constraints(instance)
     try:
         with transaction.atomic():
             instance.save(force_insert=True)
@@ -44,6 +46,21 @@ def _insert_once(
         if exists():
             raise ConflictError(conflict) from None
         raise
+
+
+def _validate_all_but_unique_constraints(instance: Model) -> None:
+    """Model.validate_constraints without the unique ones: the insert decides those, and
+    a duplicate is a conflict (409), not invalid input."""
+    errors = []
+    for constraint in instance._meta.constraints:
+        if isinstance(constraint, UniqueConstraint):
+            continue
+        try:
+            constraint.validate(type(instance), instance)
+        except ValidationError as exc:
+            errors.append(exc)
+    if errors:
+        raise ValidationError(errors)
 
 
 def _apply(instance: Model, data: Mapping[str, Any], allowed: Iterable[str]) -> list[str]:
