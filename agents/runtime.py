@@ -179,7 +179,7 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
         with transaction.atomic():
             project_status = _lock_run(run) if ended else None
             if completion_row is None:
-                completion_row = _completion_after_lock(started)
+                completion_row = _completion_after_lock(started, run_locked=ended)
             if completion_row is None:
                 completion_row = _run_tool_call(
                     run, step, request, tools, started, arguments, argument_error
@@ -195,12 +195,17 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
     return step
 
 
-def _completion_after_lock(started: ToolCall) -> ToolCall | None:
-    """The call's completion row, if any, read after locking its started row (inside the
-    transaction that would run the call). A duplicate delivery of the step running the
-    same call holds that lock until its completion commits, so the call never runs twice.
+def _completion_after_lock(started: ToolCall, *, run_locked: bool) -> ToolCall | None:
+    """The call's completion row, if any, read inside the transaction that would run the
+    call, after a lock that a duplicate delivery of the step running the same call holds
+    until its completion commits: so the call never runs twice.
+
+    The lock is the run's when the caller holds it already (every delivery takes the
+    same path for a given call), otherwise the call's started row. The read is a
+    statement of its own: a locking one reads from a snapshot taken before it waited.
     """
-    ToolCall.objects.select_for_update().filter(pk=started.pk).values_list("pk").get()
+    if not run_locked:
+        ToolCall.objects.select_for_update().filter(pk=started.pk).values_list("pk").get()
     return ToolCall.objects.filter(started=started).first()
 
 

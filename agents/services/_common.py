@@ -1,10 +1,10 @@
 """Helpers shared by the agents services."""
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Model, UniqueConstraint
 
 from agents.models import (
@@ -14,19 +14,21 @@ from agents.models import (
 from core.errors import ConflictError, DomainError
 from planning.models import Project, Task
 
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+
 
 def _save(instance: Model, *, update_fields: Iterable[str] | None = None) -> None:
     instance.full_clean()
     instance.save(update_fields=list(update_fields) if update_fields is not None else None)
 
 
-def _insert_once(
-    instance: Model, *, exists: Callable[[], bool], conflict: str, links_loaded: bool = False
-) -> None:
+def _insert_once(instance: Model, *, conflict: str, links_loaded: bool = False) -> None:
     """Insert `instance`, turning a lost race on a unique column into ConflictError.
 
     The database's unique index is the arbiter, so two concurrent requests cannot both
-    win; `exists()` tells a duplicate apart from any other integrity failure.
+    win. No savepoint is taken: the caller's transaction, if any, is given up on the
+    error either way (an agent step inserts two log rows a step, and a savepoint costs
+    two statements each).
 
     `links_loaded` is for rows a service builds itself from objects already loaded (the
     audit log on an agent's hot path): only the field values are checked, which costs no
@@ -40,12 +42,20 @@ def _insert_once(
         instance.full_clean(validate_unique=False, validate_constraints=False)
         _validate_all_but_unique_constraints(instance)
     try:
-        with transaction.atomic():
-            instance.save(force_insert=True)
-    except IntegrityError:
-        if exists():
+        instance.save(force_insert=True)
+    except IntegrityError as exc:
+        if _is_unique_violation(exc):
             raise ConflictError(conflict) from None
         raise
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    """Whether the database refused a duplicate, as opposed to another integrity failure
+    (a missing link, a failed check)."""
+    driver_error = exc.__cause__
+    return getattr(driver_error, "sqlstate", None) == UNIQUE_VIOLATION or getattr(
+        driver_error, "sqlite_errorname", None
+    ) in {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
 
 
 def _validate_all_but_unique_constraints(instance: Model) -> None:

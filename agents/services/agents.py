@@ -126,7 +126,6 @@ def agent_run_create(
     )
     _insert_once(
         run,
-        exists=lambda: AgentRun.objects.filter(idempotency_key=key).exists(),
         conflict=f"A run with idempotency key {key!r} already exists.",
     )
     return run

@@ -57,12 +57,6 @@ def tool_call_start(
     )
     _insert_once(
         call,
-        exists=lambda: (
-            bool(call_id)
-            and ToolCall.objects.filter(
-                run=run, step=step, call_id=call_id, started__isnull=True
-            ).exists()
-        ),
         conflict=f"Tool call {call_id!r} of step {step} is already logged.",
         links_loaded=True,
     )
@@ -98,7 +92,6 @@ def tool_call_complete(
     )
     _insert_once(
         completion,
-        exists=lambda: ToolCall.objects.filter(started=started).exists(),
         conflict=f"Tool call {started.pk} is already complete.",
         links_loaded=True,
     )
@@ -153,7 +146,6 @@ def planning_cycle_close(
     )
     _insert_once(
         closing,
-        exists=lambda: PlanningCycle.objects.filter(opened=cycle).exists(),
         conflict=f"Planning cycle {cycle.pk} is already closed.",
     )
     return closing

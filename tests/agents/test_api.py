@@ -179,7 +179,10 @@ def test_tool_call_start_complete_list_retrieve(api: APIClient, project) -> None
     assert completion_row.data["started"] == started.data["id"]
 
 
-def test_completing_a_tool_call_twice_is_a_409(api: APIClient, project) -> None:
+@pytest.mark.django_db(transaction=True)  # a request in autocommit, as served
+def test_completing_a_tool_call_twice_is_a_409(
+    append_only_rows_cleared, api: APIClient, project
+) -> None:
     started = services.tool_call_start(project=project, tool_name="shell")
     complete = url(project, "tool-calls", started.id, "complete")
 

@@ -271,10 +271,83 @@ def test_a_step_costs_the_same_queries_however_long_the_conversation(
     with django_capture_on_commit_callbacks():
         step_execute(run_id=run.pk, number=1)
     # Counted inside the test's transaction, where each of the step's transactions is a
-    # savepoint: 16 statements, 11 savepoint commands, and on PostgreSQL the two
+    # savepoint: 14 statements, 8 savepoint commands, and on PostgreSQL the two
     # transactions that need not wait for the disk say so.
-    limit = 27 + (2 if connection.vendor == "postgresql" else 0)
+    limit = 22 + (2 if connection.vendor == "postgresql" else 0)
     for number in range(2, 10):
         with django_assert_max_num_queries(limit), django_capture_on_commit_callbacks():
             step_execute(run_id=run.pk, number=number)
     assert AgentStep.objects.filter(run=run, status="done").count() == 9
+
+
+@pytest.fixture
+def risky_tool(project):
+    """A medium-risk tool, enabled in `project`: its effects would leave the database."""
+    from agents.tools import Tool, registry
+
+    registry.register(
+        Tool(
+            name="risky_test",
+            description="Test only: stands for a tool that acts outside the database.",
+            parameters={"type": "object"},
+            handler=lambda context, args: {"done": True},
+            risk="medium",
+        )
+    )
+    project.enabled_tools = ["risky_test"]
+    project.save(update_fields=["enabled_tools"])
+    yield
+    registry._tools.pop("risky_test")
+
+
+def _step_transactions(queries) -> list[str]:
+    """The SQL of each transaction a step ran; inside a test's transaction each is a
+    savepoint (nested ones, around tool handlers, stay part of theirs)."""
+    blocks: list[list[str]] = []
+    depth = 0
+    for sql in (query["sql"] for query in queries):
+        if sql.startswith("SAVEPOINT"):
+            depth += 1
+            if depth == 1:
+                blocks.append([])
+        if depth:
+            blocks[-1].append(sql)
+        if sql.startswith(("RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            depth -= 1
+    return ["\n".join(block) for block in blocks]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
+def test_a_risky_tools_started_row_waits_for_the_disk(
+    run, fake_llm, risky_tool, django_capture_on_commit_callbacks
+):
+    """A tool above low risk acts outside the database, so the transaction holding its
+    "started" row commits synchronously; a low-risk one's need not."""
+    from django.test.utils import CaptureQueriesContext
+
+    def started_row_transaction(blocks: list[str], call_id: str) -> str:
+        marker = f"'{call_id}'"
+        (block,) = [b for b in blocks if 'INSERT INTO "agents_toolcall"' in b and marker in b]
+        return block
+
+    fake_llm.script(
+        completion(
+            None,
+            tool_calls=[
+                tool_call("c1", "get_state", {"namespace": "n", "key": "k"}),
+                tool_call("c2", "risky_test", {}),
+            ],
+        ),
+        completion(None, tool_calls=[tool_call("c3", "risky_test", {})]),
+    )
+    steps = []
+    for number in (1, 2):
+        with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks():
+            step_execute(run_id=run.pk, number=number)
+        steps.append(_step_transactions(queries.captured_queries))
+
+    no_flush_wait = "SET LOCAL synchronous_commit TO OFF"
+    assert no_flush_wait in started_row_transaction(steps[0], "c1")  # with the reply
+    assert no_flush_wait not in started_row_transaction(steps[0], "c2")
+    assert no_flush_wait not in started_row_transaction(steps[1], "c3")  # with the reply
+    assert ToolCall.objects.filter(run=run, status="succeeded").count() == 3

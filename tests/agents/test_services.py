@@ -1,5 +1,6 @@
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from agents import services
 from agents.models import AgentRun, AgentState, DecisionLog, PlanningCycle, ToolCall
@@ -129,7 +130,8 @@ def test_completing_a_tool_call_twice_is_a_conflict(project) -> None:
     started = services.tool_call_start(project=project, tool_name="shell")
     services.tool_call_complete(started=started, status="succeeded")
 
-    with pytest.raises(ConflictError):
+    # The caller's transaction is given up on a conflict; this one ends with the block.
+    with pytest.raises(ConflictError), transaction.atomic():
         services.tool_call_complete(started=started, status="failed")
 
     assert ToolCall.objects.filter(started=started).get().status == "succeeded"
@@ -139,7 +141,10 @@ def test_a_call_id_logged_twice_in_a_step_is_a_conflict(project) -> None:
     run = AgentRunFactory(agent__project=project)
     services.tool_call_start(project=project, run=run, step=1, call_id="c1", tool_name="ls")
 
-    with pytest.raises(ConflictError, match="'c1' of step 1 is already logged"):
+    with (
+        pytest.raises(ConflictError, match="'c1' of step 1 is already logged"),
+        transaction.atomic(),
+    ):
         services.tool_call_start(project=project, run=run, step=1, call_id="c1", tool_name="ls")
 
     services.tool_call_start(project=project, run=run, step=2, call_id="c1", tool_name="ls")
@@ -155,13 +160,13 @@ def test_a_tool_call_without_a_tool_name_is_refused(project) -> None:
 def test_logging_a_tool_call_checks_its_links_without_querying_them(
     project, django_assert_num_queries
 ) -> None:
-    """The links are objects the caller has loaded; the row is one insert (plus the
-    savepoint that turns a duplicate into a conflict)."""
+    """The links are objects the caller has loaded; the row is one insert, with no
+    savepoint around it."""
     run = AgentRunFactory(agent__project=project, task=TaskFactory(project=project))
     run = AgentRun.objects.select_related("agent", "task").get(pk=run.pk)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(1):
         started = services.tool_call_start(project=project, run=run, tool_name="ls")
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(1):
         services.tool_call_complete(started=started, status="succeeded")
 
 
@@ -173,6 +178,17 @@ def test_a_racing_completion_is_a_conflict(project) -> None:
 
     with pytest.raises(ConflictError):
         services.tool_call_complete(started=stale_copy, status="failed")
+
+
+def test_an_integrity_failure_other_than_a_duplicate_is_not_a_conflict(project) -> None:
+    started = services.tool_call_start(project=project, tool_name="shell")
+
+    # The check constraint refuses a completion without an outcome; no duplicate exists.
+    with pytest.raises(IntegrityError) as excinfo, transaction.atomic():
+        services.tool_call_complete(started=started, status="")
+
+    assert not isinstance(excinfo.value, ConflictError)
+    assert ToolCall.objects.count() == 1
 
 
 def test_a_completion_row_cannot_be_completed(project) -> None:
