@@ -136,6 +136,12 @@ class AgentRun(TimeStampedModel):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="agentrun_idempotency_unique"),
+            # An agent works on one run at a time; also the index that finds it.
+            models.UniqueConstraint(
+                fields=["agent"],
+                condition=Q(status="running"),
+                name="agentrun_one_running_per_agent",
+            ),
             choices_constraint("kind", AgentRunKind, name="agentrun_kind_valid"),
             choices_constraint("status", AgentRunStatus, name="agentrun_status_valid"),
             models.CheckConstraint(condition=Q(attempt__gte=1), name="agentrun_attempt_gte_1"),

@@ -22,6 +22,7 @@ from django.db.models import (
     Case,
     Count,
     Exists,
+    Field,
     OuterRef,
     Q,
     QuerySet,
@@ -127,10 +128,46 @@ def _lock_agent(agent: Agent) -> Agent:
     return locked
 
 
+# An external agent's hot path, written out once (see _LOCK_FOR_CLAIM below for why).
+_RUN_FIELDS = tuple(AgentRun._meta.concrete_fields)
+_RUN_INSERTED_FIELDS = tuple(field for field in _RUN_FIELDS if not field.primary_key)
+
+
+def _columns(fields: Sequence[Field]) -> str:
+    return ", ".join(f'"{field.column}"' for field in fields)
+
+
+# At most one run per agent is running (agentrun_one_running_per_agent, also its index).
+_HELD_RUN = (
+    f'SELECT {_columns(_RUN_FIELDS)} FROM "agents_agentrun" WHERE "agent_id" = %s AND "status" = %s'
+)
+_INSERT_RUN = (
+    f'INSERT INTO "agents_agentrun" ({_columns(_RUN_INSERTED_FIELDS)}) '
+    f"VALUES ({', '.join(['%s'] * len(_RUN_INSERTED_FIELDS))}) "
+    'RETURNING "id"'
+)
+
+
 def _held_run(agent: Agent) -> AgentRun | None:
-    return (
-        AgentRun.objects.filter(agent=agent, status=AgentRun.Status.RUNNING).order_by("-id").first()
-    )
+    with prepared_cursor() as cursor:
+        cursor.execute(_HELD_RUN, (agent.pk, AgentRun.Status.RUNNING.value))
+        row = cursor.fetchone()
+    return None if row is None else instance_from_row(AgentRun, _RUN_FIELDS, row)
+
+
+def _insert_run(run: AgentRun) -> None:
+    """run.save(force_insert=True) as one prepared statement: the same values (each
+    field's pre_save and database preparation), no model signals (AgentRun has no
+    receivers)."""
+    values = [
+        field.get_db_prep_save(field.pre_save(run, add=True), connection)
+        for field in _RUN_INSERTED_FIELDS
+    ]
+    with prepared_cursor() as cursor:
+        cursor.execute(_INSERT_RUN, values)
+        (run.pk,) = cursor.fetchone()
+    run._state.adding = False
+    run._state.db = connection.alias
 
 
 def _lease_live(run: AgentRun, now: datetime) -> bool:
@@ -394,7 +431,7 @@ def task_claim(*, agent: Agent, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> A
             started_at=now,
             payload={"task": task.key, "lease_seconds": lease_seconds},
         )
-        run.save(force_insert=True)
+        _insert_run(run)
         with prepared_cursor() as cursor:
             cursor.execute(_AGENT_BUSY, (Agent.Status.BUSY.value, task.pk, at, at, agent.pk))
         return run

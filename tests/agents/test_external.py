@@ -185,6 +185,20 @@ def test_claim_takes_the_next_ready_task_then_204_when_none(project, worker) -> 
     assert claim(client, project).status_code == 204
 
 
+def test_the_claimed_run_is_stored_as_returned(project, worker) -> None:
+    agent, _ = worker
+    TaskFactory(project=project, key="T1")
+
+    run = services.task_claim(agent=agent, lease_seconds=120)
+
+    stored = AgentRun.objects.get(pk=run.pk)
+    fields = [field.attname for field in AgentRun._meta.concrete_fields]
+    assert {f: getattr(stored, f) for f in fields} == {f: getattr(run, f) for f in fields}
+    assert stored.payload == {"task": "T1", "lease_seconds": 120}
+    assert stored.lease_expires_at == stored.started_at + timedelta(seconds=120)
+    assert services.agent_heartbeat(agent=agent) == stored  # _held_run finds it
+
+
 def test_claim_finishes_started_plans_first(project) -> None:
     feature = FeatureFactory(project=project)
     plan_p = SubFeatureFactory(feature=feature, key="01-01")
