@@ -29,7 +29,8 @@ test suite does), so it never touches real data. Run it on PostgreSQL + Redis:
   Needs Redis as the broker.
 
 Every measurement is a function in MEASUREMENTS that returns a dict of figures; main()
-creates the database, runs each in turn and prints the merged result.
+creates the database, runs each in turn and prints the merged result. BENCH_ONLY picks
+some by name, without the `measure_` prefix: BENCH_ONLY=steps,claims.
 """
 
 import json
