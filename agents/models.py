@@ -136,12 +136,6 @@ class AgentRun(TimeStampedModel):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="agentrun_idempotency_unique"),
-            # An agent works on one run at a time; also the index that finds it.
-            models.UniqueConstraint(
-                fields=["agent"],
-                condition=Q(status="running"),
-                name="agentrun_one_running_per_agent",
-            ),
             choices_constraint("kind", AgentRunKind, name="agentrun_kind_valid"),
             choices_constraint("status", AgentRunStatus, name="agentrun_status_valid"),
             models.CheckConstraint(condition=Q(attempt__gte=1), name="agentrun_attempt_gte_1"),
@@ -155,6 +149,10 @@ class AgentRun(TimeStampedModel):
         indexes = [
             models.Index(fields=["status", "lease_expires_at"], name="agentrun_lease_idx"),
             models.Index(fields=["project", "-created_at"], name="agentrun_project_idx"),
+            # The run an agent is working on; small, whatever the agent's history.
+            models.Index(
+                fields=["agent"], condition=Q(status="running"), name="agentrun_running_by_agent"
+            ),
         ]
 
     def __str__(self) -> str:

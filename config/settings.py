@@ -100,6 +100,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": str(VAR_DIR / f"test_crewboard_{os.getpid()}.sqlite3")}
     VAR_DIR.mkdir(exist_ok=True)
 elif _db["ENGINE"] == "django.db.backends.postgresql":
+    # With a pool, this makes the pool check each connection it hands out: a worker keeps
+    # its connections across tasks, and the server may have restarted in between.
+    _db["CONN_HEALTH_CHECKS"] = True
     _db["OPTIONS"] = {
         "pool": {
             "min_size": 1,

@@ -118,9 +118,8 @@ class RequirementPriority(models.TextChoices):
 class Requirement(TimeStampedModel):
     Priority = RequirementPriority
 
-    project = models.ForeignKey(
-        Project, on_delete=models.CASCADE, related_name="requirements", db_index=False
-    )
+    # Indexed on its own: the (project, code) unique index is partial (codes may be blank).
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="requirements")
     code = models.CharField(max_length=50, blank=True)
     category = models.CharField(max_length=100, blank=True)
     description = models.TextField()

@@ -137,9 +137,12 @@ def _columns(fields: Sequence[Field]) -> str:
     return ", ".join(f'"{field.column}"' for field in fields)
 
 
-# At most one run per agent is running (agentrun_one_running_per_agent, also its index).
+# The status is a literal so that PostgreSQL matches the partial index
+# agentrun_running_by_agent even under a prepared statement's generic plan.
 _HELD_RUN = (
-    f'SELECT {_columns(_RUN_FIELDS)} FROM "agents_agentrun" WHERE "agent_id" = %s AND "status" = %s'
+    f'SELECT {_columns(_RUN_FIELDS)} FROM "agents_agentrun" '
+    f'WHERE "agent_id" = %s AND "status" = \'{AgentRun.Status.RUNNING.value}\' '
+    'ORDER BY "id" DESC LIMIT 1'
 )
 _INSERT_RUN = (
     f'INSERT INTO "agents_agentrun" ({_columns(_RUN_INSERTED_FIELDS)}) '
@@ -150,7 +153,7 @@ _INSERT_RUN = (
 
 def _held_run(agent: Agent) -> AgentRun | None:
     with prepared_cursor() as cursor:
-        cursor.execute(_HELD_RUN, (agent.pk, AgentRun.Status.RUNNING.value))
+        cursor.execute(_HELD_RUN, (agent.pk,))
         row = cursor.fetchone()
     return None if row is None else instance_from_row(AgentRun, _RUN_FIELDS, row)
 

@@ -90,16 +90,6 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AlterField(
-            model_name="requirement",
-            name="project",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="requirements",
-                to="planning.project",
-            ),
-        ),
-        migrations.AlterField(
             model_name="subfeature",
             name="feature",
             field=models.ForeignKey(

@@ -197,6 +197,8 @@ def test_the_claimed_run_is_stored_as_returned(project, worker) -> None:
     assert stored.payload == {"task": "T1", "lease_seconds": 120}
     assert stored.lease_expires_at == stored.started_at + timedelta(seconds=120)
     assert services.agent_heartbeat(agent=agent) == stored  # _held_run finds it
+    idle, _ = external_agent(project, "idle-1")
+    assert services.agent_heartbeat(agent=idle) is None
 
 
 def test_claim_finishes_started_plans_first(project) -> None:

@@ -179,16 +179,6 @@ def test_run_idempotency_key_is_unique_across_projects() -> None:
     assert AgentRun.objects.filter(idempotency_key="run-1").count() == 1
 
 
-def test_an_agent_has_at_most_one_running_run() -> None:
-    held = AgentRunFactory(status="running")
-    AgentRunFactory(agent=held.agent, project=held.project, status="succeeded")
-
-    with pytest.raises(IntegrityError), transaction.atomic():
-        AgentRunFactory(agent=held.agent, project=held.project, status="running")
-
-    assert AgentRun.objects.filter(agent=held.agent, status="running").get() == held
-
-
 def test_agent_state_key_is_unique_per_project_namespace() -> None:
     entry = AgentStateFactory(namespace="scratch", key="plan")
     AgentStateFactory(namespace="scratch", key="plan")  # another project: fine

@@ -3,6 +3,7 @@
 import pytest
 from django.apps import apps
 from django.db import connection
+from django.db.models import CheckConstraint
 
 OWN_APPS = ("core", "planning", "agents", "memory")
 
@@ -20,13 +21,21 @@ def _covered_indexes() -> list[str]:
     models = [model for label in OWN_APPS for model in apps.get_app_config(label).get_models()]
     for model in models:
         indexes = _indexes(model)
+        # A partial index serves only queries that repeat its condition.
+        partial = {
+            item.name
+            for item in [*model._meta.indexes, *model._meta.constraints]
+            if getattr(item, "condition", None) is not None
+            and not isinstance(item, CheckConstraint)
+        }
         for name, index in indexes.items():
             if index["unique"] or index["primary_key"]:
                 continue
             columns = index["columns"]
             for other, wider in indexes.items():
                 leads = wider["columns"][: len(columns)] == columns
-                if other != name and len(wider["columns"]) > len(columns) and leads:
+                wider_serves = other not in partial and len(wider["columns"]) > len(columns)
+                if other != name and wider_serves and leads:
                     covered.append(f"{model._meta.label}.{name} (in {other})")
                     break
     return covered
