@@ -17,21 +17,24 @@ worker can pick a run up where it stopped:
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from agents import services as agent_services
 from agents.llm import ChatMessage, ToolCallRequest, UsageContext, get_llm_client
 from agents.llm.usage import usage_record
-from agents.models import AgentRun, AgentStep, ToolCall
+from agents.models import Agent, AgentRun, AgentStep, ToolCall
 from agents.tools import Tool, ToolContext, ToolError, registry
-from core.db import commit_without_flush_wait
+from core.db import commit_without_flush_wait, instance_from_row, prepared_cursor
+from planning.models import Project, Task
 
 STEP_PURPOSE = "agent_step"
 FINISH = "finish"
@@ -99,32 +102,98 @@ class StepSkipped(Exception):
 
 
 def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep]:
-    """Count this delivery as an attempt of the step and renew the run's lease."""
+    """Count this delivery as an attempt of the step and renew the run's lease.
+
+    Every delivery of every step starts here, so it is three prepared statements rather
+    than querysets (compiling those cost more than running them): renewing the lease
+    locks a running run and returns it, an upsert creates the step or counts the
+    attempt of a running one, and one read brings the run's project, agent and task.
+    """
+    now = timezone.now()
+    at = connection.ops.adapt_datetimefield_value(now)
+    lease = connection.ops.adapt_datetimefield_value(
+        now + timedelta(seconds=settings.AGENT_LEASE_SECONDS)
+    )
+    statements = _claim_step_statements(connection.vendor)
     with transaction.atomic():
         # Bookkeeping that a redelivery redoes: no need to wait for the disk.
         commit_without_flush_wait()
-        run = (
-            AgentRun.objects.select_for_update(of=("self",))
-            .select_related("project", "agent", "task")
-            .get(pk=run_id)
-        )
-        if run.status != AgentRun.Status.RUNNING:
-            raise StepSkipped(f"run {run_id} is {run.status}")
-        now = timezone.now()
-        step = AgentStep.objects.filter(run=run, number=number).first()
-        if step is None:
+        with prepared_cursor() as cursor:
+            cursor.execute(statements.renew_lease, (at, lease, at, number, run_id))
+            if (run_row := cursor.fetchone()) is None:
+                raise StepSkipped(f"run {run_id} is not running")
             # Steps are only created under the run's lock, so no race to lose here.
-            step = AgentStep.objects.create(run=run, number=number, attempts=1, started_at=now)
-        elif step.status != AgentStep.Status.RUNNING:
-            raise StepSkipped(f"step {number} of run {run_id} is {step.status}")
-        else:
-            step.attempts += 1
-            step.save(update_fields=["attempts"])
-        run.heartbeat_at = now
-        run.lease_expires_at = now + timedelta(seconds=settings.AGENT_LEASE_SECONDS)
-        run.result = {**run.result, "step": number}
-        run.save(update_fields=["heartbeat_at", "lease_expires_at", "result", "updated_at"])
+            cursor.execute(statements.count_attempt, (run_id, number, at))
+            if (step_row := cursor.fetchone()) is None:
+                raise StepSkipped(f"step {number} of run {run_id} is done")
+            run = instance_from_row(AgentRun, _RUN_FIELDS, run_row)
+            cursor.execute(statements.links, (run.task_id, run.agent_id))
+            links = cursor.fetchone()
+        step = instance_from_row(AgentStep, _STEP_FIELDS, step_row)
+        project_end = len(_PROJECT_FIELDS)
+        agent_end = project_end + len(_AGENT_FIELDS)
+        run.project = instance_from_row(Project, _PROJECT_FIELDS, links[:project_end])
+        run.agent = instance_from_row(Agent, _AGENT_FIELDS, links[project_end:agent_end])
+        run.task = (
+            None
+            if run.task_id is None
+            else instance_from_row(Task, _TASK_FIELDS, links[agent_end:])
+        )
+        step.run = run
         return run, step
+
+
+_RUN_FIELDS = tuple(AgentRun._meta.concrete_fields)
+_STEP_FIELDS = tuple(AgentStep._meta.concrete_fields)
+_PROJECT_FIELDS = tuple(Project._meta.concrete_fields)
+_AGENT_FIELDS = tuple(Agent._meta.concrete_fields)
+_TASK_FIELDS = tuple(Task._meta.concrete_fields)
+
+
+class _ClaimStepStatements(NamedTuple):
+    renew_lease: str
+    count_attempt: str
+    links: str
+
+
+@functools.cache
+def _claim_step_statements(vendor: str) -> _ClaimStepStatements:
+    def columns(fields: tuple[Field, ...], alias: str = "") -> str:
+        prefix = f"{alias}." if alias else ""
+        return ", ".join(f'{prefix}"{field.column}"' for field in fields)
+
+    # The step number goes into the run's progress, as JSON.
+    progress = (
+        "\"result\" || jsonb_build_object('step', %s::integer)"
+        if vendor == "postgresql"
+        else "json_set(\"result\", '$.step', %s)"
+    )
+    run_running = f"'{AgentRun.Status.RUNNING.value}'"
+    step_running = f"'{AgentStep.Status.RUNNING.value}'"
+    return _ClaimStepStatements(
+        renew_lease=(
+            f'UPDATE "agents_agentrun" SET "heartbeat_at" = %s, "lease_expires_at" = %s, '
+            f'"updated_at" = %s, "result" = {progress} '
+            f'WHERE "id" = %s AND "status" = {run_running} '
+            f"RETURNING {columns(_RUN_FIELDS)}"
+        ),
+        count_attempt=(
+            'INSERT INTO "agents_agentstep" '
+            '("run_id", "number", "status", "attempts", "reply", "error", "started_at") '
+            f"VALUES (%s, %s, {step_running}, 1, NULL, '', %s) "
+            'ON CONFLICT ("run_id", "number") DO UPDATE '
+            'SET "attempts" = "agents_agentstep"."attempts" + 1 '
+            f'WHERE "agents_agentstep"."status" = {step_running} '
+            f"RETURNING {columns(_STEP_FIELDS)}"
+        ),
+        links=(
+            f"SELECT {columns(_PROJECT_FIELDS, 'p')}, {columns(_AGENT_FIELDS, 'a')}, "
+            f"{columns(_TASK_FIELDS, 't')} "
+            'FROM "agents_agent" a INNER JOIN "planning_project" p ON p."id" = a."project_id" '
+            'LEFT OUTER JOIN "planning_task" t ON t."id" = %s '
+            'WHERE a."id" = %s'
+        ),
+    )
 
 
 def step_execute(*, run_id: int, number: int) -> AgentStep | None:

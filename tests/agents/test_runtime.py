@@ -271,9 +271,9 @@ def test_a_step_costs_the_same_queries_however_long_the_conversation(
     with django_capture_on_commit_callbacks():
         step_execute(run_id=run.pk, number=1)
     # Counted inside the test's transaction, where each of the step's transactions is a
-    # savepoint: 14 statements, 8 savepoint commands, and on PostgreSQL the two
+    # savepoint: 13 statements, 8 savepoint commands, and on PostgreSQL the two
     # transactions that need not wait for the disk say so.
-    limit = 22 + (2 if connection.vendor == "postgresql" else 0)
+    limit = 21 + (2 if connection.vendor == "postgresql" else 0)
     for number in range(2, 10):
         with django_assert_max_num_queries(limit), django_capture_on_commit_callbacks():
             step_execute(run_id=run.pk, number=number)
@@ -351,3 +351,21 @@ def test_a_risky_tools_started_row_waits_for_the_disk(
     assert no_flush_wait not in started_row_transaction(steps[0], "c2")
     assert no_flush_wait not in started_row_transaction(steps[1], "c3")  # with the reply
     assert ToolCall.objects.filter(run=run, status="succeeded").count() == 3
+
+
+def test_a_step_renews_the_lease_and_records_its_number_in_the_runs_progress(
+    run, fake_llm, django_capture_on_commit_callbacks
+):
+    AgentRun.objects.filter(pk=run.pk).update(
+        result={"note": "kept"}, lease_expires_at=None, heartbeat_at=None
+    )
+    fake_llm.script(get_state_reply("c1"))
+
+    with django_capture_on_commit_callbacks():
+        step = step_execute(run_id=run.pk, number=1)
+
+    run.refresh_from_db()
+    assert run.result == {"note": "kept", "step": 1}
+    assert run.heartbeat_at is not None and run.lease_expires_at > run.heartbeat_at
+    step.refresh_from_db()
+    assert (step.run_id, step.number, step.attempts, step.status) == (run.pk, 1, 1, "done")
