@@ -33,7 +33,12 @@ from agents.llm import ChatMessage, ToolCallRequest, UsageContext, get_llm_clien
 from agents.llm.usage import usage_record
 from agents.models import Agent, AgentRun, AgentStep, ToolCall
 from agents.tools import Tool, ToolContext, ToolError, registry
-from core.db import commit_without_flush_wait, instance_from_row, prepared_cursor
+from core.db import (
+    commit_without_flush_wait,
+    converted_row,
+    instance_from_row,
+    prepared_cursor,
+)
 from planning.models import Project, Task
 
 STEP_PURPOSE = "agent_step"
@@ -69,16 +74,18 @@ def conversation(run: AgentRun, *, before_step: int) -> list[ChatMessage]:
     """The messages the model sees at `before_step`: the opening, then each finished
     step's reply followed by its tool results (two queries)."""
     messages = [ChatMessage.from_openai(m) for m in run.payload.get("messages", [])]
-    replies = run.steps.filter(number__lt=before_step, reply__isnull=False).order_by("number")
-    results = {
-        (step, call_id): (status, output, error)
-        for step, call_id, status, output, error in ToolCall.objects.filter(
-            run=run, started__isnull=True, step__lt=before_step, completion__isnull=False
-        ).values_list(
-            "step", "call_id", "completion__status", "completion__output", "completion__error"
-        )
-    }
-    for number, reply_data in replies.values_list("number", "reply"):
+    statements = _step_statements(connection.vendor)
+    with prepared_cursor() as cursor:
+        cursor.execute(statements.tool_results, (run.pk, before_step))
+        results = {
+            (step, call_id): (status, output, error)
+            for step, call_id, status, output, error in (
+                converted_row(_TOOL_RESULT_FIELDS, row) for row in cursor.fetchall()
+            )
+        }
+        cursor.execute(statements.replies, (run.pk, before_step))
+        replies = [converted_row(_REPLY_FIELDS, row) for row in cursor.fetchall()]
+    for number, reply_data in replies:
         reply = ChatMessage.from_openai(reply_data)
         messages.append(reply)
         for request in reply.tool_calls:
@@ -144,10 +151,69 @@ def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep]:
 
 
 _RUN_FIELDS = tuple(AgentRun._meta.concrete_fields)
+_TOOL_CALL_FIELDS = tuple(ToolCall._meta.concrete_fields)
+_TOOL_RESULT_FIELDS = tuple(
+    ToolCall._meta.get_field(name) for name in ("step", "call_id", "status", "output", "error")
+)
+_REPLY_FIELDS = (AgentStep._meta.get_field("number"), AgentStep._meta.get_field("reply"))
 _STEP_FIELDS = tuple(AgentStep._meta.concrete_fields)
 _PROJECT_FIELDS = tuple(Project._meta.concrete_fields)
 _AGENT_FIELDS = tuple(Agent._meta.concrete_fields)
 _TASK_FIELDS = tuple(Task._meta.concrete_fields)
+
+
+class _StepStatements(NamedTuple):
+    """The rest of a step's hot statements, prepared once per connection (see
+    _claim_step); each says what it stands for."""
+
+    tool_results: str
+    replies: str
+    store_reply: str
+    lock_run: str
+    lock_tool_call: str
+    completion: str
+    end_step: str
+
+
+@functools.cache
+def _step_statements(vendor: str) -> _StepStatements:
+    def columns(fields: tuple[Field, ...]) -> str:
+        return ", ".join(f'"{field.column}"' for field in fields)
+
+    for_update = " FOR UPDATE" if vendor == "postgresql" else ""
+    step_running = f"'{AgentStep.Status.RUNNING.value}'"
+    step_done = f"'{AgentStep.Status.DONE.value}'"
+    return _StepStatements(
+        # conversation(): each finished call of the steps before, with its completion
+        tool_results=(
+            'SELECT s."step", s."call_id", c."status", c."output", c."error" '
+            'FROM "agents_toolcall" s INNER JOIN "agents_toolcall" c ON c."started_id" = s."id" '
+            'WHERE s."run_id" = %s AND s."started_id" IS NULL AND s."step" < %s'
+        ),
+        # conversation(): the model's replies of the steps before, in order
+        replies=(
+            'SELECT "number", "reply" FROM "agents_agentstep" '
+            'WHERE "run_id" = %s AND "number" < %s AND "reply" IS NOT NULL ORDER BY "number"'
+        ),
+        # The first reply stored wins; a duplicate delivery uses it.
+        store_reply=(
+            'UPDATE "agents_agentstep" SET "reply" = %s WHERE "id" = %s AND "reply" IS NULL'
+        ),
+        lock_run=(
+            'SELECT r."status", p."status" FROM "agents_agentrun" r '
+            'INNER JOIN "planning_project" p ON p."id" = r."project_id" WHERE r."id" = %s'
+            + (" FOR UPDATE OF r" if for_update else "")
+        ),
+        lock_tool_call='SELECT "id" FROM "agents_toolcall" WHERE "id" = %s' + for_update,
+        completion=(
+            f'SELECT {columns(_TOOL_CALL_FIELDS)} FROM "agents_toolcall" WHERE "started_id" = %s'
+        ),
+        # Only the delivery that marks the step done moves the run on.
+        end_step=(
+            f'UPDATE "agents_agentstep" SET "status" = {step_done}, "finished_at" = %s '
+            f'WHERE "id" = %s AND "status" = {step_running}'
+        ),
+    )
 
 
 class _ClaimStepStatements(NamedTuple):
@@ -273,20 +339,22 @@ def _completion_after_lock(started: ToolCall, *, run_locked: bool) -> ToolCall |
     same path for a given call), otherwise the call's started row. The read is a
     statement of its own: a locking one reads from a snapshot taken before it waited.
     """
-    if not run_locked:
-        ToolCall.objects.select_for_update().filter(pk=started.pk).values_list("pk").get()
-    return ToolCall.objects.filter(started=started).first()
+    statements = _step_statements(connection.vendor)
+    with prepared_cursor() as cursor:
+        if not run_locked:
+            cursor.execute(statements.lock_tool_call, (started.pk,))
+        cursor.execute(statements.completion, (started.pk,))
+        row = cursor.fetchone()
+    return None if row is None else instance_from_row(ToolCall, _TOOL_CALL_FIELDS, row)
 
 
 def _lock_run(run: AgentRun) -> str:
     """Lock the run and read what cancel and pause change: the run's status (set on
     `run`) and its project's, which is returned. The rest of the run is as the step
     loaded it."""
-    run.status, project_status = (
-        AgentRun.objects.select_for_update(of=("self",))
-        .values_list("status", "project__status")
-        .get(pk=run.pk)
-    )
+    with prepared_cursor() as cursor:
+        cursor.execute(_step_statements(connection.vendor).lock_run, (run.pk,))
+        run.status, project_status = cursor.fetchone()
     return project_status
 
 
@@ -322,8 +390,11 @@ def _ask_model(
         if _may_commit_without_flush_wait(first_tool):
             commit_without_flush_wait()  # a lost reply is asked for again
         usage_record(completion=completion, provider=client.provider, context=usage)
-        # First reply stored wins: a duplicate delivery running alongside uses the same one.
-        stored = AgentStep.objects.filter(pk=step.pk, reply__isnull=True).update(reply=message)
+        # A duplicate delivery running alongside uses the reply stored first.
+        with prepared_cursor() as cursor:
+            reply = _REPLY_FIELDS[1].get_db_prep_save(message, connection)
+            cursor.execute(_step_statements(connection.vendor).store_reply, (reply, step.pk))
+            stored = cursor.rowcount
         if stored and first is not None:
             arguments, _ = _parse_arguments(first_tool, first)
             started = _log_started(run, step, first, first_tool, arguments)
@@ -428,10 +499,10 @@ def _end_step(
 
     if project_status is None:
         project_status = _lock_run(run)
-    # Only the delivery that marks the step done moves the run on.
-    ended = AgentStep.objects.filter(pk=step.pk, status=AgentStep.Status.RUNNING).update(
-        status=AgentStep.Status.DONE, finished_at=timezone.now()
-    )
+    with prepared_cursor() as cursor:
+        finished_at = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(_step_statements(connection.vendor).end_step, (finished_at, step.pk))
+        ended = cursor.rowcount
     if not ended:
         return
     if run.status != AgentRun.Status.RUNNING:

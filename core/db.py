@@ -1,6 +1,7 @@
 """Database-level guards that Django has no declarative API for, and helpers for hot
 statements."""
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
@@ -10,7 +11,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.migrations.state import ProjectState, StateApps
-from django.db.models import Field, Model
+from django.db.models import Field, Model, signals
 
 M = TypeVar("M", bound=Model)
 
@@ -64,13 +65,62 @@ def instance_from_row(
     """A model instance from raw column values (a row of a RETURNING clause, say), in
     the order of `fields`: each value goes through its field's converters, as in a
     queryset."""
-    connection = connections[using]
     names = [field.attname for field in fields]
+    return model.from_db(using, names, converted_row(fields, values, using))
+
+
+def converted_row(
+    fields: Sequence[Field], values: Sequence[Any], using: str = DEFAULT_DB_ALIAS
+) -> list[Any]:
+    """Raw column values of `fields` as a queryset would give them (JSON decoded,
+    datetimes made aware, and so on)."""
+    connection = connections[using]
     row = list(values)
-    for position, converters in _converters(connection, model, names, fields):
+    for position, converters in _converters(connection, fields):
         for converter in converters:
             row[position] = converter(row[position], fields[position].cached_col, connection)
-    return model.from_db(using, names, row)
+    return row
+
+
+def insert_rows(instances: Sequence[Model], using: str = DEFAULT_DB_ALIAS) -> None:
+    """Insert unsaved instances of one model in one prepared statement, as
+    Model.save(force_insert=True) or bulk_create would: each field's pre_save (auto_now
+    and defaults) and database preparation; the primary keys come back. For hot paths,
+    where compiling the insert costs more than running it. A model with save signal
+    receivers is saved the usual way instead, so that they still run.
+    """
+    if not instances:
+        return
+    model = type(instances[0])
+    if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
+        for instance in instances:
+            instance.save(force_insert=True, using=using)
+        return
+    connection = connections[using]
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    values = [
+        field.get_db_prep_save(field.pre_save(instance, add=True), connection)
+        for instance in instances
+        for field in fields
+    ]
+    with prepared_cursor(using) as cursor:
+        cursor.execute(_insert_sql(model, len(instances), connection.ops.quote_name), values)
+        primary_keys = cursor.fetchall()
+    for instance, (pk,) in zip(instances, primary_keys, strict=True):
+        instance.pk = pk
+        instance._state.adding = False
+        instance._state.db = using
+
+
+@functools.cache
+def _insert_sql(model: type[Model], rows: int, quote: Callable[[str], str]) -> str:
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    row = f"({', '.join(['%s'] * len(fields))})"
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} "
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES {', '.join([row] * rows)} RETURNING {quote(model._meta.pk.column)}"
+    )
 
 
 # Per connection object (each thread has its own), since converters are bound to it.
@@ -78,11 +128,11 @@ _CONVERTERS: WeakKeyDictionary[BaseDatabaseWrapper, dict[tuple, list]] = WeakKey
 
 
 def _converters(
-    connection: BaseDatabaseWrapper, model: type[Model], names: list[str], fields: Sequence[Field]
+    connection: BaseDatabaseWrapper, fields: Sequence[Field]
 ) -> list[tuple[int, list[Callable[..., Any]]]]:
     """The converters a queryset would apply to these columns, by position."""
     known = _CONVERTERS.setdefault(connection, {})
-    key = (model, *names)  # names, not fields: a field hashes slowly
+    key = tuple(map(id, fields))  # a field hashes slowly; fields live as long as the process
     if key not in known:
         known[key] = [
             (position, converters)

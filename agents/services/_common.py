@@ -11,6 +11,7 @@ from agents.models import (
     Agent,
     AgentRun,
 )
+from core.db import insert_rows
 from core.errors import ConflictError, DomainError
 from planning.models import Project, Task
 
@@ -42,7 +43,7 @@ def _insert_once(instance: Model, *, conflict: str, links_loaded: bool = False) 
         instance.full_clean(validate_unique=False, validate_constraints=False)
         _validate_all_but_unique_constraints(instance)
     try:
-        instance.save(force_insert=True)
+        insert_rows([instance])
     except IntegrityError as exc:
         if _is_unique_violation(exc):
             raise ConflictError(conflict) from None

@@ -37,7 +37,7 @@ from agents.auth import KEY_PREFIX, agent_key_hash
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
 from agents.services._common import _save
 from agents.services.logs import run_metrics_record
-from core.db import instance_from_row, prepared_cursor
+from core.db import insert_rows, instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError, PermissionDeniedError
 from planning.models import Feature, Project, SubFeature, Task, TaskDependency
 from planning.selectors import STARTED_STATUSES, task_ready_list
@@ -130,7 +130,6 @@ def _lock_agent(agent: Agent) -> Agent:
 
 # An external agent's hot path, written out once (see _LOCK_FOR_CLAIM below for why).
 _RUN_FIELDS = tuple(AgentRun._meta.concrete_fields)
-_RUN_INSERTED_FIELDS = tuple(field for field in _RUN_FIELDS if not field.primary_key)
 
 
 def _columns(fields: Sequence[Field]) -> str:
@@ -144,11 +143,6 @@ _HELD_RUN = (
     f'WHERE "agent_id" = %s AND "status" = \'{AgentRun.Status.RUNNING.value}\' '
     'ORDER BY "id" DESC LIMIT 1'
 )
-_INSERT_RUN = (
-    f'INSERT INTO "agents_agentrun" ({_columns(_RUN_INSERTED_FIELDS)}) '
-    f"VALUES ({', '.join(['%s'] * len(_RUN_INSERTED_FIELDS))}) "
-    'RETURNING "id"'
-)
 
 
 def _held_run(agent: Agent) -> AgentRun | None:
@@ -156,21 +150,6 @@ def _held_run(agent: Agent) -> AgentRun | None:
         cursor.execute(_HELD_RUN, (agent.pk,))
         row = cursor.fetchone()
     return None if row is None else instance_from_row(AgentRun, _RUN_FIELDS, row)
-
-
-def _insert_run(run: AgentRun) -> None:
-    """run.save(force_insert=True) as one prepared statement: the same values (each
-    field's pre_save and database preparation), no model signals (AgentRun has no
-    receivers)."""
-    values = [
-        field.get_db_prep_save(field.pre_save(run, add=True), connection)
-        for field in _RUN_INSERTED_FIELDS
-    ]
-    with prepared_cursor() as cursor:
-        cursor.execute(_INSERT_RUN, values)
-        (run.pk,) = cursor.fetchone()
-    run._state.adding = False
-    run._state.db = connection.alias
 
 
 def _lease_live(run: AgentRun, now: datetime) -> bool:
@@ -434,7 +413,7 @@ def task_claim(*, agent: Agent, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> A
             started_at=now,
             payload={"task": task.key, "lease_seconds": lease_seconds},
         )
-        _insert_run(run)
+        insert_rows([run])
         with prepared_cursor() as cursor:
             cursor.execute(_AGENT_BUSY, (Agent.Status.BUSY.value, task.pk, at, at, agent.pk))
         return run

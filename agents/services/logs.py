@@ -19,6 +19,7 @@ from agents.models import (
     ToolCall,
 )
 from agents.services._common import _check_same_project, _insert_once, _resolve_links, _save
+from core.db import insert_rows
 from core.errors import DomainError
 from planning.models import Project, Task
 
@@ -258,7 +259,7 @@ def llm_usage_record(
             {**call, "currency": "USD", "priced": cost_usd is not None},
         ),
     ]
-    return Metric.objects.bulk_create(
+    metrics = [
         Metric(
             project=project,
             agent=agent,
@@ -270,7 +271,9 @@ def llm_usage_record(
             recorded_at=now,
         )
         for type, value, metadata in rows
-    )
+    ]
+    insert_rows(metrics)  # every model call, so a prepared statement
+    return metrics
 
 
 def run_metrics_record(*, run: AgentRun) -> list[Metric]:

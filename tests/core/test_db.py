@@ -27,3 +27,48 @@ def test_only_the_transaction_that_asks_commits_without_waiting_for_the_disk():
 def test_elsewhere_it_changes_nothing(django_assert_num_queries):
     with transaction.atomic(), django_assert_num_queries(0):
         commit_without_flush_wait()
+
+
+@pytest.mark.django_db
+def test_insert_rows_inserts_in_one_statement_as_save_would(django_assert_num_queries):
+    from agents.models import AgentRun, Metric
+    from core.db import insert_rows
+    from tests.factories import AgentRunFactory
+
+    run = AgentRunFactory()
+    metrics = [
+        Metric(project=run.project, run=run, type="latency", value=n, metadata={"n": n})
+        for n in range(3)
+    ]
+    with django_assert_num_queries(1):
+        insert_rows(metrics)
+
+    stored = {m.pk: (m.value, m.metadata) for m in Metric.objects.filter(run=run)}
+    assert stored == {m.pk: (float(n), {"n": n}) for n, m in enumerate(metrics)}
+    assert all(not m._state.adding for m in metrics)
+    # auto_now and auto_now_add fields get their values, as Model.save gives them
+    queued = AgentRun(project=run.project, agent=run.agent, idempotency_key="k-1")
+    insert_rows([queued])
+    assert AgentRun.objects.get(pk=queued.pk).created_at == queued.created_at is not None
+
+
+@pytest.mark.django_db
+def test_insert_rows_saves_the_usual_way_for_a_model_with_save_receivers():
+    from django.db.models.signals import post_save
+
+    from agents.models import Metric
+    from core.db import insert_rows
+    from tests.factories import ProjectFactory
+
+    seen = []
+
+    def receiver(sender, instance, created, **kwargs):
+        seen.append((instance.pk, created))
+
+    post_save.connect(receiver, sender=Metric)
+    try:
+        metric = Metric(project=ProjectFactory(), type="latency", value=1)
+        insert_rows([metric])
+    finally:
+        post_save.disconnect(receiver, sender=Metric)
+    assert seen == [(metric.pk, True)]
