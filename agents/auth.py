@@ -7,7 +7,6 @@ for a slow, salted password hash to protect against, and every request pays for 
 import hashlib
 from typing import Any
 
-from django.db.models import Field
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -15,7 +14,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from agents.models import Agent
-from core.db import instance_from_row, prepared_cursor
+from core.db import column_list, instance_from_row, prepared_cursor
 from planning.models import Project
 
 KEYWORD = "Agent"
@@ -26,16 +25,13 @@ def agent_key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _columns(fields: tuple[Field, ...]) -> str:
-    return ", ".join(f'"{field.model._meta.db_table}"."{field.column}"' for field in fields)
-
-
 _AGENT_FIELDS = tuple(Agent._meta.concrete_fields)
 _PROJECT_FIELDS = tuple(Project._meta.concrete_fields)
 # Every request an agent makes runs this, so it is written out once rather than compiled
 # from a queryset each time (which costs several times what running it does).
 _AGENT_BY_KEY_HASH = (
-    f"SELECT {_columns(_AGENT_FIELDS)}, {_columns(_PROJECT_FIELDS)} "
+    f"SELECT {column_list(_AGENT_FIELDS, 'agents_agent')}, "
+    f"{column_list(_PROJECT_FIELDS, 'planning_project')} "
     'FROM "agents_agent" INNER JOIN "planning_project" '
     'ON "planning_project"."id" = "agents_agent"."project_id" '
     'WHERE "agents_agent"."api_key_hash" = %s ORDER BY "agents_agent"."id" LIMIT 1'

@@ -25,7 +25,6 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Field
 from django.utils import timezone
 
 from agents import services as agent_services
@@ -34,6 +33,7 @@ from agents.llm.usage import usage_record
 from agents.models import Agent, AgentRun, AgentStep, ToolCall
 from agents.tools import Tool, ToolContext, ToolError, registry
 from core.db import (
+    column_list,
     commit_without_flush_wait,
     converted_row,
     instance_from_row,
@@ -177,9 +177,6 @@ class _StepStatements(NamedTuple):
 
 @functools.cache
 def _step_statements(vendor: str) -> _StepStatements:
-    def columns(fields: tuple[Field, ...]) -> str:
-        return ", ".join(f'"{field.column}"' for field in fields)
-
     for_update = " FOR UPDATE" if vendor == "postgresql" else ""
     step_running = f"'{AgentStep.Status.RUNNING.value}'"
     step_done = f"'{AgentStep.Status.DONE.value}'"
@@ -206,7 +203,8 @@ def _step_statements(vendor: str) -> _StepStatements:
         ),
         lock_tool_call='SELECT "id" FROM "agents_toolcall" WHERE "id" = %s' + for_update,
         completion=(
-            f'SELECT {columns(_TOOL_CALL_FIELDS)} FROM "agents_toolcall" WHERE "started_id" = %s'
+            f'SELECT {column_list(_TOOL_CALL_FIELDS)} FROM "agents_toolcall" '
+            'WHERE "started_id" = %s'
         ),
         # Only the delivery that marks the step done moves the run on.
         end_step=(
@@ -224,10 +222,6 @@ class _ClaimStepStatements(NamedTuple):
 
 @functools.cache
 def _claim_step_statements(vendor: str) -> _ClaimStepStatements:
-    def columns(fields: tuple[Field, ...], alias: str = "") -> str:
-        prefix = f"{alias}." if alias else ""
-        return ", ".join(f'{prefix}"{field.column}"' for field in fields)
-
     # The step number goes into the run's progress, as JSON.
     progress = (
         "\"result\" || jsonb_build_object('step', %s::integer)"
@@ -241,7 +235,7 @@ def _claim_step_statements(vendor: str) -> _ClaimStepStatements:
             f'UPDATE "agents_agentrun" SET "heartbeat_at" = %s, "lease_expires_at" = %s, '
             f'"updated_at" = %s, "result" = {progress} '
             f'WHERE "id" = %s AND "status" = {run_running} '
-            f"RETURNING {columns(_RUN_FIELDS)}"
+            f"RETURNING {column_list(_RUN_FIELDS)}"
         ),
         count_attempt=(
             'INSERT INTO "agents_agentstep" '
@@ -250,11 +244,11 @@ def _claim_step_statements(vendor: str) -> _ClaimStepStatements:
             'ON CONFLICT ("run_id", "number") DO UPDATE '
             'SET "attempts" = "agents_agentstep"."attempts" + 1 '
             f'WHERE "agents_agentstep"."status" = {step_running} '
-            f"RETURNING {columns(_STEP_FIELDS)}"
+            f"RETURNING {column_list(_STEP_FIELDS)}"
         ),
         links=(
-            f"SELECT {columns(_PROJECT_FIELDS, 'p')}, {columns(_AGENT_FIELDS, 'a')}, "
-            f"{columns(_TASK_FIELDS, 't')} "
+            f"SELECT {column_list(_PROJECT_FIELDS, 'p')}, {column_list(_AGENT_FIELDS, 'a')}, "
+            f"{column_list(_TASK_FIELDS, 't')} "
             'FROM "agents_agent" a INNER JOIN "planning_project" p ON p."id" = a."project_id" '
             'LEFT OUTER JOIN "planning_task" t ON t."id" = %s '
             'WHERE a."id" = %s'

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
@@ -20,6 +21,7 @@ from agents.models import (
     PlanningCycle,
     ToolCall,
 )
+from core.db import column_list, instance_from_row, prepared_cursor
 from planning import selectors as planning_selectors
 from planning.models import Project
 
@@ -79,11 +81,28 @@ def agent_state_list(*, project: Project) -> QuerySet[AgentState]:
 def agent_state_get(
     *, project: Project, namespace: str, key: str, for_update: bool = False
 ) -> AgentState | None:
-    """The project's entry at (namespace, key), if any; locked when `for_update`."""
-    entries = project.agent_state.filter(namespace=namespace, key=key)
-    if for_update:
-        entries = entries.select_for_update()
-    return entries.first()
+    """The project's entry at (namespace, key), if any; locked when `for_update`.
+
+    Agents read and write their state at every step, so this is a prepared statement
+    (at most one row: agentstate_key_unique_in_project)."""
+    sql = _AGENT_STATE_ENTRY
+    if for_update and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, (project.pk, namespace, key))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    entry = instance_from_row(AgentState, _AGENT_STATE_FIELDS, row)
+    entry.project = project
+    return entry
+
+
+_AGENT_STATE_FIELDS = tuple(AgentState._meta.concrete_fields)
+_AGENT_STATE_ENTRY = (
+    f"SELECT {column_list(_AGENT_STATE_FIELDS)} "
+    'FROM "agents_agentstate" WHERE "project_id" = %s AND "namespace" = %s AND "key" = %s'
+)
 
 
 # Run pages, the activity feed, usage metrics and the human-checkpoint inbox -------------

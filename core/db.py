@@ -59,6 +59,13 @@ def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> CursorWrapper:
     return connection.make_cursor(raw)
 
 
+def column_list(fields: Sequence[Field], table: str = "") -> str:
+    """The quoted columns of `fields`, for a hand-written statement; qualified by `table`
+    (a table name or a lower-case alias) when given."""
+    prefix = f'"{table}".' if table else ""
+    return ", ".join(f'{prefix}"{field.column}"' for field in fields)
+
+
 def instance_from_row(
     model: type[M], fields: Sequence[Field], values: Sequence[Any], using: str = DEFAULT_DB_ALIAS
 ) -> M:

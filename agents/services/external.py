@@ -22,7 +22,6 @@ from django.db.models import (
     Case,
     Count,
     Exists,
-    Field,
     OuterRef,
     Q,
     QuerySet,
@@ -37,7 +36,7 @@ from agents.auth import KEY_PREFIX, agent_key_hash
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
 from agents.services._common import _save
 from agents.services.logs import run_metrics_record
-from core.db import insert_rows, instance_from_row, prepared_cursor
+from core.db import column_list, insert_rows, instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError, PermissionDeniedError
 from planning.models import Feature, Project, SubFeature, Task, TaskDependency
 from planning.selectors import STARTED_STATUSES, task_ready_list
@@ -132,14 +131,10 @@ def _lock_agent(agent: Agent) -> Agent:
 _RUN_FIELDS = tuple(AgentRun._meta.concrete_fields)
 
 
-def _columns(fields: Sequence[Field]) -> str:
-    return ", ".join(f'"{field.column}"' for field in fields)
-
-
 # The status is a literal so that PostgreSQL matches the partial index
 # agentrun_running_by_agent even under a prepared statement's generic plan.
 _HELD_RUN = (
-    f'SELECT {_columns(_RUN_FIELDS)} FROM "agents_agentrun" '
+    f'SELECT {column_list(_RUN_FIELDS)} FROM "agents_agentrun" '
     f'WHERE "agent_id" = %s AND "status" = \'{AgentRun.Status.RUNNING.value}\' '
     'ORDER BY "id" DESC LIMIT 1'
 )
@@ -236,7 +231,7 @@ def _claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tu
     compile FOR UPDATE outside one).
     """
     ops, vendor = connections[alias].ops, connections[alias].vendor
-    columns = ", ".join(f'"planning_task"."{field.column}"' for field in _CLAIMED_TASK_FIELDS)
+    columns = column_list(_CLAIMED_TASK_FIELDS, "planning_task")
     statements = []
     for stage in _claim_candidates(Project(pk=project_id)):
         candidates, params = [], []
