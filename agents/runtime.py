@@ -132,9 +132,9 @@ def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep]:
             # Steps are only created under the run's lock, so no race to lose here.
             cursor.execute(statements.count_attempt, (run_id, number, at))
             if (step_row := cursor.fetchone()) is None:
-                raise StepSkipped(f"step {number} of run {run_id} is done")
+                raise StepSkipped(f"step {number} of run {run_id} is not running")
             run = instance_from_row(AgentRun, _RUN_FIELDS, run_row)
-            cursor.execute(statements.links, (run.task_id, run.agent_id))
+            cursor.execute(statements.links, (run.task_id, run.project_id, run.agent_id))
             links = cursor.fetchone()
         step = instance_from_row(AgentStep, _STEP_FIELDS, step_row)
         project_end = len(_PROJECT_FIELDS)
@@ -249,9 +249,9 @@ def _claim_step_statements(vendor: str) -> _ClaimStepStatements:
         links=(
             f"SELECT {column_list(_PROJECT_FIELDS, 'p')}, {column_list(_AGENT_FIELDS, 'a')}, "
             f"{column_list(_TASK_FIELDS, 't')} "
-            'FROM "agents_agent" a INNER JOIN "planning_project" p ON p."id" = a."project_id" '
+            'FROM "planning_project" p INNER JOIN "agents_agent" a ON true '
             'LEFT OUTER JOIN "planning_task" t ON t."id" = %s '
-            'WHERE a."id" = %s'
+            'WHERE p."id" = %s AND a."id" = %s'
         ),
     )
 

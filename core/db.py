@@ -6,12 +6,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from django.db import DEFAULT_DB_ALIAS, connections, migrations
+from django.db import DEFAULT_DB_ALIAS, connections, migrations, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.migrations.state import ProjectState, StateApps
-from django.db.models import Field, Model, signals
+from django.db.models import NOT_PROVIDED, Field, Model, signals
 
 M = TypeVar("M", bound=Model)
 
@@ -93,25 +93,28 @@ def insert_rows(instances: Sequence[Model], using: str = DEFAULT_DB_ALIAS) -> No
     """Insert unsaved instances of one model in one prepared statement, as
     Model.save(force_insert=True) or bulk_create would: each field's pre_save (auto_now
     and defaults) and database preparation; the primary keys come back. For hot paths,
-    where compiling the insert costs more than running it. A model with save signal
-    receivers is saved the usual way instead, so that they still run.
+    where compiling the insert costs more than running it. A model this does not cover
+    (save signal receivers, database defaults, a primary key that is not generated) is
+    saved the usual way instead.
     """
     if not instances:
         return
     model = type(instances[0])
-    if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
+    if not _insertable_in_one_statement(model):
         for instance in instances:
             instance.save(force_insert=True, using=using)
         return
     connection = connections[using]
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    fields = _inserted_fields(model)
+    for instance in instances:
+        instance._prepare_related_fields_for_save(operation_name="insert_rows")
     values = [
         field.get_db_prep_save(field.pre_save(instance, add=True), connection)
         for instance in instances
         for field in fields
     ]
-    with prepared_cursor(using) as cursor:
-        cursor.execute(_insert_sql(model, len(instances), connection.ops.quote_name), values)
+    with transaction.mark_for_rollback_on_error(using), prepared_cursor(using) as cursor:
+        cursor.execute(_insert_sql(model, len(instances)), values)
         primary_keys = cursor.fetchall()
     for instance, (pk,) in zip(instances, primary_keys, strict=True):
         instance.pk = pk
@@ -119,14 +122,30 @@ def insert_rows(instances: Sequence[Model], using: str = DEFAULT_DB_ALIAS) -> No
         instance._state.db = using
 
 
+def _insertable_in_one_statement(model: type[Model]) -> bool:
+    return (
+        model._meta.pk.db_returning
+        and not signals.pre_save.has_listeners(model)
+        and not signals.post_save.has_listeners(model)
+        and all(field.db_default is NOT_PROVIDED for field in model._meta.concrete_fields)
+    )
+
+
+def _inserted_fields(model: type[Model]) -> list[Field]:
+    return [
+        field
+        for field in model._meta.concrete_fields
+        if not field.primary_key and not field.generated
+    ]
+
+
 @functools.cache
-def _insert_sql(model: type[Model], rows: int, quote: Callable[[str], str]) -> str:
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+def _insert_sql(model: type[Model], rows: int) -> str:
+    fields = _inserted_fields(model)
     row = f"({', '.join(['%s'] * len(fields))})"
     return (
-        f"INSERT INTO {quote(model._meta.db_table)} "
-        f"({', '.join(quote(field.column) for field in fields)}) "
-        f"VALUES {', '.join([row] * rows)} RETURNING {quote(model._meta.pk.column)}"
+        f'INSERT INTO "{model._meta.db_table}" ({column_list(fields)}) '
+        f'VALUES {", ".join([row] * rows)} RETURNING "{model._meta.pk.column}"'
     )
 
 

@@ -369,3 +369,21 @@ def test_a_step_renews_the_lease_and_records_its_number_in_the_runs_progress(
     assert run.heartbeat_at is not None and run.lease_expires_at > run.heartbeat_at
     step.refresh_from_db()
     assert (step.run_id, step.number, step.attempts, step.status) == (run.pk, 1, 1, "done")
+
+
+def test_a_run_without_a_task_steps_with_its_own_project_and_agent(
+    project, fake_llm, django_capture_on_commit_callbacks
+):
+    agent = AgentFactory(project=project, name="planner-1", type="planner")
+    run = AgentRunFactory(project=project, agent=agent, task=None)
+    with django_capture_on_commit_callbacks():
+        orchestrator.run_start(run=run, goal="Plan the parser")
+    fake_llm.script(get_state_reply("c1"))
+
+    with django_capture_on_commit_callbacks():
+        step = step_execute(run_id=run.pk, number=1)
+
+    assert (step.run.project, step.run.agent, step.run.task) == (project, agent, None)
+    assert step.run.project.name == project.name  # loaded, not just an id
+    started = ToolCall.objects.get(run=run, started__isnull=True)
+    assert (started.project_id, started.agent_id, started.task_id) == (project.pk, agent.pk, None)

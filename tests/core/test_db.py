@@ -72,3 +72,16 @@ def test_insert_rows_saves_the_usual_way_for_a_model_with_save_receivers():
     finally:
         post_save.disconnect(receiver, sender=Metric)
     assert seen == [(metric.pk, True)]
+
+
+@pytest.mark.django_db
+def test_insert_rows_leaves_generated_columns_to_the_database():
+    from core.db import insert_rows
+    from planning.models import Task
+    from tests.factories import ProjectFactory
+
+    task = Task(project=ProjectFactory(), key="T1", name="Parse", priority="high")
+    insert_rows([task])
+
+    # Naming the generated column in the INSERT would be an error on either database.
+    assert Task.objects.get(pk=task.pk).priority_rank is not None
