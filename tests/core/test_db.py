@@ -85,3 +85,31 @@ def test_insert_rows_leaves_generated_columns_to_the_database():
 
     # Naming the generated column in the INSERT would be an error on either database.
     assert Task.objects.get(pk=task.pk).priority_rank is not None
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL pool")
+def test_the_pool_replaces_connections_the_server_closed():
+    """A worker keeps its pooled connections across tasks; after a server restart (here:
+    every backend of the database terminated) the next task gets a live one."""
+    import time
+
+    import psycopg
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    connection.close()  # back to the pool, as at the end of a task
+    others = (
+        "SELECT pid FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
+        for (pid,) in admin.execute(others).fetchall():
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        deadline = time.monotonic() + 10
+        while admin.execute(others).fetchone() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
