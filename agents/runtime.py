@@ -121,7 +121,7 @@ def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep]:
     lease = connection.ops.adapt_datetimefield_value(
         now + timedelta(seconds=settings.AGENT_LEASE_SECONDS)
     )
-    statements = _claim_step_statements(connection.vendor)
+    statements = _step_statements(connection.vendor)
     with transaction.atomic():
         # Bookkeeping that a redelivery redoes: no need to wait for the disk.
         commit_without_flush_wait()
@@ -163,9 +163,11 @@ _TASK_FIELDS = tuple(Task._meta.concrete_fields)
 
 
 class _StepStatements(NamedTuple):
-    """The rest of a step's hot statements, prepared once per connection (see
-    _claim_step); each says what it stands for."""
+    """A step's hot statements, prepared once per connection (see _claim_step)."""
 
+    renew_lease: str
+    count_attempt: str
+    links: str
     tool_results: str
     replies: str
     store_reply: str
@@ -177,10 +179,42 @@ class _StepStatements(NamedTuple):
 
 @functools.cache
 def _step_statements(vendor: str) -> _StepStatements:
-    for_update = " FOR UPDATE" if vendor == "postgresql" else ""
+    for_update = vendor == "postgresql"
+    # The step number goes into the run's progress, as JSON.
+    progress = (
+        "\"result\" || jsonb_build_object('step', %s::integer)"
+        if vendor == "postgresql"
+        else "json_set(\"result\", '$.step', %s)"
+    )
+    run_running = f"'{AgentRun.Status.RUNNING.value}'"
     step_running = f"'{AgentStep.Status.RUNNING.value}'"
     step_done = f"'{AgentStep.Status.DONE.value}'"
     return _StepStatements(
+        # _claim_step: lock a running run, renew its lease and return it
+        renew_lease=(
+            f'UPDATE "agents_agentrun" SET "heartbeat_at" = %s, "lease_expires_at" = %s, '
+            f'"updated_at" = %s, "result" = {progress} '
+            f'WHERE "id" = %s AND "status" = {run_running} '
+            f"RETURNING {column_list(_RUN_FIELDS)}"
+        ),
+        # _claim_step: create the step, or count an attempt of a running one
+        count_attempt=(
+            'INSERT INTO "agents_agentstep" '
+            '("run_id", "number", "status", "attempts", "reply", "error", "started_at") '
+            f"VALUES (%s, %s, {step_running}, 1, NULL, '', %s) "
+            'ON CONFLICT ("run_id", "number") DO UPDATE '
+            'SET "attempts" = "agents_agentstep"."attempts" + 1 '
+            f'WHERE "agents_agentstep"."status" = {step_running} '
+            f"RETURNING {column_list(_STEP_FIELDS)}"
+        ),
+        # _claim_step: the run's task (if any), project and agent
+        links=(
+            f"SELECT {column_list(_PROJECT_FIELDS, 'p')}, {column_list(_AGENT_FIELDS, 'a')}, "
+            f"{column_list(_TASK_FIELDS, 't')} "
+            'FROM "planning_project" p INNER JOIN "agents_agent" a ON true '
+            'LEFT OUTER JOIN "planning_task" t ON t."id" = %s '
+            'WHERE p."id" = %s AND a."id" = %s'
+        ),
         # conversation(): each finished call of the steps before, with its completion
         tool_results=(
             'SELECT s."step", s."call_id", c."status", c."output", c."error" '
@@ -201,7 +235,10 @@ def _step_statements(vendor: str) -> _StepStatements:
             'INNER JOIN "planning_project" p ON p."id" = r."project_id" WHERE r."id" = %s'
             + (" FOR UPDATE OF r" if for_update else "")
         ),
-        lock_tool_call='SELECT "id" FROM "agents_toolcall" WHERE "id" = %s' + for_update,
+        lock_tool_call=(
+            'SELECT "id" FROM "agents_toolcall" WHERE "id" = %s'
+            + (" FOR UPDATE" if for_update else "")
+        ),
         completion=(
             f'SELECT {column_list(_TOOL_CALL_FIELDS)} FROM "agents_toolcall" '
             'WHERE "started_id" = %s'
@@ -210,48 +247,6 @@ def _step_statements(vendor: str) -> _StepStatements:
         end_step=(
             f'UPDATE "agents_agentstep" SET "status" = {step_done}, "finished_at" = %s '
             f'WHERE "id" = %s AND "status" = {step_running}'
-        ),
-    )
-
-
-class _ClaimStepStatements(NamedTuple):
-    renew_lease: str
-    count_attempt: str
-    links: str
-
-
-@functools.cache
-def _claim_step_statements(vendor: str) -> _ClaimStepStatements:
-    # The step number goes into the run's progress, as JSON.
-    progress = (
-        "\"result\" || jsonb_build_object('step', %s::integer)"
-        if vendor == "postgresql"
-        else "json_set(\"result\", '$.step', %s)"
-    )
-    run_running = f"'{AgentRun.Status.RUNNING.value}'"
-    step_running = f"'{AgentStep.Status.RUNNING.value}'"
-    return _ClaimStepStatements(
-        renew_lease=(
-            f'UPDATE "agents_agentrun" SET "heartbeat_at" = %s, "lease_expires_at" = %s, '
-            f'"updated_at" = %s, "result" = {progress} '
-            f'WHERE "id" = %s AND "status" = {run_running} '
-            f"RETURNING {column_list(_RUN_FIELDS)}"
-        ),
-        count_attempt=(
-            'INSERT INTO "agents_agentstep" '
-            '("run_id", "number", "status", "attempts", "reply", "error", "started_at") '
-            f"VALUES (%s, %s, {step_running}, 1, NULL, '', %s) "
-            'ON CONFLICT ("run_id", "number") DO UPDATE '
-            'SET "attempts" = "agents_agentstep"."attempts" + 1 '
-            f'WHERE "agents_agentstep"."status" = {step_running} '
-            f"RETURNING {column_list(_STEP_FIELDS)}"
-        ),
-        links=(
-            f"SELECT {column_list(_PROJECT_FIELDS, 'p')}, {column_list(_AGENT_FIELDS, 'a')}, "
-            f"{column_list(_TASK_FIELDS, 't')} "
-            'FROM "planning_project" p INNER JOIN "agents_agent" a ON true '
-            'LEFT OUTER JOIN "planning_task" t ON t."id" = %s '
-            'WHERE p."id" = %s AND a."id" = %s'
         ),
     )
 

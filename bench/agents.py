@@ -279,17 +279,6 @@ def _start_worker(queue: str, env: dict[str, str]) -> Any:
     )  # fmt: skip
 
 
-def _stop_worker(worker: Any) -> None:
-    import subprocess
-
-    worker.terminate()
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
-
-
 def _wait(condition: Callable[[], bool], what: str, *, every_s: float = 0.005) -> None:
     deadline = time.monotonic() + TIMEOUT_S
     while not condition():
@@ -381,6 +370,7 @@ def measure_steps() -> dict[str, Any]:
     from django.conf import settings
 
     from bench.step_worker import scripted_call, step_of
+    from tests.celery_worker import stop_worker
     from tests.fakes.openai_server import FakeOpenAIServer, completion, tool_call
 
     def reply(request: Any) -> Any:
@@ -409,7 +399,7 @@ def measure_steps() -> dict[str, Any]:
                 if label == "offline":
                     figures["noop"] = _noops_per_s(queue)
             finally:
-                _stop_worker(worker)
+                stop_worker(worker)
     return {
         "broker": settings.CELERY_BROKER_URL.split("://", 1)[0],
         "step_runs": STEP_RUNS,

@@ -1,13 +1,16 @@
 """A tool for the crash-recovery test: counts its runs, then, while a hold file exists,
-waits inside its transaction, so a test can kill the worker while the tool is in flight."""
+waits inside its transaction, so a test can kill the worker while the tool is in flight.
+And `temporary_tool`, for a test that needs a tool of its own in the registry."""
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from agents import services
 from agents.selectors import agent_state_get
-from agents.tools import ToolContext, tool
+from agents.tools import Tool, ToolContext, registry, tool
 
 
 @tool(
@@ -32,3 +35,22 @@ def count_and_wait(context: ToolContext, args: dict[str, Any]) -> dict[str, int]
     while hold is not None and hold.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     return {"count": count}
+
+
+@contextmanager
+def temporary_tool(
+    name: str, *, risk: str, handler: Callable[[ToolContext, dict[str, Any]], Any] | None = None
+) -> Iterator[Tool]:
+    """Register a test tool for the duration of the block."""
+    registered = Tool(
+        name=name,
+        description="Test only.",
+        parameters={"type": "object"},
+        handler=handler or (lambda context, args: None),
+        risk=risk,
+    )
+    registry.register(registered)
+    try:
+        yield registered
+    finally:
+        registry._tools.pop(name)

@@ -283,21 +283,12 @@ def test_a_step_costs_the_same_queries_however_long_the_conversation(
 @pytest.fixture
 def risky_tool(project):
     """A medium-risk tool, enabled in `project`: its effects would leave the database."""
-    from agents.tools import Tool, registry
+    from tests.agent_tools import temporary_tool
 
-    registry.register(
-        Tool(
-            name="risky_test",
-            description="Test only: stands for a tool that acts outside the database.",
-            parameters={"type": "object"},
-            handler=lambda context, args: {"done": True},
-            risk="medium",
-        )
-    )
-    project.enabled_tools = ["risky_test"]
-    project.save(update_fields=["enabled_tools"])
-    yield
-    registry._tools.pop("risky_test")
+    with temporary_tool("risky_test", risk="medium", handler=lambda context, args: {"done": 1}):
+        project.enabled_tools = ["risky_test"]
+        project.save(update_fields=["enabled_tools"])
+        yield
 
 
 def _step_transactions(queries) -> list[str]:

@@ -1,30 +1,18 @@
 import pytest
 
 from agents.tools import ToolContext, ToolError, registry
+from tests.agent_tools import temporary_tool
 from tests.factories import AgentFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_low_risk_tools_are_on_and_others_need_enabling(project):
-    from agents.tools import Tool
-
-    registry.register(
-        Tool(
-            name="shell_test",
-            description="t",
-            parameters={"type": "object"},
-            handler=lambda c, a: None,
-            risk="high",
-        )
-    )
-    try:
+    with temporary_tool("shell_test", risk="high"):
         assert "shell_test" not in {t.name for t in registry.for_project(project)}
         project.enabled_tools = ["shell_test"]
         assert "shell_test" in {t.name for t in registry.for_project(project)}
         assert "finish" in {t.name for t in registry.for_project(project)}
-    finally:
-        registry._tools.pop("shell_test")
 
 
 def test_update_task_status_refuses_another_agents_task(project):
