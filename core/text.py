@@ -4,3 +4,20 @@ def noun(plural: str, count: int) -> str:
     if count != 1:
         return plural
     return plural[:-3] + "y" if plural.endswith("ies") else plural.removesuffix("s")
+
+
+NUL = "\x00"
+# PostgreSQL stores no NUL character in text or jsonb (SQLite does): writing one fails.
+NUL_REFUSED = "Text may not contain NUL characters (\\u0000)."
+
+
+def contains_nul(value: object) -> bool:
+    """Whether a string, or any string or key inside nested lists and dicts, holds a NUL
+    character."""
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(contains_nul(item) for item in value)
+    return False

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.text import contains_nul
 from planning.importers.document import (
     FeatureSpec,
     PlanDocument,
@@ -80,6 +81,15 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def refuse_nul_characters(reply: BaseModel) -> None:
+    """Raise PlanImportError, for the model to fix, when a validated reply holds a NUL
+    character (`\\u0000`) anywhere: PostgreSQL could not store it."""
+    if contains_nul(reply.model_dump()):
+        raise PlanImportError(
+            "the reply contains a NUL character (\\u0000), which cannot be stored; leave it out"
+        )
+
+
 def parse_generated_plan(text: str) -> PlanDocument:
     """Validate a model's JSON reply and turn it into a plan document.
 
@@ -91,6 +101,7 @@ def parse_generated_plan(text: str) -> PlanDocument:
         raise PlanImportError(
             "the reply does not match the plan schema:\n" + describe_validation_error(exc)
         ) from None
+    refuse_nul_characters(plan)
     document = PlanDocument(source="generated")
     for f_position, feature in enumerate(plan.features):
         document.features.append(

@@ -20,6 +20,7 @@ from django.conf import settings
 from jsonschema import Draft202012Validator
 
 from agents.llm import ToolSpec
+from core.text import contains_nul
 
 if TYPE_CHECKING:
     from agents.models import Agent, AgentRun, ToolCall
@@ -74,6 +75,8 @@ class Tool:
             ) from None
         if not isinstance(arguments, dict):
             raise ToolError("arguments must be a JSON object")
+        if contains_nul(arguments):
+            raise ToolError("arguments contain a NUL character (\\u0000), which cannot be stored")
         errors = sorted(self._validator.iter_errors(arguments), key=str)
         if errors:
             details = "; ".join(

@@ -41,7 +41,8 @@ class ImportSource:
             _check_limits(len(candidates), sum(p.stat().st_size for p in candidates), path.name)
             for file in candidates:
                 if file.suffix.lower() in READABLE_SUFFIXES:
-                    files[file.relative_to(path).as_posix()] = decode(file.read_bytes())
+                    relative = file.relative_to(path).as_posix()
+                    files[relative] = decode(file.read_bytes(), name=relative)
             return cls(name=path.name, files=files)
         if not path.exists():
             raise PlanImportError("no such file or folder", origin=Origin(str(path)))
@@ -51,7 +52,7 @@ class ImportSource:
     def from_bytes(cls, name: str, data: bytes) -> ImportSource:
         if zipfile.is_zipfile(io.BytesIO(data)):
             return cls._from_zip(name, data)
-        return cls(name=name, files={name: decode(data)})
+        return cls(name=name, files={name: decode(data, name=name)})
 
     @classmethod
     def _from_zip(cls, name: str, data: bytes) -> ImportSource:
@@ -66,7 +67,7 @@ class ImportSource:
                     continue
                 if any(part.startswith("__MACOSX") for part in path.parts):
                     continue
-                files[path.as_posix()] = decode(archive.read(member))
+                files[path.as_posix()] = decode(archive.read(member), name=path.as_posix())
         except zipfile.BadZipFile as exc:
             raise PlanImportError(f"not a readable zip file ({exc})", origin=Origin(name)) from None
         return cls(name=name, files=files)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from core.text import contains_nul
 from planning.graph import find_cycle
 from planning.models import Priority, RequirementPriority, TaskSize, TaskStatus, TaskType
 
@@ -165,6 +166,12 @@ class PlanDocument:
 
         Raises PlanImportError naming the offending file and line.
         """
+        for spec in (*self.requirements, *self.features, *self.sub_features, *self.tasks):
+            _expect(
+                not contains_nul([getattr(spec, f.name) for f in fields(spec) if f.compare]),
+                "contains a NUL character (\\u0000), which cannot be stored",
+                spec.origin,
+            )
         feature_keys = _unique(self.features, "feature")
         sub_keys = _unique(self.sub_features, "sub-feature")
         task_keys = _unique(self.tasks, "task")

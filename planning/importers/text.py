@@ -1,7 +1,10 @@
 """Text helpers shared by the importers: decoding, mojibake repair, tag scanning."""
 
+import codecs
 import re
 from dataclasses import dataclass
+
+from planning.importers.document import Origin, PlanImportError
 
 
 def _cp1252_byte(char: str) -> int | None:
@@ -26,13 +29,37 @@ _MOJIBAKE = re.compile(
 _LOST_VARIATION_SELECTOR = "\u00ef\u00b8"
 
 
-def decode(data: bytes) -> str:
-    """Bytes to text: UTF-8 (with or without BOM), else cp1252; then repair mojibake."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
+def decode(data: bytes, *, name: str) -> str:
+    """The text of file `name`: UTF-16 or UTF-32 when it starts with their byte order mark
+    (as Windows PowerShell writes files), else UTF-8 (with or without BOM), else cp1252;
+    then mojibake repaired and line ends made `\n`. Raises PlanImportError for a file
+    that is not text: one with NUL characters, which no plan file has (and PostgreSQL
+    could not store)."""
+    for bom, encoding in _BYTE_ORDER_MARKS:
+        if data.startswith(bom):
+            text = data.decode(encoding, errors="replace")
+            break
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252", errors="replace")
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise PlanImportError(
+            "not a text file (it contains NUL characters): expected UTF-8 or UTF-16 text",
+            origin=Origin(name, line),
+        )
     return repair_mojibake(text).replace("\r\n", "\n").replace("\r", "\n")
+
+
+# UTF-32's marks first: UTF-32-LE's begins with UTF-16-LE's.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def repair_mojibake(text: str) -> str:

@@ -21,7 +21,12 @@ from planning.generation import (
 )
 from planning.importers.document import PlanImportError
 from planning.models import ConversationMessage, ConversationSession, DevPlanVersion, Project
-from planning.plan_schema import apply_plan_edits, describe_validation_error, parse_plan_edits
+from planning.plan_schema import (
+    apply_plan_edits,
+    describe_validation_error,
+    parse_plan_edits,
+    refuse_nul_characters,
+)
 from planning.services.plans import plan_apply_or_explain
 from planning.services.versions import version_create
 
@@ -116,6 +121,7 @@ def chat_message_send(
             tokens += completion.usage.output_tokens
             try:
                 reply = ChatReply.model_validate_json(completion.content or "")
+                refuse_nul_characters(reply)
                 if reply.edits:
                     edited = apply_plan_edits(current, reply.edits)
                     metadata = {

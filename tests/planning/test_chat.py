@@ -80,6 +80,17 @@ def test_invalid_edits_go_back_to_the_model(demo, fake_llm):
     assert "there is no task NOPE" in feedback
 
 
+def test_a_chat_reply_with_nul_characters_goes_back_to_the_model(demo, fake_llm):
+    fake_llm.script(
+        completion(json.dumps({"reply": "Half\u0000done.", "edits": []})),
+        completion(json.dumps({"reply": "Done.", "edits": []})),
+    )
+    session = chat_session_create(project=demo)
+    reply = chat_message_send(session=session, content="How far along are we?")
+    assert reply.content == "Done."
+    assert "NUL character" in fake_llm.requests[1].json["messages"][-1]["content"]
+
+
 def test_edits_that_no_longer_apply_are_rejected_whole(demo, fake_llm):
     edits = [
         {"op": "update", "entity": "task", "key": "03-01-T1", "fields": {"name": "Renamed"}},

@@ -105,6 +105,21 @@ def test_openai_generation_retries_invalid_json_with_the_errors(
     assert Metric.objects.filter(run=run, type="token_usage").count() == 3
 
 
+def test_a_generated_plan_with_nul_characters_goes_back_to_the_model(
+    project, fake_llm, django_capture_on_commit_callbacks
+):
+    with_nul = json.loads(json.dumps(PLAN))
+    with_nul["features"][0]["sub_features"][0]["tasks"][0]["name"] = "User\u0000model"
+    fake_llm.script(completion(json.dumps(with_nul)), completion(json.dumps(PLAN)))
+    run = _start(project, django_capture_on_commit_callbacks)
+    plan_generation_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert run.result["attempt"] == 2
+    assert project.tasks.get(key="F1-P1-T1").name == "User model"
+    assert "NUL character" in fake_llm.requests[1].json["messages"][-1]["content"]
+
+
 def test_openai_generation_fails_clearly_after_three_invalid_replies(
     project, fake_llm, django_capture_on_commit_callbacks
 ):

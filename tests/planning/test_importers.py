@@ -1,5 +1,6 @@
 """Parsing plan files into documents (no database writes here)."""
 
+import codecs
 import io
 import json
 import zipfile
@@ -102,7 +103,8 @@ def test_nexus_code_in_actions_is_kept_verbatim():
 
 @needs_samples
 def test_sample_document_with_wrong_encoding_is_repaired():
-    text = decode((SAMPLES / "docs" / "dev-planning-phase1.md").read_bytes())
+    path = SAMPLES / "docs" / "dev-planning-phase1.md"
+    text = decode(path.read_bytes(), name=path.name)
     assert "â€" not in text and "ðŸ" not in text
     assert "2025-09-30 — Phase 1" in text
     assert "## ✅ Delivered in Phase 1" in text
@@ -244,7 +246,7 @@ def test_format_detection():
 def test_mojibake_repair_leaves_real_accents_alone():
     assert repair_mojibake("naïve café — ok") == "naïve café — ok"
     assert repair_mojibake("Phase 1 â€” done âœ…") == "Phase 1 — done ✅"
-    assert decode("caf\xe9".encode("cp1252")) == "café"  # not UTF-8 at all
+    assert decode("caf\xe9".encode("cp1252"), name="x.md") == "café"  # not UTF-8 at all
 
 
 # Task Master ---------------------------------------------------------------------------
@@ -355,6 +357,31 @@ def test_markdown_headings_lists_and_dependency_phrases():
     assert tasks["F01-T2"].description == "- remember me"
     assert tasks["F01-T3"].depends_on == ["F01-T2"]
     assert tasks["F02-T1"].depends_on == ["F01-T2"] and tasks["F02-T1"].priority == "high"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_prd_in_utf16_or_utf32_with_its_byte_order_mark_reads_as_in_utf8(encoding):
+    # Windows PowerShell's `>` writes UTF-16 with a byte order mark.
+    data = (codecs.BOM_UTF16_BE if encoding == "utf-16-be" else b"") + PRD.encode(encoding)
+    source = ImportSource.from_bytes("PRD.md", data)
+    assert source.files == {"PRD.md": PRD}
+    assert parse_source(source).to_snapshot() == parse_markdown(PRD).to_snapshot()
+
+
+def test_a_file_with_nul_characters_is_not_read_as_text():
+    data = b"# PRD\n\n- one\n- t\x00wo\n"
+    with pytest.raises(PlanImportError, match="not a text file") as excinfo:
+        ImportSource.from_bytes("PRD.md", data)
+    assert str(excinfo.value.origin) == "PRD.md:4"
+    with pytest.raises(PlanImportError, match="not a text file"):
+        ImportSource.from_bytes("plans.zip", _zip({"PRD.md": data.decode()}))
+
+
+def test_a_nul_character_escaped_in_json_is_refused_with_its_task():
+    tasks = {"tasks": [{"id": 1, "title": "ok"}, {"id": 2, "title": "bad\u0000title"}]}
+    with pytest.raises(PlanImportError, match="NUL character") as excinfo:
+        parse_source(ImportSource.from_bytes("tasks.json", json.dumps(tasks).encode()))
+    assert excinfo.value.origin.file == "tasks.json"
 
 
 def test_markdown_unknown_dependency_is_an_error():
