@@ -12,6 +12,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.migrations.state import ProjectState, StateApps
 from django.db.models import NOT_PROVIDED, Field, Model, signals
+from django.db.transaction import TransactionManagementError
 
 M = TypeVar("M", bound=Model)
 
@@ -30,8 +31,20 @@ def commit_without_flush_wait(using: str = DEFAULT_DB_ALIAS) -> None:
     disk (`synchronous_commit` off for this transaction only). A server crash may lose
     the transaction, but never a part of it and never a later one, since every
     synchronous commit flushes all WAL before it. Only for work a retry redoes anyway.
-    Does nothing on other databases."""
+    Does nothing on other databases.
+
+    The setting holds for the whole transaction, so this must run directly inside
+    `transaction.atomic(durable=True)`: in an inner block it would change how the
+    enclosing transaction's other work commits. Raises TransactionManagementError
+    otherwise, on every database."""
     connection = connections[using]
+    blocks = connection.atomic_blocks
+    if not blocks or not blocks[-1].durable:
+        raise TransactionManagementError(
+            "commit_without_flush_wait() must run directly inside "
+            "transaction.atomic(durable=True): the whole transaction would commit without "
+            "waiting for the disk."
+        )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
@@ -184,6 +197,13 @@ class GuardTable(migrations.operations.base.Operation):
 
     `columns` limits the UPDATE guard to those columns, for rows that are immutable in
     content but still carry mutable bookkeeping.
+
+    `reinstall` is for a later migration that alters a guarded table: SQLite rebuilds the
+    table to alter it, which drops its triggers. The guard belongs to the migration that
+    first installed it, so a reinstall installs it again in both directions and never
+    drops it. Such a migration lists it first and last: the last one runs after its
+    rebuilds going forwards; the first one, after them going backwards (Django reverses
+    operations in reverse order).
     """
 
     reversible = True
@@ -195,10 +215,12 @@ class GuardTable(migrations.operations.base.Operation):
         *,
         reject_delete: bool = True,
         columns: tuple[str, ...] = (),
+        reinstall: bool = False,
     ) -> None:
         self.model_name = model_name
         self.reject_delete = reject_delete
         self.columns = tuple(columns)
+        self.reinstall = reinstall
 
     @property
     def label(self) -> str:
@@ -268,15 +290,22 @@ class GuardTable(migrations.operations.base.Operation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
+        if self.reinstall:
+            self.database_forwards(app_label, schema_editor, from_state, to_state)
+            return
         table = self._table(app_label, from_state.apps)
         for statement in self.drop_sql(table, schema_editor.connection.vendor):
             schema_editor.execute(statement, params=None)
 
     def describe(self) -> str:
+        if self.reinstall:
+            return f"Reinstall the {self.label} guard of {self.model_name}"
         return f"Make {self.model_name} {self.label} in the database"
 
     def deconstruct(self):  # type: ignore[no-untyped-def]
         kwargs: dict[str, object] = {"reject_delete": self.reject_delete}
         if self.columns:
             kwargs["columns"] = self.columns
+        if self.reinstall:
+            kwargs["reinstall"] = True
         return self.__class__.__name__, [self.model_name], kwargs

@@ -14,6 +14,9 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # SQLite rebuilds the table to add columns, which drops its triggers: the guard
+        # is installed again after the rebuild, in either direction (see GuardTable).
+        GuardTable("toolcall", reinstall=True),
         migrations.CreateModel(
             name="AgentStep",
             fields=[
@@ -111,6 +114,5 @@ class Migration(migrations.Migration):
                 name="agentstep_status_valid",
             ),
         ),
-        # SQLite rebuilt the table to add columns, which drops its triggers.
-        GuardTable("toolcall"),
+        GuardTable("toolcall", reinstall=True),
     ]

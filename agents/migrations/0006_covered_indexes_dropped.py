@@ -13,6 +13,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # SQLite rebuilds these tables to alter them, which drops their triggers: the
+        # guards are installed again after the rebuilds, in either direction (see GuardTable).
+        GuardTable("toolcall", reinstall=True),
+        GuardTable("decisionlog", reinstall=True),
+        GuardTable("planningcycle", reinstall=True),
+        GuardTable("metric", reinstall=True),
         migrations.AlterField(
             model_name="agent",
             name="api_key_hash",
@@ -137,9 +143,8 @@ class Migration(migrations.Migration):
                 fields=("idempotency_key",), name="agentrun_idempotency_unique"
             ),
         ),
-        # SQLite rebuilt these tables to alter them, which drops their triggers.
-        GuardTable("toolcall"),
-        GuardTable("decisionlog"),
-        GuardTable("planningcycle"),
-        GuardTable("metric"),
+        GuardTable("toolcall", reinstall=True),
+        GuardTable("decisionlog", reinstall=True),
+        GuardTable("planningcycle", reinstall=True),
+        GuardTable("metric", reinstall=True),
     ]

@@ -14,6 +14,14 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # SQLite rebuilds the table to alter it, which drops its triggers: the guard
+        # is installed again after the rebuild, in either direction (see GuardTable).
+        GuardTable(
+            "devplanversion",
+            reject_delete=False,
+            columns=("plan_id", "number", "snapshot", "markdown", "change_summary", "created_at"),
+            reinstall=True,
+        ),
         migrations.AlterField(
             model_name="conversationmessage",
             name="session",
@@ -165,10 +173,10 @@ class Migration(migrations.Migration):
             model_name="project",
             constraint=models.UniqueConstraint(fields=("slug",), name="project_slug_unique"),
         ),
-        # SQLite rebuilt the table to alter it, which drops its triggers.
         GuardTable(
             "devplanversion",
             reject_delete=False,
             columns=("plan_id", "number", "snapshot", "markdown", "change_summary", "created_at"),
+            reinstall=True,
         ),
     ]

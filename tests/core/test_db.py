@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
 
 from core.db import commit_without_flush_wait
 
@@ -16,7 +17,7 @@ def synchronous_commit() -> str:
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
 def test_only_the_transaction_that_asks_commits_without_waiting_for_the_disk():
     before = synchronous_commit()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         commit_without_flush_wait()
         assert synchronous_commit() == "off"
     assert synchronous_commit() == before == "on"
@@ -25,8 +26,19 @@ def test_only_the_transaction_that_asks_commits_without_waiting_for_the_disk():
 @pytest.mark.django_db
 @pytest.mark.skipif(connection.vendor == "postgresql", reason="for other databases")
 def test_elsewhere_it_changes_nothing(django_assert_num_queries):
-    with transaction.atomic(), django_assert_num_queries(0):
+    with transaction.atomic(durable=True), django_assert_num_queries(0):
         commit_without_flush_wait()
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_run_outside_an_outermost_transaction():
+    refused = pytest.raises(TransactionManagementError, match="durable=True")
+    with refused:
+        commit_without_flush_wait()  # autocommit
+    with transaction.atomic(durable=True), transaction.atomic(), refused:
+        commit_without_flush_wait()  # an inner block
+    with transaction.atomic(), refused:
+        commit_without_flush_wait()  # a block that may be nested
 
 
 @pytest.mark.django_db

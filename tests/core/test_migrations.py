@@ -1,0 +1,48 @@
+"""Migrations, run both ways on the database the suite runs on."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+# Back, one at a time, past each migration that rebuilds a guarded table (on SQLite)
+# to alter it, after the one that installed the guard.
+STEPS_BACK = [
+    [("agents", "0005_agent_runtime")],
+    [("planning", "0003_project_orchestration"), ("memory", "0001_initial")],
+    [("agents", "0004_agentrun_payload_result")],
+]
+
+
+def guard_triggers() -> set[str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        else:
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        return {name for (name,) in cursor.fetchall() if "_reject_" in name}
+
+
+def migrate(targets: list[tuple[str, str]]) -> None:
+    # A new executor each time: one reads the applied migrations when it is made.
+    MigrationExecutor(connection).migrate(targets)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reversing_migrations_that_rebuild_guarded_tables_keeps_the_guards():
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    installed = guard_triggers()
+    assert {
+        "agents_toolcall_reject_update",
+        "agents_toolcall_reject_delete",
+        "agents_decisionlog_reject_update",
+        "agents_planningcycle_reject_delete",
+        "agents_metric_reject_update",
+        "planning_devplanversion_reject_update",
+    } <= installed
+    try:
+        for targets in STEPS_BACK:
+            migrate(targets)
+            assert guard_triggers() == installed, targets
+    finally:
+        migrate(latest)
+    assert guard_triggers() == installed
