@@ -17,18 +17,20 @@ worker can pick a run up where it stopped:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import logging
 import time
 from datetime import timedelta
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from agents import services as agent_services
-from agents.llm import ChatMessage, ToolCallRequest, UsageContext, get_llm_client
+from agents.llm import ChatMessage, Completion, ToolCallRequest, UsageContext, get_llm_client
 from agents.llm.usage import usage_record
 from agents.models import Agent, AgentRun, AgentStep, ToolCall
 from agents.tools import Tool, ToolContext, ToolError, registry
@@ -39,7 +41,10 @@ from core.db import (
     instance_from_row,
     prepared_cursor,
 )
+from core.text import NUL
 from planning.models import Project, Task
+
+logger = logging.getLogger(__name__)
 
 STEP_PURPOSE = "agent_step"
 FINISH = "finish"
@@ -122,7 +127,7 @@ def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep]:
         now + timedelta(seconds=settings.AGENT_LEASE_SECONDS)
     )
     statements = _step_statements(connection.vendor)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # Bookkeeping that a redelivery redoes: no need to wait for the disk.
         commit_without_flush_wait()
         with prepared_cursor() as cursor:
@@ -258,6 +263,16 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
         run, step = _claim_step(run_id, number)
     except StepSkipped:
         return None
+    if (unfinished := _unfinished_deliveries(run, step)) > settings.AGENT_STEP_MAX_RETRIES:
+        from agents.services.orchestrator import run_fail
+
+        run_fail(
+            run_id=run.pk,
+            error=f"step {number}: {unfinished} deliveries ended without finishing it, the "
+            "last without an error (its worker was killed, ran out of memory, or passed the "
+            "time limit)",
+        )
+        return None
     tools = {t.name: t for t in registry.for_project(run.project)}
     started_calls: dict[str, ToolCall] = {}
     completed_calls: dict[str, ToolCall] = {}
@@ -292,7 +307,7 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
         tool = tools.get(request.name)
         arguments, argument_error = _parse_arguments(tool, request)
         if completion_row is None and started is None:
-            with transaction.atomic():
+            with transaction.atomic(durable=True):
                 if _may_commit_without_flush_wait(tool):
                     commit_without_flush_wait()
                 started = _log_started(run, step, request, tool, arguments)
@@ -317,6 +332,18 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
         with transaction.atomic():
             _end_step(run, step, finished)
     return step
+
+
+def _unfinished_deliveries(run: AgentRun, step: AgentStep) -> int:
+    """How many deliveries of the step came before this one (since a person last retried
+    the run); none of them finished it. A step that raises is retried a limited number
+    of times; this limits one whose worker dies every time, which the broker and the
+    stale-run sweep would otherwise deliver forever."""
+    from agents.services.orchestrator import ATTEMPTS_AT_RETRY
+
+    at_retry = run.result.get(ATTEMPTS_AT_RETRY) or {}
+    earlier = at_retry.get("attempts", 0) if at_retry.get("step") == step.number else 0
+    return step.attempts - 1 - earlier
 
 
 def _completion_after_lock(started: ToolCall, *, run_locked: bool) -> ToolCall | None:
@@ -371,26 +398,70 @@ def _ask_model(
         context=usage,
         record_usage=False,
     )
+    completion = _storable(completion)
     message = completion.as_message().to_openai()
     first = completion.tool_calls[0] if completion.tool_calls else None
     first_tool = tools.get(first.name) if first is not None else None
     started = None
-    with transaction.atomic():
-        if _may_commit_without_flush_wait(first_tool):
-            commit_without_flush_wait()  # a lost reply is asked for again
-        usage_record(completion=completion, provider=client.provider, context=usage)
-        # A duplicate delivery running alongside uses the reply stored first.
-        with prepared_cursor() as cursor:
-            reply = _REPLY_FIELDS[1].get_db_prep_save(message, connection)
-            cursor.execute(_step_statements(connection.vendor).store_reply, (reply, step.pk))
-            stored = cursor.rowcount
-        if stored and first is not None:
-            arguments, _ = _parse_arguments(first_tool, first)
-            started = _log_started(run, step, first, first_tool, arguments)
+    try:
+        with transaction.atomic(durable=True):
+            if _may_commit_without_flush_wait(first_tool):
+                commit_without_flush_wait()  # a lost reply is asked for again
+            usage_record(completion=completion, provider=client.provider, context=usage)
+            # A duplicate delivery running alongside uses the reply stored first.
+            with prepared_cursor() as cursor:
+                reply = _REPLY_FIELDS[1].get_db_prep_save(message, connection)
+                cursor.execute(_step_statements(connection.vendor).store_reply, (reply, step.pk))
+                stored = cursor.rowcount
+            if stored and first is not None:
+                arguments, _ = _parse_arguments(first_tool, first)
+                started = _log_started(run, step, first, first_tool, arguments)
+    except Exception:
+        # The call was paid for all the same: keep its usage if the database lets us.
+        try:
+            with transaction.atomic():
+                usage_record(completion=completion, provider=client.provider, context=usage)
+        except DatabaseError:
+            logger.exception("Could not record the usage of run %s step %s", run.pk, step.number)
+        raise
     step.reply = (
         message if stored else AgentStep.objects.values_list("reply", flat=True).get(pk=step.pk)
     )
     return bool(stored), started
+
+
+MAX_CALL_ID_LENGTH = ToolCall._meta.get_field("call_id").max_length
+
+
+def _storable(completion: Completion) -> Completion:
+    """The model's reply as the step stores it, and later turns send back to the model.
+
+    Each call gets an id the log can key it by: not empty, unique in the reply, and short
+    enough to store; any other id is replaced (a repeated id would pass for the call
+    before it and never run, and a long one would fail the step). NUL characters, which
+    PostgreSQL cannot store, become U+FFFD in the text and the tools' names; in
+    arguments they stay escaped, and the tool refuses them.
+    """
+    calls = [
+        dataclasses.replace(call, id=_without_nul(call.id), name=_without_nul(call.name))
+        for call in completion.tool_calls
+    ]
+    taken = {call.id for call in calls}
+    used: set[str] = set()
+    for index, call in enumerate(calls):
+        call_id = call.id
+        if not call_id or call_id in used or len(call_id) > MAX_CALL_ID_LENGTH:
+            call_id = f"call_{index}"
+            while call_id in taken or call_id in used:
+                call_id += "_"
+            calls[index] = dataclasses.replace(call, id=call_id)
+        used.add(call_id)
+    content = None if completion.content is None else _without_nul(completion.content)
+    return dataclasses.replace(completion, content=content, tool_calls=tuple(calls))
+
+
+def _without_nul(text: str) -> str:
+    return text.replace(NUL, "\ufffd")
 
 
 def _parse_arguments(

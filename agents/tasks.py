@@ -1,3 +1,4 @@
+import logging
 import random
 
 from celery import shared_task
@@ -6,18 +7,26 @@ from django.conf import settings
 from agents.llm import LLMError
 from agents.runtime import step_execute
 from agents.services import orchestrator
+from agents.services.external import stale_leases_expire
 from planning.models import Project
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_step(self, run_id: int, number: int) -> None:  # type: ignore[no-untyped-def]
-    """One step of an agent run. Idempotent by (run, step); the model being unreachable is
-    retried with backoff and jitter, then the run fails with the error."""
+    """One step of an agent run. Idempotent by (run, step). A step that fails (the model
+    unreachable, a database error, a misconfiguration, a time limit) is retried with
+    backoff and jitter, then the run fails with the error, where a person can see it and
+    retry the run."""
     try:
         step_execute(run_id=run_id, number=number)
-    except LLMError as exc:
+    except Exception as exc:
+        if not isinstance(exc, LLMError):
+            logger.exception("Step %s of run %s failed", number, run_id)
         if self.request.retries >= settings.AGENT_STEP_MAX_RETRIES:
-            orchestrator.run_fail(run_id=run_id, error=f"step {number}: {exc}")
+            error = str(exc) if isinstance(exc, LLMError) else f"{type(exc).__name__}: {exc}"
+            orchestrator.run_fail(run_id=run_id, error=f"step {number}: {error}")
             return
         delay = min(60, 2**self.request.retries) + random.uniform(0, 1)
         raise self.retry(exc=exc, countdown=delay) from exc
@@ -32,11 +41,9 @@ def dispatch_project(project_id: int) -> None:
 
 @shared_task(acks_late=True)
 def recover_stale_runs() -> None:
-    """Periodic (celery beat): re-deliver steps of built-in runs whose worker died, and
-    fence external agents whose lease ran out."""
+    """Periodic (celery beat): re-deliver steps of built-in runs whose worker died, fence
+    external agents whose lease ran out, and dispatch work that became ready without a
+    run ending."""
     orchestrator.stale_runs_recover()
-    try:
-        from agents.services.external import stale_leases_expire
-    except ImportError:  # pragma: no cover - shipped together
-        return
     stale_leases_expire()
+    orchestrator.dispatch_waiting_work()

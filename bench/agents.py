@@ -26,7 +26,11 @@ test suite does), so it never touches real data. Run it on PostgreSQL + Redis:
   (BENCH_NOOPS published at once, timed until all are acknowledged), and `step_ratio`
   their ratio. `steps_sdk_per_s` and `step_ratio_sdk` are the same with the openai
   provider, through the SDK and HTTP, against a loopback server that answers at once.
-  Needs Redis as the broker.
+  `step_floor_per_s` and `step_floor_ratio` are the floor under any durable step on the
+  same worker: chains of tasks that each commit two transactions of one trivial
+  statement (the fewest a step can make: the model's reply with its calls' "started"
+  rows before any tool runs, then the tool's effects with its completion row) and
+  publish the next, doing nothing else. Needs Redis as the broker.
 
 Every measurement is a function in MEASUREMENTS that returns a dict of figures; main()
 creates the database, runs each in turn and prints the merged result. BENCH_ONLY picks
@@ -353,8 +357,25 @@ def _noops_per_s(queue: str) -> float:
     started = time.perf_counter()
     for i in range(NOOPS):
         noop.apply_async(args=[i], queue=queue)
-    _wait(drained, "the no-op tasks")
+    _wait(drained, "the no-op tasks", every_s=0.05)
     return NOOPS / (time.perf_counter() - started)
+
+
+def _step_floor_per_s(queue: str) -> float:
+    """Floor steps per second on the same worker (bench.step_worker.step_floor): STEP_RUNS
+    chains of STEPS_PER_RUN tasks, each committing two trivial transactions and
+    publishing the next, all started at once; timed until the last has run. Each task is
+    published before the one that published it is acknowledged, so the queue is not
+    drained before every chain has ended."""
+    from bench.step_worker import step_floor
+
+    drained = _queue_drained(queue)
+    _wait(drained, "the queue to empty")
+    started = time.perf_counter()
+    for chain in range(STEP_RUNS):
+        step_floor.apply_async(args=[chain, 1], queue=queue)
+    _wait(drained, "the floor steps", every_s=0.05)
+    return STEP_RUNS * STEPS_PER_RUN / (time.perf_counter() - started)
 
 
 def measure_steps() -> dict[str, Any]:
@@ -398,6 +419,7 @@ def measure_steps() -> dict[str, Any]:
                 figures[label] = _steps_per_s(label)
                 if label == "offline":
                     figures["noop"] = _noops_per_s(queue)
+                    figures["floor"] = _step_floor_per_s(queue)
             finally:
                 stop_worker(worker)
     return {
@@ -407,6 +429,8 @@ def measure_steps() -> dict[str, Any]:
         "steps_per_s": round(figures["offline"], 1),
         "celery_noop_per_s": round(figures["noop"], 1),
         "step_ratio": round(figures["offline"] / figures["noop"], 3),
+        "step_floor_per_s": round(figures["floor"], 1),
+        "step_floor_ratio": round(figures["floor"] / figures["noop"], 3),
         "steps_sdk_per_s": round(figures["sdk"], 1),
         "step_ratio_sdk": round(figures["sdk"] / figures["noop"], 3),
     }

@@ -4,6 +4,10 @@ A plain worker (arguments as for `celery worker`), whose offline model answers a
 each step asks for one tool call (`get_state`), and the run's step BENCH_STEPS_PER_RUN
 calls `finish`. With LLM_PROVIDER=openai the same replies come from the loopback server
 the benchmark runs instead.
+
+It also runs `bench.step_floor`, the floor under any durable step: a task that commits
+FLOOR_TRANSACTIONS transactions of one trivial statement and publishes the next step of
+its chain, as an agent step does, and nothing else.
 """
 
 import json
@@ -18,6 +22,9 @@ import django
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+
 from agents.llm import (  # noqa: E402
     ChatRequest,
     OfflineReply,
@@ -28,6 +35,9 @@ from agents.runtime import STEP_PURPOSE  # noqa: E402
 from config.celery import app  # noqa: E402
 
 STEPS_PER_RUN = int(os.environ.get("BENCH_STEPS_PER_RUN", "10"))
+# The fewest commits a step can make: the model's reply with its calls' "started" rows
+# must be stored before a tool runs, and a tool's effects commit with its completion row.
+FLOOR_TRANSACTIONS = 2
 
 
 def scripted_call(step: int) -> tuple[str, str, str]:
@@ -50,6 +60,17 @@ def one_tool_call_per_step(request: ChatRequest) -> OfflineReply:
 
 
 register_offline_responder(STEP_PURPOSE, one_tool_call_per_step)
+
+
+@app.task(name="bench.step_floor", acks_late=True, reject_on_worker_lost=True)
+def step_floor(chain: int, number: int) -> None:
+    """Step `number` of a chain of STEPS_PER_RUN: the floor under an agent step."""
+    for _ in range(FLOOR_TRANSACTIONS):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    if number < STEPS_PER_RUN:
+        step_floor.apply_async(args=[chain, number + 1], queue=settings.AGENT_QUEUE)
+
 
 if __name__ == "__main__":
     app.worker_main(["worker", *sys.argv[1:]])

@@ -6,8 +6,20 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Left
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Left
 from django.http import Http404
 
 from agents.models import AgentRun
@@ -181,6 +193,33 @@ def task_next_ready(*, project: Project) -> Task | None:
                 .first()
             )
     return None
+
+
+def task_dependency_count() -> Coalesce:
+    """A task's number of dependencies, as a scalar subquery rather than Count(), so that
+    a queryset annotated with it can still be locked: FOR UPDATE refuses GROUP BY."""
+    edges = TaskDependency.objects.filter(task=OuterRef("pk")).order_by().values("task")
+    return Coalesce(Subquery(edges.annotate(n=Count("pk")).values("n")), Value(0))
+
+
+def task_ready_in_next_order(*, project: Project) -> QuerySet[Task]:
+    """Every ready task, in the order task_next_ready would pick them one after another:
+    tasks of started plans first, then priority, wave, fewer dependencies, key. A full
+    sort, for taking the first few; annotated with `dependency_count`."""
+    started_plans = SubFeature.objects.filter(project=project).filter(
+        Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
+    )
+    return (
+        task_ready_list(project=project)
+        .annotate(
+            outside_started_plan=Case(
+                When(sub_feature_id__in=started_plans.values("id"), then=Value(0)),
+                default=Value(1),
+            ),
+            dependency_count=task_dependency_count(),
+        )
+        .order_by("outside_started_plan", "priority_rank", "wave", "dependency_count", "key")
+    )
 
 
 def task_dependency_graph(*, project: Project) -> dict[int, set[int]]:

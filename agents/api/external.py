@@ -18,7 +18,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,6 +33,7 @@ from agents.services.external import (
     MIN_LEASE_SECONDS,
     ReportItemError,
 )
+from core.api.parsers import JSONParser
 from planning.api.scoping import ProjectScopedViewMixin, project_scoped_schema
 from planning.api.serializers import TaskSerializer
 from planning.models import Task

@@ -19,27 +19,28 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import (
-    Case,
-    Count,
     Exists,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    Value,
-    When,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents.auth import KEY_PREFIX, agent_key_hash
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
+from agents.services import orchestrator
 from agents.services._common import _save
 from agents.services.logs import run_metrics_record
 from core.db import column_list, insert_rows, instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError, PermissionDeniedError
 from planning.models import Feature, Project, SubFeature, Task, TaskDependency
-from planning.selectors import STARTED_STATUSES, task_ready_list
+from planning.selectors import (
+    STARTED_STATUSES,
+    task_dependency_count,
+    task_ready_in_next_order,
+    task_ready_list,
+)
 
 DEFAULT_LEASE_SECONDS = 300
 MIN_LEASE_SECONDS = 10
@@ -151,12 +152,6 @@ def _lease_live(run: AgentRun, now: datetime) -> bool:
     return run.lease_expires_at is not None and run.lease_expires_at > now
 
 
-def _dependency_count() -> Coalesce:
-    # A scalar subquery rather than Count(): FOR UPDATE refuses GROUP BY.
-    edges = TaskDependency.objects.filter(task=OuterRef("pk")).order_by().values("task")
-    return Coalesce(Subquery(edges.annotate(n=Count("pk")).values("n")), Value(0))
-
-
 def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
     """Ready tasks an agent may take, as queries tried in turn: each names at most one
     task, and the first that names one (locked, skipping tasks other claims have
@@ -186,7 +181,7 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
     first = [
         # Exists() first: without started plans, PostgreSQL skips the rest outright.
         ready.filter(Exists(started_plans), sub_feature_id__in=started_plans.values("id"))
-        .annotate(dependency_count=_dependency_count())
+        .annotate(dependency_count=task_dependency_count())
         .order_by("priority_rank", "wave", "dependency_count", "key"),
         # The wave as a range, not an equality, and ordered by: only task_next_ready_idx
         # gives that order, so PostgreSQL walks it even before it has statistics (with
@@ -196,16 +191,10 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
         .order_by("wave", "key"),
     ]
     then = [
-        best_group.annotate(dependency_count=_dependency_count()).order_by(
+        best_group.annotate(dependency_count=task_dependency_count()).order_by(
             "dependency_count", "key"
         ),
-        ready.annotate(
-            outside_started_plan=Case(
-                When(sub_feature_id__in=started_plans.values("id"), then=Value(0)),
-                default=Value(1),
-            ),
-            dependency_count=_dependency_count(),
-        ).order_by("outside_started_plan", "priority_rank", "wave", "dependency_count", "key"),
+        task_ready_in_next_order(project=project).exclude(type__startswith="checkpoint:"),
     ]
     return [first, then]
 
@@ -360,6 +349,7 @@ def _expire(run: AgentRun, *, now: datetime) -> None:
     _end_run(run, status=AgentRun.Status.FAILED, now=now, error=LEASE_EXPIRED)
     _release_task(run, now=now)
     _free_agent(run.agent_id, now=now, active=False)
+    orchestrator.dispatch_after_commit(run.project_id)
 
 
 def task_claim(*, agent: Agent, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> AgentRun | None:
@@ -524,8 +514,11 @@ def agent_run_complete(
         ):
             task.status = Task.Status.DONE
             task.completed_at = max(now, task.started_at) if task.started_at else now
-            task.save(update_fields=["status", "completed_at", "updated_at"])
+            # Let go, as a built-in run's end does: a done task holds no agent.
+            task.assigned_agent = None
+            task.save(update_fields=["status", "completed_at", "assigned_agent", "updated_at"])
         _free_agent(agent.pk, now=now, active=True)
+        orchestrator.dispatch_after_commit(run.project_id)
         Metric.objects.create(
             project_id=run.project_id,
             agent=agent,
@@ -552,6 +545,7 @@ def agent_run_fail(*, run: AgentRun, agent: Agent, attempt: int, error: str) -> 
         _end_run(run, status=AgentRun.Status.FAILED, now=now, error=error)
         _release_task(run, now=now)
         _free_agent(agent.pk, now=now, active=True)
+        orchestrator.dispatch_after_commit(run.project_id)
         if run.task is not None:
             run.task.refresh_from_db()
         return run

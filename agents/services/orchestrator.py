@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Case, Exists, OuterRef, Value, When
 from django.utils import timezone
 
 from agents.models import Agent, AgentRun, AgentStep
@@ -25,6 +26,8 @@ from planning.models import Project, Task
 
 TURN_LIMIT = "turn limit reached"
 ACTIVE_RUN_STATUSES = (AgentRun.Status.QUEUED, AgentRun.Status.RUNNING)
+# In a run's result: the attempts its current step had when a person retried the run.
+ATTEMPTS_AT_RETRY = "step_attempts_at_retry"
 NOT_DISPATCHED = (Agent.Type.EXTERNAL, Agent.Type.PLANNER)
 
 
@@ -103,14 +106,18 @@ def run_retry(*, run: AgentRun) -> AgentRun:
         raise DomainError("The run used all its turns; retrying would stop again at once.")
     if run.agent.status != Agent.Status.IDLE:
         raise ConflictError(f"Agent {run.agent.name} is busy with other work.")
+    if run.task is not None:
+        _check_task_still_the_runs(run)
     number = _current_step(run)
-    AgentStep.objects.filter(run=run, number=number).update(
-        status=AgentStep.Status.RUNNING, error="", finished_at=None
-    )
+    steps = AgentStep.objects.filter(run=run, number=number)
+    attempts = steps.values_list("attempts", flat=True).first() or 0
+    steps.update(status=AgentStep.Status.RUNNING, error="", finished_at=None)
     now = timezone.now()
     run.status = AgentRun.Status.RUNNING
     run.error = ""
     run.finished_at = None
+    # The step gets its retries afresh.
+    run.result = {**run.result, ATTEMPTS_AT_RETRY: {"step": number, "attempts": attempts}}
     run.heartbeat_at = now
     run.lease_expires_at = now + timedelta(seconds=settings.AGENT_LEASE_SECONDS)
     run.save()
@@ -119,6 +126,20 @@ def run_retry(*, run: AgentRun) -> AgentRun:
     Agent.objects.filter(pk=run.agent_id).update(status=Agent.Status.BUSY, current_task=run.task_id)
     _enqueue_step(run, number)
     return run
+
+
+def _check_task_still_the_runs(run: AgentRun) -> None:
+    """Lock the run's task, and raise ConflictError if, since the run failed, someone has
+    given it to another agent, closed it, or started it again."""
+    task = Task.objects.select_for_update().get(pk=run.task_id)
+    if task.assigned_agent_id not in (None, run.agent_id):
+        raise ConflictError(f"Task {task.key} has been given to another agent since.")
+    if task.status in (*planning_services.CLOSED_STATUSES, Task.Status.IN_PROGRESS):
+        raise ConflictError(
+            f"Task {task.key} is {task.get_status_display().lower()} now; "
+            "start a new run if it needs more work."
+        )
+    run.task = task
 
 
 @transaction.atomic
@@ -144,7 +165,9 @@ def _release(run: AgentRun, *, task_status: str) -> None:
         status=Agent.Status.IDLE, current_task=None, last_activity_at=timezone.now()
     )
     if run.task_id:
-        planning_services.task_release(task_id=run.task_id, status=task_status)
+        planning_services.task_release(
+            task_id=run.task_id, status=task_status, agent_id=run.agent_id
+        )
 
 
 def run_ended(*, run: AgentRun) -> None:
@@ -156,8 +179,24 @@ def run_ended(*, run: AgentRun) -> None:
         if run.status == AgentRun.Status.SUCCEEDED
         else Task.Status.FAILED,
     )
-    project_id = run.project_id
+    dispatch_after_commit(run.project_id)
+
+
+def dispatch_after_commit(project_id: int) -> None:
+    """Dispatch the project once the caller's transaction commits: work may have become
+    ready, or an agent free (dispatch does nothing unless the project is running)."""
     transaction.on_commit(lambda: dispatch_later(project_id))
+
+
+def dispatch_waiting_work() -> int:
+    """Dispatch every running project that has an idle built-in agent, so that work that
+    became ready without a run ending (a person moved a task on, a checkpoint was
+    restored) is picked up at the next sweep. Returns how many runs started."""
+    idle = Agent.objects.filter(project=OuterRef("pk"), status=Agent.Status.IDLE).exclude(
+        type__in=NOT_DISPATCHED
+    )
+    waiting = Project.objects.filter(Exists(idle), status=Project.Status.ACTIVE)
+    return sum(len(dispatch(project=project)) for project in waiting)
 
 
 def dispatch_later(project_id: int) -> None:
@@ -168,7 +207,12 @@ def dispatch_later(project_id: int) -> None:
 
 @transaction.atomic
 def dispatch(*, project: Project) -> list[AgentRun]:
-    """Start runs on ready tasks with idle built-in agents, up to the concurrency limit."""
+    """Start runs on ready tasks with idle built-in agents, up to the concurrency limit.
+
+    Tasks go in the order `next` and claims follow. A ready task assigned to an agent is
+    that agent's: it waits for it (and goes to it first when it is idle). Coders are
+    picked before other built-in agents.
+    """
     project = Project.objects.select_for_update().get(pk=project.pk)
     if project.status != Project.Status.ACTIVE:
         return []
@@ -178,22 +222,31 @@ def dispatch(*, project: Project) -> list[AgentRun]:
     slots = project.max_concurrent_runs - active.count()
     if slots <= 0:
         return []
-    agents = list(
+    idle = list(
         project.agents.filter(status=Agent.Status.IDLE)
         .exclude(type__in=NOT_DISPATCHED)
-        .order_by("name")[:slots]
+        .order_by(Case(When(type=Agent.Type.CODER, then=Value(0)), default=Value(1)), "name")
     )
     # Locked and skipped when locked, so an external agent claiming at the same moment
     # never gets the same task (PostgreSQL; SQLite serialises writers anyway).
-    tasks = list(
-        planning_selectors.task_ready_list(project=project)
-        .filter(assigned_agent__isnull=True)
+    ready = (
+        planning_selectors.task_ready_in_next_order(project=project)
         .exclude(type__startswith="checkpoint:")
         .select_for_update(skip_locked=True, of=("self",))
-        .order_by("priority_rank", "wave", "key")[: len(agents)]
     )
+    pairs: list[tuple[Agent, Task]] = []
+    reserved = ready.filter(assigned_agent__in=idle)[:slots]
+    for task in reserved:
+        agent = next(a for a in idle if a.pk == task.assigned_agent_id)
+        if all(agent is not paired for paired, _ in pairs):
+            pairs.append((agent, task))
+    free_agents = [a for a in idle if all(a is not paired for paired, _ in pairs)]
+    unassigned = ready.filter(assigned_agent__isnull=True)[
+        : min(len(free_agents), slots - len(pairs))
+    ]
+    pairs += zip(free_agents, unassigned, strict=False)
     started = []
-    for agent, task in zip(agents, tasks, strict=False):
+    for agent, task in pairs:
         attempt = task.runs.count() + 1
         run = agent_run_create(project=project, agent=agent, task=task, attempt=attempt)
         planning_services.task_update(

@@ -5,6 +5,7 @@ One module per subdomain; everything public is importable from here.
 
 from planning.services._common import PlanError
 from planning.services.items import (
+    CLOSED_STATUSES,
     feature_create,
     feature_delete,
     feature_update,
@@ -32,6 +33,7 @@ from planning.services.projects import (
 )
 
 __all__ = [
+    "CLOSED_STATUSES",
     "PROJECT_FIELDS",
     "PlanError",
     "feature_create",

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import DateTimeField, Value
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -277,21 +277,38 @@ def task_set_status(*, task: Task, status: str) -> Task:
     return task_update(task=task, data={"status": status})
 
 
-def task_release(*, task_id: int, status: str) -> None:
+# A task closed by a person, or by the agent itself, stays closed when the run ends.
+CLOSED_STATUSES = (Task.Status.DONE, Task.Status.CANCELLED, Task.Status.DEFERRED)
+
+
+def task_release(*, task_id: int, status: str, agent_id: int | None = None) -> bool:
     """Settle a task an agent has let go of: unassign it and move it to `status`, stamping
     or clearing completed_at, in one UPDATE (an agent's run ends with this; a task that
-    was deleted meanwhile is ignored). Raises DomainError for an unknown status."""
+    was deleted meanwhile is ignored). Returns whether the task was settled.
+
+    With `agent_id`, the task is settled only while it is still that agent's (or no
+    one's), and a closed task (CLOSED_STATUSES) keeps its status: a task that someone
+    gave to another agent, or closed, while the run went on is not overwritten by the
+    run's end. Raises DomainError for an unknown status.
+    """
     if status not in Task.Status.values:
         raise DomainError(f"{status!r} is not a task status.", field="status")
     now = Value(timezone.now(), output_field=DateTimeField())
     # Never before started_at (a clock that stepped back); Greatest is NULL on SQLite
     # when started_at is.
     done_at = Coalesce(Greatest(now, "started_at"), now)
-    Task.objects.filter(pk=task_id).update(
-        status=status,
-        assigned_agent=None,
-        completed_at=Coalesce("completed_at", done_at) if status == Task.Status.DONE else None,
-        updated_at=now,
+    new_status: Any = Value(status)
+    completed_at: Any = Coalesce("completed_at", done_at) if status == Task.Status.DONE else None
+    tasks = Task.objects.filter(pk=task_id)
+    if agent_id is not None:
+        tasks = tasks.filter(Q(assigned_agent__isnull=True) | Q(assigned_agent_id=agent_id))
+        closed = Q(status__in=CLOSED_STATUSES)
+        new_status = Case(When(closed, then=F("status")), default=new_status)
+        completed_at = Case(When(closed, then=F("completed_at")), default=completed_at)
+    return bool(
+        tasks.update(
+            status=new_status, assigned_agent=None, completed_at=completed_at, updated_at=now
+        )
     )
 
 

@@ -224,15 +224,17 @@ def test_snapshot_has_no_commit_without_a_committed_repository(
 # Restore: the round trip ---------------------------------------------------------------
 
 
-def test_restore_gives_back_the_identical_state(project, agent):
+def test_restore_gives_back_the_identical_state(project, agent, django_capture_on_commit_callbacks):
     checkpoint = services.checkpoint_snapshot(project=project, name="before", reason="test")
     captured = json.dumps(checkpoint.state, sort_keys=True)
     survivor_id = Task.objects.get(project=project, key="01-02-T1").pk
     mutate(project)
     assert state_json(project) != captured
 
-    services.checkpoint_restore(checkpoint=checkpoint)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.checkpoint_restore(checkpoint=checkpoint)
 
+    assert len(callbacks) == 1  # a dispatch: the restore may have made work ready
     assert state_json(project) == captured
     # The rows themselves, not just the snapshot code's view of them.
     task = Task.objects.get(project=project, key="01-02-T1")

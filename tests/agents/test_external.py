@@ -380,7 +380,9 @@ def test_heartbeat_after_the_lease_expired_is_409_and_releases_the_task(project,
     assert (task.status, task.assigned_agent) == ("pending", None)
 
 
-def test_stale_leases_expire_and_a_late_completion_is_refused(project, worker) -> None:
+def test_stale_leases_expire_and_a_late_completion_is_refused(
+    project, worker, django_capture_on_commit_callbacks
+) -> None:
     agent, client = worker
     task = TaskFactory(project=project, key="T1")
     TaskFactory(project=project, key="T2")
@@ -397,8 +399,10 @@ def test_stale_leases_expire_and_a_late_completion_is_refused(project, worker) -
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
 
-    assert services.stale_leases_expire() == 1
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.stale_leases_expire() == 1
 
+    assert len(callbacks) == 1  # a dispatch: the task is free again
     run = AgentRun.objects.get(pk=run_id)
     assert (run.status, run.error) == ("failed", "lease expired")
     task.refresh_from_db()
@@ -438,16 +442,20 @@ def test_an_expired_lease_does_not_block_the_agents_next_claim(project, worker) 
 # Completing and failing ---------------------------------------------------------------
 
 
-def test_complete_finishes_the_run_the_task_and_frees_the_agent(project, worker) -> None:
+def test_complete_finishes_the_run_the_task_and_frees_the_agent(
+    project, worker, django_capture_on_commit_callbacks
+) -> None:
     agent, client = worker
     task = TaskFactory(project=project)
     run_id = claim(client, project).data["run"]["id"]
 
-    done = client.post(
-        url(project, f"runs/{run_id}/complete/"),
-        {"attempt": 1, "result": {"commit": "abc123"}},
-        format="json",
-    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        done = client.post(
+            url(project, f"runs/{run_id}/complete/"),
+            {"attempt": 1, "result": {"commit": "abc123"}},
+            format="json",
+        )
+    assert len(callbacks) == 1  # the project's next dispatch, as a built-in run's end does
 
     assert done.status_code == 200, done.data
     assert done.data["task"]["status"] == "done"
@@ -456,6 +464,7 @@ def test_complete_finishes_the_run_the_task_and_frees_the_agent(project, worker)
     assert run.finished_at is not None
     task.refresh_from_db()
     assert task.status == "done" and task.completed_at >= task.started_at
+    assert task.assigned_agent is None
     agent.refresh_from_db()
     assert (agent.status, agent.current_task) == ("idle", None)
     duration = Metric.objects.get(run=run, type="task_duration")
@@ -565,6 +574,21 @@ def test_a_batch_of_three_writes_three_starts_and_their_completions(project, run
     assert [item["completion_id"] for item in response.data["tool_calls"]] == [
         completions[c].pk for c in ("c1", "c2", "c3")
     ]
+
+
+def test_nul_characters_in_a_report_are_a_400_and_nothing_is_written(project, running) -> None:
+    run, client = running
+    endpoint = url(project, f"runs/{run.pk}/tool-calls/")
+    batch = [
+        tool_call("c1", status="succeeded"),
+        tool_call("c2", input={"path": "a\u0000b"}, status="succeeded"),
+    ]
+
+    response = client.post(endpoint, batch, format="json")
+
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+    assert not ToolCall.objects.filter(run=run).exists()
 
 
 def test_a_start_then_a_later_completion_of_the_same_call(project, running) -> None:

@@ -43,6 +43,61 @@ def test_run_dispatches_ready_tasks_up_to_the_limit(plan, django_capture_on_comm
     assert orchestrator.dispatch(project=plan) == []  # at the limit
 
 
+def test_dispatch_takes_tasks_in_the_order_next_and_claims_follow(
+    project, django_capture_on_commit_callbacks
+):
+    from planning.selectors import task_next_ready
+    from tests.factories import FeatureFactory, SubFeatureFactory
+
+    project.status, project.max_concurrent_runs = "active", 4
+    project.save()
+    feature = FeatureFactory(project=project)
+    started, unstarted = SubFeatureFactory.create_batch(2, feature=feature)
+
+    def task(plan, key, **fields):
+        return TaskFactory(project=project, feature=feature, sub_feature=plan, key=key, **fields)
+
+    task(started, "S0", status="in_progress")
+    task(started, "S1", priority="low")
+    task(unstarted, "U1", priority="high")
+    done = task(unstarted, "U0", status="done")
+    TaskDependency.objects.create(task=task(unstarted, "U2"), depends_on=done)
+    task(unstarted, "U3")
+    order = []
+    for name in ("a", "b", "c", "d"):
+        expected = task_next_ready(project=project)
+        AgentFactory(project=project, name=name)
+        with django_capture_on_commit_callbacks():
+            [run] = orchestrator.dispatch(project=project)
+        assert run.task == expected
+        order.append(run.task.key)
+    # The started plan first, then priority, then fewer dependencies.
+    assert order == ["S1", "U1", "U3", "U2"]
+
+
+def test_dispatch_gives_a_reserved_task_to_its_agent_and_prefers_coders(
+    plan, django_capture_on_commit_callbacks
+):
+    plan.max_concurrent_runs = 5
+    plan.save()
+    tester = AgentFactory(project=plan, name="a-tester", type="tester")
+    AgentFactory(project=plan, name="b-coder")
+    reserving = AgentFactory(project=plan, name="c-coder")
+    external = AgentFactory(project=plan, name="claude", type="external")
+    # B is kept for c-coder; a fourth task is kept for an agent that is not dispatched.
+    Task.objects.filter(key="B").update(assigned_agent=reserving)
+    TaskFactory(project=plan, key="E", priority="high", assigned_agent=external)
+    with django_capture_on_commit_callbacks():
+        started = orchestrator.project_run_start(project=plan)
+    assert {(run.agent.name, run.task.key) for run in started} == {
+        ("c-coder", "B"),
+        ("b-coder", "A"),
+    }
+    assert Task.objects.get(key="E").status == "pending"  # waits for its agent
+    tester.refresh_from_db()
+    assert tester.status == "idle"  # no ready task left for it: C waits for A
+
+
 def test_a_finished_run_frees_its_agent_and_dispatches_more(
     plan, django_capture_on_commit_callbacks
 ):
@@ -130,6 +185,30 @@ def test_stale_runs_are_redelivered(plan, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
         assert orchestrator.stale_runs_recover(now=timezone.now() + timedelta(hours=1)) == 1
     assert len(callbacks) == 1
+
+
+def test_the_sweep_dispatches_work_that_became_ready_without_a_run_ending(
+    plan, django_capture_on_commit_callbacks
+):
+    from agents.tasks import recover_stale_runs
+
+    [coder] = _coders(plan, 1)
+    plan.status = "active"
+    plan.save()
+    # A person, not a run's end, made the work ready: nothing dispatched it.
+    assert not AgentRun.objects.exists()
+    with django_capture_on_commit_callbacks() as callbacks:
+        recover_stale_runs.apply()
+    [run] = AgentRun.objects.all()
+    assert (run.agent, run.task.key, run.status) == (coder, "A", "running")
+    assert len(callbacks) == 1  # its first step
+    # Nothing more while the agent works, nor on a paused project.
+    with django_capture_on_commit_callbacks():
+        recover_stale_runs.apply()
+    AgentFactory(project=plan, name="coder-spare")
+    orchestrator.project_run_pause(project=plan)
+    recover_stale_runs.apply()
+    assert AgentRun.objects.count() == 1
 
 
 def test_run_project_command(plan, capsys, django_capture_on_commit_callbacks):
@@ -221,6 +300,72 @@ def test_retry_refuses_a_busy_agent_and_a_used_up_turn_limit(
     agent.save()
     with pytest.raises(ConflictError, match="busy"):
         orchestrator.run_retry(run=AgentRun.objects.get(pk=run.pk))
+
+
+@pytest.mark.parametrize("succeeded", [True, False])
+def test_a_run_that_ends_leaves_alone_a_task_moved_on_meanwhile(
+    plan, succeeded, django_capture_on_commit_callbacks
+):
+    from agents.runtime import run_finish
+
+    first, second = _coders(plan, 2)
+    plan.max_concurrent_runs = 1
+    plan.save()
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=plan)
+    # A person gives the task to another agent while the run goes on.
+    Task.objects.filter(pk=run.task_id).update(assigned_agent=second)
+    run_finish(run=run, succeeded=succeeded, summary="")
+    task = Task.objects.get(pk=run.task_id)
+    assert (task.status, task.assigned_agent) == ("in_progress", second)
+    first.refresh_from_db()
+    assert first.status == "idle"
+
+
+@pytest.mark.parametrize("closed", ["done", "cancelled", "deferred"])
+def test_a_failed_or_cancelled_run_keeps_a_closed_task_closed(
+    plan, closed, django_capture_on_commit_callbacks
+):
+    from agents.runtime import run_finish
+
+    _coders(plan, 2)
+    with django_capture_on_commit_callbacks():
+        failing, cancelled = orchestrator.project_run_start(project=plan)
+    # The agent (or a person) closed its task before the run ended.
+    Task.objects.filter(pk__in=[failing.task_id, cancelled.task_id]).update(status=closed)
+    run_finish(run=failing, succeeded=False, summary="", error="model down")
+    orchestrator.run_cancel(run=cancelled)
+    for task in Task.objects.filter(pk__in=[failing.task_id, cancelled.task_id]):
+        assert (task.status, task.assigned_agent) == (closed, None)
+
+
+def test_retry_refuses_a_task_that_moved_on_since_the_run_failed(
+    plan, django_capture_on_commit_callbacks
+):
+    from agents.runtime import run_finish
+
+    _, second = _coders(plan, 2)
+    plan.max_concurrent_runs = 1
+    plan.save()
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=plan)
+    run_finish(run=run, succeeded=False, summary="", error="model down")
+    task = Task.objects.get(pk=run.task_id)
+    assert task.status == "failed"
+    for status, assigned, message in [
+        ("pending", second, "another agent"),
+        ("done", None, "is done now"),
+        ("in_progress", None, "is in progress now"),
+    ]:
+        Task.objects.filter(pk=task.pk).update(status=status, assigned_agent=assigned)
+        with pytest.raises(ConflictError, match=message):
+            orchestrator.run_retry(run=AgentRun.objects.get(pk=run.pk))
+        assert AgentRun.objects.get(pk=run.pk).status == "failed"
+    Task.objects.filter(pk=task.pk).update(status="pending", assigned_agent=None)
+    with django_capture_on_commit_callbacks():
+        retried = orchestrator.run_retry(run=AgentRun.objects.get(pk=run.pk))
+    assert retried.status == "running"
+    assert Task.objects.get(pk=task.pk).status == "in_progress"
 
 
 def test_checkpoint_restore_waits_for_running_agents(plan, django_capture_on_commit_callbacks):

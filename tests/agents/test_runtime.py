@@ -1,9 +1,10 @@
 """The agent step loop, driven through the real SDK against the fake OpenAI server."""
 
 import json
+from contextlib import contextmanager
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from agents.models import AgentRun, AgentState, AgentStep, DecisionLog, Metric, ToolCall
 from agents.runtime import step_execute
@@ -43,6 +44,104 @@ def drive(run, django_capture_on_commit_callbacks, *, limit=10):
             return run
         number += 1
     raise AssertionError("the run did not stop")
+
+
+def test_repeated_empty_and_overlong_call_ids_each_run_under_an_id_of_their_own(
+    run, fake_llm, django_capture_on_commit_callbacks
+):
+    fake_llm.script(
+        completion(
+            None,
+            tool_calls=[
+                tool_call("same", "set_state", {"namespace": "n", "key": "a", "value": 1}),
+                tool_call("same", "set_state", {"namespace": "n", "key": "b", "value": 2}),
+                tool_call("x" * 150, "set_state", {"namespace": "n", "key": "c", "value": 3}),
+                tool_call("", "set_state", {"namespace": "n", "key": "d", "value": 4}),
+                tool_call("call_1", "get_task", {"key": "T1"}),
+            ],
+        ),
+        completion(None, tool_calls=[tool_call("f", "finish", {"summary": "Done."})]),
+    )
+    run = drive(run, django_capture_on_commit_callbacks)
+    assert run.status == "succeeded"
+    assert dict(AgentState.objects.values_list("key", "value")) == {"a": 1, "b": 2, "c": 3, "d": 4}
+    ids = ["same", "call_1_", "call_2", "call_3", "call_1"]
+    started = ToolCall.objects.filter(run=run, step=1, started__isnull=True).order_by("id")
+    assert list(started.values_list("call_id", flat=True)) == ids
+    assert ToolCall.objects.filter(started__in=started, status="succeeded").count() == 5
+    # The model is told of each call under the id the log keeps.
+    later_turn = fake_llm.requests[1].json["messages"]
+    [reply] = [m for m in later_turn if m["role"] == "assistant"]
+    assert [call["id"] for call in reply["tool_calls"]] == ids
+    assert [m["tool_call_id"] for m in later_turn if m["role"] == "tool"] == ids
+
+
+def test_nul_characters_from_the_model_neither_crash_the_step_nor_reach_the_database(
+    run, fake_llm, django_capture_on_commit_callbacks
+):
+    fake_llm.script(
+        completion(
+            "thinking\u0000",
+            tool_calls=[
+                tool_call("c1", "set_state", {"namespace": "n", "key": "k", "value": "a\u0000"}),
+                tool_call("c2\u0000", "get_task\u0000", {"key": "T1"}),
+            ],
+        ),
+        completion(None, tool_calls=[tool_call("c3", "finish", {"summary": "Done."})]),
+    )
+    run = drive(run, django_capture_on_commit_callbacks)
+    assert run.status == "succeeded"
+    assert AgentStep.objects.get(run=run, number=1).reply["content"] == "thinking\ufffd"
+    refused = ToolCall.objects.get(started__run=run, started__call_id="c1")
+    assert refused.status == "failed" and "NUL character" in refused.error
+    assert not AgentState.objects.exists()
+    unknown = ToolCall.objects.get(started__run=run, started__call_id="c2\ufffd")
+    assert unknown.tool_name == "get_task\ufffd" and "there is no tool" in unknown.error
+
+
+@contextmanager
+def refused_inserts(table: str, condition: str):
+    """A trigger that fails every INSERT into `table` whose new row meets `condition`."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} WHEN {condition} "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )
+        else:
+            cursor.execute(
+                "CREATE FUNCTION test_refuse() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} FOR EACH ROW "
+                f"WHEN ({condition}) EXECUTE FUNCTION test_refuse()"
+            )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            on_table = f" ON {table}" if connection.vendor == "postgresql" else ""
+            cursor.execute(f"DROP TRIGGER test_refuse{on_table}")
+            if connection.vendor == "postgresql":
+                cursor.execute("DROP FUNCTION test_refuse()")
+
+
+def test_a_reply_that_cannot_be_stored_still_has_its_usage_recorded(run, fake_llm):
+    fake_llm.script(
+        completion(
+            None, tool_calls=[tool_call("c1", "get_task", {"key": "T1"})], usage=usage_body(90, 9)
+        )
+    )
+    with (
+        refused_inserts("agents_toolcall", "NEW.tool_name = 'get_task'"),
+        pytest.raises(DatabaseError, match="refused by the test"),
+    ):
+        step_execute(run_id=run.pk, number=1)
+    assert AgentStep.objects.get(run=run, number=1).reply is None
+    assert not ToolCall.objects.filter(run=run).exists()
+    usage = Metric.objects.get(run=run, type="token_usage")
+    assert (usage.value, usage.metadata["input_tokens"]) == (99, 90)
 
 
 def test_multi_turn_tool_use_then_finish(run, task, fake_llm, django_capture_on_commit_callbacks):
@@ -195,6 +294,45 @@ def test_model_failure_is_retried_then_fails_the_run_which_can_be_retried(
     assert run.status == "succeeded"
     task.refresh_from_db()
     assert task.status == "done"
+
+
+def test_a_step_that_fails_otherwise_is_retried_then_fails_the_run_with_the_error(
+    run, settings, django_capture_on_commit_callbacks
+):
+    # Not the model: the worker cannot even build its client.
+    settings.LLM_PROVIDER = "openai"
+    settings.LLM_API_KEY = settings.LLM_BASE_URL = ""
+    settings.AGENT_STEP_MAX_RETRIES = 2
+    with django_capture_on_commit_callbacks(execute=True):
+        run_step.apply(args=[run.pk, 1])
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.error.startswith("step 1: ImproperlyConfigured: LLM_PROVIDER is openai")
+    step = AgentStep.objects.get(run=run, number=1)
+    assert (step.status, step.attempts) == ("failed", 3)
+
+
+def test_a_step_whose_worker_keeps_dying_fails_the_run_and_retry_gives_it_fresh_attempts(
+    run, task, fake_llm, settings, django_capture_on_commit_callbacks
+):
+    settings.AGENT_STEP_MAX_RETRIES = 2
+    # Three deliveries of step 1 began and were never heard of again (killed mid-step).
+    AgentStep.objects.create(run=run, number=1, status="running", attempts=3)
+    assert step_execute(run_id=run.pk, number=1) is None
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.error.startswith("step 1: 3 deliveries ended without finishing it")
+    assert fake_llm.requests == []  # the model was not asked again
+    task.refresh_from_db()
+    assert task.status == "failed"
+
+    with django_capture_on_commit_callbacks():
+        orchestrator.run_retry(run=run)
+    fake_llm.script(completion(None, tool_calls=[tool_call("c1", "finish", {"summary": "ok"})]))
+    run = drive(run, django_capture_on_commit_callbacks)
+    assert run.status == "succeeded"
+    # three that died, the one that gave up, and the one after the retry
+    assert AgentStep.objects.get(run=run, number=1).attempts == 5
 
 
 def test_turn_limit_ends_the_run(project, task, fake_llm, django_capture_on_commit_callbacks):
