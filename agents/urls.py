@@ -7,6 +7,7 @@ app_name = "agents"
 urlpatterns = [
     path("projects/<slug:slug>/", views.agent_list, name="agent-list"),
     path("projects/<slug:slug>/add/", views.agent_create, name="agent-create"),
+    path("projects/<slug:slug>/<int:pk>/key/", views.agent_key_issue, name="agent-key"),
     path("projects/<slug:slug>/run/", views.project_run_start, name="project-run-start"),
     path("projects/<slug:slug>/pause/", views.project_run_pause, name="project-run-pause"),
     path("projects/<slug:slug>/cancel/", views.project_run_cancel, name="project-run-cancel"),

@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -82,6 +83,13 @@ def agent_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     form = AgentCreateForm(request.POST)
     if form.is_valid():
         try:
+            if form.cleaned_data["type"] == Agent.Type.EXTERNAL:
+                issued = services.external_agent_create(
+                    project=project,
+                    name=form.cleaned_data["name"],
+                    model=form.cleaned_data["model"],
+                )
+                return _issued_key_page(request, project, issued, created=True)
             agent = services.agent_create(project=project, **form.cleaned_data)
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -94,6 +102,44 @@ def agent_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     else:
         messages.error(request, "Give the agent a name and a type.")
     return _back(request, reverse("agents:agent-list", args=[project.slug]))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_key_issue(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    """GET asks to confirm; POST gives an external agent a new key, replacing its old one
+    and showing the new one once. Writers only."""
+    project, _ = planning_selectors.project_for_user(user=request.user, slug=slug, write=True)
+    agent = get_object_or_404(selectors.agent_list(project=project), pk=pk)
+    if request.method == "GET":
+        return render(
+            request, "agents/agent_key_confirm.html", {"project": project, "agent": agent}
+        )
+    try:
+        issued = services.agent_key_issue(agent=agent)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _back(request, reverse("agents:agent-list", args=[project.slug]))
+    return _issued_key_page(request, project, issued, created=False)
+
+
+def _issued_key_page(
+    request: HtmxHttpRequest, project: Project, issued: services.IssuedKey, *, created: bool
+) -> HttpResponse:
+    """The one page that shows a key. It answers the POST that made the key: the key is
+    never stored (not in messages, not behind a redirect) and the page is never cached."""
+    context = {
+        "project": project,
+        "agent": issued.agent,
+        "key": issued.key,
+        "created": created,
+        "claim_url": request.build_absolute_uri(
+            reverse("agents-api:task-claim", kwargs={"project_slug": project.slug})
+        ),
+    }
+    response = render(request, "agents/agent_key.html", context)
+    add_never_cache_headers(response)
+    return response
 
 
 # Checkpoints --------------------------------------------------------------------------
@@ -790,7 +836,8 @@ def activity(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The project's latest 100 events, newest first: tool calls, decisions, planning
     cycles, runs started and finished. Non-members get 404.
 
-    `#activity-feed` polls every 2 s while a run is active. A poll names the feed it
+    `#activity-feed` polls every 2 s while the project runs or a run is active (external
+    agents start runs of their own, whatever the project's status). A poll names the feed it
     shows (`?seen=`) and gets 204 while nothing changed, so opened <details> stay open.
     """
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug)
@@ -799,7 +846,9 @@ def activity(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     seen = hashlib.blake2s(
         repr([(e.kind, e.at, e.summary, e.status) for e in entries]).encode(), digest_size=8
     ).hexdigest()
-    feed_live = selectors.agent_run_has_active(project=project)
+    feed_live = project.status == Project.Status.ACTIVE or selectors.agent_run_has_active(
+        project=project
+    )
     if wants_fragment(request):
         if feed_live and request.GET.get("seen") == seen:
             return HttpResponse(status=204)

@@ -17,12 +17,14 @@ from agents.services.checkpoints import (
     checkpoint_snapshot,
 )
 from agents.services.external import (
+    IssuedKey,
     agent_heartbeat,
     agent_key_issue,
     agent_key_revoke,
     agent_run_complete,
     agent_run_fail,
     decisions_report,
+    external_agent_create,
     metrics_report,
     stale_leases_expire,
     task_claim,
@@ -49,6 +51,7 @@ from agents.services.state import (
 )
 
 __all__ = [
+    "IssuedKey",
     "agent_create",
     "agent_delete",
     "agent_heartbeat",
@@ -71,6 +74,7 @@ __all__ = [
     "checkpoint_update",
     "decision_record",
     "decisions_report",
+    "external_agent_create",
     "llm_usage_record",
     "metric_record",
     "metrics_report",

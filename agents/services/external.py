@@ -31,6 +31,7 @@ from agents.auth import KEY_PREFIX, agent_key_hash
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
 from agents.services import orchestrator
 from agents.services._common import _save
+from agents.services.agents import agent_create
 from agents.services.logs import run_metrics_record
 from core.db import column_list, insert_rows, instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError, PermissionDeniedError
@@ -93,6 +94,13 @@ def agent_key_issue(*, agent: Agent) -> IssuedKey:
     agent.api_key_prefix = key[:DISPLAYED_KEY_CHARS]
     _save(agent, update_fields=["api_key_hash", "api_key_prefix", "updated_at"])
     return IssuedKey(agent=agent, key=key)
+
+
+@transaction.atomic
+def external_agent_create(*, project: Project, name: str, model: str = "") -> IssuedKey:
+    """Register an external agent with its first key: both happen or neither does."""
+    agent = agent_create(project=project, name=name, type=Agent.Type.EXTERNAL, model=model)
+    return agent_key_issue(agent=agent)
 
 
 @transaction.atomic

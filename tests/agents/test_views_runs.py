@@ -779,6 +779,25 @@ def test_activity_feed_polls_while_a_run_is_active(browser, project):
     assert "hx-trigger" not in response.content.decode()
 
 
+def test_activity_feed_polls_while_the_project_runs_with_no_run_yet(browser, project):
+    """An external agent's first claim starts a run later: the feed must be polling."""
+    project.status = "active"
+    project.save(update_fields=["status"])
+    html = browser.get(url("activity", project)).content.decode()
+    feed = re.search(r'<section id="activity-feed"[^>]*>', html, re.S).group(0)
+    assert POLLING in feed
+
+    run = build_run(project, steps=1, status="succeeded")
+    DecisionLog.objects.create(project=project, run=run, decision="claimed and done")
+    poll_url = re.search(r'hx-get="([^"]+)"', feed).group(1)
+    fragment = browser.get(poll_url, **HTMX).content.decode()
+    assert "claimed and done" in fragment and POLLING in fragment
+
+    project.status = "paused"
+    project.save(update_fields=["status"])
+    assert "hx-trigger" not in browser.get(poll_url, **HTMX).content.decode()
+
+
 @pytest.mark.parametrize("runs", [1, 10])
 def test_activity_feed_query_count_does_not_grow(browser, project, runs, django_assert_num_queries):
     for _ in range(runs):
@@ -1225,6 +1244,7 @@ def test_pages_need_no_inline_script_or_style(
         url("activity", project),
         url("metrics", project),
         url("inbox", project),
+        reverse("agents:agent-key", args=[project.slug, AgentFactory(project=project).pk]),
     ]
     fragments = [
         url("agent-list", project),
@@ -1254,6 +1274,97 @@ def test_add_agent_from_the_agents_page(browser, project):
     response = browser.post(url, {"name": "coder-9", "type": "coder"}, follow=True)
     assert Agent.objects.filter(project=project, name="coder-9").count() == 1
     assert "messages" in response.context and list(response.context["messages"])
+
+
+def _heartbeat_status(client, project: Project, key: str) -> int:
+    return client.post(
+        f"/api/v1/projects/{project.slug}/agents/heartbeat/",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Agent {key}",
+    ).status_code
+
+
+def _shown_key(response) -> str:
+    html = response.content.decode()
+    return re.search(r'id="agent-key-value" type="text" value="([^"]+)"', html).group(1)
+
+
+def test_adding_an_external_agent_shows_its_key_once(browser, project):
+    from agents.models import Agent
+
+    response = browser.post(
+        f"/agents/projects/{project.slug}/add/", {"name": "claude-1", "type": "external"}
+    )
+    assert response.status_code == 200  # answered in place: the key is never stored
+    assert "no-store" in response.headers["Cache-Control"]
+    key = _shown_key(response)
+    agent = Agent.objects.get(project=project, name="claude-1")
+    assert agent.type == "external" and agent.api_key_prefix == key[:12]
+    assert key not in agent.api_key_hash
+    assert f"/api/v1/projects/{project.slug}/tasks/claim/" in response.content.decode()
+    assert _heartbeat_status(browser, project, key) == 200
+
+    listing = browser.get(url("agent-list", project)).content.decode()
+    assert key not in listing and f"{key[:12]}…" in listing
+    assert reverse("agents:agent-key", args=[project.slug, agent.pk]) in listing
+
+
+def test_a_new_key_from_the_agents_page_replaces_the_old_one(browser, project):
+    from agents import services
+
+    agent = AgentFactory(project=project, name="claude-2", type="external")
+    old_key = services.agent_key_issue(agent=agent).key
+    key_url = reverse("agents:agent-key", args=[project.slug, agent.pk])
+
+    confirm = browser.get(key_url).content.decode()
+    assert f"{old_key[:12]}…" in confirm and "stops working" in confirm
+    assert _heartbeat_status(browser, project, old_key) == 200  # asking changes nothing
+
+    new_key = _shown_key(browser.post(key_url))
+    assert new_key != old_key
+    assert _heartbeat_status(browser, project, old_key) == 401
+    assert _heartbeat_status(browser, project, new_key) == 200
+
+
+def test_keys_only_for_external_agents_of_the_writers_own_project(
+    browser, client, viewer, project, other_project
+):
+    coder = AgentFactory(project=project, name="coder-1", type="coder")
+    response = browser.post(reverse("agents:agent-key", args=[project.slug, coder.pk]), follow=True)
+    assert "only external agents use keys" in " ".join(messages_of(response))
+    coder.refresh_from_db()
+    assert coder.api_key_hash == ""
+
+    elsewhere = AgentFactory(project=other_project, type="external")
+    foreign_url = reverse("agents:agent-key", args=[project.slug, elsewhere.pk])
+    assert browser.post(foreign_url).status_code == 404
+    outsider_url = reverse("agents:agent-key", args=[other_project.slug, elsewhere.pk])
+    assert browser.post(outsider_url).status_code == 404
+
+    external = AgentFactory(project=project, type="external")
+    client.force_login(viewer)
+    assert (
+        client.post(reverse("agents:agent-key", args=[project.slug, external.pk])).status_code
+        == 403
+    )
+    external.refresh_from_db()
+    assert external.api_key_hash == ""
+
+
+def test_a_refused_external_agent_gets_no_key(browser, project):
+    from agents.models import Agent
+
+    existing = AgentFactory(project=project, name="claude-1", type="external")
+    response = browser.post(
+        f"/agents/projects/{project.slug}/add/",
+        {"name": "claude-1", "type": "external"},
+        follow=True,
+    )
+    assert messages_of(response)  # the duplicate name, explained
+    assert 'id="agent-key-value"' not in response.content.decode()
+    existing.refresh_from_db()
+    assert existing.api_key_hash == ""
+    assert Agent.objects.filter(project=project).count() == 1
 
 
 def test_viewers_cannot_add_agents(client, viewer, project):
