@@ -164,6 +164,18 @@ class RunUsage:
     cached_input_tokens: int = 0
     cost: float = 0.0
     unpriced_calls: int = 0
+    cost_reports: int = 0
+
+    @property
+    def unsplit_tokens(self) -> int:
+        """Tokens reported without an input/output split (external agents may send only a
+        total)."""
+        return max(0, self.tokens - self.input_tokens - self.output_tokens)
+
+    @property
+    def uncosted_calls(self) -> int:
+        """Model calls with no cost reported (external agents may report none)."""
+        return max(0, self.llm_calls - self.cost_reports)
 
 
 def _as_int(value: Any) -> int:
@@ -188,6 +200,7 @@ def run_usage(*, run: AgentRun) -> RunUsage:
                 usage[key] += _as_int(metadata.get(key))
         else:
             usage["cost"] += value
+            usage["cost_reports"] += 1
             if metadata.get("priced") is False:
                 usage["unpriced_calls"] += 1
     return RunUsage(**usage)

@@ -513,11 +513,41 @@ def test_run_detail_shows_the_timeline(browser, project):
     tokens = re.search(r'<dd id="run-tokens">(.*?)</dd>', html, re.S).group(1)
     assert '<span class="run-token-total">240</span> tokens in 2 model calls' in tokens
     assert "200 in, of which 80 cached; 40 out" in tokens
-    assert re.search(r'<dd id="run-cost">\$0\.0020', html)
+    assert re.search(r'<dd id="run-cost">\s*\$0\.0020', html)
     # Ended: no polling, Retry offered, no Cancel.
     assert POLLING not in html and 'id="run-live"' not in html
     assert f'action="{url("run-retry", project, run.pk)}"' in html
     assert url("run-cancel", project, run.pk) not in html
+
+
+def test_usage_an_external_agent_reported_without_split_or_cost(browser, project):
+    run = build_run(project, steps=0, status="running")
+
+    def report(value: float, metadata: dict) -> None:
+        Metric.objects.create(
+            project=project,
+            agent=run.agent,
+            run=run,
+            type="token_usage",
+            value=value,
+            metadata=metadata,
+        )
+
+    report(500, {})  # a bare total, no cost
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    tokens = re.search(r'<dd id="run-tokens">(.*?)</dd>', html, re.S).group(1)
+    assert "500</span> tokens in 1 model call" in tokens
+    assert "reported without an input/output split" in tokens and "0 in" not in tokens
+    cost = re.search(r'<dd id="run-cost">(.*?)</dd>', html, re.S).group(1)
+    assert "not reported" in cost and "$" not in cost
+
+    report(300, {"input_tokens": 200, "output_tokens": 100})
+    Metric.objects.create(project=project, agent=run.agent, run=run, type="cost", value=0.01)
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    tokens = re.search(r'<dd id="run-tokens">(.*?)</dd>', html, re.S).group(1)
+    assert "200 in, of which 0 cached; 100 out; 500 reported without a split" in tokens
+    cost = re.search(r'<dd id="run-cost">(.*?)</dd>', html, re.S).group(1)
+    assert "$0.0100" in cost and "no cost reported for 1 call" in cost
 
 
 def test_a_tool_call_the_model_asked_for_but_never_started(browser, project):
