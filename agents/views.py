@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -632,6 +633,15 @@ def _after(request: HttpRequest) -> int:
         return 0
 
 
+def _step_settling(run: AgentRun, steps: list[AgentStep]) -> bool:
+    """Whether an ended run's step is still running: a cancelled run's step in flight
+    finishes its tool calls. Bounded by the task time limit, after which the worker has
+    been stopped, so a step whose worker died never keeps the page polling."""
+    if run.finished_at is None or not any(s.status == AgentStep.Status.RUNNING for s in steps):
+        return False
+    return timezone.now() - run.finished_at < timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+
+
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
@@ -642,8 +652,9 @@ def run_detail(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpResponse
     While the run is queued or running, the last item of the timeline (`#run-live`) polls
     `?after=<last finished step>` every 2 s; the answer (`#run-poll`) appends the steps
     finished since, replaces the live item and refreshes the summary and decisions out of
-    band. Once the run has ended the answer carries no poller, so polling stops. Finished
-    steps never change, so their opened <details> stay open.
+    band. Once the run has ended the answer carries no poller, so polling stops, except
+    while a step it was in still runs to its end (a cancel stops the run between steps).
+    Finished steps never change, so their opened <details> stay open.
     """
     project, membership = planning_selectors.project_for_user(user=request.user, slug=slug)
     run = selectors.agent_run_get(project=project, run_id=run_id)
@@ -653,16 +664,18 @@ def run_detail(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpResponse
     if fragment:
         template_name += "#run-poll"
     live = run.status in ACTIVE_RUN_STATUSES
+    step_rows = list(selectors.agent_step_list(run=run, after=after))
+    polling = live or _step_settling(run, step_rows)
     steps, loose_calls = _shown_steps(
-        list(selectors.agent_step_list(run=run, after=after)),
+        step_rows,
         list(selectors.run_tool_call_list(run=run, after_step=after)),
-        ended=not live,
+        ended=not polling,
     )
     # Finished steps go into the timeline for good; from the first unfinished one on,
     # the steps stay in the live item until they finish.
     finished, unfinished = [], []
     for step in steps:
-        if live and (unfinished or step.status == AgentStep.Status.RUNNING):
+        if polling and (unfinished or step.status == AgentStep.Status.RUNNING):
             unfinished.append(step)
         else:
             finished.append(step)
@@ -680,6 +693,7 @@ def run_detail(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpResponse
         "run": run,
         "can_write": membership.can_write,
         "live": live,
+        "polling": polling,
         "retryable": _retryable(run),
         "steps": finished,
         "live_steps": unfinished,

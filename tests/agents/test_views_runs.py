@@ -613,6 +613,47 @@ def test_run_detail_polls_while_running_and_appends_finished_steps(browser, proj
     assert POLLING not in full and "?after=" not in full
 
 
+def test_a_cancelled_run_keeps_polling_until_its_step_in_flight_ends(browser, project, settings):
+    run = build_run(project, steps=1, status="running")
+    AgentStep.objects.create(run=run, number=2, reply=reply("Working on it"))
+    AgentRun.objects.filter(pk=run.pk).update(
+        status=AgentRun.Status.CANCELLED, finished_at=timezone.now()
+    )
+
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    live = re.search(r'<li id="run-live"[^>]*>', html).group(0)
+    assert POLLING in live and "?after=1&amp;" in live
+    assert '<span class="badge badge--cancelled">' in html
+    assert url("run-cancel", project, run.pk) not in html  # ended: nothing to cancel
+
+    AgentStep.objects.filter(run=run, number=2).update(status=AgentStep.Status.DONE)
+    fragment = browser.get(url("run-detail", project, run.pk) + "?after=1", **HTMX)
+    fragment = fragment.content.decode()
+    assert re.findall(r'id="run-step-(\d+)"', fragment) == ["2"]
+    assert "hx-trigger" not in fragment
+
+    # A step whose worker died never settles: past the task time limit, polling stops.
+    AgentStep.objects.create(run=run, number=3)
+    settings.CELERY_TASK_TIME_LIMIT = 60
+    AgentRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(minutes=2))
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert POLLING not in html and 'id="run-step-3"' in html
+
+
+def test_a_run_that_ends_before_its_first_step_says_so(browser, project):
+    run = build_run(project, steps=0, status="queued")
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert "Waiting for a worker" in html and "took no steps" not in html
+
+    AgentRun.objects.filter(pk=run.pk).update(
+        status=AgentRun.Status.CANCELLED, finished_at=timezone.now()
+    )
+    fragment = browser.get(url("run-detail", project, run.pk) + "?after=0", **HTMX)
+    assert "This run took no steps." in fragment.content.decode()
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert html.count("This run took no steps.") == 1
+
+
 def test_poll_replaces_decisions_only_when_they_changed(browser, project):
     run = build_run(project, steps=1, status="running")
     first = browser.get(url("run-detail", project, run.pk)).content.decode()
