@@ -127,6 +127,18 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _text_field(raw: dict[str, Any], name: str, task_id: str, origin: Origin) -> str:
+    """A field that holds prose: a string or absent. Ids and dependencies may be numbers;
+    a title of 5 or a description that is an object is a mistake worth naming."""
+    value = raw.get(name)
+    if value is None or isinstance(value, str):
+        return value or ""
+    raise PlanImportError(
+        f"task {task_id} has {name} {json.dumps(value)[:60]}: expected text",
+        origin=origin,
+    )
+
+
 def _parse_tag(
     document: PlanDocument, tag: str, tasks: list[Any], *, path: str, locator: _Locator
 ) -> None:
@@ -172,13 +184,17 @@ def _spec(
     parent: str | None = None,
 ) -> TaskSpec:
     origin = Origin(path, line)
-    status = _text(raw.get("status") or "pending").lower()
+    title, description, details, test_strategy, status, priority = (
+        _text_field(raw, name, task_id, origin)
+        for name in ("title", "description", "details", "testStrategy", "status", "priority")
+    )
+    status = (status or "pending").lower()
     if status not in STATUS_MAP:
         raise PlanImportError(
             f"task {task_id} has status {status!r}: expected one of {', '.join(STATUS_MAP)}",
             origin=origin,
         )
-    priority = _text(raw.get("priority") or "medium").lower()
+    priority = (priority or "medium").lower()
     complexity = raw.get("complexity")
     if isinstance(complexity, dict):  # some exports nest the complexity report
         complexity = complexity.get("score") or complexity.get("complexityScore")
@@ -196,8 +212,8 @@ def _spec(
     extra.update(
         {k: v for k, v in raw.items() if k not in KNOWN_TASK_KEYS and isinstance(v, dict | list)}
     )
-    if raw.get("details"):
-        extra["details"] = _text(raw["details"])
+    if details:
+        extra["details"] = details
     if raw.get("tags"):
         extra["tags"] = raw["tags"] if isinstance(raw["tags"], list) else [raw["tags"]]
     if parent is not None:
@@ -207,10 +223,10 @@ def _spec(
         dependencies = [dependencies]
     spec = TaskSpec(
         key=task_key(tag, task_id),
-        name=_text(raw.get("title") or f"Task {task_id}")[:300],
+        name=(title or f"Task {task_id}")[:300],
         feature=tag,
-        description=_text(raw.get("description")),
-        verify=_text(raw.get("testStrategy")),
+        description=description,
+        verify=test_strategy,
         priority=priority,
         complexity=complexity,
         position=position,

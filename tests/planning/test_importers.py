@@ -3,6 +3,7 @@
 import codecs
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -318,6 +319,22 @@ def test_taskmaster_invalid_json_names_the_line():
     with pytest.raises(PlanImportError, match="not valid JSON") as excinfo:
         parse_tasks_json('{\n  "tasks": [\n    {"id": 1,,}\n  ]\n}')
     assert excinfo.value.origin.line == 3
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("title", 5, "title 5"),
+        ("description", {"a": 1}, 'description {"a": 1}'),
+        ("status", ["done"], 'status ["done"]'),
+        ("testStrategy", True, "testStrategy true"),
+    ],
+)
+def test_taskmaster_prose_fields_must_be_text(field, value, shown):
+    data = json.dumps({"tasks": [{"id": 1, "title": "a"}, {"id": 2, field: value}]}, indent=2)
+    with pytest.raises(PlanImportError, match=f"task 2 has {re.escape(shown)}: expected text") as e:
+        parse_tasks_json(data)
+    assert e.value.origin.line == data.split("\n").index('      "id": 2,') + 1
 
 
 def test_taskmaster_cycle_is_rejected():
