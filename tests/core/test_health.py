@@ -55,3 +55,14 @@ def test_readyz_is_503_naming_an_unapplied_migration(client):
     assert body["checks"]["broker"] == "ok"
     assert "1 unapplied migration(s)" in body["checks"]["migrations"]
     assert f"{latest.app}.{latest.name}" in body["checks"]["migrations"]
+
+
+def test_favicon_is_the_dashboards_icon(client, browser):
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("/img/favicon.svg")
+    assert finders.find("img/favicon.svg")
+    page = browser.get("/", follow=True).content.decode()
+    assert 'rel="icon" href="/static/img/favicon.svg"' in page
