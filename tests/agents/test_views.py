@@ -39,6 +39,7 @@ def test_agent_list_shows_what_each_agent_is_doing(browser, project, other_proje
         last_activity_at=timezone.now() - timedelta(minutes=5),
     )
     AgentFactory(project=project, name="tester-b", type=Agent.Type.TESTER)
+    AgentFactory(project=project, name="coder-c", last_activity_at=timezone.now())
     AgentFactory(project=other_project, name="not-mine")
 
     html = browser.get(agents_url(project.slug)).content.decode()
@@ -49,6 +50,7 @@ def test_agent_list_shows_what_each_agent_is_doing(browser, project, other_proje
     assert "gpt-4o-mini" in html
     assert '<span class="badge badge--busy">Busy</span>' in html
     assert "5\xa0minutes ago" in html
+    assert ">just now</time>" in html and "0\xa0minutes" not in html
     assert "never" in html
 
 
