@@ -13,8 +13,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -33,7 +34,7 @@ from agents.services import orchestrator
 from core.errors import DomainError
 from core.htmx import HtmxHttpRequest, wants_fragment
 from planning import selectors as planning_selectors
-from planning.models import Project, ProjectMembership, Task
+from planning.models import Feature, Project, ProjectMembership, Requirement, SubFeature, Task
 
 AGENTS_PER_PAGE = 25
 
@@ -247,6 +248,26 @@ def _shown(value: Any) -> str:
     return _json(value)
 
 
+PLAN_KIND_MODELS: dict[str, type[Model]] = {
+    "features": Feature,
+    "sub_features": SubFeature,
+    "tasks": Task,
+    "requirements": Requirement,
+}
+
+
+def _shown_field(model: type[Model], name: str, value: Any) -> str:
+    """A value as the rest of the dashboard shows it: a choice by its label ("In progress",
+    not "in_progress")."""
+    try:
+        choices = dict(model._meta.get_field(name).flatchoices)
+    except FieldDoesNotExist:
+        choices = {}
+    if isinstance(value, str) and value in choices:
+        return str(choices[value])
+    return _shown(value)
+
+
 def _plan_sections(diff: StateDiff) -> list[PlanSection]:
     def row(kind: str, data: dict[str, Any]) -> ShownRow:
         if kind == "requirements":
@@ -268,7 +289,11 @@ def _plan_sections(diff: StateDiff) -> list[PlanSection]:
                         key=c.key,
                         name=c.name,
                         changes=[
-                            ShownChange(f.field, _shown(f.before), _shown(f.after))
+                            ShownChange(
+                                f.field,
+                                _shown_field(PLAN_KIND_MODELS[kind], f.field, f.before),
+                                _shown_field(PLAN_KIND_MODELS[kind], f.field, f.after),
+                            )
                             for f in c.changes
                         ],
                     )
@@ -297,7 +322,7 @@ def _execution_rows(project: Project, diff: StateDiff) -> list[ShownRow]:
             return agents.get(value, f"agent {value} (deleted)")
         if name in TIME_FIELDS:
             return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S UTC")
-        return _shown(value)
+        return _shown_field(Task, name, value)
 
     return [
         ShownRow(

@@ -172,8 +172,10 @@ def test_viewers_see_checkpoints_but_cannot_create_or_restore(client, project, v
 
 
 def test_diff_page_shows_what_a_restore_would_change(browser, project, agent):
+    Task.objects.filter(project=project, key="02-02-T1").update(priority="high")
     checkpoint = services.checkpoint_snapshot(project=project, name="before", reason="why not")
     mutate(project)
+    Task.objects.filter(project=project, key="02-02-T1").update(priority="low")
 
     response = browser.get(diff_url(project, checkpoint))
 
@@ -186,11 +188,13 @@ def test_diff_page_shows_what_a_restore_would_change(browser, project, agent):
     assert re.search(r'diff-row--added"><span class="key">03-01-T1</span>', html)
     assert re.search(r'diff-row--removed"><span class="key">99-T1</span>', html)
     assert "Renamed task" in html
+    renamed = re.search(r'<caption><span class="key">02-02-T1</span>.*?</table>', html, re.S)
+    assert re.findall(r'diff-line--\w+">(Low|High|low|high)<', renamed.group(0)) == ["Low", "High"]
     # Execution: the task's values now and after the restore, with the agent by name.
     execution = re.search(r'id="checkpoint-execution">(.*?)</section>', html, re.S).group(1)
     assert "01-02-T1" in execution and "coder-1" in execution
-    assert '<span class="diff-line--removed">done</span>' in execution
-    assert '<span class="diff-line--added">in_progress</span>' in execution
+    assert '<span class="diff-line--removed">Done</span>' in execution  # labels, as elsewhere
+    assert '<span class="diff-line--added">In Progress</span>' in execution
     assert '<span class="diff-line--added">42</span>' in execution
     assert '<span class="diff-line--added">2025-03-01 10:30:15 UTC</span>' in execution
     assert "2025-03-01 09:30:15 UTC" not in execution  # started_at did not change
