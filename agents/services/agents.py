@@ -55,7 +55,8 @@ def agent_create(*, project: Project, name: str, type: str, **fields: Any) -> Ag
 
 @transaction.atomic
 def agent_update(*, agent: Agent, data: Mapping[str, Any]) -> Agent:
-    """Change an agent. Moving to `terminated` stamps terminated_at; leaving it clears it.
+    """Change an agent. Moving to `terminated` stamps terminated_at, and frees the pending
+    tasks assigned to it; leaving it clears terminated_at.
 
     Raises DomainError when the current task is in another project.
     """
@@ -66,6 +67,12 @@ def agent_update(*, agent: Agent, data: Mapping[str, Any]) -> Agent:
         changed += _stamp_termination(agent)
     if changed:
         _save(agent, update_fields=[*changed, "updated_at"])
+    if agent.status == Agent.Status.TERMINATED:
+        # An assignment reserves a pending task for its agent; a terminated one would
+        # hold it back for good.
+        Task.objects.filter(assigned_agent=agent, status=Task.Status.PENDING).update(
+            assigned_agent=None, updated_at=timezone.now()
+        )
     return agent
 
 

@@ -160,24 +160,43 @@ def _lease_live(run: AgentRun, now: datetime) -> bool:
     return run.lease_expires_at is not None and run.lease_expires_at > now
 
 
+# Stands for the claiming agent's id in the claim's compiled statements; replaced by a
+# parameter. No agent has a negative id.
+_CLAIMING_AGENT = -7_340_117
+
+
 def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
     """Ready tasks an agent may take, as queries tried in turn: each names at most one
     task, and the first that names one (locked, skipping tasks other claims have
     locked) names the task to claim. They come in two stages, one statement each.
 
-    Together they follow the rules of task_next_ready: tasks of plans already started
-    first, then priority, wave, fewer dependencies, key. `checkpoint:*` tasks are left
-    out: they wait for a person. The cheap ones come first, so that a claim usually
-    reads a few index entries instead of ranking every ready task:
+    A task assigned to an agent is that agent's, as in dispatch: it goes to no other
+    agent, and to its own before any other task. Together the queries follow the rules
+    of task_next_ready: tasks of plans already started first, then priority, wave,
+    fewer dependencies, key. `checkpoint:*` tasks are left out: they wait for a person.
+    The cheap ones come first, so that a claim usually reads a few index entries
+    instead of ranking every ready task:
 
-    1. the best task of a started plan (a sort of those plans' ready tasks only);
-    2. in the best (priority, wave) group, the first task without dependencies in key
+    1. the best task assigned to the claiming agent (read off the assignment index);
+    2. the best task of a started plan (a sort of those plans' ready tasks only);
+    3. in the best (priority, wave) group, the first task without dependencies in key
        order, read off task_next_ready_idx: no task of the group can come before it;
     then, only when those find nothing,
-    3. in that group, the best task by dependency count, then key;
-    4. every ready task in the full order, for when the best group is all locked.
+    4. in that group, the best task by dependency count, then key;
+    5. every ready task in the full order, for when the best group is all locked.
+
+    The claiming agent's id is `_CLAIMING_AGENT` here (see _claim_statements).
     """
-    ready = task_ready_list(project=project).exclude(type__startswith="checkpoint:")
+    own = (
+        task_ready_in_next_order(project=project)
+        .exclude(type__startswith="checkpoint:")
+        .filter(assigned_agent_id=_CLAIMING_AGENT)
+    )
+    ready = (
+        task_ready_list(project=project)
+        .exclude(type__startswith="checkpoint:")
+        .filter(assigned_agent__isnull=True)
+    )
     started_plans = SubFeature.objects.filter(project=project).filter(
         Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
     )
@@ -187,6 +206,7 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
     best_group = ready.filter(priority_rank=best_priority, wave=best_wave)
     without_dependencies = ~Exists(TaskDependency.objects.filter(task=OuterRef("pk")))
     first = [
+        own,
         # Exists() first: without started plans, PostgreSQL skips the rest outright.
         ready.filter(Exists(started_plans), sub_feature_id__in=started_plans.values("id"))
         .annotate(dependency_count=task_dependency_count())
@@ -202,7 +222,9 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
         best_group.annotate(dependency_count=task_dependency_count()).order_by(
             "dependency_count", "key"
         ),
-        task_ready_in_next_order(project=project).exclude(type__startswith="checkpoint:"),
+        task_ready_in_next_order(project=project)
+        .exclude(type__startswith="checkpoint:")
+        .filter(assigned_agent__isnull=True),
     ]
     return [first, then]
 
@@ -215,7 +237,8 @@ _CLAIMED_TASK_FIELDS = tuple(Task._meta.concrete_fields)
 def _claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tuple[str, tuple]]:
     """The SQL that claims the best claimable task of a project for an agent, one
     statement per stage of _claim_candidates, with their parameters after the first
-    four (status, agent id, now, now).
+    four (status, agent id, now, now); `_CLAIMING_AGENT` among them stands for the
+    claiming agent's id.
 
     Each is one UPDATE: it sets the task in progress for the agent and returns the
     task's columns, how many runs it had before, how many dependencies it has and the
@@ -237,9 +260,11 @@ def _claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tu
             sql, candidate_params = locked.query.get_compiler(alias).as_sql()
             if vendor == "postgresql":
                 # Constants as literals: PostgreSQL plans with the actual values, and a
-                # claim sends four parameters rather than dozens.
+                # claim sends a few parameters rather than dozens.
                 sql = ops.compose_sql(sql, candidate_params).replace("%", "%%")
-                candidate_params = ()
+                sentinel = ops.compose_sql("%s", (_CLAIMING_AGENT,))
+                candidate_params = (_CLAIMING_AGENT,) * sql.count(sentinel)
+                sql = sql.replace(sentinel, "%s")
             candidates.append(f"({sql})")
             params.extend(candidate_params)
         sql = (
@@ -270,6 +295,7 @@ def _claim_next_task(agent: Agent, now: datetime) -> tuple[Task, int] | None:
     at = connection.ops.adapt_datetimefield_value(now)
     with prepared_cursor() as cursor:
         for sql, params in _claim_statements(agent.project_id):
+            params = tuple(agent.pk if p == _CLAIMING_AGENT else p for p in params)
             cursor.execute(sql, (Task.Status.IN_PROGRESS.value, agent.pk, at, at, *params))
             row = cursor.fetchone()
             if row is not None:

@@ -259,6 +259,37 @@ def test_claims_follow_the_next_task_rules_and_skip_checkpoints(project) -> None
     assert Task.objects.get(key="C-0").status == Task.objects.get(key="A-X").status == "pending"
 
 
+def test_a_task_assigned_to_an_agent_is_claimed_by_that_agent_only(project) -> None:
+    """As in dispatch: an assignment reserves the task, and its agent gets it first."""
+    holder, holder_client = external_agent(project, "holder")
+    other_client = external_agent(project, "other")[1]
+    third_client = external_agent(project, "third")[1]
+    TaskFactory(project=project, key="A-FREE", priority="high")
+    TaskFactory(project=project, key="B-HELD", priority="low", assigned_agent=holder)
+
+    assert claim(other_client, project).data["task"]["key"] == "A-FREE"
+    assert claim(third_client, project).status_code == 204  # B-HELD is not theirs
+    assert Task.objects.get(key="B-HELD").status == "pending"
+
+    TaskFactory(project=project, key="A-NEW", priority="high")
+    # Its own task first, though A-NEW ranks higher.
+    assert claim(holder_client, project).data["task"]["key"] == "B-HELD"
+
+
+def test_terminating_an_agent_frees_the_tasks_it_was_assigned(project) -> None:
+    holder = external_agent(project, "holder")[0]
+    waiting = TaskFactory(project=project, key="W", assigned_agent=holder)
+    finished = TaskFactory(project=project, key="D", status="done", assigned_agent=holder)
+
+    services.agent_terminate(agent=holder, reason="retired")
+
+    waiting.refresh_from_db()
+    finished.refresh_from_db()
+    assert waiting.assigned_agent is None  # claimable by others again
+    assert finished.assigned_agent_id == holder.pk  # history stays as it was
+    assert claim(external_agent(project, "next")[1], project).data["task"]["key"] == "W"
+
+
 def test_a_claim_answers_with_the_tasks_plan_and_dependencies(project, worker) -> None:
     _, client = worker
     plan = SubFeatureFactory(feature=FeatureFactory(project=project, key="02"), key="02-03")
