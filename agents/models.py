@@ -135,7 +135,10 @@ class AgentRun(TimeStampedModel):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["idempotency_key"], name="agentrun_idempotency_unique"),
+            # Per project: one project's keys never collide with (or reveal) another's.
+            models.UniqueConstraint(
+                fields=["project", "idempotency_key"], name="agentrun_idempotency_unique"
+            ),
             choices_constraint("kind", AgentRunKind, name="agentrun_kind_valid"),
             choices_constraint("status", AgentRunStatus, name="agentrun_status_valid"),
             models.CheckConstraint(condition=Q(attempt__gte=1), name="agentrun_attempt_gte_1"),

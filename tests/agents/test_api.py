@@ -130,6 +130,17 @@ def test_a_repeated_idempotency_key_is_a_409(api: APIClient, project) -> None:
     assert AgentRun.objects.count() == 1
 
 
+def test_another_projects_idempotency_key_is_not_a_conflict(
+    api: APIClient, project, other_project
+) -> None:
+    """Keys are per project: another project's run neither blocks nor reveals one."""
+    AgentRunFactory(agent__project=other_project, idempotency_key="T1:attempt-1")
+    body = {"agent": AgentFactory(project=project).id, "idempotency_key": "T1:attempt-1"}
+
+    assert api.post(url(project, "agent-runs"), body).status_code == 201
+    assert AgentRun.objects.filter(idempotency_key="T1:attempt-1").count() == 2
+
+
 def test_runs_filter_by_agent_and_status(api: APIClient, project) -> None:
     run = AgentRunFactory(agent__project=project, status="running")
     AgentRunFactory(agent=run.agent, status="queued")

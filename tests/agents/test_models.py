@@ -170,13 +170,14 @@ def test_terminated_agent_with_terminated_at_is_accepted() -> None:
     assert Agent.objects.get(pk=agent.pk).status == "terminated"
 
 
-def test_run_idempotency_key_is_unique_across_projects() -> None:
-    AgentRunFactory(idempotency_key="run-1")
+def test_run_idempotency_key_is_unique_within_a_project() -> None:
+    first = AgentRunFactory(idempotency_key="run-1")
+    AgentRunFactory(idempotency_key="run-1")  # another project: its own keys
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        AgentRunFactory(idempotency_key="run-1")
+        AgentRunFactory(agent=first.agent, project=first.project, idempotency_key="run-1")
 
-    assert AgentRun.objects.filter(idempotency_key="run-1").count() == 1
+    assert AgentRun.objects.filter(idempotency_key="run-1").count() == 2
 
 
 def test_agent_state_key_is_unique_per_project_namespace() -> None:
