@@ -47,11 +47,12 @@ FILES_NOT_RESTORED = (
 def git_head(path: str) -> str:
     """The commit checked out at `path`, or "" when it is not in a git work tree or has no
     commit yet (or git is missing or slow)."""
-    if not path or not Path(path).is_dir():
-        return ""
     # A GIT_DIR inherited from a hook or a shell would point git at another repository.
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     try:
+        # is_dir() raises for a name the system refuses (a part over 255 bytes, say).
+        if not path or not Path(path).is_dir():
+            return ""
         done = subprocess.run(
             ["git", "rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
             cwd=path,
@@ -61,7 +62,7 @@ def git_head(path: str) -> str:
             timeout=GIT_TIMEOUT_S,
             check=False,
         )
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, ValueError, subprocess.SubprocessError):
         return ""
     return done.stdout.strip() if done.returncode == 0 else ""
 

@@ -202,7 +202,9 @@ def test_snapshot_records_the_head_commit_of_a_git_root(project, tmp_path):
     assert checkpoint.git_commit == git(repo, "rev-parse", "HEAD")
 
 
-@pytest.mark.parametrize("kind", ["unset", "missing", "not a repository", "no commit yet"])
+@pytest.mark.parametrize(
+    "kind", ["unset", "missing", "not a repository", "no commit yet", "a name too long"]
+)
 def test_snapshot_has_no_commit_without_a_committed_repository(
     project, tmp_path, monkeypatch, kind
 ):
@@ -215,6 +217,7 @@ def test_snapshot_has_no_commit_without_a_committed_repository(
         "missing": str(tmp_path / "nowhere"),
         "not a repository": str(plain),
         "no commit yet": str(make_repo(tmp_path / "fresh", commit=False)),
+        "a name too long": str(tmp_path / ("x" * 300)),  # the system refuses it
     }[kind]
     project.save()
 
