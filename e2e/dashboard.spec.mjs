@@ -480,6 +480,35 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
     assert.deepEqual(broken, [], "every tab opens");
   });
 
+  step("on a 390px phone no page scrolls sideways, and the current tab is in view", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await page.goto(projectUrl());
+      const tabs = (await page.locator("nav.tabs a").allTextContents()).map((t) => t.trim());
+      const wide = [];
+      for (const label of tabs) {
+        await page.goto(projectUrl());
+        const href = await page.locator("nav.tabs").getByRole("link", { name: label, exact: true }).getAttribute("href");
+        await page.goto(new URL(href, BASE_URL).href);
+        const layout = await page.evaluate(() => {
+          const strip = document.querySelector("nav.tabs").getBoundingClientRect();
+          const current = document.querySelector('nav.tabs a[aria-current="page"]').getBoundingClientRect();
+          return {
+            pageWidth: document.documentElement.scrollWidth,
+            viewport: window.innerWidth,
+            tabShown: current.left >= strip.left - 1 && current.right <= strip.right + 1,
+          };
+        });
+        if (layout.pageWidth > layout.viewport) wide.push(`${label}: ${layout.pageWidth}px wide`);
+        if (!layout.tabShown) wide.push(`${label}: its tab is scrolled out of view`);
+      }
+      await shot("phone-last-tab");
+      assert.deepEqual(wide, [], "every tab fits a 390px screen");
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
+
   step("the Django admin opens from the top bar", async () => {
     await page.goto(`${BASE_URL}/projects/`);
     await page.locator("header.topbar").getByRole("link", { name: "Admin" }).click();
