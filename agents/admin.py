@@ -1,7 +1,10 @@
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
+from agents import services
 from agents.models import (
     Agent,
     AgentRun,
@@ -49,6 +52,11 @@ class AgentAdmin(admin.ModelAdmin):
     list_select_related = ("project", "current_task")
     autocomplete_fields = ("project", "current_task")
     readonly_fields = ("created_at", "updated_at")
+
+    def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.status == Agent.Status.TERMINATED:
+            services.agent_pending_tasks_release(agent=obj)
 
 
 @admin.register(AgentRun)

@@ -7,6 +7,7 @@ builds on the planning services).
 from agents.services.agents import (
     agent_create,
     agent_delete,
+    agent_pending_tasks_release,
     agent_run_create,
     agent_terminate,
     agent_update,
@@ -57,6 +58,7 @@ __all__ = [
     "agent_heartbeat",
     "agent_key_issue",
     "agent_key_revoke",
+    "agent_pending_tasks_release",
     "agent_run_complete",
     "agent_run_create",
     "agent_run_fail",

@@ -68,12 +68,17 @@ def agent_update(*, agent: Agent, data: Mapping[str, Any]) -> Agent:
     if changed:
         _save(agent, update_fields=[*changed, "updated_at"])
     if agent.status == Agent.Status.TERMINATED:
-        # An assignment reserves a pending task for its agent; a terminated one would
-        # hold it back for good.
-        Task.objects.filter(assigned_agent=agent, status=Task.Status.PENDING).update(
-            assigned_agent=None, updated_at=timezone.now()
-        )
+        agent_pending_tasks_release(agent=agent)
     return agent
+
+
+def agent_pending_tasks_release(*, agent: Agent) -> int:
+    """Unassign the agent's pending tasks; returns how many. An assignment reserves a
+    pending task for its agent (dispatch and claims honour it), so a terminated agent's
+    would hold the task back for good. Its other tasks keep it, as history."""
+    return Task.objects.filter(assigned_agent=agent, status=Task.Status.PENDING).update(
+        assigned_agent=None, updated_at=timezone.now()
+    )
 
 
 def agent_terminate(*, agent: Agent, reason: str = "") -> Agent:

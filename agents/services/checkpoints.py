@@ -26,7 +26,7 @@ from agents.checkpoints import (
     execution_of,
     execution_values,
 )
-from agents.models import AgentRun, AgentState, Checkpoint, DecisionLog
+from agents.models import Agent, AgentRun, AgentState, Checkpoint, DecisionLog
 from agents.services import orchestrator
 from agents.services._common import _save
 from agents.services.logs import decision_record
@@ -194,14 +194,24 @@ def _restore_task_execution(project: Project, wanted: dict[str, dict[str, Any]])
     """Set every task's execution fields as captured; returns what could not be."""
     warnings = []
     agent_ids = {data.get("assigned_agent_id") for data in wanted.values()} - {None}
-    existing_agents = set(project.agents.filter(pk__in=agent_ids).values_list("pk", flat=True))
+    agent_status = dict(project.agents.filter(pk__in=agent_ids).values_list("pk", "status"))
     now = timezone.now()
     changed = []
     for task in project.tasks.all():
         target = execution_values(wanted.get(task.key, {}))
         agent_id = target["assigned_agent_id"]
-        if agent_id is not None and agent_id not in existing_agents:
+        if agent_id is not None and agent_id not in agent_status:
             warnings.append(f"Agent {agent_id} no longer exists; {task.key} is left unassigned.")
+            target["assigned_agent_id"] = None
+        elif (
+            agent_id is not None
+            and agent_status[agent_id] == Agent.Status.TERMINATED
+            and target["status"] == Task.Status.PENDING
+        ):
+            # A pending task's agent reserves it; a terminated one never takes it.
+            warnings.append(
+                f"Agent {agent_id} is terminated; pending {task.key} is left unassigned."
+            )
             target["assigned_agent_id"] = None
         current = {name: getattr(task, name) for name in EXECUTION_FIELDS}
         if execution_of(current) == execution_of(target):

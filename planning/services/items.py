@@ -213,6 +213,18 @@ def _place_task(task: Task, *, feature: Feature | None, sub_feature: SubFeature 
     task.sub_feature = sub_feature
 
 
+def _check_assignable(task: Task) -> None:
+    agent = task.assigned_agent
+    if agent is None:
+        return
+    _check_same_project(task.project, [agent], "assigned_agent")
+    if agent.status == type(agent).Status.TERMINATED:
+        raise PlanError(
+            f"Agent {agent.name} is terminated; tasks cannot be assigned to it.",
+            field="assigned_agent",
+        )
+
+
 @transaction.atomic
 def task_create(
     *,
@@ -234,7 +246,7 @@ def task_create(
     _place_task(task, feature=feature, sub_feature=sub_feature)
     if wave is not None and sub_feature is None:
         task.wave = wave
-    _check_same_project(project, [task.assigned_agent], "assigned_agent")
+    _check_assignable(task)
     _stamp_status_times(task)
     _save(task)
     for target in depends_on:
@@ -249,10 +261,22 @@ def task_update(
     data: Mapping[str, Any],
     placement: Mapping[str, Feature | SubFeature | None] | None = None,
 ) -> Task:
-    """Change a task's fields, and its feature/sub-feature when `placement` is given."""
+    """Change a task's fields, and its feature/sub-feature when `placement` is given.
+
+    A task moved back to pending loses its agent unless `data` assigns one: an
+    assignment on a pending task reserves it for that agent.
+    """
     data = dict(data)
     wave = data.pop("wave", None)
     changed = _apply(task, data, TASK_FIELDS)
+    if (
+        "status" in changed
+        and task.status == Task.Status.PENDING
+        and "assigned_agent" not in data
+        and task.assigned_agent_id is not None
+    ):
+        task.assigned_agent = None
+        changed.append("assigned_agent")
     if placement is not None:
         _place_task(
             task,
@@ -264,7 +288,7 @@ def task_update(
         task.wave = wave
         changed.append("wave")
     if "assigned_agent" in changed:
-        _check_same_project(task.project, [task.assigned_agent], "assigned_agent")
+        _check_assignable(task)
     if "status" in changed:
         changed += _stamp_status_times(task)
     if changed:

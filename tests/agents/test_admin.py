@@ -222,3 +222,28 @@ def test_tool_call_changelist_names_the_tool_on_completion_rows(admin_client):
     rows = response.content.decode().split("<tr")
     [completion_row] = [row for row in rows if f"completes #{completion.started_id}" in row]
     assert "read_file" in completion_row
+
+
+def test_terminating_an_agent_in_the_admin_frees_its_pending_tasks(admin_client):
+    agent = AgentFactory(type="external")
+    waiting = TaskFactory(project=agent.project, assigned_agent=agent)
+    done = TaskFactory(project=agent.project, assigned_agent=agent, status="done")
+    url = admin_url(Agent, "change", agent.pk)
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    for name in ("spawned_at", "last_activity_at", "terminated_at"):  # split date and time
+        value = data.pop(name, None)
+        if value is not None:
+            data[f"{name}_0"], data[f"{name}_1"] = value.strftime("%Y-%m-%d %H:%M:%S").split()
+    data.update(terminated_at_0="2026-01-02", terminated_at_1="03:04:05")
+    data.update(status="terminated", termination_reason="retired")
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    agent.refresh_from_db()
+    waiting.refresh_from_db()
+    done.refresh_from_db()
+    assert agent.status == "terminated"
+    assert waiting.assigned_agent is None
+    assert done.assigned_agent == agent

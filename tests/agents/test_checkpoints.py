@@ -315,6 +315,24 @@ def test_restore_unassigns_a_task_whose_agent_was_deleted(project, agent):
     ]
 
 
+def test_restore_does_not_reserve_a_pending_task_for_a_terminated_agent(project, agent):
+    retired = AgentFactory(project=project, name="retired")
+    Task.objects.filter(project=project, key="02-02-T2").update(assigned_agent=retired)
+    Task.objects.filter(project=project, key="01-01-T1").update(
+        status="done", assigned_agent=retired
+    )
+    checkpoint = services.checkpoint_snapshot(project=project, name="c")
+    services.agent_terminate(agent=retired, reason="retired")
+
+    decision = services.checkpoint_restore(checkpoint=checkpoint)
+
+    assert Task.objects.get(project=project, key="02-02-T2").assigned_agent_id is None
+    assert Task.objects.get(project=project, key="01-01-T1").assigned_agent_id == retired.pk
+    assert decision.reasoning["warnings"] == [
+        f"Agent {retired.pk} is terminated; pending 02-02-T2 is left unassigned."
+    ]
+
+
 # Restore: failures write nothing -------------------------------------------------------
 
 

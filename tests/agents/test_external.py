@@ -276,6 +276,21 @@ def test_a_task_assigned_to_an_agent_is_claimed_by_that_agent_only(project) -> N
     assert claim(holder_client, project).data["task"]["key"] == "B-HELD"
 
 
+def test_an_agent_claims_its_own_task_only_when_it_is_ready_and_no_checkpoint(project) -> None:
+    holder, client = external_agent(project, "holder")
+    blocker = TaskFactory(project=project, key="A-BLOCKER", assigned_agent=None, status="review")
+    waiting = TaskFactory(project=project, key="B-WAITING", assigned_agent=holder)
+    TaskDependencyFactory(task=waiting, depends_on=blocker)
+    TaskFactory(
+        project=project, key="C-PERSON", type="checkpoint:human-verify", assigned_agent=holder
+    )
+    TaskFactory(project=project, key="D-FREE", priority="low")
+
+    assert claim(client, project).data["task"]["key"] == "D-FREE"
+    assert Task.objects.get(key="B-WAITING").status == "pending"
+    assert Task.objects.get(key="C-PERSON").status == "pending"
+
+
 def test_terminating_an_agent_frees_the_tasks_it_was_assigned(project) -> None:
     holder = external_agent(project, "holder")[0]
     waiting = TaskFactory(project=project, key="W", assigned_agent=holder)

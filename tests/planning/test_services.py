@@ -110,6 +110,37 @@ def test_status_changes_stamp_times(project):
     assert task.completed_at is None
 
 
+def test_a_task_moved_back_to_pending_loses_its_agent_unless_one_is_given(project):
+    """An assignment on a pending task reserves it, so a move back to pending frees it."""
+    agent = AgentFactory(project=project)
+    task = TaskFactory(project=project, status="in_progress", assigned_agent=agent)
+    services.task_set_status(task=task, status="pending")
+    task.refresh_from_db()
+    assert (task.status, task.assigned_agent) == ("pending", None)
+
+    services.task_update(task=task, data={"status": "in_progress", "assigned_agent": agent})
+    services.task_update(task=task, data={"status": "pending", "assigned_agent": agent})
+    task.refresh_from_db()
+    assert (task.status, task.assigned_agent) == ("pending", agent)  # reserved on purpose
+    services.task_update(task=task, data={"name": "Renamed"})
+    task.refresh_from_db()
+    assert task.assigned_agent == agent  # no status change, no change to the reservation
+
+
+def test_a_terminated_agent_cannot_be_given_tasks(project):
+    from django.utils import timezone
+
+    gone = AgentFactory(project=project, status="terminated", terminated_at=timezone.now())
+    task = TaskFactory(project=project)
+    with pytest.raises(PlanError, match="terminated"):
+        services.task_update(task=task, data={"assigned_agent": gone})
+    with pytest.raises(PlanError, match="terminated"):
+        services.task_create(project=project, key="NEW", name="n", assigned_agent=gone)
+    task.refresh_from_db()
+    assert task.assigned_agent is None
+    assert not Task.objects.filter(key="NEW").exists()
+
+
 def test_a_released_task_is_unassigned_and_stamped_in_one_update(
     project, django_assert_num_queries
 ):
