@@ -164,18 +164,10 @@ class RunUsage:
     cached_input_tokens: int = 0
     cost: float = 0.0
     unpriced_calls: int = 0
+    # Tokens reported without an input/output split (external agents may send a total).
+    unsplit_tokens: int = 0
+    # Cost rows: none at all means nobody reported a cost (an external agent may not).
     cost_reports: int = 0
-
-    @property
-    def unsplit_tokens(self) -> int:
-        """Tokens reported without an input/output split (external agents may send only a
-        total)."""
-        return max(0, self.tokens - self.input_tokens - self.output_tokens)
-
-    @property
-    def uncosted_calls(self) -> int:
-        """Model calls with no cost reported (external agents may report none)."""
-        return max(0, self.llm_calls - self.cost_reports)
 
 
 def _as_int(value: Any) -> int:
@@ -198,6 +190,8 @@ def run_usage(*, run: AgentRun) -> RunUsage:
             usage["tokens"] += round(value)
             for key in ("input_tokens", "output_tokens", "cached_input_tokens"):
                 usage[key] += _as_int(metadata.get(key))
+            split = _as_int(metadata.get("input_tokens")) + _as_int(metadata.get("output_tokens"))
+            usage["unsplit_tokens"] += max(0, round(value) - split)
         else:
             usage["cost"] += value
             usage["cost_reports"] += 1

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import SafeString
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
@@ -31,6 +32,7 @@ from agents import charts, selectors, services
 from agents.checkpoints import TIME_FIELDS, StateDiff
 from agents.models import Agent, AgentRun, AgentStep, Checkpoint, ToolCall
 from agents.services import orchestrator
+from agents.services.external import NOT_CLAIMING
 from core.errors import DomainError
 from core.htmx import HtmxHttpRequest, wants_fragment
 from planning import selectors as planning_selectors
@@ -79,6 +81,7 @@ class AgentCreateForm(forms.Form):
 
 @login_required
 @require_POST
+@sensitive_variables("issued")
 def agent_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Add an agent to the project. Writers only; errors come back on the agents page."""
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug, write=True)
@@ -108,6 +111,7 @@ def agent_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@sensitive_variables("issued")
 def agent_key_issue(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     """GET asks to confirm; POST gives an external agent a new key, replacing its old one
     and showing the new one once. Writers only."""
@@ -125,6 +129,7 @@ def agent_key_issue(request: HtmxHttpRequest, slug: str, pk: int) -> HttpRespons
     return _issued_key_page(request, project, issued, created=False)
 
 
+@sensitive_variables("issued", "context")
 def _issued_key_page(
     request: HtmxHttpRequest, project: Project, issued: services.IssuedKey, *, created: bool
 ) -> HttpResponse:
@@ -224,11 +229,11 @@ class PlanSection:
     changed: list[ShownRow]
 
 
-PLAN_KINDS = (
-    ("features", "Features"),
-    ("sub_features", "Sub-features"),
-    ("tasks", "Tasks"),
-    ("requirements", "Requirements"),
+PLAN_KINDS: tuple[tuple[str, str, type[Model]], ...] = (
+    ("features", "Features", Feature),
+    ("sub_features", "Sub-features", SubFeature),
+    ("tasks", "Tasks", Task),
+    ("requirements", "Requirements", Requirement),
 )
 EXECUTION_LABELS = {"assigned_agent_id": "assigned agent", "qa_iterations": "QA iterations"}
 
@@ -248,16 +253,8 @@ def _shown(value: Any) -> str:
     return _json(value)
 
 
-PLAN_KIND_MODELS: dict[str, type[Model]] = {
-    "features": Feature,
-    "sub_features": SubFeature,
-    "tasks": Task,
-    "requirements": Requirement,
-}
-
-
 def _shown_field(model: type[Model], name: str, value: Any) -> str:
-    """A value as the rest of the dashboard shows it: a choice by its label ("In progress",
+    """A value as the rest of the dashboard shows it: a choice by its label ("In Progress",
     not "in_progress")."""
     try:
         choices = dict(model._meta.get_field(name).flatchoices)
@@ -275,7 +272,7 @@ def _plan_sections(diff: StateDiff) -> list[PlanSection]:
         return ShownRow(key=data["key"], name=data.get("name", ""), changes=[])
 
     sections = []
-    for kind, label in PLAN_KINDS:
+    for kind, label, model in PLAN_KINDS:
         kind_diff = diff.plan.kinds[kind]
         if kind_diff.empty:
             continue
@@ -291,8 +288,8 @@ def _plan_sections(diff: StateDiff) -> list[PlanSection]:
                         changes=[
                             ShownChange(
                                 f.field,
-                                _shown_field(PLAN_KIND_MODELS[kind], f.field, f.before),
-                                _shown_field(PLAN_KIND_MODELS[kind], f.field, f.after),
+                                _shown_field(model, f.field, f.before),
+                                _shown_field(model, f.field, f.after),
                             )
                             for f in c.changes
                         ],
@@ -875,8 +872,8 @@ def activity(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The project's latest 100 events, newest first: tool calls, decisions, planning
     cycles, runs started and finished. Non-members get 404.
 
-    `#activity-feed` polls every 2 s while the project runs or a run is active (external
-    agents start runs of their own, whatever the project's status). A poll names the feed it
+    `#activity-feed` polls every 2 s while the project hands out work (it is planning or
+    active: external agents may claim then) or a run is active. A poll names the feed it
     shows (`?seen=`) and gets 204 while nothing changed, so opened <details> stay open.
     """
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug)
@@ -885,7 +882,7 @@ def activity(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     seen = hashlib.blake2s(
         repr([(e.kind, e.at, e.summary, e.status) for e in entries]).encode(), digest_size=8
     ).hexdigest()
-    feed_live = project.status == Project.Status.ACTIVE or selectors.agent_run_has_active(
+    feed_live = project.status not in NOT_CLAIMING or selectors.agent_run_has_active(
         project=project
     )
     if wants_fragment(request):

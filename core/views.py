@@ -3,10 +3,10 @@ for pages that do not link it (the admin, the API docs)."""
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from config.celery import app as celery_app
 
@@ -67,7 +67,8 @@ def readyz(request: HttpRequest) -> JsonResponse:
     )
 
 
-@require_GET
-def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
-    """`/favicon.ico`, which browsers ask for by themselves, is the dashboard's icon."""
-    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """`/favicon.ico`, which browsers ask for by themselves, is the dashboard's icon.
+    Temporary: the target's name carries a content hash, which a new icon changes."""
+    return HttpResponseRedirect(static("img/favicon.svg"))

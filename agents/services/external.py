@@ -13,7 +13,7 @@ late completion from that attempt changes nothing.
 import functools
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,7 +72,7 @@ class LeaseExpiredError(ConflictError):
 @dataclass(frozen=True)
 class IssuedKey:
     agent: Agent
-    key: str
+    key: str = field(repr=False)  # never in a log line or a traceback's locals
 
 
 @transaction.atomic
@@ -253,7 +253,9 @@ def _claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tu
     ops, vendor = connections[alias].ops, connections[alias].vendor
     columns = column_list(_CLAIMED_TASK_FIELDS, "planning_task")
     statements = []
-    for stage in _claim_candidates(Project(pk=project_id)):
+    stages = _claim_candidates(Project(pk=project_id))
+    first_stage = stages[0]
+    for stage in stages:
         candidates, params = [], []
         for queryset in stage:
             locked = queryset.select_for_update(skip_locked=True, of=("self",)).values("pk")[:1]
@@ -267,6 +269,9 @@ def _claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tu
                 sql = sql.replace(sentinel, "%s")
             candidates.append(f"({sql})")
             params.extend(candidate_params)
+        if stage is first_stage and _CLAIMING_AGENT not in params:
+            # The own-task candidate would match no agent: fail loudly, not silently.
+            raise RuntimeError("The claiming agent's placeholder is missing from the claim.")
         sql = (
             'UPDATE "planning_task" SET "status" = %s, "assigned_agent_id" = %s, '
             '"started_at" = COALESCE("started_at", %s), "updated_at" = %s '

@@ -24,7 +24,8 @@ def lasted(start: datetime | None, end: datetime | None) -> str:
     """The time from start to end: "12 seconds" under a minute, else `timesince`'s words."""
     if start is None or end is None:
         return ""
-    seconds = max(0, round((end - start).total_seconds()))
+    seconds = max(0, int((end - start).total_seconds()))
     if seconds < 60:
-        return f"{seconds} second{'' if seconds == 1 else 's'}"
+        # A no-break space, as timesince writes them.
+        return f"{seconds}\xa0second{'' if seconds == 1 else 's'}"
     return timesince(start, end)

@@ -1,7 +1,9 @@
-// On a narrow screen the project tabs scroll sideways; bring the current one into view.
+// On a narrow screen the project tabs scroll sideways: centre the current one in the strip.
+// Only the strip scrolls, never the page, so a link to an anchor keeps its place.
 document.addEventListener("DOMContentLoaded", () => {
-  const current = document.querySelector('.tabs [aria-current="page"]');
-  if (current) {
-    current.scrollIntoView({ block: "nearest", inline: "center" });
+  const strip = document.querySelector("nav.tabs");
+  const current = strip && strip.querySelector('[aria-current="page"]');
+  if (current && strip.scrollWidth > strip.clientWidth) {
+    strip.scrollLeft = current.offsetLeft - strip.offsetLeft - (strip.clientWidth - current.offsetWidth) / 2;
   }
 });

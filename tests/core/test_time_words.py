@@ -15,8 +15,9 @@ def test_ago_says_just_now_within_a_minute():
 
 def test_lasted_counts_seconds_under_a_minute():
     start = timezone.now()
-    assert lasted(start, start + timedelta(seconds=1)) == "1 second"
-    assert lasted(start, start + timedelta(seconds=42.4)) == "42 seconds"
+    assert lasted(start, start + timedelta(seconds=1)) == "1\xa0second"
+    assert lasted(start, start + timedelta(seconds=42.4)) == "42\xa0seconds"
+    assert lasted(start, start + timedelta(seconds=59.7)) == "59\xa0seconds"
     assert lasted(start, start + timedelta(minutes=2, seconds=1)) == "2\xa0minutes"
     assert lasted(start, None) == ""
 
@@ -26,4 +27,4 @@ def test_filters_load_in_templates():
     rendered = Template("{% load time_words %}{{ t|ago }}, after {{ t|lasted:t }}").render(
         Context({"t": start})
     )
-    assert rendered == "just now, after 0 seconds"
+    assert rendered == "just now, after 0\xa0seconds"
