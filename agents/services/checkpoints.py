@@ -141,15 +141,6 @@ def checkpoint_restore(
     runs are active (a restore would pull their tasks from under them).
     """
     state = _checked_state(checkpoint)
-    # Running runs, and paused ones (queued with steps done), hold tasks.
-    active = AgentRun.objects.filter(project_id=checkpoint.project_id).filter(
-        Q(status=AgentRun.Status.RUNNING) | Q(status=AgentRun.Status.QUEUED, steps__isnull=False)
-    )
-    if active.exists():
-        raise ConflictError(
-            "Agents are working on this project: cancel or let their runs finish before "
-            "restoring a checkpoint."
-        )
     try:
         return _restore(checkpoint, state, actor)
     except PlanImportError as exc:
@@ -165,6 +156,17 @@ def _restore(
     checkpoint: Checkpoint, state: dict[str, Any], actor: AbstractBaseUser | None
 ) -> DecisionLog:
     project = _lock(checkpoint.project)
+    # Checked under the project's lock, which dispatch takes too: no run starts between
+    # the check and the restore. Running runs, and paused ones (queued with steps done),
+    # hold tasks.
+    active = AgentRun.objects.filter(project=project).filter(
+        Q(status=AgentRun.Status.RUNNING) | Q(status=AgentRun.Status.QUEUED, steps__isnull=False)
+    )
+    if active.exists():
+        raise ConflictError(
+            "Agents are working on this project: cancel or let their runs finish before "
+            "restoring a checkpoint."
+        )
     diff = diff_states(_project_state(project), state)
     plan_apply_or_explain(
         project=project,

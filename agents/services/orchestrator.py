@@ -93,11 +93,15 @@ def run_cancel(*, run: AgentRun, reason: str = "cancelled") -> AgentRun:
 @transaction.atomic
 def run_retry(*, run: AgentRun) -> AgentRun:
     """Run a failed run again from the step that failed."""
+    # Locks in the usual order: the agent, so a dispatch cannot hand it other work
+    # meanwhile; then the run; then (below) the task.
+    agent = Agent.objects.select_for_update().get(pk=run.agent_id)
     run = (
         AgentRun.objects.select_for_update(of=("self",))
         .select_related("task", "agent")
         .get(pk=run.pk)
     )
+    run.agent = agent
     if run.status != AgentRun.Status.FAILED:
         raise ConflictError(f"Only a failed run can be retried; run {run.pk} is {run.status}.")
     if run.kind != AgentRun.Kind.TASK or run.agent.type in NOT_DISPATCHED:
@@ -122,7 +126,9 @@ def run_retry(*, run: AgentRun) -> AgentRun:
     run.lease_expires_at = now + timedelta(seconds=settings.AGENT_LEASE_SECONDS)
     run.save()
     if run.task is not None:
-        planning_services.task_set_status(task=run.task, status=Task.Status.IN_PROGRESS)
+        planning_services.task_update(
+            task=run.task, data={"status": Task.Status.IN_PROGRESS, "assigned_agent": agent}
+        )
     Agent.objects.filter(pk=run.agent_id).update(status=Agent.Status.BUSY, current_task=run.task_id)
     _enqueue_step(run, number)
     return run
@@ -134,7 +140,7 @@ def _check_task_still_the_runs(run: AgentRun) -> None:
     task = Task.objects.select_for_update().get(pk=run.task_id)
     if task.assigned_agent_id not in (None, run.agent_id):
         raise ConflictError(f"Task {task.key} has been given to another agent since.")
-    if task.status in (*planning_services.CLOSED_STATUSES, Task.Status.IN_PROGRESS):
+    if task.status in (*planning_services.CLOSED_STATUSES, *planning_selectors.STARTED_STATUSES):
         raise ConflictError(
             f"Task {task.key} is {task.get_status_display().lower()} now; "
             "start a new run if it needs more work."
@@ -222,10 +228,13 @@ def dispatch(*, project: Project) -> list[AgentRun]:
     slots = project.max_concurrent_runs - active.count()
     if slots <= 0:
         return []
+    # Agents, then tasks: the order the rest of the code locks them in. An agent being
+    # retried or terminated right now is skipped, so it never gets two runs.
     idle = list(
         project.agents.filter(status=Agent.Status.IDLE)
         .exclude(type__in=NOT_DISPATCHED)
         .order_by(Case(When(type=Agent.Type.CODER, then=Value(0)), default=Value(1)), "name")
+        .select_for_update(skip_locked=True)
     )
     # Locked and skipped when locked, so an external agent claiming at the same moment
     # never gets the same task (PostgreSQL; SQLite serialises writers anyway).
@@ -235,11 +244,13 @@ def dispatch(*, project: Project) -> list[AgentRun]:
         .select_for_update(skip_locked=True, of=("self",))
     )
     pairs: list[tuple[Agent, Task]] = []
-    reserved = ready.filter(assigned_agent__in=idle)[:slots]
-    for task in reserved:
-        agent = next(a for a in idle if a.pk == task.assigned_agent_id)
-        if all(agent is not paired for paired, _ in pairs):
-            pairs.append((agent, task))
+    for agent in idle:
+        if len(pairs) == slots:
+            break
+        # Its best reserved task, if any (one query an idle agent; there are few).
+        own = ready.filter(assigned_agent=agent).first()
+        if own is not None:
+            pairs.append((agent, own))
     free_agents = [a for a in idle if all(a is not paired for paired, _ in pairs)]
     unassigned = ready.filter(assigned_agent__isnull=True)[
         : min(len(free_agents), slots - len(pairs))

@@ -356,6 +356,7 @@ def test_retry_refuses_a_task_that_moved_on_since_the_run_failed(
         ("pending", second, "another agent"),
         ("done", None, "is done now"),
         ("in_progress", None, "is in progress now"),
+        ("review", None, "is review now"),
     ]:
         Task.objects.filter(pk=task.pk).update(status=status, assigned_agent=assigned)
         with pytest.raises(ConflictError, match=message):
@@ -365,7 +366,8 @@ def test_retry_refuses_a_task_that_moved_on_since_the_run_failed(
     with django_capture_on_commit_callbacks():
         retried = orchestrator.run_retry(run=AgentRun.objects.get(pk=run.pk))
     assert retried.status == "running"
-    assert Task.objects.get(pk=task.pk).status == "in_progress"
+    task.refresh_from_db()
+    assert (task.status, task.assigned_agent_id) == ("in_progress", run.agent_id)
 
 
 def test_checkpoint_restore_waits_for_running_agents(plan, django_capture_on_commit_callbacks):
@@ -380,3 +382,22 @@ def test_checkpoint_restore_waits_for_running_agents(plan, django_capture_on_com
     orchestrator.project_run_cancel(project=plan)
     checkpoint_restore(checkpoint=checkpoint)
     assert Task.objects.get(key="A").status == "pending"
+
+
+def test_each_idle_agent_gets_its_own_reserved_task(project, django_capture_on_commit_callbacks):
+    """One agent's many reservations do not crowd out another's."""
+    first, second = _coders(project, 2)
+    for key in ("A1", "A2", "A3"):
+        TaskFactory(project=project, key=key, priority="high", assigned_agent=first)
+    TaskFactory(project=project, key="B1", priority="low", assigned_agent=second)
+    TaskFactory(project=project, key="FREE", priority="high")
+    project.max_concurrent_runs = 2
+    project.save()
+
+    with django_capture_on_commit_callbacks():
+        started = orchestrator.project_run_start(project=project)
+
+    assert {(run.agent.name, run.task.key) for run in started} == {
+        ("coder-0", "A1"),
+        ("coder-1", "B1"),
+    }
