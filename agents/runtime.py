@@ -41,7 +41,7 @@ from core.db import (
     instance_from_row,
     prepared_cursor,
 )
-from core.text import NUL
+from core.text import NUL, without_nul
 from planning.models import Project, Task
 
 logger = logging.getLogger(__name__)
@@ -440,10 +440,16 @@ def _storable(completion: Completion) -> Completion:
     enough to store; any other id is replaced (a repeated id would pass for the call
     before it and never run, and a long one would fail the step). NUL characters, which
     PostgreSQL cannot store, become U+FFFD in the text and the tools' names; in
-    arguments they stay escaped, and the tool refuses them.
+    arguments they are escaped (as `\\u0000`), and the tool refuses them.
     """
     calls = [
-        dataclasses.replace(call, id=_without_nul(call.id), name=_without_nul(call.name))
+        dataclasses.replace(
+            call,
+            id=_without_nul(call.id),
+            name=_without_nul(call.name),
+            # A raw NUL (the SDK decodes the JSON escapes of the wire) escaped again.
+            arguments_json=call.arguments_json.replace(NUL, "\\u0000"),
+        )
         for call in completion.tool_calls
     ]
     taken = {call.id for call in calls}
@@ -536,8 +542,8 @@ def _run_tool_call(
     return agent_services.tool_call_complete(
         started=started,
         status=status,
-        output=_json_safe(output),
-        error=error,
+        output=without_nul(_json_safe(output)),
+        error=without_nul(error),
         duration_ms=round((time.perf_counter() - began) * 1000),
     )
 

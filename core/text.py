@@ -1,3 +1,6 @@
+from typing import Any
+
+
 def noun(plural: str, count: int) -> str:
     """The plural noun as `count` needs it: noun("tasks", 1) == "task",
     noun("dependencies", 1) == "dependency", noun("tasks", 2) == "tasks"."""
@@ -21,3 +24,16 @@ def contains_nul(value: object) -> bool:
     if isinstance(value, list | tuple):
         return any(contains_nul(item) for item in value)
     return False
+
+
+def without_nul(value: Any) -> Any:
+    """`value` with every NUL character, in strings and keys inside nested lists and
+    dicts, replaced by U+FFFD: for text Crewboard stores but did not choose, such as a
+    tool's output."""
+    if isinstance(value, str):
+        return value.replace(NUL, "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nul(item) for item in value]
+    return value

@@ -99,6 +99,42 @@ def test_nul_characters_from_the_model_neither_crash_the_step_nor_reach_the_data
     assert unknown.tool_name == "get_task\ufffd" and "there is no tool" in unknown.error
 
 
+def test_raw_nul_in_arguments_and_in_a_tools_output_are_stored_safely(
+    run, fake_llm, django_capture_on_commit_callbacks
+):
+    """A raw NUL inside the arguments text (JSON escapes on the wire decode to one), and
+    one in what a tool returns or raises, must not fail the step on PostgreSQL."""
+    from tests.agent_tools import temporary_tool
+
+    def noisy(context, args):
+        if args.get("fail"):
+            raise RuntimeError("broke\u0000here")
+        return {"out\u0000": ["x\u0000"]}
+
+    raw = '{"namespace": "n", "key": "k", "value": "a\u0000"}'
+    fake_llm.script(
+        completion(
+            None,
+            tool_calls=[
+                tool_call("c1", "set_state", raw),
+                tool_call("c2", "noisy_test", {}),
+                tool_call("c3", "noisy_test", {"fail": True}),
+            ],
+        ),
+        completion(None, tool_calls=[tool_call("c4", "finish", {"summary": "Done."})]),
+    )
+    with temporary_tool("noisy_test", risk="low", handler=noisy):
+        run = drive(run, django_capture_on_commit_callbacks)
+    assert run.status == "succeeded", run.error
+    refused = ToolCall.objects.get(started__run=run, started__call_id="c1")
+    assert refused.status == "failed" and "NUL character" in refused.error
+    assert not AgentState.objects.exists()
+    output = ToolCall.objects.get(started__run=run, started__call_id="c2").output
+    assert output == {"out\ufffd": ["x\ufffd"]}
+    failed = ToolCall.objects.get(started__run=run, started__call_id="c3")
+    assert failed.error == "RuntimeError: broke\ufffdhere"
+
+
 @contextmanager
 def refused_inserts(table: str, condition: str):
     """A trigger that fails every INSERT into `table` whose new row meets `condition`."""
