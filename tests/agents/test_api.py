@@ -404,6 +404,27 @@ def test_checkpoint_create_list_retrieve_rename_delete(api: APIClient, project) 
 # Agent state --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("format", ["multipart", "form"])
+def test_the_api_takes_json_only_so_no_nul_slips_into_a_json_field(
+    api: APIClient, project, format
+) -> None:
+    """Form data would carry a NUL past the JSON parser's check into a JSON field (a 500
+    on PostgreSQL); such bodies are refused instead."""
+    body = {"namespace": "n", "key": "k", "value": '"a\u0000"'}
+    if format == "form":
+        from urllib.parse import urlencode
+
+        response = api.post(
+            url(project, "agent-state"),
+            urlencode(body),
+            content_type="application/x-www-form-urlencoded",
+        )
+    else:
+        response = api.post(url(project, "agent-state"), body, format="multipart")
+    assert response.status_code == 415
+    assert not AgentState.objects.exists()
+
+
 def test_agent_state_crud_by_id(api: APIClient, project) -> None:
     created = api.post(
         url(project, "agent-state"), {"namespace": "planner", "key": "cursor", "value": [1, 2]}
