@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.text import contains_nul
+from core.text import contains_nul, without_nul
 from planning.importers.document import (
     FeatureSpec,
     PlanDocument,
@@ -78,7 +78,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     for error in exc.errors()[:20]:
         where = ".".join(str(part) for part in error["loc"]) or "(root)"
         lines.append(f"{where}: {error['msg']}")
-    return "\n".join(lines)
+    # The location echoes the model's own keys, which may hold a NUL; the text is stored.
+    return without_nul("\n".join(lines))
 
 
 def refuse_nul_characters(reply: BaseModel) -> None:

@@ -60,6 +60,15 @@ def test_invalid_replies_are_explained(reply, expected):
     assert expected in str(excinfo.value)
 
 
+def test_an_explanation_holds_no_nul_even_when_the_reply_s_keys_do():
+    """The explanation is stored (a run's error, a chat message's metadata)."""
+    reply = {"features": [{"key": "F", "name": "x", "sub_features": [], "ex\u0000tra": 1}]}
+    with pytest.raises(PlanImportError) as excinfo:
+        parse_generated_plan(json.dumps(reply))
+    assert "features.0.ex\ufffdtra: Extra inputs are not permitted" in str(excinfo.value)
+    assert "\u0000" not in str(excinfo.value)
+
+
 def test_reply_with_a_dangling_dependency_is_rejected():
     bad = json.loads(json.dumps(GOOD))
     bad["features"][0]["sub_features"][0]["tasks"][1]["depends_on"] = ["NOPE"]
