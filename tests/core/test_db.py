@@ -30,11 +30,17 @@ def test_elsewhere_it_changes_nothing(django_assert_num_queries):
         commit_without_flush_wait()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_to_run_in_autocommit():
+    """A real autocommit connection: no test transaction around it."""
+    assert connection.get_autocommit() and not connection.atomic_blocks
+    with pytest.raises(TransactionManagementError, match="durable=True"):
+        commit_without_flush_wait()
+
+
 @pytest.mark.django_db
 def test_it_refuses_to_run_outside_an_outermost_transaction():
     refused = pytest.raises(TransactionManagementError, match="durable=True")
-    with refused:
-        commit_without_flush_wait()  # autocommit
     with transaction.atomic(durable=True), transaction.atomic(), refused:
         commit_without_flush_wait()  # an inner block
     with transaction.atomic(), refused:
