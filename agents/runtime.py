@@ -445,8 +445,8 @@ def _storable(completion: Completion) -> Completion:
     calls = [
         dataclasses.replace(
             call,
-            id=_without_nul(call.id),
-            name=_without_nul(call.name),
+            id=without_nul(call.id),
+            name=without_nul(call.name),
             # A raw NUL (the SDK decodes the JSON escapes of the wire) escaped again.
             arguments_json=call.arguments_json.replace(NUL, "\\u0000"),
         )
@@ -462,12 +462,8 @@ def _storable(completion: Completion) -> Completion:
                 call_id += "_"
             calls[index] = dataclasses.replace(call, id=call_id)
         used.add(call_id)
-    content = None if completion.content is None else _without_nul(completion.content)
+    content = None if completion.content is None else without_nul(completion.content)
     return dataclasses.replace(completion, content=content, tool_calls=tuple(calls))
-
-
-def _without_nul(text: str) -> str:
-    return text.replace(NUL, "\ufffd")
 
 
 def _parse_arguments(

@@ -187,11 +187,8 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
 
     The claiming agent's id is `_CLAIMING_AGENT` here (see _claim_statements).
     """
-    own = (
-        task_ready_in_next_order(project=project)
-        .exclude(type__startswith="checkpoint:")
-        .filter(assigned_agent_id=_CLAIMING_AGENT)
-    )
+    in_order = task_ready_in_next_order(project=project).exclude(type__startswith="checkpoint:")
+    own = in_order.filter(assigned_agent_id=_CLAIMING_AGENT)
     ready = (
         task_ready_list(project=project)
         .exclude(type__startswith="checkpoint:")
@@ -222,9 +219,7 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
         best_group.annotate(dependency_count=task_dependency_count()).order_by(
             "dependency_count", "key"
         ),
-        task_ready_in_next_order(project=project)
-        .exclude(type__startswith="checkpoint:")
-        .filter(assigned_agent__isnull=True),
+        in_order.filter(assigned_agent__isnull=True),
     ]
     return [first, then]
 
@@ -253,9 +248,7 @@ def _claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tu
     ops, vendor = connections[alias].ops, connections[alias].vendor
     columns = column_list(_CLAIMED_TASK_FIELDS, "planning_task")
     statements = []
-    stages = _claim_candidates(Project(pk=project_id))
-    first_stage = stages[0]
-    for stage in stages:
+    for stage in _claim_candidates(Project(pk=project_id)):
         candidates, params = [], []
         for queryset in stage:
             locked = queryset.select_for_update(skip_locked=True, of=("self",)).values("pk")[:1]
@@ -269,9 +262,6 @@ def _claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tu
                 sql = sql.replace(sentinel, "%s")
             candidates.append(f"({sql})")
             params.extend(candidate_params)
-        if stage is first_stage and _CLAIMING_AGENT not in params:
-            # The own-task candidate would match no agent: fail loudly, not silently.
-            raise RuntimeError("The claiming agent's placeholder is missing from the claim.")
         sql = (
             'UPDATE "planning_task" SET "status" = %s, "assigned_agent_id" = %s, '
             '"started_at" = COALESCE("started_at", %s), "updated_at" = %s '
@@ -289,6 +279,9 @@ def _claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tu
             'WHERE "planning_subfeature"."id" = "planning_task"."sub_feature_id")'
         )
         statements.append((sql, tuple(params)))
+    if _CLAIMING_AGENT not in statements[0][1]:
+        # The own-task candidate would match no agent: fail loudly, not silently.
+        raise RuntimeError("The claiming agent's placeholder is missing from the claim.")
     return statements
 
 

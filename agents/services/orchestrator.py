@@ -96,11 +96,7 @@ def run_retry(*, run: AgentRun) -> AgentRun:
     # Locks in the usual order: the agent, so a dispatch cannot hand it other work
     # meanwhile; then the run; then (below) the task.
     agent = Agent.objects.select_for_update().get(pk=run.agent_id)
-    run = (
-        AgentRun.objects.select_for_update(of=("self",))
-        .select_related("task", "agent")
-        .get(pk=run.pk)
-    )
+    run = AgentRun.objects.select_for_update().get(pk=run.pk)
     run.agent = agent
     if run.status != AgentRun.Status.FAILED:
         raise ConflictError(f"Only a failed run can be retried; run {run.pk} is {run.status}.")
@@ -110,7 +106,7 @@ def run_retry(*, run: AgentRun) -> AgentRun:
         raise DomainError("The run used all its turns; retrying would stop again at once.")
     if run.agent.status != Agent.Status.IDLE:
         raise ConflictError(f"Agent {run.agent.name} is busy with other work.")
-    if run.task is not None:
+    if run.task_id is not None:
         _check_task_still_the_runs(run)
     number = _current_step(run)
     steps = AgentStep.objects.filter(run=run, number=number)
@@ -125,7 +121,7 @@ def run_retry(*, run: AgentRun) -> AgentRun:
     run.heartbeat_at = now
     run.lease_expires_at = now + timedelta(seconds=settings.AGENT_LEASE_SECONDS)
     run.save()
-    if run.task is not None:
+    if run.task_id is not None:
         planning_services.task_update(
             task=run.task, data={"status": Task.Status.IN_PROGRESS, "assigned_agent": agent}
         )
@@ -247,7 +243,8 @@ def dispatch(*, project: Project) -> list[AgentRun]:
     for agent in idle:
         if len(pairs) == slots:
             break
-        # Its best reserved task, if any (one query an idle agent; there are few).
+        # Its best reserved task, if any: one query an idle agent (there are few), since
+        # FOR UPDATE rules out ranking them all in one query with a window function.
         own = ready.filter(assigned_agent=agent).first()
         if own is not None:
             pairs.append((agent, own))

@@ -4,6 +4,7 @@ import codecs
 import re
 from dataclasses import dataclass
 
+from core.text import NUL
 from planning.importers.document import Origin, PlanImportError
 
 
@@ -44,10 +45,11 @@ def decode(data: bytes, *, name: str) -> str:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             text = data.decode("cp1252", errors="replace")
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
+    if NUL in text:
+        line = text.count("\n", 0, text.index(NUL)) + 1
         raise PlanImportError(
-            "not a text file (it contains NUL characters): expected UTF-8 or UTF-16 text",
+            "not a text file (it contains NUL characters): expected UTF-8, or UTF-16 or "
+            "UTF-32 with a byte order mark",
             origin=Origin(name, line),
         )
     return repair_mojibake(text).replace("\r\n", "\n").replace("\r", "\n")

@@ -816,3 +816,23 @@ def test_a_paused_project_hands_out_no_work(project):
     project.status = "active"
     project.save()
     assert task_claim(agent=agent).task.key == "A"
+
+
+def test_claim_statements_refuse_to_build_without_the_claiming_agents_placeholder(
+    project, monkeypatch
+) -> None:
+    """Without it, agents would silently never get the tasks assigned to them."""
+    from django.db import transaction
+
+    from agents.services import external
+
+    real = external._claim_candidates
+    monkeypatch.setattr(external, "_claim_candidates", lambda p: [real(p)[0][1:], *real(p)[1:]])
+    with transaction.atomic(), pytest.raises(RuntimeError, match="placeholder is missing"):
+        external._claim_statements.__wrapped__(project.pk)
+
+
+def test_an_issued_key_stays_out_of_its_repr(project) -> None:
+    agent, _ = external_agent(project, "quiet")
+    issued = services.agent_key_issue(agent=agent)
+    assert issued.key not in repr(issued)
