@@ -1,7 +1,8 @@
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
-from django.db.models import Model
+from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from agents import services
@@ -15,7 +16,20 @@ from agents.models import (
     PlanningCycle,
     ToolCall,
 )
+from agents.services import runs
 from core.admin import json_display
+from core.errors import DomainError
+
+# What only agents.services.runs changes.
+LIFE_FIELDS = (
+    "status",
+    "lease_expires_at",
+    "heartbeat_at",
+    "started_at",
+    "finished_at",
+    "error",
+    "result",
+)
 
 
 class AppendOnlyAdmin(admin.ModelAdmin):
@@ -61,6 +75,10 @@ class AgentAdmin(admin.ModelAdmin):
 
 @admin.register(AgentRun)
 class AgentRunAdmin(admin.ModelAdmin):
+    """Runs are queued here through the runs service; afterwards their life (status,
+    lease, outcome) changes only through it: the cancel and retry actions below, the
+    dashboard, the API and the workers."""
+
     list_display = (
         "id",
         "agent",
@@ -77,7 +95,72 @@ class AgentRunAdmin(admin.ModelAdmin):
     ordering = ("-created_at",)
     list_select_related = ("agent", "project", "task")
     autocomplete_fields = ("project", "agent", "task")
-    readonly_fields = ("created_at", "updated_at")
+    fields = (
+        "project",
+        "agent",
+        "task",
+        "kind",
+        "attempt",
+        "idempotency_key",
+        "payload",
+        *LIFE_FIELDS,
+        "created_at",
+        "updated_at",
+    )
+    actions = ["cancel_runs", "retry_runs"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> tuple:
+        if obj is None:
+            return (*LIFE_FIELDS, "created_at", "updated_at")
+        return self.fields
+
+    def save_model(self, request: HttpRequest, obj: AgentRun, form: Any, change: bool) -> None:
+        if change:
+            return  # every field of a saved run is read-only here
+        created = runs.agent_run_create(
+            project=obj.project,
+            agent=obj.agent,
+            task=obj.task,
+            kind=obj.kind,
+            attempt=obj.attempt,
+            idempotency_key=obj.idempotency_key,
+            payload=obj.payload,
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    @admin.action(description="Cancel the selected runs")
+    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[AgentRun]) -> None:
+        self._each(
+            request,
+            queryset,
+            "cancelled",
+            lambda run: runs.run_cancel(
+                run=run, reason=f"cancelled by {request.user} in the admin"
+            ),
+        )
+
+    @admin.action(description="Retry the selected failed runs")
+    def retry_runs(self, request: HttpRequest, queryset: QuerySet[AgentRun]) -> None:
+        self._each(request, queryset, "retried", lambda run: runs.run_retry(run=run))
+
+    def _each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[AgentRun],
+        done: str,
+        act: Callable[[AgentRun], AgentRun],
+    ) -> None:
+        count = 0
+        for run in queryset:
+            try:
+                act(run)
+            except DomainError as exc:
+                self.message_user(request, f"Run {run.pk}: {exc.message}", messages.WARNING)
+            else:
+                count += 1
+        if count:
+            self.message_user(request, f"{count} run(s) {done}.", messages.SUCCESS)
 
 
 @admin.register(ToolCall)

@@ -5,6 +5,9 @@ class AgentsConfig(AppConfig):
     name = "agents"
 
     def ready(self) -> None:
+        # Imported once the models are: tool modules register their tools, and the task
+        # module registers the Celery tasks that services enqueue by name.
+        from agents import tasks  # noqa: F401
         from agents.tools import load_tool_modules
 
         load_tool_modules()

@@ -13,8 +13,9 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from agents import statements
 from agents.models import Agent
-from core.db import column_list, instance_from_row, prepared_cursor
+from core.db import instance_from_row, prepared_cursor
 from planning.models import Project
 
 KEYWORD = "Agent"
@@ -25,28 +26,17 @@ def agent_key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-_AGENT_FIELDS = tuple(Agent._meta.concrete_fields)
-_PROJECT_FIELDS = tuple(Project._meta.concrete_fields)
-# Every request an agent makes runs this, so it is written out once rather than compiled
-# from a queryset each time (which costs several times what running it does).
-_AGENT_BY_KEY_HASH = (
-    f"SELECT {column_list(_AGENT_FIELDS, 'agents_agent')}, "
-    f"{column_list(_PROJECT_FIELDS, 'planning_project')} "
-    'FROM "agents_agent" INNER JOIN "planning_project" '
-    'ON "planning_project"."id" = "agents_agent"."project_id" '
-    'WHERE "agents_agent"."api_key_hash" = %s ORDER BY "agents_agent"."id" LIMIT 1'
-)
-
-
 def _agent_by_key_hash(key_hash: str) -> Agent | None:
     """The agent with this key hash, with its project."""
+    # Every request an agent makes runs this: a prepared statement.
     with prepared_cursor() as cursor:
-        cursor.execute(_AGENT_BY_KEY_HASH, [key_hash])
+        cursor.execute(statements.agent_by_key_hash(), [key_hash])
         row = cursor.fetchone()
     if row is None:
         return None
-    agent = instance_from_row(Agent, _AGENT_FIELDS, row[: len(_AGENT_FIELDS)])
-    agent.project = instance_from_row(Project, _PROJECT_FIELDS, row[len(_AGENT_FIELDS) :])
+    agent_end = len(statements.AGENT_FIELDS)
+    agent = instance_from_row(Agent, statements.AGENT_FIELDS, row[:agent_end])
+    agent.project = instance_from_row(Project, statements.PROJECT_FIELDS, row[agent_end:])
     return agent
 
 

@@ -46,6 +46,10 @@ class Agent(TimeStampedModel):
 
     Status = AgentStatus
 
+    # Agents the orchestrator never hands tasks to: external ones claim their own work,
+    # and the planner only plans.
+    NOT_DISPATCHED_TYPES = (AgentType.EXTERNAL, AgentType.PLANNER)
+
     project = models.ForeignKey(
         "planning.Project", on_delete=models.CASCADE, related_name="agents", db_index=False
     )
@@ -112,6 +116,10 @@ class AgentRun(TimeStampedModel):
     Kind = AgentRunKind
 
     Status = AgentRunStatus
+
+    # A run is active until it ends; only agents/services/runs.py moves it between them.
+    ACTIVE_STATUSES = (AgentRunStatus.QUEUED, AgentRunStatus.RUNNING)
+    FINISHED_STATUSES = (AgentRunStatus.SUCCEEDED, AgentRunStatus.FAILED, AgentRunStatus.CANCELLED)
 
     project = models.ForeignKey(
         "planning.Project", on_delete=models.CASCADE, related_name="agent_runs", db_index=False

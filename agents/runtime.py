@@ -18,24 +18,32 @@ worker can pick a run up where it stopped:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
 import time
-from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from agents import services as agent_services
-from agents.llm import ChatMessage, Completion, ToolCallRequest, UsageContext, get_llm_client
-from agents.llm.usage import usage_record
+from agents.llm import ChatMessage, Completion, ToolCallRequest, get_llm_client
 from agents.models import Agent, AgentRun, AgentStep, ToolCall
+from agents.services import runs
+from agents.services.usage import UsageContext, usage_record
+from agents.statements import (
+    AGENT_FIELDS,
+    PROJECT_FIELDS,
+    REPLY_FIELDS,
+    STEP_FIELDS,
+    TASK_FIELDS,
+    TOOL_CALL_FIELDS,
+    TOOL_RESULT_FIELDS,
+    step_statements,
+)
 from agents.tools import Tool, ToolContext, ToolError, registry
 from core.db import (
-    column_list,
     commit_without_flush_wait,
     converted_row,
     instance_from_row,
@@ -49,47 +57,22 @@ logger = logging.getLogger(__name__)
 STEP_PURPOSE = "agent_step"
 FINISH = "finish"
 
-SYSTEM_PROMPT = """You are {name}, a {type} agent working on the project "{project}" under
-Crewboard. Work on the task you are given using the tools offered. Record important
-decisions with log_decision and what you learn with remember. When the work is done, or
-cannot be done, call finish with a short summary."""
-
-
-def initial_messages(run: AgentRun, goal: str) -> list[dict[str, Any]]:
-    agent = run.agent
-    system = SYSTEM_PROMPT.format(name=agent.name, type=agent.type, project=run.project.name)
-    return [ChatMessage.system(system).to_openai(), ChatMessage.user(goal).to_openai()]
-
-
-def task_goal(run: AgentRun) -> str:
-    task = run.task
-    if task is None:
-        return run.payload.get("goal", "")
-    parts = [f"Task {task.key}: {task.name}", task.description]
-    if task.files:
-        parts.append("Files: " + ", ".join(task.files))
-    if task.verify:
-        parts.append(f"Verify with: {task.verify}")
-    if task.done_criteria:
-        parts.append(f"Done when: {task.done_criteria}")
-    return "\n\n".join(p for p in parts if p)
-
 
 def conversation(run: AgentRun, *, before_step: int) -> list[ChatMessage]:
     """The messages the model sees at `before_step`: the opening, then each finished
     step's reply followed by its tool results (two queries)."""
     messages = [ChatMessage.from_openai(m) for m in run.payload.get("messages", [])]
-    statements = _step_statements(connection.vendor)
+    statements = step_statements(connection.vendor)
     with prepared_cursor() as cursor:
         cursor.execute(statements.tool_results, (run.pk, before_step))
         results = {
             (step, call_id): (status, output, error)
             for step, call_id, status, output, error in (
-                converted_row(_TOOL_RESULT_FIELDS, row) for row in cursor.fetchall()
+                converted_row(TOOL_RESULT_FIELDS, row) for row in cursor.fetchall()
             )
         }
         cursor.execute(statements.replies, (run.pk, before_step))
-        replies = [converted_row(_REPLY_FIELDS, row) for row in cursor.fetchall()]
+        replies = [converted_row(REPLY_FIELDS, row) for row in cursor.fetchall()]
     for number, reply_data in replies:
         reply = ChatMessage.from_openai(reply_data)
         messages.append(reply)
@@ -123,137 +106,30 @@ def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep]:
     """
     now = timezone.now()
     at = connection.ops.adapt_datetimefield_value(now)
-    lease = connection.ops.adapt_datetimefield_value(
-        now + timedelta(seconds=settings.AGENT_LEASE_SECONDS)
-    )
-    statements = _step_statements(connection.vendor)
+    statements = step_statements(connection.vendor)
     with transaction.atomic(durable=True):
         # Bookkeeping that a redelivery redoes: no need to wait for the disk.
         commit_without_flush_wait()
+        run = runs.run_lease_renew_for_step(run_id=run_id, number=number, now=now)
+        if run is None:
+            raise StepSkipped(f"run {run_id} is not running")
         with prepared_cursor() as cursor:
-            cursor.execute(statements.renew_lease, (at, lease, at, number, run_id))
-            if (run_row := cursor.fetchone()) is None:
-                raise StepSkipped(f"run {run_id} is not running")
             # Steps are only created under the run's lock, so no race to lose here.
             cursor.execute(statements.count_attempt, (run_id, number, at))
             if (step_row := cursor.fetchone()) is None:
                 raise StepSkipped(f"step {number} of run {run_id} is not running")
-            run = instance_from_row(AgentRun, _RUN_FIELDS, run_row)
             cursor.execute(statements.links, (run.task_id, run.project_id, run.agent_id))
             links = cursor.fetchone()
-        step = instance_from_row(AgentStep, _STEP_FIELDS, step_row)
-        project_end = len(_PROJECT_FIELDS)
-        agent_end = project_end + len(_AGENT_FIELDS)
-        run.project = instance_from_row(Project, _PROJECT_FIELDS, links[:project_end])
-        run.agent = instance_from_row(Agent, _AGENT_FIELDS, links[project_end:agent_end])
+        step = instance_from_row(AgentStep, STEP_FIELDS, step_row)
+        project_end = len(PROJECT_FIELDS)
+        agent_end = project_end + len(AGENT_FIELDS)
+        run.project = instance_from_row(Project, PROJECT_FIELDS, links[:project_end])
+        run.agent = instance_from_row(Agent, AGENT_FIELDS, links[project_end:agent_end])
         run.task = (
-            None
-            if run.task_id is None
-            else instance_from_row(Task, _TASK_FIELDS, links[agent_end:])
+            None if run.task_id is None else instance_from_row(Task, TASK_FIELDS, links[agent_end:])
         )
         step.run = run
         return run, step
-
-
-_RUN_FIELDS = tuple(AgentRun._meta.concrete_fields)
-_TOOL_CALL_FIELDS = tuple(ToolCall._meta.concrete_fields)
-_TOOL_RESULT_FIELDS = tuple(
-    ToolCall._meta.get_field(name) for name in ("step", "call_id", "status", "output", "error")
-)
-_REPLY_FIELDS = (AgentStep._meta.get_field("number"), AgentStep._meta.get_field("reply"))
-_STEP_FIELDS = tuple(AgentStep._meta.concrete_fields)
-_PROJECT_FIELDS = tuple(Project._meta.concrete_fields)
-_AGENT_FIELDS = tuple(Agent._meta.concrete_fields)
-_TASK_FIELDS = tuple(Task._meta.concrete_fields)
-
-
-class _StepStatements(NamedTuple):
-    """A step's hot statements, prepared once per connection (see _claim_step)."""
-
-    renew_lease: str
-    count_attempt: str
-    links: str
-    tool_results: str
-    replies: str
-    store_reply: str
-    lock_run: str
-    lock_tool_call: str
-    completion: str
-    end_step: str
-
-
-@functools.cache
-def _step_statements(vendor: str) -> _StepStatements:
-    for_update = vendor == "postgresql"
-    # The step number goes into the run's progress, as JSON.
-    progress = (
-        "\"result\" || jsonb_build_object('step', %s::integer)"
-        if vendor == "postgresql"
-        else "json_set(\"result\", '$.step', %s)"
-    )
-    run_running = f"'{AgentRun.Status.RUNNING.value}'"
-    step_running = f"'{AgentStep.Status.RUNNING.value}'"
-    step_done = f"'{AgentStep.Status.DONE.value}'"
-    return _StepStatements(
-        # _claim_step: lock a running run, renew its lease and return it
-        renew_lease=(
-            f'UPDATE "agents_agentrun" SET "heartbeat_at" = %s, "lease_expires_at" = %s, '
-            f'"updated_at" = %s, "result" = {progress} '
-            f'WHERE "id" = %s AND "status" = {run_running} '
-            f"RETURNING {column_list(_RUN_FIELDS)}"
-        ),
-        # _claim_step: create the step, or count an attempt of a running one
-        count_attempt=(
-            'INSERT INTO "agents_agentstep" '
-            '("run_id", "number", "status", "attempts", "reply", "error", "started_at") '
-            f"VALUES (%s, %s, {step_running}, 1, NULL, '', %s) "
-            'ON CONFLICT ("run_id", "number") DO UPDATE '
-            'SET "attempts" = "agents_agentstep"."attempts" + 1 '
-            f'WHERE "agents_agentstep"."status" = {step_running} '
-            f"RETURNING {column_list(_STEP_FIELDS)}"
-        ),
-        # _claim_step: the run's task (if any), project and agent
-        links=(
-            f"SELECT {column_list(_PROJECT_FIELDS, 'p')}, {column_list(_AGENT_FIELDS, 'a')}, "
-            f"{column_list(_TASK_FIELDS, 't')} "
-            'FROM "planning_project" p INNER JOIN "agents_agent" a ON true '
-            'LEFT OUTER JOIN "planning_task" t ON t."id" = %s '
-            'WHERE p."id" = %s AND a."id" = %s'
-        ),
-        # conversation(): each finished call of the steps before, with its completion
-        tool_results=(
-            'SELECT s."step", s."call_id", c."status", c."output", c."error" '
-            'FROM "agents_toolcall" s INNER JOIN "agents_toolcall" c ON c."started_id" = s."id" '
-            'WHERE s."run_id" = %s AND s."started_id" IS NULL AND s."step" < %s'
-        ),
-        # conversation(): the model's replies of the steps before, in order
-        replies=(
-            'SELECT "number", "reply" FROM "agents_agentstep" '
-            'WHERE "run_id" = %s AND "number" < %s AND "reply" IS NOT NULL ORDER BY "number"'
-        ),
-        # The first reply stored wins; a duplicate delivery uses it.
-        store_reply=(
-            'UPDATE "agents_agentstep" SET "reply" = %s WHERE "id" = %s AND "reply" IS NULL'
-        ),
-        lock_run=(
-            'SELECT r."status", p."status" FROM "agents_agentrun" r '
-            'INNER JOIN "planning_project" p ON p."id" = r."project_id" WHERE r."id" = %s'
-            + (" FOR UPDATE OF r" if for_update else "")
-        ),
-        lock_tool_call=(
-            'SELECT "id" FROM "agents_toolcall" WHERE "id" = %s'
-            + (" FOR UPDATE" if for_update else "")
-        ),
-        completion=(
-            f'SELECT {column_list(_TOOL_CALL_FIELDS)} FROM "agents_toolcall" '
-            'WHERE "started_id" = %s'
-        ),
-        # Only the delivery that marks the step done moves the run on.
-        end_step=(
-            f'UPDATE "agents_agentstep" SET "status" = {step_done}, "finished_at" = %s '
-            f'WHERE "id" = %s AND "status" = {step_running}'
-        ),
-    )
 
 
 def step_execute(*, run_id: int, number: int) -> AgentStep | None:
@@ -264,9 +140,7 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
     except StepSkipped:
         return None
     if (unfinished := _unfinished_deliveries(run, step)) > settings.AGENT_STEP_MAX_RETRIES:
-        from agents.services.orchestrator import run_fail
-
-        run_fail(
+        runs.run_fail(
             run_id=run.pk,
             error=f"step {number}: {unfinished} deliveries ended without finishing it, the "
             "last without an error (its worker was killed, ran out of memory, or passed the "
@@ -339,9 +213,7 @@ def _unfinished_deliveries(run: AgentRun, step: AgentStep) -> int:
     the run); none of them finished it. A step that raises is retried a limited number
     of times; this limits one whose worker dies every time, which the broker and the
     stale-run sweep would otherwise deliver forever."""
-    from agents.services.orchestrator import ATTEMPTS_AT_RETRY
-
-    at_retry = run.result.get(ATTEMPTS_AT_RETRY) or {}
+    at_retry = run.result.get(runs.ATTEMPTS_AT_RETRY) or {}
     earlier = at_retry.get("attempts", 0) if at_retry.get("step") == step.number else 0
     return step.attempts - 1 - earlier
 
@@ -355,13 +227,13 @@ def _completion_after_lock(started: ToolCall, *, run_locked: bool) -> ToolCall |
     same path for a given call), otherwise the call's started row. The read is a
     statement of its own: a locking one reads from a snapshot taken before it waited.
     """
-    statements = _step_statements(connection.vendor)
+    statements = step_statements(connection.vendor)
     with prepared_cursor() as cursor:
         if not run_locked:
             cursor.execute(statements.lock_tool_call, (started.pk,))
         cursor.execute(statements.completion, (started.pk,))
         row = cursor.fetchone()
-    return None if row is None else instance_from_row(ToolCall, _TOOL_CALL_FIELDS, row)
+    return None if row is None else instance_from_row(ToolCall, TOOL_CALL_FIELDS, row)
 
 
 def _lock_run(run: AgentRun) -> str:
@@ -369,7 +241,7 @@ def _lock_run(run: AgentRun) -> str:
     `run`) and its project's, which is returned. The rest of the run is as the step
     loaded it."""
     with prepared_cursor() as cursor:
-        cursor.execute(_step_statements(connection.vendor).lock_run, (run.pk,))
+        cursor.execute(step_statements(connection.vendor).lock_run, (run.pk,))
         run.status, project_status = cursor.fetchone()
     return project_status
 
@@ -395,8 +267,7 @@ def _ask_model(
     completion = client.complete(
         conversation(run, before_step=step.number),
         tools=[t.spec() for t in tools.values()],
-        context=usage,
-        record_usage=False,
+        purpose=STEP_PURPOSE,
     )
     completion = _storable(completion)
     message = completion.as_message().to_openai()
@@ -407,11 +278,11 @@ def _ask_model(
         with transaction.atomic(durable=True):
             if _may_commit_without_flush_wait(first_tool):
                 commit_without_flush_wait()  # a lost reply is asked for again
-            usage_record(completion=completion, provider=client.provider, context=usage)
+            usage_record(completion=completion, context=usage)
             # A duplicate delivery running alongside uses the reply stored first.
             with prepared_cursor() as cursor:
-                reply = _REPLY_FIELDS[1].get_db_prep_save(message, connection)
-                cursor.execute(_step_statements(connection.vendor).store_reply, (reply, step.pk))
+                reply = REPLY_FIELDS[1].get_db_prep_save(message, connection)
+                cursor.execute(step_statements(connection.vendor).store_reply, (reply, step.pk))
                 stored = cursor.rowcount
             if stored and first is not None:
                 arguments, _ = _parse_arguments(first_tool, first)
@@ -420,7 +291,7 @@ def _ask_model(
         # The call was paid for all the same: keep its usage if the database lets us.
         try:
             with transaction.atomic():
-                usage_record(completion=completion, provider=client.provider, context=usage)
+                usage_record(completion=completion, context=usage)
         except DatabaseError:
             logger.exception("Could not record the usage of run %s step %s", run.pk, step.number)
         raise
@@ -557,50 +428,13 @@ def _end_step(
 ) -> None:
     """Mark the step done and move the run on (inside the caller's transaction, which
     has locked the run with _lock_run when it passes `project_status`)."""
-    from agents.tasks import run_step
-
     if project_status is None:
         project_status = _lock_run(run)
     with prepared_cursor() as cursor:
         finished_at = connection.ops.adapt_datetimefield_value(timezone.now())
-        cursor.execute(_step_statements(connection.vendor).end_step, (finished_at, step.pk))
+        cursor.execute(step_statements(connection.vendor).end_step, (finished_at, step.pk))
         ended = cursor.rowcount
-    if not ended:
-        return
-    if run.status != AgentRun.Status.RUNNING:
-        return
-    if finished is not None:
-        outcome = finished.get("outcome", "succeeded")
-        run_finish(run=run, succeeded=outcome == "succeeded", summary=finished.get("summary", ""))
-    elif step.number >= run.payload.get("max_turns", settings.AGENT_MAX_TURNS):
-        from agents.services.orchestrator import TURN_LIMIT
-
-        run_finish(run=run, succeeded=False, summary="", error=TURN_LIMIT)
-    elif project_status == run.project.Status.PAUSED:
-        run.status = AgentRun.Status.QUEUED  # resumes at the next step
-        run.result = {**run.result, "next_step": step.number + 1}
-        run.save(update_fields=["status", "result", "updated_at"])
-    else:
-        number = step.number + 1
-        transaction.on_commit(
-            lambda: run_step.apply_async(args=[run.pk, number], queue=settings.AGENT_QUEUE)
+    if ended and run.status == AgentRun.Status.RUNNING:
+        runs.run_step_ended(
+            run=run, number=step.number, finished=finished, project_status=project_status
         )
-
-
-def run_finish(*, run: AgentRun, succeeded: bool, summary: str, error: str = "") -> AgentRun:
-    """End a run (inside the caller's transaction), record its metrics, free its agent,
-    move its task on, and let the orchestrator dispatch more work."""
-    from agents.services.orchestrator import run_ended
-
-    now = timezone.now()
-    run.status = AgentRun.Status.SUCCEEDED if succeeded else AgentRun.Status.FAILED
-    run.finished_at = now
-    run.error = error or ("" if succeeded else summary)
-    run.lease_expires_at = None
-    run.result = {**run.result, "summary": summary}
-    run.save(
-        update_fields=["status", "finished_at", "error", "lease_expires_at", "result", "updated_at"]
-    )
-    agent_services.run_metrics_record(run=run)
-    run_ended(run=run)
-    return run

@@ -10,6 +10,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 from django.http import Http404
 
+from agents import statements
 from agents.models import (
     Agent,
     AgentRun,
@@ -21,7 +22,7 @@ from agents.models import (
     PlanningCycle,
     ToolCall,
 )
-from core.db import column_list, instance_from_row, prepared_cursor
+from core.db import instance_from_row, prepared_cursor
 from planning import selectors as planning_selectors
 from planning.models import Project
 
@@ -85,7 +86,7 @@ def agent_state_get(
 
     Agents read and write their state at every step, so this is a prepared statement
     (at most one row: agentstate_key_unique_in_project)."""
-    sql = _AGENT_STATE_ENTRY
+    sql = statements.agent_state_entry()
     if for_update and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
     with prepared_cursor() as cursor:
@@ -93,21 +94,14 @@ def agent_state_get(
         row = cursor.fetchone()
     if row is None:
         return None
-    entry = instance_from_row(AgentState, _AGENT_STATE_FIELDS, row)
+    entry = instance_from_row(AgentState, statements.AGENT_STATE_FIELDS, row)
     entry.project = project
     return entry
 
 
-_AGENT_STATE_FIELDS = tuple(AgentState._meta.concrete_fields)
-_AGENT_STATE_ENTRY = (
-    f"SELECT {column_list(_AGENT_STATE_FIELDS)} "
-    'FROM "agents_agentstate" WHERE "project_id" = %s AND "namespace" = %s AND "key" = %s'
-)
-
-
 # Run pages, the activity feed, usage metrics and the human-checkpoint inbox -------------
 
-ACTIVE_RUN_STATUSES = (AgentRun.Status.QUEUED, AgentRun.Status.RUNNING)
+ACTIVE_RUN_STATUSES = AgentRun.ACTIVE_STATUSES  # for the run pages, until they read the model
 ACTIVITY_LIMIT = 100
 
 
@@ -123,7 +117,7 @@ def agent_run_overview_list(*, project: Project) -> QuerySet[AgentRun]:
 
 def agent_run_has_active(*, project: Project) -> bool:
     """Whether any of the project's runs is queued or running."""
-    return project.agent_runs.filter(status__in=ACTIVE_RUN_STATUSES).exists()
+    return project.agent_runs.filter(status__in=AgentRun.ACTIVE_STATUSES).exists()
 
 
 def agent_run_get(*, project: Project, run_id: int) -> AgentRun:
@@ -264,3 +258,21 @@ def human_checkpoint_ready_count(*, project: Project) -> int:
         .filter(type__startswith="checkpoint:")
         .count()
     )
+
+
+# Plan generation --------------------------------------------------------------------------
+
+
+def planning_run_list(*, project: Project) -> QuerySet[AgentRun]:
+    """The project's plan-generation runs, newest first."""
+    return AgentRun.objects.filter(project=project, kind=AgentRun.Kind.PLANNING).order_by(
+        "-created_at", "-id"
+    )
+
+
+def planning_run_get(*, project: Project, run_id: int) -> AgentRun:
+    """One of the project's plan-generation runs. Raises Http404 for any other run."""
+    run = planning_run_list(project=project).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such planning run in this project.")
+    return run

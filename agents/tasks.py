@@ -6,8 +6,7 @@ from django.conf import settings
 
 from agents.llm import LLMError
 from agents.runtime import step_execute
-from agents.services import orchestrator
-from agents.services.external import stale_leases_expire
+from agents.services import orchestrator, planner, runs
 from planning.models import Project
 
 logger = logging.getLogger(__name__)
@@ -26,10 +25,16 @@ def run_step(self, run_id: int, number: int) -> None:  # type: ignore[no-untyped
             logger.exception("Step %s of run %s failed", number, run_id)
         if self.request.retries >= settings.AGENT_STEP_MAX_RETRIES:
             error = str(exc) if isinstance(exc, LLMError) else f"{type(exc).__name__}: {exc}"
-            orchestrator.run_fail(run_id=run_id, error=f"step {number}: {error}")
+            runs.run_fail(run_id=run_id, error=f"step {number}: {error}")
             return
         delay = min(60, 2**self.request.retries) + random.uniform(0, 1)
         raise self.retry(exc=exc, countdown=delay) from exc
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def generate_plan(run_id: int) -> None:
+    """Carry out a queued plan-generation run (idempotent: a finished run is skipped)."""
+    planner.plan_generation_execute(run_id=run_id)
 
 
 @shared_task(acks_late=True)
@@ -44,6 +49,6 @@ def recover_stale_runs() -> None:
     """Periodic (celery beat): re-deliver steps of built-in runs whose worker died, fence
     external agents whose lease ran out, and dispatch work that became ready without a
     run ending."""
-    orchestrator.stale_runs_recover()
-    stale_leases_expire()
+    runs.stale_runs_recover()
+    runs.stale_leases_expire()
     orchestrator.dispatch_waiting_work()

@@ -31,7 +31,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from agents import charts, selectors, services
 from agents.checkpoints import TIME_FIELDS, StateDiff
 from agents.models import Agent, AgentRun, AgentStep, Checkpoint, ToolCall
-from agents.services import orchestrator
+from agents.services import orchestrator, runs
 from agents.services.external import NOT_CLAIMING
 from core.errors import DomainError
 from core.htmx import HtmxHttpRequest, wants_fragment
@@ -753,7 +753,7 @@ def run_cancel(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpResponse
     who = request.user.get_username()
 
     def cancel(run: AgentRun) -> str:
-        orchestrator.run_cancel(run=run, reason=f"cancelled by {who}")
+        runs.run_cancel(run=run, reason=f"cancelled by {who}")
         return f"Cancelled run {run.pk}. It stops at its next step boundary."
 
     return _run_action(request, slug, run_id, cancel)
@@ -770,7 +770,7 @@ def run_retry(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpResponse:
                 "Only a built-in agent's task run can be retried here; "
                 "an external agent claims its task again itself."
             )
-        orchestrator.run_retry(run=run)
+        runs.run_retry(run=run)
         return f"Retrying run {run.pk} from the step that failed."
 
     return _run_action(request, slug, run_id, retry)

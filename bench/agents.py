@@ -320,12 +320,12 @@ def _create_runs(label: str, runs: int) -> tuple[Project, list[AgentRun]]:
 def _run_all(label: str, runs: int) -> float:
     """Start `runs` runs of STEPS_PER_RUN steps at once and wait for them all to end;
     returns the seconds that took."""
-    from agents.services import orchestrator
+    from agents.services.runs import run_start
 
     project, created = _create_runs(label, runs)
     started = time.perf_counter()
     for run in created:
-        orchestrator.run_start(run=run, max_turns=STEPS_PER_RUN)
+        run_start(run=run, max_turns=STEPS_PER_RUN)
     ended = AgentRun.objects.filter(project=project, status__in=["succeeded", "failed"])
     # A count on the database the worker uses: asked rarely, so as not to slow it down.
     _wait(lambda: ended.count() == runs, f"the {label} agent runs", every_s=0.05)

@@ -6,4 +6,4 @@ class PlanningConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the offline provider's stand-ins for the planning model.
-        from planning import generation  # noqa: F401
+        from planning import prompts  # noqa: F401

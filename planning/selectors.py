@@ -22,7 +22,6 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Left
 from django.http import Http404
 
-from agents.models import AgentRun
 from planning.analytics import (
     CriticalPath,
     FeatureProgress,
@@ -588,24 +587,15 @@ def chat_message_list(*, session: ConversationSession) -> QuerySet[ConversationM
     ).order_by("created_at", "id")
 
 
+def chat_history(*, session: ConversationSession, limit: int) -> list[ConversationMessage]:
+    """The session's last `limit` messages, oldest first: what the assistant is sent
+    along with a new question."""
+    return list(session.messages.order_by("-created_at", "-id")[:limit])[::-1]
+
+
 def chat_message_get(*, session: ConversationSession, message_id: int) -> ConversationMessage:
     """One message of the session. Raises Http404 for a message of another session."""
     message = session.messages.filter(pk=message_id).first()
     if message is None:
         raise Http404("No such message in this chat.")
     return message
-
-
-def planning_run_list(*, project: Project) -> QuerySet[AgentRun]:
-    """The project's plan-generation runs, newest first."""
-    return AgentRun.objects.filter(project=project, kind=AgentRun.Kind.PLANNING).order_by(
-        "-created_at", "-id"
-    )
-
-
-def planning_run_get(*, project: Project, run_id: int) -> AgentRun:
-    """One of the project's plan-generation runs. Raises Http404 for any other run."""
-    run = planning_run_list(project=project).filter(pk=run_id).first()
-    if run is None:
-        raise Http404("No such planning run in this project.")
-    return run

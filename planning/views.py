@@ -19,7 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
 
+from agents import selectors as agent_selectors
 from agents.models import AgentRun
+from agents.services.planner import MAX_ATTEMPTS, chat_message_send, plan_generation_start
 from core.errors import DomainError
 from core.htmx import HtmxHttpRequest, wants_fragment
 from planning import selectors, services
@@ -48,10 +50,8 @@ from planning.models import (
 from planning.services.chat import (
     chat_edits_apply,
     chat_edits_discard,
-    chat_message_send,
     chat_session_create,
 )
-from planning.services.generation import MAX_ATTEMPTS, plan_generation_start
 from planning.services.imports import ImportOutcome, plan_import
 from planning.services.versions import version_create, version_restore
 
@@ -121,7 +121,7 @@ def _project_detail_context(
         "version_form": VersionCreateForm(),
         "generate_form": PlanGenerateForm(initial={"requirements": project.description}),
         "export_formats": EXPORT_CHOICES,
-        **_run_context(selectors.planning_run_list(project=project).first()),
+        **_run_context(agent_selectors.planning_run_list(project=project).first()),
         **forms,
     }
 
@@ -658,7 +658,7 @@ def run_progress(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpRespon
     ended it shows the outcome and stops. A succeeded run also sends "plan-changed".
     """
     project, _ = selectors.project_for_user(user=request.user, slug=slug)
-    run = selectors.planning_run_get(project=project, run_id=run_id)
+    run = agent_selectors.planning_run_get(project=project, run_id=run_id)
     return _run_progress(request, project, run)
 
 

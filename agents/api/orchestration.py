@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from agents.api.serializers import AgentRunSerializer
 from agents.models import AgentRun
-from agents.services import orchestrator
+from agents.services import orchestrator, runs
 from planning.api.scoping import ProjectScopedViewMixin, project_scoped_schema
 from planning.api.serializers import TaskSerializer
 from planning.models import Task
@@ -78,7 +78,7 @@ def _run(view: _ScopedAPIView, run_id: int) -> AgentRun:
 class RunCancelView(_ScopedAPIView):
     @extend_schema(request=None, responses=AgentRunSerializer)
     def post(self, request: Request, project_slug: str, pk: int) -> Response:
-        run = orchestrator.run_cancel(run=_run(self, pk), reason=f"cancelled by {request.user}")
+        run = runs.run_cancel(run=_run(self, pk), reason=f"cancelled by {request.user}")
         return Response(AgentRunSerializer(run).data)
 
 
@@ -86,7 +86,7 @@ class RunCancelView(_ScopedAPIView):
 class RunRetryView(_ScopedAPIView):
     @extend_schema(request=None, responses=AgentRunSerializer)
     def post(self, request: Request, project_slug: str, pk: int) -> Response:
-        run = orchestrator.run_retry(run=_run(self, pk))
+        run = runs.run_retry(run=_run(self, pk))
         return Response(AgentRunSerializer(run).data)
 
 

@@ -4,12 +4,16 @@
     completion = client.complete(
         [ChatMessage.system("You plan software."), ChatMessage.user(text)],
         tools=[ToolSpec("get_task", "Read a task.", {"type": "object", "properties": {}})],
-        context=UsageContext(project=project, run=run, purpose="plan_generate"),
+        purpose="plan_generate",
     )
 
 `LLM_PROVIDER` picks the provider: "offline" (deterministic, no network; see
 `agents.llm.offline` for plugging in replies) or "openai" (any OpenAI-compatible endpoint
-at `LLM_BASE_URL`). Failures surface as `LLMError`; a `context` records usage as Metrics.
+at `LLM_BASE_URL`). Failures surface as `LLMError`.
+
+A leaf: it takes and returns plain data and imports nothing of the project. The
+completion carries its tokens, latency, provider and model; callers record them
+(`agents.services.usage`).
 """
 
 import functools
@@ -26,7 +30,6 @@ from agents.llm.base import (
     ToolCallRequest,
     ToolSpec,
     Usage,
-    UsageContext,
     json_schema_format,
 )
 from agents.llm.offline import (
@@ -91,7 +94,6 @@ __all__ = [
     "ToolCallRequest",
     "ToolSpec",
     "Usage",
-    "UsageContext",
     "get_llm_client",
     "json_schema_format",
     "register_offline_responder",

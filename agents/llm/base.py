@@ -10,15 +10,9 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
-
-from agents.llm import usage as usage_module
-
-if TYPE_CHECKING:
-    from agents.models import Agent, AgentRun
-    from planning.models import Project, Task
 
 
 class LLMError(Exception):
@@ -155,27 +149,20 @@ class Usage:
 
 @dataclass(frozen=True)
 class Completion:
+    """The model's reply, with what the call cost: tokens, latency, and who answered
+    (the provider, and the model as it named itself)."""
+
     content: str | None
     tool_calls: tuple[ToolCallRequest, ...]
     finish_reason: str
     usage: Usage
     model: str
     latency_ms: float = 0.0
+    provider: str = ""
 
     def as_message(self) -> ChatMessage:
         """The assistant message to append to the conversation before the tool results."""
         return ChatMessage.assistant(self.content, self.tool_calls)
-
-
-@dataclass(frozen=True)
-class UsageContext:
-    """What a call is for. Given to `complete`, it makes the call record its usage as Metrics."""
-
-    project: "Project"
-    agent: "Agent | None" = None
-    run: "AgentRun | None" = None
-    task: "Task | None" = None
-    purpose: str = ""
 
 
 @dataclass(frozen=True)
@@ -220,16 +207,14 @@ class LLMClient(ABC):
         response_format: Mapping[str, Any] | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        context: UsageContext | None = None,
-        record_usage: bool = True,
+        purpose: str = "",
     ) -> Completion:
         """Ask the model for the next message.
 
         `response_format` is passed as OpenAI defines it; build a JSON-schema one with
-        `json_schema_format`. With a `context`, the call's tokens, latency and cost are
-        recorded as Metric rows, unless `record_usage` is False: then the caller records
-        them with `usage_record`, e.g. in the transaction that stores the reply. Raises
-        LLMError when the call fails after retries.
+        `json_schema_format`. `purpose` says what the call is for (the offline provider
+        answers by it). The completion says what the call cost; recording that is the
+        caller's business. Raises LLMError when the call fails after retries.
         """
         request = ChatRequest(
             messages=tuple(messages),
@@ -238,16 +223,15 @@ class LLMClient(ABC):
             response_format=response_format,
             temperature=settings.LLM_TEMPERATURE if temperature is None else temperature,
             max_tokens=settings.LLM_MAX_TOKENS if max_tokens is None else max_tokens,
-            purpose=context.purpose if context is not None else "",
+            purpose=purpose,
         )
         started = time.perf_counter()
         completion = self._complete(request)
-        completion = replace(completion, latency_ms=(time.perf_counter() - started) * 1000)
-        if context is not None and record_usage:
-            usage_module.usage_record(
-                completion=completion, provider=self.provider, context=context
-            )
-        return completion
+        return replace(
+            completion,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            provider=self.provider,
+        )
 
     @abstractmethod
     def _complete(self, request: ChatRequest) -> Completion:

@@ -4,7 +4,7 @@ What it says is up to a *responder*: a function that takes the `ChatRequest` and
 the reply text, or an `OfflineReply` when it also asks for tool calls. For each call the
 first of these answers:
 
-1. the responder for the call's purpose (`context.purpose`), given to the client as
+1. the responder for the call's `purpose`, given to the client as
    `OfflineClient(responders={"plan_generate": fn})` or registered for every offline
    client with `register_offline_responder("plan_generate", fn)` (also a decorator; call
    it where the feature's code is imported, e.g. its AppConfig.ready);

@@ -1,14 +1,14 @@
-"""Write-side operations for agents and their audit trail. Every function is one transaction.
+"""Write-side operations for agents and their audit trail.
 
-The orchestrator lives in `agents.services.orchestrator` (imported where used, since it
-builds on the planning services).
+The services most callers need are importable from here. A run's life is owned by
+`agents.services.runs`, dispatch by `agents.services.orchestrator`, and plan generation
+by `agents.services.planner`; import those modules by name.
 """
 
 from agents.services.agents import (
     agent_create,
     agent_delete,
     agent_pending_tasks_release,
-    agent_run_create,
     agent_terminate,
     agent_update,
 )
@@ -27,13 +27,11 @@ from agents.services.external import (
     decisions_report,
     external_agent_create,
     metrics_report,
-    stale_leases_expire,
     task_claim,
     tool_calls_report,
 )
 from agents.services.logs import (
     decision_record,
-    llm_usage_record,
     metric_record,
     planning_cycle_close,
     planning_cycle_open,
@@ -41,6 +39,7 @@ from agents.services.logs import (
     tool_call_complete,
     tool_call_start,
 )
+from agents.services.runs import agent_run_create
 from agents.services.state import (
     agent_state_create,
     agent_state_delete,
@@ -50,9 +49,11 @@ from agents.services.state import (
     checkpoint_delete,
     checkpoint_update,
 )
+from agents.services.usage import UsageContext, llm_usage_record, usage_record
 
 __all__ = [
     "IssuedKey",
+    "UsageContext",
     "agent_create",
     "agent_delete",
     "agent_heartbeat",
@@ -83,9 +84,9 @@ __all__ = [
     "planning_cycle_close",
     "planning_cycle_open",
     "run_metrics_record",
-    "stale_leases_expire",
     "task_claim",
     "tool_call_complete",
     "tool_call_start",
     "tool_calls_report",
+    "usage_record",
 ]

@@ -1,20 +1,15 @@
-"""Agents and their runs."""
+"""Agents: registering, changing, terminating and deleting them."""
 
-import uuid
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from agents.models import (
-    Agent,
-    AgentRun,
-)
-from agents.services._common import _apply, _check_same_project, _insert_once, _save
-from core.errors import ConflictError, DomainError
+from agents.models import Agent
+from agents.services._common import _apply, _check_same_project, _save
+from core.errors import ConflictError
 from planning.models import Project, Task
 
 # Agents -------------------------------------------------------------------------------
@@ -102,42 +97,3 @@ def agent_delete(*, agent: Agent) -> None:
             f"Agent {agent.name} has an audit trail ({', '.join(kinds)}); "
             "terminate it instead of deleting it."
         ) from None
-
-
-# Runs ---------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def agent_run_create(
-    *,
-    project: Project,
-    agent: Agent,
-    task: Task | None = None,
-    kind: str = AgentRun.Kind.TASK,
-    attempt: int = 1,
-    idempotency_key: str = "",
-    lease_expires_at: datetime | None = None,
-) -> AgentRun:
-    """Queue a run of `agent`. Without an idempotency key a fresh one is generated.
-
-    Raises ConflictError when a run with the same idempotency key exists, and DomainError
-    for a terminated agent or links into another project.
-    """
-    _check_same_project(project, agent=agent, task=task)
-    if agent.status == Agent.Status.TERMINATED:
-        raise DomainError(f"Agent {agent.name} is terminated.", field="agent")
-    key = idempotency_key or f"run-{uuid.uuid4()}"
-    run = AgentRun(
-        project=project,
-        agent=agent,
-        task=task,
-        kind=kind,
-        attempt=attempt,
-        idempotency_key=key,
-        lease_expires_at=lease_expires_at,
-    )
-    _insert_once(
-        run,
-        conflict=f"A run with idempotency key {key!r} already exists.",
-    )
-    return run

@@ -27,9 +27,9 @@ from agents.checkpoints import (
     execution_values,
 )
 from agents.models import Agent, AgentRun, AgentState, Checkpoint, DecisionLog
-from agents.services import orchestrator
 from agents.services._common import _save
 from agents.services.logs import decision_record
+from agents.services.runs import dispatch_after_commit
 from core.errors import ConflictError, DomainError
 from planning import selectors as planning_selectors
 from planning.importers.document import PlanDocument, PlanImportError
@@ -186,7 +186,7 @@ def _restore(
         reasoning["warnings"] = warnings
     if actor is not None and actor.is_authenticated:
         reasoning["restored_by"] = actor.get_username()
-    orchestrator.dispatch_after_commit(project.pk)
+    dispatch_after_commit(project.pk)
     return decision_record(
         project=project, decision=f"Restored checkpoint {checkpoint.name}", reasoning=reasoning
     )

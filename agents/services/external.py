@@ -10,44 +10,30 @@ A run is fenced by (run, attempt, lease): once its lease has expired or it has e
 late completion from that attempt changes nothing.
 """
 
-import functools
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import (
-    Exists,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-)
+from django.db import connection, transaction
 from django.utils import timezone
 
+from agents import statements
 from agents.auth import KEY_PREFIX, agent_key_hash
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
-from agents.services import orchestrator
+from agents.services import runs
 from agents.services._common import _save
 from agents.services.agents import agent_create
-from agents.services.logs import run_metrics_record
-from core.db import column_list, insert_rows, instance_from_row, prepared_cursor
+from core.db import instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError, PermissionDeniedError
-from planning.models import Feature, Project, SubFeature, Task, TaskDependency
-from planning.selectors import (
-    STARTED_STATUSES,
-    task_dependency_count,
-    task_ready_in_next_order,
-    task_ready_list,
-)
+from planning.models import Project
+from planning.services import task_claim_next
 
 DEFAULT_LEASE_SECONDS = 300
 MIN_LEASE_SECONDS = 10
 MAX_LEASE_SECONDS = 24 * 3600
 MAX_REPORT_ITEMS = 1000
-LEASE_EXPIRED = "lease expired"
 # Shown after the key prefix, so people can tell keys apart without seeing them.
 DISPLAYED_KEY_CHARS = 12
 
@@ -136,208 +122,26 @@ def _lock_agent(agent: Agent) -> Agent:
     return locked
 
 
-# An external agent's hot path, written out once (see _LOCK_FOR_CLAIM below for why).
-_RUN_FIELDS = tuple(AgentRun._meta.concrete_fields)
-
-
-# The status is a literal so that PostgreSQL matches the partial index
-# agentrun_running_by_agent even under a prepared statement's generic plan.
-_HELD_RUN = (
-    f'SELECT {column_list(_RUN_FIELDS)} FROM "agents_agentrun" '
-    f'WHERE "agent_id" = %s AND "status" = \'{AgentRun.Status.RUNNING.value}\' '
-    'ORDER BY "id" DESC LIMIT 1'
-)
-
-
 def _held_run(agent: Agent) -> AgentRun | None:
     with prepared_cursor() as cursor:
-        cursor.execute(_HELD_RUN, (agent.pk,))
+        cursor.execute(statements.held_run(), (agent.pk,))
         row = cursor.fetchone()
-    return None if row is None else instance_from_row(AgentRun, _RUN_FIELDS, row)
+    if row is None:
+        return None
+    run = instance_from_row(AgentRun, statements.RUN_FIELDS, row)
+    run.agent = agent
+    return run
 
 
 def _lease_live(run: AgentRun, now: datetime) -> bool:
     return run.lease_expires_at is not None and run.lease_expires_at > now
 
 
-# Stands for the claiming agent's id in the claim's compiled statements; replaced by a
-# parameter. No agent has a negative id.
-_CLAIMING_AGENT = -7_340_117
-
-
-def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
-    """Ready tasks an agent may take, as queries tried in turn: each names at most one
-    task, and the first that names one (locked, skipping tasks other claims have
-    locked) names the task to claim. They come in two stages, one statement each.
-
-    A task assigned to an agent is that agent's, as in dispatch: it goes to no other
-    agent, and to its own before any other task. Together the queries follow the rules
-    of task_next_ready: tasks of plans already started first, then priority, wave,
-    fewer dependencies, key. `checkpoint:*` tasks are left out: they wait for a person.
-    The cheap ones come first, so that a claim usually reads a few index entries
-    instead of ranking every ready task:
-
-    1. the best task assigned to the claiming agent (read off the assignment index);
-    2. the best task of a started plan (a sort of those plans' ready tasks only);
-    3. in the best (priority, wave) group, the first task without dependencies in key
-       order, read off task_next_ready_idx: no task of the group can come before it;
-    then, only when those find nothing,
-    4. in that group, the best task by dependency count, then key;
-    5. every ready task in the full order, for when the best group is all locked.
-
-    The claiming agent's id is `_CLAIMING_AGENT` here (see _claim_statements).
-    """
-    in_order = task_ready_in_next_order(project=project).exclude(type__startswith="checkpoint:")
-    own = in_order.filter(assigned_agent_id=_CLAIMING_AGENT)
-    ready = (
-        task_ready_list(project=project)
-        .exclude(type__startswith="checkpoint:")
-        .filter(assigned_agent__isnull=True)
-    )
-    started_plans = SubFeature.objects.filter(project=project).filter(
-        Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
-    )
-    best = ready.order_by("priority_rank", "wave", "key")
-    best_priority = Subquery(best.values("priority_rank")[:1])
-    best_wave = Subquery(best.values("wave")[:1])
-    best_group = ready.filter(priority_rank=best_priority, wave=best_wave)
-    without_dependencies = ~Exists(TaskDependency.objects.filter(task=OuterRef("pk")))
-    first = [
-        own,
-        # Exists() first: without started plans, PostgreSQL skips the rest outright.
-        ready.filter(Exists(started_plans), sub_feature_id__in=started_plans.values("id"))
-        .annotate(dependency_count=task_dependency_count())
-        .order_by("priority_rank", "wave", "dependency_count", "key"),
-        # The wave as a range, not an equality, and ordered by: only task_next_ready_idx
-        # gives that order, so PostgreSQL walks it even before it has statistics (with
-        # the wave fixed, the index on (project, key) looks as good, and is not).
-        ready.filter(without_dependencies, priority_rank=best_priority)
-        .filter(wave__gte=best_wave, wave__lte=best_wave)
-        .order_by("wave", "key"),
-    ]
-    then = [
-        best_group.annotate(dependency_count=task_dependency_count()).order_by(
-            "dependency_count", "key"
-        ),
-        in_order.filter(assigned_agent__isnull=True),
-    ]
-    return [first, then]
-
-
-# The task's own columns, as a claim reads them back.
-_CLAIMED_TASK_FIELDS = tuple(Task._meta.concrete_fields)
-
-
-@functools.lru_cache(maxsize=256)
-def _claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tuple[str, tuple]]:
-    """The SQL that claims the best claimable task of a project for an agent, one
-    statement per stage of _claim_candidates, with their parameters after the first
-    four (status, agent id, now, now); `_CLAIMING_AGENT` among them stands for the
-    claiming agent's id.
-
-    Each is one UPDATE: it sets the task in progress for the agent and returns the
-    task's columns, how many runs it had before, how many dependencies it has and the
-    keys of its feature and sub-feature; or no row when its candidates find none. The
-    candidates are scalar subqueries in a COALESCE, so each runs only if those before
-    it found nothing. (PostgreSQL still sets up every subquery of a statement it runs,
-    which is why the rarer fallbacks have a statement of their own.) Compiling them
-    costs more than running them, and they depend only on the project, so they are
-    compiled once per project and process (inside a transaction: Django refuses to
-    compile FOR UPDATE outside one).
-    """
-    ops, vendor = connections[alias].ops, connections[alias].vendor
-    columns = column_list(_CLAIMED_TASK_FIELDS, "planning_task")
-    statements = []
-    for stage in _claim_candidates(Project(pk=project_id)):
-        candidates, params = [], []
-        for queryset in stage:
-            locked = queryset.select_for_update(skip_locked=True, of=("self",)).values("pk")[:1]
-            sql, candidate_params = locked.query.get_compiler(alias).as_sql()
-            if vendor == "postgresql":
-                # Constants as literals: PostgreSQL plans with the actual values, and a
-                # claim sends a few parameters rather than dozens.
-                sql = ops.compose_sql(sql, candidate_params).replace("%", "%%")
-                sentinel = ops.compose_sql("%s", (_CLAIMING_AGENT,))
-                candidate_params = (_CLAIMING_AGENT,) * sql.count(sentinel)
-                sql = sql.replace(sentinel, "%s")
-            candidates.append(f"({sql})")
-            params.extend(candidate_params)
-        sql = (
-            'UPDATE "planning_task" SET "status" = %s, "assigned_agent_id" = %s, '
-            '"started_at" = COALESCE("started_at", %s), "updated_at" = %s '
-            f'WHERE "id" = COALESCE({", ".join(candidates)}) '
-            # The lock already guarantees it; never re-assign a task all the same.
-            f"""AND "status" = '{Task.Status.PENDING.value}' """
-            f"RETURNING {columns}, "
-            '(SELECT COUNT(*) FROM "agents_agentrun" '
-            'WHERE "agents_agentrun"."task_id" = "planning_task"."id"), '
-            '(SELECT COUNT(*) FROM "planning_taskdependency" '
-            'WHERE "planning_taskdependency"."task_id" = "planning_task"."id"), '
-            '(SELECT "key" FROM "planning_feature" '
-            'WHERE "planning_feature"."id" = "planning_task"."feature_id"), '
-            '(SELECT "key" FROM "planning_subfeature" '
-            'WHERE "planning_subfeature"."id" = "planning_task"."sub_feature_id")'
-        )
-        statements.append((sql, tuple(params)))
-    if _CLAIMING_AGENT not in statements[0][1]:
-        # The own-task candidate would match no agent: fail loudly, not silently.
-        raise RuntimeError("The claiming agent's placeholder is missing from the claim.")
-    return statements
-
-
-def _claim_next_task(agent: Agent, now: datetime) -> tuple[Task, int] | None:
-    """Claim the best claimable task of the agent's project, inside the claim's
-    transaction (which keeps it locked): the task, with `dependency_count` and its
-    feature and sub-feature (loaded with their keys only), and how many runs it had
-    before; or None."""
-    at = connection.ops.adapt_datetimefield_value(now)
-    with prepared_cursor() as cursor:
-        for sql, params in _claim_statements(agent.project_id):
-            params = tuple(agent.pk if p == _CLAIMING_AGENT else p for p in params)
-            cursor.execute(sql, (Task.Status.IN_PROGRESS.value, agent.pk, at, at, *params))
-            row = cursor.fetchone()
-            if row is not None:
-                break
-        else:
-            return None
-    *columns, earlier_runs, dependency_count, feature_key, sub_feature_key = row
-    task = instance_from_row(Task, _CLAIMED_TASK_FIELDS, columns)
-    task.dependency_count = dependency_count
-    if task.feature_id is not None:
-        task.feature = Feature.from_db(
-            connection.alias, ["id", "key"], [task.feature_id, feature_key]
-        )
-    if task.sub_feature_id is not None:
-        task.sub_feature = SubFeature.from_db(
-            connection.alias, ["id", "key"], [task.sub_feature_id, sub_feature_key]
-        )
-    return task, earlier_runs
-
-
-# The claim's statements besides the pick, written out because they run on every claim
-# and compiling a queryset costs several times what running it does. The first locks the
-# claiming agent and reads what decides whether it may claim.
-_LOCK_FOR_CLAIM = (
-    'SELECT "agents_agent"."status", "planning_project"."status" '
-    'FROM "agents_agent" INNER JOIN "planning_project" '
-    'ON "planning_project"."id" = "agents_agent"."project_id" '
-    'WHERE "agents_agent"."id" = %s'
-)
-# The second marks the agent busy with the task it claimed.
-_AGENT_BUSY = (
-    'UPDATE "agents_agent" SET "status" = %s, "current_task_id" = %s, '
-    '"last_activity_at" = %s, "updated_at" = %s WHERE "id" = %s'
-)
-
-
 def _lock_for_claim(agent: Agent) -> str:
     """Lock the agent as _lock_agent does, with one cheap statement: the claim's hot
     path. Returns its project's status."""
-    sql = _LOCK_FOR_CLAIM
-    if connection.features.has_select_for_update:
-        sql += " " + connection.ops.for_update_sql(of=('"agents_agent"',))
     with prepared_cursor() as cursor:
-        cursor.execute(sql, (agent.pk,))
+        cursor.execute(statements.lock_for_claim(connection.vendor), (agent.pk,))
         row = cursor.fetchone()
     if row is None:
         raise Agent.DoesNotExist(f"Agent {agent.pk} no longer exists.")
@@ -345,43 +149,6 @@ def _lock_for_claim(agent: Agent) -> str:
     if status == Agent.Status.TERMINATED:
         raise PermissionDeniedError(f"Agent {agent.name} is terminated.")
     return project_status
-
-
-def _end_run(
-    run: AgentRun, *, status: str, now: datetime, error: str = "", result: Any = None
-) -> None:
-    run.status = status
-    run.finished_at = max(now, run.started_at) if run.started_at else now
-    run.error = error
-    update_fields = ["status", "finished_at", "error", "updated_at"]
-    if result is not None:
-        run.result = result
-        update_fields.append("result")
-    run.save(update_fields=update_fields)
-    run_metrics_record(run=run)
-
-
-def _release_task(run: AgentRun, *, now: datetime) -> None:
-    """Put the run's task back in the queue, unless someone has moved it on since."""
-    if run.task_id is None:
-        return
-    Task.objects.filter(
-        pk=run.task_id, status=Task.Status.IN_PROGRESS, assigned_agent_id=run.agent_id
-    ).update(status=Task.Status.PENDING, assigned_agent=None, updated_at=now)
-
-
-def _free_agent(agent_id: int, *, now: datetime, active: bool) -> None:
-    fields: dict[str, Any] = {"status": Agent.Status.IDLE, "current_task": None, "updated_at": now}
-    if active:
-        fields["last_activity_at"] = now
-    Agent.objects.filter(pk=agent_id, status=Agent.Status.BUSY).update(**fields)
-
-
-def _expire(run: AgentRun, *, now: datetime) -> None:
-    _end_run(run, status=AgentRun.Status.FAILED, now=now, error=LEASE_EXPIRED)
-    _release_task(run, now=now)
-    _free_agent(run.agent_id, now=now, active=False)
-    orchestrator.dispatch_after_commit(run.project_id)
 
 
 def task_claim(*, agent: Agent, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> AgentRun | None:
@@ -408,32 +175,22 @@ def task_claim(*, agent: Agent, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> A
                 raise ConflictError(
                     f"Agent {agent.name} already holds run {held.pk}; complete or fail it first."
                 )
-            _expire(held, now=now)
-        claimed = None if project_status in NOT_CLAIMING else _claim_next_task(agent, now)
+            runs.run_expire(run=held, now=now)
+        claimed = (
+            None
+            if project_status in NOT_CLAIMING
+            else task_claim_next(project_id=agent.project_id, agent_id=agent.pk, now=now)
+        )
         if claimed is None:
             Agent.objects.filter(pk=agent.pk).update(last_activity_at=now)
             return None
-        task, earlier_runs = claimed
-        attempt = earlier_runs + 1
-        at = connection.ops.adapt_datetimefield_value(now)
-        run = AgentRun(
-            project_id=agent.project_id,
+        return runs.run_open_for_claim(
             agent=agent,
-            task=task,
-            kind=AgentRun.Kind.TASK,
-            status=AgentRun.Status.RUNNING,
-            attempt=attempt,
-            # Unique: should two transactions ever take the same task, one fails here.
-            idempotency_key=f"claim:task-{task.pk}:attempt-{attempt}",
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            heartbeat_at=now,
-            started_at=now,
-            payload={"task": task.key, "lease_seconds": lease_seconds},
+            task=claimed.task,
+            attempt=claimed.earlier_runs + 1,
+            lease_seconds=lease_seconds,
+            now=now,
         )
-        insert_rows([run])
-        with prepared_cursor() as cursor:
-            cursor.execute(_AGENT_BUSY, (Agent.Status.BUSY.value, task.pk, at, at, agent.pk))
-        return run
 
 
 def agent_heartbeat(*, agent: Agent, lease_seconds: int | None = None) -> AgentRun | None:
@@ -458,50 +215,15 @@ def agent_heartbeat(*, agent: Agent, lease_seconds: int | None = None) -> AgentR
             return None
         if _lease_live(run, now):
             seconds = lease_seconds or int(run.payload.get("lease_seconds", DEFAULT_LEASE_SECONDS))
-            run.heartbeat_at = now
-            run.lease_expires_at = now + timedelta(seconds=seconds)
-            run.save(update_fields=["heartbeat_at", "lease_expires_at", "updated_at"])
-            return run
+            return runs.run_lease_extend(run=run, seconds=seconds, now=now)
         expired_at = run.lease_expires_at
-        _expire(run, now=now)
+        runs.run_expire(run=run, now=now)
     raise LeaseExpiredError(
         f"The lease on run {run.pk} expired at {expired_at:%Y-%m-%dT%H:%M:%SZ}; "
         "the run has failed and its task is back in the queue. Claim again."
         if expired_at
         else f"Run {run.pk} has no lease; it has failed and its task is back in the queue."
     )
-
-
-def stale_leases_expire(*, now: datetime | None = None) -> int:
-    """Fail the runs of external agents whose lease ran out without a heartbeat.
-
-    Each such run fails with the error "lease expired", its task goes back to pending
-    (unassigned) and its agent turns idle; a late completion of the run is then refused.
-    Returns how many runs expired. Runs of built-in agents are left to the orchestrator,
-    which re-delivers their step instead (`stale_runs_recover`).
-    """
-    now = now or timezone.now()
-    stale = list(
-        AgentRun.objects.filter(
-            status=AgentRun.Status.RUNNING,
-            agent__type=Agent.Type.EXTERNAL,
-            lease_expires_at__lt=now,
-        ).values_list("pk", "agent_id")
-    )
-    expired = 0
-    for run_id, agent_id in stale:
-        # One transaction per run, so a busy row delays only its own run.
-        with transaction.atomic():
-            list(Agent.objects.select_for_update().filter(pk=agent_id).values_list("pk"))
-            run = (
-                AgentRun.objects.select_for_update()
-                .filter(pk=run_id, status=AgentRun.Status.RUNNING, lease_expires_at__lt=now)
-                .first()
-            )
-            if run is not None:
-                _expire(run, now=timezone.now())
-                expired += 1
-    return expired
 
 
 # Finishing ----------------------------------------------------------------------------
@@ -512,6 +234,7 @@ def _fenced_run(run: AgentRun, *, agent: Agent, attempt: int, now: datetime) -> 
     run = AgentRun.objects.select_for_update(of=("self",)).select_related("task").get(pk=run.pk)
     if run.agent_id != agent.pk:
         raise ConflictError(f"Run {run.pk} is held by another agent.")
+    run.agent = agent
     if run.status != AgentRun.Status.RUNNING:
         reason = f" ({run.error})" if run.error else ""
         raise ConflictError(f"Run {run.pk} has {run.status}{reason}; it can no longer change.")
@@ -537,20 +260,7 @@ def agent_run_complete(
         agent = _lock_agent(agent)
         now = timezone.now()
         run = _fenced_run(run, agent=agent, attempt=attempt, now=now)
-        _end_run(run, status=AgentRun.Status.SUCCEEDED, now=now, result=dict(result or {}))
-        task = run.task
-        if (
-            task is not None
-            and task.status == Task.Status.IN_PROGRESS
-            and task.assigned_agent_id == agent.pk
-        ):
-            task.status = Task.Status.DONE
-            task.completed_at = max(now, task.started_at) if task.started_at else now
-            # Let go, as a built-in run's end does: a done task holds no agent.
-            task.assigned_agent = None
-            task.save(update_fields=["status", "completed_at", "assigned_agent", "updated_at"])
-        _free_agent(agent.pk, now=now, active=True)
-        orchestrator.dispatch_after_commit(run.project_id)
+        runs.run_finish(run=run, succeeded=True, result=dict(result or {}))
         Metric.objects.create(
             project_id=run.project_id,
             agent=agent,
@@ -561,6 +271,8 @@ def agent_run_complete(
             metadata={"unit": "s", "attempt": run.attempt},
             recorded_at=now,
         )
+        if run.task is not None:
+            run.task.refresh_from_db()
         return run
 
 
@@ -574,10 +286,7 @@ def agent_run_fail(*, run: AgentRun, agent: Agent, attempt: int, error: str) -> 
         agent = _lock_agent(agent)
         now = timezone.now()
         run = _fenced_run(run, agent=agent, attempt=attempt, now=now)
-        _end_run(run, status=AgentRun.Status.FAILED, now=now, error=error)
-        _release_task(run, now=now)
-        _free_agent(agent.pk, now=now, active=True)
-        orchestrator.dispatch_after_commit(run.project_id)
+        runs.run_finish(run=run, succeeded=False, error=error)
         if run.task is not None:
             run.task.refresh_from_db()
         return run

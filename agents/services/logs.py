@@ -1,4 +1,4 @@
-"""The append-only audit trail: tool calls, planning cycles, decisions, metrics and LLM usage.
+"""The append-only audit trail: tool calls, planning cycles, decisions and metrics.
 
 The logs are append-only in the database, so the only writes here are inserts: a tool call
 or a planning cycle is finished by inserting a second row that points at the first.
@@ -19,7 +19,6 @@ from agents.models import (
     ToolCall,
 )
 from agents.services._common import _check_same_project, _insert_once, _resolve_links, _save
-from core.db import insert_rows
 from core.errors import DomainError
 from planning.models import Project, Task
 
@@ -214,66 +213,6 @@ def metric_record(
     )
     _save(metric)
     return metric
-
-
-# LLM usage ----------------------------------------------------------------------------
-
-
-def llm_usage_record(
-    *,
-    project: Project,
-    provider: str,
-    model: str,
-    input_tokens: int,
-    output_tokens: int,
-    cached_input_tokens: int,
-    latency_ms: float,
-    cost_usd: float | None,
-    usage_reported: bool = True,
-    purpose: str = "",
-    agent: Agent | None = None,
-    run: AgentRun | None = None,
-    task: Task | None = None,
-) -> list[Metric]:
-    """Record one LLM call as token_usage, latency and cost Metrics, in one insert.
-
-    Cached tokens are a part of the input tokens and are not added to the total. A model
-    without a price (`cost_usd` None) gets a cost of 0 marked `priced: false`. Raises
-    DomainError for links into another project or a run of another agent.
-    """
-    agent, task = _resolve_links(project, agent=agent, run=run, task=task)
-    call = {"model": model, "provider": provider, "purpose": purpose}
-    tokens = {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "cached_input_tokens": cached_input_tokens,
-        "usage_reported": usage_reported,
-    }
-    now = timezone.now()
-    rows = [
-        (Metric.Type.TOKEN_USAGE, input_tokens + output_tokens, {**tokens, **call}),
-        (Metric.Type.LATENCY, latency_ms, call),
-        (
-            Metric.Type.COST,
-            cost_usd or 0.0,
-            {**call, "currency": "USD", "priced": cost_usd is not None},
-        ),
-    ]
-    metrics = [
-        Metric(
-            project=project,
-            agent=agent,
-            run=run,
-            task=task,
-            type=type,
-            value=value,
-            metadata=metadata,
-            recorded_at=now,
-        )
-        for type, value, metadata in rows
-    ]
-    insert_rows(metrics)  # every model call, so a prepared statement
-    return metrics
 
 
 def run_metrics_record(*, run: AgentRun) -> list[Metric]:

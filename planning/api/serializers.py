@@ -1,7 +1,6 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from agents.models import Agent
 from planning.api.scoping import ProjectScopedRelatedFieldsMixin
 from planning.models import (
     ConversationMessage,
@@ -159,7 +158,9 @@ class TaskSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerialize
         slug_field="key", queryset=SubFeature.objects.all(), required=False, allow_null=True
     )
     assigned_agent = serializers.PrimaryKeyRelatedField(
-        queryset=Agent.objects.all(), required=False, allow_null=True
+        queryset=Task._meta.get_field("assigned_agent").related_model.objects.all(),
+        required=False,
+        allow_null=True,
     )
     depends_on = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
     needs_human = serializers.BooleanField(read_only=True)

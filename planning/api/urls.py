@@ -24,7 +24,6 @@ urlpatterns = [
     *router.urls,
     path(f"{PROJECT_PATH}/imports/", views.PlanImportView.as_view(), name="plan-import"),
     path(f"{PROJECT_PATH}/analytics/", views.PlanAnalyticsView.as_view(), name="plan-analytics"),
-    path(f"{PROJECT_PATH}/generate/", views.PlanGenerateView.as_view(), name="plan-generate"),
     path(f"{PROJECT_PATH}/export/<str:fmt>/", views.PlanExportView.as_view(), name="plan-export"),
     path(f"{PROJECT_PATH}/versions/", views.VersionListView.as_view(), name="version-list"),
     path(

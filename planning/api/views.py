@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from agents.api.serializers import AgentRunSerializer
 from core.errors import DomainError, PermissionDeniedError
 from planning import selectors, services
 from planning.api import serializers as s
@@ -46,10 +45,8 @@ from planning.models import (
 from planning.services.chat import (
     chat_edits_apply,
     chat_edits_discard,
-    chat_message_send,
     chat_session_create,
 )
-from planning.services.generation import plan_generation_start
 from planning.services.imports import plan_import
 from planning.services.versions import version_create, version_restore
 
@@ -469,26 +466,7 @@ class PlanAnalyticsView(ProjectScopedAPIView):
         )
 
 
-# Generation and chat ------------------------------------------------------------------------
-
-
-@project_scoped_schema
-class PlanGenerateView(ProjectScopedAPIView):
-    """Queue a planning agent run that turns requirements into a plan (a new version).
-
-    Poll the run at `agent-runs/{id}/`: `result.stage` shows progress, and a finished run
-    has `status` succeeded (with `result.version`) or failed (with `error`)."""
-
-    @extend_schema(request=s.GenerateRequestSerializer, responses={202: AgentRunSerializer})
-    def post(self, request: Request, project_slug: str) -> Response:
-        serializer = s.GenerateRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        run = plan_generation_start(
-            project=self.project,
-            requirements=serializer.validated_data["requirements"],
-            actor=request.user,
-        )
-        return Response(AgentRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+# Chat ----------------------------------------------------------------------------------------
 
 
 @project_scoped_schema
@@ -499,8 +477,8 @@ class ChatSessionViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Planning chat sessions. Post a message to get the assistant's reply, which may
-    propose edits; apply or discard them."""
+    """Planning chat sessions. Post a message to `chats/{id}/messages/` to get the
+    assistant's reply, which may propose edits; apply or discard them."""
 
     queryset_model = ConversationSession
     filter_backends: list = []
@@ -519,19 +497,6 @@ class ChatSessionViewSet(
             actor=self.request.user,
             title=serializer.validated_data.get("title", ""),
         )
-
-    @extend_schema(
-        request=s.ChatMessageCreateSerializer, responses={201: s.ConversationMessageSerializer}
-    )
-    @action(detail=True, methods=["post"], url_path="messages")
-    def send(self, request: Request, project_slug: str, pk: str) -> Response:
-        session = self.get_object()
-        serializer = s.ChatMessageCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        reply = chat_message_send(
-            session=session, content=serializer.validated_data["content"], actor=request.user
-        )
-        return Response(s.ConversationMessageSerializer(reply).data, status=status.HTTP_201_CREATED)
 
     def _message(self, message_id: str) -> ConversationMessage:
         session = self.get_object()

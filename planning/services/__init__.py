@@ -4,6 +4,7 @@ One module per subdomain; everything public is importable from here.
 """
 
 from planning.services._common import PlanError
+from planning.services.claims import ClaimedTask, task_claim_next
 from planning.services.items import (
     CLOSED_STATUSES,
     feature_create,
@@ -35,6 +36,7 @@ from planning.services.projects import (
 __all__ = [
     "CLOSED_STATUSES",
     "PROJECT_FIELDS",
+    "ClaimedTask",
     "PlanError",
     "feature_create",
     "feature_delete",
@@ -51,6 +53,7 @@ __all__ = [
     "sub_feature_delete",
     "sub_feature_update",
     "task_add_dependency",
+    "task_claim_next",
     "task_create",
     "task_delete",
     "task_release",

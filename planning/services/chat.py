@@ -8,18 +8,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from pydantic import ValidationError
 
-from agents.llm import ChatMessage, LLMError, UsageContext, get_llm_client, json_schema_format
 from core.errors import ConflictError, DomainError
 from planning import selectors
 from planning.diff import diff_snapshots
-from planning.generation import (
-    CHAT_PURPOSE,
-    CHAT_SYSTEM_PROMPT,
-    ChatReply,
-    chat_reply_schema,
-    facts_message,
-)
-from planning.importers.document import PlanImportError
+from planning.importers.document import PlanDocument, PlanImportError
 from planning.models import ConversationMessage, ConversationSession, DevPlanVersion, Project
 from planning.plan_schema import (
     apply_plan_edits,
@@ -27,11 +19,9 @@ from planning.plan_schema import (
     parse_plan_edits,
     refuse_nul_characters,
 )
+from planning.prompts import ChatReply
 from planning.services.plans import plan_apply_or_explain
 from planning.services.versions import version_create
-
-MAX_ATTEMPTS = 3
-HISTORY = 20  # earlier messages sent along with a new question
 
 
 @transaction.atomic
@@ -77,86 +67,49 @@ def plan_facts(*, project: Project) -> dict[str, Any]:
     }
 
 
-def chat_message_send(
-    *, session: ConversationSession, content: str, actor: AbstractBaseUser | None = None
+@transaction.atomic
+def chat_message_add(
+    *,
+    session: ConversationSession,
+    role: str,
+    content: str,
+    metadata: dict[str, Any] | None = None,
+    token_count: int = 0,
 ) -> ConversationMessage:
-    """Record the user's message and the assistant's reply, which may propose edits.
+    """Record a message of the conversation: a person's question or the assistant's reply."""
+    message = ConversationMessage(
+        session=session,
+        role=role,
+        content=content,
+        metadata=metadata or {},
+        token_count=token_count,
+    )
+    message.full_clean()
+    message.save()
+    return message
 
-    Proposed edits are checked against the current plan before they are offered; a reply
-    that is not valid JSON of the reply schema, or whose edits cannot apply, goes back to
-    the model with the problems (at most MAX_ATTEMPTS calls). Raises DomainError for an
-    empty message; model failures become an assistant message that says what went wrong.
+
+def chat_reply_read(*, content: str, current: PlanDocument) -> tuple[str, dict[str, Any]]:
+    """The assistant's answer in a model's reply, and the message metadata that goes with
+    it: the edits it proposes, checked against the `current` plan and shown as a diff.
+
+    Raises PlanImportError saying what is wrong: a reply that is not JSON of the reply
+    schema, or edits that do not apply.
     """
-    if not content.strip():
-        raise DomainError("Write a message first.", field="content")
-    project = session.project
-    with transaction.atomic():
-        ConversationMessage.objects.create(
-            session=session,
-            role=ConversationMessage.Role.USER,
-            content=content,
-            metadata={"author": getattr(actor, "username", None)},
-        )
-    history = list(session.messages.order_by("-created_at", "-id")[: HISTORY + 1])[::-1]
-    messages = [
-        ChatMessage.system(CHAT_SYSTEM_PROMPT),
-        ChatMessage.system(facts_message(plan_facts(project=project))),
-        *(
-            ChatMessage(role=m.role, content=m.content)
-            for m in history
-            if m.role in (ConversationMessage.Role.USER, ConversationMessage.Role.ASSISTANT)
-        ),
-    ]
-    client = get_llm_client()
-    context = UsageContext(project=project, purpose=CHAT_PURPOSE)
-    response_format = json_schema_format("chat_reply", chat_reply_schema(), strict=False)
-    current = selectors.plan_document(project=project)
-    metadata: dict[str, Any] = {}
-    reply_text = ""
-    tokens = 0
-    problem = ""
     try:
-        for _ in range(MAX_ATTEMPTS):
-            completion = client.complete(messages, response_format=response_format, context=context)
-            tokens += completion.usage.output_tokens
-            try:
-                reply = ChatReply.model_validate_json(completion.content or "")
-                refuse_nul_characters(reply)
-                if reply.edits:
-                    edited = apply_plan_edits(current, reply.edits)
-                    metadata = {
-                        "edits": [e.model_dump(exclude_none=True) for e in reply.edits],
-                        "edit_status": "proposed",
-                        "preview": diff_snapshots(
-                            current.to_snapshot(), edited.to_snapshot()
-                        ).as_dict(),
-                    }
-                reply_text = reply.reply
-                break
-            except ValidationError as exc:
-                problem = describe_validation_error(exc)
-            except PlanImportError as exc:
-                problem = str(exc)
-            messages += [
-                completion.as_message(),
-                ChatMessage.user(
-                    f"That reply was not usable. Fix these problems and reply again:\n{problem}"
-                ),
-            ]
-        else:
-            reply_text = f"I could not produce a valid answer ({problem})."
-            metadata = {"error": problem}
-    except LLMError as exc:
-        reply_text = f"The model could not be reached: {exc}"
-        metadata = {"error": str(exc)}
-    with transaction.atomic():
-        return ConversationMessage.objects.create(
-            session=session,
-            role=ConversationMessage.Role.ASSISTANT,
-            content=reply_text,
-            token_count=tokens,
-            metadata=metadata,
-        )
+        reply = ChatReply.model_validate_json(content)
+    except ValidationError as exc:
+        raise PlanImportError(describe_validation_error(exc)) from None
+    refuse_nul_characters(reply)
+    metadata: dict[str, Any] = {}
+    if reply.edits:
+        edited = apply_plan_edits(current, reply.edits)
+        metadata = {
+            "edits": [e.model_dump(exclude_none=True) for e in reply.edits],
+            "edit_status": "proposed",
+            "preview": diff_snapshots(current.to_snapshot(), edited.to_snapshot()).as_dict(),
+        }
+    return reply.reply, metadata
 
 
 def _proposal(message: ConversationMessage) -> list[Any]:

@@ -305,7 +305,9 @@ def task_set_status(*, task: Task, status: str) -> Task:
 CLOSED_STATUSES = (Task.Status.DONE, Task.Status.CANCELLED, Task.Status.DEFERRED)
 
 
-def task_release(*, task_id: int, status: str, agent_id: int | None = None) -> bool:
+def task_release(
+    *, task_id: int, status: str, agent_id: int | None = None, held_only: bool = False
+) -> bool:
     """Settle a task an agent has let go of: unassign it and move it to `status`, stamping
     or clearing completed_at, in one UPDATE (an agent's run ends with this; a task that
     was deleted meanwhile is ignored). Returns whether the task was settled.
@@ -313,7 +315,8 @@ def task_release(*, task_id: int, status: str, agent_id: int | None = None) -> b
     With `agent_id`, the task is settled only while it is still that agent's (or no
     one's), and a closed task (CLOSED_STATUSES) keeps its status: a task that someone
     gave to another agent, or closed, while the run went on is not overwritten by the
-    run's end. Raises DomainError for an unknown status.
+    run's end. With `held_only` too, only a task still in progress and assigned to that
+    agent is settled. Raises DomainError for an unknown status.
     """
     if status not in Task.Status.values:
         raise DomainError(f"{status!r} is not a task status.", field="status")
@@ -324,6 +327,8 @@ def task_release(*, task_id: int, status: str, agent_id: int | None = None) -> b
     new_status: Any = Value(status)
     completed_at: Any = Coalesce("completed_at", done_at) if status == Task.Status.DONE else None
     tasks = Task.objects.filter(pk=task_id)
+    if held_only:
+        tasks = tasks.filter(status=Task.Status.IN_PROGRESS, assigned_agent_id=agent_id)
     if agent_id is not None:
         tasks = tasks.filter(Q(assigned_agent__isnull=True) | Q(assigned_agent_id=agent_id))
         closed = Q(status__in=CLOSED_STATUSES)

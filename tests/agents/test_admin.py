@@ -247,3 +247,51 @@ def test_terminating_an_agent_in_the_admin_frees_its_pending_tasks(admin_client)
     assert agent.status == "terminated"
     assert waiting.assigned_agent is None
     assert done.assigned_agent == agent
+
+
+def test_a_runs_life_changes_only_through_the_runs_service(admin_client):
+    run = AgentRunFactory(task=TaskFactory(), status="running")
+    url = admin_url(AgentRun, "change", run.pk)
+    assert "status" not in admin_client.get(url).context["adminform"].form.fields
+
+    # A forged post changes nothing: every field of a saved run is read-only here.
+    admin_client.post(url, {"status": "succeeded", "error": "", "attempt": 9})
+    run.refresh_from_db()
+    assert (run.status, run.attempt) == ("running", 1)
+
+    response = admin_client.post(
+        admin_url(AgentRun, "changelist"),
+        {"action": "cancel_runs", ACTION_CHECKBOX_NAME: [run.pk]},
+        follow=True,
+    )
+    run.refresh_from_db()
+    assert run.status == "cancelled" and run.error == "cancelled by admin in the admin"
+    assert run.lease_expires_at is None and run.finished_at is not None
+    assert "1 run(s) cancelled." in response.content.decode()
+
+    # An action that does not apply says why, run by run.
+    response = admin_client.post(
+        admin_url(AgentRun, "changelist"),
+        {"action": "retry_runs", ACTION_CHECKBOX_NAME: [run.pk]},
+        follow=True,
+    )
+    assert f"Run {run.pk}: Only a failed run can be retried" in response.content.decode()
+
+
+def test_a_run_added_in_the_admin_is_queued_by_the_runs_service(admin_client):
+    agent = AgentFactory()
+    response = admin_client.post(
+        admin_url(AgentRun, "add"),
+        {
+            "project": agent.project.pk,
+            "agent": agent.pk,
+            "kind": "task",
+            "attempt": 1,
+            "idempotency_key": "tidy-readme",
+            "payload": '{"goal": "Tidy the README"}',
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    run = AgentRun.objects.get()
+    assert (run.status, run.idempotency_key) == ("queued", "tidy-readme")
+    assert run.payload == {"goal": "Tidy the README"}

@@ -22,16 +22,12 @@ from agents.llm import (
     ToolCallRequest,
     ToolSpec,
     Usage,
-    UsageContext,
     get_llm_client,
     json_schema_format,
     register_offline_responder,
     unregister_offline_responder,
 )
-from agents.llm.usage import cost_usd
-from agents.models import Metric
-from core.errors import DomainError
-from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
+from agents.llm.pricing import cost_usd
 from tests.fakes import FakeOpenAIServer
 from tests.fakes.openai_server import (
     completion,
@@ -72,40 +68,26 @@ def llm_settings(settings, llm_server):
     return settings
 
 
-def _metrics(project) -> dict[str, Metric]:
-    rows = list(Metric.objects.filter(project=project))
-    by_type = {row.type: row for row in rows}
-    assert len(by_type) == len(rows), "one row per type per call"
-    return by_type
-
-
 # Completions and usage ----------------------------------------------------------------
 
 
-@pytest.mark.django_db
-def test_a_completion_records_tokens_latency_and_cost_in_one_insert(
-    llm_server, openai_client, settings, project
-):
-    settings.LLM_PRICES = PRICES
+def test_a_completion_carries_the_reply_and_what_the_call_cost(llm_server, openai_client, settings):
     settings.LLM_PLANNING_MODEL = "fake-model"
     settings.LLM_TEMPERATURE = 0.1
     settings.LLM_MAX_TOKENS = 321
-    agent = AgentFactory(project=project)
-    run = AgentRunFactory(agent=agent, task=TaskFactory(project=project))
     llm_server.script(
         completion("Start with the importers.", usage=usage_body(1200, 300, cached=1000))
     )
 
-    with CaptureQueriesContext(connection) as queries:
-        result = openai_client.complete(
-            QUESTION, context=UsageContext(project=project, run=run, purpose="plan_chat")
-        )
+    result = openai_client.complete(QUESTION, purpose="plan_chat")
 
     assert result.content == "Start with the importers."
     assert result.tool_calls == ()
     assert result.finish_reason == "stop"
     assert result.model == "fake-model"
+    assert result.provider == "openai"
     assert result.usage == Usage(input_tokens=1200, output_tokens=300, cached_input_tokens=1000)
+    assert result.latency_ms > 0
     sent = llm_server.requests[0].json
     assert sent["model"] == "fake-model"
     assert sent["temperature"] == 0.1
@@ -117,43 +99,16 @@ def test_a_completion_records_tokens_latency_and_cost_in_one_insert(
     assert "tools" not in sent
     assert "response_format" not in sent
 
-    metric_inserts = [
-        q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "agents_metric"')
-    ]
-    assert len(metric_inserts) == 1
-    rows = _metrics(project)
-    assert set(rows) == {"token_usage", "latency", "cost"}
-    tokens = rows["token_usage"]
-    # 1200 input (of which 1000 cached) + 300 output: cached tokens are not added again.
-    assert tokens.value == 1500
-    assert tokens.metadata == {
-        "input_tokens": 1200,
-        "output_tokens": 300,
-        "cached_input_tokens": 1000,
-        "usage_reported": True,
-        "model": "fake-model",
-        "provider": "openai",
-        "purpose": "plan_chat",
-    }
-    assert (tokens.agent, tokens.run, tokens.task) == (agent, run, run.task)
-    assert rows["latency"].value == pytest.approx(result.latency_ms)
-    assert rows["latency"].value > 0
-    # 200 uncached input at $2, 1000 cached at $0.50, 300 output at $8, per million.
-    assert rows["cost"].value == pytest.approx((200 * 2.0 + 1000 * 0.5 + 300 * 8.0) / 1e6)
-    assert rows["cost"].metadata["priced"] is True
-    assert len({row.recorded_at for row in rows.values()}) == 1
-
 
 @pytest.mark.django_db
-def test_usage_is_left_to_the_caller_when_asked(llm_server, openai_client, project):
+def test_a_completion_writes_nothing_to_the_database(llm_server, openai_client):
+    """The LLM layer is a leaf: recording usage is its callers' business."""
     llm_server.script(completion("ok", usage=usage_body(10, 2)))
-    result = openai_client.complete(
-        QUESTION,
-        context=UsageContext(project=project, purpose="plan_chat"),
-        record_usage=False,
-    )
+    with CaptureQueriesContext(connection) as queries:
+        result = openai_client.complete(QUESTION, purpose="plan_chat")
+        OfflineClient().complete(QUESTION, purpose="plan_chat")
     assert result.usage.input_tokens == 10
-    assert not Metric.objects.exists()
+    assert queries.captured_queries == []
 
 
 def test_a_responder_answers_what_the_script_does_not():
@@ -165,22 +120,6 @@ def test_a_responder_answers_what_the_script_does_not():
         client = OpenAIClient(base_url=server.base_url, api_key="test", max_retries=0)
         assert client.complete(QUESTION).content == "scripted first"
         assert client.complete(QUESTION).content == "you said: What should we build first?"
-
-
-@pytest.mark.django_db
-def test_a_model_without_a_price_records_zero_cost_marked_unpriced(
-    llm_server, openai_client, settings, project
-):
-    settings.LLM_PRICES = PRICES
-    llm_server.script(completion("Hi.", model="local-llama", usage=usage_body(40, 2)))
-
-    openai_client.complete(QUESTION, model="local-llama", context=UsageContext(project=project))
-
-    rows = _metrics(project)
-    assert rows["token_usage"].value == 42
-    assert rows["cost"].value == 0
-    assert rows["cost"].metadata["priced"] is False
-    assert rows["cost"].metadata["model"] == "local-llama"
 
 
 def test_dated_snapshots_are_priced_by_their_base_model(settings):
@@ -198,21 +137,14 @@ def test_dated_snapshots_are_priced_by_their_base_model(settings):
     assert cost_usd("gpt-4o", cached) == pytest.approx(2.5)
 
 
-@pytest.mark.django_db
-def test_a_reply_without_usage_is_recorded_as_unreported(
-    llm_server, openai_client, settings, project
-):
-    settings.LLM_PRICES = PRICES
+def test_a_reply_without_usage_is_marked_unreported(llm_server, openai_client):
     llm_server.script(completion("No usage from this server.", usage=None))
 
-    result = openai_client.complete(QUESTION, context=UsageContext(project=project))
+    result = openai_client.complete(QUESTION)
 
     assert result.content == "No usage from this server."
     assert result.usage == Usage(reported=False)
-    rows = _metrics(project)
-    assert rows["token_usage"].value == 0
-    assert rows["token_usage"].metadata["usage_reported"] is False
-    assert rows["latency"].value > 0
+    assert result.latency_ms > 0
 
 
 def test_usage_without_prompt_token_details_has_no_cached_tokens(llm_server, openai_client):
@@ -221,16 +153,6 @@ def test_usage_without_prompt_token_details_has_no_cached_tokens(llm_server, ope
     result = openai_client.complete(QUESTION)
 
     assert result.usage == Usage(input_tokens=7, output_tokens=3, cached_input_tokens=0)
-
-
-@pytest.mark.django_db
-def test_usage_with_links_into_another_project_is_refused(project, other_project):
-    stranger = AgentFactory(project=other_project)
-
-    with pytest.raises(DomainError, match="belongs to another project"):
-        OfflineClient().complete(QUESTION, context=UsageContext(project=project, agent=stranger))
-
-    assert not Metric.objects.exists()
 
 
 # Tools and structured output ----------------------------------------------------------
@@ -365,23 +287,23 @@ def test_a_json_schema_response_format_is_sent_as_given(llm_server, openai_clien
 # Failures -----------------------------------------------------------------------------
 
 
-@pytest.mark.django_db
-def test_a_429_is_retried_and_the_call_succeeds_once(llm_server, openai_client, project):
-    llm_server.script(rate_limited(retry_after_s=0.01), completion("Second time lucky."))
+def test_a_429_is_retried_and_the_call_succeeds_once(llm_server, openai_client):
+    llm_server.script(
+        rate_limited(retry_after_s=0.01), completion("Second time lucky.", usage=usage_body(5, 1))
+    )
 
-    result = openai_client.complete(QUESTION, context=UsageContext(project=project))
+    result = openai_client.complete(QUESTION)
 
     assert result.content == "Second time lucky."
     assert len(llm_server.requests) == 2
-    assert Metric.objects.filter(project=project, type="token_usage").count() == 1
+    assert result.usage.total_tokens == 6  # the answered call's usage only
 
 
-@pytest.mark.django_db
-def test_repeated_500s_end_in_an_llm_error_after_the_retries(llm_server, openai_client, project):
+def test_repeated_500s_end_in_an_llm_error_after_the_retries(llm_server, openai_client):
     llm_server.script(*[error(500, "upstream exploded", retry_after_s=0.01)] * 3)
 
     with pytest.raises(LLMError) as failure:
-        openai_client.complete(QUESTION, context=UsageContext(project=project))
+        openai_client.complete(QUESTION)
 
     assert len(llm_server.requests) == 3
     assert failure.value.kind == "status"
@@ -391,7 +313,6 @@ def test_repeated_500s_end_in_an_llm_error_after_the_retries(llm_server, openai_
     assert "after 2 retries" in message
     assert "HTTP 500: upstream exploded" in message
     assert llm_server.base_url in message
-    assert not Metric.objects.exists()
 
 
 def test_a_client_error_is_not_retried(llm_server, openai_client):
@@ -467,7 +388,7 @@ def test_the_offline_client_is_deterministic():
     assert other.content != first.content
 
 
-def test_offline_responders_answer_for_their_purpose(project):
+def test_offline_responders_answer_for_their_purpose():
     calls: list[ChatRequest] = []
 
     def plan(request: ChatRequest) -> OfflineReply:
@@ -477,9 +398,7 @@ def test_offline_responders_answer_for_their_purpose(project):
     client = OfflineClient(responder=lambda request: "fallback", responders={"plan_gen": plan})
     ask = [ChatMessage.user("Plan it.")]
 
-    planned = client.complete(
-        ask, tools=[UPDATE_STATUS], context=UsageContext(project=project, purpose="plan_gen")
-    )
+    planned = client.complete(ask, tools=[UPDATE_STATUS], purpose="plan_gen")
     chatted = client.complete(ask)
 
     assert planned.tool_calls == (ToolCallRequest("c1", "finish", '{"summary": "ok"}'),)
@@ -489,33 +408,19 @@ def test_offline_responders_answer_for_their_purpose(project):
     assert chatted.content == "fallback"
 
 
-def test_a_registered_offline_responder_serves_every_offline_client(project):
+def test_a_registered_offline_responder_serves_every_offline_client():
     @register_offline_responder("plan_summary")
     def summary(request: ChatRequest) -> str:
         return f"{len(request.messages)} messages"
 
     try:
-        result = OfflineClient().complete(
-            QUESTION, context=UsageContext(project=project, purpose="plan_summary")
-        )
+        result = OfflineClient().complete(QUESTION, purpose="plan_summary")
     finally:
         unregister_offline_responder("plan_summary")
-    after = OfflineClient().complete(
-        QUESTION, context=UsageContext(project=project, purpose="plan_summary")
-    )
+    after = OfflineClient().complete(QUESTION, purpose="plan_summary")
 
     assert result.content == "2 messages"
     assert after.content != "2 messages"
-
-
-@pytest.mark.django_db
-def test_offline_calls_record_usage_unpriced(project):
-    result = OfflineClient().complete(QUESTION, context=UsageContext(project=project))
-
-    rows = _metrics(project)
-    assert rows["token_usage"].value == result.usage.total_tokens
-    assert rows["token_usage"].metadata["provider"] == "offline"
-    assert rows["cost"].metadata["priced"] is False
 
 
 def test_the_offline_client_opens_no_connection(llm_server, openai_client):

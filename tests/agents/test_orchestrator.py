@@ -2,7 +2,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from agents.models import AgentRun, DecisionLog
-from agents.services import orchestrator
+from agents.services import orchestrator, runs
 from core.errors import ConflictError, DomainError
 from planning.models import Project, Task, TaskDependency
 from tests.factories import AgentFactory, TaskFactory
@@ -10,22 +10,10 @@ from tests.factories import AgentFactory, TaskFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def plan(project):
-    a = TaskFactory(project=project, key="A", priority="high")
-    TaskFactory(project=project, key="B")
-    c = TaskFactory(project=project, key="C")
-    TaskDependency.objects.create(task=c, depends_on=a)
-    TaskFactory(project=project, key="H", type="checkpoint:human-verify", priority="high")
-    return project
-
-
-def _coders(project, n):
-    return [AgentFactory(project=project, name=f"coder-{i}") for i in range(n)]
-
-
-def test_run_dispatches_ready_tasks_up_to_the_limit(plan, django_capture_on_commit_callbacks):
-    _coders(plan, 3)
+def test_run_dispatches_ready_tasks_up_to_the_limit(
+    plan, django_capture_on_commit_callbacks, coders
+):
+    coders(plan, 3)
     AgentFactory(project=plan, name="outside", type="external")
     plan.max_concurrent_runs = 2
     plan.save()
@@ -99,31 +87,31 @@ def test_dispatch_gives_a_reserved_task_to_its_agent_and_prefers_coders(
 
 
 def test_a_finished_run_frees_its_agent_and_dispatches_more(
-    plan, django_capture_on_commit_callbacks
+    plan, django_capture_on_commit_callbacks, coders
 ):
-    from agents.runtime import run_finish
-
-    _coders(plan, 1)
+    coders(plan, 1)
     with django_capture_on_commit_callbacks():
         [run] = orchestrator.project_run_start(project=plan)
     with django_capture_on_commit_callbacks(execute=True):
-        run_finish(run=run, succeeded=True, summary="done")
+        runs.run_finish(run=run, succeeded=True, summary="done")
     assert Task.objects.get(key="A").status == "done"
     # dispatch_project was enqueued; run it here as the worker would
     [next_run] = orchestrator.dispatch(project=plan)
     assert next_run.task.key in ("B", "C")
 
 
-def test_pause_stops_dispatch_and_resume_continues(plan, django_capture_on_commit_callbacks):
-    _coders(plan, 2)
+def test_pause_stops_dispatch_and_resume_continues(
+    plan, django_capture_on_commit_callbacks, coders
+):
+    coders(plan, 2)
     orchestrator.project_run_pause(project=plan)
     assert orchestrator.dispatch(project=plan) == []
     with django_capture_on_commit_callbacks():
         assert len(orchestrator.project_run_start(project=plan)) == 2
 
 
-def test_cancel_stops_every_run_and_frees_tasks(plan, django_capture_on_commit_callbacks):
-    _coders(plan, 2)
+def test_cancel_stops_every_run_and_frees_tasks(plan, django_capture_on_commit_callbacks, coders):
+    coders(plan, 2)
     with django_capture_on_commit_callbacks():
         orchestrator.project_run_start(project=plan)
     assert orchestrator.project_run_cancel(project=plan) == 2
@@ -131,7 +119,7 @@ def test_cancel_stops_every_run_and_frees_tasks(plan, django_capture_on_commit_c
     assert not Task.objects.filter(status="in_progress").exists()
     assert Project.objects.get(pk=plan.pk).status == "paused"
     with pytest.raises(ConflictError):
-        orchestrator.run_cancel(run=AgentRun.objects.first())
+        runs.run_cancel(run=AgentRun.objects.first())
 
 
 def test_a_project_without_agents_cannot_run(plan):
@@ -173,26 +161,12 @@ def test_rejection_blocks_the_task(plan):
     assert task.status == "blocked"
 
 
-def test_stale_runs_are_redelivered(plan, django_capture_on_commit_callbacks):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    _coders(plan, 1)
-    with django_capture_on_commit_callbacks():
-        assert len(orchestrator.project_run_start(project=plan)) == 1
-    assert orchestrator.stale_runs_recover() == 0  # the lease is fresh
-    with django_capture_on_commit_callbacks() as callbacks:
-        assert orchestrator.stale_runs_recover(now=timezone.now() + timedelta(hours=1)) == 1
-    assert len(callbacks) == 1
-
-
 def test_the_sweep_dispatches_work_that_became_ready_without_a_run_ending(
-    plan, django_capture_on_commit_callbacks
+    plan, django_capture_on_commit_callbacks, coders
 ):
     from agents.tasks import recover_stale_runs
 
-    [coder] = _coders(plan, 1)
+    [coder] = coders(plan, 1)
     plan.status = "active"
     plan.save()
     # A person, not a run's end, made the work ready: nothing dispatched it.
@@ -211,8 +185,8 @@ def test_the_sweep_dispatches_work_that_became_ready_without_a_run_ending(
     assert AgentRun.objects.count() == 1
 
 
-def test_run_project_command(plan, capsys, django_capture_on_commit_callbacks):
-    _coders(plan, 1)
+def test_run_project_command(plan, capsys, django_capture_on_commit_callbacks, coders):
+    coders(plan, 1)
     with django_capture_on_commit_callbacks():
         call_command("run_project", plan.slug)
     assert "started 1 agent run(s)" in capsys.readouterr().out
@@ -235,145 +209,12 @@ def test_the_stale_run_sweep_is_scheduled_and_started_by_make_run():
     assert "celery -A config beat" in procfile
 
 
-def test_resuming_renews_the_lease_so_the_sweep_does_not_deliver_twice(
-    plan, django_capture_on_commit_callbacks
+def test_checkpoint_restore_waits_for_running_agents(
+    plan, django_capture_on_commit_callbacks, coders
 ):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from agents.models import AgentStep
-
-    _coders(plan, 1)
-    with django_capture_on_commit_callbacks():
-        [run] = orchestrator.project_run_start(project=plan)
-    AgentStep.objects.create(run=run, number=1, status="done")
-    AgentRun.objects.filter(pk=run.pk).update(
-        status="queued", lease_expires_at=timezone.now() - timedelta(hours=2)
-    )
-    plan.status = "paused"
-    plan.save()
-    with django_capture_on_commit_callbacks() as callbacks:
-        orchestrator.project_run_start(project=plan)
-    assert len(callbacks) == 1  # the paused run's next step
-    with django_capture_on_commit_callbacks() as callbacks:
-        assert orchestrator.stale_runs_recover() == 0
-    assert callbacks == []
-
-
-def test_stale_planning_runs_get_generation_again_not_a_step_loop(
-    project, django_capture_on_commit_callbacks
-):
-    from datetime import timedelta
-    from unittest import mock
-
-    from django.utils import timezone
-
-    from planning.services.generation import plan_generation_start
-
-    with django_capture_on_commit_callbacks():
-        run = plan_generation_start(project=project, requirements="- one")
-    AgentRun.objects.filter(pk=run.pk).update(
-        status="running", lease_expires_at=timezone.now() - timedelta(minutes=1)
-    )
-    with django_capture_on_commit_callbacks() as callbacks:
-        assert orchestrator.stale_runs_recover() == 0  # no agent step was delivered
-    assert len(callbacks) == 1
-    with mock.patch("planning.tasks.generate_plan.apply_async") as deliver:
-        callbacks[0]()
-    assert deliver.call_args.kwargs["args"] == [run.pk]
-
-
-def test_retry_refuses_a_busy_agent_and_a_used_up_turn_limit(
-    plan, django_capture_on_commit_callbacks
-):
-    from agents.runtime import run_finish
-
-    [agent] = _coders(plan, 1)
-    with django_capture_on_commit_callbacks():
-        [run] = orchestrator.project_run_start(project=plan)
-    run_finish(run=run, succeeded=False, summary="", error=orchestrator.TURN_LIMIT)
-    with pytest.raises(DomainError, match="used all its turns"):
-        orchestrator.run_retry(run=run)
-    AgentRun.objects.filter(pk=run.pk).update(error="model down")
-    agent.status = "busy"
-    agent.save()
-    with pytest.raises(ConflictError, match="busy"):
-        orchestrator.run_retry(run=AgentRun.objects.get(pk=run.pk))
-
-
-@pytest.mark.parametrize("succeeded", [True, False])
-def test_a_run_that_ends_leaves_alone_a_task_moved_on_meanwhile(
-    plan, succeeded, django_capture_on_commit_callbacks
-):
-    from agents.runtime import run_finish
-
-    first, second = _coders(plan, 2)
-    plan.max_concurrent_runs = 1
-    plan.save()
-    with django_capture_on_commit_callbacks():
-        [run] = orchestrator.project_run_start(project=plan)
-    # A person gives the task to another agent while the run goes on.
-    Task.objects.filter(pk=run.task_id).update(assigned_agent=second)
-    run_finish(run=run, succeeded=succeeded, summary="")
-    task = Task.objects.get(pk=run.task_id)
-    assert (task.status, task.assigned_agent) == ("in_progress", second)
-    first.refresh_from_db()
-    assert first.status == "idle"
-
-
-@pytest.mark.parametrize("closed", ["done", "cancelled", "deferred"])
-def test_a_failed_or_cancelled_run_keeps_a_closed_task_closed(
-    plan, closed, django_capture_on_commit_callbacks
-):
-    from agents.runtime import run_finish
-
-    _coders(plan, 2)
-    with django_capture_on_commit_callbacks():
-        failing, cancelled = orchestrator.project_run_start(project=plan)
-    # The agent (or a person) closed its task before the run ended.
-    Task.objects.filter(pk__in=[failing.task_id, cancelled.task_id]).update(status=closed)
-    run_finish(run=failing, succeeded=False, summary="", error="model down")
-    orchestrator.run_cancel(run=cancelled)
-    for task in Task.objects.filter(pk__in=[failing.task_id, cancelled.task_id]):
-        assert (task.status, task.assigned_agent) == (closed, None)
-
-
-def test_retry_refuses_a_task_that_moved_on_since_the_run_failed(
-    plan, django_capture_on_commit_callbacks
-):
-    from agents.runtime import run_finish
-
-    _, second = _coders(plan, 2)
-    plan.max_concurrent_runs = 1
-    plan.save()
-    with django_capture_on_commit_callbacks():
-        [run] = orchestrator.project_run_start(project=plan)
-    run_finish(run=run, succeeded=False, summary="", error="model down")
-    task = Task.objects.get(pk=run.task_id)
-    assert task.status == "failed"
-    for status, assigned, message in [
-        ("pending", second, "another agent"),
-        ("done", None, "is done now"),
-        ("in_progress", None, "is in progress now"),
-        ("review", None, "is review now"),
-    ]:
-        Task.objects.filter(pk=task.pk).update(status=status, assigned_agent=assigned)
-        with pytest.raises(ConflictError, match=message):
-            orchestrator.run_retry(run=AgentRun.objects.get(pk=run.pk))
-        assert AgentRun.objects.get(pk=run.pk).status == "failed"
-    Task.objects.filter(pk=task.pk).update(status="pending", assigned_agent=None)
-    with django_capture_on_commit_callbacks():
-        retried = orchestrator.run_retry(run=AgentRun.objects.get(pk=run.pk))
-    assert retried.status == "running"
-    task.refresh_from_db()
-    assert (task.status, task.assigned_agent_id) == ("in_progress", run.agent_id)
-
-
-def test_checkpoint_restore_waits_for_running_agents(plan, django_capture_on_commit_callbacks):
     from agents.services.checkpoints import checkpoint_restore, checkpoint_snapshot
 
-    _coders(plan, 1)
+    coders(plan, 1)
     checkpoint = checkpoint_snapshot(project=plan, name="before")
     with django_capture_on_commit_callbacks():
         orchestrator.project_run_start(project=plan)
@@ -384,9 +225,11 @@ def test_checkpoint_restore_waits_for_running_agents(plan, django_capture_on_com
     assert Task.objects.get(key="A").status == "pending"
 
 
-def test_each_idle_agent_gets_its_own_reserved_task(project, django_capture_on_commit_callbacks):
+def test_each_idle_agent_gets_its_own_reserved_task(
+    project, django_capture_on_commit_callbacks, coders
+):
     """One agent's many reservations do not crowd out another's."""
-    first, second = _coders(project, 2)
+    first, second = coders(project, 2)
     for key in ("A1", "A2", "A3"):
         TaskFactory(project=project, key=key, priority="high", assigned_agent=first)
     TaskFactory(project=project, key="B1", priority="low", assigned_agent=second)

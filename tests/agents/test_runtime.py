@@ -8,7 +8,7 @@ from django.db import DatabaseError, connection
 
 from agents.models import AgentRun, AgentState, AgentStep, DecisionLog, Metric, ToolCall
 from agents.runtime import step_execute
-from agents.services import orchestrator
+from agents.services import runs
 from agents.tasks import run_step
 from memory.models import MemoryFact
 from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
@@ -27,7 +27,7 @@ def run(project, task, django_capture_on_commit_callbacks):
     agent = AgentFactory(project=project, name="coder-1")
     run = AgentRunFactory(project=project, agent=agent, task=task)
     with django_capture_on_commit_callbacks() as callbacks:
-        orchestrator.run_start(run=run)
+        runs.run_start(run=run)
     assert len(callbacks) == 1  # step 1 is enqueued once the start commits
     run.refresh_from_db()
     return run
@@ -323,7 +323,7 @@ def test_model_failure_is_retried_then_fails_the_run_which_can_be_retried(
     assert task.status == "failed"
 
     with django_capture_on_commit_callbacks() as callbacks:
-        orchestrator.run_retry(run=run)
+        runs.run_retry(run=run)
     assert len(callbacks) == 1
     fake_llm.script(completion(None, tool_calls=[tool_call("c1", "finish", {"summary": "ok"})]))
     run = drive(run, django_capture_on_commit_callbacks)
@@ -363,7 +363,7 @@ def test_a_step_whose_worker_keeps_dying_fails_the_run_and_retry_gives_it_fresh_
     assert task.status == "failed"
 
     with django_capture_on_commit_callbacks():
-        orchestrator.run_retry(run=run)
+        runs.run_retry(run=run)
     fake_llm.script(completion(None, tool_calls=[tool_call("c1", "finish", {"summary": "ok"})]))
     run = drive(run, django_capture_on_commit_callbacks)
     assert run.status == "succeeded"
@@ -374,14 +374,14 @@ def test_a_step_whose_worker_keeps_dying_fails_the_run_and_retry_gives_it_fresh_
 def test_turn_limit_ends_the_run(project, task, fake_llm, django_capture_on_commit_callbacks):
     run = AgentRunFactory(project=project, agent=AgentFactory(project=project), task=task)
     with django_capture_on_commit_callbacks():
-        orchestrator.run_start(run=run, max_turns=1)
+        runs.run_start(run=run, max_turns=1)
     fake_llm.script(completion(None, tool_calls=[tool_call("c1", "list_tasks", {})]))
     run = drive(run, django_capture_on_commit_callbacks)
     assert run.status == "failed" and run.error == "turn limit reached"
 
 
 def test_cancelled_run_does_not_step(run, fake_llm):
-    orchestrator.run_cancel(run=run)
+    runs.run_cancel(run=run)
     assert step_execute(run_id=run.pk, number=1) is None
     assert fake_llm.requests == []
     assert AgentRun.objects.get(pk=run.pk).status == "cancelled"
@@ -542,7 +542,7 @@ def test_a_run_without_a_task_steps_with_its_own_project_and_agent(
     agent = AgentFactory(project=project, name="planner-1", type="planner")
     run = AgentRunFactory(project=project, agent=agent, task=None)
     with django_capture_on_commit_callbacks():
-        orchestrator.run_start(run=run, goal="Plan the parser")
+        runs.run_start(run=run, goal="Plan the parser")
     fake_llm.script(get_state_reply("c1"))
 
     with django_capture_on_commit_callbacks():

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from agents.models import AgentRun, AgentState, AgentStep, ToolCall
-from agents.services import orchestrator
+from agents.services import runs
 from tests.celery_worker import spawn_worker, stop_worker, wait_for
 from tests.factories import AgentFactory, AgentRunFactory, ProjectFactory, TaskFactory
 from tests.fakes.openai_server import completion, tool_call
@@ -54,7 +54,7 @@ def test_killed_worker_repeats_only_the_unfinished_tool_call(
     first = spawn_worker(queue, env, log)
     second = None
     try:
-        orchestrator.run_start(run=run)  # enqueues step 1 on the test queue
+        runs.run_start(run=run)  # enqueues step 1 on the test queue
         b_started = ToolCall.objects.filter(run=run, call_id="call_b", started__isnull=True)
         wait_for(b_started.exists, first, log)
         os.kill(first.pid, signal.SIGKILL)  # mid-step: call_a done, call_b in flight
@@ -62,7 +62,7 @@ def test_killed_worker_repeats_only_the_unfinished_tool_call(
         hold.unlink()
 
         second = spawn_worker(queue, env, log)
-        assert orchestrator.stale_runs_recover(now=_far_future()) == 1
+        assert runs.stale_runs_recover(now=_far_future()) == 1
         finished = AgentRun.objects.filter(pk=run.pk, status="succeeded")
         wait_for(finished.exists, second, log)
     finally:

@@ -1,20 +1,22 @@
-"""The planning chat: offline answers, proposed edits from a model, apply and discard."""
+"""The planning chat's own side: reading a model's reply against the plan, and applying
+or discarding the edits it proposes (the model is asked in agents.services.planner)."""
 
 import json
 
 import pytest
 
-from core.errors import ConflictError
+from core.errors import ConflictError, DomainError
+from planning import selectors
 from planning.importers.document import PlanImportError
-from planning.models import DevPlanVersion, Task
+from planning.models import ConversationMessage, DevPlanVersion
 from planning.services.chat import (
     chat_edits_apply,
     chat_edits_discard,
-    chat_message_send,
+    chat_message_add,
+    chat_reply_read,
     chat_session_create,
 )
 from planning.services.imports import demo_project_ensure
-from tests.fakes.openai_server import completion
 
 pytestmark = pytest.mark.django_db
 
@@ -24,80 +26,66 @@ def demo(user):
     return demo_project_ensure(owner=user)
 
 
-def test_offline_answers_next_blocked_and_progress(demo, user):
-    session = chat_session_create(project=demo, actor=user)
-    reply = chat_message_send(session=session, content="What is next?", actor=user)
-    assert reply.role == "assistant"
-    assert "Next up: 01-02-T1 Project-scoped viewsets." in reply.content
-    reply = chat_message_send(session=session, content="What is blocked, and what's the progress?")
-    assert "7 tasks are waiting" in reply.content
-    assert "01 Foundation: 2/4 done" in reply.content
-    assert not reply.metadata.get("edits")
-    assert session.messages.count() == 4
-
-
-def test_model_proposes_edits_shown_as_a_diff_then_applied(demo, user, fake_llm):
-    edits = [
-        {"op": "update", "entity": "task", "key": "03-01-T1", "fields": {"priority": "high"}},
-        {
-            "op": "add",
-            "entity": "task",
-            "key": "03-01-T2",
-            "fields": {"name": "Lease fencing", "feature": "03", "sub_feature": "03-01"},
-        },
-        {"op": "add", "entity": "dependency", "task": "03-01-T2", "depends_on": "03-01-T1"},
-    ]
-    fake_llm.script(completion(json.dumps({"reply": "Here is the change.", "edits": edits})))
-    session = chat_session_create(project=demo, actor=user)
-    reply = chat_message_send(session=session, content="Add lease fencing after the step loop")
-    assert reply.metadata["edit_status"] == "proposed"
-    assert reply.metadata["preview"]["tasks"]["added"] == ["03-01-T2"]
-    assert not Task.objects.filter(key="03-01-T2").exists()  # nothing changes before applying
-    sent = fake_llm.requests[0].json["messages"]
-    assert any("PLAN FACTS" in (m["content"] or "") for m in sent)
-
-    version = chat_edits_apply(message=reply, actor=user)
-    assert version.number == 2
-    task = demo.tasks.get(key="03-01-T2")
-    assert list(task.depends_on.values_list("key", flat=True)) == ["03-01-T1"]
-    assert demo.tasks.get(key="03-01-T1").priority == "high"
-    reply.refresh_from_db()
-    assert reply.metadata["edit_status"] == "applied"
-    with pytest.raises(ConflictError):
-        chat_edits_apply(message=reply)
-
-
-def test_invalid_edits_go_back_to_the_model(demo, fake_llm):
-    bad = [{"op": "remove", "entity": "task", "key": "NOPE"}]
-    fake_llm.script(
-        completion(json.dumps({"reply": "Removed.", "edits": bad})),
-        completion(json.dumps({"reply": "Sorry, there is no such task.", "edits": []})),
+def _proposal(project, edits) -> ConversationMessage:
+    """An assistant message proposing `edits`, as the planner stores one."""
+    current = selectors.plan_document(project=project)
+    text, metadata = chat_reply_read(
+        content=json.dumps({"reply": "Here you are.", "edits": edits}), current=current
     )
-    session = chat_session_create(project=demo)
-    reply = chat_message_send(session=session, content="Remove task NOPE")
-    assert reply.content == "Sorry, there is no such task."
-    feedback = fake_llm.requests[1].json["messages"][-1]["content"]
-    assert "there is no task NOPE" in feedback
-
-
-def test_a_chat_reply_with_nul_characters_goes_back_to_the_model(demo, fake_llm):
-    fake_llm.script(
-        completion(json.dumps({"reply": "Half\u0000done.", "edits": []})),
-        completion(json.dumps({"reply": "Done.", "edits": []})),
+    return chat_message_add(
+        session=chat_session_create(project=project),
+        role=ConversationMessage.Role.ASSISTANT,
+        content=text,
+        metadata=metadata,
     )
-    session = chat_session_create(project=demo)
-    reply = chat_message_send(session=session, content="How far along are we?")
-    assert reply.content == "Done."
-    assert "NUL character" in fake_llm.requests[1].json["messages"][-1]["content"]
 
 
-def test_edits_that_no_longer_apply_are_rejected_whole(demo, fake_llm):
-    edits = [
-        {"op": "update", "entity": "task", "key": "03-01-T1", "fields": {"name": "Renamed"}},
-        {"op": "remove", "entity": "task", "key": "02.1-01-T1"},
-    ]
-    fake_llm.script(completion(json.dumps({"reply": "ok", "edits": edits})))
-    reply = chat_message_send(session=chat_session_create(project=demo), content="edit")
+def test_a_reply_without_edits_is_its_text(demo):
+    current = selectors.plan_document(project=demo)
+    text, metadata = chat_reply_read(
+        content=json.dumps({"reply": "All good.", "edits": []}), current=current
+    )
+    assert (text, metadata) == ("All good.", {})
+
+
+def test_proposed_edits_are_checked_and_previewed_as_a_diff(demo):
+    edits = [{"op": "update", "entity": "task", "key": "03-01-T1", "fields": {"name": "Loop"}}]
+    current = selectors.plan_document(project=demo)
+    text, metadata = chat_reply_read(
+        content=json.dumps({"reply": "Renamed.", "edits": edits}), current=current
+    )
+    assert text == "Renamed."
+    assert metadata["edit_status"] == "proposed"
+    assert metadata["edits"] == edits
+    assert metadata["preview"]["tasks"]["changed"][0]["key"] == "03-01-T1"
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("not json", "Invalid JSON"),
+        (json.dumps({"edits": []}), "reply"),
+        (json.dumps({"reply": "Half\u0000done."}), "NUL character"),
+        (
+            json.dumps({"reply": "x", "edits": [{"op": "remove", "entity": "task", "key": "NO"}]}),
+            "there is no task NO",
+        ),
+    ],
+)
+def test_an_unusable_reply_says_what_is_wrong(demo, content, problem):
+    current = selectors.plan_document(project=demo)
+    with pytest.raises(PlanImportError, match=problem):
+        chat_reply_read(content=content, current=current)
+
+
+def test_edits_that_no_longer_apply_are_rejected_whole(demo):
+    reply = _proposal(
+        demo,
+        [
+            {"op": "update", "entity": "task", "key": "03-01-T1", "fields": {"name": "Renamed"}},
+            {"op": "remove", "entity": "task", "key": "02.1-01-T1"},
+        ],
+    )
     demo.tasks.get(key="02.1-01-T1").delete()  # the plan moved on meanwhile
     with pytest.raises(PlanImportError, match=r"edit 2 .*there is no task 02\.1-01-T1"):
         chat_edits_apply(message=reply)
@@ -105,29 +93,20 @@ def test_edits_that_no_longer_apply_are_rejected_whole(demo, fake_llm):
     assert DevPlanVersion.objects.count() == 1
 
 
-def test_discard(demo, fake_llm):
-    edits = [{"op": "remove", "entity": "task", "key": "03-01-T1"}]
-    fake_llm.script(completion(json.dumps({"reply": "ok", "edits": edits})))
-    reply = chat_message_send(session=chat_session_create(project=demo), content="drop it")
+def test_discarded_edits_cannot_be_applied(demo):
+    reply = _proposal(demo, [{"op": "remove", "entity": "task", "key": "03-01-T1"}])
     chat_edits_discard(message=reply)
-    assert reply.__class__.objects.get(pk=reply.pk).metadata["edit_status"] == "discarded"
+    assert ConversationMessage.objects.get(pk=reply.pk).metadata["edit_status"] == "discarded"
     with pytest.raises(ConflictError):
         chat_edits_apply(message=reply)
     assert demo.tasks.filter(key="03-01-T1").exists()
 
 
-def test_unreachable_model_becomes_an_assistant_message(demo, settings):
-    settings.LLM_PROVIDER = "openai"
-    settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"
-    settings.LLM_API_KEY = "sk"
-    settings.LLM_MAX_RETRIES = 0
-    reply = chat_message_send(session=chat_session_create(project=demo), content="hello")
-    assert reply.content.startswith("The model could not be reached")
-    assert reply.metadata["error"]
-
-
-def test_offline_next_answer_mentions_work_in_progress(demo):
-    demo.tasks.filter(key="01-02-T1").update(status="in_progress")
-    reply = chat_message_send(session=chat_session_create(project=demo), content="What is next?")
-    assert "Nothing is ready to start." in reply.content
-    assert "In progress: 01-02-T1." in reply.content
+def test_a_message_without_edits_has_nothing_to_apply(demo):
+    message = chat_message_add(
+        session=chat_session_create(project=demo),
+        role=ConversationMessage.Role.USER,
+        content="What is next?",
+    )
+    with pytest.raises(DomainError, match="proposes no edits"):
+        chat_edits_apply(message=message)

@@ -6,9 +6,10 @@ import re
 import pytest
 from django.urls import reverse
 
+from agents.services.planner import chat_message_send
 from planning.importers import ImportSource
 from planning.models import ConversationMessage, ConversationSession, DevPlanVersion, Project
-from planning.services.chat import chat_message_send, chat_session_create
+from planning.services.chat import chat_session_create
 from planning.services.imports import DEMO_PLANNING_FOLDER, plan_import
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.fakes.openai_server import completion

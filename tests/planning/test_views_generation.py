@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from agents.models import AgentRun
+from agents.services.planner import plan_generation_execute, plan_generation_start
 from planning.models import DevPlanVersion, Project
-from planning.services.generation import plan_generation_execute, plan_generation_start
 from tests.factories import AgentFactory, AgentRunFactory, ProjectFactory, TaskFactory
 from tests.fakes.openai_server import completion
 

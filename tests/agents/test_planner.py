@@ -5,9 +5,9 @@ import json
 import pytest
 
 from agents.models import AgentRun, Metric, PlanningCycle
+from agents.services.planner import plan_generation_execute, plan_generation_start
 from core.errors import DomainError
 from planning.models import DevPlanVersion
-from planning.services.generation import plan_generation_execute, plan_generation_start
 from tests.fakes.openai_server import completion, rate_limited, usage_body
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ import pytest
 
 from agents import services as agent_services
 from agents.models import AgentRun
-from planning.services.generation import planner_for
-from planning.tasks import generate_plan
+from agents.services.planner import planner_for
+from agents.tasks import generate_plan
 from tests.celery_worker import wait_for
 from tests.factories import ProjectFactory
 

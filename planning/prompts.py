@@ -1,4 +1,5 @@
-"""What the planning agent says to a model, and what the offline provider answers.
+"""What the planning agent says to a model, the replies it expects, and what the offline
+provider answers.
 
 Plan generation and the planning chat send the same prompts to every provider. With the
 `offline` provider, the responders below stand in for a model: generation decomposes the

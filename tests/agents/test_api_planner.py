@@ -3,7 +3,7 @@ import json
 import pytest
 
 from agents.models import AgentRun
-from planning.services.generation import plan_generation_execute
+from agents.services.planner import plan_generation_execute
 from planning.services.imports import demo_project_ensure
 from tests.fakes.openai_server import completion
 

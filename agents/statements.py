@@ -1,0 +1,196 @@
+"""Agents' hand-written SQL: the statements of the measured hot paths.
+
+An agent step, a claim and every request made with an agent key run these. Compiling
+the equivalent querysets costs several times what running them does, so they are
+written out here and run through `core.db.prepared_cursor`, which PostgreSQL plans once
+per connection. They are the only raw SQL of the app (see the README's Architecture
+section): table and column names come from the models' `_meta`, and they change only
+agents' own tables. They read planning's, never write them; planning's own hot
+statement, the claim of a task, lives in `planning/statements.py`.
+
+Each statement's rows are read back with `core.db.instance_from_row` and the field
+tuples below, in the order the statement lists the columns.
+"""
+
+import functools
+from typing import NamedTuple
+
+from django.db import connection
+
+from agents.models import Agent, AgentRun, AgentState, AgentStep, ToolCall
+from core.db import column_list
+from planning.models import Project, Task
+
+
+def _table(model: type) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+AGENT_FIELDS = tuple(Agent._meta.concrete_fields)
+RUN_FIELDS = tuple(AgentRun._meta.concrete_fields)
+STEP_FIELDS = tuple(AgentStep._meta.concrete_fields)
+TOOL_CALL_FIELDS = tuple(ToolCall._meta.concrete_fields)
+AGENT_STATE_FIELDS = tuple(AgentState._meta.concrete_fields)
+PROJECT_FIELDS = tuple(Project._meta.concrete_fields)
+TASK_FIELDS = tuple(Task._meta.concrete_fields)
+TOOL_RESULT_FIELDS = tuple(
+    ToolCall._meta.get_field(name) for name in ("step", "call_id", "status", "output", "error")
+)
+REPLY_FIELDS = (AgentStep._meta.get_field("number"), AgentStep._meta.get_field("reply"))
+
+_RUNNING = AgentRun.Status.RUNNING.value
+
+
+# Requests made with an agent key ------------------------------------------------------
+
+
+@functools.cache
+def agent_by_key_hash() -> str:
+    """The agent with a key hash, and its project (AGENT_FIELDS, then PROJECT_FIELDS)."""
+    agent, project = _table(Agent), _table(Project)
+    return (
+        f"SELECT {column_list(AGENT_FIELDS, Agent._meta.db_table)}, "
+        f"{column_list(PROJECT_FIELDS, Project._meta.db_table)} "
+        f'FROM {agent} INNER JOIN {project} ON {project}."id" = {agent}."project_id" '
+        f'WHERE {agent}."api_key_hash" = %s ORDER BY {agent}."id" LIMIT 1'
+    )
+
+
+@functools.cache
+def agent_state_entry() -> str:
+    """A project's agent-state entry at (project, namespace, key): at most one row."""
+    return (
+        f"SELECT {column_list(AGENT_STATE_FIELDS)} FROM {_table(AgentState)} "
+        'WHERE "project_id" = %s AND "namespace" = %s AND "key" = %s'
+    )
+
+
+# Claims ---------------------------------------------------------------------------------
+
+
+@functools.cache
+def held_run() -> str:
+    """The running run an agent holds, if any (RUN_FIELDS).
+
+    The status is a literal so that PostgreSQL matches the partial index
+    agentrun_running_by_agent even under a prepared statement's generic plan."""
+    return (
+        f"SELECT {column_list(RUN_FIELDS)} FROM {_table(AgentRun)} "
+        f'WHERE "agent_id" = %s AND "status" = \'{_RUNNING}\' '
+        'ORDER BY "id" DESC LIMIT 1'
+    )
+
+
+@functools.cache
+def lock_for_claim(vendor: str) -> str:
+    """Lock the claiming agent, and read what decides whether it may claim: its status
+    and its project's."""
+    agent, project = _table(Agent), _table(Project)
+    sql = (
+        f'SELECT {agent}."status", {project}."status" '
+        f'FROM {agent} INNER JOIN {project} ON {project}."id" = {agent}."project_id" '
+        f'WHERE {agent}."id" = %s'
+    )
+    if vendor == "postgresql":
+        sql += f" FOR UPDATE OF {agent}"
+    return sql
+
+
+@functools.cache
+def agent_busy() -> str:
+    """Mark an agent busy with a task: (status, task id, last activity, updated, agent id)."""
+    return (
+        f'UPDATE {_table(Agent)} SET "status" = %s, "current_task_id" = %s, '
+        '"last_activity_at" = %s, "updated_at" = %s WHERE "id" = %s'
+    )
+
+
+# Agent steps ----------------------------------------------------------------------------
+
+
+class StepStatements(NamedTuple):
+    """A step's hot statements (see agents.runtime)."""
+
+    renew_lease: str
+    count_attempt: str
+    links: str
+    tool_results: str
+    replies: str
+    store_reply: str
+    lock_run: str
+    lock_tool_call: str
+    completion: str
+    end_step: str
+
+
+@functools.cache
+def step_statements(vendor: str) -> StepStatements:
+    for_update = vendor == "postgresql"
+    run, step, call = _table(AgentRun), _table(AgentStep), _table(ToolCall)
+    project, agent, task = _table(Project), _table(Agent), _table(Task)
+    # The step number goes into the run's progress, as JSON.
+    progress = (
+        "\"result\" || jsonb_build_object('step', %s::integer)"
+        if vendor == "postgresql"
+        else "json_set(\"result\", '$.step', %s)"
+    )
+    step_running = f"'{AgentStep.Status.RUNNING.value}'"
+    step_done = f"'{AgentStep.Status.DONE.value}'"
+    return StepStatements(
+        # Lock a running run, renew its lease, record the step and return the run
+        # (RUN_FIELDS): (heartbeat, lease, updated, step number, run id).
+        renew_lease=(
+            f'UPDATE {run} SET "heartbeat_at" = %s, "lease_expires_at" = %s, '
+            f'"updated_at" = %s, "result" = {progress} '
+            f'WHERE "id" = %s AND "status" = \'{_RUNNING}\' '
+            f"RETURNING {column_list(RUN_FIELDS)}"
+        ),
+        # Create the step, or count an attempt of a running one (STEP_FIELDS).
+        count_attempt=(
+            f"INSERT INTO {step} "
+            '("run_id", "number", "status", "attempts", "reply", "error", "started_at") '
+            f"VALUES (%s, %s, {step_running}, 1, NULL, '', %s) "
+            'ON CONFLICT ("run_id", "number") DO UPDATE '
+            f'SET "attempts" = {step}."attempts" + 1 '
+            f'WHERE {step}."status" = {step_running} '
+            f"RETURNING {column_list(STEP_FIELDS)}"
+        ),
+        # The run's project, agent and task, if any (PROJECT_FIELDS, AGENT_FIELDS,
+        # TASK_FIELDS): (task id, project id, agent id).
+        links=(
+            f"SELECT {column_list(PROJECT_FIELDS, 'p')}, {column_list(AGENT_FIELDS, 'a')}, "
+            f"{column_list(TASK_FIELDS, 't')} "
+            f"FROM {project} p INNER JOIN {agent} a ON true "
+            f'LEFT OUTER JOIN {task} t ON t."id" = %s '
+            'WHERE p."id" = %s AND a."id" = %s'
+        ),
+        # Each finished call of the steps before, with its completion (TOOL_RESULT_FIELDS).
+        tool_results=(
+            'SELECT s."step", s."call_id", c."status", c."output", c."error" '
+            f'FROM {call} s INNER JOIN {call} c ON c."started_id" = s."id" '
+            'WHERE s."run_id" = %s AND s."started_id" IS NULL AND s."step" < %s'
+        ),
+        # The model's replies of the steps before, in order (REPLY_FIELDS).
+        replies=(
+            f'SELECT "number", "reply" FROM {step} '
+            'WHERE "run_id" = %s AND "number" < %s AND "reply" IS NOT NULL ORDER BY "number"'
+        ),
+        # The first reply stored wins; a duplicate delivery uses it.
+        store_reply=f'UPDATE {step} SET "reply" = %s WHERE "id" = %s AND "reply" IS NULL',
+        # What cancel and pause change: the run's status and its project's.
+        lock_run=(
+            f'SELECT r."status", p."status" FROM {run} r '
+            f'INNER JOIN {project} p ON p."id" = r."project_id" WHERE r."id" = %s'
+            + (" FOR UPDATE OF r" if for_update else "")
+        ),
+        lock_tool_call=(
+            f'SELECT "id" FROM {call} WHERE "id" = %s' + (" FOR UPDATE" if for_update else "")
+        ),
+        # A started call's completion row, if any (TOOL_CALL_FIELDS).
+        completion=f'SELECT {column_list(TOOL_CALL_FIELDS)} FROM {call} WHERE "started_id" = %s',
+        # Only the delivery that marks the step done moves the run on.
+        end_step=(
+            f'UPDATE {step} SET "status" = {step_done}, "finished_at" = %s '
+            f'WHERE "id" = %s AND "status" = {step_running}'
+        ),
+    )

@@ -1,0 +1,149 @@
+"""Planning's hand-written SQL: the claim of the next ready task.
+
+Every claim an agent makes runs it, and compiling its querysets costs more than running
+them, so the statements are compiled once per project and process and run through
+`core.db.prepared_cursor` (see the README's Architecture section on raw SQL). Table and
+column names come from the models' `_meta`. They change only planning's table of tasks;
+the count of a task's earlier runs reads the runs table through `Task.runs`, the reverse
+side of the run's foreign key, so planning names no model of another app.
+"""
+
+import functools
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+
+from core.db import column_list
+from planning.models import Feature, Project, SubFeature, Task, TaskDependency
+from planning.selectors import (
+    STARTED_STATUSES,
+    task_dependency_count,
+    task_ready_in_next_order,
+    task_ready_list,
+)
+
+# Stands for the claiming agent's id in the compiled statements; replaced by a
+# parameter. No agent has a negative id.
+CLAIMING_AGENT = -7_340_117
+
+# The task's own columns, as a claim reads them back.
+CLAIMED_TASK_FIELDS = tuple(Task._meta.concrete_fields)
+
+
+def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
+    """Ready tasks an agent may take, as queries tried in turn: each names at most one
+    task, and the first that names one (locked, skipping tasks other claims have
+    locked) names the task to claim. They come in two stages, one statement each.
+
+    A task assigned to an agent is that agent's, as in dispatch: it goes to no other
+    agent, and to its own before any other task. Together the queries follow the rules
+    of task_next_ready: tasks of plans already started first, then priority, wave,
+    fewer dependencies, key. `checkpoint:*` tasks are left out: they wait for a person.
+    The cheap ones come first, so that a claim usually reads a few index entries
+    instead of ranking every ready task:
+
+    1. the best task assigned to the claiming agent (read off the assignment index);
+    2. the best task of a started plan (a sort of those plans' ready tasks only);
+    3. in the best (priority, wave) group, the first task without dependencies in key
+       order, read off task_next_ready_idx: no task of the group can come before it;
+    then, only when those find nothing,
+    4. in that group, the best task by dependency count, then key;
+    5. every ready task in the full order, for when the best group is all locked.
+
+    The claiming agent's id is `CLAIMING_AGENT` here (see claim_statements).
+    """
+    in_order = task_ready_in_next_order(project=project).exclude(type__startswith="checkpoint:")
+    own = in_order.filter(assigned_agent_id=CLAIMING_AGENT)
+    ready = (
+        task_ready_list(project=project)
+        .exclude(type__startswith="checkpoint:")
+        .filter(assigned_agent__isnull=True)
+    )
+    started_plans = SubFeature.objects.filter(project=project).filter(
+        Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
+    )
+    best = ready.order_by("priority_rank", "wave", "key")
+    best_priority = Subquery(best.values("priority_rank")[:1])
+    best_wave = Subquery(best.values("wave")[:1])
+    best_group = ready.filter(priority_rank=best_priority, wave=best_wave)
+    without_dependencies = ~Exists(TaskDependency.objects.filter(task=OuterRef("pk")))
+    first = [
+        own,
+        # Exists() first: without started plans, PostgreSQL skips the rest outright.
+        ready.filter(Exists(started_plans), sub_feature_id__in=started_plans.values("id"))
+        .annotate(dependency_count=task_dependency_count())
+        .order_by("priority_rank", "wave", "dependency_count", "key"),
+        # The wave as a range, not an equality, and ordered by: only task_next_ready_idx
+        # gives that order, so PostgreSQL walks it even before it has statistics (with
+        # the wave fixed, the index on (project, key) looks as good, and is not).
+        ready.filter(without_dependencies, priority_rank=best_priority)
+        .filter(wave__gte=best_wave, wave__lte=best_wave)
+        .order_by("wave", "key"),
+    ]
+    then = [
+        best_group.annotate(dependency_count=task_dependency_count()).order_by(
+            "dependency_count", "key"
+        ),
+        in_order.filter(assigned_agent__isnull=True),
+    ]
+    return [first, then]
+
+
+@functools.lru_cache(maxsize=256)
+def claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tuple[str, tuple]]:
+    """The SQL that claims the best claimable task of a project for an agent, one
+    statement per stage of _claim_candidates, with their parameters after the first
+    four (status, agent id, now, now); `CLAIMING_AGENT` among them stands for the
+    claiming agent's id.
+
+    Each is one UPDATE: it sets the task in progress for the agent and returns the
+    task's columns (CLAIMED_TASK_FIELDS), how many runs it had before, how many
+    dependencies it has and the keys of its feature and sub-feature; or no row when its
+    candidates find none. The candidates are scalar subqueries in a COALESCE, so each
+    runs only if those before it found nothing. (PostgreSQL still sets up every
+    subquery of a statement it runs, which is why the rarer fallbacks have a statement
+    of their own.) They depend only on the project, so they are compiled once per
+    project and process (inside a transaction: Django refuses to compile FOR UPDATE
+    outside one).
+    """
+    ops, vendor = connections[alias].ops, connections[alias].vendor
+    task_table = Task._meta.db_table
+    task = ops.quote_name(task_table)
+    runs = ops.quote_name(Task._meta.get_field("runs").related_model._meta.db_table)
+    edges = ops.quote_name(TaskDependency._meta.db_table)
+    features = ops.quote_name(Feature._meta.db_table)
+    sub_features = ops.quote_name(SubFeature._meta.db_table)
+    columns = column_list(CLAIMED_TASK_FIELDS, task_table)
+    statements = []
+    for stage in _claim_candidates(Project(pk=project_id)):
+        candidates, params = [], []
+        for queryset in stage:
+            locked = queryset.select_for_update(skip_locked=True, of=("self",)).values("pk")[:1]
+            sql, candidate_params = locked.query.get_compiler(alias).as_sql()
+            if vendor == "postgresql":
+                # Constants as literals: PostgreSQL plans with the actual values, and a
+                # claim sends a few parameters rather than dozens.
+                sql = ops.compose_sql(sql, candidate_params).replace("%", "%%")
+                sentinel = ops.compose_sql("%s", (CLAIMING_AGENT,))
+                candidate_params = (CLAIMING_AGENT,) * sql.count(sentinel)
+                sql = sql.replace(sentinel, "%s")
+            candidates.append(f"({sql})")
+            params.extend(candidate_params)
+        sql = (
+            f'UPDATE {task} SET "status" = %s, "assigned_agent_id" = %s, '
+            '"started_at" = COALESCE("started_at", %s), "updated_at" = %s '
+            f'WHERE "id" = COALESCE({", ".join(candidates)}) '
+            # The lock already guarantees it; never re-assign a task all the same.
+            f"""AND "status" = '{Task.Status.PENDING.value}' """
+            f"RETURNING {columns}, "
+            f'(SELECT COUNT(*) FROM {runs} WHERE {runs}."task_id" = {task}."id"), '
+            f'(SELECT COUNT(*) FROM {edges} WHERE {edges}."task_id" = {task}."id"), '
+            f'(SELECT "key" FROM {features} WHERE {features}."id" = {task}."feature_id"), '
+            f'(SELECT "key" FROM {sub_features} '
+            f'WHERE {sub_features}."id" = {task}."sub_feature_id")'
+        )
+        statements.append((sql, tuple(params)))
+    if CLAIMING_AGENT not in statements[0][1]:
+        # The own-task candidate would match no agent: fail loudly, not silently.
+        raise RuntimeError("The claiming agent's placeholder is missing from the claim.")
+    return statements

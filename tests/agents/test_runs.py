@@ -1,0 +1,150 @@
+"""A run's life, as its one owner (agents.services.runs) moves it: ending, retrying,
+resuming, and the sweeps that recover runs whose worker died."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agents.models import AgentRun, AgentStep
+from agents.services import orchestrator, runs
+from core.errors import ConflictError, DomainError
+from planning.models import Task
+
+pytestmark = pytest.mark.django_db
+
+
+def test_stale_runs_are_redelivered(plan, django_capture_on_commit_callbacks, coders):
+
+    coders(plan, 1)
+    with django_capture_on_commit_callbacks():
+        assert len(orchestrator.project_run_start(project=plan)) == 1
+    assert runs.stale_runs_recover() == 0  # the lease is fresh
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert runs.stale_runs_recover(now=timezone.now() + timedelta(hours=1)) == 1
+    assert len(callbacks) == 1
+
+
+def test_resuming_renews_the_lease_so_the_sweep_does_not_deliver_twice(
+    plan, django_capture_on_commit_callbacks, coders
+):
+
+    coders(plan, 1)
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=plan)
+    AgentStep.objects.create(run=run, number=1, status="done")
+    AgentRun.objects.filter(pk=run.pk).update(
+        status="queued", lease_expires_at=timezone.now() - timedelta(hours=2)
+    )
+    plan.status = "paused"
+    plan.save()
+    with django_capture_on_commit_callbacks() as callbacks:
+        orchestrator.project_run_start(project=plan)
+    assert len(callbacks) == 1  # the paused run's next step
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert runs.stale_runs_recover() == 0
+    assert callbacks == []
+
+
+def test_stale_planning_runs_get_generation_again_not_a_step_loop(
+    project, django_capture_on_commit_callbacks
+):
+
+    from agents.services.planner import plan_generation_start
+    from config.celery import app as celery_app
+
+    with django_capture_on_commit_callbacks():
+        run = plan_generation_start(project=project, requirements="- one")
+    AgentRun.objects.filter(pk=run.pk).update(
+        status="running", lease_expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert runs.stale_runs_recover() == 0  # no agent step was delivered
+    assert len(callbacks) == 1
+    # What a worker does with the delivery: the generation runs again, to its end.
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    try:
+        callbacks[0]()
+    finally:
+        celery_app.conf.task_always_eager = eager
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.result["stage"] == "done"
+
+
+def test_retry_refuses_a_busy_agent_and_a_used_up_turn_limit(
+    plan, django_capture_on_commit_callbacks, coders
+):
+    [agent] = coders(plan, 1)
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=plan)
+    runs.run_finish(run=run, succeeded=False, summary="", error=runs.TURN_LIMIT)
+    with pytest.raises(DomainError, match="used all its turns"):
+        runs.run_retry(run=run)
+    AgentRun.objects.filter(pk=run.pk).update(error="model down")
+    agent.status = "busy"
+    agent.save()
+    with pytest.raises(ConflictError, match="busy"):
+        runs.run_retry(run=AgentRun.objects.get(pk=run.pk))
+
+
+@pytest.mark.parametrize("succeeded", [True, False])
+def test_a_run_that_ends_leaves_alone_a_task_moved_on_meanwhile(
+    plan, succeeded, django_capture_on_commit_callbacks, coders
+):
+    first, second = coders(plan, 2)
+    plan.max_concurrent_runs = 1
+    plan.save()
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=plan)
+    # A person gives the task to another agent while the run goes on.
+    Task.objects.filter(pk=run.task_id).update(assigned_agent=second)
+    runs.run_finish(run=run, succeeded=succeeded, summary="")
+    task = Task.objects.get(pk=run.task_id)
+    assert (task.status, task.assigned_agent) == ("in_progress", second)
+    first.refresh_from_db()
+    assert first.status == "idle"
+
+
+@pytest.mark.parametrize("closed", ["done", "cancelled", "deferred"])
+def test_a_failed_or_cancelled_run_keeps_a_closed_task_closed(
+    plan, closed, django_capture_on_commit_callbacks, coders
+):
+    coders(plan, 2)
+    with django_capture_on_commit_callbacks():
+        failing, cancelled = orchestrator.project_run_start(project=plan)
+    # The agent (or a person) closed its task before the run ended.
+    Task.objects.filter(pk__in=[failing.task_id, cancelled.task_id]).update(status=closed)
+    runs.run_finish(run=failing, succeeded=False, summary="", error="model down")
+    runs.run_cancel(run=cancelled)
+    for task in Task.objects.filter(pk__in=[failing.task_id, cancelled.task_id]):
+        assert (task.status, task.assigned_agent) == (closed, None)
+
+
+def test_retry_refuses_a_task_that_moved_on_since_the_run_failed(
+    plan, django_capture_on_commit_callbacks, coders
+):
+    _, second = coders(plan, 2)
+    plan.max_concurrent_runs = 1
+    plan.save()
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=plan)
+    runs.run_finish(run=run, succeeded=False, summary="", error="model down")
+    task = Task.objects.get(pk=run.task_id)
+    assert task.status == "failed"
+    for status, assigned, message in [
+        ("pending", second, "another agent"),
+        ("done", None, "is done now"),
+        ("in_progress", None, "is in progress now"),
+        ("review", None, "is review now"),
+    ]:
+        Task.objects.filter(pk=task.pk).update(status=status, assigned_agent=assigned)
+        with pytest.raises(ConflictError, match=message):
+            runs.run_retry(run=AgentRun.objects.get(pk=run.pk))
+        assert AgentRun.objects.get(pk=run.pk).status == "failed"
+    Task.objects.filter(pk=task.pk).update(status="pending", assigned_agent=None)
+    with django_capture_on_commit_callbacks():
+        retried = runs.run_retry(run=AgentRun.objects.get(pk=run.pk))
+    assert retried.status == "running"
+    task.refresh_from_db()
+    assert (task.status, task.assigned_agent_id) == ("in_progress", run.agent_id)
