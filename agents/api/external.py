@@ -31,8 +31,8 @@ from agents.services.external import (
     MAX_LEASE_SECONDS,
     MAX_REPORT_ITEMS,
     MIN_LEASE_SECONDS,
-    ReportItemError,
 )
+from agents.services.logs import ReportItemError
 from core.api.parsers import JSONParser
 from planning.api.scoping import ProjectScopedViewMixin, project_scoped_schema
 from planning.api.serializers import TaskSerializer

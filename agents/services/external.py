@@ -25,6 +25,7 @@ from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
 from agents.services import runs
 from agents.services._common import _save
 from agents.services.agents import agent_create
+from agents.services.logs import ReportItemError, decisions_record, metrics_record
 from core.db import instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError, PermissionDeniedError
 from planning.models import Project
@@ -36,15 +37,6 @@ MAX_LEASE_SECONDS = 24 * 3600
 MAX_REPORT_ITEMS = 1000
 # Shown after the key prefix, so people can tell keys apart without seeing them.
 DISPLAYED_KEY_CHARS = 12
-
-
-class ReportItemError(DomainError):
-    """One item of a report batch is invalid; nothing of the batch was written."""
-
-    def __init__(self, index: int, message: str, *, field: str | None = None) -> None:
-        super().__init__(f"Item {index}: {message}", field=field)
-        self.index = index
-        self.item_message = message
 
 
 class LeaseExpiredError(ConflictError):
@@ -261,15 +253,17 @@ def agent_run_complete(
         now = timezone.now()
         run = _fenced_run(run, agent=agent, attempt=attempt, now=now)
         runs.run_finish(run=run, succeeded=True, result=dict(result or {}))
-        Metric.objects.create(
-            project_id=run.project_id,
-            agent=agent,
+        duration = (run.finished_at - run.started_at).total_seconds() if run.started_at else 0.0
+        metrics_record(
             run=run,
-            task_id=run.task_id,
-            type=Metric.Type.TASK_DURATION,
-            value=(run.finished_at - run.started_at).total_seconds() if run.started_at else 0.0,
-            metadata={"unit": "s", "attempt": run.attempt},
-            recorded_at=now,
+            entries=[
+                {
+                    "type": Metric.Type.TASK_DURATION,
+                    "value": duration,
+                    "metadata": {"unit": "s", "attempt": run.attempt},
+                    "recorded_at": now,
+                }
+            ],
         )
         if run.task is not None:
             run.task.refresh_from_db()
@@ -412,24 +406,7 @@ def decisions_report(
     """
     with transaction.atomic():
         run = _reporting_run(run, agent=agent, reports=reports)
-        now = timezone.now()
-        rows = []
-        for index, report in enumerate(reports):
-            if not str(report.get("decision") or "").strip():
-                raise ReportItemError(index, "a decision needs its text.", field="decision")
-            reasoning = report.get("reasoning")
-            rows.append(
-                DecisionLog(
-                    project_id=run.project_id,
-                    agent_id=run.agent_id,
-                    run=run,
-                    task_id=run.task_id,
-                    decision=report["decision"],
-                    reasoning={} if reasoning is None else reasoning,
-                    created_at=now,
-                )
-            )
-        return DecisionLog.objects.bulk_create(rows)
+        return decisions_record(run=run, entries=reports)
 
 
 def metrics_report(
@@ -442,24 +419,4 @@ def metrics_report(
     """
     with transaction.atomic():
         run = _reporting_run(run, agent=agent, reports=reports)
-        now = timezone.now()
-        rows = []
-        for index, report in enumerate(reports):
-            if report.get("type") not in Metric.Type.values:
-                raise ReportItemError(
-                    index, f"{report.get('type')!r} is not a metric type.", field="type"
-                )
-            metadata = report.get("metadata")
-            rows.append(
-                Metric(
-                    project_id=run.project_id,
-                    agent_id=run.agent_id,
-                    run=run,
-                    task_id=run.task_id,
-                    type=report["type"],
-                    value=report["value"],
-                    metadata={} if metadata is None else metadata,
-                    recorded_at=report.get("recorded_at") or now,
-                )
-            )
-        return Metric.objects.bulk_create(rows)
+        return metrics_record(run=run, entries=reports)

@@ -4,6 +4,7 @@ The logs are append-only in the database, so the only writes here are inserts: a
 or a planning cycle is finished by inserting a second row that points at the first.
 """
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -151,6 +152,52 @@ def planning_cycle_close(
     return closing
 
 
+def _decision(
+    *,
+    project_id: int,
+    decision: str,
+    reasoning: Any,
+    agent_id: int | None,
+    run: AgentRun | None,
+    task_id: int | None,
+    planning_cycle: PlanningCycle | None = None,
+    at: datetime,
+) -> DecisionLog:
+    return DecisionLog(
+        project_id=project_id,
+        agent_id=agent_id,
+        run=run,
+        task_id=task_id,
+        planning_cycle=planning_cycle,
+        decision=decision,
+        reasoning={} if reasoning is None else reasoning,
+        created_at=at,
+    )
+
+
+def _metric(
+    *,
+    project_id: int,
+    type: str,
+    value: float,
+    metadata: Any,
+    agent_id: int | None,
+    run: AgentRun | None,
+    task_id: int | None,
+    at: datetime,
+) -> Metric:
+    return Metric(
+        project_id=project_id,
+        agent_id=agent_id,
+        run=run,
+        task_id=task_id,
+        type=type,
+        value=value,
+        metadata={} if metadata is None else metadata,
+        recorded_at=at,
+    )
+
+
 @transaction.atomic
 def decision_record(
     *,
@@ -174,14 +221,15 @@ def decision_record(
             field="planning_cycle",
         )
     agent, task = _resolve_links(project, agent=agent, run=run, task=task)
-    entry = DecisionLog(
-        project=project,
-        agent=agent,
-        run=run,
-        task=task,
-        planning_cycle=planning_cycle,
+    entry = _decision(
+        project_id=project.pk,
         decision=decision,
-        reasoning={} if reasoning is None else reasoning,
+        reasoning=reasoning,
+        agent_id=agent.pk if agent else None,
+        run=run,
+        task_id=task.pk if task else None,
+        planning_cycle=planning_cycle,
+        at=timezone.now(),
     )
     _save(entry)
     return entry
@@ -201,32 +249,95 @@ def metric_record(
 ) -> Metric:
     """Record a measurement. Raises DomainError for links into another project."""
     agent, task = _resolve_links(project, agent=agent, run=run, task=task)
-    metric = Metric(
-        project=project,
-        agent=agent,
-        run=run,
-        task=task,
+    metric = _metric(
+        project_id=project.pk,
         type=type,
         value=value,
-        metadata={} if metadata is None else metadata,
-        recorded_at=recorded_at or timezone.now(),
+        metadata=metadata,
+        agent_id=agent.pk if agent else None,
+        run=run,
+        task_id=task.pk if task else None,
+        at=recorded_at or timezone.now(),
     )
     _save(metric)
     return metric
 
 
+# A run's reports, many at a time ----------------------------------------------------------
+
+
+class ReportItemError(DomainError):
+    """One item of a report batch is invalid; nothing of the batch was written."""
+
+    def __init__(self, index: int, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"Item {index}: {message}", field=field)
+        self.index = index
+        self.item_message = message
+
+
+def decisions_record(*, run: AgentRun, entries: Sequence[Mapping[str, Any]]) -> list[DecisionLog]:
+    """Log decisions of a run in one insert, all or none (inside the caller's
+    transaction); each entry has `decision` and may have `reasoning`. Raises
+    ReportItemError for an entry without text."""
+    now = timezone.now()
+    rows = []
+    for index, entry in enumerate(entries):
+        if not str(entry.get("decision") or "").strip():
+            raise ReportItemError(index, "a decision needs its text.", field="decision")
+        rows.append(
+            _decision(
+                project_id=run.project_id,
+                decision=entry["decision"],
+                reasoning=entry.get("reasoning"),
+                agent_id=run.agent_id,
+                run=run,
+                task_id=run.task_id,
+                at=now,
+            )
+        )
+    return DecisionLog.objects.bulk_create(rows)
+
+
+def metrics_record(*, run: AgentRun, entries: Sequence[Mapping[str, Any]]) -> list[Metric]:
+    """Record measurements of a run in one insert, all or none (inside the caller's
+    transaction); each entry has `type` and `value`, and may have `metadata` and
+    `recorded_at`. Raises ReportItemError for an unknown metric type."""
+    now = timezone.now()
+    rows = []
+    for index, entry in enumerate(entries):
+        if entry.get("type") not in Metric.Type.values:
+            raise ReportItemError(
+                index, f"{entry.get('type')!r} is not a metric type.", field="type"
+            )
+        rows.append(
+            _metric(
+                project_id=run.project_id,
+                type=entry["type"],
+                value=entry["value"],
+                metadata=entry.get("metadata"),
+                agent_id=run.agent_id,
+                run=run,
+                task_id=run.task_id,
+                at=entry.get("recorded_at") or now,
+            )
+        )
+    return Metric.objects.bulk_create(rows)
+
+
 def run_metrics_record(*, run: AgentRun) -> list[Metric]:
     """Record how long a finished run took and its task's QA iterations (one insert)."""
-    end = run.finished_at or timezone.now()
+    now = timezone.now()
+    end = run.finished_at or now
     duration_s = max(0.0, (end - (run.started_at or end)).total_seconds())
-    common = {
+    common: dict[str, Any] = {
         "project_id": run.project_id,
         "agent_id": run.agent_id,
         "run": run,
         "task_id": run.task_id,
+        "at": now,
     }
     rows = [
-        Metric(
+        _metric(
             type=Metric.Type.RUN_DURATION,
             value=duration_s,
             metadata={"unit": "s", "status": run.status},
@@ -235,5 +346,5 @@ def run_metrics_record(*, run: AgentRun) -> list[Metric]:
     ]
     if run.task_id is not None:
         qa = Task.objects.filter(pk=run.task_id).values_list("qa_iterations", flat=True).first()
-        rows.append(Metric(type=Metric.Type.QA_ITERATIONS, value=qa or 0, **common))
+        rows.append(_metric(type=Metric.Type.QA_ITERATIONS, value=qa or 0, metadata=None, **common))
     return Metric.objects.bulk_create(rows)
