@@ -26,7 +26,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.http import trigger_client_event
 
 from agents import charts, selectors, services
 from agents.checkpoints import TIME_FIELDS, StateDiff
@@ -34,15 +34,11 @@ from agents.models import Agent, AgentRun, AgentStep, Checkpoint, ToolCall
 from agents.services import orchestrator
 from agents.services.external import NOT_CLAIMING
 from core.errors import DomainError
-from core.htmx import HtmxHttpRequest, wants_fragment
+from core.htmx import HtmxHttpRequest, redirect_or_client_redirect, wants_fragment
 from planning import selectors as planning_selectors
 from planning.models import Feature, Project, ProjectMembership, Requirement, SubFeature, Task
 
 AGENTS_PER_PAGE = 25
-
-
-def _back(request: HtmxHttpRequest, url: str) -> HttpResponse:
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 @login_required
@@ -106,7 +102,7 @@ def agent_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             )
     else:
         messages.error(request, "Give the agent a name and a type.")
-    return _back(request, reverse("agents:agent-list", args=[project.slug]))
+    return redirect_or_client_redirect(request, reverse("agents:agent-list", args=[project.slug]))
 
 
 @login_required
@@ -125,7 +121,9 @@ def agent_key_issue(request: HtmxHttpRequest, slug: str, pk: int) -> HttpRespons
         issued = services.agent_key_issue(agent=agent)
     except DomainError as exc:
         messages.error(request, exc.message)
-        return _back(request, reverse("agents:agent-list", args=[project.slug]))
+        return redirect_or_client_redirect(
+            request, reverse("agents:agent-list", args=[project.slug])
+        )
     return _issued_key_page(request, project, issued, created=False)
 
 
@@ -192,7 +190,7 @@ def checkpoint_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             )
             messages.success(request, f"Took checkpoint “{checkpoint.name}”.")
             url = reverse("agents:checkpoint-list", args=[project.slug])
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+            return redirect_or_client_redirect(request, url)
         if request.htmx:
             context = {"project": project, "checkpoint_form": form}
             return render(request, f"{template_name}#checkpoint-form", context, status=400)
@@ -387,7 +385,7 @@ def checkpoint_restore(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResp
         for warning in decision.reasoning.get("warnings", []):
             messages.warning(request, warning)
         url = reverse("agents:checkpoint-list", args=[project.slug])
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return redirect_or_client_redirect(request, url)
 
 
 # Running the project ---------------------------------------------------------------------
@@ -406,7 +404,7 @@ def _project_run_action(
         messages.error(request, exc.message)
     else:
         messages.success(request, notice)
-    return _back(request, reverse("agents:agent-list", args=[project.slug]))
+    return redirect_or_client_redirect(request, reverse("agents:agent-list", args=[project.slug]))
 
 
 @login_required
@@ -743,7 +741,9 @@ def _run_action(
         messages.success(request, action(run))
     except DomainError as exc:
         messages.error(request, exc.message)
-    return _back(request, reverse("agents:run-detail", args=[project.slug, run.pk]))
+    return redirect_or_client_redirect(
+        request, reverse("agents:run-detail", args=[project.slug, run.pk])
+    )
 
 
 @login_required

@@ -17,11 +17,11 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from agents.models import AgentRun
 from core.errors import DomainError
-from core.htmx import HtmxHttpRequest, wants_fragment
+from core.htmx import HtmxHttpRequest, redirect_or_client_redirect, wants_fragment
 from planning import selectors, services
 from planning.diff import FieldChange, PlanDiff, diff_snapshots
 from planning.exporters import EXPORT_FORMATS, export_plan
@@ -69,7 +69,7 @@ def project_list(request: HtmxHttpRequest) -> HttpResponse:
         if project is not None:
             messages.success(request, f"Created project “{project.name}”.")
             url = reverse("planning:project-detail", args=[project.slug])
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+            return redirect_or_client_redirect(request, url)
         if request.htmx:
             return render(request, f"{template_name}#project-form", {"form": form})
     else:
@@ -303,7 +303,7 @@ def project_import(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         else:
             _report_import(request, source.name, outcome)
             url = reverse("planning:project-detail", args=[project.slug])
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+            return redirect_or_client_redirect(request, url)
     if request.htmx:
         context = {"project": project, "import_form": form}
         return render(request, "planning/project_detail.html#plan-import-form", context, status=400)
@@ -383,7 +383,7 @@ def version_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             else:
                 messages.success(request, f"Saved version {version.number}.")
             url = reverse("planning:version-list", args=[project.slug])
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+            return redirect_or_client_redirect(request, url)
         if request.htmx:
             context = {"project": project, "version_form": form}
             return render(request, f"{template_name}#version-form", context, status=400)
@@ -423,7 +423,7 @@ def version_restore_form(request: HtmxHttpRequest, slug: str, number: int) -> Ht
         recorded = f" as version {new_version.number}" if new_version is not None else ""
         messages.success(request, f"Restored version {version.number}{recorded}.")
         url = reverse("planning:version-list", args=[project.slug])
-        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        return redirect_or_client_redirect(request, url)
     working = selectors.plan_document(project=project).to_snapshot()
     context = {
         "project": project,
@@ -772,7 +772,7 @@ def chat_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             project=project, actor=request.user, title=form.cleaned_data["title"]
         )
         url = reverse("planning:chat-detail", args=[project.slug, session.pk])
-        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        return redirect_or_client_redirect(request, url)
     paginator = Paginator(selectors.chat_session_summary_list(project=project), CHATS_PER_PAGE)
     context = {
         "project": project,
