@@ -1191,4 +1191,4 @@ def inbox_count(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "project": project,
         "inbox_count": selectors.human_checkpoint_ready_count(project=project),
     }
-    return render(request, "planning/project_nav.html#inbox-count", context)
+    return render(request, "includes/project_nav.html#inbox-count", context)
