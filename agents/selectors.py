@@ -101,7 +101,6 @@ def agent_state_get(
 
 # Run pages, the activity feed, usage metrics and the human-checkpoint inbox -------------
 
-ACTIVE_RUN_STATUSES = AgentRun.ACTIVE_STATUSES  # for the run pages, until they read the model
 ACTIVITY_LIMIT = 100
 
 

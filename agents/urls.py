@@ -1,38 +1,61 @@
 from django.urls import path
 
-from agents import views
+from agents.views import activity, agents, checkpoints, inbox, planner, runs
 
 app_name = "agents"
 
 urlpatterns = [
-    path("projects/<slug:slug>/", views.agent_list, name="agent-list"),
-    path("projects/<slug:slug>/add/", views.agent_create, name="agent-create"),
-    path("projects/<slug:slug>/<int:pk>/key/", views.agent_key_issue, name="agent-key"),
-    path("projects/<slug:slug>/run/", views.project_run_start, name="project-run-start"),
-    path("projects/<slug:slug>/pause/", views.project_run_pause, name="project-run-pause"),
-    path("projects/<slug:slug>/cancel/", views.project_run_cancel, name="project-run-cancel"),
-    path("projects/<slug:slug>/runs/", views.run_list, name="run-list"),
-    path("projects/<slug:slug>/runs/<int:run_id>/", views.run_detail, name="run-detail"),
-    path("projects/<slug:slug>/runs/<int:run_id>/cancel/", views.run_cancel, name="run-cancel"),
-    path("projects/<slug:slug>/runs/<int:run_id>/retry/", views.run_retry, name="run-retry"),
-    path("projects/<slug:slug>/activity/", views.activity, name="activity"),
-    path("projects/<slug:slug>/metrics/", views.metrics, name="metrics"),
-    path("projects/<slug:slug>/inbox/", views.inbox, name="inbox"),
-    path("projects/<slug:slug>/inbox/count/", views.inbox_count, name="inbox-count"),
+    path("projects/<slug:slug>/", agents.agent_list, name="agent-list"),
+    path("projects/<slug:slug>/add/", agents.agent_create, name="agent-create"),
+    path("projects/<slug:slug>/<int:pk>/key/", agents.agent_key_issue, name="agent-key"),
+    path("projects/<slug:slug>/run/", runs.project_run_start, name="project-run-start"),
+    path("projects/<slug:slug>/pause/", runs.project_run_pause, name="project-run-pause"),
+    path("projects/<slug:slug>/cancel/", runs.project_run_cancel, name="project-run-cancel"),
+    path("projects/<slug:slug>/runs/", runs.run_list, name="run-list"),
+    path("projects/<slug:slug>/runs/<int:run_id>/", runs.run_detail, name="run-detail"),
+    path("projects/<slug:slug>/runs/<int:run_id>/cancel/", runs.run_cancel, name="run-cancel"),
+    path("projects/<slug:slug>/runs/<int:run_id>/retry/", runs.run_retry, name="run-retry"),
+    path("projects/<slug:slug>/activity/", activity.activity, name="activity"),
+    path("projects/<slug:slug>/metrics/", activity.metrics, name="metrics"),
+    path("projects/<slug:slug>/inbox/", inbox.inbox, name="inbox"),
+    path("projects/<slug:slug>/inbox/count/", inbox.inbox_count, name="inbox-count"),
     path(
         "projects/<slug:slug>/inbox/<int:task_id>/answer/",
-        views.inbox_answer,
+        inbox.inbox_answer,
         name="inbox-answer",
     ),
-    path("projects/<slug:slug>/checkpoints/", views.checkpoint_list, name="checkpoint-list"),
+    path(
+        "projects/<slug:slug>/checkpoints/",
+        checkpoints.checkpoint_list,
+        name="checkpoint-list",
+    ),
     path(
         "projects/<slug:slug>/checkpoints/<int:pk>/diff/",
-        views.checkpoint_diff,
+        checkpoints.checkpoint_diff,
         name="checkpoint-diff",
     ),
     path(
         "projects/<slug:slug>/checkpoints/<int:pk>/restore/",
-        views.checkpoint_restore,
+        checkpoints.checkpoint_restore,
         name="checkpoint-restore",
     ),
 ]
+
+# The planning agent's pages sit beside the plan's pages, under projects/<slug>/.
+planner_urlpatterns = (
+    [
+        path("projects/<slug:slug>/generate/", planner.plan_generate, name="plan-generate"),
+        path("projects/<slug:slug>/plan-run/", planner.plan_run, name="plan-run"),
+        path(
+            "projects/<slug:slug>/runs/<int:run_id>/progress/",
+            planner.run_progress,
+            name="run-progress",
+        ),
+        path(
+            "projects/<slug:slug>/chat/<int:session_id>/messages/",
+            planner.chat_message_create,
+            name="chat-message-create",
+        ),
+    ],
+    "planner",
+)

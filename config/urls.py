@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from agents.urls import planner_urlpatterns
 from core import views as core_views
 
 # drf-spectacular's Swagger page has one small inline <style>; allow exactly that one.
@@ -30,6 +31,7 @@ urlpatterns = [
         ),
         name="swagger-ui",
     ),
+    path("", include(planner_urlpatterns)),
     path("", include("planning.urls")),
     path("agents/", include("agents.urls")),
     path("memory/", include("memory.urls")),

@@ -1,6 +1,8 @@
-"""The HTMX request type and the one rule every page uses for fragments."""
+"""The HTMX request type and the rules every page uses for fragments and redirects."""
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 
@@ -15,3 +17,10 @@ def wants_fragment(request: HtmxHttpRequest) -> bool:
     """
     htmx = request.htmx
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def redirect_or_client_redirect(request: HtmxHttpRequest, url: str) -> HttpResponse:
+    """htmx requests need `HX-Redirect` for a whole-page load; plain posts get a 302."""
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)

@@ -1,66 +1,55 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from planning import views
+from planning.views import analytics, chat, projects, versions
 
 app_name = "planning"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="planning:project-list"), name="home"),
-    path("projects/", views.project_list, name="project-list"),
-    path("projects/<slug:slug>/", views.project_detail, name="project-detail"),
+    path("projects/", projects.project_list, name="project-list"),
+    path("projects/<slug:slug>/", projects.project_detail, name="project-detail"),
     # Task keys carry dots, dashes and, from imported tags, even slashes ("01-08-T2",
     # "12.3", "feature/auth:1"); the fixed "/status/" suffix still ends the key.
     path(
         "projects/<slug:slug>/tasks/<path:key>/status/",
-        views.task_status,
+        projects.task_status,
         name="task-status",
     ),
-    path("projects/<slug:slug>/analytics/", views.project_analytics, name="project-analytics"),
-    path("projects/<slug:slug>/import/", views.project_import, name="project-import"),
-    path("projects/<slug:slug>/export/<str:fmt>/", views.project_export, name="project-export"),
-    path("projects/<slug:slug>/versions/", views.version_list, name="version-list"),
-    path("projects/<slug:slug>/versions/diff/", views.version_diff, name="version-diff"),
+    path("projects/<slug:slug>/analytics/", analytics.project_analytics, name="project-analytics"),
+    path("projects/<slug:slug>/import/", versions.project_import, name="project-import"),
+    path("projects/<slug:slug>/export/<str:fmt>/", versions.project_export, name="project-export"),
+    path("projects/<slug:slug>/versions/", versions.version_list, name="version-list"),
+    path("projects/<slug:slug>/versions/diff/", versions.version_diff, name="version-diff"),
     path(
         "projects/<slug:slug>/versions/<int:number>/",
-        views.version_detail,
+        versions.version_detail,
         name="version-detail",
     ),
     path(
         "projects/<slug:slug>/versions/<int:number>/restore/",
-        views.version_restore_form,
+        versions.version_restore_form,
         name="version-restore",
     ),
     path(
         "projects/<slug:slug>/versions/<int:number>/export/<str:fmt>/",
-        views.version_export,
+        versions.version_export,
         name="version-export",
     ),
-    path("projects/<slug:slug>/generate/", views.plan_generate, name="plan-generate"),
-    path(
-        "projects/<slug:slug>/runs/<int:run_id>/progress/",
-        views.run_progress,
-        name="run-progress",
-    ),
-    path("projects/<slug:slug>/chat/", views.chat_list, name="chat-list"),
+    path("projects/<slug:slug>/chat/", chat.chat_list, name="chat-list"),
     path(
         "projects/<slug:slug>/chat/<int:session_id>/",
-        views.chat_detail,
+        chat.chat_detail,
         name="chat-detail",
     ),
     path(
-        "projects/<slug:slug>/chat/<int:session_id>/messages/",
-        views.chat_message_create,
-        name="chat-message-create",
-    ),
-    path(
         "projects/<slug:slug>/chat/<int:session_id>/messages/<int:message_id>/apply/",
-        views.chat_message_apply,
+        chat.chat_message_apply,
         name="chat-message-apply",
     ),
     path(
         "projects/<slug:slug>/chat/<int:session_id>/messages/<int:message_id>/discard/",
-        views.chat_message_discard,
+        chat.chat_message_discard,
         name="chat-message-discard",
     ),
 ]

@@ -1,4 +1,5 @@
-"""The planning chat pages: sessions, the transcript, proposed edits as a diff, apply, discard."""
+"""The planning chat pages: sessions, the transcript, proposed edits as a diff, apply, discard;
+and sending a message, which the planning agent answers (agents.views.planner)."""
 
 import json
 import re
@@ -56,6 +57,10 @@ def proposal(session, fake_llm) -> ConversationMessage:
 
 def url(name: str, *args: object) -> str:
     return reverse(f"planning:{name}", args=["crewboard", *args])
+
+
+def send_url(session_id: int) -> str:
+    return reverse("planner:chat-message-create", args=["crewboard", session_id])
 
 
 def message_url(action: str, message: ConversationMessage) -> str:
@@ -145,9 +150,7 @@ def test_chat_list_query_count_does_not_grow(browser, project, django_assert_max
 
 
 def test_the_offline_assistant_answers_what_is_next(browser, session):
-    response = browser.post(
-        url("chat-message-create", session.pk), {"content": "What is next?"}, **HTMX
-    )
+    response = browser.post(send_url(session.pk), {"content": "What is next?"}, **HTMX)
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -173,7 +176,7 @@ def test_the_message_form_appends_to_the_transcript(browser, session):
     html = browser.get(url("chat-detail", session.pk)).content.decode()
 
     form = re.search(r'<form id="chat-form".*?</form>', html, re.S).group(0)
-    assert f'hx-post="{url("chat-message-create", session.pk)}"' in form
+    assert f'hx-post="{send_url(session.pk)}"' in form
     assert 'hx-target="#chat-messages"' in form
     assert 'hx-swap="beforeend' in form
     assert "hx-swap-oob" not in form
@@ -182,7 +185,7 @@ def test_the_message_form_appends_to_the_transcript(browser, session):
 
 
 def test_an_empty_message_shows_the_form_error(browser, session):
-    response = browser.post(url("chat-message-create", session.pk), {"content": "  "}, **HTMX)
+    response = browser.post(send_url(session.pk), {"content": "  "}, **HTMX)
 
     assert response.status_code == 400
     assert response.headers["HX-Retarget"] == "#chat-form"
@@ -194,7 +197,7 @@ def test_an_empty_message_shows_the_form_error(browser, session):
 
 
 def test_without_javascript_sending_returns_to_the_transcript(browser, session):
-    response = browser.post(url("chat-message-create", session.pk), {"content": "What is next?"})
+    response = browser.post(send_url(session.pk), {"content": "What is next?"})
 
     reply = session.messages.get(role="assistant")
     assert response.status_code == 302
@@ -207,9 +210,7 @@ def test_a_model_error_is_shown_as_the_reply(browser, session, settings):
     settings.LLM_API_KEY = "sk"
     settings.LLM_MAX_RETRIES = 0
 
-    html = browser.post(
-        url("chat-message-create", session.pk), {"content": "hello"}, **HTMX
-    ).content.decode()
+    html = browser.post(send_url(session.pk), {"content": "hello"}, **HTMX).content.decode()
 
     reply = session.messages.get(role="assistant")
     assert "chat-message--error" in article(html, reply)
@@ -223,7 +224,7 @@ def test_proposed_edits_are_shown_as_a_diff_with_apply_and_discard(browser, sess
     fake_llm.script(completion(json.dumps({"reply": "Here is the change.", "edits": EDITS})))
 
     html = browser.post(
-        url("chat-message-create", session.pk), {"content": "Add lease fencing"}, **HTMX
+        send_url(session.pk), {"content": "Add lease fencing"}, **HTMX
     ).content.decode()
 
     reply = session.messages.get(role="assistant")
@@ -345,7 +346,7 @@ def test_viewers_read_but_cannot_write(client, session, proposal, viewer):
     assert 'id="chat-form"' not in html
     assert message_url("apply", proposal) not in html
     assert client.post(url("chat-list"), {"title": "x"}).status_code == 403
-    assert client.post(url("chat-message-create", session.pk), {"content": "hi"}).status_code == 403
+    assert client.post(send_url(session.pk), {"content": "hi"}).status_code == 403
     assert client.post(message_url("apply", proposal), **HTMX).status_code == 403
     assert client.post(message_url("discard", proposal), **HTMX).status_code == 403
     assert ConversationSession.objects.count() == 1
@@ -362,7 +363,7 @@ def test_a_session_of_another_project_is_404(browser, planned, user, fake_llm):
     assert browser.get(reverse("planning:chat-detail", args=["mine", theirs.pk])).status_code == 200
 
     assert browser.get(url("chat-detail", theirs.pk)).status_code == 404
-    assert browser.post(url("chat-message-create", theirs.pk), {"content": "x"}).status_code == 404
+    assert browser.post(send_url(theirs.pk), {"content": "x"}).status_code == 404
     assert browser.post(url("chat-message-apply", theirs.pk, message.pk)).status_code == 404
     assert browser.post(url("chat-message-discard", theirs.pk, message.pk)).status_code == 404
     assert theirs.messages.count() == 2
@@ -384,14 +385,14 @@ def test_non_members_get_404(client, session):
     assert client.get(url("chat-list")).status_code == 404
     assert client.get(url("chat-detail", session.pk)).status_code == 404
     assert client.post(url("chat-list")).status_code == 404
-    assert client.post(url("chat-message-create", session.pk), {"content": "x"}).status_code == 404
+    assert client.post(send_url(session.pk), {"content": "x"}).status_code == 404
 
 
 def test_anonymous_users_are_sent_to_login(client, session):
     for response in (
         client.get(url("chat-list")),
         client.get(url("chat-detail", session.pk)),
-        client.post(url("chat-message-create", session.pk), {"content": "x"}),
+        client.post(send_url(session.pk), {"content": "x"}),
     ):
         assert response.status_code == 302
         assert response.url.startswith(reverse("login"))
@@ -402,7 +403,7 @@ def test_editors_can_chat(client, session):
     editor = MembershipFactory(project=session.project, role="editor").user
     client.force_login(editor)
 
-    response = client.post(url("chat-message-create", session.pk), {"content": "What is next?"})
+    response = client.post(send_url(session.pk), {"content": "What is next?"})
 
     assert response.status_code == 302
     assert session.messages.get(role="user").metadata["author"] == editor.username

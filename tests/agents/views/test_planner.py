@@ -1,4 +1,5 @@
-"""The "Generate plan" panel and the run's progress fragment, which polls until the run ends."""
+"""The "Generate plan" panel of the project page, and the planner's run fragment, which
+the page loads as it opens and which polls until the run ends."""
 
 import re
 
@@ -29,11 +30,25 @@ def detail_url(project: Project) -> str:
 
 
 def generate_url(project: Project) -> str:
-    return reverse("planning:plan-generate", args=[project.slug])
+    return reverse("planner:plan-generate", args=[project.slug])
 
 
 def progress_url(run: AgentRun) -> str:
-    return reverse("planning:run-progress", args=[run.project.slug, run.pk])
+    return reverse("planner:run-progress", args=[run.project.slug, run.pk])
+
+
+def latest_url(project: Project) -> str:
+    return reverse("planner:plan-run", args=[project.slug])
+
+
+def plan_run_panel(browser, project: Project) -> str:
+    """What the project page shows of plan generation: it loads the latest run's panel
+    as it opens, from the planner."""
+    page = browser.get(detail_url(project)).content.decode()
+    placeholder = re.search(r'<div id="plan-run"[^>]*>', page).group(0)
+    assert f'hx-get="{latest_url(project)}"' in placeholder
+    assert 'hx-trigger="load"' in placeholder
+    return browser.get(latest_url(project), **HTMX).content.decode()
 
 
 def start(project: Project, django_capture_on_commit_callbacks, text: str = REQUIREMENTS):
@@ -59,7 +74,7 @@ def test_panel_is_prefilled_with_the_project_description(browser, project):
     assert 'hx-target="#plan-run"' in form
     assert "A board for agents &amp; their &lt;plans&gt;</textarea>" in form
     # No run yet: an empty placeholder for the first run's progress to replace.
-    assert '<div id="plan-run"></div>' in html
+    assert plan_run_panel(browser, project).strip() == '<div id="plan-run"></div>'
 
 
 def test_viewers_see_no_generate_panel(client, project, viewer):
@@ -113,12 +128,11 @@ def test_offline_generation_polls_until_done_then_shows_the_version(
     assert DevPlanVersion.objects.filter(plan__project=project, number=1).exists()
 
     # The project page shows the finished run, not polling, with its version.
-    page = browser.get(detail_url(project)).content.decode()
-    panel = re.search(r'<section id="plan-run".*?</section>', page, re.S).group(0)
+    panel = plan_run_panel(browser, project)
     assert "Succeeded" in panel
     assert POLLING not in panel
     assert "Version 1" in panel
-    assert "F01-T2" in page  # the plan tree shows the generated tasks
+    assert "F01-T2" in browser.get(detail_url(project)).content.decode()  # the generated tasks
 
 
 def test_the_outcome_names_what_was_added(browser, project, django_capture_on_commit_callbacks):
@@ -153,7 +167,7 @@ def test_the_project_page_polls_a_run_in_progress(
 ):
     run = start(project, django_capture_on_commit_callbacks)
 
-    html = browser.get(detail_url(project)).content.decode()
+    html = plan_run_panel(browser, project)
 
     panel = re.search(r'<section id="plan-run".*?>', html, re.S).group(0)
     assert f'hx-get="{progress_url(run)}"' in panel
@@ -174,7 +188,7 @@ def test_the_project_page_shows_the_latest_run(browser, project):
         result={"stage": "done", "summary": "added 4 tasks", "version": None},
     )
 
-    html = browser.get(detail_url(project)).content.decode()
+    html = plan_run_panel(browser, project)
 
     assert f"run {latest.pk}" in html
     assert "Old failure" not in html
@@ -191,9 +205,8 @@ def test_without_javascript_posting_returns_to_the_project_page(
 
     assert response.status_code == 302
     assert response.url == detail_url(project)
-    html = browser.get(response.url).content.decode()
-    assert "Generating a plan" in html
-    assert POLLING in html
+    assert "Generating a plan" in browser.get(response.url).content.decode()
+    assert POLLING in plan_run_panel(browser, project)
 
 
 # Failures ------------------------------------------------------------------------------
@@ -288,7 +301,7 @@ def test_a_run_of_another_project_is_404(browser, project, django_capture_on_com
     mine = ProjectFactory(owner=project.owner, slug="mine")
     run = start(mine, django_capture_on_commit_callbacks)
 
-    path = reverse("planning:run-progress", args=[project.slug, run.pk])
+    path = reverse("planner:run-progress", args=[project.slug, run.pk])
 
     assert browser.get(path).status_code == 404
     assert browser.get(progress_url(run)).status_code == 200
@@ -322,3 +335,8 @@ def test_generation_markup_needs_no_inline_script_or_style(
         assert "style=" not in html
         assert "<style" not in html
         assert "hx-on" not in html
+
+
+def test_strangers_get_no_plan_run(client, project, other_project):
+    client.force_login(other_project.owner)
+    assert client.get(latest_url(project), **HTMX).status_code == 404

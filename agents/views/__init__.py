@@ -1,0 +1,1 @@
+"""HTML pages for a project's agents, one module per topic."""

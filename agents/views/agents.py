@@ -1,0 +1,124 @@
+"""The project's agents: the list with their live status and the run controls, adding an
+agent, and giving an external agent a key."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from agents import selectors, services
+from agents.forms import AgentCreateForm
+from agents.models import Agent
+from core.errors import DomainError
+from core.htmx import HtmxHttpRequest, redirect_or_client_redirect, wants_fragment
+from planning import selectors as planning_selectors
+from planning.models import Project
+
+AGENTS_PER_PAGE = 25
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def agent_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """The project's agents: what each is doing and when it last acted, with the project's
+    run controls and its latest runs. Non-members get 404.
+
+    `#agent-status` polls itself every 2 s while the project runs or an agent is busy.
+    """
+    project, membership = planning_selectors.project_for_user(user=request.user, slug=slug)
+    template_name = "agents/agent_list.html"
+    if wants_fragment(request):
+        template_name += "#agent-status"
+    paginator = Paginator(selectors.agent_list(project=project), AGENTS_PER_PAGE)
+    page_obj = paginator.get_page(request.GET.get("page"))
+    agents_live = project.status == Project.Status.ACTIVE or any(
+        agent.status == Agent.Status.BUSY for agent in page_obj
+    )
+    context = {
+        "project": project,
+        "page_obj": page_obj,
+        "can_write": membership.can_write,
+        "agents_live": agents_live,
+        "agent_form": AgentCreateForm(),
+    }
+    return render(request, template_name, context)
+
+
+@login_required
+@require_POST
+@sensitive_variables("issued")
+def agent_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Add an agent to the project. Writers only; errors come back on the agents page."""
+    project, _ = planning_selectors.project_for_user(user=request.user, slug=slug, write=True)
+    form = AgentCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            if form.cleaned_data["type"] == Agent.Type.EXTERNAL:
+                issued = services.external_agent_create(
+                    project=project,
+                    name=form.cleaned_data["name"],
+                    model=form.cleaned_data["model"],
+                )
+                return _issued_key_page(request, project, issued, created=True)
+            agent = services.agent_create(project=project, **form.cleaned_data)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request, f"Added {agent.get_type_display().lower()} agent {agent.name}."
+            )
+    else:
+        messages.error(request, "Give the agent a name and a type.")
+    return redirect_or_client_redirect(request, reverse("agents:agent-list", args=[project.slug]))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@sensitive_variables("issued")
+def agent_key_issue(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    """GET asks to confirm; POST gives an external agent a new key, replacing its old one
+    and showing the new one once. Writers only."""
+    project, _ = planning_selectors.project_for_user(user=request.user, slug=slug, write=True)
+    agent = get_object_or_404(selectors.agent_list(project=project), pk=pk)
+    if request.method == "GET":
+        return render(
+            request, "agents/agent_key_confirm.html", {"project": project, "agent": agent}
+        )
+    try:
+        issued = services.agent_key_issue(agent=agent)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect_or_client_redirect(
+            request, reverse("agents:agent-list", args=[project.slug])
+        )
+    return _issued_key_page(request, project, issued, created=False)
+
+
+@sensitive_variables("issued", "context")
+def _issued_key_page(
+    request: HtmxHttpRequest, project: Project, issued: services.IssuedKey, *, created: bool
+) -> HttpResponse:
+    """The one page that shows a key. It answers the POST that made the key: the key is
+    never stored (not in messages, not behind a redirect) and the page is never cached."""
+    context = {
+        "project": project,
+        "agent": issued.agent,
+        "key": issued.key,
+        "created": created,
+        "claim_url": request.build_absolute_uri(
+            reverse("agents-api:task-claim", kwargs={"project_slug": project.slug})
+        ),
+    }
+    response = render(request, "agents/agent_key.html", context)
+    add_never_cache_headers(response)
+    return response

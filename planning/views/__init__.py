@@ -1,0 +1,1 @@
+"""HTML pages for projects and their plans, one module per topic."""

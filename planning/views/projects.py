@@ -1,0 +1,115 @@
+"""The project list with the form that creates a project, the project page with its plan
+tree, and a task's status row."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import trigger_client_event
+
+from core.errors import DomainError
+from core.htmx import HtmxHttpRequest, redirect_or_client_redirect, wants_fragment
+from planning import selectors, services
+from planning.forms import ProjectCreateForm, TaskStatusForm
+from planning.models import Project, Task
+from planning.views.project_page import project_detail_context
+
+PROJECTS_PER_PAGE = 25
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_list(request: HtmxHttpRequest) -> HttpResponse:
+    """The user's projects, and the form that creates one (POST)."""
+    template_name = "planning/project_list.html"
+    if request.method == "POST":
+        form = ProjectCreateForm(request.POST)
+        project = _create_project(request, form)
+        if project is not None:
+            messages.success(request, f"Created project “{project.name}”.")
+            url = reverse("planning:project-detail", args=[project.slug])
+            return redirect_or_client_redirect(request, url)
+        if request.htmx:
+            return render(request, f"{template_name}#project-form", {"form": form})
+    else:
+        form = ProjectCreateForm()
+    paginator = Paginator(selectors.project_list_for_user(user=request.user), PROJECTS_PER_PAGE)
+    page_obj = paginator.get_page(request.GET.get("page"))
+    return render(request, template_name, {"form": form, "page_obj": page_obj})
+
+
+def _create_project(request: HttpRequest, form: ProjectCreateForm) -> Project | None:
+    if not form.is_valid():
+        return None
+    try:
+        return services.project_create(owner=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        # A slug taken between the form's check and the insert lands here.
+        form.add_error(None, exc.messages)
+    except DomainError as exc:
+        form.add_error(None, exc.message)
+    return None
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def project_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """The plan as a tree; htmx asks for `#plan-summary` again when a task changes."""
+    project, membership = selectors.project_for_user(user=request.user, slug=slug)
+    template_name = "planning/project_detail.html"
+    if wants_fragment(request):
+        template_name += "#plan-summary"
+    return render(request, template_name, project_detail_context(project, membership))
+
+
+@login_required
+@require_POST
+def task_status(request: HtmxHttpRequest, slug: str, key: str) -> HttpResponse:
+    """Change a task's status and answer with its re-rendered row (`#task-row`).
+
+    Viewers get 403 and non-members 404. An invalid status answers 400 with the row
+    showing the error and the task unchanged.
+    """
+    project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
+    task = _task_for_row(project, key)
+    form = TaskStatusForm(request.POST)
+    error = None
+    if form.is_valid():
+        try:
+            task = services.task_set_status(task=task, status=form.cleaned_data["status"])
+        except (DomainError, ValidationError) as exc:
+            error = exc.message if isinstance(exc, DomainError) else " ".join(exc.messages)
+            task = _task_for_row(project, key)  # the service may have half-applied the change
+    else:
+        error = " ".join(form.errors["status"])
+    context = {
+        "project": project,
+        "task": task,
+        "can_write": True,
+        "status_choices": Task.Status.choices,
+        "row_error": error,
+    }
+    response = render(
+        request,
+        "planning/project_detail.html#task-row",
+        context,
+        status=400 if error else 200,
+    )
+    if error is None:
+        trigger_client_event(response, "plan-changed")
+    return response
+
+
+def _task_for_row(project: Project, key: str) -> Task:
+    # The row shows the same annotation plan_tree() gives each task.
+    tasks = selectors.task_list(project=project).annotate(
+        dependency_count=Count("dependency_edges", distinct=True)
+    )
+    return get_object_or_404(tasks, key=key)

@@ -1,0 +1,563 @@
+"""The run pages: what every agent page lets each kind of user do, the project's run
+controls, the latest runs, a run's live timeline, cancel and retry, and the CSP every agent
+page keeps."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from agents.models import Agent, AgentRun, AgentStep, Checkpoint, DecisionLog, Metric
+from planning.models import Project, Task
+from tests.agents.views.pages import HTMX, POLLING, messages_of, url
+from tests.agents.views.run_records import build_run, reply, tool_call
+from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
+
+pytestmark = pytest.mark.django_db
+
+
+# Access ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def run(project) -> AgentRun:
+    return build_run(project, steps=1, status="failed", error="model unreachable")
+
+
+def page_urls(project: Project, run: AgentRun) -> list[str]:
+    return [
+        url("agent-list", project),
+        url("run-list", project),
+        url("run-detail", project, run.pk),
+        url("activity", project),
+        url("metrics", project),
+        url("inbox", project),
+        url("inbox-count", project),
+    ]
+
+
+def post_urls(project: Project, run: AgentRun, task: Task) -> list[str]:
+    return [
+        url("project-run-start", project),
+        url("project-run-pause", project),
+        url("project-run-cancel", project),
+        url("run-cancel", project, run.pk),
+        url("run-retry", project, run.pk),
+        url("inbox-answer", project, task.pk),
+    ]
+
+
+def test_anonymous_users_are_sent_to_login(client, project, run, checkpoint_task):
+    responses = [client.get(path) for path in page_urls(project, run)] + [
+        client.post(path) for path in post_urls(project, run, checkpoint_task)
+    ]
+
+    for response in responses:
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("login"))
+    assert AgentRun.objects.get(pk=run.pk).status == "failed"
+
+
+def test_members_see_every_page(browser, project, run):
+    for path in page_urls(project, run):
+        assert browser.get(path).status_code == 200, path
+
+
+def test_viewers_see_every_page_without_buttons(client, project, viewer, run, checkpoint_task):
+    client.force_login(viewer)
+    for path in page_urls(project, run):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        main = response.content.decode().split('<main class="page">')[-1]
+        assert "<button" not in main and "<form" not in main, path
+
+
+def test_non_members_get_404_everywhere(browser, other_project):
+    theirs = build_run(other_project, steps=1, status="failed")
+    task = TaskFactory(project=other_project, type=Task.Type.HUMAN_VERIFY)
+
+    for path in page_urls(other_project, theirs):
+        assert browser.get(path).status_code == 404, path
+    for path in post_urls(other_project, theirs, task):
+        assert browser.post(path).status_code == 404, path
+    assert AgentRun.objects.get(pk=theirs.pk).status == "failed"
+    assert not DecisionLog.objects.filter(task_id=task.pk).exists()
+
+
+def test_someone_elses_run_under_my_project_is_404(browser, project, other_project):
+    theirs = build_run(other_project, steps=1, status="running")
+
+    assert browser.get(url("run-detail", project, theirs.pk)).status_code == 404
+    assert browser.post(url("run-cancel", project, theirs.pk)).status_code == 404
+    assert AgentRun.objects.get(pk=theirs.pk).status == "running"
+
+
+def test_viewers_get_403_on_every_post(
+    client, project, viewer, run, checkpoint_task, django_capture_on_commit_callbacks
+):
+    AgentFactory(project=project, name="coder-x")
+    client.force_login(viewer)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        for path in post_urls(project, run, checkpoint_task):
+            assert client.post(path, {"verdict": "approve"}).status_code == 403, path
+            assert client.post(path, {"verdict": "approve"}, **HTMX).status_code == 403, path
+
+    assert callbacks == []
+    project.refresh_from_db()
+    assert project.status == Project.Status.PLANNING
+    assert AgentRun.objects.get(pk=run.pk).status == "failed"
+    assert AgentRun.objects.count() == 1
+    assert Task.objects.get(pk=checkpoint_task.pk).status == "pending"
+    assert not DecisionLog.objects.filter(task_id=checkpoint_task.pk).exists()
+    assert not Checkpoint.objects.exists()
+
+
+# Run controls and the latest runs --------------------------------------------------------
+
+
+def test_run_controls_follow_the_project_status(browser, project):
+    html = browser.get(url("agent-list", project)).content.decode()
+    controls = re.search(r'<section id="run-controls".*?</section>', html, re.S).group(0)
+    assert f'hx-post="{url("project-run-start", project)}"' in controls
+    assert ">Run</button>" in controls
+    assert url("project-run-pause", project) not in controls
+    assert url("project-run-cancel", project) not in controls
+
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.ACTIVE)
+    html = browser.get(url("agent-list", project)).content.decode()
+    controls = re.search(r'<section id="run-controls".*?</section>', html, re.S).group(0)
+    assert '<span class="badge badge--active">Active</span>' in controls
+    assert url("project-run-start", project) not in controls
+    assert f'hx-post="{url("project-run-pause", project)}"' in controls
+    assert f'hx-post="{url("project-run-cancel", project)}"' in controls
+
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.PAUSED)
+    html = browser.get(url("agent-list", project)).content.decode()
+    assert ">Resume</button>" in html
+
+
+def test_run_starts_the_project_on_ready_tasks(
+    browser, project, django_capture_on_commit_callbacks
+):
+    agent = AgentFactory(project=project, name="coder-a", type=Agent.Type.CODER)
+    task = TaskFactory(project=project, key="T1")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = browser.post(url("project-run-start", project), **HTMX)
+
+    assert response.status_code == 200
+    assert response.headers["HX-Redirect"] == url("agent-list", project)
+    project.refresh_from_db()
+    assert project.status == Project.Status.ACTIVE
+    run = AgentRun.objects.get(project=project)
+    assert (run.agent, run.task, run.status) == (agent, task, AgentRun.Status.RUNNING)
+    assert len(callbacks) == 1  # the first step, enqueued on commit (not run here)
+    assert Checkpoint.objects.filter(project=project, reason="run started").exists()
+    assert messages_of(browser.get(url("agent-list", project))) == [
+        "The project is running: started 1 run."
+    ]
+
+
+def test_run_without_a_coder_agent_says_why(browser, project):
+    TaskFactory(project=project)
+    AgentFactory(project=project, type=Agent.Type.EXTERNAL, name="claude")
+
+    response = browser.post(url("project-run-start", project), **HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert html.lstrip().startswith('<section id="run-controls"')
+    assert 'role="alert"' in html and "Add a coder" in html
+    project.refresh_from_db()
+    assert project.status == Project.Status.PLANNING
+    assert not AgentRun.objects.exists()
+
+    # Without htmx the message comes back on the page.
+    response = browser.post(url("project-run-start", project), follow=True)
+    assert any("Add a coder" in m for m in messages_of(response))
+
+
+def test_pause_and_cancel(browser, project, django_capture_on_commit_callbacks):
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.ACTIVE)
+    active = build_run(project, steps=1, status="running")
+    done = build_run(project, steps=1, status="succeeded")
+
+    with django_capture_on_commit_callbacks():
+        response = browser.post(url("project-run-pause", project), follow=True)
+    assert response.redirect_chain == [(url("agent-list", project), 302)]
+    assert messages_of(response) == [
+        "Paused. No new runs start; running ones stop after their current step."
+    ]
+    project.refresh_from_db()
+    assert project.status == Project.Status.PAUSED
+    assert AgentRun.objects.get(pk=active.pk).status == "running"
+    assert Checkpoint.objects.filter(project=project, reason="run paused").count() == 1
+
+    with django_capture_on_commit_callbacks():
+        response = browser.post(url("project-run-cancel", project), **HTMX)
+    assert response.headers["HX-Redirect"] == url("agent-list", project)
+    assert AgentRun.objects.get(pk=active.pk).status == "cancelled"
+    assert AgentRun.objects.get(pk=done.pk).status == "succeeded"
+    assert "cancelled 1 active run" in messages_of(browser.get(url("agent-list", project)))[0]
+
+
+def test_the_agents_page_loads_the_latest_runs(browser, project):
+    html = browser.get(url("agent-list", project)).content.decode()
+
+    assert re.search(
+        rf'<div id="run-table" hx-get="{url("run-list", project)}" hx-trigger="load"', html
+    )
+
+
+def test_run_table_shows_the_latest_20_runs(browser, project, other_project):
+    agent = AgentFactory(project=project, name="coder-a")
+    base = timezone.now() - timedelta(hours=1)
+    runs = []
+    for i in range(22):
+        task = TaskFactory(project=project, key=f"K{i:02d}", name=f"Task number {i}")
+        run = AgentRunFactory(agent=agent, task=task, status="succeeded", started_at=base)
+        AgentRun.objects.filter(pk=run.pk).update(created_at=base + timedelta(minutes=i))
+        runs.append(run)
+    build_run(other_project, steps=0, status="running")
+
+    response = browser.get(url("run-list", project), **HTMX)
+
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="run-table"')
+    assert html.count('<tr id="run-') == 20
+    assert "K21" in html and "K02" in html and "K01" not in html
+    assert html.index("K21") < html.index("K20")
+    assert f'href="{url("run-detail", project, runs[21].pk)}"' in html
+    assert '<span class="badge badge--succeeded">Succeeded</span>' in html
+    assert "coder-a" in html and "ago" in html
+    assert "hx-trigger" not in html  # nothing active: no polling
+    page_two = browser.get(url("run-list", project) + "?page=2").content.decode()
+    assert "K01" in page_two and "K00" in page_two
+
+
+def test_run_table_polls_while_a_run_is_active(browser, project):
+    build_run(project, steps=0, status="queued")
+
+    html = browser.get(url("run-list", project), **HTMX).content.decode()
+
+    assert POLLING in html and f'hx-get="{url("run-list", project)}"' in html
+    assert '<span class="badge badge--queued">Queued</span>' in html
+
+
+@pytest.mark.parametrize("n_runs", [2, 20])
+def test_run_table_query_count_does_not_grow(browser, project, n_runs, django_assert_num_queries):
+    for _ in range(n_runs):
+        build_run(project, steps=0, status="running")
+
+    # session, user, membership, count, rows (agent and task joined)
+    with django_assert_num_queries(5):
+        response = browser.get(url("run-list", project), **HTMX)
+
+    assert response.content.decode().count('<tr id="run-') == n_runs
+
+
+# Run detail ------------------------------------------------------------------------------
+
+
+def test_run_detail_shows_the_timeline(browser, project):
+    task = TaskFactory(project=project, key="01-T3", name="Add the login form")
+    agent = AgentFactory(project=project, name="coder-a")
+    run = build_run(
+        project, steps=2, status="failed", agent=agent, task=task, error="turn limit reached"
+    )
+    DecisionLog.objects.create(
+        project=project, run=run, decision="use <b>sessions</b>", reasoning={"why": "simpler"}
+    )
+
+    response = browser.get(url("run-detail", project, run.pk))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "coder-a" in html and "01-T3" in html and "Add the login form" in html
+    assert '<span class="badge badge--failed">Failed</span>' in html
+    assert 'role="alert">turn limit reached</p>' in html
+    steps = re.findall(r'<article class="step step--(\w+)" id="run-step-(\d+)">', html)
+    assert steps == [("done", "1"), ("done", "2")]
+    assert "Thinking about step 1" in html and "Thinking about step 2" in html
+    assert "1 attempt" in html
+    # Tool calls, collapsible, with input, output or error, and duration.
+    assert html.count('<li class="tool-call tool-call--succeeded">\n  <details>') == 2
+    assert html.count('<li class="tool-call tool-call--failed">\n  <details>') == 2
+    assert '<code class="tool-name">get_task</code>' in html
+    assert "&quot;key&quot;: &quot;T1&quot;" in html
+    assert "&quot;name&quot;: &quot;output of step 2&quot;" in html
+    assert "state is read-only in step 1" in html
+    assert "12 ms" in html and "3 ms" in html
+    # Decisions of the run, escaped.
+    assert "decided in step 1" in html and "decided in step 2" in html
+    assert "use &lt;b&gt;sessions&lt;/b&gt;" in html
+    assert "&quot;why&quot;: &quot;simpler&quot;" in html
+    # Token use: 2 calls of 120 tokens; cost summed.
+    tokens = re.search(r'<dd id="run-tokens">(.*?)</dd>', html, re.S).group(1)
+    assert '<span class="run-token-total">240</span> tokens in 2 model calls' in tokens
+    assert "200 in, of which 80 cached; 40 out" in tokens
+    assert re.search(r'<dd id="run-cost">\s*\$0\.0020', html)
+    # Ended: no polling, Retry offered, no Cancel.
+    assert POLLING not in html and 'id="run-live"' not in html
+    assert f'action="{url("run-retry", project, run.pk)}"' in html
+    assert url("run-cancel", project, run.pk) not in html
+
+
+def test_usage_an_external_agent_reported_without_split_or_cost(browser, project):
+    run = build_run(project, steps=0, status="running")
+
+    def report(value: float, metadata: dict) -> None:
+        Metric.objects.create(
+            project=project,
+            agent=run.agent,
+            run=run,
+            type="token_usage",
+            value=value,
+            metadata=metadata,
+        )
+
+    report(500, {})  # a bare total, no cost
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    tokens = re.search(r'<dd id="run-tokens">(.*?)</dd>', html, re.S).group(1)
+    assert "500</span> tokens in 1 model call" in tokens
+    assert "reported without an input/output split" in tokens and "0 in" not in tokens
+    cost = re.search(r'<dd id="run-cost">(.*?)</dd>', html, re.S).group(1)
+    assert "not reported" in cost and "$" not in cost
+
+    report(300, {"input_tokens": 200, "output_tokens": 100})
+    Metric.objects.create(project=project, agent=run.agent, run=run, type="cost", value=0.01)
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    tokens = re.search(r'<dd id="run-tokens">(.*?)</dd>', html, re.S).group(1)
+    assert "200 in, of which 0 cached; 100 out; 500 reported without a split" in tokens
+    cost = re.search(r'<dd id="run-cost">(.*?)</dd>', html, re.S).group(1)
+    assert "$0.0100" in cost and "not reported" not in cost  # costs may come as one sum
+
+
+def test_a_tool_call_the_model_asked_for_but_never_started(browser, project):
+    run = build_run(project, steps=0, status="running")
+    AgentStep.objects.create(
+        run=run, number=1, attempts=2, reply=reply("", ("x1", "list_tasks", "not json {"))
+    )
+    tool_call(run, None, "", "remember", {"note": "reported"})  # external: no step
+
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+
+    live = re.search(r'<li id="run-live".*?</li>\n', html, re.S).group(0)
+    assert 'id="run-step-1"' in live and "2 attempts" in live
+    assert '<span class="badge badge--requested">not started yet</span>' in live
+    assert "not json {" in live
+    loose = re.search(r'<section id="run-loose-calls".*?</section>', html, re.S).group(0)
+    assert "remember" in loose and '<span class="badge badge--running">running</span>' in loose
+
+
+def test_run_detail_polls_while_running_and_appends_finished_steps(browser, project):
+    run = build_run(project, steps=2, status="running")
+    AgentStep.objects.create(run=run, number=3, reply=reply("Working on it"))
+
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+
+    timeline = re.search(r'<ol id="run-steps" class="timeline">(.*?)</ol>\n', html, re.S).group(1)
+    live = re.search(r'<li id="run-live"[^>]*>', timeline).group(0)
+    assert POLLING in live and 'hx-swap="outerHTML"' in live
+    assert f"{url('run-detail', project, run.pk)}?after=2&amp;" in live
+    # Steps 1 and 2 are settled; step 3 is still running, inside the live item.
+    assert timeline.index('id="run-step-2"') < timeline.index('id="run-live"')
+    assert timeline.index('id="run-live"') < timeline.index('id="run-step-3"')
+    assert f'action="{url("run-cancel", project, run.pk)}"' in html
+    assert url("run-retry", project, run.pk) not in html
+
+    # Step 3 finishes and step 4 starts: the poll appends 3 and keeps polling.
+    AgentStep.objects.filter(run=run, number=3).update(status=AgentStep.Status.DONE)
+    AgentStep.objects.create(run=run, number=4)
+    response = browser.get(url("run-detail", project, run.pk) + "?after=2", **HTMX)
+
+    fragment = response.content.decode()
+    assert "<html" not in fragment
+    assert re.findall(r'id="run-step-(\d+)"', fragment) == ["3", "4"]
+    assert "Thinking about step 2" not in fragment  # already shown
+    assert fragment.lstrip().startswith('<li class="timeline-item">')
+    assert re.search(r'<li id="run-live"[^>]*\?after=3&amp;', fragment)
+    assert POLLING in fragment
+    assert '<section id="run-summary" class="panel run run--running"' in fragment
+    assert 'hx-swap-oob="true"' in fragment
+
+    # The run ends: the last poll appends the rest and carries no poller.
+    AgentStep.objects.filter(run=run, number=4).update(status=AgentStep.Status.DONE)
+    AgentRun.objects.filter(pk=run.pk).update(
+        status=AgentRun.Status.SUCCEEDED, finished_at=timezone.now(), result={"summary": "All done"}
+    )
+    fragment = browser.get(url("run-detail", project, run.pk) + "?after=3", **HTMX)
+    fragment = fragment.content.decode()
+    assert re.findall(r'id="run-step-(\d+)"', fragment) == ["4"]
+    assert "hx-trigger" not in fragment and 'id="run-live"' not in fragment
+    assert '<span class="badge badge--succeeded">Succeeded</span>' in fragment
+    assert "All done" in fragment
+    full = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert POLLING not in full and "?after=" not in full
+
+
+def test_a_cancelled_run_keeps_polling_until_its_step_in_flight_ends(browser, project, settings):
+    run = build_run(project, steps=1, status="running")
+    AgentStep.objects.create(run=run, number=2, reply=reply("Working on it"))
+    AgentRun.objects.filter(pk=run.pk).update(
+        status=AgentRun.Status.CANCELLED, finished_at=timezone.now()
+    )
+
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    live = re.search(r'<li id="run-live"[^>]*>', html).group(0)
+    assert POLLING in live and "?after=1&amp;" in live
+    assert '<span class="badge badge--cancelled">' in html
+    assert url("run-cancel", project, run.pk) not in html  # ended: nothing to cancel
+
+    AgentStep.objects.filter(run=run, number=2).update(status=AgentStep.Status.DONE)
+    fragment = browser.get(url("run-detail", project, run.pk) + "?after=1", **HTMX)
+    fragment = fragment.content.decode()
+    assert re.findall(r'id="run-step-(\d+)"', fragment) == ["2"]
+    assert "hx-trigger" not in fragment
+
+    # A step whose worker died never settles: past the task time limit, polling stops.
+    AgentStep.objects.create(run=run, number=3)
+    settings.CELERY_TASK_TIME_LIMIT = 60
+    AgentRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(minutes=2))
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert POLLING not in html and 'id="run-step-3"' in html
+
+
+def test_a_run_that_ends_before_its_first_step_says_so(browser, project):
+    run = build_run(project, steps=0, status="queued")
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert "Waiting for a worker" in html and "took no steps" not in html
+
+    AgentRun.objects.filter(pk=run.pk).update(
+        status=AgentRun.Status.CANCELLED, finished_at=timezone.now()
+    )
+    fragment = browser.get(url("run-detail", project, run.pk) + "?after=0", **HTMX)
+    assert "This run took no steps." in fragment.content.decode()
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert html.count("This run took no steps.") == 1
+
+
+def test_poll_replaces_decisions_only_when_they_changed(browser, project):
+    run = build_run(project, steps=1, status="running")
+    first = browser.get(url("run-detail", project, run.pk)).content.decode()
+    poll_url = re.search(r'<li id="run-live"[^>]*hx-get="([^"]+)"', first).group(1)
+    poll_url = poll_url.replace("&amp;", "&")
+
+    unchanged = browser.get(poll_url, **HTMX).content.decode()
+    DecisionLog.objects.create(project=project, run=run, decision="a fresh decision")
+    changed = browser.get(poll_url, **HTMX).content.decode()
+
+    assert 'id="run-decisions"' not in unchanged
+    assert 'id="run-decisions"' in changed and "a fresh decision" in changed
+
+
+@pytest.mark.parametrize("steps", [2, 20])
+def test_run_detail_query_count_does_not_grow(browser, project, steps):
+    run = build_run(project, steps=steps, status="running")
+
+    with CaptureQueriesContext(connection) as page:
+        html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    with CaptureQueriesContext(connection) as poll:
+        browser.get(url("run-detail", project, run.pk) + "?after=1", **HTMX)
+
+    assert html.count('class="step step--done"') == steps
+    assert html.count('<code class="tool-name">') == 2 * steps
+    # session, user, membership, run, steps, tool calls, decisions, token use
+    assert len(page) == 8, [q["sql"] for q in page]
+    assert len(poll) == 8, [q["sql"] for q in poll]
+
+
+def test_cancel_a_running_run(browser, project):
+    task = TaskFactory(project=project, status=Task.Status.IN_PROGRESS)
+    run = build_run(project, steps=1, status="running", task=task)
+
+    response = browser.post(url("run-cancel", project, run.pk), **HTMX)
+
+    assert response.headers["HX-Redirect"] == url("run-detail", project, run.pk)
+    run.refresh_from_db()
+    assert run.status == AgentRun.Status.CANCELLED and run.error == "cancelled by alice"
+    assert Task.objects.get(pk=task.pk).status == Task.Status.PENDING
+    # Cancelling again is refused with a message, not an error page.
+    response = browser.post(url("run-cancel", project, run.pk), follow=True)
+    assert any("already cancelled" in m for m in messages_of(response))
+
+
+def test_retry_a_failed_run(browser, project, django_capture_on_commit_callbacks):
+    run = build_run(project, steps=2, status="failed", error="model unreachable")
+    AgentStep.objects.filter(run=run, number=2).update(status=AgentStep.Status.FAILED)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = browser.post(url("run-retry", project, run.pk))
+
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.status == AgentRun.Status.RUNNING and run.error == ""
+    assert AgentStep.objects.get(run=run, number=2).status == AgentStep.Status.RUNNING
+    assert len(callbacks) == 1  # step 2 enqueued again, on commit
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert "Retrying run" in html and POLLING in html
+
+
+def test_retry_is_refused_for_runs_that_did_not_fail(browser, project):
+    run = build_run(project, steps=1, status="succeeded")
+
+    response = browser.post(url("run-retry", project, run.pk), follow=True)
+
+    assert any("Only a failed run can be retried" in m for m in messages_of(response))
+    assert AgentRun.objects.get(pk=run.pk).status == "succeeded"
+
+
+def test_an_external_agents_failed_run_is_not_retried_here(
+    browser, project, django_capture_on_commit_callbacks
+):
+    agent = AgentFactory(project=project, type=Agent.Type.EXTERNAL, name="claude")
+    run = build_run(project, steps=0, status="failed", agent=agent)
+
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    with django_capture_on_commit_callbacks() as callbacks:
+        browser.post(url("run-retry", project, run.pk))
+
+    assert url("run-retry", project, run.pk) not in html
+    assert callbacks == []
+    assert AgentRun.objects.get(pk=run.pk).status == "failed"
+
+
+# CSP -------------------------------------------------------------------------------------
+
+
+def test_pages_need_no_inline_script_or_style(
+    browser, project, checkpoint_task, decision_task, later_task, usage
+):
+    run = build_run(project, steps=2, status="running")
+    pages = [
+        url("agent-list", project),
+        url("run-list", project),
+        url("run-detail", project, run.pk),
+        url("activity", project),
+        url("metrics", project),
+        url("inbox", project),
+        reverse("agents:agent-key", args=[project.slug, AgentFactory(project=project).pk]),
+    ]
+    fragments = [
+        url("agent-list", project),
+        url("run-list", project),
+        url("run-detail", project, run.pk) + "?after=1",
+        url("activity", project),
+        url("inbox", project),
+        url("inbox-count", project),
+    ]
+    responses = [browser.get(p) for p in pages] + [browser.get(p, **HTMX) for p in fragments]
+    external = AgentFactory(project=project, type="external")
+    responses.append(browser.post(reverse("agents:agent-key", args=[project.slug, external.pk])))
+    for response in responses:
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None
+        assert "style=" not in html and "<style" not in html
+        assert "hx-on" not in html and "javascript:" not in html
