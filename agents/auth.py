@@ -1,10 +1,5 @@
-"""Authentication for external agents: `Authorization: Agent <key>`.
+"""Authentication for external agents: `Authorization: Agent <key>` (see agents.keys)."""
 
-A key is a high-entropy random token, so one SHA-256 is the right hash: there is nothing
-for a slow, salted password hash to protect against, and every request pays for it.
-"""
-
-import hashlib
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -14,16 +9,12 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from agents import statements
+from agents.keys import agent_key_hash
 from agents.models import Agent
 from core.db import instance_from_row, prepared_cursor
 from planning.models import Project
 
 KEYWORD = "Agent"
-KEY_PREFIX = "cbk_"
-
-
-def agent_key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _agent_by_key_hash(key_hash: str) -> Agent | None:

@@ -63,9 +63,8 @@ from django.db.models import Count  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 from agents import services  # noqa: E402
-from agents.auth import agent_key_hash  # noqa: E402
+from agents.keys import KEY_PREFIX, agent_key_hash  # noqa: E402
 from agents.models import Agent, AgentRun, ToolCall  # noqa: E402
-from agents.services.external import KEY_PREFIX  # noqa: E402
 from planning.models import Project, Task  # noqa: E402
 from planning.services import project_create  # noqa: E402
 

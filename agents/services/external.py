@@ -10,7 +10,6 @@ A run is fenced by (run, attempt, lease): once its lease has expired or it has e
 late completion from that attempt changes nothing.
 """
 
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from agents import statements
-from agents.auth import KEY_PREFIX, agent_key_hash
+from agents.keys import DISPLAYED_KEY_CHARS, agent_key_hash, agent_key_new
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
 from agents.services import runs
 from agents.services._common import _save
@@ -35,8 +34,6 @@ DEFAULT_LEASE_SECONDS = 300
 MIN_LEASE_SECONDS = 10
 MAX_LEASE_SECONDS = 24 * 3600
 MAX_REPORT_ITEMS = 1000
-# Shown after the key prefix, so people can tell keys apart without seeing them.
-DISPLAYED_KEY_CHARS = 12
 
 
 class LeaseExpiredError(ConflictError):
@@ -67,7 +64,7 @@ def agent_key_issue(*, agent: Agent) -> IssuedKey:
         )
     if agent.status == Agent.Status.TERMINATED:
         raise DomainError(f"Agent {agent.name} is terminated.", field="status")
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = agent_key_new()
     agent.api_key_hash = agent_key_hash(key)
     agent.api_key_prefix = key[:DISPLAYED_KEY_CHARS]
     _save(agent, update_fields=["api_key_hash", "api_key_prefix", "updated_at"])

@@ -57,9 +57,8 @@ def _claim_until_none(
 def race(*, tasks: int, claimers: int) -> list[tuple[list[str], bool]]:
     """Seed `tasks` ready tasks; let `claimers` processes claim them all. Returns, per
     process, the task keys it claimed and whether it saw the 204."""
-    from agents.auth import agent_key_hash
+    from agents.keys import KEY_PREFIX, agent_key_hash
     from agents.models import Agent
-    from agents.services.external import KEY_PREFIX
     from planning.models import Task
     from tests.celery_worker import _test_database_url
     from tests.factories import ProjectFactory
