@@ -1,12 +1,15 @@
 import logging
 import random
+import socket
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
+from django.db import OperationalError
 
 from agents.llm import LLMError
 from agents.runtime import step_execute
 from agents.services import orchestrator, planner, runs
+from agents.services.state import worker_heartbeat_record
 from planning.models import Project
 
 logger = logging.getLogger(__name__)
@@ -52,3 +55,16 @@ def recover_stale_runs() -> None:
     runs.stale_runs_recover()
     runs.stale_leases_expire()
     orchestrator.dispatch_waiting_work()
+
+
+@shared_task(
+    bind=True,
+    name="agents.record_worker_heartbeat",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def record_worker_heartbeat(self: "Task[[], None]") -> None:
+    # The worker's node name (celery@host) says which worker answered, not just which machine.
+    worker_heartbeat_record(hostname=self.request.hostname or socket.gethostname())

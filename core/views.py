@@ -1,14 +1,13 @@
 """Liveness and readiness probes for load balancers and orchestrators, and the favicon
 for pages that do not link it (the admin, the API docs)."""
 
+from celery import current_app as celery_app
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
-
-from config.celery import app as celery_app
 
 
 @never_cache
@@ -35,6 +34,12 @@ def _check_migrations() -> str | None:
 
 
 def _check_broker() -> str | None:
+    """Connect to the broker the project's Celery app sends tasks to.
+
+    `celery.current_app` is that app without core importing `config`: `config/__init__.py`
+    creates it when Django loads the settings, and Celery's Django fixup makes it the
+    default app of every thread, not only of the one that imported it.
+    """
     with celery_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
     return None

@@ -1,9 +1,10 @@
-"""Checkpoints and the agent state store."""
+"""Checkpoints and the agent state store, with the worker heartbeat kept in it."""
 
 from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from agents import selectors
 from agents.models import (
@@ -102,3 +103,21 @@ def agent_state_set(*, project: Project, namespace: str, key: str, value: Any) -
 def agent_state_delete(*, entry: AgentState) -> None:
     """Delete an entry."""
     entry.delete()
+
+
+# Worker heartbeat ---------------------------------------------------------------------
+
+HEARTBEAT_NAMESPACE = "system"
+HEARTBEAT_KEY = "worker-heartbeat"
+
+
+@transaction.atomic
+def worker_heartbeat_record(*, hostname: str) -> AgentState:
+    """Upsert the global `system/worker-heartbeat` state with this worker's name and the time."""
+    state, _ = AgentState.objects.update_or_create(
+        project=None,
+        namespace=HEARTBEAT_NAMESPACE,
+        key=HEARTBEAT_KEY,
+        defaults={"value": {"hostname": hostname, "at": timezone.now().isoformat()}},
+    )
+    return state

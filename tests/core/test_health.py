@@ -1,5 +1,7 @@
+import threading
+
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.db.migrations.recorder import MigrationRecorder
 
 from config.celery import app as celery_app
@@ -23,6 +25,27 @@ def test_readyz_is_ok_when_database_migrations_and_broker_are(client):
         "status": "ok",
         "checks": {"database": "ok", "migrations": "ok", "broker": "ok"},
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_checks_the_projects_broker_from_a_request_thread(client, monkeypatch):
+    # runserver and threaded gunicorn workers answer on threads other than the one that
+    # loaded Django, where a Celery app that is only "current" per thread would not be.
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    responses = []
+
+    def get() -> None:
+        try:
+            responses.append(client.get("/readyz"))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=get)
+    thread.start()
+    thread.join(timeout=30)
+
+    assert responses[0].status_code == 503
+    assert "127.0.0.1:1" in responses[0].json()["checks"]["broker"]
 
 
 @pytest.mark.django_db

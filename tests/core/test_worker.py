@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from agents.models import AgentState
-from core.tasks import record_worker_heartbeat
+from agents.tasks import record_worker_heartbeat
 from tests.celery_worker import spawn_worker, stop_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

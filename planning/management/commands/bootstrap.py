@@ -1,4 +1,5 @@
-"""Make a checkout ready to serve: migrate, collect static files, create the admin user.
+"""Make a checkout ready to serve: migrate, collect static files, create the admin user
+and, on an empty database, the demo project (which is why the command lives in planning).
 
 Safe to run on every start: each step is a no-op when already done.
 """
