@@ -1,15 +1,19 @@
 """Write-side operations for memory. Every function here is one transaction."""
 
+from __future__ import annotations
+
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Model
 
-from agents.models import Agent, AgentRun, ToolCall
 from core.errors import DomainError
 from memory.models import MemoryFact
 from planning.models import Project
+
+if TYPE_CHECKING:
+    from agents.models import Agent, AgentRun, ToolCall
 
 MEMORY_FACT_FIELDS = ("subject", "is_stale", "agent", "run", "tool_call")
 BODY_FIELDS = ("learned", "confidence", "source")

@@ -1,6 +1,5 @@
 from rest_framework import serializers
 
-from agents.models import Agent, AgentRun, ToolCall
 from memory.models import MemoryFact
 from planning.api.scoping import ProjectScopedRelatedFieldsMixin
 
@@ -8,20 +7,13 @@ from planning.api.scoping import ProjectScopedRelatedFieldsMixin
 class MemoryFactSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
     """A fact with its body flattened: `learned`, `confidence` and `source`."""
 
+    # The provenance links (agent, run, tool_call) are the fields ModelSerializer builds
+    # from the model's foreign keys, so memory names no model of the agents app here.
     scoped_related_fields = {"agent": "project", "run": "project", "tool_call": "project"}
     learned = serializers.CharField(source="body.learned", help_text="What was learned.")
     confidence = serializers.FloatField(min_value=0, max_value=1)
     source = serializers.CharField(
         source="body.source", help_text="Where it was learned: a tool, a file, a person."
-    )
-    agent = serializers.PrimaryKeyRelatedField(
-        queryset=Agent.objects.all(), required=False, allow_null=True
-    )
-    run = serializers.PrimaryKeyRelatedField(
-        queryset=AgentRun.objects.all(), required=False, allow_null=True
-    )
-    tool_call = serializers.PrimaryKeyRelatedField(
-        queryset=ToolCall.objects.all(), required=False, allow_null=True
     )
 
     class Meta:
