@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Model
 
 from core.errors import DomainError
+from core.services import model_update
 from memory.models import MemoryFact
 from planning.models import Project
 
@@ -79,30 +80,25 @@ def memory_fact_update(*, fact: MemoryFact, data: Mapping[str, Any]) -> MemoryFa
     Raises DomainError for a confidence outside 0..1, provenance from another project,
     or a field that cannot be changed.
     """
-    changed: list[str] = []
-    body = dict(fact.body)
-    for name, value in data.items():
-        if name in BODY_FIELDS:
-            if body.get(name) != value:
-                body[name] = value
+
+    def derive(changed: list[str]) -> list[str]:
+        body = dict(fact.body)
+        for name in BODY_FIELDS:
+            if name in data and body.get(name) != data[name]:
+                body[name] = data[name]
                 changed.append("body")
-        elif name in MEMORY_FACT_FIELDS:
-            if getattr(fact, name) != value:
-                setattr(fact, name, value)
-                changed.append(name)
-        else:
-            raise DomainError(f"{name!r} cannot be changed here.", field=name)
-    if "confidence" in data:
-        _check_confidence(data["confidence"])
-        if fact.confidence != data["confidence"]:
-            fact.confidence = data["confidence"]
-            changed.append("confidence")
-    if not changed:
-        return fact
-    fact.body = body
-    _check_provenance(fact)
-    fact.full_clean()
-    fact.save(update_fields=[*set(changed), "updated_at"])
+        if "confidence" in data:
+            _check_confidence(data["confidence"])
+            if fact.confidence != data["confidence"]:
+                fact.confidence = data["confidence"]
+                changed.append("confidence")
+        if changed:
+            fact.body = body
+            _check_provenance(fact)
+        return changed
+
+    columns = {name: value for name, value in data.items() if name not in BODY_FIELDS}
+    model_update(instance=fact, data=columns, allowed=MEMORY_FACT_FIELDS, derive=derive)
     return fact
 
 

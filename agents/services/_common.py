@@ -1,8 +1,5 @@
 """Helpers shared by the agents services."""
 
-from collections.abc import Iterable, Mapping
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db.models import Model, UniqueConstraint
@@ -16,11 +13,6 @@ from core.errors import ConflictError, DomainError
 from planning.models import Project, Task
 
 UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
-
-
-def _save(instance: Model, *, update_fields: Iterable[str] | None = None) -> None:
-    instance.full_clean()
-    instance.save(update_fields=list(update_fields) if update_fields is not None else None)
 
 
 def _insert_once(instance: Model, *, conflict: str, links_loaded: bool = False) -> None:
@@ -72,20 +64,6 @@ def _validate_all_but_unique_constraints(instance: Model) -> None:
             errors.append(exc)
     if errors:
         raise ValidationError(errors)
-
-
-def _apply(instance: Model, data: Mapping[str, Any], allowed: Iterable[str]) -> list[str]:
-    changed = []
-    allowed = set(allowed)
-    for name, value in data.items():
-        if name not in allowed:
-            raise DomainError(f"{name!r} cannot be changed here.", field=name)
-        current = getattr(instance, name)
-        # 1 == True in Python, but not in a JSON value: compare the types too.
-        if current != value or type(current) is not type(value):
-            setattr(instance, name, value)
-            changed.append(name)
-    return changed
 
 
 def _check_same_project(project: Project, **links: Model | None) -> None:

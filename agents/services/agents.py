@@ -8,8 +8,9 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from agents.models import Agent
-from agents.services._common import _apply, _check_same_project, _save
+from agents.services._common import _check_same_project
 from core.errors import ConflictError
+from core.services import model_update
 from planning.models import Project, Task
 
 # Agents -------------------------------------------------------------------------------
@@ -41,10 +42,13 @@ def _stamp_termination(agent: Agent) -> list[str]:
 def agent_create(*, project: Project, name: str, type: str, **fields: Any) -> Agent:
     """Register an agent. Raises DomainError when its current task is in another project."""
     agent = Agent(project=project, name=name, type=type)
-    _apply(agent, fields, AGENT_FIELDS)
-    _check_same_project(project, current_task=agent.current_task)
-    _stamp_termination(agent)
-    _save(agent)
+
+    def derive(changed: list[str]) -> list[str]:
+        _check_same_project(project, current_task=agent.current_task)
+        _stamp_termination(agent)
+        return changed
+
+    model_update(instance=agent, data=fields, allowed=AGENT_FIELDS, derive=derive)
     return agent
 
 
@@ -55,13 +59,15 @@ def agent_update(*, agent: Agent, data: Mapping[str, Any]) -> Agent:
 
     Raises DomainError when the current task is in another project.
     """
-    changed = _apply(agent, data, AGENT_FIELDS)
-    if "current_task" in changed:
-        _check_same_project(agent.project, current_task=agent.current_task)
-    if "status" in changed:
-        changed += _stamp_termination(agent)
-    if changed:
-        _save(agent, update_fields=[*changed, "updated_at"])
+
+    def derive(changed: list[str]) -> list[str]:
+        if "current_task" in changed:
+            _check_same_project(agent.project, current_task=agent.current_task)
+        if "status" in changed:
+            changed += _stamp_termination(agent)
+        return changed
+
+    model_update(instance=agent, data=data, allowed=AGENT_FIELDS, derive=derive)
     if agent.status == Agent.Status.TERMINATED:
         agent_pending_tasks_release(agent=agent)
     return agent

@@ -27,7 +27,6 @@ from agents.checkpoints import (
     execution_values,
 )
 from agents.models import Agent, AgentRun, AgentState, Checkpoint, DecisionLog
-from agents.services._common import _save
 from agents.services.logs import decision_record
 from agents.services.runs import dispatch_after_commit
 from core.errors import ConflictError, DomainError
@@ -110,7 +109,8 @@ def checkpoint_snapshot(
             state=_project_state(locked),
             git_commit=commit,
         )
-        _save(checkpoint)
+        checkpoint.full_clean()
+        checkpoint.save()
     return checkpoint
 
 

@@ -22,7 +22,6 @@ from agents import statements
 from agents.keys import DISPLAYED_KEY_CHARS, agent_key_hash, agent_key_new
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
 from agents.services import runs
-from agents.services._common import _save
 from agents.services.agents import agent_create
 from agents.services.logs import ReportItemError, decisions_record, metrics_record
 from core.db import instance_from_row, prepared_cursor
@@ -67,7 +66,8 @@ def agent_key_issue(*, agent: Agent) -> IssuedKey:
     key = agent_key_new()
     agent.api_key_hash = agent_key_hash(key)
     agent.api_key_prefix = key[:DISPLAYED_KEY_CHARS]
-    _save(agent, update_fields=["api_key_hash", "api_key_prefix", "updated_at"])
+    agent.full_clean()
+    agent.save(update_fields=["api_key_hash", "api_key_prefix", "updated_at"])
     return IssuedKey(agent=agent, key=key)
 
 
@@ -83,7 +83,8 @@ def agent_key_revoke(*, agent: Agent) -> Agent:
     """Forget the agent's key, so requests made with it fail from now on."""
     agent.api_key_hash = ""
     agent.api_key_prefix = ""
-    _save(agent, update_fields=["api_key_hash", "api_key_prefix", "updated_at"])
+    agent.full_clean()
+    agent.save(update_fields=["api_key_hash", "api_key_prefix", "updated_at"])
     return agent
 
 

@@ -19,7 +19,7 @@ from agents.models import (
     PlanningCycle,
     ToolCall,
 )
-from agents.services._common import _check_same_project, _insert_once, _resolve_links, _save
+from agents.services._common import _check_same_project, _insert_once, _resolve_links
 from core.errors import DomainError
 from planning.models import Project, Task
 
@@ -119,7 +119,8 @@ def planning_cycle_open(
         status=PlanningCycle.Status.ACTIVE,
         goals=[] if goals is None else goals,
     )
-    _save(cycle)
+    cycle.full_clean()
+    cycle.save()
     return cycle
 
 
@@ -231,7 +232,8 @@ def decision_record(
         planning_cycle=planning_cycle,
         at=timezone.now(),
     )
-    _save(entry)
+    entry.full_clean()
+    entry.save()
     return entry
 
 
@@ -259,7 +261,8 @@ def metric_record(
         task_id=task.pk if task else None,
         at=recorded_at or timezone.now(),
     )
-    _save(metric)
+    metric.full_clean()
+    metric.save()
     return metric
 
 

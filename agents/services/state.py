@@ -11,7 +11,7 @@ from agents.models import (
     AgentState,
     Checkpoint,
 )
-from agents.services._common import _apply, _save
+from core.services import model_update
 from planning.models import Project
 
 # Checkpoints --------------------------------------------------------------------------
@@ -36,16 +36,15 @@ def checkpoint_create(
         state={} if state is None else state,
         git_commit=git_commit,
     )
-    _save(checkpoint)
+    checkpoint.full_clean()
+    checkpoint.save()
     return checkpoint
 
 
 @transaction.atomic
 def checkpoint_update(*, checkpoint: Checkpoint, data: Mapping[str, Any]) -> Checkpoint:
     """Rename a checkpoint or change its reason. Its state is fixed at creation (DomainError)."""
-    changed = _apply(checkpoint, data, CHECKPOINT_EDITABLE_FIELDS)
-    if changed:
-        _save(checkpoint, update_fields=changed)
+    model_update(instance=checkpoint, data=data, allowed=CHECKPOINT_EDITABLE_FIELDS)
     return checkpoint
 
 
@@ -64,16 +63,15 @@ AGENT_STATE_FIELDS = ("namespace", "key", "value")
 def agent_state_create(*, project: Project, namespace: str, key: str, value: Any) -> AgentState:
     """Store a new entry. Raises ValidationError when (namespace, key) is taken."""
     entry = AgentState(project=project, namespace=namespace, key=key, value=value)
-    _save(entry)
+    entry.full_clean()
+    entry.save()
     return entry
 
 
 @transaction.atomic
 def agent_state_update(*, entry: AgentState, data: Mapping[str, Any]) -> AgentState:
     """Change an entry's value or move it. Raises ValidationError when the new key is taken."""
-    changed = _apply(entry, data, AGENT_STATE_FIELDS)
-    if changed:
-        _save(entry, update_fields=[*changed, "updated_at"])
+    model_update(instance=entry, data=data, allowed=AGENT_STATE_FIELDS)
     return entry
 
 

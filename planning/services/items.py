@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from core.errors import ConflictError, DomainError
+from core.services import model_update
 from planning import selectors
 from planning.graph import cycle_closed_by
 from planning.models import (
@@ -20,7 +21,7 @@ from planning.models import (
     Task,
     TaskDependency,
 )
-from planning.services._common import PlanError, _apply, _save
+from planning.services._common import PlanError
 
 # Requirements, features, sub-features ------------------------------------------------
 
@@ -53,8 +54,7 @@ def requirement_create(
     features = list(features)
     _check_same_project(project, features, "features")
     requirement = Requirement(project=project, description=description)
-    _apply(requirement, fields, REQUIREMENT_FIELDS)
-    _save(requirement)
+    model_update(instance=requirement, data=fields, allowed=REQUIREMENT_FIELDS)
     requirement.features.set(features)
     return requirement
 
@@ -66,9 +66,7 @@ def requirement_update(
     data: Mapping[str, Any],
     features: Iterable[Feature] | None = None,
 ) -> Requirement:
-    changed = _apply(requirement, data, REQUIREMENT_FIELDS)
-    if changed:
-        _save(requirement, update_fields=[*changed, "updated_at"])
+    model_update(instance=requirement, data=data, allowed=REQUIREMENT_FIELDS)
     if features is not None:
         features = list(features)
         _check_same_project(requirement.project, features, "features")
@@ -79,16 +77,13 @@ def requirement_update(
 @transaction.atomic
 def feature_create(*, project: Project, key: str, name: str, **fields: Any) -> Feature:
     feature = Feature(project=project, key=key, name=name)
-    _apply(feature, fields, FEATURE_FIELDS)
-    _save(feature)
+    model_update(instance=feature, data=fields, allowed=FEATURE_FIELDS)
     return feature
 
 
 @transaction.atomic
 def feature_update(*, feature: Feature, data: Mapping[str, Any]) -> Feature:
-    changed = _apply(feature, data, FEATURE_FIELDS)
-    if changed:
-        _save(feature, update_fields=[*changed, "updated_at"])
+    model_update(instance=feature, data=data, allowed=FEATURE_FIELDS)
     return feature
 
 
@@ -104,8 +99,7 @@ def sub_feature_create(
 ) -> SubFeature:
     project = feature.project
     sub = SubFeature(project=project, feature=feature, key=key, name=name)
-    _apply(sub, fields, SUB_FEATURE_FIELDS)
-    _save(sub)
+    model_update(instance=sub, data=fields, allowed=SUB_FEATURE_FIELDS)
     _set_sub_feature_links(sub, depends_on=depends_on, requirements=requirements)
     return sub
 
@@ -120,14 +114,18 @@ def sub_feature_update(
     requirements: Iterable[Requirement] | None = None,
 ) -> SubFeature:
     """Change a sub-feature; a new wave is carried down to its tasks."""
-    changed = _apply(sub_feature, data, SUB_FEATURE_FIELDS)
-    if feature is not None and feature.pk != sub_feature.feature_id:
-        _check_same_project(sub_feature.project, [feature], "feature")
-        sub_feature.feature = feature
-        changed.append("feature")
-        sub_feature.tasks.update(feature=feature, updated_at=timezone.now())
-    if changed:
-        _save(sub_feature, update_fields=[*changed, "updated_at"])
+
+    def derive(changed: list[str]) -> list[str]:
+        if feature is not None and feature.pk != sub_feature.feature_id:
+            _check_same_project(sub_feature.project, [feature], "feature")
+            sub_feature.feature = feature
+            changed.append("feature")
+            sub_feature.tasks.update(feature=feature, updated_at=timezone.now())
+        return changed
+
+    _, changed = model_update(
+        instance=sub_feature, data=data, allowed=SUB_FEATURE_FIELDS, derive=derive
+    )
     if "wave" in changed:
         sub_feature.tasks.update(wave=sub_feature.wave, updated_at=timezone.now())
     _set_sub_feature_links(sub_feature, depends_on=depends_on, requirements=requirements)
@@ -242,13 +240,16 @@ def task_create(
     """
     task = Task(project=project, key=key, name=name)
     wave = fields.pop("wave", None)
-    _apply(task, fields, TASK_FIELDS)
-    _place_task(task, feature=feature, sub_feature=sub_feature)
-    if wave is not None and sub_feature is None:
-        task.wave = wave
-    _check_assignable(task)
-    _stamp_status_times(task)
-    _save(task)
+
+    def derive(changed: list[str]) -> list[str]:
+        _place_task(task, feature=feature, sub_feature=sub_feature)
+        if wave is not None and sub_feature is None:
+            task.wave = wave
+        _check_assignable(task)
+        _stamp_status_times(task)
+        return changed
+
+    model_update(instance=task, data=fields, allowed=TASK_FIELDS, derive=derive)
     for target in depends_on:
         task_add_dependency(task=task, depends_on=target)
     return task
@@ -268,31 +269,33 @@ def task_update(
     """
     data = dict(data)
     wave = data.pop("wave", None)
-    changed = _apply(task, data, TASK_FIELDS)
-    if (
-        "status" in changed
-        and task.status == Task.Status.PENDING
-        and "assigned_agent" not in data
-        and task.assigned_agent_id is not None
-    ):
-        task.assigned_agent = None
-        changed.append("assigned_agent")
-    if placement is not None:
-        _place_task(
-            task,
-            feature=placement.get("feature", task.feature),
-            sub_feature=placement.get("sub_feature", task.sub_feature),
-        )
-        changed += ["feature", "sub_feature", "wave"]
-    if wave is not None and task.sub_feature_id is None and wave != task.wave:
-        task.wave = wave
-        changed.append("wave")
-    if "assigned_agent" in changed:
-        _check_assignable(task)
-    if "status" in changed:
-        changed += _stamp_status_times(task)
-    if changed:
-        _save(task, update_fields=[*set(changed), "updated_at"])
+
+    def derive(changed: list[str]) -> list[str]:
+        if (
+            "status" in changed
+            and task.status == Task.Status.PENDING
+            and "assigned_agent" not in data
+            and task.assigned_agent_id is not None
+        ):
+            task.assigned_agent = None
+            changed.append("assigned_agent")
+        if placement is not None:
+            _place_task(
+                task,
+                feature=placement.get("feature", task.feature),
+                sub_feature=placement.get("sub_feature", task.sub_feature),
+            )
+            changed += ["feature", "sub_feature", "wave"]
+        if wave is not None and task.sub_feature_id is None and wave != task.wave:
+            task.wave = wave
+            changed.append("wave")
+        if "assigned_agent" in changed:
+            _check_assignable(task)
+        if "status" in changed:
+            changed += _stamp_status_times(task)
+        return changed
+
+    model_update(instance=task, data=data, allowed=TASK_FIELDS, derive=derive)
     return task
 
 

@@ -8,11 +8,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ConflictError
+from core.services import model_update
 from planning.models import (
     Project,
     ProjectMembership,
 )
-from planning.services._common import _apply, _save, _unique_slug
+from planning.services._common import _unique_slug
 
 # Projects ---------------------------------------------------------------------------
 
@@ -31,13 +32,8 @@ PROJECT_FIELDS = (
 @transaction.atomic
 def project_create(*, owner: AbstractBaseUser, name: str, **fields: Any) -> Project:
     """Create a project and make `owner` its first owner member."""
-    if not fields.get("slug"):
-        fields.pop("slug", None)
-    project = Project(owner=owner, name=name)
-    _apply(project, fields, PROJECT_FIELDS)
-    if not project.slug:
-        project.slug = _unique_slug(name)
-    _save(project)
+    project = Project(owner=owner, name=name, slug=fields.pop("slug", None) or _unique_slug(name))
+    model_update(instance=project, data=fields, allowed=PROJECT_FIELDS)
     ProjectMembership.objects.create(project=project, user=owner, role=ProjectMembership.Role.OWNER)
     return project
 
@@ -45,17 +41,19 @@ def project_create(*, owner: AbstractBaseUser, name: str, **fields: Any) -> Proj
 @transaction.atomic
 def project_update(*, project: Project, data: Mapping[str, Any]) -> Project:
     """Change a project's fields; finishing it stamps completed_at."""
-    changed = _apply(project, data, PROJECT_FIELDS)
-    if "status" in changed:
-        finished = project.status in (Project.Status.COMPLETED, Project.Status.ARCHIVED)
-        if finished and project.completed_at is None:
-            project.completed_at = timezone.now()
-            changed.append("completed_at")
-        elif not finished and project.completed_at is not None:
-            project.completed_at = None
-            changed.append("completed_at")
-    if changed:
-        _save(project, update_fields=[*changed, "updated_at"])
+
+    def derive(changed: list[str]) -> list[str]:
+        if "status" in changed:
+            finished = project.status in (Project.Status.COMPLETED, Project.Status.ARCHIVED)
+            if finished and project.completed_at is None:
+                project.completed_at = timezone.now()
+                changed.append("completed_at")
+            elif not finished and project.completed_at is not None:
+                project.completed_at = None
+                changed.append("completed_at")
+        return changed
+
+    model_update(instance=project, data=data, allowed=PROJECT_FIELDS, derive=derive)
     return project
 
 
@@ -70,8 +68,7 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Pr
     ).first() or ProjectMembership(project=project, user=user)
     if membership.pk and membership.role == ProjectMembership.Role.OWNER and role != "owner":
         _ensure_another_owner(project=project, leaving=membership)
-    membership.role = role
-    _save(membership)
+    model_update(instance=membership, data={"role": role}, allowed=("role",))
     return membership
 
 
