@@ -277,7 +277,6 @@ LLM_PROVIDER = env.str("LLM_PROVIDER", default="offline")
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_PLANNING_MODEL = env.str("LLM_PLANNING_MODEL", default="gpt-4o-mini")
-LLM_EMBEDDING_MODEL = env.str("LLM_EMBEDDING_MODEL", default="text-embedding-3-small")
 LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.4)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=2200)
 # Per attempt; the SDK retries 429, 5xx, timeouts and connection errors with backoff.

@@ -102,11 +102,6 @@ def memory_fact_update(*, fact: MemoryFact, data: Mapping[str, Any]) -> MemoryFa
     return fact
 
 
-def memory_fact_mark_stale(*, fact: MemoryFact) -> MemoryFact:
-    """Keep a fact for the record but stop retrieval from offering it."""
-    return memory_fact_update(fact=fact, data={"is_stale": True})
-
-
 @transaction.atomic
 def memory_fact_delete(*, fact: MemoryFact) -> None:
     """Forget a fact. Prefer marking it stale to keep the record."""

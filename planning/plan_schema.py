@@ -187,10 +187,6 @@ class PlanEditList(_Strict):
     edits: list[PlanEdit]
 
 
-def plan_edits_schema() -> dict[str, Any]:
-    return PlanEditList.model_json_schema()
-
-
 def parse_plan_edits(data: Any) -> list[PlanEdit]:
     """Raises PlanImportError listing what is wrong with the edit list."""
     try:

@@ -599,8 +599,3 @@ def _resolve_plan_dependencies(document: PlanDocument) -> None:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def parse_single_plan(text: str, *, path: str) -> PlanDocument:
-    """A lone `NN-MM-PLAN.md`: its phase becomes the only feature."""
-    return parse_planning_folder({path: text}, source=path)

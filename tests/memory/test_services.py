@@ -52,12 +52,6 @@ def test_updating_confidence_keeps_body_and_column_together(project) -> None:
     assert MemoryFact.objects.get(pk=fact.pk).confidence == 0.2
 
 
-def test_marking_a_fact_stale(project) -> None:
-    fact = MemoryFactFactory(project=project)
-    services.memory_fact_mark_stale(fact=fact)
-    assert MemoryFact.objects.get(pk=fact.pk).is_stale is True
-
-
 def test_the_body_cannot_be_replaced_wholesale(project) -> None:
     fact = MemoryFactFactory(project=project)
     with pytest.raises(DomainError):
