@@ -1,4 +1,8 @@
-"""FilterSets shared by the API and the HTMX list pages."""
+"""FilterSets of the agents API's list endpoints.
+
+The agents pages do not use them: their lists (agents, runs, checkpoints) are paginated,
+not filtered, and the usage page sums metrics over its own `?days=` window.
+"""
 
 import django_filters
 from django.db.models import QuerySet

@@ -1,4 +1,5 @@
-"""FilterSets shared by the API and the HTMX list pages."""
+"""FilterSets shared by the API and the HTMX list pages: the fact list page filters
+through MemoryFactFilterSet as the memory-facts endpoint does."""
 
 import django_filters
 

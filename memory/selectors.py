@@ -6,12 +6,14 @@ from memory.models import MemoryFact
 from planning.models import Project
 
 
-def memory_fact_list(*, project: Project, stale: bool | None = None) -> QuerySet[MemoryFact]:
-    """The project's facts, most confident first; `stale` keeps only stale or only fresh ones."""
-    facts = MemoryFact.objects.filter(project=project)
-    if stale is not None:
-        facts = facts.filter(is_stale=stale)
-    return facts.select_related("agent").order_by("-confidence", "-id")
+def memory_fact_list(*, project: Project) -> QuerySet[MemoryFact]:
+    """The project's facts, most confident first. The API and the fact list page narrow
+    them down with `memory.filters.MemoryFactFilterSet`."""
+    return (
+        MemoryFact.objects.filter(project=project)
+        .select_related("agent")
+        .order_by("-confidence", "-id")
+    )
 
 
 def memory_fact_search(*, project: Project, query: str, limit: int = 10) -> list[MemoryFact]:

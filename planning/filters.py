@@ -1,4 +1,7 @@
-"""FilterSets shared by the API and the HTMX list pages."""
+"""FilterSets of the planning API's list endpoints.
+
+The planning pages do not use them: none of their lists is filtered by query parameters.
+"""
 
 import django_filters
 from django.db.models import Q, QuerySet

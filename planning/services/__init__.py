@@ -1,6 +1,9 @@
 """Write-side operations for planning. Every function is one transaction.
 
-One module per subdomain; everything public is importable from here.
+One module per subdomain. What the other apps call is importable from here: projects
+and their members, the plan's items (requirements, features, sub-features, tasks and
+their dependencies) and claiming the next ready task. The rest is imported from its own
+module: `plans` (applying a plan document), `versions`, `imports` and `chat`.
 """
 
 from planning.services._common import PlanError

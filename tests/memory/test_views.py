@@ -75,6 +75,21 @@ def test_unknown_stale_value_shows_everything(browser, project):
     assert "Old build tool" in html and "Fresh finding" in html
 
 
+@pytest.mark.parametrize("stale", ["true", "false", "True", "3", "", "maybe"])
+def test_stale_filter_is_the_apis_filterset(browser, api, project, stale):
+    # The page's ?stale= goes through memory.filters, so it keeps exactly the facts the
+    # API's ?is_stale= keeps, including the spellings only the FilterSet knows ("True", "3").
+    MemoryFactFactory(project=project, subject="Old build tool", is_stale=True)
+    MemoryFactFactory(project=project, subject="Fresh finding")
+    api_url = f"/api/v1/projects/{project.slug}/memory-facts/"
+    from_api = {fact["subject"] for fact in api.get(api_url, {"is_stale": stale}).data["results"]}
+
+    html = browser.get(facts_url(project.slug), {"stale": stale}).content.decode()
+
+    assert {s for s in ("Old build tool", "Fresh finding") if s in html} == from_api
+    assert len(from_api) == (2 if stale in ("", "maybe") else 1)
+
+
 def test_htmx_filter_returns_only_the_table(browser, project):
     MemoryFactFactory(project=project, subject="Old build tool", is_stale=True)
     MemoryFactFactory(project=project, subject="Fresh finding")
