@@ -272,7 +272,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-# LLM (used by the planning and agent issues) --------------------------------
+# LLM (used by the planning and agent features) ------------------------------
 LLM_PROVIDER = env.str("LLM_PROVIDER", default="offline")
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")

@@ -1,8 +1,8 @@
 """The registry of tools agents may call, offered to the model in the OpenAI tools format.
 
 A tool is a typed function with a JSON schema for its arguments and a risk level:
-`low` tools are on for every project; `medium` and `high` ones (the coding tools of a
-later issue: files, commands, git) only where the project lists them in
+`low` tools are on for every project; `medium` and `high` ones (such as the coding
+tools on the roadmap: files, commands, git) only where the project lists them in
 `Project.enabled_tools`. Modules named in settings.AGENT_TOOL_MODULES are imported at
 start-up, so other apps (or a deployment) can add tools.
 """
