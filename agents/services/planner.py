@@ -18,7 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from agents.llm import ChatMessage, LLMError, get_llm_client, json_schema_format
+from agents.llm import ChatMessage, Completion, LLMError, get_llm_client, json_schema_format
 from agents.models import Agent, AgentRun, PlanningCycle
 from agents.services import runs
 from agents.services.agents import agent_create
@@ -47,6 +47,14 @@ MAX_REQUIREMENTS_CHARS = 50_000
 LEASE = timedelta(minutes=10)
 PLANNER_NAME = "planner"
 CHAT_HISTORY = 20  # earlier messages sent along with a new question
+
+
+def _sent_back(completion: Completion, verdict: str, problems: str) -> list[ChatMessage]:
+    """What the model is told of a reply that cannot be used, to try again."""
+    return [
+        completion.as_message(),
+        ChatMessage.user(f"{verdict}. Fix these problems and reply again:\n{problems}"),
+    ]
 
 
 def planner_for(*, project: Project) -> Agent:
@@ -128,12 +136,7 @@ def plan_generation_execute(*, run_id: int) -> AgentRun | None:
                 document = parse_generated_plan(completion.content or "")
             except PlanImportError as exc:
                 error = str(exc)
-                messages += [
-                    completion.as_message(),
-                    ChatMessage.user(
-                        f"That reply was not valid. Fix these problems and reply again:\n{error}"
-                    ),
-                ]
+                messages += _sent_back(completion, "That reply was not valid", error)
                 continue
             runs.run_progress(run=run, lease=LEASE, stage="applying the plan")
             requested_by = run.payload.get("requested_by")
@@ -241,12 +244,7 @@ def chat_message_send(
                 break
             except PlanImportError as exc:
                 problem = str(exc)
-            messages += [
-                completion.as_message(),
-                ChatMessage.user(
-                    f"That reply was not usable. Fix these problems and reply again:\n{problem}"
-                ),
-            ]
+            messages += _sent_back(completion, "That reply was not usable", problem)
         else:
             reply_text = f"I could not produce a valid answer ({problem})."
             metadata = {"error": problem}

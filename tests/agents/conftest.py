@@ -2,9 +2,11 @@ from collections.abc import Callable
 
 import pytest
 
+from agents.llm import OpenAIClient
 from agents.models import Agent
 from planning.models import TaskDependency
 from tests.factories import AgentFactory, TaskFactory
+from tests.fakes import FakeOpenAIServer
 
 
 @pytest.fixture
@@ -26,3 +28,16 @@ def coders() -> Callable[..., list[Agent]]:
         return [AgentFactory(project=project, name=f"coder-{i}") for i in range(n)]
 
     return make
+
+
+@pytest.fixture
+def llm_server():
+    """A fake OpenAI-compatible server on 127.0.0.1; script its replies."""
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def openai_client(llm_server) -> OpenAIClient:
+    """The openai provider's client, talking to `llm_server`."""
+    return OpenAIClient(base_url=llm_server.base_url, api_key="sk-test", timeout_s=5, max_retries=2)

@@ -47,17 +47,6 @@ QUESTION = [
 
 
 @pytest.fixture
-def llm_server():
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def openai_client(llm_server) -> OpenAIClient:
-    return OpenAIClient(base_url=llm_server.base_url, api_key="sk-test", timeout_s=5, max_retries=2)
-
-
-@pytest.fixture
 def llm_settings(settings, llm_server):
     """Settings that make get_llm_client() talk to the fake server."""
     settings.LLM_PROVIDER = "openai"

@@ -4,29 +4,17 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from agents.llm import ChatMessage, OfflineClient, OpenAIClient
+from agents.llm import ChatMessage, OfflineClient
 from agents.models import Metric
 from agents.services.usage import UsageContext, usage_record
 from core.errors import DomainError
 from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
-from tests.fakes import FakeOpenAIServer
 from tests.fakes.openai_server import completion, usage_body
 
 pytestmark = pytest.mark.django_db
 
 PRICES = {"fake-model": {"input": 2.0, "cached_input": 0.5, "output": 8.0}}
 QUESTION = [ChatMessage.user("What should we build first?")]
-
-
-@pytest.fixture
-def llm_server():
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def openai_client(llm_server) -> OpenAIClient:
-    return OpenAIClient(base_url=llm_server.base_url, api_key="sk-test", timeout_s=5, max_retries=2)
 
 
 def _metrics(project) -> dict[str, Metric]:
