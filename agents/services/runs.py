@@ -167,7 +167,11 @@ def run_take(*, run_id: int, lease: timedelta, stage: str) -> AgentRun | None:
     """Mark a one-task run (plan generation) running under a lease, at `stage`; None
     when it has finished or another worker holds a live lease on it."""
     with transaction.atomic():
-        run = AgentRun.objects.select_for_update().select_related("project", "agent").get(pk=run_id)
+        run = (
+            AgentRun.objects.select_for_update(of=("self",))
+            .select_related("project", "agent")
+            .get(pk=run_id)
+        )
         now = timezone.now()
         if run.status in AgentRun.FINISHED_STATUSES:
             return None
@@ -367,7 +371,8 @@ def run_fail(*, run_id: int, error: str) -> AgentRun | None:
 def run_cancel(*, run: AgentRun, reason: str = "cancelled") -> AgentRun:
     """Stop a run at its next step boundary; its task goes back to pending. Raises
     ConflictError when it has ended."""
-    run = AgentRun.objects.select_for_update().select_related("agent").get(pk=run.pk)
+    # The run's row only: the agent's is locked first, where it is locked at all.
+    run = AgentRun.objects.select_for_update(of=("self",)).select_related("agent").get(pk=run.pk)
     if run.status not in AgentRun.ACTIVE_STATUSES:
         raise ConflictError(f"Run {run.pk} is already {run.status}.")
     now = timezone.now()
