@@ -1,7 +1,9 @@
 """A run's life, as its one owner (agents.services.runs) moves it: ending, retrying,
 resuming, and the sweeps that recover runs whose worker died."""
 
+import ast
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -148,3 +150,46 @@ def test_retry_refuses_a_task_that_moved_on_since_the_run_failed(
     assert retried.status == "running"
     task.refresh_from_db()
     assert (task.status, task.assigned_agent_id) == ("in_progress", run.agent_id)
+
+
+def _run_status_writes(root: Path) -> list[str]:
+    """Places in the project's code (not its tests) that set a run's status: an
+    assignment of an `AgentRun.Status` member, or one passed to a query's update or
+    create."""
+
+    def is_run_status(node: ast.AST) -> bool:
+        if isinstance(node, ast.IfExp):
+            return is_run_status(node.body) or is_run_status(node.orelse)
+        return (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "Status"
+            and isinstance(node.value.value, ast.Name)
+            and node.value.value.id == "AgentRun"
+        )
+
+    found = []
+    for app in ("agents", "planning", "memory", "core", "config"):
+        for path in sorted((root / app).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                values = []
+                if isinstance(node, ast.Assign):
+                    values = [node.value]
+                elif (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in {"update", "create", "update_or_create"}
+                ):
+                    values = [kw.value for kw in node.keywords if kw.arg == "status"]
+                if any(is_run_status(value) for value in values):
+                    found.append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_only_the_runs_service_sets_a_runs_status():
+    root = Path(__file__).resolve().parents[2]
+    places = _run_status_writes(root)
+    assert places, "the check finds the runs service's own writes"
+    assert {place.split(":")[0] for place in places} == {"agents/services/runs.py"}, places
