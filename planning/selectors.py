@@ -2,7 +2,6 @@
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
@@ -31,6 +30,13 @@ from planning.analytics import (
     critical_path,
 )
 from planning.graph import find_cycle
+from planning.importers.document import (
+    FeatureSpec,
+    PlanDocument,
+    RequirementSpec,
+    SubFeatureSpec,
+    TaskSpec,
+)
 from planning.models import (
     ConversationMessage,
     ConversationSession,
@@ -45,9 +51,6 @@ from planning.models import (
     Task,
     TaskDependency,
 )
-
-if TYPE_CHECKING:
-    from planning.importers.document import PlanDocument
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -292,16 +295,8 @@ def plan_tree(*, project: Project) -> PlanTree:
     return PlanTree(features=list(feature_nodes.values()), unassigned_tasks=unassigned)
 
 
-def plan_document(*, project: Project) -> "PlanDocument":
+def plan_document(*, project: Project) -> PlanDocument:
     """The project's working plan in the format-neutral shape versions store (six queries)."""
-    from planning.importers.document import (
-        FeatureSpec,
-        PlanDocument,
-        RequirementSpec,
-        SubFeatureSpec,
-        TaskSpec,
-    )
-
     features = {f.id: f for f in project.features.all()}
     sub_features = {s.id: s for s in project.sub_features.all()}
     requirement_features: dict[int, list[str]] = defaultdict(list)
