@@ -109,6 +109,18 @@ class AgentRunAdmin(admin.ModelAdmin):
     )
     actions = ["cancel_runs", "retry_runs"]
 
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        # Deleting in bulk would skip the check below.
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # An active run holds its task and agent; cancel it first.
+        if isinstance(obj, AgentRun) and obj.status in AgentRun.ACTIVE_STATUSES:
+            return False
+        return super().has_delete_permission(request, obj)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> tuple:
         if obj is None:
             return (*LIFE_FIELDS, "created_at", "updated_at")

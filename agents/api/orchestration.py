@@ -1,6 +1,7 @@
 """Running a project, steering runs, and answering human checkpoints over the API."""
 
 from django.db.models import QuerySet
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -66,8 +67,6 @@ class ProjectRunView(_ScopedAPIView):
 
 
 def _run(view: _ScopedAPIView, run_id: int) -> AgentRun:
-    from django.http import Http404
-
     run = AgentRun.objects.filter(project=view.project, pk=run_id).first()
     if run is None:
         raise Http404("No such run.")
@@ -111,8 +110,6 @@ class HumanCheckpointAnswerView(ProjectScopedViewMixin, APIView):
 
     @extend_schema(request=CheckpointAnswerSerializer, responses={200: TaskSerializer})
     def post(self, request: Request, project_slug: str, key: str) -> Response:
-        from django.http import Http404
-
         task = self.project.tasks.filter(key=key).first()
         if task is None:
             raise Http404("No such task.")

@@ -1,13 +1,16 @@
 """The planning agent over the API: generating a plan, and the chat's replies."""
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents import selectors
 from agents.api.serializers import AgentRunSerializer
+from agents.models import AgentRun
 from agents.services import planner
 from planning import selectors as planning_selectors
 from planning.api import serializers as planning_serializers
@@ -22,7 +25,10 @@ class PlanGenerateView(ProjectScopedViewMixin, APIView):
     Poll the run at `agent-runs/{id}/`: `result.stage` shows progress, and a finished run
     has `status` succeeded (with `result.version`) or failed (with `error`)."""
 
-    queryset_model = ConversationSession
+    queryset_model = AgentRun
+
+    def scoped_queryset(self) -> QuerySet[AgentRun]:
+        return selectors.planning_run_list(project=self.project)
 
     @extend_schema(
         request=planning_serializers.GenerateRequestSerializer,
@@ -50,9 +56,16 @@ class ChatMessageSendView(ProjectScopedViewMixin, APIView):
         return planning_selectors.chat_session_list(project=self.project)
 
     @extend_schema(
-        operation_id="projects_chats_messages_create",
         request=planning_serializers.ChatMessageCreateSerializer,
         responses={201: planning_serializers.ConversationMessageSerializer},
+        parameters=[
+            OpenApiParameter(
+                "id",
+                OpenApiTypes.INT,
+                OpenApiParameter.PATH,
+                description="A unique integer value identifying this conversation session.",
+            )
+        ],
     )
     def post(self, request: Request, project_slug: str, id: int) -> Response:
         # `id`, as the chat session routes beside it name the session.

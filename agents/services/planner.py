@@ -13,6 +13,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -97,7 +98,7 @@ def plan_generation_start(
         payload={"requirements": requirements, "requested_by": getattr(actor, "username", None)},
         result={"stage": "queued"},
     )
-    enqueue_on_commit(runs.GENERATE_PLAN_TASK, run.pk)
+    enqueue_on_commit(runs.GENERATE_PLAN_TASK, run.pk, queue=settings.AGENT_QUEUE)
     return run
 
 
@@ -146,6 +147,9 @@ def plan_generation_execute(*, run_id: int) -> AgentRun | None:
                 else None
             )
             with transaction.atomic():
+                # Applied only while the run is still on: not once someone cancelled it.
+                if not runs.run_still_running(run=run):
+                    return _abandon(run, cycle)
                 result = plan_apply_or_explain(project=project, document=document)
                 version = version_create(
                     project=project,
@@ -155,17 +159,17 @@ def plan_generation_execute(*, run_id: int) -> AgentRun | None:
                 Agent.objects.filter(pk=run.agent_id).update(
                     model=completion.model, last_activity_at=timezone.now()
                 )
-            return _finish(
-                run,
-                cycle,
-                succeeded=True,
-                result={
-                    "stage": "done",
-                    "attempt": attempt,
-                    "summary": result.summary(),
-                    "version": version.number if version else None,
-                },
-            )
+                return _finish(
+                    run,
+                    cycle,
+                    succeeded=True,
+                    result={
+                        "stage": "done",
+                        "attempt": attempt,
+                        "summary": result.summary(),
+                        "version": version.number if version else None,
+                    },
+                )
         error = f"The model gave no valid plan in {MAX_ATTEMPTS} attempts. Last problem: {error}"
     except (LLMError, PlanImportError) as exc:
         error = str(exc)
@@ -181,12 +185,24 @@ def _finish(
     error: str = "",
 ) -> AgentRun:
     with transaction.atomic():
+        if not runs.run_still_running(run=run):
+            return _abandon(run, cycle)
         runs.run_finish(run=run, succeeded=succeeded, error=error, result=result)
         planning_cycle_close(
             cycle=cycle,
             status=PlanningCycle.Status.COMPLETED if succeeded else PlanningCycle.Status.ABANDONED,
             outcomes=[result.get("summary") or error],
         )
+    return run
+
+
+def _abandon(run: AgentRun, cycle: PlanningCycle) -> AgentRun:
+    """Close the planning cycle of a run that ended without the planner (cancelled)."""
+    planning_cycle_close(
+        cycle=cycle,
+        status=PlanningCycle.Status.ABANDONED,
+        outcomes=[run.error or f"The run was {run.status}."],
+    )
     return run
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents import statements
@@ -49,6 +50,8 @@ ATTEMPTS_AT_RETRY = "step_attempts_at_retry"
 RUN_STEP_TASK = "agents.tasks.run_step"
 DISPATCH_TASK = "agents.tasks.dispatch_project"
 GENERATE_PLAN_TASK = "agents.tasks.generate_plan"
+# A plan generation still queued this long after it was asked for is delivered again.
+PLANNING_QUEUED_TOO_LONG = timedelta(minutes=10)
 
 
 def _lease(now: datetime) -> datetime:
@@ -227,35 +230,39 @@ def run_lease_extend(*, run: AgentRun, seconds: int, now: datetime) -> AgentRun:
     return run
 
 
-def run_progress(*, run: AgentRun, lease: timedelta, **result: object) -> None:
+def run_progress(*, run: AgentRun, lease: timedelta, **result: object) -> AgentRun:
     """Record a one-task run's progress; it is also its heartbeat, so the lease is
-    extended by `lease`."""
+    extended by `lease`. A run that ended meanwhile (cancelled) is left alone."""
     run.result = {**run.result, **result}
     run.heartbeat_at = timezone.now()
     run.lease_expires_at = run.heartbeat_at + lease
-    AgentRun.objects.filter(pk=run.pk).update(
+    AgentRun.objects.filter(pk=run.pk, status=AgentRun.Status.RUNNING).update(
         result=run.result, heartbeat_at=run.heartbeat_at, lease_expires_at=run.lease_expires_at
     )
+    return run
 
 
 def run_step_ended(
     *, run: AgentRun, number: int, finished: dict[str, Any] | None, project_status: str
-) -> None:
+) -> AgentRun:
     """Move a running run on after its step `number` ended (inside the transaction that
     ended the step, which holds the run locked): finish it when the agent said so or
     its turns are used up, pause it at this boundary when its project is paused, or
     else deliver the next step once the transaction commits."""
     if finished is not None:
         outcome = finished.get("outcome", "succeeded")
-        run_finish(run=run, succeeded=outcome == "succeeded", summary=finished.get("summary", ""))
-    elif number >= run.payload.get("max_turns", settings.AGENT_MAX_TURNS):
-        run_finish(run=run, succeeded=False, summary="", error=TURN_LIMIT)
-    elif project_status == Project.Status.PAUSED:
+        return run_finish(
+            run=run, succeeded=outcome == "succeeded", summary=finished.get("summary", "")
+        )
+    if number >= run.payload.get("max_turns", settings.AGENT_MAX_TURNS):
+        return run_finish(run=run, succeeded=False, summary="", error=TURN_LIMIT)
+    if project_status == Project.Status.PAUSED:
         run.status = AgentRun.Status.QUEUED  # resumes at the next step
         run.result = {**run.result, "next_step": number + 1}
         run.save(update_fields=["status", "result", "updated_at"])
     else:
         _enqueue_step(run, number + 1)
+    return run
 
 
 def _current_step(run: AgentRun) -> int:
@@ -298,23 +305,34 @@ def _settle(run: AgentRun, *, now: datetime, active: bool = True) -> None:
     is settled only while the agent still has it in progress: done, or back in the
     queue."""
     run_metrics_record(run=run)
-    external = run.agent.type == Agent.Type.EXTERNAL
-    if run.task_id is not None:
-        if run.status == AgentRun.Status.SUCCEEDED:
-            task_status = Task.Status.DONE
-        elif run.status == AgentRun.Status.CANCELLED or external:
-            task_status = Task.Status.PENDING
-        else:
-            task_status = Task.Status.FAILED
-        planning_services.task_release(
-            task_id=run.task_id, status=task_status, agent_id=run.agent_id, held_only=external
-        )
+    # The agent's row before the task's, in the order every path locks them.
     fields: dict[str, Any] = {"status": Agent.Status.IDLE, "current_task": None, "updated_at": now}
     if active:
         fields["last_activity_at"] = now
     Agent.objects.filter(
         pk=run.agent_id, status=Agent.Status.BUSY, current_task_id=run.task_id
     ).update(**fields)
+    if run.task_id is None:
+        return
+    external = run.agent.type == Agent.Type.EXTERNAL
+    if run.status == AgentRun.Status.SUCCEEDED:
+        task_status = Task.Status.DONE
+    elif run.status == AgentRun.Status.CANCELLED or external:
+        task_status = Task.Status.PENDING
+    else:
+        task_status = Task.Status.FAILED
+    planning_services.task_release(
+        task_id=run.task_id, status=task_status, agent_id=run.agent_id, held_only=external
+    )
+
+
+def run_still_running(*, run: AgentRun) -> bool:
+    """Lock the run (until the caller's transaction ends) and say whether it is still
+    running: someone may have cancelled it meanwhile. Its status and error are
+    refreshed."""
+    locked = AgentRun.objects.select_for_update().filter(pk=run.pk).values("status", "error").get()
+    run.status, run.error = locked["status"], locked["error"]
+    return run.status == AgentRun.Status.RUNNING
 
 
 def run_finish(
@@ -371,8 +389,10 @@ def run_fail(*, run_id: int, error: str) -> AgentRun | None:
 def run_cancel(*, run: AgentRun, reason: str = "cancelled") -> AgentRun:
     """Stop a run at its next step boundary; its task goes back to pending. Raises
     ConflictError when it has ended."""
-    # The run's row only: the agent's is locked first, where it is locked at all.
-    run = AgentRun.objects.select_for_update(of=("self",)).select_related("agent").get(pk=run.pk)
+    # The agent first, then the run: the order every other path takes them in.
+    agent = Agent.objects.select_for_update().get(pk=run.agent_id)
+    run = AgentRun.objects.select_for_update().get(pk=run.pk)
+    run.agent = agent
     if run.status not in AgentRun.ACTIVE_STATUSES:
         raise ConflictError(f"Run {run.pk} is already {run.status}.")
     now = timezone.now()
@@ -466,8 +486,23 @@ def stale_runs_recover(*, now: datetime | None = None) -> int:
     stale = AgentRun.objects.filter(
         status=AgentRun.Status.RUNNING, lease_expires_at__lt=now
     ).exclude(agent__type=Agent.Type.EXTERNAL)
+    # Plan generation is one task, not a step loop: deliver it again.
     for planning_run_id in stale.filter(kind=AgentRun.Kind.PLANNING).values_list("pk", flat=True):
-        # Plan generation is one task, not a step loop: deliver it again.
+        enqueue_on_commit(GENERATE_PLAN_TASK, planning_run_id, queue=settings.AGENT_QUEUE)
+    # So is one still queued long after it was asked for, whose message was lost on the
+    # way (a broker restart, a release that renamed the task): at most once per lease,
+    # which marks when it was last delivered. Taking it ignores a queued run's lease.
+    lost = AgentRun.objects.filter(
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
+        kind=AgentRun.Kind.PLANNING,
+        status=AgentRun.Status.QUEUED,
+        created_at__lt=now - PLANNING_QUEUED_TOO_LONG,
+    )
+    lost_ids = list(lost.values_list("pk", flat=True))
+    AgentRun.objects.filter(pk__in=lost_ids).update(
+        lease_expires_at=now + PLANNING_QUEUED_TOO_LONG, updated_at=now
+    )
+    for planning_run_id in lost_ids:
         enqueue_on_commit(GENERATE_PLAN_TASK, planning_run_id, queue=settings.AGENT_QUEUE)
     stale = stale.filter(kind=AgentRun.Kind.TASK).exclude(
         agent__type__in=Agent.NOT_DISPATCHED_TYPES

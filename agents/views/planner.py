@@ -1,8 +1,8 @@
 """The planning agent's pages, beside the plan's: generating a plan (with its run's
 progress, which polls until the run ends) and the chat assistant's replies.
 
-They answer with fragments of planning's pages (the project page's generate form, the
-chat transcript), and `templates/agents/plan_run.html` for the run.
+They answer with fragments of the planning pages they serve: the project page's generate
+form and run progress, and the chat's transcript.
 """
 
 from django.contrib import messages
@@ -24,7 +24,7 @@ from planning.models import ConversationMessage, Project
 from planning.views.chat import chat_context, chat_entry
 from planning.views.project_page import project_detail_context
 
-PLAN_RUN_TEMPLATE = "agents/plan_run.html"
+PLAN_RUN_FRAGMENT = "planning/project_detail.html#run-progress"
 
 
 def _plan_run(request: HtmxHttpRequest, project: Project, run: AgentRun | None) -> HttpResponse:
@@ -35,11 +35,7 @@ def _plan_run(request: HtmxHttpRequest, project: Project, run: AgentRun | None) 
         "run_live": run is not None and run.status in AgentRun.ACTIVE_STATUSES,
         "max_attempts": planner.MAX_ATTEMPTS,
     }
-    response = render(request, PLAN_RUN_TEMPLATE, context)
-    if run is not None and run.status == AgentRun.Status.SUCCEEDED:
-        # The poll that sees the run finish tells the page to refresh what shows the plan.
-        trigger_client_event(response, "plan-changed")
-    return response
+    return render(request, PLAN_RUN_FRAGMENT, context)
 
 
 @login_required
@@ -99,7 +95,11 @@ def run_progress(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpRespon
     """
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug)
     run = selectors.planning_run_get(project=project, run_id=run_id)
-    return _plan_run(request, project, run)
+    response = _plan_run(request, project, run)
+    if run.status == AgentRun.Status.SUCCEEDED:
+        # The poll that sees the run finish tells the page to refresh what shows the plan.
+        trigger_client_event(response, "plan-changed")
+    return response
 
 
 @login_required

@@ -295,3 +295,16 @@ def test_a_run_added_in_the_admin_is_queued_by_the_runs_service(admin_client):
     run = AgentRun.objects.get()
     assert (run.status, run.idempotency_key) == ("queued", "tidy-readme")
     assert run.payload == {"goal": "Tidy the README"}
+
+
+def test_only_a_finished_run_can_be_deleted_and_never_in_bulk(admin_client):
+    running = AgentRunFactory(task=TaskFactory(), status="running")
+    finished = AgentRunFactory(task=TaskFactory(), status="failed")
+
+    assert admin_client.get(admin_url(AgentRun, "delete", running.pk)).status_code == 403
+    response = admin_client.post(admin_url(AgentRun, "delete", finished.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert list(AgentRun.objects.values_list("pk", flat=True)) == [running.pk]
+    changelist = admin_client.get(admin_url(AgentRun, "changelist"))
+    actions = [name for name, _ in changelist.context["action_form"].fields["action"].choices]
+    assert "cancel_runs" in actions and "delete_selected" not in actions

@@ -4,6 +4,8 @@ import pytest
 
 from agents.models import AgentRun
 from agents.services.planner import plan_generation_execute
+from planning.models import ConversationMessage
+from planning.services.chat import chat_session_create
 from planning.services.imports import demo_project_ensure
 from tests.fakes.openai_server import completion
 
@@ -53,3 +55,23 @@ def test_chat_over_the_api(api, user, fake_llm):
 
 def test_chat_of_another_project_is_404(api, other_project):
     assert api.get(f"/api/v1/projects/{other_project.slug}/chats/").status_code == 404
+
+
+def test_asking_the_assistant_is_for_members_who_write(
+    api, viewer_api, project, other_project, user, client
+):
+    mine = chat_session_create(project=project, actor=user)
+    theirs = chat_session_create(project=other_project)
+    url = f"/api/v1/projects/{project.slug}/chats/{mine.pk}/messages/"
+
+    assert viewer_api.post(url, {"content": "What is next?"}).status_code == 403
+    # Another project's session through this project's URL, and this project's session
+    # through a project the caller is not a member of: both as if they did not exist.
+    elsewhere = f"/api/v1/projects/{project.slug}/chats/{theirs.pk}/messages/"
+    assert api.post(elsewhere, {"content": "What is next?"}).status_code == 404
+    stranger = f"/api/v1/projects/{other_project.slug}/chats/{theirs.pk}/messages/"
+    assert api.post(stranger, {"content": "What is next?"}).status_code == 404
+    assert not ConversationMessage.objects.exists()
+
+    assert api.post(url, {"content": "What is next?"}).status_code == 201
+    assert ConversationMessage.objects.filter(session=mine).count() == 2

@@ -4,10 +4,13 @@ import json
 
 import pytest
 
+from agents.llm import register_offline_responder
 from agents.models import AgentRun, Metric, PlanningCycle
+from agents.services import runs
 from agents.services.planner import plan_generation_execute, plan_generation_start
 from core.errors import DomainError
 from planning.models import DevPlanVersion
+from planning.prompts import GENERATE_PURPOSE, offline_generate
 from tests.fakes.openai_server import completion, rate_limited, usage_body
 
 pytestmark = pytest.mark.django_db
@@ -155,3 +158,26 @@ def test_generated_version_is_credited_to_the_requester(
     assert DevPlanVersion.objects.get().created_by == user
     run.agent.refresh_from_db()
     assert run.agent.last_activity_at is not None and run.agent.model == "offline"
+
+
+def test_a_generation_cancelled_while_the_model_answers_changes_no_plan(
+    project, django_capture_on_commit_callbacks
+):
+    run = _start(project, django_capture_on_commit_callbacks)
+
+    def cancel_then_answer(request):
+        runs.run_cancel(run=run, reason="cancelled by alice")
+        return offline_generate(request)
+
+    register_offline_responder(GENERATE_PURPOSE, cancel_then_answer)
+    try:
+        plan_generation_execute(run_id=run.pk)
+    finally:
+        register_offline_responder(GENERATE_PURPOSE, offline_generate)
+
+    run.refresh_from_db()
+    assert (run.status, run.error) == ("cancelled", "cancelled by alice")
+    assert not project.tasks.exists()
+    assert not DevPlanVersion.objects.filter(plan__project=project).exists()
+    closing = PlanningCycle.objects.get(run=run, opened__isnull=False)
+    assert (closing.status, closing.outcomes) == ("abandoned", ["cancelled by alice"])

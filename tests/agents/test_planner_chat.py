@@ -5,13 +5,14 @@ import json
 
 import pytest
 
+from agents.models import Metric
 from agents.services.planner import chat_message_send
 from core.errors import ConflictError
 from planning.importers.document import PlanImportError
 from planning.models import DevPlanVersion, Task
 from planning.services.chat import chat_edits_apply, chat_edits_discard, chat_session_create
 from planning.services.imports import demo_project_ensure
-from tests.fakes.openai_server import completion
+from tests.fakes.openai_server import completion, usage_body
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +129,17 @@ def test_offline_next_answer_mentions_work_in_progress(demo):
     reply = chat_message_send(session=chat_session_create(project=demo), content="What is next?")
     assert "Nothing is ready to start." in reply.content
     assert "In progress: 01-02-T1." in reply.content
+
+
+def test_every_model_call_records_its_usage_once(demo, fake_llm):
+    bad = [{"op": "remove", "entity": "task", "key": "NOPE"}]
+    fake_llm.script(
+        completion(json.dumps({"reply": "Removed.", "edits": bad}), usage=usage_body(100, 10)),
+        completion(json.dumps({"reply": "No such task.", "edits": []}), usage=usage_body(150, 5)),
+    )
+    chat_message_send(session=chat_session_create(project=demo), content="Remove task NOPE")
+
+    tokens = Metric.objects.filter(project=demo, type="token_usage").order_by("id")
+    assert [m.value for m in tokens] == [110, 155]
+    assert {m.metadata["purpose"] for m in tokens} == {"plan_chat"}
+    assert Metric.objects.filter(project=demo, type="cost").count() == 2

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from agents import services
 from agents.models import AgentRun, AgentStep
 from agents.services import orchestrator, runs
 from core.errors import ConflictError, DomainError
 from planning.models import Task
+from tests.factories import AgentFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +195,56 @@ def test_only_the_runs_service_sets_a_runs_status():
     places = _run_status_writes(root)
     assert places, "the check finds the runs service's own writes"
     assert {place.split(":")[0] for place in places} == {"agents/services/runs.py"}, places
+
+
+def test_a_plan_generation_whose_message_was_lost_is_delivered_again_once_per_lease(
+    project, django_capture_on_commit_callbacks
+):
+    from agents.services.planner import plan_generation_start
+
+    with django_capture_on_commit_callbacks():
+        run = plan_generation_start(project=project, requirements="- one")
+    with django_capture_on_commit_callbacks() as callbacks:
+        runs.stale_runs_recover()
+    assert callbacks == []  # just asked for: its message is on its way
+
+    later = timezone.now() + runs.PLANNING_QUEUED_TOO_LONG + timedelta(seconds=1)
+    with django_capture_on_commit_callbacks() as callbacks:
+        runs.stale_runs_recover(now=later)
+    assert len(callbacks) == 1
+    with django_capture_on_commit_callbacks() as callbacks:
+        runs.stale_runs_recover(now=later + timedelta(seconds=30))
+    assert callbacks == []  # delivered already within this lease
+    run.refresh_from_db()
+    assert run.status == "queued"
+
+
+def test_a_built_in_agent_terminated_mid_run_stays_terminated_when_the_run_ends(
+    plan, coders, django_capture_on_commit_callbacks
+):
+    [agent] = coders(plan, 1)
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=plan)
+    services.agent_terminate(agent=agent, reason="retired")
+
+    runs.run_finish(run=run, succeeded=False, summary="", error="model down")
+
+    agent.refresh_from_db()
+    assert (agent.status, agent.terminated_at is not None) == ("terminated", True)
+    assert Task.objects.get(pk=run.task_id).status == "failed"
+
+
+def test_cancelling_an_external_agents_run_puts_its_task_back_and_frees_it(project):
+    agent = AgentFactory(project=project, type="external")
+    task = TaskFactory(project=project, key="A")
+    run = services.task_claim(agent=agent)
+    assert run.task == task
+
+    runs.run_cancel(run=run, reason="cancelled by alice")
+
+    run.refresh_from_db()
+    agent.refresh_from_db()
+    task.refresh_from_db()
+    assert (run.status, run.lease_expires_at) == ("cancelled", None)
+    assert (agent.status, agent.current_task) == ("idle", None)
+    assert (task.status, task.assigned_agent) == ("pending", None)

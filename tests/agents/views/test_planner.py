@@ -340,3 +340,15 @@ def test_generation_markup_needs_no_inline_script_or_style(
 def test_strangers_get_no_plan_run(client, project, other_project):
     client.force_login(other_project.owner)
     assert client.get(latest_url(project), **HTMX).status_code == 404
+
+
+def test_opening_the_page_does_not_announce_an_old_success(browser, project):
+    """Only the poll that sees a run finish refreshes the plan; loading the panel of a
+    run that finished long ago does not refetch the page's summary."""
+    agent = AgentFactory(project=project, name="planner", type="planner")
+    run = AgentRunFactory(
+        project=project, agent=agent, kind="planning", status="succeeded", result={"stage": "done"}
+    )
+
+    assert "plan-changed" not in triggered_events(browser.get(latest_url(project), **HTMX))
+    assert "plan-changed" in triggered_events(browser.get(progress_url(run), **HTMX))
