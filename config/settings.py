@@ -3,9 +3,14 @@
 import os
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+# Annotations subscript Django's generic classes (ModelAdmin[Task], ModelForm[Task]) in
+# class bases too, which Python evaluates when it defines the class.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
