@@ -171,7 +171,12 @@ def human_checkpoint_answer(
         raise DomainError(f"{task.key} is not a checkpoint task.")
     if task.status in (Task.Status.DONE, Task.Status.CANCELLED):
         raise ConflictError(f"{task.key} is already {task.status}.")
-    options = [o.get("id") for o in task.extra.get("options", []) if isinstance(o, dict)]
+    # As the inbox offers them: by id, as text (`extra` is free JSON, so 1 means "1").
+    options = [
+        str(o["id"])
+        for o in task.extra.get("options", [])
+        if isinstance(o, dict) and o.get("id") is not None
+    ]
     if task.type == Task.Type.DECISION and approved and options and choice not in options:
         raise DomainError(f"Choose one of: {', '.join(options)}.", field="choice")
     who = getattr(actor, "username", None) or "someone"

@@ -154,6 +154,20 @@ def test_decision_checkpoints_need_one_of_their_options(project, user):
         orchestrator.human_checkpoint_answer(task=TaskFactory(project=project), approved=True)
 
 
+def test_decision_options_are_chosen_by_their_ids_as_text(project, user):
+    # `extra` is free JSON (the API writes it): an id may be a number, or missing.
+    task = TaskFactory(
+        project=project,
+        key="D",
+        type="checkpoint:decision",
+        extra={"options": [{"id": 1, "name": "One"}, {"name": "no id"}]},
+    )
+    with pytest.raises(DomainError, match=r"^Choose one of: 1\.$"):
+        orchestrator.human_checkpoint_answer(task=task, approved=True, choice="other")
+    orchestrator.human_checkpoint_answer(task=task, approved=True, choice="1", actor=user)
+    assert DecisionLog.objects.get().decision.startswith("alice chose 1 D")
+
+
 def test_rejection_blocks_the_task(plan):
     task = Task.objects.get(key="H")
     orchestrator.human_checkpoint_answer(task=task, approved=False, note="layout broken")
