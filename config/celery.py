@@ -1,6 +1,7 @@
 import os
+from typing import Any
 
-from celery import Celery, signals
+from celery import Celery, Task, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -11,11 +12,10 @@ app.autodiscover_tasks()
 
 @signals.task_prerun.connect
 @signals.task_postrun.connect
-def _close_old_connections(**kwargs: object) -> None:
+def _close_old_connections(*, task: Task[Any, Any] | None = None, **kwargs: object) -> None:
     """What Django does around each request: give a pooled connection back to the pool,
     and drop one that broke or outlived CONN_MAX_AGE. Eager tasks run inside their
     caller's transaction, so they are left alone."""
-    task = kwargs.get("task")
     if task is not None and getattr(task.request, "is_eager", False):
         return
     from django.db import close_old_connections

@@ -1,9 +1,11 @@
 """Database-level guards that Django has no declarative API for, and helpers for hot
 statements."""
 
+from __future__ import annotations
+
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from django.db import DEFAULT_DB_ALIAS, connections, migrations, transaction
@@ -13,6 +15,9 @@ from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.migrations.state import ProjectState, StateApps
 from django.db.models import NOT_PROVIDED, Field, Model, signals
 from django.db.transaction import TransactionManagementError
+
+if TYPE_CHECKING:
+    from django.db.backends.utils import _ExecuteParameters, _ExecuteQuery
 
 M = TypeVar("M", bound=Model)
 
@@ -39,7 +44,8 @@ def commit_without_flush_wait(using: str = DEFAULT_DB_ALIAS) -> None:
     otherwise, on every database."""
     connection = connections[using]
     blocks = connection.atomic_blocks
-    if not blocks or not blocks[-1].durable:
+    # django-stubs leaves Atomic.durable undeclared; Django sets it in __init__.
+    if not blocks or not blocks[-1].durable:  # type: ignore[attr-defined]
         raise TransactionManagementError(
             "commit_without_flush_wait() must run directly inside "
             "transaction.atomic(durable=True): the whole transaction would commit without "
@@ -69,10 +75,10 @@ def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> CursorWrapper:
     raw = psycopg.Cursor(connection.connection)
     if connection.queries_logged:
         return _PreparedDebugCursor(raw, connection)
-    return connection.make_cursor(raw)
+    return CursorWrapper(raw, connection)
 
 
-def column_list(fields: Sequence[Field], table: str = "") -> str:
+def column_list(fields: Sequence[Field[Any, Any]], table: str = "") -> str:
     """The quoted columns of `fields`, for a hand-written statement; qualified by `table`
     (a table name or a lower-case alias) when given."""
     prefix = f'"{table}".' if table else ""
@@ -80,7 +86,10 @@ def column_list(fields: Sequence[Field], table: str = "") -> str:
 
 
 def instance_from_row(
-    model: type[M], fields: Sequence[Field], values: Sequence[Any], using: str = DEFAULT_DB_ALIAS
+    model: type[M],
+    fields: Sequence[Field[Any, Any]],
+    values: Sequence[Any],
+    using: str = DEFAULT_DB_ALIAS,
 ) -> M:
     """A model instance from raw column values (a row of a RETURNING clause, say), in
     the order of `fields`: each value goes through its field's converters, as in a
@@ -90,7 +99,7 @@ def instance_from_row(
 
 
 def converted_row(
-    fields: Sequence[Field], values: Sequence[Any], using: str = DEFAULT_DB_ALIAS
+    fields: Sequence[Field[Any, Any]], values: Sequence[Any], using: str = DEFAULT_DB_ALIAS
 ) -> list[Any]:
     """Raw column values of `fields` as a queryset would give them (JSON decoded,
     datetimes made aware, and so on)."""
@@ -120,7 +129,8 @@ def insert_rows(instances: Sequence[Model], using: str = DEFAULT_DB_ALIAS) -> No
     connection = connections[using]
     fields = _inserted_fields(model)
     for instance in instances:
-        instance._prepare_related_fields_for_save(operation_name="insert_rows")
+        # Django's own check before any insert; private, so django-stubs omit it.
+        instance._prepare_related_fields_for_save(operation_name="insert_rows")  # type: ignore[attr-defined]
     values = [
         field.get_db_prep_save(field.pre_save(instance, add=True), connection)
         for instance in instances
@@ -137,14 +147,15 @@ def insert_rows(instances: Sequence[Model], using: str = DEFAULT_DB_ALIAS) -> No
 
 def _insertable_in_one_statement(model: type[Model]) -> bool:
     return (
-        model._meta.pk.db_returning
+        # Field.db_returning is Django's; django-stubs declare it on AutoField only.
+        model._meta.pk.db_returning  # type: ignore[attr-defined]
         and not signals.pre_save.has_listeners(model)
         and not signals.post_save.has_listeners(model)
         and all(field.db_default is NOT_PROVIDED for field in model._meta.concrete_fields)
     )
 
 
-def _inserted_fields(model: type[Model]) -> list[Field]:
+def _inserted_fields(model: type[Model]) -> list[Field[Any, Any]]:
     return [
         field
         for field in model._meta.concrete_fields
@@ -163,12 +174,13 @@ def _insert_sql(model: type[Model], rows: int) -> str:
 
 
 # Per connection object (each thread has its own), since converters are bound to it.
-_CONVERTERS: WeakKeyDictionary[BaseDatabaseWrapper, dict[tuple, list]] = WeakKeyDictionary()
+_Converters = list[tuple[int, list[Callable[..., Any]]]]
+_CONVERTERS: WeakKeyDictionary[BaseDatabaseWrapper, dict[tuple[int, ...], _Converters]] = (
+    WeakKeyDictionary()
+)
 
 
-def _converters(
-    connection: BaseDatabaseWrapper, fields: Sequence[Field]
-) -> list[tuple[int, list[Callable[..., Any]]]]:
+def _converters(connection: BaseDatabaseWrapper, fields: Sequence[Field[Any, Any]]) -> _Converters:
     """The converters a queryset would apply to these columns, by position."""
     known = _CONVERTERS.setdefault(connection, {})
     key = tuple(map(id, fields))  # a field hashes slowly; fields live as long as the process
@@ -178,7 +190,8 @@ def _converters(
             for position, field in enumerate(fields)
             if (
                 converters := connection.ops.get_db_converters(field.cached_col)
-                + field.get_db_converters(connection)
+                # Field.get_db_converters is Django's; django-stubs omit it.
+                + field.get_db_converters(connection)  # type: ignore[attr-defined]
             )
         ]
     return known[key]
@@ -187,7 +200,7 @@ def _converters(
 class _PreparedDebugCursor(CursorDebugWrapper):
     # psycopg does not resend a prepared statement's SQL, so it cannot tell Django what
     # ran; log the SQL with its parameters, as Django does with server-side binding.
-    def execute(self, sql: str, params: Any = None) -> Any:
+    def execute(self, sql: _ExecuteQuery, params: _ExecuteParameters = None) -> Any:
         with self.debug_sql(self.db.ops.compose_sql(sql, params), params):
             return CursorWrapper.execute(self, sql, params)
 
@@ -269,7 +282,8 @@ class GuardTable(migrations.operations.base.Operation):
         pass
 
     def _table(self, app_label: str, apps: StateApps) -> str:
-        return apps.get_model(app_label, self.model_name)._meta.db_table
+        model: type[Model] = apps.get_model(app_label, self.model_name)
+        return model._meta.db_table
 
     def database_forwards(
         self,
@@ -302,8 +316,8 @@ class GuardTable(migrations.operations.base.Operation):
             return f"Reinstall the {self.label} guard of {self.model_name}"
         return f"Make {self.model_name} {self.label} in the database"
 
-    def deconstruct(self):  # type: ignore[no-untyped-def]
-        kwargs: dict[str, object] = {"reject_delete": self.reject_delete}
+    def deconstruct(self) -> tuple[str, list[str], dict[str, Any]]:
+        kwargs: dict[str, Any] = {"reject_delete": self.reject_delete}
         if self.columns:
             kwargs["columns"] = self.columns
         if self.reinstall:

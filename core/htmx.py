@@ -1,13 +1,26 @@
 """The HTMX request type and the rules every page uses for fragments and redirects."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+class AuthenticatedHtmxRequest(HtmxHttpRequest):
+    """What a `@login_required` page receives: someone is signed in."""
+
+    user: User
 
 
 def wants_fragment(request: HtmxHttpRequest) -> bool:

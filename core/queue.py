@@ -17,5 +17,6 @@ def enqueue_on_commit(task_name: str, *args: Any, queue: str | None = None) -> N
     outside one); `queue` picks the queue, by default the task's own. Raises
     celery.exceptions.NotRegistered for a task no app registers."""
     task = current_app.tasks[task_name]
-    options = {} if queue is None else {"queue": queue}
+    # Left out rather than None: None would override the queue the task names itself.
+    options: dict[str, Any] = {} if queue is None else {"queue": queue}
     transaction.on_commit(lambda: task.apply_async(args=args, **options))

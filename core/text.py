@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, overload
 
 
 def noun(plural: str, count: int) -> str:
@@ -26,6 +26,10 @@ def contains_nul(value: object) -> bool:
     return False
 
 
+@overload
+def without_nul(value: str) -> str: ...
+@overload
+def without_nul(value: Any) -> Any: ...
 def without_nul(value: Any) -> Any:
     """`value` with every NUL character, in strings and keys inside nested lists and
     dicts, replaced by U+FFFD: for text Crewboard stores but did not choose, such as a

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from rest_framework import exceptions, status
@@ -7,10 +9,12 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from core.errors import DomainError
 
 
-def exception_handler(exc: Exception, context: dict) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Turn domain errors into clear 4xx responses; everything else goes to DRF."""
     if isinstance(exc, DomainError):
-        detail: object = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
+        detail: dict[str, str | list[str]] = (
+            {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
+        )
         return Response(detail, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
