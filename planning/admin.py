@@ -1,13 +1,17 @@
-from collections.abc import Sequence
-from typing import Any
+from __future__ import annotations
+
+from typing import Any, ClassVar, TypedDict, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import InlineModelAdmin
+from django.contrib.admin.utils import flatten
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Model, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django_stubs_ext import WithAnnotations
 
 from core.admin import json_display
 from planning import selectors, services
@@ -27,15 +31,18 @@ from planning.models import (
     TaskDependency,
 )
 
+Row = TypeVar("Row", bound=Model)
+Parent = TypeVar("Parent", bound=Model)
 
-class ReadOnlyInline(admin.TabularInline):
+
+class ReadOnlyInline(admin.TabularInline[Row, Parent]):
     """Rows listed under their parent for reading; they are changed elsewhere or never."""
 
     extra = 0
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Sequence[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         # Non-editable columns such as created_at cannot be form fields.
-        return tuple(self.fields or ())
+        return flatten(self.fields or ())
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -56,7 +63,9 @@ def _cycle_error(cycle: list[int], keys: dict[int, str]) -> ValidationError:
 # Projects -----------------------------------------------------------------------------
 
 
-class MembershipFormSet(BaseInlineFormSet):
+class MembershipFormSet(
+    BaseInlineFormSet[ProjectMembership, Project, forms.ModelForm[ProjectMembership]]
+):
     """Keeps the services' rule that a project never loses its last owner."""
 
     def clean(self) -> None:
@@ -72,7 +81,7 @@ class MembershipFormSet(BaseInlineFormSet):
             raise ValidationError("A project needs at least one owner.")
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline[ProjectMembership, Project]):
     model = ProjectMembership
     formset = MembershipFormSet
     fields = ("user", "role", "created_at")
@@ -85,7 +94,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(admin.ModelAdmin[Project]):
     list_display = ("name", "slug", "status", "mode", "owner", "created_at")
     list_filter = ("status", "mode")
     search_fields = ("name", "slug", "owner__username")
@@ -96,7 +105,7 @@ class ProjectAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     inlines = (MembershipInline,)
 
-    def get_fields(self, request: HttpRequest, obj: Project | None = None) -> Sequence[str]:
+    def get_fields(self, request: HttpRequest, obj: Project | None = None) -> tuple[str, ...]:
         # The add form asks for exactly what project_create takes.
         fields = (
             "name",
@@ -113,12 +122,14 @@ class ProjectAdmin(admin.ModelAdmin):
             return fields
         return (*fields, "completed_at", "created_at", "updated_at")
 
-    def get_inlines(self, request: HttpRequest, obj: Project | None) -> Sequence[type]:
+    def get_inlines(
+        self, request: HttpRequest, obj: Project | None
+    ) -> tuple[type[InlineModelAdmin[Any, Any]], ...]:
         # The owner's membership is created with the project; others are added afterwards.
-        return self.inlines if obj is not None else ()
+        return tuple(self.inlines) if obj is not None else ()
 
     def save_model(
-        self, request: HttpRequest, obj: Project, form: forms.ModelForm, change: bool
+        self, request: HttpRequest, obj: Project, form: forms.ModelForm[Project], change: bool
     ) -> None:
         if change:
             super().save_model(request, obj, form, change)
@@ -135,7 +146,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProjectMembership)
-class ProjectMembershipAdmin(admin.ModelAdmin):
+class ProjectMembershipAdmin(admin.ModelAdmin[ProjectMembership]):
     list_display = ("project", "user", "role", "created_at")
     list_filter = ("role",)
     search_fields = ("project__name", "project__slug", "user__username")
@@ -148,7 +159,7 @@ class ProjectMembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Requirement)
-class RequirementAdmin(admin.ModelAdmin):
+class RequirementAdmin(admin.ModelAdmin[Requirement]):
     list_display = ("code", "short_description", "project", "category", "priority", "validated")
     list_filter = ("priority", "validated", "category")
     search_fields = ("code", "description", "category")
@@ -161,11 +172,18 @@ class RequirementAdmin(admin.ModelAdmin):
         return obj.description[:80]
 
 
-class TaskInline(admin.TabularInline):
+class TaskInline(admin.TabularInline[Task, Feature | SubFeature]):
     model = Task
-    fields = ("key", "name", "status", "priority", "wave", "assigned_agent")
+    fields: ClassVar[tuple[str, ...]] = (
+        "key",
+        "name",
+        "status",
+        "priority",
+        "wave",
+        "assigned_agent",
+    )
     # Key and placement need project-wide validation the row form cannot do.
-    readonly_fields = ("key", "wave", "assigned_agent")
+    readonly_fields: ClassVar[tuple[str, ...]] = ("key", "wave", "assigned_agent")
     show_change_link = True
     extra = 0
 
@@ -185,7 +203,7 @@ class FeatureTaskInline(TaskInline):
 
 
 @admin.register(Feature)
-class FeatureAdmin(admin.ModelAdmin):
+class FeatureAdmin(admin.ModelAdmin[Feature]):
     list_display = ("key", "name", "project", "status", "priority", "position")
     list_filter = ("status", "priority")
     search_fields = ("key", "name", "project__slug")
@@ -197,7 +215,7 @@ class FeatureAdmin(admin.ModelAdmin):
 
 
 @admin.register(SubFeature)
-class SubFeatureAdmin(admin.ModelAdmin):
+class SubFeatureAdmin(admin.ModelAdmin[SubFeature]):
     list_display = ("key", "name", "feature", "project", "status", "wave", "autonomous")
     list_filter = ("status", "autonomous", "wave")
     search_fields = ("key", "name", "objective", "project__slug")
@@ -208,13 +226,14 @@ class SubFeatureAdmin(admin.ModelAdmin):
     inlines = (TaskInline,)
 
 
-class SubFeatureDependencyForm(forms.ModelForm):
+class SubFeatureDependencyForm(forms.ModelForm[SubFeatureDependency]):
     class Meta:
         model = SubFeatureDependency
         fields = ("sub_feature", "depends_on")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         sub, target = cleaned.get("sub_feature"), cleaned.get("depends_on")
         if sub is None or target is None:
             return cleaned
@@ -229,7 +248,7 @@ class SubFeatureDependencyForm(forms.ModelForm):
 
 
 @admin.register(SubFeatureDependency)
-class SubFeatureDependencyAdmin(admin.ModelAdmin):
+class SubFeatureDependencyAdmin(admin.ModelAdmin[SubFeatureDependency]):
     form = SubFeatureDependencyForm
     list_display = ("sub_feature", "depends_on")
     search_fields = ("sub_feature__key", "depends_on__key", "sub_feature__project__slug")
@@ -246,7 +265,7 @@ class SubFeatureDependencyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(admin.ModelAdmin[Task]):
     list_display = (
         "key",
         "name",
@@ -277,13 +296,14 @@ class TaskAdmin(admin.ModelAdmin):
         self.message_user(request, f"Marked {len(tasks)} task(s) done.", messages.SUCCESS)
 
 
-class TaskDependencyForm(forms.ModelForm):
+class TaskDependencyForm(forms.ModelForm[TaskDependency]):
     class Meta:
         model = TaskDependency
         fields = ("task", "depends_on")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         task, target = cleaned.get("task"), cleaned.get("depends_on")
         if task is None or target is None:
             return cleaned
@@ -298,7 +318,7 @@ class TaskDependencyForm(forms.ModelForm):
 
 
 @admin.register(TaskDependency)
-class TaskDependencyAdmin(admin.ModelAdmin):
+class TaskDependencyAdmin(admin.ModelAdmin[TaskDependency]):
     form = TaskDependencyForm
     list_display = ("task", "depends_on", "created_at")
     search_fields = ("task__key", "depends_on__key", "task__project__slug")
@@ -311,7 +331,11 @@ class TaskDependencyAdmin(admin.ModelAdmin):
         return False
 
     def save_model(
-        self, request: HttpRequest, obj: TaskDependency, form: forms.ModelForm, change: bool
+        self,
+        request: HttpRequest,
+        obj: TaskDependency,
+        form: forms.ModelForm[TaskDependency],
+        change: bool,
     ) -> None:
         edge = services.task_add_dependency(task=obj.task, depends_on=obj.depends_on)
         obj.pk = edge.pk
@@ -322,7 +346,7 @@ class TaskDependencyAdmin(admin.ModelAdmin):
 # Plans and conversations ---------------------------------------------------------------
 
 
-class DevPlanVersionInline(ReadOnlyInline):
+class DevPlanVersionInline(ReadOnlyInline[DevPlanVersion, DevPlan]):
     model = DevPlanVersion
     fields = ("number", "change_summary", "created_by", "created_at")
     show_change_link = True
@@ -331,8 +355,12 @@ class DevPlanVersionInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("plan__project", "created_by")
 
 
+class VersionCount(TypedDict):
+    version_count: int
+
+
 @admin.register(DevPlan)
-class DevPlanAdmin(admin.ModelAdmin):
+class DevPlanAdmin(admin.ModelAdmin[DevPlan]):
     list_display = ("name", "project", "version_count", "updated_at")
     search_fields = ("name", "project__name", "project__slug")
     ordering = ("project__name", "name")
@@ -345,12 +373,12 @@ class DevPlanAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(version_count=Count("versions"))
 
     @admin.display(description="versions", ordering="version_count")
-    def version_count(self, obj: DevPlan) -> int:
+    def version_count(self, obj: WithAnnotations[DevPlan, VersionCount]) -> int:
         return obj.version_count
 
 
 @admin.register(DevPlanVersion)
-class DevPlanVersionAdmin(admin.ModelAdmin):
+class DevPlanVersionAdmin(admin.ModelAdmin[DevPlanVersion]):
     """Versions are immutable snapshots: browsed here, written only by the planning services."""
 
     list_display = ("plan", "number", "change_summary", "created_by", "created_at")
@@ -371,13 +399,13 @@ class DevPlanVersionAdmin(admin.ModelAdmin):
         return False
 
 
-class ConversationMessageInline(ReadOnlyInline):
+class ConversationMessageInline(ReadOnlyInline[ConversationMessage, ConversationSession]):
     model = ConversationMessage
     fields = ("role", "content", "token_count", "created_at")
 
 
 @admin.register(ConversationSession)
-class ConversationSessionAdmin(admin.ModelAdmin):
+class ConversationSessionAdmin(admin.ModelAdmin[ConversationSession]):
     list_display = ("__str__", "project", "kind", "status", "created_by", "created_at")
     list_filter = ("kind", "status")
     search_fields = ("title", "project__name", "project__slug")
@@ -389,7 +417,7 @@ class ConversationSessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConversationMessage)
-class ConversationMessageAdmin(admin.ModelAdmin):
+class ConversationMessageAdmin(admin.ModelAdmin[ConversationMessage]):
     list_display = ("session", "role", "short_content", "token_count", "created_at")
     list_filter = ("role",)
     search_fields = ("content", "session__title")

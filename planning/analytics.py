@@ -134,8 +134,8 @@ def critical_path(
         return CriticalPath(keys=[], minutes=0)
     end = max(finish, key=lambda k: (finish[k], k))
     path = [end]
-    while via[path[-1]] is not None:
-        path.append(via[path[-1]])  # type: ignore[arg-type]
+    while (previous := via[path[-1]]) is not None:
+        path.append(previous)
     return CriticalPath(keys=path[::-1], minutes=finish[end])
 
 

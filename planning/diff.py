@@ -11,9 +11,8 @@ DIFFED_KINDS = ("requirements", "features", "sub_features", "tasks")
 
 
 def _key(kind: str, row: dict[str, Any]) -> str:
-    if kind == "requirements":
-        return row["code"] or row["description"]
-    return row["key"]
+    key: str = (row["code"] or row["description"]) if kind == "requirements" else row["key"]
+    return key
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """Forms for the planning pages. They validate input; the views hand it to services."""
 
+from typing import Any
+
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
@@ -7,14 +9,14 @@ from planning.importers import FORMATS, MAX_BYTES
 from planning.models import Project, Task
 
 
-class ProjectCreateForm(forms.ModelForm):
+class ProjectCreateForm(forms.ModelForm[Project]):
     class Meta:
         model = Project
         fields = ["name", "slug", "mode", "description"]
         help_texts = {"slug": "Used in URLs. Leave empty to derive it from the name."}
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # project_create derives a free slug from the name when none is given.
         self.fields["slug"].required = False
@@ -43,11 +45,13 @@ class PlanImportForm(forms.Form):
     )
 
     def clean_file(self) -> UploadedFile:
-        upload = self.cleaned_data["file"]
+        upload: UploadedFile = self.cleaned_data["file"]
         # Checked before reading: the importer's own limit applies to the unpacked files.
-        if upload.size > MAX_BYTES:
+        # FileField has refused an upload of no size already.
+        size = upload.size or 0
+        if size > MAX_BYTES:
             raise forms.ValidationError(
-                f"The file is {upload.size // 1024 // 1024} MB; "
+                f"The file is {size // 1024 // 1024} MB; "
                 f"at most {MAX_BYTES // 1024 // 1024} MB can be imported."
             )
         return upload

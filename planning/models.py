@@ -1,9 +1,16 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
 from core.models import TimeStampedModel, choices_constraint
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Priority(models.TextChoices):
@@ -43,7 +50,7 @@ class Project(TimeStampedModel):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_projects"
     )
-    members = models.ManyToManyField(
+    members: models.ManyToManyField[User, ProjectMembership] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="ProjectMembership", related_name="projects"
     )
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -126,7 +133,9 @@ class Requirement(TimeStampedModel):
     priority = models.CharField(max_length=10, choices=Priority, default=Priority.SHOULD)
     source = models.CharField(max_length=300, blank=True)
     validated = models.BooleanField(default=False)
-    features = models.ManyToManyField("Feature", related_name="requirements", blank=True)
+    features: models.ManyToManyField[Feature, Any] = models.ManyToManyField(
+        "Feature", related_name="requirements", blank=True
+    )
 
     class Meta:
         ordering = ["code", "id"]
@@ -201,7 +210,7 @@ class SubFeature(TimeStampedModel):
     extra = models.JSONField(default=dict, blank=True)
     position = models.PositiveIntegerField(default=0)
     requirements = models.ManyToManyField(Requirement, related_name="sub_features", blank=True)
-    depends_on = models.ManyToManyField(
+    depends_on: models.ManyToManyField[SubFeature, SubFeatureDependency] = models.ManyToManyField(
         "self",
         through="SubFeatureDependency",
         symmetrical=False,
@@ -318,7 +327,7 @@ class Task(TimeStampedModel):
     wave = models.PositiveSmallIntegerField(default=1)
     position = models.PositiveIntegerField(default=0)
     extra = models.JSONField(default=dict, blank=True)
-    depends_on = models.ManyToManyField(
+    depends_on: models.ManyToManyField[Task, TaskDependency] = models.ManyToManyField(
         "self",
         through="TaskDependency",
         symmetrical=False,

@@ -249,9 +249,11 @@ def _apply_edit(document: PlanDocument, edit: PlanEdit) -> None:
             spec = cls(key=edit.key, **edit.fields)
         except TypeError as exc:
             raise PlanImportError(str(exc)) from None
-        if edit.entity == "feature":
+        if isinstance(spec, FeatureSpec):
             spec.position = edit.fields.get("position", len(document.features))
-        specs.append(spec)
+            document.features.append(spec)
+        else:
+            document.tasks.append(spec)
     elif edit.op == "update":
         spec = _find(specs, edit.key, edit.entity)
         for name, value in edit.fields.items():

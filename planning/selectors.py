@@ -3,7 +3,7 @@
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
     Case,
@@ -52,12 +52,10 @@ from planning.models import (
     TaskDependency,
 )
 
-User = AbstractBaseUser | AnonymousUser
-
 CHAT_PREVIEW_CHARS = 120  # of a chat's opening question, on list pages
 
 
-def project_list_for_user(*, user: User) -> QuerySet[Project]:
+def project_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Project]:
     """Projects the user is a member of, with task progress counts."""
     if not user.is_authenticated:
         return Project.objects.none()
@@ -73,7 +71,7 @@ def project_list_for_user(*, user: User) -> QuerySet[Project]:
 
 
 def project_for_user(
-    *, user: User, slug: str, write: bool = False
+    *, user: User | AnonymousUser, slug: str, write: bool = False
 ) -> tuple[Project, ProjectMembership]:
     """The project with `slug` and the user's membership of it.
 

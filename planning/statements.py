@@ -9,6 +9,7 @@ side of the run's foreign key, so planning names no model of another app.
 """
 
 import functools
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
@@ -21,6 +22,9 @@ from planning.selectors import (
     task_ready_in_next_order,
     task_ready_list,
 )
+
+if TYPE_CHECKING:
+    from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
 
 # Stands for the claiming agent's id in the compiled statements; replaced by a
 # parameter. No agent has a negative id.
@@ -90,7 +94,9 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
 
 
 @functools.lru_cache(maxsize=256)
-def claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tuple[str, tuple]]:
+def claim_statements(
+    project_id: int, alias: str = DEFAULT_DB_ALIAS
+) -> list[tuple[str, tuple[Any, ...]]]:
     """The SQL that claims the best claimable task of a project for an agent, one
     statement per stage of _claim_candidates, with their parameters after the first
     four (status, agent id, now, now); `CLAIMING_AGENT` among them stands for the
@@ -109,7 +115,7 @@ def claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tup
     ops, vendor = connections[alias].ops, connections[alias].vendor
     task_table = Task._meta.db_table
     task = ops.quote_name(task_table)
-    runs = ops.quote_name(Task._meta.get_field("runs").related_model._meta.db_table)
+    runs = ops.quote_name(Task.runs.field.model._meta.db_table)
     edges = ops.quote_name(TaskDependency._meta.db_table)
     features = ops.quote_name(Feature._meta.db_table)
     sub_features = ops.quote_name(SubFeature._meta.db_table)
@@ -123,8 +129,9 @@ def claim_statements(project_id: int, alias: str = DEFAULT_DB_ALIAS) -> list[tup
             if vendor == "postgresql":
                 # Constants as literals: PostgreSQL plans with the actual values, and a
                 # claim sends a few parameters rather than dozens.
-                sql = ops.compose_sql(sql, candidate_params).replace("%", "%%")
-                sentinel = ops.compose_sql("%s", (CLAIMING_AGENT,))
+                pg_ops = cast("PostgresOperations", ops)
+                sql = pg_ops.compose_sql(sql, candidate_params).replace("%", "%%")
+                sentinel = pg_ops.compose_sql("%s", (CLAIMING_AGENT,))
                 candidate_params = (CLAIMING_AGENT,) * sql.count(sentinel)
                 sql = sql.replace(sentinel, "%s")
             candidates.append(f"({sql})")

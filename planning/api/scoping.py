@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -34,6 +35,7 @@ class ProjectScopedViewMixin:
     queryset_model: type[Model]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A mixin: super() is the view class it is mixed into, unknown here.
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         self.project, self.membership = project_for_user(
             user=request.user,
@@ -41,16 +43,16 @@ class ProjectScopedViewMixin:
             write=request.method not in SAFE_METHODS,
         )
 
-    def get_queryset(self) -> QuerySet:
+    def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):
-            return self.queryset_model.objects.none()
+            return self.queryset_model._default_manager.none()
         return self.scoped_queryset()
 
-    def scoped_queryset(self) -> QuerySet:
+    def scoped_queryset(self) -> QuerySet[Any]:
         raise NotImplementedError
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()  # type: ignore[misc]
+        context: dict[str, Any] = super().get_serializer_context()  # type: ignore[misc]
         context["project"] = getattr(self, "project", None)
         return context
 
@@ -64,14 +66,19 @@ class ProjectScopedRelatedFieldsMixin:
 
     scoped_related_fields: dict[str, str] = {}
 
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()  # type: ignore[misc]
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # A mixin: super() and `context` are the serializer's it is mixed into.
+        fields: dict[str, serializers.Field[Any, Any, Any, Any]] = super().get_fields()  # type: ignore[misc]
         project = self.context.get("project")  # type: ignore[attr-defined]
         for name, lookup in self.scoped_related_fields.items():
             field = fields.get(name)
             if field is None or field.read_only:
                 continue
-            relation = getattr(field, "child_relation", field)
+            relation = (
+                field.child_relation if isinstance(field, serializers.ManyRelatedField) else field
+            )
+            if not isinstance(relation, serializers.RelatedField) or relation.queryset is None:
+                raise ImproperlyConfigured(f"{name} is not a related field with a queryset.")
             relation.queryset = (
                 relation.queryset.filter(**{lookup: project})
                 if project is not None

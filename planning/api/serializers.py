@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from planning.api.scoping import ProjectScopedRelatedFieldsMixin
@@ -16,8 +19,10 @@ from planning.models import (
 )
 
 
-class ProjectSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class ProjectSerializer(serializers.ModelSerializer[Project]):
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     slug = serializers.SlugField(max_length=100, required=False, allow_blank=True)
 
     class Meta:
@@ -39,10 +44,10 @@ class ProjectSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "owner", "created_at", "updated_at", "completed_at"]
         # Uniqueness is checked (and reported) by the service's full_clean.
-        validators: list = []
+        validators: list[Any] = []
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(serializers.ModelSerializer[ProjectMembership]):
     username = serializers.SlugRelatedField(
         source="user", slug_field="username", queryset=get_user_model().objects.all()
     )
@@ -51,16 +56,18 @@ class MembershipSerializer(serializers.ModelSerializer):
         model = ProjectMembership
         fields = ["id", "username", "role", "created_at"]
         read_only_fields = ["id", "created_at"]
-        validators: list = []
+        validators: list[Any] = []
 
 
-class MembershipRoleSerializer(serializers.ModelSerializer):
+class MembershipRoleSerializer(serializers.ModelSerializer[ProjectMembership]):
     class Meta:
         model = ProjectMembership
         fields = ["role"]
 
 
-class RequirementSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+class RequirementSerializer(
+    ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer[Requirement]
+):
     scoped_related_fields = {"features": "project"}
     features = serializers.SlugRelatedField(
         slug_field="key", many=True, required=False, queryset=Feature.objects.all()
@@ -81,10 +88,10 @@ class RequirementSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSe
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-        validators: list = []
+        validators: list[Any] = []
 
 
-class FeatureSerializer(serializers.ModelSerializer):
+class FeatureSerializer(serializers.ModelSerializer[Feature]):
     task_count = serializers.IntegerField(read_only=True)
     done_count = serializers.IntegerField(read_only=True)
 
@@ -104,10 +111,12 @@ class FeatureSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-        validators: list = []
+        validators: list[Any] = []
 
 
-class SubFeatureSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+class SubFeatureSerializer(
+    ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer[SubFeature]
+):
     scoped_related_fields = {
         "feature": "project",
         "depends_on": "project",
@@ -142,10 +151,10 @@ class SubFeatureSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSer
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-        validators: list = []
+        validators: list[Any] = []
 
 
-class TaskSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+class TaskSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer[Task]):
     scoped_related_fields = {
         "feature": "project",
         "sub_feature": "project",
@@ -158,11 +167,14 @@ class TaskSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerialize
         slug_field="key", queryset=SubFeature.objects.all(), required=False, allow_null=True
     )
     assigned_agent = serializers.PrimaryKeyRelatedField(
-        queryset=Task._meta.get_field("assigned_agent").related_model.objects.all(),
+        # planning imports nothing of agents: the relation knows the model.
+        queryset=Task._meta.get_field("assigned_agent").remote_field.model._default_manager.all(),
         required=False,
         allow_null=True,
     )
-    depends_on = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
+    depends_on: serializers.SlugRelatedField[Task] = serializers.SlugRelatedField(
+        slug_field="key", many=True, read_only=True
+    )
     needs_human = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -200,10 +212,12 @@ class TaskSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerialize
             "updated_at",
         ]
         read_only_fields = ["id", "started_at", "completed_at", "created_at", "updated_at"]
-        validators: list = []
+        validators: list[Any] = []
 
 
-class TaskDependencySerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+class TaskDependencySerializer(
+    ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer[TaskDependency]
+):
     scoped_related_fields = {"task": "project", "depends_on": "project"}
     task = serializers.SlugRelatedField(slug_field="key", queryset=Task.objects.all())
     depends_on = serializers.SlugRelatedField(slug_field="key", queryset=Task.objects.all())
@@ -212,12 +226,14 @@ class TaskDependencySerializer(ProjectScopedRelatedFieldsMixin, serializers.Mode
         model = TaskDependency
         fields = ["id", "task", "depends_on", "created_at"]
         read_only_fields = ["id", "created_at"]
-        validators: list = []
+        validators: list[Any] = []
 
 
-class DevPlanVersionSerializer(serializers.ModelSerializer):
+class DevPlanVersionSerializer(serializers.ModelSerializer[DevPlanVersion]):
     plan = serializers.CharField(source="plan.name", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = DevPlanVersion
@@ -231,11 +247,11 @@ class DevPlanVersionDetailSerializer(DevPlanVersionSerializer):
         read_only_fields = fields
 
 
-class VersionCreateSerializer(serializers.Serializer):
+class VersionCreateSerializer(serializers.Serializer[Any]):
     summary = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class PlanImportSerializer(serializers.Serializer):
+class PlanImportSerializer(serializers.Serializer[Any]):
     file = serializers.FileField(
         help_text="A GSD .planning zip or NN-MM-PLAN.md, a tasks.json, or a Markdown PRD."
     )
@@ -244,7 +260,7 @@ class PlanImportSerializer(serializers.Serializer):
     )
 
 
-class PlanImportResultSerializer(serializers.Serializer):
+class PlanImportResultSerializer(serializers.Serializer[Any]):
     summary = serializers.CharField()
     version = serializers.IntegerField(allow_null=True)
     created = serializers.DictField(child=serializers.IntegerField())
@@ -252,18 +268,18 @@ class PlanImportResultSerializer(serializers.Serializer):
     warnings = serializers.ListField(child=serializers.CharField())
 
 
-class ImportErrorSerializer(serializers.Serializer):
+class ImportErrorSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
     file = serializers.CharField(allow_null=True)
     line = serializers.IntegerField(allow_null=True)
 
 
-class RestoreResultSerializer(serializers.Serializer):
+class RestoreResultSerializer(serializers.Serializer[Any]):
     summary = serializers.CharField()
     version = DevPlanVersionSerializer()
 
 
-class FeatureProgressSerializer(serializers.Serializer):
+class FeatureProgressSerializer(serializers.Serializer[Any]):
     key = serializers.CharField()
     name = serializers.CharField()
     total = serializers.IntegerField()
@@ -272,7 +288,7 @@ class FeatureProgressSerializer(serializers.Serializer):
     remaining_minutes = serializers.IntegerField()
 
 
-class PlanAnalyticsSerializer(serializers.Serializer):
+class PlanAnalyticsSerializer(serializers.Serializer[Any]):
     waves = serializers.DictField(child=serializers.IntegerField(), help_text="plan key → wave")
     wave_warnings = serializers.ListField(child=serializers.CharField())
     critical_path = serializers.ListField(child=serializers.CharField())
@@ -286,21 +302,23 @@ class PlanAnalyticsSerializer(serializers.Serializer):
     plan_cycle = serializers.ListField(child=serializers.CharField(), allow_null=True)
 
 
-class GenerateRequestSerializer(serializers.Serializer):
+class GenerateRequestSerializer(serializers.Serializer[Any]):
     requirements = serializers.CharField(
         max_length=50_000, help_text="What to build, as prose or a Markdown list."
     )
 
 
-class ConversationMessageSerializer(serializers.ModelSerializer):
+class ConversationMessageSerializer(serializers.ModelSerializer[ConversationMessage]):
     class Meta:
         model = ConversationMessage
         fields = ["id", "role", "content", "token_count", "metadata", "created_at"]
         read_only_fields = fields
 
 
-class ConversationSessionSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class ConversationSessionSerializer(serializers.ModelSerializer[ConversationSession]):
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = ConversationSession
@@ -315,5 +333,5 @@ class ConversationSessionDetailSerializer(ConversationSessionSerializer):
         fields = [*ConversationSessionSerializer.Meta.fields, "messages"]
 
 
-class ChatMessageCreateSerializer(serializers.Serializer):
+class ChatMessageCreateSerializer(serializers.Serializer[Any]):
     content = serializers.CharField(max_length=20_000)

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
+from core.api.auth import request_user
 from core.errors import DomainError, PermissionDeniedError
 from planning import selectors, services
 from planning.api import serializers as s
@@ -48,10 +49,11 @@ from planning.services.chat import (
     chat_session_create,
 )
 from planning.services.imports import plan_import
+from planning.services.items import TaskPlacement
 from planning.services.versions import version_create, version_restore
 
 
-class ProjectViewSet(viewsets.ModelViewSet):
+class ProjectViewSet(viewsets.ModelViewSet[Project]):
     """Projects the caller belongs to. Anyone signed in may create one and becomes its owner."""
 
     serializer_class = s.ProjectSerializer
@@ -72,12 +74,14 @@ class ProjectViewSet(viewsets.ModelViewSet):
             raise PermissionDeniedError("Only an owner can delete a project.")
         return project
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Project]) -> None:
         serializer.instance = services.project_create(
-            owner=self.request.user, **serializer.validated_data
+            owner=request_user(self.request), **serializer.validated_data
         )
 
-    def perform_update(self, serializer: BaseSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Project]) -> None:
+        # DRF updates the object it fetched: an update serializer always has it.
+        assert serializer.instance is not None
         serializer.instance = services.project_update(
             project=serializer.instance, data=serializer.validated_data
         )
@@ -87,7 +91,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
 
 
 @project_scoped_schema
-class MembershipViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
+class MembershipViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[ProjectMembership]):
     """Members of a project. Owners add, re-role and remove members."""
 
     queryset_model = ProjectMembership
@@ -96,7 +100,7 @@ class MembershipViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     pagination_class = None
 
-    def get_serializer_class(self) -> type[BaseSerializer]:
+    def get_serializer_class(self) -> type[BaseSerializer[ProjectMembership]]:
         if self.action == "partial_update":
             return s.MembershipRoleSerializer
         return s.MembershipSerializer
@@ -109,13 +113,15 @@ class MembershipViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
     def scoped_queryset(self) -> QuerySet[ProjectMembership]:
         return selectors.membership_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[ProjectMembership]) -> None:
         data = serializer.validated_data
         serializer.instance = services.membership_set(
             project=self.project, user=data["user"], role=data["role"]
         )
 
-    def perform_update(self, serializer: BaseSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[ProjectMembership]) -> None:
+        # DRF updates the object it fetched: an update serializer always has it.
+        assert serializer.instance is not None
         serializer.instance = services.membership_set(
             project=self.project,
             user=serializer.instance.user,
@@ -127,7 +133,7 @@ class MembershipViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
 
 
 @project_scoped_schema
-class RequirementViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
+class RequirementViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[Requirement]):
     queryset_model = Requirement
     serializer_class = s.RequirementSerializer
     filterset_class = RequirementFilterSet
@@ -136,12 +142,14 @@ class RequirementViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
     def scoped_queryset(self) -> QuerySet[Requirement]:
         return selectors.requirement_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Requirement]) -> None:
         serializer.instance = services.requirement_create(
             project=self.project, **serializer.validated_data
         )
 
-    def perform_update(self, serializer: BaseSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Requirement]) -> None:
+        # DRF updates the object it fetched: an update serializer always has it.
+        assert serializer.instance is not None
         data = dict(serializer.validated_data)
         features = data.pop("features", None)
         serializer.instance = services.requirement_update(
@@ -153,7 +161,7 @@ class RequirementViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
 
 
 @project_scoped_schema
-class FeatureViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
+class FeatureViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[Feature]):
     """Features (GSD phases), addressed by key."""
 
     queryset_model = Feature
@@ -166,12 +174,14 @@ class FeatureViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
     def scoped_queryset(self) -> QuerySet[Feature]:
         return selectors.feature_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Feature]) -> None:
         serializer.instance = services.feature_create(
             project=self.project, **serializer.validated_data
         )
 
-    def perform_update(self, serializer: BaseSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Feature]) -> None:
+        # DRF updates the object it fetched: an update serializer always has it.
+        assert serializer.instance is not None
         serializer.instance = services.feature_update(
             feature=serializer.instance, data=serializer.validated_data
         )
@@ -181,7 +191,7 @@ class FeatureViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
 
 
 @project_scoped_schema
-class SubFeatureViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
+class SubFeatureViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[SubFeature]):
     """Sub-features (GSD plans), addressed by key such as `01-08`."""
 
     queryset_model = SubFeature
@@ -194,10 +204,12 @@ class SubFeatureViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
     def scoped_queryset(self) -> QuerySet[SubFeature]:
         return selectors.sub_feature_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[SubFeature]) -> None:
         serializer.instance = services.sub_feature_create(**serializer.validated_data)
 
-    def perform_update(self, serializer: BaseSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[SubFeature]) -> None:
+        # DRF updates the object it fetched: an update serializer always has it.
+        assert serializer.instance is not None
         data = dict(serializer.validated_data)
         serializer.instance = services.sub_feature_update(
             sub_feature=serializer.instance,
@@ -212,7 +224,7 @@ class SubFeatureViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
 
 
 @project_scoped_schema
-class TaskViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
+class TaskViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[Task]):
     """Tasks, addressed by key such as `01-08-T2`. Dependencies live under task-dependencies."""
 
     queryset_model = Task
@@ -225,14 +237,20 @@ class TaskViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
     def scoped_queryset(self) -> QuerySet[Task]:
         return selectors.task_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Task]) -> None:
         serializer.instance = services.task_create(
             project=self.project, **serializer.validated_data
         )
 
-    def perform_update(self, serializer: BaseSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Task]) -> None:
+        # DRF updates the object it fetched: an update serializer always has it.
+        assert serializer.instance is not None
         data = dict(serializer.validated_data)
-        placement = {k: data.pop(k) for k in ("feature", "sub_feature") if k in data}
+        placement: TaskPlacement = {}
+        if "feature" in data:
+            placement["feature"] = data.pop("feature")
+        if "sub_feature" in data:
+            placement["sub_feature"] = data.pop("sub_feature")
         serializer.instance = services.task_update(
             task=serializer.instance, data=data, placement=placement or None
         )
@@ -260,7 +278,7 @@ class TaskDependencyViewSet(
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
     mixins.ListModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[TaskDependency],
 ):
     """Dependency edges: `task` waits for `depends_on`. An edge that closes a cycle is a 400."""
 
@@ -271,7 +289,7 @@ class TaskDependencyViewSet(
     def scoped_queryset(self) -> QuerySet[TaskDependency]:
         return selectors.task_dependency_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[TaskDependency]) -> None:
         serializer.instance = services.task_add_dependency(**serializer.validated_data)
 
     def perform_destroy(self, instance: TaskDependency) -> None:
@@ -331,7 +349,7 @@ class PlanImportView(ProjectScopedAPIView):
                 project=self.project,
                 source=ImportSource.from_bytes(upload.name, upload.read()),
                 fmt=serializer.validated_data["format"],
-                actor=request.user,
+                actor=request_user(request),
             )
         except PlanImportError as exc:
             origin = exc.origin
@@ -356,12 +374,12 @@ class PlanImportView(ProjectScopedAPIView):
 
 
 @project_scoped_schema
-class VersionListView(ProjectScopedViewMixin, generics.ListAPIView):
+class VersionListView(ProjectScopedViewMixin, generics.ListAPIView[DevPlanVersion]):
     """Plan versions, newest first. POST saves the working plan as a new version."""
 
     queryset_model = DevPlanVersion
     serializer_class = s.DevPlanVersionSerializer
-    filter_backends: list = []
+    filter_backends = []
 
     def scoped_queryset(self) -> QuerySet[DevPlanVersion]:
         return selectors.version_list(project=self.project)
@@ -373,7 +391,7 @@ class VersionListView(ProjectScopedViewMixin, generics.ListAPIView):
         version = version_create(
             project=self.project,
             summary=serializer.validated_data["summary"] or "Saved by hand",
-            actor=request.user,
+            actor=request_user(request),
             only_if_changed=False,
         )
         return Response(s.DevPlanVersionSerializer(version).data, status=status.HTTP_201_CREATED)
@@ -428,7 +446,7 @@ class VersionRestoreView(ProjectScopedAPIView):
     @extend_schema(request=None, responses={201: s.RestoreResultSerializer})
     def post(self, request: Request, project_slug: str, number: int) -> Response:
         version = selectors.version_get(project=self.project, number=number)
-        result, new_version = version_restore(version=version, actor=request.user)
+        result, new_version = version_restore(version=version, actor=request_user(request))
         return Response(
             {"summary": result.summary(), "version": s.DevPlanVersionSerializer(new_version).data},
             status=status.HTTP_201_CREATED,
@@ -475,15 +493,15 @@ class ChatSessionViewSet(
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[ConversationSession],
 ):
     """Planning chat sessions. Post a message to `chats/{id}/messages/` to get the
     assistant's reply, which may propose edits; apply or discard them."""
 
     queryset_model = ConversationSession
-    filter_backends: list = []
+    filter_backends = []
 
-    def get_serializer_class(self) -> type[BaseSerializer]:
+    def get_serializer_class(self) -> type[BaseSerializer[ConversationSession]]:
         if self.action == "retrieve":
             return s.ConversationSessionDetailSerializer
         return s.ConversationSessionSerializer
@@ -491,10 +509,10 @@ class ChatSessionViewSet(
     def scoped_queryset(self) -> QuerySet[ConversationSession]:
         return selectors.chat_session_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[ConversationSession]) -> None:
         serializer.instance = chat_session_create(
             project=self.project,
-            actor=self.request.user,
+            actor=request_user(self.request),
             title=serializer.validated_data.get("title", ""),
         )
 
@@ -513,7 +531,9 @@ class ChatSessionViewSet(
     @action(detail=True, methods=["post"], url_path=r"messages/(?P<message_id>\d+)/apply")
     def apply(self, request: Request, project_slug: str, pk: str, message_id: str) -> Response:
         try:
-            version = chat_edits_apply(message=self._message(message_id), actor=request.user)
+            version = chat_edits_apply(
+                message=self._message(message_id), actor=request_user(request)
+            )
         except PlanImportError as exc:
             return Response(
                 {"detail": str(exc), "file": None, "line": None}, status=status.HTTP_400_BAD_REQUEST

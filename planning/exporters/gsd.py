@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from planning.importers.document import PlanDocument, TaskSpec
+from planning.importers.document import PlanDocument, RequirementSpec, TaskSpec
 from planning.importers.gsd import DEFAULT_PLAN_TYPE, FRONT_MATTER_SOURCE, TASK_EXTRAS
 
 # `extra` keys the importer fills from the plan body rather than the front matter.
@@ -134,7 +134,7 @@ def render_roadmap(document: PlanDocument, *, title: str) -> str:
 
 def render_requirements(document: PlanDocument, *, title: str) -> str:
     lines = [f"# Requirements: {title}", ""]
-    by_category: dict[str, list] = defaultdict(list)
+    by_category: dict[str, list[RequirementSpec]] = defaultdict(list)
     for req in document.requirements:
         if req.source != FRONT_MATTER_SOURCE:
             by_category[req.category].append(req)

@@ -6,6 +6,7 @@ versioning, diffing and exporting all speak one shape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -36,11 +37,7 @@ class PlanImportError(Exception):
         super().__init__(f"{origin}: {message}" if origin else message)
 
 
-def _spec(cls):  # type: ignore[no-untyped-def]
-    return dataclass(kw_only=True)(cls)
-
-
-@_spec
+@dataclass(kw_only=True)
 class RequirementSpec:
     code: str
     description: str
@@ -52,7 +49,7 @@ class RequirementSpec:
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
-@_spec
+@dataclass(kw_only=True)
 class FeatureSpec:
     key: str
     name: str
@@ -62,7 +59,7 @@ class FeatureSpec:
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
-@_spec
+@dataclass(kw_only=True)
 class SubFeatureSpec:
     key: str
     feature: str
@@ -79,7 +76,7 @@ class SubFeatureSpec:
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
-@_spec
+@dataclass(kw_only=True)
 class TaskSpec:
     key: str
     name: str
@@ -103,6 +100,8 @@ class TaskSpec:
     status: str | None = field(default=None, compare=False)
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
+
+Spec = RequirementSpec | FeatureSpec | SubFeatureSpec | TaskSpec
 
 EXECUTION_ONLY = {"status", "origin"}
 
@@ -166,7 +165,8 @@ class PlanDocument:
 
         Raises PlanImportError naming the offending file and line.
         """
-        for spec in (*self.requirements, *self.features, *self.sub_features, *self.tasks):
+        specs: list[Spec] = [*self.requirements, *self.features, *self.sub_features, *self.tasks]
+        for spec in specs:
             _expect(
                 not contains_nul([getattr(spec, f.name) for f in fields(spec) if f.compare]),
                 "contains a NUL character (\\u0000), which cannot be stored",
@@ -288,7 +288,7 @@ class PlanDocument:
                 )
 
 
-def _unique(specs: list[Any], what: str, *, attr: str = "key") -> set[str]:
+def _unique(specs: Sequence[Spec], what: str, *, attr: str = "key") -> set[str]:
     seen: set[str] = set()
     for spec in specs:
         value = getattr(spec, attr)

@@ -143,7 +143,12 @@ def parse_planning_folder(files: Mapping[str, str], *, source: str = "") -> Plan
     for key, (name, description) in phases.items():
         features.setdefault(
             key,
-            FeatureSpec(key=key, name=name, description=description, origin=Origin(roadmap[0])),  # type: ignore[index]
+            FeatureSpec(
+                key=key,
+                name=name,
+                description=description,
+                origin=Origin(roadmap[0]) if roadmap else None,
+            ),
         )
     document.features = sorted(features.values(), key=lambda f: _sortable(f.key))
     for position, feature in enumerate(document.features):

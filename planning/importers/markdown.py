@@ -128,7 +128,9 @@ def _clean(text: str) -> str:
 def _item(
     raw_line: str, match: re.Match[str], feature: FeatureSpec, line: int, path: str, position: int
 ) -> _Item:
-    text = LIST_ITEM.match(raw_line)["text"].strip()  # type: ignore[index]
+    # `match` is on the masked line; masking leaves a list item's line as it was.
+    raw = LIST_ITEM.match(raw_line)
+    text = (raw or match)["text"].strip()
     priority = "medium"
     found = PRIORITY.search(text)
     if found:

@@ -72,9 +72,15 @@ def repair_mojibake(text: str) -> str:
     """
 
     def fix(match: re.Match[str]) -> str:
+        encoded = bytearray()
+        for char in match.group(0):
+            byte = _cp1252_byte(char)
+            if byte is None:
+                return match.group(0)
+            encoded.append(byte)
         try:
-            return bytes(_cp1252_byte(ch) for ch in match.group(0)).decode("utf-8")  # type: ignore[misc]
-        except (UnicodeDecodeError, TypeError):
+            return encoded.decode("utf-8")
+        except UnicodeDecodeError:
             return match.group(0)
 
     repaired = _MOJIBAKE.sub(fix, text)

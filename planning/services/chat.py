@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from pydantic import ValidationError
 
@@ -26,7 +26,7 @@ from planning.services.versions import version_create
 
 @transaction.atomic
 def chat_session_create(
-    *, project: Project, actor: AbstractBaseUser | None = None, title: str = ""
+    *, project: Project, actor: User | None = None, title: str = ""
 ) -> ConversationSession:
     session = ConversationSession(
         project=project,
@@ -118,13 +118,12 @@ def _proposal(message: ConversationMessage) -> list[Any]:
     status = message.metadata.get("edit_status")
     if status != "proposed":
         raise ConflictError(f"These edits were already {status}.")
-    return message.metadata["edits"]
+    edits: list[Any] = message.metadata["edits"]
+    return edits
 
 
 @transaction.atomic
-def chat_edits_apply(
-    *, message: ConversationMessage, actor: AbstractBaseUser | None = None
-) -> DevPlanVersion:
+def chat_edits_apply(*, message: ConversationMessage, actor: User | None = None) -> DevPlanVersion:
     """Apply a reply's proposed edits to the working plan as one new version.
 
     The edits are re-checked against the plan as it is now; if any no longer applies,

@@ -1,14 +1,22 @@
 """Claiming the next ready task for an agent: the one write agents make to the plan on
 their hot path."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict, cast
 
 from django.db import connection
+from django_stubs_ext import WithAnnotations
 
 from core.db import instance_from_row, prepared_cursor
 from planning.models import Feature, SubFeature, Task
 from planning.statements import CLAIMED_TASK_FIELDS, CLAIMING_AGENT, claim_statements
+
+
+class DependencyCount(TypedDict):
+    dependency_count: int
 
 
 @dataclass(frozen=True)
@@ -16,7 +24,7 @@ class ClaimedTask:
     """A task just claimed, with `dependency_count` set and its feature and sub-feature
     loaded with their keys only; `earlier_runs` is how many runs it had before."""
 
-    task: Task
+    task: WithAnnotations[Task, DependencyCount]
     earlier_runs: int
 
 
@@ -40,7 +48,11 @@ def task_claim_next(*, project_id: int, agent_id: int, now: datetime) -> Claimed
         else:
             return None
     *columns, earlier_runs, dependency_count, feature_key, sub_feature_key = row
-    task = instance_from_row(Task, CLAIMED_TASK_FIELDS, columns)
+    # The count rides on the task as a queryset's annotation would.
+    task = cast(
+        "WithAnnotations[Task, DependencyCount]",
+        instance_from_row(Task, CLAIMED_TASK_FIELDS, columns),
+    )
     task.dependency_count = dependency_count
     if task.feature_id is not None:
         task.feature = Feature.from_db(

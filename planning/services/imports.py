@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from planning.importers import ImportSource, parse_source
@@ -33,7 +33,7 @@ def plan_import(
     project: Project,
     source: ImportSource,
     fmt: str = "auto",
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
 ) -> ImportOutcome:
     """Import `source` into `project` in one transaction.
 
@@ -54,7 +54,7 @@ DEMO_PLANNING_FOLDER = Path(__file__).resolve().parents[1] / "demo" / ".planning
 
 
 @transaction.atomic
-def demo_project_ensure(*, owner: AbstractBaseUser) -> Project | None:
+def demo_project_ensure(*, owner: User) -> Project | None:
     """On an empty database, create a demo project from Crewboard's own `.planning/` folder.
 
     Returns the new project, or None when any project already exists.

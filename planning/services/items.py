@@ -1,7 +1,7 @@
 """Requirements, features, sub-features, tasks and dependency edges, one at a time."""
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import transaction
 from django.db.models import Case, DateTimeField, F, Q, Value, When
@@ -22,6 +22,14 @@ from planning.models import (
     TaskDependency,
 )
 from planning.services._common import PlanError
+
+
+class TaskPlacement(TypedDict, total=False):
+    """Where `task_update` moves a task; a key left out keeps the task's current one."""
+
+    feature: Feature | None
+    sub_feature: SubFeature | None
+
 
 # Requirements, features, sub-features ------------------------------------------------
 
@@ -260,7 +268,7 @@ def task_update(
     *,
     task: Task,
     data: Mapping[str, Any],
-    placement: Mapping[str, Feature | SubFeature | None] | None = None,
+    placement: TaskPlacement | None = None,
 ) -> Task:
     """Change a task's fields, and its feature/sub-feature when `placement` is given.
 

@@ -107,12 +107,12 @@ def _sync(
             if hasattr(row, "updated_at"):
                 row.updated_at = now
             to_update.append(row)
-    model.objects.bulk_create(to_create, batch_size=BATCH)
+    model._default_manager.bulk_create(to_create, batch_size=BATCH)
     if to_update:
         update_fields = list(columns) + (
             ["updated_at"] if hasattr(to_update[0], "updated_at") else []
         )
-        model.objects.bulk_update(to_update, update_fields, batch_size=BATCH)
+        model._default_manager.bulk_update(to_update, update_fields, batch_size=BATCH)
     if to_create:
         result.created[kind] += len(to_create)
     if to_update:
@@ -137,7 +137,7 @@ def _sync_links(
     """Make the (owner, target) pairs of `owners` exactly `wanted`."""
     owners = list(owners)
     current = set(
-        through.objects.filter(**{f"{owner_field}__in": owners}).values_list(
+        through._default_manager.filter(**{f"{owner_field}__in": owners}).values_list(
             owner_field, target_field
         )
     )
@@ -146,8 +146,8 @@ def _sync_links(
         query = models.Q()
         for owner, target in extra:
             query |= models.Q(**{owner_field: owner, target_field: target})
-        through.objects.filter(query).delete()
-    through.objects.bulk_create(
+        through._default_manager.filter(query).delete()
+    through._default_manager.bulk_create(
         (through(**{owner_field: o, target_field: t}) for o, t in missing), batch_size=BATCH
     )
     if missing:
@@ -304,7 +304,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         kind="dependencies",
     )
     for model, pks, kind in reversed(stale_rows or []):
-        model.objects.filter(pk__in=pks).delete()
+        model._default_manager.filter(pk__in=pks).delete()
         result.removed[kind] += len(pks)
     return result
 

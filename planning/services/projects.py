@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ PROJECT_FIELDS = (
 
 
 @transaction.atomic
-def project_create(*, owner: AbstractBaseUser, name: str, **fields: Any) -> Project:
+def project_create(*, owner: User, name: str, **fields: Any) -> Project:
     """Create a project and make `owner` its first owner member."""
     project = Project(owner=owner, name=name, slug=fields.pop("slug", None) or _unique_slug(name))
     model_update(instance=project, data=fields, allowed=PROJECT_FIELDS)
@@ -58,7 +58,7 @@ def project_update(*, project: Project, data: Mapping[str, Any]) -> Project:
 
 
 @transaction.atomic
-def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> ProjectMembership:
+def membership_set(*, project: Project, user: User, role: str) -> ProjectMembership:
     """Add `user` to the project or change their role.
 
     Raises ConflictError when the change would leave the project without an owner.

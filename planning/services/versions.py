@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from typing import Literal, overload
+
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 
@@ -20,12 +22,30 @@ def dev_plan_for(*, project: Project, name: str = DEFAULT_PLAN_NAME) -> DevPlan:
     return plan
 
 
+@overload
+def version_create(
+    *,
+    project: Project,
+    summary: str,
+    actor: User | None = None,
+    only_if_changed: Literal[False],
+    plan_name: str = DEFAULT_PLAN_NAME,
+) -> DevPlanVersion: ...
+@overload
+def version_create(
+    *,
+    project: Project,
+    summary: str,
+    actor: User | None = None,
+    only_if_changed: bool = True,
+    plan_name: str = DEFAULT_PLAN_NAME,
+) -> DevPlanVersion | None: ...
 @transaction.atomic
 def version_create(
     *,
     project: Project,
     summary: str,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     only_if_changed: bool = True,
     plan_name: str = DEFAULT_PLAN_NAME,
 ) -> DevPlanVersion | None:
@@ -54,7 +74,7 @@ def version_create(
 
 @transaction.atomic
 def version_restore(
-    *, version: DevPlanVersion, actor: AbstractBaseUser | None = None
+    *, version: DevPlanVersion, actor: User | None = None
 ) -> tuple[ApplyResult, DevPlanVersion | None]:
     """Make the working plan equal to `version`, and record that as a new version.
 

@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from core.htmx import HtmxHttpRequest
+from core.htmx import AuthenticatedHtmxRequest
 from planning import selectors
 
 
@@ -44,7 +44,7 @@ class TaskSet:
 
 @login_required
 @require_GET
-def project_analytics(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def project_analytics(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """Progress per feature, computed against declared waves, the critical path and the
     ready/blocked/in-progress/done sets. A dependency cycle is named in place of the waves
     and critical path it makes impossible. A constant number of queries, whatever the plan.

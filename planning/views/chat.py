@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from core.errors import DomainError
-from core.htmx import HtmxHttpRequest, redirect_or_client_redirect
+from core.htmx import AuthenticatedHtmxRequest, HtmxHttpRequest, redirect_or_client_redirect
 from planning import selectors
 from planning.forms import ChatMessageForm, ChatSessionForm
 from planning.importers.document import PlanImportError
@@ -126,7 +126,7 @@ def _value_text(value: Any) -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def chat_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def chat_list(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The project's planning chats, newest first; POST starts a new chat and opens it."""
     creating = request.method == "POST"
     project, membership = selectors.project_for_user(user=request.user, slug=slug, write=creating)
@@ -149,7 +149,7 @@ def chat_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def chat_detail(request: HtmxHttpRequest, slug: str, session_id: int) -> HttpResponse:
+def chat_detail(request: AuthenticatedHtmxRequest, slug: str, session_id: int) -> HttpResponse:
     """One chat: its transcript, with proposed edits as diffs, and the message form."""
     project, membership = selectors.project_for_user(user=request.user, slug=slug)
     session = selectors.chat_session_get(project=project, session_id=session_id)
@@ -177,7 +177,7 @@ def chat_context(
 @login_required
 @require_POST
 def chat_message_apply(
-    request: HtmxHttpRequest, slug: str, session_id: int, message_id: int
+    request: AuthenticatedHtmxRequest, slug: str, session_id: int, message_id: int
 ) -> HttpResponse:
     """Apply a reply's proposed edits as a new version; answer with the reply
     (`#chat-message`) showing the outcome and send "plan-changed".
@@ -201,7 +201,7 @@ def chat_message_apply(
 @login_required
 @require_POST
 def chat_message_discard(
-    request: HtmxHttpRequest, slug: str, session_id: int, message_id: int
+    request: AuthenticatedHtmxRequest, slug: str, session_id: int, message_id: int
 ) -> HttpResponse:
     """Discard a reply's proposed edits; answer with the reply (`#chat-message`).
 

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,7 +14,11 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from core.errors import DomainError
-from core.htmx import HtmxHttpRequest, redirect_or_client_redirect, wants_fragment
+from core.htmx import (
+    AuthenticatedHtmxRequest,
+    redirect_or_client_redirect,
+    wants_fragment,
+)
 from planning import selectors, services
 from planning.forms import ProjectCreateForm, TaskStatusForm
 from planning.models import Project, Task
@@ -25,7 +29,7 @@ PROJECTS_PER_PAGE = 25
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_list(request: HtmxHttpRequest) -> HttpResponse:
+def project_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """The user's projects, and the form that creates one (POST)."""
     template_name = "planning/project_list.html"
     if request.method == "POST":
@@ -44,7 +48,7 @@ def project_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template_name, {"form": form, "page_obj": page_obj})
 
 
-def _create_project(request: HttpRequest, form: ProjectCreateForm) -> Project | None:
+def _create_project(request: AuthenticatedHtmxRequest, form: ProjectCreateForm) -> Project | None:
     if not form.is_valid():
         return None
     try:
@@ -60,7 +64,7 @@ def _create_project(request: HttpRequest, form: ProjectCreateForm) -> Project | 
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def project_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def project_detail(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The plan as a tree; htmx asks for `#plan-summary` again when a task changes."""
     project, membership = selectors.project_for_user(user=request.user, slug=slug)
     template_name = "planning/project_detail.html"
@@ -71,7 +75,7 @@ def project_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def task_status(request: HtmxHttpRequest, slug: str, key: str) -> HttpResponse:
+def task_status(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpResponse:
     """Change a task's status and answer with its re-rendered row (`#task-row`).
 
     Viewers get 403 and non-members 404. An invalid status answers 400 with the row
@@ -88,7 +92,7 @@ def task_status(request: HtmxHttpRequest, slug: str, key: str) -> HttpResponse:
             error = exc.message if isinstance(exc, DomainError) else " ".join(exc.messages)
             task = _task_for_row(project, key)  # the service may have half-applied the change
     else:
-        error = " ".join(form.errors["status"])
+        error = " ".join(str(message) for message in form.errors["status"])
     context = {
         "project": project,
         "task": task,

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.htmx import HtmxHttpRequest, redirect_or_client_redirect
+from core.htmx import AuthenticatedHtmxRequest, redirect_or_client_redirect
 from planning import selectors
 from planning.diff import FieldChange, PlanDiff, diff_snapshots
 from planning.exporters import EXPORT_FORMATS, export_plan
@@ -43,7 +43,7 @@ DIFF_KINDS = [
 
 @login_required
 @require_POST
-def project_import(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def project_import(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """Import an uploaded plan file into the project, then go back to its page.
 
     A file that cannot be imported writes nothing and answers 400 with the form
@@ -92,7 +92,7 @@ def _report_import(request: HttpRequest, name: str, outcome: ImportOutcome) -> N
 
 @login_required
 @require_GET
-def project_export(request: HtmxHttpRequest, slug: str, fmt: str) -> HttpResponse:
+def project_export(request: AuthenticatedHtmxRequest, slug: str, fmt: str) -> HttpResponse:
     """The working plan as a download in `fmt` (see EXPORT_CHOICES)."""
     project, _ = selectors.project_for_user(user=request.user, slug=slug)
     document = selectors.plan_document(project=project)
@@ -101,7 +101,9 @@ def project_export(request: HtmxHttpRequest, slug: str, fmt: str) -> HttpRespons
 
 @login_required
 @require_GET
-def version_export(request: HtmxHttpRequest, slug: str, number: int, fmt: str) -> HttpResponse:
+def version_export(
+    request: AuthenticatedHtmxRequest, slug: str, number: int, fmt: str
+) -> HttpResponse:
     """Version `number` as a download in `fmt`. Unknown versions and formats are 404."""
     project, _ = selectors.project_for_user(user=request.user, slug=slug)
     version = selectors.version_get(project=project, number=number)
@@ -114,7 +116,9 @@ def _download(document: PlanDocument, *, fmt: str, title: str) -> HttpResponse:
         raise Http404(f"No export format {fmt!r}.")
     exported = export_plan(document, fmt=fmt, title=title)
     response = HttpResponse(exported.content, content_type=exported.content_type)
-    response["Content-Disposition"] = content_disposition_header(True, exported.filename)
+    disposition = content_disposition_header(True, exported.filename)
+    assert disposition is not None  # None only for an inline file without a name
+    response["Content-Disposition"] = disposition
     return response
 
 
@@ -125,7 +129,7 @@ def _versions(project: Project) -> QuerySet[DevPlanVersion]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def version_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def version_list(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The plan's versions, newest first, and the form that saves one (POST).
 
     Saving when nothing changed since the last version saves nothing and says so.
@@ -163,7 +167,7 @@ def version_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def version_detail(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
+def version_detail(request: AuthenticatedHtmxRequest, slug: str, number: int) -> HttpResponse:
     """One version: its summary and its Markdown, as stored."""
     project, membership = selectors.project_for_user(user=request.user, slug=slug)
     context = {
@@ -177,7 +181,7 @@ def version_detail(request: HtmxHttpRequest, slug: str, number: int) -> HttpResp
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def version_restore_form(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
+def version_restore_form(request: AuthenticatedHtmxRequest, slug: str, number: int) -> HttpResponse:
     """GET shows what restoring version `number` would change; POST restores it."""
     project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
     version = selectors.version_get(project=project, number=number)
@@ -198,7 +202,7 @@ def version_restore_form(request: HtmxHttpRequest, slug: str, number: int) -> Ht
 
 @login_required
 @require_GET
-def version_diff(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def version_diff(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """Two versions (or a version and the working plan) side by side.
 
     `?from=<n>&to=<m|working>`; `from` defaults to the latest version and `to` to the

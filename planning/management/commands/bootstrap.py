@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
@@ -46,10 +46,10 @@ class Command(BaseCommand):
             if demo is not None:
                 self.stdout.write(f"Created the demo project: /projects/{demo.slug}/")
 
-    def _ensure_admin(self, username: str, password_file: Path) -> AbstractBaseUser:
-        User = get_user_model()
+    def _ensure_admin(self, username: str, password_file: Path) -> User:
+        user_model = get_user_model()
         shown = _display_path(password_file)
-        existing = User.objects.filter(username=username).first()
+        existing = user_model.objects.filter(username=username).first()
         if existing is not None:
             if password_file.exists():
                 self.stdout.write(f"Admin user {username!r} exists; its password is in {shown}.")
@@ -64,7 +64,9 @@ class Command(BaseCommand):
         # The file is written inside the transaction so a failed write leaves no
         # admin whose password nobody knows.
         with transaction.atomic():
-            admin = User.objects.create_superuser(username=username, email="", password=password)
+            admin = user_model.objects.create_superuser(
+                username=username, email="", password=password
+            )
             _write_private(password_file, password + "\n")
         self.stdout.write(
             self.style.SUCCESS(
