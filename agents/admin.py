@@ -1,5 +1,5 @@
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
@@ -32,7 +32,10 @@ LIFE_FIELDS = (
 )
 
 
-class AppendOnlyAdmin(admin.ModelAdmin):
+LogRow = TypeVar("LogRow", bound=Model)
+
+
+class AppendOnlyAdmin(admin.ModelAdmin[LogRow]):
     """Browse-only: the database rejects UPDATE and DELETE on these tables.
 
     Rows are written by the agent runtime and the API; with no change permission the
@@ -50,7 +53,7 @@ class AppendOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(admin.ModelAdmin[Agent]):
     list_display = (
         "name",
         "project",
@@ -74,7 +77,7 @@ class AgentAdmin(admin.ModelAdmin):
 
 
 @admin.register(AgentRun)
-class AgentRunAdmin(admin.ModelAdmin):
+class AgentRunAdmin(admin.ModelAdmin[AgentRun]):
     """Runs are queued here through the runs service; afterwards their life (status,
     lease, outcome) changes only through it: the cancel and retry actions below, the
     dashboard, the API and the workers."""
@@ -95,7 +98,7 @@ class AgentRunAdmin(admin.ModelAdmin):
     ordering = ("-created_at",)
     list_select_related = ("agent", "project", "task")
     autocomplete_fields = ("project", "agent", "task")
-    fields = (
+    fields: ClassVar[tuple[str, ...]] = (
         "project",
         "agent",
         "task",
@@ -115,13 +118,15 @@ class AgentRunAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: AgentRun | None = None) -> bool:
         # An active run holds its task and agent; cancel it first.
         if isinstance(obj, AgentRun) and obj.status in AgentRun.ACTIVE_STATUSES:
             return False
         return super().has_delete_permission(request, obj)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> tuple:
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: AgentRun | None = None
+    ) -> tuple[str, ...]:
         if obj is None:
             return (*LIFE_FIELDS, "created_at", "updated_at")
         return self.fields
@@ -176,7 +181,7 @@ class AgentRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(ToolCall)
-class ToolCallAdmin(AppendOnlyAdmin):
+class ToolCallAdmin(AppendOnlyAdmin[ToolCall]):
     list_display = (
         "id",
         "tool",
@@ -213,7 +218,9 @@ class ToolCallAdmin(AppendOnlyAdmin):
     @admin.display(description="tool")
     def tool(self, obj: ToolCall) -> str:
         # A completion row carries no tool name of its own.
-        return obj.tool_name or obj.started.tool_name
+        if obj.tool_name or obj.started is None:
+            return obj.tool_name
+        return obj.started.tool_name
 
     @admin.display(description="row")
     def phase(self, obj: ToolCall) -> str:
@@ -221,7 +228,7 @@ class ToolCallAdmin(AppendOnlyAdmin):
 
 
 @admin.register(PlanningCycle)
-class PlanningCycleAdmin(AppendOnlyAdmin):
+class PlanningCycleAdmin(AppendOnlyAdmin[PlanningCycle]):
     list_display = ("id", "status", "opened", "project", "agent", "run", "created_at")
     list_filter = ("status",)
     search_fields = ("project__name", "project__slug", "agent__name")
@@ -243,7 +250,7 @@ class PlanningCycleAdmin(AppendOnlyAdmin):
 
 
 @admin.register(DecisionLog)
-class DecisionLogAdmin(AppendOnlyAdmin):
+class DecisionLogAdmin(AppendOnlyAdmin[DecisionLog]):
     list_display = ("id", "__str__", "project", "agent", "task", "planning_cycle", "created_at")
     search_fields = ("decision", "project__slug", "agent__name")
     ordering = ("-id",)
@@ -263,7 +270,7 @@ class DecisionLogAdmin(AppendOnlyAdmin):
 
 
 @admin.register(Metric)
-class MetricAdmin(AppendOnlyAdmin):
+class MetricAdmin(AppendOnlyAdmin[Metric]):
     list_display = ("id", "type", "value", "project", "agent", "task", "run", "recorded_at")
     list_filter = ("type",)
     search_fields = ("project__slug", "agent__name", "task__key")
@@ -275,7 +282,7 @@ class MetricAdmin(AppendOnlyAdmin):
 
 
 @admin.register(Checkpoint)
-class CheckpointAdmin(admin.ModelAdmin):
+class CheckpointAdmin(admin.ModelAdmin[Checkpoint]):
     list_display = ("name", "project", "git_commit", "created_at")
     search_fields = ("name", "reason", "git_commit", "project__slug")
     ordering = ("-created_at", "-id")
@@ -285,7 +292,7 @@ class CheckpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(AgentState)
-class AgentStateAdmin(admin.ModelAdmin):
+class AgentStateAdmin(admin.ModelAdmin[AgentState]):
     list_display = ("namespace", "key", "project", "updated_at")
     list_filter = ("namespace",)
     search_fields = ("namespace", "key", "project__slug")

@@ -88,7 +88,8 @@ class IsWorkingAgent(BasePermission):
         return True
 
 
-class AgentKeyScheme(OpenApiAuthenticationExtension):
+# drf-spectacular registers extensions in an __init_subclass__ it leaves unannotated.
+class AgentKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "agents.auth.AgentKeyAuthentication"
     name = "agentKey"
 

@@ -47,7 +47,7 @@ def nice_step(span: float, ticks: int = 4) -> float:
     if span <= 0:
         return 1.0
     raw = span / ticks
-    magnitude = 10 ** math.floor(math.log10(raw))
+    magnitude: float = 10 ** math.floor(math.log10(raw))
     for multiple in (1, 2, 2.5, 5, 10):
         if raw <= multiple * magnitude:
             return multiple * magnitude

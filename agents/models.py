@@ -6,14 +6,21 @@ point at is protected from deletion, or linked without a database constraint whe
 target (a task) may legitimately disappear from a later plan version.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from core.models import TimeStampedModel, choices_constraint
 
+if TYPE_CHECKING:
+    from planning.models import Task
 
-def _audit_task_link(related_name: str) -> models.ForeignKey:
+
+def _audit_task_link(related_name: str) -> models.ForeignKey[Task | None, Task | None]:
     # A log row keeps the id of the task it was about even after a plan edit removes it.
     return models.ForeignKey(
         "planning.Task",

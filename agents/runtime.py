@@ -163,6 +163,7 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
             started_calls[call.call_id] = call
             if (completion := getattr(call, "completion", None)) is not None:
                 completed_calls[call.call_id] = completion
+    assert step.reply is not None  # stored by _ask_model, by this delivery or another
     reply = ChatMessage.from_openai(step.reply)
     finished: dict[str, Any] | None = None
     if not reply.tool_calls:
@@ -192,11 +193,12 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
         with transaction.atomic():
             project_status = _lock_run(run) if ended else None
             if completion_row is None:
+                assert started is not None  # found, or logged above
                 completion_row = _completion_after_lock(started, run_locked=ended)
-            if completion_row is None:
-                completion_row = _run_tool_call(
-                    run, step, request, tools, started, arguments, argument_error
-                )
+                if completion_row is None:
+                    completion_row = _run_tool_call(
+                        run, step, request, tools, started, arguments, argument_error
+                    )
             completed_calls[request.id] = completion_row
             if request.name == FINISH and completion_row.status == ToolCall.Status.SUCCEEDED:
                 finished = completion_row.output
@@ -243,7 +245,7 @@ def _lock_run(run: AgentRun) -> str:
     with prepared_cursor() as cursor:
         cursor.execute(step_statements(connection.vendor).lock_run, (run.pk,))
         run.status, project_status = cursor.fetchone()
-    return project_status
+    return str(project_status)
 
 
 def _may_commit_without_flush_wait(tool: Tool | None) -> bool:
@@ -327,7 +329,8 @@ def _storable(completion: Completion) -> Completion:
     used: set[str] = set()
     for index, call in enumerate(calls):
         call_id = call.id
-        if not call_id or call_id in used or len(call_id) > MAX_CALL_ID_LENGTH:
+        too_long = MAX_CALL_ID_LENGTH is not None and len(call_id) > MAX_CALL_ID_LENGTH
+        if not call_id or call_id in used or too_long:
             call_id = f"call_{index}"
             while call_id in taken or call_id in used:
                 call_id += "_"

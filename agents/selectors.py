@@ -224,8 +224,8 @@ def activity_list(*, project: Project, limit: int = ACTIVITY_LIMIT) -> list[Acti
             ActivityEntry(c.created_at, "cycle_closed" if c.opened_id else "cycle_opened", c)
             for c in cycles
         ),
-        *(ActivityEntry(r.started_at, "run_started", r) for r in started),
-        *(ActivityEntry(r.finished_at, "run_finished", r) for r in finished),
+        *(ActivityEntry(r.started_at, "run_started", r) for r in started if r.started_at),
+        *(ActivityEntry(r.finished_at, "run_finished", r) for r in finished if r.finished_at),
     ]
     entries.sort(key=lambda e: (e.at, e.item.pk), reverse=True)
     return entries[:limit]

@@ -16,13 +16,14 @@ import functools
 from typing import NamedTuple
 
 from django.db import connection
+from django.db.models import Model
 
 from agents.models import Agent, AgentRun, AgentState, AgentStep, ToolCall
 from core.db import column_list
 from planning.models import Project, Task
 
 
-def _table(model: type) -> str:
+def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
@@ -33,8 +34,12 @@ TOOL_CALL_FIELDS = tuple(ToolCall._meta.concrete_fields)
 AGENT_STATE_FIELDS = tuple(AgentState._meta.concrete_fields)
 PROJECT_FIELDS = tuple(Project._meta.concrete_fields)
 TASK_FIELDS = tuple(Task._meta.concrete_fields)
-TOOL_RESULT_FIELDS = tuple(
-    ToolCall._meta.get_field(name) for name in ("step", "call_id", "status", "output", "error")
+TOOL_RESULT_FIELDS = (
+    ToolCall._meta.get_field("step"),
+    ToolCall._meta.get_field("call_id"),
+    ToolCall._meta.get_field("status"),
+    ToolCall._meta.get_field("output"),
+    ToolCall._meta.get_field("error"),
 )
 REPLY_FIELDS = (AgentStep._meta.get_field("number"), AgentStep._meta.get_field("reply"))
 

@@ -1,6 +1,7 @@
 import logging
 import random
 import socket
+from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
@@ -16,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
-def run_step(self, run_id: int, number: int) -> None:  # type: ignore[no-untyped-def]
+def run_step(self: Task[Any, Any], run_id: int, number: int) -> None:
     """One step of an agent run. Idempotent by (run, step). A step that fails (the model
     unreachable, a database error, a misconfiguration, a time limit) is retried with
     backoff and jitter, then the run fails with the error, where a person can see it and

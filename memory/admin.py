@@ -4,7 +4,7 @@ from memory.models import MemoryFact
 
 
 @admin.register(MemoryFact)
-class MemoryFactAdmin(admin.ModelAdmin):
+class MemoryFactAdmin(admin.ModelAdmin[MemoryFact]):
     list_display = ("subject", "project", "confidence", "is_stale", "agent", "created_at")
     # "Empty" project means a global fact.
     list_filter = ("is_stale", ("project", admin.EmptyFieldListFilter))

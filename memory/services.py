@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Model
 
 from core.errors import DomainError
 from core.services import model_update
@@ -28,7 +27,7 @@ def _check_confidence(confidence: float) -> None:
 def _check_provenance(fact: MemoryFact) -> None:
     if fact.project_id is None:
         return  # A global fact may come from any project's agents.
-    links: dict[str, Model | None] = {
+    links: dict[str, Agent | AgentRun | ToolCall | None] = {
         "agent": fact.agent,
         "run": fact.run,
         "tool_call": fact.tool_call,

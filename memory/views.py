@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from core.htmx import HtmxHttpRequest, wants_fragment
+from core.htmx import AuthenticatedHtmxRequest, wants_fragment
 from memory import selectors
 from memory.filters import MemoryFactFilterSet
 from planning import selectors as planning_selectors
@@ -21,7 +21,7 @@ STALE_CHOICES = {True: "true", False: "false", None: ""}
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def fact_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def fact_list(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The project's memory facts, filtered by ?stale=true|false through the API's
     MemoryFactFilterSet (the page's `stale` is its `is_stale`). Non-members get 404."""
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug)

@@ -9,15 +9,17 @@ from typing import Any
 from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django_stubs_ext import WithAnnotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
+    extend_schema_field,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -37,11 +39,12 @@ from core.api.parsers import JSONParser
 from planning.api.scoping import ProjectScopedViewMixin, project_scoped_schema
 from planning.api.serializers import TaskSerializer
 from planning.models import Task
+from planning.services.claims import DependencyCount
 
 # Serializers --------------------------------------------------------------------------
 
 
-class IssuedKeySerializer(serializers.Serializer):
+class IssuedKeySerializer(serializers.Serializer[Any]):
     agent = serializers.IntegerField(source="agent.pk")
     key = serializers.CharField(help_text="Shown this once; only its hash is kept.")
     prefix = serializers.CharField(
@@ -55,7 +58,7 @@ def _lease_field(**kwargs: Any) -> serializers.IntegerField:
     )
 
 
-class ClaimOptionsSerializer(serializers.Serializer):
+class ClaimOptionsSerializer(serializers.Serializer[Any]):
     lease_seconds = _lease_field(
         default=DEFAULT_LEASE_SECONDS,
         help_text="How long the claim holds without a heartbeat.",
@@ -65,12 +68,19 @@ class ClaimOptionsSerializer(serializers.Serializer):
 class ClaimedTaskSerializer(TaskSerializer):
     """A task as its claim answers it: the claim reads its dependencies' keys itself."""
 
-    depends_on = serializers.ListField(
-        child=serializers.CharField(), source="dependency_keys", read_only=True
-    )
+    # DRF's serializer metaclass takes declared fields off the class, so this replaces
+    # TaskSerializer's field of the same name without overriding an attribute.
+    depends_on = serializers.SerializerMethodField()  # type: ignore[assignment]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_depends_on(self, task: "WithAnnotations[Task, DependencyCount]") -> list[str]:
+        # The claim counted them: a task that depends on none costs no query.
+        if not task.dependency_count:
+            return []
+        return list(task.depends_on.values_list("key", flat=True))
 
 
-class ClaimSerializer(serializers.Serializer):
+class ClaimSerializer(serializers.Serializer[Any]):
     run = AgentRunSerializer()
     task = ClaimedTaskSerializer()
 
@@ -81,19 +91,19 @@ class ClaimSerializer(serializers.Serializer):
 CLAIM_ANSWER = ClaimSerializer()
 
 
-class HeartbeatOptionsSerializer(serializers.Serializer):
+class HeartbeatOptionsSerializer(serializers.Serializer[Any]):
     lease_seconds = _lease_field(
         help_text="Extend the lease by this much; by default, by the length it was claimed with."
     )
 
 
-class HeartbeatSerializer(serializers.Serializer):
+class HeartbeatSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=Agent.Status.choices, source="agent.status")
     last_activity_at = serializers.DateTimeField(source="agent.last_activity_at")
     run = AgentRunSerializer(allow_null=True, help_text="The run the agent holds, if any.")
 
 
-class FinishSerializer(serializers.Serializer):
+class FinishSerializer(serializers.Serializer[Any]):
     attempt = serializers.IntegerField(
         min_value=1, help_text="The attempt number the claim returned; a stale one is a 409."
     )
@@ -107,12 +117,12 @@ class FailSerializer(FinishSerializer):
     error = serializers.CharField(max_length=20000)
 
 
-class RunFinishedSerializer(serializers.Serializer):
+class RunFinishedSerializer(serializers.Serializer[Any]):
     run = AgentRunSerializer()
     task = TaskSerializer(allow_null=True)
 
 
-class ToolCallReportSerializer(serializers.Serializer):
+class ToolCallReportSerializer(serializers.Serializer[Any]):
     call_id = serializers.CharField(
         max_length=100, help_text="Your id for the call; a later report with it completes it."
     )
@@ -138,36 +148,38 @@ class ToolCallReportSerializer(serializers.Serializer):
         return attrs
 
 
-class DecisionReportSerializer(serializers.Serializer):
+class DecisionReportSerializer(serializers.Serializer[Any]):
     decision = serializers.CharField()
     reasoning = serializers.JSONField(required=False)
 
 
-class MetricReportSerializer(serializers.Serializer):
+class MetricReportSerializer(serializers.Serializer[Any]):
     type = serializers.ChoiceField(choices=Metric.Type.choices)
     value = serializers.FloatField()
     metadata = serializers.JSONField(required=False)
     recorded_at = serializers.DateTimeField(required=False)
 
 
-class ReportedToolCallSerializer(serializers.Serializer):
+class ReportedToolCallSerializer(serializers.Serializer[Any]):
     call_id = serializers.CharField()
     step = serializers.IntegerField(allow_null=True)
     id = serializers.IntegerField(help_text="The call's started row.")
     completion_id = serializers.IntegerField(allow_null=True)
 
 
-class ToolCallReportResultSerializer(serializers.Serializer):
+class ToolCallReportResultSerializer(serializers.Serializer[Any]):
     written = serializers.IntegerField(help_text="Rows this request inserted; 0 for a replay.")
     tool_calls = ReportedToolCallSerializer(many=True)
 
 
-class ReportResultSerializer(serializers.Serializer):
+class ReportResultSerializer(serializers.Serializer[Any]):
     written = serializers.IntegerField()
     ids = serializers.ListField(child=serializers.IntegerField())
 
 
-def _one_or_many(serializer: type[serializers.Serializer], name: str) -> PolymorphicProxySerializer:
+def _one_or_many(
+    serializer: type[serializers.Serializer[Any]], name: str
+) -> PolymorphicProxySerializer:
     return PolymorphicProxySerializer(
         component_name=name,
         serializers=[serializer, serializer(many=True)],
@@ -177,7 +189,7 @@ def _one_or_many(serializer: type[serializers.Serializer], name: str) -> Polymor
 
 
 def _validated_reports(
-    serializer_class: type[serializers.Serializer], data: Any
+    serializer_class: type[serializers.Serializer[Any]], data: Any
 ) -> list[dict[str, Any]]:
     """A single report or a list of them, validated; any bad item rejects them all."""
     items = data if isinstance(data, list) else [data]
@@ -191,7 +203,8 @@ def _validated_reports(
         # DRF lists one entry per item, or (from 3.16) maps only the bad items' indexes.
         pairs = errors.items() if isinstance(errors, dict) else enumerate(errors)
         raise _rejected({int(index): error for index, error in pairs if error})
-    return serializer.validated_data
+    validated: list[dict[str, Any]] = serializer.validated_data
+    return validated
 
 
 def _rejected(bad: dict[int, Any]) -> ValidationError:
@@ -231,7 +244,10 @@ class AgentKeyView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        self.agent = request.auth
+        agent = request.auth
+        if not isinstance(agent, Agent):  # IsWorkingAgent lets only an agent through
+            raise NotAuthenticated()
+        self.agent = agent
         if self.agent.project.slug != kwargs["project_slug"]:
             raise Http404("No such project.")
         self.project = self.agent.project
@@ -301,19 +317,10 @@ class TaskClaimView(AgentKeyView):
         run = services.task_claim(agent=self.agent, **serializer.validated_data)
         if run is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        _load_task_relations(run.task)
         return Response(
             CLAIM_ANSWER.to_representation({"run": run, "task": run.task}),
             status=status.HTTP_201_CREATED,
         )
-
-
-def _load_task_relations(task: Task) -> None:
-    """Load what ClaimedTaskSerializer reads of a claimed task that the claim did not:
-    its dependencies' keys, if it has any (the claim counted them)."""
-    task.dependency_keys = (
-        list(task.depends_on.values_list("key", flat=True)) if task.dependency_count else []
-    )
 
 
 class RunFinishView(AgentKeyView):

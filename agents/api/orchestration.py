@@ -1,5 +1,7 @@
 """Running a project, steering runs, and answering human checkpoints over the API."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
@@ -11,22 +13,23 @@ from rest_framework.views import APIView
 from agents.api.serializers import AgentRunSerializer
 from agents.models import AgentRun
 from agents.services import orchestrator, runs
+from core.api.auth import request_user
 from planning.api.scoping import ProjectScopedViewMixin, project_scoped_schema
 from planning.api.serializers import TaskSerializer
 from planning.models import Task
 
 
-class ProjectRunActionSerializer(serializers.Serializer):
+class ProjectRunActionSerializer(serializers.Serializer[Any]):
     action = serializers.ChoiceField(choices=["start", "pause", "cancel"])
 
 
-class ProjectRunResultSerializer(serializers.Serializer):
+class ProjectRunResultSerializer(serializers.Serializer[Any]):
     status = serializers.CharField()
     started = AgentRunSerializer(many=True)
     cancelled = serializers.IntegerField()
 
 
-class CheckpointAnswerSerializer(serializers.Serializer):
+class CheckpointAnswerSerializer(serializers.Serializer[Any]):
     approved = serializers.BooleanField()
     choice = serializers.CharField(required=False, allow_blank=True, default="")
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
@@ -51,7 +54,9 @@ class ProjectRunView(_ScopedAPIView):
         started: list[AgentRun] = []
         cancelled = 0
         if action == "start":
-            started = orchestrator.project_run_start(project=self.project, actor=request.user)
+            started = orchestrator.project_run_start(
+                project=self.project, actor=request_user(request)
+            )
         elif action == "pause":
             orchestrator.project_run_pause(project=self.project)
         else:
@@ -97,7 +102,7 @@ class HumanCheckpointListView(ProjectScopedViewMixin, APIView):
 
     @extend_schema(responses=TaskSerializer(many=True))
     def get(self, request: Request, project_slug: str) -> Response:
-        tasks = orchestrator.human_checkpoint_list(project=self.project)
+        tasks = [c.task for c in orchestrator.human_checkpoint_list(project=self.project)]
         return Response(TaskSerializer(tasks, many=True, context={"project": self.project}).data)
 
 
@@ -116,7 +121,7 @@ class HumanCheckpointAnswerView(ProjectScopedViewMixin, APIView):
         serializer = CheckpointAnswerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         task = orchestrator.human_checkpoint_answer(
-            task=task, actor=request.user, **serializer.validated_data
+            task=task, actor=request_user(request), **serializer.validated_data
         )
         return Response(
             TaskSerializer(task, context={"project": self.project}).data, status=status.HTTP_200_OK

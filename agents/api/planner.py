@@ -12,6 +12,7 @@ from agents import selectors
 from agents.api.serializers import AgentRunSerializer
 from agents.models import AgentRun
 from agents.services import planner
+from core.api.auth import request_user
 from planning import selectors as planning_selectors
 from planning.api import serializers as planning_serializers
 from planning.api.scoping import ProjectScopedViewMixin, project_scoped_schema
@@ -40,7 +41,7 @@ class PlanGenerateView(ProjectScopedViewMixin, APIView):
         run = planner.plan_generation_start(
             project=self.project,
             requirements=serializer.validated_data["requirements"],
-            actor=request.user,
+            actor=request_user(request),
         )
         return Response(AgentRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -73,7 +74,9 @@ class ChatMessageSendView(ProjectScopedViewMixin, APIView):
         serializer = planning_serializers.ChatMessageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         reply = planner.chat_message_send(
-            session=session, content=serializer.validated_data["content"], actor=request.user
+            session=session,
+            content=serializer.validated_data["content"],
+            actor=request_user(request),
         )
         return Response(
             planning_serializers.ConversationMessageSerializer(reply).data,

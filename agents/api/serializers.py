@@ -1,3 +1,5 @@
+from typing import Any
+
 from rest_framework import serializers
 
 from agents.models import (
@@ -14,7 +16,7 @@ from planning.api.scoping import ProjectScopedRelatedFieldsMixin
 from planning.models import Task
 
 
-def _task_field() -> serializers.SlugRelatedField:
+def _task_field() -> serializers.SlugRelatedField[Task]:
     return serializers.SlugRelatedField(
         slug_field="key",
         queryset=Task.objects.all(),
@@ -24,13 +26,13 @@ def _task_field() -> serializers.SlugRelatedField:
     )
 
 
-def _agent_field() -> serializers.PrimaryKeyRelatedField:
+def _agent_field() -> serializers.PrimaryKeyRelatedField[Agent]:
     return serializers.PrimaryKeyRelatedField(
         queryset=Agent.objects.all(), required=False, allow_null=True
     )
 
 
-def _run_field() -> serializers.PrimaryKeyRelatedField:
+def _run_field() -> serializers.PrimaryKeyRelatedField[AgentRun]:
     return serializers.PrimaryKeyRelatedField(
         queryset=AgentRun.objects.all(),
         required=False,
@@ -39,7 +41,7 @@ def _run_field() -> serializers.PrimaryKeyRelatedField:
     )
 
 
-class AgentSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+class AgentSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer[Agent]):
     scoped_related_fields = {"current_task": "project"}
     current_task = _task_field()
 
@@ -70,10 +72,10 @@ class AgentSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializ
             "updated_at",
         ]
         # Uniqueness is checked (and reported) by the service's full_clean.
-        validators: list = []
+        validators: list[Any] = []
 
 
-class AgentRunSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+class AgentRunSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer[AgentRun]):
     scoped_related_fields = {"agent": "project", "task": "project"}
     agent = serializers.PrimaryKeyRelatedField(queryset=Agent.objects.all())
     task = _task_field()
@@ -118,17 +120,17 @@ class AgentRunSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSeria
         ]
         # The service answers a repeated idempotency key with 409; DRF's own unique
         # check would make it a 400 first.
-        validators: list = []
+        validators: list[Any] = []
 
 
-class ToolCallCompletionSerializer(serializers.ModelSerializer):
+class ToolCallCompletionSerializer(serializers.ModelSerializer[ToolCall]):
     class Meta:
         model = ToolCall
         fields = ["id", "status", "output", "error", "duration_ms", "created_at"]
         read_only_fields = fields
 
 
-class ToolCallSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+class ToolCallSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer[ToolCall]):
     """A tool call row. A started row carries its completion, or null while it runs."""
 
     scoped_related_fields = {"agent": "project", "run": "project", "task": "project"}
@@ -166,21 +168,23 @@ class ToolCallSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSeria
         ]
 
 
-class ToolCallCompleteSerializer(serializers.Serializer):
+class ToolCallCompleteSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=ToolCall.Status.choices)
     output = serializers.JSONField(required=False, allow_null=True)
     error = serializers.CharField(required=False, allow_blank=True, default="")
     duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
 
 
-class PlanningCycleClosingSerializer(serializers.ModelSerializer):
+class PlanningCycleClosingSerializer(serializers.ModelSerializer[PlanningCycle]):
     class Meta:
         model = PlanningCycle
         fields = ["id", "status", "outcomes", "created_at"]
         read_only_fields = fields
 
 
-class PlanningCycleSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+class PlanningCycleSerializer(
+    ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer[PlanningCycle]
+):
     """A planning cycle row. An active row carries its closing row, or null while open."""
 
     scoped_related_fields = {"agent": "project", "run": "project"}
@@ -204,7 +208,7 @@ class PlanningCycleSerializer(ProjectScopedRelatedFieldsMixin, serializers.Model
         read_only_fields = ["id", "opened", "status", "outcomes", "created_at"]
 
 
-class PlanningCycleCloseSerializer(serializers.Serializer):
+class PlanningCycleCloseSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(
         choices=[
             (PlanningCycle.Status.COMPLETED.value, PlanningCycle.Status.COMPLETED.label),
@@ -214,7 +218,7 @@ class PlanningCycleCloseSerializer(serializers.Serializer):
     outcomes = serializers.JSONField(required=False)
 
 
-class DecisionSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+class DecisionSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer[DecisionLog]):
     scoped_related_fields = {
         "agent": "project",
         "run": "project",
@@ -246,7 +250,7 @@ class DecisionSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSeria
         read_only_fields = ["id", "created_at"]
 
 
-class MetricSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer):
+class MetricSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer[Metric]):
     scoped_related_fields = {"agent": "project", "run": "project", "task": "project"}
     agent = _agent_field()
     run = _run_field()
@@ -258,7 +262,7 @@ class MetricSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSeriali
         read_only_fields = ["id"]
 
 
-class CheckpointSerializer(serializers.ModelSerializer):
+class CheckpointSerializer(serializers.ModelSerializer[Checkpoint]):
     """A checkpoint. Only the name and reason are written: the state and git commit are
     captured from the project when it is created, and never change."""
 
@@ -268,39 +272,41 @@ class CheckpointSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "state", "git_commit", "created_at"]
 
 
-class BeforeAfterSerializer(serializers.Serializer):
+class BeforeAfterSerializer(serializers.Serializer[Any]):
     before = serializers.JSONField(allow_null=True)
     after = serializers.JSONField(allow_null=True)
 
 
-class CheckpointTaskChangeSerializer(serializers.Serializer):
+class CheckpointTaskChangeSerializer(serializers.Serializer[Any]):
     key = serializers.CharField()
     name = serializers.CharField(allow_blank=True)
-    fields = serializers.DictField(
+    # DRF's serializer metaclass takes declared fields off the class, so this field does
+    # not replace the serializer's `fields`, whatever the type checker sees.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=BeforeAfterSerializer(), help_text="Execution field → its value now and captured."
     )
 
 
-class AgentStateEntrySerializer(serializers.Serializer):
+class AgentStateEntrySerializer(serializers.Serializer[Any]):
     namespace = serializers.CharField()
     key = serializers.CharField()
     value = serializers.JSONField(allow_null=True)
 
 
-class AgentStateChangeSerializer(serializers.Serializer):
+class AgentStateChangeSerializer(serializers.Serializer[Any]):
     namespace = serializers.CharField()
     key = serializers.CharField()
     before = serializers.JSONField(allow_null=True)
     after = serializers.JSONField(allow_null=True)
 
 
-class CheckpointAgentStateDiffSerializer(serializers.Serializer):
+class CheckpointAgentStateDiffSerializer(serializers.Serializer[Any]):
     added = AgentStateEntrySerializer(many=True, help_text="Entries a restore creates.")
     removed = AgentStateEntrySerializer(many=True, help_text="Entries a restore deletes.")
     changed = AgentStateChangeSerializer(many=True)
 
 
-class CheckpointCommitSerializer(serializers.Serializer):
+class CheckpointCommitSerializer(serializers.Serializer[Any]):
     before = serializers.CharField(
         allow_blank=True, help_text="The commit of the project's root_path now; empty: none."
     )
@@ -310,7 +316,7 @@ class CheckpointCommitSerializer(serializers.Serializer):
     changed = serializers.BooleanField()
 
 
-class CheckpointDiffSerializer(serializers.Serializer):
+class CheckpointDiffSerializer(serializers.Serializer[Any]):
     """What restoring a checkpoint would change: `before` is now, `after` the checkpoint."""
 
     summary = serializers.CharField()
@@ -328,20 +334,20 @@ class CheckpointDiffSerializer(serializers.Serializer):
     )
 
 
-class CheckpointRestoreSerializer(serializers.Serializer):
+class CheckpointRestoreSerializer(serializers.Serializer[Any]):
     summary = serializers.CharField(help_text="What the restore changed.")
     warnings = serializers.ListField(child=serializers.CharField())
     decision = DecisionSerializer(help_text="The decision that records the restore.")
 
 
-class AgentStateSerializer(serializers.ModelSerializer):
+class AgentStateSerializer(serializers.ModelSerializer[AgentState]):
     class Meta:
         model = AgentState
         fields = ["id", "namespace", "key", "value", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
         # Uniqueness is checked (and reported) by the service's full_clean.
-        validators: list = []
+        validators: list[Any] = []
 
 
-class AgentStateValueSerializer(serializers.Serializer):
+class AgentStateValueSerializer(serializers.Serializer[Any]):
     value = serializers.JSONField(allow_null=True)

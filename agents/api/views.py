@@ -1,6 +1,6 @@
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -30,12 +30,13 @@ from agents.models import (
     PlanningCycle,
     ToolCall,
 )
+from core.api.auth import request_user
 from core.api.pagination import LogCursorPagination
 from planning.api.scoping import ProjectScopedViewMixin, project_scoped_schema
 
 
 @project_scoped_schema
-class AgentViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
+class AgentViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[Agent]):
     """The project's agents. Setting status `terminated` stamps terminated_at."""
 
     queryset_model = Agent
@@ -46,12 +47,14 @@ class AgentViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
     def scoped_queryset(self) -> QuerySet[Agent]:
         return selectors.agent_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Agent]) -> None:
         serializer.instance = services.agent_create(
             project=self.project, **serializer.validated_data
         )
 
-    def perform_update(self, serializer: BaseSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Agent]) -> None:
+        # DRF updates the object it fetched: an update serializer always has it.
+        assert serializer.instance is not None
         serializer.instance = services.agent_update(
             agent=serializer.instance, data=serializer.validated_data
         )
@@ -66,7 +69,7 @@ class AgentRunViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.ListModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[AgentRun],
 ):
     """Runs of the project's agents. A repeated idempotency key is a 409."""
 
@@ -78,10 +81,13 @@ class AgentRunViewSet(
     def scoped_queryset(self) -> QuerySet[AgentRun]:
         return selectors.agent_run_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[AgentRun]) -> None:
         serializer.instance = services.agent_run_create(
             project=self.project, **serializer.validated_data
         )
+
+
+LogModel = TypeVar("LogModel", bound=Model)
 
 
 class AppendOnlyLogViewSet(
@@ -89,7 +95,7 @@ class AppendOnlyLogViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.ListModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[LogModel],
 ):
     """List, retrieve and create only: the database rejects changes to these rows."""
 
@@ -99,7 +105,7 @@ class AppendOnlyLogViewSet(
 
 
 @project_scoped_schema
-class ToolCallViewSet(AppendOnlyLogViewSet):
+class ToolCallViewSet(AppendOnlyLogViewSet[ToolCall]):
     """Tool calls. POST logs the start; POST `{id}/complete/` logs the end.
 
     The list shows each call once (its started row) with the completion nested.
@@ -112,19 +118,19 @@ class ToolCallViewSet(AppendOnlyLogViewSet):
     def scoped_queryset(self) -> QuerySet[ToolCall]:
         return selectors.tool_call_list(project=self.project, completion_rows=self.action != "list")
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[ToolCall]) -> None:
         serializer.instance = services.tool_call_start(
             project=self.project, **serializer.validated_data
         )
 
 
 @project_scoped_schema
-class ToolCallCompleteView(ProjectScopedViewMixin, generics.GenericAPIView):
+class ToolCallCompleteView(ProjectScopedViewMixin, generics.GenericAPIView[ToolCall]):
     """Log how a tool call ended. A call completes once: a second completion is a 409."""
 
     queryset_model = ToolCall
     serializer_class = s.ToolCallCompleteSerializer
-    filter_backends: list = []
+    filter_backends = []
 
     def scoped_queryset(self) -> QuerySet[ToolCall]:
         return selectors.tool_call_list(project=self.project, completion_rows=True)
@@ -145,7 +151,7 @@ class ToolCallCompleteView(ProjectScopedViewMixin, generics.GenericAPIView):
 
 
 @project_scoped_schema
-class PlanningCycleViewSet(AppendOnlyLogViewSet):
+class PlanningCycleViewSet(AppendOnlyLogViewSet[PlanningCycle]):
     """Planning cycles. POST opens one with goals; POST `{id}/close/` closes it.
 
     The list shows each cycle once (its active row) with the closing row nested.
@@ -160,19 +166,19 @@ class PlanningCycleViewSet(AppendOnlyLogViewSet):
             project=self.project, closing_rows=self.action != "list"
         )
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[PlanningCycle]) -> None:
         serializer.instance = services.planning_cycle_open(
             project=self.project, **serializer.validated_data
         )
 
 
 @project_scoped_schema
-class PlanningCycleCloseView(ProjectScopedViewMixin, generics.GenericAPIView):
+class PlanningCycleCloseView(ProjectScopedViewMixin, generics.GenericAPIView[PlanningCycle]):
     """Close a planning cycle as completed or abandoned. A second close is a 409."""
 
     queryset_model = PlanningCycle
     serializer_class = s.PlanningCycleCloseSerializer
-    filter_backends: list = []
+    filter_backends = []
 
     def scoped_queryset(self) -> QuerySet[PlanningCycle]:
         return selectors.planning_cycle_list(project=self.project, closing_rows=True)
@@ -193,7 +199,7 @@ class PlanningCycleCloseView(ProjectScopedViewMixin, generics.GenericAPIView):
 
 
 @project_scoped_schema
-class DecisionViewSet(AppendOnlyLogViewSet):
+class DecisionViewSet(AppendOnlyLogViewSet[DecisionLog]):
     """Decisions and the reasoning behind them."""
 
     queryset_model = DecisionLog
@@ -203,14 +209,14 @@ class DecisionViewSet(AppendOnlyLogViewSet):
     def scoped_queryset(self) -> QuerySet[DecisionLog]:
         return selectors.decision_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[DecisionLog]) -> None:
         serializer.instance = services.decision_record(
             project=self.project, **serializer.validated_data
         )
 
 
 @project_scoped_schema
-class MetricViewSet(AppendOnlyLogViewSet):
+class MetricViewSet(AppendOnlyLogViewSet[Metric]):
     """Measurements: tokens, cost, durations, QA iterations."""
 
     queryset_model = Metric
@@ -220,14 +226,14 @@ class MetricViewSet(AppendOnlyLogViewSet):
     def scoped_queryset(self) -> QuerySet[Metric]:
         return selectors.metric_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Metric]) -> None:
         serializer.instance = services.metric_record(
             project=self.project, **serializer.validated_data
         )
 
 
 @project_scoped_schema
-class CheckpointViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
+class CheckpointViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[Checkpoint]):
     """Snapshots of project state: the plan, task execution fields, agent state and the
     git commit of the project's root_path. POST takes a name and a reason and captures
     the rest; only the name and reason can change afterwards."""
@@ -240,12 +246,14 @@ class CheckpointViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
     def scoped_queryset(self) -> QuerySet[Checkpoint]:
         return selectors.checkpoint_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Checkpoint]) -> None:
         serializer.instance = services.checkpoint_snapshot(
-            project=self.project, actor=self.request.user, **serializer.validated_data
+            project=self.project, actor=request_user(self.request), **serializer.validated_data
         )
 
-    def perform_update(self, serializer: BaseSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Checkpoint]) -> None:
+        # DRF updates the object it fetched: an update serializer always has it.
+        assert serializer.instance is not None
         serializer.instance = services.checkpoint_update(
             checkpoint=serializer.instance, data=serializer.validated_data
         )
@@ -278,7 +286,7 @@ class CheckpointViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
     def restore(self, request: Request, **kwargs: Any) -> Response:
         checkpoint = self.get_object()
         checkpoint.project = self.project
-        decision = services.checkpoint_restore(checkpoint=checkpoint, actor=request.user)
+        decision = services.checkpoint_restore(checkpoint=checkpoint, actor=request_user(request))
         result = {
             "summary": decision.reasoning["summary"],
             "warnings": decision.reasoning.get("warnings", []),
@@ -296,7 +304,7 @@ STATE_KEY_PARAMETERS = [
 
 
 @project_scoped_schema
-class AgentStateViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
+class AgentStateViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[AgentState]):
     """The project's key-value store, by id or by `{namespace}/{key}/`."""
 
     queryset_model = AgentState
@@ -307,12 +315,14 @@ class AgentStateViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
     def scoped_queryset(self) -> QuerySet[AgentState]:
         return selectors.agent_state_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[AgentState]) -> None:
         serializer.instance = services.agent_state_create(
             project=self.project, **serializer.validated_data
         )
 
-    def perform_update(self, serializer: BaseSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[AgentState]) -> None:
+        # DRF updates the object it fetched: an update serializer always has it.
+        assert serializer.instance is not None
         serializer.instance = services.agent_state_update(
             entry=serializer.instance, data=serializer.validated_data
         )

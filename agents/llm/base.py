@@ -185,7 +185,9 @@ class ChatRequest:
         return ""
 
 
-def json_schema_format(name: str, schema: Mapping[str, Any], *, strict: bool = True) -> dict:
+def json_schema_format(
+    name: str, schema: Mapping[str, Any], *, strict: bool = True
+) -> dict[str, Any]:
     """A `response_format` asking for JSON that matches `schema` (structured outputs)."""
     return {
         "type": "json_schema",

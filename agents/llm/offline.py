@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar, overload
 
 from agents.llm.base import ChatRequest, Completion, LLMClient, ToolCallRequest, Usage
 
@@ -36,15 +37,19 @@ class OfflineReply:
 
 Responder = Callable[[ChatRequest], OfflineReply | str]
 
+R = TypeVar("R", bound=Responder)
+
 _responders_by_purpose: dict[str, Responder] = {}
 
 
-def register_offline_responder(
-    purpose: str, responder: Responder | None = None
-) -> Responder | Callable[[Responder], Responder]:
+@overload
+def register_offline_responder(purpose: str) -> Callable[[R], R]: ...
+@overload
+def register_offline_responder(purpose: str, responder: R) -> R: ...
+def register_offline_responder(purpose: str, responder: R | None = None) -> R | Callable[[R], R]:
     """Make `responder` answer every offline call made for `purpose`. Works as a decorator."""
 
-    def register(fn: Responder) -> Responder:
+    def register(fn: R) -> R:
         _responders_by_purpose[purpose] = fn
         return fn
 

@@ -15,7 +15,7 @@ def price_for(model: str) -> Mapping[str, float] | None:
     Providers answer with dated snapshots of the model asked for ("gpt-4o-mini-2024-07-18"
     for "gpt-4o-mini"), so the longest entry that prefixes the name up to a dash also counts.
     """
-    prices = settings.LLM_PRICES
+    prices: Mapping[str, Mapping[str, float]] = settings.LLM_PRICES
     if model in prices:
         return prices[model]
     prefixes = [name for name in prices if model.startswith(f"{name}-")]

@@ -1,5 +1,7 @@
 """Helpers shared by the agents services."""
 
+from typing import Protocol
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db.models import Model, UniqueConstraint
@@ -13,6 +15,13 @@ from core.errors import ConflictError, DomainError
 from planning.models import Project, Task
 
 UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+
+
+class InProject(Protocol):
+    """A row of one project: an agent, a run, a task, a planning cycle."""
+
+    @property
+    def project_id(self) -> int: ...
 
 
 def _insert_once(instance: Model, *, conflict: str, links_loaded: bool = False) -> None:
@@ -59,14 +68,15 @@ def _validate_all_but_unique_constraints(instance: Model) -> None:
         if isinstance(constraint, UniqueConstraint):
             continue
         try:
-            constraint.validate(type(instance), instance)
+            # Django's BaseConstraint.validate; django-stubs declare it on subclasses only.
+            constraint.validate(type(instance), instance)  # type: ignore[attr-defined]
         except ValidationError as exc:
             errors.append(exc)
     if errors:
         raise ValidationError(errors)
 
 
-def _check_same_project(project: Project, **links: Model | None) -> None:
+def _check_same_project(project: Project, **links: InProject | None) -> None:
     for field, obj in links.items():
         if obj is not None and obj.project_id != project.pk:
             raise DomainError(f"{obj} belongs to another project.", field=field)

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -91,7 +91,7 @@ def checkpoint_snapshot(
     project: Project,
     name: str,
     reason: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
 ) -> Checkpoint:
     """Capture the project's plan, task execution state, agent state and git commit.
 
@@ -129,9 +129,7 @@ def checkpoint_diff(*, checkpoint: Checkpoint) -> StateDiff:
     )
 
 
-def checkpoint_restore(
-    *, checkpoint: Checkpoint, actor: AbstractBaseUser | None = None
-) -> DecisionLog:
+def checkpoint_restore(*, checkpoint: Checkpoint, actor: User | None = None) -> DecisionLog:
     """Put the project's plan, task execution state and agent state back as captured.
 
     One transaction; the logs are only added to, by the decision this returns (its
@@ -152,9 +150,7 @@ def checkpoint_restore(
 
 
 @transaction.atomic
-def _restore(
-    checkpoint: Checkpoint, state: dict[str, Any], actor: AbstractBaseUser | None
-) -> DecisionLog:
+def _restore(checkpoint: Checkpoint, state: dict[str, Any], actor: User | None) -> DecisionLog:
     project = _lock(checkpoint.project)
     # Checked under the project's lock, which dispatch takes too: no run starts between
     # the check and the restore. Running runs, and paused ones (queued with steps done),

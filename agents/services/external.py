@@ -138,7 +138,7 @@ def _lock_for_claim(agent: Agent) -> str:
     status, project_status = row
     if status == Agent.Status.TERMINATED:
         raise PermissionDeniedError(f"Agent {agent.name} is terminated.")
-    return project_status
+    return str(project_status)
 
 
 def task_claim(*, agent: Agent, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> AgentRun | None:
@@ -251,7 +251,8 @@ def agent_run_complete(
         now = timezone.now()
         run = _fenced_run(run, agent=agent, attempt=attempt, now=now)
         runs.run_finish(run=run, succeeded=True, result=dict(result or {}))
-        duration = (run.finished_at - run.started_at).total_seconds() if run.started_at else 0.0
+        finished, started = run.finished_at, run.started_at
+        duration = (finished - started).total_seconds() if finished and started else 0.0
         metrics_record(
             run=run,
             entries=[

@@ -8,7 +8,9 @@ ready tasks are dispatched. `checkpoint:*` tasks wait for a person (see
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from dataclasses import dataclass
+
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Case, Exists, OuterRef, Value, When
 from django.utils import timezone
@@ -104,7 +106,7 @@ def _checkpoint(project: Project, reason: str) -> None:
 
 
 @transaction.atomic
-def project_run_start(*, project: Project, actor: AbstractBaseUser | None = None) -> list[AgentRun]:
+def project_run_start(*, project: Project, actor: User | None = None) -> list[AgentRun]:
     """Start (or resume) working through the plan: checkpoint, then dispatch.
 
     Raises DomainError when the project has no built-in agent to run tasks.
@@ -156,7 +158,7 @@ def human_checkpoint_answer(
     *,
     task: Task,
     approved: bool,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     choice: str = "",
     note: str = "",
 ) -> Task:
@@ -200,7 +202,16 @@ def human_checkpoint_answer(
     return task
 
 
-def human_checkpoint_list(*, project: Project):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class WaitingCheckpoint:
+    """A `checkpoint:*` task waiting for a person; `ready` once every task it depends on
+    is done."""
+
+    task: Task
+    ready: bool
+
+
+def human_checkpoint_list(*, project: Project) -> list[WaitingCheckpoint]:
     """`checkpoint:*` tasks still waiting for a person, ready ones first."""
     ready = set(
         planning_selectors.task_ready_list(project=project)
@@ -214,6 +225,5 @@ def human_checkpoint_list(*, project: Project):  # type: ignore[no-untyped-def]
         .prefetch_related("depends_on")
         .order_by("priority_rank", "wave", "key")
     )
-    for task in tasks:
-        task.is_ready = task.pk in ready
-    return sorted(tasks, key=lambda t: not t.is_ready)
+    waiting = [WaitingCheckpoint(task=task, ready=task.pk in ready) for task in tasks]
+    return sorted(waiting, key=lambda checkpoint: not checkpoint.ready)

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -74,7 +74,7 @@ def planner_for(*, project: Project) -> Agent:
 
 @transaction.atomic
 def plan_generation_start(
-    *, project: Project, requirements: str, actor: AbstractBaseUser | None = None
+    *, project: Project, requirements: str, actor: User | None = None
 ) -> AgentRun:
     """Queue a planning run for `requirements`; a Celery worker carries it out.
 
@@ -210,7 +210,7 @@ def _abandon(run: AgentRun, cycle: PlanningCycle) -> AgentRun:
 
 
 def chat_message_send(
-    *, session: ConversationSession, content: str, actor: AbstractBaseUser | None = None
+    *, session: ConversationSession, content: str, actor: User | None = None
 ) -> ConversationMessage:
     """Record the user's message and the assistant's reply, which may propose edits.
 

@@ -438,7 +438,7 @@ def run_retry(*, run: AgentRun) -> AgentRun:
     if agent.status != Agent.Status.IDLE:
         raise ConflictError(f"Agent {agent.name} is busy with other work.")
     if run.task_id is not None:
-        _check_task_still_the_runs(run)
+        _check_task_still_the_runs(run, task_id=run.task_id)
     number = _current_step(run)
     steps = AgentStep.objects.filter(run=run, number=number)
     attempts = steps.values_list("attempts", flat=True).first() or 0
@@ -461,10 +461,10 @@ def run_retry(*, run: AgentRun) -> AgentRun:
     return run
 
 
-def _check_task_still_the_runs(run: AgentRun) -> None:
+def _check_task_still_the_runs(run: AgentRun, *, task_id: int) -> None:
     """Lock the run's task, and raise ConflictError if, since the run failed, someone has
     given it to another agent, closed it, or started it again."""
-    task = Task.objects.select_for_update().get(pk=run.task_id)
+    task = Task.objects.select_for_update().get(pk=task_id)
     if task.assigned_agent_id not in (None, run.agent_id):
         raise ConflictError(f"Task {task.key} has been given to another agent since.")
     if task.status in (*planning_services.CLOSED_STATUSES, *planning_selectors.STARTED_STATUSES):

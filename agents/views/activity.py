@@ -19,7 +19,7 @@ from agents import charts, selectors
 from agents.models import Agent
 from agents.services.external import NOT_CLAIMING
 from agents.views.run_display import pretty, shown_call
-from core.htmx import HtmxHttpRequest, wants_fragment
+from core.htmx import AuthenticatedHtmxRequest, wants_fragment
 from planning import selectors as planning_selectors
 from planning.models import Task
 
@@ -115,7 +115,7 @@ def _shown_activity(entry: selectors.ActivityEntry) -> ShownActivity:
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def activity(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def activity(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The project's latest 100 events, newest first: tool calls, decisions, planning
     cycles, runs started and finished. Non-members get 404.
 
@@ -220,7 +220,7 @@ def _usage_charts(rows: list[dict[str, Any]], days: list[date]) -> tuple[SafeStr
 
 @login_required
 @require_GET
-def metrics(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def metrics(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """Tokens and cost per agent and model per day, as a table and as SVG bar charts
     drawn on the server, over the last 7, 30 or 90 days (`?days=`). Non-members get 404."""
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug)

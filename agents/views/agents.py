@@ -17,7 +17,12 @@ from agents import selectors, services
 from agents.forms import AgentCreateForm
 from agents.models import Agent
 from core.errors import DomainError
-from core.htmx import HtmxHttpRequest, redirect_or_client_redirect, wants_fragment
+from core.htmx import (
+    AuthenticatedHtmxRequest,
+    HtmxHttpRequest,
+    redirect_or_client_redirect,
+    wants_fragment,
+)
 from planning import selectors as planning_selectors
 from planning.models import Project
 
@@ -27,7 +32,7 @@ AGENTS_PER_PAGE = 25
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def agent_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def agent_list(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The project's agents: what each is doing and when it last acted, with the project's
     run controls and its latest runs. Non-members get 404.
 
@@ -55,7 +60,7 @@ def agent_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 @sensitive_variables("issued")
-def agent_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def agent_create(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """Add an agent to the project. Writers only; errors come back on the agents page."""
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug, write=True)
     form = AgentCreateForm(request.POST)
@@ -85,7 +90,7 @@ def agent_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 @sensitive_variables("issued")
-def agent_key_issue(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+def agent_key_issue(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> HttpResponse:
     """GET asks to confirm; POST gives an external agent a new key, replacing its old one
     and showing the new one once. Writers only."""
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug, write=True)

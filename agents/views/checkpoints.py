@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -21,7 +21,7 @@ from agents.checkpoints import TIME_FIELDS, StateDiff
 from agents.forms import CheckpointCreateForm
 from agents.models import Checkpoint
 from core.errors import DomainError
-from core.htmx import HtmxHttpRequest, redirect_or_client_redirect
+from core.htmx import AuthenticatedHtmxRequest, redirect_or_client_redirect
 from planning import selectors as planning_selectors
 from planning.models import Feature, Project, Requirement, SubFeature, Task
 
@@ -36,7 +36,7 @@ def _checkpoint_get(project: Project, pk: int) -> Checkpoint:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def checkpoint_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def checkpoint_list(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The project's checkpoints, newest first, and the form that takes one (POST).
 
     Non-members get 404; viewers see the list but cannot take checkpoints (403).
@@ -119,9 +119,11 @@ def _shown_field(model: type[Model], name: str, value: Any) -> str:
     """A value as the rest of the dashboard shows it: a choice by its label ("In Progress",
     not "in_progress")."""
     try:
-        choices = dict(model._meta.get_field(name).flatchoices)
+        field = model._meta.get_field(name)
     except FieldDoesNotExist:
-        choices = {}
+        field = None
+    # Only a column has choices; a relation (reverse or generic) has none.
+    choices = dict(field.flatchoices) if isinstance(field, Field) else {}
     if isinstance(value, str) and value in choices:
         return str(choices[value])
     return _shown(value)
@@ -202,7 +204,7 @@ def _execution_rows(project: Project, diff: StateDiff) -> list[ShownRow]:
 
 @login_required
 @require_GET
-def checkpoint_diff(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+def checkpoint_diff(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> HttpResponse:
     """What restoring checkpoint `pk` would change, with the Restore button for writers."""
     project, membership = planning_selectors.project_for_user(user=request.user, slug=slug)
     checkpoint = _checkpoint_get(project, pk)
@@ -231,7 +233,7 @@ def checkpoint_diff(request: HtmxHttpRequest, slug: str, pk: int) -> HttpRespons
 
 @login_required
 @require_POST
-def checkpoint_restore(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+def checkpoint_restore(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> HttpResponse:
     """Restore checkpoint `pk` and go back to the list, saying what changed. Writers only."""
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug, write=True)
     checkpoint = _checkpoint_get(project, pk)

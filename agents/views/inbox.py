@@ -18,7 +18,7 @@ from agents.forms import CheckpointAnswerForm
 from agents.services import orchestrator
 from agents.views.run_display import pretty
 from core.errors import DomainError
-from core.htmx import HtmxHttpRequest, wants_fragment
+from core.htmx import AuthenticatedHtmxRequest, wants_fragment
 from planning import selectors as planning_selectors
 from planning.models import Project, ProjectMembership, Task
 
@@ -34,6 +34,7 @@ class ShownOption:
 @dataclass
 class ShownCheckpoint:
     task: Task
+    ready: bool
     what_built: str
     how_to_verify: str
     options: list[ShownOption]
@@ -54,7 +55,8 @@ def _text(value: Any) -> str:
     return "\n".join(_texts(value))
 
 
-def _shown_checkpoint(task: Task) -> ShownCheckpoint:
+def _shown_checkpoint(checkpoint: orchestrator.WaitingCheckpoint) -> ShownCheckpoint:
+    task = checkpoint.task
     extra = task.extra if isinstance(task.extra, dict) else {}
     options = [
         ShownOption(
@@ -68,6 +70,7 @@ def _shown_checkpoint(task: Task) -> ShownCheckpoint:
     ]
     return ShownCheckpoint(
         task=task,
+        ready=checkpoint.ready,
         what_built=_text(extra.get("what-built")),
         how_to_verify=_text(extra.get("how-to-verify")),
         options=options if task.type == Task.Type.DECISION else [],
@@ -84,7 +87,7 @@ def _inbox_context(
     error: str = "",
     notice: str = "",
 ) -> dict[str, Any]:
-    items = [_shown_checkpoint(t) for t in orchestrator.human_checkpoint_list(project=project)]
+    items = [_shown_checkpoint(c) for c in orchestrator.human_checkpoint_list(project=project)]
     general_error = error
     for item in items:
         if error and answered is not None and item.task.pk == answered.pk:
@@ -93,13 +96,9 @@ def _inbox_context(
     return {
         "project": project,
         "can_write": membership.can_write,
-        "ready": [i for i in items if i.task.is_ready],
-        "waiting": [
-            i for i in items if not i.task.is_ready and i.task.status == Task.Status.PENDING
-        ],
-        "set_aside": [
-            i for i in items if not i.task.is_ready and i.task.status != Task.Status.PENDING
-        ],
+        "ready": [i for i in items if i.ready],
+        "waiting": [i for i in items if not i.ready and i.task.status == Task.Status.PENDING],
+        "set_aside": [i for i in items if not i.ready and i.task.status != Task.Status.PENDING],
         "notice": notice,
         "error": general_error,
     }
@@ -108,7 +107,7 @@ def _inbox_context(
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def inbox(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def inbox(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The `checkpoint:*` tasks waiting for a person: what to verify or the options to
     choose from, with Approve and Reject (or one button per option) for writers; those
     still waiting on other tasks are listed apart, without buttons."""
@@ -134,7 +133,7 @@ def _verdict(task: Task, verdict: str, choice: str) -> str:
 
 @login_required
 @require_POST
-def inbox_answer(request: HtmxHttpRequest, slug: str, task_id: int) -> HttpResponse:
+def inbox_answer(request: AuthenticatedHtmxRequest, slug: str, task_id: int) -> HttpResponse:
     """Answer a checkpoint task: approve, reject or choose an option, with an optional
     note. The answer is logged as a decision and the inbox is shown again without the
     task. Writers only; a task that is not a checkpoint of the project is 404."""
@@ -145,7 +144,7 @@ def inbox_answer(request: HtmxHttpRequest, slug: str, task_id: int) -> HttpRespo
     form = CheckpointAnswerForm(request.POST)
     error = notice = note = ""
     if not form.is_valid():
-        error = "; ".join(m for errors in form.errors.values() for m in errors)
+        error = "; ".join(str(m) for errors in form.errors.values() for m in errors)
     else:
         verdict, choice, note = (form.cleaned_data[k] for k in ("verdict", "choice", "note"))
         if not verdict and not choice:
@@ -181,7 +180,7 @@ def inbox_answer(request: HtmxHttpRequest, slug: str, task_id: int) -> HttpRespo
 
 @login_required
 @require_GET
-def inbox_count(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def inbox_count(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The project tabs' badge: how many checkpoints are ready for a person."""
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug)
     context = {

@@ -17,7 +17,7 @@ from agents import selectors
 from agents.models import AgentRun
 from agents.services import planner
 from core.errors import DomainError
-from core.htmx import HtmxHttpRequest
+from core.htmx import AuthenticatedHtmxRequest, HtmxHttpRequest
 from planning import selectors as planning_selectors
 from planning.forms import ChatMessageForm, PlanGenerateForm
 from planning.models import ConversationMessage, Project
@@ -40,7 +40,7 @@ def _plan_run(request: HtmxHttpRequest, project: Project, run: AgentRun | None) 
 
 @login_required
 @require_POST
-def plan_generate(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def plan_generate(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """Queue a planning run for the posted requirements and answer with its progress
     (`#plan-run`), which polls until the run ends.
 
@@ -78,7 +78,7 @@ def plan_generate(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def plan_run(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def plan_run(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The project's latest plan generation (`#plan-run`), which the project page loads
     as it opens; an empty placeholder when there has been none."""
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug)
@@ -87,7 +87,7 @@ def plan_run(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def run_progress(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpResponse:
+def run_progress(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> HttpResponse:
     """A planning run's status, stage and attempt (`#plan-run`).
 
     While the run is queued or running the fragment polls itself every 2 s; once it has
@@ -104,7 +104,9 @@ def run_progress(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpRespon
 
 @login_required
 @require_POST
-def chat_message_create(request: HtmxHttpRequest, slug: str, session_id: int) -> HttpResponse:
+def chat_message_create(
+    request: AuthenticatedHtmxRequest, slug: str, session_id: int
+) -> HttpResponse:
     """Send a message and answer with it and the assistant's reply (`#chat-exchange`), to
     append to the transcript, plus a fresh form swapped in out of band.
 

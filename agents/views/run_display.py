@@ -100,7 +100,9 @@ def _reply_requests(reply: Any) -> list[tuple[str, str, Any]]:
     for call in calls if isinstance(calls, list) else []:
         if not isinstance(call, dict):
             continue
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = call.get("function")
+        if not isinstance(function, dict):
+            function = {}
         requests.append(
             (
                 str(call.get("id") or ""),

@@ -21,9 +21,14 @@ from agents import selectors
 from agents.models import Agent, AgentRun, AgentStep
 from agents.services import orchestrator
 from agents.services import runs as run_life
-from agents.views.run_display import CALL_FINISHED, pretty, shown_steps
+from agents.views.run_display import CALL_FINISHED, ShownStep, pretty, shown_steps
 from core.errors import DomainError
-from core.htmx import HtmxHttpRequest, redirect_or_client_redirect, wants_fragment
+from core.htmx import (
+    AuthenticatedHtmxRequest,
+    HtmxHttpRequest,
+    redirect_or_client_redirect,
+    wants_fragment,
+)
 from planning import selectors as planning_selectors
 from planning.models import Project
 
@@ -48,7 +53,7 @@ def _project_run_action(
 
 @login_required
 @require_POST
-def project_run_start(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def project_run_start(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """Run (or resume) the project: checkpoint, then dispatch ready tasks. Writers only."""
 
     def start(project: Project, user: Any) -> str:
@@ -65,7 +70,7 @@ def project_run_start(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def project_run_pause(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def project_run_pause(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """Pause the project: no new runs; running ones stop at their next step. Writers only."""
 
     def pause(project: Project, user: Any) -> str:
@@ -77,7 +82,7 @@ def project_run_pause(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def project_run_cancel(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def project_run_cancel(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """Pause the project and cancel its active runs. Writers only."""
 
     def cancel(project: Project, user: Any) -> str:
@@ -95,7 +100,7 @@ RUNS_PER_PAGE = 20
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def run_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def run_list(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The project's runs, newest first. The agents page loads `#run-table` (the latest
     runs), which polls itself every 2 s while the project runs or a run is active."""
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug)
@@ -152,7 +157,7 @@ def _step_settling(run: AgentRun, steps: list[AgentStep]) -> bool:
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def run_detail(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpResponse:
+def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> HttpResponse:
     """A run's timeline: each step's reply and tool calls, the run's decisions, token use
     and error, with Cancel and Retry for writers. Non-members get 404.
 
@@ -180,7 +185,8 @@ def run_detail(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpResponse
     )
     # Finished steps go into the timeline for good; from the first unfinished one on,
     # the steps stay in the live item until they finish.
-    finished, unfinished = [], []
+    finished: list[ShownStep] = []
+    unfinished: list[ShownStep] = []
     for step in steps:
         if polling and (unfinished or step.status == AgentStep.Status.RUNNING):
             unfinished.append(step)
@@ -235,7 +241,7 @@ def _run_action(
 
 @login_required
 @require_POST
-def run_cancel(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpResponse:
+def run_cancel(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> HttpResponse:
     """Cancel a queued or running run; its task goes back to pending. Writers only."""
     who = request.user.get_username()
 
@@ -248,7 +254,7 @@ def run_cancel(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpResponse
 
 @login_required
 @require_POST
-def run_retry(request: HtmxHttpRequest, slug: str, run_id: int) -> HttpResponse:
+def run_retry(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> HttpResponse:
     """Run a failed run again from the step that failed. Writers only."""
 
     def retry(run: AgentRun) -> str:

@@ -10,7 +10,7 @@ from planning.api.scoping import ProjectScopedViewMixin, project_scoped_schema
 
 
 @project_scoped_schema
-class MemoryFactViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
+class MemoryFactViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[MemoryFact]):
     """What the project's agents learned, most confident first."""
 
     queryset_model = MemoryFact
@@ -21,12 +21,14 @@ class MemoryFactViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet):
     def scoped_queryset(self) -> QuerySet[MemoryFact]:
         return selectors.memory_fact_list(project=self.project)
 
-    def perform_create(self, serializer: BaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[MemoryFact]) -> None:
         serializer.instance = services.memory_fact_create(
             project=self.project, **s.MemoryFactSerializer.flatten(serializer.validated_data)
         )
 
-    def perform_update(self, serializer: BaseSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[MemoryFact]) -> None:
+        # DRF updates the object it fetched: an update serializer always has it.
+        assert serializer.instance is not None
         serializer.instance = services.memory_fact_update(
             fact=serializer.instance,
             data=s.MemoryFactSerializer.flatten(serializer.validated_data),
