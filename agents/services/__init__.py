@@ -49,7 +49,7 @@ from agents.services.state import (
     checkpoint_delete,
     checkpoint_update,
 )
-from agents.services.usage import UsageContext, llm_usage_record, usage_record
+from agents.services.usage import UsageContext, usage_record
 
 __all__ = [
     "IssuedKey",
@@ -78,7 +78,6 @@ __all__ = [
     "decision_record",
     "decisions_report",
     "external_agent_create",
-    "llm_usage_record",
     "metric_record",
     "metrics_report",
     "planning_cycle_close",

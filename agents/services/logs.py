@@ -153,22 +153,41 @@ def planning_cycle_close(
     return closing
 
 
-def _decision(
+# The project, agent, run and task a log row is about, as model arguments.
+Links = dict[str, Any]
+
+
+def log_links(
+    project: Project, agent: Agent | None, run: AgentRun | None, task: Task | None
+) -> Links:
+    """What a log row is about (its links checked already, see _resolve_links)."""
+    return {
+        "project_id": project.pk,
+        "agent_id": agent.pk if agent else None,
+        "run": run,
+        "task_id": task.pk if task else None,
+    }
+
+
+def _run_links(run: AgentRun) -> Links:
+    return {
+        "project_id": run.project_id,
+        "agent_id": run.agent_id,
+        "run": run,
+        "task_id": run.task_id,
+    }
+
+
+def _decision_row(
+    links: Links,
     *,
-    project_id: int,
     decision: str,
     reasoning: Any,
-    agent_id: int | None,
-    run: AgentRun | None,
-    task_id: int | None,
-    planning_cycle: PlanningCycle | None = None,
     at: datetime,
+    planning_cycle: PlanningCycle | None = None,
 ) -> DecisionLog:
     return DecisionLog(
-        project_id=project_id,
-        agent_id=agent_id,
-        run=run,
-        task_id=task_id,
+        **links,
         planning_cycle=planning_cycle,
         decision=decision,
         reasoning={} if reasoning is None else reasoning,
@@ -176,22 +195,10 @@ def _decision(
     )
 
 
-def _metric(
-    *,
-    project_id: int,
-    type: str,
-    value: float,
-    metadata: Any,
-    agent_id: int | None,
-    run: AgentRun | None,
-    task_id: int | None,
-    at: datetime,
-) -> Metric:
+def metric_row(links: Links, *, type: str, value: float, metadata: Any, at: datetime) -> Metric:
+    """An unsaved Metric: the caller validates and inserts it (alone or in a batch)."""
     return Metric(
-        project_id=project_id,
-        agent_id=agent_id,
-        run=run,
-        task_id=task_id,
+        **links,
         type=type,
         value=value,
         metadata={} if metadata is None else metadata,
@@ -222,15 +229,12 @@ def decision_record(
             field="planning_cycle",
         )
     agent, task = _resolve_links(project, agent=agent, run=run, task=task)
-    entry = _decision(
-        project_id=project.pk,
+    entry = _decision_row(
+        log_links(project, agent, run, task),
         decision=decision,
         reasoning=reasoning,
-        agent_id=agent.pk if agent else None,
-        run=run,
-        task_id=task.pk if task else None,
-        planning_cycle=planning_cycle,
         at=timezone.now(),
+        planning_cycle=planning_cycle,
     )
     entry.full_clean()
     entry.save()
@@ -251,14 +255,11 @@ def metric_record(
 ) -> Metric:
     """Record a measurement. Raises DomainError for links into another project."""
     agent, task = _resolve_links(project, agent=agent, run=run, task=task)
-    metric = _metric(
-        project_id=project.pk,
+    metric = metric_row(
+        log_links(project, agent, run, task),
         type=type,
         value=value,
         metadata=metadata,
-        agent_id=agent.pk if agent else None,
-        run=run,
-        task_id=task.pk if task else None,
         at=recorded_at or timezone.now(),
     )
     metric.full_clean()
@@ -288,13 +289,10 @@ def decisions_record(*, run: AgentRun, entries: Sequence[Mapping[str, Any]]) -> 
         if not str(entry.get("decision") or "").strip():
             raise ReportItemError(index, "a decision needs its text.", field="decision")
         rows.append(
-            _decision(
-                project_id=run.project_id,
+            _decision_row(
+                _run_links(run),
                 decision=entry["decision"],
                 reasoning=entry.get("reasoning"),
-                agent_id=run.agent_id,
-                run=run,
-                task_id=run.task_id,
                 at=now,
             )
         )
@@ -313,14 +311,11 @@ def metrics_record(*, run: AgentRun, entries: Sequence[Mapping[str, Any]]) -> li
                 index, f"{entry.get('type')!r} is not a metric type.", field="type"
             )
         rows.append(
-            _metric(
-                project_id=run.project_id,
+            metric_row(
+                _run_links(run),
                 type=entry["type"],
                 value=entry["value"],
                 metadata=entry.get("metadata"),
-                agent_id=run.agent_id,
-                run=run,
-                task_id=run.task_id,
                 at=entry.get("recorded_at") or now,
             )
         )
@@ -332,22 +327,19 @@ def run_metrics_record(*, run: AgentRun) -> list[Metric]:
     now = timezone.now()
     end = run.finished_at or now
     duration_s = max(0.0, (end - (run.started_at or end)).total_seconds())
-    common: dict[str, Any] = {
-        "project_id": run.project_id,
-        "agent_id": run.agent_id,
-        "run": run,
-        "task_id": run.task_id,
-        "at": now,
-    }
+    links = _run_links(run)
     rows = [
-        _metric(
+        metric_row(
+            links,
             type=Metric.Type.RUN_DURATION,
             value=duration_s,
             metadata={"unit": "s", "status": run.status},
-            **common,
+            at=now,
         )
     ]
     if run.task_id is not None:
         qa = Task.objects.filter(pk=run.task_id).values_list("qa_iterations", flat=True).first()
-        rows.append(_metric(type=Metric.Type.QA_ITERATIONS, value=qa or 0, metadata=None, **common))
+        rows.append(
+            metric_row(links, type=Metric.Type.QA_ITERATIONS, value=qa or 0, metadata=None, at=now)
+        )
     return Metric.objects.bulk_create(rows)

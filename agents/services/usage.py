@@ -12,6 +12,7 @@ from agents.llm import Completion
 from agents.llm.pricing import cost_usd
 from agents.models import Agent, AgentRun, Metric
 from agents.services._common import _resolve_links
+from agents.services.logs import log_links, metric_row
 from core.db import insert_rows
 from planning.models import Project, Task
 
@@ -28,76 +29,38 @@ class UsageContext:
 
 
 def usage_record(*, completion: Completion, context: UsageContext) -> list[Metric]:
-    """Record a call's tokens, latency and cost (see llm_usage_record)."""
-    return llm_usage_record(
-        project=context.project,
-        agent=context.agent,
-        run=context.run,
-        task=context.task,
-        purpose=context.purpose,
-        provider=completion.provider,
-        model=completion.model,
-        input_tokens=completion.usage.input_tokens,
-        output_tokens=completion.usage.output_tokens,
-        cached_input_tokens=completion.usage.cached_input_tokens,
-        usage_reported=completion.usage.reported,
-        latency_ms=completion.latency_ms,
-        cost_usd=cost_usd(completion.model, completion.usage),
-    )
-
-
-def llm_usage_record(
-    *,
-    project: Project,
-    provider: str,
-    model: str,
-    input_tokens: int,
-    output_tokens: int,
-    cached_input_tokens: int,
-    latency_ms: float,
-    cost_usd: float | None,
-    usage_reported: bool = True,
-    purpose: str = "",
-    agent: Agent | None = None,
-    run: AgentRun | None = None,
-    task: Task | None = None,
-) -> list[Metric]:
-    """Record one LLM call as token_usage, latency and cost Metrics, in one insert.
+    """Record one model call as token_usage, latency and cost Metrics, in one insert.
 
     Cached tokens are a part of the input tokens and are not added to the total. A model
-    without a price (`cost_usd` None) gets a cost of 0 marked `priced: false`. Raises
-    DomainError for links into another project or a run of another agent.
+    without a price gets a cost of 0 marked `priced: false`. The agent and task default
+    to the run's. Raises DomainError for links into another project or a run of
+    another agent.
     """
-    agent, task = _resolve_links(project, agent=agent, run=run, task=task)
-    call = {"model": model, "provider": provider, "purpose": purpose}
+    agent, task = _resolve_links(
+        context.project, agent=context.agent, run=context.run, task=context.task
+    )
+    links = log_links(context.project, agent, context.run, task)
+    usage = completion.usage
+    cost = cost_usd(completion.model, usage)
+    call = {"model": completion.model, "provider": completion.provider, "purpose": context.purpose}
     tokens = {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "cached_input_tokens": cached_input_tokens,
-        "usage_reported": usage_reported,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cached_input_tokens": usage.cached_input_tokens,
+        "usage_reported": usage.reported,
     }
     now = timezone.now()
-    rows = [
-        (Metric.Type.TOKEN_USAGE, input_tokens + output_tokens, {**tokens, **call}),
-        (Metric.Type.LATENCY, latency_ms, call),
-        (
-            Metric.Type.COST,
-            cost_usd or 0.0,
-            {**call, "currency": "USD", "priced": cost_usd is not None},
-        ),
-    ]
     metrics = [
-        Metric(
-            project=project,
-            agent=agent,
-            run=run,
-            task=task,
-            type=type,
-            value=value,
-            metadata=metadata,
-            recorded_at=now,
-        )
-        for type, value, metadata in rows
+        metric_row(links, type=type, value=value, metadata=metadata, at=now)
+        for type, value, metadata in [
+            (Metric.Type.TOKEN_USAGE, usage.total_tokens, {**tokens, **call}),
+            (Metric.Type.LATENCY, completion.latency_ms, call),
+            (
+                Metric.Type.COST,
+                cost or 0.0,
+                {**call, "currency": "USD", "priced": cost is not None},
+            ),
+        ]
     ]
     insert_rows(metrics)  # every model call, so a prepared statement
     return metrics
