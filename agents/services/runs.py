@@ -62,6 +62,14 @@ def _enqueue_step(run: AgentRun, number: int) -> None:
     enqueue_on_commit(RUN_STEP_TASK, run.pk, number, queue=settings.AGENT_QUEUE)
 
 
+def _agent_busy(run: AgentRun, *, now: datetime) -> None:
+    """The run's agent is at work on its task. (A claim does the same in its own
+    prepared statement, statements.agent_busy.)"""
+    Agent.objects.filter(pk=run.agent_id).update(
+        status=Agent.Status.BUSY, current_task=run.task_id, last_activity_at=now, updated_at=now
+    )
+
+
 def dispatch_after_commit(project_id: int) -> None:
     """Dispatch the project once the caller's transaction commits: work may have become
     ready, or an agent free (dispatch does nothing unless the project is running)."""
@@ -130,9 +138,7 @@ def run_start(*, run: AgentRun, goal: str | None = None, max_turns: int | None =
     run.heartbeat_at = now
     run.lease_expires_at = _lease(now)
     run.save()
-    Agent.objects.filter(pk=run.agent_id).update(
-        status=Agent.Status.BUSY, current_task=run.task_id, last_activity_at=now
-    )
+    _agent_busy(run, now=now)
     _enqueue_step(run, 1)
     return run
 
@@ -456,7 +462,7 @@ def run_retry(*, run: AgentRun) -> AgentRun:
         planning_services.task_update(
             task=run.task, data={"status": Task.Status.IN_PROGRESS, "assigned_agent": agent}
         )
-    Agent.objects.filter(pk=run.agent_id).update(status=Agent.Status.BUSY, current_task=run.task_id)
+    _agent_busy(run, now=now)
     _enqueue_step(run, number)
     return run
 
