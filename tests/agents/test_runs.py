@@ -248,3 +248,66 @@ def test_cancelling_an_external_agents_run_puts_its_task_back_and_frees_it(proje
     assert (run.status, run.lease_expires_at) == ("cancelled", None)
     assert (agent.status, agent.current_task) == ("idle", None)
     assert (task.status, task.assigned_agent) == ("pending", None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_takes_the_agent_before_the_run_as_a_heartbeat_does(project):
+    """A heartbeat (or complete, or claim) locks the agent, then the run. A cancel that
+    locked the run first would deadlock with it; it waits for the agent instead, and
+    leaves the run to whoever holds the agent."""
+    import threading
+
+    from django.db import DatabaseError, connection, connections, transaction
+
+    from agents.models import Agent
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers")
+    agent = AgentFactory(project=project, type="external")
+    TaskFactory(project=project, key="A")
+    run = services.task_claim(agent=agent)
+    agent_locked, cancel_waiting, done = threading.Event(), threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def heartbeat_like() -> None:
+        try:
+            with transaction.atomic():
+                list(Agent.objects.select_for_update().filter(pk=agent.pk))
+                agent_locked.set()
+                cancel_waiting.wait(timeout=30)
+                try:
+                    list(AgentRun.objects.select_for_update(nowait=True).filter(pk=run.pk))
+                    outcome["run lock"] = "taken"
+                except DatabaseError:
+                    outcome["run lock"] = "held by the cancel"
+        finally:
+            connections.close_all()
+
+    def cancel() -> None:
+        try:
+            runs.run_cancel(run=run)
+            outcome["cancel"] = "done"
+        finally:
+            connections.close_all()
+            done.set()
+
+    holder = threading.Thread(target=heartbeat_like)
+    holder.start()
+    assert agent_locked.wait(timeout=30)
+    canceller = threading.Thread(target=cancel)
+    canceller.start()
+    # The cancel is waiting on a row lock (PostgreSQL says so), not on a timer.
+    with connection.cursor() as cursor:
+        for _ in range(3000):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                break
+            done.wait(timeout=0.01)
+    cancel_waiting.set()
+    holder.join(timeout=30)
+    canceller.join(timeout=30)
+    assert outcome == {"run lock": "taken", "cancel": "done"}
+    assert AgentRun.objects.get(pk=run.pk).status == "cancelled"
