@@ -422,7 +422,7 @@ def test_heartbeat_after_the_lease_expired_is_409_and_releases_the_task(project,
 
     assert beat.status_code == 409
     run = AgentRun.objects.get(pk=run_id)
-    assert (run.status, run.error) == ("failed", "lease expired")
+    assert (run.status, run.error, run.lease_expires_at) == ("failed", "lease expired", None)
     task.refresh_from_db()
     assert (task.status, task.assigned_agent) == ("pending", None)
 
@@ -508,7 +508,8 @@ def test_complete_finishes_the_run_the_task_and_frees_the_agent(
     assert done.data["task"]["status"] == "done"
     run = AgentRun.objects.get(pk=run_id)
     assert (run.status, run.result) == ("succeeded", {"commit": "abc123"})
-    assert run.finished_at is not None
+    # An ended run holds no lease, as a built-in agent's ended run does not.
+    assert run.finished_at is not None and run.lease_expires_at is None
     task.refresh_from_db()
     assert task.status == "done" and task.completed_at >= task.started_at
     assert task.assigned_agent is None
