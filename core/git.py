@@ -339,6 +339,12 @@ def branch_delete(repo: Path | str, branch: str) -> None:
 
 
 CLONE_SCHEMES = ("https://", "file://")
+# Belt and braces behind clone_source_error: git itself refuses every other transport.
+_CLONE_PROTOCOLS = (
+    *("-c", "protocol.allow=never"),
+    *("-c", "protocol.file.allow=always"),
+    *("-c", "protocol.https.allow=always"),
+)
 
 
 def clone_source_error(url: str) -> str | None:
@@ -359,6 +365,23 @@ def clone_source_error(url: str) -> str | None:
     return None
 
 
+def remote_branches(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[str]:
+    """The branch names of the repository at `url` (a source `clone` accepts).
+
+    Raises GitError when the URL is refused or the repository cannot be read.
+    """
+    problem = clone_source_error(url)
+    if problem:
+        raise GitError(problem)
+    try:
+        out = git(*_CLONE_PROTOCOLS, "ls-remote", "--heads", "--", url, cwd="/",
+                  timeout_s=timeout_s)  # fmt: skip
+    except GitError as exc:
+        reason = _last_lines(exc.stderr).replace("fatal: ", "") if exc.stderr else exc.message
+        raise GitError(reason) from exc
+    return [line.split("refs/heads/", 1)[1] for line in out.splitlines() if "refs/heads/" in line]
+
+
 def clone(url: str, dest: Path | str, *, timeout_s: float = CLONE_TIMEOUT_S) -> None:
     """Clone `url` into `dest`, which must not exist yet.
 
@@ -376,12 +399,7 @@ def clone(url: str, dest: Path | str, *, timeout_s: float = CLONE_TIMEOUT_S) -> 
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.cloning-", dir=dest.parent))
     try:
         git(
-            "-c",
-            "protocol.allow=never",
-            "-c",
-            "protocol.file.allow=always",
-            "-c",
-            "protocol.https.allow=always",
+            *_CLONE_PROTOCOLS,
             *_NO_HOOKS,
             "clone",
             "--quiet",
