@@ -13,7 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 def _log(run) -> str:
-    return "".join(RunLogChunk.objects.filter(run=run).order_by("seq").values_list("text", flat=True))
+    chunks = RunLogChunk.objects.filter(run=run).order_by("seq")
+    return "".join(chunks.values_list("text", flat=True))
 
 
 def test_output_is_kept_whole_and_in_order_across_chunks():
