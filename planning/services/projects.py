@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from core.errors import ConflictError, DomainError
@@ -103,7 +104,9 @@ def _prepare_repository(
 
 
 def _default(name: str) -> Any:
-    return Project._meta.get_field(name).get_default()
+    field = Project._meta.get_field(name)
+    assert isinstance(field, Field)  # the repository fields are plain columns
+    return field.get_default()
 
 
 def _check_settings(data: Mapping[str, Any]) -> None:
