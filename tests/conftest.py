@@ -66,3 +66,14 @@ def fake_llm(settings):
         settings.LLM_MAX_RETRIES = 2
         settings.LLM_TIMEOUT_S = 5
         yield server
+
+
+@pytest.fixture
+def coding_model(settings):
+    """A model that could write code, for tests that dispatch built-in agents without
+    asking it anything: the offline provider cannot code, so dispatch refuses it. (With
+    `fake_llm`, that server is the model.)"""
+    if settings.LLM_PROVIDER == "offline":
+        settings.LLM_PROVIDER = "openai"
+        settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: never answers
+        settings.LLM_API_KEY = "sk-unused"

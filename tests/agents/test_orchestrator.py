@@ -32,7 +32,7 @@ def test_run_dispatches_ready_tasks_up_to_the_limit(
 
 
 def test_dispatch_takes_tasks_in_the_order_next_and_claims_follow(
-    project, django_capture_on_commit_callbacks
+    project, django_capture_on_commit_callbacks, coding_model
 ):
     from planning.selectors import task_next_ready
     from tests.factories import FeatureFactory, SubFeatureFactory
@@ -64,7 +64,7 @@ def test_dispatch_takes_tasks_in_the_order_next_and_claims_follow(
 
 
 def test_dispatch_gives_a_reserved_task_to_its_agent_and_prefers_coders(
-    plan, django_capture_on_commit_callbacks
+    plan, django_capture_on_commit_callbacks, coding_model
 ):
     plan.max_concurrent_runs = 5
     plan.save()
@@ -94,7 +94,7 @@ def test_a_finished_run_frees_its_agent_and_dispatches_more(
         [run] = orchestrator.project_run_start(project=plan)
     with django_capture_on_commit_callbacks(execute=True):
         runs.run_finish(run=run, succeeded=True, summary="done")
-    assert Task.objects.get(key="A").status == "done"
+    assert Task.objects.get(key="A").status == "review"  # its work waits for a reviewer
     # dispatch_project was enqueued; run it here as the worker would
     [next_run] = orchestrator.dispatch(project=plan)
     assert next_run.task.key in ("B", "C")
