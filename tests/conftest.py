@@ -13,6 +13,13 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def coding_dirs(settings, tmp_path_factory):
+    # Worktrees and clones go to throwaway folders, never to the checkout's var/.
+    settings.WORKSPACES_DIR = tmp_path_factory.mktemp("worktrees")
+    settings.REPOS_DIR = tmp_path_factory.mktemp("repos")
+
+
 @pytest.fixture
 def user(db):
     return UserFactory(username="alice")
