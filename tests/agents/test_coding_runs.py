@@ -11,7 +11,6 @@ import pytest
 from agents.models import AgentRun, Metric, RunLogChunk, ToolCall, Workspace
 from agents.services import orchestrator
 from config.celery import app as celery_app
-from planning.models import Task
 from tests.factories import AgentFactory, TaskFactory
 from tests.fakes.openai_server import completion, tool_call
 from tests.gitrepos import checkout_fingerprint, make_repo, run_git
@@ -141,9 +140,7 @@ def test_a_task_whose_verify_is_prose_goes_to_review_without_a_command(
 ):
     coding_project.verify_command = ""
     coding_project.save()
-    task = TaskFactory(
-        project=coding_project, key="T1", verify="The page looks right to a person."
-    )
+    task = TaskFactory(project=coding_project, key="T1", verify="The page looks right to a person.")
     AgentFactory(project=coding_project, name="coder-1", type="coder")
     fake_llm.script(completion(None, tool_calls=[_finish("f1", "done")]))
     with django_capture_on_commit_callbacks(execute=True):
