@@ -66,7 +66,7 @@ def context(project, repo, worktree) -> ToolContext:
     project.enabled_tools = CODE_TOOLS
     project.save()
     agent = AgentFactory(project=project, name="coder-7")
-    run = AgentRunFactory(agent=agent, project=project)
+    run = AgentRunFactory(agent=agent, project=project, status="running")
     run.worktree_path = str(worktree)
     return ToolContext(project=project, agent=agent, run=run, task=None, step=1)
 
