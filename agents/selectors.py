@@ -20,6 +20,7 @@ from agents.models import (
     DecisionLog,
     Metric,
     PlanningCycle,
+    RunLogChunk,
     ToolCall,
 )
 from core.db import instance_from_row, prepared_cursor
@@ -275,3 +276,8 @@ def planning_run_get(*, project: Project, run_id: int) -> AgentRun:
     if run is None:
         raise Http404("No such planning run in this project.")
     return run
+
+
+def run_log_chunks(*, run: AgentRun, after_seq: int = 0, limit: int = 200) -> list[RunLogChunk]:
+    """The run's log chunks after `after_seq`, oldest first, at most `limit` of them."""
+    return list(RunLogChunk.objects.filter(run=run, seq__gt=after_seq).order_by("seq")[:limit])

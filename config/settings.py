@@ -1,6 +1,7 @@
 """Crewboard settings. Everything configurable is read from the environment (or `.env`)."""
 
 import os
+import socket
 from pathlib import Path
 
 import django_stubs_ext
@@ -318,6 +319,24 @@ AGENT_STEP_MAX_RETRIES = env.int("AGENT_STEP_MAX_RETRIES", default=3)
 AGENT_LEASE_SECONDS = env.int("AGENT_LEASE_SECONDS", default=600)
 # The Celery queue agent steps and dispatches go to.
 AGENT_QUEUE = env.str("AGENT_QUEUE", default="celery")
+# Each worker also serves the queue of its host, which gets the steps of runs whose
+# worktree is on that host's disk (so several machines can serve one Crewboard).
+WORKER_HOST = env.str("WORKER_HOST", default=socket.gethostname())
+WORKER_HOST_QUEUE = env.str("WORKER_HOST_QUEUE", default=f"host.{WORKER_HOST}")
+
+# Coding runs: where worktrees and cloned repositories live, and the limits on commands.
+WORKSPACES_DIR = Path(env.str("WORKSPACES_DIR", default=str(VAR_DIR / "worktrees")))
+REPOS_DIR = Path(env.str("REPOS_DIR", default=str(VAR_DIR / "repos")))
+AGENT_COMMAND_TIMEOUT_S = env.float("AGENT_COMMAND_TIMEOUT_S", default=600.0)
+AGENT_COMMAND_OUTPUT_BYTES = env.int("AGENT_COMMAND_OUTPUT_BYTES", default=1_000_000)
+WORKSPACE_SETUP_TIMEOUT_S = env.float("WORKSPACE_SETUP_TIMEOUT_S", default=900.0)
+VERIFY_TIMEOUT_S = env.float("VERIFY_TIMEOUT_S", default=900.0)
+EXECUTOR_TIMEOUT_S = env.float("EXECUTOR_TIMEOUT_S", default=3600.0)
+# "auto" confines agents' commands with bubblewrap when it is installed; "bwrap" requires
+# it; "none" runs them unconfined.
+AGENT_SANDBOX = env.str("AGENT_SANDBOX", default="auto")
+if AGENT_SANDBOX not in ("auto", "bwrap", "none"):
+    raise ImproperlyConfigured("AGENT_SANDBOX must be one of auto, bwrap, none.")
 
 LOGGING = {
     "version": 1,

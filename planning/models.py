@@ -24,6 +24,18 @@ class ProjectMode(models.TextChoices):
     EVOLUTION = "evolution"
 
 
+class Executor(models.TextChoices):
+    """What carries out a coding attempt: the built-in step loop or a coding CLI."""
+
+    BUILTIN = "builtin"
+    CLAUDE_CODE = "claude-code", "Claude Code"
+    CODEX = "codex"
+    GEMINI = "gemini", "Gemini CLI"
+    AIDER = "aider"
+    OPENCODE = "opencode", "OpenCode"
+    COMMAND = "command", "Command of your own"
+
+
 class ProjectStatus(models.TextChoices):
     PLANNING = "planning"
     ACTIVE = "active"
@@ -62,6 +74,24 @@ class Project(TimeStampedModel):
         blank=True,
         help_text="Names of agent tools enabled beyond the always-on, low-risk ones.",
     )
+    setup_command = models.TextField(
+        blank=True, help_text="Shell command run in each new worktree before the agent starts."
+    )
+    verify_command = models.TextField(
+        blank=True, help_text="Shell command that checks every task (after the task's own verify)."
+    )
+    max_qa_iterations = models.PositiveSmallIntegerField(
+        default=3, help_text="Failed verifications a task may have before it is blocked."
+    )
+    allow_network = models.BooleanField(
+        default=False, help_text="Whether commands that agents run may use the network."
+    )
+    default_executor = models.CharField(
+        max_length=20,
+        choices=Executor,
+        default=Executor.BUILTIN,
+        help_text="What new agents use to write code.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -69,6 +99,10 @@ class Project(TimeStampedModel):
             models.UniqueConstraint(fields=["slug"], name="project_slug_unique"),
             choices_constraint("mode", ProjectMode, name="project_mode_valid"),
             choices_constraint("status", ProjectStatus, name="project_status_valid"),
+            choices_constraint("default_executor", Executor, name="project_executor_valid"),
+            models.CheckConstraint(
+                condition=Q(max_qa_iterations__gte=1), name="project_max_qa_iterations_gte_1"
+            ),
             models.CheckConstraint(
                 condition=Q(completed_at__isnull=True) | Q(status__in=["completed", "archived"]),
                 name="project_completed_at_only_when_finished",

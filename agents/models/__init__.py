@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.models import TimeStampedModel, choices_constraint
+from planning.models import Executor
 
 if TYPE_CHECKING:
     from planning.models import Task
@@ -73,6 +74,18 @@ class Agent(TimeStampedModel):
     worktree_path = models.CharField(max_length=500, blank=True)
     branch_name = models.CharField(max_length=200, blank=True)
     model = models.CharField(max_length=200, blank=True)
+    executor = models.CharField(
+        max_length=20,
+        choices=Executor,
+        default=Executor.BUILTIN,
+        help_text="The built-in step loop, or the coding CLI that does this agent's work.",
+    )
+    executor_command = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="For the `command` executor: an argv template, with {prompt_file} and "
+        "{worktree} placeholders.",
+    )
     spawned_at = models.DateTimeField(default=timezone.now)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
@@ -87,6 +100,7 @@ class Agent(TimeStampedModel):
             models.UniqueConstraint(fields=["project", "name"], name="agent_name_unique"),
             choices_constraint("type", AgentType, name="agent_type_valid"),
             choices_constraint("status", AgentStatus, name="agent_status_valid"),
+            choices_constraint("executor", Executor, name="agent_executor_valid"),
             models.CheckConstraint(
                 condition=(Q(status="terminated") & Q(terminated_at__isnull=False))
                 | (~Q(status="terminated") & Q(terminated_at__isnull=True)),
@@ -109,6 +123,15 @@ class AgentRunKind(models.TextChoices):
     PLANNING = "planning"
 
 
+class AgentRunStage(models.TextChoices):
+    """Where a running coding attempt is: its worktree being made, the agent at work, or
+    its checks running."""
+
+    PREPARING = "preparing"
+    CODING = "coding"
+    VERIFYING = "verifying"
+
+
 class AgentRunStatus(models.TextChoices):
     QUEUED = "queued"
     RUNNING = "running"
@@ -124,6 +147,8 @@ class AgentRun(TimeStampedModel):
 
     Status = AgentRunStatus
 
+    Stage = AgentRunStage
+
     # A run is active until it ends; only agents/services/runs.py moves it between them.
     ACTIVE_STATUSES = (AgentRunStatus.QUEUED, AgentRunStatus.RUNNING)
     FINISHED_STATUSES = (AgentRunStatus.SUCCEEDED, AgentRunStatus.FAILED, AgentRunStatus.CANCELLED)
@@ -137,7 +162,12 @@ class AgentRun(TimeStampedModel):
     )
     kind = models.CharField(max_length=20, choices=Kind, default=Kind.TASK)
     status = models.CharField(max_length=20, choices=Status, default=Status.QUEUED)
+    stage = models.CharField(max_length=20, choices=Stage, blank=True)
     attempt = models.PositiveIntegerField(default=1)
+    worktree_path = models.CharField(max_length=500, blank=True)
+    branch_name = models.CharField(max_length=200, blank=True)
+    # The Celery queue of the host that holds the run's worktree: its steps go there.
+    worker_queue = models.CharField(max_length=200, blank=True)
     idempotency_key = models.CharField(max_length=200)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -156,6 +186,7 @@ class AgentRun(TimeStampedModel):
             ),
             choices_constraint("kind", AgentRunKind, name="agentrun_kind_valid"),
             choices_constraint("status", AgentRunStatus, name="agentrun_status_valid"),
+            choices_constraint("stage", [*AgentRunStage.values, ""], name="agentrun_stage_valid"),
             models.CheckConstraint(condition=Q(attempt__gte=1), name="agentrun_attempt_gte_1"),
             models.CheckConstraint(
                 condition=Q(finished_at__isnull=True)
@@ -384,6 +415,7 @@ class MetricType(models.TextChoices):
     TASK_DURATION = "task_duration"
     RUN_DURATION = "run_duration"
     QA_ITERATIONS = "qa_iterations"
+    VERIFY_DURATION = "verify_duration"
 
 
 class Metric(models.Model):
@@ -469,3 +501,20 @@ class AgentState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.key}"
+
+
+from agents.models.workspaces import RunLogChunk, Workspace  # noqa: E402
+
+__all__ = [
+    "Agent",
+    "AgentRun",
+    "AgentState",
+    "AgentStep",
+    "Checkpoint",
+    "DecisionLog",
+    "Metric",
+    "PlanningCycle",
+    "RunLogChunk",
+    "ToolCall",
+    "Workspace",
+]
