@@ -11,14 +11,14 @@ PORT ?= 8000
 INSTALLED := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help run install test lint format migrate bootstrap clean browser-test tools tools-npm
+.PHONY: help run install test lint format migrate bootstrap clean browser-test tools tools-npm tools-debian
 
 help:
 	@echo "make run [PORT=8000]  install, migrate, create the admin user, start web + worker"
 	@echo "make test [ARGS=...]  run the test suite (set DATABASE_URL/REDIS_URL for PostgreSQL + Redis)"
 	@echo "make browser-test     headless Chromium tests of the dashboard against a throwaway server (e2e/)"
 	@echo "make install          create .venv and install the project with its dev tools"
-	@echo "make tools            install the coding CLIs agents run (Codex, ...) under var/tools/"
+	@echo "make tools            install what agents run: bubblewrap (Debian) and the coding CLIs (npm, under var/tools/)"
 	@echo "make lint             ruff check + ruff format --check + lint-imports + mypy"
 	@echo "make format           ruff format + ruff check --fix"
 	@echo "make migrate          apply database migrations"
@@ -81,7 +81,22 @@ tools-npm:
 		echo "npm tools installed in $(TOOLS_DIR)/node_modules/.bin"; \
 	fi
 
-tools: tools-npm
+tools: tools-debian tools-npm
+
+# Agent commands run inside bubblewrap when it is installed (AGENT_SANDBOX=auto); without
+# it they run unconfined, so a host that cannot install it only gets a warning.
+tools-debian:
+	@if command -v bwrap >/dev/null 2>&1; then \
+		echo "bubblewrap: $$(command -v bwrap)"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "warning: no apt-get; install bubblewrap yourself, or agent commands run unconfined" >&2; \
+	else \
+		SUDO=; [[ $$(id -u) == 0 ]] || SUDO=sudo; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get install -y --no-install-recommends bubblewrap || \
+			{ $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends bubblewrap; } || \
+			echo "warning: could not install bubblewrap; agent commands run unconfined" >&2; \
+	fi
 
 # mypy's Django plugin loads the settings, which refuse to start without a SECRET_KEY:
 # it gets a throwaway one, so lint needs no .env.

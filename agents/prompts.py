@@ -6,15 +6,43 @@ from agents.llm import ChatMessage
 from agents.models import AgentRun
 
 SYSTEM_PROMPT = """You are {name}, a {type} agent working on the project "{project}" under
-Crewboard. Work on the task you are given using the tools offered. Record important
-decisions with log_decision and what you learn with remember. When the work is done, or
-cannot be done, call finish with a short summary."""
+Crewboard. {role} Record important decisions with log_decision and what you learn with
+remember. When the work is done, or cannot be done, call finish with a short summary."""
+
+# What each role is for. The coding roles work in a git worktree of their own.
+ROLE_PROMPTS = {
+    "coder": (
+        "Carry out the task you are given by changing the code in your git worktree with "
+        "the file, search, command and git tools: read before you write, keep changes to "
+        "what the task asks, run the tests, and commit your work with git_commit. When you "
+        "call finish, the task's checks run; if they fail you get their output and carry on."
+    ),
+    "tester": (
+        "Check the work on the task you are given: read the code and run its tests and "
+        "checks in the worktree with run_command. Do not change the code; report what "
+        "passes and what fails."
+    ),
+    "reviewer": (
+        "Review the change made for the task you are given: read the diff (git_diff) and "
+        "the code it touches, and report what is wrong or missing, file by file."
+    ),
+    "merger": (
+        "Bring the reviewed change for the task you are given onto the base branch with "
+        "the git tools, and report any conflict you cannot resolve."
+    ),
+}
+DEFAULT_ROLE_PROMPT = "Work on the task you are given using the tools offered."
 
 
 def initial_messages(run: AgentRun, goal: str) -> list[dict[str, Any]]:
     """The opening of the run's conversation, OpenAI-shaped, as the run stores it."""
     agent = run.agent
-    system = SYSTEM_PROMPT.format(name=agent.name, type=agent.type, project=run.project.name)
+    system = SYSTEM_PROMPT.format(
+        name=agent.name,
+        type=agent.type,
+        project=run.project.name,
+        role=ROLE_PROMPTS.get(agent.type, DEFAULT_ROLE_PROMPT),
+    )
     return [ChatMessage.system(system).to_openai(), ChatMessage.user(goal).to_openai()]
 
 

@@ -10,8 +10,10 @@ worker can pick a run up where it stopped:
   tool calls rather than asking the model again.
 - Each tool call writes its "started" row, then runs the tool and writes its completion
   row in one transaction. A call whose completion exists is never run again (its stored
-  output is reused); a worker killed while a tool runs rolls that tool's database work
-  back, and the retry runs it once more.
+  output is reused). A worker killed while a low-risk tool runs rolls that tool's
+  database work back, and the retry runs it once more. A medium- or high-risk call
+  (files, commands, git) acts where no transaction reaches: one whose started row has
+  no completion is never run again blindly; the model is told it was interrupted.
 - Bad arguments from the model go back to it as a tool error; they never crash the run.
 """
 
@@ -30,6 +32,7 @@ from django.utils import timezone
 from agents import services as agent_services
 from agents.llm import ChatMessage, Completion, ToolCallRequest, get_llm_client
 from agents.models import Agent, AgentRun, AgentStep, ToolCall
+from agents.router import complete_for
 from agents.services import runs
 from agents.services.usage import UsageContext, usage_record
 from agents.statements import (
@@ -73,12 +76,17 @@ def conversation(run: AgentRun, *, before_step: int) -> list[ChatMessage]:
         }
         cursor.execute(statements.replies, (run.pk, before_step))
         replies = [converted_row(REPLY_FIELDS, row) for row in cursor.fetchall()]
+    # What the run was told between steps (its checks' failures), after the step it follows.
+    feedback: dict[int, list[str]] = {}
+    for note in run.payload.get("feedback", []):
+        feedback.setdefault(int(note["after_step"]), []).append(str(note["content"]))
     for number, reply_data in replies:
         reply = ChatMessage.from_openai(reply_data)
         messages.append(reply)
         for request in reply.tool_calls:
             result = results.get((number, request.id))
             messages.append(ChatMessage.tool(request.id, _tool_result_text(result)))
+        messages.extend(ChatMessage.user(text) for text in feedback.get(number, ()))
     return messages
 
 
@@ -147,7 +155,7 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
             "time limit)",
         )
         return None
-    tools = {t.name: t for t in registry.for_project(run.project)}
+    tools = {t.name: t for t in registry.for_agent(run.project, run.agent.type)}
     started_calls: dict[str, ToolCall] = {}
     completed_calls: dict[str, ToolCall] = {}
     stored_now, first_started = (False, None)
@@ -181,11 +189,13 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
         completion_row = completed_calls.get(request.id)
         tool = tools.get(request.name)
         arguments, argument_error = _parse_arguments(tool, request)
+        logged_now = started is not None and started is first_started and stored_now
         if completion_row is None and started is None:
             with transaction.atomic(durable=True):
                 if _may_commit_without_flush_wait(tool):
                     commit_without_flush_wait()
                 started = _log_started(run, step, request, tool, arguments)
+            logged_now = True
         # A low-risk tool's quick database work, its completion row and the step's end
         # commit together: one flush to disk a step. The run is locked first, in the
         # order cancel and pause lock it (the run, then the task).
@@ -195,6 +205,8 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
             if completion_row is None:
                 assert started is not None  # found, or logged above
                 completion_row = _completion_after_lock(started, run_locked=ended)
+                if completion_row is None and not logged_now and _acts_outside(tool):
+                    completion_row = _interrupted(started)
                 if completion_row is None:
                     completion_row = _run_tool_call(
                         run, step, request, tools, started, arguments, argument_error
@@ -238,6 +250,27 @@ def _completion_after_lock(started: ToolCall, *, run_locked: bool) -> ToolCall |
     return None if row is None else instance_from_row(ToolCall, TOOL_CALL_FIELDS, row)
 
 
+INTERRUPTED = (
+    "interrupted: the worker carrying out this call stopped before it finished, so it may "
+    "have had some, all or none of its effect. It is not run again by itself: check the "
+    "files (or the command's results) and decide what to do."
+)
+
+
+def _acts_outside(tool: Tool | None) -> bool:
+    """Medium- and high-risk tools act outside the database (files, commands, git), where
+    a transaction cannot roll a half-done call back."""
+    return tool is not None and tool.risk != "low"
+
+
+def _interrupted(started: ToolCall) -> ToolCall:
+    """Complete a call that an earlier delivery started and never finished, without
+    running it again: the model is told it was interrupted, and decides."""
+    return agent_services.tool_call_complete(
+        started=started, status=ToolCall.Status.FAILED, output=None, error=INTERRUPTED
+    )
+
+
 def _lock_run(run: AgentRun) -> str:
     """Lock the run and read what cancel and pause change: the run's status (set on
     `run`) and its project's, which is returned. The rest of the run is as the step
@@ -266,7 +299,9 @@ def _ask_model(
     usage = UsageContext(
         project=run.project, agent=run.agent, run=run, task=run.task, purpose=STEP_PURPOSE
     )
-    completion = client.complete(
+    completion = complete_for(
+        client,
+        run.agent,
         conversation(run, before_step=step.number),
         tools=[t.spec() for t in tools.values()],
         purpose=STEP_PURPOSE,

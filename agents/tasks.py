@@ -9,7 +9,7 @@ from django.db import OperationalError
 
 from agents.llm import LLMError
 from agents.runtime import step_execute
-from agents.services import orchestrator, planner, runs
+from agents.services import coding, orchestrator, planner, runs, verify
 from agents.services.state import worker_heartbeat_record
 from planning.models import Project
 
@@ -33,6 +33,19 @@ def run_step(self: Task[Any, Any], run_id: int, number: int) -> None:
             return
         delay = min(60, 2**self.request.retries) + random.uniform(0, 1)
         raise self.retry(exc=exc, countdown=delay) from exc
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def prepare_run(run_id: int) -> None:
+    """Make a coding run's worktree on this worker's host (idempotent: a run that is not
+    preparing is skipped)."""
+    coding.run_prepare_execute(run_id=run_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def verify_run(run_id: int) -> None:
+    """Run a coding run's checks (idempotent: a run that is not verifying is skipped)."""
+    verify.verify_run_execute(run_id=run_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -21,3 +21,13 @@ def _close_old_connections(*, task: Task[Any, Any] | None = None, **kwargs: obje
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@signals.celeryd_after_setup.connect
+def _serve_host_queue(sender: str, instance: Any, **kwargs: object) -> None:
+    """Every worker also serves its host's queue, where the runs whose worktrees are on
+    this host's disk send their steps, CLI runs and checks."""
+    from django.conf import settings
+
+    if settings.WORKER_HOST_QUEUE:
+        instance.app.amqp.queues.select_add(settings.WORKER_HOST_QUEUE)

@@ -282,7 +282,19 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 LLM_PROVIDER = env.str("LLM_PROVIDER", default="offline")
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
-LLM_PLANNING_MODEL = env.str("LLM_PLANNING_MODEL", default="gpt-4o-mini")
+# The model an agent uses: its own `model`, else its role's in LLM_MODELS (JSON, e.g.
+# {"coder": "gpt-4.1", "reviewer": "o4-mini"}), else LLM_MODEL. A call that fails is
+# tried once more with LLM_FALLBACK_MODEL, when set.
+LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+LLM_MODELS = env.json("LLM_MODELS", default={})
+if not isinstance(LLM_MODELS, dict) or not all(
+    isinstance(k, str) and isinstance(v, str) and v for k, v in LLM_MODELS.items()
+):
+    raise ImproperlyConfigured(
+        'LLM_MODELS must be a JSON object mapping a role to a model, e.g. {"coder": "gpt-4.1"}.'
+    )
+LLM_FALLBACK_MODEL = env.str("LLM_FALLBACK_MODEL", default="")
+LLM_PLANNING_MODEL = env.str("LLM_PLANNING_MODEL", default=LLM_MODEL)
 LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.4)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=2200)
 # Per attempt; the SDK retries 429, 5xx, timeouts and connection errors with backoff.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Case, Exists, OuterRef, Value, When
@@ -28,7 +29,8 @@ from agents.services.runs import (
 from core.errors import ConflictError, DomainError
 from planning import selectors as planning_selectors
 from planning import services as planning_services
-from planning.models import Project, Task
+from agents.workspaces.executors import executor_check
+from planning.models import Executor, Project, Task
 
 
 def dispatch_waiting_work() -> int:
@@ -74,6 +76,10 @@ def dispatch(*, project: Project) -> list[AgentRun]:
         .exclude(type__startswith="checkpoint:")
         .select_for_update(skip_locked=True, of=("self",))
     )
+    idle = [agent for agent in idle if agent_can_work(agent, project) is None]
+    # Two tasks that change the same files are never worked on at once (GSD's rule for
+    # waves): each task taken claims its files.
+    taken_files = _files_in_progress(project)
     pairs: list[tuple[Agent, Task]] = []
     for agent in idle:
         if len(pairs) == slots:
@@ -81,13 +87,15 @@ def dispatch(*, project: Project) -> list[AgentRun]:
         # Its best reserved task, if any: one query an idle agent (there are few), since
         # FOR UPDATE rules out ranking them all in one query with a window function.
         own = ready.filter(assigned_agent=agent).first()
-        if own is not None:
+        if own is not None and _take_files(own, taken_files):
             pairs.append((agent, own))
     free_agents = [a for a in idle if all(a is not paired for paired, _ in pairs)]
-    unassigned = ready.filter(assigned_agent__isnull=True)[
-        : min(len(free_agents), slots - len(pairs))
-    ]
-    pairs += zip(free_agents, unassigned, strict=False)
+    wanted = min(len(free_agents), slots - len(pairs))
+    if wanted > 0:
+        # A few more than needed, for those whose files are taken.
+        candidates = ready.filter(assigned_agent__isnull=True)[: wanted * 4 + 8]
+        unassigned = [task for task in candidates if _take_files(task, taken_files)][:wanted]
+        pairs += zip(free_agents, unassigned, strict=False)
     started = []
     for agent, task in pairs:
         attempt = task.runs.count() + 1
@@ -97,6 +105,52 @@ def dispatch(*, project: Project) -> list[AgentRun]:
         )
         started.append(run_start(run=run))
     return started
+
+
+def _normalised(path: object) -> str:
+    return str(path).strip().removeprefix("./").rstrip("/")
+
+
+def _files_in_progress(project: Project) -> set[str]:
+    files: set[str] = set()
+    in_progress = project.tasks.filter(status=Task.Status.IN_PROGRESS).values_list(
+        "files", flat=True
+    )
+    for task_files in in_progress:
+        files.update(_normalised(f) for f in task_files or () if _normalised(f))
+    return files
+
+
+def _take_files(task: Task, taken: set[str]) -> bool:
+    """Whether `task` touches none of the `taken` files; if so its files are taken too."""
+    files = {_normalised(f) for f in task.files or () if _normalised(f)}
+    if files & taken:
+        return False
+    taken.update(files)
+    return True
+
+
+def agent_can_work(agent: Agent, project: Project) -> str | None:
+    """Why a dispatched agent cannot take work now, or None when it can: the built-in
+    loop needs a model that writes code, and a coding CLI needs a repository and its
+    program installed."""
+    if agent.executor == Executor.BUILTIN:
+        if settings.LLM_PROVIDER == "offline":
+            return OFFLINE_CANNOT_CODE
+        return None
+    if not project.root_path:
+        return (
+            f"{agent.get_executor_display()} works in a git worktree: set the project's "
+            "root path (or repository URL) first."
+        )
+    return executor_check(agent.executor, agent.executor_command)
+
+
+OFFLINE_CANNOT_CODE = (
+    "The offline LLM provider cannot write code. Set LLM_PROVIDER=openai with "
+    "LLM_BASE_URL and LLM_API_KEY (any OpenAI-compatible server), or give the agent a "
+    "coding CLI as its executor (codex, claude-code, ...) or a command of your own."
+)
 
 
 def _checkpoint(project: Project, reason: str) -> None:
@@ -112,12 +166,18 @@ def project_run_start(*, project: Project, actor: User | None = None) -> list[Ag
     Raises DomainError when the project has no built-in agent to run tasks.
     """
     project = Project.objects.select_for_update().get(pk=project.pk)
-    if (
-        not project.agents.exclude(type__in=Agent.NOT_DISPATCHED_TYPES)
-        .exclude(status=Agent.Status.TERMINATED)
-        .exists()
-    ):
+    workers = list(
+        project.agents.exclude(type__in=Agent.NOT_DISPATCHED_TYPES).exclude(
+            status=Agent.Status.TERMINATED
+        )
+    )
+    if not workers:
         raise DomainError("Add a coder (or other built-in) agent before running the project.")
+    reasons = [agent_can_work(agent, project) for agent in workers]
+    if all(reasons):
+        raise DomainError(
+            " ".join(sorted({f"{a.name}: {r}" for a, r in zip(workers, reasons, strict=True)}))
+        )
     was_paused = project.status == Project.Status.PAUSED
     planning_services.project_update(project=project, data={"status": Project.Status.ACTIVE})
     _checkpoint(project, "run resumed" if was_paused else "run started")

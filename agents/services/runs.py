@@ -9,6 +9,20 @@
   running ── expire (an external agent's lease ran out) ──▶ failed
 ```
 
+A coding attempt (a task run of a built-in or CLI agent in a project with a repository)
+goes through stages while it is running:
+
+```
+  preparing ── worktree made, setup run ──▶ coding ── work done ──▶ verifying
+                                              ▲                        │
+                                              └── checks failed, ◀─────┤ checks passed:
+                                                  under the limit      │ succeeded, task in review
+                                                                       └ limit reached: failed,
+                                                                         task blocked
+```
+Steps, the CLI and the checks of a run go to the Celery queue of the host that holds
+its worktree (`AgentRun.worker_queue`).
+
 Every change to a run's status, lease or progress is made here; the step loop
 (`agents.runtime`), the orchestrator, the external-agent protocol and the planner call
 these functions. A task run's end settles its task and frees its agent in the same
@@ -40,7 +54,7 @@ from core.errors import ConflictError, DomainError
 from core.queue import enqueue_on_commit
 from planning import selectors as planning_selectors
 from planning import services as planning_services
-from planning.models import Project, Task
+from planning.models import Executor, Project, Task
 
 TURN_LIMIT = "turn limit reached"
 LEASE_EXPIRED = "lease expired"
@@ -48,6 +62,9 @@ LEASE_EXPIRED = "lease expired"
 ATTEMPTS_AT_RETRY = "step_attempts_at_retry"
 
 RUN_STEP_TASK = "agents.tasks.run_step"
+PREPARE_TASK = "agents.tasks.prepare_run"
+EXECUTOR_TASK = "agents.tasks.run_executor"
+VERIFY_TASK = "agents.tasks.verify_run"
 DISPATCH_TASK = "agents.tasks.dispatch_project"
 GENERATE_PLAN_TASK = "agents.tasks.generate_plan"
 # A plan generation still queued this long after it was asked for is delivered again.
@@ -58,8 +75,31 @@ def _lease(now: datetime) -> datetime:
     return now + timedelta(seconds=settings.AGENT_LEASE_SECONDS)
 
 
+def _queue(run: AgentRun) -> str:
+    return run.worker_queue or settings.AGENT_QUEUE
+
+
 def _enqueue_step(run: AgentRun, number: int) -> None:
-    enqueue_on_commit(RUN_STEP_TASK, run.pk, number, queue=settings.AGENT_QUEUE)
+    enqueue_on_commit(RUN_STEP_TASK, run.pk, number, queue=_queue(run))
+
+
+def _enqueue_work(run: AgentRun, number: int) -> None:
+    """Hand the run's coding back to its agent: the step loop's step `number`, or
+    (for a CLI agent) another run of its CLI."""
+    if run.agent.executor == Executor.BUILTIN:
+        _enqueue_step(run, number)
+    else:
+        enqueue_on_commit(EXECUTOR_TASK, run.pk, queue=_queue(run))
+
+
+def is_coding_run(run: AgentRun) -> bool:
+    """A task run that works in a worktree of the project's repository."""
+    return (
+        run.kind == AgentRun.Kind.TASK
+        and run.task_id is not None
+        and bool(run.project.root_path)
+        and run.agent.type not in Agent.NOT_DISPATCHED_TYPES
+    )
 
 
 def _agent_busy(run: AgentRun, *, now: datetime) -> None:
@@ -127,6 +167,12 @@ def run_start(*, run: AgentRun, goal: str | None = None, max_turns: int | None =
     )
     if run.status != AgentRun.Status.QUEUED or run.steps.exists():
         raise ConflictError(f"Run {run.pk} has already started.")
+    coding = is_coding_run(run)
+    if run.agent.executor != Executor.BUILTIN and not coding:
+        raise DomainError(
+            f"Agent {run.agent.name} runs {run.agent.get_executor_display()}, which works in a "
+            "git worktree: give the project a repository (root path) first."
+        )
     now = timezone.now()
     run.payload = {
         **run.payload,
@@ -137,9 +183,14 @@ def run_start(*, run: AgentRun, goal: str | None = None, max_turns: int | None =
     run.started_at = now
     run.heartbeat_at = now
     run.lease_expires_at = _lease(now)
+    run.stage = AgentRun.Stage.PREPARING if coding else ""
     run.save()
     _agent_busy(run, now=now)
-    _enqueue_step(run, 1)
+    if coding:
+        # Any worker may make the worktree; the run then stays on that worker's host.
+        enqueue_on_commit(PREPARE_TASK, run.pk, queue=settings.AGENT_QUEUE)
+    else:
+        _enqueue_step(run, 1)
     return run
 
 
@@ -209,6 +260,103 @@ def run_take(*, run_id: int, lease: timedelta, stage: str) -> AgentRun | None:
         return run
 
 
+# Coding stages ----------------------------------------------------------------------------
+
+
+def run_take_stage(*, run_id: int, stage: str) -> AgentRun | None:
+    """Lock a running run at `stage` for the work of that stage and renew its lease
+    (inside the caller's transaction); None when it is no longer running at that stage
+    (cancelled, finished, or moved on by an earlier delivery)."""
+    run = (
+        AgentRun.objects.select_for_update(of=("self",))
+        .select_related("project", "agent", "task")
+        .filter(pk=run_id)
+        .first()
+    )
+    if run is None or run.status != AgentRun.Status.RUNNING or run.stage != stage:
+        return None
+    now = timezone.now()
+    run.heartbeat_at = now
+    run.lease_expires_at = _lease(now)
+    run.save(update_fields=["heartbeat_at", "lease_expires_at", "updated_at"])
+    return run
+
+
+def run_workspace_ready(*, run: AgentRun, worktree_path: str, branch_name: str) -> AgentRun:
+    """The run's worktree is made and set up on this worker's host: record it, and start
+    the agent's work there (inside the caller's transaction, which holds the run
+    locked). From now on the run's work goes to this host's queue."""
+    run.worktree_path = worktree_path
+    run.branch_name = branch_name
+    run.worker_queue = settings.WORKER_HOST_QUEUE
+    run.stage = AgentRun.Stage.CODING
+    run.save(update_fields=["worktree_path", "branch_name", "worker_queue", "stage", "updated_at"])
+    _enqueue_work(run, 1)
+    return run
+
+
+def run_work_done(*, run: AgentRun, summary: str) -> AgentRun:
+    """The agent says its attempt is over (inside the caller's transaction, which holds
+    the run locked). A coding run moves on to its checks; any other task run succeeds,
+    and its task waits for review."""
+    if run.stage != AgentRun.Stage.CODING:
+        return run_finish(run=run, succeeded=True, summary=summary)
+    now = timezone.now()
+    run.stage = AgentRun.Stage.VERIFYING
+    run.heartbeat_at = now
+    run.lease_expires_at = _lease(now)
+    run.result = {**run.result, "summary": summary}
+    run.save(update_fields=["stage", "heartbeat_at", "lease_expires_at", "result", "updated_at"])
+    enqueue_on_commit(VERIFY_TASK, run.pk, queue=_queue(run))
+    return run
+
+
+@transaction.atomic
+def run_verified(*, run_id: int, passed: bool, report: str) -> AgentRun | None:
+    """Record the outcome of a verifying run's checks; None when the run is no longer
+    verifying (cancelled meanwhile, or a duplicate delivery recorded it first).
+
+    Passed: the run succeeds and its task waits for review. Failed: the task's
+    `qa_iterations` goes up by one; under the project's limit the agent gets the failing
+    output and carries on, at the limit the run fails and the task is blocked for a
+    person (retry, edit or abandon it).
+    """
+    run = run_take_stage(run_id=run_id, stage=AgentRun.Stage.VERIFYING)
+    if run is None:
+        return None
+    if passed:
+        return run_finish(run=run, succeeded=True, summary=run.result.get("summary", ""))
+    assert run.task_id is not None  # a coding run has a task
+    iterations = planning_services.task_qa_iteration_add(task_id=run.task_id)
+    limit = run.project.max_qa_iterations
+    if iterations >= limit:
+        run_finish(
+            run=run,
+            succeeded=False,
+            summary="",
+            error=f"verification failed {iterations} times (the project allows {limit}); "
+            f"the task is blocked for a person to retry, edit or abandon.\n\n{report}",
+            result={"qa_blocked": True},
+        )
+        return run
+    number = _current_step(run)
+    feedback = [*run.payload.get("feedback", [])]
+    feedback.append({"after_step": number - 1, "content": verify_feedback(report, iterations)})
+    run.payload = {**run.payload, "feedback": feedback}
+    run.stage = AgentRun.Stage.CODING
+    run.save(update_fields=["payload", "stage", "updated_at"])
+    _enqueue_work(run, number)
+    return run
+
+
+def verify_feedback(report: str, iterations: int) -> str:
+    """What the agent is told when its work fails the checks."""
+    return (
+        f"Verification failed (attempt {iterations} at passing the checks). Fix the code so "
+        f"that the checks pass, then finish again.\n\n{report}"
+    )
+
+
 # Leases and progress --------------------------------------------------------------------
 
 
@@ -256,10 +404,10 @@ def run_step_ended(
     its turns are used up, pause it at this boundary when its project is paused, or
     else deliver the next step once the transaction commits."""
     if finished is not None:
-        outcome = finished.get("outcome", "succeeded")
-        return run_finish(
-            run=run, succeeded=outcome == "succeeded", summary=finished.get("summary", "")
-        )
+        summary = finished.get("summary", "")
+        if finished.get("outcome", "succeeded") == "succeeded":
+            return run_work_done(run=run, summary=summary)
+        return run_finish(run=run, succeeded=False, summary=summary)
     if number >= run.payload.get("max_turns", settings.AGENT_MAX_TURNS):
         return run_finish(run=run, succeeded=False, summary="", error=TURN_LIMIT)
     if project_status == Project.Status.PAUSED:
@@ -322,9 +470,13 @@ def _settle(run: AgentRun, *, now: datetime, active: bool = True) -> None:
         return
     external = run.agent.type == Agent.Type.EXTERNAL
     if run.status == AgentRun.Status.SUCCEEDED:
-        task_status = Task.Status.DONE
+        # An external agent reports its task done itself; a built-in or CLI agent's
+        # work waits for a reviewer (its checks, if any, have passed).
+        task_status = Task.Status.DONE if external else Task.Status.REVIEW
     elif run.status == AgentRun.Status.CANCELLED or external:
         task_status = Task.Status.PENDING
+    elif run.result.get("qa_blocked"):
+        task_status = Task.Status.BLOCKED
     else:
         task_status = Task.Status.FAILED
     planning_services.task_release(
@@ -441,6 +593,11 @@ def run_retry(*, run: AgentRun) -> AgentRun:
         raise DomainError("Only runs of built-in agents on tasks can be retried here.")
     if run.error == TURN_LIMIT:
         raise DomainError("The run used all its turns; retrying would stop again at once.")
+    if run.result.get("qa_blocked"):
+        raise DomainError(
+            "The run's work failed its checks as often as the project allows; retry, edit or "
+            "abandon its task from the inbox instead."
+        )
     if agent.status != Agent.Status.IDLE:
         raise ConflictError(f"Agent {agent.name} is busy with other work.")
     if run.task_id is not None:
@@ -463,7 +620,16 @@ def run_retry(*, run: AgentRun) -> AgentRun:
             task=run.task, data={"status": Task.Status.IN_PROGRESS, "assigned_agent": agent}
         )
     _agent_busy(run, now=now)
-    _enqueue_step(run, number)
+    if run.worktree_path:
+        run.stage = AgentRun.Stage.CODING
+        run.save(update_fields=["stage", "updated_at"])
+        _enqueue_work(run, number)
+    elif run.stage:
+        run.stage = AgentRun.Stage.PREPARING
+        run.save(update_fields=["stage", "updated_at"])
+        enqueue_on_commit(PREPARE_TASK, run.pk, queue=settings.AGENT_QUEUE)
+    else:
+        _enqueue_step(run, number)
     return run
 
 
@@ -516,7 +682,11 @@ def stale_runs_recover(*, now: datetime | None = None) -> int:
     count = 0
     for run in stale:
         with transaction.atomic():
-            run = AgentRun.objects.select_for_update().get(pk=run.pk)
+            run = (
+                AgentRun.objects.select_for_update(of=("self",))
+                .select_related("agent")
+                .get(pk=run.pk)
+            )
             if (
                 run.status != AgentRun.Status.RUNNING
                 or not run.lease_expires_at
@@ -525,9 +695,19 @@ def stale_runs_recover(*, now: datetime | None = None) -> int:
                 continue
             run.lease_expires_at = _lease(now)
             run.save(update_fields=["lease_expires_at", "updated_at"])
-            _enqueue_step(run, _current_step(run))
+            _redeliver(run)
             count += 1
     return count
+
+
+def _redeliver(run: AgentRun) -> None:
+    """Deliver again the work of the stage a run is at (its worker died)."""
+    if run.stage == AgentRun.Stage.PREPARING:
+        enqueue_on_commit(PREPARE_TASK, run.pk, queue=settings.AGENT_QUEUE)
+    elif run.stage == AgentRun.Stage.VERIFYING:
+        enqueue_on_commit(VERIFY_TASK, run.pk, queue=_queue(run))
+    else:
+        _enqueue_work(run, _current_step(run))
 
 
 def stale_leases_expire(*, now: datetime | None = None) -> int:

@@ -107,6 +107,21 @@ class ToolRegistry:
         enabled = set(project.enabled_tools or ())
         return [t for t in self.all() if t.risk == "low" or t.name in enabled]
 
+    def for_agent(self, project: Project, role: str) -> list[Tool]:
+        """The project's tools less those the agent's role does without (a tester or a
+        reviewer changes no code)."""
+        withheld = ROLE_WITHHELD_TOOLS.get(role, frozenset())
+        return [t for t in self.for_project(project) if t.name not in withheld]
+
+
+_WRITES = frozenset({"write_file", "edit_file", "git_commit"})
+# Roles whose work is to look, not to change: the tools they never get.
+ROLE_WITHHELD_TOOLS: dict[str, frozenset[str]] = {
+    "tester": _WRITES,
+    "reviewer": _WRITES | {"run_command"},
+    "merger": frozenset({"write_file", "edit_file"}),
+}
+
 
 registry = ToolRegistry()
 

@@ -312,6 +312,15 @@ def task_set_status(*, task: Task, status: str) -> Task:
     return task_update(task=task, data={"status": status})
 
 
+def task_qa_iteration_add(*, task_id: int) -> int:
+    """Count one more failed verification of a task; returns the new count (one UPDATE,
+    so concurrent counts never lose one)."""
+    Task.objects.filter(pk=task_id).update(
+        qa_iterations=F("qa_iterations") + 1, updated_at=timezone.now()
+    )
+    return int(Task.objects.values_list("qa_iterations", flat=True).get(pk=task_id))
+
+
 # A task closed by a person, or by the agent itself, stays closed when the run ends.
 CLOSED_STATUSES = (Task.Status.DONE, Task.Status.CANCELLED, Task.Status.DEFERRED)
 
