@@ -9,7 +9,7 @@ from django.db import OperationalError
 
 from agents.llm import LLMError
 from agents.runtime import step_execute
-from agents.services import coding, executors, orchestrator, planner, runs, verify
+from agents.services import coding, executors, orchestrator, planner, runs, verify, workspaces
 from agents.services.state import worker_heartbeat_record
 from planning.models import Project
 
@@ -83,6 +83,15 @@ def recover_stale_runs() -> None:
     runs.stale_runs_recover()
     runs.stale_leases_expire()
     orchestrator.dispatch_waiting_work()
+
+
+@shared_task(acks_late=True)
+def sweep_workspaces() -> None:
+    """Periodic (celery beat): forget worktrees whose folders are gone, and remove the
+    ones no active run needs (finished tasks, folders left by a crash)."""
+    report = workspaces.workspaces_sweep()
+    if report.removed or report.orphans:
+        logger.info("Workspace sweep removed %s", [*report.removed, *report.orphans])
 
 
 @shared_task(

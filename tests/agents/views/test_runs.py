@@ -142,7 +142,7 @@ def test_run_controls_follow_the_project_status(browser, project):
 
 
 def test_run_starts_the_project_on_ready_tasks(
-    browser, project, django_capture_on_commit_callbacks
+    browser, project, django_capture_on_commit_callbacks, coding_model
 ):
     agent = AgentFactory(project=project, name="coder-a", type=Agent.Type.CODER)
     task = TaskFactory(project=project, key="T1")
