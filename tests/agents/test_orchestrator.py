@@ -296,7 +296,7 @@ def test_the_offline_provider_cannot_run_built_in_coders_and_says_what_to_set(
     assert not Task.objects.filter(status__in=["in_progress", "done", "review"]).exists()
 
 
-def test_a_cli_agent_needs_a_repository_and_its_program(project, monkeypatch, tmp_path):
+def test_a_cli_agent_needs_a_repository_and_its_program(project, monkeypatch, tmp_path, settings):
     TaskFactory(project=project, key="A")
     AgentFactory(project=project, name="codex-1", type="coder", executor="codex")
     with pytest.raises(DomainError, match="root path"):
@@ -304,6 +304,7 @@ def test_a_cli_agent_needs_a_repository_and_its_program(project, monkeypatch, tm
     project.root_path = str(tmp_path)
     project.save()
     monkeypatch.setenv("PATH", str(tmp_path / "no-programs-here"))
+    settings.VAR_DIR = tmp_path  # nor installed by `make tools` (var/tools)
     with pytest.raises(DomainError, match="`codex` not found on PATH"):
         orchestrator.project_run_start(project=project)
     assert not AgentRun.objects.exists()
