@@ -45,6 +45,8 @@ class Command(BaseCommand):
             demo = demo_project_ensure(owner=admin)
             if demo is not None:
                 self.stdout.write(f"Created the demo project: /projects/{demo.slug}/")
+            # By name: the coding demo belongs to agents, which planning does not import.
+            call_command("coding_demo", owner=admin.get_username(), verbosity=verbosity)
 
     def _ensure_admin(self, username: str, password_file: Path) -> User:
         user_model = get_user_model()
