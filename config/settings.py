@@ -224,6 +224,7 @@ SPECTACULAR_SETTINGS = {
         "TaskTypeEnum": "planning.models.TaskType",
         "ConversationStatusEnum": "planning.models.ConversationSessionStatus",
         "ConversationKindEnum": "planning.models.ConversationSessionKind",
+        "ExecutorEnum": "planning.models.Executor",
         "MessageRoleEnum": "planning.models.ConversationMessageRole",
         "MembershipRoleEnum": "planning.models.ProjectMembershipRole",
         "AgentRunKindEnum": "agents.models.AgentRunKind",
