@@ -9,7 +9,7 @@ from django.db import OperationalError
 
 from agents.llm import LLMError
 from agents.runtime import step_execute
-from agents.services import coding, orchestrator, planner, runs, verify
+from agents.services import coding, executors, orchestrator, planner, runs, verify, workspaces
 from agents.services.state import worker_heartbeat_record
 from planning.models import Project
 
@@ -42,6 +42,20 @@ def prepare_run(run_id: int) -> None:
     coding.run_prepare_execute(run_id=run_id)
 
 
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # The CLI has EXECUTOR_TIMEOUT_S; the task's limits (300 s by default) must not cut
+    # it short, only catch a worker stuck after it.
+    soft_time_limit=settings.EXECUTOR_TIMEOUT_S + 120,
+    time_limit=settings.EXECUTOR_TIMEOUT_S + 180,
+)
+def run_executor(run_id: int) -> None:
+    """Run a coding run's CLI in its worktree (idempotent: a run that is not running at
+    the coding stage, or whose CLI another delivery is still running, is skipped)."""
+    executors.executor_attempt_execute(run_id=run_id)
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def verify_run(run_id: int) -> None:
     """Run a coding run's checks (idempotent: a run that is not verifying is skipped)."""
@@ -69,6 +83,15 @@ def recover_stale_runs() -> None:
     runs.stale_runs_recover()
     runs.stale_leases_expire()
     orchestrator.dispatch_waiting_work()
+
+
+@shared_task(acks_late=True)
+def sweep_workspaces() -> None:
+    """Periodic (celery beat): forget worktrees whose folders are gone, and remove the
+    ones no active run needs (finished tasks, folders left by a crash)."""
+    report = workspaces.workspaces_sweep()
+    if report.removed or report.orphans:
+        logger.info("Workspace sweep removed %s", [*report.removed, *report.orphans])
 
 
 @shared_task(

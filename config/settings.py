@@ -275,6 +275,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "agents.tasks.recover_stale_runs",
         "schedule": env.float("STALE_RUN_SWEEP_S", default=30.0),
     },
+    # Worktrees of finished tasks, and folders left by a crash, are removed.
+    "sweep-workspaces": {
+        "task": "agents.tasks.sweep_workspaces",
+        "schedule": env.float("WORKSPACE_SWEEP_S", default=600.0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

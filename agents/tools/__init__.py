@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 
 from agents.llm import ToolSpec
 from core.text import contains_nul
+from planning.tool_options import ToolOption
 
 if TYPE_CHECKING:
     from agents.models import Agent, AgentRun, ToolCall
@@ -145,6 +146,15 @@ def tool(
         return handler
 
     return register
+
+
+def project_tool_options() -> list[ToolOption]:
+    """The tools a project may enable: every tool that is not on for all (not low risk)."""
+    return [
+        ToolOption(name=t.name, risk=t.risk, description=t.description)
+        for t in registry.all()
+        if t.risk != "low"
+    ]
 
 
 def load_tool_modules() -> None:

@@ -24,6 +24,19 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
         slug_field="username", read_only=True
     )
     slug = serializers.SlugField(max_length=100, required=False, allow_blank=True)
+    # Whether the repository fields name a usable repository (and whether the tools exist)
+    # is the service's check: it answers 400 naming the field, and writes nothing.
+    enabled_tools = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        help_text="Names of agent tools enabled beyond the always-on, low-risk ones.",
+    )
+    max_qa_iterations = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        required=False,
+        help_text="Failed verifications a task may have before it is blocked.",
+    )
 
     class Meta:
         model = Project
@@ -37,6 +50,12 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "root_path",
             "repository_url",
             "base_branch",
+            "setup_command",
+            "verify_command",
+            "max_qa_iterations",
+            "allow_network",
+            "default_executor",
+            "enabled_tools",
             "owner",
             "created_at",
             "updated_at",

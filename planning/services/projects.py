@@ -1,19 +1,27 @@
 """Projects and their members."""
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 
-from core.errors import ConflictError
+from core.errors import ConflictError, DomainError
 from core.services import model_update
 from planning.models import (
     Project,
     ProjectMembership,
 )
 from planning.services._common import _unique_slug
+from planning.services.repositories import (
+    project_repository_check,
+    project_repository_clone,
+    project_repository_discard,
+)
+from planning.tool_options import enabled_tools_error
 
 # Projects ---------------------------------------------------------------------------
 
@@ -26,22 +34,91 @@ PROJECT_FIELDS = (
     "root_path",
     "repository_url",
     "base_branch",
+    "setup_command",
+    "verify_command",
+    "max_qa_iterations",
+    "allow_network",
+    "default_executor",
+    "enabled_tools",
 )
+REPOSITORY_FIELDS = ("root_path", "repository_url", "base_branch")
+
+
+def project_create(*, owner: User, name: str, **fields: Any) -> Project:
+    """Create a project and make `owner` its first owner member.
+
+    A repository_url without a root_path is cloned first (outside the transaction: it
+    may take minutes); the clone is removed again when the project cannot be saved.
+    Raises DomainError (with `field`) for bad repository fields, and ValidationError.
+    """
+    slug = fields.pop("slug", None) or _unique_slug(name)
+    cloned = _prepare_repository(slug=slug, current=None, data=fields)
+    try:
+        return _project_insert(owner=owner, name=name, slug=slug, fields=fields)
+    except BaseException:
+        project_repository_discard(cloned)
+        raise
 
 
 @transaction.atomic
-def project_create(*, owner: User, name: str, **fields: Any) -> Project:
-    """Create a project and make `owner` its first owner member."""
-    project = Project(owner=owner, name=name, slug=fields.pop("slug", None) or _unique_slug(name))
+def _project_insert(*, owner: User, name: str, slug: str, fields: dict[str, Any]) -> Project:
+    project = Project(owner=owner, name=name, slug=slug)
     model_update(instance=project, data=fields, allowed=PROJECT_FIELDS)
     ProjectMembership.objects.create(project=project, user=owner, role=ProjectMembership.Role.OWNER)
     return project
 
 
-@transaction.atomic
 def project_update(*, project: Project, data: Mapping[str, Any]) -> Project:
-    """Change a project's fields; finishing it stamps completed_at."""
+    """Change a project's fields; finishing it stamps completed_at.
 
+    Changed repository fields are checked (and a repository_url without a root_path
+    cloned) as in project_create. Raises DomainError and ValidationError.
+    """
+    data = dict(data)
+    slug = data.get("slug") or project.slug
+    cloned = _prepare_repository(slug=slug, current=project, data=data)
+    try:
+        return _project_save(project=project, data=data)
+    except BaseException:
+        project_repository_discard(cloned)
+        raise
+
+
+def _prepare_repository(*, slug: str, current: Project | None, data: dict[str, Any]) -> Path | None:
+    """Check the fields a project is about to be saved with, and clone its repository
+    when that is what they ask for (setting data["root_path"]). Returns the new clone."""
+    _check_settings(data)
+    values = {
+        name: data.get(name, getattr(current, name) if current else _default(name))
+        for name in REPOSITORY_FIELDS
+    }
+    changed = current is None or any(values[n] != getattr(current, n) for n in REPOSITORY_FIELDS)
+    if not changed:
+        return None
+    plan = project_repository_check(slug=slug, **values)
+    if plan.root_path is not None:
+        data["root_path"] = str(plan.root_path)
+    return project_repository_clone(plan=plan)
+
+
+def _default(name: str) -> Any:
+    field = Project._meta.get_field(name)
+    assert isinstance(field, Field)  # the repository fields are plain columns
+    return field.get_default()
+
+
+def _check_settings(data: Mapping[str, Any]) -> None:
+    if "enabled_tools" in data:
+        problem = enabled_tools_error(data["enabled_tools"])
+        if problem:
+            raise DomainError(problem, field="enabled_tools")
+    qa = data.get("max_qa_iterations")
+    if qa is not None and (not isinstance(qa, int) or isinstance(qa, bool) or qa < 1):
+        raise DomainError("max_qa_iterations must be at least 1.", field="max_qa_iterations")
+
+
+@transaction.atomic
+def _project_save(*, project: Project, data: Mapping[str, Any]) -> Project:
     def derive(changed: list[str]) -> list[str]:
         if "status" in changed:
             finished = project.status in (Project.Status.COMPLETED, Project.Status.ARCHIVED)

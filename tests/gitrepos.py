@@ -1,0 +1,49 @@
+"""Real git repositories for tests: made in tmp_path with the git on PATH."""
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+IDENTITY = ("-c", "user.name=Test", "-c", "user.email=test@example.com")
+
+
+def run_git(path: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *IDENTITY, *args],
+        cwd=path,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        # No optional locks: a status must not refresh the index a test is hashing.
+        env={"GIT_OPTIONAL_LOCKS": "0", "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/"},
+    )
+    return done.stdout.strip()
+
+
+def make_repo(path: Path, files: dict[str, str] | None = None, *, branch: str = "main") -> Path:
+    """A repository at `path` with one commit of `files` on `branch`."""
+    path.mkdir(parents=True, exist_ok=True)
+    run_git(path, "init", "-q", "-b", branch)
+    for name, text in (files or {"README.md": "hello\n"}).items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    run_git(path, "add", "-A")
+    run_git(path, "commit", "-q", "-m", "first")
+    return path
+
+
+def checkout_fingerprint(repo: Path) -> dict[str, str]:
+    """What the user sees of their checkout: every file's bytes (outside .git), HEAD,
+    the index file, and `git status --porcelain`."""
+    files = hashlib.sha256()
+    for file in sorted(p for p in repo.rglob("*") if ".git" not in p.relative_to(repo).parts):
+        if file.is_file():
+            files.update(str(file.relative_to(repo)).encode() + b"\0" + file.read_bytes())
+    return {
+        "files": files.hexdigest(),
+        "HEAD": (repo / ".git" / "HEAD").read_text(),
+        "head_commit": run_git(repo, "rev-parse", "HEAD"),
+        "index": hashlib.sha256((repo / ".git" / "index").read_bytes()).hexdigest(),
+        "status": run_git(repo, "status", "--porcelain", "--untracked-files=all"),
+    }
