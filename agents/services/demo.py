@@ -68,7 +68,7 @@ def coding_demo_ensure(*, owner: User, path: Path | None = None) -> Project | No
     """Create the demo repository and its project (one task, one coder), once: not when
     the project exists, nor when its repository does (someone deleted the project).
     Returns the new project, or None."""
-    path = path or settings.VAR_DIR / "demo-repo"
+    path = path or settings.DEMO_REPOSITORY_DIR
     if Project.objects.filter(slug=DEMO_SLUG).exists() or (path / ".git").exists():
         return None
     repo = demo_repository_ensure(path)
@@ -101,7 +101,5 @@ def _demo_project_create(owner: User, repo: Path) -> Project:
         verify=f"`{CHECK}` passes",
         done_criteria="All tests pass.",
     )
-    agent_create(
-        project=project, name="coder", type=Agent.Type.CODER, executor=_demo_executor()
-    )
+    agent_create(project=project, name="coder", type=Agent.Type.CODER, executor=_demo_executor())
     return project
