@@ -11,14 +11,14 @@ PORT ?= 8000
 INSTALLED := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help run install test lint format migrate bootstrap clean browser-test tools-debian
+.PHONY: help run install test lint format migrate bootstrap clean browser-test tools tools-npm tools-debian
 
 help:
 	@echo "make run [PORT=8000]  install, migrate, create the admin user, start web + worker"
 	@echo "make test [ARGS=...]  run the test suite (set DATABASE_URL/REDIS_URL for PostgreSQL + Redis)"
 	@echo "make browser-test     headless Chromium tests of the dashboard against a throwaway server (e2e/)"
 	@echo "make install          create .venv and install the project with its dev tools"
-	@echo "make tools-debian     install Debian's bubblewrap (the agent command sandbox) when missing"
+	@echo "make tools            install what agents run: bubblewrap (Debian) and the coding CLIs (npm, under var/tools/)"
 	@echo "make lint             ruff check + ruff format --check + lint-imports + mypy"
 	@echo "make format           ruff format + ruff check --fix"
 	@echo "make migrate          apply database migrations"
@@ -62,6 +62,26 @@ test: install
 # tests and stops the servers. Screenshots land in e2e/screenshots/.
 browser-test: install
 	bash e2e/run.sh
+
+# The npm CLIs that agents run (codex) and that plan import/MCP features use, at the
+# versions pinned by tools/package-lock.json, in a cache under var/tools/. Compares the
+# lock file's contents (not timestamps, which a fresh clone resets): an unchanged one
+# skips npm. The stamp is written only after `npm ci` succeeded.
+TOOLS_DIR ?= var/tools
+
+tools-npm:
+	@if cmp -s tools/package-lock.json $(TOOLS_DIR)/.installed-lock.json; then \
+		echo "npm tools already installed in $(TOOLS_DIR)"; \
+	else \
+		command -v npm >/dev/null || { echo "make tools-npm needs npm (Debian: apt-get install npm)" >&2; exit 1; }; \
+		mkdir -p $(TOOLS_DIR) && \
+		cp tools/package.json tools/package-lock.json $(TOOLS_DIR)/ && \
+		npm ci --prefix $(TOOLS_DIR) --no-audit --no-fund --loglevel=error && \
+		cp tools/package-lock.json $(TOOLS_DIR)/.installed-lock.json && \
+		echo "npm tools installed in $(TOOLS_DIR)/node_modules/.bin"; \
+	fi
+
+tools: tools-debian tools-npm
 
 # Agent commands run inside bubblewrap when it is installed (AGENT_SANDBOX=auto); without
 # it they run unconfined, so a host that cannot install it only gets a warning.

@@ -9,7 +9,7 @@ from django.db import OperationalError
 
 from agents.llm import LLMError
 from agents.runtime import step_execute
-from agents.services import coding, orchestrator, planner, runs, verify, workspaces
+from agents.services import coding, executors, orchestrator, planner, runs, verify, workspaces
 from agents.services.state import worker_heartbeat_record
 from planning.models import Project
 
@@ -40,6 +40,20 @@ def prepare_run(run_id: int) -> None:
     """Make a coding run's worktree on this worker's host (idempotent: a run that is not
     preparing is skipped)."""
     coding.run_prepare_execute(run_id=run_id)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # The CLI has EXECUTOR_TIMEOUT_S; the task's limits (300 s by default) must not cut
+    # it short, only catch a worker stuck after it.
+    soft_time_limit=settings.EXECUTOR_TIMEOUT_S + 120,
+    time_limit=settings.EXECUTOR_TIMEOUT_S + 180,
+)
+def run_executor(run_id: int) -> None:
+    """Run a coding run's CLI in its worktree (idempotent: a run that is not running at
+    the coding stage, or whose CLI another delivery is still running, is skipped)."""
+    executors.executor_attempt_execute(run_id=run_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

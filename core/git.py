@@ -75,6 +75,14 @@ class DiffStat:
 
 
 @dataclass(frozen=True)
+class FileChange:
+    path: str
+    insertions: int
+    deletions: int
+    binary: bool
+
+
+@dataclass(frozen=True)
 class Worktree:
     path: Path
     head: str
@@ -231,19 +239,35 @@ def changed_files(worktree: Path | str, base: str) -> list[str]:
     return [name for name in out.split("\0") if name]
 
 
-def diff_stat(worktree: Path | str, base: str) -> DiffStat:
-    """Files changed and lines added/removed between `base` and the work tree, as
-    `changed_files` counts them (binary files count as changed with no lines)."""
-    files = insertions = deletions = 0
+def diff_files(worktree: Path | str, base: str) -> list[FileChange]:
+    """Each file changed between `base` and the work tree, with lines added/removed
+    (binary files count as changed with no lines). Raises GitError."""
+    changes = []
     out = _diff_against(worktree, base, "--numstat", "-z", "--no-renames")
     for record in out.split("\0"):
         if not record:
             continue
-        added, removed, _path = record.split("\t", 2)
-        files += 1
-        insertions += int(added) if added.isdigit() else 0
-        deletions += int(removed) if removed.isdigit() else 0
-    return DiffStat(files=files, insertions=insertions, deletions=deletions)
+        added, removed, path = record.split("\t", 2)
+        changes.append(
+            FileChange(
+                path=path,
+                insertions=int(added) if added.isdigit() else 0,
+                deletions=int(removed) if removed.isdigit() else 0,
+                binary=not added.isdigit(),
+            )
+        )
+    return changes
+
+
+def diff_stat(worktree: Path | str, base: str) -> DiffStat:
+    """Files changed and lines added/removed between `base` and the work tree, as
+    `changed_files` counts them (binary files count as changed with no lines)."""
+    changes = diff_files(worktree, base)
+    return DiffStat(
+        files=len(changes),
+        insertions=sum(c.insertions for c in changes),
+        deletions=sum(c.deletions for c in changes),
+    )
 
 
 def diff_text(worktree: Path | str, base: str) -> str:

@@ -14,10 +14,13 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def coding_dirs(settings, tmp_path_factory):
-    # Worktrees and clones go to throwaway folders, never to the checkout's var/.
-    settings.WORKSPACES_DIR = tmp_path_factory.mktemp("worktrees")
-    settings.REPOS_DIR = tmp_path_factory.mktemp("repos")
+def private_var_folders(settings, tmp_path_factory):
+    """Worktrees, clones and the demo repository go to the test's own folders, never to
+    the checkout's var/."""
+    base = tmp_path_factory.mktemp("var")
+    settings.WORKSPACES_DIR = base / "worktrees"
+    settings.REPOS_DIR = base / "repos"
+    settings.DEMO_REPOSITORY_DIR = base / "demo-repo"
 
 
 @pytest.fixture
@@ -73,3 +76,14 @@ def fake_llm(settings):
         settings.LLM_MAX_RETRIES = 2
         settings.LLM_TIMEOUT_S = 5
         yield server
+
+
+@pytest.fixture
+def coding_model(settings):
+    """A model that could write code, for tests that dispatch built-in agents without
+    asking it anything: the offline provider cannot code, so dispatch refuses it. (With
+    `fake_llm`, that server is the model.)"""
+    if settings.LLM_PROVIDER == "offline":
+        settings.LLM_PROVIDER = "openai"
+        settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: never answers
+        settings.LLM_API_KEY = "sk-unused"

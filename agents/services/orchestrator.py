@@ -26,10 +26,10 @@ from agents.services.runs import (
     run_resume,
     run_start,
 )
+from agents.workspaces.executors import executor_check
 from core.errors import ConflictError, DomainError
 from planning import selectors as planning_selectors
 from planning import services as planning_services
-from agents.workspaces.executors import executor_check
 from planning.models import Executor, Project, Task
 
 
@@ -173,10 +173,14 @@ def project_run_start(*, project: Project, actor: User | None = None) -> list[Ag
     )
     if not workers:
         raise DomainError("Add a coder (or other built-in) agent before running the project.")
-    reasons = [agent_can_work(agent, project) for agent in workers]
-    if all(reasons):
+    why_not: dict[str, list[str]] = {}
+    for agent in workers:
+        if (reason := agent_can_work(agent, project)) is None:
+            break
+        why_not.setdefault(reason, []).append(agent.name)
+    else:
         raise DomainError(
-            " ".join(sorted({f"{a.name}: {r}" for a, r in zip(workers, reasons, strict=True)}))
+            " ".join(f"{', '.join(names)}: {reason}" for reason, names in why_not.items())
         )
     was_paused = project.status == Project.Status.PAUSED
     planning_services.project_update(project=project, data={"status": Project.Status.ACTIVE})

@@ -105,9 +105,7 @@ def verify_run_execute(*, run_id: int) -> AgentRun | None:
     return runs.run_verified(run_id=run.pk, passed=passed, report=report)
 
 
-def _run_check(
-    run: AgentRun, check: Check, worktree: Path, log: RunLogWriter
-) -> tuple[bool, str]:
+def _run_check(run: AgentRun, check: Check, worktree: Path, log: RunLogWriter) -> tuple[bool, str]:
     assert run.task is not None
     log.write("system", f"$ {check.command}  # {check.source} check\n")
     started = tool_call_start(

@@ -32,7 +32,6 @@ POLL_S = 0.5
 # escaped its group) may keep it waiting.
 DRAIN_S = 2.0
 READ_BYTES = 64 * 1024
-DEFAULT_OUTPUT_BYTES = 1_000_000
 SANDBOX_MODES = ("auto", "bwrap", "none")
 
 # Crewboard's own credentials never reach an agent's command.
@@ -104,7 +103,7 @@ def _bwrap_usable() -> bool:
 
 
 def _sandbox_mode() -> str:
-    mode = str(getattr(settings, "AGENT_SANDBOX", "auto")).lower()
+    mode = str(settings.AGENT_SANDBOX).lower()
     if mode not in SANDBOX_MODES:
         raise SandboxError(f"AGENT_SANDBOX must be one of {', '.join(SANDBOX_MODES)}, not {mode!r}")
     return mode
@@ -133,7 +132,12 @@ def _inside(path: str, parent: str) -> bool:
 
 
 def _bwrap_argv(
-    argv: Sequence[str], *, cwd: str, writable: Sequence[Path], allow_network: bool
+    argv: Sequence[str],
+    *,
+    cwd: str,
+    writable: Sequence[Path],
+    read_only: Sequence[Path],
+    allow_network: bool,
 ) -> list[str]:
     # No --new-session: the sandbox must stay in our process group, so that a timeout's
     # killpg reaches every process in it. stdin is /dev/null and the group has no
@@ -154,6 +158,9 @@ def _bwrap_argv(
         visible.append(cwd)
     for path in bound:
         args += ["--bind", path, path]
+    for path in map(os.path.realpath, read_only):
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
     # Last, so no bind uncovers them; what the private /tmp already hides needs no mask.
     for secret in map(str, _masked_files()):
         if not _inside(secret, "/tmp") or any(_inside(secret, path) for path in visible):
@@ -239,6 +246,7 @@ def command_run(
     timeout_s: float,
     allow_network: bool,
     writable: Sequence[Path] = (),
+    read_only: Sequence[Path] = (),
     env: Mapping[str, str] | None = None,
     on_output: Callable[[str, str], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
@@ -247,7 +255,9 @@ def command_run(
 ) -> CommandResult:
     """Run `argv` in `cwd` and wait for it, streaming its output to `on_output`.
 
-    `env` is added to the clean `command_environment()`. The command runs in its own
+    Confined, only `writable` can be written, except `read_only` paths inside it (such
+    as a git dir's config and hooks: see paths.worktree_mounts). `env` is added to the
+    clean `command_environment()`. The command runs in its own
     process group; a timeout or `should_cancel()` turning true ends the whole group
     (SIGTERM, then SIGKILL), and so does the command's own exit, so nothing it started
     outlives it. A program that cannot be started gives exit code 127 (126 when it is
@@ -257,9 +267,7 @@ def command_run(
     if not argv:
         raise ValueError("a command needs at least a program name")
     if max_output_bytes is None:
-        max_output_bytes = int(
-            getattr(settings, "AGENT_COMMAND_OUTPUT_BYTES", DEFAULT_OUTPUT_BYTES)
-        )
+        max_output_bytes = settings.AGENT_COMMAND_OUTPUT_BYTES
     output = _Output(max_output_bytes, on_output)
     environment = command_environment(env)
     confined = confine and sandbox_available()
@@ -272,7 +280,11 @@ def command_run(
     if confined:
         environment["TMPDIR"] = "/tmp"
         full_argv = _bwrap_argv(
-            argv, cwd=os.path.realpath(cwd), writable=writable, allow_network=allow_network
+            argv,
+            cwd=os.path.realpath(cwd),
+            writable=writable,
+            read_only=read_only,
+            allow_network=allow_network,
         )
     started = time.monotonic()
     try:

@@ -21,7 +21,7 @@ def plan(project):
 
 
 @pytest.fixture
-def coders() -> Callable[..., list[Agent]]:
+def coders(coding_model) -> Callable[..., list[Agent]]:
     """Makes `n` coder agents in a project: coder-0, coder-1, ..."""
 
     def make(project, n):

@@ -6,7 +6,9 @@ from tests.factories import AgentFactory, TaskFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_run_pause_cancel_over_the_api(api, project, django_capture_on_commit_callbacks):
+def test_run_pause_cancel_over_the_api(
+    api, project, django_capture_on_commit_callbacks, coding_model
+):
     base = f"/api/v1/projects/{project.slug}"
     TaskFactory(project=project, key="A")
     AgentFactory(project=project, name="coder-1")

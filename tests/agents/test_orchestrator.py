@@ -32,7 +32,7 @@ def test_run_dispatches_ready_tasks_up_to_the_limit(
 
 
 def test_dispatch_takes_tasks_in_the_order_next_and_claims_follow(
-    project, django_capture_on_commit_callbacks
+    project, django_capture_on_commit_callbacks, coding_model
 ):
     from planning.selectors import task_next_ready
     from tests.factories import FeatureFactory, SubFeatureFactory
@@ -64,7 +64,7 @@ def test_dispatch_takes_tasks_in_the_order_next_and_claims_follow(
 
 
 def test_dispatch_gives_a_reserved_task_to_its_agent_and_prefers_coders(
-    plan, django_capture_on_commit_callbacks
+    plan, django_capture_on_commit_callbacks, coding_model
 ):
     plan.max_concurrent_runs = 5
     plan.save()
@@ -94,7 +94,7 @@ def test_a_finished_run_frees_its_agent_and_dispatches_more(
         [run] = orchestrator.project_run_start(project=plan)
     with django_capture_on_commit_callbacks(execute=True):
         runs.run_finish(run=run, succeeded=True, summary="done")
-    assert Task.objects.get(key="A").status == "done"
+    assert Task.objects.get(key="A").status == "review"  # its work waits for a reviewer
     # dispatch_project was enqueued; run it here as the worker would
     [next_run] = orchestrator.dispatch(project=plan)
     assert next_run.task.key in ("B", "C")
@@ -258,3 +258,53 @@ def test_each_idle_agent_gets_its_own_reserved_task(
         ("coder-0", "A1"),
         ("coder-1", "B1"),
     }
+
+
+def test_tasks_that_change_the_same_files_are_not_worked_on_at_once(
+    project, coders, django_capture_on_commit_callbacks
+):
+    project.max_concurrent_runs = 4
+    project.save()
+    TaskFactory(project=project, key="T1", files=["src/app.py", "README.md"], priority="high")
+    TaskFactory(project=project, key="T2", files=["./src/app.py"], priority="high")
+    TaskFactory(project=project, key="T3", files=["src/other.py"])
+    TaskFactory(project=project, key="T4", files=["README.md"])
+    coders(project, 4)
+    with django_capture_on_commit_callbacks():
+        started = orchestrator.project_run_start(project=project)
+    assert {run.task.key for run in started} == {"T1", "T3"}
+
+    # Once T1 is no longer in progress, its files are free for T2 and T4.
+    with django_capture_on_commit_callbacks():
+        [first] = [run for run in started if run.task.key == "T1"]
+        runs.run_cancel(run=first)
+        Task.objects.filter(key="T1").update(status="review")
+        later = orchestrator.dispatch(project=project)
+    assert {run.task.key for run in later} == {"T2", "T4"}
+
+
+def test_the_offline_provider_cannot_run_built_in_coders_and_says_what_to_set(
+    plan, settings, django_capture_on_commit_callbacks
+):
+    settings.LLM_PROVIDER = "offline"
+    AgentFactory(project=plan, name="coder-1", type="coder")
+    with pytest.raises(DomainError, match=r"offline LLM provider cannot write code.*LLM_PROVIDER"):
+        orchestrator.project_run_start(project=plan)
+    plan.refresh_from_db()
+    assert plan.status != "active"
+    assert not AgentRun.objects.exists()
+    assert not Task.objects.filter(status__in=["in_progress", "done", "review"]).exists()
+
+
+def test_a_cli_agent_needs_a_repository_and_its_program(project, monkeypatch, tmp_path, settings):
+    TaskFactory(project=project, key="A")
+    AgentFactory(project=project, name="codex-1", type="coder", executor="codex")
+    with pytest.raises(DomainError, match="root path"):
+        orchestrator.project_run_start(project=project)
+    project.root_path = str(tmp_path)
+    project.save()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs-here"))
+    settings.VAR_DIR = tmp_path  # nor installed by `make tools` (var/tools)
+    with pytest.raises(DomainError, match="`codex` not found on PATH"):
+        orchestrator.project_run_start(project=project)
+    assert not AgentRun.objects.exists()

@@ -208,7 +208,8 @@ def test_multi_turn_tool_use_then_finish(run, task, fake_llm, django_capture_on_
     run = drive(run, django_capture_on_commit_callbacks)
     assert run.status == "succeeded" and run.result["summary"] == "Parser written."
     task.refresh_from_db()
-    assert task.status == "done" and task.assigned_agent is None
+    # Without a repository there is nothing to check: the work waits for a reviewer.
+    assert task.status == "review" and task.assigned_agent is None
     assert AgentState.objects.get(namespace="notes", key="plan").value == [1, 2]
     assert DecisionLog.objects.get(run=run).decision == "Use a hand-written parser"
     fact = MemoryFact.objects.get()
@@ -329,7 +330,7 @@ def test_model_failure_is_retried_then_fails_the_run_which_can_be_retried(
     run = drive(run, django_capture_on_commit_callbacks)
     assert run.status == "succeeded"
     task.refresh_from_db()
-    assert task.status == "done"
+    assert task.status == "review"
 
 
 def test_a_step_that_fails_otherwise_is_retried_then_fails_the_run_with_the_error(
@@ -552,3 +553,63 @@ def test_a_run_without_a_task_steps_with_its_own_project_and_agent(
     assert step.run.project.name == project.name  # loaded, not just an id
     started = ToolCall.objects.get(run=run, started__isnull=True)
     assert (started.project_id, started.agent_id, started.task_id) == (project.pk, agent.pk, None)
+
+
+class WorkerKilled(BaseException):
+    """Stands for the worker dying mid-call: nothing after it in the delivery runs."""
+
+
+def test_a_risky_call_cut_short_is_reported_as_interrupted_and_never_run_again(
+    run, project, fake_llm, django_capture_on_commit_callbacks
+):
+    from tests.agent_tools import temporary_tool
+
+    calls = []
+
+    def handler(context, args):
+        calls.append(args)
+        raise WorkerKilled
+
+    fake_llm.script(
+        completion(None, tool_calls=[tool_call("c1", "risky_test", {"n": 1})]),
+        completion(None, tool_calls=[tool_call("c2", "finish", {"summary": "checked"})]),
+    )
+    with temporary_tool("risky_test", risk="high", handler=handler):
+        project.enabled_tools = ["risky_test"]
+        project.save(update_fields=["enabled_tools"])
+        with pytest.raises(WorkerKilled):
+            step_execute(run_id=run.pk, number=1)
+        assert ToolCall.objects.filter(run=run, call_id="c1").count() == 1  # started only
+        run = drive(run, django_capture_on_commit_callbacks)
+
+    assert calls == [{"n": 1}]  # the redelivered step did not run it again
+    ended = ToolCall.objects.get(run=run, started__call_id="c1")
+    assert ended.status == "failed" and ended.error.startswith("interrupted")
+    told = fake_llm.requests[-1].json["messages"][-1]
+    assert told["role"] == "tool" and "interrupted" in told["content"]
+    assert run.status == "succeeded"
+
+
+def test_a_low_risk_call_cut_short_runs_again_as_its_effects_rolled_back(
+    run, fake_llm, django_capture_on_commit_callbacks
+):
+    from tests.agent_tools import temporary_tool
+
+    calls = []
+
+    def handler(context, args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise WorkerKilled
+        return {"ok": True}
+
+    fake_llm.script(
+        completion(None, tool_calls=[tool_call("c1", "safe_test", {})]),
+        completion(None, tool_calls=[tool_call("c2", "finish", {"summary": "done"})]),
+    )
+    with temporary_tool("safe_test", risk="low", handler=handler):
+        with pytest.raises(WorkerKilled):
+            step_execute(run_id=run.pk, number=1)
+        run = drive(run, django_capture_on_commit_callbacks)
+    assert len(calls) == 2
+    assert ToolCall.objects.get(run=run, started__call_id="c1").status == "succeeded"

@@ -128,6 +128,9 @@ def malformed(text: str = '{"id": "chatcmpl-broken", "choices": [', **kwargs: An
 class FakeOpenAIServer:
     """An OpenAI-compatible endpoint on an ephemeral port, served from a background thread."""
 
+    # The POST paths served; a subclass serving another API names its own.
+    paths: tuple[str, ...] = (CHAT_COMPLETIONS_PATH,)
+
     def __init__(self, responder: Callable[[RecordedRequest], Reply] | None = None) -> None:
         """`responder`, when given, answers every request the script has no reply left for
         (for many concurrent conversations, whose order no script can foresee)."""
@@ -180,7 +183,7 @@ class FakeOpenAIServer:
     def _next_reply(self, request: RecordedRequest) -> Reply:
         with self._lock:
             self.requests.append(request)
-            if request.method != "POST" or request.path != CHAT_COMPLETIONS_PATH:
+            if request.method != "POST" or request.path not in self.paths:
                 return error(404, f"fake OpenAI server: no route for {request.path}")
             if not self._replies and self._responder is not None:
                 return self._responder(request)
