@@ -132,13 +132,12 @@ def _add_worktree(
 ) -> str:
     stem = branch_stem(run)
     last_error: git.GitError | None = None
+    log.write(
+        "system",
+        f"Creating worktree {path} from {run.project.base_branch} ({base_commit[:12]})\n",
+    )
     for attempt in range(run.attempt, run.attempt + BRANCH_TRIES):
         branch = f"{stem}-{attempt}"
-        log.write(
-            "system",
-            f"Creating worktree {path} on branch {branch} from "
-            f"{run.project.base_branch} ({base_commit[:12]})\n",
-        )
         try:
             git.worktree_add(repo, path, branch=branch, base=base_commit)
         except git.GitError as exc:
@@ -149,6 +148,7 @@ def _add_worktree(
             if "already exists" in exc.stderr and git.branch_exists(repo, branch):
                 continue
             raise WorkspaceError(f"Could not create the worktree: {exc.message}") from exc
+        log.write("system", f"Worktree ready on branch {branch}\n")
         return branch
     raise WorkspaceError(
         f"Could not create the worktree: no free branch name after {stem}-{run.attempt}"

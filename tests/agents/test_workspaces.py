@@ -73,7 +73,8 @@ def test_create_makes_a_worktree_on_its_own_branch_and_leaves_the_checkout_alone
     assert git.git("branch", "--show-current", cwd=path) == "crewboard/01-01-T1-1"
     run.task.refresh_from_db()
     assert (run.task.worktree_path, run.task.branch_name) == (str(path), workspace.branch)
-    assert f"Creating worktree {path} on branch crewboard/01-01-T1-1" in log_of(run)
+    assert f"Creating worktree {path} from main ({workspace.base_commit[:12]})" in log_of(run)
+    assert "Worktree ready on branch crewboard/01-01-T1-1\n" in log_of(run)
     assert checkout_fingerprint(repo) == before
 
 
