@@ -102,7 +102,8 @@ def test_changing_the_settings(api, project, repo):
         (
             {"enabled_tools": ["nope"]},
             "enabled_tools",
-            "Unknown tool 'nope'; tools that can be enabled: none.",
+            "Unknown tool 'nope'; tools that can be enabled: edit_file, git_commit, git_diff, "
+            "list_files, read_file, run_command, search_code, write_file.",
         ),
     ],
 )
