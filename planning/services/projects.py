@@ -84,9 +84,7 @@ def project_update(*, project: Project, data: Mapping[str, Any]) -> Project:
         raise
 
 
-def _prepare_repository(
-    *, slug: str, current: Project | None, data: dict[str, Any]
-) -> Path | None:
+def _prepare_repository(*, slug: str, current: Project | None, data: dict[str, Any]) -> Path | None:
     """Check the fields a project is about to be saved with, and clone its repository
     when that is what they ask for (setting data["root_path"]). Returns the new clone."""
     _check_settings(data)

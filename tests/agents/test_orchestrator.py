@@ -288,7 +288,7 @@ def test_the_offline_provider_cannot_run_built_in_coders_and_says_what_to_set(
 ):
     settings.LLM_PROVIDER = "offline"
     AgentFactory(project=plan, name="coder-1", type="coder")
-    with pytest.raises(DomainError, match="offline LLM provider cannot write code.*LLM_PROVIDER"):
+    with pytest.raises(DomainError, match=r"offline LLM provider cannot write code.*LLM_PROVIDER"):
         orchestrator.project_run_start(project=plan)
     plan.refresh_from_db()
     assert plan.status != "active"
