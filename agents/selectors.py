@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 from django.http import Http404
@@ -22,10 +22,11 @@ from agents.models import (
     PlanningCycle,
     RunLogChunk,
     ToolCall,
+    Workspace,
 )
 from core.db import instance_from_row, prepared_cursor
 from planning import selectors as planning_selectors
-from planning.models import Project
+from planning.models import Project, Task
 
 
 def agent_list(*, project: Project) -> QuerySet[Agent]:
@@ -252,12 +253,14 @@ def usage_by_day(*, project: Project, since: datetime) -> QuerySet[Metric, dict[
 
 
 def human_checkpoint_ready_count(*, project: Project) -> int:
-    """How many `checkpoint:*` tasks are ready and waiting for a person."""
-    return (
+    """How many `checkpoint:*` tasks are ready and waiting for a person, and how many
+    tasks are blocked after failing their checks."""
+    checkpoints = (
         planning_selectors.task_ready_list(project=project)
         .filter(type__startswith="checkpoint:")
         .count()
     )
+    return checkpoints + task_blocked_after_checks_list(project=project).count()
 
 
 # Plan generation --------------------------------------------------------------------------
@@ -281,3 +284,30 @@ def planning_run_get(*, project: Project, run_id: int) -> AgentRun:
 def run_log_chunks(*, run: AgentRun, after_seq: int = 0, limit: int = 200) -> list[RunLogChunk]:
     """The run's log chunks after `after_seq`, oldest first, at most `limit` of them."""
     return list(RunLogChunk.objects.filter(run=run, seq__gt=after_seq).order_by("seq")[:limit])
+
+
+def run_log_tail(*, run: AgentRun, chunks: int) -> tuple[list[RunLogChunk], bool]:
+    """The run's last `chunks` log chunks, oldest first, and whether earlier ones exist."""
+    last = list(RunLogChunk.objects.filter(run=run).order_by("-seq")[: chunks + 1])
+    earlier = len(last) > chunks
+    return last[:chunks][::-1], earlier
+
+
+def run_base_commit(*, run: AgentRun) -> str:
+    """The commit the run's worktree started from ("" when it has none)."""
+    return Workspace.objects.filter(run=run).values_list("base_commit", flat=True).first() or ""
+
+
+def task_blocked_after_checks_list(*, project: Project) -> QuerySet[Task]:
+    """Tasks whose work failed its checks as often as the project allows, waiting for a
+    person to retry, edit or abandon them; each carries its last run's id and error."""
+    last_run = AgentRun.objects.filter(task=OuterRef("pk")).order_by("-created_at", "-pk")
+    return (
+        project.tasks.filter(status=Task.Status.BLOCKED)
+        .exclude(type__startswith="checkpoint:")
+        .annotate(
+            last_run_id=Subquery(last_run.values("pk")[:1]),
+            last_run_error=Subquery(last_run.values("error")[:1]),
+        )
+        .order_by("priority_rank", "key")
+    )

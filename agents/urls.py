@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agents.views import activity, agents, checkpoints, inbox, planner, runs
+from agents.views import activity, agents, checkpoints, inbox, planner, run_logs, runs
 
 app_name = "agents"
 
@@ -15,10 +15,29 @@ urlpatterns = [
     path("projects/<slug:slug>/runs/<int:run_id>/", runs.run_detail, name="run-detail"),
     path("projects/<slug:slug>/runs/<int:run_id>/cancel/", runs.run_cancel, name="run-cancel"),
     path("projects/<slug:slug>/runs/<int:run_id>/retry/", runs.run_retry, name="run-retry"),
+    path("projects/<slug:slug>/runs/<int:run_id>/log/", run_logs.run_log, name="run-log"),
+    path(
+        "projects/<slug:slug>/runs/<int:run_id>/log.txt",
+        run_logs.run_log_text,
+        name="run-log-text",
+    ),
+    path("projects/<slug:slug>/runs/<int:run_id>/diff/", run_logs.run_diff, name="run-diff"),
     path("projects/<slug:slug>/activity/", activity.activity, name="activity"),
     path("projects/<slug:slug>/metrics/", activity.metrics, name="metrics"),
     path("projects/<slug:slug>/inbox/", inbox.inbox, name="inbox"),
     path("projects/<slug:slug>/inbox/count/", inbox.inbox_count, name="inbox-count"),
+    path(
+        "projects/<slug:slug>/inbox/<int:task_id>/retry/",
+        inbox.inbox_blocked_task,
+        {"action": "retry"},
+        name="inbox-task-retry",
+    ),
+    path(
+        "projects/<slug:slug>/inbox/<int:task_id>/abandon/",
+        inbox.inbox_blocked_task,
+        {"action": "abandon"},
+        name="inbox-task-abandon",
+    ),
     path(
         "projects/<slug:slug>/inbox/<int:task_id>/answer/",
         inbox.inbox_answer,

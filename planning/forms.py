@@ -4,9 +4,11 @@ from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import MinValueValidator
 
 from planning.importers import FORMATS, MAX_BYTES
 from planning.models import Project, Task
+from planning.tool_options import tool_options
 
 
 class ProjectCreateForm(forms.ModelForm[Project]):
@@ -20,6 +22,72 @@ class ProjectCreateForm(forms.ModelForm[Project]):
         super().__init__(*args, **kwargs)
         # project_create derives a free slug from the name when none is given.
         self.fields["slug"].required = False
+
+
+class ProjectSettingsForm(forms.ModelForm[Project]):
+    """How agents work on the project's code. Whether the repository fields name a
+    usable repository is the service's check; the view puts its error on the field."""
+
+    enabled_tools = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tools agents may use beyond the always-on, low-risk ones.",
+    )
+
+    class Meta:
+        model = Project
+        fields = [
+            "root_path",
+            "repository_url",
+            "base_branch",
+            "setup_command",
+            "verify_command",
+            "max_qa_iterations",
+            "enabled_tools",
+            "allow_network",
+            "default_executor",
+        ]
+        labels = {
+            "root_path": "Root path",
+            "repository_url": "Repository URL",
+            "max_qa_iterations": "Max QA iterations",
+        }
+        help_texts = {
+            "root_path": "Absolute path of a git checkout on the worker's disk. Agents work in "
+            "worktrees made from it; the checkout itself is never changed.",
+            "repository_url": "With no root path, this repository (a local path, file:// or "
+            "https:// URL) is cloned for the project, and the clone becomes its root path.",
+            "base_branch": "The branch each task's worktree starts from.",
+        }
+        widgets = {
+            "setup_command": forms.Textarea(attrs={"rows": 2, "placeholder": "make install"}),
+            "verify_command": forms.Textarea(attrs={"rows": 2, "placeholder": "make test"}),
+        }
+
+    def __init__(self, *args: Any, can_write: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        qa = self.fields["max_qa_iterations"]
+        qa.validators.append(MinValueValidator(1))
+        qa.widget.attrs["min"] = 1
+        tools = self.fields["enabled_tools"]
+        assert isinstance(tools, forms.MultipleChoiceField)
+        tools.choices = self._tool_choices()
+        if not can_write:
+            for field in self.fields.values():
+                field.disabled = True
+
+    def _tool_choices(self) -> list[tuple[str, str]]:
+        options = tool_options() or []
+        choices = [(o.name, f"{o.name} ({o.risk} risk): {o.description}") for o in options]
+        # A tool enabled earlier whose module is gone stays listed, so saving keeps it.
+        known = {o.name for o in options}
+        stored = self.instance.enabled_tools if self.instance.pk else []
+        choices += [(name, f"{name} (not installed)") for name in stored if name not in known]
+        if not choices:
+            self.fields[
+                "enabled_tools"
+            ].help_text = "No tool beyond the always-on, low-risk ones is installed."
+        return choices
 
 
 class TaskStatusForm(forms.Form):

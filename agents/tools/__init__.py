@@ -2,9 +2,10 @@
 
 A tool is a typed function with a JSON schema for its arguments and a risk level:
 `low` tools are on for every project; `medium` and `high` ones (such as the coding
-tools of agents.tools.code: files, commands, git) only where the project lists them in
-`Project.enabled_tools`. Modules named in settings.AGENT_TOOL_MODULES are imported at
-start-up, so other apps (or a deployment) can add tools.
+tools of agents.tools.code and agents.tools.git: files, commands, git) only where the
+project lists them in `Project.enabled_tools`. Modules named in
+settings.AGENT_TOOL_MODULES are imported at start-up, so other apps (or a deployment)
+can add tools.
 """
 
 from __future__ import annotations
@@ -159,5 +160,6 @@ def project_tool_options() -> list[ToolOption]:
 def load_tool_modules() -> None:
     importlib.import_module("agents.tools.builtin")
     importlib.import_module("agents.tools.code")
+    importlib.import_module("agents.tools.git")
     for module in getattr(settings, "AGENT_TOOL_MODULES", ()):
         importlib.import_module(module)

@@ -1,5 +1,5 @@
-"""The human-checkpoint inbox: checkpoint tasks waiting for a person, answering one, and
-the count on the project's Inbox tab."""
+"""The inbox: checkpoint tasks waiting for a person and answering one, tasks blocked
+after failing their checks (retry or abandon), and the count on the project's Inbox tab."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +15,7 @@ from django_htmx.http import trigger_client_event
 
 from agents import selectors
 from agents.forms import CheckpointAnswerForm
-from agents.services import orchestrator
+from agents.services import coding, orchestrator
 from agents.views.run_display import pretty
 from core.errors import DomainError
 from core.htmx import AuthenticatedHtmxRequest, wants_fragment
@@ -96,6 +96,7 @@ def _inbox_context(
     return {
         "project": project,
         "can_write": membership.can_write,
+        "blocked": list(selectors.task_blocked_after_checks_list(project=project)),
         "ready": [i for i in items if i.ready],
         "waiting": [i for i in items if not i.ready and i.task.status == Task.Status.PENDING],
         "set_aside": [i for i in items if not i.ready and i.task.status != Task.Status.PENDING],
@@ -167,6 +168,41 @@ def inbox_answer(request: AuthenticatedHtmxRequest, slug: str, task_id: int) -> 
         context = _inbox_context(
             project, membership, answered=task, note=note, error=error, notice=notice
         )
+        response = render(request, "agents/inbox.html#inbox", context, status=400 if error else 200)
+        if not error:
+            trigger_client_event(response, "inbox-changed")
+        return response
+    if error:
+        messages.error(request, f"{task.key}: {error}")
+    else:
+        messages.success(request, notice)
+    return redirect(reverse("agents:inbox", args=[project.slug]))
+
+
+@login_required
+@require_POST
+def inbox_blocked_task(
+    request: AuthenticatedHtmxRequest, slug: str, task_id: int, action: str
+) -> HttpResponse:
+    """Retry or abandon a task blocked after failing its checks: a retry gives it a fresh
+    attempt (its QA count starts again), abandoning cancels it; either way its worktrees
+    go. Writers only; a task of another project is 404."""
+    project, membership = planning_selectors.project_for_user(
+        user=request.user, slug=slug, write=True
+    )
+    task = get_object_or_404(project.tasks, pk=task_id)
+    error = notice = ""
+    try:
+        if action == "retry":
+            coding.task_attempt_retry(task=task, actor=request.user)
+            notice = f"{task.key} gets a fresh attempt: it waits for an agent."
+        else:
+            coding.task_abandon(task=task, actor=request.user)
+            notice = f"You abandoned {task.key}; it is cancelled."
+    except DomainError as exc:
+        error = exc.message
+    if request.htmx:
+        context = _inbox_context(project, membership, error=error, notice=notice)
         response = render(request, "agents/inbox.html#inbox", context, status=400 if error else 200)
         if not error:
             trigger_client_event(response, "inbox-changed")

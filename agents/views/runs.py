@@ -22,6 +22,7 @@ from agents.models import Agent, AgentRun, AgentStep
 from agents.services import orchestrator
 from agents.services import runs as run_life
 from agents.views.run_display import CALL_FINISHED, ShownStep, pretty, shown_steps
+from agents.views.run_logs import log_context
 from core.errors import DomainError
 from core.htmx import (
     AuthenticatedHtmxRequest,
@@ -222,6 +223,7 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
     }
     if not fragment:
         context["goal"] = _goal(run)
+        context.update(log_context(run))
     return render(request, template_name, context)
 
 

@@ -32,7 +32,6 @@ POLL_S = 0.5
 # escaped its group) may keep it waiting.
 DRAIN_S = 2.0
 READ_BYTES = 64 * 1024
-DEFAULT_OUTPUT_BYTES = 1_000_000
 SANDBOX_MODES = ("auto", "bwrap", "none")
 
 # Crewboard's own credentials never reach an agent's command.
@@ -104,7 +103,7 @@ def _bwrap_usable() -> bool:
 
 
 def _sandbox_mode() -> str:
-    mode = str(getattr(settings, "AGENT_SANDBOX", "auto")).lower()
+    mode = str(settings.AGENT_SANDBOX).lower()
     if mode not in SANDBOX_MODES:
         raise SandboxError(f"AGENT_SANDBOX must be one of {', '.join(SANDBOX_MODES)}, not {mode!r}")
     return mode
@@ -268,9 +267,7 @@ def command_run(
     if not argv:
         raise ValueError("a command needs at least a program name")
     if max_output_bytes is None:
-        max_output_bytes = int(
-            getattr(settings, "AGENT_COMMAND_OUTPUT_BYTES", DEFAULT_OUTPUT_BYTES)
-        )
+        max_output_bytes = settings.AGENT_COMMAND_OUTPUT_BYTES
     output = _Output(max_output_bytes, on_output)
     environment = command_environment(env)
     confined = confine and sandbox_available()

@@ -66,7 +66,7 @@ def context(project, repo, worktree) -> ToolContext:
     project.enabled_tools = CODE_TOOLS
     project.save()
     agent = AgentFactory(project=project, name="coder-7")
-    run = AgentRunFactory(agent=agent, project=project)
+    run = AgentRunFactory(agent=agent, project=project, status="running")
     run.worktree_path = str(worktree)
     return ToolContext(project=project, agent=agent, run=run, task=None, step=1)
 
@@ -275,7 +275,7 @@ def test_git_commit_commits_on_the_worktree_branch_only(context, repo, worktree)
 
 
 @pytest.mark.skipif(not commands._bwrap_usable(), reason="bwrap not installed")
-def test_sandboxed_commands_cannot_rewrite_the_repository_config(context, repo, settings):
+def test_sandboxed_commands_cannot_rewrite_the_repository_config(context, repo, worktree, settings):
     settings.AGENT_SANDBOX = "bwrap"
     config_before = (repo / ".git" / "config").read_text()
     result = call(
@@ -283,6 +283,11 @@ def test_sandboxed_commands_cannot_rewrite_the_repository_config(context, repo, 
     )
     assert result["sandboxed"] and result["exit_code"] != 0
     assert (repo / ".git" / "config").read_text() == config_before
+    # Nor point the worktree at a git dir of its own making, whose config Crewboard's
+    # own git commands on the worktree would then obey.
+    pointer_before = (worktree / ".git").read_text()
+    result = call(context, "run_command", argv=["sh", "-c", "echo 'gitdir: evil' > .git"])
+    assert result["exit_code"] != 0 and (worktree / ".git").read_text() == pointer_before
     # Committing, which writes objects and refs in the repository's git dir, still works.
     call(context, "write_file", path="x.py", content="X = 1\n")
     assert call(context, "git_commit", message="Add x")["branch"] == "crewboard/T-1-1"

@@ -162,3 +162,59 @@ def test_the_nav_counts_ready_checkpoints(browser, project, checkpoint_task, lat
     Task.objects.filter(pk=checkpoint_task.pk).update(status=Task.Status.DONE)
     badge = browser.get(url("inbox-count", project), **HTMX).content.decode()
     assert re.search(r'hx-swap="outerHTML"></span>$', badge.strip())
+
+
+# Tasks blocked after failing their checks ----------------------------------------------
+
+
+@pytest.fixture
+def blocked_task(project):
+    from tests.agents.views.run_records import build_run
+
+    task = TaskFactory(project=project, key="Q1", name="Parse dates", status="blocked")
+    task.qa_iterations = 3
+    task.save()
+    build_run(project, steps=1, status="failed", task=task, error="verification failed 3 times")
+    return task
+
+
+def test_a_task_blocked_after_its_checks_waits_in_the_inbox_with_its_reason(
+    browser, project, blocked_task, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(12):
+        html = browser.get(url("inbox", project)).content.decode()
+    assert "Blocked after failing their checks" in html and "Parse dates" in html
+    assert "verification failed 3 times" in html and "3 failed checks" in html
+    count = browser.get(url("inbox-count", project)).content.decode()
+    assert ">1<" in count.replace(" ", "")
+
+
+def test_retrying_a_blocked_task_gives_it_a_fresh_attempt(
+    browser, project, blocked_task, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = browser.post(url("inbox-task-retry", project, blocked_task.pk), **HTMX)
+    assert response.status_code == 200 and "gets a fresh attempt" in response.content.decode()
+    blocked_task.refresh_from_db()
+    assert (blocked_task.status, blocked_task.qa_iterations) == ("pending", 0)
+    assert len(callbacks) == 1  # a dispatch
+    assert DecisionLog.objects.filter(task=blocked_task, decision__contains="retried").exists()
+
+
+def test_abandoning_a_blocked_task_cancels_it(browser, project, blocked_task):
+    response = browser.post(url("inbox-task-abandon", project, blocked_task.pk))
+    assert response.status_code == 302
+    blocked_task.refresh_from_db()
+    assert blocked_task.status == "cancelled"
+
+
+def test_only_a_blocked_or_failed_task_can_be_retried_and_viewers_cannot(
+    browser, viewer, client, project, blocked_task
+):
+    pending = TaskFactory(project=project, key="P1")
+    response = browser.post(url("inbox-task-retry", project, pending.pk), **HTMX)
+    assert response.status_code == 400 and "not blocked or failed" in response.content.decode()
+    client.force_login(viewer)
+    assert client.post(url("inbox-task-abandon", project, blocked_task.pk)).status_code == 403
+    blocked_task.refresh_from_db()
+    assert blocked_task.status == "blocked"
