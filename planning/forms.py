@@ -6,9 +6,11 @@ from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import MinValueValidator
 
+from core.errors import DomainError
 from planning.importers import FORMATS, MAX_BYTES
 from planning.models import Project, Task
-from planning.tool_options import tool_options
+from planning.services.repositories import project_repository_check
+from planning.tool_options import enabled_tools_error, tool_options
 
 
 class ProjectCreateForm(forms.ModelForm[Project]):
@@ -88,6 +90,42 @@ class ProjectSettingsForm(forms.ModelForm[Project]):
                 "enabled_tools"
             ].help_text = "No tool beyond the always-on, low-risk ones is installed."
         return choices
+
+
+class ProjectAdminForm(forms.ModelForm[Project]):
+    """The admin's project form: the service's checks of the repository and the
+    coding-run settings, shown on their fields before the admin saves."""
+
+    class Meta:
+        model = Project
+        fields: list[str] = []  # ProjectAdmin.get_fields says which
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "max_qa_iterations" in self.fields:
+            self.fields["max_qa_iterations"].validators.append(MinValueValidator(1))
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if "enabled_tools" in self.fields and "enabled_tools" in data:
+            problem = enabled_tools_error(
+                data["enabled_tools"],
+                already=self.instance.enabled_tools if self.instance.pk else [],
+            )
+            if problem:
+                self.add_error("enabled_tools", problem)
+        repository = ("root_path", "repository_url", "base_branch")
+        if self.errors or not (set(repository) & set(self.changed_data) or not self.instance.pk):
+            return data
+        try:
+            project_repository_check(
+                slug=data.get("slug") or self.instance.slug,
+                **{name: data.get(name, getattr(self.instance, name)) for name in repository},
+            )
+        except DomainError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return data
 
 
 class TaskStatusForm(forms.Form):
