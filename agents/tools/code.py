@@ -9,12 +9,15 @@ config or attribute the agent planted in its worktree runs nothing outside the s
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 from agents.models import AgentRun
+from agents.services import runs
 from agents.tools import ToolContext, ToolError, tool
 from agents.workspaces.commands import command_run
 from agents.workspaces.paths import (
@@ -161,12 +164,26 @@ def edit_file(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     return {"path": name, "replaced_at_line": line}
 
 
-def _stopped(run: AgentRun | None) -> bool:
-    """Whether the run was cancelled (or otherwise ended) while its command runs."""
-    if run is None:
-        return False
-    status = AgentRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
-    return status != AgentRun.Status.RUNNING
+# How often a long command renews its run's lease, so the stale-run sweep leaves it be.
+LEASE_RENEW_S = 30.0
+
+
+def _stopped_check(run: AgentRun | None) -> Callable[[], bool]:
+    """Whether the run was cancelled (or otherwise ended) while its command runs; asked
+    every half second, and renewing the run's lease every LEASE_RENEW_S."""
+    renewed_at = time.monotonic()
+
+    def stopped() -> bool:
+        nonlocal renewed_at
+        if run is None:
+            return False
+        if time.monotonic() - renewed_at >= LEASE_RENEW_S:
+            renewed_at = time.monotonic()
+            return not runs.run_heartbeat(run_id=run.pk)
+        status = AgentRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+        return status != AgentRun.Status.RUNNING
+
+    return stopped
 
 
 @tool(
@@ -207,7 +224,7 @@ def run_command(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         allow_network=context.project.allow_network,
         writable=writable,
         read_only=read_only,
-        should_cancel=lambda: _stopped(context.run),
+        should_cancel=_stopped_check(context.run),
         max_output_bytes=OUTPUT_CHARS,
     )
     return {

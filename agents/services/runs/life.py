@@ -206,6 +206,17 @@ def run_lease_extend(*, run: AgentRun, seconds: int, now: datetime) -> AgentRun:
     return run
 
 
+def run_heartbeat(*, run_id: int) -> bool:
+    """Renew a running run's lease while long work goes on outside a step's
+    transactions (an agent's command); returns whether the run is still running (a
+    cancelled one stops its command)."""
+    now = timezone.now()
+    renewed = AgentRun.objects.filter(pk=run_id, status=AgentRun.Status.RUNNING).update(
+        heartbeat_at=now, lease_expires_at=_lease(now), updated_at=now
+    )
+    return bool(renewed)
+
+
 def run_progress(*, run: AgentRun, lease: timedelta, **result: object) -> AgentRun:
     """Record a one-task run's progress; it is also its heartbeat, so the lease is
     extended by `lease`. A run that ended meanwhile (cancelled) is left alone."""
