@@ -33,6 +33,12 @@ def make_repo(path: Path, files: dict[str, str] | None = None, *, branch: str = 
     return path
 
 
+def entries(folder: Path | str) -> list[Path]:
+    """What a folder holds; nothing when it was never made."""
+    folder = Path(folder)
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
 def checkout_fingerprint(repo: Path) -> dict[str, str]:
     """What the user sees of their checkout: every file's bytes (outside .git), HEAD,
     the index file, and `git status --porcelain`."""

@@ -38,7 +38,7 @@ BRANCH_PREFIX = "crewboard/"
 # Attempt numbers tried past the run's own when earlier runs of the task left branches.
 BRANCH_TRIES = 50
 # A task in one of these states needs no worktree any more: the sweep removes them.
-FINISHED_TASK_STATUSES = (Task.Status.DONE, Task.Status.CANCELLED, Task.Status.DEFERRED)
+FINISHED_TASK_STATUSES = (Task.Status.DONE, Task.Status.CANCELLED)
 SETUP_TAIL_CHARS = 2000
 _UNSAFE_REF_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -84,6 +84,8 @@ def workspace_create(*, run: AgentRun) -> Workspace:
         ) from None
     if path.exists():  # left by a create that crashed: nothing records it
         _discard(repo, path)
+    elif existing is not None:  # its folder was lost: git still has it on record
+        git.worktree_prune(repo)
     path.parent.mkdir(parents=True, exist_ok=True)
     with RunLogWriter(run.pk) as log:
         branch = _add_worktree(run, repo, path, base_commit, log)
@@ -217,15 +219,21 @@ def setup_command_run(
 
 @transaction.atomic
 def _record(run: AgentRun, *, path: Path, branch: str, base_commit: str) -> Workspace:
-    workspace = Workspace.objects.create(
-        project_id=run.project_id,
-        task_id=run.task_id,
+    # A run has one workspace row: made again (its folder was lost), the row is reused.
+    workspace, _ = Workspace.objects.update_or_create(
         run=run,
-        path=str(path),
-        branch=branch,
-        base_branch=run.project.base_branch,
-        base_commit=base_commit,
-        host=settings.WORKER_HOST,
+        defaults={
+            "project_id": run.project_id,
+            "task_id": run.task_id,
+            "path": str(path),
+            "branch": branch,
+            "base_branch": run.project.base_branch,
+            "base_commit": base_commit,
+            "host": settings.WORKER_HOST,
+            "status": Workspace.Status.ACTIVE,
+            "removed_at": None,
+            "removal_reason": "",
+        },
     )
     if run.task is not None:
         planning_services.task_update(

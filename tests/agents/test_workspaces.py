@@ -16,7 +16,7 @@ from agents.tasks import sweep_workspaces
 from config.celery import app
 from core import git
 from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
-from tests.gitrepos import checkout_fingerprint, make_repo, run_git
+from tests.gitrepos import checkout_fingerprint, entries, make_repo, run_git
 
 pytestmark = [
     pytest.mark.django_db,
@@ -110,7 +110,7 @@ def test_a_failing_setup_command_leaves_nothing_behind(coding_project, repo, set
     assert "exited with 3" in message
     assert "no such package" in message
     assert not Workspace.objects.exists()
-    assert list((Path(settings.WORKSPACES_DIR) / "crewboard").iterdir()) == []
+    assert entries(Path(settings.WORKSPACES_DIR) / "crewboard") == []
     assert not git.branch_exists(repo, "crewboard/01-01-T1-1")
     assert [w.path for w in git.worktree_list(repo)] == [repo]
     run.task.refresh_from_db()
@@ -136,6 +136,17 @@ def test_creating_again_for_the_same_run_returns_its_workspace(coding_project):
     first = workspaces.workspace_create(run=run)
     assert workspaces.workspace_create(run=run) == first
     assert Workspace.objects.count() == 1
+
+
+def test_a_workspace_whose_folder_was_lost_is_made_again(coding_project, repo):
+    run = make_run(coding_project)
+    first = workspaces.workspace_create(run=run)
+    shutil.rmtree(first.path)
+    again = workspaces.workspace_create(run=run)
+    assert again.pk == first.pk
+    assert (Path(again.path) / "README.md").exists()
+    assert again.branch == "crewboard/01-01-T1-2"  # the first branch is kept as it was
+    assert git.branch_exists(repo, "crewboard/01-01-T1-1")
 
 
 def test_a_folder_left_by_a_crashed_create_is_replaced(coding_project, settings):

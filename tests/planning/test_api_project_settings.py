@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from planning.models import Project
+from planning.tool_options import tool_options
 from tests.agent_tools import temporary_tool
-from tests.gitrepos import make_repo, run_git
+from tests.gitrepos import entries, make_repo, run_git
 
 pytestmark = [
     pytest.mark.django_db,
@@ -102,8 +103,7 @@ def test_changing_the_settings(api, project, repo):
         (
             {"enabled_tools": ["nope"]},
             "enabled_tools",
-            "Unknown tool 'nope'; tools that can be enabled: edit_file, git_commit, git_diff, "
-            "list_files, read_file, run_command, search_code, write_file.",
+            "Unknown tool 'nope'; tools that can be enabled: {tools}.",
         ),
     ],
 )
@@ -115,10 +115,11 @@ def test_a_bad_setting_is_400_naming_it_and_nothing_is_written(
     }
     response = api.patch(BASE, {**change, "verify_command": "make test"}, format="json")
     assert response.status_code == 400
-    assert response.json() == {field: [message.format(tmp=tmp_path, repo=repo)]}
+    tools = ", ".join(sorted(option.name for option in tool_options() or []))
+    assert response.json() == {field: [message.format(tmp=tmp_path, repo=repo, tools=tools)]}
     saved = Project.objects.get(pk=project.pk)
     assert (saved.root_path, saved.verify_command, saved.base_branch) == ("", "", "main")
-    assert list(Path(settings.REPOS_DIR).iterdir()) == []
+    assert entries(settings.REPOS_DIR) == []
 
 
 def test_creating_a_project_from_a_repository_url_clones_it(api, repo, settings):
@@ -143,4 +144,4 @@ def test_a_repository_url_that_cannot_be_read_creates_nothing(api, tmp_path, set
     [message] = response.json()["repository_url"]
     assert message.startswith(f"repository_url {tmp_path}/nowhere cannot be read:")
     assert not Project.objects.filter(name="Shop").exists()
-    assert list(Path(settings.REPOS_DIR).iterdir()) == []
+    assert entries(settings.REPOS_DIR) == []

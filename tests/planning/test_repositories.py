@@ -12,7 +12,7 @@ from planning.models import Project
 from tests.agent_tools import temporary_tool
 from tests.factories import ProjectFactory
 from tests.fakes.git_https import GitHttpsServer, publish
-from tests.gitrepos import checkout_fingerprint, make_repo, run_git
+from tests.gitrepos import checkout_fingerprint, entries, make_repo, run_git
 
 pytestmark = [
     pytest.mark.django_db,
@@ -137,14 +137,14 @@ def test_a_repository_url_that_cannot_be_cloned_writes_nothing(
     error = error_of(user, repository_url=url, base_branch="trunk")
     assert error.field == field
     assert message.format(repo=repo) in error.message
-    assert list(Path(settings.REPOS_DIR).iterdir()) == []
+    assert entries(settings.REPOS_DIR) == []
 
 
 def test_a_clone_is_removed_when_the_project_cannot_be_saved(user, repo, settings):
     ProjectFactory(slug="shop")
     with pytest.raises(ValidationError):
         create(user, slug="shop", repository_url=str(repo))
-    assert list(Path(settings.REPOS_DIR).iterdir()) == []
+    assert entries(settings.REPOS_DIR) == []
 
 
 def test_an_earlier_clone_of_the_same_url_is_taken_up_again(user, repo, settings):
@@ -156,7 +156,7 @@ def test_an_earlier_clone_of_the_same_url_is_taken_up_again(user, repo, settings
 
 def test_a_folder_in_the_way_of_the_clone_is_not_touched(user, repo, settings):
     squatter = Path(settings.REPOS_DIR) / "shop"
-    squatter.mkdir()
+    squatter.mkdir(parents=True)
     (squatter / "keep.txt").write_text("mine")
     error = error_of(user, repository_url=str(repo))
     assert error.field == "repository_url"
