@@ -1,6 +1,7 @@
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
@@ -17,8 +18,10 @@ from agents.models import (
     ToolCall,
 )
 from agents.services import runs
+from agents.workspaces.executors import executor_command_error
 from core.admin import json_display
 from core.errors import DomainError
+from planning.models import Executor
 
 # What only agents.services.runs changes.
 LIFE_FIELDS = (
@@ -61,19 +64,40 @@ class AgentAdmin(admin.ModelAdmin[Agent]):
         "status",
         "current_task",
         "model",
+        "executor",
         "last_activity_at",
     )
-    list_filter = ("type", "status")
+    list_filter = ("type", "status", "executor")
     search_fields = ("name", "model", "branch_name", "project__slug")
     ordering = ("project__name", "name")
     list_select_related = ("project", "current_task")
     autocomplete_fields = ("project", "current_task")
     readonly_fields = ("created_at", "updated_at")
 
+    def get_form(
+        self, request: HttpRequest, obj: Agent | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (AgentExecutorCheck, form), {})
+
     def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if obj.status == Agent.Status.TERMINATED:
             services.agent_pending_tasks_release(agent=obj)
+
+
+class AgentExecutorCheck(forms.ModelForm):  # type: ignore[type-arg]
+    """The admin's form for an agent refuses a `command` executor without a valid argv
+    template, as the services do."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        command = data.get("executor_command")
+        if data.get("executor") == Executor.COMMAND or command not in ([], None):
+            problem = executor_command_error(command)
+            if problem:
+                self.add_error("executor_command", problem)
+        return data
 
 
 @admin.register(AgentRun)

@@ -1,14 +1,52 @@
 """Forms for the agent pages. They validate input; the views hand it to services."""
 
+import shlex
+from typing import Any
+
 from django import forms
 
 from agents.models import Agent
+from agents.workspaces.executors import executor_command_error
+from planning.models import Executor
 
 
 class AgentCreateForm(forms.Form):
     name = forms.CharField(max_length=100)
     type = forms.ChoiceField(choices=Agent.Type.choices, initial=Agent.Type.CODER)
     model = forms.CharField(max_length=200, required=False, help_text="Optional model name.")
+    executor = forms.ChoiceField(
+        choices=[("", "Project default"), *Executor.choices],
+        required=False,
+        help_text="The built-in loop, or the coding CLI that writes this agent's code.",
+    )
+    executor_command = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "./my-agent.sh {prompt_file} {worktree}"}),
+        help_text="For a command of your own: the command line, split like a shell's.",
+    )
+
+    def clean_executor_command(self) -> list[str]:
+        text = self.cleaned_data.get("executor_command") or ""
+        try:
+            return shlex.split(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"The command cannot be split: {exc}.") from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("executor") == Executor.COMMAND:
+            problem = executor_command_error(data.get("executor_command"))
+            if problem:
+                self.add_error("executor_command", problem)
+        return data
+
+    def agent_fields(self) -> dict[str, Any]:
+        """What the services take: the executor only when one was picked."""
+        fields = dict(self.cleaned_data)
+        if not fields.get("executor"):
+            fields.pop("executor", None)
+        return fields
 
 
 class CheckpointCreateForm(forms.Form):

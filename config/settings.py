@@ -224,6 +224,7 @@ SPECTACULAR_SETTINGS = {
         "TaskTypeEnum": "planning.models.TaskType",
         "ConversationStatusEnum": "planning.models.ConversationSessionStatus",
         "ConversationKindEnum": "planning.models.ConversationSessionKind",
+        "ExecutorEnum": "planning.models.Executor",
         "MessageRoleEnum": "planning.models.ConversationMessageRole",
         "MembershipRoleEnum": "planning.models.ProjectMembershipRole",
         "AgentRunKindEnum": "agents.models.AgentRunKind",
@@ -344,6 +345,8 @@ WORKER_HOST_QUEUE = env.str("WORKER_HOST_QUEUE", default=f"host.{WORKER_HOST}")
 # Coding runs: where worktrees and cloned repositories live, and the limits on commands.
 WORKSPACES_DIR = Path(env.str("WORKSPACES_DIR", default=str(VAR_DIR / "worktrees")))
 REPOS_DIR = Path(env.str("REPOS_DIR", default=str(VAR_DIR / "repos")))
+# Where `manage.py coding_demo` (run by `make run`) makes the demo repository.
+DEMO_REPOSITORY_DIR = Path(env.str("DEMO_REPOSITORY_DIR", default=str(VAR_DIR / "demo-repo")))
 AGENT_COMMAND_TIMEOUT_S = env.float("AGENT_COMMAND_TIMEOUT_S", default=600.0)
 AGENT_COMMAND_OUTPUT_BYTES = env.int("AGENT_COMMAND_OUTPUT_BYTES", default=1_000_000)
 WORKSPACE_SETUP_TIMEOUT_S = env.float("WORKSPACE_SETUP_TIMEOUT_S", default=900.0)

@@ -10,6 +10,7 @@ runs adding worktrees to one repository at once must both succeed.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import random
 import re
@@ -18,7 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -290,8 +291,10 @@ def _diff_against(worktree: Path | str, base: str, *options: str) -> str:
 
 def worktree_list(repo: Path | str) -> list[Worktree]:
     """The repository's worktrees, the main one first."""
+    with repository_lock(repo):
+        out = git("worktree", "list", "--porcelain", "-z", cwd=repo)
     found: list[Worktree] = []
-    for block in git("worktree", "list", "--porcelain", "-z", cwd=repo).split("\0\0"):
+    for block in out.split("\0\0"):
         fields = [line.partition(" ") for line in block.split("\0") if line]
         if not fields:
             continue
@@ -310,27 +313,47 @@ def worktree_list(repo: Path | str) -> list[Worktree]:
 # Writes (never to the user's checkout: only the repository's shared .git) ----------------
 
 
+@contextlib.contextmanager
+def repository_lock(repo: Path | str) -> Iterator[None]:
+    """Hold the repository's worktree lock: one process (or thread) at a time changes or
+    reads its list of worktrees.
+
+    Two `git worktree add` at once are not safe: each reads every worktree's record
+    while the other is half-way through writing its own ("failed to read
+    .git/worktrees/x/commondir"). The lock is an flock on the repository's .git folder
+    itself, so no file is written for it. Raises GitError.
+    """
+    fd = os.open(common_dir(repo), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def worktree_add(
     repo: Path | str, path: Path | str, *, branch: str, base: str, reset_branch: bool = False
 ) -> None:
     """Check out commit `base` into a new worktree at `path` on a new branch `branch`.
 
     `reset_branch` moves an existing branch of that name (one left by a half-made earlier
-    attempt); git still refuses when it is checked out elsewhere. Raises GitError.
+    attempt); git still refuses when it is checked out elsewhere. Raises GitError; a
+    worktree whose files could not be checked out is removed again.
     """
-    git(
-        *_NO_HOOKS,
-        "worktree",
-        "add",
-        "--no-track",
-        "-B" if reset_branch else "-b",
-        branch,
-        str(path),
-        base,
-        cwd=repo,
-        timeout_s=CLONE_TIMEOUT_S,
-        retry_locked=True,
-    )
+    # Registered under the lock, which is quick; the files, which take the time, are
+    # checked out after it, so several worktrees of one repository fill in at once.
+    # (`git worktree add` itself checks out with the same `reset --hard`.)
+    with repository_lock(repo):
+        git(*_NO_HOOKS, "worktree", "add", "--no-checkout", "--no-track",
+            "-B" if reset_branch else "-b", branch, str(path), base,
+            cwd=repo, retry_locked=True)  # fmt: skip
+    try:
+        git(*_NO_HOOKS, "reset", "--hard", "--quiet", "--no-recurse-submodules",
+            cwd=path, timeout_s=CLONE_TIMEOUT_S)  # fmt: skip
+    except GitError:
+        with contextlib.suppress(GitError):
+            worktree_remove(repo, path)
+        raise
 
 
 def worktree_remove(repo: Path | str, path: Path | str) -> None:
@@ -338,23 +361,16 @@ def worktree_remove(repo: Path | str, path: Path | str) -> None:
 
     Raises GitError (the directory is not one of the repository's worktrees, say).
     """
-    # Twice forced: a worktree locked by a crashed `git worktree add` goes as well.
-    git(
-        *_NO_HOOKS,
-        "worktree",
-        "remove",
-        "--force",
-        "--force",
-        str(path),
-        cwd=repo,
-        timeout_s=CLONE_TIMEOUT_S,
-        retry_locked=True,
-    )
+    with repository_lock(repo):
+        # Twice forced: a worktree locked by a crashed `git worktree add` goes as well.
+        git(*_NO_HOOKS, "worktree", "remove", "--force", "--force", str(path),
+            cwd=repo, timeout_s=CLONE_TIMEOUT_S, retry_locked=True)  # fmt: skip
 
 
 def worktree_prune(repo: Path | str) -> None:
     """Forget worktrees whose directories are gone. Raises GitError."""
-    git("worktree", "prune", cwd=repo, retry_locked=True)
+    with repository_lock(repo):
+        git("worktree", "prune", cwd=repo, retry_locked=True)
 
 
 def branch_delete(repo: Path | str, branch: str) -> None:
@@ -406,8 +422,11 @@ def remote_branches(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[s
     return [line.split("refs/heads/", 1)[1] for line in out.splitlines() if "refs/heads/" in line]
 
 
-def clone(url: str, dest: Path | str, *, timeout_s: float = CLONE_TIMEOUT_S) -> None:
-    """Clone `url` into `dest`, which must not exist yet.
+def clone(
+    url: str, dest: Path | str, *, branch: str = "", timeout_s: float = CLONE_TIMEOUT_S
+) -> None:
+    """Clone `url` into `dest`, which must not exist yet, with `branch` (else the
+    remote's default branch) checked out and so a local branch.
 
     The clone is made beside `dest` and moved into place only once complete, so a
     failure or timeout leaves nothing at `dest` (and no partial clone beside it).
@@ -427,6 +446,7 @@ def clone(url: str, dest: Path | str, *, timeout_s: float = CLONE_TIMEOUT_S) -> 
             *_NO_HOOKS,
             "clone",
             "--quiet",
+            *(("--branch", branch) if branch else ()),
             "--",
             url,
             str(staging / "repo"),

@@ -15,6 +15,7 @@ from django_stubs_ext import WithAnnotations
 
 from core.admin import json_display
 from planning import selectors, services
+from planning.forms import ProjectAdminForm
 from planning.graph import cycle_closed_by
 from planning.models import (
     ConversationMessage,
@@ -95,6 +96,7 @@ class MembershipInline(admin.TabularInline[ProjectMembership, Project]):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin[Project]):
+    form = ProjectAdminForm
     list_display = ("name", "slug", "status", "mode", "owner", "created_at")
     list_filter = ("status", "mode")
     search_fields = ("name", "slug", "owner__username")
@@ -117,6 +119,12 @@ class ProjectAdmin(admin.ModelAdmin[Project]):
             "root_path",
             "repository_url",
             "base_branch",
+            "setup_command",
+            "verify_command",
+            "max_qa_iterations",
+            "allow_network",
+            "default_executor",
+            "enabled_tools",
         )
         if obj is None:
             return fields
@@ -132,7 +140,13 @@ class ProjectAdmin(admin.ModelAdmin[Project]):
         self, request: HttpRequest, obj: Project, form: forms.ModelForm[Project], change: bool
     ) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            # Through the service, which checks the repository (and clones one) as the
+            # form did; what it does not take (the owner, completed_at) is saved after.
+            data = {n: getattr(obj, n) for n in form.changed_data if n in services.PROJECT_FIELDS}
+            saved = services.project_update(project=Project.objects.get(pk=obj.pk), data=data)
+            obj.root_path = saved.root_path
+            if set(form.changed_data) - set(services.PROJECT_FIELDS):
+                super().save_model(request, obj, form, change)
             return
         created = services.project_create(
             owner=obj.owner,

@@ -4,9 +4,13 @@ from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import MinValueValidator
 
+from core.errors import DomainError
 from planning.importers import FORMATS, MAX_BYTES
 from planning.models import Project, Task
+from planning.services.repositories import project_repository_check
+from planning.tool_options import enabled_tools_error, tool_options
 
 
 class ProjectCreateForm(forms.ModelForm[Project]):
@@ -20,6 +24,108 @@ class ProjectCreateForm(forms.ModelForm[Project]):
         super().__init__(*args, **kwargs)
         # project_create derives a free slug from the name when none is given.
         self.fields["slug"].required = False
+
+
+class ProjectSettingsForm(forms.ModelForm[Project]):
+    """How agents work on the project's code. Whether the repository fields name a
+    usable repository is the service's check; the view puts its error on the field."""
+
+    enabled_tools = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tools agents may use beyond the always-on, low-risk ones.",
+    )
+
+    class Meta:
+        model = Project
+        fields = [
+            "root_path",
+            "repository_url",
+            "base_branch",
+            "setup_command",
+            "verify_command",
+            "max_qa_iterations",
+            "enabled_tools",
+            "allow_network",
+            "default_executor",
+        ]
+        labels = {
+            "root_path": "Root path",
+            "repository_url": "Repository URL",
+            "max_qa_iterations": "Max QA iterations",
+        }
+        help_texts = {
+            "root_path": "Absolute path of a git checkout on the worker's disk. Agents work in "
+            "worktrees made from it; the checkout itself is never changed.",
+            "repository_url": "With no root path, this repository (a local path, file:// or "
+            "https:// URL) is cloned for the project, and the clone becomes its root path.",
+            "base_branch": "The branch each task's worktree starts from.",
+        }
+        widgets = {
+            "setup_command": forms.Textarea(attrs={"rows": 2, "placeholder": "make install"}),
+            "verify_command": forms.Textarea(attrs={"rows": 2, "placeholder": "make test"}),
+        }
+
+    def __init__(self, *args: Any, can_write: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        qa = self.fields["max_qa_iterations"]
+        qa.validators.append(MinValueValidator(1))
+        qa.widget.attrs["min"] = 1
+        tools = self.fields["enabled_tools"]
+        assert isinstance(tools, forms.MultipleChoiceField)
+        tools.choices = self._tool_choices()
+        if not can_write:
+            for field in self.fields.values():
+                field.disabled = True
+
+    def _tool_choices(self) -> list[tuple[str, str]]:
+        options = tool_options() or []
+        choices = [(o.name, f"{o.name} ({o.risk} risk): {o.description}") for o in options]
+        # A tool enabled earlier whose module is gone stays listed, so saving keeps it.
+        known = {o.name for o in options}
+        stored = self.instance.enabled_tools if self.instance.pk else []
+        choices += [(name, f"{name} (not installed)") for name in stored if name not in known]
+        if not choices:
+            self.fields[
+                "enabled_tools"
+            ].help_text = "No tool beyond the always-on, low-risk ones is installed."
+        return choices
+
+
+class ProjectAdminForm(forms.ModelForm[Project]):
+    """The admin's project form: the service's checks of the repository and the
+    coding-run settings, shown on their fields before the admin saves."""
+
+    class Meta:
+        model = Project
+        fields: list[str] = []  # ProjectAdmin.get_fields says which
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "max_qa_iterations" in self.fields:
+            self.fields["max_qa_iterations"].validators.append(MinValueValidator(1))
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if "enabled_tools" in self.fields and "enabled_tools" in data:
+            problem = enabled_tools_error(
+                data["enabled_tools"],
+                already=self.instance.enabled_tools if self.instance.pk else [],
+            )
+            if problem:
+                self.add_error("enabled_tools", problem)
+        repository = ("root_path", "repository_url", "base_branch")
+        if self.errors or not (set(repository) & set(self.changed_data) or not self.instance.pk):
+            return data
+        try:
+            project_repository_check(
+                slug=data.get("slug") or self.instance.slug,
+                **{name: data.get(name, getattr(self.instance, name)) for name in repository},
+            )
+        except DomainError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return data
 
 
 class TaskStatusForm(forms.Form):

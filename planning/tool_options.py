@@ -35,15 +35,16 @@ def tool_options() -> list[ToolOption] | None:
     return sorted(_provider(), key=lambda option: option.name)
 
 
-def enabled_tools_error(names: object) -> str | None:
-    """Why `names` cannot be a project's enabled_tools, or None."""
+def enabled_tools_error(names: object, *, already: Iterable[str] = ()) -> str | None:
+    """Why `names` cannot be a project's enabled_tools, or None. Names `already`
+    enabled stay allowed (a tool whose module was taken away since)."""
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
         return "enabled_tools must be a list of tool names."
     options = tool_options()
     if options is None:
         return None
     known = {option.name for option in options}
-    unknown = sorted(set(names) - known)
+    unknown = sorted(set(names) - known - set(already))
     if unknown:
         listed = ", ".join(sorted(known)) or "none"
         return f"Unknown tool {', '.join(map(repr, unknown))}; tools that can be enabled: {listed}."

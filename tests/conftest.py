@@ -14,10 +14,15 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def coding_dirs(settings, tmp_path_factory):
-    # Worktrees and clones go to throwaway folders, never to the checkout's var/.
-    settings.WORKSPACES_DIR = tmp_path_factory.mktemp("worktrees")
-    settings.REPOS_DIR = tmp_path_factory.mktemp("repos")
+def private_var_folders(settings, tmp_path_factory):
+    """Worktrees, clones and the demo repository go to the test's own folders, never to
+    the checkout's var/."""
+    base = tmp_path_factory.mktemp("var")
+    settings.WORKSPACES_DIR = base / "worktrees"
+    settings.REPOS_DIR = base / "repos"
+    settings.WORKSPACES_DIR.mkdir()
+    settings.REPOS_DIR.mkdir()
+    settings.DEMO_REPOSITORY_DIR = base / "demo-repo"
 
 
 @pytest.fixture

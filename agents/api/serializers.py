@@ -44,6 +44,12 @@ def _run_field() -> serializers.PrimaryKeyRelatedField[AgentRun]:
 class AgentSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializer[Agent]):
     scoped_related_fields = {"current_task": "project"}
     current_task = _task_field()
+    executor_command = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        help_text="For the `command` executor: the argv to run, with {prompt_file} and "
+        '{worktree} placeholders, e.g. ["./my-agent.sh", "{prompt_file}"].',
+    )
 
     class Meta:
         model = Agent
@@ -56,6 +62,8 @@ class AgentSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializ
             "worktree_path",
             "branch_name",
             "model",
+            "executor",
+            "executor_command",
             "spawned_at",
             "last_activity_at",
             "terminated_at",

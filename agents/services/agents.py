@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from agents.models import Agent
 from agents.services._common import _check_same_project
-from core.errors import ConflictError
+from agents.workspaces.executors import executor_command_error
+from core.errors import ConflictError, DomainError
 from core.services import model_update
-from planning.models import Project, Task
+from planning.models import Executor, Project, Task
 
 # Agents -------------------------------------------------------------------------------
 
@@ -23,6 +24,8 @@ AGENT_FIELDS = (
     "worktree_path",
     "branch_name",
     "model",
+    "executor",
+    "executor_command",
     "termination_reason",
 )
 
@@ -38,13 +41,27 @@ def _stamp_termination(agent: Agent) -> list[str]:
     return []
 
 
+def _check_executor(agent: Agent) -> None:
+    """A `command` executor needs its argv template; any template is a list of strings."""
+    command = agent.executor_command
+    if agent.executor == Executor.COMMAND or command not in ([], None):
+        problem = executor_command_error(command)
+        if problem:
+            raise DomainError(problem, field="executor_command")
+
+
 @transaction.atomic
 def agent_create(*, project: Project, name: str, type: str, **fields: Any) -> Agent:
-    """Register an agent. Raises DomainError when its current task is in another project."""
+    """Register an agent; one that writes code uses the project's default executor
+    unless told otherwise. Raises DomainError when its current task is in another
+    project, or its executor is `command` without a valid argv template."""
     agent = Agent(project=project, name=name, type=type)
+    if "executor" not in fields and type not in Agent.NOT_DISPATCHED_TYPES:
+        agent.executor = project.default_executor
 
     def derive(changed: list[str]) -> list[str]:
         _check_same_project(project, current_task=agent.current_task)
+        _check_executor(agent)
         _stamp_termination(agent)
         return changed
 
@@ -57,12 +74,15 @@ def agent_update(*, agent: Agent, data: Mapping[str, Any]) -> Agent:
     """Change an agent. Moving to `terminated` stamps terminated_at, and frees the pending
     tasks assigned to it; leaving it clears terminated_at.
 
-    Raises DomainError when the current task is in another project.
+    Raises DomainError when the current task is in another project, or the executor is
+    `command` without a valid argv template.
     """
 
     def derive(changed: list[str]) -> list[str]:
         if "current_task" in changed:
             _check_same_project(agent.project, current_task=agent.current_task)
+        if "executor" in changed or "executor_command" in changed:
+            _check_executor(agent)
         if "status" in changed:
             changed += _stamp_termination(agent)
         return changed

@@ -16,6 +16,8 @@ from django.views.decorators.vary import vary_on_headers
 from agents import selectors, services
 from agents.forms import AgentCreateForm
 from agents.models import Agent
+from agents.workspaces.commands import sandbox_available
+from agents.workspaces.executors import executor_check
 from core.errors import DomainError
 from core.htmx import (
     AuthenticatedHtmxRequest,
@@ -50,9 +52,16 @@ def agent_list(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     context = {
         "project": project,
         "page_obj": page_obj,
+        # What keeps each CLI agent from running here (its program missing), if anything.
+        "agent_rows": [
+            (agent, executor_check(agent.executor, agent.executor_command)) for agent in page_obj
+        ],
         "can_write": membership.can_write,
         "agents_live": agents_live,
         "agent_form": AgentCreateForm(),
+        # Whether agents' commands and checks on this server run inside bubblewrap.
+        "commands_confined": sandbox_available(),
+        "has_repository": bool(project.root_path),
     }
     return render(request, template_name, context)
 
@@ -73,7 +82,7 @@ def agent_create(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
                     model=form.cleaned_data["model"],
                 )
                 return _issued_key_page(request, project, issued, created=True)
-            agent = services.agent_create(project=project, **form.cleaned_data)
+            agent = services.agent_create(project=project, **form.agent_fields())
         except DomainError as exc:
             messages.error(request, exc.message)
         except ValidationError as exc:
@@ -83,7 +92,8 @@ def agent_create(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
                 request, f"Added {agent.get_type_display().lower()} agent {agent.name}."
             )
     else:
-        messages.error(request, "Give the agent a name and a type.")
+        errors = [str(error) for field in form.errors.values() for error in field]
+        messages.error(request, " ".join(errors) or "Give the agent a name and a type.")
     return redirect_or_client_redirect(request, reverse("agents:agent-list", args=[project.slug]))
 
 

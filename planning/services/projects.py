@@ -87,7 +87,7 @@ def project_update(*, project: Project, data: Mapping[str, Any]) -> Project:
 def _prepare_repository(*, slug: str, current: Project | None, data: dict[str, Any]) -> Path | None:
     """Check the fields a project is about to be saved with, and clone its repository
     when that is what they ask for (setting data["root_path"]). Returns the new clone."""
-    _check_settings(data)
+    _check_settings(data, current)
     values = {
         name: data.get(name, getattr(current, name) if current else _default(name))
         for name in REPOSITORY_FIELDS
@@ -107,9 +107,10 @@ def _default(name: str) -> Any:
     return field.get_default()
 
 
-def _check_settings(data: Mapping[str, Any]) -> None:
+def _check_settings(data: Mapping[str, Any], current: Project | None) -> None:
     if "enabled_tools" in data:
-        problem = enabled_tools_error(data["enabled_tools"])
+        already = current.enabled_tools if current is not None else []
+        problem = enabled_tools_error(data["enabled_tools"], already=already or [])
         if problem:
             raise DomainError(problem, field="enabled_tools")
     qa = data.get("max_qa_iterations")

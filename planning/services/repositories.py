@@ -32,6 +32,7 @@ class RepositoryPlan:
 
     root_path: Path | None = None
     clone_url: str = ""
+    branch: str = ""
 
 
 def project_repository_check(
@@ -75,7 +76,7 @@ def project_repository_check(
             f"base branch {base_branch!r} does not exist in {repository_url}{_listing(branches)}",
             field="base_branch",
         )
-    return RepositoryPlan(root_path=dest, clone_url=repository_url)
+    return RepositoryPlan(root_path=dest, clone_url=repository_url, branch=base_branch)
 
 
 def clone_destination(slug: str) -> Path:
@@ -92,7 +93,7 @@ def project_repository_clone(*, plan: RepositoryPlan) -> Path | None:
     if not plan.clone_url or plan.root_path is None:
         return None
     try:
-        git.clone(plan.clone_url, plan.root_path)
+        git.clone(plan.clone_url, plan.root_path, branch=plan.branch)
     except git.GitError as exc:
         raise DomainError(exc.message, field="repository_url") from exc
     return plan.root_path

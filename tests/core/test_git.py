@@ -255,6 +255,20 @@ def test_a_failed_clone_leaves_nothing_behind(tmp_path):
     assert list((tmp_path / "repos").iterdir()) == []
 
 
+def test_clone_checks_out_the_branch_asked_for(repo, tmp_path):
+    run_git(repo, "branch", "dev")
+    git.clone(str(repo), tmp_path / "dest", branch="dev")
+    assert git.git("branch", "--show-current", cwd=tmp_path / "dest") == "dev"
+    assert git.branch_exists(tmp_path / "dest", "dev")
+
+
+def test_remote_branches(repo):
+    run_git(repo, "branch", "dev")
+    assert sorted(git.remote_branches(str(repo))) == ["dev", "main"]
+    with pytest.raises(git.GitError, match="does not appear to be a git repository"):
+        git.remote_branches(str(repo / "nowhere"))
+
+
 def test_clone_refuses_an_existing_destination(repo, tmp_path):
     (tmp_path / "dest").mkdir()
     with pytest.raises(git.GitError, match="already exists"):

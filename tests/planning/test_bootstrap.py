@@ -78,8 +78,10 @@ def test_first_bootstrap_creates_the_demo_project_once(capsys, password_file):
     assert demo.owner.username == "admin"
     assert demo.tasks.count() == 10 and demo.features.count() == 4
     assert demo.dev_plans.get().versions.count() == 1
+    coding = Project.objects.get(slug="calculator-demo")  # and the coding demo
+    assert "/projects/calculator-demo/" in out and coding.root_path
     _bootstrap(capsys, password_file)
-    assert Project.objects.count() == 1
+    assert Project.objects.count() == 2
 
 
 def test_no_demo_when_asked_or_when_projects_exist(capsys, password_file):

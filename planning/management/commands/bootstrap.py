@@ -1,5 +1,6 @@
 """Make a checkout ready to serve: migrate, collect static files, create the admin user
-and, on an empty database, the demo project (which is why the command lives in planning).
+and, on an empty database, the demo projects: Crewboard's own plan (which is why the
+command lives in planning) and the coding demo (`manage.py coding_demo`).
 
 Safe to run on every start: each step is a no-op when already done.
 """
@@ -45,6 +46,9 @@ class Command(BaseCommand):
             demo = demo_project_ensure(owner=admin)
             if demo is not None:
                 self.stdout.write(f"Created the demo project: /projects/{demo.slug}/")
+                # By name: the coding demo belongs to agents, which planning does not
+                # import. Like the first demo, only on a database that had no project.
+                call_command("coding_demo", owner=admin.get_username(), verbosity=verbosity)
 
     def _ensure_admin(self, username: str, password_file: Path) -> User:
         user_model = get_user_model()
