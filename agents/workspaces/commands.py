@@ -263,12 +263,12 @@ def command_run(
 
     Confined, only `writable` can be written, except `read_only` paths inside it (such
     as a git dir's config and hooks: see paths.worktree_mounts). `env` is added to the
-    clean `command_environment()`. The command runs in its own
-    process group; a timeout or `should_cancel()` turning true ends the whole group
-    (SIGTERM, then SIGKILL), and so does the command's own exit, so nothing it started
-    outlives it. A program that cannot be started gives exit code 127 (126 when it is
-    not executable) and says why in the output. Raises ValueError for an empty argv and
-    SandboxError when AGENT_SANDBOX=bwrap but bubblewrap cannot run here.
+    clean `command_environment()`. The command runs in its own process group; a timeout
+    or `should_cancel()` turning true ends the whole group (SIGTERM, then SIGKILL), and
+    so does the command's own exit, so nothing it started outlives it. A program that
+    cannot be started gives exit code 127 (126 when it is not executable) and says why
+    in the output. Raises ValueError for an empty argv and SandboxError when
+    AGENT_SANDBOX=bwrap but bubblewrap cannot run here.
     """
     if not argv:
         raise ValueError("a command needs at least a program name")
