@@ -174,7 +174,11 @@ def measure(repo: Path, plain_dir: Path) -> dict[str, Any]:
         for side in ("plain", "ours") if round_ % 2 == 0 else ("ours", "plain"):
             if side == "ours":
                 times["remove"].append(
-                    timed(lambda: workspaces.workspace_remove(workspace=made[0], reason="bench"))
+                    timed(
+                        lambda made=made: workspaces.workspace_remove(
+                            workspace=made[0], reason="bench"
+                        )
+                    )
                 )
             else:
                 times["plain_remove"].append(
@@ -195,7 +199,8 @@ def measure(repo: Path, plain_dir: Path) -> dict[str, Any]:
             nonlocal failures
             with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
                 done = pool.map(
-                    lambda n: plain_add(repo, plain_dir / f"p{n}", f"plain/{n}"), numbers
+                    lambda number: plain_add(repo, plain_dir / f"p{number}", f"plain/{number}"),
+                    numbers,
                 )
                 failures += sum(1 for result in done if result.returncode != 0)
 
