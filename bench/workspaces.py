@@ -144,91 +144,98 @@ def plain_add(repo: Path, path: Path, branch: str) -> subprocess.CompletedProces
     )  # fmt: skip
 
 
-def measure(repo: Path, plain_dir: Path) -> dict[str, Any]:
-    project, agent = make_project(repo)
-    counter = iter(range(1_000_000))
-    times: dict[str, list[float]] = {
-        key: [] for key in ("create", "plain_create", "remove", "plain_remove", "par", "plain_par")
-    }
-    # Warm-up (untimed): the first checkout reads the objects into the page cache.
-    warm = workspaces.workspace_create(run=new_run(project, agent, next(counter)))
-    workspaces.workspace_remove(workspace=warm, reason="warm-up")
+def in_turn(
+    first_ours: bool, ours: Callable[[], Any], plain: Callable[[], Any]
+) -> tuple[float, float]:
+    """Time both, in the order asked for; returns (ours, plain) in milliseconds."""
+    if first_ours:
+        mine = timed(ours)
+        return mine, timed(plain)
+    theirs = timed(plain)
+    return timed(ours), theirs
 
-    for round_ in range(ROUNDS):
-        n = next(counter)
-        run = new_run(project, agent, n)
-        path = plain_dir / f"p{n}"
+
+class Bench:
+    def __init__(self, repo: Path, plain_dir: Path) -> None:
+        self.repo, self.plain_dir = repo, plain_dir
+        self.project, self.agent = make_project(repo)
+        self.numbers = iter(range(1_000_000))
+        self.times: dict[str, list[float]] = {}
+        self.plain_failures = 0
+
+    def record(self, key: str, pair: tuple[float, float]) -> None:
+        self.times.setdefault(key, []).append(pair[0])
+        self.times.setdefault(f"plain_{key}", []).append(pair[1])
+
+    def run(self) -> AgentRun:
+        return new_run(self.project, self.agent, next(self.numbers))
+
+    def one_round(self, round_: int) -> None:
+        run, n = self.run(), next(self.numbers)
+        path = self.plain_dir / f"p{n}"
+        made: list[Workspace] = []
+        self.record(
+            "create",
+            in_turn(
+                round_ % 2 == 0,
+                lambda: made.append(workspaces.workspace_create(run=run)),
+                lambda: plain_add(self.repo, path, f"plain/{n}").check_returncode(),
+            ),
+        )
+        self.record(
+            "remove",
+            in_turn(
+                round_ % 2 == 1,
+                lambda: workspaces.workspace_remove(workspace=made[0], reason="bench"),
+                lambda: git(self.repo, "worktree", "remove", "--force", str(path)),
+            ),
+        )
+
+    def parallel_round(self, round_: int) -> None:
+        runs = [self.run() for _ in range(PARALLEL)]
+        paths = {n: self.plain_dir / f"p{n}" for n in (next(self.numbers) for _ in runs)}
         made: list[Workspace] = []
 
-        def ours(run: AgentRun = run, made: list[Workspace] = made) -> None:
-            made.append(workspaces.workspace_create(run=run))
-
-        def plain(path: Path = path, n: int = n) -> None:
-            plain_add(repo, path, f"plain/{n}").check_returncode()
-
-        for side in ("ours", "plain") if round_ % 2 == 0 else ("plain", "ours"):
-            if side == "ours":
-                times["create"].append(timed(ours))
-            else:
-                times["plain_create"].append(timed(plain))
-        for side in ("plain", "ours") if round_ % 2 == 0 else ("ours", "plain"):
-            if side == "ours":
-                times["remove"].append(
-                    timed(
-                        lambda made=made: workspaces.workspace_remove(
-                            workspace=made[0], reason="bench"
-                        )
-                    )
-                )
-            else:
-                times["plain_remove"].append(
-                    timed(lambda path=path: git(repo, "worktree", "remove", "--force", str(path)))
-                )
-
-    failures = 0
-    for round_ in range(PARALLEL_ROUNDS):
-        runs = [new_run(project, agent, next(counter)) for _ in range(PARALLEL)]
-        numbers = [next(counter) for _ in range(PARALLEL)]
-        made_batch: list[Workspace] = []
-
-        def ours_batch(runs: list[AgentRun] = runs, made: list[Workspace] = made_batch) -> None:
+        def ours() -> None:
             with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
                 made.extend(pool.map(create_in_thread, runs))
 
-        def plain_batch(numbers: list[int] = numbers) -> None:
-            nonlocal failures
+        def plain() -> None:
             with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-                done = pool.map(
-                    lambda number: plain_add(repo, plain_dir / f"p{number}", f"plain/{number}"),
-                    numbers,
-                )
-                failures += sum(1 for result in done if result.returncode != 0)
+                done = list(pool.map(lambda n: plain_add(self.repo, paths[n], f"plain/{n}"), paths))
+            self.plain_failures += sum(1 for result in done if result.returncode != 0)
 
-        for side in ("ours", "plain") if round_ % 2 == 0 else ("plain", "ours"):
-            if side == "ours":
-                times["par"].append(timed(ours_batch))
-            else:
-                times["plain_par"].append(timed(plain_batch))
-        for workspace in made_batch:
+        self.record("parallel", in_turn(round_ % 2 == 0, ours, plain))
+        for workspace in made:
             workspaces.workspace_remove(workspace=workspace, reason="bench")
-        for n in numbers:
-            subprocess.run(["git", "worktree", "remove", "--force", str(plain_dir / f"p{n}")],
-                           cwd=repo, capture_output=True, check=False)  # fmt: skip
-        shutil.rmtree(plain_dir, ignore_errors=True)
-        git(repo, "worktree", "prune")
+        for path in paths.values():
+            subprocess.run(["git", "worktree", "remove", "--force", str(path)],
+                           cwd=self.repo, capture_output=True, check=False)  # fmt: skip
+        shutil.rmtree(self.plain_dir, ignore_errors=True)
+        git(self.repo, "worktree", "prune")
 
-    med = {key: statistics.median(values) for key, values in times.items()}
+
+def measure(repo: Path, plain_dir: Path) -> dict[str, Any]:
+    bench = Bench(repo, plain_dir)
+    # Warm-up (untimed): the first checkout reads the objects into the page cache.
+    warm = workspaces.workspace_create(run=bench.run())
+    workspaces.workspace_remove(workspace=warm, reason="warm-up")
+    for round_ in range(ROUNDS):
+        bench.one_round(round_)
+    for round_ in range(PARALLEL_ROUNDS):
+        bench.parallel_round(round_)
+    med = {key: statistics.median(values) for key, values in bench.times.items()}
     return {
         "worktree_create_ratio": round(med["create"] / med["plain_create"], 3),
         "worktree_remove_ratio": round(med["remove"] / med["plain_remove"], 3),
-        "parallel_4_ratio": round(med["par"] / med["plain_par"], 3),
+        "parallel_4_ratio": round(med["parallel"] / med["plain_parallel"], 3),
         "worktree_create_ms": round(med["create"], 1),
         "plain_worktree_add_ms": round(med["plain_create"], 1),
         "worktree_remove_ms": round(med["remove"], 1),
         "plain_worktree_remove_ms": round(med["plain_remove"], 1),
-        "parallel_4_ms": round(med["par"], 1),
-        "plain_parallel_4_ms": round(med["plain_par"], 1),
-        "plain_parallel_failures": failures,
+        "parallel_4_ms": round(med["parallel"], 1),
+        "plain_parallel_4_ms": round(med["plain_parallel"], 1),
+        "plain_parallel_failures": bench.plain_failures,
     }
 
 

@@ -73,15 +73,9 @@ def workspace_create(*, run: AgentRun) -> Workspace:
     if existing is not None and Path(existing.path).is_dir():
         return existing
     project = run.project
-    repo = _repository(project)
+    repo, base_commit = _repository(project)
     path = workspace_dir(project) / str(run.pk)
     _check_outside_checkout(repo, path)
-    try:
-        base_commit = git.rev_parse(repo, f"refs/heads/{project.base_branch}")
-    except git.GitError:
-        raise WorkspaceError(
-            f"base branch {project.base_branch!r} does not exist in {repo}"
-        ) from None
     if path.exists():  # left by a create that crashed: nothing records it
         _discard(repo, path)
     elif existing is not None:  # its folder was lost: git still has it on record
@@ -98,16 +92,21 @@ def workspace_create(*, run: AgentRun) -> Workspace:
             raise
 
 
-def _repository(project: Project) -> Path:
+def _repository(project: Project) -> tuple[Path, str]:
+    """The project's checkout and the commit its base branch is at."""
     if not project.root_path:
         raise WorkspaceError(
             f"Project {project.slug} has no repository: set its root path (a git checkout) "
             "or a repository URL in the project's settings."
         )
     repo = Path(project.root_path)
+    try:
+        return repo, git.rev_parse(repo, f"refs/heads/{project.base_branch}")
+    except git.GitError:
+        pass  # one git call when all is well; on failure, find out which message fits
     if not git.is_work_tree(repo):
         raise WorkspaceError(f"root_path {repo} is not a git work tree")
-    return repo
+    raise WorkspaceError(f"base branch {project.base_branch!r} does not exist in {repo}")
 
 
 def _check_outside_checkout(repo: Path, path: Path) -> None:
@@ -135,9 +134,6 @@ def _add_worktree(
     last_error: git.GitError | None = None
     for attempt in range(run.attempt, run.attempt + BRANCH_TRIES):
         branch = f"{stem}-{attempt}"
-        # An earlier run of the task left this branch (its work is kept): take the next.
-        if git.branch_exists(repo, branch):
-            continue
         log.write(
             "system",
             f"Creating worktree {path} on branch {branch} from "
@@ -148,8 +144,10 @@ def _add_worktree(
         except git.GitError as exc:
             last_error = exc
             _discard(repo, path)
+            # An earlier run of the task left this branch (its work is kept), or another
+            # create took the name meanwhile: take the next number.
             if "already exists" in exc.stderr and git.branch_exists(repo, branch):
-                continue  # another create took the name meanwhile
+                continue
             raise WorkspaceError(f"Could not create the worktree: {exc.message}") from exc
         return branch
     raise WorkspaceError(
@@ -235,10 +233,8 @@ def _record(run: AgentRun, *, path: Path, branch: str, base_commit: str) -> Work
             "removal_reason": "",
         },
     )
-    if run.task is not None:
-        planning_services.task_update(
-            task=run.task, data={"worktree_path": str(path), "branch_name": branch}
-        )
+    if run.task_id is not None:
+        planning_services.task_worktree_set(task_id=run.task_id, path=str(path), branch=branch)
     return workspace
 
 
@@ -258,9 +254,10 @@ def workspace_remove(*, workspace: Workspace, reason: str) -> Workspace:
         locked.removed_at = timezone.now()
         locked.removal_reason = reason[:200]
         locked.save(update_fields=["status", "removed_at", "removal_reason"])
-        task = Task.objects.filter(pk=locked.task_id or 0, worktree_path=locked.path).first()
-        if task is not None:
-            planning_services.task_update(task=task, data={"worktree_path": "", "branch_name": ""})
+        if locked.task_id is not None:
+            planning_services.task_worktree_set(
+                task_id=locked.task_id, path="", branch="", only_if_path=locked.path
+            )
     return locked
 
 

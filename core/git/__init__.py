@@ -180,6 +180,9 @@ def toplevel(path: Path | str) -> Path:
 
 def common_dir(path: Path | str) -> Path:
     """The repository's shared .git directory (the same for all its worktrees)."""
+    dot_git = Path(path) / ".git"
+    if dot_git.is_dir() and (dot_git / "HEAD").is_file():
+        return dot_git  # a checkout's top folder: no need to ask git
     found = Path(git("rev-parse", "--git-common-dir", cwd=path))
     return found if found.is_absolute() else (Path(path) / found).resolve()
 

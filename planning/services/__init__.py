@@ -27,6 +27,7 @@ from planning.services.items import (
     task_remove_dependency,
     task_set_status,
     task_update,
+    task_worktree_set,
 )
 from planning.services.projects import (
     PROJECT_FIELDS,
@@ -65,4 +66,5 @@ __all__ = [
     "task_remove_dependency",
     "task_set_status",
     "task_update",
+    "task_worktree_set",
 ]

@@ -321,6 +321,16 @@ def task_qa_iteration_add(*, task_id: int) -> int:
     return int(Task.objects.values_list("qa_iterations", flat=True).get(pk=task_id))
 
 
+def task_worktree_set(*, task_id: int, path: str, branch: str, only_if_path: str = "") -> bool:
+    """Record (or, with blanks, clear) the worktree a task is being worked on in; with
+    `only_if_path`, only while it still records that one. One UPDATE: it is on the path
+    of every coding run's start. Returns whether the task changed."""
+    tasks = Task.objects.filter(pk=task_id)
+    if only_if_path:
+        tasks = tasks.filter(worktree_path=only_if_path)
+    return bool(tasks.update(worktree_path=path, branch_name=branch, updated_at=timezone.now()))
+
+
 # A task closed by a person, or by the agent itself, stays closed when the run ends.
 CLOSED_STATUSES = (Task.Status.DONE, Task.Status.CANCELLED, Task.Status.DEFERRED)
 
