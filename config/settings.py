@@ -351,6 +351,8 @@ AGENT_COMMAND_TIMEOUT_S = env.float("AGENT_COMMAND_TIMEOUT_S", default=600.0)
 # The time limit of one agent step, which may run a few commands.
 AGENT_STEP_TIME_LIMIT_S = env.float("AGENT_STEP_TIME_LIMIT_S", default=1800.0)
 AGENT_COMMAND_OUTPUT_BYTES = env.int("AGENT_COMMAND_OUTPUT_BYTES", default=1_000_000)
+# The most of one command's (or CLI attempt's, or check's) output a run's log keeps.
+RUN_LOG_MAX_CHARS = env.int("RUN_LOG_MAX_CHARS", default=50_000_000)
 WORKSPACE_SETUP_TIMEOUT_S = env.float("WORKSPACE_SETUP_TIMEOUT_S", default=900.0)
 VERIFY_TIMEOUT_S = env.float("VERIFY_TIMEOUT_S", default=900.0)
 EXECUTOR_TIMEOUT_S = env.float("EXECUTOR_TIMEOUT_S", default=3600.0)
