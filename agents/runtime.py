@@ -12,8 +12,9 @@ worker can pick a run up where it stopped:
   row in one transaction. A call whose completion exists is never run again (its stored
   output is reused). A worker killed while a low-risk tool runs rolls that tool's
   database work back, and the retry runs it once more. A medium- or high-risk call
-  (files, commands, git) acts where no transaction reaches: one whose started row has
-  no completion is never run again blindly; the model is told it was interrupted.
+  (files, commands, git) acts where no transaction reaches, so it runs outside one
+  (holding no lock for the minutes a command may take), and one whose started row has
+  no completion is never run again blindly: the model is told it was interrupted.
 - Bad arguments from the model go back to it as a tool error; they never crash the run.
 """
 
@@ -196,6 +197,13 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
                     commit_without_flush_wait()
                 started = _log_started(run, step, request, tool, arguments)
             logged_now = True
+        assert started is not None  # found, or logged above
+        outside = tool is not None and _acts_outside(tool) and arguments is not None
+        if completion_row is None and outside:
+            assert tool is not None and arguments is not None
+            completion_row = _run_outside_call(
+                run, step, request, tool, started, arguments, logged_now=logged_now
+            )
         # A low-risk tool's quick database work, its completion row and the step's end
         # commit together: one flush to disk a step. The run is locked first, in the
         # order cancel and pause lock it (the run, then the task).
@@ -203,10 +211,7 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
         with transaction.atomic():
             project_status = _lock_run(run) if ended else None
             if completion_row is None:
-                assert started is not None  # found, or logged above
                 completion_row = _completion_after_lock(started, run_locked=ended)
-                if completion_row is None and not logged_now and _acts_outside(tool):
-                    completion_row = _interrupted(started)
                 if completion_row is None:
                     completion_row = _run_tool_call(
                         run, step, request, tools, started, arguments, argument_error
@@ -261,6 +266,39 @@ def _acts_outside(tool: Tool | None) -> bool:
     """Medium- and high-risk tools act outside the database (files, commands, git), where
     a transaction cannot roll a half-done call back."""
     return tool is not None and tool.risk != "low"
+
+
+def _run_outside_call(
+    run: AgentRun,
+    step: AgentStep,
+    request: ToolCallRequest,
+    tool: Tool,
+    started: ToolCall,
+    arguments: dict[str, Any],
+    *,
+    logged_now: bool,
+) -> ToolCall:
+    """Carry out a call that acts outside the database (files, commands, git), outside
+    any transaction: a command may take minutes, and no lock is held meanwhile.
+
+    Its started row committed before it ran. One this delivery did not log belongs to an
+    earlier delivery that never completed it (its worker died, or it is still running
+    somewhere): the call is completed as interrupted instead, never run again. Should
+    two deliveries race, the completion row inserted first stands, so the model is told
+    one outcome.
+    """
+    if not logged_now:
+        with transaction.atomic():
+            existing = _completion_after_lock(started, run_locked=False)
+            return existing or _interrupted(started)
+    status, output, error, duration_ms = _call_tool(run, step, tool, started, arguments)
+    with transaction.atomic():
+        existing = _completion_after_lock(started, run_locked=False)
+        if existing is not None:
+            return existing
+        return agent_services.tool_call_complete(
+            started=started, status=status, output=output, error=error, duration_ms=duration_ms
+        )
 
 
 def _interrupted(started: ToolCall) -> ToolCall:
@@ -418,8 +456,35 @@ def _run_tool_call(
     arguments: dict[str, Any] | None,
     argument_error: str,
 ) -> ToolCall:
-    """Run the tool and log its completion row, inside the caller's transaction, so the
-    tool's own database work and the row commit together."""
+    """Run a tool that works in the database and log its completion row, inside the
+    caller's transaction, so the tool's own database work and the row commit together.
+    An unknown tool or unusable arguments complete the call as failed."""
+    tool = tools.get(request.name)
+    if tool is None:
+        error = f"there is no tool {request.name!r}; use one of {', '.join(sorted(tools))}"
+        outcome: tuple[str, Any, str, int] = (ToolCall.Status.FAILED, None, error, 0)
+    elif arguments is None:
+        outcome = (ToolCall.Status.FAILED, None, argument_error, 0)
+    else:
+        outcome = _call_tool(run, step, tool, started, arguments, in_transaction=True)
+    status, output, error, duration_ms = outcome
+    return agent_services.tool_call_complete(
+        started=started, status=status, output=output, error=error, duration_ms=duration_ms
+    )
+
+
+def _call_tool(
+    run: AgentRun,
+    step: AgentStep,
+    tool: Tool,
+    started: ToolCall,
+    arguments: dict[str, Any],
+    *,
+    in_transaction: bool = False,
+) -> tuple[str, Any, str, int]:
+    """Run the tool's handler: (status, output, error, duration in ms). A ToolError or a
+    broken tool is reported to the model, never fatal. `in_transaction`: in a savepoint
+    of its own, so the database work of a handler that fails is undone."""
     context = ToolContext(
         project=run.project,
         agent=run.agent,
@@ -428,29 +493,20 @@ def _run_tool_call(
         step=step.number,
         tool_call=started,
     )
-    tool = tools.get(request.name)
     began = time.perf_counter()
     status, output, error = ToolCall.Status.SUCCEEDED, None, ""
     try:
-        if tool is None:
-            raise ToolError(
-                f"there is no tool {request.name!r}; use one of {', '.join(sorted(tools))}"
-            )
-        if arguments is None:
-            raise ToolError(argument_error)
-        with transaction.atomic():
+        if in_transaction:
+            with transaction.atomic():
+                output = tool.handler(context, arguments)
+        else:
             output = tool.handler(context, arguments)
     except ToolError as exc:
         status, error = ToolCall.Status.FAILED, str(exc)
-    except Exception as exc:  # a broken tool is reported to the model, not fatal
+    except Exception as exc:
         status, error = ToolCall.Status.FAILED, f"{type(exc).__name__}: {exc}"
-    return agent_services.tool_call_complete(
-        started=started,
-        status=status,
-        output=without_nul(_json_safe(output)),
-        error=without_nul(error),
-        duration_ms=round((time.perf_counter() - began) * 1000),
-    )
+    duration_ms = round((time.perf_counter() - began) * 1000)
+    return status, without_nul(_json_safe(output)), without_nul(error), duration_ms
 
 
 def _json_safe(value: Any) -> Any:

@@ -16,7 +16,15 @@ from planning.models import Project
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # A step may run agents' commands (each up to AGENT_COMMAND_TIMEOUT_S): the default
+    # limits must not cut one short, only catch a worker stuck after it.
+    soft_time_limit=max(settings.CELERY_TASK_SOFT_TIME_LIMIT, settings.AGENT_STEP_TIME_LIMIT_S),
+    time_limit=max(settings.CELERY_TASK_TIME_LIMIT, settings.AGENT_STEP_TIME_LIMIT_S + 60),
+)
 def run_step(self: Task[Any, Any], run_id: int, number: int) -> None:
     """One step of an agent run. Idempotent by (run, step). A step that fails (the model
     unreachable, a database error, a misconfiguration, a time limit) is retried with
@@ -35,7 +43,12 @@ def run_step(self: Task[Any, Any], run_id: int, number: int) -> None:
         raise self.retry(exc=exc, countdown=delay) from exc
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.WORKSPACE_SETUP_TIMEOUT_S + 120,
+    time_limit=settings.WORKSPACE_SETUP_TIMEOUT_S + 180,
+)
 def prepare_run(run_id: int) -> None:
     """Make a coding run's worktree on this worker's host (idempotent: a run that is not
     preparing is skipped)."""
@@ -56,7 +69,13 @@ def run_executor(run_id: int) -> None:
     executors.executor_attempt_execute(run_id=run_id)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # Two checks (the task's and the project's), each up to VERIFY_TIMEOUT_S.
+    soft_time_limit=2 * settings.VERIFY_TIMEOUT_S + 120,
+    time_limit=2 * settings.VERIFY_TIMEOUT_S + 180,
+)
 def verify_run(run_id: int) -> None:
     """Run a coding run's checks (idempotent: a run that is not verifying is skipped)."""
     verify.verify_run_execute(run_id=run_id)

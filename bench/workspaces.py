@@ -17,8 +17,11 @@ neither:
   counts those (the batch is timed all the same); Crewboard's creates never fail.
 
 Each ratio is the median Crewboard time over the median plain time (lower is better; the
-target is at most 1.3); the raw medians, in milliseconds, are printed too. Runs against
-a throwaway database next to the configured one:
+target is at most 1.3); the raw medians, in milliseconds, are printed too. Then, unless
+BENCH_PARTS leaves them out, the other costs of a coding run, each against its floor in
+the same run: `log_ingest_mb_per_s` (bench/log_ingest.py) and `run_page_ms`,
+`verify_overhead_ms` (bench/coding_pages.py). Runs against a throwaway database next to
+the configured one:
 
     .venv/bin/python bench/workspaces.py
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crewboard .venv/bin/python bench/workspaces.py
@@ -46,6 +49,8 @@ import django
 
 django.setup()
 
+import coding_pages  # noqa: E402  (bench/, on sys.path as this script's folder)
+import log_ingest  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, connections  # noqa: E402
@@ -57,6 +62,8 @@ from planning.models import Project, ProjectMembership, Task  # noqa: E402
 FILES = int(os.environ.get("BENCH_WT_FILES", "10000"))
 MEGABYTES = float(os.environ.get("BENCH_WT_MB", "35"))
 ROUNDS = int(os.environ.get("BENCH_WT_ROUNDS", "7"))
+# Which of the other measures run after the worktree ones: BENCH_PARTS=log,pages.
+PARTS = os.environ.get("BENCH_PARTS", "log,pages").split(",")
 PARALLEL_ROUNDS = int(os.environ.get("BENCH_WT_PARALLEL_ROUNDS", "5"))
 PARALLEL = 4
 WORDS = [
@@ -250,6 +257,11 @@ def main() -> None:
             "parallel_rounds": PARALLEL_ROUNDS,
         }
         results.update(measure(repo, root / "plain"))
+        # The rest of a coding run's costs, each against its own floor in this run.
+        if "log" in PARTS:
+            results.update(log_ingest.measure())
+        if "pages" in PARTS:
+            results.update(coding_pages.measure_all())
         print(json.dumps(results, indent=2))
     finally:
         connections.close_all()

@@ -348,13 +348,21 @@ REPOS_DIR = Path(env.str("REPOS_DIR", default=str(VAR_DIR / "repos")))
 # Where `manage.py coding_demo` (run by `make run`) makes the demo repository.
 DEMO_REPOSITORY_DIR = Path(env.str("DEMO_REPOSITORY_DIR", default=str(VAR_DIR / "demo-repo")))
 AGENT_COMMAND_TIMEOUT_S = env.float("AGENT_COMMAND_TIMEOUT_S", default=600.0)
+# The time limit of one agent step, which may run a few commands.
+AGENT_STEP_TIME_LIMIT_S = env.float("AGENT_STEP_TIME_LIMIT_S", default=1800.0)
 AGENT_COMMAND_OUTPUT_BYTES = env.int("AGENT_COMMAND_OUTPUT_BYTES", default=1_000_000)
+# The most of one command's (or CLI attempt's, or check's) output a run's log keeps.
+RUN_LOG_MAX_CHARS = env.int("RUN_LOG_MAX_CHARS", default=50_000_000)
 WORKSPACE_SETUP_TIMEOUT_S = env.float("WORKSPACE_SETUP_TIMEOUT_S", default=900.0)
 VERIFY_TIMEOUT_S = env.float("VERIFY_TIMEOUT_S", default=900.0)
 EXECUTOR_TIMEOUT_S = env.float("EXECUTOR_TIMEOUT_S", default=3600.0)
 # "auto" confines agents' commands with bubblewrap when it is installed; "bwrap" requires
 # it; "none" runs them unconfined.
 AGENT_SANDBOX = env.str("AGENT_SANDBOX", default="auto")
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Redis hands an unacknowledged task to another worker after this long; a coding
+    # CLI's task is acknowledged only when it ends (acks_late), so it must outlast it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(EXECUTOR_TIMEOUT_S) + 600}
 if AGENT_SANDBOX not in ("auto", "bwrap", "none"):
     raise ImproperlyConfigured("AGENT_SANDBOX must be one of auto, bwrap, none.")
 

@@ -88,6 +88,7 @@ export REDIS_URL=""
 export CELERY_BROKER_URL="filesystem://"
 export CELERY_BROKER_DIR="$TMP/broker"
 export LLM_PROVIDER=offline
+export WORKSPACES_DIR="$TMP/worktrees" REPOS_DIR="$TMP/repos" DEMO_REPOSITORY_DIR="$TMP/demo-repo"
 export PYTHONUNBUFFERED=1
 
 say "Bootstrapping a throwaway database in $TMP"

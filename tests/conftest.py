@@ -20,6 +20,8 @@ def private_var_folders(settings, tmp_path_factory):
     base = tmp_path_factory.mktemp("var")
     settings.WORKSPACES_DIR = base / "worktrees"
     settings.REPOS_DIR = base / "repos"
+    settings.WORKSPACES_DIR.mkdir()
+    settings.REPOS_DIR.mkdir()
     settings.DEMO_REPOSITORY_DIR = base / "demo-repo"
 
 

@@ -149,7 +149,7 @@ class AgentRun(TimeStampedModel):
 
     Stage = AgentRunStage
 
-    # A run is active until it ends; only agents/services/runs.py moves it between them.
+    # A run is active until it ends; only agents/services/runs/ moves it between them.
     ACTIVE_STATUSES = (AgentRunStatus.QUEUED, AgentRunStatus.RUNNING)
     FINISHED_STATUSES = (AgentRunStatus.SUCCEEDED, AgentRunStatus.FAILED, AgentRunStatus.CANCELLED)
 

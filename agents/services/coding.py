@@ -33,11 +33,13 @@ def run_prepare_execute(*, run_id: int) -> AgentRun | None:
         return run
     with transaction.atomic():
         ready = runs.run_take_stage(run_id=run_id, stage=AgentRun.Stage.PREPARING)
-        if ready is None:  # cancelled while its worktree was made
-            return None
-        return runs.run_workspace_ready(
-            run=ready, worktree_path=workspace.path, branch_name=workspace.branch
-        )
+        if ready is not None:
+            return runs.run_workspace_ready(
+                run=ready, worktree_path=workspace.path, branch_name=workspace.branch
+            )
+    # Cancelled while its worktree was made: nothing will work there.
+    workspaces.workspace_remove(workspace=workspace, reason="run cancelled")
+    return None
 
 
 def _blocked_task(task: Task) -> Task:

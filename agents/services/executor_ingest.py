@@ -13,11 +13,11 @@ import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 
 from agents.llm import Completion, Usage
 from agents.models import AgentRun, ToolCall
-from agents.services.logs import decision_record, tool_call_complete, tool_call_start
+from agents.services.logs import decisions_record, tool_call_complete, tool_call_start
 from agents.services.usage import UsageContext, usage_record
 from agents.workspaces.streams import (
     Event,
@@ -64,6 +64,7 @@ class EventIngest:
         self.failed_outcome: str | None = None
         self.dropped = 0
         self._open: dict[str, tuple[ToolCall, float]] = {}
+        self._decisions: list[dict[str, Any]] = []
 
     @property
     def events(self) -> int:
@@ -71,19 +72,39 @@ class EventIngest:
         return self.reader.parser.json_lines
 
     def feed(self, text: str, *, elapsed_ms: float) -> None:
-        for event in self.reader.feed(text):
-            self._record(event, elapsed_ms)
+        self._record_all(self.reader.feed(text), elapsed_ms)
 
     def close(self, *, elapsed_ms: float) -> None:
-        for event in self.reader.close():
-            self._record(event, elapsed_ms)
+        self._record_all(self.reader.close(), elapsed_ms)
         if not self.summary:
             self.summary = self.last_message
 
+    def _record_all(self, events: list[Event], elapsed_ms: float) -> None:
+        """One transaction for a piece's events (a commit each would cost more than
+        the inserts); when one of them fails, each is tried on its own."""
+        if len(events) < 2:
+            for event in events:
+                self._record(event, elapsed_ms)
+            return
+        before = (dict(self._open), self.summary, self.last_message, self.failed_outcome)
+        try:
+            with transaction.atomic():
+                for event in events:
+                    self._record_one(event, elapsed_ms)
+                self._decisions_flush()
+        except (DatabaseError, DomainError, ValidationError):
+            self._open, self.summary, self.last_message, self.failed_outcome = before
+            self._decisions = []
+            for event in events:
+                self._record(event, elapsed_ms)
+
     def _record(self, event: Event, elapsed_ms: float) -> None:
         try:
-            self._record_one(event, elapsed_ms)
+            with transaction.atomic():
+                self._record_one(event, elapsed_ms)
+                self._decisions_flush()
         except (DatabaseError, DomainError, ValidationError):
+            self._decisions = []
             self.dropped += 1
             logger.exception("Run %s: could not record %r", self.run.pk, type(event).__name__)
 
@@ -115,11 +136,12 @@ class EventIngest:
                 return  # the log has it; decisions are what the agent said and did
             if event.kind == "message":
                 self.last_message = event.text
-            decision_record(
-                project=run.project,
-                run=run,
-                decision=capped(event.text, MESSAGE_CHARS),
-                reasoning={"source": self.provider, "kind": event.kind},
+            # Written with the piece's other rows (decisions_flush): one insert for all.
+            self._decisions.append(
+                {
+                    "decision": capped(event.text, MESSAGE_CHARS),
+                    "reasoning": {"source": self.provider, "kind": event.kind},
+                }
             )
         elif isinstance(event, TokenUsage):
             self._usage(event, elapsed_ms)
@@ -128,6 +150,11 @@ class EventIngest:
                 self.failed_outcome = event.text or "error"
             else:
                 self.summary = event.text
+
+    def _decisions_flush(self) -> None:
+        if self._decisions:
+            decisions_record(run=self.run, entries=self._decisions)
+            self._decisions = []
 
     def _usage(self, event: TokenUsage, elapsed_ms: float) -> None:
         completion = Completion(

@@ -13,6 +13,7 @@ import threading
 import time
 from types import TracebackType
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
@@ -52,9 +53,16 @@ class RunLogWriter:
     its chunks from the log's end when opened.
     """
 
-    def __init__(self, run_id: int, *, chunk_chars: int = CHUNK_CHARS) -> None:
+    def __init__(
+        self, run_id: int, *, chunk_chars: int = CHUNK_CHARS, limit_chars: int | None = None
+    ) -> None:
         self.run_id = run_id
         self.chunk_chars = chunk_chars
+        # A command that prints gigabytes must not fill the database: past the limit, one
+        # line says what was left out (the command's own result keeps its output's tail).
+        self.limit_chars = settings.RUN_LOG_MAX_CHARS if limit_chars is None else limit_chars
+        self._accepted = 0
+        self._dropped = 0
         self._seq = _next_seq(run_id)
         self._pending: list[tuple[str, str]] = []
         self._pending_chars = 0
@@ -67,8 +75,14 @@ class RunLogWriter:
         if not text:
             return
         with self._lock:
-            self._pending.append((stream, text))
-            self._pending_chars += len(text)
+            room = self.limit_chars - self._accepted
+            if len(text) > room:
+                self._dropped += len(text) - max(room, 0)
+                text = text[: max(room, 0)]
+            self._accepted += len(text)
+            if text:
+                self._pending.append((stream, text))
+                self._pending_chars += len(text)
         self.pump()
 
     def pump(self) -> None:
@@ -86,6 +100,14 @@ class RunLogWriter:
             self._flush_locked()
 
     def close(self) -> None:
+        if self._dropped:
+            with self._lock:
+                note = (
+                    f"\n[{self._dropped:,} more characters of output were not logged: the log "
+                    f"keeps the first {self.limit_chars:,} of each command or attempt]\n"
+                )
+                self._pending.append(("system", note))
+                self._dropped = 0
         self.flush()
 
     def __enter__(self) -> RunLogWriter:

@@ -26,6 +26,7 @@ from agents.services import runs
 from agents.services.logs import metric_record, tool_call_complete, tool_call_start
 from agents.services.run_logs import RunLogWriter
 from agents.workspaces.commands import command_environment, command_run, shell_argv
+from agents.workspaces.paths import worktree_mounts
 from planning.models import Project, Task
 
 VERIFY_TOOL = "verify"
@@ -126,7 +127,10 @@ def _run_check(run: AgentRun, check: Check, worktree: Path, log: RunLogWriter) -
         cwd=worktree,
         timeout_s=settings.VERIFY_TIMEOUT_S,
         allow_network=run.project.allow_network,
+        # Its git link stays read-only: the code checked must not point Crewboard's own git
+        # commands at a repository of its making.
         writable=[worktree],
+        read_only=worktree_mounts(worktree)[1],
         env=command_environment(),
         on_output=log.write,
         should_cancel=cancelled,

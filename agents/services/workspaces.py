@@ -29,6 +29,7 @@ from django.utils import timezone
 from agents.models import AgentRun, Workspace
 from agents.services.run_logs import RunLogWriter
 from agents.workspaces.commands import CommandResult, command_environment, command_run, shell_argv
+from agents.workspaces.paths import worktree_mounts
 from core import git
 from core.errors import DomainError
 from planning import services as planning_services
@@ -207,7 +208,10 @@ def setup_command_run(
         cwd=cwd,
         timeout_s=settings.WORKSPACE_SETUP_TIMEOUT_S,
         allow_network=allow_network,
+        # Its git link and its repository's config stay read-only: agent-written code
+        # must not point Crewboard's own git commands elsewhere.
         writable=[cwd],
+        read_only=worktree_mounts(cwd)[1],
         env=command_environment(),
         on_output=on_output,
         should_cancel=should_cancel,

@@ -9,12 +9,18 @@ config or attribute the agent planted in its worktree runs nothing outside the s
 
 from __future__ import annotations
 
+import contextlib
+import shlex
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 from agents.models import AgentRun
+from agents.services import runs
+from agents.services.run_logs import RunLogWriter
 from agents.tools import ToolContext, ToolError, tool
 from agents.workspaces.commands import command_run
 from agents.workspaces.paths import (
@@ -161,12 +167,26 @@ def edit_file(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     return {"path": name, "replaced_at_line": line}
 
 
-def _stopped(run: AgentRun | None) -> bool:
-    """Whether the run was cancelled (or otherwise ended) while its command runs."""
-    if run is None:
-        return False
-    status = AgentRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
-    return status != AgentRun.Status.RUNNING
+# How often a long command renews its run's lease, so the stale-run sweep leaves it be.
+LEASE_RENEW_S = 30.0
+
+
+def _stopped_check(run: AgentRun | None) -> Callable[[], bool]:
+    """Whether the run was cancelled (or otherwise ended) while its command runs; asked
+    every half second, and renewing the run's lease every LEASE_RENEW_S."""
+    renewed_at = time.monotonic()
+
+    def stopped() -> bool:
+        nonlocal renewed_at
+        if run is None:
+            return False
+        if time.monotonic() - renewed_at >= LEASE_RENEW_S:
+            renewed_at = time.monotonic()
+            return not runs.run_heartbeat(run_id=run.pk)
+        status = AgentRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+        return status != AgentRun.Status.RUNNING
+
+    return stopped
 
 
 @tool(
@@ -200,16 +220,21 @@ def run_command(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         raise ToolError(f"cwd {args['cwd']} is not a folder of the worktree")
     limit = settings.AGENT_COMMAND_TIMEOUT_S
     writable, read_only = worktree_mounts(worktree)
-    result = command_run(
-        args["argv"],
-        cwd=cwd,
-        timeout_s=min(args.get("timeout_s", limit), limit),
-        allow_network=context.project.allow_network,
-        writable=writable,
-        read_only=read_only,
-        should_cancel=lambda: _stopped(context.run),
-        max_output_bytes=OUTPUT_CHARS,
-    )
+    # The output streams into the run's log as it comes, for the run page.
+    with RunLogWriter(context.run.pk) if context.run else contextlib.nullcontext() as log:
+        if log is not None:
+            log.write("system", f"$ {shlex.join(args['argv'])}\n")
+        result = command_run(
+            args["argv"],
+            cwd=cwd,
+            timeout_s=min(args.get("timeout_s", limit), limit),
+            allow_network=context.project.allow_network,
+            writable=writable,
+            read_only=read_only,
+            on_output=log.write if log is not None else None,
+            should_cancel=_stopped_check(context.run),
+            max_output_bytes=OUTPUT_CHARS,
+        )
     return {
         "exit_code": result.exit_code,
         "timed_out": result.timed_out,

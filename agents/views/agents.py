@@ -16,6 +16,7 @@ from django.views.decorators.vary import vary_on_headers
 from agents import selectors, services
 from agents.forms import AgentCreateForm
 from agents.models import Agent
+from agents.workspaces.commands import sandbox_available
 from agents.workspaces.executors import executor_check
 from core.errors import DomainError
 from core.htmx import (
@@ -58,6 +59,9 @@ def agent_list(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
         "can_write": membership.can_write,
         "agents_live": agents_live,
         "agent_form": AgentCreateForm(),
+        # Whether agents' commands and checks on this server run inside bubblewrap.
+        "commands_confined": sandbox_available(),
+        "has_repository": bool(project.root_path),
     }
     return render(request, template_name, context)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -61,7 +61,7 @@ def run_log(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> HttpRe
 
 @login_required
 @require_GET
-def run_log_text(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> HttpResponse:
+def run_log_text(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> HttpResponseBase:
     """The run's whole log as plain text, streamed chunk by chunk."""
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug)
     run = selectors.agent_run_get(project=project, run_id=run_id)

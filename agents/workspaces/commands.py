@@ -17,6 +17,7 @@ import selectors
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -151,16 +152,21 @@ def _bwrap_argv(
         args.append("--unshare-net")
     bound = [os.path.realpath(path) for path in writable]
     visible = list(bound)
-    # The fresh /tmp hides a working directory under it unless it is bound back; this
-    # comes before the writable binds so it cannot cover one of them.
-    if _inside(cwd, "/tmp") and not any(_inside(cwd, path) for path in bound):
-        args += ["--ro-bind", cwd, cwd]
-        visible.append(cwd)
+    # The fresh /tmp hides what lies under it: the working directory, and Crewboard's
+    # own checkout and interpreter where a development checkout lives there, which a
+    # check may run. They come back read-only, broadest first, and before the writable
+    # binds so that they cannot cover one.
+    wanted = {cwd, os.path.realpath(settings.BASE_DIR), os.path.realpath(sys.prefix)}
+    for path in sorted(wanted, key=len):
+        if _inside(path, "/tmp") and not any(_inside(path, shown) for shown in visible):
+            args += ["--ro-bind", path, path]
+            visible.append(path)
     for path in bound:
         args += ["--bind", path, path]
     for path in map(os.path.realpath, read_only):
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
+            visible.append(path)
     # Last, so no bind uncovers them; what the private /tmp already hides needs no mask.
     for secret in map(str, _masked_files()):
         if not _inside(secret, "/tmp") or any(_inside(secret, path) for path in visible):
@@ -257,12 +263,12 @@ def command_run(
 
     Confined, only `writable` can be written, except `read_only` paths inside it (such
     as a git dir's config and hooks: see paths.worktree_mounts). `env` is added to the
-    clean `command_environment()`. The command runs in its own
-    process group; a timeout or `should_cancel()` turning true ends the whole group
-    (SIGTERM, then SIGKILL), and so does the command's own exit, so nothing it started
-    outlives it. A program that cannot be started gives exit code 127 (126 when it is
-    not executable) and says why in the output. Raises ValueError for an empty argv and
-    SandboxError when AGENT_SANDBOX=bwrap but bubblewrap cannot run here.
+    clean `command_environment()`. The command runs in its own process group; a timeout
+    or `should_cancel()` turning true ends the whole group (SIGTERM, then SIGKILL), and
+    so does the command's own exit, so nothing it started outlives it. A program that
+    cannot be started gives exit code 127 (126 when it is not executable) and says why
+    in the output. Raises ValueError for an empty argv and SandboxError when
+    AGENT_SANDBOX=bwrap but bubblewrap cannot run here.
     """
     if not argv:
         raise ValueError("a command needs at least a program name")

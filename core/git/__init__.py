@@ -49,8 +49,9 @@ _LOCAL_ENV_VARS = frozenset(
 )
 # Another git holds the lock: "Unable to create '/r/.git/index.lock': File exists."
 _LOCKED = re.compile(r"\.lock'?: File exists", re.IGNORECASE)
-# A user's hooks (post-checkout, say) may write into their checkout; ours must not run them.
-_NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+# A user's hooks (post-checkout, say) may write into their checkout; ours must not run
+# them. Nor a file-system monitor a worktree's config could name: it is a program too.
+_NO_HOOKS = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
 
 class GitError(Exception):

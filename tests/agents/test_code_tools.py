@@ -291,3 +291,26 @@ def test_sandboxed_commands_cannot_rewrite_the_repository_config(context, repo, 
     # Committing, which writes objects and refs in the repository's git dir, still works.
     call(context, "write_file", path="x.py", content="X = 1\n")
     assert call(context, "git_commit", message="Add x")["branch"] == "crewboard/T-1-1"
+
+
+def test_a_long_command_keeps_its_runs_lease_and_stops_when_the_run_is_cancelled(
+    context, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agents.models import AgentRun
+    from agents.tools import code
+
+    monkeypatch.setattr(code, "LEASE_RENEW_S", 0.0)  # renew at every check
+    run = context.run
+    AgentRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now())
+    result = call(context, "run_command", argv=["sh", "-c", "sleep 1.2"])
+    assert result["exit_code"] == 0
+    renewed = AgentRun.objects.get(pk=run.pk).lease_expires_at
+    assert renewed > timezone.now() + timedelta(seconds=60)
+
+    AgentRun.objects.filter(pk=run.pk).update(status="cancelled")
+    stopped = call(context, "run_command", argv=["sh", "-c", "sleep 30"])
+    assert stopped["cancelled"] and stopped["exit_code"] is None

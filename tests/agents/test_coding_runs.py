@@ -5,6 +5,7 @@ OpenAI server; the Celery tasks run in this process, in the order workers would.
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -186,3 +187,32 @@ def test_a_repository_that_cannot_give_a_worktree_fails_the_run_with_the_reason(
     task.refresh_from_db()
     assert task.status == "failed"
     json.dumps(run.result)
+
+
+def test_a_run_cancelled_while_its_worktree_is_made_leaves_no_worktree(
+    coding_project, repo, coding_model, django_capture_on_commit_callbacks
+):
+    from django.db.models.signals import post_save
+
+    from agents.services import coding, runs
+
+    TaskFactory(project=coding_project, key="T1")
+    AgentFactory(project=coding_project, name="coder-1", type="coder")
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=coding_project)
+    assert run.stage == "preparing"
+
+    def cancel_meanwhile(sender, instance, created, **kwargs):
+        # A person cancels the run just as its worktree is recorded.
+        if created:
+            runs.run_cancel(run=AgentRun.objects.get(pk=run.pk))
+
+    post_save.connect(cancel_meanwhile, sender=Workspace)
+    try:
+        with django_capture_on_commit_callbacks():
+            assert coding.run_prepare_execute(run_id=run.pk) is None
+    finally:
+        post_save.disconnect(cancel_meanwhile, sender=Workspace)
+    made = Workspace.objects.get(run=run)
+    assert made.status == "removed" and not Path(made.path).exists()
+    assert AgentRun.objects.get(pk=run.pk).status == "cancelled"

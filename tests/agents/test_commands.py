@@ -3,6 +3,7 @@
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -289,9 +290,28 @@ def var_tmp():
 
 
 @needs_bwrap
-def test_inside_bwrap_crewboard_env_file_is_hidden(worktree, settings, var_tmp):
+def test_inside_bwrap_crewboards_interpreter_still_runs(worktree, settings):
+    # Even where the checkout lives under /tmp, which the sandbox replaces: a project's
+    # check may well be run with it (tests do).
+    settings.AGENT_SANDBOX = "bwrap"
+    result = command_run(
+        [sys.executable, "-c", "import django; print('ok')"],
+        cwd=worktree,
+        timeout_s=60,
+        allow_network=False,
+        writable=[worktree],
+    )
+    assert result.confined and result.exit_code == 0, result.output_tail
+    assert result.output_tail == "ok\n"
+
+
+@needs_bwrap
+@pytest.mark.parametrize("under_tmp", [False, True])
+def test_inside_bwrap_crewboard_env_file_is_hidden(worktree, settings, var_tmp, under_tmp):
     settings.AGENT_SANDBOX = "auto"
-    base = var_tmp
+    # Under /tmp the checkout is bound back into the sandbox, so it needs the mask too.
+    base = worktree.parent / "crewboard" if under_tmp else var_tmp
+    base.mkdir(exist_ok=True)
     (base / ".env").write_text("SECRET_KEY=from-dotenv\n")
     settings.BASE_DIR = base
     result = command_run(

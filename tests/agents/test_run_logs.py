@@ -73,3 +73,13 @@ def test_chunks_are_read_from_an_offset():
         run_log_append(run_id=run.pk, stream="stdout", text=f"{n}\n")
     chunks = selectors.run_log_chunks(run=run, after_seq=2, limit=2)
     assert [c.text for c in chunks] == ["2\n", "3\n"]
+
+
+def test_output_past_the_limit_is_left_out_and_said_so():
+    run = AgentRunFactory()
+    with RunLogWriter(run.pk, limit_chars=1000) as writer:
+        for _ in range(100):
+            writer.write("stdout", "x" * 99 + "\n")
+    text = _log(run)
+    assert text.startswith("x" * 99 + "\n") and len(text) < 1200
+    assert "9,000 more characters of output were not logged" in text

@@ -260,3 +260,18 @@ def test_viewers_cannot_add_agents(client, viewer, project):
     response = client.post(f"/agents/projects/{project.slug}/add/", {"name": "x", "type": "coder"})
     assert response.status_code == 403
     assert not Agent.objects.exists()
+
+
+@pytest.mark.parametrize(("sandbox", "says"), [("none", "run unconfined"), ("auto", None)])
+def test_the_agents_page_says_whether_commands_run_confined(
+    browser, project, settings, tmp_path, sandbox, says
+):
+    from agents.workspaces.commands import sandbox_available
+
+    settings.AGENT_SANDBOX = sandbox
+    project.root_path = str(tmp_path)
+    Project.objects.filter(pk=project.pk).update(root_path=str(tmp_path))
+    html = browser.get(url("agent-list", project)).content.decode()
+    if says is None:
+        says = "run inside bubblewrap" if sandbox_available() else "run unconfined"
+    assert says in html

@@ -1,37 +1,4 @@
-"""The one owner of an agent run's life.
-
-```
-           start / resume                   finish
-  queued ─────────────────▶ running ─────────────────▶ succeeded | failed
-    ▲  ◀──── pause (at a step boundary) ──┘   ▲                     │
-    │                                         └──────── retry ◀─────┘ (built-in, failed)
-  queued | running ── cancel ──▶ cancelled
-  running ── expire (an external agent's lease ran out) ──▶ failed
-```
-
-A coding attempt (a task run of a built-in or CLI agent in a project with a repository)
-goes through stages while it is running:
-
-```
-  preparing ── worktree made, setup run ──▶ coding ── work done ──▶ verifying
-                                              ▲                        │
-                                              └── checks failed, ◀─────┤ checks passed:
-                                                  under the limit      │ succeeded, task in review
-                                                                       └ limit reached: failed,
-                                                                         task blocked
-```
-Steps, the CLI and the checks of a run go to the Celery queue of the host that holds
-its worktree (`AgentRun.worker_queue`).
-
-Every change to a run's status, lease or progress is made here; the step loop
-(`agents.runtime`), the orchestrator, the external-agent protocol and the planner call
-these functions. A task run's end settles its task and frees its agent in the same
-transaction, records its metrics, and (except a cancel) asks for a dispatch once the
-transaction commits. Status sets live on the model: `AgentRun.ACTIVE_STATUSES` and
-`AgentRun.FINISHED_STATUSES`.
-
-Locks are taken in one order everywhere: the agent, then the run, then the task.
-"""
+"""Starting, renewing, ending and retrying runs (see the package's docstring)."""
 
 from __future__ import annotations
 
@@ -41,7 +8,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from agents import statements
@@ -49,72 +15,25 @@ from agents.models import Agent, AgentRun, AgentStep
 from agents.prompts import initial_messages, task_goal
 from agents.services._common import _check_same_project, _insert_once
 from agents.services.logs import run_metrics_record
+from agents.services.runs.delivery import (
+    ATTEMPTS_AT_RETRY,
+    LEASE_EXPIRED,
+    PREPARE_TASK,
+    TURN_LIMIT,
+    _agent_busy,
+    _current_step,
+    _enqueue_step,
+    _enqueue_work,
+    _lease,
+    dispatch_after_commit,
+    is_coding_run,
+)
 from core.db import insert_rows, instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError
 from core.queue import enqueue_on_commit
 from planning import selectors as planning_selectors
 from planning import services as planning_services
 from planning.models import Executor, Project, Task
-
-TURN_LIMIT = "turn limit reached"
-LEASE_EXPIRED = "lease expired"
-# In a run's result: the attempts its current step had when a person retried the run.
-ATTEMPTS_AT_RETRY = "step_attempts_at_retry"
-
-RUN_STEP_TASK = "agents.tasks.run_step"
-PREPARE_TASK = "agents.tasks.prepare_run"
-EXECUTOR_TASK = "agents.tasks.run_executor"
-VERIFY_TASK = "agents.tasks.verify_run"
-DISPATCH_TASK = "agents.tasks.dispatch_project"
-GENERATE_PLAN_TASK = "agents.tasks.generate_plan"
-# A plan generation still queued this long after it was asked for is delivered again.
-PLANNING_QUEUED_TOO_LONG = timedelta(minutes=10)
-
-
-def _lease(now: datetime) -> datetime:
-    return now + timedelta(seconds=settings.AGENT_LEASE_SECONDS)
-
-
-def _queue(run: AgentRun) -> str:
-    return run.worker_queue or settings.AGENT_QUEUE
-
-
-def _enqueue_step(run: AgentRun, number: int) -> None:
-    enqueue_on_commit(RUN_STEP_TASK, run.pk, number, queue=_queue(run))
-
-
-def _enqueue_work(run: AgentRun, number: int) -> None:
-    """Hand the run's coding back to its agent: the step loop's step `number`, or
-    (for a CLI agent) another run of its CLI."""
-    if run.agent.executor == Executor.BUILTIN:
-        _enqueue_step(run, number)
-    else:
-        enqueue_on_commit(EXECUTOR_TASK, run.pk, queue=_queue(run))
-
-
-def is_coding_run(run: AgentRun) -> bool:
-    """A task run that works in a worktree of the project's repository."""
-    return (
-        run.kind == AgentRun.Kind.TASK
-        and run.task_id is not None
-        and bool(run.project.root_path)
-        and run.agent.type not in Agent.NOT_DISPATCHED_TYPES
-    )
-
-
-def _agent_busy(run: AgentRun, *, now: datetime) -> None:
-    """The run's agent is at work on its task. (A claim does the same in its own
-    prepared statement, statements.agent_busy.)"""
-    Agent.objects.filter(pk=run.agent_id).update(
-        status=Agent.Status.BUSY, current_task=run.task_id, last_activity_at=now, updated_at=now
-    )
-
-
-def dispatch_after_commit(project_id: int) -> None:
-    """Dispatch the project once the caller's transaction commits: work may have become
-    ready, or an agent free (dispatch does nothing unless the project is running)."""
-    enqueue_on_commit(DISPATCH_TASK, project_id, queue=settings.AGENT_QUEUE)
-
 
 # Creating and starting ------------------------------------------------------------------
 
@@ -260,103 +179,6 @@ def run_take(*, run_id: int, lease: timedelta, stage: str) -> AgentRun | None:
         return run
 
 
-# Coding stages ----------------------------------------------------------------------------
-
-
-def run_take_stage(*, run_id: int, stage: str) -> AgentRun | None:
-    """Lock a running run at `stage` for the work of that stage and renew its lease
-    (inside the caller's transaction); None when it is no longer running at that stage
-    (cancelled, finished, or moved on by an earlier delivery)."""
-    run = (
-        AgentRun.objects.select_for_update(of=("self",))
-        .select_related("project", "agent", "task")
-        .filter(pk=run_id)
-        .first()
-    )
-    if run is None or run.status != AgentRun.Status.RUNNING or run.stage != stage:
-        return None
-    now = timezone.now()
-    run.heartbeat_at = now
-    run.lease_expires_at = _lease(now)
-    run.save(update_fields=["heartbeat_at", "lease_expires_at", "updated_at"])
-    return run
-
-
-def run_workspace_ready(*, run: AgentRun, worktree_path: str, branch_name: str) -> AgentRun:
-    """The run's worktree is made and set up on this worker's host: record it, and start
-    the agent's work there (inside the caller's transaction, which holds the run
-    locked). From now on the run's work goes to this host's queue."""
-    run.worktree_path = worktree_path
-    run.branch_name = branch_name
-    run.worker_queue = settings.WORKER_HOST_QUEUE
-    run.stage = AgentRun.Stage.CODING
-    run.save(update_fields=["worktree_path", "branch_name", "worker_queue", "stage", "updated_at"])
-    _enqueue_work(run, 1)
-    return run
-
-
-def run_work_done(*, run: AgentRun, summary: str) -> AgentRun:
-    """The agent says its attempt is over (inside the caller's transaction, which holds
-    the run locked). A coding run moves on to its checks; any other task run succeeds,
-    and its task waits for review."""
-    if run.stage != AgentRun.Stage.CODING:
-        return run_finish(run=run, succeeded=True, summary=summary)
-    now = timezone.now()
-    run.stage = AgentRun.Stage.VERIFYING
-    run.heartbeat_at = now
-    run.lease_expires_at = _lease(now)
-    run.result = {**run.result, "summary": summary}
-    run.save(update_fields=["stage", "heartbeat_at", "lease_expires_at", "result", "updated_at"])
-    enqueue_on_commit(VERIFY_TASK, run.pk, queue=_queue(run))
-    return run
-
-
-@transaction.atomic
-def run_verified(*, run_id: int, passed: bool, report: str) -> AgentRun | None:
-    """Record the outcome of a verifying run's checks; None when the run is no longer
-    verifying (cancelled meanwhile, or a duplicate delivery recorded it first).
-
-    Passed: the run succeeds and its task waits for review. Failed: the task's
-    `qa_iterations` goes up by one; under the project's limit the agent gets the failing
-    output and carries on, at the limit the run fails and the task is blocked for a
-    person (retry, edit or abandon it).
-    """
-    run = run_take_stage(run_id=run_id, stage=AgentRun.Stage.VERIFYING)
-    if run is None:
-        return None
-    if passed:
-        return run_finish(run=run, succeeded=True, summary=run.result.get("summary", ""))
-    assert run.task_id is not None  # a coding run has a task
-    iterations = planning_services.task_qa_iteration_add(task_id=run.task_id)
-    limit = run.project.max_qa_iterations
-    if iterations >= limit:
-        run_finish(
-            run=run,
-            succeeded=False,
-            summary="",
-            error=f"verification failed {iterations} times (the project allows {limit}); "
-            f"the task is blocked for a person to retry, edit or abandon.\n\n{report}",
-            result={"qa_blocked": True},
-        )
-        return run
-    number = _current_step(run)
-    feedback = [*run.payload.get("feedback", [])]
-    feedback.append({"after_step": number - 1, "content": verify_feedback(report, iterations)})
-    run.payload = {**run.payload, "feedback": feedback}
-    run.stage = AgentRun.Stage.CODING
-    run.save(update_fields=["payload", "stage", "updated_at"])
-    _enqueue_work(run, number)
-    return run
-
-
-def verify_feedback(report: str, iterations: int) -> str:
-    """What the agent is told when its work fails the checks."""
-    return (
-        f"Verification failed (attempt {iterations} at passing the checks). Fix the code so "
-        f"that the checks pass, then finish again.\n\n{report}"
-    )
-
-
 # Leases and progress --------------------------------------------------------------------
 
 
@@ -384,6 +206,17 @@ def run_lease_extend(*, run: AgentRun, seconds: int, now: datetime) -> AgentRun:
     return run
 
 
+def run_heartbeat(*, run_id: int) -> bool:
+    """Renew a running run's lease while long work goes on outside a step's
+    transactions (an agent's command); returns whether the run is still running (a
+    cancelled one stops its command)."""
+    now = timezone.now()
+    renewed = AgentRun.objects.filter(pk=run_id, status=AgentRun.Status.RUNNING).update(
+        heartbeat_at=now, lease_expires_at=_lease(now), updated_at=now
+    )
+    return bool(renewed)
+
+
 def run_progress(*, run: AgentRun, lease: timedelta, **result: object) -> AgentRun:
     """Record a one-task run's progress; it is also its heartbeat, so the lease is
     extended by `lease`. A run that ended meanwhile (cancelled) is left alone."""
@@ -394,34 +227,6 @@ def run_progress(*, run: AgentRun, lease: timedelta, **result: object) -> AgentR
         result=run.result, heartbeat_at=run.heartbeat_at, lease_expires_at=run.lease_expires_at
     )
     return run
-
-
-def run_step_ended(
-    *, run: AgentRun, number: int, finished: dict[str, Any] | None, project_status: str
-) -> AgentRun:
-    """Move a running run on after its step `number` ended (inside the transaction that
-    ended the step, which holds the run locked): finish it when the agent said so or
-    its turns are used up, pause it at this boundary when its project is paused, or
-    else deliver the next step once the transaction commits."""
-    if finished is not None:
-        summary = finished.get("summary", "")
-        if finished.get("outcome", "succeeded") == "succeeded":
-            return run_work_done(run=run, summary=summary)
-        return run_finish(run=run, succeeded=False, summary=summary)
-    if number >= run.payload.get("max_turns", settings.AGENT_MAX_TURNS):
-        return run_finish(run=run, succeeded=False, summary="", error=TURN_LIMIT)
-    if project_status == Project.Status.PAUSED:
-        run.status = AgentRun.Status.QUEUED  # resumes at the next step
-        run.result = {**run.result, "next_step": number + 1}
-        run.save(update_fields=["status", "result", "updated_at"])
-    else:
-        _enqueue_step(run, number + 1)
-    return run
-
-
-def _current_step(run: AgentRun) -> int:
-    last_done = run.steps.filter(status=AgentStep.Status.DONE).order_by("-number").first()
-    return (last_done.number + 1) if last_done else 1
 
 
 def run_resume(*, run: AgentRun) -> AgentRun:
@@ -645,99 +450,3 @@ def _check_task_still_the_runs(run: AgentRun, *, task_id: int) -> None:
             "start a new run if it needs more work."
         )
     run.task = task
-
-
-# Sweeps -----------------------------------------------------------------------------------
-
-
-def stale_runs_recover(*, now: datetime | None = None) -> int:
-    """Re-deliver the current step of built-in runs whose lease ran out without a
-    heartbeat (their worker died), and deliver stale plan generations again; returns
-    how many steps were re-delivered."""
-    now = now or timezone.now()
-    stale = AgentRun.objects.filter(
-        status=AgentRun.Status.RUNNING, lease_expires_at__lt=now
-    ).exclude(agent__type=Agent.Type.EXTERNAL)
-    # Plan generation is one task, not a step loop: deliver it again.
-    for planning_run_id in stale.filter(kind=AgentRun.Kind.PLANNING).values_list("pk", flat=True):
-        enqueue_on_commit(GENERATE_PLAN_TASK, planning_run_id, queue=settings.AGENT_QUEUE)
-    # So is one still queued long after it was asked for, whose message was lost on the
-    # way (a broker restart, a release that renamed the task): at most once per lease,
-    # which marks when it was last delivered. Taking it ignores a queued run's lease.
-    lost = AgentRun.objects.filter(
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
-        kind=AgentRun.Kind.PLANNING,
-        status=AgentRun.Status.QUEUED,
-        created_at__lt=now - PLANNING_QUEUED_TOO_LONG,
-    )
-    lost_ids = list(lost.values_list("pk", flat=True))
-    AgentRun.objects.filter(pk__in=lost_ids).update(
-        lease_expires_at=now + PLANNING_QUEUED_TOO_LONG, updated_at=now
-    )
-    for planning_run_id in lost_ids:
-        enqueue_on_commit(GENERATE_PLAN_TASK, planning_run_id, queue=settings.AGENT_QUEUE)
-    stale = stale.filter(kind=AgentRun.Kind.TASK).exclude(
-        agent__type__in=Agent.NOT_DISPATCHED_TYPES
-    )
-    count = 0
-    for run in stale:
-        with transaction.atomic():
-            run = (
-                AgentRun.objects.select_for_update(of=("self",))
-                .select_related("agent")
-                .get(pk=run.pk)
-            )
-            if (
-                run.status != AgentRun.Status.RUNNING
-                or not run.lease_expires_at
-                or run.lease_expires_at >= now
-            ):
-                continue
-            run.lease_expires_at = _lease(now)
-            run.save(update_fields=["lease_expires_at", "updated_at"])
-            _redeliver(run)
-            count += 1
-    return count
-
-
-def _redeliver(run: AgentRun) -> None:
-    """Deliver again the work of the stage a run is at (its worker died)."""
-    if run.stage == AgentRun.Stage.PREPARING:
-        enqueue_on_commit(PREPARE_TASK, run.pk, queue=settings.AGENT_QUEUE)
-    elif run.stage == AgentRun.Stage.VERIFYING:
-        enqueue_on_commit(VERIFY_TASK, run.pk, queue=_queue(run))
-    else:
-        _enqueue_work(run, _current_step(run))
-
-
-def stale_leases_expire(*, now: datetime | None = None) -> int:
-    """Fail the runs of external agents whose lease ran out without a heartbeat.
-
-    Each such run fails with the error "lease expired", its task goes back to pending
-    (unassigned) and its agent turns idle; a late completion of the run is then refused.
-    Returns how many runs expired. Runs of built-in agents are re-delivered instead
-    (`stale_runs_recover`).
-    """
-    now = now or timezone.now()
-    stale = list(
-        AgentRun.objects.filter(
-            status=AgentRun.Status.RUNNING,
-            agent__type=Agent.Type.EXTERNAL,
-            lease_expires_at__lt=now,
-        ).values_list("pk", "agent_id")
-    )
-    expired = 0
-    for run_id, agent_id in stale:
-        # One transaction per run, so a busy row delays only its own run.
-        with transaction.atomic():
-            list(Agent.objects.select_for_update().filter(pk=agent_id).values_list("pk"))
-            run = (
-                AgentRun.objects.select_for_update(of=("self",))
-                .select_related("agent")
-                .filter(pk=run_id, status=AgentRun.Status.RUNNING, lease_expires_at__lt=now)
-                .first()
-            )
-            if run is not None:
-                run_expire(run=run, now=timezone.now())
-                expired += 1
-    return expired

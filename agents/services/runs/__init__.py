@@ -1,0 +1,113 @@
+"""The one owner of an agent run's life.
+
+```
+           start / resume                   finish
+  queued ─────────────────▶ running ─────────────────▶ succeeded | failed
+    ▲  ◀──── pause (at a step boundary) ──┘   ▲                     │
+    │                                         └──────── retry ◀─────┘ (built-in, failed)
+  queued | running ── cancel ──▶ cancelled
+  running ── expire (an external agent's lease ran out) ──▶ failed
+```
+
+A coding attempt (a task run of a built-in or CLI agent in a project with a repository)
+goes through stages while it is running:
+
+```
+  preparing ── worktree made, setup run ──▶ coding ── work done ──▶ verifying
+                                              ▲                        │
+                                              └── checks failed, ◀─────┤ checks passed:
+                                                  under the limit      │ succeeded, task in review
+                                                                       └ limit reached: failed,
+                                                                         task blocked
+```
+Steps, the CLI and the checks of a run go to the Celery queue of the host that holds
+its worktree (`AgentRun.worker_queue`).
+
+Every change to a run's status, lease or progress is made here; the step loop
+(`agents.runtime`), the orchestrator, the external-agent protocol and the planner call
+these functions. A task run's end settles its task and frees its agent in the same
+transaction, records its metrics, and (except a cancel) asks for a dispatch once the
+transaction commits. Status sets live on the model: `AgentRun.ACTIVE_STATUSES` and
+`AgentRun.FINISHED_STATUSES`.
+
+Locks are taken in one order everywhere: the agent, then the run, then the task.
+"""
+
+from agents.services.runs.delivery import (
+    ATTEMPTS_AT_RETRY,
+    DISPATCH_TASK,
+    EXECUTOR_TASK,
+    GENERATE_PLAN_TASK,
+    LEASE_EXPIRED,
+    PLANNING_QUEUED_TOO_LONG,
+    PREPARE_TASK,
+    RUN_STEP_TASK,
+    TURN_LIMIT,
+    VERIFY_TASK,
+    dispatch_after_commit,
+    is_coding_run,
+)
+from agents.services.runs.life import (
+    agent_run_create,
+    run_cancel,
+    run_expire,
+    run_fail,
+    run_finish,
+    run_heartbeat,
+    run_lease_extend,
+    run_lease_renew_for_step,
+    run_open_for_claim,
+    run_progress,
+    run_resume,
+    run_retry,
+    run_start,
+    run_still_running,
+    run_take,
+)
+from agents.services.runs.stages import (
+    run_step_ended,
+    run_take_stage,
+    run_verified,
+    run_work_done,
+    run_workspace_ready,
+    verify_feedback,
+)
+from agents.services.runs.sweeps import stale_leases_expire, stale_runs_recover
+
+__all__ = [
+    "ATTEMPTS_AT_RETRY",
+    "DISPATCH_TASK",
+    "EXECUTOR_TASK",
+    "GENERATE_PLAN_TASK",
+    "LEASE_EXPIRED",
+    "PLANNING_QUEUED_TOO_LONG",
+    "PREPARE_TASK",
+    "RUN_STEP_TASK",
+    "TURN_LIMIT",
+    "VERIFY_TASK",
+    "agent_run_create",
+    "dispatch_after_commit",
+    "is_coding_run",
+    "run_cancel",
+    "run_expire",
+    "run_fail",
+    "run_finish",
+    "run_heartbeat",
+    "run_lease_extend",
+    "run_lease_renew_for_step",
+    "run_open_for_claim",
+    "run_progress",
+    "run_resume",
+    "run_retry",
+    "run_start",
+    "run_step_ended",
+    "run_still_running",
+    "run_take",
+    "run_take_stage",
+    "run_verified",
+    "run_work_done",
+    "run_workspace_ready",
+    "stale_leases_expire",
+    "stale_runs_recover",
+    "verify_feedback",
+]

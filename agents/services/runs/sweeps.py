@@ -1,0 +1,119 @@
+"""The periodic sweeps over runs whose worker died or whose lease ran out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from agents.models import Agent, AgentRun
+from agents.services.runs.delivery import (
+    GENERATE_PLAN_TASK,
+    PLANNING_QUEUED_TOO_LONG,
+    PREPARE_TASK,
+    VERIFY_TASK,
+    _current_step,
+    _enqueue_work,
+    _lease,
+    _queue,
+)
+from agents.services.runs.life import run_expire
+from core.queue import enqueue_on_commit
+
+# Sweeps -----------------------------------------------------------------------------------
+
+
+def stale_runs_recover(*, now: datetime | None = None) -> int:
+    """Re-deliver the current step of built-in runs whose lease ran out without a
+    heartbeat (their worker died), and deliver stale plan generations again; returns
+    how many steps were re-delivered."""
+    now = now or timezone.now()
+    stale = AgentRun.objects.filter(
+        status=AgentRun.Status.RUNNING, lease_expires_at__lt=now
+    ).exclude(agent__type=Agent.Type.EXTERNAL)
+    # Plan generation is one task, not a step loop: deliver it again.
+    for planning_run_id in stale.filter(kind=AgentRun.Kind.PLANNING).values_list("pk", flat=True):
+        enqueue_on_commit(GENERATE_PLAN_TASK, planning_run_id, queue=settings.AGENT_QUEUE)
+    # So is one still queued long after it was asked for, whose message was lost on the
+    # way (a broker restart, a release that renamed the task): at most once per lease,
+    # which marks when it was last delivered. Taking it ignores a queued run's lease.
+    lost = AgentRun.objects.filter(
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
+        kind=AgentRun.Kind.PLANNING,
+        status=AgentRun.Status.QUEUED,
+        created_at__lt=now - PLANNING_QUEUED_TOO_LONG,
+    )
+    lost_ids = list(lost.values_list("pk", flat=True))
+    AgentRun.objects.filter(pk__in=lost_ids).update(
+        lease_expires_at=now + PLANNING_QUEUED_TOO_LONG, updated_at=now
+    )
+    for planning_run_id in lost_ids:
+        enqueue_on_commit(GENERATE_PLAN_TASK, planning_run_id, queue=settings.AGENT_QUEUE)
+    stale = stale.filter(kind=AgentRun.Kind.TASK).exclude(
+        agent__type__in=Agent.NOT_DISPATCHED_TYPES
+    )
+    count = 0
+    for run in stale:
+        with transaction.atomic():
+            run = (
+                AgentRun.objects.select_for_update(of=("self",))
+                .select_related("agent")
+                .get(pk=run.pk)
+            )
+            if (
+                run.status != AgentRun.Status.RUNNING
+                or not run.lease_expires_at
+                or run.lease_expires_at >= now
+            ):
+                continue
+            run.lease_expires_at = _lease(now)
+            run.save(update_fields=["lease_expires_at", "updated_at"])
+            _redeliver(run)
+            count += 1
+    return count
+
+
+def _redeliver(run: AgentRun) -> None:
+    """Deliver again the work of the stage a run is at (its worker died)."""
+    if run.stage == AgentRun.Stage.PREPARING:
+        enqueue_on_commit(PREPARE_TASK, run.pk, queue=settings.AGENT_QUEUE)
+    elif run.stage == AgentRun.Stage.VERIFYING:
+        enqueue_on_commit(VERIFY_TASK, run.pk, queue=_queue(run))
+    else:
+        _enqueue_work(run, _current_step(run))
+
+
+def stale_leases_expire(*, now: datetime | None = None) -> int:
+    """Fail the runs of external agents whose lease ran out without a heartbeat.
+
+    Each such run fails with the error "lease expired", its task goes back to pending
+    (unassigned) and its agent turns idle; a late completion of the run is then refused.
+    Returns how many runs expired. Runs of built-in agents are re-delivered instead
+    (`stale_runs_recover`).
+    """
+    now = now or timezone.now()
+    stale = list(
+        AgentRun.objects.filter(
+            status=AgentRun.Status.RUNNING,
+            agent__type=Agent.Type.EXTERNAL,
+            lease_expires_at__lt=now,
+        ).values_list("pk", "agent_id")
+    )
+    expired = 0
+    for run_id, agent_id in stale:
+        # One transaction per run, so a busy row delays only its own run.
+        with transaction.atomic():
+            list(Agent.objects.select_for_update().filter(pk=agent_id).values_list("pk"))
+            run = (
+                AgentRun.objects.select_for_update(of=("self",))
+                .select_related("agent")
+                .filter(pk=run_id, status=AgentRun.Status.RUNNING, lease_expires_at__lt=now)
+                .first()
+            )
+            if run is not None:
+                run_expire(run=run, now=timezone.now())
+                expired += 1
+    return expired
