@@ -13,10 +13,10 @@ tuples below, in the order the statement lists the columns.
 """
 
 import functools
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, JSONField, Model
 
 from agents.models import Agent, AgentRun, AgentState, AgentStep, ToolCall
 from core.db import column_list
@@ -198,4 +198,71 @@ def step_statements(vendor: str) -> StepStatements:
             f'UPDATE {step} SET "status" = {step_done}, "finished_at" = %s '
             f'WHERE "id" = %s AND "status" = {step_running}'
         ),
+    )
+
+
+# A coding CLI's events ------------------------------------------------------------------
+
+# How a CLI's tool call rows and decisions are inserted: the fields every row of a batch
+# shares (its links, its time, what a started row or a completion lacks), then the fields
+# each row has its own value of.
+STARTED_SHARED = ("project", "agent", "run", "task", "status", "error", "created_at")
+STARTED_OWN = ("call_id", "tool_name", "input")
+COMPLETION_SHARED = ("project", "agent", "run", "task", "call_id", "input", "created_at")
+COMPLETION_OWN = ("started", "tool_name", "status", "output", "error", "duration_ms")
+DECISION_SHARED = ("project", "agent", "run", "task", "created_at")
+DECISION_OWN = ("decision", "reasoning")
+
+
+def rows_insert(
+    model: type[Model], shared: tuple[str, ...], own: tuple[str, ...], rows: int, vendor: str
+) -> str:
+    """Insert `rows` rows of `model`, returning their ids: the parameters are the values
+    of the `shared` fields, then on PostgreSQL one array per field of `own` (one
+    statement for any number of rows, planned once), elsewhere each row's values of
+    `own`. Values are as the database takes them, a JSON field's as JSON text."""
+    if vendor == "postgresql":
+        return _unnest_insert(model, shared, own)
+    return _values_insert(model, shared, own, rows)
+
+
+def _fields(model: type[Model], names: tuple[str, ...]) -> list[Field[Any, Any]]:
+    by_name = {field.name: field for field in model._meta.concrete_fields}
+    return [by_name[name] for name in names]
+
+
+def _placeholder(field: Field[Any, Any], vendor: str) -> str:
+    return "%s::jsonb" if vendor == "postgresql" and isinstance(field, JSONField) else "%s"
+
+
+@functools.cache
+def _unnest_insert(model: type[Model], shared: tuple[str, ...], own: tuple[str, ...]) -> str:
+    shared_fields, own_fields = _fields(model, shared), _fields(model, own)
+    # JSON travels as text, cast row by row: text[] is what the caller's strings make.
+    arrays = ", ".join(
+        "%s::text[]" if isinstance(field, JSONField) else f"%s::{field.db_type(connection)}[]"
+        for field in own_fields
+    )
+    columns = ", ".join(
+        f"u.c{i}::jsonb" if isinstance(field, JSONField) else f"u.c{i}"
+        for i, field in enumerate(own_fields)
+    )
+    shared_values = "".join(f"{_placeholder(field, 'postgresql')}, " for field in shared_fields)
+    names = ", ".join(f"c{i}" for i in range(len(own_fields)))
+    return (
+        f"INSERT INTO {_table(model)} ({column_list([*shared_fields, *own_fields])}) "
+        f"SELECT {shared_values}{columns} FROM unnest({arrays}) AS u({names}) "
+        'RETURNING "id"'
+    )
+
+
+@functools.cache
+def _values_insert(
+    model: type[Model], shared: tuple[str, ...], own: tuple[str, ...], rows: int
+) -> str:
+    shared_fields, own_fields = _fields(model, shared), _fields(model, own)
+    row = ", ".join(["%s"] * (len(shared_fields) + len(own_fields)))
+    return (
+        f"INSERT INTO {_table(model)} ({column_list([*shared_fields, *own_fields])}) "
+        f'VALUES {", ".join([f"({row})"] * rows)} RETURNING "id"'
     )

@@ -6,6 +6,11 @@ passes a CLI's output on, through what a coding run does with it: the run's log 
 (RunLogWriter) and the audit trail (tool call rows, decisions, usage metrics). MB are
 10^6 bytes of the log as printed.
 
+`log_floor_mb_per_s`: the same log through the run's log chunks alone (RunLogWriter, no
+events), in the same run: what taking the log in costs at the least, so that
+`log_ingest_floor_ratio` says how much the audit trail adds. Each is the median of
+BENCH_LOG_ROUNDS (3) rounds, which alternate which of the two goes first.
+
 Runs against a throwaway database created next to the configured one:
 
     .venv/bin/python bench/log_ingest.py                 # SQLite
@@ -14,6 +19,7 @@ Runs against a throwaway database created next to the configured one:
 
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -38,6 +44,7 @@ from planning import services as planning_services  # noqa: E402
 LOG_BYTES = 10 * 1000 * 1000
 PIECE_BYTES = 64 * 1024
 RESULT_BYTES = 4000  # a tool's output, as Claude Code prints it back
+ROUNDS = int(os.environ.get("BENCH_LOG_ROUNDS", "3"))
 
 
 def claude_log(size: int = LOG_BYTES) -> str:
@@ -88,50 +95,82 @@ def claude_log(size: int = LOG_BYTES) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pieces(log: str) -> list[str]:
+    data = log.encode()
+    return [
+        data[offset : offset + PIECE_BYTES].decode("utf-8", errors="replace")
+        for offset in range(0, len(data), PIECE_BYTES)
+    ]
+
+
 def log_ingest_mb_per_s(*, run: AgentRun, log: str) -> float:
     """Feed `log` through the run's log writer and the audit trail; MB/s of the log."""
-    data = log.encode()
+    pieces = _pieces(log)
     started = time.perf_counter()
     with RunLogWriter(run.pk) as writer:
-        ingest = EventIngest(run=run, provider="claude-code", format="claude")
-        for offset in range(0, len(data), PIECE_BYTES):
-            text = data[offset : offset + PIECE_BYTES].decode("utf-8", errors="replace")
-            writer.write("stdout", text)
+        ingest = EventIngest(run=run, provider="claude-code", format="claude", log=writer)
+        for text in pieces:  # to the log, and its events to the audit trail
             ingest.feed(text, elapsed_ms=(time.perf_counter() - started) * 1000)
         ingest.close(elapsed_ms=(time.perf_counter() - started) * 1000)
     seconds = time.perf_counter() - started
     assert ingest.dropped == 0 and ingest.summary == "done"
-    return len(data) / 1e6 / seconds
+    return len(log.encode()) / 1e6 / seconds
+
+
+def log_floor_mb_per_s(*, run: AgentRun, log: str) -> float:
+    """Feed `log` through the run's log writer alone; MB/s of the log."""
+    pieces = _pieces(log)
+    started = time.perf_counter()
+    with RunLogWriter(run.pk) as writer:
+        for text in pieces:
+            writer.write("stdout", text)
+    seconds = time.perf_counter() - started
+    return len(log.encode()) / 1e6 / seconds
+
+
+def _logged(run: AgentRun) -> str:
+    return "".join(
+        RunLogChunk.objects.filter(run=run).order_by("seq").values_list("text", flat=True)
+    )
+
+
+def measure() -> dict[str, object]:
+    """Both rates on the configured (throwaway) database: the medians of ROUNDS rounds,
+    which alternate whether the ingest or the floor goes first."""
+    owner = get_user_model().objects.create_user("bench-log")
+    project = planning_services.project_create(owner=owner, name="log ingest")
+    agent = agent_create(project=project, name="cli", type="coder", executor="claude-code")
+    log = claude_log()
+    rates: dict[str, list[float]] = {"ingest": [], "floor": []}
+    measures = {"ingest": log_ingest_mb_per_s, "floor": log_floor_mb_per_s}
+    for number in range(ROUNDS):
+        for name in ("ingest", "floor") if number % 2 == 0 else ("floor", "ingest"):
+            run = runs.agent_run_create(project=project, agent=agent, payload={"goal": name})
+            rates[name].append(measures[name](run=run, log=log))
+            assert _logged(run) == log
+            if name == "ingest":
+                ingest_run = run
+    # Every call of the log landed once, with its completion.
+    calls = ToolCall.objects.filter(run=ingest_run)
+    started = calls.filter(started__isnull=True).count()
+    assert started == log.count('"type": "tool_use"') == calls.filter(started__isnull=False).count()
+    rate, floor = (statistics.median(rates[name]) for name in ("ingest", "floor"))
+    return {
+        "database": connection.vendor,
+        "log_mb": round(len(log.encode()) / 1e6, 2),
+        "tool_calls": started,
+        "log_chunks": RunLogChunk.objects.filter(run=ingest_run).count(),
+        "log_ingest_mb_per_s": round(rate, 2),
+        "log_floor_mb_per_s": round(floor, 2),
+        "log_ingest_floor_ratio": round(rate / floor, 3),
+    }
 
 
 def main() -> None:
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        owner = get_user_model().objects.create_user("bench")
-        project = planning_services.project_create(owner=owner, name="log ingest")
-        agent = agent_create(project=project, name="cli", type="coder", executor="claude-code")
-        run = runs.agent_run_create(project=project, agent=agent, payload={"goal": "bench"})
-        log = claude_log()
-        rate = log_ingest_mb_per_s(run=run, log=log)
-        assert (
-            "".join(
-                RunLogChunk.objects.filter(run=run).order_by("seq").values_list("text", flat=True)
-            )
-            == log
-        )
-        print(
-            json.dumps(
-                {
-                    "database": connection.vendor,
-                    "log_mb": round(len(log.encode()) / 1e6, 2),
-                    "tool_calls": ToolCall.objects.filter(run=run, started__isnull=True).count(),
-                    "log_chunks": RunLogChunk.objects.filter(run=run).count(),
-                    "log_ingest_mb_per_s": round(rate, 2),
-                },
-                indent=2,
-            )
-        )
+        print(json.dumps(measure(), indent=2))
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -4,21 +4,41 @@ Tool calls become a started row and a completion row (as the step loop's do), th
 assistant's messages become decisions, and token usage becomes usage metrics. Large
 inputs and outputs are cut in the audit rows; the run's log keeps them whole. An event
 that cannot be recorded is counted and skipped: the CLI is not stopped for it.
+
+The events of a piece of output are recorded together, in one transaction (so a crash
+never leaves half of them) of at most four inserts however many calls they hold: the
+started rows, then the completion rows (which point at started rows, so they need their
+ids first), the decisions and the usage metrics. A 10 MB log holds thousands of calls,
+and a statement a row, or a model instance a row, cost more than the rows themselves: the
+rows are built as the database takes them, their JSON encoded once, and inserted by the
+statements of `agents.statements`. The database's constraints and append-only triggers
+hold for them as for any other row.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from agents.llm import Completion, Usage
-from agents.models import AgentRun, ToolCall
-from agents.services.logs import decisions_record, tool_call_complete, tool_call_start
-from agents.services.usage import UsageContext, usage_record
+from agents.models import AgentRun, DecisionLog, Metric, ToolCall
+from agents.services.run_logs import RunLogWriter
+from agents.services.usage import UsageContext, usage_rows
+from agents.statements import (
+    COMPLETION_OWN,
+    COMPLETION_SHARED,
+    DECISION_OWN,
+    DECISION_SHARED,
+    STARTED_OWN,
+    STARTED_SHARED,
+    rows_insert,
+)
 from agents.workspaces.streams import (
     Event,
     Message,
@@ -29,6 +49,7 @@ from agents.workspaces.streams import (
     ToolStarted,
     stream_parser,
 )
+from core.db import insert_rows, prepared_cursor
 from core.errors import DomainError
 from core.text import without_nul
 
@@ -39,23 +60,134 @@ VALUE_CHARS = 16_000
 MESSAGE_CHARS = 10_000
 # Formats whose CLI always prints events: printing none means it did not work.
 EVENT_FORMATS = ("claude", "codex")
+# The most events recorded in one transaction (a piece of output holds fewer): it bounds
+# a statement's size.
+BATCH_EVENTS = 500
+# What the database or the rows' checks raise for an event that cannot be stored (text
+# without a UTF-8 form among them: a lone surrogate, such as a cut JavaScript string).
+RECORD_ERRORS = (DatabaseError, DomainError, ValidationError, UnicodeError)
+CUT = "…[cut]"
+# How PostgreSQL's jsonb would see a NUL character in JSON text: it refuses it.
+JSON_NUL = "\\u0000"
 
 
 def capped(value: Any, limit: int = VALUE_CHARS) -> Any:
     """`value` for a JSON column, cut to about `limit` characters and without NULs."""
     if isinstance(value, str):
-        return without_nul(value if len(value) <= limit else value[:limit] + "…[cut]")
+        return without_nul(value if len(value) <= limit else value[:limit] + CUT)
     text = json.dumps(value, default=str)
     if len(text) <= limit:
         return without_nul(value)
     return {"cut": True, "preview": without_nul(text[:limit])}
 
 
-class EventIngest:
-    """Parses a CLI's stdout as it comes and records each event for `run`."""
+def capped_json(value: Any, limit: int = VALUE_CHARS) -> str | None:
+    """capped(value) as JSON text, encoded once; None (SQL NULL) for None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = json.dumps(value if len(value) <= limit else value[:limit] + CUT)
+    else:
+        text = json.dumps(value, default=str)
+        if len(text) > limit:
+            text = json.dumps({"cut": True, "preview": text[:limit]})
+    if JSON_NUL in text:  # rare: encode again what capped() gives, NULs replaced
+        return json.dumps(capped(value, limit), default=str)
+    return text
 
-    def __init__(self, *, run: AgentRun, provider: str, format: str) -> None:
+
+def capped_text(value: str, limit: int = MESSAGE_CHARS) -> str:
+    return without_nul(value if len(value) <= limit else value[:limit] + CUT)
+
+
+class _Call:
+    """A call's started row (its id once inserted) and when it started."""
+
+    __slots__ = ("at_ms", "pk", "tool_name")
+
+    def __init__(self, tool_name: str, at_ms: float) -> None:
+        self.pk: int | None = None
+        self.tool_name = tool_name
+        self.at_ms = at_ms
+
+
+class _Batch:
+    """The rows of a batch of events, as the database takes them, inserted together."""
+
+    def __init__(self, links: tuple[int | None, ...]) -> None:
+        self.links = links
+        self.at = connection.ops.adapt_datetimefield_value(timezone.now())
+        # Each row's own values, in the order of STARTED_OWN, COMPLETION_OWN, DECISION_OWN.
+        self.started: list[tuple[_Call, list[Any]]] = []
+        self.completions: list[tuple[_Call, list[Any]]] = []  # started ids filled in last
+        self.decisions: list[list[Any]] = []
+        self.metrics: list[Metric] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.started or self.completions or self.decisions or self.metrics)
+
+    def start(self, call: _Call, *, call_id: str, input: str | None) -> None:
+        self.started.append((call, [call_id, call.tool_name, input]))
+
+    def complete(
+        self, call: _Call, *, status: str, output: str | None, error: str, duration_ms: int
+    ) -> None:
+        row = [None, call.tool_name, status, output, error, duration_ms]
+        self.completions.append((call, row))
+
+    def decide(self, text: str, reasoning: str) -> None:
+        self.decisions.append([text, reasoning])
+
+    def insert(self) -> None:
+        """Insert the batch's rows (inside the caller's transaction)."""
+        if self.started:
+            rows = [row for _, row in self.started]
+            shared = (*self.links, "", "", self.at)  # no status, no error yet
+            ids = _insert(ToolCall, STARTED_SHARED, shared, STARTED_OWN, rows)
+            for (call, _), pk in zip(self.started, ids, strict=True):
+                call.pk = pk
+        if self.completions:
+            for call, row in self.completions:
+                row[0] = call.pk  # the started row's id, known by now
+            rows = [row for _, row in self.completions]
+            shared = (*self.links, "", "{}", self.at)  # no call id, no input: the started's
+            _insert(ToolCall, COMPLETION_SHARED, shared, COMPLETION_OWN, rows)
+        if self.decisions:
+            shared = (*self.links, self.at)
+            _insert(DecisionLog, DECISION_SHARED, shared, DECISION_OWN, self.decisions)
+        insert_rows(self.metrics)
+
+
+def _insert(
+    model: type[ToolCall | DecisionLog],
+    shared_fields: tuple[str, ...],
+    shared: Sequence[Any],
+    own_fields: tuple[str, ...],
+    rows: Sequence[Sequence[Any]],
+) -> list[int]:
+    """Insert `rows` in one statement; their ids, in the rows' order."""
+    vendor = connection.vendor
+    if vendor == "postgresql":
+        values = [*shared, *map(list, zip(*rows, strict=True))]
+    else:
+        values = [value for row in rows for value in (*shared, *row)]
+    sql = rows_insert(model, shared_fields, own_fields, len(rows), vendor)
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, values)
+        # Ids are given in the rows' order, whatever order RETURNING lists them in.
+        return sorted(pk for (pk,) in cursor.fetchall())
+
+
+class EventIngest:
+    """Parses a CLI's stdout as it comes and records each event for `run`. Given the
+    run's `log`, it also writes the output there: what the log writes of a piece then
+    commits with the piece's rows, in one transaction."""
+
+    def __init__(
+        self, *, run: AgentRun, provider: str, format: str, log: RunLogWriter | None = None
+    ) -> None:
         self.run = run
+        self.log = log
         self.provider = provider
         self.reader = StreamReader(stream_parser(format))
         self.expects_events = format in EVENT_FORMATS
@@ -63,8 +195,10 @@ class EventIngest:
         self.last_message = ""
         self.failed_outcome: str | None = None
         self.dropped = 0
-        self._open: dict[str, tuple[ToolCall, float]] = {}
-        self._decisions: list[dict[str, Any]] = []
+        # The run's project, agent, run and task ids, the first columns of each row.
+        self.links = (run.project_id, run.agent_id, run.pk, run.task_id)
+        self._open: dict[str, _Call] = {}  # calls started (and recorded), not finished
+        self._reasoning: dict[str, str] = {}  # a decision's reasoning by kind, as JSON
 
     @property
     def events(self) -> int:
@@ -72,91 +206,91 @@ class EventIngest:
         return self.reader.parser.json_lines
 
     def feed(self, text: str, *, elapsed_ms: float) -> None:
-        self._record_all(self.reader.feed(text), elapsed_ms)
+        self._record_all(self.reader.feed(text), elapsed_ms, output=text)
 
     def close(self, *, elapsed_ms: float) -> None:
         self._record_all(self.reader.close(), elapsed_ms)
         if not self.summary:
             self.summary = self.last_message
 
-    def _record_all(self, events: list[Event], elapsed_ms: float) -> None:
-        """One transaction for a piece's events (a commit each would cost more than
-        the inserts); when one of them fails, each is tried on its own."""
-        if len(events) < 2:
-            for event in events:
-                self._record(event, elapsed_ms)
+    def _record_all(self, events: list[Event], elapsed_ms: float, output: str = "") -> None:
+        """Records `events` in batches, the output going with the last one."""
+        starts = range(0, len(events), BATCH_EVENTS)
+        for start in starts[:-1]:
+            self._record_batch(events[start : start + BATCH_EVENTS], elapsed_ms)
+        self._record_batch(events[starts[-1] :] if starts else [], elapsed_ms, output)
+
+    def _record_batch(self, events: list[Event], elapsed_ms: float, output: str = "") -> None:
+        """One transaction for a batch of events (a commit each would cost more than
+        the inserts), and for the log's write of `output`; when the rows fail, the
+        output is written alone and each event is tried on its own."""
+        opened = dict(self._open)
+        batch = _Batch(self.links)
+        for event in events:
+            self._stage(event, batch, elapsed_ms)
+        if not batch:
+            self._log(output)
             return
-        before = (dict(self._open), self.summary, self.last_message, self.failed_outcome)
+        rows_inserted = False
         try:
             with transaction.atomic():
+                batch.insert()
+                rows_inserted = True
+                self._log(output)
+        except Exception as exc:
+            self._open = opened  # the calls the batch started are not recorded
+            if rows_inserted or not isinstance(exc, RECORD_ERRORS):
+                raise  # the log's own failure, or no failure of the rows' making
+            self._log(output)
+            if len(events) > 1:
                 for event in events:
-                    self._record_one(event, elapsed_ms)
-                self._decisions_flush()
-        except (DatabaseError, DomainError, ValidationError):
-            self._open, self.summary, self.last_message, self.failed_outcome = before
-            self._decisions = []
-            for event in events:
-                self._record(event, elapsed_ms)
-
-    def _record(self, event: Event, elapsed_ms: float) -> None:
-        try:
-            with transaction.atomic():
-                self._record_one(event, elapsed_ms)
-                self._decisions_flush()
-        except (DatabaseError, DomainError, ValidationError):
-            self._decisions = []
-            self.dropped += 1
-            logger.exception("Run %s: could not record %r", self.run.pk, type(event).__name__)
-
-    def _record_one(self, event: Event, elapsed_ms: float) -> None:
-        run = self.run
-        if isinstance(event, ToolStarted):
-            row = tool_call_start(
-                project=run.project,
-                tool_name=event.name[:100] or "tool",
-                input=capped(event.input),
-                run=run,
-                call_id=event.call_id[:100],
-            )
-            self._open[event.call_id] = (row, elapsed_ms)
-        elif isinstance(event, ToolFinished):
-            opened = self._open.pop(event.call_id, None)
-            if opened is None:
+                    self._record_batch([event], elapsed_ms)
                 return
-            row, at_ms = opened
-            tool_call_complete(
-                started=row,
+            self.dropped += 1
+            logger.exception("Run %s: could not record %r", self.run.pk, type(events[0]).__name__)
+
+    def _log(self, output: str) -> None:
+        if output and self.log is not None:
+            self.log.write("stdout", output)
+
+    def _stage(self, event: Event, batch: _Batch, elapsed_ms: float) -> None:
+        """Add the event's rows to `batch`, and what it says to the ingest's state."""
+        if isinstance(event, ToolStarted):
+            started = _Call(without_nul(event.name[:100]) or "tool", elapsed_ms)
+            input = capped_json({} if event.input is None else event.input)
+            batch.start(started, call_id=without_nul(event.call_id[:100]), input=input)
+            self._open[event.call_id] = started
+        elif isinstance(event, ToolFinished):
+            call = self._open.pop(event.call_id, None)
+            if call is None:
+                return  # its start could not be recorded
+            batch.complete(
+                call,
                 status=ToolCall.Status.SUCCEEDED if event.succeeded else ToolCall.Status.FAILED,
-                output=capped(event.output),
-                error=capped(event.error, MESSAGE_CHARS),
-                duration_ms=max(0, round(elapsed_ms - at_ms)),
+                output=capped_json(event.output),
+                error=capped_text(event.error),
+                duration_ms=max(0, round(elapsed_ms - call.at_ms)),
             )
         elif isinstance(event, Message):
             if event.kind == "reasoning" or not event.text.strip():
                 return  # the log has it; decisions are what the agent said and did
             if event.kind == "message":
                 self.last_message = event.text
-            # Written with the piece's other rows (decisions_flush): one insert for all.
-            self._decisions.append(
-                {
-                    "decision": capped(event.text, MESSAGE_CHARS),
-                    "reasoning": {"source": self.provider, "kind": event.kind},
-                }
-            )
+            batch.decide(capped_text(event.text), self._reasoning_json(event.kind))
         elif isinstance(event, TokenUsage):
-            self._usage(event, elapsed_ms)
+            batch.metrics += self._usage(event, elapsed_ms)
         elif isinstance(event, Outcome):
             if event.is_error:
                 self.failed_outcome = event.text or "error"
             else:
                 self.summary = event.text
 
-    def _decisions_flush(self) -> None:
-        if self._decisions:
-            decisions_record(run=self.run, entries=self._decisions)
-            self._decisions = []
+    def _reasoning_json(self, kind: str) -> str:
+        if kind not in self._reasoning:
+            self._reasoning[kind] = json.dumps({"source": self.provider, "kind": kind})
+        return self._reasoning[kind]
 
-    def _usage(self, event: TokenUsage, elapsed_ms: float) -> None:
+    def _usage(self, event: TokenUsage, elapsed_ms: float) -> list[Metric]:
         completion = Completion(
             content=None,
             tool_calls=(),
@@ -171,4 +305,4 @@ class EventIngest:
             provider=self.provider,
         )
         context = UsageContext(project=self.run.project, run=self.run, purpose="executor")
-        usage_record(completion=completion, context=context)
+        return usage_rows(completion=completion, context=context)

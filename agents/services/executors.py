@@ -184,13 +184,16 @@ def _execute(
         return False
 
     with RunLogWriter(run.pk) as log:
-        ingest = EventIngest(run=run, provider=profile.executor, format=profile.stream_format)
+        ingest = EventIngest(
+            run=run, provider=profile.executor, format=profile.stream_format, log=log
+        )
         log.write("system", f"$ {_shown(argv, invocation.prompt)}\n")
 
         def on_output(stream: str, text: str) -> None:
-            log.write(stream, text)
-            if stream == "stdout":
+            if stream == "stdout":  # to the log, and its events to the audit trail
                 ingest.feed(text, elapsed_ms=(time.monotonic() - started) * 1000)
+            else:
+                log.write(stream, text)
 
         try:
             result: commands.CommandResult | None = commands.command_run(

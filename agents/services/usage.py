@@ -36,6 +36,14 @@ def usage_record(*, completion: Completion, context: UsageContext) -> list[Metri
     to the run's. Raises DomainError for links into another project or a run of
     another agent.
     """
+    metrics = usage_rows(completion=completion, context=context)
+    insert_rows(metrics)  # every model call, so a prepared statement
+    return metrics
+
+
+def usage_rows(*, completion: Completion, context: UsageContext) -> list[Metric]:
+    """The unsaved Metrics usage_record inserts, for a caller that inserts them with
+    other rows. Raises DomainError as usage_record does."""
     agent, task = _resolve_links(
         context.project, agent=context.agent, run=context.run, task=context.task
     )
@@ -50,7 +58,7 @@ def usage_record(*, completion: Completion, context: UsageContext) -> list[Metri
         "usage_reported": usage.reported,
     }
     now = timezone.now()
-    metrics = [
+    return [
         metric_row(links, type=type, value=value, metadata=metadata, at=now)
         for type, value, metadata in [
             (Metric.Type.TOKEN_USAGE, usage.total_tokens, {**tokens, **call}),
@@ -62,5 +70,3 @@ def usage_record(*, completion: Completion, context: UsageContext) -> list[Metri
             ),
         ]
     ]
-    insert_rows(metrics)  # every model call, so a prepared statement
-    return metrics
