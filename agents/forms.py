@@ -1,5 +1,6 @@
 """Forms for the agent pages. They validate input; the views hand it to services."""
 
+import re
 import shlex
 from typing import Any
 
@@ -9,21 +10,25 @@ from agents.models import Agent
 from agents.workspaces.executors import executor_command_error
 from planning.models import Executor
 
+# What a shell takes as it is: the placeholders need no quotes.
+_PLAIN_WORD = re.compile(r"[\w@%+=:,./{}-]+")
 
-class AgentCreateForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    type = forms.ChoiceField(choices=Agent.Type.choices, initial=Agent.Type.CODER)
-    model = forms.CharField(max_length=200, required=False, help_text="Optional model name.")
-    executor = forms.ChoiceField(
-        choices=[("", "Project default"), *Executor.choices],
-        required=False,
-        help_text="The built-in loop, or the coding CLI that writes this agent's code.",
-    )
+
+def command_line(argv: list[str]) -> str:
+    """An argv as the command line a person would type, which shlex splits back."""
+    return " ".join(part if _PLAIN_WORD.fullmatch(part) else shlex.quote(part) for part in argv)
+
+
+class _ExecutorCommandForm(forms.Form):
+    """The command line of a `command` executor, typed as a shell would split it."""
+
     executor_command = forms.CharField(
+        label="Command",
         max_length=2000,
         required=False,
         widget=forms.TextInput(attrs={"placeholder": "./my-agent.sh {prompt_file} {worktree}"}),
-        help_text="For a command of your own: the command line, split like a shell's.",
+        help_text="For a command of your own: the command line, split like a shell's; "
+        "{worktree} and {prompt_file} become the task's worktree and its prompt's file.",
     )
 
     def clean_executor_command(self) -> list[str]:
@@ -41,12 +46,44 @@ class AgentCreateForm(forms.Form):
                 self.add_error("executor_command", problem)
         return data
 
+
+class AgentCreateForm(_ExecutorCommandForm):
+    name = forms.CharField(max_length=100)
+    type = forms.ChoiceField(choices=Agent.Type.choices, initial=Agent.Type.CODER)
+    model = forms.CharField(max_length=200, required=False, help_text="Optional model name.")
+    executor = forms.ChoiceField(
+        choices=[("", "Project default"), *Executor.choices],
+        required=False,
+        help_text="The built-in loop, or the coding CLI that writes this agent's code.",
+    )
+
     def agent_fields(self) -> dict[str, Any]:
         """What the services take: the executor only when one was picked."""
         fields = dict(self.cleaned_data)
         if not fields.get("executor"):
             fields.pop("executor", None)
         return fields
+
+
+class AgentExecutorForm(_ExecutorCommandForm):
+    """What writes an agent's code: the built-in loop, a coding CLI, or a command of
+    your own, whose line `{worktree}` and `{prompt_file}` are put into."""
+
+    executor = forms.ChoiceField(
+        choices=Executor.choices,
+        help_text="The built-in loop needs a model that writes code (LLM_PROVIDER=openai); "
+        "a coding CLI or a command of your own needs none.",
+    )
+    field_order = ["executor", "executor_command"]
+
+    @classmethod
+    def for_agent(cls, agent: Agent) -> "AgentExecutorForm":
+        return cls(
+            initial={
+                "executor": agent.executor,
+                "executor_command": command_line(agent.executor_command or []),
+            }
+        )
 
 
 class CheckpointCreateForm(forms.Form):

@@ -8,6 +8,7 @@ urlpatterns = [
     path("projects/<slug:slug>/", agents.agent_list, name="agent-list"),
     path("projects/<slug:slug>/add/", agents.agent_create, name="agent-create"),
     path("projects/<slug:slug>/<int:pk>/key/", agents.agent_key_issue, name="agent-key"),
+    path("projects/<slug:slug>/<int:pk>/executor/", agents.agent_executor, name="agent-executor"),
     path("projects/<slug:slug>/run/", runs.project_run_start, name="project-run-start"),
     path("projects/<slug:slug>/pause/", runs.project_run_pause, name="project-run-pause"),
     path("projects/<slug:slug>/cancel/", runs.project_run_cancel, name="project-run-cancel"),

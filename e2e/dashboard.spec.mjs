@@ -21,10 +21,16 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const SCREENSHOTS = process.env.SCREENSHOT_DIR || join(HERE, "screenshots");
 const DEMO_NAME = "Crewboard (demo)";
 const DEMO_SLUG = "crewboard-demo";
+// The coding demo: a small repository whose test fails, and a project with one task.
+const CODING_NAME = "Calculator (demo)";
+const CODING_SLUG = "calculator-demo";
+// This checkout, whose examples/demo_coder.py the coder runs as a command of its own.
+const CHECKOUT = dirname(HERE);
 const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 const STEP_TIMEOUT = 30_000;
 const GENERATION_TIMEOUT = 60_000;
+const CODING_TIMEOUT = 90_000;
 
 let browser;
 let context;
@@ -32,9 +38,34 @@ let page;
 let shotNumber = 0;
 // Everything that should not happen, gathered between two checks.
 const problems = [];
+// Error answers the current step asks for (a form with a mistake answers 400), so that
+// they and the browser's console line about them are not problems.
+const refusals = [];
 
-function projectUrl(path = "") {
-  return `${BASE_URL}/projects/${DEMO_SLUG}/${path}`;
+/** Lets the current step get `status` for `method` `url` (a full URL). */
+function expectRefusal(method, url, status = 400) {
+  refusals.push({ method, url, status });
+}
+
+function isRefusal(method, url, status) {
+  return refusals.some((r) => r.url === url && r.status === status && (method === null || r.method === method));
+}
+
+function projectUrl(path = "", slug = DEMO_SLUG) {
+  return `${BASE_URL}/projects/${slug}/${path}`;
+}
+
+function codingUrl(path = "") {
+  return projectUrl(path, CODING_SLUG);
+}
+
+function codingAgentsUrl(path = "") {
+  return `${BASE_URL}/agents/projects/${CODING_SLUG}/${path}`;
+}
+
+/** `text` as one word of a command line that the server splits like a shell. */
+function shellWord(text) {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 async function shot(name, options = {}) {
@@ -59,6 +90,7 @@ function assertNoProblems(step) {
 function step(name, fn, timeout = STEP_TIMEOUT) {
   test(name, { timeout }, async () => {
     problems.length = 0;
+    refusals.length = 0;
     try {
       await fn();
       // Let late console messages (a failed poll, a CSP report) arrive.
@@ -160,13 +192,15 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
     page.setDefaultTimeout(10_000);
     page.on("console", (message) => {
       if (message.type() === "error") {
+        const refused = /^Failed to load resource: the server responded with a status of (\d+)/.exec(message.text());
+        if (refused && isRefusal(null, message.location()?.url, Number(refused[1]))) return;
         const where = message.location()?.url ? ` [${message.location().url}]` : "";
         problems.push(`console error: ${message.text()}${where}`);
       }
     });
     page.on("pageerror", (error) => problems.push(`uncaught exception: ${error.message}`));
     page.on("response", (response) => {
-      if (response.status() >= 400) {
+      if (response.status() >= 400 && !isRefusal(response.request().method(), response.url(), response.status())) {
         problems.push(`HTTP ${response.status()}: ${response.request().method()} ${response.url()}`);
       }
     });
@@ -294,7 +328,15 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
     assert.deepEqual(others(after.rows), others(before), "other rows show the same text");
     assert.equal(await newRow.locator("select.status-select").inputValue(), "in_progress");
     assert.match(await newRow.locator("select.status-select").getAttribute("class"), /badge--in_progress/);
-    // The summary followed: the task is no longer the next one.
+    // The summary followed: the task is no longer the next one. Its answer has arrived,
+    // but htmx swaps it in only once the whole body is read.
+    await page
+      .waitForFunction(
+        (started) => document.querySelector("#task-next .next-task-name .key")?.textContent.trim() !== started,
+        key,
+        { timeout: 5_000 },
+      )
+      .catch(() => {});
     assert.notEqual(await nextTaskOnPage(), key, "the next task moved on after the task started");
     await newRow.scrollIntoViewIfNeeded();
     await page.waitForTimeout(900); // the swapped row fades from yellow
@@ -482,6 +524,219 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
     assert.deepEqual(broken, [], "every tab opens");
   });
 
+  // Filled in by the coding steps, and visited again on the phone.
+  let demoRoot;
+  let executorUrl;
+  let codingRunUrl;
+  let commandsConfined;
+
+  step("the coding demo is listed, with its one task ready", async () => {
+    await page.goto(`${BASE_URL}/projects/`);
+    await page.locator("#project-table").getByRole("link", { name: CODING_NAME, exact: true }).click();
+    await page.waitForURL(codingUrl());
+    assert.equal(await taskRow("CALC-1").locator("select.status-select").inputValue(), "pending");
+    assert.equal(await nextTaskOnPage(), "CALC-1");
+    await shot("coding-plan");
+  });
+
+  step("its Settings tab shows the repository, the commands, the QA limit, tools, network and executor", async () => {
+    await openTab("Settings", codingUrl("settings/"));
+    const form = page.locator("#project-settings-form");
+    const field = (label) => form.getByLabel(label, { exact: true });
+    demoRoot = await field("Root path").inputValue();
+    assert.match(demoRoot, /^\/.+\/demo-repo$/, "the root path is the repository bootstrap made");
+    assert.equal(await field("Base branch").inputValue(), "main");
+    assert.equal(await field("Setup command").inputValue(), "");
+    assert.equal(await field("Verify command").inputValue(), "");
+    assert.equal(await field("Max QA iterations").inputValue(), "3");
+    const enabled = await form
+      .locator('input[name="enabled_tools"]')
+      .evaluateAll((boxes) => boxes.filter((box) => box.checked).map((box) => box.value));
+    for (const tool of ["read_file", "write_file", "edit_file", "run_command", "git_diff", "git_commit"]) {
+      assert.ok(enabled.includes(tool), `${tool} is enabled: ${enabled}`);
+    }
+    assert.equal(await field("Allow network").isChecked(), false);
+    assert.equal(await field("Default executor").inputValue(), "builtin");
+    await shot("coding-settings", { fullPage: true });
+  });
+
+  step("saving a bad root path shows the error on the form and keeps the old value", async () => {
+    const form = page.locator("#project-settings-form");
+    const rootPath = form.getByLabel("Root path", { exact: true });
+    // The throwaway folder the repository lives in: there, but not a git work tree.
+    const notARepository = dirname(demoRoot);
+    await rootPath.fill(notARepository);
+    expectRefusal("POST", codingUrl("settings/"));
+    const answered = nextResponse((r) => r.url() === codingUrl("settings/") && r.request().method() === "POST");
+    await form.getByRole("button", { name: "Save settings" }).click();
+    assert.equal((await answered).status(), 400);
+    const invalid = form.locator(".field--invalid");
+    await invalid.waitFor();
+    assert.equal(await invalid.count(), 1, "one field is marked");
+    assert.equal(await invalid.locator("label").innerText(), "Root path");
+    assert.equal(
+      await invalid.locator(".field-error").innerText(),
+      `root_path ${notARepository} is not a git work tree`,
+    );
+    await shot("coding-settings-bad-root");
+
+    await page.reload();
+    assert.equal(await form.getByLabel("Root path", { exact: true }).inputValue(), demoRoot);
+    assert.equal(await form.locator(".field--invalid").count(), 0);
+  });
+
+  step("a setup command saves, and the page says so", async () => {
+    const form = page.locator("#project-settings-form");
+    // It also holds each run at a stage of its own for a few seconds, so the run step
+    // below sees the run live rather than only its end.
+    const setup = 'echo "Setting up the worktree"; sleep 3';
+    await form.getByLabel("Setup command", { exact: true }).fill(setup);
+    await form.getByRole("button", { name: "Save settings" }).click();
+    // htmx answers with HX-Redirect: a full load of the settings page.
+    await page.locator(".messages .message--success", { hasText: "Saved the project's settings." }).waitFor();
+    assert.equal(await form.getByLabel("Setup command", { exact: true }).inputValue(), setup);
+    assert.equal(await form.getByLabel("Root path", { exact: true }).inputValue(), demoRoot);
+  });
+
+  function coderRow() {
+    return page.locator("#agent-table tbody tr", {
+      has: page.getByRole("cell", { name: "coder", exact: true }),
+    });
+  }
+
+  step("on the offline provider, Run with the built-in coder says what to configure, and nothing starts", async () => {
+    await openTab("Agents", codingAgentsUrl());
+    assert.match(await coderRow().innerText(), /Builtin/);
+    const controls = page.locator("#run-controls");
+    expectRefusal("POST", codingAgentsUrl("run/"));
+    const answered = nextResponse((r) => r.url() === codingAgentsUrl("run/"));
+    await controls.getByRole("button", { name: "Run", exact: true }).click();
+    assert.equal((await answered).status(), 400);
+    const error = page.locator("#run-controls .run-error[role=alert]");
+    await error.waitFor();
+    const text = await error.innerText();
+    assert.match(text, /^coder: The offline LLM provider cannot write code\./);
+    for (const setting of ["LLM_PROVIDER=openai", "LLM_BASE_URL", "LLM_API_KEY"]) {
+      assert.ok(text.includes(setting), `the message names ${setting}: ${text}`);
+    }
+    assert.match(text, /a command of your own/);
+    // The refusal keeps the rest of the panel: whether commands run confined.
+    const confinement = await page.locator("#run-controls #commands-confinement").innerText();
+    commandsConfined = /run inside bubblewrap/.test(confinement);
+    assert.ok(commandsConfined || /run unconfined/.test(confinement), confinement);
+    await shot("coding-run-refused");
+
+    await page.reload();
+    assert.equal((await page.locator("#run-controls .badge").innerText()).trim(), "Planning");
+    await controls.getByRole("button", { name: "Run", exact: true }).waitFor();
+    assert.match(await coderRow().innerText(), /Idle/);
+    await page.locator("#run-table .empty", { hasText: "No runs yet." }).waitFor();
+  });
+
+  step("switching the coder to a command of your own, on the agents page", async () => {
+    await coderRow().getByRole("link", { name: "Change coder's executor" }).click();
+    await page.waitForURL(new RegExp(`/agents/projects/${CODING_SLUG}/\\d+/executor/$`));
+    executorUrl = page.url();
+    await assertCurrentTab("Agents");
+    const form = page.locator("#agent-executor-form");
+    const executor = form.getByLabel("Executor", { exact: true });
+    assert.equal(await executor.inputValue(), "builtin");
+    await executor.selectOption("command");
+
+    // A command of your own needs its command line.
+    expectRefusal("POST", executorUrl);
+    const refused = nextResponse((r) => r.url() === executorUrl && r.request().method() === "POST");
+    await form.getByRole("button", { name: "Save executor" }).click();
+    assert.equal((await refused).status(), 400);
+    const error = form.locator(".field--invalid .field-error");
+    await error.waitFor();
+    assert.match(await error.innerText(), /^The command executor needs a command/);
+    assert.equal(await executor.inputValue(), "command", "the form keeps the choice");
+
+    const script = shellWord(join(CHECKOUT, "examples", "demo_coder.py"));
+    const command = `python3 ${script} {worktree} {prompt_file}`;
+    await form.getByLabel("Command", { exact: true }).fill(command);
+    await shot("coding-executor-form");
+    await form.getByRole("button", { name: "Save executor" }).click();
+    await page.waitForURL(codingAgentsUrl());
+    const saved = page.locator(".messages .message--success");
+    await saved.waitFor();
+    assert.match(await saved.innerText(), /^coder now writes code with a command of your own: python3 \S*demo_coder\.py/);
+    const row = coderRow();
+    assert.match(await row.innerText(), /Command of your own/);
+    assert.equal(await row.locator(".executor-problem").count(), 0, "the command can run here");
+    await shot("coding-agents-command");
+  });
+
+  step(
+    "Run: the run page shows the log as it grows, the stage, the branch and the changes; the task ends in review",
+    async () => {
+      await page.locator("#run-controls").getByRole("button", { name: "Run", exact: true }).click();
+      // htmx answers with HX-Redirect: a full load of the agents page, with the outcome.
+      await page
+        .locator(".messages .message--success", { hasText: "The project is running: started 1 run." })
+        .waitFor();
+      await page.locator("#run-table").getByRole("link", { name: /^Run \d+$/ }).first().click();
+      await page.waitForURL(new RegExp(`/agents/projects/${CODING_SLUG}/runs/\\d+/$`));
+      codingRunUrl = page.url();
+      await page.evaluate(() => (window.__e2eSamePage = true));
+
+      // Live: where the run is, and the log as each poll brings more of it.
+      const summary = page.locator("#run-summary");
+      const log = page.locator("#run-log-text");
+      const stages = new Set();
+      const logLengths = [];
+      const ended = page.locator("#run-summary.run--succeeded, #run-summary.run--failed, #run-summary.run--cancelled");
+      const deadline = Date.now() + CODING_TIMEOUT - 20_000;
+      while (!(await ended.count())) {
+        assert.ok(Date.now() < deadline, `the run did not end:\n${await summary.innerText()}`);
+        const header = await summary.locator(".run-header").innerText();
+        const stage = /· (preparing|coding|verifying)\b/.exec(header)?.[1];
+        if (stage && !stages.has(stage)) {
+          stages.add(stage);
+          await shot(`coding-run-${stage}`, { fullPage: true });
+        }
+        logLengths.push((await log.textContent()).length);
+        await page.waitForTimeout(250);
+      }
+      assert.ok(stages.size > 0, "the page showed the run's stage while it ran");
+      const text = await summary.innerText();
+      assert.match(await summary.getAttribute("class"), /run--succeeded/, `the run did not succeed:\n${text}`);
+
+      await page.locator("#run-log-text", { hasText: "# task check passed" }).waitFor();
+      const logText = await log.textContent();
+      assert.ok(await page.evaluate(() => window.__e2eSamePage === true), "the log grew without a reload");
+      assert.ok(logLengths[0] < logText.length, `the log grew: ${logLengths[0]} → ${logText.length} characters`);
+      for (const line of ["Setting up the worktree", "mean() now returns 0.0 for an empty list.", "Ran 3 tests"]) {
+        assert.ok(logText.includes(line), `the log shows "${line}":\n${logText}`);
+      }
+      const branch = summary.locator("dt", { hasText: "Branch" }).locator("xpath=following-sibling::dd[1]");
+      assert.match(await branch.innerText(), /^crewboard\/CALC-1-1 in \//);
+      assert.equal((await page.locator("#run-task-status").innerText()).trim(), "Review");
+      assert.match(await page.locator("#run-next").innerText(), /^CALC-1 waits for review: the work is on branch crewboard\/CALC-1-1/);
+      const changes = page.locator("#run-diff .diff-files", { hasText: "calc/stats.py" });
+      await changes.waitFor({ timeout: 15_000 });
+      assert.match(await page.locator("#run-diff").innerText(), /Changes so far\s+1 file changed/);
+      assert.match(await page.locator("#run-decisions").innerText(), /No decisions logged\.$/);
+      // The task's check ran as the agents page said commands run: inside bubblewrap
+      // where it works here (the checkout and the worktrees may both live under /tmp).
+      const check = page.locator("#run-loose-calls .tool-call", {
+        has: page.locator("code.tool-name", { hasText: /^verify$/ }),
+      });
+      await check.locator("summary").click();
+      const output = await check.locator(".tool-call-body").innerText();
+      assert.match(output, /"exit_code": 0/);
+      assert.match(output, new RegExp(`"confined": ${commandsConfined}`), output);
+      await shot("coding-run-review", { fullPage: true });
+
+      await page.goto(codingUrl());
+      assert.equal(await taskRow("CALC-1").locator("select.status-select").inputValue(), "review");
+      assert.match(await page.locator("#task-review-waiting").innerText(), /^1 waits for review/);
+      await shot("coding-plan-review");
+    },
+    CODING_TIMEOUT,
+  );
+
   step("on a 390px phone no page scrolls sideways, and the current tab is in view", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     try {
@@ -505,6 +760,22 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
         if (!layout.tabShown) wide.push(`${label}: its tab is scrolled out of view`);
       }
       await shot("phone-last-tab");
+      // The coding demo's own pages: its settings, an agent's executor, a coding run.
+      for (const [name, url] of [
+        ["coding settings", codingUrl("settings/")],
+        ["agents", codingAgentsUrl()],
+        ["executor", executorUrl],
+        ["coding run", codingRunUrl],
+      ]) {
+        if (!url) continue; // its step failed, and said so
+        await page.goto(url);
+        const layout = await page.evaluate(() => ({
+          pageWidth: document.documentElement.scrollWidth,
+          viewport: window.innerWidth,
+        }));
+        if (layout.pageWidth > layout.viewport) wide.push(`${name}: ${layout.pageWidth}px wide`);
+        await shot(`phone-${name.replace(/ /g, "-")}`, { fullPage: true });
+      }
       assert.deepEqual(wide, [], "every tab fits a 390px screen");
     } finally {
       await page.setViewportSize({ width: 1280, height: 900 });

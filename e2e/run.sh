@@ -120,6 +120,18 @@ if [[ -z "$ready" ]]; then
 fi
 echo "Crewboard is ready."
 
+# A coding run's later stages go to the queue of the host that holds its worktree
+# (host.<name>), which every worker also serves; without it the coding steps would wait.
+for _ in $(seq 1 120); do
+	grep -q "celery@.* ready" "$TMP/server.log" && break
+	sleep 0.25
+done
+if ! grep -q '\.> host\.' "$TMP/server.log"; then
+	echo "error: the worker does not serve its host's queue (host.<name>). Its log:" >&2
+	cat "$TMP/server.log" >&2
+	exit 1
+fi
+
 # 4. The browser tests.
 say "Browser tests (node --test e2e/dashboard.spec.mjs)"
 status=0

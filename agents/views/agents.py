@@ -1,11 +1,11 @@
 """The project's agents: the list with their live status and the run controls, adding an
-agent, and giving an external agent a key."""
+agent, changing what writes an agent's code, and giving an external agent a key."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from agents import selectors, services
-from agents.forms import AgentCreateForm
+from agents.forms import AgentCreateForm, AgentExecutorForm, command_line
 from agents.models import Agent
 from agents.workspaces.commands import sandbox_available
 from agents.workspaces.executors import executor_check
@@ -26,9 +26,10 @@ from core.htmx import (
     wants_fragment,
 )
 from planning import selectors as planning_selectors
-from planning.models import Project
+from planning.models import Executor, Project
 
 AGENTS_PER_PAGE = 25
+EXECUTOR_TEMPLATE = "agents/agent_executor.html"
 
 
 @login_required
@@ -54,16 +55,21 @@ def agent_list(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
         "page_obj": page_obj,
         # What keeps each CLI agent from running here (its program missing), if anything.
         "agent_rows": [
-            (agent, executor_check(agent.executor, agent.executor_command)) for agent in page_obj
+            (agent, executor_check(agent.executor, agent.executor_command), _codes(agent))
+            for agent in page_obj
         ],
         "can_write": membership.can_write,
         "agents_live": agents_live,
         "agent_form": AgentCreateForm(),
-        # Whether agents' commands and checks on this server run inside bubblewrap.
-        "commands_confined": sandbox_available(),
-        "has_repository": bool(project.root_path),
+        **confinement_context(project),
     }
     return render(request, template_name, context)
+
+
+def confinement_context(project: Project) -> dict[str, bool]:
+    """What the run controls say about confinement: whether agents' commands and checks
+    on this server run inside bubblewrap, for a project that has code to run them on."""
+    return {"commands_confined": sandbox_available(), "has_repository": bool(project.root_path)}
 
 
 @login_required
@@ -95,6 +101,62 @@ def agent_create(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
         errors = [str(error) for field in form.errors.values() for error in field]
         messages.error(request, " ".join(errors) or "Give the agent a name and a type.")
     return redirect_or_client_redirect(request, reverse("agents:agent-list", args=[project.slug]))
+
+
+def _codes(agent: Agent) -> bool:
+    """Whether the agent is one whose code-writing executor a person may change: one the
+    orchestrator dispatches, and not terminated."""
+    return agent.type not in Agent.NOT_DISPATCHED_TYPES and agent.status != Agent.Status.TERMINATED
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_executor(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> HttpResponse:
+    """GET shows what writes the agent's code; POST changes it through agent_update and
+    goes back to the agents page. Writers only; external agents and the planner write no
+    code here (404).
+
+    A missing command, or one that cannot be split, answers 400 with the form
+    (`#agent-executor-form` for htmx) showing the error on its field; a command whose
+    program this server cannot find is saved, with a warning that says so.
+    """
+    project, _ = planning_selectors.project_for_user(user=request.user, slug=slug, write=True)
+    agent = get_object_or_404(selectors.agent_list(project=project), pk=pk)
+    if not _codes(agent):
+        raise Http404("This agent has no executor to change.")
+    context: dict[str, object] = {"project": project, "agent": agent}
+    if request.method == "GET":
+        context["form"] = AgentExecutorForm.for_agent(agent)
+        return render(request, EXECUTOR_TEMPLATE, context)
+    form = AgentExecutorForm(request.POST)
+    if form.is_valid():
+        data = {name: form.cleaned_data[name] for name in ("executor", "executor_command")}
+        try:
+            agent = services.agent_update(agent=agent, data=data)
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            problem = executor_check(agent.executor, agent.executor_command)
+            notice = f"{agent.name} now writes code with {_executor_words(agent)}"
+            if problem:
+                messages.warning(request, f"{notice}. It cannot run here yet: {problem}.")
+            else:
+                messages.success(request, notice)
+            url = reverse("agents:agent-list", args=[project.slug])
+            return redirect_or_client_redirect(request, url)
+    context["form"] = form
+    template = EXECUTOR_TEMPLATE
+    if wants_fragment(request):
+        template += "#agent-executor-form"
+    return render(request, template, context, status=400)
+
+
+def _executor_words(agent: Agent) -> str:
+    if agent.executor == Executor.BUILTIN:
+        return "the built-in loop"
+    if agent.executor == Executor.COMMAND:
+        return f"a command of your own: {command_line(agent.executor_command)}"
+    return agent.get_executor_display()
 
 
 @login_required

@@ -89,7 +89,11 @@ def run_diff(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> HttpR
     }
     worktree = Path(run.worktree_path) if run.worktree_path else None
     if worktree is None:
-        context["diff_note"] = "This run has no worktree."
+        # A coding run's worktree is being made (and set up) until it reaches coding.
+        preparing = context["live"] and run.stage == AgentRun.Stage.PREPARING
+        context["diff_note"] = (
+            "Its worktree is being made and set up." if preparing else "This run has no worktree."
+        )
     elif not worktree.is_dir():
         context["diff_note"] = (
             "The worktree is not on this machine"

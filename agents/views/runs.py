@@ -21,6 +21,7 @@ from agents import selectors
 from agents.models import Agent, AgentRun, AgentStep
 from agents.services import orchestrator
 from agents.services import runs as run_life
+from agents.views.agents import confinement_context
 from agents.views.run_display import CALL_FINISHED, ShownStep, pretty, shown_steps
 from agents.views.run_logs import log_context
 from core.errors import DomainError
@@ -44,7 +45,12 @@ def _project_run_action(
         notice = action(project, request.user)
     except DomainError as exc:
         if request.htmx:
-            context = {"project": project, "can_write": True, "run_error": exc.message}
+            context = {
+                "project": project,
+                "can_write": True,
+                "run_error": exc.message,
+                **confinement_context(project),
+            }
             return render(request, "agents/agent_list.html#run-controls", context, status=400)
         messages.error(request, exc.message)
     else:
@@ -215,7 +221,8 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
         "loose_calls": loose_calls,
         "decisions": decisions,
         "decisions_seen": decisions_seen,
-        "decisions_changed": request.GET.get("decisions") != decisions_seen,
+        # The last poll redraws them once more: an ended run's are no longer "yet" to come.
+        "decisions_changed": request.GET.get("decisions") != decisions_seen or not polling,
         "loose_calls_seen": loose_calls_seen,
         "loose_calls_changed": request.GET.get("calls") != loose_calls_seen,
         "usage": selectors.run_usage(run=run),

@@ -21,6 +21,9 @@ def project_detail_context(
     the blank one."""
     tree = selectors.plan_tree(project=project)
     unassigned_done = sum(1 for t in tree.unassigned_tasks if t.status == Task.Status.DONE)
+    tasks = [*tree.unassigned_tasks]
+    for node in tree.features:
+        tasks += node.loose_tasks + [t for sub in node.sub_features for t in sub.tasks]
     return {
         "project": project,
         "can_write": membership.can_write,
@@ -28,6 +31,8 @@ def project_detail_context(
         "next_task": selectors.task_next_ready(project=project),
         "task_total": sum(n.task_count for n in tree.features) + len(tree.unassigned_tasks),
         "task_done": sum(n.done_count for n in tree.features) + unassigned_done,
+        # Work that passed its checks and waits for a person to accept it.
+        "task_review": sum(1 for t in tasks if t.status == Task.Status.REVIEW),
         "status_choices": Task.Status.choices,
         "import_form": PlanImportForm(),
         "version_form": VersionCreateForm(),

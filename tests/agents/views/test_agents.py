@@ -275,3 +275,106 @@ def test_the_agents_page_says_whether_commands_run_confined(
     if says is None:
         says = "run inside bubblewrap" if sandbox_available() else "run unconfined"
     assert says in html
+
+
+# What writes an agent's code ----------------------------------------------------------
+
+
+def executor_url(project: Project, agent: Agent) -> str:
+    return reverse("agents:agent-executor", args=[project.slug, agent.pk])
+
+
+def test_the_agents_page_links_each_coding_agent_to_its_executor(browser, client, viewer, project):
+    coder = AgentFactory(project=project, name="coder", type=Agent.Type.CODER)
+    external = AgentFactory(project=project, name="claude", type=Agent.Type.EXTERNAL)
+    planner = AgentFactory(project=project, name="planner", type=Agent.Type.PLANNER)
+
+    html = browser.get(url("agent-list", project)).content.decode()
+    assert executor_url(project, coder) in html
+    assert executor_url(project, external) not in html
+    assert executor_url(project, planner) not in html
+
+    client.force_login(viewer)
+    as_viewer = client.get(url("agent-list", project)).content.decode()
+    assert executor_url(project, coder) not in as_viewer
+
+
+def test_switching_a_coder_to_a_command_of_your_own(browser, project, tmp_path):
+    coder = AgentFactory(project=project, name="coder", type=Agent.Type.CODER)
+    script = tmp_path / "my coder.py"
+    script.write_text("print('hi')\n")
+
+    form = browser.get(executor_url(project, coder)).content.decode()
+    assert '<option value="builtin" selected>' in form
+    response = browser.post(
+        executor_url(project, coder),
+        {
+            "executor": "command",
+            "executor_command": f"python3 '{script}' {{worktree}} {{prompt_file}}",
+        },
+        follow=True,
+    )
+
+    coder.refresh_from_db()
+    assert coder.executor == "command"
+    assert coder.executor_command == ["python3", str(script), "{worktree}", "{prompt_file}"]
+    assert response.redirect_chain[-1][0] == url("agent-list", project)
+    assert messages_of(response) == [
+        f"coder now writes code with a command of your own: python3 '{script}' "
+        "{worktree} {prompt_file}"
+    ]
+    # The form shows the command as it was typed, and saving it again keeps it.
+    again = browser.get(executor_url(project, coder)).content.decode()
+    assert f'value="python3 &#x27;{script}&#x27; {{worktree}} {{prompt_file}}"' in again
+
+
+def test_a_command_executor_needs_its_command(browser, project):
+    coder = AgentFactory(project=project, name="coder", type=Agent.Type.CODER)
+
+    response = browser.post(
+        executor_url(project, coder), {"executor": "command", "executor_command": ""}, **HTMX
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert html.lstrip().startswith('<form id="agent-executor-form"')
+    assert "The command executor needs a command" in html
+    assert '<option value="command" selected>' in html
+    coder.refresh_from_db()
+    assert coder.executor == "builtin" and coder.executor_command == []
+
+
+def test_a_command_that_cannot_run_here_is_saved_with_a_warning(browser, project):
+    coder = AgentFactory(project=project, name="coder", type=Agent.Type.CODER)
+
+    response = browser.post(
+        executor_url(project, coder),
+        {"executor": "command", "executor_command": "/no/such/coder {worktree}"},
+        follow=True,
+    )
+
+    [message] = list(response.context["messages"])
+    assert message.level_tag == "warning"
+    assert "It cannot run here yet: `/no/such/coder` is not an executable file." in str(message)
+    coder.refresh_from_db()
+    assert coder.executor_command == ["/no/such/coder", "{worktree}"]
+
+
+def test_only_writers_change_executors_and_only_of_coding_agents(
+    browser, client, viewer, project, other_project
+):
+    coder = AgentFactory(project=project, name="coder", type=Agent.Type.CODER)
+    external = AgentFactory(project=project, name="claude", type=Agent.Type.EXTERNAL)
+    retired = AgentFactory(
+        project=project, status=Agent.Status.TERMINATED, terminated_at=timezone.now()
+    )
+    theirs = AgentFactory(project=other_project, type=Agent.Type.CODER)
+    change = {"executor": "codex", "executor_command": ""}
+
+    for agent in (external, retired, theirs):
+        assert browser.get(executor_url(project, agent)).status_code == 404
+        assert browser.post(executor_url(project, agent), change).status_code == 404
+    client.force_login(viewer)
+    assert client.post(executor_url(project, coder), change).status_code == 403
+    coder.refresh_from_db()
+    assert coder.executor == "builtin"

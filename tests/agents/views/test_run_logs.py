@@ -88,3 +88,14 @@ def test_another_projects_member_gets_404(browser, name):
     stranger = ProjectFactory()
     run = build_run(stranger, steps=1, status="running")
     assert browser.get(url(name, stranger, run.pk)).status_code == 404
+
+
+def test_a_run_still_making_its_worktree_shows_where_its_changes_will_be(browser, project):
+    run = build_run(project, steps=0, status="running", stage="preparing")
+
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert 'id="run-diff"' in html  # loaded with the page, so it can follow the run
+
+    diff = browser.get(url("run-diff", project, run.pk), **HTMX).content.decode()
+    assert "Its worktree is being made and set up." in diff
+    assert "every 5s" in diff

@@ -562,3 +562,68 @@ def test_pages_need_no_inline_script_or_style(
         assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None
         assert "style=" not in html and "<style" not in html
         assert "hx-on" not in html and "javascript:" not in html
+
+
+def test_a_refused_run_keeps_saying_whether_commands_run_confined(
+    browser, project, settings, tmp_path
+):
+    settings.LLM_PROVIDER = "offline"
+    Project.objects.filter(pk=project.pk).update(root_path=str(tmp_path))
+    TaskFactory(project=project)
+    AgentFactory(project=project, name="coder", type=Agent.Type.CODER)
+
+    response = browser.post(url("project-run-start", project), **HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "coder: The offline LLM provider cannot write code." in html
+    assert 'id="commands-confinement"' in html
+    assert not AgentRun.objects.exists()
+
+
+def test_a_coding_run_that_passed_says_its_task_waits_for_review(browser, project):
+    task = TaskFactory(project=project, key="CALC-1", status=Task.Status.REVIEW)
+    task.branch_name = "crewboard/CALC-1-1"
+    task.save()
+    run = build_run(
+        project, steps=0, status="succeeded", task=task, branch_name="crewboard/CALC-1-1"
+    )
+
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert '<span class="badge badge--review" id="run-task-status">Review</span>' in html
+    assert "CALC-1 waits for review: the work is on branch <code>crewboard/CALC-1-1</code>" in html
+
+    # Once a person accepted it, the page says so instead.
+    Task.objects.filter(pk=task.pk).update(status=Task.Status.DONE)
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert '<span class="badge badge--done" id="run-task-status">Done</span>' in html
+    assert "waits for review" not in html
+
+
+def test_the_last_poll_redraws_the_decisions_of_the_ended_run(browser, project):
+    run = build_run(project, steps=0, status="running")
+    first = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert "No decisions logged yet." in first
+    poll_url = re.search(r'<li id="run-live"[^>]*hx-get="([^"]+)"', first).group(1)
+
+    AgentRun.objects.filter(pk=run.pk).update(
+        status=AgentRun.Status.SUCCEEDED, finished_at=timezone.now()
+    )
+    last = browser.get(poll_url.replace("&amp;", "&"), **HTMX).content.decode()
+
+    assert 'id="run-decisions"' in last
+    assert "No decisions logged." in last and "yet" not in last
+
+
+def test_a_cli_run_says_its_work_is_in_the_log_not_in_steps(browser, project):
+    agent = AgentFactory(project=project, executor="command", executor_command=["./c"])
+    run = build_run(project, steps=0, status="running", agent=agent)
+    live = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert "Command of your own takes no steps here: its work shows in the log." in live
+    assert "Waiting for the next step" not in live
+
+    AgentRun.objects.filter(pk=run.pk).update(
+        status=AgentRun.Status.SUCCEEDED, finished_at=timezone.now()
+    )
+    ended = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert "This run took no steps. Command of your own works outside the step loop" in ended

@@ -127,6 +127,8 @@ def test_pages_need_no_inline_script_or_style(browser, project):
     assert "<style" not in html
     assert "hx-on" not in html
     assert '"includeIndicatorStyles": false' in html
+    # htmx would copy a swapped element's style attribute onto its replacement.
+    assert '"attributesToSettle": ["class", "width", "height"]' in html
     assert 'hx-headers=\'{"X-CSRFToken": "' in html
 
 
@@ -285,6 +287,23 @@ def test_project_page_calls_out_the_next_ready_task(browser, project):
     callout = re.search(r'id="task-next".*?</div>', html, re.S).group(0)
     assert "Ready work" in callout
     assert "Blocked work" not in callout
+
+
+def test_project_page_counts_the_tasks_waiting_for_review(browser, project):
+    feature = FeatureFactory(project=project)
+    TaskFactory(project=project, key="R1", status=Task.Status.REVIEW)
+    TaskFactory(project=project, key="R2", status=Task.Status.REVIEW, feature=feature)
+    TaskFactory(project=project, key="D1", status=Task.Status.DONE)
+
+    summary = browser.get(detail_url(project), **HTMX).content.decode()
+    assert "<strong>2</strong> wait for review: accept the work on their branches" in summary
+
+    Task.objects.filter(key="R2").update(status=Task.Status.DONE)
+    summary = browser.get(detail_url(project), **HTMX).content.decode()
+    assert "<strong>1</strong> waits for review: accept the work on its branch" in summary
+
+    Task.objects.filter(key="R1").update(status=Task.Status.DONE)
+    assert "for review" not in browser.get(detail_url(project), **HTMX).content.decode()
 
 
 def test_project_page_links_to_agents_and_memory(browser, project):
