@@ -606,7 +606,7 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
 
   step("on the offline provider, Run with the built-in coder says what to configure, and nothing starts", async () => {
     await openTab("Agents", codingAgentsUrl());
-    assert.match(await coderRow().innerText(), /Builtin/);
+    assert.match(await coderRow().innerText(), /Built-in/);
     const controls = page.locator("#run-controls");
     expectRefusal("POST", codingAgentsUrl("run/"));
     const answered = nextResponse((r) => r.url() === codingAgentsUrl("run/"));

@@ -27,7 +27,7 @@ class ProjectMode(models.TextChoices):
 class Executor(models.TextChoices):
     """What carries out a coding attempt: the built-in step loop or a coding CLI."""
 
-    BUILTIN = "builtin"
+    BUILTIN = "builtin", "Built-in"
     CLAUDE_CODE = "claude-code", "Claude Code"
     CODEX = "codex"
     GEMINI = "gemini", "Gemini CLI"
