@@ -164,6 +164,21 @@ def inbox_answer(request: AuthenticatedHtmxRequest, slug: str, task_id: int) -> 
                 error = exc.message
             else:
                 notice = _verdict(task, verdict, choice)
+    return _inbox_answered(request, project, membership, task, error, notice, note=note)
+
+
+def _inbox_answered(
+    request: AuthenticatedHtmxRequest,
+    project: Project,
+    membership: ProjectMembership,
+    task: Task,
+    error: str,
+    notice: str,
+    *,
+    note: str = "",
+) -> HttpResponse:
+    """After acting on an inbox item: the inbox again (htmx; 400 with the error shown on
+    the item), or a redirect to it with a message."""
     if request.htmx:
         context = _inbox_context(
             project, membership, answered=task, note=note, error=error, notice=notice
@@ -201,17 +216,7 @@ def inbox_blocked_task(
             notice = f"You abandoned {task.key}; it is cancelled."
     except DomainError as exc:
         error = exc.message
-    if request.htmx:
-        context = _inbox_context(project, membership, error=error, notice=notice)
-        response = render(request, "agents/inbox.html#inbox", context, status=400 if error else 200)
-        if not error:
-            trigger_client_event(response, "inbox-changed")
-        return response
-    if error:
-        messages.error(request, f"{task.key}: {error}")
-    else:
-        messages.success(request, notice)
-    return redirect(reverse("agents:inbox", args=[project.slug]))
+    return _inbox_answered(request, project, membership, task, error, notice)
 
 
 @login_required
