@@ -173,7 +173,8 @@ def _insert(
             rows_insert(model, shared_fields, own_fields, len(rows), vendor),
             [*shared, *map(list, zip(*rows, strict=True))],
         )
-    per_statement = connection.features.max_query_params // (len(shared) + len(own_fields))
+    limit = connection.features.max_query_params
+    per_statement = len(rows) if limit is None else limit // (len(shared) + len(own_fields))
     ids = []
     for start in range(0, len(rows), per_statement):
         part = rows[start : start + per_statement]
