@@ -69,6 +69,7 @@ RECORD_ERRORS = (DatabaseError, DomainError, ValidationError, UnicodeError)
 CUT = "…[cut]"
 # How PostgreSQL's jsonb would see a NUL character in JSON text: it refuses it.
 JSON_NUL = "\\u0000"
+_ENCODER = json.JSONEncoder(default=str)  # one for every call: making one costs more
 
 
 def capped(value: Any, limit: int = VALUE_CHARS) -> Any:
@@ -88,7 +89,7 @@ def capped_json(value: Any, limit: int = VALUE_CHARS) -> str | None:
     if isinstance(value, str):
         text = json.dumps(value if len(value) <= limit else value[:limit] + CUT)
     else:
-        text = json.dumps(value, default=str)
+        text = _ENCODER.encode(value)
         if len(text) > limit:
             text = json.dumps({"cut": True, "preview": text[:limit]})
     if JSON_NUL in text:  # rare: encode again what capped() gives, NULs replaced

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from agents.models import RunLogChunk
+from core.db import insert_rows
 from core.text import without_nul
 
 CHUNK_CHARS = 64 * 1024
@@ -137,7 +138,7 @@ class RunLogWriter:
         chunks.append(self._chunk(stream, "".join(parts)))
         self._pending.clear()
         self._pending_chars = 0
-        RunLogChunk.objects.bulk_create(chunks)
+        insert_rows(chunks)  # a chunk or a few, written often: one prepared statement
         self.chars_written += sum(len(chunk.text) for chunk in chunks)
 
     def _chunk(self, stream: str, text: str) -> RunLogChunk:
