@@ -69,14 +69,15 @@ RECORD_ERRORS = (DatabaseError, DomainError, ValidationError, UnicodeError)
 CUT = "…[cut]"
 # How PostgreSQL's jsonb would see a NUL character in JSON text: it refuses it.
 JSON_NUL = "\\u0000"
-_ENCODER = json.JSONEncoder(default=str)  # one for every call: making one costs more
+# json.dumps(value, default=str) makes an encoder each call, which costs more than using it.
+_ENCODER = json.JSONEncoder(default=str)
 
 
 def capped(value: Any, limit: int = VALUE_CHARS) -> Any:
     """`value` for a JSON column, cut to about `limit` characters and without NULs."""
     if isinstance(value, str):
         return without_nul(value if len(value) <= limit else value[:limit] + CUT)
-    text = json.dumps(value, default=str)
+    text = _ENCODER.encode(value)
     if len(text) <= limit:
         return without_nul(value)
     return {"cut": True, "preview": without_nul(text[:limit])}
@@ -93,7 +94,7 @@ def capped_json(value: Any, limit: int = VALUE_CHARS) -> str | None:
         if len(text) > limit:
             text = json.dumps({"cut": True, "preview": text[:limit]})
     if JSON_NUL in text:  # rare: encode again what capped() gives, NULs replaced
-        return json.dumps(capped(value, limit), default=str)
+        return _ENCODER.encode(capped(value, limit))
     return text
 
 

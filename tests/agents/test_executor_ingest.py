@@ -4,11 +4,11 @@ a piece of output at a time."""
 import json
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from agents.models import DecisionLog, Metric, RunLogChunk, ToolCall
 from agents.services.executor_ingest import EventIngest
-from agents.services.run_logs import RunLogWriter
+from agents.services.run_logs import RunLogWriter, run_log_append
 from tests.factories import AgentRunFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -104,25 +104,28 @@ def test_a_piece_costs_the_same_few_queries_however_many_calls_it_holds(
     turns, django_assert_max_num_queries
 ):
     run = AgentRunFactory()
-    ingest = EventIngest(run=run, provider="claude-code", format="claude")
-    for piece in range(3):
-        text = "".join(claude_turn(piece * 100 + n) for n in range(turns))
-        # A savepoint, the started rows, the completions, the decisions, its release.
-        with django_assert_max_num_queries(5):
-            ingest.feed(text, elapsed_ms=piece)
+    with RunLogWriter(run.pk, chunk_chars=10) as log:  # a chunk a piece
+        ingest = EventIngest(run=run, provider="claude-code", format="claude", log=log)
+        for piece in range(3):
+            text = "".join(claude_turn(piece * 100 + n) for n in range(turns))
+            # A savepoint, the started rows, their completions, the decisions, the log
+            # chunk, the release.
+            with django_assert_max_num_queries(6):
+                ingest.feed(text, elapsed_ms=piece)
     assert ToolCall.objects.filter(run=run).count() == 2 * 3 * turns
+    assert RunLogChunk.objects.filter(run=run).count() == 3
 
 
-def test_a_piece_and_its_rows_are_written_with_the_log_in_one_go(
-    django_assert_max_num_queries,
-):
+def test_a_pieces_rows_commit_with_its_log_chunk_or_not_at_all():
     run = AgentRunFactory()
     with RunLogWriter(run.pk, chunk_chars=10) as log:
+        # Another writer takes the chunk number this one was to use next.
+        run_log_append(run_id=run.pk, stream="system", text="elsewhere\n")
         ingest = EventIngest(run=run, provider="claude-code", format="claude", log=log)
-        with django_assert_max_num_queries(6):  # the piece's chunk joins the rows
-            ingest.feed(claude_turn(1) + claude_turn(2), elapsed_ms=1)
-    assert log_text(run) == claude_turn(1) + claude_turn(2)
-    assert len(calls_by_id(run)) == 2
+        with pytest.raises(IntegrityError):
+            ingest.feed(claude_turn(1), elapsed_ms=1)
+    assert not ToolCall.objects.filter(run=run).exists()
+    assert not DecisionLog.objects.filter(run=run).exists()
 
 
 def test_one_piece_holding_more_than_a_batch_lands_whole():
