@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from planning.models import Project, Task
 VERIFY_TOOL = "verify"
 # How much of a failing check's output the agent is shown.
 REPORT_CHARS = 6000
+LEASE_RENEW_S = 30.0
 
 _FENCED = re.compile(r"```[a-zA-Z0-9_-]*\n(.*?)```", re.DOTALL)
 _INLINE = re.compile(r"`([^`\n]+)`")
@@ -117,8 +119,16 @@ def _run_check(run: AgentRun, check: Check, worktree: Path, log: RunLogWriter) -
         input={"command": check.command, "source": check.source, "role": "tester"},
     )
 
+    renewed_at = time.monotonic()
+
     def cancelled() -> bool:
+        # Asked every half second: the log goes out, the lease is renewed now and then
+        # (a check may outlast it), and a cancelled run stops its check.
+        nonlocal renewed_at
         log.pump()
+        if time.monotonic() - renewed_at >= LEASE_RENEW_S:
+            renewed_at = time.monotonic()
+            return not runs.run_heartbeat(run_id=run.pk)
         status = AgentRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
         return status != AgentRun.Status.RUNNING
 
