@@ -16,7 +16,7 @@ import functools
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import Field, JSONField, Model
+from django.db.models import CharField, Field, JSONField, Model, TextField
 
 from agents.models import Agent, AgentRun, AgentState, AgentStep, ToolCall
 from core.db import column_list
@@ -231,27 +231,28 @@ def _fields(model: type[Model], names: tuple[str, ...]) -> list[Field[Any, Any]]
     return [by_name[name] for name in names]
 
 
-def _placeholder(field: Field[Any, Any], vendor: str) -> str:
-    return "%s::jsonb" if vendor == "postgresql" and isinstance(field, JSONField) else "%s"
+def _cast(field: Field[Any, Any]) -> str:
+    # Text goes as text, so that storing it checks its length as any insert does (a cast
+    # to varchar(n) would cut it); JSON goes as text too, and is cast to jsonb as stored.
+    if isinstance(field, JSONField | CharField | TextField):
+        return "text"
+    return field.db_type(connection) or "text"
+
+
+def _stored(expression: str, field: Field[Any, Any]) -> str:
+    return f"{expression}::jsonb" if isinstance(field, JSONField) else expression
 
 
 @functools.cache
 def _unnest_insert(model: type[Model], shared: tuple[str, ...], own: tuple[str, ...]) -> str:
     shared_fields, own_fields = _fields(model, shared), _fields(model, own)
-    # JSON travels as text, cast row by row: text[] is what the caller's strings make.
-    arrays = ", ".join(
-        "%s::text[]" if isinstance(field, JSONField) else f"%s::{field.db_type(connection)}[]"
-        for field in own_fields
-    )
-    columns = ", ".join(
-        f"u.c{i}::jsonb" if isinstance(field, JSONField) else f"u.c{i}"
-        for i, field in enumerate(own_fields)
-    )
-    shared_values = "".join(f"{_placeholder(field, 'postgresql')}, " for field in shared_fields)
+    values = [_stored(f"%s::{_cast(field)}", field) for field in shared_fields]
+    values += [_stored(f"u.c{i}", field) for i, field in enumerate(own_fields)]
+    arrays = ", ".join(f"%b::{_cast(field)}[]" for field in own_fields)
     names = ", ".join(f"c{i}" for i in range(len(own_fields)))
     return (
         f"INSERT INTO {_table(model)} ({column_list([*shared_fields, *own_fields])}) "
-        f"SELECT {shared_values}{columns} FROM unnest({arrays}) AS u({names}) "
+        f"SELECT {', '.join(values)} FROM unnest({arrays}) AS u({names}) "
         'RETURNING "id"'
     )
 

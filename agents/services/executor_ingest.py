@@ -5,14 +5,14 @@ assistant's messages become decisions, and token usage becomes usage metrics. La
 inputs and outputs are cut in the audit rows; the run's log keeps them whole. An event
 that cannot be recorded is counted and skipped: the CLI is not stopped for it.
 
-The events of a piece of output are recorded together, in one transaction (so a crash
-never leaves half of them) of at most four inserts however many calls they hold: the
-started rows, then the completion rows (which point at started rows, so they need their
-ids first), the decisions and the usage metrics. A 10 MB log holds thousands of calls,
-and a statement a row, or a model instance a row, cost more than the rows themselves: the
-rows are built as the database takes them, their JSON encoded once, and inserted by the
-statements of `agents.statements`. The database's constraints and append-only triggers
-hold for them as for any other row.
+A piece of output is recorded in one transaction, so that a crash never leaves half of
+it, and in a few inserts however many calls it holds (the started rows, then their
+completions, which point at them and so need their ids first; the decisions; the usage
+metrics), with the piece's log chunk when the log writes one. A large log holds
+thousands of calls, and a model instance or a statement per row would cost more than
+the rows: they are built as the database takes them, their JSON encoded once, and
+inserted by the statements of `agents.statements`. The database's constraints and
+append-only triggers hold for them as for any other row.
 """
 
 from __future__ import annotations
@@ -165,16 +165,28 @@ def _insert(
     own_fields: tuple[str, ...],
     rows: Sequence[Sequence[Any]],
 ) -> list[int]:
-    """Insert `rows` in one statement; their ids, in the rows' order."""
+    """Insert `rows` in one statement (on SQLite, as many as its limit on parameters
+    asks for); their ids, in the rows' order."""
     vendor = connection.vendor
     if vendor == "postgresql":
-        values = [*shared, *map(list, zip(*rows, strict=True))]
-    else:
-        values = [value for row in rows for value in (*shared, *row)]
-    sql = rows_insert(model, shared_fields, own_fields, len(rows), vendor)
+        return _execute(
+            rows_insert(model, shared_fields, own_fields, len(rows), vendor),
+            [*shared, *map(list, zip(*rows, strict=True))],
+        )
+    limit = connection.features.max_query_params
+    per_statement = len(rows) if limit is None else limit // (len(shared) + len(own_fields))
+    ids = []
+    for start in range(0, len(rows), per_statement):
+        part = rows[start : start + per_statement]
+        sql = rows_insert(model, shared_fields, own_fields, len(part), vendor)
+        ids += _execute(sql, [value for row in part for value in (*shared, *row)])
+    return ids
+
+
+def _execute(sql: str, values: list[Any]) -> list[int]:
     with prepared_cursor() as cursor:
         cursor.execute(sql, values)
-        # Ids are given in the rows' order, whatever order RETURNING lists them in.
+        # The ids are drawn in the rows' order, whatever order RETURNING lists them in.
         return sorted(pk for (pk,) in cursor.fetchall())
 
 
@@ -225,22 +237,23 @@ class EventIngest:
         the inserts), and for the log's write of `output`; when the rows fail, the
         output is written alone and each event is tried on its own."""
         opened = dict(self._open)
-        batch = _Batch(self.links)
-        for event in events:
-            self._stage(event, batch, elapsed_ms)
-        if not batch:
-            self._log(output)
-            return
-        rows_inserted = False
+        logging = False  # from then on, a failure is the log's own
         try:
+            batch = _Batch(self.links)
+            for event in events:
+                self._stage(event, batch, elapsed_ms)
+            if not batch:
+                logging = True
+                self._log(output)
+                return
             with transaction.atomic():
                 batch.insert()
-                rows_inserted = True
+                logging = True
                 self._log(output)
         except Exception as exc:
             self._open = opened  # the calls the batch started are not recorded
-            if rows_inserted or not isinstance(exc, RECORD_ERRORS):
-                raise  # the log's own failure, or no failure of the rows' making
+            if logging or not isinstance(exc, RECORD_ERRORS):
+                raise
             self._log(output)
             if len(events) > 1:
                 for event in events:

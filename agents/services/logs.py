@@ -23,32 +23,6 @@ from agents.services._common import _check_same_project, _insert_once, _resolve_
 from core.errors import DomainError
 from planning.models import Project, Task
 
-# The project, agent, run and task a log row is about, as model arguments.
-Links = dict[str, Any]
-
-
-def log_links(
-    project: Project, agent: Agent | None, run: AgentRun | None, task: Task | None
-) -> Links:
-    """What a log row is about (its links checked already, see _resolve_links)."""
-    return {
-        "project_id": project.pk,
-        "agent_id": agent.pk if agent else None,
-        "run": run,
-        "task_id": task.pk if task else None,
-    }
-
-
-def run_links(run: AgentRun) -> Links:
-    """What a row about `run` is about: its project, agent, task and the run."""
-    return {
-        "project_id": run.project_id,
-        "agent_id": run.agent_id,
-        "run": run,
-        "task_id": run.task_id,
-    }
-
-
 # Tool calls ---------------------------------------------------------------------------
 
 
@@ -105,43 +79,7 @@ def tool_call_complete(
     """
     if started.is_completion:
         raise DomainError(f"Tool call {started.pk} is a completion row, not a started call.")
-    completion = tool_call_completion_row(
-        started, status=status, output=output, error=error, duration_ms=duration_ms
-    )
-    _insert_once(
-        completion,
-        conflict=f"Tool call {started.pk} is already complete.",
-        links_loaded=True,
-    )
-    return completion
-
-
-def tool_call_started_row(
-    links: Links, *, tool_name: str, input: Any, call_id: str = "", at: datetime
-) -> ToolCall:
-    """An unsaved "started" row of a run's call (its links checked already): the caller
-    inserts it, alone or in a batch, before any completion row that points at it."""
-    return ToolCall(
-        **links,
-        tool_name=tool_name,
-        input={} if input is None else input,
-        call_id=call_id,
-        created_at=at,
-    )
-
-
-def tool_call_completion_row(
-    started: ToolCall,
-    *,
-    status: str,
-    output: Any,
-    error: str,
-    duration_ms: int | None,
-    at: datetime | None = None,
-) -> ToolCall:
-    """An unsaved completion row of `started`, which may be unsaved yet: it gets its
-    primary key first (the insert of a batch's started rows gives it)."""
-    return ToolCall(
+    completion = ToolCall(
         project_id=started.project_id,
         agent_id=started.agent_id,
         run_id=started.run_id,
@@ -152,8 +90,13 @@ def tool_call_completion_row(
         output=output,
         error=error,
         duration_ms=duration_ms,
-        created_at=at or timezone.now(),
     )
+    _insert_once(
+        completion,
+        conflict=f"Tool call {started.pk} is already complete.",
+        links_loaded=True,
+    )
+    return completion
 
 
 # Planning cycles, decisions, metrics -------------------------------------------------
@@ -208,6 +151,31 @@ def planning_cycle_close(
         conflict=f"Planning cycle {cycle.pk} is already closed.",
     )
     return closing
+
+
+# The project, agent, run and task a log row is about, as model arguments.
+Links = dict[str, Any]
+
+
+def log_links(
+    project: Project, agent: Agent | None, run: AgentRun | None, task: Task | None
+) -> Links:
+    """What a log row is about (its links checked already, see _resolve_links)."""
+    return {
+        "project_id": project.pk,
+        "agent_id": agent.pk if agent else None,
+        "run": run,
+        "task_id": task.pk if task else None,
+    }
+
+
+def _run_links(run: AgentRun) -> Links:
+    return {
+        "project_id": run.project_id,
+        "agent_id": run.agent_id,
+        "run": run,
+        "task_id": run.task_id,
+    }
 
 
 def _decision_row(
@@ -315,26 +283,20 @@ def decisions_record(*, run: AgentRun, entries: Sequence[Mapping[str, Any]]) -> 
     """Log decisions of a run in one insert, all or none (inside the caller's
     transaction); each entry has `decision` and may have `reasoning`. Raises
     ReportItemError for an entry without text."""
-    return DecisionLog.objects.bulk_create(decision_rows(run=run, entries=entries))
-
-
-def decision_rows(
-    *, run: AgentRun, entries: Sequence[Mapping[str, Any]], at: datetime | None = None
-) -> list[DecisionLog]:
-    """The unsaved rows decisions_record inserts, for a caller that inserts them with
-    other rows. Raises ReportItemError as decisions_record does."""
-    now = at or timezone.now()
-    links = run_links(run)
+    now = timezone.now()
     rows = []
     for index, entry in enumerate(entries):
         if not str(entry.get("decision") or "").strip():
             raise ReportItemError(index, "a decision needs its text.", field="decision")
         rows.append(
             _decision_row(
-                links, decision=entry["decision"], reasoning=entry.get("reasoning"), at=now
+                _run_links(run),
+                decision=entry["decision"],
+                reasoning=entry.get("reasoning"),
+                at=now,
             )
         )
-    return rows
+    return DecisionLog.objects.bulk_create(rows)
 
 
 def metrics_record(*, run: AgentRun, entries: Sequence[Mapping[str, Any]]) -> list[Metric]:
@@ -350,7 +312,7 @@ def metrics_record(*, run: AgentRun, entries: Sequence[Mapping[str, Any]]) -> li
             )
         rows.append(
             metric_row(
-                run_links(run),
+                _run_links(run),
                 type=entry["type"],
                 value=entry["value"],
                 metadata=entry.get("metadata"),
@@ -365,7 +327,7 @@ def run_metrics_record(*, run: AgentRun) -> list[Metric]:
     now = timezone.now()
     end = run.finished_at or now
     duration_s = max(0.0, (end - (run.started_at or end)).total_seconds())
-    links = run_links(run)
+    links = _run_links(run)
     rows = [
         metric_row(
             links,

@@ -125,6 +125,15 @@ def test_a_piece_and_its_rows_are_written_with_the_log_in_one_go(
     assert len(calls_by_id(run)) == 2
 
 
+def test_one_piece_holding_more_than_a_batch_lands_whole():
+    run = AgentRunFactory()
+    text = "".join(claude_turn(n) for n in range(1, 401)) + RESULT  # 1,200 events
+    ingest = ingest_all(run, [text])
+    assert sorted(calls_by_id(run)) == sorted(f"toolu_{n}" for n in range(1, 401))
+    assert ToolCall.objects.filter(run=run, started__isnull=False).count() == 400
+    assert (ingest.dropped, ingest.summary) == (0, "done")
+
+
 def test_calls_cut_anywhere_between_pieces_land_once():
     text = claude_turn(1, output="first") + claude_turn(2, output="second") + RESULT
     for cut in range(1, len(text), 23):
