@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +28,13 @@ from agents.services.logs import metric_record, tool_call_complete, tool_call_st
 from agents.services.run_logs import RunLogWriter
 from agents.workspaces.commands import command_environment, command_run, shell_argv
 from agents.workspaces.paths import worktree_mounts
+from core.db import commit_without_flush_wait
 from planning.models import Project, Task
 
 VERIFY_TOOL = "verify"
 # How much of a failing check's output the agent is shown.
 REPORT_CHARS = 6000
+LEASE_RENEW_S = 30.0
 
 _FENCED = re.compile(r"```[a-zA-Z0-9_-]*\n(.*?)```", re.DOTALL)
 _INLINE = re.compile(r"`([^`\n]+)`")
@@ -90,7 +93,10 @@ def checks_for(*, task: Task, project: Project, worktree: Path) -> list[Check]:
 def verify_run_execute(*, run_id: int) -> AgentRun | None:
     """Run a verifying run's checks and hand the outcome to the run's owner. Returns
     None when the run is not verifying (cancelled, or verified by another delivery)."""
-    with transaction.atomic():
+    # Every commit here may skip the wait for the disk: what a database crash loses, a
+    # new delivery of the verification (the stale-run sweep's) does again.
+    with transaction.atomic(durable=True):
+        commit_without_flush_wait()
         run = runs.run_take_stage(run_id=run_id, stage=AgentRun.Stage.VERIFYING)
     if run is None or run.task is None:
         return None
@@ -98,27 +104,40 @@ def verify_run_execute(*, run_id: int) -> AgentRun | None:
     checks = checks_for(task=run.task, project=run.project, worktree=worktree)
     report = "No command to run: the task's checks are for the reviewer to judge."
     passed = True
-    with RunLogWriter(run.pk) as log:
-        for check in checks:
-            passed, report = _run_check(run, check, worktree, log)
-            if not passed:
-                break
-    return runs.run_verified(run_id=run.pk, passed=passed, report=report)
+    log = RunLogWriter(run.pk)
+    for check in checks:
+        passed, report = _run_check(run, check, worktree, log)
+        if not passed:
+            break
+    with transaction.atomic(durable=True):
+        commit_without_flush_wait()
+        log.close()
+        return runs.run_verified(run_id=run.pk, passed=passed, report=report)
 
 
 def _run_check(run: AgentRun, check: Check, worktree: Path, log: RunLogWriter) -> tuple[bool, str]:
     assert run.task is not None
     log.write("system", f"$ {check.command}  # {check.source} check\n")
-    started = tool_call_start(
-        project=run.project,
-        run=run,
-        tool_name=VERIFY_TOOL,
-        call_id=f"verify-{uuid.uuid4().hex[:12]}",
-        input={"command": check.command, "source": check.source, "role": "tester"},
-    )
+    with transaction.atomic(durable=True):
+        commit_without_flush_wait()
+        started = tool_call_start(
+            project=run.project,
+            run=run,
+            tool_name=VERIFY_TOOL,
+            call_id=f"verify-{uuid.uuid4().hex[:12]}",
+            input={"command": check.command, "source": check.source, "role": "tester"},
+        )
+
+    renewed_at = time.monotonic()
 
     def cancelled() -> bool:
+        # Asked every half second: the log goes out, the lease is renewed now and then
+        # (a check may outlast it), and a cancelled run stops its check.
+        nonlocal renewed_at
         log.pump()
+        if time.monotonic() - renewed_at >= LEASE_RENEW_S:
+            renewed_at = time.monotonic()
+            return not runs.run_heartbeat(run_id=run.pk)
         status = AgentRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
         return status != AgentRun.Status.RUNNING
 
@@ -152,21 +171,25 @@ def _run_check(run: AgentRun, check: Check, worktree: Path, log: RunLogWriter) -
         "output_tail": result.output_tail[-REPORT_CHARS:],
         "confined": result.confined,
     }
-    tool_call_complete(
-        started=started,
-        status=ToolCall.Status.SUCCEEDED if passed else ToolCall.Status.FAILED,
-        output=output,
-        error="" if passed else f"{check.command} {why}",
-        duration_ms=result.duration_ms,
-    )
-    metric_record(
-        project=run.project,
-        run=run,
-        type=Metric.Type.VERIFY_DURATION,
-        value=result.duration_ms / 1000,
-        metadata={"unit": "s", "source": check.source, "exit_code": result.exit_code},
-    )
-    log.write("system", f"# {check.source} check {'passed' if passed else why}\n")
+    # The call's completion, its metric and the log so far, in one commit.
+    with transaction.atomic(durable=True):
+        commit_without_flush_wait()
+        tool_call_complete(
+            started=started,
+            status=ToolCall.Status.SUCCEEDED if passed else ToolCall.Status.FAILED,
+            output=output,
+            error="" if passed else f"{check.command} {why}",
+            duration_ms=result.duration_ms,
+        )
+        metric_record(
+            project=run.project,
+            run=run,
+            type=Metric.Type.VERIFY_DURATION,
+            value=result.duration_ms / 1000,
+            metadata={"unit": "s", "source": check.source, "exit_code": result.exit_code},
+        )
+        log.write("system", f"# {check.source} check {'passed' if passed else why}\n")
+        log.flush()
     report = (
         f"The {check.source} check `{check.command}` {why}. The end of its output:\n\n"
         f"{result.output_tail[-REPORT_CHARS:]}"

@@ -105,7 +105,8 @@ def worktree_mounts(worktree: Path) -> tuple[list[Path], list[Path]]:
     read-only: the worktree and its repository's git dir (commits write objects and
     refs there), but not the repository's config and hooks, which would let a command
     plant code that git later runs outside the sandbox (in the user's own checkout, or
-    in Crewboard's git commands on the worktree)."""
+    in Crewboard's git commands on the worktree), nor the user's index, HEAD and
+    checked-out branch."""
     writable: list[Path] = [worktree.resolve()]
     read_only: list[Path] = []
     try:
@@ -126,6 +127,12 @@ def worktree_mounts(worktree: Path) -> tuple[list[Path], list[Path]]:
     # hand Crewboard's own git commands a config the agent wrote.
     read_only += [common / "config", common / "hooks", git_dir / "config.worktree"]
     read_only += [git_dir / "commondir", git_dir / "gitdir"]
+    # The user's own checkout: its index, the branch it has checked out, and where that
+    # branch points (a loose ref; a packed one changes only through git's own rewrite).
+    read_only += [common / "index", common / "HEAD"]
+    head = common / "HEAD"
+    if head.is_file() and (target := head.read_text().strip()).startswith("ref: refs/"):
+        read_only.append(common / target.removeprefix("ref: "))
     if (worktree / ".git").is_file():
         read_only.append(worktree.resolve() / ".git")
     return writable, [path for path in read_only if path.exists()]
