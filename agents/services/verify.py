@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,6 @@ from planning.models import Project, Task
 VERIFY_TOOL = "verify"
 # How much of a failing check's output the agent is shown.
 REPORT_CHARS = 6000
-LEASE_RENEW_S = 30.0
 
 _FENCED = re.compile(r"```[a-zA-Z0-9_-]*\n(.*?)```", re.DOTALL)
 _INLINE = re.compile(r"`([^`\n]+)`")
@@ -128,19 +126,6 @@ def _run_check(run: AgentRun, check: Check, worktree: Path, log: RunLogWriter) -
             input={"command": check.command, "source": check.source, "role": "tester"},
         )
 
-    renewed_at = time.monotonic()
-
-    def cancelled() -> bool:
-        # Asked every half second: the log goes out, the lease is renewed now and then
-        # (a check may outlast it), and a cancelled run stops its check.
-        nonlocal renewed_at
-        log.pump()
-        if time.monotonic() - renewed_at >= LEASE_RENEW_S:
-            renewed_at = time.monotonic()
-            return not runs.run_heartbeat(run_id=run.pk)
-        status = AgentRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
-        return status != AgentRun.Status.RUNNING
-
     result = command_run(
         shell_argv(check.command),
         cwd=worktree,
@@ -152,7 +137,8 @@ def _run_check(run: AgentRun, check: Check, worktree: Path, log: RunLogWriter) -
         read_only=worktree_mounts(worktree)[1],
         env=command_environment(),
         on_output=log.write,
-        should_cancel=cancelled,
+        # A check may outlast the run's lease: it is renewed as the check goes on.
+        should_cancel=runs.run_stopped_check(run_id=run.pk, on_tick=log.pump),
         max_output_bytes=settings.AGENT_COMMAND_OUTPUT_BYTES,
     )
     passed = result.exit_code == 0

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import AgentRun, Workspace
+from agents.services import runs
 from agents.services.run_logs import RunLogWriter
 from agents.workspaces.commands import CommandResult, command_environment, command_run, shell_argv
 from agents.workspaces.paths import worktree_mounts
@@ -163,17 +164,12 @@ def _setup(run: AgentRun, project: Project, path: Path, log: RunLogWriter) -> No
         return
     log.write("system", f"$ {command}  # setup\n")
 
-    def cancelled() -> bool:
-        log.pump()
-        status = AgentRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
-        return status != AgentRun.Status.RUNNING
-
     result = setup_command_run(
         command,
         cwd=path,
         allow_network=project.allow_network,
         on_output=log.write,
-        should_cancel=cancelled,
+        should_cancel=runs.run_stopped_check(run_id=run.pk, on_tick=log.pump),
     )
     seconds = f"{result.duration_ms / 1000:.1f} s"
     if result.exit_code == 0:

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import shlex
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
-from agents.models import AgentRun
 from agents.services import runs
 from agents.services.run_logs import RunLogWriter
 from agents.tools import ToolContext, ToolError, tool
@@ -167,28 +164,6 @@ def edit_file(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     return {"path": name, "replaced_at_line": line}
 
 
-# How often a long command renews its run's lease, so the stale-run sweep leaves it be.
-LEASE_RENEW_S = 30.0
-
-
-def _stopped_check(run: AgentRun | None) -> Callable[[], bool]:
-    """Whether the run was cancelled (or otherwise ended) while its command runs; asked
-    every half second, and renewing the run's lease every LEASE_RENEW_S."""
-    renewed_at = time.monotonic()
-
-    def stopped() -> bool:
-        nonlocal renewed_at
-        if run is None:
-            return False
-        if time.monotonic() - renewed_at >= LEASE_RENEW_S:
-            renewed_at = time.monotonic()
-            return not runs.run_heartbeat(run_id=run.pk)
-        status = AgentRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
-        return status != AgentRun.Status.RUNNING
-
-    return stopped
-
-
 @tool(
     name="run_command",
     description=(
@@ -232,7 +207,7 @@ def run_command(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
             writable=writable,
             read_only=read_only,
             on_output=log.write if log is not None else None,
-            should_cancel=_stopped_check(context.run),
+            should_cancel=(runs.run_stopped_check(run_id=context.run.pk) if context.run else None),
             max_output_bytes=OUTPUT_CHARS,
         )
     return {

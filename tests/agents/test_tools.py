@@ -33,3 +33,18 @@ def test_arguments_are_checked_against_the_schema():
     with pytest.raises(ToolError, match="'key' is a required property"):
         tool.parse_arguments('{"namespace": "n", "value": 1}')
     assert tool.parse_arguments('{"namespace": "n", "key": "k", "value": [1]}')["value"] == [1]
+
+
+def test_a_tester_or_reviewer_gets_no_tool_that_changes_code(project):
+    from agents.tools import registry
+
+    project.enabled_tools = ["read_file", "write_file", "edit_file", "run_command", "git_commit"]
+
+    def names(role):
+        return {tool.name for tool in registry.for_agent(project, role)}
+
+    assert {"write_file", "edit_file", "run_command", "git_commit"} <= names("coder")
+    assert "run_command" in names("tester")
+    assert not names("tester") & {"write_file", "edit_file", "git_commit"}
+    assert not names("reviewer") & {"write_file", "edit_file", "git_commit", "run_command"}
+    assert "read_file" in names("reviewer") and "finish" in names("reviewer")

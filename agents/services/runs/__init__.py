@@ -62,6 +62,7 @@ from agents.services.runs.life import (
     run_retry,
     run_start,
     run_still_running,
+    run_stopped_check,
     run_take,
 )
 from agents.services.runs.stages import (
@@ -102,6 +103,7 @@ __all__ = [
     "run_start",
     "run_step_ended",
     "run_still_running",
+    "run_stopped_check",
     "run_take",
     "run_take_stage",
     "run_verified",

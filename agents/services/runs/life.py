@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -215,6 +217,32 @@ def run_heartbeat(*, run_id: int) -> bool:
         heartbeat_at=now, lease_expires_at=_lease(now), updated_at=now
     )
     return bool(renewed)
+
+
+# How often long work outside a step (a command, a check, a setup) renews its run's lease.
+LEASE_RENEW_S = 30.0
+
+
+def run_stopped_check(
+    *, run_id: int, on_tick: Callable[[], None] | None = None
+) -> Callable[[], bool]:
+    """A predicate for a command runner's `should_cancel`, asked about every half second
+    while long work of a running run goes on: whether the run has stopped (cancelled, or
+    ended otherwise). It renews the run's lease every LEASE_RENEW_S, so the stale-run
+    sweep leaves the work be, and calls `on_tick` first (to pass a log on, say)."""
+    renewed_at = time.monotonic()
+
+    def stopped() -> bool:
+        nonlocal renewed_at
+        if on_tick is not None:
+            on_tick()
+        if time.monotonic() - renewed_at >= LEASE_RENEW_S:
+            renewed_at = time.monotonic()
+            return not run_heartbeat(run_id=run_id)
+        status = AgentRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+        return status != AgentRun.Status.RUNNING
+
+    return stopped
 
 
 def run_progress(*, run: AgentRun, lease: timedelta, **result: object) -> AgentRun:
