@@ -36,6 +36,20 @@ class Executor(models.TextChoices):
     COMMAND = "command", "Command of your own"
 
 
+class ReviewMode(models.TextChoices):
+    """Who reviews a verified attempt before it is merged."""
+
+    AGENT = "agent", "Reviewer agent"
+    HUMAN = "human", "A person"
+    AGENT_THEN_HUMAN = "agent_then_human", "Reviewer agent, then a person"
+
+
+class MergeStrategy(models.TextChoices):
+    SQUASH = "squash", "Squash into one commit"
+    REBASE = "rebase", "Rebase the commits"
+    MERGE = "merge", "Merge commit"
+
+
 class ProjectStatus(models.TextChoices):
     PLANNING = "planning"
     ACTIVE = "active"
@@ -92,6 +106,21 @@ class Project(TimeStampedModel):
         default=Executor.BUILTIN,
         help_text="What new agents use to write code.",
     )
+    review = models.CharField(
+        max_length=20,
+        choices=ReviewMode,
+        default=ReviewMode.HUMAN,
+        help_text="Who reviews verified work before it is merged.",
+    )
+    merge_strategy = models.CharField(
+        max_length=10,
+        choices=MergeStrategy,
+        default=MergeStrategy.SQUASH,
+        help_text="How approved work lands on the base branch.",
+    )
+    keep_branches = models.BooleanField(
+        default=False, help_text="Keep a task's branch after it is merged."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -100,6 +129,10 @@ class Project(TimeStampedModel):
             choices_constraint("mode", ProjectMode, name="project_mode_valid"),
             choices_constraint("status", ProjectStatus, name="project_status_valid"),
             choices_constraint("default_executor", Executor, name="project_executor_valid"),
+            choices_constraint("review", ReviewMode, name="project_review_valid"),
+            choices_constraint(
+                "merge_strategy", MergeStrategy, name="project_merge_strategy_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(max_qa_iterations__gte=1), name="project_max_qa_iterations_gte_1"
             ),
@@ -384,6 +417,29 @@ class Task(TimeStampedModel):
     actual_minutes = models.PositiveIntegerField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Who did the work, kept after the task is done (assigned_agent is cleared then).
+    coded_by = models.ForeignKey(
+        "agents.Agent",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="coded_tasks",
+    )
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_tasks",
+    )
+    merged_by_agent = models.ForeignKey(
+        "agents.Agent",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_tasks",
+    )
+    merge_commit = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["position", "key"]

@@ -121,6 +121,7 @@ class Agent(TimeStampedModel):
 class AgentRunKind(models.TextChoices):
     TASK = "task"
     PLANNING = "planning"
+    REVIEW = "review"
 
 
 class AgentRunStage(models.TextChoices):
@@ -503,6 +504,7 @@ class AgentState(models.Model):
         return f"{self.namespace}/{self.key}"
 
 
+from agents.models.reviews import Merge, Review, ReviewComment  # noqa: E402
 from agents.models.workspaces import RunLogChunk, Workspace  # noqa: E402
 
 __all__ = [
@@ -512,8 +514,11 @@ __all__ = [
     "AgentStep",
     "Checkpoint",
     "DecisionLog",
+    "Merge",
     "Metric",
     "PlanningCycle",
+    "Review",
+    "ReviewComment",
     "RunLogChunk",
     "ToolCall",
     "Workspace",

@@ -11,6 +11,8 @@ STEPS_BACK = [
     [("planning", "0003_project_orchestration"), ("memory", "0001_initial")],
     [("agents", "0004_agentrun_payload_result")],
 ]
+# Guards on tables that the steps back drop altogether.
+TABLES_NEWER_THAN_THE_STEPS = ("agents_review_", "agents_reviewcomment_")
 
 
 def guard_triggers() -> set[str]:
@@ -40,9 +42,10 @@ def test_reversing_migrations_that_rebuild_guarded_tables_keeps_the_guards():
         "planning_devplanversion_reject_update",
     } <= installed
     try:
+        kept = {name for name in installed if not name.startswith(TABLES_NEWER_THAN_THE_STEPS)}
         for targets in STEPS_BACK:
             migrate(targets)
-            assert guard_triggers() == installed, targets
+            assert guard_triggers() == kept, targets
     finally:
         migrate(latest)
     assert guard_triggers() == installed
