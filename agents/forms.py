@@ -104,3 +104,28 @@ class CheckpointAnswerForm(forms.Form):
     )
     choice = forms.CharField(max_length=100, required=False)
     note = forms.CharField(max_length=2000, required=False, widget=forms.Textarea)
+
+
+class DraftCommentForm(forms.Form):
+    """A comment on one line of the diff, kept as a draft until the verdict."""
+
+    path = forms.CharField(max_length=500)
+    line = forms.IntegerField(min_value=1, max_value=10_000_000)
+    side = forms.ChoiceField(choices=[("new", "new"), ("old", "old")], initial="new")
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=20_000)
+
+
+class ReviewVerdictForm(forms.Form):
+    verdict = forms.ChoiceField(
+        choices=[
+            ("approve", "Approve"),
+            ("request_changes", "Request changes"),
+            ("abandon", "Abandon"),
+        ]
+    )
+    body = forms.CharField(
+        label="Review",
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What you think of the change"}),
+    )

@@ -1,5 +1,6 @@
 """What a built-in agent is told when its run starts: who it is, and the task."""
 
+import json
 from typing import Any
 
 from agents.llm import ChatMessage
@@ -58,4 +59,25 @@ def task_goal(run: AgentRun) -> str:
         parts.append(f"Verify with: {task.verify}")
     if task.done_criteria:
         parts.append(f"Done when: {task.done_criteria}")
+    return "\n\n".join(p for p in parts if p)
+
+
+def review_goal(run: AgentRun, *, base_branch: str, attempt_branch: str) -> str:
+    """What a reviewer agent is asked: the task, what it must achieve, and the branch."""
+    task = run.task
+    assert task is not None  # a review is of a task's attempt
+    parts = [
+        f"Review the change made for task {task.key}: {task.name}",
+        task.description,
+        f"Done when: {task.done_criteria}" if task.done_criteria else "",
+    ]
+    must_haves = task.sub_feature.must_haves if task.sub_feature is not None else None
+    if must_haves:
+        parts.append("The plan's must-haves for this part:\n" + json.dumps(must_haves, indent=2))
+    parts.append(
+        f"The work is on branch {attempt_branch}, checked out in your worktree; the base "
+        f"branch is {base_branch}. Read the diff with git_diff and the code around it. Then "
+        "call review_submit: approve it, or request changes with a comment on each line "
+        "that needs work. Its checks have passed already; judge what they cannot."
+    )
     return "\n\n".join(p for p in parts if p)

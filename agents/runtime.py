@@ -60,6 +60,8 @@ logger = logging.getLogger(__name__)
 
 STEP_PURPOSE = "agent_step"
 FINISH = "finish"
+# Tools whose success ends the run, as finish does (their output carries the outcome).
+FINISHING_TOOLS = frozenset({FINISH, "review_submit"})
 
 
 def conversation(run: AgentRun, *, before_step: int) -> list[ChatMessage]:
@@ -217,7 +219,10 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
                         run, step, request, tools, started, arguments, argument_error
                     )
             completed_calls[request.id] = completion_row
-            if request.name == FINISH and completion_row.status == ToolCall.Status.SUCCEEDED:
+            if (
+                request.name in FINISHING_TOOLS
+                and completion_row.status == ToolCall.Status.SUCCEEDED
+            ):
                 finished = completion_row.output
             if ended:
                 _end_step(run, step, finished, project_status=project_status)

@@ -18,8 +18,10 @@ from agents.models import (
     AgentStep,
     Checkpoint,
     DecisionLog,
+    Merge,
     Metric,
     PlanningCycle,
+    Review,
     RunLogChunk,
     ToolCall,
     Workspace,
@@ -311,3 +313,39 @@ def task_blocked_after_checks_list(*, project: Project) -> QuerySet[Task]:
         )
         .order_by("priority_rank", "key")
     )
+
+
+# Reviews and merges ---------------------------------------------------------------------
+
+# A task's reviews shown at once (newest first): rounds of review are few in practice.
+REVIEWS_SHOWN = 50
+
+
+def review_list(*, task: Task) -> QuerySet[Review]:
+    """The task's reviews, newest first, with their comments, reviewer and agent."""
+    return (
+        Review.objects.filter(task=task)
+        .select_related("reviewer", "reviewer_agent")
+        .prefetch_related("comments")
+        .order_by("-created_at", "-id")
+    )
+
+
+def merge_latest(*, task: Task) -> Merge | None:
+    """The task's latest merge, if any."""
+    return Merge.objects.filter(task=task).order_by("-created_at", "-id").first()
+
+
+# The checks shown beside a diff: the last ones run on the attempt.
+CHECKS_SHOWN = 4
+
+
+def run_checks(*, run: AgentRun) -> list[ToolCall]:
+    """The run's last verification checks (started rows, each with its completion),
+    oldest first."""
+    latest = (
+        run.tool_calls.filter(started__isnull=True, tool_name="verify")
+        .select_related("completion")
+        .order_by("-id")[:CHECKS_SHOWN]
+    )
+    return list(latest)[::-1]

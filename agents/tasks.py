@@ -9,7 +9,16 @@ from django.db import OperationalError
 
 from agents.llm import LLMError
 from agents.runtime import step_execute
-from agents.services import coding, executors, orchestrator, planner, runs, verify, workspaces
+from agents.services import (
+    coding,
+    executors,
+    merges,
+    orchestrator,
+    planner,
+    runs,
+    verify,
+    workspaces,
+)
 from agents.services.state import worker_heartbeat_record
 from planning.models import Project
 
@@ -79,6 +88,20 @@ def run_executor(run_id: int) -> None:
 def verify_run(run_id: int) -> None:
     """Run a coding run's checks (idempotent: a run that is not verifying is skipped)."""
     verify.verify_run_execute(run_id=run_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def merge_approved(merge_id: int) -> None:
+    """Merge approved work into its base branch on the host holding the repository
+    (idempotent: a merge that is no longer on its way is skipped, and one whose commit
+    already landed is only recorded)."""
+    merges.merge_execute(merge_id=merge_id)
+
+
+@shared_task(acks_late=True)
+def retry_waiting_merges() -> None:
+    """Periodic (celery beat): try again the merges waiting for a clean checkout."""
+    merges.merges_waiting_retry()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agents.views import activity, agents, checkpoints, inbox, planner, run_logs, runs
+from agents.views import activity, agents, checkpoints, inbox, planner, reviews, run_logs, runs
 
 app_name = "agents"
 
@@ -43,6 +43,27 @@ urlpatterns = [
         "projects/<slug:slug>/inbox/<int:task_id>/answer/",
         inbox.inbox_answer,
         name="inbox-answer",
+    ),
+    path("projects/<slug:slug>/tasks/<str:key>/review/", reviews.task_review, name="task-review"),
+    path(
+        "projects/<slug:slug>/tasks/<str:key>/review/comments/",
+        reviews.review_comment_add,
+        name="review-comment-add",
+    ),
+    path(
+        "projects/<slug:slug>/tasks/<str:key>/review/comments/<int:index>/remove/",
+        reviews.review_comment_remove,
+        name="review-comment-remove",
+    ),
+    path(
+        "projects/<slug:slug>/tasks/<str:key>/review/submit/",
+        reviews.review_submit,
+        name="review-submit",
+    ),
+    path(
+        "projects/<slug:slug>/tasks/<str:key>/review/merge/",
+        reviews.review_merge_retry,
+        name="review-merge",
     ),
     path(
         "projects/<slug:slug>/checkpoints/",

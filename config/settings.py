@@ -281,6 +281,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "agents.tasks.sweep_workspaces",
         "schedule": env.float("WORKSPACE_SWEEP_S", default=600.0),
     },
+    # Merges that wait for the user's checkout of the base branch to be clean.
+    "retry-waiting-merges": {
+        "task": "agents.tasks.retry_waiting_merges",
+        "schedule": env.float("MERGE_RETRY_S", default=60.0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -61,6 +61,10 @@ class ProjectStatus(models.TextChoices):
 class Project(TimeStampedModel):
     Mode = ProjectMode
 
+    Review = ReviewMode
+
+    MergeStrategy = MergeStrategy
+
     Status = ProjectStatus
 
     name = models.CharField(max_length=200)

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from agents.api import external, orchestration, planner, views
+from agents.api import external, orchestration, planner, reviews, views
 
 app_name = "agents-api"
 
@@ -53,6 +53,11 @@ urlpatterns = [
     path(f"{RUN_PATH}/complete/", external.RunCompleteView.as_view(), name="run-complete"),
     path(f"{RUN_PATH}/fail/", external.RunFailView.as_view(), name="run-fail"),
     path(f"{PROJECT_PATH}/run/", orchestration.ProjectRunView.as_view(), name="project-run"),
+    path(
+        f"{PROJECT_PATH}/tasks/<str:key>/review/",
+        reviews.TaskReviewView.as_view(),
+        name="task-review",
+    ),
     path(f"{PROJECT_PATH}/generate/", planner.PlanGenerateView.as_view(), name="plan-generate"),
     # Planning's chat routes (`chats/...`) hold the sessions; the agent answers here.
     path(

@@ -42,11 +42,15 @@ def run_prepare_execute(*, run_id: int) -> AgentRun | None:
     return None
 
 
-def _blocked_task(task: Task) -> Task:
+def _blocked_task(task: Task, *, or_in_review: bool = False) -> Task:
     task = Task.objects.select_for_update().get(pk=task.pk)
-    if task.status not in (Task.Status.BLOCKED, Task.Status.FAILED):
+    allowed = [Task.Status.BLOCKED, Task.Status.FAILED]
+    if or_in_review:
+        allowed.append(Task.Status.REVIEW)
+    if task.status not in allowed:
+        waiting = " or waiting for review" if or_in_review else ""
         raise ConflictError(
-            f"{task.key} is {task.get_status_display().lower()}, not blocked or failed."
+            f"{task.key} is {task.get_status_display().lower()}, not blocked, failed{waiting}."
         )
     return task
 
@@ -86,9 +90,10 @@ def task_attempt_retry(*, task: Task, actor: User | None = None) -> Task:
 
 @transaction.atomic
 def task_abandon(*, task: Task, actor: User | None = None, note: str = "") -> Task:
-    """Give up on a blocked (or failed) task: it is cancelled and its worktrees go.
-    Raises ConflictError for a task that is not blocked or failed."""
-    task = _blocked_task(task)
+    """Give up on a blocked, failed or in-review task: it is cancelled and its worktrees
+    go (its branch stays, so no work is lost). Raises ConflictError for a task in any
+    other state."""
+    task = _blocked_task(task, or_in_review=True)
     _remove_workspaces(task, "abandoned")
     who = getattr(actor, "username", None) or "someone"
     decision_record(

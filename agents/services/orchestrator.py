@@ -17,6 +17,7 @@ from django.db.models import Case, Exists, OuterRef, Value, When
 from django.utils import timezone
 
 from agents.models import Agent, AgentRun
+from agents.services import reviews, runs
 from agents.services.checkpoints import checkpoint_snapshot
 from agents.services.logs import decision_record
 from agents.services.runs import (
@@ -77,12 +78,26 @@ def dispatch(*, project: Project) -> list[AgentRun]:
         .select_for_update(skip_locked=True, of=("self",))
     )
     idle = [agent for agent in idle if agent_can_work(agent, project) is None]
+    started: list[AgentRun] = []
+    # Work sent back by a review first: its agent carries on where it stopped.
+    waiting = runs.reopened_waiting(project=project, agent_ids=[a.pk for a in idle])
+    for agent in list(idle):
+        if slots > 0 and (run := waiting.get(agent.pk)) is not None:
+            started.append(runs.run_reopened_resume(run=run))
+            idle.remove(agent)
+            slots -= 1
+    # Reviewers review; mergers' work is done by the merge itself.
+    reviewers = [a for a in idle if a.type == Agent.Type.REVIEWER]
+    review_runs = reviews.review_runs_start(project=project, agents=reviewers, slots=slots)
+    started += review_runs
+    slots -= len(review_runs)
+    idle = [a for a in idle if a.type not in (Agent.Type.REVIEWER, Agent.Type.MERGER)]
     # Two tasks that change the same files are never worked on at once (GSD's rule for
     # waves): each task taken claims its files.
     taken_files = _files_in_progress(project)
     pairs: list[tuple[Agent, Task]] = []
     for agent in idle:
-        if len(pairs) == slots:
+        if len(pairs) >= slots:
             break
         # Its best reserved task, if any: one query an idle agent (there are few), since
         # FOR UPDATE rules out ranking them all in one query with a window function.
@@ -96,7 +111,6 @@ def dispatch(*, project: Project) -> list[AgentRun]:
         candidates = ready.filter(assigned_agent__isnull=True)[: wanted * 4 + 8]
         unassigned = [task for task in candidates if _take_files(task, taken_files)][:wanted]
         pairs += zip(free_agents, unassigned, strict=False)
-    started = []
     for agent, task in pairs:
         attempt = task.runs.count() + 1
         run = agent_run_create(project=project, agent=agent, task=task, attempt=attempt)
@@ -189,7 +203,8 @@ def project_run_start(*, project: Project, actor: User | None = None) -> list[Ag
         project=project, status=AgentRun.Status.QUEUED, steps__isnull=False
     ).distinct()
     for run in paused_runs:
-        run_resume(run=run)
+        if runs.WAITS_FOR_AGENT not in run.result:  # those wait for their agent's dispatch
+            run_resume(run=run)
     return dispatch(project=project)
 
 

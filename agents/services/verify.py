@@ -27,6 +27,7 @@ from agents.services.logs import metric_record, tool_call_complete, tool_call_st
 from agents.services.run_logs import RunLogWriter
 from agents.workspaces.commands import command_environment, command_run, shell_argv
 from agents.workspaces.paths import worktree_mounts
+from core import git
 from core.db import commit_without_flush_wait
 from planning.models import Project, Task
 
@@ -103,6 +104,7 @@ def verify_run_execute(*, run_id: int) -> AgentRun | None:
     report = "No command to run: the task's checks are for the reviewer to judge."
     passed = True
     log = RunLogWriter(run.pk)
+    _commit_leftovers(run, worktree, log)
     for check in checks:
         passed, report = _run_check(run, check, worktree, log)
         if not passed:
@@ -111,6 +113,21 @@ def verify_run_execute(*, run_id: int) -> AgentRun | None:
         commit_without_flush_wait()
         log.close()
         return runs.run_verified(run_id=run.pk, passed=passed, report=report)
+
+
+def _commit_leftovers(run: AgentRun, worktree: Path, log: RunLogWriter) -> None:
+    """What the agent left uncommitted joins its branch before the checks, so the branch
+    holds exactly what was verified, and what is reviewed and merged."""
+    assert run.task is not None
+    try:
+        commit = git.worktree_commit_all(
+            worktree, message=f"{run.task.key}: work left uncommitted by {run.agent.name}"
+        )
+    except git.GitError as exc:
+        log.write("system", f"# could not commit the work left uncommitted: {exc}\n")
+        return
+    if commit:
+        log.write("system", f"# committed the work left uncommitted as {commit[:12]}\n")
 
 
 def _run_check(run: AgentRun, check: Check, worktree: Path, log: RunLogWriter) -> tuple[bool, str]:

@@ -75,7 +75,7 @@ def workspace_create(*, run: AgentRun) -> Workspace:
     if existing is not None and Path(existing.path).is_dir():
         return existing
     project = run.project
-    repo, base_commit = _repository(project)
+    repo, base_commit = project_repository(project)
     path = workspace_dir(project) / str(run.pk)
     _check_outside_checkout(repo, path)
     if path.exists():  # left by a create that crashed: nothing records it
@@ -94,7 +94,7 @@ def workspace_create(*, run: AgentRun) -> Workspace:
             raise
 
 
-def _repository(project: Project) -> tuple[Path, str]:
+def project_repository(project: Project) -> tuple[Path, str]:
     """The project's checkout and the commit its base branch is at."""
     if not project.root_path:
         raise WorkspaceError(

@@ -113,16 +113,24 @@ class ToolRegistry:
         """The project's tools less those the agent's role does without (a tester or a
         reviewer changes no code)."""
         withheld = ROLE_WITHHELD_TOOLS.get(role, frozenset())
-        return [t for t in self.for_project(project) if t.name not in withheld]
+        return [
+            t
+            for t in self.for_project(project)
+            if t.name not in withheld and role in ROLE_ONLY_TOOLS.get(t.name, (role,))
+        ]
 
 
 _WRITES = frozenset({"write_file", "edit_file", "git_commit"})
 # Roles whose work is to look, not to change: the tools they never get.
 ROLE_WITHHELD_TOOLS: dict[str, frozenset[str]] = {
     "tester": _WRITES,
-    "reviewer": _WRITES | {"run_command"},
+    # A reviewer ends its run by giving its verdict (review_submit), not by finishing.
+    "reviewer": _WRITES | {"run_command", "finish"},
     "merger": frozenset({"write_file", "edit_file"}),
 }
+
+# Tools only these roles get.
+ROLE_ONLY_TOOLS: dict[str, tuple[str, ...]] = {"review_submit": ("reviewer",)}
 
 
 registry = ToolRegistry()
@@ -161,5 +169,6 @@ def load_tool_modules() -> None:
     importlib.import_module("agents.tools.builtin")
     importlib.import_module("agents.tools.code")
     importlib.import_module("agents.tools.git")
+    importlib.import_module("agents.tools.review")
     for module in getattr(settings, "AGENT_TOOL_MODULES", ()):
         importlib.import_module(module)

@@ -103,3 +103,26 @@ def worktree_prune(repo: Path | str) -> None:
     """Forget worktrees whose directories are gone. Raises GitError."""
     with repository_lock(repo):
         git("worktree", "prune", cwd=repo, retry_locked=True)
+
+
+def worktree_commit_all(path: Path | str, *, message: str) -> str | None:
+    """Commit everything changed in the worktree at `path` (new files too, ignored ones
+    not) and return the new commit, or None when there was nothing to commit. The
+    repository's hooks do not run: the worktree's files are an agent's, not trusted."""
+    if not git("status", "--porcelain", "--untracked-files=all", cwd=path):
+        return None
+    git("add", "--all", cwd=path)
+    git(
+        *_NO_HOOKS,
+        "-c",
+        "user.name=Crewboard",
+        "-c",
+        "user.email=crewboard@localhost",
+        "commit",
+        "--no-verify",
+        "--quiet",
+        "-m",
+        message,
+        cwd=path,
+    )
+    return git("rev-parse", "HEAD", cwd=path)

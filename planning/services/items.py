@@ -336,7 +336,12 @@ CLOSED_STATUSES = (Task.Status.DONE, Task.Status.CANCELLED, Task.Status.DEFERRED
 
 
 def task_release(
-    *, task_id: int, status: str, agent_id: int | None = None, held_only: bool = False
+    *,
+    task_id: int,
+    status: str,
+    agent_id: int | None = None,
+    held_only: bool = False,
+    coded_by_id: int | None = None,
 ) -> bool:
     """Settle a task an agent has let go of: unassign it and move it to `status`, stamping
     or clearing completed_at, in one UPDATE (an agent's run ends with this; a task that
@@ -346,7 +351,8 @@ def task_release(
     one's), and a closed task (CLOSED_STATUSES) keeps its status: a task that someone
     gave to another agent, or closed, while the run went on is not overwritten by the
     run's end. With `held_only` too, only a task still in progress and assigned to that
-    agent is settled. Raises DomainError for an unknown status.
+    agent is settled. `coded_by_id` records the agent whose work it is (kept after the
+    task is done). Raises DomainError for an unknown status.
     """
     if status not in Task.Status.values:
         raise DomainError(f"{status!r} is not a task status.", field="status")
@@ -364,11 +370,40 @@ def task_release(
         closed = Q(status__in=CLOSED_STATUSES)
         new_status = Case(When(closed, then=F("status")), default=new_status)
         completed_at = Case(When(closed, then=F("completed_at")), default=completed_at)
+    extra: dict[str, Any] = {}
+    if coded_by_id is not None:
+        extra["coded_by_id"] = coded_by_id
     return bool(
         tasks.update(
-            status=new_status, assigned_agent=None, completed_at=completed_at, updated_at=now
+            status=new_status,
+            assigned_agent=None,
+            completed_at=completed_at,
+            updated_at=now,
+            **extra,
         )
     )
+
+
+@transaction.atomic
+def task_merged(
+    *,
+    task_id: int,
+    merge_commit: str,
+    merged_by_id: int | None = None,
+    merged_by_agent_id: int | None = None,
+) -> Task:
+    """A task's work has landed on the base branch: it is done, with who merged it and
+    the commit, and the tasks that depend on it become ready."""
+    task = Task.objects.select_for_update().get(pk=task_id)
+    task.merge_commit = merge_commit
+    task.merged_by_id = merged_by_id
+    task.merged_by_agent_id = merged_by_agent_id
+    task.assigned_agent = None
+    task.status = Task.Status.DONE
+    changed = ["merge_commit", "merged_by", "merged_by_agent", "assigned_agent", "status"]
+    changed += _stamp_status_times(task)
+    task.save(update_fields=[*changed, "updated_at"])
+    return task
 
 
 def _stamp_status_times(task: Task) -> list[str]:

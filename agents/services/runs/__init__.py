@@ -20,6 +20,8 @@ goes through stages while it is running:
                                                                        └ limit reached: failed,
                                                                          task blocked
 ```
+A succeeded attempt whose review asks for changes (or whose branch conflicts with the
+base) runs again in its worktree, told why (`reopen`).
 Steps, the CLI and the checks of a run go to the Celery queue of the host that holds
 its worktree (`AgentRun.worker_queue`).
 
@@ -65,6 +67,12 @@ from agents.services.runs.life import (
     run_stopped_check,
     run_take,
 )
+from agents.services.runs.reopen import (
+    WAITS_FOR_AGENT,
+    reopened_waiting,
+    run_changes_requested,
+    run_reopened_resume,
+)
 from agents.services.runs.stages import (
     run_step_ended,
     run_take_stage,
@@ -86,10 +94,13 @@ __all__ = [
     "RUN_STEP_TASK",
     "TURN_LIMIT",
     "VERIFY_TASK",
+    "WAITS_FOR_AGENT",
     "agent_run_create",
     "dispatch_after_commit",
     "is_coding_run",
+    "reopened_waiting",
     "run_cancel",
+    "run_changes_requested",
     "run_expire",
     "run_fail",
     "run_finish",
@@ -98,6 +109,7 @@ __all__ = [
     "run_lease_renew_for_step",
     "run_open_for_claim",
     "run_progress",
+    "run_reopened_resume",
     "run_resume",
     "run_retry",
     "run_start",

@@ -299,7 +299,8 @@ def _settle(run: AgentRun, *, now: datetime, active: bool = True) -> None:
     Agent.objects.filter(
         pk=run.agent_id, status=Agent.Status.BUSY, current_task_id=run.task_id
     ).update(**fields)
-    if run.task_id is None:
+    if run.task_id is None or run.kind == AgentRun.Kind.REVIEW:
+        # A reviewer's verdict acted on the task when it was given (services.reviews).
         return
     external = run.agent.type == Agent.Type.EXTERNAL
     if run.status == AgentRun.Status.SUCCEEDED:
@@ -312,8 +313,13 @@ def _settle(run: AgentRun, *, now: datetime, active: bool = True) -> None:
         task_status = Task.Status.BLOCKED
     else:
         task_status = Task.Status.FAILED
+    succeeded = run.status == AgentRun.Status.SUCCEEDED
     planning_services.task_release(
-        task_id=run.task_id, status=task_status, agent_id=run.agent_id, held_only=external
+        task_id=run.task_id,
+        status=task_status,
+        agent_id=run.agent_id,
+        held_only=external,
+        coded_by_id=run.agent_id if succeeded else None,
     )
 
 
@@ -353,7 +359,7 @@ def run_finish(
         error=error or ("" if succeeded else summary or ""),
         result=extra,
     )
-    if run.kind == AgentRun.Kind.TASK:
+    if run.kind in (AgentRun.Kind.TASK, AgentRun.Kind.REVIEW):
         _settle(run, now=now)
         dispatch_after_commit(run.project_id)
     return run

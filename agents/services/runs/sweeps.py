@@ -52,7 +52,7 @@ def stale_runs_recover(*, now: datetime | None = None) -> int:
     )
     for planning_run_id in lost_ids:
         enqueue_on_commit(GENERATE_PLAN_TASK, planning_run_id, queue=settings.AGENT_QUEUE)
-    stale = stale.filter(kind=AgentRun.Kind.TASK).exclude(
+    stale = stale.filter(kind__in=(AgentRun.Kind.TASK, AgentRun.Kind.REVIEW)).exclude(
         agent__type__in=Agent.NOT_DISPATCHED_TYPES
     )
     count = 0

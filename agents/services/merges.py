@@ -1,0 +1,341 @@
+"""The one owner of a merge's life: approved work on its way to the base branch.
+
+```
+  queued ──▶ merged            (task done, worktree removed, branch deleted unless kept,
+    │  ▲                        merge commit recorded, checkpoint taken)
+    │  └── waiting ◀─┐         (the user's checkout of the base branch has local
+    ├────────────────┘          changes: nothing moved; tried again by the sweep)
+    ├──▶ conflicted            (nothing moved; the attempt goes back to its agent to
+    │                           rebase, or to a person at the QA limit)
+    ├──▶ failed                (the branch is gone, or the base kept moving: the task
+    │                           stays in review, where a person can merge it again)
+    └──▶ pull_request          (a GitHub remote with a token: pushed and proposed there)
+```
+The merge is computed off the user's checkout (core.git.merges); the base branch then
+moves by compare-and-swap, and a checkout of it that is clean moves with it as a
+fast-forward would. Merges into one repository take its lock, so two approved tasks
+land one after the other, each against the new base.
+
+A redelivered merge never lands twice: the commit is recorded before the base branch
+moves, and a merge whose recorded commit is already on the base is only finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import Agent, AgentRun, Merge, Workspace
+from agents.services import pull_requests, runs, workspaces
+from agents.services.checkpoints import checkpoint_snapshot
+from agents.services.logs import decision_record
+from core import git
+from core.errors import ConflictError, DomainError
+from core.git import merges as git_merges
+from core.queue import enqueue_on_commit
+from planning import services as planning_services
+from planning.models import Task
+
+logger = logging.getLogger(__name__)
+
+MERGE_TASK = "agents.tasks.merge_approved"
+
+
+def merge_request(
+    *, task: Task, run: AgentRun, by: User | None = None, agent: Agent | None = None
+) -> Merge:
+    """Queue the merge of an approved attempt's branch (inside the caller's transaction;
+    the merge runs on the worker of the host holding the repository once it commits).
+    A task with a merge on its way gets that one back."""
+    open_merge = Merge.objects.filter(task=task, status__in=Merge.OPEN_STATUSES).first()
+    if open_merge is not None:
+        return open_merge
+    project = task.project
+    merge = Merge.objects.create(
+        project=project,
+        task=task,
+        run=run,
+        strategy=project.merge_strategy,
+        branch=run.branch_name,
+        base_branch=project.base_branch,
+        merged_by=by,
+        merger_agent=agent,
+    )
+    _enqueue(merge, run)
+    return merge
+
+
+def _enqueue(merge: Merge, run: AgentRun | None) -> None:
+    queue = (run.worker_queue if run is not None else "") or settings.AGENT_QUEUE
+    enqueue_on_commit(MERGE_TASK, merge.pk, queue=queue)
+
+
+@transaction.atomic
+def merge_retry(*, task: Task, by: User | None = None) -> Merge:
+    """Try again a merge that waited or failed (a person asked, or the sweep). Raises
+    ConflictError when the task has no merge to try again."""
+    task = Task.objects.select_for_update().select_related("project").get(pk=task.pk)
+    if task.status != Task.Status.REVIEW:
+        raise ConflictError(f"{task.key} is {task.get_status_display().lower()}, not in review.")
+    last = Merge.objects.filter(task=task).select_related("run").order_by("-created_at").first()
+    if last is None or last.status in (Merge.Status.MERGED, Merge.Status.CONFLICTED):
+        raise ConflictError(f"{task.key} has no merge waiting or failed to try again.")
+    if last.status in Merge.OPEN_STATUSES:
+        _enqueue(last, last.run)
+        return last
+    assert last.run is not None
+    return merge_request(task=task, run=last.run, by=by or last.merged_by, agent=last.merger_agent)
+
+
+def merges_waiting_retry() -> int:
+    """Queue again every merge waiting for a checkout to be clean (celery beat)."""
+    waiting = list(Merge.objects.filter(status=Merge.Status.WAITING).select_related("run"))
+    with transaction.atomic():
+        for merge in waiting:
+            _enqueue(merge, merge.run)
+    return len(waiting)
+
+
+# Carrying it out ----------------------------------------------------------------------------
+
+
+def merge_execute(*, merge_id: int) -> Merge | None:
+    """Carry out a queued (or waiting) merge on this worker's host; idempotent. Returns
+    None when the merge is no longer on its way."""
+    with transaction.atomic():
+        merge = _take(merge_id)
+        if merge is None:
+            return None
+    project = merge.project
+    try:
+        repo, _ = workspaces.project_repository(project)
+        if pull_requests.github_remote_enabled(project.repository_url):
+            return _propose(merge, repo)
+        if merge.merge_commit and _landed(repo, merge):
+            return _finish(merge, repo)
+        _commit_leftovers(merge)
+        return _merge(merge, repo)
+    except git_merges.MergeConflict as conflict:
+        return _conflicted(merge, conflict.paths)
+    except (DomainError, git.GitError, pull_requests.GitHubError) as exc:
+        return _fail(merge, str(exc))
+
+
+def _take(merge_id: int) -> Merge | None:
+    merge = (
+        Merge.objects.select_for_update(of=("self",))
+        .select_related("project", "task", "run", "run__agent")
+        .filter(pk=merge_id)
+        .first()
+    )
+    if merge is None or merge.status not in Merge.OPEN_STATUSES:
+        return None
+    merge.attempts += 1
+    merge.save(update_fields=["attempts", "updated_at"])
+    return merge
+
+
+def _landed(repo: Path, merge: Merge) -> bool:
+    """Whether the commit recorded by an earlier delivery is on the base branch now."""
+    try:
+        git.git("merge-base", "--is-ancestor", merge.merge_commit, merge.base_branch, cwd=repo)
+    except git.GitError:
+        return False
+    return True
+
+
+def _commit_leftovers(merge: Merge) -> None:
+    """Work its agent left uncommitted in the attempt's worktree joins its branch, so
+    what merges is what was verified. A worktree removed by hand is no matter: the
+    branch holds the committed work."""
+    workspace = Workspace.objects.filter(run=merge.run, status=Workspace.Status.ACTIVE).first()
+    if workspace is None or not Path(workspace.path).is_dir():
+        return
+    git.worktree_commit_all(
+        workspace.path, message=f"{merge.task.key}: work left uncommitted by its agent"
+    )
+
+
+def _message(merge: Merge) -> str:
+    task = merge.task
+    lines = [f"{task.key}: {task.name}"]
+    if task.description:
+        lines += ["", task.description.strip()[:2000]]
+    lines += ["", f"Merged by Crewboard from {merge.branch}."]
+    return "\n".join(lines)
+
+
+def _merge(merge: Merge, repo: Path) -> Merge:
+    if not git.branch_exists(repo, merge.branch):
+        return _fail(
+            merge,
+            f"Branch {merge.branch} no longer exists in {repo} (deleted by hand?): nothing "
+            "was merged. Request changes to have the work done again, or abandon the task.",
+        )
+    for attempt in (1, 2):
+        result = git_merges.merge_commit_create(
+            repo,
+            base=merge.base_branch,
+            branch=merge.branch,
+            strategy=merge.strategy,
+            message=_message(merge),
+        )
+        _record_candidate(merge, result.base_commit, result.commit)
+        try:
+            advance = git_merges.base_advance(
+                repo, base=merge.base_branch, old=result.base_commit, new=result.commit
+            )
+        except git_merges.BaseMoved:
+            if attempt == 2:
+                return _fail(
+                    merge,
+                    f"{merge.base_branch} moved twice while the merge was being made: "
+                    "someone is committing to it. Merge again when it is quiet.",
+                )
+            continue
+        if advance.waiting:
+            return _wait(merge, advance.reason)
+        return _finish(merge, repo)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _record_candidate(merge: Merge, base_commit: str, commit: str) -> None:
+    with transaction.atomic():
+        Merge.objects.filter(pk=merge.pk).update(
+            base_commit=base_commit, merge_commit=commit, updated_at=timezone.now()
+        )
+    merge.base_commit, merge.merge_commit = base_commit, commit
+
+
+def _still_open(merge: Merge) -> Merge | None:
+    locked = Merge.objects.select_for_update().filter(pk=merge.pk).first()
+    if locked is None or locked.status not in Merge.OPEN_STATUSES:
+        return None
+    return locked
+
+
+@transaction.atomic
+def _wait(merge: Merge, reason: str) -> Merge:
+    if (locked := _still_open(merge)) is None:
+        return merge
+    locked.status = Merge.Status.WAITING
+    locked.message = reason
+    locked.merge_commit = ""
+    locked.save(update_fields=["status", "message", "merge_commit", "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def _fail(merge: Merge, reason: str) -> Merge:
+    if (locked := _still_open(merge)) is None:
+        return merge
+    locked.status = Merge.Status.FAILED
+    locked.message = reason
+    locked.merge_commit = ""
+    locked.finished_at = timezone.now()
+    locked.save(update_fields=["status", "message", "merge_commit", "finished_at", "updated_at"])
+    decision_record(
+        project=merge.project,
+        task=merge.task,
+        decision=f"merging {merge.task.key} failed",
+        reasoning={"merge": merge.pk, "reason": reason},
+    )
+    return locked
+
+
+def _conflicted(merge: Merge, paths: list[str]) -> Merge:
+    with transaction.atomic():
+        if (locked := _still_open(merge)) is None:
+            return merge
+        locked.status = Merge.Status.CONFLICTED
+        locked.conflicts = paths
+        locked.message = f"{merge.branch} conflicts with {merge.base_branch} in " + ", ".join(paths)
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "conflicts", "message", "finished_at", "updated_at"])
+        if merge.run is not None:
+            # Back to its agent to rebase (a QA iteration; a person at the limit).
+            with contextlib.suppress(ConflictError):
+                runs.run_changes_requested(
+                    run_id=merge.run.pk, feedback=_rebase_feedback(merge, paths)
+                )
+    return locked
+
+
+def _rebase_feedback(merge: Merge, paths: list[str]) -> str:
+    listed = "\n".join(f"- {p}" for p in paths)
+    return (
+        f"Your branch {merge.branch} no longer merges cleanly into {merge.base_branch}: "
+        f"these files conflict:\n{listed}\n\nBring your work up to date with "
+        f"{merge.base_branch} (rebase or merge it into your branch with the git tools, "
+        "resolving the conflicts), make sure the checks pass, commit, and finish again."
+    )
+
+
+def _finish(merge: Merge, repo: Path) -> Merge:
+    with transaction.atomic():
+        if (locked := _still_open(merge)) is None:
+            return merge
+        now = timezone.now()
+        locked.status = Merge.Status.MERGED
+        locked.message = ""
+        locked.finished_at = now
+        locked.save(update_fields=["status", "message", "finished_at", "updated_at"])
+        planning_services.task_merged(
+            task_id=merge.task_id,
+            merge_commit=merge.merge_commit,
+            merged_by_id=merge.merged_by_id,
+            merged_by_agent_id=merge.merger_agent_id,
+        )
+        decision_record(
+            project=merge.project,
+            task=merge.task,
+            decision=f"merged {merge.task.key} into {merge.base_branch} ({merge.strategy})",
+            reasoning={"merge": merge.pk, "commit": merge.merge_commit, "branch": merge.branch},
+        )
+        checkpoint_snapshot(
+            project=merge.project,
+            name=f"merged {merge.task.key}",
+            reason=f"{merge.task.key} merged into {merge.base_branch} at {merge.merge_commit[:12]}",
+        )
+        runs.dispatch_after_commit(merge.project_id)
+    _tidy(locked, repo)
+    return locked
+
+
+def _tidy(merge: Merge, repo: Path) -> None:
+    """The merged attempt's worktree goes, and its branch unless the project keeps them."""
+    for workspace in Workspace.objects.filter(task=merge.task, status=Workspace.Status.ACTIVE):
+        workspaces.workspace_remove(workspace=workspace, reason="merged")
+    if not merge.project.keep_branches:
+        with contextlib.suppress(git.GitError):
+            git.branch_delete(repo, merge.branch)
+
+
+def _propose(merge: Merge, repo: Path) -> Merge:
+    """Push the branch and open (or find) its pull request, instead of merging here."""
+    _commit_leftovers(merge)
+    request = pull_requests.pull_request_for_branch(
+        project_repository_url=merge.project.repository_url,
+        repo_path=repo,
+        branch=merge.branch,
+        base=merge.base_branch,
+        title=f"{merge.task.key}: {merge.task.name}",
+        body=_message(merge),
+    )
+    with transaction.atomic():
+        if (locked := _still_open(merge)) is None:
+            return merge
+        locked.status = Merge.Status.PULL_REQUEST
+        locked.pull_request_url = request.url
+        locked.message = f"Pull request #{request.number} opened: merge it on GitHub."
+        locked.finished_at = timezone.now()
+        locked.save(
+            update_fields=["status", "pull_request_url", "message", "finished_at", "updated_at"]
+        )
+    return locked

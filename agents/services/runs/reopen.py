@@ -1,0 +1,119 @@
+"""A finished coding attempt taken up again: a review asked for changes, or its branch
+conflicts with the base branch.
+
+```
+  succeeded (task in review) ── changes requested ──▶ running, coding (its agent idle)
+                                                  └─▶ queued, coding (its agent busy; it
+                                                      resumes when the agent is free)
+```
+The agent carries on in the same worktree and branch, told why: a built-in agent at its
+next step, a coding CLI in a follow-up run of the CLI. Each time counts as a QA
+iteration; at the project's limit the task is blocked for a person instead.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import Agent, AgentRun
+from agents.services.runs.delivery import _agent_busy, _current_step, _enqueue_work, _lease
+from core.errors import ConflictError
+from planning import services as planning_services
+from planning.models import Project, Task
+
+# In a run's result: the run was sent back while its agent was busy, and waits for it.
+WAITS_FOR_AGENT = "reopened_waits_for_agent"
+
+
+@transaction.atomic
+def run_changes_requested(*, run_id: int, feedback: str) -> AgentRun:
+    """Send a succeeded coding attempt, whose task is in review, back to its agent with
+    `feedback`. Returns the run: running again, queued for its busy agent, or (the QA
+    limit reached) still succeeded with its task blocked for a person.
+
+    Raises ConflictError when the run is not a finished coding attempt in review.
+    """
+    # Locks in the usual order: the agent, the run, then the task.
+    agent_id = AgentRun.objects.values_list("agent_id", flat=True).get(pk=run_id)
+    agent = Agent.objects.select_for_update().get(pk=agent_id)
+    run = AgentRun.objects.select_for_update(of=("self",)).select_related("project").get(pk=run_id)
+    run.agent = agent
+    if (
+        run.status != AgentRun.Status.SUCCEEDED
+        or run.kind != AgentRun.Kind.TASK
+        or not run.branch_name
+        or run.task_id is None
+    ):
+        raise ConflictError(f"Run {run.pk} is not a finished coding attempt waiting for review.")
+    task = Task.objects.select_for_update().get(pk=run.task_id)
+    run.task = task
+    if task.status != Task.Status.REVIEW:
+        raise ConflictError(
+            f"{task.key} is {task.get_status_display().lower()}, not waiting for review."
+        )
+    iterations = planning_services.task_qa_iteration_add(task_id=task.pk)
+    limit = run.project.max_qa_iterations
+    if iterations >= limit:
+        run.result = {**run.result, "qa_blocked": True}
+        run.save(update_fields=["result", "updated_at"])
+        planning_services.task_update(task=task, data={"status": Task.Status.BLOCKED})
+        return run
+    number = _current_step(run)
+    notes = [*run.payload.get("feedback", []), {"after_step": number - 1, "content": feedback}]
+    run.payload = {**run.payload, "feedback": notes}
+    run.stage = AgentRun.Stage.CODING
+    run.finished_at = None
+    run.error = ""
+    run.result = {k: v for k, v in run.result.items() if k != "summary"}
+    planning_services.task_update(
+        task=task, data={"status": Task.Status.IN_PROGRESS, "assigned_agent": agent}
+    )
+    if agent.status == Agent.Status.IDLE and run.project.status == Project.Status.ACTIVE:
+        _carry_on(run, number)
+    else:
+        run.status = AgentRun.Status.QUEUED
+        run.lease_expires_at = None
+        run.result = {**run.result, WAITS_FOR_AGENT: number}
+        run.save()
+    return run
+
+
+def _carry_on(run: AgentRun, number: int) -> None:
+    now = timezone.now()
+    run.status = AgentRun.Status.RUNNING
+    run.heartbeat_at = now
+    run.lease_expires_at = _lease(now)
+    run.result = {k: v for k, v in run.result.items() if k != WAITS_FOR_AGENT}
+    run.save()
+    _agent_busy(run, now=now)
+    _enqueue_work(run, number)
+
+
+def run_reopened_resume(*, run: AgentRun) -> AgentRun:
+    """Start a sent-back run that waited for its agent, now idle (inside the dispatch's
+    transaction, which holds the agent locked)."""
+    number = int(run.result.get(WAITS_FOR_AGENT) or _current_step(run))
+    _carry_on(run, number)
+    return run
+
+
+def reopened_waiting(*, project: Project, agent_ids: list[int]) -> dict[int, AgentRun]:
+    """Sent-back runs of the project waiting for these (idle) agents, by agent, locked."""
+    waiting = (
+        AgentRun.objects.select_for_update(of=("self",))
+        .select_related("agent", "project")
+        .filter(
+            project=project,
+            agent_id__in=agent_ids,
+            status=AgentRun.Status.QUEUED,
+            kind=AgentRun.Kind.TASK,
+            stage=AgentRun.Stage.CODING,
+        )
+        .order_by("created_at")
+    )
+    found: dict[int, AgentRun] = {}
+    for run in waiting:
+        if WAITS_FOR_AGENT in run.result:
+            found.setdefault(run.agent_id, run)
+    return found
