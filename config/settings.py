@@ -371,11 +371,24 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 if AGENT_SANDBOX not in ("auto", "bwrap", "none"):
     raise ImproperlyConfigured("AGENT_SANDBOX must be one of auto, bwrap, none.")
 
+# GitHub: with a token, a task's accepted work on a project whose repository_url is on one
+# of GITHUB_WEB_HOSTS (https://host/owner/name, git@host:owner/name or ssh://) is pushed
+# there and opened as a pull request instead of merged locally. GitHub Enterprise: its
+# host here and GITHUB_API_URL=https://<host>/api/v3.
+GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
+GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")
+GITHUB_WEB_HOSTS = [host.lower() for host in env.list("GITHUB_WEB_HOSTS", default=["github.com"])]
+if not GITHUB_API_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(
+        "GITHUB_API_URL must be an http(s) URL, e.g. https://api.github.com."
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # The OpenAI SDK's HTTP client logs every request at INFO.
-    "loggers": {"httpx": {"level": "WARNING"}},
+    # The HTTP client (the OpenAI SDK's, and GitHub's calls) logs every request at INFO;
+    # older SDKs use httpx, newer ones httpx2.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}},
 }

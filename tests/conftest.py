@@ -25,6 +25,15 @@ def private_var_folders(settings, tmp_path_factory):
     settings.DEMO_REPOSITORY_DIR = base / "demo-repo"
 
 
+@pytest.fixture(autouse=True)
+def no_github(settings):
+    """Work merges locally unless a test asks for GitHub: a developer's own GITHUB_TOKEN in
+    .env must not send the suite's branches anywhere."""
+    settings.GITHUB_TOKEN = ""
+    settings.GITHUB_API_URL = "https://api.github.com"
+    settings.GITHUB_WEB_HOSTS = ["github.com"]
+
+
 @pytest.fixture
 def user(db):
     return UserFactory(username="alice")

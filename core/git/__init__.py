@@ -224,6 +224,7 @@ from core.git.diffs import (  # noqa: E402
     diff_stat,
     diff_text,
 )
+from core.git.remotes import PUSH_TIMEOUT_S, branch_push  # noqa: E402
 from core.git.worktrees import (  # noqa: E402
     Worktree,
     repository_lock,
@@ -236,12 +237,14 @@ from core.git.worktrees import (  # noqa: E402
 
 __all__ = [
     "CLONE_SCHEMES",
+    "PUSH_TIMEOUT_S",
     "DiffStat",
     "FileChange",
     "GitError",
     "Worktree",
     "branch_delete",
     "branch_exists",
+    "branch_push",
     "changed_files",
     "clone",
     "clone_source_error",

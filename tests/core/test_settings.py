@@ -78,3 +78,22 @@ def test_celery_runs_with_reliable_defaults():
     assert conf.result_serializer == "json"
     assert 0 < conf.task_soft_time_limit < conf.task_time_limit
     assert conf.broker_url == settings.CELERY_BROKER_URL
+
+
+def test_a_github_api_url_that_is_not_a_url_is_refused_at_start():
+    result = _manage_check(DEBUG="true", GITHUB_API_URL="api.github.com")
+
+    assert result.returncode != 0
+    assert "GITHUB_API_URL must be an http(s) URL" in result.stderr
+
+
+def test_github_hosts_are_a_list_of_lower_case_hosts():
+    done = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; import django; "
+         "django.setup(); print(settings.GITHUB_WEB_HOSTS)"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DEBUG": "true", "GITHUB_WEB_HOSTS": "GitHub.com,ghe.example.com:8443",
+             "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.stdout.strip() == "['github.com', 'ghe.example.com:8443']", done.stderr
