@@ -16,6 +16,7 @@ from django_stubs_ext import WithAnnotations
 from core.admin import json_display
 from planning import selectors, services
 from planning.forms import ProjectAdminForm
+from planning.services.projects import PROJECT_SETTINGS_FIELDS
 from planning.graph import cycle_closed_by
 from planning.models import (
     ConversationMessage,
@@ -116,15 +117,7 @@ class ProjectAdmin(admin.ModelAdmin[Project]):
             "description",
             "mode",
             "status",
-            "root_path",
-            "repository_url",
-            "base_branch",
-            "setup_command",
-            "verify_command",
-            "max_qa_iterations",
-            "allow_network",
-            "default_executor",
-            "enabled_tools",
+            *PROJECT_SETTINGS_FIELDS,
         )
         if obj is None:
             return fields

@@ -9,6 +9,7 @@ from django.core.validators import MinValueValidator
 from core.errors import DomainError
 from planning.importers import FORMATS, MAX_BYTES
 from planning.models import Project, Task
+from planning.services.projects import PROJECT_SETTINGS_FIELDS
 from planning.services.repositories import project_repository_check
 from planning.tool_options import enabled_tools_error, tool_options
 
@@ -38,17 +39,7 @@ class ProjectSettingsForm(forms.ModelForm[Project]):
 
     class Meta:
         model = Project
-        fields = [
-            "root_path",
-            "repository_url",
-            "base_branch",
-            "setup_command",
-            "verify_command",
-            "max_qa_iterations",
-            "enabled_tools",
-            "allow_network",
-            "default_executor",
-        ]
+        fields = list(PROJECT_SETTINGS_FIELDS)
         labels = {
             "root_path": "Root path",
             "repository_url": "Repository URL",
@@ -59,7 +50,9 @@ class ProjectSettingsForm(forms.ModelForm[Project]):
             "worktrees made from it; the checkout itself is never changed.",
             "repository_url": "With no root path, this repository (a local path, file:// or "
             "https:// URL) is cloned for the project, and the clone becomes its root path.",
-            "base_branch": "The branch each task's worktree starts from.",
+            "base_branch": "The branch each task's worktree starts from, and approved work "
+            "merges into.",
+            "keep_branches": "Keep a task's branch after it is merged (it is deleted otherwise).",
         }
         widgets = {
             "setup_command": forms.Textarea(attrs={"rows": 2, "placeholder": "make install"}),

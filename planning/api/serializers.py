@@ -5,6 +5,7 @@ from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from planning.api.scoping import ProjectScopedRelatedFieldsMixin
+from planning.services.projects import PROJECT_SETTINGS_FIELDS
 from planning.models import (
     ConversationMessage,
     ConversationSession,
@@ -47,15 +48,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "description",
             "mode",
             "status",
-            "root_path",
-            "repository_url",
-            "base_branch",
-            "setup_command",
-            "verify_command",
-            "max_qa_iterations",
-            "allow_network",
-            "default_executor",
-            "enabled_tools",
+            *PROJECT_SETTINGS_FIELDS,
             "owner",
             "created_at",
             "updated_at",

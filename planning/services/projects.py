@@ -25,22 +25,23 @@ from planning.tool_options import enabled_tools_error
 
 # Projects ---------------------------------------------------------------------------
 
-PROJECT_FIELDS = (
-    "name",
-    "slug",
-    "description",
-    "mode",
-    "status",
+# How agents work on the project's code, and how their work is reviewed and merged: the
+# settings page, the API and the admin all take these.
+PROJECT_SETTINGS_FIELDS = (
     "root_path",
     "repository_url",
     "base_branch",
     "setup_command",
     "verify_command",
     "max_qa_iterations",
+    "enabled_tools",
     "allow_network",
     "default_executor",
-    "enabled_tools",
+    "review",
+    "merge_strategy",
+    "keep_branches",
 )
+PROJECT_FIELDS = ("name", "slug", "description", "mode", "status", *PROJECT_SETTINGS_FIELDS)
 REPOSITORY_FIELDS = ("root_path", "repository_url", "base_branch")
 
 
