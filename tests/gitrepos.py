@@ -53,3 +53,39 @@ def checkout_fingerprint(repo: Path) -> dict[str, str]:
         "index": hashlib.sha256((repo / ".git" / "index").read_bytes()).hexdigest(),
         "status": run_git(repo, "status", "--porcelain", "--untracked-files=all"),
     }
+
+
+def commit_on(
+    repo: Path,
+    branch: str,
+    files: dict[str, str | bytes | None],
+    message: str = "change",
+    *,
+    author: str = "",
+    date: str = "",
+) -> str:
+    """Commit `files` (None deletes one) on `branch`, made from the current branch if new;
+    the checkout goes back to the branch it was on. Returns the commit."""
+    current = run_git(repo, "branch", "--show-current")
+    exists = run_git(repo, "branch", "--list", branch) != ""
+    run_git(repo, "checkout", "-q", *(() if exists else ("-b",)), branch)
+    for name, content in files.items():
+        path = repo / name
+        if content is None:
+            path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    run_git(repo, "add", "-A")
+    extra = (*(("--author", author) if author else ()), *(("--date", date) if date else ()))
+    run_git(repo, "commit", "-q", "-m", message, *extra)
+    run_git(repo, "checkout", "-q", current)
+    return run_git(repo, "rev-parse", branch)
+
+
+def refs(repo: Path) -> str:
+    """Every ref of the repository with its commit."""
+    return run_git(repo, "for-each-ref", "--format=%(refname) %(objectname)")

@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -51,7 +52,7 @@ _LOCAL_ENV_VARS = frozenset(
 _LOCKED = re.compile(r"\.lock'?: File exists", re.IGNORECASE)
 # A user's hooks (post-checkout, say) may write into their checkout; ours must not run
 # them. Nor a file-system monitor a worktree's config could name: it is a program too.
-_NO_HOOKS = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+_NO_HOOKS: tuple[str, ...] = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
 
 class GitError(Exception):
@@ -127,21 +128,36 @@ def _run(
         raise GitError(f"{cwd} does not exist") from exc
     except OSError as exc:
         raise GitError(f"git {_command_name(args)} could not start in {cwd}: {exc}") from exc
+    # A timer ends the command on time rather than communicate(timeout=...): that one's
+    # last step polls for the exit in sleeps of a millisecond and more, which was a
+    # fifth of a quick command's time (a merge check's, say).
+    expired = threading.Event()
+    killer = threading.Timer(timeout_s, _expire, (proc, expired))
+    killer.daemon = True
+    killer.start()
     try:
-        stdout, stderr = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired as exc:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise GitError(
-            f"git {_command_name(args)} timed out after {timeout_s:g} s in {cwd}"
-        ) from exc
+        stdout, stderr = proc.communicate()
     except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        _kill_group(proc)
         proc.wait()
         raise
+    finally:
+        killer.cancel()
+    if expired.is_set() and proc.returncode < 0:  # killed, not done just in time
+        raise GitError(f"git {_command_name(args)} timed out after {timeout_s:g} s in {cwd}")
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def _expire(proc: subprocess.Popen[str], expired: threading.Event) -> None:
+    expired.set()
+    _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    # Not once git is reaped: its id could belong to another process by then.
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _command_name(args: Sequence[str]) -> str:
@@ -215,6 +231,7 @@ def branch_delete(repo: Path | str, branch: str) -> None:
 
 
 # The rest, by topic; everything is importable from here (`from core import git`).
+from core.git.advances import Advance, BaseMoved, Merged, base_advance, branch_merge  # noqa: E402
 from core.git.clones import CLONE_SCHEMES, clone, clone_source_error, remote_branches  # noqa: E402
 from core.git.diffs import (  # noqa: E402
     DiffStat,
@@ -223,6 +240,22 @@ from core.git.diffs import (  # noqa: E402
     diff_files,
     diff_stat,
     diff_text,
+)
+from core.git.merges import (  # noqa: E402
+    STRATEGIES,
+    BranchNotFound,
+    Identity,
+    MergeCheck,
+    MergeConflict,
+    MergeError,
+    MergeResult,
+    Strategy,
+    branch_commits,
+    branch_head,
+    commit_tree,
+    merge_check,
+    merge_commit_create,
+    tree_of,
 )
 from core.git.remotes import PUSH_TIMEOUT_S, branch_push  # noqa: E402
 from core.git.worktrees import (  # noqa: E402
@@ -238,16 +271,32 @@ from core.git.worktrees import (  # noqa: E402
 __all__ = [
     "CLONE_SCHEMES",
     "PUSH_TIMEOUT_S",
+    "STRATEGIES",
+    "Advance",
+    "BaseMoved",
+    "BranchNotFound",
     "DiffStat",
     "FileChange",
     "GitError",
+    "Identity",
+    "MergeCheck",
+    "MergeConflict",
+    "MergeError",
+    "MergeResult",
+    "Merged",
+    "Strategy",
     "Worktree",
+    "base_advance",
+    "branch_commits",
     "branch_delete",
     "branch_exists",
+    "branch_head",
+    "branch_merge",
     "branch_push",
     "changed_files",
     "clone",
     "clone_source_error",
+    "commit_tree",
     "common_dir",
     "diff_files",
     "diff_stat",
@@ -255,10 +304,13 @@ __all__ = [
     "git",
     "git_environment",
     "is_work_tree",
+    "merge_check",
+    "merge_commit_create",
     "remote_branches",
     "repository_lock",
     "rev_parse",
     "toplevel",
+    "tree_of",
     "worktree_add",
     "worktree_commit_all",
     "worktree_list",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,21 +46,35 @@ def worktree_list(repo: Path | str) -> list[Worktree]:
 # Writes (never to the user's checkout: only the repository's shared .git) ----------------
 
 
+# The repositories whose lock this thread holds. A merge holds the lock across its steps
+# and lists worktrees inside it; a second flock on a new descriptor would wait on the
+# first forever.
+_held = threading.local()
+
+
 @contextlib.contextmanager
 def repository_lock(repo: Path | str) -> Iterator[None]:
-    """Hold the repository's worktree lock: one process (or thread) at a time changes or
-    reads its list of worktrees.
+    """Hold the repository's lock: one process (or thread) at a time changes or reads its
+    list of worktrees, or moves a branch for a merge. A thread that holds it already
+    goes straight through.
 
     Two `git worktree add` at once are not safe: each reads every worktree's record
     while the other is half-way through writing its own ("failed to read
     .git/worktrees/x/commondir"). The lock is an flock on the repository's .git folder
     itself, so no file is written for it. Raises GitError.
     """
-    fd = os.open(common_dir(repo), os.O_RDONLY)
+    key = os.path.realpath(common_dir(repo))
+    held: set[str] = _held.__dict__.setdefault("repositories", set())
+    if key in held:
+        yield
+        return
+    fd = os.open(key, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        held.add(key)
         yield
     finally:
+        held.discard(key)
         os.close(fd)  # closing releases the lock
 
 
