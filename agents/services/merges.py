@@ -37,7 +37,6 @@ from agents.services.checkpoints import checkpoint_snapshot
 from agents.services.logs import decision_record
 from core import git
 from core.errors import ConflictError, DomainError
-from core.git import merges as git_merges
 from core.queue import enqueue_on_commit
 from planning import services as planning_services
 from planning.models import Task
@@ -121,7 +120,7 @@ def merge_execute(*, merge_id: int) -> Merge | None:
             return _finish(merge, repo)
         _commit_leftovers(merge)
         return _merge(merge, repo)
-    except git_merges.MergeConflict as conflict:
+    except git.MergeConflict as conflict:
         return _conflicted(merge, conflict.paths)
     except (DomainError, git.GitError, pull_requests.GitHubError) as exc:
         return _fail(merge, str(exc))
@@ -171,6 +170,19 @@ def _message(merge: Merge) -> str:
     return "\n".join(lines)
 
 
+# Merges are Crewboard's commits, whatever identity the repository has configured.
+CREWBOARD = git.Identity(name="Crewboard", email="crewboard@localhost")
+
+
+def _author(merge: Merge) -> git.Identity:
+    """Who a squash or merge commit is by: the person who approved it, or Crewboard."""
+    person = merge.merged_by
+    if person is None:
+        return CREWBOARD
+    name = person.get_full_name() or person.get_username()
+    return git.Identity(name=name, email=person.email or f"{person.get_username()}@crewboard")
+
+
 def _merge(merge: Merge, repo: Path) -> Merge:
     if not git.branch_exists(repo, merge.branch):
         return _fail(
@@ -179,19 +191,25 @@ def _merge(merge: Merge, repo: Path) -> Merge:
             "was merged. Request changes to have the work done again, or abandon the task.",
         )
     for attempt in (1, 2):
-        result = git_merges.merge_commit_create(
+        result = git.merge_commit_create(
             repo,
             base=merge.base_branch,
             branch=merge.branch,
-            strategy=merge.strategy,
+            strategy=merge.strategy,  # type: ignore[arg-type]  # the model's constraint
             message=_message(merge),
+            author=_author(merge),
+            committer=CREWBOARD,
         )
-        _record_candidate(merge, result.base_commit, result.commit)
+        _record_candidate(merge, result.base, result.commit)
         try:
-            advance = git_merges.base_advance(
-                repo, base=merge.base_branch, old=result.base_commit, new=result.commit
+            advance = git.base_advance(
+                repo,
+                base=merge.base_branch,
+                old=result.base,
+                new=result.commit,
+                reflog=f"Crewboard: {merge.strategy} {merge.branch} ({merge.task.key})",
             )
-        except git_merges.BaseMoved:
+        except git.BaseMoved:
             if attempt == 2:
                 return _fail(
                     merge,
@@ -199,7 +217,7 @@ def _merge(merge: Merge, repo: Path) -> Merge:
                     "someone is committing to it. Merge again when it is quiet.",
                 )
             continue
-        if advance.waiting:
+        if advance.outcome == "waiting":
             return _wait(merge, advance.reason)
         return _finish(merge, repo)
     raise AssertionError("unreachable")  # pragma: no cover
