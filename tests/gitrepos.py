@@ -53,3 +53,20 @@ def checkout_fingerprint(repo: Path) -> dict[str, str]:
         "index": hashlib.sha256((repo / ".git" / "index").read_bytes()).hexdigest(),
         "status": run_git(repo, "status", "--porcelain", "--untracked-files=all"),
     }
+
+
+def commit_files(repo: Path, files: dict[str, str | bytes | None], message: str = "change") -> str:
+    """Write `files` (text or bytes; None deletes), commit them all, return the commit id."""
+    for name, content in files.items():
+        path = repo / name
+        if content is None:
+            path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", message)
+    return run_git(repo, "rev-parse", "HEAD")
