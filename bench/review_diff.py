@@ -41,6 +41,7 @@ import django
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.template.loader import get_template  # noqa: E402
 from django.test import RequestFactory  # noqa: E402
@@ -167,7 +168,7 @@ def main() -> None:
                     "cold_ratio": round(cold_ms / git_ms, 2),
                     "warm_ratio": round(warm_ms / git_ms, 2),
                     "rounds": ROUNDS,
-                    "cache": cache.__class__.__name__,
+                    "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
                 },
                 indent=2,
             )

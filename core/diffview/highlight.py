@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from html import escape
 
+import pygments
 from pygments.formatters import HtmlFormatter
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_for_filename
@@ -62,8 +63,9 @@ def lexer_for(path: str) -> Lexer:
 
 
 def lexer_key(lexer: Lexer) -> str:
-    """A short name for the lexer, for cache keys."""
-    return type(lexer).__name__
+    """The lexer and Pygments' version, for cache keys: another version may colour the
+    same lines otherwise."""
+    return f"{type(lexer).__name__}-{pygments.__version__}"
 
 
 def _plain_classes(style_name: str) -> set[str]:

@@ -26,6 +26,7 @@ from django.core.cache import cache
 
 from core.diffview.highlight import highlight_hunks, lexer_for, lexer_key, wants_whole_side
 from core.diffview.highlight import side_numbers as _side_numbers
+from core.diffview.tree import TreeRow, tree_rows
 from core.git import rev_parse
 from core.git.patches import (
     ADDED,
@@ -49,8 +50,6 @@ CACHE_TIMEOUT_S = 30 * 24 * 3600
 # Bump when what is cached changes shape or content (the parser, the highlighter).
 CACHE_VERSION = 1
 VIEWS = ("unified", "split")
-# app.css indents the file tree by depth classes up to this one.
-TREE_INDENTS = 8
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 
@@ -59,7 +58,9 @@ class DiffFileNotFound(LookupError):
     """The file asked for is not among the diff's files."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, and a diff
+# of thousands of files makes one of these per file on every view.
+@dataclass(slots=True)
 class DiffFile:
     """A file of the diff: in the tree always, with its hunks when on the current page."""
 
@@ -72,6 +73,8 @@ class DiffFile:
     old_html: Mapping[int, str] = field(default_factory=dict)
     new_html: Mapping[int, str] = field(default_factory=dict)
     unreadable: bool = False  # on this page, but git gave no patch for it
+    # What its hunks and colours are cached under; "" when not read.
+    cache_key: str = ""
 
     @property
     def path(self) -> str:
@@ -123,23 +126,6 @@ class DiffFile:
         """Whether its lines are read for a page (binary, collapsed and whitespace-only
         files, and those too large, show a note instead)."""
         return not (self.binary or self.collapsed or self.too_large or self.entry.whitespace_only)
-
-
-@dataclass(frozen=True, slots=True)
-class TreeRow:
-    """A folder or a file in the file tree, at `depth`; folders with a single folder in
-    them are merged ("src/app")."""
-
-    name: str
-    depth: int
-    additions: int
-    deletions: int
-    file: DiffFile | None = None  # None for a folder
-
-    @property
-    def indent(self) -> int:
-        """The depth the stylesheet indents (it stops at TREE_INDENTS)."""
-        return min(self.depth, TREE_INDENTS)
 
 
 @dataclass(frozen=True)
@@ -253,7 +239,7 @@ def diff_page(
         head=head_id,
         ignore_whitespace=ignore_whitespace,
         entries=tuple(listed),
-        tree=tuple(_tree(listed)),
+        tree=tuple(tree_rows(listed)),
         files=tuple(_read(repo, base_id, head_id, chosen, ignore_whitespace)),
         number=number,
         page_count=page_count,
@@ -300,38 +286,6 @@ def _paginate(entries: Sequence[DiffEntry]) -> list[DiffFile]:
     return files
 
 
-def _tree(files: Sequence[DiffFile]) -> list[TreeRow]:
-    root: dict[str, Any] = {}
-    for file in files:
-        *folders, name = file.path.split("/")
-        node = root
-        for folder in folders:
-            # The "/" keeps a folder apart from a file of the same name (a type change).
-            node = node.setdefault(folder + "/", {})
-        node[name] = file
-    rows: list[TreeRow] = []
-    _walk(root, 0, rows)
-    return rows
-
-
-def _walk(node: dict[str, Any], depth: int, rows: list[TreeRow]) -> tuple[int, int]:
-    added = removed = 0
-    for key, child in node.items():
-        if isinstance(child, DiffFile):
-            rows.append(TreeRow(key, depth, child.additions, child.deletions, child))
-            added, removed = added + child.additions, removed + child.deletions
-            continue
-        name = key[:-1]
-        while len(child) == 1 and not isinstance(only := next(iter(child.values())), DiffFile):
-            name, child = f"{name}/{next(iter(child))[:-1]}", only
-        at = len(rows)
-        rows.append(TreeRow(name, depth, 0, 0))
-        sub_added, sub_removed = _walk(child, depth + 1, rows)
-        rows[at] = TreeRow(name, depth, sub_added, sub_removed)
-        added, removed = added + sub_added, removed + sub_removed
-    return added, removed
-
-
 def _file_key(file: DiffFile, ws: bool) -> str:
     e = file.entry
     lexer = lexer_key(lexer_for(file.path))
@@ -355,7 +309,9 @@ def _read(
         value = found.get(keys[file.anchor]) if file.anchor in keys else None
         if value is not None:
             hunks, old_html, new_html = value
-            file = replace(file, hunks=hunks, old_html=old_html, new_html=new_html)
+            file = replace(
+                file, hunks=hunks, old_html=old_html, new_html=new_html, cache_key=keys[file.anchor]
+            )
         elif file.anchor in keys:
             file = replace(file, hunks=(), unreadable=True)
         out.append(file)

@@ -19,12 +19,15 @@ with this many attributes, where this spends a few (bench/review_diff.py). The m
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-from core.diffview.pages import DiffFile
+from django.core.cache import cache
+
+from core.diffview.pages import CACHE_TIMEOUT_S, DiffFile
 from core.git.patches import ADD, CONTEXT, DEL, DiffLine
 
 Comments = Mapping[tuple[str, str, int], Sequence[Any]]
@@ -89,6 +92,33 @@ class _Rows:
             '<div class="pl-leftovers"><p class="muted small">'
             f"Comments on lines this diff no longer shows</p>{threads}</div>"
         )
+
+
+def cached_file_rows_html(
+    file: DiffFile,
+    *,
+    view: str = "unified",
+    comment_url: str = "",
+    comments: Comments | None = None,
+    render_thread: ThreadRenderer,
+) -> str:
+    """`file_rows_html`, kept in Django's cache while the file has no comments: what
+    else it shows follows from the blobs (its `cache_key`), its path, the view and the
+    comment URL, none of which change."""
+    commented = comments and any(key[0] == file.path for key in comments)
+    if commented or not file.cache_key:
+        return file_rows_html(
+            file, view=view, comment_url=comment_url, comments=comments, render_thread=render_thread
+        )
+    variant = hashlib.sha1(
+        f"{view}\0{comment_url}\0{file.path}".encode("utf-8", "replace"), usedforsecurity=False
+    ).hexdigest()
+    key = f"{file.cache_key}:rows:{variant}"
+    html: str | None = cache.get(key)
+    if html is None:
+        html = file_rows_html(file, view=view, comment_url=comment_url, render_thread=render_thread)
+        cache.set(key, html, CACHE_TIMEOUT_S)
+    return html
 
 
 def file_rows_html(

@@ -10,8 +10,8 @@ shows. Imports nothing of the project but `core.git`, and no Django.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from core.git import GitError, git_bytes
 from core.git.hunks import (
@@ -46,9 +46,9 @@ _STATUS = {"A": ADDED, "D": DELETED, "R": RENAMED, "C": ADDED}
 _STATUS = {"A": ADDED, "D": DELETED, "R": RENAMED, "C": ADDED}
 
 
-@dataclass(frozen=True, slots=True)
-class DiffEntry:
-    """A changed file in the list of a diff, with its counts but no lines."""
+class DiffEntry(NamedTuple):
+    """A changed file in the list of a diff, with its counts but no lines (a tuple: a
+    diff's list is cached, and read back on every view, thousands of files at times)."""
 
     old_path: str | None  # None when the file was added
     new_path: str | None  # None when the file was deleted
@@ -102,7 +102,7 @@ def diff_entries(
     entries = _parse_raw_numstat(out)
     sizes = blob_sizes(repo, [e.old_blob for e in entries] + [e.new_blob for e in entries])
     return [
-        replace(e, old_size=sizes.get(e.old_blob, 0), new_size=sizes.get(e.new_blob, 0))
+        e._replace(old_size=sizes.get(e.old_blob, 0), new_size=sizes.get(e.new_blob, 0))
         for e in entries
     ]
 

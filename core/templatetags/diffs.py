@@ -1,15 +1,18 @@
-"""{% diff_rows file %}: a file's diff lines, for templates/core/_diff.html."""
+"""{% diff_rows file %} and {% diff_tree diff %}: a file's lines and the file tree, for
+templates/core/_diff.html."""
 
 from collections.abc import Sequence
 from typing import Any
 
 from django import template
+from django.http import QueryDict
 from django.template.context import Context
 from django.template.loader import get_template
 from django.utils.safestring import SafeString, mark_safe
 
-from core.diffview.pages import DiffFile
-from core.diffview.rows import file_rows_html
+from core.diffview.pages import DiffFile, DiffPage
+from core.diffview.rows import cached_file_rows_html
+from core.diffview.tree import tree_html
 
 register = template.Library()
 
@@ -26,7 +29,7 @@ def diff_rows(context: Context, file: DiffFile) -> SafeString:
         context_data = {"comments": comments, "outdated": outdated}
         return str(thread.render(context_data, request=context.get("request")))
 
-    html = file_rows_html(
+    html = cached_file_rows_html(
         file,
         view=str(context.get("diff_view") or "unified"),
         comment_url=str(context.get("comment_url") or ""),
@@ -35,3 +38,14 @@ def diff_rows(context: Context, file: DiffFile) -> SafeString:
     )
     # Every piece of text in it went through html.escape (core/diffview/rows.py).
     return mark_safe(html)
+
+
+@register.simple_tag(takes_context=True)
+def diff_tree(context: Context, diff: DiffPage) -> SafeString:
+    """The file tree's rows; links to other pages keep the request's query string."""
+    request = context.get("request")
+    query = request.GET.copy() if request is not None else QueryDict(mutable=True)
+    query.pop("page", None)
+    query.pop("file", None)
+    # Every name went through html.escape (core/diffview/tree.py).
+    return mark_safe(tree_html(diff, query.urlencode()))

@@ -81,6 +81,14 @@ def test_a_page_past_the_last_is_the_last(repo):
     assert (page.number, page.page_count, [f.path for f in page.files]) == (1, 1, ["a.txt"])
 
 
+def test_two_equal_commits_make_one_empty_page(repo):
+    head = head_of(repo)
+
+    page = diff_page(repo, head, head)
+
+    assert (page.number, page.page_count, page.files, page.tree) == (1, 1, (), ())
+
+
 def test_a_big_file_is_collapsed_and_opens_on_its_own(repo):
     base = head_of(repo)
     head = commit_files(

@@ -139,9 +139,11 @@ def test_other_pages_are_linked_from_the_tree_and_the_pager(tmp_path):
     head = commit_files(repo, {f"f{n:02}.txt": "x\n" for n in range(25)})
 
     html = render(diff_page(repo, base, head, page=1))
+    split = render(diff_page(repo, base, head, page=1), query={"view": "split", "page": "1"})
 
     later = diff_page(repo, base, head, page=2).files[0]
     assert f'href="?page=2#{later.anchor}"' in html
+    assert f'href="?view=split&amp;page=2#{later.anchor}"' in split
     assert 'href="?page=2" rel="next">Next files →</a>' in html
     assert "Page 1 of 2" in html
 
@@ -185,3 +187,16 @@ def test_one_file_renders_alone_for_htmx(review):
 
     assert html.strip().startswith(f'<section class="pf pf--added" id="{page.files[0].anchor}"')
     assert len(re.findall(r'class="pl pl--add"', html)) == COLLAPSE_LINES + 1
+
+
+def test_rows_kept_from_an_earlier_view_never_hide_new_comments_or_links(review):
+    page = diff_page(*review)
+    render(page)  # cached: no comments, no comment link
+    comments = {("app.py", "new", 2): [Note("Now commented", "alice")]}
+
+    commented = render(page, comments_by_anchor=comments)
+    linked = render(diff_page(*review), comment_url="/c/")
+
+    assert "Now commented" in commented
+    assert 'hx-get="/c/?side=new&amp;line=2"' in linked
+    assert "pl-comment" not in render(diff_page(*review))
