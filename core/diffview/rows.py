@@ -3,7 +3,8 @@
 The rows are built here rather than in a template loop: a page holds up to a few
 thousand lines, and Django's template engine spends about a hundred microseconds on a row
 with this many attributes, where this spends a few (bench/review_diff.py). The markup
-(see templates/core/_diff.html, whose {% diff_rows %} tag calls this):
+(see templates/core/_diff.html, whose {% diff_page_rows %} and {% diff_rows %} tags
+call this):
 
 - The table has `data-path`; a unified row has `data-side` and `data-line` (the
   head's line, or the base's for a deleted one), a split row has them on each side's
@@ -94,31 +95,48 @@ class _Rows:
         )
 
 
-def cached_file_rows_html(
-    file: DiffFile,
+def files_rows_html(
+    files: Sequence[DiffFile],
     *,
     view: str = "unified",
     comment_url: str = "",
     comments: Comments | None = None,
     render_thread: ThreadRenderer,
-) -> str:
-    """`file_rows_html`, kept in Django's cache while the file has no comments: what
-    else it shows follows from the blobs (its `cache_key`), its path, the view and the
-    comment URL, none of which change."""
-    commented = comments and any(key[0] == file.path for key in comments)
-    if commented or not file.cache_key:
-        return file_rows_html(
-            file, view=view, comment_url=comment_url, comments=comments, render_thread=render_thread
-        )
-    variant = hashlib.sha1(
-        f"{view}\0{comment_url}\0{file.path}".encode("utf-8", "replace"), usedforsecurity=False
-    ).hexdigest()
-    key = f"{file.cache_key}:rows:{variant}"
-    html: str | None = cache.get(key)
-    if html is None:
-        html = file_rows_html(file, view=view, comment_url=comment_url, render_thread=render_thread)
-        cache.set(key, html, CACHE_TIMEOUT_S)
-    return html
+) -> dict[str, str]:
+    """`file_rows_html` of each of `files` with hunks, by file anchor, in one cache round
+    trip. A file's rows stay cached while it has no comments: what else they show follows
+    from its blobs (its `cache_key`), its path, the view and the comment URL."""
+    variant = f"{view}\0{comment_url}\0"
+    keys = {}
+    for file in files:
+        commented = comments and any(key[0] == file.path for key in comments)
+        if file.cache_key and not commented:
+            digest = hashlib.sha1(
+                (variant + file.path).encode("utf-8", "replace"), usedforsecurity=False
+            )
+            keys[file.anchor] = f"{file.cache_key}:rows:{digest.hexdigest()}"
+    found: dict[str, str] = cache.get_many(list(keys.values())) if keys else {}
+    out: dict[str, str] = {}
+    fresh: dict[str, str] = {}
+    for file in files:
+        if file.hunks is None:
+            continue
+        key = keys.get(file.anchor)
+        html = found.get(key) if key else None
+        if html is None:
+            html = file_rows_html(
+                file,
+                view=view,
+                comment_url=comment_url,
+                comments=None if key else comments,
+                render_thread=render_thread,
+            )
+            if key:
+                fresh[key] = html
+        out[file.anchor] = html
+    if fresh:
+        cache.set_many(fresh, CACHE_TIMEOUT_S)
+    return out
 
 
 def file_rows_html(

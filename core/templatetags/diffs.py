@@ -1,5 +1,5 @@
-"""{% diff_rows file %} and {% diff_tree diff %}: a file's lines and the file tree, for
-templates/core/_diff.html."""
+"""{% diff_page_rows %}, {% diff_rows file %} and {% diff_tree diff %}: a page's lines
+and its file tree, for templates/core/_diff.html."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -11,7 +11,7 @@ from django.template.loader import get_template
 from django.utils.safestring import SafeString, mark_safe
 
 from core.diffview.pages import DiffFile, DiffPage
-from core.diffview.rows import cached_file_rows_html
+from core.diffview.rows import files_rows_html
 from core.diffview.tree import tree_html
 
 register = template.Library()
@@ -19,23 +19,39 @@ register = template.Library()
 THREAD_TEMPLATE = "core/_diff.html#diff-comments"
 
 
-@register.simple_tag(takes_context=True)
-def diff_rows(context: Context, file: DiffFile) -> SafeString:
-    """The file's hunks in the context's `diff_view`, with the context's
-    `comments_by_anchor` under their lines and an "add comment" link to `comment_url`."""
+def _rows(context: Context, files: list[DiffFile]) -> dict[str, str]:
     thread = get_template(THREAD_TEMPLATE)
+    request = context.get("request")
 
     def render_thread(comments: Sequence[Any], outdated: bool) -> str:
         context_data = {"comments": comments, "outdated": outdated}
-        return str(thread.render(context_data, request=context.get("request")))
+        return str(thread.render(context_data, request=request))
 
-    html = cached_file_rows_html(
-        file,
+    return files_rows_html(
+        files,
         view=str(context.get("diff_view") or "unified"),
         comment_url=str(context.get("comment_url") or ""),
         comments=context.get("comments_by_anchor") or {},
         render_thread=render_thread,
     )
+
+
+@register.simple_tag(takes_context=True)
+def diff_page_rows(context: Context, diff: DiffPage) -> dict[str, str]:
+    """{% diff_page_rows diff as diff_rows_html %}: the rows of every file of the page,
+    read in one cache round trip, for the {% diff_rows %} of each file."""
+    return _rows(context, list(diff.files))
+
+
+@register.simple_tag(takes_context=True)
+def diff_rows(context: Context, file: DiffFile) -> SafeString:
+    """The file's hunks in the context's `diff_view`, with the context's
+    `comments_by_anchor` under their lines and an "add comment" button to `comment_url`
+    (from the context's `diff_rows_html` when {% diff_page_rows %} read them)."""
+    prefetched = context.get("diff_rows_html") or {}
+    html = prefetched.get(file.anchor)
+    if html is None:
+        html = _rows(context, [file]).get(file.anchor, "")
     # Every piece of text in it went through html.escape (core/diffview/rows.py).
     return mark_safe(html)
 
