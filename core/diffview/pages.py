@@ -108,21 +108,11 @@ class DiffFile:
     def mode_change(self) -> str:
         """ "100644 → 100755" when only the mode changed, else ""."""
         e = self.entry
-        if (
-            e.old_mode
-            and e.new_mode
-            and e.old_mode != e.new_mode
-            and e.status
-            not in (
-                ADDED,
-                DELETED,
-            )
-        ):
-            return f"{e.old_mode} → {e.new_mode}"
-        return ""
+        both = e.status not in (ADDED, DELETED) and e.old_mode and e.new_mode
+        return f"{e.old_mode} → {e.new_mode}" if both and e.old_mode != e.new_mode else ""
 
     @property
-    def shown_lines(self) -> bool:
+    def shows_lines(self) -> bool:
         """Whether its lines are read for a page (binary, collapsed and whitespace-only
         files, and those too large, show a note instead)."""
         return not (self.binary or self.collapsed or self.too_large or self.entry.whitespace_only)
@@ -297,7 +287,7 @@ def _read(
 ) -> list[DiffFile]:
     # One cache round trip for the page; one `git diff` and at most one `git cat-file`
     # for the files it did not hold.
-    keys = {f.anchor: _file_key(f, ws) for f in chosen if f.shown_lines}
+    keys = {f.anchor: _file_key(f, ws) for f in chosen if f.shows_lines}
     found: dict[str, Any] = cache.get_many(list(keys.values())) if keys else {}
     missing = [f for f in chosen if f.anchor in keys and keys[f.anchor] not in found]
     if missing:

@@ -200,3 +200,12 @@ def test_rows_kept_from_an_earlier_view_never_hide_new_comments_or_links(review)
     assert "Now commented" in commented
     assert 'hx-get="/c/?side=new&amp;line=2"' in linked
     assert "pl-comment" not in render(diff_page(*review))
+
+
+@pytest.mark.parametrize("view", ["unified", "split"])
+def test_every_id_on_the_page_is_unique(review, view):
+    html = render(diff_page(*review), view=view, comment_url="/c/")
+
+    ids = re.findall(r' id="([^"]+)"', html)
+    assert len(ids) > 15
+    assert len(ids) == len(set(ids))
