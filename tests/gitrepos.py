@@ -89,3 +89,20 @@ def commit_on(
 def refs(repo: Path) -> str:
     """Every ref of the repository with its commit."""
     return run_git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+
+
+def commit_files(repo: Path, files: dict[str, str | bytes | None], message: str = "change") -> str:
+    """Write `files` (text or bytes; None deletes), commit them all, return the commit id."""
+    for name, content in files.items():
+        path = repo / name
+        if content is None:
+            path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", message)
+    return run_git(repo, "rev-parse", "HEAD")

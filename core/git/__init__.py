@@ -92,12 +92,13 @@ def git(
     while True:
         done = _run(args, cwd=cwd, timeout_s=timeout_s, env=git_environment(env))
         if done.returncode == 0:
-            return done.stdout.rstrip("\n")
-        locked = retry_locked and _LOCKED.search(done.stderr) is not None
+            return _text(done.stdout).rstrip("\n")
+        stderr = _text(done.stderr)
+        locked = retry_locked and _LOCKED.search(stderr) is not None
         if not locked or time.monotonic() + delay > deadline:
             raise GitError(
-                f"git {_command_name(args)} failed in {cwd}: {_last_lines(done.stderr)}",
-                stderr=done.stderr,
+                f"git {_command_name(args)} failed in {cwd}: {_last_lines(stderr)}",
+                stderr=stderr,
                 returncode=done.returncode,
             )
         # Jitter keeps two waiting writers from retrying in lockstep.
@@ -105,21 +106,52 @@ def git(
         delay = min(delay * 2, 0.5)
 
 
+def git_bytes(
+    *args: str,
+    cwd: Path | str,
+    stdin: bytes | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> bytes:
+    """Run `git *args` in `cwd`, feeding it `stdin`, and return its stdout as bytes,
+    untouched: a file's bytes and its line endings are the caller's to decode.
+
+    Raises GitError as `git` does.
+    """
+    if not Path(cwd).is_dir():
+        raise GitError(f"{cwd} does not exist or is not a directory")
+    done = _run(args, cwd=cwd, timeout_s=timeout_s, env=git_environment(), stdin=stdin)
+    if done.returncode != 0:
+        stderr = _text(done.stderr)
+        raise GitError(
+            f"git {_command_name(args)} failed in {cwd}: {_last_lines(stderr)}",
+            stderr=stderr,
+            returncode=done.returncode,
+        )
+    return done.stdout
+
+
+def _text(output: bytes) -> str:
+    # What text mode would give: invalid UTF-8 replaced, and every line ending a "\n".
+    return output.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _run(
-    args: Sequence[str], *, cwd: Path | str, timeout_s: float, env: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
+    args: Sequence[str],
+    *,
+    cwd: Path | str,
+    timeout_s: float,
+    env: dict[str, str],
+    stdin: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
     try:
         # Its own process group: a timeout also ends what git started (a remote helper).
         proc = subprocess.Popen(
             ["git", *args],
             cwd=cwd,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
             start_new_session=True,
         )
     except FileNotFoundError as exc:
@@ -136,7 +168,7 @@ def _run(
     killer.daemon = True
     killer.start()
     try:
-        stdout, stderr = proc.communicate()
+        stdout, stderr = proc.communicate(input=stdin)
     except BaseException:
         _kill_group(proc)
         proc.wait()
@@ -148,12 +180,12 @@ def _run(
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
-def _expire(proc: subprocess.Popen[str], expired: threading.Event) -> None:
+def _expire(proc: subprocess.Popen[bytes], expired: threading.Event) -> None:
     expired.set()
     _kill_group(proc)
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     # Not once git is reaped: its id could belong to another process by then.
     if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError):
@@ -302,6 +334,7 @@ __all__ = [
     "diff_stat",
     "diff_text",
     "git",
+    "git_bytes",
     "git_environment",
     "is_work_tree",
     "merge_check",

@@ -47,8 +47,13 @@ def attempt_in_review(
         branch_name=branch,
     )
     Workspace.objects.create(
-        project=project, task=task, run=run, path=str(path), branch=branch,
-        base_branch="main", base_commit=base,
+        project=project,
+        task=task,
+        run=run,
+        path=str(path),
+        branch=branch,
+        base_branch="main",
+        base_commit=base,
     )
     Task.objects.filter(pk=task.pk).update(worktree_path=str(path), branch_name=branch)
     task.refresh_from_db()

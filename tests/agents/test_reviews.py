@@ -155,7 +155,11 @@ def test_a_reviewer_agents_line_comments_are_stored_and_send_the_work_back(
         [review_run] = orchestrator.dispatch(project=coding_project)
 
     review_run.refresh_from_db()
-    assert (review_run.kind, review_run.status, review_run.agent) == ("review", "succeeded", reviewer)
+    assert (review_run.kind, review_run.status, review_run.agent) == (
+        "review",
+        "succeeded",
+        reviewer,
+    )
     assert review_run.worktree_path == attempt.worktree_path
     review = Review.objects.get(task=task)
     assert (review.reviewer_agent, review.verdict) == (reviewer, "request_changes")
@@ -176,14 +180,22 @@ def test_a_reviewer_agents_line_comments_are_stored_and_send_the_work_back(
 
 
 def test_agent_then_human_waits_for_a_person_after_the_agent_approves(
-    coding_project, repo, tmp_path, fake_llm, eager_celery, django_capture_on_commit_callbacks,
+    coding_project,
+    repo,
+    tmp_path,
+    fake_llm,
+    eager_celery,
+    django_capture_on_commit_callbacks,
     user,
 ):
     coding_project.review = "agent_then_human"
     coding_project.status = "active"
     coding_project.save()
     task, _ = attempt_in_review(
-        coding_project, repo, key="T1", files={"calc.py": "x = 1\n"},
+        coding_project,
+        repo,
+        key="T1",
+        files={"calc.py": "x = 1\n"},
         worktrees=tmp_path / "worktrees",
     )
     AgentFactory(project=coding_project, name="reviewer-1", type="reviewer")
@@ -204,7 +216,10 @@ def test_a_human_review_project_starts_no_reviewer(coding_project, repo, tmp_pat
     coding_project.status = "active"
     coding_project.save()
     attempt_in_review(
-        coding_project, repo, key="T1", files={"calc.py": "x = 1\n"},
+        coding_project,
+        repo,
+        key="T1",
+        files={"calc.py": "x = 1\n"},
         worktrees=tmp_path / "worktrees",
     )
     AgentFactory(project=coding_project, name="reviewer-1", type="reviewer")
@@ -217,7 +232,10 @@ def test_changes_requested_past_the_qa_limit_block_the_task_for_a_person(
     coding_project.max_qa_iterations = 1
     coding_project.save()
     task, attempt = attempt_in_review(
-        coding_project, repo, key="T1", files={"calc.py": "x = 1\n"},
+        coding_project,
+        repo,
+        key="T1",
+        files={"calc.py": "x = 1\n"},
         worktrees=tmp_path / "worktrees",
     )
     reviews.review_submit(task=task, verdict="request_changes", body="no", reviewer=user)
@@ -229,11 +247,12 @@ def test_changes_requested_past_the_qa_limit_block_the_task_for_a_person(
     assert task in selectors.task_blocked_after_checks_list(project=coding_project)
 
 
-def test_abandoning_cancels_the_task_and_removes_its_worktree(
-    coding_project, repo, tmp_path, user
-):
+def test_abandoning_cancels_the_task_and_removes_its_worktree(coding_project, repo, tmp_path, user):
     task, attempt = attempt_in_review(
-        coding_project, repo, key="T1", files={"calc.py": "x = 1\n"},
+        coding_project,
+        repo,
+        key="T1",
+        files={"calc.py": "x = 1\n"},
         worktrees=tmp_path / "worktrees",
     )
     reviews.review_submit(task=task, verdict="abandon", body="not needed", reviewer=user)
@@ -256,7 +275,10 @@ def test_bad_reviews_are_refused_and_nothing_is_written(
     coding_project, repo, tmp_path, api, payload, message
 ):
     task, _ = attempt_in_review(
-        coding_project, repo, key="T1", files={"calc.py": "x = 1\n"},
+        coding_project,
+        repo,
+        key="T1",
+        files={"calc.py": "x = 1\n"},
         worktrees=tmp_path / "worktrees",
     )
     answer = api.post(
