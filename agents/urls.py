@@ -1,6 +1,16 @@
 from django.urls import path
 
-from agents.views import activity, agents, checkpoints, inbox, planner, reviews, run_logs, runs
+from agents.views import (
+    activity,
+    agents,
+    checkpoints,
+    inbox,
+    planner,
+    review_diff,
+    reviews,
+    run_logs,
+    runs,
+)
 
 app_name = "agents"
 
@@ -45,6 +55,11 @@ urlpatterns = [
         name="inbox-answer",
     ),
     path("projects/<slug:slug>/tasks/<str:key>/review/", reviews.task_review, name="task-review"),
+    path(
+        "projects/<slug:slug>/tasks/<str:key>/review/comment-form/",
+        review_diff.review_comment_form,
+        name="review-comment-form",
+    ),
     path(
         "projects/<slug:slug>/tasks/<str:key>/review/comments/",
         reviews.review_comment_add,

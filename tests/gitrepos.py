@@ -55,6 +55,20 @@ def checkout_fingerprint(repo: Path) -> dict[str, str]:
     }
 
 
+def write_files(repo: Path, files: dict[str, str | bytes | None]) -> None:
+    """Write `files` (text or bytes) into the checkout; None deletes one."""
+    for name, content in files.items():
+        path = repo / name
+        if content is None:
+            path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
 def commit_on(
     repo: Path,
     branch: str,
@@ -69,16 +83,7 @@ def commit_on(
     current = run_git(repo, "branch", "--show-current")
     exists = run_git(repo, "branch", "--list", branch) != ""
     run_git(repo, "checkout", "-q", *(() if exists else ("-b",)), branch)
-    for name, content in files.items():
-        path = repo / name
-        if content is None:
-            path.unlink()
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+    write_files(repo, files)
     run_git(repo, "add", "-A")
     extra = (*(("--author", author) if author else ()), *(("--date", date) if date else ()))
     run_git(repo, "commit", "-q", "-m", message, *extra)
@@ -93,16 +98,7 @@ def refs(repo: Path) -> str:
 
 def commit_files(repo: Path, files: dict[str, str | bytes | None], message: str = "change") -> str:
     """Write `files` (text or bytes; None deletes), commit them all, return the commit id."""
-    for name, content in files.items():
-        path = repo / name
-        if content is None:
-            path.unlink()
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+    write_files(repo, files)
     run_git(repo, "add", "-A")
     run_git(repo, "commit", "-q", "-m", message)
     return run_git(repo, "rev-parse", "HEAD")

@@ -43,7 +43,9 @@ def _drafts_key(task: Task, attempt: AgentRun | None) -> str:
     return f"{task.pk}:{attempt.pk if attempt else 0}"
 
 
-def _drafts(request: AuthenticatedHtmxRequest, task: Task, attempt: AgentRun | None) -> list[dict[str, Any]]:
+def _drafts(
+    request: AuthenticatedHtmxRequest, task: Task, attempt: AgentRun | None
+) -> list[dict[str, Any]]:
     stored = request.session.get(DRAFTS_KEY, {})
     drafts = stored.get(_drafts_key(task, attempt), []) if isinstance(stored, dict) else []
     return [d for d in drafts if isinstance(d, dict)]
@@ -71,7 +73,10 @@ def _reviewer_waiting(project: Project, task: Task) -> str:
         return ""
     candidates = list(project.agents.filter(type="reviewer").exclude(status="terminated"))
     if not candidates:
-        return "The project is reviewed by a reviewer agent, but it has none: add one, or review it yourself."
+        return (
+            "The project is reviewed by a reviewer agent, but it has none: add one, or "
+            "review it yourself."
+        )
     reasons = {orchestrator.agent_can_work(a, project) for a in candidates}
     if None in reasons:
         return ""
@@ -87,7 +92,16 @@ def task_review(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
     attempt = reviews.attempt_for_review(task=task)
     review_list = list(selectors.review_list(task=task)[: selectors.REVIEWS_SHOWN])
     drafts = _drafts(request, task, attempt)
-    diff = review_diff.diff_context(request, project, attempt, review_list, drafts)
+    in_review = task.status == Task.Status.REVIEW
+    diff = review_diff.diff_context(
+        request,
+        project,
+        task,
+        attempt,
+        review_list,
+        drafts,
+        can_comment=membership.can_write and in_review,
+    )
     context = {
         "project": project,
         "membership": membership,
@@ -102,13 +116,14 @@ def task_review(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
         "opens_pull_request": pull_requests.github_remote_enabled(project.repository_url),
         "verdict_form": ReviewVerdictForm(),
         "comment_form": DraftCommentForm(),
-        "in_review": task.status == Task.Status.REVIEW,
+        "in_review": in_review,
         **diff,
     }
-    template = "agents/task_review.html"
-    if request.htmx and not request.htmx.boosted and request.GET.get("path"):
-        template += "#diff-file"  # one collapsed file, opened in place
-    return render(request, template, context)
+    page = diff.get("diff")
+    if request.htmx and not request.htmx.boosted and page is not None and page.only_path:
+        # One collapsed file, opened in place.
+        return render(request, "core/_diff.html#diff-file", {**context, "file": page.files[0]})
+    return render(request, "agents/task_review.html", context)
 
 
 def _back(project: Project, task: Task, anchor: str = "") -> HttpResponse:
@@ -132,7 +147,9 @@ def review_comment_add(request: AuthenticatedHtmxRequest, slug: str, key: str) -
         messages.error(request, f"A review takes at most {MAX_DRAFTS} comments.")
         return _back(project, task)
     data = form.cleaned_data
-    drafts.append({"path": data["path"], "line": data["line"], "side": data["side"], "body": data["body"]})
+    drafts.append(
+        {"path": data["path"], "line": data["line"], "side": data["side"], "body": data["body"]}
+    )
     _save_drafts(request, task, attempt, drafts)
     return _back(project, task, review_diff.line_anchor(data["path"], data["side"], data["line"]))
 

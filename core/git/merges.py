@@ -18,6 +18,7 @@ from core.git import (
     GitError,
     _last_lines,
     _run,
+    _text,
     common_dir,
     git,
     git_environment,
@@ -282,12 +283,13 @@ def _merge_tree(repo: Path | str, ours: str, theirs: str) -> tuple[str, tuple[st
         raise GitError(f"{repo} does not exist or is not a directory")
     done = _run(args, cwd=repo, timeout_s=DEFAULT_TIMEOUT_S, env=git_environment())
     if done.returncode not in (0, 1):
+        stderr = _text(done.stderr)
         raise GitError(
-            f"git merge-tree failed in {repo}: {_last_lines(done.stderr)}",
-            stderr=done.stderr,
+            f"git merge-tree failed in {repo}: {_last_lines(stderr)}",
+            stderr=stderr,
             returncode=done.returncode,
         )
-    tree, *paths = done.stdout.split("\0")
+    tree, *paths = _text(done.stdout).split("\0")
     return tree, tuple(path for path in paths if path)
 
 
