@@ -31,6 +31,7 @@ from agents.services.logs import decision_record
 from agents.services.runs import dispatch_after_commit
 from core.errors import ConflictError, DomainError
 from planning import selectors as planning_selectors
+from planning import services as planning_services
 from planning.importers.document import PlanDocument, PlanImportError
 from planning.models import Project, Task
 from planning.services.plans import BATCH, plan_apply_or_explain
@@ -170,6 +171,8 @@ def _restore(checkpoint: Checkpoint, state: dict[str, Any], actor: User | None) 
         prune=True,
     )
     warnings = _restore_task_execution(project, state["tasks"])
+    # The statuses just put back are rolled up into features, sub-features and project.
+    planning_services.plan_status_rollup(project_id=project.pk)
     _restore_agent_state(project, state["agent_state"])
     reasoning: dict[str, Any] = {
         "checkpoint": checkpoint.pk,

@@ -2,8 +2,10 @@
 
 One module per subdomain. What the other apps call is importable from here: projects
 and their members, the plan's items (requirements, features, sub-features, tasks and
-their dependencies) and claiming the next ready task. The rest is imported from its own
-module: `plans` (applying a plan document), `versions`, `imports` and `chat`.
+their dependencies), claiming the next ready task, and rolling task statuses up into
+their features, sub-features and project (for writers of many tasks at once). The
+rest is imported from its own module: `plans` (applying a plan document), `versions`,
+`imports` and `chat`.
 """
 
 from planning.services._common import PlanError
@@ -37,17 +39,20 @@ from planning.services.projects import (
     project_delete,
     project_update,
 )
+from planning.services.rollup import RollupResult, plan_status_rollup
 
 __all__ = [
     "CLOSED_STATUSES",
     "PROJECT_FIELDS",
     "ClaimedTask",
     "PlanError",
+    "RollupResult",
     "feature_create",
     "feature_delete",
     "feature_update",
     "membership_remove",
     "membership_set",
+    "plan_status_rollup",
     "project_create",
     "project_delete",
     "project_update",

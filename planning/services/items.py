@@ -22,6 +22,7 @@ from planning.models import (
     TaskDependency,
 )
 from planning.services._common import PlanError
+from planning.services.rollup import plan_status_rollup
 
 
 class TaskPlacement(TypedDict, total=False):
@@ -121,7 +122,9 @@ def sub_feature_update(
     depends_on: Iterable[SubFeature] | None = None,
     requirements: Iterable[Requirement] | None = None,
 ) -> SubFeature:
-    """Change a sub-feature; a new wave is carried down to its tasks."""
+    """Change a sub-feature; a new wave is carried down to its tasks, and a move to
+    another feature takes them along (both features' statuses are rolled up)."""
+    old_feature_id = sub_feature.feature_id
 
     def derive(changed: list[str]) -> list[str]:
         if feature is not None and feature.pk != sub_feature.feature_id:
@@ -136,6 +139,12 @@ def sub_feature_update(
     )
     if "wave" in changed:
         sub_feature.tasks.update(wave=sub_feature.wave, updated_at=timezone.now())
+    if "feature" in changed:
+        plan_status_rollup(
+            project_id=sub_feature.project_id,
+            task_ids=(),
+            feature_ids=(old_feature_id, sub_feature.feature_id),
+        )
     _set_sub_feature_links(sub_feature, depends_on=depends_on, requirements=requirements)
     return sub_feature
 
@@ -260,6 +269,8 @@ def task_create(
     model_update(instance=task, data=fields, allowed=TASK_FIELDS, derive=derive)
     for target in depends_on:
         task_add_dependency(task=task, depends_on=target)
+    # A new task reopens a done sub-feature, feature or project.
+    plan_status_rollup(project_id=project.pk, task_ids=[task.pk])
     return task
 
 
@@ -273,10 +284,12 @@ def task_update(
     """Change a task's fields, and its feature/sub-feature when `placement` is given.
 
     A task moved back to pending loses its agent unless `data` assigns one: an
-    assignment on a pending task reserves it for that agent.
+    assignment on a pending task reserves it for that agent. A new status or place is
+    rolled up into the features and sub-features it leaves and joins, and the project.
     """
     data = dict(data)
     wave = data.pop("wave", None)
+    was_in = (task.feature_id, task.sub_feature_id)
 
     def derive(changed: list[str]) -> list[str]:
         if (
@@ -303,7 +316,15 @@ def task_update(
             changed += _stamp_status_times(task)
         return changed
 
-    model_update(instance=task, data=data, allowed=TASK_FIELDS, derive=derive)
+    _, changed = model_update(instance=task, data=data, allowed=TASK_FIELDS, derive=derive)
+    moved = was_in != (task.feature_id, task.sub_feature_id)
+    if "status" in changed or moved:
+        plan_status_rollup(
+            project_id=task.project_id,
+            task_ids=[task.pk],
+            feature_ids=[was_in[0]] if moved and was_in[0] else [],
+            sub_feature_ids=[was_in[1]] if moved and was_in[1] else [],
+        )
     return task
 
 
@@ -336,7 +357,12 @@ CLOSED_STATUSES = (Task.Status.DONE, Task.Status.CANCELLED, Task.Status.DEFERRED
 
 
 def task_release(
-    *, task_id: int, status: str, agent_id: int | None = None, held_only: bool = False
+    *,
+    task_id: int,
+    status: str,
+    agent_id: int | None = None,
+    held_only: bool = False,
+    project_id: int | None = None,
 ) -> bool:
     """Settle a task an agent has let go of: unassign it and move it to `status`, stamping
     or clearing completed_at, in one UPDATE (an agent's run ends with this; a task that
@@ -346,7 +372,9 @@ def task_release(
     one's), and a closed task (CLOSED_STATUSES) keeps its status: a task that someone
     gave to another agent, or closed, while the run went on is not overwritten by the
     run's end. With `held_only` too, only a task still in progress and assigned to that
-    agent is settled. Raises DomainError for an unknown status.
+    agent is settled. A settled task's status is rolled up (plan_status_rollup) in the
+    caller's transaction; `project_id`, when the caller knows it, saves looking it up.
+    Raises DomainError for an unknown status.
     """
     if status not in Task.Status.values:
         raise DomainError(f"{status!r} is not a task status.", field="status")
@@ -364,11 +392,16 @@ def task_release(
         closed = Q(status__in=CLOSED_STATUSES)
         new_status = Case(When(closed, then=F("status")), default=new_status)
         completed_at = Case(When(closed, then=F("completed_at")), default=completed_at)
-    return bool(
+    settled = bool(
         tasks.update(
             status=new_status, assigned_agent=None, completed_at=completed_at, updated_at=now
         )
     )
+    if settled:
+        if project_id is None:
+            project_id = Task.objects.values_list("project_id", flat=True).get(pk=task_id)
+        plan_status_rollup(project_id=project_id, task_ids=[task_id])
+    return settled
 
 
 def _stamp_status_times(task: Task) -> list[str]:
@@ -415,7 +448,15 @@ def task_remove_dependency(*, edge: TaskDependency) -> None:
 
 @transaction.atomic
 def task_delete(*, task: Task) -> None:
+    """Delete a task; its feature, sub-feature and project may be finished without it."""
+    task_id, feature_id, sub_feature_id = task.pk, task.feature_id, task.sub_feature_id
     task.delete()
+    plan_status_rollup(
+        project_id=task.project_id,
+        task_ids=[task_id],
+        feature_ids=[feature_id] if feature_id else [],
+        sub_feature_ids=[sub_feature_id] if sub_feature_id else [],
+    )
 
 
 @transaction.atomic
@@ -425,11 +466,17 @@ def requirement_delete(*, requirement: Requirement) -> None:
 
 @transaction.atomic
 def feature_delete(*, feature: Feature) -> None:
-    """Delete a feature with its sub-features and tasks."""
+    """Delete a feature with its sub-features and tasks (the project may be finished
+    without them)."""
+    project_id, task_ids = feature.project_id, list(feature.tasks.values_list("pk", flat=True))
     feature.delete()
+    plan_status_rollup(project_id=project_id, task_ids=task_ids)
 
 
 @transaction.atomic
 def sub_feature_delete(*, sub_feature: SubFeature) -> None:
-    """Delete a sub-feature with its tasks."""
+    """Delete a sub-feature with its tasks, and roll up its feature and project."""
+    project_id, feature_id = sub_feature.project_id, sub_feature.feature_id
+    task_ids = list(sub_feature.tasks.values_list("pk", flat=True))
     sub_feature.delete()
+    plan_status_rollup(project_id=project_id, task_ids=task_ids, feature_ids=[feature_id])

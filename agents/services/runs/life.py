@@ -312,8 +312,14 @@ def _settle(run: AgentRun, *, now: datetime, active: bool = True) -> None:
         task_status = Task.Status.BLOCKED
     else:
         task_status = Task.Status.FAILED
+    # Its feature, sub-feature and project roll up in this transaction, never waiting
+    # for their rows (see planning.services.rollup: dispatch holds the project's).
     planning_services.task_release(
-        task_id=run.task_id, status=task_status, agent_id=run.agent_id, held_only=external
+        task_id=run.task_id,
+        status=task_status,
+        agent_id=run.agent_id,
+        held_only=external,
+        project_id=run.project_id,
     )
 
 
