@@ -98,6 +98,14 @@ class CheckpointCreateForm(forms.Form):
     )
 
 
+class CheckpointRestoreForm(forms.Form):
+    git_branch = forms.BooleanField(
+        required=False,
+        label="Also point a branch at the checkpoint's commit",
+        help_text="git branch only: your checkout, its files and HEAD stay as they are.",
+    )
+
+
 class CheckpointAnswerForm(forms.Form):
     verdict = forms.ChoiceField(
         choices=[("approve", "approve"), ("reject", "reject")], required=False

@@ -16,7 +16,6 @@ from django_stubs_ext import WithAnnotations
 from core.admin import json_display
 from planning import selectors, services
 from planning.forms import ProjectAdminForm
-from planning.services.projects import PROJECT_SETTINGS_FIELDS
 from planning.graph import cycle_closed_by
 from planning.models import (
     ConversationMessage,
@@ -32,6 +31,7 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.services.projects import PROJECT_SETTINGS_FIELDS
 
 Row = TypeVar("Row", bound=Model)
 Parent = TypeVar("Parent", bound=Model)
@@ -209,8 +209,43 @@ class FeatureTaskInline(TaskInline):
         return super().get_queryset(request).select_related("sub_feature")
 
 
+PlanRow = TypeVar("PlanRow", bound=Feature | SubFeature | Task)
+
+
+class PlanRowAdmin(admin.ModelAdmin[PlanRow]):
+    """Task statuses and places changed here (a task's form, or the task rows under a
+    feature or sub-feature) roll up into features, sub-features and the project, as the
+    services' changes do; so does a deletion."""
+
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm[PlanRow],
+        formsets: list[BaseInlineFormSet[Any, PlanRow, Any]],
+        change: bool,
+    ) -> None:
+        super().save_related(request, form, formsets, change)
+        # A status a person sets on a feature itself stands until its tasks change.
+        tasks_changed = any(formset.has_changed() for formset in formsets)
+        if isinstance(form.instance, Task):
+            placed = {"status", "feature", "sub_feature"} & set(form.changed_data)
+            tasks_changed = tasks_changed or not change or bool(placed)
+        if tasks_changed:
+            services.plan_status_rollup(project_id=form.instance.project_id)
+
+    def delete_model(self, request: HttpRequest, obj: PlanRow) -> None:
+        super().delete_model(request, obj)
+        services.plan_status_rollup(project_id=obj.project_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PlanRow]) -> None:
+        project_ids = set(queryset.values_list("project_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for project_id in sorted(project_ids):
+            services.plan_status_rollup(project_id=project_id)
+
+
 @admin.register(Feature)
-class FeatureAdmin(admin.ModelAdmin[Feature]):
+class FeatureAdmin(PlanRowAdmin[Feature]):
     list_display = ("key", "name", "project", "status", "priority", "position")
     list_filter = ("status", "priority")
     search_fields = ("key", "name", "project__slug")
@@ -222,7 +257,7 @@ class FeatureAdmin(admin.ModelAdmin[Feature]):
 
 
 @admin.register(SubFeature)
-class SubFeatureAdmin(admin.ModelAdmin[SubFeature]):
+class SubFeatureAdmin(PlanRowAdmin[SubFeature]):
     list_display = ("key", "name", "feature", "project", "status", "wave", "autonomous")
     list_filter = ("status", "autonomous", "wave")
     search_fields = ("key", "name", "objective", "project__slug")
@@ -272,7 +307,7 @@ class SubFeatureDependencyAdmin(admin.ModelAdmin[SubFeatureDependency]):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin[Task]):
+class TaskAdmin(PlanRowAdmin[Task]):
     list_display = (
         "key",
         "name",

@@ -1,4 +1,4 @@
-"""Planning's hand-written SQL: the claim of the next ready task.
+"""Planning's hand-written SQL: the claim of the next ready task, and the roll-up it makes.
 
 Every claim an agent makes runs it, and compiling its querysets costs more than running
 them, so the statements are compiled once per project and process and run through
@@ -15,7 +15,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from core.db import column_list
-from planning.models import Feature, Project, SubFeature, Task, TaskDependency
+from planning.models import Feature, Project, SubFeature, Task, TaskDependency, WorkStatus
 from planning.selectors import (
     STARTED_STATUSES,
     task_dependency_count,
@@ -104,7 +104,8 @@ def claim_statements(
 
     Each is one UPDATE: it sets the task in progress for the agent and returns the
     task's columns (CLAIMED_TASK_FIELDS), how many runs it had before, how many
-    dependencies it has and the keys of its feature and sub-feature; or no row when its
+    dependencies it has and the key and status of its feature and of its sub-feature
+    (which the claim's roll-up reads); or no row when its
     candidates find none. The candidates are scalar subqueries in a COALESCE, so each
     runs only if those before it found nothing. (PostgreSQL still sets up every
     subquery of a statement it runs, which is why the rarer fallbacks have a statement
@@ -146,7 +147,10 @@ def claim_statements(
             f'(SELECT COUNT(*) FROM {runs} WHERE {runs}."task_id" = {task}."id"), '
             f'(SELECT COUNT(*) FROM {edges} WHERE {edges}."task_id" = {task}."id"), '
             f'(SELECT "key" FROM {features} WHERE {features}."id" = {task}."feature_id"), '
+            f'(SELECT "status" FROM {features} WHERE {features}."id" = {task}."feature_id"), '
             f'(SELECT "key" FROM {sub_features} '
+            f'WHERE {sub_features}."id" = {task}."sub_feature_id"), '
+            f'(SELECT "status" FROM {sub_features} '
             f'WHERE {sub_features}."id" = {task}."sub_feature_id")'
         )
         statements.append((sql, tuple(params)))
@@ -154,3 +158,18 @@ def claim_statements(
         # The own-task candidate would match no agent: fail loudly, not silently.
         raise RuntimeError("The claiming agent's placeholder is missing from the claim.")
     return statements
+
+
+@functools.lru_cache(maxsize=8)
+def container_start(table: str, vendor: str) -> str:
+    """Set a feature or sub-feature of `table` in progress, as a claim starts one of its
+    tasks; parameters: now, the row's id. Changes no row another transaction holds
+    (PostgreSQL): the claim then looks again once it has committed
+    (planning.services.rollup). On SQLite writers take turns anyway."""
+    quoted = connections[DEFAULT_DB_ALIAS].ops.quote_name(table)
+    in_progress = f"'{WorkStatus.IN_PROGRESS.value}'"
+    row = f'"id" = %s AND "status" <> {in_progress}'
+    if vendor == "postgresql":
+        # The lock an UPDATE of a status takes; it lets tasks be inserted under the row.
+        row = f'"id" = (SELECT "id" FROM {quoted} WHERE {row} FOR NO KEY UPDATE SKIP LOCKED)'
+    return f'UPDATE {quoted} SET "status" = {in_progress}, "updated_at" = %s WHERE {row}'

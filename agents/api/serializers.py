@@ -342,9 +342,29 @@ class CheckpointDiffSerializer(serializers.Serializer[Any]):
     )
 
 
+class CheckpointRestoreOptionsSerializer(serializers.Serializer[Any]):
+    git_branch = serializers.BooleanField(
+        default=False,
+        help_text="Also point branch crewboard/restore-<checkpoint id> at the checkpoint's "
+        "git commit (git branch only: nothing is checked out or reset). 400 when the "
+        "checkpoint has no commit, the project no repository, or the repository lacks the "
+        "commit; 409 when the branch exists pointing elsewhere. Either way nothing is "
+        "restored.",
+    )
+
+
+class RestoreBranchSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    commit = serializers.CharField()
+    made = serializers.BooleanField(help_text="False when the branch was there already.")
+
+
 class CheckpointRestoreSerializer(serializers.Serializer[Any]):
     summary = serializers.CharField(help_text="What the restore changed.")
     warnings = serializers.ListField(child=serializers.CharField())
+    git_branch = RestoreBranchSerializer(
+        allow_null=True, help_text="The branch at the checkpoint's commit, when asked for."
+    )
     decision = DecisionSerializer(help_text="The decision that records the restore.")
 
 

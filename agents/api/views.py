@@ -276,20 +276,28 @@ class CheckpointViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[Checkpoint
         return Response(s.CheckpointDiffSerializer(diff.as_dict()).data)
 
     @extend_schema(
-        request=None,
+        request=s.CheckpointRestoreOptionsSerializer,
         responses={200: s.CheckpointRestoreSerializer},
         description="Put the plan, task execution fields and agent state back as captured, "
-        "in one transaction, and log it as a decision. Files and git are not touched. 400 "
-        "(and nothing written) when the checkpoint cannot be restored.",
+        "in one transaction, and log it as a decision. Files are not touched; with "
+        "`git_branch`, a branch is pointed at the checkpoint's commit first. 400 (and "
+        "nothing written) when the checkpoint cannot be restored.",
     )
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, **kwargs: Any) -> Response:
         checkpoint = self.get_object()
         checkpoint.project = self.project
-        decision = services.checkpoint_restore(checkpoint=checkpoint, actor=request_user(request))
+        options = s.CheckpointRestoreOptionsSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        decision = services.checkpoint_restore(
+            checkpoint=checkpoint,
+            actor=request_user(request),
+            git_branch=options.validated_data["git_branch"],
+        )
         result = {
             "summary": decision.reasoning["summary"],
             "warnings": decision.reasoning.get("warnings", []),
+            "git_branch": decision.reasoning.get("git_branch"),
             "decision": decision,
         }
         return Response(

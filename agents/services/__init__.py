@@ -13,6 +13,8 @@ from agents.services.agents import (
     agent_update,
 )
 from agents.services.checkpoints import (
+    RESTORE_BRANCH,
+    RestoreBranch,
     checkpoint_diff,
     checkpoint_restore,
     checkpoint_snapshot,
@@ -52,7 +54,9 @@ from agents.services.state import (
 from agents.services.usage import UsageContext, usage_record
 
 __all__ = [
+    "RESTORE_BRANCH",
     "IssuedKey",
+    "RestoreBranch",
     "UsageContext",
     "agent_create",
     "agent_delete",

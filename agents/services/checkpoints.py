@@ -2,11 +2,14 @@
 
 A checkpoint holds the plan (as a version snapshot), every task's execution fields, the
 project's AgentState entries and the git commit of `root_path`. Restoring one puts the
-database back; it never touches the append-only logs, nor the files or git history.
+database back; it never touches the append-only logs, nor the files or git history. On
+request it also points a new branch at the checkpoint's commit, for the user to check
+out: `git branch` alone, never a checkout or a reset of anyone's work.
 """
 
 import os
 import subprocess
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +32,10 @@ from agents.checkpoints import (
 from agents.models import Agent, AgentRun, AgentState, Checkpoint, DecisionLog
 from agents.services.logs import decision_record
 from agents.services.runs import dispatch_after_commit
+from core import git
 from core.errors import ConflictError, DomainError
 from planning import selectors as planning_selectors
+from planning import services as planning_services
 from planning.importers.document import PlanDocument, PlanImportError
 from planning.models import Project, Task
 from planning.services.plans import BATCH, plan_apply_or_explain
@@ -41,6 +46,22 @@ FILES_NOT_RESTORED = (
     "Only the database state was restored: the files under the project's root_path and "
     "its git history were not touched."
 )
+FILES_ON_BRANCH = (
+    "Only the database state was restored: the files under the project's root_path were "
+    "not touched, and nothing was checked out. Branch {name} points at the checkpoint's "
+    "git commit {commit}: check it out to see the files as they were."
+)
+RESTORE_BRANCH = "crewboard/restore-{pk}"
+
+
+@dataclass(frozen=True)
+class RestoreBranch:
+    """The branch a restore points at its checkpoint's commit; `made` when this restore
+    made it (it was not there before)."""
+
+    name: str
+    commit: str
+    made: bool
 
 
 def git_head(path: str) -> str:
@@ -129,18 +150,42 @@ def checkpoint_diff(*, checkpoint: Checkpoint) -> StateDiff:
     )
 
 
-def checkpoint_restore(*, checkpoint: Checkpoint, actor: User | None = None) -> DecisionLog:
+def checkpoint_restore(
+    *, checkpoint: Checkpoint, actor: User | None = None, git_branch: bool = False
+) -> DecisionLog:
     """Put the project's plan, task execution state and agent state back as captured.
 
     One transaction; the logs are only added to, by the decision this returns (its
-    reasoning holds the summary of what changed). Files and git are not touched. Raises
-    DomainError, having written nothing, for a state that is not a snapshot, a plan that
-    no longer imports, or a state the database rules reject; ConflictError while agent
-    runs are active (a restore would pull their tasks from under them).
+    reasoning holds the summary of what changed). Files are not touched. With
+    `git_branch`, branch `crewboard/restore-<checkpoint id>` is first pointed at the
+    checkpoint's commit in the project's repository (`git branch` only: no checkout, no
+    reset); one already there is fine, and a branch this made is deleted again when the
+    restore then fails. Raises DomainError, having written nothing, for a state that is
+    not a snapshot, a plan that no longer imports, or a state the database rules reject,
+    and (with `git_branch`) for a checkpoint without a commit, a project without a
+    repository, or a commit the repository lacks; ConflictError while agent runs are
+    active (a restore would pull their tasks from under them), and when the branch
+    exists pointing elsewhere.
     """
     state = _checked_state(checkpoint)
+    # Outside the transaction, and first: git may take a moment, and a branch that
+    # cannot be made must stop the restore before it writes anything.
+    branch = _restore_branch(checkpoint) if git_branch else None
     try:
-        return _restore(checkpoint, state, actor)
+        return _restore_explained(checkpoint, state, actor, branch)
+    except BaseException:
+        _branch_undo(checkpoint, branch)
+        raise
+
+
+def _restore_explained(
+    checkpoint: Checkpoint,
+    state: dict[str, Any],
+    actor: User | None,
+    branch: RestoreBranch | None,
+) -> DecisionLog:
+    try:
+        return _restore(checkpoint, state, actor, branch)
     except PlanImportError as exc:
         raise DomainError(f"Checkpoint “{checkpoint.name}” cannot be restored: {exc}") from exc
     except IntegrityError as exc:
@@ -149,8 +194,75 @@ def checkpoint_restore(*, checkpoint: Checkpoint, actor: User | None = None) -> 
         ) from exc
 
 
+def _restore_branch(checkpoint: Checkpoint) -> RestoreBranch:
+    """Point the checkpoint's restore branch at its commit, or find it there already.
+    Raises DomainError or ConflictError, having changed nothing, when it cannot."""
+    name = RESTORE_BRANCH.format(pk=checkpoint.pk)
+    unable = f"No branch can point at checkpoint “{checkpoint.name}”, so nothing was restored:"
+    if not checkpoint.git_commit:
+        raise DomainError(
+            f"{unable} it recorded no git commit (the project's folder was not a git "
+            "repository with a commit when it was taken). Restore it without the branch.",
+            field="git_branch",
+        )
+    root = checkpoint.project.root_path
+    if not root or not git.is_work_tree(root):
+        raise DomainError(
+            f"{unable} the project has no git repository (its root path is "
+            f"{'not set' if not root else 'not a git work tree'}). Restore it without the "
+            "branch.",
+            field="git_branch",
+        )
+    try:
+        commit = git.rev_parse(root, checkpoint.git_commit)
+    except git.GitError as exc:
+        raise DomainError(
+            f"{unable} its commit {checkpoint.git_commit[:12]} is not in the repository at "
+            f"{root} (rewritten or pruned since it was taken).",
+            field="git_branch",
+        ) from exc
+    at = _branch_commit(root, name)
+    if at == commit:
+        return RestoreBranch(name=name, commit=commit, made=False)
+    if at:
+        raise ConflictError(
+            f"Branch {name} already exists and points at {at[:12]}, not at the checkpoint's "
+            f"commit {commit[:12]}, so nothing was restored. Rename or delete that branch, "
+            "or restore without the branch."
+        )
+    try:
+        git.branch_create(root, name, commit)
+    except git.GitError as exc:
+        # A restore of the same checkpoint at the same moment may have made it.
+        if _branch_commit(root, name) == commit:
+            return RestoreBranch(name=name, commit=commit, made=False)
+        raise DomainError(
+            f"Branch {name} could not be made, so nothing was restored: {exc.message}"
+        ) from exc
+    return RestoreBranch(name=name, commit=commit, made=True)
+
+
+def _branch_commit(root: str, name: str) -> str:
+    """The commit local branch `name` points at, or "" when there is none."""
+    if not git.branch_exists(root, name):
+        return ""
+    return git.rev_parse(root, f"refs/heads/{name}")
+
+
+def _branch_undo(checkpoint: Checkpoint, branch: RestoreBranch | None) -> None:
+    """Delete the branch a failed restore made (only while it still points where the
+    restore put it); one that was there before stays."""
+    if branch is not None and branch.made:
+        git.branch_delete_if_at(checkpoint.project.root_path, branch.name, branch.commit)
+
+
 @transaction.atomic
-def _restore(checkpoint: Checkpoint, state: dict[str, Any], actor: User | None) -> DecisionLog:
+def _restore(
+    checkpoint: Checkpoint,
+    state: dict[str, Any],
+    actor: User | None,
+    branch: RestoreBranch | None,
+) -> DecisionLog:
     project = _lock(checkpoint.project)
     # Checked under the project's lock, which dispatch takes too: no run starts between
     # the check and the restore. Running runs, and paused ones (queued with steps done),
@@ -170,6 +282,8 @@ def _restore(checkpoint: Checkpoint, state: dict[str, Any], actor: User | None) 
         prune=True,
     )
     warnings = _restore_task_execution(project, state["tasks"])
+    # The statuses just put back are rolled up into features, sub-features and project.
+    planning_services.plan_status_rollup(project_id=project.pk)
     _restore_agent_state(project, state["agent_state"])
     reasoning: dict[str, Any] = {
         "checkpoint": checkpoint.pk,
@@ -178,6 +292,9 @@ def _restore(checkpoint: Checkpoint, state: dict[str, Any], actor: User | None) 
         "git_commit": checkpoint.git_commit,
         "files": FILES_NOT_RESTORED,
     }
+    if branch is not None:
+        reasoning["git_branch"] = asdict(branch)
+        reasoning["files"] = FILES_ON_BRANCH.format(name=branch.name, commit=branch.commit[:12])
     if warnings:
         reasoning["warnings"] = warnings
     if actor is not None and actor.is_authenticated:

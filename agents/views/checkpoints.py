@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agents import selectors, services
 from agents.checkpoints import TIME_FIELDS, StateDiff
-from agents.forms import CheckpointCreateForm
+from agents.forms import CheckpointCreateForm, CheckpointRestoreForm
 from agents.models import Checkpoint
 from core.errors import DomainError
 from core.htmx import AuthenticatedHtmxRequest, redirect_or_client_redirect
@@ -212,6 +212,8 @@ def checkpoint_diff(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> Ht
         "project": project,
         "checkpoint": checkpoint,
         "can_write": membership.can_write,
+        "restore_form": CheckpointRestoreForm(),
+        "restore_branch": services.RESTORE_BRANCH.format(pk=checkpoint.pk),
     }
     try:
         diff = services.checkpoint_diff(checkpoint=checkpoint)
@@ -234,19 +236,32 @@ def checkpoint_diff(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> Ht
 @login_required
 @require_POST
 def checkpoint_restore(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> HttpResponse:
-    """Restore checkpoint `pk` and go back to the list, saying what changed. Writers only."""
+    """Restore checkpoint `pk` and go back to the list, saying what changed; with the
+    branch box ticked, a branch points at its commit too. Writers only."""
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug, write=True)
     checkpoint = _checkpoint_get(project, pk)
+    form = CheckpointRestoreForm(request.POST)
+    form.is_valid()  # a box: unticked, or anything unreadable, is False
     try:
-        decision = services.checkpoint_restore(checkpoint=checkpoint, actor=request.user)
+        decision = services.checkpoint_restore(
+            checkpoint=checkpoint,
+            actor=request.user,
+            git_branch=bool(form.cleaned_data.get("git_branch")),
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
         url = reverse("agents:checkpoint-diff", args=[project.slug, checkpoint.pk])
     else:
+        branch = decision.reasoning.get("git_branch")
         messages.success(
             request,
             f"Restored checkpoint “{checkpoint.name}”: {decision.reasoning['summary']}. "
-            "Files and git were not touched.",
+            + (
+                f"Files were not touched; branch {branch['name']} points at its commit "
+                f"{branch['commit'][:12]}."
+                if branch
+                else "Files and git were not touched."
+            ),
         )
         for warning in decision.reasoning.get("warnings", []):
             messages.warning(request, warning)

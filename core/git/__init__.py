@@ -262,6 +262,24 @@ def branch_delete(repo: Path | str, branch: str) -> None:
     git("branch", "-D", "--", branch, cwd=repo, retry_locked=True)
 
 
+def branch_create(repo: Path | str, branch: str, commit: str) -> None:
+    """Make local branch `branch` point at `commit`, and nothing else: no checkout, so
+    the user's HEAD, index and files stay as they are. Raises GitError, also when the
+    branch exists already."""
+    # A reference-transaction hook of the user's would run on the new ref: ours must not.
+    git(*_NO_HOOKS, "branch", "--no-track", "--", branch, commit, cwd=repo, retry_locked=True)
+
+
+def branch_delete_if_at(repo: Path | str, branch: str, commit: str) -> bool:
+    """Delete local branch `branch` only while it still points at `commit` (checked and
+    done by git in one step); returns whether it was deleted."""
+    try:
+        git(*_NO_HOOKS, "update-ref", "-d", f"refs/heads/{branch}", commit, cwd=repo)
+    except GitError:
+        return False
+    return True
+
+
 # The rest, by topic; everything is importable from here (`from core import git`).
 from core.git.advances import Advance, BaseMoved, Merged, base_advance, branch_merge  # noqa: E402
 from core.git.clones import CLONE_SCHEMES, clone, clone_source_error, remote_branches  # noqa: E402
@@ -320,7 +338,9 @@ __all__ = [
     "Worktree",
     "base_advance",
     "branch_commits",
+    "branch_create",
     "branch_delete",
+    "branch_delete_if_at",
     "branch_exists",
     "branch_head",
     "branch_merge",

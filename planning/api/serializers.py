@@ -5,7 +5,6 @@ from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from planning.api.scoping import ProjectScopedRelatedFieldsMixin
-from planning.services.projects import PROJECT_SETTINGS_FIELDS
 from planning.models import (
     ConversationMessage,
     ConversationSession,
@@ -18,6 +17,7 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.services.projects import PROJECT_SETTINGS_FIELDS
 
 
 class ProjectSerializer(serializers.ModelSerializer[Project]):

@@ -2,14 +2,15 @@
 
 One module per subdomain. What the other apps call is importable from here: projects
 and their members, the plan's items (requirements, features, sub-features, tasks and
-their dependencies) and claiming the next ready task. The rest is imported from its own
-module: `plans` (applying a plan document), `versions`, `imports` and `chat`.
+their dependencies), claiming the next ready task, and rolling task statuses up into
+their features, sub-features and project (for writers of many tasks at once). The
+rest is imported from its own module: `plans` (applying a plan document), `versions`,
+`imports` and `chat`.
 """
 
 from planning.services._common import PlanError
 from planning.services.claims import ClaimedTask, task_claim_next
 from planning.services.items import (
-    CLOSED_STATUSES,
     feature_create,
     feature_delete,
     feature_update,
@@ -22,13 +23,9 @@ from planning.services.items import (
     task_add_dependency,
     task_create,
     task_delete,
-    task_merged,
-    task_qa_iteration_add,
-    task_release,
     task_remove_dependency,
     task_set_status,
     task_update,
-    task_worktree_set,
 )
 from planning.services.projects import (
     PROJECT_FIELDS,
@@ -38,17 +35,27 @@ from planning.services.projects import (
     project_delete,
     project_update,
 )
+from planning.services.rollup import RollupResult, plan_status_rollup
+from planning.services.task_work import (
+    CLOSED_STATUSES,
+    task_merged,
+    task_qa_iteration_add,
+    task_release,
+    task_worktree_set,
+)
 
 __all__ = [
     "CLOSED_STATUSES",
     "PROJECT_FIELDS",
     "ClaimedTask",
     "PlanError",
+    "RollupResult",
     "feature_create",
     "feature_delete",
     "feature_update",
     "membership_remove",
     "membership_set",
+    "plan_status_rollup",
     "project_create",
     "project_delete",
     "project_update",

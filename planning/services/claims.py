@@ -12,6 +12,7 @@ from django_stubs_ext import WithAnnotations
 
 from core.db import instance_from_row, prepared_cursor
 from planning.models import Feature, SubFeature, Task
+from planning.services.rollup import plan_status_task_started
 from planning.statements import CLAIMED_TASK_FIELDS, CLAIMING_AGENT, claim_statements
 
 
@@ -22,7 +23,8 @@ class DependencyCount(TypedDict):
 @dataclass(frozen=True)
 class ClaimedTask:
     """A task just claimed, with `dependency_count` set and its feature and sub-feature
-    loaded with their keys only; `earlier_runs` is how many runs it had before."""
+    loaded with their keys and statuses (as they were before the claim) only;
+    `earlier_runs` is how many runs it had before."""
 
     task: WithAnnotations[Task, DependencyCount]
     earlier_runs: int
@@ -35,7 +37,8 @@ def task_claim_next(*, project_id: int, agent_id: int, now: datetime) -> Claimed
 
     The order is task_next_ready's, and a task assigned to an agent goes to no other
     agent (see planning.statements). Concurrent claims skip each other's tasks on
-    PostgreSQL; SQLite serialises them. `checkpoint:*` tasks are never claimed.
+    PostgreSQL; SQLite serialises them. `checkpoint:*` tasks are never claimed. A
+    waiting feature or sub-feature of the task goes in progress (the status roll-up).
     """
     at = connection.ops.adapt_datetimefield_value(now)
     with prepared_cursor() as cursor:
@@ -47,7 +50,7 @@ def task_claim_next(*, project_id: int, agent_id: int, now: datetime) -> Claimed
                 break
         else:
             return None
-    *columns, earlier_runs, dependency_count, feature_key, sub_feature_key = row
+    *columns, earlier_runs, dependency_count, feature_key, feature_status, sub_key, sub_status = row
     # The count rides on the task as a queryset's annotation would.
     task = cast(
         "WithAnnotations[Task, DependencyCount]",
@@ -56,10 +59,19 @@ def task_claim_next(*, project_id: int, agent_id: int, now: datetime) -> Claimed
     task.dependency_count = dependency_count
     if task.feature_id is not None:
         task.feature = Feature.from_db(
-            connection.alias, ["id", "key"], [task.feature_id, feature_key]
+            connection.alias,
+            ["id", "key", "status"],
+            [task.feature_id, feature_key, feature_status],
         )
     if task.sub_feature_id is not None:
         task.sub_feature = SubFeature.from_db(
-            connection.alias, ["id", "key"], [task.sub_feature_id, sub_feature_key]
+            connection.alias, ["id", "key", "status"], [task.sub_feature_id, sub_key, sub_status]
         )
+    plan_status_task_started(
+        project_id=project_id,
+        feature_id=task.feature_id,
+        sub_feature_id=task.sub_feature_id,
+        feature_status=feature_status,
+        sub_feature_status=sub_status,
+    )
     return ClaimedTask(task=task, earlier_runs=earlier_runs)

@@ -4,11 +4,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict
 
 from django.db import transaction
-from django.db.models import Case, DateTimeField, F, Q, Value, When
-from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from core.errors import ConflictError, DomainError
+from core.errors import ConflictError
 from core.services import model_update
 from planning import selectors
 from planning.graph import cycle_closed_by
@@ -22,6 +20,7 @@ from planning.models import (
     TaskDependency,
 )
 from planning.services._common import PlanError
+from planning.services.rollup import plan_status_rollup
 
 
 class TaskPlacement(TypedDict, total=False):
@@ -121,7 +120,9 @@ def sub_feature_update(
     depends_on: Iterable[SubFeature] | None = None,
     requirements: Iterable[Requirement] | None = None,
 ) -> SubFeature:
-    """Change a sub-feature; a new wave is carried down to its tasks."""
+    """Change a sub-feature; a new wave is carried down to its tasks, and a move to
+    another feature takes them along (both features' statuses are rolled up)."""
+    old_feature_id = sub_feature.feature_id
 
     def derive(changed: list[str]) -> list[str]:
         if feature is not None and feature.pk != sub_feature.feature_id:
@@ -136,6 +137,12 @@ def sub_feature_update(
     )
     if "wave" in changed:
         sub_feature.tasks.update(wave=sub_feature.wave, updated_at=timezone.now())
+    if "feature" in changed:
+        plan_status_rollup(
+            project_id=sub_feature.project_id,
+            task_ids=(),
+            feature_ids=(old_feature_id, sub_feature.feature_id),
+        )
     _set_sub_feature_links(sub_feature, depends_on=depends_on, requirements=requirements)
     return sub_feature
 
@@ -260,6 +267,8 @@ def task_create(
     model_update(instance=task, data=fields, allowed=TASK_FIELDS, derive=derive)
     for target in depends_on:
         task_add_dependency(task=task, depends_on=target)
+    # A new task reopens a done sub-feature, feature or project.
+    plan_status_rollup(project_id=project.pk, task_ids=[task.pk])
     return task
 
 
@@ -273,10 +282,12 @@ def task_update(
     """Change a task's fields, and its feature/sub-feature when `placement` is given.
 
     A task moved back to pending loses its agent unless `data` assigns one: an
-    assignment on a pending task reserves it for that agent.
+    assignment on a pending task reserves it for that agent. A new status or place is
+    rolled up into the features and sub-features it leaves and joins, and the project.
     """
     data = dict(data)
     wave = data.pop("wave", None)
+    was_in = (task.feature_id, task.sub_feature_id)
 
     def derive(changed: list[str]) -> list[str]:
         if (
@@ -303,107 +314,21 @@ def task_update(
             changed += _stamp_status_times(task)
         return changed
 
-    model_update(instance=task, data=data, allowed=TASK_FIELDS, derive=derive)
+    _, changed = model_update(instance=task, data=data, allowed=TASK_FIELDS, derive=derive)
+    moved = was_in != (task.feature_id, task.sub_feature_id)
+    if "status" in changed or moved:
+        plan_status_rollup(
+            project_id=task.project_id,
+            task_ids=[task.pk],
+            feature_ids=[was_in[0]] if moved and was_in[0] else [],
+            sub_feature_ids=[was_in[1]] if moved and was_in[1] else [],
+        )
     return task
 
 
 def task_set_status(*, task: Task, status: str) -> Task:
     """Move a task to `status`, stamping started_at/completed_at as it goes."""
     return task_update(task=task, data={"status": status})
-
-
-def task_qa_iteration_add(*, task_id: int) -> int:
-    """Count one more failed verification of a task; returns the new count (one UPDATE,
-    so concurrent counts never lose one)."""
-    Task.objects.filter(pk=task_id).update(
-        qa_iterations=F("qa_iterations") + 1, updated_at=timezone.now()
-    )
-    return int(Task.objects.values_list("qa_iterations", flat=True).get(pk=task_id))
-
-
-def task_worktree_set(*, task_id: int, path: str, branch: str, only_if_path: str = "") -> bool:
-    """Record (or, with blanks, clear) the worktree a task is being worked on in; with
-    `only_if_path`, only while it still records that one. One UPDATE: it is on the path
-    of every coding run's start. Returns whether the task changed."""
-    tasks = Task.objects.filter(pk=task_id)
-    if only_if_path:
-        tasks = tasks.filter(worktree_path=only_if_path)
-    return bool(tasks.update(worktree_path=path, branch_name=branch, updated_at=timezone.now()))
-
-
-# A task closed by a person, or by the agent itself, stays closed when the run ends.
-CLOSED_STATUSES = (Task.Status.DONE, Task.Status.CANCELLED, Task.Status.DEFERRED)
-
-
-def task_release(
-    *,
-    task_id: int,
-    status: str,
-    agent_id: int | None = None,
-    held_only: bool = False,
-    coded_by_id: int | None = None,
-) -> bool:
-    """Settle a task an agent has let go of: unassign it and move it to `status`, stamping
-    or clearing completed_at, in one UPDATE (an agent's run ends with this; a task that
-    was deleted meanwhile is ignored). Returns whether the task was settled.
-
-    With `agent_id`, the task is settled only while it is still that agent's (or no
-    one's), and a closed task (CLOSED_STATUSES) keeps its status: a task that someone
-    gave to another agent, or closed, while the run went on is not overwritten by the
-    run's end. With `held_only` too, only a task still in progress and assigned to that
-    agent is settled. `coded_by_id` records the agent whose work it is (kept after the
-    task is done). Raises DomainError for an unknown status.
-    """
-    if status not in Task.Status.values:
-        raise DomainError(f"{status!r} is not a task status.", field="status")
-    now = Value(timezone.now(), output_field=DateTimeField())
-    # Never before started_at (a clock that stepped back); Greatest is NULL on SQLite
-    # when started_at is.
-    done_at = Coalesce(Greatest(now, "started_at"), now)
-    new_status: Any = Value(status)
-    completed_at: Any = Coalesce("completed_at", done_at) if status == Task.Status.DONE else None
-    tasks = Task.objects.filter(pk=task_id)
-    if held_only:
-        tasks = tasks.filter(status=Task.Status.IN_PROGRESS, assigned_agent_id=agent_id)
-    if agent_id is not None:
-        tasks = tasks.filter(Q(assigned_agent__isnull=True) | Q(assigned_agent_id=agent_id))
-        closed = Q(status__in=CLOSED_STATUSES)
-        new_status = Case(When(closed, then=F("status")), default=new_status)
-        completed_at = Case(When(closed, then=F("completed_at")), default=completed_at)
-    extra: dict[str, Any] = {}
-    if coded_by_id is not None:
-        extra["coded_by_id"] = coded_by_id
-    return bool(
-        tasks.update(
-            status=new_status,
-            assigned_agent=None,
-            completed_at=completed_at,
-            updated_at=now,
-            **extra,
-        )
-    )
-
-
-@transaction.atomic
-def task_merged(
-    *,
-    task_id: int,
-    merge_commit: str,
-    merged_by_id: int | None = None,
-    merged_by_agent_id: int | None = None,
-) -> Task:
-    """A task's work has landed on the base branch: it is done, with who merged it and
-    the commit, and the tasks that depend on it become ready."""
-    task = Task.objects.select_for_update().get(pk=task_id)
-    task.merge_commit = merge_commit
-    task.merged_by_id = merged_by_id
-    task.merged_by_agent_id = merged_by_agent_id
-    task.assigned_agent = None
-    task.status = Task.Status.DONE
-    changed = ["merge_commit", "merged_by", "merged_by_agent", "assigned_agent", "status"]
-    changed += _stamp_status_times(task)
-    task.save(update_fields=[*changed, "updated_at"])
-    return task
 
 
 def _stamp_status_times(task: Task) -> list[str]:
@@ -450,7 +375,15 @@ def task_remove_dependency(*, edge: TaskDependency) -> None:
 
 @transaction.atomic
 def task_delete(*, task: Task) -> None:
+    """Delete a task; its feature, sub-feature and project may be finished without it."""
+    task_id, feature_id, sub_feature_id = task.pk, task.feature_id, task.sub_feature_id
     task.delete()
+    plan_status_rollup(
+        project_id=task.project_id,
+        task_ids=[task_id],
+        feature_ids=[feature_id] if feature_id else [],
+        sub_feature_ids=[sub_feature_id] if sub_feature_id else [],
+    )
 
 
 @transaction.atomic
@@ -460,11 +393,17 @@ def requirement_delete(*, requirement: Requirement) -> None:
 
 @transaction.atomic
 def feature_delete(*, feature: Feature) -> None:
-    """Delete a feature with its sub-features and tasks."""
+    """Delete a feature with its sub-features and tasks (the project may be finished
+    without them)."""
+    project_id, task_ids = feature.project_id, list(feature.tasks.values_list("pk", flat=True))
     feature.delete()
+    plan_status_rollup(project_id=project_id, task_ids=task_ids)
 
 
 @transaction.atomic
 def sub_feature_delete(*, sub_feature: SubFeature) -> None:
-    """Delete a sub-feature with its tasks."""
+    """Delete a sub-feature with its tasks, and roll up its feature and project."""
+    project_id, feature_id = sub_feature.project_id, sub_feature.feature_id
+    task_ids = list(sub_feature.tasks.values_list("pk", flat=True))
     sub_feature.delete()
+    plan_status_rollup(project_id=project_id, task_ids=task_ids, feature_ids=[feature_id])

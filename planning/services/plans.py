@@ -21,6 +21,7 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.services.rollup import plan_status_rollup
 
 FEATURE_COLUMNS = ("name", "description", "priority", "position")
 REQUIREMENT_COLUMNS = ("category", "description", "priority", "source", "validated")
@@ -163,7 +164,8 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
     Rows the document does not mention are kept, unless `prune` (a restore) removes them.
     Task status is set for new tasks, and for existing ones only where the document
     carries one. The dependencies of the document's tasks and plans become exactly those
-    it lists, so its own acyclicity check covers the result. Raises PlanImportError (and
+    it lists, so its own acyclicity check covers the result. Feature, sub-feature and
+    project statuses are then rolled up from the tasks. Raises PlanImportError (and
     writes nothing) for an invalid document.
     """
     document.validate()
@@ -306,6 +308,8 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
     for model, pks, kind in reversed(stale_rows or []):
         model._default_manager.filter(pk__in=pks).delete()
         result.removed[kind] += len(pks)
+    # Statuses, places and tasks may all have changed: the whole plan is rolled up.
+    plan_status_rollup(project_id=project.pk)
     return result
 
 

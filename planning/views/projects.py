@@ -79,7 +79,9 @@ def task_status(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
     """Change a task's status and answer with its re-rendered row (`#task-row`).
 
     Viewers get 403 and non-members 404. An invalid status answers 400 with the row
-    showing the error and the task unchanged.
+    showing the error and the task unchanged. A change also answers with the statuses it
+    rolled up into (`#task-status-changed`): the task's feature's, sub-feature's and
+    project's badges, swapped in out of band.
     """
     project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
     task = _task_for_row(project, key)
@@ -87,10 +89,13 @@ def task_status(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
     error = None
     if form.is_valid():
         try:
-            task = services.task_set_status(task=task, status=form.cleaned_data["status"])
+            services.task_set_status(task=task, status=form.cleaned_data["status"])
         except (DomainError, ValidationError) as exc:
             error = exc.message if isinstance(exc, DomainError) else " ".join(exc.messages)
-            task = _task_for_row(project, key)  # the service may have half-applied the change
+        # Read again: the service may have half-applied a change, and the roll-up has
+        # moved the feature, sub-feature and project on.
+        task = _task_for_row(project, key)
+        project.refresh_from_db(fields=["status", "completed_at"])
     else:
         error = " ".join(str(message) for message in form.errors["status"])
     context = {
@@ -102,7 +107,7 @@ def task_status(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
     }
     response = render(
         request,
-        "planning/project_detail.html#task-row",
+        "planning/project_detail.html#" + ("task-row" if error else "task-status-changed"),
         context,
         status=400 if error else 200,
     )

@@ -13,7 +13,7 @@ from agents.models import AgentRun, AgentStep
 from agents.services import orchestrator, runs
 from core.errors import ConflictError, DomainError
 from planning.models import Task
-from tests.factories import AgentFactory, TaskFactory
+from tests.factories import AgentFactory, FeatureFactory, SubFeatureFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -152,6 +152,49 @@ def test_retry_refuses_a_task_that_moved_on_since_the_run_failed(
     assert retried.status == "running"
     task.refresh_from_db()
     assert (task.status, task.assigned_agent_id) == ("in_progress", run.agent_id)
+
+
+def test_a_runs_start_and_end_roll_up_into_its_plan(
+    project, django_capture_on_commit_callbacks, coders
+):
+    feature = FeatureFactory(project=project)
+    sub = SubFeatureFactory(feature=feature)
+    for key in ("A", "B"):
+        TaskFactory(project=project, key=key, feature=feature, sub_feature=sub)
+    coders(project, 1)
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=project)
+    sub.refresh_from_db()
+    feature.refresh_from_db()
+    assert (sub.status, feature.status) == ("in_progress", "in_progress")
+
+    runs.run_finish(run=run, succeeded=True, summary="ok")
+
+    assert Task.objects.get(pk=run.task_id).status == "review"
+    sub.refresh_from_db()
+    assert sub.status == "in_progress"
+    project.refresh_from_db()
+    assert project.status == "active"
+
+
+def test_an_external_agents_finished_run_completes_its_plan_and_project(project):
+    feature = FeatureFactory(project=project)
+    sub = SubFeatureFactory(feature=feature)
+    TaskFactory(project=project, key="A", feature=feature, sub_feature=sub, status="done")
+    TaskFactory(project=project, key="B", feature=feature, sub_feature=sub)
+    project.status = "active"
+    project.save()
+    agent = AgentFactory(project=project, type="external")
+
+    run = services.task_claim(agent=agent)
+    assert run is not None and run.task.key == "B"
+    services.agent_run_complete(run=run, agent=agent, attempt=run.attempt)
+
+    sub.refresh_from_db()
+    feature.refresh_from_db()
+    project.refresh_from_db()
+    assert (sub.status, feature.status, project.status) == ("done", "done", "completed")
+    assert project.completed_at is not None
 
 
 def _run_status_writes(root: Path) -> list[str]:

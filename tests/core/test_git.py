@@ -185,6 +185,37 @@ def test_branch_delete(repo):
     assert not git.branch_exists(repo, "gone")
 
 
+def test_branch_create_points_a_branch_and_touches_nothing_else(repo):
+    first = run_git(repo, "rev-parse", "HEAD")
+    (repo / "README.md").write_text("edited, not committed\n")
+    run_git(repo, "commit", "-qam", "second")
+    (repo / "src" / "app.py").write_text("x = 2\n")  # the user's work in progress
+    hook = repo / ".git" / "hooks" / "reference-transaction"
+    hook.write_text(f"#!/bin/sh\ntouch {repo}/hook-ran\n")
+    hook.chmod(0o755)
+    before = checkout_fingerprint(repo)
+
+    git.branch_create(repo, "crewboard/restore-1", first)
+
+    assert git.rev_parse(repo, "refs/heads/crewboard/restore-1") == first
+    assert checkout_fingerprint(repo) == before
+    assert not (repo / "hook-ran").exists()
+    with pytest.raises(git.GitError, match="already exists"):
+        git.branch_create(repo, "crewboard/restore-1", "HEAD")
+
+
+def test_branch_delete_if_at_leaves_a_branch_that_moved(repo):
+    first = run_git(repo, "rev-parse", "HEAD")
+    run_git(repo, "commit", "-q", "--allow-empty", "-m", "second")
+    run_git(repo, "branch", "moved", "HEAD")
+
+    assert not git.branch_delete_if_at(repo, "moved", first)
+    assert git.branch_exists(repo, "moved")
+    run_git(repo, "branch", "kept-at-first", first)
+    assert git.branch_delete_if_at(repo, "kept-at-first", first)
+    assert not git.branch_exists(repo, "kept-at-first")
+
+
 # Diffs ---------------------------------------------------------------------------------
 
 

@@ -309,3 +309,35 @@ class TestDevPlanVersionIsImmutable:
         assert not (inline.has_add_permission or inline.has_change_permission)
         assert not inline.has_delete_permission
         assert "First cut" in response.content.decode()
+
+
+@pytest.mark.parametrize("where", ["task", "feature's task rows"])
+def test_task_statuses_changed_in_the_admin_roll_up(admin_client, where):
+    task = _task()
+    sub, feature = task.sub_feature, task.feature
+    if where == "task":
+        url = admin_url(Task, "change", task.pk)
+        data = form_data(admin_client.get(url))
+        data["status"] = "done"
+    else:
+        url = admin_url(Feature, "change", feature.pk)
+        data = form_data(admin_client.get(url))
+        data["tasks-0-status"] = "done"
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    sub.refresh_from_db()
+    feature.refresh_from_db()
+    assert (sub.status, feature.status) == ("done", "done")
+
+
+def test_a_status_set_on_a_feature_in_the_admin_stands_until_its_tasks_change(admin_client):
+    task = _task()
+    url = admin_url(Feature, "change", task.feature_id)
+    data = form_data(admin_client.get(url))
+    data["status"] = "cancelled"
+
+    assert admin_client.post(url, data).status_code == 302
+
+    assert Feature.objects.get(pk=task.feature_id).status == "cancelled"

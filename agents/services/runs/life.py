@@ -314,12 +314,15 @@ def _settle(run: AgentRun, *, now: datetime, active: bool = True) -> None:
     else:
         task_status = Task.Status.FAILED
     succeeded = run.status == AgentRun.Status.SUCCEEDED
+    # Its feature, sub-feature and project roll up in this transaction, never waiting
+    # for their rows (see planning.services.rollup: dispatch holds the project's).
     planning_services.task_release(
         task_id=run.task_id,
         status=task_status,
         agent_id=run.agent_id,
         held_only=external,
         coded_by_id=run.agent_id if succeeded else None,
+        project_id=run.project_id,
     )
 
 

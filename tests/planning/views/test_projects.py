@@ -370,8 +370,11 @@ def test_status_change_returns_only_the_row_and_persists(browser, project):
     html = response.content.decode()
     assert response.status_code == 200
     assert html.lstrip().startswith(f'<tr id="task-{task.pk}"')
-    assert html.rstrip().endswith("</tr>")
     assert html.count("<tr") == 1
+    # After the row, only the badges the change rolled up into, swapped out of band.
+    after_row = html.split("</tr>", 1)[1].strip().splitlines()
+    assert len(after_row) == 3
+    assert all(' hx-swap-oob="true"' in line for line in after_row)
     assert '<option value="done" selected>' in html
     assert "plan-changed" in response.headers["HX-Trigger"]
     task.refresh_from_db()
@@ -451,3 +454,25 @@ def test_status_change_needs_post(browser, project):
     task = TaskFactory(project=project, key="T1")
 
     assert browser.get(status_url(task)).status_code == 405
+
+
+def test_a_status_change_answers_with_the_statuses_it_rolled_up(browser, project):
+    feature = FeatureFactory(project=project)
+    sub = SubFeatureFactory(feature=feature)
+    task = TaskFactory(project=project, key="T1", feature=feature, sub_feature=sub)
+    page = browser.get(reverse("planning:project-detail", args=[project.slug])).content.decode()
+    assert f'<span id="sub-feature-{sub.pk}-status" class="badge badge--planned">' in page
+    assert f'<span id="feature-{feature.pk}-status" class="badge badge--backlog">' in page
+    assert '<span id="project-status" class="badge badge--planning">' in page
+
+    response = browser.post(status_url(task), {"status": "done"}, **HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith(f'<tr id="task-{task.pk}"')
+    for badge_id in (f"sub-feature-{sub.pk}-status", f"feature-{feature.pk}-status"):
+        assert f'<span id="{badge_id}" class="badge badge--done" hx-swap-oob="true">Done<' in html
+    assert (
+        '<span id="project-status" class="badge badge--completed" hx-swap-oob="true">Completed<'
+        in html
+    )
