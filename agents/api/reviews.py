@@ -32,7 +32,14 @@ class ReviewInputSerializer(serializers.Serializer[Any]):
     body = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=reviews.MAX_BODY_CHARS
     )
-    comments = CommentInputSerializer(many=True, required=False, max_length=reviews.MAX_COMMENTS)
+    comments = CommentInputSerializer(many=True, required=False)
+
+    def validate_comments(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > reviews.MAX_COMMENTS:
+            raise serializers.ValidationError(
+                f"A review takes at most {reviews.MAX_COMMENTS} comments."
+            )
+        return value
 
 
 class ReviewCommentSerializer(serializers.ModelSerializer[ReviewComment]):

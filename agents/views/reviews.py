@@ -141,7 +141,9 @@ def review_comment_add(request: AuthenticatedHtmxRequest, slug: str, key: str) -
     form = DraftCommentForm(request.POST)
     drafts = _drafts(request, task, attempt)
     if not form.is_valid():
-        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(
+            request, "; ".join(str(e) for errors in form.errors.values() for e in errors)
+        )
         return _back(project, task)
     if len(drafts) >= MAX_DRAFTS:
         messages.error(request, f"A review takes at most {MAX_DRAFTS} comments.")
@@ -180,7 +182,9 @@ def review_submit(request: AuthenticatedHtmxRequest, slug: str, key: str) -> Htt
     attempt = reviews.attempt_for_review(task=task)
     form = ReviewVerdictForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(
+            request, "; ".join(str(e) for errors in form.errors.values() for e in errors)
+        )
         return _back(project, task)
     drafts = _drafts(request, task, attempt)
     comments = [

@@ -209,7 +209,7 @@ def test_a_worktree_removed_by_hand_still_merges_what_its_branch_holds(
 def test_work_left_uncommitted_in_the_worktree_is_merged_too(
     merging_project, repo, tmp_path, approve
 ):
-    task, run = _attempt(merging_project, repo, tmp_path)
+    task, _ = _attempt(merging_project, repo, tmp_path)
     (tmp_path / "worktrees" / "T1" / "notes.md").write_text("left behind\n")
     assert approve(task).status == "merged"
     assert run_git(repo, "show", "main:notes.md") == "left behind"
