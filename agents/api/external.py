@@ -28,6 +28,7 @@ from agents import selectors, services
 from agents.api.serializers import AgentRunSerializer
 from agents.auth import AgentKeyAuthentication, IsWorkingAgent
 from agents.models import Agent, AgentRun, Metric, ToolCall
+from agents.services import reviews
 from agents.services.external import (
     DEFAULT_LEASE_SECONDS,
     MAX_LEASE_SECONDS,
@@ -83,6 +84,10 @@ class ClaimedTaskSerializer(TaskSerializer):
 class ClaimSerializer(serializers.Serializer[Any]):
     run = AgentRunSerializer()
     task = ClaimedTaskSerializer()
+    review_feedback = serializers.CharField(
+        help_text="What the last review of this task asked to change, with its line "
+        "comments; empty unless the task came back from a review."
+    )
 
 
 # A ModelSerializer builds its fields anew for every instance, which costs a claim more
@@ -111,6 +116,14 @@ class FinishSerializer(serializers.Serializer[Any]):
 
 class CompleteSerializer(FinishSerializer):
     result = serializers.DictField(required=False, default=dict)
+    branch = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=200,
+        help_text="The branch of the project's repository holding the work: with it the "
+        "task waits for review, and is merged from it once approved.",
+    )
 
 
 class FailSerializer(FinishSerializer):
@@ -317,8 +330,12 @@ class TaskClaimView(AgentKeyView):
         run = services.task_claim(agent=self.agent, **serializer.validated_data)
         if run is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
+        assert run.task is not None  # a claim is of a task
+        feedback = reviews.changes_requested_feedback(task=run.task)
         return Response(
-            CLAIM_ANSWER.to_representation({"run": run, "task": run.task}),
+            CLAIM_ANSWER.to_representation(
+                {"run": run, "task": run.task, "review_feedback": feedback}
+            ),
             status=status.HTTP_201_CREATED,
         )
 
@@ -345,7 +362,8 @@ class RunCompleteView(RunFinishView):
     @extend_schema(
         request=CompleteSerializer,
         responses={200: RunFinishedSerializer, 409: CONFLICT},
-        description="Finish the run as succeeded: its task is done and the agent idle.",
+        description="Finish the run as succeeded: its task is done (or, with `branch`, "
+        "waits for review) and the agent idle.",
     )
     def post(self, request: Request, run_id: int, **kwargs: Any) -> Response:
         return super().post(request, run_id, **kwargs)

@@ -83,7 +83,8 @@ def executor_prompt(*, run: AgentRun) -> str:
     feedback = run.payload.get("feedback") or []
     if feedback:
         last = str(feedback[-1].get("content", ""))[-FEEDBACK_CHARS:]
-        parts.append(_section("Your last attempt failed its checks", last))
+        # Its checks failed, a review asked for changes, or it no longer merges.
+        parts.append(_section("What was said of your last attempt", last))
     parts.append(
         _section(
             "Reporting back",

@@ -24,6 +24,7 @@ from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
 from agents.services import runs
 from agents.services.agents import agent_create
 from agents.services.logs import ReportItemError, decisions_record, metrics_record
+from core import git
 from core.db import instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError, PermissionDeniedError
 from planning.models import Project
@@ -238,18 +239,30 @@ def _fenced_run(run: AgentRun, *, agent: Agent, attempt: int, now: datetime) -> 
 
 
 def agent_run_complete(
-    *, run: AgentRun, agent: Agent, attempt: int, result: Mapping[str, Any] | None = None
+    *,
+    run: AgentRun,
+    agent: Agent,
+    attempt: int,
+    result: Mapping[str, Any] | None = None,
+    branch: str = "",
 ) -> AgentRun:
-    """Finish the agent's run as succeeded: its task is done, the agent idle.
+    """Finish the agent's run as succeeded: its task is done, the agent idle. With
+    `branch`, a branch of the project's repository holding the work, the task waits for
+    review instead, and is merged from that branch once approved.
 
     Records the run's task_duration Metric (seconds). Raises ConflictError, changing
     nothing, unless `agent` holds the run, it is running, `attempt` is its attempt and
-    its lease has not expired.
+    its lease has not expired; DomainError for a branch the repository does not have.
     """
+    if branch:
+        _check_branch(run.project, branch)
     with transaction.atomic():
         agent = _lock_agent(agent)
         now = timezone.now()
         run = _fenced_run(run, agent=agent, attempt=attempt, now=now)
+        if branch:
+            run.branch_name = branch
+            run.save(update_fields=["branch_name", "updated_at"])
         runs.run_finish(run=run, succeeded=True, result=dict(result or {}))
         finished, started = run.finished_at, run.started_at
         duration = (finished - started).total_seconds() if finished and started else 0.0
@@ -267,6 +280,17 @@ def agent_run_complete(
         if run.task is not None:
             run.task.refresh_from_db()
         return run
+
+
+def _check_branch(project: Project, branch: str) -> None:
+    if not project.root_path:
+        raise DomainError(
+            "The project has no repository: complete without a branch.", field="branch"
+        )
+    if branch.startswith("-") or not git.branch_exists(project.root_path, branch):
+        raise DomainError(
+            f"Branch {branch!r} does not exist in the project's repository.", field="branch"
+        )
 
 
 def agent_run_fail(*, run: AgentRun, agent: Agent, attempt: int, error: str) -> AgentRun:

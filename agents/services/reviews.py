@@ -24,6 +24,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 
+from agents import selectors
 from agents.models import Agent, AgentRun, Merge, Review, ReviewComment, Workspace
 from agents.prompts import review_goal
 from agents.services import coding, merges, runs
@@ -230,13 +231,16 @@ def changes_feedback(review: Review) -> str:
     return "\n".join(lines)
 
 
-def review_attempt_workspace(*, task: Task) -> Workspace | None:
-    """The live worktree of the task's attempt under review, if it still exists."""
-    return (
-        Workspace.objects.filter(task=task, status=Workspace.Status.ACTIVE)
-        .order_by("-created_at")
-        .first()
-    )
+def changes_requested_feedback(*, task: Task) -> str:
+    """What an agent taking the task up again is told, when its last review asked for
+    changes ("" otherwise; no query for a task never sent back)."""
+    if task.qa_iterations == 0:
+        return ""
+    last = selectors.review_list(task=task).first()
+    if last is None or last.verdict != Review.Verdict.REQUEST_CHANGES:
+        return ""
+    return changes_feedback(last)
+
 
 
 # Reviewer agents ----------------------------------------------------------------------------

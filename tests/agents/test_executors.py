@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from agents.models import AgentRun, DecisionLog, Metric, RunLogChunk, ToolCall
-from agents.services import runs
+from agents.services import reviews, runs, verify
 from agents.services.executors import executor_attempt_execute
 from agents.workspaces import commands
 from agents.workspaces.executors import executor_check, tools_bin_dir
@@ -337,3 +337,34 @@ def test_the_celery_task_runs_the_attempt(project, repo, worktree, cli_bin):
 def test_sandbox_is_reported():
     # The suite's other tests run confined wherever bubblewrap works here.
     assert commands.sandbox_available() in (True, False)
+
+
+@pytest.mark.django_db
+def test_a_persons_line_comments_reach_the_clis_follow_up_run(
+    project, repo, worktree, cli_bin, user
+):
+    run = coding_run(project, repo, worktree, executor="command", command=["cat", "{prompt_file}"])
+    project.verify_command = "true"
+    project.status = "active"
+    project.save()
+    (worktree / "hello.txt").write_text("hi\n")
+    executor_attempt_execute(run_id=run.pk)
+    verify.verify_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert (run.status, run.task.status) == ("succeeded", "review")
+
+    reviews.review_submit(
+        task=run.task,
+        verdict="request_changes",
+        body="Say it louder.",
+        comments=[reviews.CommentInput(path="hello.txt", line=1, body="Use capitals: HI")],
+        reviewer=user,
+    )
+    run.refresh_from_db()
+    assert (run.status, run.stage) == ("running", "coding")
+    before = len(log_text(run))
+    executor_attempt_execute(run_id=run.pk)  # the follow-up run of the CLI
+
+    follow_up = log_text(run)[before:]
+    assert "Say it louder." in follow_up and "Use capitals: HI" in follow_up
+    assert "hello.txt:1" in follow_up and "> hi" in follow_up

@@ -6,10 +6,13 @@ import sys
 
 import pytest
 
+from agents import selectors
+from agents import services as agent_services
 from agents.models import AgentRun, Merge, Review, ReviewComment
 from agents.services import orchestrator, reviews
 from config.celery import app as celery_app
 from tests.agents.reviewing import attempt_in_review
+from tests.agents.test_external import agent_client
 from tests.factories import AgentFactory, TaskFactory
 from tests.fakes.openai_server import completion, tool_call
 from tests.gitrepos import make_repo, run_git
@@ -243,8 +246,6 @@ def test_changes_requested_past_the_qa_limit_block_the_task_for_a_person(
     task.refresh_from_db()
     attempt.refresh_from_db()
     assert task.status == "blocked" and attempt.status == "succeeded"
-    from agents import selectors
-
     assert task in selectors.task_blocked_after_checks_list(project=coding_project)
 
 
@@ -312,3 +313,58 @@ def test_only_members_see_and_only_writers_give_reviews(
     assert viewer_api.get(url).status_code == 200
     assert viewer_api.post(url, {"verdict": "approve"}, format="json").status_code == 403
     assert api.get(f"/api/v1/projects/{coding_project.slug}/tasks/NOPE/review/").status_code == 404
+
+
+def test_an_external_agents_branch_is_reviewed_and_the_next_claim_carries_the_comments(
+    coding_project, repo, api, eager_celery, django_capture_on_commit_callbacks
+):
+    coding_project.status = "active"
+    coding_project.save()
+    agent = AgentFactory(project=coding_project, name="claude-1", type="external")
+    worker = agent_client(agent_services.agent_key_issue(agent=agent).key)
+    TaskFactory(project=coding_project, key="T1", name="Add numbers")
+    base = f"/api/v1/projects/{coding_project.slug}"
+
+    first = worker.post(f"{base}/tasks/claim/", {}, format="json").json()
+    assert first["review_feedback"] == ""
+    run_git(repo, "branch", "claude/T1")
+    (repo / "calc.py").write_text("x = 1\n")
+    run_git(repo, "checkout", "-q", "claude/T1")
+    run_git(repo, "add", "calc.py")
+    run_git(repo, "commit", "-qm", "calc")
+    run_git(repo, "checkout", "-q", "main")
+    # A branch the repository lacks is refused, and the run stays open.
+    refused = worker.post(
+        f"{base}/runs/{first['run']['id']}/complete/",
+        {"attempt": 1, "branch": "no-such-branch"},
+        format="json",
+    )
+    assert refused.status_code == 400 and "no-such-branch" in refused.content.decode()
+    done = worker.post(
+        f"{base}/runs/{first['run']['id']}/complete/",
+        {"attempt": 1, "branch": "claude/T1"},
+        format="json",
+    )
+    assert done.status_code == 200 and done.json()["task"]["status"] == "review"
+
+    api.post(
+        f"{base}/tasks/T1/review/",
+        {
+            "verdict": "request_changes",
+            "comments": [{"path": "calc.py", "line": 1, "body": "Call it y."}],
+        },
+        format="json",
+    )
+    second = worker.post(f"{base}/tasks/claim/", {}, format="json").json()
+    assert second["task"]["key"] == "T1" and second["run"]["attempt"] == 2
+    assert "Call it y." in second["review_feedback"] and "calc.py:1" in second["review_feedback"]
+
+    worker.post(
+        f"{base}/runs/{second['run']['id']}/complete/",
+        {"attempt": 2, "branch": "claude/T1"},
+        format="json",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(f"{base}/tasks/T1/review/", {"verdict": "approve"}, format="json")
+    assert api.get(f"{base}/tasks/T1/review/").json()["merge"]["status"] == "merged"
+    assert run_git(repo, "show", "main:calc.py") == "x = 1"

@@ -306,7 +306,8 @@ def _settle(run: AgentRun, *, now: datetime, active: bool = True) -> None:
     if run.status == AgentRun.Status.SUCCEEDED:
         # An external agent reports its task done itself; a built-in or CLI agent's
         # work waits for a reviewer (its checks, if any, have passed).
-        task_status = Task.Status.DONE if external else Task.Status.REVIEW
+        # (An external agent that names the branch holding its work waits for one too.)
+        task_status = Task.Status.DONE if external and not run.branch_name else Task.Status.REVIEW
     elif run.status == AgentRun.Status.CANCELLED or external:
         task_status = Task.Status.PENDING
     elif run.result.get("qa_blocked"):

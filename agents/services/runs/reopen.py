@@ -3,8 +3,11 @@ conflicts with the base branch.
 
 ```
   succeeded (task in review) ── changes requested ──▶ running, coding (its agent idle)
-                                                  └─▶ queued, coding (its agent busy; it
-                                                      resumes when the agent is free)
+                                                  ├─▶ queued, coding (its agent busy; it
+                                                  │   resumes when the agent is free)
+                                                  └─▶ succeeded, task pending for it (an
+                                                      external agent: its next claim
+                                                      carries the review)
 ```
 The agent carries on in the same worktree and branch, told why: a built-in agent at its
 next step, a coding CLI in a follow-up run of the CLI. Each time counts as a QA
@@ -58,6 +61,14 @@ def run_changes_requested(*, run_id: int, feedback: str) -> AgentRun:
         run.result = {**run.result, "qa_blocked": True}
         run.save(update_fields=["result", "updated_at"])
         planning_services.task_update(task=task, data={"status": Task.Status.BLOCKED})
+        return run
+    if agent.type == Agent.Type.EXTERNAL:
+        # It works elsewhere: the task waits for it, and its next claim carries the review.
+        run.payload = {**run.payload, "feedback": [{"after_step": 0, "content": feedback}]}
+        run.save(update_fields=["payload", "updated_at"])
+        planning_services.task_update(
+            task=task, data={"status": Task.Status.PENDING, "assigned_agent": agent}
+        )
         return run
     number = _current_step(run)
     notes = [*run.payload.get("feedback", []), {"after_step": number - 1, "content": feedback}]
