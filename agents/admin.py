@@ -13,8 +13,11 @@ from agents.models import (
     AgentState,
     Checkpoint,
     DecisionLog,
+    Merge,
     Metric,
     PlanningCycle,
+    Review,
+    ReviewComment,
     ToolCall,
 )
 from agents.services import runs
@@ -324,3 +327,71 @@ class AgentStateAdmin(admin.ModelAdmin[AgentState]):
     list_select_related = ("project",)
     autocomplete_fields = ("project",)
     readonly_fields = ("created_at", "updated_at")
+
+
+class ReviewCommentInline(admin.TabularInline[ReviewComment, Review]):
+    model = ReviewComment
+    fields = ("path", "line", "side", "line_text", "body", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(Review)
+class ReviewAdmin(AppendOnlyAdmin[Review]):
+    """Reviews are written by people on the review page or the API, and by reviewer
+    agents; the database rejects changes to them."""
+
+    list_display = ("id", "task", "verdict", "reviewer_label", "run", "created_at")
+    list_filter = ("verdict",)
+    search_fields = ("task__key", "project__slug", "body")
+    ordering = ("-id",)
+    list_select_related = ("task", "run__agent", "reviewer", "reviewer_agent")
+    fields = (
+        "project",
+        "task",
+        "run",
+        "reviewer",
+        "reviewer_agent",
+        "verdict",
+        "body",
+        "base_commit",
+        "head_commit",
+        "created_at",
+    )
+    readonly_fields = fields
+    inlines = (ReviewCommentInline,)
+
+
+@admin.register(Merge)
+class MergeAdmin(AppendOnlyAdmin[Merge]):
+    """Merges change only through agents.services.merges (approve a review to merge)."""
+
+    list_display = ("id", "task", "status", "strategy", "branch", "base_branch", "created_at")
+    list_filter = ("status", "strategy")
+    search_fields = ("task__key", "project__slug", "branch", "merge_commit")
+    ordering = ("-id",)
+    list_select_related = ("task",)
+    fields = (
+        "project",
+        "task",
+        "run",
+        "strategy",
+        "status",
+        "branch",
+        "base_branch",
+        "base_commit",
+        "merge_commit",
+        "conflicts",
+        "message",
+        "pull_request_url",
+        "merged_by",
+        "merger_agent",
+        "attempts",
+        "created_at",
+        "finished_at",
+    )
+    readonly_fields = fields

@@ -15,8 +15,11 @@ from agents.models import (
     AgentState,
     Checkpoint,
     DecisionLog,
+    Merge,
     Metric,
     PlanningCycle,
+    Review,
+    ReviewComment,
     ToolCall,
 )
 from tests.factories import (
@@ -92,7 +95,37 @@ def _metric() -> Metric:
     )
 
 
+def _review() -> Review:
+    run = AgentRunFactory(task=TaskFactory(), branch_name="crewboard/T-1")
+    review = Review.objects.create(
+        project=run.project,
+        task=run.task,
+        run=run,
+        reviewer_agent=AgentFactory(project=run.project, type="reviewer"),
+        verdict="request_changes",
+        body="Two things",
+    )
+    ReviewComment.objects.create(review=review, path="calc.py", line=3, body="Off by one")
+    return review
+
+
+def _merge() -> Merge:
+    run = AgentRunFactory(task=TaskFactory(), branch_name="crewboard/T-1")
+    return Merge.objects.create(
+        project=run.project,
+        task=run.task,
+        run=run,
+        strategy="squash",
+        status="waiting",
+        branch=run.branch_name,
+        base_branch="main",
+        message="main has local changes in README.md",
+    )
+
+
 APPEND_ONLY: dict[type[Model], Callable[[], Model]] = {
+    Review: _review,
+    Merge: _merge,
     ToolCall: _tool_call,
     PlanningCycle: _planning_cycle,
     DecisionLog: _decision,
