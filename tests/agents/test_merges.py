@@ -7,6 +7,7 @@ import pytest
 from agents.models import AgentRun, Checkpoint, DecisionLog, Merge, Workspace
 from agents.services import merges, reviews
 from config.celery import app as celery_app
+from core import git
 from planning import selectors as planning_selectors
 from planning.models import TaskDependency
 from tests.agents.reviewing import attempt_in_review
@@ -248,3 +249,37 @@ def test_a_merger_agent_is_named_as_the_merger_of_an_agent_approved_task(
     assert task.status == "done"
     assert task.merged_by is None and task.merged_by_agent == merger
     assert AgentRun.objects.filter(agent=merger).count() == 0  # the merge is Crewboard's own
+
+
+@pytest.mark.parametrize("moves, status", [(1, "merged"), (2, "failed")])
+def test_a_base_that_moves_during_the_merge_is_tried_once_more_then_reported(
+    moves, status, merging_project, repo, tmp_path, approve, monkeypatch
+):
+    task, _ = _attempt(merging_project, repo, tmp_path)
+    made = git.merge_commit_create
+    commits_left = [moves]
+
+    def someone_commits_meanwhile(*args, **kwargs):
+        result = made(*args, **kwargs)
+        if commits_left[0]:
+            commits_left[0] -= 1
+            (repo / f"other-{commits_left[0]}.txt").write_text("theirs\n")
+            run_git(repo, "add", "-A")
+            run_git(repo, "commit", "-qm", "someone else")
+        return result
+
+    # Someone else's commit lands between the merge being made and the base moving.
+    monkeypatch.setattr(git, "merge_commit_create", someone_commits_meanwhile)
+
+    merge = approve(task)
+
+    assert merge.status == status, merge.message
+    if status == "failed":
+        assert "moved twice" in merge.message and task.status == "review"
+        assert run_git(repo, "log", "-1", "--format=%s", "main") == "someone else"
+    else:
+        assert run_git(repo, "log", "-2", "--format=%s", "main").splitlines() == [
+            "T1: Work on T1",
+            "someone else",
+        ]
+    assert run_git(repo, "status", "--porcelain") == ""
