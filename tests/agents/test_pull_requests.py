@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from agents.models import Merge
+from agents.services import merges, reviews
 from agents.services.pull_requests import (
     GitHubError,
     PullRequest,
     github_remote_enabled,
     pull_request_for_branch,
 )
+from tests.agents.reviewing import attempt_in_review
 from tests.fakes.git_https import SmartGitHttpsServer, publish
 from tests.fakes.github_api import FakeGitHubApi
 from tests.gitrepos import make_repo, run_git
@@ -157,3 +160,33 @@ def test_the_github_path_needs_a_token_and_a_github_repository(settings):
     settings.GITHUB_WEB_HOSTS = ["ghe.example.com"]
     assert github_remote_enabled("https://ghe.example.com/team/app.git")
     assert not github_remote_enabled("https://github.com/octo/app.git")
+
+
+@pytest.mark.django_db
+def test_approved_work_of_a_github_project_becomes_a_pull_request_not_a_local_merge(
+    github, repo, tmp_path, project, user, settings, django_capture_on_commit_callbacks
+):
+    settings.WORKSPACES_DIR = tmp_path / "worktrees"
+    project.root_path = str(repo)
+    project.repository_url = github.repository_url
+    project.save()
+    task, run = attempt_in_review(
+        project, repo, key="T1", files={"calc.py": "x = 1\n"}, worktrees=tmp_path / "worktrees"
+    )
+    main_before = run_git(repo, "rev-parse", "main")
+    with django_capture_on_commit_callbacks():
+        reviews.review_submit(task=task, verdict="approve", reviewer=user)
+    merge = merges.merge_execute(merge_id=Merge.objects.get().pk)
+
+    assert merge is not None and merge.status == "pull_request", merge.message
+    [opened] = github.api.pulls
+    assert merge.pull_request_url == opened["html_url"]
+    assert opened["head"]["ref"] == run.branch_name and opened["base"]["ref"] == "main"
+    assert opened["title"] == "T1: Work on T1"
+    # Nothing merged here: the task waits for the pull request to be merged on GitHub.
+    assert run_git(repo, "rev-parse", "main") == main_before
+    task.refresh_from_db()
+    assert task.status == "review"
+    assert run_git(github.served, "rev-parse", run.branch_name) == run_git(
+        repo, "rev-parse", run.branch_name
+    )
