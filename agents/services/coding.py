@@ -48,10 +48,8 @@ def _blocked_task(task: Task, *, or_in_review: bool = False) -> Task:
     if or_in_review:
         allowed.append(Task.Status.REVIEW)
     if task.status not in allowed:
-        waiting = " or waiting for review" if or_in_review else ""
-        raise ConflictError(
-            f"{task.key} is {task.get_status_display().lower()}, not blocked, failed{waiting}."
-        )
+        expected = "blocked, failed or waiting for review" if or_in_review else "blocked or failed"
+        raise ConflictError(f"{task.key} is {task.get_status_display().lower()}, not {expected}.")
     return task
 
 

@@ -242,7 +242,6 @@ def changes_requested_feedback(*, task: Task) -> str:
     return changes_feedback(last)
 
 
-
 # Reviewer agents ----------------------------------------------------------------------------
 
 

@@ -47,4 +47,6 @@ def test_a_tester_or_reviewer_gets_no_tool_that_changes_code(project):
     assert "run_command" in names("tester")
     assert not names("tester") & {"write_file", "edit_file", "git_commit"}
     assert not names("reviewer") & {"write_file", "edit_file", "git_commit", "run_command"}
-    assert "read_file" in names("reviewer") and "finish" in names("reviewer")
+    # A reviewer ends its run with its verdict; no other role can give one.
+    assert {"read_file", "review_submit"} <= names("reviewer") and "finish" not in names("reviewer")
+    assert "review_submit" not in names("coder") | names("tester")

@@ -182,6 +182,8 @@ def test_adding_a_project_makes_its_owner_a_member(admin_client):
             "base_branch": "main",
             "max_qa_iterations": 3,
             "default_executor": "builtin",
+            "review": "human",
+            "merge_strategy": "squash",
             "enabled_tools": "[]",
         },
     )

@@ -91,6 +91,8 @@ def test_adding_a_project_from_a_repository_url_clones_it(admin_client, repo, se
             "base_branch": "main",
             "max_qa_iterations": 3,
             "default_executor": "builtin",
+            "review": "human",
+            "merge_strategy": "squash",
             "enabled_tools": "[]",
         },
     )

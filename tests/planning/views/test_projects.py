@@ -296,11 +296,11 @@ def test_project_page_counts_the_tasks_waiting_for_review(browser, project):
     TaskFactory(project=project, key="D1", status=Task.Status.DONE)
 
     summary = browser.get(detail_url(project), **HTMX).content.decode()
-    assert "<strong>2</strong> wait for review: accept the work on their branches" in summary
+    assert "<strong>2</strong> wait for review: open their diff from the task list" in summary
 
     Task.objects.filter(key="R2").update(status=Task.Status.DONE)
     summary = browser.get(detail_url(project), **HTMX).content.decode()
-    assert "<strong>1</strong> waits for review: accept the work on its branch" in summary
+    assert "<strong>1</strong> waits for review: open its diff from the task list" in summary
 
     Task.objects.filter(key="R1").update(status=Task.Status.DONE)
     assert "for review" not in browser.get(detail_url(project), **HTMX).content.decode()

@@ -31,6 +31,8 @@ def form_data(**changes):
         "verify_command": "",
         "max_qa_iterations": "3",
         "default_executor": "builtin",
+        "review": "human",
+        "merge_strategy": "squash",
     }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
@@ -57,6 +59,9 @@ def test_the_page_shows_every_setting(browser, project, django_assert_max_num_qu
         "enabled_tools",
         "allow_network",
         "default_executor",
+        "review",
+        "merge_strategy",
+        "keep_branches",
     ):
         assert f'name="{name}"' in html, name
     assert 'value="shell_test"' in html
@@ -98,8 +103,8 @@ def test_a_root_path_that_is_not_a_checkout_shows_on_its_field_and_saves_nothing
     browser, project, tmp_path, django_assert_max_num_queries
 ):
     # session, user, membership with its project, and the form's check of the project's
-    # three constraints (each in a savepoint): nothing is written
-    with django_assert_max_num_queries(12):
+    # four constraints (each in a savepoint): nothing is written
+    with django_assert_max_num_queries(15):
         response = browser.post(
             url("project-settings"),
             form_data(root_path=str(tmp_path), verify_command="make test"),
