@@ -331,6 +331,11 @@ def review_list(*, task: Task) -> QuerySet[Review]:
     )
 
 
+def agent_run_by_key(*, project: Project, idempotency_key: str) -> AgentRun | None:
+    """The project's run with this idempotency key, if any."""
+    return AgentRun.objects.filter(project=project, idempotency_key=idempotency_key).first()
+
+
 def merge_latest(*, task: Task) -> Merge | None:
     """The task's latest merge, if any."""
     return Merge.objects.filter(task=task).order_by("-created_at", "-id").first()

@@ -245,7 +245,7 @@ def changes_requested_feedback(*, task: Task) -> str:
 # Reviewer agents ----------------------------------------------------------------------------
 
 
-def _review_key(attempt_id: int, qa_iterations: int) -> str:
+def review_run_key(attempt_id: int, qa_iterations: int) -> str:
     # One reviewer run per attempt and round of changes, however often dispatch runs.
     return f"review-{attempt_id}-{qa_iterations}"
 
@@ -273,7 +273,7 @@ def review_runs_start(*, project: Project, agents: Sequence[Agent], slots: int) 
         .exclude(Exists(on_its_way))
         .order_by("updated_at", "pk")[: slots * 4 + 8]
     )
-    keys = {_review_key(t.attempt_id, t.qa_iterations): t for t in waiting}
+    keys = {review_run_key(t.attempt_id, t.qa_iterations): t for t in waiting}
     reviewed = set(
         AgentRun.objects.filter(project=project, idempotency_key__in=keys).values_list(
             "idempotency_key", flat=True

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agents import selectors
 from agents.forms import DraftCommentForm, ReviewVerdictForm
-from agents.models import AgentRun, Merge, ReviewComment
+from agents.models import AgentRun, Merge, Review, ReviewComment
 from agents.services import merges, orchestrator, pull_requests, reviews
 from agents.views import review_diff
 from core.errors import DomainError
@@ -67,10 +67,36 @@ def _save_drafts(
     request.session[DRAFTS_KEY] = stored
 
 
-def _reviewer_waiting(project: Project, task: Task) -> str:
-    """Why no reviewer agent is looking at the task, when the project wants one."""
+def _reviewer_waiting(
+    project: Project, task: Task, attempt: AgentRun | None, review_list: list[Review]
+) -> str:
+    """What the reviewer agent is doing about the task, when the project wants one to
+    review it: reviewing, ended without a verdict, or why none can."""
     if project.review == Project.Review.HUMAN or task.status != Task.Status.REVIEW:
         return ""
+    if attempt is not None:
+        key = reviews.review_run_key(attempt.pk, task.qa_iterations)
+        run = selectors.agent_run_by_key(project=project, idempotency_key=key)
+        if run is not None and run.status in AgentRun.ACTIVE_STATUSES:
+            return f"A reviewer agent is reviewing this attempt (run {run.pk})."
+        if run is None:
+            return _reviewer_missing(project)
+        created = run.created_at
+        judged = any(
+            r.reviewer_agent_id is not None and r.created_at >= created for r in review_list
+        )
+        if not judged:
+            why = f": {run.error}" if run.error else ""
+            return (
+                f"The reviewer agent's run {run.pk} ended without a verdict{why}. Review "
+                "the work yourself."
+            )
+        return ""
+    return _reviewer_missing(project)
+
+
+def _reviewer_missing(project: Project) -> str:
+    """Why no reviewer agent has taken the task up, if one cannot."""
     candidates = list(project.agents.filter(type="reviewer").exclude(status="terminated"))
     if not candidates:
         return (
@@ -112,7 +138,7 @@ def task_review(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
         "drafts": drafts,
         "merge": selectors.merge_latest(task=task),
         "checks": selectors.run_checks(run=attempt) if attempt else [],
-        "reviewer_waiting": _reviewer_waiting(project, task),
+        "reviewer_waiting": _reviewer_waiting(project, task, attempt, review_list),
         "opens_pull_request": pull_requests.github_remote_enabled(project.repository_url),
         "verdict_form": ReviewVerdictForm(),
         "comment_form": DraftCommentForm(),

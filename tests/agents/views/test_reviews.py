@@ -9,7 +9,7 @@ from agents.models import Merge, Review, ReviewComment, ToolCall
 from config.celery import app as celery_app
 from tests.agents.reviewing import attempt_in_review
 from tests.agents.views.pages import HTMX, messages_of, url
-from tests.factories import TaskFactory
+from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
 from tests.gitrepos import make_repo, run_git, write_files
 
 pytestmark = pytest.mark.django_db
@@ -217,3 +217,26 @@ def test_a_deleted_branch_shows_why_there_is_no_diff(browser, project, in_review
     html = browser.get(url("task-review", project, "T1")).content.decode()
     assert "The diff cannot be read" in html and attempt.branch_name in html
     assert 'id="review-verdict-form"' in html  # a person can still abandon it
+
+
+def test_a_project_reviewed_by_an_agent_says_what_its_reviewer_is_doing(
+    browser, project, in_review
+):
+    task, attempt = in_review
+    project.review = "agent"
+    project.save()
+    html = browser.get(url("task-review", project, "T1")).content.decode()
+    assert "it has none: add one, or review it yourself" in html
+
+    reviewer = AgentFactory(project=project, name="reviewer-1", type="reviewer")
+    AgentRunFactory(
+        project=project,
+        agent=reviewer,
+        task=task,
+        kind="review",
+        status="failed",
+        error="model unreachable",
+        idempotency_key=f"review-{attempt.pk}-0",
+    )
+    html = browser.get(url("task-review", project, "T1")).content.decode()
+    assert "ended without a verdict: model unreachable" in html
