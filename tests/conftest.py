@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from config.celery import app as celery_app
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.fakes.openai_server import FakeOpenAIServer
 
@@ -98,3 +99,13 @@ def coding_model(settings):
         settings.LLM_PROVIDER = "openai"
         settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: never answers
         settings.LLM_API_KEY = "sk-unused"
+
+
+@pytest.fixture
+def eager_celery():
+    """Celery tasks run in this process as they are sent (once their transaction commits,
+    under django_capture_on_commit_callbacks), in the order workers would take them."""
+    was = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = was

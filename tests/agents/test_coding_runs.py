@@ -11,7 +11,6 @@ import pytest
 
 from agents.models import AgentRun, Metric, RunLogChunk, ToolCall, Workspace
 from agents.services import orchestrator
-from config.celery import app as celery_app
 from tests.factories import AgentFactory, TaskFactory
 from tests.fakes.openai_server import completion, tool_call
 from tests.gitrepos import checkout_fingerprint, make_repo, run_git
@@ -28,14 +27,6 @@ class AddTest(unittest.TestCase):
     def test_add(self):
         self.assertEqual(add(2, 3), 5)
 """
-
-
-@pytest.fixture
-def eager_celery():
-    was = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = was
 
 
 @pytest.fixture

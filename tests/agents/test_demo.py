@@ -12,21 +12,12 @@ from django.core.management import call_command
 from agents.models import Agent, AgentRun, RunLogChunk
 from agents.services import orchestrator
 from agents.services.demo import DEMO_SLUG, coding_demo_ensure
-from config.celery import app as celery_app
 from planning.models import Project
 from tests.gitrepos import checkout_fingerprint, run_git
 
 pytestmark = pytest.mark.django_db
 
 EXAMPLE = Path(django_settings.BASE_DIR) / "examples" / "demo_coder.py"
-
-
-@pytest.fixture
-def eager_celery():
-    was = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = was
 
 
 def test_the_demo_is_a_repository_whose_test_fails_and_a_project_to_fix_it(user, tmp_path):

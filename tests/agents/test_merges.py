@@ -6,7 +6,6 @@ import pytest
 
 from agents.models import AgentRun, Checkpoint, DecisionLog, Merge, Workspace
 from agents.services import merges, reviews
-from config.celery import app as celery_app
 from core import git
 from planning import selectors as planning_selectors
 from planning.models import TaskDependency
@@ -15,14 +14,6 @@ from tests.factories import AgentFactory, TaskFactory
 from tests.gitrepos import checkout_fingerprint, make_repo, run_git
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def eager_celery():
-    was = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = was
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from agents import selectors
 from agents import services as agent_services
 from agents.models import AgentRun, Merge, Review, ReviewComment
 from agents.services import orchestrator, reviews
-from config.celery import app as celery_app
 from tests.agents.reviewing import attempt_in_review
 from tests.agents.test_external import agent_client
 from tests.factories import AgentFactory, TaskFactory
@@ -20,14 +19,6 @@ from tests.gitrepos import make_repo, run_git
 pytestmark = pytest.mark.django_db
 
 CODE_TOOLS = ["read_file", "write_file", "edit_file", "list_files", "run_command", "git_commit"]
-
-
-@pytest.fixture
-def eager_celery():
-    was = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = was
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from agents.models import Merge, Review, ReviewComment, ToolCall
-from config.celery import app as celery_app
 from tests.agents.reviewing import attempt_in_review
 from tests.agents.views.pages import HTMX, messages_of, url
 from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
@@ -15,14 +14,6 @@ from tests.gitrepos import make_repo, run_git, write_files
 pytestmark = pytest.mark.django_db
 
 CALC = "def add(a, b):\n    return a - b\n"
-
-
-@pytest.fixture
-def eager_celery():
-    was = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = was
 
 
 @pytest.fixture
