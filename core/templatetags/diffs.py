@@ -1,5 +1,5 @@
-"""{% diff_page_rows %}, {% diff_rows file %} and {% diff_tree diff %}: a page's lines
-and its file tree, for templates/core/_diff.html."""
+"""{% diff_page_rows %}, {% diff_rows file %}, {% diff_tree diff %} and `|ascii_html`: a
+page's lines, its file tree and its paths, for templates/core/_diff.html."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -8,10 +8,11 @@ from django import template
 from django.http import QueryDict
 from django.template.context import Context
 from django.template.loader import get_template
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from core.diffview.pages import DiffFile, DiffPage
-from core.diffview.rows import files_rows_html
+from core.diffview.rows import ascii_html, files_rows_html
 from core.diffview.tree import tree_html
 
 register = template.Library()
@@ -64,4 +65,11 @@ def diff_tree(context: Context, diff: DiffPage) -> SafeString:
     query.pop("page", None)
     query.pop("file", None)
     # Every name went through html.escape (core/diffview/tree.py).
-    return mark_safe(tree_html(diff, query.urlencode()))
+    return mark_safe(ascii_html(tree_html(diff, query.urlencode())))
+
+
+@register.filter(name="ascii_html")
+def ascii_html_filter(value: str) -> SafeString:
+    """`value` escaped, every character beyond ASCII written as a character reference:
+    a path in a page of rows that are all ASCII (core.diffview.rows.ascii_html)."""
+    return mark_safe(ascii_html(str(conditional_escape(value))))

@@ -4,6 +4,7 @@ Django's template engine from real repositories."""
 import re
 import shutil
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,23 @@ def test_text_and_names_from_the_repository_are_escaped(review):
     assert "&quot;odd \\&quot;name\\&quot; &lt;b&gt;.txt&quot;" in html  # in hx-vals' JSON
 
 
+@pytest.mark.parametrize("view", ["unified", "split"])
+def test_text_and_paths_beyond_ascii_are_shown_as_written_by_an_ascii_page(tmp_path, view):
+    text = 'def greet():\n    return "Grüße — ✓ 日本"  # naïve\n'
+    repo = make_repo(tmp_path / "repo", {"greet.py": "def greet():\n    return 1\n"})
+    base = run_git(repo, "rev-parse", "HEAD")
+    head = commit_files(repo, {"greet.py": text, "notes/café.md": "½ ∑\n"})
+
+    html = render(diff_page(repo, base, head), view=view, comment_url="/c/")
+
+    # One character beyond ASCII would make the whole page's text wider to copy and
+    # encode; a browser reads the character references as the characters.
+    assert html.isascii()
+    shown = unescape(re.sub(r"<[^>]+>", "", html))
+    assert 'return "Grüße — ✓ 日本"  # naïve' in shown
+    assert "½ ∑" in shown and "café.md" in shown
+
+
 def test_nothing_the_content_policy_blocks(review):
     html = render(diff_page(*review), comment_url="/c/", view="split")
 
@@ -144,7 +162,7 @@ def test_other_pages_are_linked_from_the_tree_and_the_pager(tmp_path):
     later = diff_page(repo, base, head, page=2).files[0]
     assert f'href="?page=2#{later.anchor}"' in html
     assert f'href="?view=split&amp;page=2#{later.anchor}"' in split
-    assert 'href="?page=2" rel="next">Next files →</a>' in html
+    assert 'href="?page=2" rel="next">Next files &rarr;</a>' in html
     assert "Page 1 of 2" in html
 
 
