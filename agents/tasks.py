@@ -15,6 +15,7 @@ from agents.services import (
     merges,
     orchestrator,
     planner,
+    review_diffs,
     runs,
     verify,
     workspaces,
@@ -102,6 +103,14 @@ def merge_approved(merge_id: int) -> None:
 def retry_waiting_merges() -> None:
     """Periodic (celery beat): try again the merges waiting for a clean checkout."""
     merges.merges_waiting_retry()
+
+
+@shared_task(acks_late=True)
+def warm_review_diff(run_id: int) -> None:
+    """Read a coding attempt that entered review into the cache, its diff's every page
+    coloured, so that its reviewer's first view is a fast one (idempotent; a task that
+    no longer waits for review on it is skipped)."""
+    review_diffs.review_diff_warm(run_id=run_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -10,12 +10,11 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from agents.forms import DraftCommentForm
-from agents.models import AgentRun, Merge, Review, Workspace
-from agents.services import reviews
+from agents.models import AgentRun, Merge, Review
+from agents.services import review_diffs, reviews
 from core import git
 from core.diffview.comments import comments_by_anchor, line_text_at
 from core.diffview.pages import DiffFileNotFound, DiffPage, diff_options, diff_page, line_anchor
@@ -40,25 +39,6 @@ class ShownComment:
     @property
     def anchor(self) -> str:
         return line_anchor(self.path, self.side, self.line)
-
-
-def diff_commits(project: Project, attempt: AgentRun) -> tuple[str, str]:
-    """The commits the attempt's diff spans: from where its worktree started to its
-    branch; once merged (its branch gone), to the merge commit. Raises GitError."""
-    repo = project.root_path
-    merged = (
-        Merge.objects.filter(run=attempt, status=Merge.Status.MERGED)
-        .exclude(merge_commit="")
-        .values_list("base_commit", "merge_commit")
-        .first()
-    )
-    if merged is not None and not git.branch_exists(repo, attempt.branch_name):
-        return merged[0], merged[1]
-    head = git.branch_head(repo, attempt.branch_name)
-    base = Workspace.objects.filter(run=attempt).values_list("base_commit", flat=True).first()
-    if not base:
-        base = git.git("merge-base", project.base_branch, head, cwd=repo)
-    return base, head
 
 
 def _shown(
@@ -102,15 +82,17 @@ def diff_context(
     review_list: Sequence[Review],
     drafts: Sequence[dict[str, Any]],
     *,
+    merge: Merge | None,
     can_comment: bool,
 ) -> dict[str, Any]:
     """What the page's diff needs: the page of files, the view, the comments by line,
-    and where the "comment on this line" form comes from (writers, while in review)."""
+    and where the "comment on this line" form comes from (writers, while in review).
+    `merge` is the task's latest merge."""
     if attempt is None or not project.root_path:
         return {}
     options = diff_options(request.GET)
     try:
-        base, head = diff_commits(project, attempt)
+        base, head = review_diffs.review_diff_commits(attempt=attempt, merge=merge)
         page = diff_page(
             project.root_path,
             base,
@@ -130,7 +112,7 @@ def diff_context(
             comment.outdated = key[2] == 0
     comment_url = ""
     if can_comment:
-        comment_url = reverse("agents:review-comment-form", args=[project.slug, task.key])
+        comment_url = review_diffs.review_comment_url(project=project, task=task)
     return {
         "diff": page,
         "diff_view": options.view,

@@ -119,6 +119,7 @@ def task_review(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
     review_list = list(selectors.review_list(task=task)[: selectors.REVIEWS_SHOWN])
     drafts = _drafts(request, task, attempt)
     in_review = task.status == Task.Status.REVIEW
+    merge = selectors.merge_latest(task=task)
     diff = review_diff.diff_context(
         request,
         project,
@@ -126,6 +127,7 @@ def task_review(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
         attempt,
         review_list,
         drafts,
+        merge=merge,
         can_comment=membership.can_write and in_review,
     )
     context = {
@@ -136,7 +138,7 @@ def task_review(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
         "attempt": attempt,
         "reviews": review_list,
         "drafts": drafts,
-        "merge": selectors.merge_latest(task=task),
+        "merge": merge,
         "checks": selectors.run_checks(run=attempt) if attempt else [],
         "reviewer_waiting": _reviewer_waiting(project, task, attempt, review_list),
         "opens_pull_request": pull_requests.github_remote_enabled(project.repository_url),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -336,12 +336,22 @@ def _read_missing(
     return out
 
 
+def diff_pages(
+    repo: Path | str, base: str, head: str, *, ignore_whitespace: bool = False
+) -> Iterator[DiffPage]:
+    """Every page of the diff from `base` to `head`, first to last, each read into the
+    cache as `diff_page` reads it. Raises GitError."""
+    first = diff_page(repo, base, head, ignore_whitespace=ignore_whitespace)
+    yield first
+    for number in range(2, first.page_count + 1):
+        yield diff_page(
+            repo, first.base, first.head, page=number, ignore_whitespace=ignore_whitespace
+        )
+
+
 def diff_warm(repo: Path | str, base: str, head: str, *, ignore_whitespace: bool = False) -> int:
     """Read and highlight every page of the diff into the cache, so that a reviewer's
     first view of each is as fast as a second one: for a background task run when a
     review's commits change (with a cache the web processes share). Returns the number
     of pages. Raises GitError."""
-    first = diff_page(repo, base, head, ignore_whitespace=ignore_whitespace)
-    for number in range(2, first.page_count + 1):
-        diff_page(repo, first.base, first.head, page=number, ignore_whitespace=ignore_whitespace)
-    return first.page_count
+    return sum(1 for _ in diff_pages(repo, base, head, ignore_whitespace=ignore_whitespace))

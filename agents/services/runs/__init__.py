@@ -29,8 +29,9 @@ Every change to a run's status, lease or progress is made here; the step loop
 (`agents.runtime`), the orchestrator, the external-agent protocol and the planner call
 these functions. A task run's end settles its task and frees its agent in the same
 transaction, records its metrics, and (except a cancel) asks for a dispatch once the
-transaction commits. Status sets live on the model: `AgentRun.ACTIVE_STATUSES` and
-`AgentRun.FINISHED_STATUSES`.
+transaction commits; a coding attempt that goes to review also has its diff read ahead
+for the reviewer (`REVIEW_DIFF_WARM_TASK`, agents.services.review_diffs). Status sets
+live on the model: `AgentRun.ACTIVE_STATUSES` and `AgentRun.FINISHED_STATUSES`.
 
 Locks are taken in one order everywhere: the agent, then the run, then the task.
 """
@@ -43,6 +44,7 @@ from agents.services.runs.delivery import (
     LEASE_EXPIRED,
     PLANNING_QUEUED_TOO_LONG,
     PREPARE_TASK,
+    REVIEW_DIFF_WARM_TASK,
     RUN_STEP_TASK,
     TURN_LIMIT,
     VERIFY_TASK,
@@ -91,6 +93,7 @@ __all__ = [
     "LEASE_EXPIRED",
     "PLANNING_QUEUED_TOO_LONG",
     "PREPARE_TASK",
+    "REVIEW_DIFF_WARM_TASK",
     "RUN_STEP_TASK",
     "TURN_LIMIT",
     "VERIFY_TASK",

@@ -22,6 +22,7 @@ EXECUTOR_TASK = "agents.tasks.run_executor"
 VERIFY_TASK = "agents.tasks.verify_run"
 DISPATCH_TASK = "agents.tasks.dispatch_project"
 GENERATE_PLAN_TASK = "agents.tasks.generate_plan"
+REVIEW_DIFF_WARM_TASK = "agents.tasks.warm_review_diff"
 # A plan generation still queued this long after it was asked for is delivered again.
 PLANNING_QUEUED_TOO_LONG = timedelta(minutes=10)
 

@@ -21,12 +21,14 @@ from agents.services.runs.delivery import (
     ATTEMPTS_AT_RETRY,
     LEASE_EXPIRED,
     PREPARE_TASK,
+    REVIEW_DIFF_WARM_TASK,
     TURN_LIMIT,
     _agent_busy,
     _current_step,
     _enqueue_step,
     _enqueue_work,
     _lease,
+    _queue,
     dispatch_after_commit,
     is_coding_run,
 )
@@ -325,6 +327,10 @@ def _settle(run: AgentRun, *, now: datetime, active: bool = True) -> None:
         coded_by_id=run.agent_id if succeeded else None,
         project_id=run.project_id,
     )
+    if task_status == Task.Status.REVIEW and run.branch_name:
+        # Read and colour the attempt's diff before a reviewer opens it, on the host that
+        # holds the repository (agents.services.review_diffs).
+        enqueue_on_commit(REVIEW_DIFF_WARM_TASK, run.pk, queue=_queue(run))
 
 
 def run_still_running(*, run: AgentRun) -> bool:
