@@ -1,4 +1,4 @@
-"""What landing a task's work costs next to plain git. Prints one JSON object.
+"""What reviewing and landing a task's work costs next to plain git. Prints one JSON object.
 
 A repository of BENCH_REVIEW_FILES (10,000) files is generated under a temporary folder:
 `main`, and a task branch `crewboard/T-1-1` that changes BENCH_REVIEW_CHANGED (200) of
@@ -11,15 +11,21 @@ a warm page cache or a busy neighbour favours neither:
   `git merge --squash` + `git commit` in that checkout. Between rounds the checkout is
   reset and its index refreshed a second later, as a checkout last touched a while ago.
 - `conflict_check_ratio`: `merge_check` against a plain `git merge-tree --write-tree`.
+- `diff_page_ms` and `diff_page_vs_git_diff`: the review page of a 5,000-line diff over
+  50 files through the whole Django stack, against plain `git diff` of the same range
+  (bench/review_page.py, which makes its own repository and project; a first view with
+  the cache empty is printed too, as `diff_page_ms_first_view`).
 
 Each ratio is the median Crewboard time over the median plain time (lower is better; the
-target is at most 1.5); the raw medians, in milliseconds, are printed too, with what
-Crewboard's merge spends in each step (`merge_steps_ms`). Needs no database:
+merge targets are at most 1.5, the page's at most 5 and under 300 ms); the raw medians,
+in milliseconds, are printed too, with what Crewboard's merge spends in each step
+(`merge_steps_ms`). The page part runs against a throwaway database next to the
+configured one (SQLite by default; DATABASE_URL and REDIS_URL pick others):
 
     .venv/bin/python bench/review.py
-    BENCH_PARTS=check .venv/bin/python bench/review.py
+    BENCH_PARTS=check,page .venv/bin/python bench/review.py
 
-Other parts of the review page join `PARTS` below: each is a function that takes the
+Other parts of the review's cost join `PARTS` below: each is a function that takes the
 generated repository and returns its figures.
 """
 
@@ -38,6 +44,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# bench/, on sys.path as this script's folder; sets Django up for the page part.
+import review_page
 
 from core import git
 
@@ -215,29 +224,36 @@ def _in_generated(measure: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-# Each part of the review's cost, by the name BENCH_PARTS picks it with.
-PARTS: dict[str, Callable[[Path], dict[str, Any]]] = {
+# Each part of the review's cost, by the name BENCH_PARTS picks it with. The page makes
+# its own repository, a smaller one: it is given none.
+PARTS: dict[str, Callable[[Path | None], dict[str, Any]]] = {
     "merge": measure_merge,
     "check": measure_conflict_check,
+    "page": review_page.measure_review_page,
 }
+ON_THE_GENERATED_REPOSITORY = {"merge", "check"}
 
 
 def measure_all(parts: list[str] | None = None) -> dict[str, Any]:
-    """Every part asked for (all by default), against one generated repository."""
+    """Every part asked for (all by default), the merge parts against one generated
+    repository."""
     names = parts if parts is not None else list(PARTS)
     root = Path(tempfile.mkdtemp(prefix="crewboard-bench-review-"))
     try:
-        started = time.perf_counter()
-        repo = generate_repository(root)
-        results: dict[str, Any] = {
-            "repository_files": FILES,
-            "changed_files": CHANGED,
-            "generate_s": round(time.perf_counter() - started, 1),
-            "rounds": ROUNDS,
-            "check_rounds": CHECK_ROUNDS,
-        }
+        results: dict[str, Any] = {}
+        repo = None
+        if ON_THE_GENERATED_REPOSITORY & set(names):
+            started = time.perf_counter()
+            repo = generate_repository(root)
+            results.update(
+                repository_files=FILES,
+                changed_files=CHANGED,
+                generate_s=round(time.perf_counter() - started, 1),
+                rounds=ROUNDS,
+                check_rounds=CHECK_ROUNDS,
+            )
         for name in names:
-            results.update(PARTS[name](repo))
+            results.update(PARTS[name](repo if name in ON_THE_GENERATED_REPOSITORY else None))
         return results
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -246,7 +262,11 @@ def measure_all(parts: list[str] | None = None) -> dict[str, Any]:
 def main() -> None:
     chosen = os.environ.get("BENCH_PARTS", "")
     parts = [name for name in chosen.split(",") if name] or None
-    print(json.dumps(measure_all(parts), indent=2))
+    if "page" not in (parts or PARTS):
+        print(json.dumps(measure_all(parts), indent=2))
+        return
+    with review_page.throwaway_database():
+        print(json.dumps(measure_all(parts), indent=2))
 
 
 if __name__ == "__main__":

@@ -85,16 +85,17 @@ def module_lines(n: int, functions: int) -> list[str]:
     return lines
 
 
-def generate(root: Path) -> tuple[Path, str, str]:
-    repo = root / "repo"
-    (repo / "src").mkdir(parents=True)
-    git(repo, "init", "-q", "-b", "main")
-    changed_per_file = LINES // FILES // 2  # each replaced line is one deleted, one added
+def write_modules(repo: Path) -> None:
+    """FILES modules of about 300 lines under `repo`/src: the base of the diff."""
+    (repo / "src").mkdir(parents=True, exist_ok=True)
     for n in range(FILES):
         (repo / "src" / f"module_{n:02d}.py").write_text("\n".join(module_lines(n, 27)) + "\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "base")
-    base = git(repo, "rev-parse", "HEAD")
+
+
+def change_modules(repo: Path) -> None:
+    """Change LINES lines in all across the modules (each file: half as many lines
+    replaced, in HUNKS hunks): the work under review."""
+    changed_per_file = LINES // FILES // 2  # each replaced line is one deleted, one added
     for n in range(FILES):
         path = repo / "src" / f"module_{n:02d}.py"
         lines = path.read_text().split("\n")
@@ -106,6 +107,17 @@ def generate(root: Path) -> tuple[Path, str, str]:
             for k in range(per_hunk + (1 if h < extra else 0)):
                 lines[start + k] = lines[start + k] + "  # reviewed"
         path.write_text("\n".join(lines))
+
+
+def generate(root: Path) -> tuple[Path, str, str]:
+    repo = root / "repo"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    write_modules(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    base = git(repo, "rev-parse", "HEAD")
+    change_modules(repo)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "head")
     return repo, base, git(repo, "rev-parse", "HEAD")
