@@ -6,7 +6,7 @@
        │                                  when the project reviews agent_then_human)
        ├── request changes ──▶ the attempt runs again with the comments (runs.reopen);
        │                       a QA iteration: at the project's limit, blocked
-       └── abandon ─────────▶ cancelled; its worktree and branch go
+       └── abandon ─────────▶ cancelled; its worktree goes (its branch stays)
 ```
 Reviews and their comments are immutable rows: each look at the work is a new one. A
 project's `review` setting says who reviews: a reviewer agent, a person, or an agent
