@@ -47,8 +47,9 @@ COLLAPSE_BYTES = 400_000
 MAX_LINES = 20_000
 MAX_BYTES = 4_000_000
 CACHE_TIMEOUT_S = 30 * 24 * 3600
-# Bump when what is cached changes shape or content (the parser, the highlighter).
-CACHE_VERSION = 1
+# Bump when what is cached changes shape or content (the parser, the highlighter, the
+# rows' markup).
+CACHE_VERSION = 2
 VIEWS = ("unified", "split")
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
