@@ -120,7 +120,13 @@ class DraftCommentForm(forms.Form):
     path = forms.CharField(max_length=500)
     line = forms.IntegerField(min_value=1, max_value=10_000_000)
     side = forms.ChoiceField(choices=[("new", "new"), ("old", "old")], initial="new")
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=20_000)
+    # autofocus: htmx focuses it when the form is swapped in beside the diff.
+    body = forms.CharField(
+        widget=forms.Textarea(
+            attrs={"rows": 3, "autofocus": True, "placeholder": "What should change here?"}
+        ),
+        max_length=20_000,
+    )
 
 
 class ReviewVerdictForm(forms.Form):

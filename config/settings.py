@@ -244,6 +244,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = Path(env.str("CELERY_BROKER_DIR", default=str(BROKER_DIR)))
     for _sub in ("queue", "control"):
         (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
+    # kombu's own filesystem transport lets a worker read a message before it is written.
+    CELERY_BROKER_TRANSPORT = "core.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir / "queue"),
         "data_folder_out": str(_queue_dir / "queue"),

@@ -4,21 +4,33 @@
 // worker) and sets BASE_URL and ADMIN_PASSWORD_FILE. Tests run in order in one browser
 // page: each step starts where the previous one left off. Every step fails on a console
 // error, an uncaught exception, a CSP violation, an HTTP error answer or a request to any
-// host other than 127.0.0.1/localhost. Screenshots go to e2e/screenshots/.
+// host other than 127.0.0.1/localhost (harness.mjs). Screenshots go to
+// e2e/screenshots/dashboard/.
 
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { chromium } from "playwright-core";
+import {
+  BASE_URL,
+  PASSWORD_FILE,
+  assertCurrentTab,
+  escapeRegExp,
+  expectRefusal,
+  nextResponse,
+  openPanel,
+  openTab,
+  page,
+  shot,
+  step,
+  takeProblems,
+  taskRow,
+  useBrowser,
+} from "./harness.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const BASE_URL = (process.env.BASE_URL || "http://127.0.0.1:8000").replace(/\/$/, "");
-const PASSWORD_FILE = process.env.ADMIN_PASSWORD_FILE;
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const SCREENSHOTS = process.env.SCREENSHOT_DIR || join(HERE, "screenshots");
 const DEMO_NAME = "Crewboard (demo)";
 const DEMO_SLUG = "crewboard-demo";
 // The coding demo: a small repository whose test fails, and a project with one task.
@@ -26,30 +38,9 @@ const CODING_NAME = "Calculator (demo)";
 const CODING_SLUG = "calculator-demo";
 // This checkout, whose examples/demo_coder.py the coder runs as a command of its own.
 const CHECKOUT = dirname(HERE);
-const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
-const STEP_TIMEOUT = 30_000;
 const GENERATION_TIMEOUT = 60_000;
 const CODING_TIMEOUT = 90_000;
-
-let browser;
-let context;
-let page;
-let shotNumber = 0;
-// Everything that should not happen, gathered between two checks.
-const problems = [];
-// Error answers the current step asks for (a form with a mistake answers 400), so that
-// they and the browser's console line about them are not problems.
-const refusals = [];
-
-/** Lets the current step get `status` for `method` `url` (a full URL). */
-function expectRefusal(method, url, status = 400) {
-  refusals.push({ method, url, status });
-}
-
-function isRefusal(method, url, status) {
-  return refusals.some((r) => r.url === url && r.status === status && (method === null || r.method === method));
-}
 
 function projectUrl(path = "", slug = DEMO_SLUG) {
   return `${BASE_URL}/projects/${slug}/${path}`;
@@ -68,74 +59,6 @@ function shellWord(text) {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
-async function shot(name, options = {}) {
-  shotNumber += 1;
-  const file = join(SCREENSHOTS, `${String(shotNumber).padStart(2, "0")}-${name}.png`);
-  await page.screenshot({ path: file, ...options });
-  return file;
-}
-
-function isLocal(url) {
-  const { protocol, hostname } = new URL(url);
-  if (!["http:", "https:", "ws:", "wss:"].includes(protocol)) return true; // data:, blob:, about:
-  return LOCAL_HOSTS.has(hostname);
-}
-
-function assertNoProblems(step) {
-  const found = problems.splice(0);
-  assert.deepEqual(found, [], `${step}: the page reported problems:\n  ${found.join("\n  ")}`);
-}
-
-/** A test step that also fails on anything `problems` collected while it ran. */
-function step(name, fn, timeout = STEP_TIMEOUT) {
-  test(name, { timeout }, async () => {
-    problems.length = 0;
-    refusals.length = 0;
-    try {
-      await fn();
-      // Let late console messages (a failed poll, a CSP report) arrive.
-      await page.waitForTimeout(250);
-      assertNoProblems(name);
-    } catch (error) {
-      const slug = name.replace(/[^a-z0-9]+/gi, "-").toLowerCase();
-      await shot(`FAILED-${slug}`, { fullPage: true }).catch(() => {});
-      throw error;
-    }
-  });
-}
-
-/** Resolves with the first response matching `predicate`; call before the action. */
-function nextResponse(predicate) {
-  return page.waitForResponse(predicate, { timeout: STEP_TIMEOUT });
-}
-
-async function openTab(label, pathPattern) {
-  await page.locator("nav.tabs").getByRole("link", { name: label, exact: true }).click();
-  await page.waitForURL(pathPattern);
-  await assertCurrentTab(label);
-}
-
-async function assertCurrentTab(label) {
-  const current = page.locator('nav.tabs a[aria-current="page"]');
-  assert.equal((await current.textContent()).trim(), label);
-}
-
-async function openPanel(summaryText) {
-  const details = page.locator("details.panel", {
-    has: page.locator("summary", { hasText: summaryText }),
-  });
-  if ((await details.getAttribute("open")) === null) {
-    await details.locator("summary").click();
-  }
-  return details;
-}
-
-function taskRow(key) {
-  return page.locator("tr.task-row").filter({
-    has: page.locator("td.key", { hasText: new RegExp(`^\\s*${escapeRegExp(key)}\\s*$`) }),
-  });
-}
-
 /** The key in the project page's "Next task" box, or null when it says none is ready. */
 async function nextTaskOnPage() {
   const box = page.locator("#task-next");
@@ -144,78 +67,8 @@ async function nextTaskOnPage() {
   return (await key.count()) ? (await key.textContent()).trim() : null;
 }
 
-function escapeRegExp(text) {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
 describe("Crewboard dashboard", { concurrency: 1 }, () => {
-  before(async () => {
-    assert.ok(PASSWORD_FILE, "ADMIN_PASSWORD_FILE is not set; run the tests with `make browser-test`");
-    rmSync(SCREENSHOTS, { recursive: true, force: true });
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // Playwright gives every launch a fresh, empty --user-data-dir of its own.
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    context = await browser.newContext({
-      viewport: { width: 1280, height: 900 },
-      acceptDownloads: false,
-    });
-    // Anything that leaves the machine is a finding; stop it before it hangs a test.
-    await context.route("**/*", (route) => {
-      const url = route.request().url();
-      if (isLocal(url)) return route.continue();
-      problems.push(`external request: ${route.request().method()} ${url}`);
-      return route.abort("blockedbyclient");
-    });
-    // The page reports CSP violations as console errors too, but say so plainly.
-    await context.addInitScript(() => {
-      document.addEventListener("securitypolicyviolation", (event) => {
-        console.error(
-          `CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline code"}` +
-            ` (${event.sourceFile || "?"}:${event.lineNumber || "?"}) ${event.sample || ""}`,
-        );
-      });
-    });
-    page = await context.newPage();
-    // Well under the step timeout, so a missing element fails with a message saying which.
-    page.setDefaultTimeout(10_000);
-    page.on("console", (message) => {
-      if (message.type() === "error") {
-        const refused = /^Failed to load resource: the server responded with a status of (\d+)/.exec(message.text());
-        if (refused && isRefusal(null, message.location()?.url, Number(refused[1]))) return;
-        const where = message.location()?.url ? ` [${message.location().url}]` : "";
-        problems.push(`console error: ${message.text()}${where}`);
-      }
-    });
-    page.on("pageerror", (error) => problems.push(`uncaught exception: ${error.message}`));
-    page.on("response", (response) => {
-      if (response.status() >= 400 && !isRefusal(response.request().method(), response.url(), response.status())) {
-        problems.push(`HTTP ${response.status()}: ${response.request().method()} ${response.url()}`);
-      }
-    });
-    page.on("requestfailed", (request) => {
-      // ERR_ABORTED is the browser cancelling a request it no longer needs (a favicon or
-      // an image still loading when the page navigates away), not a failure to answer.
-      if (isLocal(request.url()) && request.failure()?.errorText !== "net::ERR_ABORTED") {
-        problems.push(`request failed: ${request.method()} ${request.url()} (${request.failure()?.errorText})`);
-      }
-    });
-  });
-
-  after(async () => {
-    await browser?.close();
-  });
+  useBrowser("dashboard");
 
   step("an anonymous visitor is sent to the login page, and the admin can log in", async () => {
     const password = readFileSync(PASSWORD_FILE, "utf8").trim();
@@ -516,7 +369,7 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
       await shot(`tab-${label.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`);
       if (status !== 200) {
         broken.push(`${label} (${url}) answered ${status}`);
-        problems.splice(0); // reported here, once
+        takeProblems(); // reported here, once
         continue;
       }
       await assertCurrentTab(label);

@@ -2,7 +2,7 @@
 # Browser tests against a real Crewboard: gunicorn + a Celery worker (the Procfile, under
 # honcho) on a free port, with a throwaway database, broker and admin password, driven by
 # headless Debian Chromium through playwright-core. `make browser-test` runs this from the
-# checkout's root after `make install`.
+# checkout's root after `make install`. e2e/seed_review.py adds the review tests' project.
 #
 # Environment: PYTHON_BIN (default .venv/bin), CHROMIUM (default /usr/bin/chromium),
 # KEEP_TMP=1 keeps the temporary folder (database, logs) for a look afterwards.
@@ -93,6 +93,8 @@ export PYTHONUNBUFFERED=1
 
 say "Bootstrapping a throwaway database in $TMP"
 "$BIN/python" manage.py bootstrap --verbosity 0 --password-file "$TMP/admin-password.txt"
+# The review tests' project: a repository of its own and two tasks waiting for review.
+REVIEW_REPO="$("$BIN/python" e2e/seed_review.py "$TMP")"
 
 say "Starting gunicorn + Celery worker (Procfile's web and worker, honcho) on $BASE_URL"
 # Only web and worker: the tests need no beat, and beat's schedule file lives in the
@@ -132,15 +134,16 @@ if ! grep -q '\.> host\.' "$TMP/server.log"; then
 	exit 1
 fi
 
-# 4. The browser tests.
-say "Browser tests (node --test e2e/dashboard.spec.mjs)"
+# 4. The browser tests, one file after the other.
+say "Browser tests (node --test e2e/dashboard.spec.mjs e2e/review.spec.mjs)"
 status=0
 (
 	cd e2e
 	BASE_URL="$BASE_URL" \
 		ADMIN_PASSWORD_FILE="$TMP/admin-password.txt" \
+		REVIEW_REPO="$REVIEW_REPO" \
 		CHROMIUM="$CHROMIUM" \
-		node --test --test-concurrency=1 --test-reporter=spec dashboard.spec.mjs
+		node --test --test-concurrency=1 --test-reporter=spec dashboard.spec.mjs review.spec.mjs
 ) || status=$?
 
 # A traceback in gunicorn or the worker is a failure even when every page looked right

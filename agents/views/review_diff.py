@@ -3,12 +3,13 @@ comments (written and draft) placed on its lines or shown as outdated."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -22,7 +23,7 @@ from core.htmx import AuthenticatedHtmxRequest
 from planning import selectors as planning_selectors
 from planning.models import Project, Task
 
-__all__ = ["diff_context", "line_anchor", "review_comment_form"]
+__all__ = ["diff_context", "kept_query", "line_anchor", "review_comment_form"]
 
 
 @dataclass
@@ -39,6 +40,21 @@ class ShownComment:
     @property
     def anchor(self) -> str:
         return line_anchor(self.path, self.side, self.line)
+
+
+def kept_query(data: Mapping[str, Any]) -> dict[str, str]:
+    """The diff options in `data` (a query string or a form) that differ from the
+    default, as query parameters: the page's forms carry them, so that after a comment
+    or a verdict the person is back on the page of files and in the view they were."""
+    options = diff_options(data)
+    kept = {}
+    if options.view != "unified":
+        kept["view"] = options.view
+    if options.ignore_whitespace:
+        kept["ws"] = "ignore"
+    if options.page > 1:
+        kept["page"] = str(options.page)
+    return kept
 
 
 def _shown(
@@ -126,11 +142,15 @@ def diff_context(
 @require_GET
 def review_comment_form(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpResponse:
     """The form to comment on one line (`?path=&side=&line=`), swapped into the page's
-    #comment-form (writers only)."""
+    #comment-form (writers only). Without a path the answer is empty: the form's Cancel
+    asks for that, and so empties #comment-form."""
     project, _ = planning_selectors.project_for_user(user=request.user, slug=slug, write=True)
     task = project.tasks.filter(key=key).first()
     if task is None or reviews.attempt_for_review(task=task) is None:
         raise Http404("No attempt of this task to comment on.")
+    if not request.GET.get("path"):
+        return HttpResponse("")
+    page_query = QueryDict(urlsplit(request.htmx.current_url or "").query)
     form = DraftCommentForm(
         initial={
             "path": request.GET.get("path", ""),
@@ -141,5 +161,5 @@ def review_comment_form(request: AuthenticatedHtmxRequest, slug: str, key: str) 
     return render(
         request,
         "agents/task_review.html#comment-form",
-        {"project": project, "task": task, "comment_form": form},
+        {"project": project, "task": task, "comment_form": form, "kept": kept_query(page_query)},
     )

@@ -10,6 +10,7 @@ writes them.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +18,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from agents import selectors
 from agents.forms import DraftCommentForm, ReviewVerdictForm
@@ -24,7 +26,7 @@ from agents.models import AgentRun, Merge, Review, ReviewComment
 from agents.services import merges, orchestrator, pull_requests, reviews
 from agents.views import review_diff
 from core.errors import DomainError
-from core.htmx import AuthenticatedHtmxRequest
+from core.htmx import AuthenticatedHtmxRequest, wants_fragment
 from planning import selectors as planning_selectors
 from planning.models import Project, Task
 
@@ -115,6 +117,8 @@ def task_review(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
     """The review page of a task's latest verified attempt. Non-members get 404."""
     project, membership = planning_selectors.project_for_user(user=request.user, slug=slug)
     task = _task(project, key)
+    if wants_fragment(request) and request.htmx.target == "review-merge":
+        return _merge_box(request, project, membership.can_write, task)
     attempt = reviews.attempt_for_review(task=task)
     review_list = list(selectors.review_list(task=task)[: selectors.REVIEWS_SHOWN])
     drafts = _drafts(request, task, attempt)
@@ -145,6 +149,7 @@ def task_review(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
         "verdict_form": ReviewVerdictForm(),
         "comment_form": DraftCommentForm(),
         "in_review": in_review,
+        "kept": review_diff.kept_query(request.GET),
         **diff,
     }
     page = diff.get("diff")
@@ -154,8 +159,31 @@ def task_review(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
     return render(request, "agents/task_review.html", context)
 
 
-def _back(project: Project, task: Task, anchor: str = "") -> HttpResponse:
+def _merge_box(
+    request: AuthenticatedHtmxRequest, project: Project, can_write: bool, task: Task
+) -> HttpResponse:
+    """The merge box, polled while its merge is queued. Once the merge has run, the
+    page reloads: the task's status, its diff and the verdict form changed with it."""
+    merge = selectors.merge_latest(task=task)
+    if merge is None or merge.status != Merge.Status.QUEUED:
+        return HttpResponseClientRefresh()
+    context = {
+        "project": project,
+        "task": task,
+        "merge": merge,
+        "can_write": can_write,
+        "in_review": task.status == Task.Status.REVIEW,
+    }
+    return render(request, "agents/task_review.html#review-merge", context)
+
+
+def _back(
+    request: AuthenticatedHtmxRequest, project: Project, task: Task, anchor: str = ""
+) -> HttpResponse:
     url = reverse("agents:task-review", args=[project.slug, task.key])
+    kept = review_diff.kept_query(request.POST)
+    if kept:
+        url = f"{url}?{urlencode(kept)}"
     return redirect(f"{url}#{anchor}" if anchor else url)
 
 
@@ -172,16 +200,18 @@ def review_comment_add(request: AuthenticatedHtmxRequest, slug: str, key: str) -
         messages.error(
             request, "; ".join(str(e) for errors in form.errors.values() for e in errors)
         )
-        return _back(project, task)
+        return _back(request, project, task)
     if len(drafts) >= MAX_DRAFTS:
         messages.error(request, f"A review takes at most {MAX_DRAFTS} comments.")
-        return _back(project, task)
+        return _back(request, project, task)
     data = form.cleaned_data
     drafts.append(
         {"path": data["path"], "line": data["line"], "side": data["side"], "body": data["body"]}
     )
     _save_drafts(request, task, attempt, drafts)
-    return _back(project, task, review_diff.line_anchor(data["path"], data["side"], data["line"]))
+    return _back(
+        request, project, task, review_diff.line_anchor(data["path"], data["side"], data["line"])
+    )
 
 
 @login_required
@@ -197,7 +227,7 @@ def review_comment_remove(
     if 0 <= index < len(drafts):
         drafts.pop(index)
         _save_drafts(request, task, attempt, drafts)
-    return _back(project, task)
+    return _back(request, project, task)
 
 
 @login_required
@@ -213,7 +243,7 @@ def review_submit(request: AuthenticatedHtmxRequest, slug: str, key: str) -> Htt
         messages.error(
             request, "; ".join(str(e) for errors in form.errors.values() for e in errors)
         )
-        return _back(project, task)
+        return _back(request, project, task)
     drafts = _drafts(request, task, attempt)
     comments = [
         reviews.CommentInput(
@@ -235,10 +265,10 @@ def review_submit(request: AuthenticatedHtmxRequest, slug: str, key: str) -> Htt
         )
     except DomainError as exc:
         messages.error(request, exc.message)
-        return _back(project, task)
+        return _back(request, project, task)
     _save_drafts(request, task, attempt, [])
     messages.success(request, _verdict_notice(task, verdict, len(comments)))
-    return _back(project, task)
+    return _back(request, project, task)
 
 
 def _verdict_notice(task: Task, verdict: str, comments: int) -> str:
@@ -263,4 +293,4 @@ def review_merge_retry(request: AuthenticatedHtmxRequest, slug: str, key: str) -
     else:
         status = "queued" if merge.status == Merge.Status.QUEUED else merge.status
         messages.success(request, f"Merging {task.key} again ({status}).")
-    return _back(project, task)
+    return _back(request, project, task)

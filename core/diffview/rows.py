@@ -36,6 +36,16 @@ Comments = Mapping[tuple[str, str, int], Sequence[Any]]
 ThreadRenderer = Callable[[Sequence[Any], bool], str]
 
 _EMPTY_SIDE = '<td class="pl-num pl-num--empty"></td><td class="pl-code pl-code--empty"></td>'
+# The table's layout is fixed (a long file lays out in one pass), so its columns' widths
+# come from here: without them they would follow the first row, a hunk header spanning
+# them all, and the line numbers would take as much room as the code.
+_COLUMNS = {
+    "unified": '<colgroup><col class="pl-col-num"><col class="pl-col-num"><col></colgroup>',
+    "split": (
+        '<colgroup><col class="pl-col-num"><col class="pl-col-code">'
+        '<col class="pl-col-num"><col class="pl-col-code"></colgroup>'
+    ),
+}
 _NOEOL = '<span class="pl-noeol" title="No newline at end of file"></span>'
 
 
@@ -155,7 +165,10 @@ def file_rows_html(
     if comment_url:
         vals = escape(json.dumps({"path": file.path}))
         target = f' hx-target="#comment-form" hx-vals="{vals}"'
-    out = [f'<table class="pl-table pl-table--{layout}" data-path="{escape(file.path)}"{target}>']
+    out = [
+        f'<table class="pl-table pl-table--{layout}" data-path="{escape(file.path)}"{target}>',
+        _COLUMNS[layout],
+    ]
     build = _split if view == "split" else _unified
     for hunk in file.hunks or ():
         span = 4 if view == "split" else 3

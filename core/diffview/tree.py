@@ -88,7 +88,8 @@ def tree_html(page: DiffPage, query: str) -> str:
         if file is None:
             out.append(
                 f'<li class="pd-tree-row pd-tree-row--dir pd-depth-{row.indent}">'
-                f'<span class="pd-tree-dir">{escape(row.name)}/</span>{_counts(row)}</li>'
+                f'<span class="pd-tree-dir" title="{escape(row.name)}/">{escape(row.name)}/</span>'
+                f"{_counts(row)}</li>"
             )
             continue
         current = " pd-tree-row--here" if file.anchor in page.shown_anchors else ""

@@ -91,6 +91,19 @@ def test_the_split_view_puts_a_replaced_line_beside_its_replacement(review):
     assert "pl-code--empty" in added_alone
 
 
+@pytest.mark.parametrize(("view", "columns"), [("unified", 3), ("split", 4)])
+def test_each_table_names_its_columns_so_line_numbers_stay_narrow(review, view, columns):
+    # The tables are laid out fixed: without <col>s the columns would share the width
+    # as the first row, a hunk header across all of them, does (numbers as wide as code).
+    html = render(diff_page(*review), view=view)
+
+    table = html[html.index('<table class="pl-table') :]
+    colgroup = table[: table.index("</colgroup>")]
+    assert table.index("<colgroup>") < table.index('<tr class="pl-hunk">')
+    assert colgroup.count("<col") - 1 == columns  # "<colgroup" itself
+    assert colgroup.count('class="pl-col-num"') == 2
+
+
 def test_binary_collapsed_and_added_files_say_what_they_are(review):
     html = render(diff_page(*review), query={"view": "split"})
 
@@ -227,3 +240,14 @@ def test_every_id_on_the_page_is_unique(review, view):
     ids = re.findall(r' id="([^"]+)"', html)
     assert len(ids) > 15
     assert len(ids) == len(set(ids))
+
+
+def test_a_folder_cut_short_in_the_tree_keeps_its_whole_name_in_a_title(tmp_path):
+    repo = make_repo(tmp_path / "repo", {"README.md": "x\n"})
+    base = run_git(repo, "rev-parse", "HEAD")
+    folder = "src/integrations/payment_providers_with_long_names"
+    head = commit_files(repo, {f"{folder}/handler.py": "pass\n"})
+
+    html = render(diff_page(repo, base, head), partial="diff-tree")
+
+    assert f'<span class="pd-tree-dir" title="{folder}/">{folder}/</span>' in html

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from agents.models import Merge, Review, ReviewComment, ToolCall
+from core.diffview.pages import line_anchor
 from tests.agents.reviewing import attempt_in_review
-from tests.agents.views.pages import HTMX, messages_of, url
+from tests.agents.views.pages import HTMX, POLLING, messages_of, url
 from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
 from tests.gitrepos import make_repo, run_git, write_files
 
@@ -231,3 +232,81 @@ def test_a_project_reviewed_by_an_agent_says_what_its_reviewer_is_doing(
     )
     html = browser.get(url("task-review", project, "T1")).content.decode()
     assert "ended without a verdict: model unreachable" in html
+
+
+def test_a_queued_merge_is_followed_on_the_page_which_reloads_once_it_has_run(
+    browser, project, in_review, repo, eager_celery, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as queued:
+        browser.post(url("review-submit", project, "T1"), {"verdict": "approve"})
+    page = browser.get(url("task-review", project, "T1")).content.decode()
+    box = page[page.index('id="review-merge"') :]
+    assert "Merge: queued" in box and POLLING in box[: box.index(">")]
+    assert 'id="review-verdict-form"' not in page  # no second verdict while it is on its way
+
+    polled = browser.get(url("task-review", project, "T1"), HTTP_HX_TARGET="review-merge", **HTMX)
+    html = polled.content.decode()
+    assert polled.status_code == 200 and "HX-Refresh" not in polled.headers
+    assert html.lstrip().startswith('<div class="merge merge--queued" id="review-merge"')
+    assert POLLING in html and "review-diff" not in html
+
+    for callback in queued:  # the worker (eager here) merges it
+        callback()
+    assert Merge.objects.get().status == "merged"
+    done = browser.get(url("task-review", project, "T1"), HTTP_HX_TARGET="review-merge", **HTMX)
+    assert done.headers["HX-Refresh"] == "true"
+    assert "Merge: merged" in browser.get(url("task-review", project, "T1")).content.decode()
+
+
+def test_work_sent_back_for_changes_says_so_instead_of_nothing_to_review(
+    browser, project, in_review, eager_celery
+):
+    _, attempt = in_review
+    attempt.agent.status = "busy"  # at other work: the attempt waits for it
+    attempt.agent.save()
+    browser.post(url("review-submit", project, "T1"), {"verdict": "request_changes"})
+
+    html = browser.get(url("task-review", project, "T1")).content.decode()
+
+    assert "T1 went back to its agent with alice's review" in html
+    assert "nothing to review" not in html and "(an earlier attempt)" not in html
+
+
+def test_cancel_on_the_comment_form_gets_an_empty_answer(browser, project, in_review):
+    form = browser.get(url("review-comment-form", project, "T1"), {"line": 2}, **HTMX)
+    assert form.status_code == 200 and form.content == b""
+
+
+def test_comments_and_verdicts_bring_the_person_back_to_their_view_and_page(
+    browser, project, in_review
+):
+    review_url = url("task-review", project, "T1")
+    form = browser.get(
+        url("review-comment-form", project, "T1"),
+        {"path": "calc.py", "side": "new", "line": 2},
+        HTTP_HX_CURRENT_URL=f"http://testserver{review_url}?view=split&ws=ignore&page=1&x=1",
+        **HTMX,
+    ).content.decode()
+    assert '<input type="hidden" name="view" value="split">' in form
+    assert '<input type="hidden" name="ws" value="ignore">' in form
+    assert 'name="page"' not in form and 'name="x"' not in form  # defaults and junk stay out
+
+    added = browser.post(
+        url("review-comment-add", project, "T1"),
+        {
+            "path": "calc.py",
+            "side": "new",
+            "line": 2,
+            "body": "Use +",
+            "view": "split",
+            "page": "2",
+            "next": "https://elsewhere.example/",
+        },
+    )
+    anchor = line_anchor("calc.py", "new", 2)
+    assert added["Location"] == f"{review_url}?view=split&page=2#{anchor}"
+    page = browser.get(review_url, {"view": "split"}).content.decode()
+    verdict = page[page.index('id="review-verdict-form"') :]
+    assert '<input type="hidden" name="view" value="split">' in verdict
+    removed = browser.post(url("review-comment-remove", project, "T1", 0), {"view": "unified"})
+    assert removed["Location"] == review_url
