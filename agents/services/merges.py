@@ -135,9 +135,29 @@ def _take(merge_id: int) -> Merge | None:
     )
     if merge is None or merge.status not in Merge.OPEN_STATUSES:
         return None
+    # Queued while under way: a review can withdraw a waiting merge, never a running one.
+    merge.status = Merge.Status.QUEUED
     merge.attempts += 1
-    merge.save(update_fields=["attempts", "updated_at"])
+    merge.save(update_fields=["status", "attempts", "updated_at"])
     return merge
+
+
+def merge_withdraw(*, task: Task, reason: str) -> None:
+    """Call off the task's merge waiting for a clean checkout (a later review asked for
+    changes, or abandoned the work), inside the caller's transaction. Raises
+    ConflictError while a merge is queued or under way: it may be landing."""
+    for merge in Merge.objects.select_for_update().filter(
+        task=task, status__in=Merge.OPEN_STATUSES
+    ):
+        if merge.status == Merge.Status.QUEUED:
+            raise ConflictError(
+                f"{task.key} is being merged; wait for the merge to finish before reviewing "
+                "it again."
+            )
+        merge.status = Merge.Status.FAILED
+        merge.message = reason
+        merge.finished_at = timezone.now()
+        merge.save(update_fields=["status", "message", "finished_at", "updated_at"])
 
 
 def _landed(repo: Path, merge: Merge) -> bool:

@@ -99,6 +99,7 @@ def review_submit(
         attempt = attempt_for_review(task=task)
         if attempt is None:
             raise ConflictError(f"{task.key} has no finished attempt with a branch to review.")
+        _check_merge(task, verdict)
         base, head = _commits(task.project, attempt)
         review = Review.objects.create(
             project=task.project,
@@ -125,6 +126,19 @@ def review_submit(
         )
         _act(review, task, attempt, comments)
     return review
+
+
+def _check_merge(task: Task, verdict: str) -> None:
+    """An approved task's merge runs its course: it is approved once, and a review that
+    asks for changes or abandons it calls off a merge that waits for a clean checkout
+    (never one under way)."""
+    if verdict == Review.Verdict.APPROVE:
+        if Merge.objects.filter(task=task, status__in=Merge.OPEN_STATUSES).exists():
+            raise ConflictError(f"{task.key} is approved already; its merge is on its way.")
+        return
+    merges.merge_withdraw(
+        task=task, reason=f"Called off: a later review of {task.key} gave another verdict."
+    )
 
 
 def _check_comments(comments: Sequence[CommentInput], body: str) -> None:

@@ -7,6 +7,7 @@ import pytest
 from agents.models import AgentRun, Checkpoint, DecisionLog, Merge, Workspace
 from agents.services import merges, reviews
 from core import git
+from core.errors import ConflictError
 from planning import selectors as planning_selectors
 from planning.models import TaskDependency
 from tests.agents.reviewing import attempt_in_review
@@ -274,3 +275,34 @@ def test_a_base_that_moves_during_the_merge_is_tried_once_more_then_reported(
             "someone else",
         ]
     assert run_git(repo, "status", "--porcelain") == ""
+
+
+def test_a_later_review_calls_off_a_waiting_merge_but_never_one_under_way(
+    merging_project, repo, tmp_path, approve, user
+):
+    task, run = _attempt(merging_project, repo, tmp_path)
+    run.agent.status = "busy"
+    run.agent.save()
+    (repo / "README.md").write_text("my own edit\n")
+    assert approve(task).status == "waiting"
+    with pytest.raises(ConflictError, match="approved already"):
+        reviews.review_submit(task=task, verdict="approve", reviewer=user)
+
+    reviews.review_submit(task=task, verdict="request_changes", body="one more", reviewer=user)
+
+    merge = Merge.objects.get()
+    assert merge.status == "failed" and "Called off" in merge.message
+    task.refresh_from_db()
+    assert task.status == "in_progress"
+    # The sweep finds nothing left to merge.
+    assert merges.merges_waiting_retry() == 0
+
+
+def test_no_verdict_while_a_merge_is_under_way(merging_project, repo, tmp_path, user):
+    task, _ = _attempt(merging_project, repo, tmp_path)
+    reviews.review_submit(task=task, verdict="approve", reviewer=user)  # queued, not run
+    with pytest.raises(ConflictError, match="being merged"):
+        reviews.review_submit(task=task, verdict="abandon", reviewer=user)
+    assert Merge.objects.get().status == "queued"
+    task.refresh_from_db()
+    assert task.status == "review"
