@@ -44,11 +44,12 @@ class Migration(migrations.Migration):
                 ("branch", models.CharField(max_length=200)),
                 ("base_branch", models.CharField(max_length=200)),
                 ("base_commit", models.CharField(blank=True, max_length=64)),
+                ("head_commit", models.CharField(blank=True, max_length=64)),
                 ("merge_commit", models.CharField(blank=True, max_length=64)),
                 ("conflicts", models.JSONField(blank=True, default=list)),
                 ("message", models.TextField(blank=True)),
                 ("pull_request_url", models.CharField(blank=True, max_length=500)),
-                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("attempts", models.PositiveIntegerField(default=0)),
                 (
                     "created_at",
                     models.DateTimeField(default=django.utils.timezone.now, editable=False),
@@ -301,14 +302,6 @@ class Migration(migrations.Migration):
                     ("reviewer__isnull", True), ("reviewer_agent__isnull", True), _connector="XOR"
                 ),
                 name="review_by_one_person_or_agent",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="review",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("reviewer_agent__isnull", False)),
-                fields=("run", "head_commit", "reviewer_agent"),
-                name="review_agent_once_per_commit",
             ),
         ),
         migrations.AddConstraint(

@@ -64,13 +64,6 @@ class Review(models.Model):
                 condition=Q(reviewer__isnull=True) ^ Q(reviewer_agent__isnull=True),
                 name="review_by_one_person_or_agent",
             ),
-            # A reviewer agent's verdict is recorded once per attempt and commit, however
-            # often its step is delivered.
-            models.UniqueConstraint(
-                fields=["run", "head_commit", "reviewer_agent"],
-                condition=Q(reviewer_agent__isnull=False),
-                name="review_agent_once_per_commit",
-            ),
         ]
         indexes = [models.Index(fields=["run", "-created_at"], name="review_run_idx")]
 
@@ -149,6 +142,8 @@ class Merge(models.Model):
     branch = models.CharField(max_length=200)
     base_branch = models.CharField(max_length=200)
     base_commit = models.CharField(max_length=64, blank=True)
+    # The branch's commit the approval was of: a branch that moved since is not merged.
+    head_commit = models.CharField(max_length=64, blank=True)
     merge_commit = models.CharField(max_length=64, blank=True)
     conflicts = models.JSONField(default=list, blank=True)
     # Why it waits or failed, in words for the person reading the task.
@@ -168,7 +163,7 @@ class Merge(models.Model):
         blank=True,
         related_name="merges",
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

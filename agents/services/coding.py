@@ -3,6 +3,8 @@ does with a task whose work kept failing its checks (retry, or abandon it)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib.auth.models import User
 from django.db import transaction
 
@@ -10,6 +12,7 @@ from agents.models import AgentRun, Workspace
 from agents.services import runs, workspaces
 from agents.services.logs import decision_record
 from agents.services.run_logs import run_log_append
+from core import git
 from core.errors import ConflictError, DomainError
 from planning import services as planning_services
 from planning.models import Task
@@ -53,8 +56,14 @@ def _blocked_task(task: Task, *, or_in_review: bool = False) -> Task:
     return task
 
 
-def _remove_workspaces(task: Task, reason: str) -> None:
+def _remove_workspaces(task: Task, reason: str, *, keep_work: bool = False) -> None:
     for workspace in Workspace.objects.filter(task=task, status=Workspace.Status.ACTIVE):
+        if keep_work:
+            # Its branch stays: what the agent left uncommitted goes onto it first.
+            with contextlib.suppress(git.GitError):
+                git.worktree_commit_all(
+                    workspace.path, message=f"{task.key}: work left uncommitted when abandoned"
+                )
         workspaces.workspace_remove(workspace=workspace, reason=reason)
 
 
@@ -92,7 +101,7 @@ def task_abandon(*, task: Task, actor: User | None = None, note: str = "") -> Ta
     go (its branch stays, so no work is lost). Raises ConflictError for a task in any
     other state."""
     task = _blocked_task(task, or_in_review=True)
-    _remove_workspaces(task, "abandoned")
+    _remove_workspaces(task, "abandoned", keep_work=True)
     who = getattr(actor, "username", None) or "someone"
     decision_record(
         project=task.project,

@@ -287,6 +287,10 @@ def _check_branch(project: Project, branch: str) -> None:
         raise DomainError(
             "The project has no repository: complete without a branch.", field="branch"
         )
+    if branch == project.base_branch:
+        raise DomainError(
+            f"Name the branch holding your work, not the base branch {branch!r}.", field="branch"
+        )
     if branch.startswith("-") or not git.branch_exists(project.root_path, branch):
         raise DomainError(
             f"Branch {branch!r} does not exist in the project's repository.", field="branch"

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent, AgentRun, Merge, Workspace
@@ -44,10 +46,17 @@ from planning.models import Task
 logger = logging.getLogger(__name__)
 
 MERGE_TASK = "agents.tasks.merge_approved"
+# How long a merge taken up by a worker is its: another delivery of it waits that long.
+MERGE_LEASE = timedelta(minutes=10)
 
 
 def merge_request(
-    *, task: Task, run: AgentRun, by: User | None = None, agent: Agent | None = None
+    *,
+    task: Task,
+    run: AgentRun,
+    head_commit: str = "",
+    by: User | None = None,
+    agent: Agent | None = None,
 ) -> Merge:
     """Queue the merge of an approved attempt's branch (inside the caller's transaction;
     the merge runs on the worker of the host holding the repository once it commits).
@@ -63,6 +72,7 @@ def merge_request(
         strategy=project.merge_strategy,
         branch=run.branch_name,
         base_branch=project.base_branch,
+        head_commit=head_commit,
         merged_by=by,
         merger_agent=agent,
     )
@@ -89,12 +99,25 @@ def merge_retry(*, task: Task, by: User | None = None) -> Merge:
         _enqueue(last, last.run)
         return last
     assert last.run is not None
-    return merge_request(task=task, run=last.run, by=by or last.merged_by, agent=last.merger_agent)
+    return merge_request(
+        task=task,
+        run=last.run,
+        head_commit=last.head_commit,
+        by=by or last.merged_by,
+        agent=last.merger_agent,
+    )
 
 
-def merges_waiting_retry() -> int:
-    """Queue again every merge waiting for a checkout to be clean (celery beat)."""
-    waiting = list(Merge.objects.filter(status=Merge.Status.WAITING).select_related("run"))
+def merges_waiting_retry(*, now: datetime | None = None) -> int:
+    """Queue again every merge waiting for a checkout to be clean, and every queued one
+    that no worker has taken up for a lease (its message lost, its worker dead; celery
+    beat)."""
+    stale = (now or timezone.now()) - MERGE_LEASE
+    waiting = list(
+        Merge.objects.filter(
+            Q(status=Merge.Status.WAITING) | Q(status=Merge.Status.QUEUED, updated_at__lt=stale)
+        ).select_related("run")
+    )
     with transaction.atomic():
         for merge in waiting:
             _enqueue(merge, merge.run)
@@ -118,12 +141,15 @@ def merge_execute(*, merge_id: int) -> Merge | None:
             return _propose(merge, repo)
         if merge.merge_commit and _landed(repo, merge):
             return _finish(merge, repo)
-        _commit_leftovers(merge)
         return _merge(merge, repo)
     except git.MergeConflict as conflict:
         return _conflicted(merge, conflict.paths)
     except (DomainError, git.GitError, pull_requests.GitHubError) as exc:
         return _fail(merge, str(exc))
+    except Exception as exc:
+        # Never left queued for ever: a person sees why, and can merge it again.
+        logger.exception("Merge %s failed", merge.pk)
+        return _fail(merge, f"The merge stopped on an unexpected error: {exc!r}")
 
 
 def _take(merge_id: int) -> Merge | None:
@@ -135,6 +161,9 @@ def _take(merge_id: int) -> Merge | None:
     )
     if merge is None or merge.status not in Merge.OPEN_STATUSES:
         return None
+    taken_recently = merge.updated_at > timezone.now() - MERGE_LEASE
+    if merge.status == Merge.Status.QUEUED and merge.attempts and taken_recently:
+        return None  # another delivery is at it
     # Queued while under way: a review can withdraw a waiting merge, never a running one.
     merge.status = Merge.Status.QUEUED
     merge.attempts += 1
@@ -169,18 +198,6 @@ def _landed(repo: Path, merge: Merge) -> bool:
     return True
 
 
-def _commit_leftovers(merge: Merge) -> None:
-    """Work its agent left uncommitted in the attempt's worktree joins its branch, so
-    what merges is what was verified. A worktree removed by hand is no matter: the
-    branch holds the committed work."""
-    workspace = Workspace.objects.filter(run=merge.run, status=Workspace.Status.ACTIVE).first()
-    if workspace is None or not Path(workspace.path).is_dir():
-        return
-    git.worktree_commit_all(
-        workspace.path, message=f"{merge.task.key}: work left uncommitted by its agent"
-    )
-
-
 def _message(merge: Merge) -> str:
     task = merge.task
     lines = [f"{task.key}: {task.name}"]
@@ -188,6 +205,16 @@ def _message(merge: Merge) -> str:
         lines += ["", task.description.strip()[:2000]]
     lines += ["", f"Merged by Crewboard from {merge.branch}."]
     return "\n".join(lines)
+
+
+def _check_head(merge: Merge, repo: Path) -> None:
+    """What merges is what was approved: a branch that moved since is refused."""
+    head = git.branch_head(repo, merge.branch)
+    if merge.head_commit and head != merge.head_commit:
+        raise DomainError(
+            f"{merge.branch} moved since it was approved (from {merge.head_commit[:12]} to "
+            f"{head[:12]}): review it again."
+        )
 
 
 # Merges are Crewboard's commits, whatever identity the repository has configured.
@@ -210,6 +237,7 @@ def _merge(merge: Merge, repo: Path) -> Merge:
             f"Branch {merge.branch} no longer exists in {repo} (deleted by hand?): nothing "
             "was merged. Request changes to have the work done again, or abandon the task.",
         )
+    _check_head(merge, repo)
     for attempt in (1, 2):
         result = git.merge_commit_create(
             repo,
@@ -220,7 +248,7 @@ def _merge(merge: Merge, repo: Path) -> Merge:
             author=_author(merge),
             committer=CREWBOARD,
         )
-        _record_candidate(merge, result.base, result.commit)
+        _record_candidate(merge, result.base, result.branch, result.commit)
         try:
             advance = git.base_advance(
                 repo,
@@ -243,12 +271,15 @@ def _merge(merge: Merge, repo: Path) -> Merge:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _record_candidate(merge: Merge, base_commit: str, commit: str) -> None:
+def _record_candidate(merge: Merge, base_commit: str, head_commit: str, commit: str) -> None:
     with transaction.atomic():
         Merge.objects.filter(pk=merge.pk).update(
-            base_commit=base_commit, merge_commit=commit, updated_at=timezone.now()
+            base_commit=base_commit,
+            head_commit=head_commit,
+            merge_commit=commit,
+            updated_at=timezone.now(),
         )
-    merge.base_commit, merge.merge_commit = base_commit, commit
+    merge.base_commit, merge.head_commit, merge.merge_commit = base_commit, head_commit, commit
 
 
 def _still_open(merge: Merge) -> Merge | None:
@@ -350,14 +381,15 @@ def _tidy(merge: Merge, repo: Path) -> None:
     """The merged attempt's worktree goes, and its branch unless the project keeps them."""
     for workspace in Workspace.objects.filter(task=merge.task, status=Workspace.Status.ACTIVE):
         workspaces.workspace_remove(workspace=workspace, reason="merged")
-    if not merge.project.keep_branches:
-        with contextlib.suppress(git.GitError):
-            git.branch_delete(repo, merge.branch)
+    # Only Crewboard's own branches, and only while they hold what was merged: an external
+    # agent's branch may be someone's.
+    if not merge.project.keep_branches and merge.branch.startswith(workspaces.BRANCH_PREFIX):
+        git.branch_delete_if_at(repo, merge.branch, merge.head_commit)
 
 
 def _propose(merge: Merge, repo: Path) -> Merge:
     """Push the branch and open (or find) its pull request, instead of merging here."""
-    _commit_leftovers(merge)
+    _check_head(merge, repo)
     request = pull_requests.pull_request_for_branch(
         project_repository_url=merge.project.repository_url,
         repo_path=repo,

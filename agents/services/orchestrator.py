@@ -56,8 +56,11 @@ def dispatch(*, project: Project) -> list[AgentRun]:
     project = Project.objects.select_for_update().get(pk=project.pk)
     if project.status != Project.Status.ACTIVE:
         return []
-    active = AgentRun.objects.filter(project=project, status__in=AgentRun.ACTIVE_STATUSES).exclude(
-        agent__type=Agent.Type.EXTERNAL
+    # A run sent back by a review waits for its agent: it takes a slot once it resumes.
+    active = (
+        AgentRun.objects.filter(project=project, status__in=AgentRun.ACTIVE_STATUSES)
+        .exclude(agent__type=Agent.Type.EXTERNAL)
+        .exclude(result__has_key=runs.WAITS_FOR_AGENT)
     )
     slots = project.max_concurrent_runs - active.count()
     if slots <= 0:
@@ -87,7 +90,10 @@ def dispatch(*, project: Project) -> list[AgentRun]:
             idle.remove(agent)
             slots -= 1
     # Reviewers review; mergers' work is done by the merge itself.
-    reviewers = [a for a in idle if a.type == Agent.Type.REVIEWER]
+    # Reviewers review in the built-in step loop (a coding CLI writes code, not verdicts).
+    reviewers = [
+        a for a in idle if a.type == Agent.Type.REVIEWER and a.executor == Executor.BUILTIN
+    ]
     review_runs = reviews.review_runs_start(project=project, agents=reviewers, slots=slots)
     started += review_runs
     slots -= len(review_runs)

@@ -39,10 +39,12 @@ def review_diff_commits(*, attempt: AgentRun, merge: Merge | None) -> tuple[str,
         and not git.branch_exists(repo, attempt.branch_name)
     ):
         return merge.base_commit, merge.merge_commit
-    # Read from the ref files, and the base from the Workspace row: no git process.
+    # Read from the ref files, and the base from the Workspace row: no git process. After
+    # a round of changes the agent may have merged the base branch in (a conflict is sent
+    # back so): the diff then starts where the two meet, not at the work's first base.
     head = git.branch_head(repo, attempt.branch_name)
     base = Workspace.objects.filter(run=attempt).values_list("base_commit", flat=True).first()
-    if not base:
+    if not base or (attempt.task is not None and attempt.task.qa_iterations):
         base = git.git("merge-base", project.base_branch, head, cwd=repo)
     return base, head
 

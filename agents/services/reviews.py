@@ -61,7 +61,7 @@ def attempt_for_review(*, task: Task) -> AgentRun | None:
             status=AgentRun.Status.SUCCEEDED,
         )
         .exclude(branch_name="")
-        .select_related("agent", "project")
+        .select_related("agent", "project", "task")
         .order_by("-created_at", "-pk")
         .first()
     )
@@ -75,9 +75,11 @@ def review_submit(
     comments: Sequence[CommentInput] = (),
     reviewer: User | None = None,
     reviewer_agent: Agent | None = None,
+    round_key: str = "",
 ) -> Review:
     """Record a person's (`reviewer`) or a reviewer agent's verdict on the task's
-    attempt, with line comments, and act on it in the same transaction.
+    attempt, with line comments, and act on it in the same transaction. A reviewer
+    agent passes its run's `round_key`: a verdict on a round that has passed is refused.
 
     Raises ReviewError for a bad verdict or comment (nothing is written) and
     ConflictError when the task is not waiting for review.
@@ -91,7 +93,12 @@ def review_submit(
         raise ReviewError("A review is by one person or one reviewer agent.")
     _check_comments(comments, body)
     with transaction.atomic():
-        task = Task.objects.select_related("project").get(pk=task.pk)
+        # Locks in the usual order, the attempt's agent and then the task, so two
+        # verdicts on one attempt are taken one after the other.
+        attempt = attempt_for_review(task=task)
+        if attempt is not None:
+            Agent.objects.select_for_update().filter(pk=attempt.agent_id).first()
+        task = Task.objects.select_for_update().select_related("project").get(pk=task.pk)
         if task.status != Task.Status.REVIEW:
             raise ConflictError(
                 f"{task.key} is {task.get_status_display().lower()}, not waiting for review."
@@ -99,6 +106,11 @@ def review_submit(
         attempt = attempt_for_review(task=task)
         if attempt is None:
             raise ConflictError(f"{task.key} has no finished attempt with a branch to review.")
+        if round_key and round_key != review_run_key(attempt.pk, task.qa_iterations):
+            raise ConflictError(
+                f"{task.key} changed since this review began (a newer attempt or round of "
+                "changes): the verdict is not taken."
+            )
         _check_merge(task, verdict)
         base, head = _commits(task.project, attempt)
         review = Review.objects.create(
@@ -217,7 +229,13 @@ def _act(review: Review, task: Task, attempt: AgentRun, comments: Sequence[Comme
     elif review.reviewer_agent_id is not None and project.review == Project.Review.AGENT_THEN_HUMAN:
         pass  # the agent's approval is advice: a person approves the merge
     else:
-        merges.merge_request(task=task, run=attempt, by=review.reviewer, agent=_merger(project))
+        merges.merge_request(
+            task=task,
+            run=attempt,
+            head_commit=review.head_commit,
+            by=review.reviewer,
+            agent=_merger(project),
+        )
 
 
 def _merger(project: Project) -> Agent | None:

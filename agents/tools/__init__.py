@@ -125,7 +125,8 @@ _WRITES = frozenset({"write_file", "edit_file", "git_commit"})
 ROLE_WITHHELD_TOOLS: dict[str, frozenset[str]] = {
     "tester": _WRITES,
     # A reviewer ends its run by giving its verdict (review_submit), not by finishing.
-    "reviewer": _WRITES | {"run_command", "finish"},
+    # nor moves its task (the verdict does).
+    "reviewer": _WRITES | {"run_command", "finish", "update_task_status"},
     "merger": frozenset({"write_file", "edit_file"}),
 }
 

@@ -58,6 +58,7 @@ def review_submit(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
             body=args["summary"],
             comments=comments,
             reviewer_agent=run.agent,
+            round_key=run.idempotency_key,
         )
     except DomainError as exc:
         raise ToolError(exc.message) from exc

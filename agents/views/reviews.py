@@ -28,7 +28,7 @@ from agents.views import review_diff
 from core.errors import DomainError
 from core.htmx import AuthenticatedHtmxRequest, wants_fragment
 from planning import selectors as planning_selectors
-from planning.models import Project, Task
+from planning.models import Executor, Project, Task
 
 DRAFTS_KEY = "review_drafts"
 MAX_DRAFTS = reviews.MAX_COMMENTS
@@ -99,7 +99,13 @@ def _reviewer_waiting(
 
 def _reviewer_missing(project: Project) -> str:
     """Why no reviewer agent has taken the task up, if one cannot."""
-    candidates = list(project.agents.filter(type="reviewer").exclude(status="terminated"))
+    reviewers = list(project.agents.filter(type="reviewer").exclude(status="terminated"))
+    candidates = [a for a in reviewers if a.executor == Executor.BUILTIN]
+    if reviewers and not candidates:
+        return (
+            "Reviewer agents review with the built-in executor; "
+            f"{', '.join(a.name for a in reviewers)} use a coding CLI. Review it yourself."
+        )
     if not candidates:
         return (
             "The project is reviewed by a reviewer agent, but it has none: add one, or "

@@ -182,7 +182,7 @@ def diff_options(query: Mapping[str, Any]) -> DiffOptions:
     return DiffOptions(
         view="split" if query.get("view") == "split" else "unified",
         ignore_whitespace=query.get("ws") == "ignore",
-        page=int(page) if page.isdigit() and 0 < len(page) < 7 else 1,
+        page=int(page) if page.isascii() and page.isdecimal() and 0 < len(page) < 7 else 1,
         only_path=str(query.get("file")) if query.get("file") else None,
     )
 

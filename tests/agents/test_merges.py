@@ -199,13 +199,31 @@ def test_a_worktree_removed_by_hand_still_merges_what_its_branch_holds(
     assert run_git(repo, "show", "main:calc.py").startswith("def add")
 
 
-def test_work_left_uncommitted_in_the_worktree_is_merged_too(
-    merging_project, repo, tmp_path, approve
-):
+def test_what_merges_is_what_was_approved(merging_project, repo, tmp_path, approve, user):
     task, _ = _attempt(merging_project, repo, tmp_path)
+    # Left in the worktree after the review: never reviewed, so never merged.
     (tmp_path / "worktrees" / "T1" / "notes.md").write_text("left behind\n")
     assert approve(task).status == "merged"
-    assert run_git(repo, "show", "main:notes.md") == "left behind"
+    assert "notes.md" not in run_git(repo, "ls-tree", "--name-only", "main")
+
+
+def test_a_branch_that_moved_after_its_approval_is_not_merged(
+    merging_project, repo, tmp_path, user, eager_celery, django_capture_on_commit_callbacks
+):
+    task, _ = _attempt(merging_project, repo, tmp_path)
+    base_before = run_git(repo, "rev-parse", "main")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        reviews.review_submit(task=task, verdict="approve", reviewer=user)
+    worktree = tmp_path / "worktrees" / "T1"
+    (worktree / "late.py").write_text("x = 2\n")
+    run_git(worktree, "add", "-A")
+    run_git(worktree, "commit", "-qm", "after the approval")
+    for callback in callbacks:
+        callback()
+
+    merge = Merge.objects.get()
+    assert merge.status == "failed" and "moved since it was approved" in merge.message
+    assert run_git(repo, "rev-parse", "main") == base_before
 
 
 def test_a_delivered_again_merge_lands_once(

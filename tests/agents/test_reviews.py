@@ -10,6 +10,7 @@ from agents import selectors
 from agents import services as agent_services
 from agents.models import AgentRun, Merge, Review, ReviewComment
 from agents.services import orchestrator, reviews
+from core.errors import ConflictError
 from tests.agents.reviewing import attempt_in_review
 from tests.agents.test_external import agent_client
 from tests.factories import AgentFactory, TaskFactory
@@ -359,3 +360,75 @@ def test_an_external_agents_branch_is_reviewed_and_the_next_claim_carries_the_co
         api.post(f"{base}/tasks/T1/review/", {"verdict": "approve"}, format="json")
     assert api.get(f"{base}/tasks/T1/review/").json()["merge"]["status"] == "merged"
     assert run_git(repo, "show", "main:calc.py") == "x = 1"
+
+
+def test_work_sent_back_to_a_busy_agent_resumes_when_it_is_free_without_taking_a_slot(
+    coding_project, repo, tmp_path, user, coding_model
+):
+    coding_project.status = "active"
+    coding_project.max_concurrent_runs = 1
+    coding_project.save()
+    task, attempt = attempt_in_review(
+        coding_project,
+        repo,
+        key="T1",
+        files={"calc.py": "x = 1\n"},
+        worktrees=tmp_path / "worktrees",
+    )
+    coder = attempt.agent
+    coder.status = "busy"  # at work on another task
+    coder.save()
+    reviews.review_submit(task=task, verdict="request_changes", body="again", reviewer=user)
+    attempt.refresh_from_db()
+    assert attempt.status == "queued"
+
+    coder.status = "idle"  # its other run ended
+    coder.save()
+    [resumed] = orchestrator.dispatch(project=coding_project)
+
+    assert resumed.pk == attempt.pk and resumed.status == "running"
+    coder.refresh_from_db()
+    assert coder.status == "busy"
+
+
+def test_a_reviewer_with_a_coding_cli_is_passed_over_and_coders_still_get_work(
+    coding_project, repo, tmp_path, coding_model
+):
+    coding_project.status = "active"
+    coding_project.review = "agent"
+    coding_project.save()
+    attempt_in_review(
+        coding_project,
+        repo,
+        key="T1",
+        files={"calc.py": "x = 1\n"},
+        worktrees=tmp_path / "worktrees",
+    )
+    AgentFactory(project=coding_project, name="cli-reviewer", type="reviewer", executor="codex")
+    TaskFactory(project=coding_project, key="T2")
+    AgentFactory(project=coding_project, name="coder-2", type="coder")
+
+    started = orchestrator.dispatch(project=coding_project)
+
+    assert [(run.agent.name, run.task.key) for run in started] == [("coder-2", "T2")]
+
+
+def test_a_reviewer_agents_verdict_on_a_round_that_has_passed_is_refused(
+    coding_project, repo, tmp_path, user
+):
+    task, attempt = attempt_in_review(
+        coding_project,
+        repo,
+        key="T1",
+        files={"calc.py": "x = 1\n"},
+        worktrees=tmp_path / "worktrees",
+    )
+    reviewer = AgentFactory(project=coding_project, name="reviewer-1", type="reviewer")
+    started_for = reviews.review_run_key(attempt.pk, task.qa_iterations)
+    task.qa_iterations = 1  # a person sent it back meanwhile, and it came back for review
+    task.save()
+    with pytest.raises(ConflictError, match="changed since this review began"):
+        reviews.review_submit(
+            task=task, verdict="approve", reviewer_agent=reviewer, round_key=started_for
+        )
+    assert not Review.objects.exists()
