@@ -27,11 +27,18 @@ def test_readyz_is_ok_when_database_migrations_and_broker_are(client):
     }
 
 
+def broker_unreachable(monkeypatch) -> None:
+    """Point the project's Celery app at a Redis where nothing listens (port 1), with the
+    transport the URL names (the embedded default names its filesystem one explicitly)."""
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(celery_app.conf, "broker_transport", None)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_readyz_checks_the_projects_broker_from_a_request_thread(client, monkeypatch):
     # runserver and threaded gunicorn workers answer on threads other than the one that
     # loaded Django, where a Celery app that is only "current" per thread would not be.
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    broker_unreachable(monkeypatch)
     responses = []
 
     def get() -> None:
@@ -51,7 +58,7 @@ def test_readyz_checks_the_projects_broker_from_a_request_thread(client, monkeyp
 @pytest.mark.django_db
 def test_readyz_is_503_naming_the_broker_when_it_is_unreachable(client, monkeypatch):
     # Nothing listens on port 1; the check must give up quickly and say why.
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    broker_unreachable(monkeypatch)
 
     response = client.get("/readyz")
 
