@@ -63,7 +63,6 @@ from agents.services.runs.life import (
     run_open_for_claim,
     run_progress,
     run_resume,
-    run_retry,
     run_start,
     run_still_running,
     run_stopped_check,
@@ -75,6 +74,7 @@ from agents.services.runs.reopen import (
     run_changes_requested,
     run_reopened_resume,
 )
+from agents.services.runs.retry import run_retry
 from agents.services.runs.stages import (
     run_step_ended,
     run_take_stage,
