@@ -37,6 +37,17 @@ def coding_project(project, repo):
     return project
 
 
+def _in_review(project, repo, tmp_path, files=None):
+    """Task T1 waiting for review, its attempt's branch holding `files`."""
+    return attempt_in_review(
+        project,
+        repo,
+        key="T1",
+        files=files or {"calc.py": "x = 1\n"},
+        worktrees=tmp_path / "worktrees",
+    )
+
+
 def _write(call_id, path, content):
     return tool_call(call_id, "write_file", {"path": path, "content": content})
 
@@ -133,12 +144,8 @@ def test_a_reviewer_agents_line_comments_are_stored_and_send_the_work_back(
     coding_project.review = "agent"
     coding_project.status = "active"
     coding_project.save()
-    task, attempt = attempt_in_review(
-        coding_project,
-        repo,
-        key="T1",
-        files={"calc.py": "def add(a, b):\n    return a - b\n"},
-        worktrees=tmp_path / "worktrees",
+    task, attempt = _in_review(
+        coding_project, repo, tmp_path, files={"calc.py": "def add(a, b):\n    return a - b\n"}
     )
     reviewer = AgentFactory(project=coding_project, name="reviewer-1", type="reviewer")
     _reviewer_says(
@@ -187,13 +194,7 @@ def test_agent_then_human_waits_for_a_person_after_the_agent_approves(
     coding_project.review = "agent_then_human"
     coding_project.status = "active"
     coding_project.save()
-    task, _ = attempt_in_review(
-        coding_project,
-        repo,
-        key="T1",
-        files={"calc.py": "x = 1\n"},
-        worktrees=tmp_path / "worktrees",
-    )
+    task, _ = _in_review(coding_project, repo, tmp_path)
     AgentFactory(project=coding_project, name="reviewer-1", type="reviewer")
     _reviewer_says(fake_llm, "approve")
     with django_capture_on_commit_callbacks(execute=True):
@@ -211,13 +212,7 @@ def test_agent_then_human_waits_for_a_person_after_the_agent_approves(
 def test_a_human_review_project_starts_no_reviewer(coding_project, repo, tmp_path, coding_model):
     coding_project.status = "active"
     coding_project.save()
-    attempt_in_review(
-        coding_project,
-        repo,
-        key="T1",
-        files={"calc.py": "x = 1\n"},
-        worktrees=tmp_path / "worktrees",
-    )
+    _in_review(coding_project, repo, tmp_path)
     AgentFactory(project=coding_project, name="reviewer-1", type="reviewer")
     assert orchestrator.dispatch(project=coding_project) == []
 
@@ -227,13 +222,7 @@ def test_changes_requested_past_the_qa_limit_block_the_task_for_a_person(
 ):
     coding_project.max_qa_iterations = 1
     coding_project.save()
-    task, attempt = attempt_in_review(
-        coding_project,
-        repo,
-        key="T1",
-        files={"calc.py": "x = 1\n"},
-        worktrees=tmp_path / "worktrees",
-    )
+    task, attempt = _in_review(coding_project, repo, tmp_path)
     reviews.review_submit(task=task, verdict="request_changes", body="no", reviewer=user)
     task.refresh_from_db()
     attempt.refresh_from_db()
@@ -242,13 +231,7 @@ def test_changes_requested_past_the_qa_limit_block_the_task_for_a_person(
 
 
 def test_abandoning_cancels_the_task_and_removes_its_worktree(coding_project, repo, tmp_path, user):
-    task, attempt = attempt_in_review(
-        coding_project,
-        repo,
-        key="T1",
-        files={"calc.py": "x = 1\n"},
-        worktrees=tmp_path / "worktrees",
-    )
+    task, attempt = _in_review(coding_project, repo, tmp_path)
     reviews.review_submit(task=task, verdict="abandon", body="not needed", reviewer=user)
     task.refresh_from_db()
     assert task.status == "cancelled"
@@ -268,13 +251,7 @@ def test_abandoning_cancels_the_task_and_removes_its_worktree(coding_project, re
 def test_bad_reviews_are_refused_and_nothing_is_written(
     coding_project, repo, tmp_path, api, payload, message
 ):
-    task, _ = attempt_in_review(
-        coding_project,
-        repo,
-        key="T1",
-        files={"calc.py": "x = 1\n"},
-        worktrees=tmp_path / "worktrees",
-    )
+    task, _ = _in_review(coding_project, repo, tmp_path)
     answer = api.post(
         f"/api/v1/projects/{coding_project.slug}/tasks/T1/review/", payload, format="json"
     )
@@ -368,13 +345,7 @@ def test_work_sent_back_to_a_busy_agent_resumes_when_it_is_free_without_taking_a
     coding_project.status = "active"
     coding_project.max_concurrent_runs = 1
     coding_project.save()
-    task, attempt = attempt_in_review(
-        coding_project,
-        repo,
-        key="T1",
-        files={"calc.py": "x = 1\n"},
-        worktrees=tmp_path / "worktrees",
-    )
+    task, attempt = _in_review(coding_project, repo, tmp_path)
     coder = attempt.agent
     coder.status = "busy"  # at work on another task
     coder.save()
@@ -397,13 +368,7 @@ def test_a_reviewer_with_a_coding_cli_is_passed_over_and_coders_still_get_work(
     coding_project.status = "active"
     coding_project.review = "agent"
     coding_project.save()
-    attempt_in_review(
-        coding_project,
-        repo,
-        key="T1",
-        files={"calc.py": "x = 1\n"},
-        worktrees=tmp_path / "worktrees",
-    )
+    _in_review(coding_project, repo, tmp_path)
     AgentFactory(project=coding_project, name="cli-reviewer", type="reviewer", executor="codex")
     TaskFactory(project=coding_project, key="T2")
     AgentFactory(project=coding_project, name="coder-2", type="coder")
@@ -416,13 +381,7 @@ def test_a_reviewer_with_a_coding_cli_is_passed_over_and_coders_still_get_work(
 def test_a_reviewer_agents_verdict_on_a_round_that_has_passed_is_refused(
     coding_project, repo, tmp_path, user
 ):
-    task, attempt = attempt_in_review(
-        coding_project,
-        repo,
-        key="T1",
-        files={"calc.py": "x = 1\n"},
-        worktrees=tmp_path / "worktrees",
-    )
+    task, attempt = _in_review(coding_project, repo, tmp_path)
     reviewer = AgentFactory(project=coding_project, name="reviewer-1", type="reviewer")
     started_for = reviews.review_run_key(attempt.pk, task.qa_iterations)
     task.qa_iterations = 1  # a person sent it back meanwhile, and it came back for review
