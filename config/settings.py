@@ -215,6 +215,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Tags come from the first path segment after this prefix: one tag per resource
+    # ("tasks", "runs", ...) instead of every operation under "v1".
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+(?:/projects/\{project_slug\})?",
     "ENUM_NAME_OVERRIDES": {
         "PriorityEnum": "planning.models.Priority",
         "RequirementPriorityEnum": "planning.models.RequirementPriority",

@@ -290,6 +290,7 @@ class SubFeature(TimeStampedModel):
     )
 
     class Meta:
+        verbose_name = "sub-feature"
         ordering = ["position", "key"]
         constraints = [
             models.UniqueConstraint(fields=["project", "key"], name="subfeature_key_unique"),
@@ -311,6 +312,8 @@ class SubFeatureDependency(models.Model):
     )
 
     class Meta:
+        verbose_name = "sub-feature dependency"
+        verbose_name_plural = "sub-feature dependencies"
         constraints = [
             models.UniqueConstraint(
                 fields=["sub_feature", "depends_on"], name="subfeature_dependency_unique"
@@ -501,6 +504,7 @@ class TaskDependency(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "task dependencies"
         constraints = [
             models.UniqueConstraint(fields=["task", "depends_on"], name="task_dependency_unique"),
             models.CheckConstraint(

@@ -11,6 +11,24 @@ def test_openapi_schema_validates_without_warnings(tmp_path):
 
 
 @pytest.mark.django_db
+def test_openapi_operations_are_tagged_by_resource(tmp_path):
+    import yaml
+
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--file", str(out))
+    schema = yaml.safe_load(out.read_text())
+    tags = {
+        path: {tag for operation in item.values() for tag in operation.get("tags", [])}
+        for path, item in schema["paths"].items()
+    }
+    assert tags["/api/v1/projects/{project_slug}/tasks/next/"] == {"tasks"}
+    assert tags["/api/v1/projects/{project_slug}/runs/{run_id}/complete/"] == {"runs"}
+    assert tags["/api/v1/projects/"] == {"projects"}
+    assert tags["/api/v1/projects/{slug}/"] == {"projects"}
+    assert "v1" not in set().union(*tags.values())
+
+
+@pytest.mark.django_db
 def test_swagger_ui_is_served_without_a_cdn(client, django_user_model):
     client.force_login(django_user_model.objects.create_user("docs", password="x"))
     response = client.get("/api/docs/")

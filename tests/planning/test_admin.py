@@ -343,3 +343,12 @@ def test_a_status_set_on_a_feature_in_the_admin_stands_until_its_tasks_change(ad
     assert admin_client.post(url, data).status_code == 302
 
     assert Feature.objects.get(pk=task.feature_id).status == "cancelled"
+
+
+@pytest.mark.django_db
+def test_admin_index_names_every_model_in_plain_english(admin_client):
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Sub-feature dependencies" in html
+    assert "Task dependencies" in html
+    assert "Sub-features" in html
+    assert "dependencys" not in html.lower()
