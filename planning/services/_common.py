@@ -1,5 +1,6 @@
 """Helpers and errors shared by the planning services."""
 
+from anyascii import anyascii
 from django.utils.text import slugify
 
 from core.errors import DomainError
@@ -13,8 +14,11 @@ class PlanError(DomainError):
 
 
 def _unique_slug(name: str) -> str:
-    base = slugify(name)[:90] or "project"
+    # Transliterated, so "Проект Альфа" becomes "proekt-alfa" rather than every
+    # non-Latin name collapsing to "project"; slugs stay ASCII for URLs and shells.
+    base = slugify(anyascii(name))[:90].strip("-") or "project"
+    taken = set(Project.objects.filter(slug__startswith=base).values_list("slug", flat=True))
     slug, n = base, 2
-    while Project.objects.filter(slug=slug).exists():
+    while slug in taken:
         slug, n = f"{base}-{n}", n + 1
     return slug

@@ -26,6 +26,16 @@ def test_project_create_makes_owner_a_member_and_slugs_the_name(user):
     assert second.slug == "agent-fleet-2"
 
 
+def test_non_latin_names_get_readable_distinct_slugs(user):
+    russian = services.project_create(owner=user, name="Проект Альфа")
+    japanese = services.project_create(owner=user, name="プロジェクト")
+    again = services.project_create(owner=user, name="Проект Альфа")
+    assert russian.slug == "proekt-alfa"
+    assert japanese.slug == "purojiekuto"
+    assert again.slug == "proekt-alfa-2"
+    assert services.project_create(owner=user, name="*** ").slug == "project"
+
+
 def test_project_create_with_bad_field_writes_nothing(user):
     with pytest.raises(ValidationError):
         services.project_create(owner=user, name="X", mode="chaos")
