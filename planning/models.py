@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.models import TimeStampedModel, choices_constraint
@@ -127,7 +128,8 @@ class Project(TimeStampedModel):
     )
 
     class Meta:
-        ordering = ["name"]
+        # Case-insensitive, so "alpha" sorts beside "Alpha" rather than after "Zeta".
+        ordering = [Lower("name"), "id"]
         constraints = [
             models.UniqueConstraint(fields=["slug"], name="project_slug_unique"),
             choices_constraint("mode", ProjectMode, name="project_mode_valid"),

@@ -18,7 +18,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Left
+from django.db.models.functions import Coalesce, Left, Lower
 from django.http import Http404
 
 from planning.analytics import (
@@ -66,7 +66,7 @@ def project_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Project]:
             task_count=Count("tasks", distinct=True),
             done_count=Count("tasks", filter=Q(tasks__status=Task.Status.DONE), distinct=True),
         )
-        .order_by("name")
+        .order_by(Lower("name"), "id")
     )
 
 

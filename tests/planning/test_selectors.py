@@ -1,6 +1,6 @@
 import pytest
 
-from planning import selectors
+from planning import selectors, services
 from planning.models import TaskDependency
 from tests.factories import TaskFactory, UserFactory
 
@@ -98,3 +98,10 @@ def test_plan_tree_groups_tasks_under_their_sub_features(project):
     assert [t.key for t in node.sub_features[0].tasks] == ["01-01-T1"]
     assert [t.key for t in node.loose_tasks] == ["01-X"]
     assert [t.key for t in tree.unassigned_tasks] == ["LOOSE"]
+
+
+def test_project_list_sorts_names_case_insensitively(user):
+    for name in ["beta", "Zeta", "alpha", "Gamma"]:
+        services.project_create(owner=user, name=name)
+    names = [p.name for p in selectors.project_list_for_user(user=user)]
+    assert names == ["alpha", "beta", "Gamma", "Zeta"]
