@@ -16,6 +16,9 @@ api_v1 = [
     path("", include("memory.api.urls")),
 ]
 
+handler404 = "planning.views.errors.page_not_found"
+handler403 = "planning.views.errors.permission_denied"
+
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),

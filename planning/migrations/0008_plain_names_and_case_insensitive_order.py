@@ -5,26 +5,28 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('planning', '0007_review_and_merge'),
+        ("planning", "0007_review_and_merge"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='project',
-            options={'ordering': [django.db.models.functions.text.Lower('name'), 'id']},
+            name="project",
+            options={"ordering": [django.db.models.functions.text.Lower("name"), "id"]},
         ),
         migrations.AlterModelOptions(
-            name='subfeature',
-            options={'ordering': ['position', 'key'], 'verbose_name': 'sub-feature'},
+            name="subfeature",
+            options={"ordering": ["position", "key"], "verbose_name": "sub-feature"},
         ),
         migrations.AlterModelOptions(
-            name='subfeaturedependency',
-            options={'verbose_name': 'sub-feature dependency', 'verbose_name_plural': 'sub-feature dependencies'},
+            name="subfeaturedependency",
+            options={
+                "verbose_name": "sub-feature dependency",
+                "verbose_name_plural": "sub-feature dependencies",
+            },
         ),
         migrations.AlterModelOptions(
-            name='taskdependency',
-            options={'verbose_name_plural': 'task dependencies'},
+            name="taskdependency",
+            options={"verbose_name_plural": "task dependencies"},
         ),
     ]
