@@ -82,6 +82,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Plan text is Markdown on every page: `|markdown` and `|markdown_inline`.
+            "builtins": ["core.templatetags.markdown"],
         },
     },
 ]

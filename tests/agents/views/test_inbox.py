@@ -41,6 +41,20 @@ def test_inbox_shows_what_to_verify_and_the_options(
     assert "<form" not in waiting and "<button" not in waiting
 
 
+def test_checkpoint_text_is_rendered_as_markdown(browser, project):
+    TaskFactory(
+        project=project,
+        key="CP9",
+        name="Check `make run` **twice**",
+        description="- first\n- second <b>raw</b>",
+        type=Task.Type.HUMAN_VERIFY,
+    )
+    ready = inbox_section(browser.get(url("inbox", project)).content.decode(), "inbox-ready-title")
+    assert "Check <code>make run</code> <strong>twice</strong>" in ready
+    assert "<li>first</li>" in ready
+    assert "&lt;b&gt;raw&lt;/b&gt;" in ready
+
+
 def test_approving_logs_a_decision_and_removes_the_item(browser, project, checkpoint_task):
     response = browser.post(
         url("inbox-answer", project, checkpoint_task.pk),
