@@ -7,7 +7,7 @@ from agents.llm import ChatMessage
 from agents.models import AgentRun
 
 SYSTEM_PROMPT = """You are {name}, a {type} agent working on the project "{project}" under
-Crewboard. {role} Record important decisions with log_decision and what you learn with
+Crewboard. {mode} {role} Record important decisions with log_decision and what you learn with
 remember. When the work is done, or cannot be done, call finish with a short summary."""
 
 # What each role is for. The coding roles work in a git worktree of their own.
@@ -34,6 +34,18 @@ ROLE_PROMPTS = {
 }
 DEFAULT_ROLE_PROMPT = "Work on the task you are given using the tools offered."
 
+# The project's mode (Project.mode) says how much code already exists.
+MODE_PROMPTS = {
+    "genesis": (
+        "The project is new: its code is being built from this plan, so create what the "
+        "task needs, laying it out for the tasks that follow."
+    ),
+    "evolution": (
+        "The project changes an existing codebase: read the code around your change first, "
+        "follow its structure and conventions, and change no more than the task needs."
+    ),
+}
+
 
 def initial_messages(run: AgentRun, goal: str) -> list[dict[str, Any]]:
     """The opening of the run's conversation, OpenAI-shaped, as the run stores it."""
@@ -42,6 +54,7 @@ def initial_messages(run: AgentRun, goal: str) -> list[dict[str, Any]]:
         name=agent.name,
         type=agent.type,
         project=run.project.name,
+        mode=MODE_PROMPTS.get(run.project.mode, ""),
         role=ROLE_PROMPTS.get(agent.type, DEFAULT_ROLE_PROMPT),
     )
     return [ChatMessage.system(system).to_openai(), ChatMessage.user(goal).to_openai()]

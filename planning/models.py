@@ -73,7 +73,15 @@ class Project(TimeStampedModel):
     # would add a second, LIKE-pattern one on PostgreSQL.
     slug = models.SlugField(max_length=100, db_index=False)
     description = models.TextField(blank=True)
-    mode = models.CharField(max_length=20, choices=Mode, default=Mode.GENESIS)
+    mode = models.CharField(
+        max_length=20,
+        choices=Mode,
+        default=Mode.GENESIS,
+        help_text=(
+            "Genesis: a new codebase, built from the plan. Evolution: changes to an existing "
+            "codebase, so agents read and follow the code that is there."
+        ),
+    )
     status = models.CharField(max_length=20, choices=Status, default=Status.PLANNING)
     root_path = models.CharField(max_length=500, blank=True)
     repository_url = models.CharField(max_length=500, blank=True)

@@ -214,6 +214,21 @@ def test_the_agents_page_loads_the_latest_runs(browser, project):
     )
 
 
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        ("active", "The project is running"),
+        ("paused", "“Resume” on the agents page"),
+        ("planning", "“Run” on the agents page"),
+    ],
+)
+def test_an_empty_run_table_names_the_button_the_project_shows(browser, project, status, says):
+    Project.objects.filter(pk=project.pk).update(status=status)
+    html = browser.get(url("run-list", project), **HTMX).content.decode()
+    assert "No runs yet." in html
+    assert says in html
+
+
 def test_run_table_shows_the_latest_20_runs(browser, project, other_project):
     agent = AgentFactory(project=project, name="coder-a")
     base = timezone.now() - timedelta(hours=1)
