@@ -32,6 +32,8 @@ test suite does), so it never touches real data. Run it on PostgreSQL + Redis:
   rows before any tool runs, then the tool's effects with its completion row) and
   publish the next, doing nothing else. Needs Redis as the broker.
 
+- `step_vs_langgraph` and `claim_vs_drf_floor`: see bench/peers.py.
+
 Every measurement is a function in MEASUREMENTS that returns a dict of figures; main()
 creates the database, runs each in turn and prints the merged result. BENCH_ONLY picks
 some by name, without the `measure_` prefix: BENCH_ONLY=steps,claims.
@@ -202,6 +204,8 @@ def _claim_race(*, via: str) -> tuple[float, int]:
 
 
 def measure_claims() -> dict[str, Any]:
+    from bench.peers import measure_claim_floor
+
     api_per_s, api_doubles = _claim_race(via="api")
     service_per_s, service_doubles = _claim_race(via="service")
     return {
@@ -210,7 +214,14 @@ def measure_claims() -> dict[str, Any]:
         "claims_per_s": round(api_per_s, 1),
         "claims_service_per_s": round(service_per_s, 1),
         "double_claims": api_doubles + service_doubles,
+        **measure_claim_floor(api_per_s),
     }
+
+
+def measure_langgraph() -> dict[str, Any]:
+    from bench.peers import measure_langgraph as side_by_side
+
+    return side_by_side()
 
 
 # Log ingest ---------------------------------------------------------------------------
@@ -436,6 +447,7 @@ def measure_steps() -> dict[str, Any]:
 
 
 MEASUREMENTS: list[Callable[[], dict[str, Any]]] = [
+    measure_langgraph,
     measure_steps,
     measure_claims,
     measure_toolcall_ingest,
