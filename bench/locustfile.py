@@ -65,7 +65,9 @@ class ExternalAgent(HttpUser):
         ]
         self.client.post(f"{API}/runs/{run_id}/tool-calls/", data=json.dumps(calls), name="report")
         decision = {"decision": "Keep the parser", "reasoning": {"why": "load test"}}
-        self.client.post(f"{API}/runs/{run_id}/decisions/", data=json.dumps(decision), name="decide")
+        self.client.post(
+            f"{API}/runs/{run_id}/decisions/", data=json.dumps(decision), name="decide"
+        )
         done = {"attempt": attempt, "result": {"commit": "0" * 40}}
         self.client.post(f"{API}/runs/{run_id}/complete/", data=json.dumps(done), name="complete")
 
