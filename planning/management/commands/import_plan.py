@@ -71,7 +71,9 @@ class Command(BaseCommand):
                 raise CommandError(f"Nothing imported. {exc}") from None
             except (DomainError, ValidationError) as exc:
                 message = exc.message if isinstance(exc, DomainError) else "; ".join(exc.messages)
-                raise CommandError(f"Nothing imported. The project cannot be created: {message}")
+                raise CommandError(
+                    f"Nothing imported. The project cannot be created: {message}"
+                ) from None
             bar.update()
         for warning in outcome.warnings:
             self.stderr.write(self.style.WARNING(f"warning: {warning}"))

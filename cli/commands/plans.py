@@ -1,0 +1,164 @@
+"""Importing a plan file into a project, and exporting a project's plan."""
+
+from __future__ import annotations
+
+import io
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.client import Api
+from cli.config import project_slug
+from cli.errors import CliError, UsageError, reported
+from cli.options import Json, Project, person_api
+from cli.output import note, print_json
+
+
+class _Upload(io.BytesIO):
+    """The file's bytes, reporting each chunk the HTTP client reads, for the progress bar."""
+
+    def __init__(self, data: bytes, on_read: Callable[[int], None]) -> None:
+        super().__init__(data)
+        self.on_read = on_read
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.on_read(len(chunk))
+        return chunk
+
+
+def _payload(path: Path) -> tuple[str, bytes]:
+    """The file's name and bytes; a folder (a GSD .planning/) goes as a zip of its files."""
+    if path.is_dir():
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                archive.write(file, file.relative_to(path).as_posix())
+        return f"{path.name}.zip", buffer.getvalue()
+    try:
+        return path.name, path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"No such file or folder: {path}") from None
+    except OSError as exc:
+        raise CliError(f"Cannot read {path}: {exc.strerror}") from None
+
+
+def _upload(api: Api, slug: str, *, name: str, data: bytes, fmt: str, progress: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
+
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not progress,
+    )
+    with bar:
+        sending = bar.add_task(f"uploading {name}", total=len(data))
+
+        def advance(size: int) -> None:
+            bar.advance(sending, size)
+            if bar.tasks[sending].completed >= len(data):
+                bar.update(sending, description="applying the plan")
+
+        upload = _Upload(data, advance)
+        return api.json(
+            "POST",
+            f"projects/{slug}/imports/",
+            files={"file": (name, upload)},
+            data={"format": fmt},
+            not_found=f"No project {slug!r} that you are a member of; pass --create to create it.",
+        )
+
+
+@reported
+def import_plan(
+    path: Annotated[
+        Path, typer.Argument(help="tasks.json, a .planning/ folder or zip, a PLAN.md or a PRD.")
+    ],
+    project: Project = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="auto, gsd, taskmaster or markdown (default: told by the file)."
+        ),
+    ] = "auto",
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the project first when it does not exist.")
+    ] = False,
+    name: Annotated[
+        str,
+        typer.Option(help="The created project's name (default: its slug).", show_default=False),
+    ] = "",
+    json_output: Json = False,
+) -> None:
+    """Import a plan into a project: all or nothing, and re-importing changes nothing."""
+    slug = project_slug(project)
+    api = person_api()
+    filename, data = _payload(path)
+    created = False
+    if create and api.request("GET", f"projects/{slug}/", accept=(404,)).status_code == 404:
+        api.json("POST", "projects/", body={"name": name or slug, "slug": slug})
+        created = True
+    progress = not json_output and sys.stderr.isatty()
+    try:
+        outcome = _upload(api, slug, name=filename, data=data, fmt=fmt, progress=progress)
+    except CliError:
+        if created:
+            # The project was made for this import only; a failed import leaves nothing.
+            api.request("DELETE", f"projects/{slug}/")
+        raise
+    if json_output:
+        print_json(outcome)
+        return
+    for warning in outcome.get("warnings", []):
+        note(f"warning: {warning}")
+    version = f"version {outcome['version']}" if outcome.get("version") else "no new version"
+    made = " (created)" if created else ""
+    note(f"Imported {path.name} into {slug}{made}: {outcome['summary']}; {version}.")
+
+
+@reported
+def export(
+    project: Project = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="markdown, json (the snapshot), gsd (a .planning zip) or taskmaster."
+        ),
+    ] = "markdown",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file (default: stdout).", show_default=False
+        ),
+    ] = None,
+    json_output: Json = False,
+) -> None:
+    """Export the project's working plan, with task statuses where the format has them."""
+    slug = project_slug(project)
+    answer = person_api().request(
+        "GET",
+        f"projects/{slug}/export/{fmt}/",
+        not_found=f"No project {slug!r} that you are a member of.",
+    )
+    content = answer.content
+    if output is None:
+        if fmt == "gsd" and sys.stdout.isatty():
+            raise UsageError("A gsd export is a zip file: pass --output PATH.")
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+        return
+    output.write_bytes(content)
+    result = {"project": slug, "format": fmt, "path": str(output), "bytes": len(content)}
+    if json_output:
+        print_json(result)
+        return
+    note(f"Wrote {slug}'s plan as {fmt} to {output} ({len(content):,} bytes).")
