@@ -14,6 +14,15 @@ if TYPE_CHECKING:
 
 TIMEOUT_S = 30.0
 API_PREFIX = "/api/v1/"
+# What DRF says when it cannot tell who is calling (as opposed to a caller not allowed).
+REFUSED_CREDENTIALS = {
+    "Authentication credentials were not provided.",
+    "Invalid token.",
+    "User inactive or deleted.",
+    "Invalid token header. No credentials provided.",
+    "Invalid token header. Token string should not contain spaces.",
+    "Invalid token header. Token string should not contain invalid characters.",
+}
 
 
 def normalized_url(url: str) -> str:
@@ -105,7 +114,8 @@ class Api:
 
     def _failure(self, answer: httpx2.Response, *, not_found: str) -> str:
         status = answer.status_code
-        if status == 401:
+        # DRF answers a refused token 403 when session login comes first in its list.
+        if status == 401 or (status == 403 and _reason(answer) in REFUSED_CREDENTIALS):
             if self.agent_key:
                 return "The agent key was refused (401): check --agent-key or CREWBOARD_AGENT_KEY."
             if "Authorization" in self.headers:
