@@ -85,6 +85,9 @@ class Api:
                 data=data,
                 headers=self.headers,
                 timeout=self.timeout_s,
+                # Plain http has no certificates to check; loading the CA bundle anyway
+                # would cost every command a noticeable part of its start-up.
+                verify=self.url.startswith("https://"),
             )
         except httpx2.TimeoutException:
             raise CliError(

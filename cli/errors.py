@@ -5,8 +5,6 @@ import sys
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-import typer
-
 OK = 0
 ERROR = 1
 USAGE = 2
@@ -44,6 +42,6 @@ def reported(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except CliError as exc:
             sys.stderr.write(f"crewboard: {exc}\n")
-            raise typer.Exit(exc.exit_code) from None
+            raise SystemExit(exc.exit_code) from None
 
     return run

@@ -1,32 +1,28 @@
 """Options every command shares, and the API client each kind of caller gets."""
 
-from typing import Annotated
-
-import typer
+import click
 
 from cli.client import Api
 from cli.config import settings
 from cli.errors import UsageError
 
-Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer, for scripts.")]
-Project = Annotated[
-    str | None,
-    typer.Option(
-        "--project",
-        "-p",
-        help="Project slug (default: CREWBOARD_PROJECT, else the one `crewboard use` set).",
-        show_default=False,
-    ),
-]
-AgentKey = Annotated[
-    str,
-    typer.Option(
-        "--agent-key",
-        envvar="CREWBOARD_AGENT_KEY",
-        help="The external agent's key (default: CREWBOARD_AGENT_KEY).",
-        show_default=False,
-    ),
-]
+json_option = click.option(
+    "--json", "json_output", is_flag=True, help="Print the API's JSON answer, for scripts."
+)
+project_option = click.option(
+    "--project",
+    "-p",
+    default=None,
+    metavar="SLUG",
+    help="Project slug (default: CREWBOARD_PROJECT, else the one `crewboard use` set).",
+)
+agent_key_option = click.option(
+    "--agent-key",
+    envvar="CREWBOARD_AGENT_KEY",
+    default="",
+    metavar="KEY",
+    help="The external agent's key (default: CREWBOARD_AGENT_KEY).",
+)
 
 
 def person_api() -> Api:

@@ -1,38 +1,35 @@
 """Signing in, and choosing the project later commands act on."""
 
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 
 from cli.client import Api
 from cli.config import Settings, save_settings, stored_settings
 from cli.errors import CliError, reported
-from cli.options import Json, person_api
+from cli.options import json_option, person_api
 from cli.output import note, print_json
 
 
+@click.command()
+@click.argument("url")
+@click.option(
+    "--token",
+    default="",
+    help="An API token (manage.py drf_create_token, or the admin's Tokens page); "
+    "without it, asks for a username and password.",
+)
+@click.option("--username", default="", help="Your username (asked when missing).")
+@json_option
 @reported
-def login(
-    url: Annotated[str, typer.Argument(help="The Crewboard server, e.g. http://127.0.0.1:8000.")],
-    token: Annotated[
-        str,
-        typer.Option(
-            help="An API token (manage.py drf_create_token, or the admin's Tokens page); "
-            "without it, asks for a username and password.",
-            show_default=False,
-        ),
-    ] = "",
-    username: Annotated[
-        str, typer.Option(help="Your username (asked when missing).", show_default=False)
-    ] = "",
-    json_output: Json = False,
-) -> None:
-    """Sign in to a Crewboard and store its URL and your token (mode 600)."""
+def login(url: str, token: str, username: str, json_output: bool) -> None:
+    """Sign in to a Crewboard at URL (e.g. http://127.0.0.1:8000) and store its URL and
+    your token, readable by you only."""
     anonymous = Api(url)
     if not token:
-        name = username or typer.prompt("Username")
-        password = typer.prompt("Password", hide_input=True)
+        name = username or click.prompt("Username", err=True)
+        password = click.prompt("Password", hide_input=True, err=True)
         answer = anonymous.json(
             "POST", "auth/token/", body={"username": name, "password": password}
         )
@@ -59,12 +56,12 @@ def login(
     note(f"Logged in to {api.url}{who}; {page['count']} project(s). Saved to {path}.")
 
 
+@click.command()
+@click.argument("slug")
+@json_option
 @reported
-def use(
-    slug: Annotated[str, typer.Argument(help="The project's slug.")],
-    json_output: Json = False,
-) -> None:
-    """Set the default project for commands run without --project."""
+def use(slug: str, json_output: bool) -> None:
+    """Set the default project (SLUG) for commands run without --project."""
     project = person_api().json(
         "GET", f"projects/{slug}/", not_found=f"No project {slug!r} that you are a member of."
     )

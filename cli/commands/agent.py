@@ -1,35 +1,40 @@
 """An external agent's work loop: claim a task, then finish its run as done or failed."""
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 
 from cli.config import project_slug
 from cli.errors import NothingReady, UsageError, reported
-from cli.options import AgentKey, Json, Project, agent_api
+from cli.options import agent_api, agent_key_option, json_option, project_option
 from cli.output import note, print_json, task_fields
 
-RunId = Annotated[int, typer.Argument(help="The run's id, from the claim.")]
-Attempt = Annotated[
-    int, typer.Option(min=1, help="The attempt number from the claim (a stale one is refused).")
-]
+attempt_option = click.option(
+    "--attempt",
+    required=True,
+    type=click.IntRange(min=1),
+    help="The attempt number from the claim (a stale one is refused).",
+)
 
 
 def _not_found(slug: str) -> str:
     return f"No project {slug!r} for this agent key (a key works only in its own project)."
 
 
+@click.command()
+@project_option
+@agent_key_option
+@click.option(
+    "--lease",
+    default=300,
+    show_default=True,
+    type=click.IntRange(10, 86_400),
+    help="Seconds the claim holds without a heartbeat.",
+)
+@json_option
 @reported
-def claim(
-    project: Project = None,
-    agent_key: AgentKey = "",
-    lease: Annotated[
-        int,
-        typer.Option(help="Seconds the claim holds without a heartbeat (10 to 86,400)."),
-    ] = 300,
-    json_output: Json = False,
-) -> None:
+def claim(project: str | None, agent_key: str, lease: int, json_output: bool) -> None:
     """Claim the next ready task for the agent (exit code 3 when none is ready)."""
     slug = project_slug(project)
     answer = agent_api(agent_key).json(
@@ -61,24 +66,31 @@ def _finished(answer: dict[str, Any], json_output: bool) -> None:
     note(f"Run {run['id']} {run['status']}{on_task}.")
 
 
+@click.command()
+@click.argument("run_id", type=int)
+@attempt_option
+@project_option
+@agent_key_option
+@click.option(
+    "--result",
+    default="{}",
+    help='What came of it, a JSON object: \'{"commit": "3f2a9c1"}\'.',
+)
+@click.option(
+    "--branch", default="", help="The branch holding the work; the task then waits for review."
+)
+@json_option
 @reported
 def done(
-    run_id: RunId,
-    attempt: Attempt,
-    project: Project = None,
-    agent_key: AgentKey = "",
-    result: Annotated[
-        str, typer.Option(help='What came of it, a JSON object: \'{"commit": "3f2a9c1"}\'.')
-    ] = "{}",
-    branch: Annotated[
-        str,
-        typer.Option(
-            help="The branch holding the work; the task then waits for review.", show_default=False
-        ),
-    ] = "",
-    json_output: Json = False,
+    run_id: int,
+    attempt: int,
+    project: str | None,
+    agent_key: str,
+    result: str,
+    branch: str,
+    json_output: bool,
 ) -> None:
-    """Complete the agent's run: its task is done (or waits for review, with --branch)."""
+    """Complete the agent's run RUN_ID: its task is done (or waits for review, with --branch)."""
     slug = project_slug(project)
     try:
         outcome = json.loads(result)
@@ -95,16 +107,18 @@ def done(
     _finished(answer, json_output)
 
 
+@click.command()
+@click.argument("run_id", type=int)
+@attempt_option
+@click.option("--error", required=True, help="What went wrong.")
+@project_option
+@agent_key_option
+@json_option
 @reported
 def fail(
-    run_id: RunId,
-    attempt: Attempt,
-    error: Annotated[str, typer.Option(help="What went wrong.")],
-    project: Project = None,
-    agent_key: AgentKey = "",
-    json_output: Json = False,
+    run_id: int, attempt: int, error: str, project: str | None, agent_key: str, json_output: bool
 ) -> None:
-    """Fail the agent's run: its task goes back to pending for another claim."""
+    """Fail the agent's run RUN_ID: its task goes back to pending for another claim."""
     slug = project_slug(project)
     answer = agent_api(agent_key).json(
         "POST",

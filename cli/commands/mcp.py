@@ -2,9 +2,12 @@
 
 import importlib
 
+import click
+
 from cli.errors import CliError, reported
 
 
+@click.command()
 @reported
 def mcp() -> None:
     """Serve Crewboard's MCP tools over stdio (set CREWBOARD_URL and CREWBOARD_AGENT_KEY)."""

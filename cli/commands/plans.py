@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import io
 import sys
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 
 from cli.client import Api
 from cli.config import project_slug
 from cli.errors import CliError, UsageError, reported
-from cli.options import Json, Project, person_api
+from cli.options import json_option, person_api, project_option
 from cli.output import note, print_json
 
 
@@ -34,6 +33,8 @@ class _Upload(io.BytesIO):
 def _payload(path: Path) -> tuple[str, bytes]:
     """The file's name and bytes; a folder (a GSD .planning/) goes as a zip of its files."""
     if path.is_dir():
+        import zipfile
+
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for file in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -78,28 +79,26 @@ def _upload(api: Api, slug: str, *, name: str, data: bytes, fmt: str, progress: 
         )
 
 
+@click.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@project_option
+@click.option(
+    "--format",
+    "fmt",
+    default="auto",
+    show_default=True,
+    help="auto, gsd, taskmaster or markdown (auto: told by the file).",
+)
+@click.option("--create", is_flag=True, help="Create the project first when it does not exist.")
+@click.option("--name", default="", help="The created project's name (default: its slug).")
+@json_option
 @reported
 def import_plan(
-    path: Annotated[
-        Path, typer.Argument(help="tasks.json, a .planning/ folder or zip, a PLAN.md or a PRD.")
-    ],
-    project: Project = None,
-    fmt: Annotated[
-        str,
-        typer.Option(
-            "--format", help="auto, gsd, taskmaster or markdown (default: told by the file)."
-        ),
-    ] = "auto",
-    create: Annotated[
-        bool, typer.Option("--create", help="Create the project first when it does not exist.")
-    ] = False,
-    name: Annotated[
-        str,
-        typer.Option(help="The created project's name (default: its slug).", show_default=False),
-    ] = "",
-    json_output: Json = False,
+    path: Path, project: str | None, fmt: str, create: bool, name: str, json_output: bool
 ) -> None:
-    """Import a plan into a project: all or nothing, and re-importing changes nothing."""
+    """Import a plan into a project: all or nothing, and re-importing changes nothing.
+
+    PATH is a Task Master tasks.json, a GSD .planning/ folder or zip, a PLAN.md or a PRD."""
     slug = project_slug(project)
     api = person_api()
     filename, data = _payload(path)
@@ -125,23 +124,25 @@ def import_plan(
     note(f"Imported {path.name} into {slug}{made}: {outcome['summary']}; {version}.")
 
 
+@click.command()
+@project_option
+@click.option(
+    "--format",
+    "fmt",
+    default="markdown",
+    show_default=True,
+    help="markdown, json (the snapshot), gsd (a .planning zip) or taskmaster.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to this file (default: stdout).",
+)
+@json_option
 @reported
-def export(
-    project: Project = None,
-    fmt: Annotated[
-        str,
-        typer.Option(
-            "--format", help="markdown, json (the snapshot), gsd (a .planning zip) or taskmaster."
-        ),
-    ] = "markdown",
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output", "-o", help="Write to this file (default: stdout).", show_default=False
-        ),
-    ] = None,
-    json_output: Json = False,
-) -> None:
+def export(project: str | None, fmt: str, output: Path | None, json_output: bool) -> None:
     """Export the project's working plan, with task statuses where the format has them."""
     slug = project_slug(project)
     answer = person_api().request(

@@ -1,18 +1,16 @@
 """Listing and creating projects."""
 
-from typing import Annotated
-
-import typer
+import click
 
 from cli.errors import reported
-from cli.options import Json, person_api
+from cli.options import json_option, person_api
 from cli.output import note, print_json, table
 
-project_app = typer.Typer(help="Create projects.", no_args_is_help=True)
 
-
+@click.command()
+@json_option
 @reported
-def projects(json_output: Json = False) -> None:
+def projects(json_output: bool) -> None:
     """List the projects you belong to."""
     page = person_api().json("GET", "projects/", params={"page_size": 500})
     if json_output:
@@ -27,17 +25,19 @@ def projects(json_output: Json = False) -> None:
     )
 
 
-@project_app.command("create")
+@click.group("project")
+def project_group() -> None:
+    """Create projects."""
+
+
+@project_group.command("create")
+@click.argument("name")
+@click.option("--slug", default="", help="Its slug (default: made from the name).")
+@click.option("--description", default="", help="What the project is for.")
+@json_option
 @reported
-def project_create(
-    name: Annotated[str, typer.Argument(help="The project's name.")],
-    slug: Annotated[
-        str, typer.Option(help="Its slug (default: made from the name).", show_default=False)
-    ] = "",
-    description: Annotated[str, typer.Option(help="What the project is for.")] = "",
-    json_output: Json = False,
-) -> None:
-    """Create a project; you become its owner."""
+def project_create(name: str, slug: str, description: str, json_output: bool) -> None:
+    """Create a project called NAME; you become its owner."""
     body = {"name": name, "description": description}
     if slug:
         body["slug"] = slug

@@ -2,14 +2,17 @@
 
 from typing import Any
 
-import typer
+import click
 
 from cli.config import project_slug
 from cli.errors import reported
-from cli.options import Json, Project, person_api
+from cli.options import json_option, person_api, project_option
 from cli.output import note, print_json
 
-run_app = typer.Typer(help="Start, pause or cancel the project's agent work.", no_args_is_help=True)
+
+@click.group("run")
+def run_group() -> None:
+    """Start, pause or cancel the project's agent work."""
 
 
 def _act(action: str, project: str | None, json_output: bool) -> None:
@@ -28,22 +31,28 @@ def _act(action: str, project: str | None, json_output: bool) -> None:
     note(f"{slug} is {answer['status']}{started}{cancelled}.")
 
 
-@run_app.command()
+@run_group.command()
+@project_option
+@json_option
 @reported
-def start(project: Project = None, json_output: Json = False) -> None:
+def start(project: str | None, json_output: bool) -> None:
     """Start (or resume) the project: its agents take ready tasks."""
     _act("start", project, json_output)
 
 
-@run_app.command()
+@run_group.command()
+@project_option
+@json_option
 @reported
-def pause(project: Project = None, json_output: Json = False) -> None:
+def pause(project: str | None, json_output: bool) -> None:
     """Pause the project: no new runs; running ones stop at their next step."""
     _act("pause", project, json_output)
 
 
-@run_app.command()
+@run_group.command()
+@project_option
+@json_option
 @reported
-def cancel(project: Project = None, json_output: Json = False) -> None:
+def cancel(project: str | None, json_output: bool) -> None:
     """Pause the project and cancel its active runs."""
     _act("cancel", project, json_output)

@@ -1,15 +1,17 @@
 """Reading and changing a project's tasks as a person."""
 
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 
 from cli.config import project_slug
 from cli.errors import NothingReady, reported
-from cli.options import Json, Project, person_api
+from cli.options import json_option, person_api, project_option
 from cli.output import note, print_json, table, task_fields
 
 MAX_PAGE_SIZE = 500
+STATUSES = "pending, in_progress, review, done, blocked, failed, cancelled or deferred"
+TASK_COLUMNS = ["key", "status", "priority", "wave", "name", "depends on"]
 
 
 def _not_found(slug: str, key: str = "") -> str:
@@ -25,11 +27,11 @@ def _task_rows(tasks: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     ]
 
 
-TASK_COLUMNS = ["key", "status", "priority", "wave", "name", "depends on"]
-
-
+@click.command("next")
+@project_option
+@json_option
 @reported
-def next_task(project: Project = None, json_output: Json = False) -> None:
+def next_task(project: str | None, json_output: bool) -> None:
     """The next ready task: pending, every dependency done (exit code 3 when none is)."""
     slug = project_slug(project)
     task = person_api().json("GET", f"projects/{slug}/tasks/next/", not_found=_not_found(slug))
@@ -41,35 +43,33 @@ def next_task(project: Project = None, json_output: Json = False) -> None:
     task_fields(task)
 
 
+@click.command("list")
+@project_option
+@click.option(
+    "--status", multiple=True, help=f"Only tasks of this status (repeatable): {STATUSES}."
+)
+@click.option("--feature", default="", metavar="KEY", help="Only tasks of this feature.")
+@click.option("--ready", is_flag=True, help="Only ready tasks: pending, every dependency done.")
+@click.option("--search", "-q", default="", help="Key or name contains this.")
+@click.option("--page", default=1, type=click.IntRange(min=1), show_default=True)
+@click.option("--page-size", default=100, type=click.IntRange(1, MAX_PAGE_SIZE), show_default=True)
+@json_option
 @reported
 def list_tasks(
-    project: Project = None,
-    status: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Only tasks of this status (repeatable): pending, in_progress, review, done, "
-            "blocked, failed, cancelled, deferred",
-            show_default=False,
-        ),
-    ] = None,
-    feature: Annotated[
-        str, typer.Option(help="Only tasks of this feature key.", show_default=False)
-    ] = "",
-    ready: Annotated[
-        bool, typer.Option("--ready", help="Only ready tasks: pending, every dependency done.")
-    ] = False,
-    search: Annotated[
-        str, typer.Option("--search", "-q", help="Key or name contains this.", show_default=False)
-    ] = "",
-    page: Annotated[int, typer.Option(min=1, help="Page number.")] = 1,
-    page_size: Annotated[int, typer.Option(min=1, max=MAX_PAGE_SIZE, help="Tasks per page.")] = 100,
-    json_output: Json = False,
+    project: str | None,
+    status: tuple[str, ...],
+    feature: str,
+    ready: bool,
+    search: str,
+    page: int,
+    page_size: int,
+    json_output: bool,
 ) -> None:
     """List the project's tasks in plan order, a page at a time."""
     slug = project_slug(project)
     params: dict[str, Any] = {"page": page, "page_size": page_size}
     if status:
-        params["status"] = status
+        params["status"] = list(status)
     if feature:
         params["feature"] = feature
     if ready:
@@ -91,13 +91,13 @@ def list_tasks(
     table(TASK_COLUMNS, _task_rows(tasks), caption=f"{shown} of {answer['count']}{more}")
 
 
+@click.command()
+@click.argument("key")
+@project_option
+@json_option
 @reported
-def show(
-    key: Annotated[str, typer.Argument(help="The task's key, e.g. 01-02-T1.")],
-    project: Project = None,
-    json_output: Json = False,
-) -> None:
-    """One task, whole."""
+def show(key: str, project: str | None, json_output: bool) -> None:
+    """One task (its KEY, e.g. 01-02-T1), whole."""
     slug = project_slug(project)
     task = person_api().json(
         "GET", f"projects/{slug}/tasks/{key}/", not_found=_not_found(slug, key)
@@ -108,19 +108,15 @@ def show(
     task_fields(task)
 
 
+@click.command("set-status")
+@click.argument("key")
+@click.argument("status")
+@project_option
+@json_option
 @reported
-def set_status(
-    key: Annotated[str, typer.Argument(help="The task's key.")],
-    status: Annotated[
-        str,
-        typer.Argument(
-            help="pending, in_progress, review, done, blocked, failed, cancelled or deferred."
-        ),
-    ],
-    project: Project = None,
-    json_output: Json = False,
-) -> None:
-    """Change a task's status (its feature's and plan's statuses follow)."""
+def set_status(key: str, status: str, project: str | None, json_output: bool) -> None:
+    """Change the status of task KEY to STATUS: pending, in_progress, review, done,
+    blocked, failed, cancelled or deferred. Its plan's statuses follow."""
     slug = project_slug(project)
     task = person_api().json(
         "PATCH",
@@ -134,24 +130,38 @@ def set_status(
     note(f"{task['key']} is {task['status']}.")
 
 
+@click.command("add-task")
+@click.argument("key")
+@click.argument("name")
+@project_option
+@click.option("--feature", default="", metavar="KEY", help="Its feature.")
+@click.option(
+    "--sub-feature", default="", metavar="KEY", help="Its sub-feature (sets the feature)."
+)
+@click.option("--description", default="", help="What to do.")
+@click.option(
+    "--priority",
+    default="medium",
+    show_default=True,
+    type=click.Choice(["high", "medium", "low"]),
+)
+@click.option("--verify", default="", help="How to check it is done.")
+@click.option("--file", "files", multiple=True, help="A file it touches (repeatable).")
+@json_option
 @reported
 def add_task(
-    key: Annotated[str, typer.Argument(help="The new task's key, unique in the project.")],
-    name: Annotated[str, typer.Argument(help="What the task is, in a line.")],
-    project: Project = None,
-    feature: Annotated[str, typer.Option(help="Its feature's key.", show_default=False)] = "",
-    sub_feature: Annotated[
-        str, typer.Option(help="Its sub-feature's key (sets the feature too).", show_default=False)
-    ] = "",
-    description: Annotated[str, typer.Option(help="What to do.", show_default=False)] = "",
-    priority: Annotated[str, typer.Option(help="high, medium or low.")] = "medium",
-    verify: Annotated[str, typer.Option(help="How to check it is done.", show_default=False)] = "",
-    files: Annotated[
-        list[str] | None, typer.Option("--file", help="A file it touches (repeatable).")
-    ] = None,
-    json_output: Json = False,
+    key: str,
+    name: str,
+    project: str | None,
+    feature: str,
+    sub_feature: str,
+    description: str,
+    priority: str,
+    verify: str,
+    files: tuple[str, ...],
+    json_output: bool,
 ) -> None:
-    """Add a task to the project's plan."""
+    """Add a task with a KEY unique in the project and a one-line NAME to the plan."""
     slug = project_slug(project)
     body: dict[str, Any] = {"key": key, "name": name, "priority": priority}
     optional = {
@@ -159,7 +169,7 @@ def add_task(
         "sub_feature": sub_feature,
         "description": description,
         "verify": verify,
-        "files": files,
+        "files": list(files),
     }
     body.update({field: value for field, value in optional.items() if value})
     task = person_api().json(

@@ -4,8 +4,8 @@ import json
 from dataclasses import dataclass
 
 import pytest
+from click.testing import CliRunner
 from rest_framework.authtoken.models import Token
-from typer.testing import CliRunner
 
 from cli.main import app
 from tests.factories import ProjectFactory, UserFactory

@@ -41,7 +41,7 @@ def test_a_wrong_password_or_token_is_one_clear_line_and_stores_nothing(
     wrong = crewboard("login", server, "--username", "alice", input="nope\n")
     assert wrong.exit_code == 1
     assert wrong.stderr == (
-        "crewboard: Unable to log in with provided credentials. (400)\n"
+        "Password: \ncrewboard: Unable to log in with provided credentials. (400)\n"
     )
     bad_token = crewboard("login", server, "--token", "not-a-token")
     assert bad_token.exit_code == 1
@@ -63,7 +63,9 @@ def test_a_bad_url_or_an_unreachable_server_is_one_clear_line(crewboard, server,
         port = closed.getsockname()[1]
     unreachable = crewboard("login", f"http://127.0.0.1:{port}", "--token", token)
     assert unreachable.exit_code == 1
-    assert unreachable.stderr.startswith(f"crewboard: Cannot reach Crewboard at http://127.0.0.1:{port}: ")
+    assert unreachable.stderr.startswith(
+        f"crewboard: Cannot reach Crewboard at http://127.0.0.1:{port}: "
+    )
     assert unreachable.stderr.count("\n") == 1
     # A web server that is not Crewboard's API (here: a page of Crewboard outside the API).
     elsewhere = crewboard("login", f"{server}/healthz", "--token", token)
@@ -106,7 +108,9 @@ def test_projects_lists_mine_as_the_api_does(crewboard, logged_in, stranger_proj
 
 def test_project_create_and_use(crewboard, server, token, person, config_home):
     crewboard("login", server, "--token", token)
-    created = crewboard("project", "create", "Shop front", "--description", "The web shop", "--json")
+    created = crewboard(
+        "project", "create", "Shop front", "--description", "The web shop", "--json"
+    )
     assert created.exit_code == 0, created.stderr
     assert created.json()["slug"] == "shop-front" and created.json()["owner"] == "alice"
     assert Project.objects.get(slug="shop-front").memberships.get().user == person

@@ -42,9 +42,14 @@ def test_claim_then_fail(crewboard, logged_in, agent_key):
     assert claimed.exit_code == 0
     assert "T1" in claimed.stdout and "Claimed as run" in claimed.stderr
     run = AgentRun.objects.get()
-    failed = crewboard("fail", run.pk, "--attempt", "1", "--error", "tests still red", "--agent-key", agent_key, "--json")  # fmt: skip
+    failed = crewboard(
+        "fail", run.pk, "--attempt", "1", "--error", "tests still red",
+        "--agent-key", agent_key, "--json",
+    )  # fmt: skip
     assert failed.exit_code == 0, failed.stderr
-    assert failed.json()["run"]["status"] == "failed" and failed.json()["task"]["status"] == "pending"
+    assert (
+        failed.json()["run"]["status"] == "failed" and failed.json()["task"]["status"] == "pending"
+    )
     assert Task.objects.get(key="T1").status == "pending"
 
 

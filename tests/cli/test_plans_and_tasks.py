@@ -98,7 +98,10 @@ def test_list_filters_like_the_api(crewboard, logged_in, stranger_project):
     TaskDependencyFactory(task=TaskFactory(project=logged_in, key="F"), depends_on=done)
     everything = crewboard("list", "--json").json()
     assert everything["count"] == 5 and set(everything) == {"count", "next", "previous", "results"}
-    keys = lambda *args: [t["key"] for t in crewboard("list", "--json", *args).json()["results"]]  # noqa: E731
+
+    def keys(*args):
+        return [t["key"] for t in crewboard("list", "--json", *args).json()["results"]]
+
     assert sorted(keys("--ready")) == ["B", "E", "F"]
     assert keys("--status", "done") == ["A"]
     assert sorted(keys("--status", "done", "--status", "pending")) == ["A", "B", "C", "E", "F"]
