@@ -157,9 +157,18 @@ def crewboard_server(folder: Path) -> Iterator[str]:
                     ) from None
                 time.sleep(0.2)
         yield url
+    except BaseException:
+        log.flush()
+        sys.stderr.write((folder / "server.log").read_text()[-5000:])
+        raise
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # A worker still inside a long request does not stop on TERM in time.
+            server.kill()
+            server.wait()
         log.close()
 
 
