@@ -172,24 +172,42 @@ def crewboard_server(folder: Path) -> Iterator[str]:
         log.close()
 
 
+# Runs one command (its output to a file) and prints its usage as JSON. The command is
+# started from this small process rather than from the benchmark's own: Linux keeps a
+# child's peak RSS across exec, so a child forked from a process holding Django and the
+# plan would be charged that process's memory too.
+LAUNCHER = """
+import json, os, sys, time
+output, command = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.posix_spawn(command[0], command, os.environ, file_actions=[
+    (os.POSIX_SPAWN_OPEN, 1, output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+])
+_, status, usage = os.wait4(pid, 0)
+print(json.dumps({
+    "wall_s": time.perf_counter() - started,
+    "rss_mb": usage.ru_maxrss / 1024,
+    "cpu_s": usage.ru_utime + usage.ru_stime,
+    "returncode": os.waitstatus_to_exitcode(status),
+}))
+"""
+
+
 def measured(command: list[str], *, cwd: Path, env: dict[str, str]) -> dict[str, Any]:
-    """One run's wall time, peak resident memory (MB) and CPU time (s), through wait4."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    """One run's wall time, peak resident memory (MB) and CPU time (s), and its output."""
+    output = cwd / "measured.out"
+    report = subprocess.run(
+        [sys.executable, "-I", "-c", LAUNCHER, output, *command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return {
-        "wall_s": wall,
-        "rss_mb": usage.ru_maxrss / 1024,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "returncode": process.returncode,
-        "stdout": output,
-    }
+    figures: dict[str, Any] = json.loads(report.stdout)
+    figures["stdout"] = output.read_bytes()
+    return figures
 
 
 def median(runs: list[dict[str, Any]], key: str, digits: int = 3) -> float:

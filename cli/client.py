@@ -68,10 +68,11 @@ class Api:
         data: Mapping[str, str] | None = None,
         not_found: str = "",
         accept: tuple[int, ...] = (),
+        timeout_s: float | None = None,
     ) -> httpx2.Response:
         """One API call. `path` is relative to /api/v1/. Answers 2xx are returned as they
         are, and so are those in `accept`; anything else raises CliError with the server's
-        reason (`not_found` for 404)."""
+        reason (`not_found` for 404). `timeout_s` overrides the client's for a slow call."""
         import httpx2
 
         target = f"{self.url}{API_PREFIX}{path.lstrip('/')}"
@@ -84,21 +85,21 @@ class Api:
                 files=files,
                 data=data,
                 headers=self.headers,
-                timeout=self.timeout_s,
+                timeout=timeout_s or self.timeout_s,
                 # Plain http has no certificates to check; loading the CA bundle anyway
                 # would cost every command a noticeable part of its start-up.
                 verify=self.url.startswith("https://"),
             )
         except httpx2.TimeoutException:
             raise CliError(
-                f"Crewboard at {self.url} did not answer within {self.timeout_s:g} s."
+                f"Crewboard at {self.url} did not answer within {timeout_s or self.timeout_s:g} s."
             ) from None
         except httpx2.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
             raise CliError(f"Cannot reach Crewboard at {self.url}: {reason}.") from None
         if answer.is_success or answer.status_code in accept:
             return answer
-        raise CliError(self._failure(answer, not_found=not_found))
+        raise CliError(self._failure(answer, not_found=not_found), status=answer.status_code)
 
     def json(self, method: str, path: str, **options: Any) -> Any:
         """An API call whose answer is JSON (None for 204 No Content)."""

@@ -15,9 +15,14 @@ R = TypeVar("R")
 
 
 class CliError(Exception):
-    """A failure with a one-line message for the user (exit code 1)."""
+    """A failure with a one-line message for the user (exit code 1). `status` is the
+    server's HTTP status when it answered, None when it could not be reached."""
 
     exit_code = ERROR
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class UsageError(CliError):

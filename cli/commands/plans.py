@@ -16,6 +16,9 @@ from cli.errors import CliError, UsageError, reported
 from cli.options import json_option, person_api, project_option
 from cli.output import note, print_json
 
+# A plan of thousands of tasks is parsed and written in one transaction on the server.
+IMPORT_TIMEOUT_S = 600.0
+
 
 class _Upload(io.BytesIO):
     """The file's bytes, reporting each chunk the HTTP client reads, for the progress bar."""
@@ -75,6 +78,7 @@ def _upload(api: Api, slug: str, *, name: str, data: bytes, fmt: str, progress: 
             f"projects/{slug}/imports/",
             files={"file": (name, upload)},
             data={"format": fmt},
+            timeout_s=IMPORT_TIMEOUT_S,
             not_found=f"No project {slug!r} that you are a member of; pass --create to create it.",
         )
 
@@ -109,9 +113,10 @@ def import_plan(
     progress = not json_output and sys.stderr.isatty()
     try:
         outcome = _upload(api, slug, name=filename, data=data, fmt=fmt, progress=progress)
-    except CliError:
-        if created:
-            # The project was made for this import only; a failed import leaves nothing.
+    except CliError as exc:
+        # The project was made for this import only, so an import the server refused
+        # leaves nothing. Without an answer the import may still be running: it stays.
+        if created and exc.status is not None and exc.status < 500:
             api.request("DELETE", f"projects/{slug}/")
         raise
     if json_output:
