@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("agents.api.urls")),
     path("", include("planning.api.urls")),
     path("", include("memory.api.urls")),
+    path("", include("core.api.urls")),
 ]
 
 handler404 = "planning.views.errors.page_not_found"

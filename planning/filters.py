@@ -7,6 +7,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from planning.models import Feature, Requirement, SubFeature, Task
+from planning.selectors import tasks_ready_only
 
 
 class TaskFilterSet(django_filters.FilterSet):
@@ -19,6 +20,10 @@ class TaskFilterSet(django_filters.FilterSet):
     wave = django_filters.NumberFilter()
     assigned_agent = django_filters.NumberFilter(field_name="assigned_agent_id")
     q = django_filters.CharFilter(method="search", label="Search in key and name")
+    ready = django_filters.BooleanFilter(
+        method="ready_only",
+        label="Only ready tasks (true): pending, with every dependency and plan dependency done",
+    )
 
     class Meta:
         model = Task
@@ -26,6 +31,10 @@ class TaskFilterSet(django_filters.FilterSet):
 
     def search(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         return queryset.filter(Q(key__icontains=value) | Q(name__icontains=value))
+
+    def ready_only(self, queryset: QuerySet[Task], name: str, value: bool | None) -> QuerySet[Task]:
+        # ready=false lists every task: "not ready" is not a set anyone has asked for.
+        return tasks_ready_only(queryset) if value else queryset
 
 
 class FeatureFilterSet(django_filters.FilterSet):

@@ -138,6 +138,11 @@ def task_dependency_list(*, project: Project) -> QuerySet[TaskDependency]:
 
 def task_ready_list(*, project: Project) -> QuerySet[Task]:
     """Pending tasks whose dependencies, and whose plan's dependencies, are all done."""
+    return tasks_ready_only(Task.objects.filter(project=project))
+
+
+def tasks_ready_only(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """`tasks` narrowed to the ready ones, as task_ready_list defines them."""
     unfinished_dependency = TaskDependency.objects.filter(task=OuterRef("pk")).exclude(
         depends_on__status=Task.Status.DONE
     )
@@ -151,7 +156,7 @@ def task_ready_list(*, project: Project) -> QuerySet[Task]:
         )
     )
     return (
-        Task.objects.filter(project=project, status=Task.Status.PENDING)
+        tasks.filter(status=Task.Status.PENDING)
         .exclude(Exists(unfinished_dependency))
         .exclude(Exists(unfinished_plan))
     )

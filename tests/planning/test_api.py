@@ -219,6 +219,21 @@ def test_task_filters_ordering_and_pagination(api, project):
     assert api.get(f"{BASE}/tasks/", {"status": "nonsense"}).status_code == 400
 
 
+def test_task_list_filters_ready_tasks(api, project, django_assert_max_num_queries):
+    done = TaskFactory(project=project, key="A", name="schema", status="done")
+    waiting_on = TaskFactory(project=project, key="B", name="models")
+    TaskFactory(project=project, key="C", name="views", status="in_progress")
+    ready = TaskFactory(project=project, key="D", name="api")
+    blocked = TaskFactory(project=project, key="E", name="pages")
+    TaskDependency.objects.create(task=ready, depends_on=done)
+    TaskDependency.objects.create(task=blocked, depends_on=waiting_on)
+    with django_assert_max_num_queries(5):
+        response = api.get(f"{BASE}/tasks/", {"ready": "true"})
+    assert [t["key"] for t in response.data["results"]] == ["B", "D"]
+    assert api.get(f"{BASE}/tasks/", {"ready": "false"}).data["count"] == 5
+    assert api.get(f"{BASE}/tasks/", {"ready": "true", "q": "api"}).data["count"] == 1
+
+
 @pytest.mark.parametrize("count", [10, 500])
 def test_task_list_query_count_is_constant(api, project, count, django_assert_max_num_queries):
     _bulk_tasks(project, count)

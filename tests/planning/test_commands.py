@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from planning.models import DevPlanVersion, Task
+from planning.models import DevPlanVersion, Project, Task
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 DEMO = Path(__file__).resolve().parents[2] / "planning" / "demo" / ".planning"
@@ -42,3 +43,31 @@ def test_export_plan_command(project, tmp_path):
     assert len(json.loads(out.read_text())["tasks"]) == 10
     with pytest.raises(CommandError, match="no version 7"):
         call_command("export_plan", project=project.slug, format="json", plan_version=7, output=out)
+
+
+def test_import_plan_command_creates_the_project_when_asked(user, capsys):
+    admin = UserFactory(username="root", is_superuser=True)
+    call_command(
+        "import_plan", str(DEMO), project="demo", create=True, name="Demo", no_progress=True
+    )
+    created = Project.objects.get(slug="demo")
+    assert created.name == "Demo" and created.owner == admin
+    assert created.tasks.count() == 10
+    assert "Imported .planning into demo" in capsys.readouterr().out
+    call_command("import_plan", str(DEMO), project="demo2", create=True, owner="alice")
+    assert Project.objects.get(slug="demo2").owner == user
+
+
+def test_import_plan_command_keeps_no_project_when_the_created_ones_import_fails(db, tmp_path):
+    bad = tmp_path / "tasks.json"
+    bad.write_text('{"tasks": [{"id": 1, "dependencies": [2]}]}')
+    with pytest.raises(CommandError, match="No superuser to own the project"):
+        call_command("import_plan", str(DEMO), project="demo", create=True, no_progress=True)
+    UserFactory(username="root", is_superuser=True)
+    with pytest.raises(CommandError, match="No user 'ghost'"):
+        call_command("import_plan", str(DEMO), project="demo", create=True, owner="ghost")
+    with pytest.raises(CommandError, match="Nothing imported"):
+        call_command("import_plan", str(bad), project="demo", create=True, no_progress=True)
+    with pytest.raises(CommandError, match="cannot be created"):
+        call_command("import_plan", str(DEMO), project="bad slug!", create=True, no_progress=True)
+    assert not Project.objects.exists()

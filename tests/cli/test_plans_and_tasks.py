@@ -1,0 +1,138 @@
+"""`crewboard import`, `export`, `next`, `list`, `show`, `set-status` and `add-task`."""
+
+import json
+from pathlib import Path
+
+from planning.models import Project, Task
+from tests.factories import FeatureFactory, TaskDependencyFactory, TaskFactory
+
+DEMO = Path(__file__).resolve().parents[2] / "planning" / "demo" / ".planning"
+TASKS_JSON = {
+    "master": {
+        "tasks": [
+            {"id": 1, "title": "Schema", "status": "done", "priority": "high", "dependencies": []},
+            {"id": 2, "title": "API", "status": "pending", "priority": "high", "dependencies": [1]},
+            {"id": 3, "title": "UI", "status": "pending", "priority": "low", "dependencies": [2]},
+        ],
+        "metadata": {},
+    }
+}
+
+
+def test_import_a_folder_then_again_changes_nothing(crewboard, logged_in):
+    first = crewboard("import", DEMO, "--json")
+    assert first.exit_code == 0, first.stderr
+    assert first.json()["version"] == 1 and first.json()["created"]["tasks"] == 10
+    assert logged_in.tasks.count() == 10
+    again = crewboard("import", DEMO)
+    assert again.exit_code == 0
+    assert again.stderr == "Imported .planning into crewboard: no changes; no new version.\n"
+
+
+def test_import_creates_the_project_when_asked(crewboard, logged_in, person, tmp_path):
+    plan = tmp_path / "tasks.json"
+    plan.write_text(json.dumps(TASKS_JSON))
+    missing = crewboard("import", plan, "--project", "shop")
+    assert missing.exit_code == 1
+    assert "No project 'shop' that you are a member of; pass --create" in missing.stderr
+    created = crewboard("import", plan, "--project", "shop", "--create", "--name", "Shop")
+    assert created.exit_code == 0, created.stderr
+    assert "into shop (created): " in created.stderr
+    shop = Project.objects.get(slug="shop")
+    assert shop.name == "Shop" and shop.owner == person
+    assert sorted(shop.tasks.values_list("key", flat=True)) == ["1", "2", "3"]
+
+
+def test_a_failed_import_writes_nothing_and_keeps_no_created_project(
+    crewboard, logged_in, tmp_path
+):
+    bad = tmp_path / "tasks.json"
+    bad.write_text('{"tasks": [{"id": 1, "dependencies": [2]}]}')
+    outcome = crewboard("import", bad, "--project", "shop", "--create", "--json")
+    assert outcome.exit_code == 1
+    assert outcome.stderr.startswith("crewboard: tasks.json:1: task 1 depends on 2")
+    assert outcome.stderr.endswith(" (400)\n") and outcome.stderr.count("\n") == 1
+    assert not Project.objects.filter(slug="shop").exists()
+    missing = crewboard("import", tmp_path / "nope.json")
+    assert missing.exit_code == 2 and "No such file or folder" in missing.stderr
+    assert not Task.objects.exists()
+
+
+def test_export_writes_the_plan(crewboard, logged_in, tmp_path):
+    crewboard("import", DEMO)
+    target = tmp_path / "tasks.json"
+    written = crewboard("export", "--format", "taskmaster", "-o", target, "--json")
+    assert written.exit_code == 0, written.stderr
+    assert written.json() == {
+        "project": "crewboard",
+        "format": "taskmaster",
+        "path": str(target),
+        "bytes": target.stat().st_size,
+    }
+    assert set(json.loads(target.read_text())) == {"01", "02", "02.1", "03"}
+    snapshot = crewboard("export", "--format", "json")
+    assert len(json.loads(snapshot.stdout)["tasks"]) == 10
+    unknown = crewboard("export", "--format", "pdf")
+    assert unknown.exit_code == 1 and "Unknown export format 'pdf'" in unknown.stderr
+
+
+def test_next_gives_the_ready_task_or_exit_code_3(crewboard, logged_in):
+    nothing = crewboard("next", "--json")
+    assert (nothing.exit_code, nothing.stdout) == (3, "")
+    assert nothing.stderr == "crewboard: Nothing is ready in crewboard.\n"
+    TaskFactory(project=logged_in, key="B", priority="low")
+    TaskFactory(project=logged_in, key="D", priority="high", name="Do the thing")
+    ready = crewboard("next", "--json")
+    assert ready.exit_code == 0
+    assert ready.json()["key"] == "D" and ready.json()["status"] == "pending"
+    shown = crewboard("next")
+    assert "D  Do the thing" in shown.stdout and "high" in shown.stdout
+
+
+def test_list_filters_like_the_api(crewboard, logged_in, stranger_project):
+    feature = FeatureFactory(project=logged_in, key="01")
+    done = TaskFactory(project=logged_in, key="A", status="done", feature=feature)
+    TaskFactory(project=logged_in, key="B", feature=feature)
+    waiting = TaskFactory(project=logged_in, key="C")
+    TaskDependencyFactory(task=waiting, depends_on=TaskFactory(project=logged_in, key="E"))
+    TaskDependencyFactory(task=TaskFactory(project=logged_in, key="F"), depends_on=done)
+    everything = crewboard("list", "--json").json()
+    assert everything["count"] == 5 and set(everything) == {"count", "next", "previous", "results"}
+
+    def keys(*args):
+        return [t["key"] for t in crewboard("list", "--json", *args).json()["results"]]
+
+    assert sorted(keys("--ready")) == ["B", "E", "F"]
+    assert keys("--status", "done") == ["A"]
+    assert sorted(keys("--status", "done", "--status", "pending")) == ["A", "B", "C", "E", "F"]
+    assert sorted(keys("--feature", "01")) == ["A", "B"]
+    paged = crewboard("list", "--page-size", "2")
+    assert paged.exit_code == 0 and "2 of 5; next: --page 2" in paged.stdout
+    assert crewboard("list", "--status", "nonsense").exit_code == 1
+    foreign = crewboard("list", "--project", "bobs")
+    assert (foreign.exit_code, foreign.stderr) == (
+        1,
+        "crewboard: No project 'bobs' that you are a member of.\n",
+    )
+
+
+def test_show_set_status_and_add_task(crewboard, logged_in):
+    FeatureFactory(project=logged_in, key="01")
+    added = crewboard(
+        "add-task", "01-T1", "Write the parser", "--feature", "01", "--priority", "high",
+        "--file", "parser.py", "--verify", "pytest", "--json",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    assert added.json()["feature"] == "01" and added.json()["files"] == ["parser.py"]
+    shown = crewboard("show", "01-T1", "--json").json()
+    assert shown == {**added.json(), "updated_at": shown["updated_at"]}
+    assert "Write the parser" in crewboard("show", "01-T1").stdout
+    changed = crewboard("set-status", "01-T1", "done")
+    assert (changed.exit_code, changed.stderr) == (0, "01-T1 is done.\n")
+    assert Task.objects.get(key="01-T1").status == "done"
+    bad = crewboard("set-status", "01-T1", "finished")
+    assert bad.exit_code == 1 and bad.stderr.startswith("crewboard: status: ")
+    missing = crewboard("show", "NOPE")
+    assert missing.exit_code == 1 and "No task 'NOPE' in project 'crewboard'" in missing.stderr
+    duplicate = crewboard("add-task", "01-T1", "Again")
+    assert duplicate.exit_code == 1 and Task.objects.count() == 1
