@@ -531,10 +531,12 @@ class DevPlan(TimeStampedModel):
 
 
 class DevPlanVersion(models.Model):
-    """An immutable snapshot of a plan; the content columns reject UPDATE in the database."""
+    """An immutable snapshot of a plan. In the database, the content columns reject
+    UPDATE and the rows reject DELETE and TRUNCATE: like the audit log, a saved version
+    keeps its plan (and project) from being deleted."""
 
     plan = models.ForeignKey(
-        DevPlan, on_delete=models.CASCADE, related_name="versions", db_index=False
+        DevPlan, on_delete=models.PROTECT, related_name="versions", db_index=False
     )
     number = models.PositiveIntegerField()
     snapshot = models.JSONField()

@@ -98,6 +98,16 @@ def test_only_owner_deletes_project_and_manages_members(api, project):
     assert not Project.objects.exists()
 
 
+def test_a_project_with_saved_versions_is_kept_with_a_clear_conflict(api, project):
+    from planning.services.versions import version_create
+
+    version_create(project=project, summary="First plan", only_if_changed=False)
+    response = api.delete(f"{BASE}/")
+    assert response.status_code == 409
+    assert "dev plan versions" in response.data["detail"]
+    assert Project.objects.filter(pk=project.pk).exists()
+
+
 def test_token_authentication(project):
     token = Token.objects.create(user=project.owner)
     client = APIClient()
