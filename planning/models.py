@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.models import TimeStampedModel, choices_constraint
+from core.text import validate_no_control_characters
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -239,7 +240,7 @@ class Feature(TimeStampedModel):
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="features", db_index=False
     )
-    key = models.CharField(max_length=50)
+    key = models.CharField(max_length=50, validators=[validate_no_control_characters])
     name = models.CharField(max_length=300)
     description = models.TextField(blank=True)
     priority = models.CharField(max_length=10, choices=Priority, default=Priority.MEDIUM)
@@ -270,7 +271,7 @@ class SubFeature(TimeStampedModel):
     feature = models.ForeignKey(
         Feature, on_delete=models.CASCADE, related_name="sub_features", db_index=False
     )
-    key = models.CharField(max_length=50)
+    key = models.CharField(max_length=50, validators=[validate_no_control_characters])
     name = models.CharField(max_length=300)
     objective = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=WorkStatus, default=WorkStatus.PLANNED)
@@ -380,7 +381,7 @@ class Task(TimeStampedModel):
         related_name="tasks",
         db_index=False,
     )
-    key = models.CharField(max_length=50)
+    key = models.CharField(max_length=50, validators=[validate_no_control_characters])
     name = models.CharField(max_length=300)
     description = models.TextField(blank=True, help_text="What to do: the GSD <action>.")
     files = models.JSONField(default=list, blank=True)

@@ -32,6 +32,15 @@ def audit_tables_truncated_by_the_flush():
 
 
 @pytest.fixture(autouse=True)
+def api_credential_throttles_off(settings):
+    """Counts of bad credentials live in the cache, which outlives a test (and, in Redis,
+    the run): tests that send bad tokens must not lock out later ones. The throttles'
+    own tests switch them on (tests/core/test_api_throttling.py)."""
+    settings.API_AUTH_FAILURE_LIMIT = 10**9
+    settings.API_AGENT_KEY_RATE = None
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # Factories make a user per project; the production hasher would make the suite crawl.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
