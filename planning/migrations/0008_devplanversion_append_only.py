@@ -21,7 +21,5 @@ class Migration(migrations.Migration):
             ),
         ),
         # Its UPDATE guard is 0002's.
-        GuardTable(
-            "devplanversion", reject_update=False, reject_delete=True, reject_truncate=True
-        ),
+        GuardTable("devplanversion", reject_update=False, reject_delete=True, reject_truncate=True),
     ]

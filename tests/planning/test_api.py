@@ -108,7 +108,7 @@ def test_adding_a_member_does_not_tell_which_usernames_exist(api, project):
     assert not ProjectMembership.objects.filter(user__username__in=["nobody", "gone"]).exists()
 
 
-@pytest.mark.parametrize("key", ["T\n1", "T\t1", "T\x1b[31m", "T\x7f", "T\x85"])
+@pytest.mark.parametrize("key", ["T\n1", "T\t1", "T\x1b[31m", "T\x7f", "T\x9b1"])
 def test_keys_refuse_control_characters(api, project, key):
     feature = api.post(f"{BASE}/features/", {"key": key, "name": "x"})
     task = api.post(f"{BASE}/tasks/", {"key": key, "name": "x"})
