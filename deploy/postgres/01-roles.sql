@@ -19,7 +19,7 @@ CREATE ROLE crewboard_app LOGIN PASSWORD :'app_password';
 -- can create the tables; the app can only use what the owner grants.
 ALTER DATABASE :"database" OWNER TO crewboard_owner;
 REVOKE ALL ON DATABASE :"database" FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE :"database" TO crewboard_app;
+GRANT CONNECT ON DATABASE :"database" TO crewboard_app;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO crewboard_app;
 
