@@ -416,5 +416,5 @@ def test_markdown_without_items_is_an_error():
 
 def test_keys_with_control_characters_are_refused():
     data = json.dumps({"front\x1b[2Jend": {"tasks": [{"id": 1, "title": "a"}]}})
-    with pytest.raises(PlanImportError, match="feature key .* contains a control character"):
+    with pytest.raises(PlanImportError, match=r"feature key .* contains a control character"):
         parse_tasks_json(data)
