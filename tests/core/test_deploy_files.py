@@ -41,7 +41,7 @@ def test_the_database_creates_both_roles_on_first_start() -> None:
     script = (BASE / host_dir / "01-roles.sql").read_text()
     assert "CREATE ROLE crewboard_owner" in script
     assert "CREATE ROLE crewboard_app" in script
-    assert "ALTER DATABASE :\"database\" OWNER TO crewboard_owner" in script
+    assert 'ALTER DATABASE :"database" OWNER TO crewboard_owner' in script
     grants = re.findall(r"GRANT ([A-Z, ]+) ON TABLES TO crewboard_app", script)
     assert grants == ["SELECT, INSERT, UPDATE, DELETE"]
     assert {"CREWBOARD_OWNER_PASSWORD", "CREWBOARD_APP_PASSWORD"} <= db["environment"].keys()
@@ -50,9 +50,7 @@ def test_the_database_creates_both_roles_on_first_start() -> None:
 
 def test_every_gunicorn_has_a_control_socket_of_its_own() -> None:
     # Its default, ~/.gunicorn/gunicorn.ctl, is shared by every gunicorn a user starts.
-    commands = [
-        line for line in (BASE / "Procfile").read_text().splitlines() if "gunicorn" in line
-    ]
+    commands = [line for line in (BASE / "Procfile").read_text().splitlines() if "gunicorn" in line]
     commands.append((BASE / "Dockerfile").read_text().split("CMD", 1)[1])
     commands.append(" ".join(compose()["services"]["web"]["command"]))
     assert len(commands) == 3
