@@ -21,5 +21,8 @@ RUN pip install . \
 USER crewboard
 EXPOSE 8000
 
+# The control socket in the app's own var/, not the user's home that every gunicorn of
+# the user shares.
 CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", \
+     "--control-socket", "/app/var/gunicorn.ctl", \
      "--access-logfile", "-", "--error-logfile", "-"]

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from agents import statements
 from agents.keys import agent_key_hash
 from agents.models import Agent
+from core.api.throttling import record_failure, refuse_while_failing
 from core.db import instance_from_row, prepared_cursor
 from planning.models import Project
 
@@ -28,6 +29,19 @@ def _agent_by_key_hash(key_hash: str) -> Agent | None:
     agent_end = len(statements.AGENT_FIELDS)
     agent = instance_from_row(Agent, statements.AGENT_FIELDS, row[:agent_end])
     agent.project = instance_from_row(Project, statements.PROJECT_FIELDS, row[agent_end:])
+    return agent
+
+
+def _agent_by_key(parts: list[bytes]) -> Agent:
+    if len(parts) != 2:
+        raise exceptions.AuthenticationFailed("Send `Authorization: Agent <key>`.")
+    try:
+        key = parts[1].decode()
+    except UnicodeError:
+        raise exceptions.AuthenticationFailed("Invalid agent key.") from None
+    agent = _agent_by_key_hash(agent_key_hash(key))
+    if agent is None:
+        raise exceptions.AuthenticationFailed("Invalid agent key.")
     return agent
 
 
@@ -50,22 +64,20 @@ class AgentKeyAuthentication(BaseAuthentication):
     """Accepts `Authorization: Agent <key>` and nothing else.
 
     Only the agent endpoints use it, so an agent key never reaches an endpoint that
-    expects a person.
+    expects a person. An address that keeps sending invalid keys is refused for a while
+    (core.api.throttling).
     """
 
     def authenticate(self, request: Request) -> tuple[AgentIdentity, Agent] | None:
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != KEYWORD.lower().encode():
             return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed("Send `Authorization: Agent <key>`.")
+        refuse_while_failing(request)
         try:
-            key = parts[1].decode()
-        except UnicodeError:
-            raise exceptions.AuthenticationFailed("Invalid agent key.") from None
-        agent = _agent_by_key_hash(agent_key_hash(key))
-        if agent is None:
-            raise exceptions.AuthenticationFailed("Invalid agent key.")
+            agent = _agent_by_key(parts)
+        except exceptions.AuthenticationFailed:
+            record_failure(request)
+            raise
         return AgentIdentity(agent), agent
 
     def authenticate_header(self, request: Request) -> str:

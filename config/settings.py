@@ -2,6 +2,7 @@
 
 import os
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "csp",
+    "axes",
     "core",
     "planning",
     "agents",
@@ -65,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -143,6 +147,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins (the login page and the admin's) are counted per username and per client
+# address, in the database so every process sees them (django-axes): LOGIN_FAILURE_LIMIT
+# failures lock either out for LOGIN_LOCKOUT_MINUTES, and a success clears the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "planning:project-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -169,6 +185,20 @@ STORAGES = {
 }
 
 # Security -------------------------------------------------------------------
+# HTTPS=true: served over HTTPS, behind a proxy that terminates TLS and sets
+# X-Forwarded-Proto (and strips it from clients). Plain-HTTP requests are redirected,
+# except the health checks a container probe makes from inside; cookies go over HTTPS
+# only; browsers are told to use HTTPS alone for SECURE_HSTS_SECONDS.
+HTTPS = env.bool("HTTPS", default=False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -190,9 +220,11 @@ CONTENT_SECURITY_POLICY = {
 
 # REST API -------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: the first class names the scheme of a 401 (WWW-Authenticate), and
+    # without one DRF answers a bad token with 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "core.api.throttling.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON only: its parser refuses NUL characters anywhere in the body, which form data
@@ -208,6 +240,11 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Invalid tokens or agent keys: this many from one address within the window, and it is
+# refused (429) until the window ends. Issuing or revoking agent keys: per person.
+API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=20)
+API_AUTH_FAILURE_WINDOW_S = env.int("API_AUTH_FAILURE_WINDOW_S", default=600)
+API_AGENT_KEY_RATE = env.str("API_AGENT_KEY_RATE", default="30/hour")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Crewboard API",
     "DESCRIPTION": "Plans, agents and their audit trail. Every endpoint is scoped to the "

@@ -206,10 +206,19 @@ class _PreparedDebugCursor(CursorDebugWrapper):
 
 
 class GuardTable(migrations.operations.base.Operation):
-    """Install triggers that reject UPDATE (and optionally DELETE) on a model's table.
+    """Install triggers that reject UPDATE (and optionally DELETE and TRUNCATE) on a
+    model's table.
 
     `columns` limits the UPDATE guard to those columns, for rows that are immutable in
     content but still carry mutable bookkeeping.
+
+    `reject_update=False` installs only the other guards, for a migration that adds them
+    to a table whose UPDATE guard an earlier one installed; `kind` then names what the
+    table is in the error ("append-only" or "immutable"), as the earlier guard does.
+
+    TRUNCATE fires no row trigger, so its guard (PostgreSQL only) is a statement trigger.
+    SQLite has no TRUNCATE: its `DELETE FROM` without WHERE fires the DELETE guard of
+    each row (a table with triggers is never emptied by SQLite's truncate shortcut).
 
     `reinstall` is for a later migration that alters a guarded table: SQLite rebuilds the
     table to alter it, which drops its triggers. The guard belongs to the migration that
@@ -226,22 +235,31 @@ class GuardTable(migrations.operations.base.Operation):
         self,
         model_name: str,
         *,
+        reject_update: bool = True,
         reject_delete: bool = True,
+        reject_truncate: bool = False,
         columns: tuple[str, ...] = (),
         reinstall: bool = False,
+        kind: str = "",
     ) -> None:
         self.model_name = model_name
+        self.reject_update = reject_update
         self.reject_delete = reject_delete
+        self.reject_truncate = reject_truncate
         self.columns = tuple(columns)
         self.reinstall = reinstall
+        self.kind = kind
 
     @property
     def label(self) -> str:
-        return "append-only" if self.reject_delete else "immutable"
+        return self.kind or ("append-only" if self.reject_delete else "immutable")
 
-    @property
-    def operations(self) -> list[str]:
-        return ["UPDATE"] + (["DELETE"] if self.reject_delete else [])
+    def operations(self, vendor: str) -> list[str]:
+        return (
+            (["UPDATE"] if self.reject_update else [])
+            + (["DELETE"] if self.reject_delete else [])
+            + (["TRUNCATE"] if self.reject_truncate and vendor == "postgresql" else [])
+        )
 
     def create_sql(self, table: str, vendor: str) -> list[str]:
         """The statements that (re)install the guard on `table`.
@@ -254,7 +272,7 @@ class GuardTable(migrations.operations.base.Operation):
         statements = self.drop_sql(table, vendor)
         if vendor == "postgresql":
             statements.append(PG_GUARD_FUNCTION)
-        for op in self.operations:
+        for op in self.operations(vendor):
             event = update_of if op == "UPDATE" else op
             name = f"{table}_reject_{op.lower()}"
             if vendor == "sqlite":
@@ -264,9 +282,10 @@ class GuardTable(migrations.operations.base.Operation):
                     f"END"
                 )
             elif vendor == "postgresql":
+                level = "STATEMENT" if op == "TRUNCATE" else "ROW"
                 statements.append(
                     f"CREATE TRIGGER {name} BEFORE {event} ON {table} "
-                    f"FOR EACH ROW EXECUTE FUNCTION crewboard_reject_change('{self.label}')"
+                    f"FOR EACH {level} EXECUTE FUNCTION crewboard_reject_change('{self.label}')"
                 )
             else:
                 raise NotImplementedError(f"No {self.label} guard for database vendor {vendor!r}")
@@ -275,7 +294,8 @@ class GuardTable(migrations.operations.base.Operation):
     def drop_sql(self, table: str, vendor: str) -> list[str]:
         suffix = f" ON {table}" if vendor == "postgresql" else ""
         return [
-            f"DROP TRIGGER IF EXISTS {table}_reject_{op.lower()}{suffix}" for op in self.operations
+            f"DROP TRIGGER IF EXISTS {table}_reject_{op.lower()}{suffix}"
+            for op in self.operations(vendor)
         ]
 
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
@@ -314,12 +334,21 @@ class GuardTable(migrations.operations.base.Operation):
     def describe(self) -> str:
         if self.reinstall:
             return f"Reinstall the {self.label} guard of {self.model_name}"
+        if not self.reject_update:
+            events = ["DELETE"] * self.reject_delete + ["TRUNCATE"] * self.reject_truncate
+            return f"Make {self.model_name} reject {' and '.join(events)} in the database"
         return f"Make {self.model_name} {self.label} in the database"
 
     def deconstruct(self) -> tuple[str, list[str], dict[str, Any]]:
         kwargs: dict[str, Any] = {"reject_delete": self.reject_delete}
+        if not self.reject_update:
+            kwargs["reject_update"] = False
+        if self.reject_truncate:
+            kwargs["reject_truncate"] = True
         if self.columns:
             kwargs["columns"] = self.columns
         if self.reinstall:
             kwargs["reinstall"] = True
+        if self.kind:
+            kwargs["kind"] = self.kind
         return self.__class__.__name__, [self.model_name], kwargs

@@ -1,4 +1,7 @@
+import re
 from typing import Any, overload
+
+from django.core.exceptions import ValidationError
 
 
 def noun(plural: str, count: int) -> str:
@@ -41,3 +44,20 @@ def without_nul(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [without_nul(item) for item in value]
     return value
+
+
+# C0 and C1 control characters and DEL: invisible in a page, a terminal or a branch name.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTER_REFUSED = (
+    "May not contain control characters (tabs, line breaks, \\u0000-\\u001f, \\u007f-\\u009f)."
+)
+
+
+def contains_control_character(value: str) -> bool:
+    return _CONTROL_CHARACTER.search(value) is not None
+
+
+def validate_no_control_characters(value: str) -> None:
+    """A field validator for identifiers people type and tools echo (task keys, say)."""
+    if contains_control_character(value):
+        raise ValidationError(CONTROL_CHARACTER_REFUSED, code="control_character")

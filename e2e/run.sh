@@ -90,6 +90,8 @@ export CELERY_BROKER_DIR="$TMP/broker"
 export LLM_PROVIDER=offline
 export WORKSPACES_DIR="$TMP/worktrees" REPOS_DIR="$TMP/repos" DEMO_REPOSITORY_DIR="$TMP/demo-repo"
 export PYTHONUNBUFFERED=1
+# gunicorn's control socket: this run's own, not the checkout's that a `make run` uses.
+export GUNICORN_CONTROL_SOCKET="$TMP/gunicorn.ctl"
 
 say "Bootstrapping a throwaway database in $TMP"
 "$BIN/python" manage.py bootstrap --verbosity 0 --password-file "$TMP/admin-password.txt"

@@ -9,6 +9,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.models import TimeStampedModel, choices_constraint
+from core.text import validate_no_control_characters
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -249,7 +250,7 @@ class Feature(TimeStampedModel):
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="features", db_index=False
     )
-    key = models.CharField(max_length=50)
+    key = models.CharField(max_length=50, validators=[validate_no_control_characters])
     name = models.CharField(max_length=300)
     description = models.TextField(blank=True)
     priority = models.CharField(max_length=10, choices=Priority, default=Priority.MEDIUM)
@@ -280,7 +281,7 @@ class SubFeature(TimeStampedModel):
     feature = models.ForeignKey(
         Feature, on_delete=models.CASCADE, related_name="sub_features", db_index=False
     )
-    key = models.CharField(max_length=50)
+    key = models.CharField(max_length=50, validators=[validate_no_control_characters])
     name = models.CharField(max_length=300)
     objective = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=WorkStatus, default=WorkStatus.PLANNED)
@@ -393,7 +394,7 @@ class Task(TimeStampedModel):
         related_name="tasks",
         db_index=False,
     )
-    key = models.CharField(max_length=50)
+    key = models.CharField(max_length=50, validators=[validate_no_control_characters])
     name = models.CharField(max_length=300)
     description = models.TextField(blank=True, help_text="What to do: the GSD <action>.")
     files = models.JSONField(default=list, blank=True)
@@ -545,10 +546,12 @@ class DevPlan(TimeStampedModel):
 
 
 class DevPlanVersion(models.Model):
-    """An immutable snapshot of a plan; the content columns reject UPDATE in the database."""
+    """An immutable snapshot of a plan. In the database, the content columns reject
+    UPDATE and the rows reject DELETE and TRUNCATE: like the audit log, a saved version
+    keeps its plan (and project) from being deleted."""
 
     plan = models.ForeignKey(
-        DevPlan, on_delete=models.CASCADE, related_name="versions", db_index=False
+        DevPlan, on_delete=models.PROTECT, related_name="versions", db_index=False
     )
     number = models.PositiveIntegerField()
     snapshot = models.JSONField()

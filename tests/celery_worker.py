@@ -124,15 +124,17 @@ APPEND_ONLY_MODELS = (
     "agents.DecisionLog",
     "agents.PlanningCycle",
     "agents.Metric",
+    "planning.DevPlanVersion",
 )
 
 
 @pytest.fixture
 def append_only_rows_cleared(transactional_db):
-    """Let a transactional test's teardown empty the append-only tables.
+    """Let a transactional test's teardown empty the append-only tables on SQLite.
 
-    Django flushes SQLite with DELETE, which the append-only triggers reject; PostgreSQL's
-    TRUNCATE fires no row triggers. Test-only: the triggers are put back at once.
+    Django flushes SQLite with DELETE, which the append-only triggers reject. Test-only:
+    each DELETE guard is put back at once. (PostgreSQL's flush is a TRUNCATE, which
+    `tests.conftest.audit_tables_truncated_by_the_flush` lets through.)
     """
     yield
     if connection.vendor != "sqlite":
@@ -144,8 +146,12 @@ def append_only_rows_cleared(transactional_db):
     with connection.cursor() as cursor:
         for label in APPEND_ONLY_MODELS:
             model = apps.get_model(label)
-            guard, table = GuardTable(model._meta.model_name), model._meta.db_table
+            guard = GuardTable(model._meta.model_name, reject_update=False)
+            table = model._meta.db_table
             for statement in guard.drop_sql(table, "sqlite"):
+                cursor.execute(statement)
+            cursor.execute(f"DELETE FROM {table}")
+            for statement in guard.create_sql(table, "sqlite"):
                 cursor.execute(statement)
             cursor.execute(f"DELETE FROM {table}")
             for statement in guard.create_sql(table, "sqlite"):

@@ -1,4 +1,5 @@
 import pytest
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
@@ -6,6 +7,37 @@ from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.fakes.openai_server import FakeOpenAIServer
 
 pytest_plugins = ["tests.celery_worker"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def audit_tables_truncated_by_the_flush():
+    """Let a transactional test's teardown empty the audit tables on PostgreSQL.
+
+    Django flushes PostgreSQL with one TRUNCATE of every table, which the audit tables'
+    statement triggers reject. Test-only: the flush runs with triggers off, through the
+    superuser escape the README documents (`session_replication_role = replica`).
+    """
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    flush = DatabaseOperations.execute_sql_flush
+
+    def flush_with_triggers_off(self: DatabaseOperations, sql_list: list[str]) -> None:
+        with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cur:
+            cur.execute("SET LOCAL session_replication_role = replica")
+            flush(self, sql_list)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "execute_sql_flush", flush_with_triggers_off)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def api_credential_throttles_off(settings):
+    """Counts of bad credentials live in the cache, which outlives a test (and, in Redis,
+    the run): tests that send bad tokens must not lock out later ones. The throttles'
+    own tests switch them on (tests/core/test_api_throttling.py)."""
+    settings.API_AUTH_FAILURE_LIMIT = 10**9
+    settings.API_AGENT_KEY_RATE = None
 
 
 @pytest.fixture(autouse=True)

@@ -37,6 +37,7 @@ from agents.services.external import (
 )
 from agents.services.logs import ReportItemError
 from core.api.parsers import JSONParser
+from core.api.throttling import AgentKeyIssueThrottle
 from planning.api.scoping import ProjectScopedViewMixin, project_scoped_schema
 from planning.api.serializers import TaskSerializer
 from planning.models import Task
@@ -274,6 +275,7 @@ class AgentKeyIssueView(ProjectScopedViewMixin, APIView):
     """An external agent's API key. Owners and editors only."""
 
     queryset_model = Agent
+    throttle_classes = [AgentKeyIssueThrottle]
 
     @extend_schema(
         request=None,

@@ -59,9 +59,17 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
         validators: list[Any] = []
 
 
+# One answer for a username that does not exist and one that may not be added, so the
+# endpoint tells nobody which usernames exist.
+NO_USER_TO_ADD = "No active user with this username can be added."
+
+
 class MembershipSerializer(serializers.ModelSerializer[ProjectMembership]):
     username = serializers.SlugRelatedField(
-        source="user", slug_field="username", queryset=get_user_model().objects.all()
+        source="user",
+        slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True),
+        error_messages={"does_not_exist": NO_USER_TO_ADD, "invalid": NO_USER_TO_ADD},
     )
 
     class Meta:

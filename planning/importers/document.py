@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from core.text import contains_nul
+from core.text import contains_control_character, contains_nul
 from planning.graph import find_cycle
 from planning.models import Priority, RequirementPriority, TaskSize, TaskStatus, TaskType
 
@@ -296,6 +296,11 @@ def _unique(specs: Sequence[Spec], what: str, *, attr: str = "key") -> set[str]:
         _expect(
             isinstance(value, str) and len(value) <= 50,
             f"{what} {attr} {value!r} must be text of at most 50 characters",
+            spec.origin,
+        )
+        _expect(
+            not contains_control_character(value),
+            f"{what} {attr} {value!r} contains a control character",
             spec.origin,
         )
         _expect(value not in seen, f"duplicate {what} {attr} {value!r}", spec.origin)

@@ -635,4 +635,5 @@ def test_viewers_cannot_change_or_close_anything(viewer_api: APIClient, project)
 
 def test_anonymous_callers_are_refused(project) -> None:
     response = APIClient().get(url(project, "agents"))
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"

@@ -9,11 +9,11 @@ from django.db import connection
 from config.celery import app as celery_app
 
 
-def _manage_check(**env_overrides: str) -> subprocess.CompletedProcess[str]:
+def _manage_check(*options: str, **env_overrides: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **env_overrides}
     # Explicit values, because an empty string in the environment also wins over .env.
     return subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, "manage.py", "check", *options],
         cwd=settings.BASE_DIR,
         env=env,
         capture_output=True,
@@ -33,6 +33,25 @@ def test_production_start_with_a_secret_key_succeeds():
     result = _manage_check(DEBUG="false", SECRET_KEY="a-long-random-production-key-0123456789")
 
     assert result.returncode == 0, result.stderr
+
+
+PRODUCTION = {"DEBUG": "false", "SECRET_KEY": "kV3p-" + "q8Zr2mT0wX9sL4nB7yC1dF6gH5jA3eU" * 2}
+
+
+def test_deploy_check_is_clean_over_https():
+    result = _manage_check("--deploy", "--fail-level", "WARNING", HTTPS="true", **PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_deploy_check_warns_about_plain_http():
+    # What HTTPS=true switches on: without it, the check names each of them.
+    result = _manage_check("--deploy", "--fail-level", "WARNING", HTTPS="false", **PRODUCTION)
+
+    assert result.returncode != 0
+    for warning in ("W004", "W008", "W012", "W016"):
+        assert f"security.{warning}" in result.stderr
 
 
 def test_development_start_without_secret_key_succeeds():

@@ -98,6 +98,40 @@ def test_only_owner_deletes_project_and_manages_members(api, project):
     assert not Project.objects.exists()
 
 
+def test_adding_a_member_does_not_tell_which_usernames_exist(api, project):
+    UserFactory(username="gone", is_active=False)
+    unknown = api.post(f"{BASE}/members/", {"username": "nobody", "role": "viewer"})
+    inactive = api.post(f"{BASE}/members/", {"username": "gone", "role": "viewer"})
+    assert unknown.status_code == inactive.status_code == 400
+    assert unknown.data == inactive.data
+    assert "nobody" not in str(unknown.data)
+    assert not ProjectMembership.objects.filter(user__username__in=["nobody", "gone"]).exists()
+
+
+@pytest.mark.parametrize("key", ["T\n1", "T\t1", "T\x1b[31m", "T\x7f", "T\x9b1"])
+def test_keys_refuse_control_characters(api, project, key):
+    feature = api.post(f"{BASE}/features/", {"key": key, "name": "x"})
+    task = api.post(f"{BASE}/tasks/", {"key": key, "name": "x"})
+    for response in (feature, task):
+        assert response.status_code == 400
+        assert "control characters" in str(response.data["key"])
+    TaskFactory(project=project, key="T1")
+    renamed = api.patch(f"{BASE}/tasks/T1/", {"key": key})
+    assert renamed.status_code == 400, renamed.data
+    assert not Feature.objects.exists()
+    assert list(Task.objects.values_list("key", flat=True)) == ["T1"]
+
+
+def test_a_project_with_saved_versions_is_kept_with_a_clear_conflict(api, project):
+    from planning.services.versions import version_create
+
+    version_create(project=project, summary="First plan", only_if_changed=False)
+    response = api.delete(f"{BASE}/")
+    assert response.status_code == 409
+    assert "dev plan versions" in response.data["detail"]
+    assert Project.objects.filter(pk=project.pk).exists()
+
+
 def test_token_authentication(project):
     token = Token.objects.create(user=project.owner)
     client = APIClient()

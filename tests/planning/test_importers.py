@@ -412,3 +412,9 @@ def test_markdown_unknown_dependency_is_an_error():
 def test_markdown_without_items_is_an_error():
     with pytest.raises(PlanImportError, match="no list items"):
         parse_markdown("# Title\n\nJust prose.\n")
+
+
+def test_keys_with_control_characters_are_refused():
+    data = json.dumps({"front\x1b[2Jend": {"tasks": [{"id": 1, "title": "a"}]}})
+    with pytest.raises(PlanImportError, match=r"feature key .* contains a control character"):
+        parse_tasks_json(data)

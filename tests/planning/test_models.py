@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import ProtectedError
 
 from planning.models import DevPlan, DevPlanVersion, Task, TaskDependency
 from tests.factories import (
@@ -120,5 +121,22 @@ def test_plan_version_number_unique_and_content_immutable(project):
         )
     version.refresh_from_db()
     assert version.snapshot == {"tasks": []}
-    plan.delete()  # versions go with their plan
-    assert not DevPlanVersion.objects.exists()
+
+
+def test_a_saved_version_is_never_deleted(project):
+    plan = DevPlan.objects.create(project=project)
+    version = DevPlanVersion.objects.create(plan=plan, number=1, snapshot={"tasks": []})
+    with (
+        pytest.raises(IntegrityError, match="append-only: DELETE is not allowed"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f"DELETE FROM {DevPlanVersion._meta.db_table} WHERE id = %s", [version.pk])
+    # Its plan and project are kept by it, as the audit log keeps its project.
+    with pytest.raises(ProtectedError), transaction.atomic():
+        plan.delete()
+    with pytest.raises(ProtectedError), transaction.atomic():
+        project.delete()
+    assert DevPlanVersion.objects.filter(pk=version.pk).exists()
+    DevPlan.objects.create(project=project, name="Unsaved")
+    DevPlan.objects.get(name="Unsaved").delete()  # a plan without versions still goes
