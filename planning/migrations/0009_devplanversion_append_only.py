@@ -5,7 +5,7 @@ from core.db import GuardTable
 
 
 class Migration(migrations.Migration):
-    dependencies = [("planning", "0007_review_and_merge")]
+    dependencies = [("planning", "0008_plain_names_and_case_insensitive_order")]
 
     operations = [
         # A saved version is history: deleting its plan (or project) is refused up front,

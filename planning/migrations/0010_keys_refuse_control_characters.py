@@ -5,7 +5,7 @@ import core.text
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("planning", "0008_devplanversion_append_only"),
+        ("planning", "0009_devplanversion_append_only"),
     ]
 
     operations = [
