@@ -21,6 +21,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Left
 from django.http import Http404
 
+from planning import shapes
 from planning.analytics import (
     CriticalPath,
     FeatureProgress,
@@ -354,9 +355,15 @@ def plan_document(*, project: Project) -> PlanDocument:
                 objective=s.objective,
                 wave=s.wave,
                 autonomous=s.autonomous,
-                files_modified=s.files_modified,
-                must_haves=s.must_haves,
-                extra=s.extra,
+                files_modified=shapes.SUB_FEATURE_FILES_MODIFIED.tolerant(
+                    s.files_modified, default=list, where=f"plan {s.key}"
+                ),
+                must_haves=shapes.SUB_FEATURE_MUST_HAVES.tolerant(
+                    s.must_haves, default=dict, where=f"plan {s.key}"
+                ),
+                extra=shapes.SUB_FEATURE_EXTRA.tolerant(
+                    s.extra, default=dict, where=f"plan {s.key}"
+                ),
                 position=s.position,
                 depends_on=sub_deps[s.id],
                 requirements=sub_requirements[s.id],
@@ -370,7 +377,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 feature=features[t.feature_id].key if t.feature_id else None,
                 sub_feature=sub_features[t.sub_feature_id].key if t.sub_feature_id else None,
                 description=t.description,
-                files=t.files,
+                files=shapes.TASK_FILES.tolerant(t.files, default=list, where=f"task {t.key}"),
                 verify=t.verify,
                 done_criteria=t.done_criteria,
                 type=t.type,
@@ -381,7 +388,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 position=t.position,
                 estimated_minutes=t.estimated_minutes,
                 max_iterations=t.max_iterations,
-                extra=t.extra,
+                extra=shapes.TASK_EXTRA.tolerant(t.extra, default=dict, where=f"task {t.key}"),
                 depends_on=task_deps[t.id],
                 status=t.status,
             )
@@ -478,7 +485,11 @@ def plan_analytics(*, project: Project) -> PlanAnalytics:
                 phase=phase,
                 declared_wave=wave,
                 depends_on=tuple(sub_keys[d] for d in sub_deps.get(sub_id, ())),
-                files_modified=tuple(str(f) for f in files or ()),
+                files_modified=tuple(
+                    shapes.SUB_FEATURE_FILES_MODIFIED.tolerant(
+                        files, default=list, where=f"plan {key}"
+                    )
+                ),
             )
             for sub_id, key, phase, wave, files, _ in subs
         )

@@ -1,0 +1,160 @@
+"""Declared shapes of JSON columns: one compiled JSON Schema per field, shared by every writer.
+
+A `JsonShape` is compiled once, at import, so checking a value costs one validator pass
+(imports of 10,000 tasks check 20,000 values). Writers call `check` (a DomainError naming
+the field) or `problem`; models list theirs in `json_shapes`, which `ShapedJsonModel`
+checks in `full_clean`, so the API, the admin and the dashboard forms share them. Readers
+of rows written before the shapes existed call `tolerant` and get a safe default instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, ClassVar, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+from jsonschema.exceptions import best_match
+
+from core.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Long enough for a path or an identifier in an error, short enough for one log line.
+_SHOWN = 80
+
+# Caps shared by the app shapes: a path, a short label, and a list of either.
+PATH = {"type": "string", "maxLength": 1000}
+LABEL = {"type": "string", "maxLength": 300}
+MAX_ITEMS = 1000
+
+
+def string_list(*, max_items: int = MAX_ITEMS, item: Mapping[str, Any] = PATH) -> dict[str, Any]:
+    return {"type": "array", "items": dict(item), "maxItems": max_items}
+
+
+def json_object(
+    properties: Mapping[str, Any] | None = None, *, max_properties: int = 200
+) -> dict[str, Any]:
+    """An object whose named keys have a shape and whose other keys hold any JSON."""
+    return {
+        "type": "object",
+        "properties": dict(properties or {}),
+        "maxProperties": max_properties,
+    }
+
+
+class JsonShape:
+    """One JSON field's schema, compiled once."""
+
+    def __init__(self, schema: Mapping[str, Any], *, name: str) -> None:
+        Draft202012Validator.check_schema(schema)
+        self.schema = schema
+        self.name = name
+        self._validator = Draft202012Validator(schema)
+
+    def __repr__(self) -> str:
+        return f"JsonShape({self.name})"
+
+    def is_valid(self, value: Any) -> bool:
+        return bool(self._validator.is_valid(value))
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with `value`, in one sentence, or None when it fits."""
+        # The fast path: a valid value costs one pass, without collecting errors.
+        if self._validator.is_valid(value):
+            return None
+        error = best_match(self._validator.iter_errors(value))
+        return _describe(error)
+
+    def check(self, value: Any, *, field: str | None = None) -> None:
+        """Raise DomainError (400, naming `field`) when `value` does not fit."""
+        problem = self.problem(value)
+        if problem is not None:
+            field = field or self.name
+            raise DomainError(f"{field}: {problem}", field=field)
+
+    def tolerant(self, value: Any, *, default: Callable[[], T], where: str) -> Any:
+        """`value` when it fits, else `default()`, with a warning naming `where`.
+
+        For readers of rows stored before the shape was checked (and of append-only
+        rows, which cannot be repaired): they show what they can instead of failing.
+        """
+        if self._validator.is_valid(value):
+            return value
+        logger.warning("Skipping a malformed %s on %s: %s", self.name, where, self.problem(value))
+        return default()
+
+
+def _describe(error: SchemaError) -> str:
+    where = "".join(f"[{part!r}]" for part in error.absolute_path)
+    validator = error.validator
+    instance = error.instance
+    if validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        message = f"expected {_article(str(expected))}, not {_json_type(instance)}"
+    elif validator == "maxItems":
+        message = f"at most {error.validator_value} items, not {len(instance)}"
+    elif validator == "maxLength":
+        message = f"at most {error.validator_value} characters, not {len(instance)}"
+    elif validator == "maxProperties":
+        message = f"at most {error.validator_value} keys, not {len(instance)}"
+    else:
+        message = error.message
+        if len(message) > _SHOWN * 2:
+            message = message[: _SHOWN * 2] + "…"
+    return f"{where}: {message}" if where else message
+
+
+def _article(type_name: str) -> str:
+    return f"an {type_name}" if type_name[:1] in "aeiou" else f"a {type_name}"
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+class ShapedJsonModel(models.Model):
+    """A model whose JSON fields have declared shapes, checked by `full_clean`.
+
+    Errors are keyed by field, so a ModelForm shows them on the field and the API's
+    exception handler answers 400 naming it.
+    """
+
+    json_shapes: ClassVar[Mapping[str, JsonShape]] = {}
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        errors: dict[str, list[str]] = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = {name: list(messages) for name, messages in exc.message_dict.items()}
+        for name, shape in self.json_shapes.items():
+            if (exclude and name in exclude) or name in errors:
+                continue
+            problem = shape.problem(getattr(self, name))
+            if problem is not None:
+                errors[name] = [problem]
+        if errors:
+            raise ValidationError(errors)
