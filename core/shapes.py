@@ -9,8 +9,9 @@ of rows written before the shapes existed call `tolerant` and get a safe default
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from django.core.exceptions import ValidationError
@@ -90,6 +91,28 @@ class JsonShape:
         logger.warning("Skipping a malformed %s on %s: %s", self.name, where, self.problem(value))
         return default()
 
+    def repaired(self, value: Any, *, default: Callable[[], Any]) -> Any:
+        """`value` made to fit by dropping what does not: the list items or the named
+        keys of the wrong shape, and what is over the caps. A lone path becomes a list
+        of one. What still does not fit becomes `default()`. For the data migrations
+        that repair rows stored before the shape was checked."""
+        if self.is_valid(value):
+            return value
+        schema = self.schema
+        if schema.get("type") == "array" and isinstance(value, str):
+            value = [value]
+        if schema.get("type") == "array" and isinstance(value, list):
+            item = Draft202012Validator(schema.get("items", {}))
+            value = [v for v in value if item.is_valid(v)][: schema.get("maxItems")]
+        elif schema.get("type") == "object" and isinstance(value, dict):
+            named = {
+                name: Draft202012Validator(sub)
+                for name, sub in schema.get("properties", {}).items()
+            }
+            kept = {k: v for k, v in value.items() if k not in named or named[k].is_valid(v)}
+            value = dict(list(kept.items())[: schema.get("maxProperties")])
+        return value if self.is_valid(value) else default()
+
 
 def _describe(error: SchemaError) -> str:
     where = "".join(f"[{part!r}]" for part in error.absolute_path)
@@ -158,3 +181,42 @@ class ShapedJsonModel(models.Model):
                 errors[name] = [problem]
         if errors:
             raise ValidationError(errors)
+
+
+# A shaped field a data migration repairs: (model name, field name, shape, default).
+Repair = tuple[str, str, JsonShape, Callable[[], Any]]
+
+# Rows named one by one in a migration's report; past that, only their count.
+_REPORTED_ROWS = 20
+
+
+def json_fields_repair(app_label: str, repairs: Sequence[Repair]) -> Callable[[Any, Any], None]:
+    """A RunPython function that makes every row's shaped fields fit (see `repaired`),
+    printing what it changed. Only for mutable tables: append-only ones refuse UPDATE,
+    and their readers tolerate old rows instead."""
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        for model_name, field, shape, default in repairs:
+            model = apps.get_model(app_label, model_name)
+            rows = model._default_manager.order_by("pk").values_list("pk", field)
+            changed = 0
+            for pk, value in rows.iterator(chunk_size=2000):
+                if shape.is_valid(value):
+                    continue
+                fixed = shape.repaired(value, default=default)
+                model._default_manager.filter(pk=pk).update(**{field: fixed})
+                changed += 1
+                if changed <= _REPORTED_ROWS:
+                    print(
+                        f"  {app_label}.{model_name} {pk} {field}: {shape.problem(value)}; "
+                        f"now {_shown(fixed)}"
+                    )
+            if changed:
+                print(f"  {app_label}.{model_name}.{field}: repaired {changed} rows")
+
+    return forwards
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
