@@ -15,6 +15,7 @@ from core.errors import DomainError
 from memory.models import MemoryFact
 from memory.services import memory_fact_create
 from tests.agents.test_external import claim, external_agent, tool_call, url
+from tests.agents.views.test_agents import HTMX, executor_url
 from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -127,3 +128,16 @@ def test_a_memory_fact_body_keeps_its_shape(project):
             project=project, subject="s", learned="x", confidence=0.5, source="y" * 1001
         )
     assert not MemoryFact.objects.exists()
+
+
+def test_the_dashboard_shows_a_bad_shape_on_the_form(browser, project):
+    coder = AgentFactory(project=project, name="coder")
+    response = browser.post(
+        executor_url(project, coder),
+        {"executor": "command", "executor_command": "a " * 201},
+        **HTMX,
+    )
+    assert response.status_code == 400
+    assert "at most 200 items, not 201" in response.content.decode()
+    coder.refresh_from_db()
+    assert coder.executor_command == []
