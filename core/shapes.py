@@ -117,7 +117,7 @@ class JsonShape:
 def _describe(error: SchemaError) -> str:
     where = "".join(f"[{part!r}]" for part in error.absolute_path)
     validator = error.validator
-    instance = error.instance
+    instance: Any = error.instance
     if validator == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected

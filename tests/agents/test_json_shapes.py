@@ -14,6 +14,7 @@ from agents.tools import registry
 from core.errors import DomainError
 from memory.models import MemoryFact
 from memory.services import memory_fact_create
+from planning.models import Project
 from tests.agents.test_external import claim, external_agent, tool_call, url
 from tests.agents.views.test_agents import HTMX, executor_url
 from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
@@ -141,3 +142,10 @@ def test_the_dashboard_shows_a_bad_shape_on_the_form(browser, project):
     assert "at most 200 items, not 201" in response.content.decode()
     coder.refresh_from_db()
     assert coder.executor_command == []
+
+
+def test_tools_of_a_project_with_a_malformed_tool_list_are_the_always_on_ones(project):
+    always_on = {tool.name for tool in registry.for_project(project)}
+    Project.objects.filter(pk=project.pk).update(enabled_tools=5)
+    project.refresh_from_db()
+    assert {tool.name for tool in registry.for_project(project)} == always_on
