@@ -35,11 +35,16 @@ SUB_FEATURE_TEXT_EXTRAS = (
     "output",
 )
 
+# A decision checkpoint's option; pros and cons are a text or a list of them.
+_TEXTS = {"type": ["string", "array"], "items": TEXT, "maxLength": 100_000, "maxItems": 100}
 _OPTION = {
     "type": "object",
     "properties": {
-        name: {"type": ["string", "integer"]} if name == "id" else TEXT
-        for name in ("id", "name", "pros", "cons", "description")
+        "id": {"type": ["string", "integer"]},
+        "name": TEXT,
+        "description": TEXT,
+        "pros": _TEXTS,
+        "cons": _TEXTS,
     },
 }
 

@@ -5,8 +5,10 @@ a row forced into the database by raw SQL (as rows saved before the shapes exist
 is skipped with a warning by every reader instead of answering 500.
 """
 
+import io
 import json
 import logging
+import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -244,3 +246,20 @@ def test_generating_a_plan_over_a_poisoned_one_finishes(
     plan_generation_execute(run_id=response.data["id"])
     run = api.get(f"/api/v1/projects/{project.slug}/agent-runs/{response.data['id']}/").data
     assert run["status"] == "succeeded", run["result"]
+
+
+@pytest.mark.usefixtures("plan")
+def test_a_decision_options_pros_as_a_list_export_as_lines(api, project):
+    options = [{"id": "pg", "name": "PostgreSQL", "pros": ["SKIP LOCKED", "JSONB"]}]
+    response = api.patch(
+        f"/api/v1/projects/{project.slug}/tasks/T1/",
+        {"extra": {"options": options}},
+        format="json",
+    )
+    assert response.status_code == 200, response.data
+    exported = api.get(f"/api/v1/projects/{project.slug}/export/gsd/")
+    assert exported.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as archive:
+        plan_file = next(name for name in archive.namelist() if name.endswith("-PLAN.md"))
+        text = archive.read(plan_file).decode()
+    assert "<pros>\nSKIP LOCKED\nJSONB\n      </pros>" in text
