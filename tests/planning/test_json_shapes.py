@@ -188,7 +188,7 @@ def test_analytics_skip_bad_values(api, browser, project, plan):
 
 
 @pytest.mark.usefixtures("plan")
-def test_a_version_diff_and_restore_of_a_poisoned_snapshot_do_not_fail(api, project):
+def test_a_version_diff_and_restore_of_a_poisoned_snapshot_do_not_fail(api, browser, project):
     version_create(project=project, summary="good")
     # An immutable row cannot be repaired, so its reader must cope: forced past the
     # trigger the way a row from before the shapes would be there.
@@ -203,6 +203,17 @@ def test_a_version_diff_and_restore_of_a_poisoned_snapshot_do_not_fail(api, proj
     assert api.get(f"{base}/2/").status_code == 200
     assert api.get(f"{base}/2/diff/", {"against": 1}).status_code == 200
     assert api.get(f"{base}/2/export/markdown/").status_code == 200
+    pages = (
+        ("planning:version-detail", [project.slug, 2]),
+        (
+            "planning:version-export",
+            [project.slug, 2, "gsd"],
+        ),
+    )
+    for name, args in pages:
+        assert browser.get(reverse(name, args=args)).status_code == 200, name
+    diff = browser.get(reverse("planning:version-diff", args=[project.slug]), {"from": 1, "to": 2})
+    assert diff.status_code == 200
     restored = api.post(f"{base}/2/restore/", {}, format="json")
     assert restored.status_code in (200, 201), restored.data
     assert Task.objects.get(key="T1").files == []
