@@ -1,10 +1,12 @@
 """Declared shapes of JSON columns: one compiled JSON Schema per field, shared by every writer.
 
-A `JsonShape` is compiled once, at import, so checking a value costs one validator pass
-(imports of 10,000 tasks check 20,000 values). Writers call `check` (a DomainError naming
-the field) or `problem`; models list theirs in `json_shapes`, which `ShapedJsonModel`
-checks in `full_clean`, so the API, the admin and the dashboard forms share them. Readers
-of rows written before the shapes existed call `tolerant` and get a safe default instead.
+A `JsonShape` is compiled once, at import, to Python code (fastjsonschema), so a valid
+value costs about a microsecond: imports of 10,000 tasks check 20,000 values. Only an
+invalid one goes through jsonschema, which says what is wrong. Writers call `check` (a
+DomainError naming the field) or `problem`; models list theirs in `json_shapes`, which
+`ShapedJsonModel` checks in `full_clean`, so the API, the admin and the dashboard forms
+share them. Readers of rows written before the shapes existed call `tolerant` and get a
+safe default instead.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
+import fastjsonschema
 from django.core.exceptions import ValidationError
 from django.db import models
 from jsonschema import Draft202012Validator
@@ -58,20 +61,29 @@ class JsonShape:
         self.schema = schema
         self.name = name
         self._validator = Draft202012Validator(schema)
+        # The keywords the shapes use mean the same in draft 7, fastjsonschema's default.
+        self._fast = fastjsonschema.compile(dict(schema))
 
     def __repr__(self) -> str:
         return f"JsonShape({self.name})"
 
+    def _fits_fast(self, value: Any) -> bool:
+        try:
+            self._fast(value)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
+
     def is_valid(self, value: Any) -> bool:
-        return bool(self._validator.is_valid(value))
+        # jsonschema has the last word on a value the compiled check refuses.
+        return self._fits_fast(value) or bool(self._validator.is_valid(value))
 
     def problem(self, value: Any) -> str | None:
         """What is wrong with `value`, in one sentence, or None when it fits."""
-        # The fast path: a valid value costs one pass, without collecting errors.
-        if self._validator.is_valid(value):
+        if self._fits_fast(value):
             return None
         error = best_match(self._validator.iter_errors(value))
-        return _describe(error)
+        return None if error is None else _describe(error)
 
     def check(self, value: Any, *, field: str | None = None) -> None:
         """Raise DomainError (400, naming `field`) when `value` does not fit."""
@@ -86,7 +98,7 @@ class JsonShape:
         For readers of rows stored before the shape was checked (and of append-only
         rows, which cannot be repaired): they show what they can instead of failing.
         """
-        if self._validator.is_valid(value):
+        if self.is_valid(value):
             return value
         logger.warning("Skipping a malformed %s on %s: %s", self.name, where, self.problem(value))
         return default()

@@ -127,3 +127,33 @@ def test_the_agents_migration_leaves_append_only_rows_to_their_readers(project, 
     assert "agents.AgentRun.result: repaired 1 rows" in out
     assert "agents.AgentState.value: repaired 1 rows" in out
     assert "DecisionLog" not in out
+
+
+def _all_shapes() -> list[JsonShape]:
+    modules = [importlib.import_module(f"{app}.shapes") for app in ("planning", "agents", "memory")]
+    return [v for m in modules for v in vars(m).values() if isinstance(v, JsonShape)]
+
+
+SAMPLES = [
+    None,
+    True,
+    0,
+    1.5,
+    "text",
+    [],
+    [True],
+    ["a", 1],
+    {},
+    {"parent": True},
+    {"parent": 3},
+    {"options": [{"id": True, "pros": ["a", 2]}]},
+    {"truths": ["a"], "artifacts": "x"},
+    {"edit_status": "applied", "version": 2.0},
+    {"confidence": 2},
+]
+
+
+@pytest.mark.parametrize("shape", _all_shapes(), ids=lambda s: s.name)
+def test_the_compiled_check_agrees_with_jsonschema(shape):
+    for value in SAMPLES:
+        assert shape._fits_fast(value) is bool(shape._validator.is_valid(value)), value
