@@ -324,6 +324,12 @@ class SubFeature(ShapedJsonModel, TimeStampedModel):
         )
         return must_haves
 
+    def shaped_extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = shapes.SUB_FEATURE_EXTRA.tolerant(
+            self.extra, default=dict, where=f"plan {self.key}"
+        )
+        return extra
+
 
 class SubFeatureDependency(models.Model):
     sub_feature = models.ForeignKey(

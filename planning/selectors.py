@@ -355,15 +355,9 @@ def plan_document(*, project: Project) -> PlanDocument:
                 objective=s.objective,
                 wave=s.wave,
                 autonomous=s.autonomous,
-                files_modified=shapes.SUB_FEATURE_FILES_MODIFIED.tolerant(
-                    s.files_modified, default=list, where=f"plan {s.key}"
-                ),
-                must_haves=shapes.SUB_FEATURE_MUST_HAVES.tolerant(
-                    s.must_haves, default=dict, where=f"plan {s.key}"
-                ),
-                extra=shapes.SUB_FEATURE_EXTRA.tolerant(
-                    s.extra, default=dict, where=f"plan {s.key}"
-                ),
+                files_modified=s.shaped_files_modified(),
+                must_haves=s.shaped_must_haves(),
+                extra=s.shaped_extra(),
                 position=s.position,
                 depends_on=sub_deps[s.id],
                 requirements=sub_requirements[s.id],
@@ -377,7 +371,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 feature=features[t.feature_id].key if t.feature_id else None,
                 sub_feature=sub_features[t.sub_feature_id].key if t.sub_feature_id else None,
                 description=t.description,
-                files=shapes.TASK_FILES.tolerant(t.files, default=list, where=f"task {t.key}"),
+                files=t.shaped_files(),
                 verify=t.verify,
                 done_criteria=t.done_criteria,
                 type=t.type,
@@ -388,7 +382,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 position=t.position,
                 estimated_minutes=t.estimated_minutes,
                 max_iterations=t.max_iterations,
-                extra=shapes.TASK_EXTRA.tolerant(t.extra, default=dict, where=f"task {t.key}"),
+                extra=t.shaped_extra(),
                 depends_on=task_deps[t.id],
                 status=t.status,
             )
