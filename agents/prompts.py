@@ -66,8 +66,9 @@ def task_goal(run: AgentRun) -> str:
     if task is None:
         return str(run.payload.get("goal", ""))
     parts = [f"Task {task.key}: {task.name}", task.description]
-    if task.files:
-        parts.append("Files: " + ", ".join(task.files))
+    files = task.shaped_files()
+    if files:
+        parts.append("Files: " + ", ".join(files))
     if task.verify:
         parts.append(f"Verify with: {task.verify}")
     if task.done_criteria:
@@ -84,7 +85,7 @@ def review_goal(run: AgentRun, *, base_branch: str, attempt_branch: str) -> str:
         task.description,
         f"Done when: {task.done_criteria}" if task.done_criteria else "",
     ]
-    must_haves = task.sub_feature.must_haves if task.sub_feature is not None else None
+    must_haves = task.sub_feature.shaped_must_haves() if task.sub_feature is not None else None
     if must_haves:
         parts.append("The plan's must-haves for this part:\n" + json.dumps(must_haves, indent=2))
     parts.append(

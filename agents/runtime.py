@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
@@ -53,6 +54,7 @@ from core.db import (
     instance_from_row,
     prepared_cursor,
 )
+from core.errors import DomainError
 from core.text import NUL, without_nul
 from planning.models import Project, Task
 
@@ -508,10 +510,23 @@ def _call_tool(
             output = tool.handler(context, arguments)
     except ToolError as exc:
         status, error = ToolCall.Status.FAILED, str(exc)
+    except DomainError as exc:
+        status, error = ToolCall.Status.FAILED, exc.message
+    except ValidationError as exc:
+        # A value of the wrong shape: said per field, as the API would.
+        status, error = ToolCall.Status.FAILED, _validation_message(exc)
     except Exception as exc:
         status, error = ToolCall.Status.FAILED, f"{type(exc).__name__}: {exc}"
     duration_ms = round((time.perf_counter() - began) * 1000)
     return status, without_nul(_json_safe(output)), without_nul(error), duration_ms
+
+
+def _validation_message(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return "; ".join(
+            f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items()
+        )
+    return " ".join(exc.messages)
 
 
 def _json_safe(value: Any) -> Any:

@@ -45,7 +45,10 @@ def model_update(
         instance.save()
     elif changed:
         has_updated_at = any(f.name == "updated_at" for f in instance._meta.concrete_fields)
-        instance.full_clean()
+        # A JSON value saved before its shape was checked must not block changing another
+        # field (a task's status); it is checked again when it is itself changed.
+        unchanged_shapes = [n for n in getattr(instance, "json_shapes", {}) if n not in changed]
+        instance.full_clean(exclude=unchanged_shapes)
         instance.save(
             update_fields=[*changed, "updated_at"]
             if has_updated_at and "updated_at" not in changed

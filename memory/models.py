@@ -2,9 +2,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.shapes import ShapedJsonModel
+from memory import shapes
 
-class MemoryFact(models.Model):
+
+class MemoryFact(ShapedJsonModel):
     """Something an agent learned. `project=None` makes the fact global."""
+
+    json_shapes = {"body": shapes.FACT_BODY}
 
     project = models.ForeignKey(
         "planning.Project",

@@ -9,7 +9,9 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.models import TimeStampedModel, choices_constraint
+from core.shapes import ShapedJsonModel
 from core.text import validate_no_control_characters
+from planning import shapes
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -60,7 +62,9 @@ class ProjectStatus(models.TextChoices):
     ARCHIVED = "archived"
 
 
-class Project(TimeStampedModel):
+class Project(ShapedJsonModel, TimeStampedModel):
+    json_shapes = {"enabled_tools": shapes.PROJECT_ENABLED_TOOLS}
+
     Mode = ProjectMode
 
     Review = ReviewMode
@@ -270,8 +274,14 @@ class Feature(TimeStampedModel):
         return f"{self.key} {self.name}"
 
 
-class SubFeature(TimeStampedModel):
+class SubFeature(ShapedJsonModel, TimeStampedModel):
     """A plan inside a feature (a GSD `NN-MM-PLAN.md`)."""
+
+    json_shapes = {
+        "files_modified": shapes.SUB_FEATURE_FILES_MODIFIED,
+        "must_haves": shapes.SUB_FEATURE_MUST_HAVES,
+        "extra": shapes.SUB_FEATURE_EXTRA,
+    }
 
     Status = WorkStatus
 
@@ -312,6 +322,25 @@ class SubFeature(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.key} {self.name}"
+
+    # For readers: a value saved before its shape was checked reads as empty, with a warning.
+    def shaped_files_modified(self) -> list[str]:
+        files: list[str] = shapes.SUB_FEATURE_FILES_MODIFIED.tolerant(
+            self.files_modified, default=list, where=f"plan {self.key}"
+        )
+        return files
+
+    def shaped_must_haves(self) -> dict[str, Any]:
+        must_haves: dict[str, Any] = shapes.SUB_FEATURE_MUST_HAVES.tolerant(
+            self.must_haves, default=dict, where=f"plan {self.key}"
+        )
+        return must_haves
+
+    def shaped_extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = shapes.SUB_FEATURE_EXTRA.tolerant(
+            self.extra, default=dict, where=f"plan {self.key}"
+        )
+        return extra
 
 
 class SubFeatureDependency(models.Model):
@@ -371,7 +400,9 @@ class TaskSize(models.TextChoices):
     LARGE = "large"
 
 
-class Task(TimeStampedModel):
+class Task(ShapedJsonModel, TimeStampedModel):
+    json_shapes = {"files": shapes.TASK_FILES, "extra": shapes.TASK_EXTRA}
+
     Type = TaskType
 
     Status = TaskStatus
@@ -498,6 +529,19 @@ class Task(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.key} {self.name}"
 
+    # For readers: a value saved before its shape was checked reads as empty, with a warning.
+    def shaped_files(self) -> list[str]:
+        files: list[str] = shapes.TASK_FILES.tolerant(
+            self.files, default=list, where=f"task {self.key}"
+        )
+        return files
+
+    def shaped_extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = shapes.TASK_EXTRA.tolerant(
+            self.extra, default=dict, where=f"task {self.key}"
+        )
+        return extra
+
     @property
     def needs_human(self) -> bool:
         return self.type.startswith("checkpoint:")
@@ -545,10 +589,12 @@ class DevPlan(TimeStampedModel):
         return f"{self.project}: {self.name}"
 
 
-class DevPlanVersion(models.Model):
+class DevPlanVersion(ShapedJsonModel):
     """An immutable snapshot of a plan. In the database, the content columns reject
     UPDATE and the rows reject DELETE and TRUNCATE: like the audit log, a saved version
     keeps its plan (and project) from being deleted."""
+
+    json_shapes = {"snapshot": shapes.PLAN_SNAPSHOT}
 
     plan = models.ForeignKey(
         DevPlan, on_delete=models.PROTECT, related_name="versions", db_index=False
@@ -588,7 +634,9 @@ class ConversationSessionStatus(models.TextChoices):
     CLOSED = "closed"
 
 
-class ConversationSession(TimeStampedModel):
+class ConversationSession(ShapedJsonModel, TimeStampedModel):
+    json_shapes = {"data": shapes.CONVERSATION_DATA}
+
     Kind = ConversationSessionKind
 
     Status = ConversationSessionStatus
@@ -629,7 +677,9 @@ class ConversationMessageRole(models.TextChoices):
     TOOL = "tool"
 
 
-class ConversationMessage(models.Model):
+class ConversationMessage(ShapedJsonModel):
+    json_shapes = {"metadata": shapes.MESSAGE_METADATA}
+
     Role = ConversationMessageRole
 
     session = models.ForeignKey(

@@ -21,6 +21,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Left, Lower
 from django.http import Http404
 
+from planning import shapes
 from planning.analytics import (
     CriticalPath,
     FeatureProgress,
@@ -359,9 +360,9 @@ def plan_document(*, project: Project) -> PlanDocument:
                 objective=s.objective,
                 wave=s.wave,
                 autonomous=s.autonomous,
-                files_modified=s.files_modified,
-                must_haves=s.must_haves,
-                extra=s.extra,
+                files_modified=s.shaped_files_modified(),
+                must_haves=s.shaped_must_haves(),
+                extra=s.shaped_extra(),
                 position=s.position,
                 depends_on=sub_deps[s.id],
                 requirements=sub_requirements[s.id],
@@ -375,7 +376,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 feature=features[t.feature_id].key if t.feature_id else None,
                 sub_feature=sub_features[t.sub_feature_id].key if t.sub_feature_id else None,
                 description=t.description,
-                files=t.files,
+                files=t.shaped_files(),
                 verify=t.verify,
                 done_criteria=t.done_criteria,
                 type=t.type,
@@ -386,7 +387,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 position=t.position,
                 estimated_minutes=t.estimated_minutes,
                 max_iterations=t.max_iterations,
-                extra=t.extra,
+                extra=t.shaped_extra(),
                 depends_on=task_deps[t.id],
                 status=t.status,
             )
@@ -483,7 +484,11 @@ def plan_analytics(*, project: Project) -> PlanAnalytics:
                 phase=phase,
                 declared_wave=wave,
                 depends_on=tuple(sub_keys[d] for d in sub_deps.get(sub_id, ())),
-                files_modified=tuple(str(f) for f in files or ()),
+                files_modified=tuple(
+                    shapes.SUB_FEATURE_FILES_MODIFIED.tolerant(
+                        files, default=list, where=f"plan {key}"
+                    )
+                ),
             )
             for sub_id, key, phase, wave, files, _ in subs
         )

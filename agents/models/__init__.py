@@ -14,7 +14,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from agents import shapes
 from core.models import TimeStampedModel, choices_constraint
+from core.shapes import ShapedJsonModel
 from planning.models import Executor
 
 if TYPE_CHECKING:
@@ -49,7 +51,9 @@ class AgentStatus(models.TextChoices):
     TERMINATED = "terminated"
 
 
-class Agent(TimeStampedModel):
+class Agent(ShapedJsonModel, TimeStampedModel):
+    json_shapes = {"executor_command": shapes.AGENT_EXECUTOR_COMMAND}
+
     Type = AgentType
 
     Status = AgentStatus
@@ -141,8 +145,10 @@ class AgentRunStatus(models.TextChoices):
     CANCELLED = "cancelled"
 
 
-class AgentRun(TimeStampedModel):
+class AgentRun(ShapedJsonModel, TimeStampedModel):
     """One attempt of an agent at a task or a planning job."""
+
+    json_shapes = {"payload": shapes.RUN_PAYLOAD, "result": shapes.RUN_RESULT}
 
     Kind = AgentRunKind
 
@@ -215,12 +221,14 @@ class AgentStepStatus(models.TextChoices):
     FAILED = "failed"
 
 
-class AgentStep(models.Model):
+class AgentStep(ShapedJsonModel):
     """One step of a run: a model call and the tool calls it asked for.
 
     `(run, number)` is the step's idempotency key. The model's reply is stored before any
     tool runs, so a retried step replays the same tool calls instead of asking again.
     """
+
+    json_shapes = {"reply": shapes.STEP_REPLY}
 
     Status = AgentStepStatus
 
@@ -254,8 +262,10 @@ class ToolCallStatus(models.TextChoices):
     FAILED = "failed"
 
 
-class ToolCall(models.Model):
+class ToolCall(ShapedJsonModel):
     """Append-only. A "started" row (no parent), then one completion row pointing at it."""
+
+    json_shapes = {"input": shapes.TOOL_CALL_INPUT, "output": shapes.TOOL_CALL_OUTPUT}
 
     Status = ToolCallStatus
 
@@ -335,8 +345,10 @@ class PlanningCycleStatus(models.TextChoices):
     ABANDONED = "abandoned"
 
 
-class PlanningCycle(models.Model):
+class PlanningCycle(ShapedJsonModel):
     """Append-only. An "active" row with goals, then one closing row with outcomes."""
+
+    json_shapes = {"goals": shapes.CYCLE_GOALS, "outcomes": shapes.CYCLE_OUTCOMES}
 
     Status = PlanningCycleStatus
 
@@ -378,8 +390,10 @@ class PlanningCycle(models.Model):
         return f"planning cycle #{self.pk} ({self.status})"
 
 
-class DecisionLog(models.Model):
+class DecisionLog(ShapedJsonModel):
     """Append-only record of a decision and the reasoning behind it."""
+
+    json_shapes = {"reasoning": shapes.DECISION_REASONING}
 
     project = models.ForeignKey(
         "planning.Project", on_delete=models.PROTECT, related_name="decisions", db_index=False
@@ -419,8 +433,10 @@ class MetricType(models.TextChoices):
     VERIFY_DURATION = "verify_duration"
 
 
-class Metric(models.Model):
+class Metric(ShapedJsonModel):
     """Append-only measurement: tokens, cost, durations, QA iterations."""
+
+    json_shapes = {"metadata": shapes.METRIC_METADATA}
 
     Type = MetricType
 
@@ -450,7 +466,9 @@ class Metric(models.Model):
         return f"{self.type}={self.value}"
 
 
-class Checkpoint(models.Model):
+class Checkpoint(ShapedJsonModel):
+    json_shapes = {"state": shapes.CHECKPOINT_STATE}
+
     project = models.ForeignKey(
         "planning.Project", on_delete=models.CASCADE, related_name="checkpoints", db_index=False
     )
@@ -468,8 +486,10 @@ class Checkpoint(models.Model):
         return self.name
 
 
-class AgentState(models.Model):
+class AgentState(ShapedJsonModel):
     """A JSON key-value store. Keys are unique per namespace within a project, or globally."""
+
+    json_shapes = {"value": shapes.AGENT_STATE_VALUE}
 
     project = models.ForeignKey(
         "planning.Project",

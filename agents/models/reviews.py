@@ -8,7 +8,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from agents import shapes
 from core.models import choices_constraint
+from core.shapes import ShapedJsonModel
 
 
 class ReviewVerdict(models.TextChoices):
@@ -118,9 +120,11 @@ class MergeStatus(models.TextChoices):
     PULL_REQUEST = "pull_request", "Pull request opened"
 
 
-class Merge(models.Model):
+class Merge(ShapedJsonModel):
     """Approved work on its way to the base branch. Only agents/services/merges.py
     changes its status."""
+
+    json_shapes = {"conflicts": shapes.MERGE_CONFLICTS}
 
     Status = MergeStatus
 

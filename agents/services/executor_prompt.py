@@ -56,7 +56,8 @@ def executor_prompt(*, run: AgentRun) -> str:
         parts.append(_section("What to do", str(run.payload.get("goal", ""))))
     else:
         parts.append(_section("What to do", task.description or task.name))
-        parts.append(_section("Files", [f"- {name}" for name in task.files]))
+        files = task.shaped_files()
+        parts.append(_section("Files", [f"- {name}" for name in files]))
         checks = [task.verify.strip()] if task.verify.strip() else []
         if project.verify_command.strip():
             checks.append(f"Then the project's checks: `{project.verify_command.strip()}`")
@@ -67,12 +68,12 @@ def executor_prompt(*, run: AgentRun) -> str:
             plan = [f"Sub-feature {sub_feature.key}: {sub_feature.name}"]
             if sub_feature.objective:
                 plan.append(f"Objective: {sub_feature.objective}")
-            must = _must_haves(sub_feature.must_haves)
+            must = _must_haves(sub_feature.shaped_must_haves())
             if must:
                 plan += ["Must-haves:", *must]
             parts.append(_section("The plan around it", plan))
         facts = memory_selectors.memory_fact_search(
-            project=project, query=f"{task.name} {' '.join(task.files)}", limit=MEMORY_FACTS
+            project=project, query=f"{task.name} {' '.join(files)}", limit=MEMORY_FACTS
         )
         parts.append(
             _section(

@@ -18,12 +18,17 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agents import statements
+from agents import shapes, statements
 from agents.keys import DISPLAYED_KEY_CHARS, agent_key_hash, agent_key_new
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
 from agents.services import runs
 from agents.services.agents import agent_create
-from agents.services.logs import ReportItemError, decisions_record, metrics_record
+from agents.services.logs import (
+    ReportItemError,
+    check_report_item,
+    decisions_record,
+    metrics_record,
+)
 from core import git
 from core.db import instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError, PermissionDeniedError
@@ -377,6 +382,7 @@ def tool_calls_report(
                         field="tool_name",
                     )
                 input = report.get("input")
+                check_report_item(index, shapes.TOOL_CALL_INPUT, input, default={})
                 started[key] = ToolCall(
                     project_id=run.project_id,
                     agent_id=run.agent_id,
@@ -390,6 +396,9 @@ def tool_calls_report(
                 )
                 new_starts.append(started[key])
             if report.get("status") and key not in completions and key not in to_complete:
+                check_report_item(
+                    index, shapes.TOOL_CALL_OUTPUT, report.get("output"), default=None
+                )
                 to_complete[key] = report
         ToolCall.objects.bulk_create(new_starts)
         new_completions = [

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from agents import shapes
 from agents.models import (
     Agent,
     AgentRun,
@@ -21,6 +22,7 @@ from agents.models import (
 )
 from agents.services._common import _check_same_project, _insert_once, _resolve_links
 from core.errors import DomainError
+from core.shapes import JsonShape
 from planning.models import Project, Task
 
 # Tool calls ---------------------------------------------------------------------------
@@ -279,6 +281,14 @@ class ReportItemError(DomainError):
         self.item_message = message
 
 
+def check_report_item(index: int, shape: JsonShape, value: Any, *, default: Any) -> None:
+    # Batches are inserted without full_clean, so each item is checked against the shape
+    # its model declares; None stands for the field's default.
+    problem = shape.problem(default if value is None else value)
+    if problem is not None:
+        raise ReportItemError(index, problem, field=shape.name)
+
+
 def decisions_record(*, run: AgentRun, entries: Sequence[Mapping[str, Any]]) -> list[DecisionLog]:
     """Log decisions of a run in one insert, all or none (inside the caller's
     transaction); each entry has `decision` and may have `reasoning`. Raises
@@ -288,6 +298,7 @@ def decisions_record(*, run: AgentRun, entries: Sequence[Mapping[str, Any]]) -> 
     for index, entry in enumerate(entries):
         if not str(entry.get("decision") or "").strip():
             raise ReportItemError(index, "a decision needs its text.", field="decision")
+        check_report_item(index, shapes.DECISION_REASONING, entry.get("reasoning"), default={})
         rows.append(
             _decision_row(
                 _run_links(run),
@@ -310,6 +321,7 @@ def metrics_record(*, run: AgentRun, entries: Sequence[Mapping[str, Any]]) -> li
             raise ReportItemError(
                 index, f"{entry.get('type')!r} is not a metric type.", field="type"
             )
+        check_report_item(index, shapes.METRIC_METADATA, entry.get("metadata"), default={})
         rows.append(
             metric_row(
                 _run_links(run),

@@ -31,6 +31,7 @@ from agents.workspaces.executors import executor_check
 from core.errors import ConflictError, DomainError
 from planning import selectors as planning_selectors
 from planning import services as planning_services
+from planning import shapes as plan_shapes
 from planning.models import Executor, Project, Task
 
 
@@ -137,13 +138,14 @@ def _files_in_progress(project: Project) -> set[str]:
         "files", flat=True
     )
     for task_files in in_progress:
-        files.update(_normalised(f) for f in task_files or () if _normalised(f))
+        shaped = plan_shapes.TASK_FILES.tolerant(task_files, default=list, where="a task")
+        files.update(_normalised(f) for f in shaped if _normalised(f))
     return files
 
 
 def _take_files(task: Task, taken: set[str]) -> bool:
     """Whether `task` touches none of the `taken` files; if so its files are taken too."""
-    files = {_normalised(f) for f in task.files or () if _normalised(f)}
+    files = {_normalised(f) for f in task.shaped_files() if _normalised(f)}
     if files & taken:
         return False
     taken.update(files)
@@ -261,7 +263,7 @@ def human_checkpoint_answer(
     # As the inbox offers them: by id, as text (`extra` is free JSON, so 1 means "1").
     options = [
         str(o["id"])
-        for o in task.extra.get("options", [])
+        for o in task.shaped_extra().get("options", [])
         if isinstance(o, dict) and o.get("id") is not None
     ]
     if task.type == Task.Type.DECISION and approved and options and choice not in options:

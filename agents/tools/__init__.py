@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 
 from agents.llm import ToolSpec
 from core.text import contains_nul
+from planning.shapes import PROJECT_ENABLED_TOOLS
 from planning.tool_options import ToolOption
 
 if TYPE_CHECKING:
@@ -106,7 +107,11 @@ class ToolRegistry:
 
     def for_project(self, project: Project) -> list[Tool]:
         """The tools a run in `project` may use: every low-risk tool, plus those enabled."""
-        enabled = set(project.enabled_tools or ())
+        enabled = set(
+            PROJECT_ENABLED_TOOLS.tolerant(
+                project.enabled_tools, default=list, where=f"project {project.slug}"
+            )
+        )
         return [t for t in self.all() if t.risk == "low" or t.name in enabled]
 
     def for_agent(self, project: Project, role: str) -> list[Tool]:

@@ -29,7 +29,7 @@ def _describe(task: Task) -> dict[str, Any]:
         "status": task.status,
         "priority": task.priority,
         "description": task.description,
-        "files": task.files,
+        "files": task.shaped_files(),
         "verify": task.verify,
         "done_criteria": task.done_criteria,
         "depends_on": list(task.depends_on.values_list("key", flat=True)),

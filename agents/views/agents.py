@@ -135,6 +135,9 @@ def agent_executor(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> Htt
             agent = services.agent_update(agent=agent, data=data)
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        except ValidationError as exc:
+            # A command of the wrong shape (too many parts): shown on its field.
+            form.add_error(None, exc)
         else:
             problem = executor_check(agent.executor, agent.executor_command)
             notice = f"{agent.name} now writes code with {_executor_words(agent)}"

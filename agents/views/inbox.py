@@ -57,7 +57,7 @@ def _text(value: Any) -> str:
 
 def _shown_checkpoint(checkpoint: orchestrator.WaitingCheckpoint) -> ShownCheckpoint:
     task = checkpoint.task
-    extra = task.extra if isinstance(task.extra, dict) else {}
+    extra = task.shaped_extra()
     options = [
         ShownOption(
             id=str(option.get("id", "")),
@@ -125,7 +125,7 @@ def _verdict(task: Task, verdict: str, choice: str) -> str:
     if choice:
         names = {
             str(o.get("id")): o.get("name") or o.get("id")
-            for o in task.extra.get("options", [])
+            for o in task.shaped_extra().get("options", [])
             if isinstance(o, dict)
         }
         return f"You chose “{names.get(choice, choice)}” for {task.key}."

@@ -101,7 +101,9 @@ def _render_task(task: TaskSpec, number: int) -> list[str]:
             lines.append(f'    <option id="{option.get("id", "")}">')
             for key in ("name", "pros", "cons", "description"):
                 if option.get(key):
-                    lines += _element(key, option[key], "      ")
+                    value = option[key]
+                    text = "\n".join(value) if isinstance(value, list) else value
+                    lines += _element(key, text, "      ")
             lines.append("    </option>")
         lines.append("  </options>")
     lines += _element("action", task.description, "  ")

@@ -6,15 +6,20 @@ versioning, diffing and exporting all speak one shape.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from core.shapes import JsonShape
 from core.text import contains_control_character, contains_nul
+from planning import shapes
 from planning.graph import find_cycle
 from planning.models import Priority, RequirementPriority, TaskSize, TaskStatus, TaskType
 
 SNAPSHOT_FORMAT = 1
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,26 @@ def _as_dict(spec: Any) -> dict[str, Any]:
     return data
 
 
+def _specs(
+    cls: type, items: list[dict[str, Any]], checks: dict[str, JsonShape], where: str
+) -> list[Any]:
+    specs = []
+    defaults = {f.name: f.default_factory for f in fields(cls) if f.name in checks}
+    for data in items:
+        label = f"{cls.__name__} {data.get('key', data.get('code', '?'))} of {where}"
+        data = {
+            name: checks[name].tolerant(value, default=defaults[name], where=label)  # type: ignore[arg-type]
+            if name in checks
+            else value
+            for name, value in data.items()
+        }
+        try:
+            specs.append(_from_dict(cls, data))
+        except TypeError as exc:  # a required field is missing
+            logger.warning("Skipping a malformed %s: %s", label, exc)
+    return specs
+
+
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
     known = {f.name for f in fields(cls)} - EXECUTION_ONLY
     return cls(**{k: v for k, v in data.items() if k in known})
@@ -152,11 +177,18 @@ class PlanDocument:
 
     @classmethod
     def from_snapshot(cls, snapshot: dict[str, Any], *, source: str = "") -> PlanDocument:
+        """The document a snapshot holds. A snapshot stored before the shapes were checked
+        (versions are immutable, so it cannot be repaired) loses its malformed values,
+        each with a warning, rather than failing every reader."""
+        where = f"snapshot {source}".strip()
+        snapshot = shapes.PLAN_SNAPSHOT.tolerant(snapshot, default=dict, where=where)
         return cls(
-            requirements=[_from_dict(RequirementSpec, r) for r in snapshot.get("requirements", [])],
-            features=[_from_dict(FeatureSpec, f) for f in snapshot.get("features", [])],
-            sub_features=[_from_dict(SubFeatureSpec, s) for s in snapshot.get("sub_features", [])],
-            tasks=[_from_dict(TaskSpec, t) for t in snapshot.get("tasks", [])],
+            requirements=_specs(RequirementSpec, snapshot.get("requirements", []), {}, where),
+            features=_specs(FeatureSpec, snapshot.get("features", []), {}, where),
+            sub_features=_specs(
+                SubFeatureSpec, snapshot.get("sub_features", []), _SUB_FEATURE_SHAPES, where
+            ),
+            tasks=_specs(TaskSpec, snapshot.get("tasks", []), _TASK_SHAPES, where),
             source=source,
         )
 
@@ -197,6 +229,7 @@ class PlanDocument:
                 feature.origin,
             )
         for sub in self.sub_features:
+            _expect_shapes(sub, f"plan {sub.key}", _SUB_FEATURE_SHAPES)
             _expect(
                 sub.feature in feature_keys,
                 f"plan {sub.key} belongs to unknown phase {sub.feature!r}",
@@ -223,11 +256,7 @@ class PlanDocument:
                 f"task {task.key} needs a name of 1-300 characters",
                 where,
             )
-            _expect(
-                isinstance(task.files, list) and all(isinstance(f, str) for f in task.files),
-                f"task {task.key}: files must be a list of paths",
-                where,
-            )
+            _expect_shapes(task, f"task {task.key}", _TASK_SHAPES)
             for number in ("estimated_minutes", "max_iterations", "wave", "position"):
                 value = getattr(task, number)
                 _expect(
@@ -306,6 +335,21 @@ def _unique(specs: Sequence[Spec], what: str, *, attr: str = "key") -> set[str]:
         _expect(value not in seen, f"duplicate {what} {attr} {value!r}", spec.origin)
         seen.add(value)
     return seen
+
+
+_SUB_FEATURE_SHAPES = {
+    "files_modified": shapes.SUB_FEATURE_FILES_MODIFIED,
+    "must_haves": shapes.SUB_FEATURE_MUST_HAVES,
+    "extra": shapes.SUB_FEATURE_EXTRA,
+}
+_TASK_SHAPES = {"files": shapes.TASK_FILES, "extra": shapes.TASK_EXTRA}
+
+
+def _expect_shapes(spec: Any, what: str, checks: dict[str, JsonShape]) -> None:
+    # The same shapes the models declare, so a document never writes what a form refuses.
+    for name, shape in checks.items():
+        problem = shape.problem(getattr(spec, name))
+        _expect(problem is None, f"{what}: {name} {problem}", spec.origin)
 
 
 def _expect(condition: bool, message: str, origin: Origin | None) -> None:

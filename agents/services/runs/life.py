@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agents import statements
+from agents import shapes, statements
 from agents.models import Agent, AgentRun, AgentStep
 from agents.prompts import initial_messages, task_goal
 from agents.services._common import _check_same_project, _insert_once
@@ -354,6 +354,7 @@ def run_finish(
     once the transaction commits. A planning run ends on its own.
     """
     now = timezone.now()
+    shapes.RUN_RESULT.check(result or {}, field="result")
     extra = dict(result or {})
     if summary is not None:
         extra["summary"] = summary
