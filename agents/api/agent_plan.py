@@ -35,7 +35,10 @@ class TaskAddSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=300)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     key = serializers.CharField(
-        max_length=50, required=False, allow_blank=True, default="",
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        default="",
         help_text="Leave it out for the next free `<sub-feature>-T<n>`.",
     )
     feature = serializers.CharField(required=False, help_text="Feature key.")

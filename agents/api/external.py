@@ -340,6 +340,17 @@ class AgentHeartbeatView(AgentKeyView):
         return Response(HeartbeatSerializer({"agent": self.agent, "run": run}).data)
 
 
+def _claimed_plan(task: Task) -> SubFeature | None:
+    # The claim loaded only the plan's status: one query for what the answer shows.
+    if task.sub_feature_id is None:
+        return None
+    return (
+        SubFeature.objects.filter(pk=task.sub_feature_id)
+        .only("key", "name", "objective", "extra", "must_haves")
+        .first()
+    )
+
+
 class TaskClaimView(AgentKeyView):
     @extend_schema(
         request=ClaimOptionsSerializer,
@@ -368,7 +379,7 @@ class TaskClaimView(AgentKeyView):
                     "run": run,
                     "task": run.task,
                     "review_feedback": feedback,
-                    "plan": run.task.sub_feature,
+                    "plan": _claimed_plan(run.task),
                     "memory": facts,
                 }
             ),

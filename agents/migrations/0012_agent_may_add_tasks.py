@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agents', '0011_review_and_merge'),
+        ("agents", "0011_review_and_merge"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='agent',
-            name='may_add_tasks',
-            field=models.BooleanField(default=False, help_text='An external agent may add the tasks, subtasks and dependencies it discovers, and edit tasks, through its key.'),
+            model_name="agent",
+            name="may_add_tasks",
+            field=models.BooleanField(
+                default=False,
+                help_text="An external agent may add the tasks, subtasks and dependencies it discovers, and edit tasks, through its key.",
+            ),
         ),
     ]

@@ -66,8 +66,9 @@ def agent_question_ask(*, agent: Agent, run: AgentRun, question: str, options: l
         raise ConflictError(f"Run {run.pk} is not a running claim of agent {agent.name}.")
     task = run.task
     taken = set(
-        Task.objects.filter(project_id=task.project_id, key__startswith=f"{task.key}.Q")
-        .values_list("key", flat=True)
+        Task.objects.filter(
+            project_id=task.project_id, key__startswith=f"{task.key}.Q"
+        ).values_list("key", flat=True)
     )
     number = 1
     while f"{task.key}.Q{number}" in taken:

@@ -803,10 +803,11 @@ def test_claim_takes_a_fixed_number_of_queries(project, django_assert_max_num_qu
         assert claim(first, project).data["task"]["key"] == "A0"
     # A task with dependencies: the claim's second statement, and its dependencies' keys;
     # the first task of a waiting plan also puts the plan and its feature in progress.
-    with django_assert_max_num_queries(13):
+    # The plan's objective, context and must-haves for the answer: one more.
+    with django_assert_max_num_queries(14):
         assert claim(second, project).data["task"]["key"] == "B1"
     # A plan already in progress needs nothing more: the claim read its status.
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         assert claim(third, project).data["task"]["key"].startswith("B")
 
 
