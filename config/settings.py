@@ -292,6 +292,9 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # LLM (used by the planning and agent features) ------------------------------
+# The MCP tools `/mcp/` offers unless its URL asks (`?tools=`): core, standard or all.
+MCP_TOOLS = env.str("CREWBOARD_MCP_TOOLS", default="standard")
+
 LLM_PROVIDER = env.str("LLM_PROVIDER", default="offline")
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")

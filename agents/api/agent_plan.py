@@ -13,8 +13,11 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from agents.api.external import AgentKeyView
+from agents.api.serializers import AgentRunSerializer
+from agents.auth import AgentKeyAuthentication, IsWorkingAgent
 from agents.services import agent_plan
 from core.api.pagination import PageNumberPagination
 from planning import selectors as planning_selectors
@@ -248,3 +251,42 @@ class AgentDependencyDetailView(AgentTaskView):
             agent=self.agent, task=task, depends_on=self.get_task(depends_on)
         )
         return self.task_response(task)
+
+
+class GenerateSerializer(serializers.Serializer[Any]):
+    requirements = serializers.CharField(help_text="A PRD or requirements, as text.")
+
+
+class AgentPlanGenerateView(AgentKeyView):
+    @extend_schema(
+        request=GenerateSerializer,
+        responses={202: AgentRunSerializer},
+        description="Queue plan generation from requirements, as `generate/` does (needs "
+        "the agent's may_add_tasks). The plan becomes a new version when the run ends.",
+    )
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        serializer = GenerateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = agent_plan.agent_plan_generate(
+            agent=self.agent, requirements=serializer.validated_data["requirements"]
+        )
+        return Response(AgentRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class AgentIdentitySerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    project = serializers.CharField(source="project.slug")
+    may_add_tasks = serializers.BooleanField()
+
+
+@extend_schema(parameters=[])
+class AgentWhoAmIView(APIView):
+    """Who an agent key belongs to: the agent and its project's slug."""
+
+    authentication_classes = [AgentKeyAuthentication]
+    permission_classes = [IsWorkingAgent]
+
+    @extend_schema(responses=AgentIdentitySerializer)
+    def get(self, request: Request) -> Response:
+        return Response(AgentIdentitySerializer(request.auth).data)

@@ -52,6 +52,12 @@ urlpatterns = [
     path(f"{PROJECT_PATH}/tasks/claim/", external.TaskClaimView.as_view(), name="task-claim"),
     path(f"{AGENT_PATH}/plan/", agent_plan.AgentPlanView.as_view(), name="agent-plan"),
     path(
+        f"{AGENT_PATH}/generate/",
+        agent_plan.AgentPlanGenerateView.as_view(),
+        name="agent-plan-generate",
+    ),
+    path("agent/", agent_plan.AgentWhoAmIView.as_view(), name="agent-whoami"),
+    path(
         f"{AGENT_PATH}/analytics/",
         agent_plan.AgentAnalyticsView.as_view(),
         name="agent-analytics",

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from agents.models import Agent, AgentRun
 from agents.services.external import agent_run_complete, agent_run_fail
+from agents.services.planner import plan_generation_start
 from core.errors import ConflictError, DomainError, PermissionDeniedError
 from planning import services as planning_services
 from planning.models import Feature, SubFeature, Task, TaskDependency
@@ -173,3 +174,13 @@ def agent_dependency_remove(*, agent: Agent, task: Task, depends_on: Task) -> No
     if edge is None:
         raise DomainError(f"{task.key} does not depend on {depends_on.key}.")
     planning_services.task_remove_dependency(edge=edge)
+
+
+def agent_plan_generate(*, agent: Agent, requirements: str) -> AgentRun:
+    """Queue plan generation from `requirements` for the agent's project.
+
+    Raises PermissionDeniedError without `may_add_tasks`; DomainError as
+    plan_generation_start does.
+    """
+    _check_may_edit_plan(agent)
+    return plan_generation_start(project=agent.project, requirements=requirements)
