@@ -74,7 +74,9 @@ def _text(text: str, *, error: bool = False) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=error)
 
 
-async def call_tool(*, call: Caller, project: str, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+async def call_tool(
+    *, call: Caller, project: str, name: str, arguments: dict[str, Any]
+) -> types.CallToolResult:
     """Run one tool: its REST request, and the answer as JSON text or an error."""
     tool = TOOLS_BY_NAME.get(name)
     if tool is None:
@@ -82,7 +84,9 @@ async def call_tool(*, call: Caller, project: str, name: str, arguments: dict[st
     try:
         request = tool.rest_call(arguments)
         status, data = await call(
-            RestCall(request.method, project_path(project, request.path), request.query, request.body)
+            RestCall(
+                request.method, project_path(project, request.path), request.query, request.body
+            )
         )
     except ValueError as exc:
         return _text(str(exc), error=True)
@@ -114,8 +118,7 @@ def build_server(*, call: Caller, project: str, profile: str) -> Server[Any]:
     ) -> types.CallToolResult:
         if params.name not in offered:
             return _text(
-                f"Tool {params.name!r} is not in the {profile!r} profile "
-                "(CREWBOARD_MCP_TOOLS).",
+                f"Tool {params.name!r} is not in the {profile!r} profile (CREWBOARD_MCP_TOOLS).",
                 error=True,
             )
         return await call_tool(
@@ -159,9 +162,7 @@ def build_server(*, call: Caller, project: str, profile: str) -> Server[Any]:
             text = data.get("markdown", "") if status == 200 and isinstance(data, dict) else ""
         elif uri.startswith(TASK_URI_PREFIX):
             key = quote(uri.removeprefix(TASK_URI_PREFIX), safe="")
-            status, data = await call(
-                RestCall("GET", project_path(project, f"agent/tasks/{key}/"))
-            )
+            status, data = await call(RestCall("GET", project_path(project, f"agent/tasks/{key}/")))
             text = task_markdown(data) if status == 200 and isinstance(data, dict) else ""
         else:
             raise ValueError(f"Unknown resource {uri}.")

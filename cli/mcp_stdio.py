@@ -39,7 +39,9 @@ async def _project_of_key(client: httpx2.AsyncClient) -> str:
     except httpx2.HTTPError as exc:
         raise SetupError(f"Cannot reach Crewboard at {client.base_url}: {exc}") from None
     if response.status_code != 200:
-        raise SetupError(f"The agent key was refused: {error_text(response.status_code, _decoded(response))}")
+        raise SetupError(
+            f"The agent key was refused: {error_text(response.status_code, _decoded(response))}"
+        )
     return str(response.json()["project"])
 
 

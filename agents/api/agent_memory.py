@@ -26,7 +26,9 @@ class RememberSerializer(serializers.Serializer[Any]):
     subject = serializers.CharField(max_length=300)
     learned = serializers.CharField(help_text="What was learned.")
     confidence = serializers.FloatField(min_value=0, max_value=1, default=0.7)
-    source = serializers.CharField(
+    # DRF's serializer metaclass takes declared fields off the class, so this field does
+    # not replace Field.source, whatever the type checker sees.
+    source = serializers.CharField(  # type: ignore[assignment]
         required=False, default="", allow_blank=True, help_text="A tool, a file, a person."
     )
     run = serializers.IntegerField(required=False, help_text="The run it was learned in.")
@@ -97,6 +99,7 @@ class AgentMemoryView(AgentKeyView):
 
 class AgentStateListView(AgentKeyView):
     @extend_schema(
+        operation_id="agent_own_state_list",
         responses=AgentStateSerializer(many=True),
         description="The agent's own state entries (its namespace `agent:<name>`).",
     )
@@ -116,11 +119,16 @@ class AgentStateDetailView(AgentKeyView):
             key=key,
         )
 
-    @extend_schema(responses=AgentStateSerializer, description="One entry of its state.")
+    @extend_schema(
+        operation_id="agent_own_state_retrieve",
+        responses=AgentStateSerializer,
+        description="One entry of its state.",
+    )
     def get(self, request: Request, key: str, **kwargs: Any) -> Response:
         return Response(AgentStateSerializer(self.get_entry(key)).data)
 
     @extend_schema(
+        operation_id="agent_own_state_set",
         request=AgentStateValueSerializer,
         responses=AgentStateSerializer,
         description="Set one entry of its state (any JSON value).",

@@ -92,9 +92,18 @@ class DependencyAddSerializer(serializers.Serializer[Any]):
     depends_on = serializers.CharField(help_text="Key of the task this one waits for.")
 
 
-READY = OpenApiParameter(
-    "ready", OpenApiTypes.BOOL, description="Only ready tasks (pending, dependencies done)."
-)
+TASK_FILTERS = [
+    OpenApiParameter(
+        "ready", OpenApiTypes.BOOL, description="Only ready tasks (pending, dependencies done)."
+    ),
+    OpenApiParameter(
+        "status", OpenApiTypes.STR, many=True, enum=Task.Status.values, description="Status."
+    ),
+    OpenApiParameter("feature", OpenApiTypes.STR, description="Feature key."),
+    OpenApiParameter("sub_feature", OpenApiTypes.STR, description="Sub-feature key."),
+    OpenApiParameter("q", OpenApiTypes.STR, description="Words in key or name."),
+    OpenApiParameter("page", OpenApiTypes.INT, description="Page number."),
+]
 
 
 class AgentTaskView(AgentKeyView):
@@ -125,7 +134,7 @@ class AgentAnalyticsView(AgentKeyView):
 
 class AgentTaskListView(AgentTaskView):
     @extend_schema(
-        parameters=[TaskFilterSet, READY],  # type: ignore[list-item]
+        parameters=TASK_FILTERS,
         responses=TaskSerializer(many=True),
         description="The project's tasks, filtered like the tasks list; paginated.",
     )

@@ -89,7 +89,8 @@ class ClaimedPlanSerializer(serializers.Serializer[Any]):
     key = serializers.CharField()
     name = serializers.CharField()
     objective = serializers.CharField()
-    context = serializers.SerializerMethodField()
+    # Declared fields leave the class (DRF's metaclass): Field.context stays as it was.
+    context = serializers.SerializerMethodField()  # type: ignore[assignment]
     must_haves = serializers.JSONField()
 
     def get_context(self, plan: SubFeature) -> str:

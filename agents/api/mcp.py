@@ -8,6 +8,7 @@ connection, so MCP answers are the REST answers, checks and all.
 
 import io
 import json
+from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -83,7 +84,7 @@ async def _serve_one(
     answer: dict[str, Any] = {"status": 500, "headers": [], "body": bytearray()}
     delivered = False
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> MutableMapping[str, Any]:
         nonlocal delivered
         if not delivered:
             delivered = True
@@ -91,7 +92,7 @@ async def _serve_one(
         await anyio.sleep_forever()  # the client stays connected until we answer
         raise AssertionError("unreachable")
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             answer["status"] = message["status"]
             answer["headers"] = list(message.get("headers", []))

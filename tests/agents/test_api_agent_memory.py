@@ -36,7 +36,7 @@ def test_an_agent_remembers_and_recalls_facts_with_their_provenance(project):
 
 def test_a_fact_with_a_bad_confidence_or_another_projects_run_is_refused(project, other_project):
     _, client = external_agent(project)
-    other_agent, other_client = external_agent(other_project, "elsewhere")
+    _, other_client = external_agent(other_project, "elsewhere")
     TaskFactory(project=other_project, key="T1")
     other_run = other_client.post(url(other_project, "tasks/claim/"), {}, format="json").data[
         "run"
@@ -75,7 +75,7 @@ def test_an_agent_keeps_state_of_its_own(project):
 
 
 def test_asking_a_person_makes_a_checkpoint_the_task_waits_on(project, api: APIClient):
-    agent, client = external_agent(project)
+    _, client = external_agent(project)
     TaskFactory(project=project, key="T1")
     run_id = client.post(url(project, "tasks/claim/"), {}, format="json").data["run"]["id"]
 

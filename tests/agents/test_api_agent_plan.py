@@ -43,7 +43,7 @@ def gsd_plan(project):
 
 
 def test_a_claim_carries_the_plan_and_the_facts_about_its_task(project, gsd_plan):
-    agent, client = external_agent(project)
+    _, client = external_agent(project)
     client.post(
         url(project, "agent/memory/"),
         {"subject": "BOM handling", "learned": "Read the BOM before decoding."},

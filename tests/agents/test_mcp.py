@@ -114,7 +114,9 @@ def test_an_agent_claims_reports_and_completes_a_task(transport, live_server, pr
                 },
             )
         )
-        answer(await client.call_tool("log_decision", {"run_id": run["id"], "decision": "Return 0.0"}))
+        answer(
+            await client.call_tool("log_decision", {"run_id": run["id"], "decision": "Return 0.0"})
+        )
         done = answer(
             await client.call_tool(
                 "complete_task",
