@@ -5,11 +5,13 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
+from django.conf import settings
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -234,3 +236,47 @@ def test_a_bad_key_stops_the_stdio_server_with_a_clear_message(live_server, proj
 
     assert finished.returncode == 2
     assert "The agent key was refused: HTTP 401: Invalid agent key." in finished.stderr
+
+
+@pytest.fixture
+def inspector() -> Path:
+    program = Path(settings.VAR_DIR) / "tools" / "node_modules" / ".bin" / "mcp-inspector"
+    if not program.exists():
+        pytest.skip("The MCP Inspector is not installed under var/tools (run `make tools`)")
+    return program
+
+
+def test_the_mcp_inspector_lists_and_calls_the_tools_over_http(
+    inspector, live_server, project, task
+):
+    import subprocess
+
+    _, key = worker(project)
+
+    def inspect(*args: str) -> Any:
+        finished = subprocess.run(
+            [
+                str(inspector),
+                "--cli",
+                f"{live_server.url}/mcp/",
+                "--transport",
+                "http",
+                "--header",
+                f"Authorization: Bearer {key}",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert finished.returncode == 0, finished.stderr + finished.stdout
+        return json.loads(finished.stdout)
+
+    listed = inspect("--method", "tools/list")
+    called = inspect(
+        "--method", "tools/call", "--tool-name", "get_task", "--tool-arg", "key=01-01-T1"
+    )
+
+    assert [tool["name"] for tool in listed["tools"]] == [t.name for t in tools_for("standard")]
+    assert not called.get("isError")
+    assert json.loads(called["content"][0]["text"])["key"] == "01-01-T1"
