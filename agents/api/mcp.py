@@ -10,7 +10,7 @@ import io
 import json
 from collections.abc import MutableMapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import anyio
 from asgiref.sync import async_to_sync, sync_to_async
@@ -50,11 +50,13 @@ def rest_dispatch(*, outer: HttpRequest, key: str, call: RestCall) -> tuple[int,
     if not call.path.startswith(API_PREFIX):
         raise ValueError(f"{call.path} is not an API path.")
     body = json.dumps(call.body).encode() if call.body is not None else b""
+    # WSGI hands views the decoded path: a key such as `ui:12` arrives as itself.
+    path = unquote(call.path)
     environ = {key_: outer.META[key_] for key_ in FORWARDED_META if key_ in outer.META}
     environ.update(
         {
             "REQUEST_METHOD": call.method,
-            "PATH_INFO": call.path,
+            "PATH_INFO": path,
             "SCRIPT_NAME": "",
             "QUERY_STRING": urlencode(call.query),
             "CONTENT_TYPE": "application/json",
@@ -64,7 +66,7 @@ def rest_dispatch(*, outer: HttpRequest, key: str, call: RestCall) -> tuple[int,
             "wsgi.input": io.BytesIO(body),
         }
     )
-    match = resolve(call.path)
+    match = resolve(path)
     response = match.func(WSGIRequest(environ), *match.args, **match.kwargs)
     render = getattr(response, "render", None)
     if callable(render):
