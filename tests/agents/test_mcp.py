@@ -180,6 +180,17 @@ def test_an_agent_adds_a_subtask_and_remembers_and_recalls_a_fact(
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_task_master_key_reaches_its_task(transport, live_server, project):
+    TaskFactory(project=project, key="ui:12.3", name="Tagged subtask")
+    _, key = worker(project)
+
+    async def work(client: Client) -> Any:
+        return answer(await client.call_tool("get_task", {"key": "ui:12.3"}))
+
+    assert transport(live_server.url, key, work)["name"] == "Tagged subtask"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_task_of_another_project_is_a_clear_tool_error(
     transport, live_server, project, other_project
 ):
