@@ -230,3 +230,22 @@ def test_dependencies_refuse_a_cycle_and_can_be_removed(project):
     assert removed.status_code == 200 and removed.data["depends_on"] == []
     assert not TaskDependency.objects.exists()
     assert client.delete(url(project, "agent/tasks/B/dependencies/A/")).status_code == 400
+
+
+def test_an_owner_lets_an_agent_add_tasks(project, gsd_plan, api: APIClient):
+    agent, client = external_agent(project, may_add_tasks=False)
+    assert (
+        client.post(url(project, "agent/tasks/"), {"name": "New"}, format="json").status_code == 403
+    )
+
+    allowed = api.patch(url(project, f"agents/{agent.pk}/"), {"may_add_tasks": True}, format="json")
+
+    assert allowed.status_code == 200 and allowed.data["may_add_tasks"] is True
+    added = client.post(url(project, "agent/tasks/"), {"name": "New"}, format="json")
+    assert added.status_code == 201 and added.data["key"] == "T1"
+    assert client.get("/api/v1/agent/").data == {
+        "id": agent.pk,
+        "name": "claude-1",
+        "project": project.slug,
+        "may_add_tasks": True,
+    }
