@@ -45,6 +45,11 @@ def _agent_by_key(parts: list[bytes]) -> Agent:
     return agent
 
 
+def agent_for_key(key: str) -> Agent | None:
+    """The agent a key belongs to (terminated or not), with its project; None for no agent."""
+    return _agent_by_key_hash(agent_key_hash(key))
+
+
 class AgentIdentity:
     """`request.user` for a request made with an agent key; the agent is `request.auth`."""
 

@@ -354,3 +354,19 @@ def run_checks(*, run: AgentRun) -> list[ToolCall]:
         .order_by("-id")[:CHECKS_SHOWN]
     )
     return list(latest)[::-1]
+
+
+def question_answer(*, checkpoint: Task) -> dict[str, Any] | None:
+    """The person's answer to a question (the decision that answered its checkpoint), or
+    None while it waits."""
+    if checkpoint.status not in (Task.Status.DONE, Task.Status.BLOCKED):
+        return None
+    decision = (
+        DecisionLog.objects.filter(task=checkpoint, reasoning__has_key="approved")
+        .order_by("-id")
+        .first()
+    )
+    if decision is None or not isinstance(decision.reasoning, dict):
+        return {"approved": checkpoint.status == Task.Status.DONE}
+    keys = ("approved", "choice", "note", "by")
+    return {key: decision.reasoning.get(key) for key in keys}

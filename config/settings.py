@@ -334,6 +334,9 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # LLM (used by the planning and agent features) ------------------------------
+# The MCP tools `/mcp/` offers unless its URL asks (`?tools=`): core, standard or all.
+MCP_TOOLS = env.str("CREWBOARD_MCP_TOOLS", default="standard")
+
 LLM_PROVIDER = env.str("LLM_PROVIDER", default="offline")
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
@@ -434,5 +437,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # The HTTP client (the OpenAI SDK's, and GitHub's calls) logs every request at INFO;
     # older SDKs use httpx, newer ones httpx2.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        # The MCP SDK logs each stateless request's start and end at INFO.
+        "mcp": {"level": "WARNING"},
+    },
 }

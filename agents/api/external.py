@@ -38,9 +38,11 @@ from agents.services.external import (
 from agents.services.logs import ReportItemError
 from core.api.parsers import JSONParser
 from core.api.throttling import AgentKeyIssueThrottle
+from memory.api.serializers import MemoryFactSerializer
+from memory.selectors import memory_fact_search
 from planning.api.scoping import ProjectScopedViewMixin, project_scoped_schema
 from planning.api.serializers import TaskSerializer
-from planning.models import Task
+from planning.models import SubFeature, Task
 from planning.services.claims import DependencyCount
 
 # Serializers --------------------------------------------------------------------------
@@ -82,9 +84,32 @@ class ClaimedTaskSerializer(TaskSerializer):
         return list(task.depends_on.values_list("key", flat=True))
 
 
+class ClaimedPlanSerializer(serializers.Serializer[Any]):
+    """The sub-feature (a GSD plan) the claimed task belongs to."""
+
+    key = serializers.CharField()
+    name = serializers.CharField()
+    objective = serializers.CharField()
+    # Declared fields leave the class (DRF's metaclass): Field.context stays as it was.
+    context = serializers.SerializerMethodField()  # type: ignore[assignment]
+    must_haves = serializers.JSONField()
+
+    def get_context(self, plan: SubFeature) -> str:
+        context = plan.extra.get("context", "") if isinstance(plan.extra, dict) else ""
+        return str(context or "")
+
+
 class ClaimSerializer(serializers.Serializer[Any]):
     run = AgentRunSerializer()
     task = ClaimedTaskSerializer()
+    plan = ClaimedPlanSerializer(
+        allow_null=True,
+        help_text="The task's plan (sub-feature): its objective, context and must-haves; "
+        "null for a task outside one.",
+    )
+    memory = MemoryFactSerializer(
+        many=True, help_text="Fresh facts of the project that mention the task's words."
+    )
     review_feedback = serializers.CharField(
         help_text="What the last review of this task asked to change, with its line "
         "comments; empty unless the task came back from a review."
@@ -232,6 +257,9 @@ def _rejected(bad: dict[int, Any]) -> ValidationError:
 
 # Views --------------------------------------------------------------------------------
 
+# How many memory facts a claim's answer carries.
+CLAIM_MEMORY_FACTS = 5
+
 # What TaskSerializer reads besides the task's own columns.
 TASK_RELATIONS = ("feature", "sub_feature", "depends_on")
 
@@ -315,6 +343,17 @@ class AgentHeartbeatView(AgentKeyView):
         return Response(HeartbeatSerializer({"agent": self.agent, "run": run}).data)
 
 
+def _claimed_plan(task: Task) -> SubFeature | None:
+    # The claim loaded only the plan's status: one query for what the answer shows.
+    if task.sub_feature_id is None:
+        return None
+    return (
+        SubFeature.objects.filter(pk=task.sub_feature_id)
+        .only("key", "name", "objective", "extra", "must_haves")
+        .first()
+    )
+
+
 class TaskClaimView(AgentKeyView):
     @extend_schema(
         request=ClaimOptionsSerializer,
@@ -334,9 +373,18 @@ class TaskClaimView(AgentKeyView):
             return Response(status=status.HTTP_204_NO_CONTENT)
         assert run.task is not None  # a claim is of a task
         feedback = reviews.changes_requested_feedback(task=run.task)
+        facts = memory_fact_search(
+            project=self.project, query=run.task.name, limit=CLAIM_MEMORY_FACTS
+        )
         return Response(
             CLAIM_ANSWER.to_representation(
-                {"run": run, "task": run.task, "review_feedback": feedback}
+                {
+                    "run": run,
+                    "task": run.task,
+                    "review_feedback": feedback,
+                    "plan": _claimed_plan(run.task),
+                    "memory": facts,
+                }
             ),
             status=status.HTTP_201_CREATED,
         )

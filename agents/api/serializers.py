@@ -64,6 +64,7 @@ class AgentSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerializ
             "model",
             "executor",
             "executor_command",
+            "may_add_tasks",
             "spawned_at",
             "last_activity_at",
             "terminated_at",

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from agents.api import external, orchestration, planner, reviews, views
+from agents.api import agent_memory, agent_plan, external, orchestration, planner, reviews, views
 
 app_name = "agents-api"
 
@@ -35,6 +35,9 @@ urlpatterns = [
 # detail route of an agent with the id "heartbeat".
 PROJECT_PATH = "projects/<slug:project_slug>"
 RUN_PATH = f"{PROJECT_PATH}/runs/<int:run_id>"
+# What an agent reads and changes with its key, apart from the person-facing routes.
+AGENT_PATH = f"{PROJECT_PATH}/agent"
+AGENT_TASK_PATH = f"{AGENT_PATH}/tasks/<str:key>"
 urlpatterns = [
     path(
         f"{PROJECT_PATH}/agents/heartbeat/",
@@ -47,6 +50,62 @@ urlpatterns = [
         name="agent-key",
     ),
     path(f"{PROJECT_PATH}/tasks/claim/", external.TaskClaimView.as_view(), name="task-claim"),
+    path(f"{AGENT_PATH}/plan/", agent_plan.AgentPlanView.as_view(), name="agent-plan"),
+    path(
+        f"{AGENT_PATH}/generate/",
+        agent_plan.AgentPlanGenerateView.as_view(),
+        name="agent-plan-generate",
+    ),
+    path("agent/", agent_plan.AgentWhoAmIView.as_view(), name="agent-whoami"),
+    path(
+        f"{AGENT_PATH}/analytics/",
+        agent_plan.AgentAnalyticsView.as_view(),
+        name="agent-analytics",
+    ),
+    path(f"{AGENT_PATH}/tasks/", agent_plan.AgentTaskListView.as_view(), name="agent-tasks"),
+    path(
+        f"{AGENT_PATH}/tasks/next/",
+        agent_plan.AgentTaskNextView.as_view(),
+        name="agent-task-next",
+    ),
+    path(
+        f"{AGENT_TASK_PATH}/",
+        agent_plan.AgentTaskDetailView.as_view(),
+        name="agent-task",
+    ),
+    path(
+        f"{AGENT_TASK_PATH}/status/",
+        agent_plan.AgentTaskStatusView.as_view(),
+        name="agent-task-status",
+    ),
+    path(
+        f"{AGENT_TASK_PATH}/subtasks/",
+        agent_plan.AgentSubtaskView.as_view(),
+        name="agent-subtasks",
+    ),
+    path(
+        f"{AGENT_TASK_PATH}/dependencies/",
+        agent_plan.AgentDependencyListView.as_view(),
+        name="agent-dependencies",
+    ),
+    path(
+        f"{AGENT_TASK_PATH}/dependencies/<str:depends_on>/",
+        agent_plan.AgentDependencyDetailView.as_view(),
+        name="agent-dependency",
+    ),
+    path(f"{AGENT_PATH}/memory/", agent_memory.AgentMemoryView.as_view(), name="agent-memory"),
+    path(f"{AGENT_PATH}/state/", agent_memory.AgentStateListView.as_view(), name="agent-state"),
+    path(
+        f"{AGENT_PATH}/state/<str:key>/",
+        agent_memory.AgentStateDetailView.as_view(),
+        name="agent-state-entry",
+    ),
+    path(
+        f"{AGENT_PATH}/questions/<str:key>/",
+        agent_memory.AgentQuestionView.as_view(),
+        name="agent-question",
+    ),
+    path(f"{RUN_PATH}/questions/", agent_memory.RunQuestionsView.as_view(), name="run-questions"),
     path(f"{RUN_PATH}/tool-calls/", external.RunToolCallsView.as_view(), name="run-tool-calls"),
     path(f"{RUN_PATH}/decisions/", external.RunDecisionsView.as_view(), name="run-decisions"),
     path(f"{RUN_PATH}/metrics/", external.RunMetricsView.as_view(), name="run-metrics"),

@@ -94,6 +94,11 @@ class Agent(ShapedJsonModel, TimeStampedModel):
     last_activity_at = models.DateTimeField(null=True, blank=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
     termination_reason = models.TextField(blank=True)
+    may_add_tasks = models.BooleanField(
+        default=False,
+        help_text="An external agent may add the tasks, subtasks and dependencies it "
+        "discovers, and edit tasks, through its key.",
+    )
     # External agents authenticate with a key shown once; only its hash is kept.
     api_key_hash = models.CharField(max_length=128, blank=True)
     api_key_prefix = models.CharField(max_length=16, blank=True)

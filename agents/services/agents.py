@@ -26,6 +26,7 @@ AGENT_FIELDS = (
     "model",
     "executor",
     "executor_command",
+    "may_add_tasks",
     "termination_reason",
 )
 

@@ -198,6 +198,8 @@ def _issued_key_page(
         "claim_url": request.build_absolute_uri(
             reverse("agents-api:task-claim", kwargs={"project_slug": project.slug})
         ),
+        "site_url": request.build_absolute_uri("/").rstrip("/"),
+        "mcp_url": request.build_absolute_uri(reverse("mcp")),
     }
     response = render(request, "agents/agent_key.html", context)
     add_never_cache_headers(response)

@@ -798,15 +798,16 @@ def test_claim_takes_a_fixed_number_of_queries(project, django_assert_max_num_qu
     first, second, third = (external_agent(project, name)[1] for name in ("1st", "2nd", "3rd"))
 
     # The key, the agent's lock and held run, the claim, the run and the agent, with the
-    # transaction's two statements; whatever the plan's size.
-    with django_assert_max_num_queries(8):
+    # transaction's two statements, and the memory facts; whatever the plan's size.
+    with django_assert_max_num_queries(9):
         assert claim(first, project).data["task"]["key"] == "A0"
     # A task with dependencies: the claim's second statement, and its dependencies' keys;
     # the first task of a waiting plan also puts the plan and its feature in progress.
-    with django_assert_max_num_queries(12):
+    # The plan's objective, context and must-haves for the answer: one more.
+    with django_assert_max_num_queries(14):
         assert claim(second, project).data["task"]["key"] == "B1"
     # A plan already in progress needs nothing more: the claim read its status.
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):
         assert claim(third, project).data["task"]["key"].startswith("B")
 
 

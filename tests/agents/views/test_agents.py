@@ -194,6 +194,24 @@ def test_adding_an_external_agent_shows_its_key_once(browser, project):
     assert reverse("agents:agent-key", args=[project.slug, agent.pk]) in listing
 
 
+def test_the_key_page_shows_mcp_set_ups_filled_in(browser, project):
+    response = browser.post(
+        f"/agents/projects/{project.slug}/add/", {"name": "claude-1", "type": "external"}
+    )
+    key = _shown_key(response)
+    page = response.content.decode()
+    assert (
+        f"claude mcp add crewboard -e CREWBOARD_URL=http://testserver "
+        f"-e CREWBOARD_AGENT_KEY={key} -- crewboard mcp"
+    ) in page
+    assert (
+        "claude mcp add --transport http crewboard http://testserver/mcp/ "
+        f'--header "Authorization: Bearer {key}"'
+    ) in page
+    assert f'CREWBOARD_AGENT_KEY = "{key}"' in page  # Codex
+    assert page.count(f'"Authorization": "Bearer {key}"') == 2  # Cursor and VS Code
+
+
 def test_a_new_key_from_the_agents_page_replaces_the_old_one(browser, project):
     agent = AgentFactory(project=project, name="claude-2", type="external")
     old_key = services.agent_key_issue(agent=agent).key

@@ -1,0 +1,162 @@
+"""MCP over Streamable HTTP at `/mcp/`, with an agent key as the bearer token.
+
+Each POST is served whole by the MCP SDK's stateless transport in JSON-response mode, on
+an event loop of its own (gunicorn's workers are synchronous). Every tool call is sent
+to the REST view it maps to, in this process and on this request's thread and database
+connection, so MCP answers are the REST answers, checks and all.
+"""
+
+import io
+import json
+from collections.abc import MutableMapping
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+import anyio
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import resolve
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from mcp.server.lowlevel.server import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+from agents.auth import agent_for_key
+from agents.models import Agent
+from cli.mcp_server import build_server
+from cli.mcp_tools import PROFILES, RestCall
+
+API_PREFIX = "/api/v1/"
+# The request headers the in-process REST call keeps from the MCP request.
+FORWARDED_META = ("SERVER_NAME", "SERVER_PORT", "HTTP_HOST", "wsgi.url_scheme", "REMOTE_ADDR")
+
+
+def _refused(status: int, message: str) -> JsonResponse:
+    # A JSON-RPC error without an id: what MCP clients show for a refused connection.
+    response = JsonResponse(
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32001, "message": message}},
+        status=status,
+    )
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="crewboard"'
+    return response
+
+
+def rest_dispatch(*, outer: HttpRequest, key: str, call: RestCall) -> tuple[int, Any]:
+    """Run one REST request through its view, as the agent `key` belongs to."""
+    if not call.path.startswith(API_PREFIX):
+        raise ValueError(f"{call.path} is not an API path.")
+    body = json.dumps(call.body).encode() if call.body is not None else b""
+    # WSGI hands views the decoded path: a key such as `ui:12` arrives as itself.
+    path = unquote(call.path)
+    environ = {key_: outer.META[key_] for key_ in FORWARDED_META if key_ in outer.META}
+    environ.update(
+        {
+            "REQUEST_METHOD": call.method,
+            "PATH_INFO": path,
+            "SCRIPT_NAME": "",
+            "QUERY_STRING": urlencode(call.query),
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_ACCEPT": "application/json",
+            "HTTP_AUTHORIZATION": f"Agent {key}",
+            "wsgi.input": io.BytesIO(body),
+        }
+    )
+    match = resolve(path)
+    response = match.func(WSGIRequest(environ), *match.args, **match.kwargs)
+    render = getattr(response, "render", None)
+    if callable(render):
+        render()
+    if not response.content:
+        return response.status_code, None
+    try:
+        return response.status_code, json.loads(response.content)
+    except ValueError:
+        return response.status_code, response.content.decode(errors="replace")
+
+
+async def _serve_one(
+    server: Server[Any], scope: dict[str, Any], body: bytes
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    manager = StreamableHTTPSessionManager(app=server, stateless=True, json_response=True)
+    answer: dict[str, Any] = {"status": 500, "headers": [], "body": bytearray()}
+    delivered = False
+
+    async def receive() -> MutableMapping[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await anyio.sleep_forever()  # the client stays connected until we answer
+        raise AssertionError("unreachable")
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+            answer["headers"] = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    async with manager.run():
+        await manager.handle_request(scope, receive, send)
+    return answer["status"], answer["headers"], bytes(answer["body"])
+
+
+def _scope(request: HttpRequest) -> dict[str, Any]:
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in request.headers.items()
+    ]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": request.method,
+        "scheme": request.scheme,
+        "path": request.path,
+        "raw_path": request.path.encode(),
+        "root_path": "",
+        "query_string": request.META.get("QUERY_STRING", "").encode("latin-1"),
+        "headers": headers,
+        "server": (request.get_host().split(":")[0], int(request.get_port())),
+        "client": (request.META.get("REMOTE_ADDR", ""), 0),
+    }
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class McpView(View):
+    """The Streamable HTTP endpoint: POST JSON-RPC; GET and DELETE are 405 (stateless)."""
+
+    http_method_names = ["get", "post", "delete"]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            return _refused(401, "Send the agent key as `Authorization: Bearer <key>`.")
+        agent = agent_for_key(key.strip())
+        if agent is None:
+            return _refused(401, "Invalid agent key.")
+        if agent.status == Agent.Status.TERMINATED:
+            return _refused(403, f"Agent {agent.name} is terminated.")
+        profile = request.GET.get("tools") or settings.MCP_TOOLS
+        if profile not in PROFILES:
+            return _refused(400, f"tools must be one of {', '.join(PROFILES)}.")
+        return self.serve(request, key=key.strip(), project=agent.project.slug, profile=profile)
+
+    def serve(self, request: HttpRequest, *, key: str, project: str, profile: str) -> HttpResponse:
+        dispatch = sync_to_async(rest_dispatch, thread_sensitive=True)
+
+        async def call(rest_call: RestCall) -> tuple[int, Any]:
+            return await dispatch(outer=request, key=key, call=rest_call)
+
+        server = build_server(call=call, project=project, profile=profile)
+        status, headers, body = async_to_sync(_serve_one)(server, _scope(request), request.body)
+        response = HttpResponse(body, status=status)
+        for name, value in headers:
+            if name.lower() != b"content-length":
+                response[name.decode("latin-1")] = value.decode("latin-1")
+        return response

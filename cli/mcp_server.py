@@ -1,0 +1,183 @@
+"""The MCP server both transports serve: tools and resources over a REST caller.
+
+The caller makes one REST request and returns its status and decoded body; over stdio it
+is an HTTP client, on the server's `/mcp/` endpoint the REST views themselves. Any
+failure becomes an MCP tool error with a readable text: the server never crashes on it.
+"""
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import Server
+
+from cli.mcp_tools import TOOLS_BY_NAME, RestCall, project_path, tool_definitions, tools_for
+
+logger = logging.getLogger(__name__)
+
+# (method, absolute path, query, JSON body) → (HTTP status, decoded JSON or text)
+Caller = Callable[[RestCall], Awaitable[tuple[int, Any]]]
+
+PLAN_URI = "crewboard://plan"
+TASK_URI_PREFIX = "crewboard://tasks/"
+EMPTY_ANSWERS = {
+    "claim_task": "No task is ready to claim.",
+    "next_task": "No task is ready.",
+}
+INSTRUCTIONS = (
+    "Crewboard holds the plan and the record of the work. To work: claim_task, keep "
+    "run.id and run.attempt, heartbeat while working, report_tool_calls and log_decision "
+    "as you go, then complete_task or fail_task."
+)
+
+
+def error_text(status: int, data: Any) -> str:
+    """A REST error as one readable line: the status and what the API said."""
+    if isinstance(data, dict) and set(data) == {"detail"}:
+        said = str(data["detail"])
+    elif isinstance(data, (dict, list)):
+        said = json.dumps(data, ensure_ascii=False)
+    else:
+        said = str(data or "").strip()[:2000] or "no details"
+    return f"HTTP {status}: {said}"
+
+
+def task_markdown(task: dict[str, Any]) -> str:
+    """A task as the Markdown its resource shows."""
+    lines = [f"# {task.get('key')}: {task.get('name')}", ""]
+    facts = [
+        ("Status", task.get("status")),
+        ("Type", task.get("type")),
+        ("Priority", task.get("priority")),
+        ("Feature", task.get("feature")),
+        ("Sub-feature", task.get("sub_feature")),
+        ("Depends on", ", ".join(task.get("depends_on") or []) or None),
+    ]
+    lines += [f"- **{label}:** {value}" for label, value in facts if value]
+    for heading, name in (
+        ("Description", "description"),
+        ("Verify", "verify"),
+        ("Done when", "done_criteria"),
+    ):
+        if task.get(name):
+            lines += ["", f"## {heading}", "", str(task[name])]
+    if task.get("files"):
+        lines += ["", "## Files", ""] + [f"- `{path}`" for path in task["files"]]
+    return "\n".join(lines) + "\n"
+
+
+def _text(text: str, *, error: bool = False) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=error)
+
+
+async def call_tool(
+    *, call: Caller, project: str, name: str, arguments: dict[str, Any]
+) -> types.CallToolResult:
+    """Run one tool: its REST request, and the answer as JSON text or an error."""
+    tool = TOOLS_BY_NAME.get(name)
+    if tool is None:
+        return _text(f"Unknown tool {name!r}.", error=True)
+    try:
+        request = tool.rest_call(arguments)
+        status, data = await call(
+            RestCall(
+                request.method, project_path(project, request.path), request.query, request.body
+            )
+        )
+    except ValueError as exc:
+        return _text(str(exc), error=True)
+    except Exception as exc:  # any failure is the tool's error, never the server's end
+        logger.exception("MCP tool %s failed", name)
+        return _text(f"{name} failed: {type(exc).__name__}: {exc}", error=True)
+    if status >= 400:
+        return _text(error_text(status, data), error=True)
+    if status == 204 or data in (None, ""):
+        return _text(EMPTY_ANSWERS.get(name, "Done."))
+    return _text(json.dumps(data, ensure_ascii=False))
+
+
+def build_server(*, call: Caller, project: str, profile: str) -> Server[Any]:
+    """An MCP server with the `profile`'s tools; raises ValueError for an unknown profile."""
+    definitions = [
+        types.Tool(name=d["name"], description=d["description"], input_schema=d["inputSchema"])
+        for d in tool_definitions(profile)
+    ]
+    offered = {tool.name for tool in tools_for(profile)}
+
+    async def on_list_tools(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=definitions)
+
+    async def on_call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        if params.name not in offered:
+            return _text(
+                f"Tool {params.name!r} is not in the {profile!r} profile (CREWBOARD_MCP_TOOLS).",
+                error=True,
+            )
+        return await call_tool(
+            call=call, project=project, name=params.name, arguments=params.arguments or {}
+        )
+
+    async def on_list_resources(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        return types.ListResourcesResult(
+            resources=[
+                types.Resource(
+                    name="plan",
+                    uri=PLAN_URI,
+                    description="The working plan as Markdown.",
+                    mime_type="text/markdown",
+                )
+            ]
+        )
+
+    async def on_list_resource_templates(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return types.ListResourceTemplatesResult(
+            resource_templates=[
+                types.ResourceTemplate(
+                    name="task",
+                    uri_template=TASK_URI_PREFIX + "{key}",
+                    description="One task as Markdown.",
+                    mime_type="text/markdown",
+                )
+            ]
+        )
+
+    async def on_read_resource(
+        ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        if uri == PLAN_URI:
+            status, data = await call(RestCall("GET", project_path(project, "agent/plan/")))
+            text = data.get("markdown", "") if status == 200 and isinstance(data, dict) else ""
+        elif uri.startswith(TASK_URI_PREFIX):
+            key = quote(uri.removeprefix(TASK_URI_PREFIX), safe="")
+            status, data = await call(RestCall("GET", project_path(project, f"agent/tasks/{key}/")))
+            text = task_markdown(data) if status == 200 and isinstance(data, dict) else ""
+        else:
+            raise ValueError(f"Unknown resource {uri}.")
+        if status != 200:
+            raise ValueError(f"{uri}: {error_text(status, data)}")
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, mime_type="text/markdown", text=text)]
+        )
+
+    return Server(
+        "crewboard",
+        instructions=INSTRUCTIONS,
+        on_list_tools=on_list_tools,
+        on_call_tool=on_call_tool,
+        on_list_resources=on_list_resources,
+        on_list_resource_templates=on_list_resource_templates,
+        on_read_resource=on_read_resource,
+    )
