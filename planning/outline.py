@@ -1,0 +1,194 @@
+"""Reads for the plan page, sized by what one screen shows rather than by the plan.
+
+The page lists features collapsed, with counts and progress from aggregate queries; a
+feature's sub-features and a group's tasks are read a page at a time when they are
+opened. A cheap change stamp lets a live page ask "anything new?" in one query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from planning.models import Feature, Project, ProjectMembership, SubFeature, Task
+
+# A group of tasks the page opens on its own: a sub-feature's, a feature's loose tasks
+# (outside any sub-feature), or the tasks outside any feature.
+GROUP_SUB_FEATURE = "sub_feature"
+GROUP_FEATURE = "feature"
+GROUP_UNASSIGNED = "unassigned"
+
+DONE = Task.Status.DONE
+STARTED = (Task.Status.IN_PROGRESS, Task.Status.REVIEW)
+
+
+@dataclass(frozen=True)
+class PlanCounts:
+    """The whole plan's task counts (one aggregate query)."""
+
+    total: int
+    done: int
+    review: int
+    in_progress: int
+
+    @property
+    def active(self) -> bool:
+        """Whether agents are at work on the plan: what keeps a live page polling."""
+        return self.in_progress > 0
+
+
+def plan_counts(*, project: Project) -> PlanCounts:
+    row = project.tasks.aggregate(
+        total=Count("id"),
+        done=Count("id", filter=Q(status=DONE)),
+        review=Count("id", filter=Q(status=Task.Status.REVIEW)),
+        in_progress=Count("id", filter=Q(status=Task.Status.IN_PROGRESS)),
+    )
+    return PlanCounts(**row)
+
+
+def _task_counts(prefix: str = "tasks") -> dict[str, Count]:
+    return {
+        "task_count": Count(prefix),
+        "done_count": Count(prefix, filter=Q(**{f"{prefix}__status": DONE})),
+        "started_count": Count(prefix, filter=Q(**{f"{prefix}__status__in": STARTED})),
+    }
+
+
+def feature_outline(*, project: Project) -> QuerySet[Feature]:
+    """The project's features in plan order, each with its task, done and started counts
+    and its number of sub-features (aggregates; no task is loaded)."""
+    sub_features = (
+        SubFeature.objects.filter(feature=OuterRef("pk"))
+        .order_by()
+        .values("feature")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    loose = (
+        Task.objects.filter(feature=OuterRef("pk"), sub_feature__isnull=True)
+        .order_by()
+        .values("feature")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return project.features.annotate(
+        **_task_counts(),
+        sub_feature_count=Coalesce(Subquery(sub_features), Value(0), output_field=IntegerField()),
+        loose_count=Coalesce(Subquery(loose), Value(0), output_field=IntegerField()),
+    ).order_by("position", "key")
+
+
+def sub_feature_outline(*, feature: Feature) -> QuerySet[SubFeature]:
+    """A feature's sub-features in plan order, each with its task counts."""
+    return feature.sub_features.annotate(**_task_counts()).order_by("position", "key")
+
+
+def unassigned_task_count(*, project: Project) -> int:
+    return project.tasks.filter(feature__isnull=True).count()
+
+
+def task_group(*, project: Project, kind: str, pk: int | None) -> QuerySet[Task]:
+    """One group's tasks, in plan order, as the plan page's rows show them (agent, number
+    of dependencies). Raises Http404 for a group not of this project."""
+    tasks = project.tasks.all()
+    if kind == GROUP_SUB_FEATURE and pk is not None:
+        if not project.sub_features.filter(pk=pk).exists():
+            raise Http404("No such sub-feature.")
+        tasks = tasks.filter(sub_feature_id=pk)
+    elif kind == GROUP_FEATURE and pk is not None:
+        if not project.features.filter(pk=pk).exists():
+            raise Http404("No such feature.")
+        tasks = tasks.filter(feature_id=pk, sub_feature__isnull=True)
+    elif kind == GROUP_UNASSIGNED:
+        tasks = tasks.filter(feature__isnull=True)
+    else:
+        raise Http404("No such group of tasks.")
+    return (
+        tasks.select_related("assigned_agent", "coded_by", "feature", "sub_feature")
+        .annotate(dependency_count=Count("dependency_edges"))
+        .order_by("position", "key")
+    )
+
+
+def task_group_position(*, task: Task) -> tuple[str, int | None, int]:
+    """Which group a task is shown in and its place there (0-based), so that a link to
+    the task can open the page of its group that holds it."""
+    if task.sub_feature_id:
+        kind, pk = GROUP_SUB_FEATURE, task.sub_feature_id
+        group = Task.objects.filter(sub_feature_id=pk)
+    elif task.feature_id:
+        kind, pk = GROUP_FEATURE, task.feature_id
+        group = Task.objects.filter(feature_id=pk, sub_feature__isnull=True)
+    else:
+        kind, pk = GROUP_UNASSIGNED, None
+        group = Task.objects.filter(project_id=task.project_id, feature__isnull=True)
+    before = group.filter(
+        Q(position__lt=task.position) | Q(position=task.position, key__lt=task.key)
+    ).count()
+    return kind, pk, before
+
+
+def _stamp_of(
+    model: type[Task] | type[Feature] | type[SubFeature], field: str
+) -> tuple[Subquery, Subquery]:
+    """`count:max(updated_at)` of the project's rows of one model, as one scalar subquery
+    over the (project, updated_at) index: a deleted row changes the count, any saved one
+    the time."""
+    rows = (
+        model._default_manager.filter(project_id=OuterRef(field))
+        .order_by()
+        .values("project_id")
+        .annotate(n=Count("pk"), last=Max("updated_at"))
+    )
+    return Subquery(rows.values("last")[:1]), Subquery(rows.values("n")[:1])
+
+
+def _stamp_annotations(project_field: str) -> dict[str, Subquery]:
+    annotations = {}
+    for name, model in (("task", Task), ("feature", Feature), ("sub", SubFeature)):
+        last, count = _stamp_of(model, project_field)
+        annotations[f"{name}_last"] = last
+        annotations[f"{name}_count"] = count
+    return annotations
+
+
+def _digest(row: dict[str, object]) -> str:
+    raw = "|".join(f"{key}={value}" for key, value in sorted(row.items()))
+    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+
+
+def plan_stamp(*, project: Project) -> str:
+    """A short tag that changes whenever anything the plan shows changes: the project
+    (its status), and any feature, sub-feature or task saved, added or deleted (one
+    query). Dependency edges alone do not move it: services that add or remove one save
+    its task too."""
+    annotations = _stamp_annotations("pk")
+    row = (
+        Project.objects.filter(pk=project.pk)
+        .annotate(**annotations)
+        .values("updated_at", "status", *annotations)
+        .get()
+    )
+    return _digest(row)
+
+
+def plan_stamp_for_user(*, user: User | AnonymousUser, slug: str) -> str | None:
+    """plan_stamp() of the project with `slug`, mixed with the user's role, read in the
+    same query that checks membership: None for a stranger (and for a project that does
+    not exist), so a live page's unchanged poll costs that one query."""
+    if not user.is_authenticated:
+        return None
+    annotations = _stamp_annotations("project_id")
+    row = (
+        ProjectMembership.objects.filter(user=user, project__slug=slug)
+        .annotate(**annotations)
+        .values("role", "project__updated_at", "project__status", *annotations)
+        .first()
+    )
+    return None if row is None else _digest(row)
