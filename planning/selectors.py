@@ -53,12 +53,14 @@ def project_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Project]:
     """Projects the user is a member of, with task progress counts."""
     if not user.is_authenticated:
         return Project.objects.none()
+    # One membership row per project, so the join with tasks counts each task once (no
+    # DISTINCT, which would sort every task of every project).
     return (
         Project.objects.filter(memberships__user=user)
         .select_related("owner")
         .annotate(
-            task_count=Count("tasks", distinct=True),
-            done_count=Count("tasks", filter=Q(tasks__status=Task.Status.DONE), distinct=True),
+            task_count=Count("tasks"),
+            done_count=Count("tasks", filter=Q(tasks__status=Task.Status.DONE)),
         )
         .order_by("name")
     )
