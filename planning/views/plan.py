@@ -21,6 +21,7 @@ def plan_feature(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> HttpR
     outside any sub-feature (`#feature-body`)."""
     project, _ = selectors.project_for_user(user=request.user, slug=slug)
     feature = get_object_or_404(outline.feature_outline(project=project), pk=pk)
+    outline.with_counts([feature])
     context = {
         "project": project,
         **feature_body_context(project, feature, request.GET.get("page")),

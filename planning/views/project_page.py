@@ -64,7 +64,9 @@ def feature_body_context(
     slice_ = Slice.of(
         str(page) if page else None, per_page=SUB_FEATURES_PER_PAGE, total=subs.count()
     )
-    return {"feature": feature, "sub_features": subs[slice_.start : slice_.end], "sub_page": slice_}
+    shown = list(subs[slice_.start : slice_.end])
+    outline.with_counts(shown)
+    return {"feature": feature, "sub_features": shown, "sub_page": slice_}
 
 
 def summary_context(project: Project, features: list[Feature], page: Slice) -> dict[str, Any]:
@@ -87,7 +89,9 @@ def summary_context(project: Project, features: list[Feature], page: Slice) -> d
 def feature_page(project: Project, page: str | None) -> tuple[list[Feature], Slice]:
     features = outline.feature_outline(project=project)
     slice_ = Slice.of(page, per_page=FEATURES_PER_PAGE, total=features.count())
-    return list(features[slice_.start : slice_.end]), slice_
+    shown = list(features[slice_.start : slice_.end])
+    outline.with_counts(shown)
+    return shown, slice_
 
 
 def project_detail_context(
@@ -125,7 +129,7 @@ def _focus(project: Project, key: str | None) -> dict[str, Any] | None:
     sub-features holding its sub-feature, and its group's page holding it."""
     if not key:
         return None
-    task = project.tasks.filter(key=key).first()
+    task = project.tasks.select_related("feature", "sub_feature").filter(key=key).first()
     if task is None:
         return None
     kind, pk, before = outline.task_group_position(task=task)
@@ -133,7 +137,9 @@ def _focus(project: Project, key: str | None) -> dict[str, Any] | None:
     focus: dict[str, Any] = {"task": task, "group": group, "feature_id": task.feature_id}
     focus["feature_page"] = 1
     if task.feature_id is not None:
-        feature = outline.feature_outline(project=project).get(pk=task.feature_id)
+        feature = task.feature
+        assert feature is not None
+        outline.with_counts([feature])
         features_before = (
             project.features.filter(position__lt=feature.position).count()
             + project.features.filter(position=feature.position, key__lt=feature.key).count()

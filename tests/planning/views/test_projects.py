@@ -358,9 +358,9 @@ def test_project_page_query_count_does_not_grow_with_tasks(
     build_plan(project, n_tasks)
 
     # session, user, membership, task counts, next task (best group in started plans,
-    # then overall; the task; its dependencies), features (count, page), tasks outside a
-    # feature, latest planning run
-    with django_assert_max_num_queries(12):
+    # then overall; the task; its dependencies), features (count, page, their task
+    # counts, their sub-feature counts), tasks outside a feature, latest planning run
+    with django_assert_max_num_queries(14):
         response = browser.get(detail_url(project))
 
     html = response.content.decode()
