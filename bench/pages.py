@@ -118,8 +118,10 @@ PAGES: list[Page] = [
     ),
     Page(
         "loose_tasks_last_page",
-        lambda s: _url("planning:plan-tasks", s.taskmaster.slug)
-        + f"?feature={s.ids['tm_feature']}&page=9999",
+        lambda s: (
+            _url("planning:plan-tasks", s.taskmaster.slug)
+            + f"?feature={s.ids['tm_feature']}&page=9999"
+        ),
         HTMX,
     ),
     Page("plan_summary", lambda s: _url("planning:project-detail", s.taskmaster.slug), HTMX),

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from django.db.models import Count, IntegerField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from planning.models import Feature, Project, SubFeature, Task
+from planning.analytics import FeatureProgress
+from planning.models import Project, SubFeature, Task
 from planning.selectors import task_ready_list
 
 OPEN_STATUSES = tuple(set(Task.Status.values) - {Task.Status.DONE, Task.Status.CANCELLED})
@@ -110,10 +111,10 @@ def task_set(*, project: Project, name: str) -> QuerySet[Task]:
     return tasks.order_by("key")
 
 
-def feature_progress(*, project: Project) -> QuerySet[Feature]:
-    """Features in plan order with `total`, `done` and `remaining_minutes` (the estimates
-    of tasks not done or cancelled)."""
-    return project.features.annotate(
+def feature_progress(*, project: Project, start: int, end: int) -> list[FeatureProgress]:
+    """Features `start` to `end` in plan order with their task counts and the estimates
+    of their tasks not done or cancelled (one query)."""
+    rows = project.features.annotate(
         total=Count("tasks"),
         done=Count("tasks", filter=Q(tasks__status=Task.Status.DONE)),
         remaining_minutes=Coalesce(
@@ -121,7 +122,17 @@ def feature_progress(*, project: Project) -> QuerySet[Feature]:
             Value(0),
             output_field=IntegerField(),
         ),
-    ).order_by("position", "key")
+    ).order_by("position", "key")[start:end]
+    return [
+        FeatureProgress(
+            key=f.key,
+            name=f.name,
+            total=f.total,
+            done=f.done,
+            remaining_minutes=f.remaining_minutes,
+        )
+        for f in rows
+    ]
 
 
 def plan_rows(*, project: Project) -> QuerySet[SubFeature]:

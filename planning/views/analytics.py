@@ -12,7 +12,6 @@ from django.views.decorators.http import require_GET
 from core.htmx import AuthenticatedHtmxRequest
 from planning import analytics_pages as reads
 from planning import selectors
-from planning.analytics import FeatureProgress
 from planning.outline import plan_stamp
 from planning.plan_graph import plan_graph
 
@@ -121,23 +120,17 @@ def project_analytics(request: AuthenticatedHtmxRequest, slug: str) -> HttpRespo
             TaskSet(set_slug, label, help_text, set_counts[set_slug], pager, tasks, param in params)
         )
 
-    features = reads.feature_progress(project=project)
     progress_page = reads.Slice.of(
-        params.get("progress-page"), per_page=PER_PAGE, total=features.count()
+        params.get("progress-page"), per_page=PER_PAGE, total=project.features.count()
     )
-    progress = [
-        FeatureProgress(
-            key=f.key,
-            name=f.name,
-            total=f.total,
-            done=f.done,
-            remaining_minutes=f.remaining_minutes,
-        )
-        for f in features[progress_page.start : progress_page.end]
-    ]
+    progress = reads.feature_progress(
+        project=project, start=progress_page.start, end=progress_page.end
+    )
 
     plans = reads.plan_rows(project=project)
-    waves_page = reads.Slice.of(params.get("waves-page"), per_page=PER_PAGE, total=plans.count())
+    waves_page = reads.Slice.of(
+        params.get("waves-page"), per_page=PER_PAGE, total=project.sub_features.count()
+    )
     wave_rows = [
         WaveRow(
             key=plan.key,

@@ -9,6 +9,7 @@ page at a time (planning.views.plan), so the page stays small whatever the plan'
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q
 from django.http import HttpRequest
 
 from planning import outline, selectors
@@ -140,20 +141,18 @@ def _focus(project: Project, key: str | None) -> dict[str, Any] | None:
         feature = task.feature
         assert feature is not None
         outline.with_counts([feature])
-        features_before = (
-            project.features.filter(position__lt=feature.position).count()
-            + project.features.filter(position=feature.position, key__lt=feature.key).count()
-        )
+        features_before = project.features.filter(_before(feature.position, feature.key)).count()
         focus["feature_page"] = features_before // FEATURES_PER_PAGE + 1
         sub_page = 1
         if task.sub_feature_id is not None:
             sub = task.sub_feature
             assert sub is not None
-            subs = feature.sub_features
-            subs_before = (
-                subs.filter(position__lt=sub.position).count()
-                + subs.filter(position=sub.position, key__lt=sub.key).count()
-            )
+            subs_before = feature.sub_features.filter(_before(sub.position, sub.key)).count()
             sub_page = subs_before // SUB_FEATURES_PER_PAGE + 1
         focus.update(feature_body_context(project, feature, sub_page))
     return focus
+
+
+def _before(position: int, key: str) -> Q:
+    """Rows ahead of (position, key) in plan order."""
+    return Q(position__lt=position) | Q(position=position, key__lt=key)

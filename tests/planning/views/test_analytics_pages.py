@@ -46,7 +46,7 @@ def test_a_task_set_shows_a_page_at_a_time(browser, project):
     assert "Ready <span" in details and "(120)" in details
     assert keys == [f"R{i:03d}" for i in range(50)]
     assert 'href="?ready-page=2#tasks-ready"' in details
-    assert not details.startswith("<details class=\"panel task-set\" id=\"tasks-ready\" open")
+    assert not details.startswith('<details class="panel task-set" id="tasks-ready" open')
 
     html = browser.get(analytics_url(project) + "?ready-page=3").content.decode()
     details, keys = set_keys(html, "ready")

@@ -187,7 +187,7 @@ def test_pages_stay_small_and_their_queries_flat(
         (feature_url(feature), HTMX, 9),
         (tasks_url(project, f"sub_feature={sub.pk}"), HTMX, 7),
         (tasks_url(project, "unassigned=1"), HTMX, 6),
-        (f"{detail_url(project)}?task=T00005", {}, 25),
+        (f"{detail_url(project)}?task=T00005", {}, 27),
     ]
     for url, headers, max_queries in pages:
         with django_assert_max_num_queries(max_queries):
