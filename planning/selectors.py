@@ -237,58 +237,6 @@ def sub_feature_dependency_graph(*, project: Project) -> dict[int, set[int]]:
     return graph
 
 
-@dataclass
-class SubFeatureNode:
-    sub_feature: SubFeature
-    tasks: list[Task] = field(default_factory=list)
-
-
-@dataclass
-class FeatureNode:
-    feature: Feature
-    sub_features: list[SubFeatureNode] = field(default_factory=list)
-    loose_tasks: list[Task] = field(default_factory=list)
-
-    @property
-    def task_count(self) -> int:
-        return len(self.loose_tasks) + sum(len(s.tasks) for s in self.sub_features)
-
-    @property
-    def done_count(self) -> int:
-        tasks = self.loose_tasks + [t for s in self.sub_features for t in s.tasks]
-        return sum(1 for t in tasks if t.status == Task.Status.DONE)
-
-
-@dataclass
-class PlanTree:
-    features: list[FeatureNode]
-    unassigned_tasks: list[Task]
-
-
-def plan_tree(*, project: Project) -> PlanTree:
-    """The plan as feature -> sub-feature -> task, built from three queries."""
-    features = list(project.features.order_by("position", "key"))
-    sub_features = list(project.sub_features.order_by("position", "key"))
-    tasks = list(
-        project.tasks.select_related("assigned_agent")
-        .annotate(dependency_count=Count("dependency_edges"))
-        .order_by("position", "key")
-    )
-    feature_nodes = {f.id: FeatureNode(feature=f) for f in features}
-    sub_nodes = {s.id: SubFeatureNode(sub_feature=s) for s in sub_features}
-    for sub in sub_features:
-        feature_nodes[sub.feature_id].sub_features.append(sub_nodes[sub.id])
-    unassigned: list[Task] = []
-    for task in tasks:
-        if task.sub_feature_id:
-            sub_nodes[task.sub_feature_id].tasks.append(task)
-        elif task.feature_id:
-            feature_nodes[task.feature_id].loose_tasks.append(task)
-        else:
-            unassigned.append(task)
-    return PlanTree(features=list(feature_nodes.values()), unassigned_tasks=unassigned)
-
-
 def plan_document(*, project: Project) -> PlanDocument:
     """The project's working plan in the format-neutral shape versions store (six queries)."""
     features = {f.id: f for f in project.features.all()}
