@@ -70,9 +70,9 @@ def feature_body_context(
     return {"feature": feature, "sub_features": shown, "sub_page": slice_}
 
 
-def summary_context(project: Project, features: list[Feature], page: Slice) -> dict[str, Any]:
+def summary_context(project: Project, features: list[Feature]) -> dict[str, Any]:
     """The plan summary a live page polls: progress, work waiting for review and the next
-    task, with the features' headers on the page the person is looking at."""
+    task, with the headers of `features`, those the page shows."""
     counts = outline.plan_counts(project=project)
     return {
         "counts": counts,
@@ -83,8 +83,22 @@ def summary_context(project: Project, features: list[Feature], page: Slice) -> d
         "live": counts.active or project.status == Project.Status.ACTIVE,
         "poll_seconds": POLL_SECONDS,
         "features": features,
-        "feature_page": page,
+        # What the summary's poll asks for: the headers of exactly these features, so
+        # that none comes back for a feature the page does not show (htmx would find no
+        # element to swap it into).
+        "shown_feature_ids": ",".join(str(f.pk) for f in features),
     }
+
+
+def shown_features(project: Project, ids: str) -> list[Feature]:
+    """The project's features named in `ids` ("3,5,8", as the summary's poll sends them),
+    with their counts; at most a page of them."""
+    pks = [int(pk) for pk in ids.split(",")[:FEATURES_PER_PAGE] if pk.isdigit()]
+    if not pks:
+        return []
+    features = list(outline.feature_outline(project=project).filter(pk__in=pks))
+    outline.with_counts(features)
+    return features
 
 
 def feature_page(project: Project, page: str | None) -> tuple[list[Feature], Slice]:
@@ -120,7 +134,8 @@ def project_detail_context(
         "version_form": VersionCreateForm(),
         "generate_form": PlanGenerateForm(initial={"requirements": project.description}),
         "export_formats": EXPORT_CHOICES,
-        **summary_context(project, features, slice_),
+        "feature_page": slice_,
+        **summary_context(project, features),
         **forms,
     }
 

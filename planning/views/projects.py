@@ -69,13 +69,13 @@ def _create_project(request: AuthenticatedHtmxRequest, form: ProjectCreateForm) 
 
 def _summary_etag(request: AuthenticatedHtmxRequest, slug: str) -> str | None:
     """The live summary's ETag: the plan's change stamp (one query, which also checks
-    membership) and the features' page it shows. The whole page has none."""
+    membership) and the features whose headers it brings. The whole page has none."""
     if not wants_fragment(request):
         return None
     stamp = outline.plan_stamp_for_user(user=request.user, slug=slug)
     if stamp is None:
         return None  # not a member: the view answers 404
-    return f'"{stamp}-{request.GET.get("page", "1")}"'
+    return f'"{stamp}-{request.GET.get("features", "")}"'
 
 
 @login_required
@@ -91,8 +91,8 @@ def project_detail(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse
     project, membership = selectors.project_for_user(user=request.user, slug=slug)
     template_name = "planning/project_detail.html"
     if wants_fragment(request):
-        features, page = project_page.feature_page(project, request.GET.get("page"))
-        context = {"project": project, **project_page.summary_context(project, features, page)}
+        features = project_page.shown_features(project, request.GET.get("features", ""))
+        context = {"project": project, **project_page.summary_context(project, features)}
         return render(request, template_name + "#plan-live", context)
     return render(
         request, template_name, project_page.project_detail_context(project, membership, request)

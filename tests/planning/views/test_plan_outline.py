@@ -220,12 +220,16 @@ def test_an_active_project_keeps_polling_with_nothing_in_progress(browser, proje
     assert "every 5s" in browser.get(detail_url(project)).content.decode()
 
 
-def test_the_summary_brings_the_header_and_feature_counts_out_of_band(browser, project):
+def test_the_summary_brings_the_header_and_the_shown_features_out_of_band(browser, project):
     feature = FeatureFactory(project=project, key="F1")
+    other = FeatureFactory(project=project, key="F2")
     task = TaskFactory(project=project, feature=feature, key="T1")
     services.task_set_status(task=task, status=Task.Status.DONE)
+    page = browser.get(detail_url(project)).content.decode()
+    assert f'hx-get="{detail_url(project)}?features={feature.pk},{other.pk}"' in page
 
-    html = browser.get(detail_url(project), **HTMX).content.decode()
+    html = browser.get(f"{detail_url(project)}?features={feature.pk},99999,x", **HTMX)
+    html = html.content.decode()
 
     # Every task done: the project is completed, and the header says so.
     assert '<span id="project-status" class="badge badge--completed" hx-swap-oob="true">' in html
@@ -236,6 +240,8 @@ def test_the_summary_brings_the_header_and_feature_counts_out_of_band(browser, p
         re.S,
     ).group(0)
     assert "1/1 task done" in oob
+    # Only the features asked for: one the page does not show would find nothing to swap.
+    assert f'id="feature-{other.pk}-summary"' not in html
 
 
 def test_an_unchanged_poll_answers_304_after_one_query(
@@ -299,11 +305,16 @@ def test_any_change_to_the_plan_answers_200_with_a_new_etag(browser, project, ch
     assert response.headers["ETag"] != etag
 
 
-def test_the_etag_differs_by_page_and_a_stranger_gets_404(client, browser, project):
+def test_the_etag_differs_by_the_features_asked_for_and_a_stranger_gets_404(
+    client, browser, project
+):
     big_plan(project, 40)
     etag = browser.get(detail_url(project), **HTMX).headers["ETag"]
 
-    assert browser.get(f"{detail_url(project)}?page=2", **HTMX).headers["ETag"] != etag
+    feature = project.features.get()
+    assert (
+        browser.get(f"{detail_url(project)}?features={feature.pk}", **HTMX).headers["ETag"] != etag
+    )
     stranger = ProjectFactory(slug="someone-elses")
     response = browser.get(detail_url(stranger), HTTP_IF_NONE_MATCH=etag, **HTMX)
     assert response.status_code == 404
