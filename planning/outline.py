@@ -11,10 +11,18 @@ import hashlib
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from planning.models import Feature, Project, ProjectMembership, SubFeature, Task
+from planning.models import (
+    Feature,
+    Project,
+    ProjectMembership,
+    SubFeature,
+    Task,
+    TaskDependency,
+)
 
 # A group of tasks the page opens on its own: a sub-feature's, a feature's loose tasks
 # (outside any sub-feature), or the tasks outside any feature.
@@ -108,8 +116,8 @@ def unassigned_task_count(*, project: Project) -> int:
 
 
 def task_group(*, project: Project, kind: str, pk: int | None) -> QuerySet[Task]:
-    """One group's tasks, in plan order, as the plan page's rows show them (agent, number
-    of dependencies). Raises Http404 for a group not of this project."""
+    """One group's tasks, in plan order (task_rows() adds what a row shows). Raises
+    Http404 for a group not of this project."""
     tasks = project.tasks.all()
     if kind == GROUP_SUB_FEATURE and pk is not None:
         if not project.sub_features.filter(pk=pk).exists():
@@ -123,10 +131,17 @@ def task_group(*, project: Project, kind: str, pk: int | None) -> QuerySet[Task]
         tasks = tasks.filter(feature__isnull=True)
     else:
         raise Http404("No such group of tasks.")
-    return (
-        tasks.select_related("assigned_agent", "coded_by", "feature", "sub_feature")
-        .annotate(dependency_count=Count("dependency_edges"))
-        .order_by("position", "key")
+    return tasks.order_by("position", "key")
+
+
+def task_rows(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """`tasks` as the plan page's rows show them: with their agents, feature and
+    sub-feature, and their number of dependencies (a scalar subquery, not Count(), so
+    only these rows' dependencies are counted)."""
+    edges = TaskDependency.objects.filter(task=OuterRef("pk")).order_by().values("task")
+    dependency_count = Coalesce(Subquery(edges.annotate(n=Count("pk")).values("n")), Value(0))
+    return tasks.select_related("assigned_agent", "coded_by", "feature", "sub_feature").annotate(
+        dependency_count=dependency_count
     )
 
 
@@ -154,13 +169,12 @@ def _stamp_of(
     """`count:max(updated_at)` of the project's rows of one model, as one scalar subquery
     over the (project, updated_at) index: a deleted row changes the count, any saved one
     the time."""
-    rows = (
-        model._default_manager.filter(project_id=OuterRef(field))
-        .order_by()
-        .values("project_id")
-        .annotate(n=Count("pk"), last=Max("updated_at"))
-    )
-    return Subquery(rows.values("last")[:1]), Subquery(rows.values("n")[:1])
+    rows = model._default_manager.filter(project_id=OuterRef(field))
+    # The latest row off the end of the (project, updated_at) index; the count needs
+    # every entry of the project's part of it.
+    last = rows.order_by("-updated_at").values("updated_at")[:1]
+    count = rows.order_by().values("project_id").annotate(n=Count("pk")).values("n")
+    return Subquery(last), Subquery(count)
 
 
 def _stamp_annotations(project_field: str) -> dict[str, Subquery]:

@@ -54,7 +54,11 @@ def task_group_page(
     check that the group is the project's)."""
     tasks = outline.task_group(project=project, kind=kind, pk=pk)
     slice_ = Slice.of(str(page) if page else None, per_page=TASKS_PER_PAGE, total=tasks.count())
-    return TaskGroup(kind=kind, pk=pk, tasks=list(tasks[slice_.start : slice_.end]), page=slice_)
+    # The page's ids first, from the ordered rows alone; then those rows with their joins:
+    # the database never joins and sorts a whole huge group to reach a deep page.
+    pks = list(tasks.values_list("pk", flat=True)[slice_.start : slice_.end])
+    rows = {task.pk: task for task in outline.task_rows(tasks.filter(pk__in=pks))}
+    return TaskGroup(kind=kind, pk=pk, tasks=[rows[pk] for pk in pks], page=slice_)
 
 
 def feature_body_context(

@@ -5,7 +5,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -144,7 +143,4 @@ def task_status(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
 
 def _task_for_row(project: Project, key: str) -> Task:
     # The row shows what the plan page's task groups show.
-    tasks = project.tasks.select_related(
-        "feature", "sub_feature", "assigned_agent", "coded_by"
-    ).annotate(dependency_count=Count("dependency_edges"))
-    return get_object_or_404(tasks, key=key)
+    return get_object_or_404(outline.task_rows(project.tasks.all()), key=key)
