@@ -165,8 +165,9 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
     });
 
     const saved = nextResponse((r) => r.url().endsWith("/status/") && r.request().method() === "POST");
+    // The summary's URL names the features whose headers it brings (?features=...).
     const summaryRefreshed = nextResponse(
-      (r) => r.url() === projectUrl() && r.request().headers()["hx-request"] === "true",
+      (r) => r.url().split("?")[0] === projectUrl() && r.request().headers()["hx-request"] === "true",
     );
     await select.selectOption("in_progress");
     assert.equal((await saved).status(), 200);
