@@ -524,6 +524,9 @@ class Task(ShapedJsonModel, TimeStampedModel):
                 name="task_next_ready_idx",
             ),
             models.Index(fields=["sub_feature", "position", "key"], name="task_plan_order_idx"),
+            # The change stamp live pages poll (planning.outline.plan_stamp): count and
+            # latest updated_at of a project's tasks, read off the index alone.
+            models.Index(fields=["project", "updated_at"], name="task_change_stamp_idx"),
         ]
 
     def __str__(self) -> str:

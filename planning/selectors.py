@@ -21,16 +21,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Left, Lower
 from django.http import Http404
 
-from planning import shapes
-from planning.analytics import (
-    CriticalPath,
-    FeatureProgress,
-    PlanRow,
-    TaskRow,
-    compute_waves,
-    critical_path,
-)
-from planning.graph import find_cycle
+from planning.analytics import FeatureProgress, TaskRow
 from planning.importers.document import (
     FeatureSpec,
     PlanDocument,
@@ -52,6 +43,8 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.outline import plan_stamp
+from planning.plan_graph import plan_graph
 
 CHAT_PREVIEW_CHARS = 120  # of a chat's opening question, on list pages
 
@@ -60,12 +53,14 @@ def project_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Project]:
     """Projects the user is a member of, with task progress counts."""
     if not user.is_authenticated:
         return Project.objects.none()
+    # One membership row per project, so the join with tasks counts each task once (no
+    # DISTINCT, which would sort every task of every project).
     return (
         Project.objects.filter(memberships__user=user)
         .select_related("owner")
         .annotate(
-            task_count=Count("tasks", distinct=True),
-            done_count=Count("tasks", filter=Q(tasks__status=Task.Status.DONE), distinct=True),
+            task_count=Count("tasks"),
+            done_count=Count("tasks", filter=Q(tasks__status=Task.Status.DONE)),
         )
         .order_by(Lower("name"), "id")
     )
@@ -247,58 +242,6 @@ def sub_feature_dependency_graph(*, project: Project) -> dict[int, set[int]]:
     return graph
 
 
-@dataclass
-class SubFeatureNode:
-    sub_feature: SubFeature
-    tasks: list[Task] = field(default_factory=list)
-
-
-@dataclass
-class FeatureNode:
-    feature: Feature
-    sub_features: list[SubFeatureNode] = field(default_factory=list)
-    loose_tasks: list[Task] = field(default_factory=list)
-
-    @property
-    def task_count(self) -> int:
-        return len(self.loose_tasks) + sum(len(s.tasks) for s in self.sub_features)
-
-    @property
-    def done_count(self) -> int:
-        tasks = self.loose_tasks + [t for s in self.sub_features for t in s.tasks]
-        return sum(1 for t in tasks if t.status == Task.Status.DONE)
-
-
-@dataclass
-class PlanTree:
-    features: list[FeatureNode]
-    unassigned_tasks: list[Task]
-
-
-def plan_tree(*, project: Project) -> PlanTree:
-    """The plan as feature -> sub-feature -> task, built from three queries."""
-    features = list(project.features.order_by("position", "key"))
-    sub_features = list(project.sub_features.order_by("position", "key"))
-    tasks = list(
-        project.tasks.select_related("assigned_agent")
-        .annotate(dependency_count=Count("dependency_edges"))
-        .order_by("position", "key")
-    )
-    feature_nodes = {f.id: FeatureNode(feature=f) for f in features}
-    sub_nodes = {s.id: SubFeatureNode(sub_feature=s) for s in sub_features}
-    for sub in sub_features:
-        feature_nodes[sub.feature_id].sub_features.append(sub_nodes[sub.id])
-    unassigned: list[Task] = []
-    for task in tasks:
-        if task.sub_feature_id:
-            sub_nodes[task.sub_feature_id].tasks.append(task)
-        elif task.feature_id:
-            feature_nodes[task.feature_id].loose_tasks.append(task)
-        else:
-            unassigned.append(task)
-    return PlanTree(features=list(feature_nodes.values()), unassigned_tasks=unassigned)
-
-
 def plan_document(*, project: Project) -> PlanDocument:
     """The project's working plan in the format-neutral shape versions store (six queries)."""
     features = {f.id: f for f in project.features.all()}
@@ -443,59 +386,34 @@ class PlanAnalytics:
 def plan_analytics(*, project: Project) -> PlanAnalytics:
     """Waves, critical path, ready/blocked/done sets, progress per feature and cycle checks.
 
-    A plan with a dependency cycle gets no waves or critical path, only the cycle.
+    A plan with a dependency cycle gets no waves or critical path, only the cycle. The
+    graph figures come from the cache while the plan is unchanged (planning.plan_graph);
+    the sets list every task, for the API and the planning chat (pages read them a page
+    at a time: planning.analytics_pages).
     """
+    graph = plan_graph(project=project, stamp=plan_stamp(project=project))
     tasks = list(
         project.tasks.values_list(
             "id", "key", "status", "estimated_minutes", "sub_feature_id", "feature_id", "name"
         )
     )
-    keys = {row[0]: row[1] for row in tasks}
-    task_deps = task_dependency_graph(project=project)
     subs = list(
         project.sub_features.order_by(
             "feature__position", "feature__key", "position", "key"
-        ).values_list("id", "key", "feature__key", "wave", "files_modified", "name")
+        ).values_list("key", "feature__key", "wave", "name")
     )
-    sub_keys = {row[0]: row[1] for row in subs}
-    sub_deps = sub_feature_dependency_graph(project=project)
     features = list(project.features.values_list("id", "key", "name"))
-
-    task_cycle = find_cycle({keys[t]: [keys[d] for d in ds] for t, ds in task_deps.items()})
-    plan_cycle = find_cycle({sub_keys[s]: [sub_keys[d] for d in ds] for s, ds in sub_deps.items()})
-    waves: dict[str, int] = {}
-    wave_warnings: list[str] = []
-    path = CriticalPath(keys=[], minutes=0)
     task_rows = [
         TaskRow(
             key=key,
             status=status,
             estimated_minutes=minutes,
-            depends_on=tuple(sorted(keys[d] for d in task_deps.get(task_id, ()))),
-            plan=sub_keys.get(sub_id),
+            depends_on=(),
+            plan=None,
             feature=feature_id,
         )
-        for task_id, key, status, minutes, sub_id, feature_id, _ in tasks
+        for _, key, status, minutes, _, feature_id, _ in tasks
     ]
-    if plan_cycle is None:
-        report = compute_waves(
-            PlanRow(
-                key=key,
-                phase=phase,
-                declared_wave=wave,
-                depends_on=tuple(sub_keys[d] for d in sub_deps.get(sub_id, ())),
-                files_modified=tuple(
-                    shapes.SUB_FEATURE_FILES_MODIFIED.tolerant(
-                        files, default=list, where=f"plan {key}"
-                    )
-                ),
-            )
-            for sub_id, key, phase, wave, files, _ in subs
-        )
-        waves, wave_warnings = report.waves, report.warnings
-        if task_cycle is None:
-            plan_depends_on = {sub_keys[s]: [sub_keys[d] for d in ds] for s, ds in sub_deps.items()}
-            path = critical_path(task_rows, plan_depends_on)
 
     ready = set(task_ready_list(project=project).values_list("key", flat=True))
     by_status: dict[str, list[str]] = defaultdict(list)
@@ -523,19 +441,19 @@ def plan_analytics(*, project: Project) -> PlanAnalytics:
         for feature_id, key, name in features
     ]
     return PlanAnalytics(
-        waves=waves,
-        wave_warnings=wave_warnings,
-        critical_path=path.keys,
-        critical_path_minutes=path.minutes,
+        waves=graph.waves,
+        wave_warnings=graph.wave_warnings,
+        critical_path=graph.critical_path,
+        critical_path_minutes=graph.critical_path_minutes,
         ready=sorted(ready),
         blocked=blocked,
         done=sorted(by_status[Task.Status.DONE]),
         in_progress=sorted(by_status[Task.Status.IN_PROGRESS] + by_status[Task.Status.REVIEW]),
         progress=progress,
-        task_cycle=task_cycle,
-        plan_cycle=plan_cycle,
+        task_cycle=graph.task_cycle,
+        plan_cycle=graph.plan_cycle,
         task_labels={row[1]: (row[0], row[6]) for row in tasks},
-        plans=[(key, name, phase, wave) for _, key, phase, wave, _, name in subs],
+        plans=[(key, name, phase, wave) for key, phase, wave, name in subs],
     )
 
 

@@ -365,12 +365,21 @@ def task_add_dependency(*, task: Task, depends_on: Task) -> TaskDependency:
     if cycle:
         keys = dict(Task.objects.filter(pk__in=cycle).values_list("id", "key"))
         raise PlanError(_cycle_message(cycle, keys), field="depends_on")
-    return TaskDependency.objects.create(task=task, depends_on=depends_on)
+    edge = TaskDependency.objects.create(task=task, depends_on=depends_on)
+    _touch_task(task.pk)
+    return edge
 
 
 @transaction.atomic
 def task_remove_dependency(*, edge: TaskDependency) -> None:
     edge.delete()
+    _touch_task(edge.task_id)
+
+
+def _touch_task(task_id: int) -> None:
+    # What a task waits on changes what is ready: live pages learn of it by the task's
+    # updated_at (planning.outline.plan_stamp).
+    Task.objects.filter(pk=task_id).update(updated_at=timezone.now())
 
 
 @transaction.atomic

@@ -322,8 +322,9 @@ def _apply_statuses(project: Project, document: PlanDocument, existing: dict[str
             continue
         task.status = spec.status
         task.completed_at = (task.completed_at or now) if spec.status == Task.Status.DONE else None
+        task.updated_at = now
         changed.append(task)
-    Task.objects.bulk_update(changed, ["status", "completed_at"], batch_size=BATCH)
+    Task.objects.bulk_update(changed, ["status", "completed_at", "updated_at"], batch_size=BATCH)
 
 
 def plan_apply_or_explain(

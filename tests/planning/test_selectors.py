@@ -85,19 +85,30 @@ def test_project_for_user_hides_projects_from_non_members(project):
     assert found == project and membership.role == "owner"
 
 
-def test_plan_tree_groups_tasks_under_their_sub_features(project):
+def test_with_counts_gives_features_and_sub_features_their_task_counts(project):
+    from planning import outline
     from tests.factories import FeatureFactory, SubFeatureFactory
 
     feature = FeatureFactory(project=project, key="01")
+    empty = FeatureFactory(project=project, key="02")
     sub = SubFeatureFactory(feature=feature, key="01-01")
-    TaskFactory(project=project, feature=feature, sub_feature=sub, key="01-01-T1")
+    TaskFactory(project=project, feature=feature, sub_feature=sub, key="01-01-T1", status="done")
+    TaskFactory(project=project, feature=feature, sub_feature=sub, key="01-01-T2", status="review")
     TaskFactory(project=project, feature=feature, key="01-X")
     TaskFactory(project=project, key="LOOSE")
-    tree = selectors.plan_tree(project=project)
-    [node] = tree.features
-    assert [t.key for t in node.sub_features[0].tasks] == ["01-01-T1"]
-    assert [t.key for t in node.loose_tasks] == ["01-X"]
-    assert [t.key for t in tree.unassigned_tasks] == ["LOOSE"]
+    features = list(outline.feature_outline(project=project))
+    outline.with_counts(features)
+    subs = list(outline.sub_feature_outline(feature=feature))
+    outline.with_counts(subs)
+
+    assert [(f.key, f.task_count, f.done_count, f.started_count) for f in features] == [
+        ("01", 3, 1, 1),
+        ("02", 0, 0, 0),
+    ]
+    assert [(f.loose_count, f.sub_feature_count) for f in features] == [(1, 1), (0, 0)]
+    assert (subs[0].task_count, subs[0].done_count, subs[0].started_count) == (2, 1, 1)
+    assert outline.unassigned_task_count(project=project) == 1
+    assert empty.pk == features[1].pk
 
 
 def test_project_list_sorts_names_case_insensitively(user):
