@@ -14,9 +14,10 @@ class RequestTooLarge(APIException):
     default_code = "too_large"
 
 
-def too_large(limit: int, what: str = "A request body") -> RequestTooLarge:
-    """The 413 for a body or file over `limit` bytes, naming the limit."""
-    return RequestTooLarge(f"{what} may be at most {limit // 1024 // 1024} MB ({limit} bytes).")
+def too_large(*, limit: int, what: str, setting: str) -> RequestTooLarge:
+    """The 413 for a body or file over `limit` bytes, naming the limit and its setting."""
+    size = f"{limit // 1024 // 1024} MB" if limit % (1024 * 1024) == 0 else f"{limit} bytes"
+    return RequestTooLarge(f"{what} may be at most {size} ({setting}).")
 
 
 class JSONParser(parsers.JSONParser):
@@ -29,7 +30,7 @@ class JSONParser(parsers.JSONParser):
         limit: int = settings.API_JSON_MAX_BYTES
         raw = stream.read(limit + 1)
         if len(raw) > limit:
-            raise too_large(limit)
+            raise too_large(limit=limit, what="A JSON body", setting="API_JSON_MAX_BYTES")
         encoding = parsers.get_encoding(parser_context or {})
         try:
             text = raw.decode(encoding)

@@ -369,7 +369,8 @@ class PlanImportView(ProjectScopedAPIView):
         # Refused before the body is read: the form's own fields add a few bytes at most.
         if _content_length(request) > limit + UPLOAD_FORM_OVERHEAD:
             return _import_error(
-                too_large(limit, "A plan file"), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+                too_large(limit=limit, what="A plan file", setting="IMPORT_MAX_BYTES"),
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
         serializer = s.PlanImportSerializer(data=request.data)
         if not serializer.is_valid():
@@ -379,7 +380,7 @@ class PlanImportView(ProjectScopedAPIView):
         # The multipart parser spooled it to disk: checked before it is read into memory.
         if (upload.size or 0) > limit:
             return _import_error(
-                too_large(limit, "A plan file"),
+                too_large(limit=limit, what="A plan file", setting="IMPORT_MAX_BYTES"),
                 status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
                 file=upload.name,
             )
