@@ -31,9 +31,12 @@ class JSONParser(parsers.JSONParser):
         raw = stream.read(limit + 1)
         if len(raw) > limit:
             raise too_large(limit=limit, what="A JSON body", setting="API_JSON_MAX_BYTES")
-        encoding = parsers.get_encoding(parser_context or {})
+        encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
         try:
             text = raw.decode(encoding)
+        except LookupError:
+            # Also a bytes-to-bytes codec (bz2_codec), which would expand a small body.
+            raise ParseError(f"Unsupported charset {encoding!r} in Content-Type.") from None
         except UnicodeDecodeError as exc:
             raise ParseError(f"JSON parse error - the body is not {encoding}: {exc}") from None
         parse_constant = json.strict_constant if api_settings.STRICT_JSON else None

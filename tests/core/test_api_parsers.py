@@ -75,3 +75,10 @@ def test_a_surrogate_pair_is_one_character_and_is_stored(api, project):
 
     assert response.status_code == 201
     assert AgentState.objects.get().value == "😀"
+
+
+def test_a_charset_that_is_no_text_encoding_is_a_400(api, project):
+    response = api.generic("POST", STATE, b"{}", content_type="application/json; charset=bz2_codec")
+
+    assert response.status_code == 400
+    assert "charset" in response.json()["detail"]
