@@ -219,6 +219,10 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # REST API -------------------------------------------------------------------
+# The largest JSON body the API reads (413 beyond), and the largest plan file an import
+# takes (a zip counts unpacked), through the API, the dashboard or `import_plan`.
+API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=20 * 1024 * 1024)
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
 REST_FRAMEWORK = {
     # Token first: the first class names the scheme of a 401 (WWW-Authenticate), and
     # without one DRF answers a bad token with 403.
@@ -227,8 +231,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # JSON only: its parser refuses NUL characters anywhere in the body, which form data
-    # would carry into JSON fields. The plan upload sets its own parsers.
+    # JSON only: its parser refuses NUL characters, lone surrogates and deep nesting
+    # anywhere in the body, which form data would carry into JSON fields. The plan upload
+    # sets its own parsers.
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

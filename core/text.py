@@ -19,13 +19,18 @@ NUL_REFUSED = "Text may not contain NUL characters (\\u0000)."
 
 def contains_nul(value: object) -> bool:
     """Whether a string, or any string or key inside nested lists and dicts, holds a NUL
-    character."""
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(contains_nul(item) for item in value)
+    character. Walks without recursion, so no depth of nesting exhausts the stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
     return False
 
 

@@ -60,8 +60,10 @@ def agent_key_issue(*, agent: Agent) -> IssuedKey:
     """Give an external agent a new API key, replacing its old one.
 
     The key is returned here once; only its SHA-256 and its first characters are kept.
-    Raises DomainError for an agent that is not external, or is terminated.
+    Raises DomainError for an agent that is not external, or is terminated, and
+    ConflictError when it has been deleted meanwhile.
     """
+    agent = _agent_for_key_change(agent)
     if agent.type != Agent.Type.EXTERNAL:
         raise DomainError(
             f"Agent {agent.name} is a built-in {agent.type}; only external agents use keys.",
@@ -77,6 +79,15 @@ def agent_key_issue(*, agent: Agent) -> IssuedKey:
     return IssuedKey(agent=agent, key=key)
 
 
+def _agent_for_key_change(agent: Agent) -> Agent:
+    # Locked, and read again: a concurrent delete would otherwise leave the save
+    # nothing to update.
+    locked = Agent.objects.select_for_update(no_key=True).filter(pk=agent.pk).first()
+    if locked is None:
+        raise ConflictError(f"Agent {agent.name} has been deleted.")
+    return locked
+
+
 @transaction.atomic
 def external_agent_create(*, project: Project, name: str, model: str = "") -> IssuedKey:
     """Register an external agent with its first key: both happen or neither does."""
@@ -86,7 +97,9 @@ def external_agent_create(*, project: Project, name: str, model: str = "") -> Is
 
 @transaction.atomic
 def agent_key_revoke(*, agent: Agent) -> Agent:
-    """Forget the agent's key, so requests made with it fail from now on."""
+    """Forget the agent's key, so requests made with it fail from now on. Raises
+    ConflictError when the agent has been deleted meanwhile."""
+    agent = _agent_for_key_change(agent)
     agent.api_key_hash = ""
     agent.api_key_prefix = ""
     agent.full_clean()

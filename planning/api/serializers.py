@@ -289,9 +289,11 @@ class PlanImportResultSerializer(serializers.Serializer[Any]):
 
 
 class ImportErrorSerializer(serializers.Serializer[Any]):
+    """Why a plan was not imported; a rule the plan breaks has only `detail`."""
+
     detail = serializers.CharField()
-    file = serializers.CharField(allow_null=True)
-    line = serializers.IntegerField(allow_null=True)
+    file = serializers.CharField(allow_null=True, required=False)
+    line = serializers.IntegerField(allow_null=True, required=False)
 
 
 class RestoreResultSerializer(serializers.Serializer[Any]):

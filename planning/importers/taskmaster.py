@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+from core.json_input import MAX_DEPTH, TOO_DEEP, json_depth, text_problem
 from planning.importers.document import (
     FeatureSpec,
     Origin,
@@ -66,6 +67,8 @@ def task_key(tag: str, task_id: str) -> str:
 
 def parse_tasks_json(text: str, *, path: str = "tasks.json") -> PlanDocument:
     """Raises PlanImportError naming the file and line of the first problem."""
+    if json_depth(text) > MAX_DEPTH:
+        raise PlanImportError(TOO_DEEP, origin=Origin(path))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -73,6 +76,9 @@ def parse_tasks_json(text: str, *, path: str = "tasks.json") -> PlanDocument:
             f"not valid JSON ({exc.msg}): expected a Task Master tasks.json",
             origin=Origin(path, exc.lineno),
         ) from None
+    problem = text_problem(data)
+    if problem:
+        raise PlanImportError(problem, origin=Origin(path))
     if isinstance(data, dict) and isinstance(data.get("tasks"), list):
         tags = {DEFAULT_TAG: data}
     elif (

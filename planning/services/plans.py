@@ -169,7 +169,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
     writes nothing) for an invalid document.
     """
     document.validate()
-    Project.objects.select_for_update().filter(pk=project.pk).first()
+    Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
     result = ApplyResult()
     # Deleted last, children first: a task moved out of a feature that goes away must be
     # re-parented before the feature's cascade could take it (and its status) along.

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from agents import services
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
 from agents.services import runs
-from core.errors import PermissionDeniedError
+from core.errors import ConflictError, PermissionDeniedError
 from planning import selectors as planning_selectors
 from planning.models import Project, Task
 from tests.factories import (
@@ -829,3 +829,12 @@ def test_an_issued_key_stays_out_of_its_repr(project) -> None:
     agent, _ = external_agent(project, "quiet")
     issued = services.agent_key_issue(agent=agent)
     assert issued.key not in repr(issued)
+
+
+@pytest.mark.parametrize("change", ["issue", "revoke"])
+def test_a_key_change_for_an_agent_deleted_meanwhile_is_a_conflict(project, change) -> None:
+    stale = AgentFactory(project=project, type=Agent.Type.EXTERNAL)
+    Agent.objects.filter(pk=stale.pk).delete()
+
+    with pytest.raises(ConflictError, match="has been deleted"):
+        (services.agent_key_issue if change == "issue" else services.agent_key_revoke)(agent=stale)
