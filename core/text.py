@@ -1,3 +1,4 @@
+import re
 from typing import Any, overload
 
 
@@ -41,3 +42,17 @@ def without_nul(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [without_nul(item) for item in value]
     return value
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def natural_sort_key(key: str) -> str:
+    """`key` with each run of digits prefixed by its length, so text order is natural
+    order: `2` < `10`, `1.2` < `1.10`, `F2-T9` < `F10-T1`. Leading zeros are dropped."""
+
+    def number(match: re.Match[str]) -> str:
+        digits = match.group().lstrip("0") or "0"
+        return f"{len(digits):02d}{digits}"
+
+    return _DIGITS.sub(number, key)

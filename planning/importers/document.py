@@ -15,6 +15,8 @@ from planning.graph import find_cycle
 from planning.models import Priority, RequirementPriority, TaskSize, TaskStatus, TaskType
 
 SNAPSHOT_FORMAT = 1
+# The largest wave a task's column holds (a PositiveSmallIntegerField).
+MAX_WAVE = 32_767
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class TaskSpec:
     max_iterations: int = 50
     extra: dict[str, Any] = field(default_factory=dict)
     depends_on: list[str] = field(default_factory=list)
+    # The key of the task this one is a subtask of (Task Master's `12` for `12.3`).
+    parent: str | None = None
     # Execution state an importer may learn (e.g. a GSD SUMMARY.md); never part of a snapshot.
     status: str | None = field(default=None, compare=False)
     origin: Origin | None = field(default=None, compare=False, repr=False)
@@ -110,6 +114,9 @@ def _as_dict(spec: Any) -> dict[str, Any]:
     data = asdict(spec)
     for name in EXECUTION_ONLY:
         data.pop(name, None)
+    # Only subtasks carry a parent, so the snapshots of plans without any stay as they were.
+    if data.get("parent", "") is None:
+        del data["parent"]
     return data
 
 
@@ -274,7 +281,54 @@ class PlanDocument:
             for dep in task.depends_on:
                 _expect(dep in task_keys, f"task {task.key} depends on unknown task {dep!r}", where)
                 _expect(dep != task.key, f"task {task.key} depends on itself", where)
+        self._check_parents()
         self._reject_cycles()
+
+    def _check_parents(self) -> None:
+        """A subtask's parent is a task of the same feature that is not a subtask itself."""
+        tasks = {t.key: t for t in self.tasks}
+        for task in self.tasks:
+            if task.parent is None:
+                continue
+            parent = tasks.get(task.parent)
+            if parent is None:
+                raise PlanImportError(
+                    f"task {task.key} is a subtask of unknown task {task.parent!r}",
+                    origin=task.origin,
+                )
+            _expect(
+                parent.parent is None,
+                f"task {task.key} is a subtask of {parent.key}, itself a subtask: subtasks "
+                "nest one level deep",
+                task.origin,
+            )
+            _expect(
+                parent.feature == task.feature,
+                f"subtask {task.key} must be in its parent {parent.key}'s feature",
+                task.origin,
+            )
+
+    def assign_depth_waves(self) -> None:
+        """Give every task outside a plan the wave GSD would: its depth in the dependency
+        graph plus 1. Tasks of a plan keep their plan's wave. Call after validate()."""
+        tasks = {t.key: t for t in self.tasks}
+        waves: dict[str, int] = {}
+        for start in self.tasks:
+            stack = [start.key]
+            while stack:
+                key = stack[-1]
+                if key in waves:
+                    stack.pop()
+                    continue
+                pending = [d for d in tasks[key].depends_on if d not in waves]
+                if pending:
+                    stack.extend(pending)
+                    continue
+                stack.pop()
+                waves[key] = 1 + max((waves[d] for d in tasks[key].depends_on), default=0)
+        for task in self.tasks:
+            if task.sub_feature is None:
+                task.wave = min(waves[task.key], MAX_WAVE)
 
     def _reject_cycles(self) -> None:
         for label, specs in (("plans", self.sub_features), ("tasks", self.tasks)):
