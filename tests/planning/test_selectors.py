@@ -71,6 +71,8 @@ def test_next_ready_prefers_started_plans_then_fewer_dependencies(project):
     # back; C1 has a dependency.
     assert selectors.task_next_ready(project=project).key == "C2"
     project.tasks.filter(key="C2").update(status="done")
+    assert selectors.task_next_ready(project=project).key == "C1"
+    project.tasks.filter(key="C1").update(status="done")
     assert selectors.task_next_ready(project=project).key == "A"
 
 
