@@ -152,10 +152,13 @@ def _unblocked(tasks: QuerySet[Task]) -> QuerySet[Task]:
             Task.objects.filter(sub_feature=OuterRef("depends_on")).exclude(status=Task.Status.DONE)
         )
     )
-    # A subtask cannot start before its parent could.
-    unfinished_parent_dependency = TaskDependency.objects.filter(
-        task=OuterRef("parent")
-    ).exclude(depends_on__status=Task.Status.DONE)
+    # A subtask cannot start before its parent could: the parent is in progress, or
+    # its own dependencies are done.
+    unfinished_parent_dependency = (
+        TaskDependency.objects.filter(task=OuterRef("parent"))
+        .exclude(task__status=Task.Status.IN_PROGRESS)
+        .exclude(depends_on__status=Task.Status.DONE)
+    )
     return (
         tasks.exclude(Exists(unfinished_dependency))
         .exclude(Exists(unfinished_plan))
@@ -498,10 +501,34 @@ class PlanAnalytics:
     progress: list[FeatureProgress]
     task_cycle: list[str] | None
     plan_cycle: list[str] | None
+    # Tasks outside a plan (Task Master, Markdown) have waves of their own: their depth in
+    # the task dependency graph plus 1, the wave their rows show.
+    task_waves: dict[str, int] = field(default_factory=dict)
     # For showing the figures: task key -> (id, name), and the plans in plan order as
     # (key, name, feature key, declared wave).
     task_labels: dict[str, tuple[int, str]] = field(default_factory=dict)
     plans: list[tuple[str, str, str, int]] = field(default_factory=list)
+
+
+def _depth_waves(
+    task_ids: list[int], depends_on: dict[int, set[int]], keys: dict[int, str]
+) -> dict[str, int]:
+    """Key → 1 + the depth of the task in the (acyclic) dependency graph."""
+    waves: dict[int, int] = {}
+    for start in task_ids:
+        stack = [start]
+        while stack:
+            task_id = stack[-1]
+            if task_id in waves:
+                stack.pop()
+                continue
+            pending = [d for d in depends_on.get(task_id, ()) if d not in waves]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            waves[task_id] = 1 + max((waves[d] for d in depends_on.get(task_id, ())), default=0)
+    return {keys[task_id]: waves[task_id] for task_id in task_ids}
 
 
 def plan_analytics(*, project: Project) -> PlanAnalytics:
@@ -594,6 +621,11 @@ def plan_analytics(*, project: Project) -> PlanAnalytics:
         progress=progress,
         task_cycle=task_cycle,
         plan_cycle=plan_cycle,
+        task_waves={}
+        if task_cycle
+        else _depth_waves(
+            [task_id for task_id, _, _, _, sub_id, _, _ in tasks if sub_id is None], task_deps, keys
+        ),
         task_labels={row[1]: (row[0], row[6]) for row in tasks},
         plans=[(key, name, phase, wave) for _, key, phase, wave, _, name in subs],
     )

@@ -303,6 +303,10 @@ class FeatureProgressSerializer(serializers.Serializer[Any]):
 class PlanAnalyticsSerializer(serializers.Serializer[Any]):
     waves = serializers.DictField(child=serializers.IntegerField(), help_text="plan key → wave")
     wave_warnings = serializers.ListField(child=serializers.CharField())
+    task_waves = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="task key → wave, for tasks outside a plan: 1 + their dependency depth",
+    )
     critical_path = serializers.ListField(child=serializers.CharField())
     critical_path_minutes = serializers.IntegerField()
     ready = serializers.ListField(child=serializers.CharField())

@@ -134,10 +134,15 @@ def _task_out(
     own = ids[task.key]
     spec = asdict(task)
     metadata = task.extra.get("metadata")
+    crewboard = {name: spec[name] for name in CREWBOARD_TASK_FIELDS}
+    if not task.description.strip():
+        # Task Master refuses a task without a description: it gets the title, and the
+        # metadata says the description was empty.
+        crewboard["description"] = task.description
     data: dict[str, Any] = {
         "id": own[-1],
         "title": task.name,
-        "description": task.description,
+        "description": task.description if task.description.strip() else task.name,
         "details": str(task.extra.get("details", "")),
         "testStrategy": task.verify,
         "status": STATUS_OUT.get(task.status or "pending", "pending"),
@@ -151,7 +156,7 @@ def _task_out(
             data[key] = value
     data["metadata"] = {
         **(metadata if isinstance(metadata, dict) else {}),
-        CREWBOARD: {name: spec[name] for name in CREWBOARD_TASK_FIELDS},
+        CREWBOARD: crewboard,
     }
     if len(own) == 1:
         data["subtasks"] = [_task_out(s, ids, []) for s in subtasks]

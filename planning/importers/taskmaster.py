@@ -403,7 +403,7 @@ def _crewboard_metadata(extra: dict[str, Any]) -> dict[str, Any] | None:
 
 def _apply_crewboard_fields(spec: TaskSpec, crewboard: dict[str, Any], origin: Origin) -> None:
     spec.extra[_LOCAL_ID] = spec.key
-    for name in CREWBOARD_TASK_FIELDS:
+    for name in (*CREWBOARD_TASK_FIELDS, "description"):
         if name in crewboard:
             setattr(spec, name, crewboard[name])
     if not isinstance(spec.key, str):

@@ -1,6 +1,7 @@
 """The analytics page: progress per feature, computed against declared waves, the
 critical path and the ready, blocked, in-progress and done sets."""
 
+from collections import Counter
 from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
@@ -87,6 +88,7 @@ def project_analytics(request: AuthenticatedHtmxRequest, slug: str) -> HttpRespo
         "analytics": analytics,
         "has_cycle": bool(analytics.task_cycle or analytics.plan_cycle),
         "wave_rows": wave_rows,
+        "task_wave_counts": sorted(Counter(analytics.task_waves.values()).items()),
         "critical_path": links(analytics.critical_path),
         "task_sets": task_sets,
         "task_total": len(tasks),
