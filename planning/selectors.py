@@ -124,9 +124,7 @@ def task_list(*, project: Project) -> QuerySet[Task]:
     return (
         project.tasks.select_related("feature", "sub_feature", "assigned_agent")
         .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
-        .order_by(
-            "feature__position", "feature__key", "sub_feature__key", "position", "sort_key"
-        )
+        .order_by("feature__position", "feature__key", "sub_feature__key", "position", "sort_key")
     )
 
 

@@ -18,8 +18,8 @@ from core.db import column_list
 from planning.models import Feature, Project, SubFeature, Task, TaskDependency, WorkStatus
 from planning.selectors import (
     STARTED_STATUSES,
-    task_dependency_count,
     task_claimable_list,
+    task_dependency_count,
     task_ready_in_next_order,
 )
 

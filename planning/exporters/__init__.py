@@ -36,5 +36,7 @@ def export_plan(document: PlanDocument, *, fmt: str, title: str) -> ExportedFile
             f"{stem}-planning.zip", "application/zip", export_gsd_zip(document, title=title)
         )
     if fmt == "taskmaster":
-        return ExportedFile("tasks.json", "application/json", export_tasks_json(document, name=title).encode())
+        return ExportedFile(
+            "tasks.json", "application/json", export_tasks_json(document, name=title).encode()
+        )
     raise ValueError(f"unknown export format {fmt!r}: expected one of {', '.join(EXPORT_FORMATS)}")

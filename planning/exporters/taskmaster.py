@@ -116,9 +116,7 @@ def _numeric_ids(
     return ids
 
 
-def _dependency_out(
-    key: str, task: TaskSpec, ids: dict[str, tuple[int, ...]]
-) -> int | str:
+def _dependency_out(key: str, task: TaskSpec, ids: dict[str, tuple[int, ...]]) -> int | str:
     target = ids[key]
     own = ids[task.key]
     if len(target) == 1:

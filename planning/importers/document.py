@@ -223,6 +223,11 @@ class PlanDocument:
                 _expect(
                     code in codes, f"plan {sub.key} names unknown requirement {code!r}", sub.origin
                 )
+        task_types, task_sizes = set(TaskType.values), set(TaskSize.values)
+        priorities, statuses = set(Priority.values), set(TaskStatus.values)
+        # Joined once: these messages are built for every task, as the checks go.
+        type_names, size_names = ", ".join(TaskType.values), ", ".join(TaskSize.values)
+        priority_names, status_names = ", ".join(Priority.values), ", ".join(TaskStatus.values)
         for task in self.tasks:
             where = task.origin
             _expect(
@@ -253,23 +258,23 @@ class PlanDocument:
                 where,
             )
             _expect(
-                task.type in TaskType.values,
-                f"task type must be one of {', '.join(TaskType.values)}, not {task.type!r}",
+                task.type in task_types,
+                f"task type must be one of {type_names}, not {task.type!r}",
                 where,
             )
             _expect(
-                task.size in TaskSize.values,
-                f"task size must be one of {', '.join(TaskSize.values)}, not {task.size!r}",
+                task.size in task_sizes,
+                f"task size must be one of {size_names}, not {task.size!r}",
                 where,
             )
             _expect(
-                task.priority in Priority.values,
-                f"task priority must be one of {', '.join(Priority.values)}, not {task.priority!r}",
+                task.priority in priorities,
+                f"task priority must be one of {priority_names}, not {task.priority!r}",
                 where,
             )
             _expect(
-                task.status is None or task.status in TaskStatus.values,
-                f"task status must be one of {', '.join(TaskStatus.values)}, not {task.status!r}",
+                task.status is None or task.status in statuses,
+                f"task status must be one of {status_names}, not {task.status!r}",
                 where,
             )
             _expect(

@@ -157,7 +157,9 @@ def _check_values(data: Any, path: str) -> None:
                 origin=Origin(path),
             )
         if isinstance(value, dict):
-            stack.extend((v, f"{where}.{k}" if where else str(k), depth + 1) for k, v in value.items())
+            stack.extend(
+                (v, f"{where}.{k}" if where else str(k), depth + 1) for k, v in value.items()
+            )
         elif isinstance(value, list):
             stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
 
@@ -216,17 +218,22 @@ def _read_plan_places(document: PlanDocument, crewboard: dict[str, Any], origin:
         ) from None
 
 
+_ID_VALUE = re.compile(r'"id"\s*:\s*"?([^",}\s]*)"?\s*[,}\n]')
+
+
 @dataclass
 class _Locator:
-    """Line numbers of task ids, found in one pass: tasks are looked up in file order,
-    each search starting where the last one ended."""
+    """Line numbers of task ids, from one scan of the text: tasks are looked up in file
+    order, each lookup going on from where the last one stopped."""
 
     text: str
     cursor: int = 0
     newlines: list[int] = field(default_factory=list)
+    ids: list[tuple[int, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.newlines = [m.start() for m in re.finditer("\n", self.text)]
+        self.ids = [(m.start(), m.group(1)) for m in _ID_VALUE.finditer(self.text)]
 
     def line_at(self, offset: int) -> int:
         return bisect.bisect_left(self.newlines, offset) + 1
@@ -236,12 +243,13 @@ class _Locator:
         return self.line_at(match.start()) if match else None
 
     def line_of_id(self, task_id: Any) -> int | None:
-        pattern = rf'"id"\s*:\s*"?{re.escape(str(task_id))}"?\s*[,}}\n]'
-        match = re.compile(pattern).search(self.text, self.cursor)
-        if match is None:
-            return None
-        self.cursor = match.end()
-        return self.line_at(match.start())
+        wanted = str(task_id)
+        for index in range(self.cursor, len(self.ids)):
+            offset, value = self.ids[index]
+            if value == wanted:
+                self.cursor = index + 1
+                return self.line_at(offset)
+        return None
 
 
 def _text(value: Any) -> str:

@@ -52,7 +52,9 @@ def test_every_layout_gives_the_same_nested_tasks(layout):
     assert tasks["1.1"].parent == "1" and tasks["2.1"].parent == "2" and tasks["1"].parent is None
     assert tasks["10"].depends_on == ["1.2"]
     if "tags" in layout:
-        assert document.warnings == ["tasks.json: top-level 'tags' holds no Task Master tag; it was left out"]
+        assert document.warnings == [
+            "tasks.json: top-level 'tags' holds no Task Master tag; it was left out"
+        ]
 
 
 def test_each_tag_is_a_feature_even_next_to_a_tags_object():
@@ -71,7 +73,9 @@ def test_each_tag_is_a_feature_even_next_to_a_tags_object():
 
 
 def test_waves_come_from_dependency_depth():
-    data = {"tasks": [_task(1), _task(2, dependencies=[1]), _task(3, dependencies=[1, 2]), _task(4)]}
+    data = {
+        "tasks": [_task(1), _task(2, dependencies=[1]), _task(3, dependencies=[1, 2]), _task(4)]
+    }
     waves = {t.key: t.wave for t in parse_tasks_json(json.dumps(data)).tasks}
     assert waves == {"1": 1, "2": 2, "3": 3, "4": 1}
 
@@ -146,7 +150,9 @@ def test_deeply_nested_subtasks_are_a_400(api, project):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=30,
 )
 task_like = st.fixed_dictionaries(
