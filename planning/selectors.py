@@ -122,7 +122,7 @@ def sub_feature_list(*, project: Project) -> QuerySet[SubFeature]:
 
 def task_list(*, project: Project) -> QuerySet[Task]:
     return (
-        project.tasks.select_related("feature", "sub_feature", "assigned_agent")
+        project.tasks.select_related("feature", "sub_feature", "assigned_agent", "parent")
         .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
         .order_by("feature__position", "feature__key", "sub_feature__key", "position", "sort_key")
     )

@@ -187,6 +187,11 @@ class TaskSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerialize
     depends_on: serializers.SlugRelatedField[Task] = serializers.SlugRelatedField(
         slug_field="key", many=True, read_only=True
     )
+    parent: serializers.SlugRelatedField[Task] = serializers.SlugRelatedField(
+        slug_field="key",
+        read_only=True,
+        help_text="The key of the task this one is a subtask of (Task Master's `12` for `12.3`).",
+    )
     needs_human = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -210,6 +215,7 @@ class TaskSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerialize
             "feature",
             "sub_feature",
             "depends_on",
+            "parent",
             "needs_human",
             "assigned_agent",
             "worktree_path",
