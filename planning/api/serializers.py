@@ -187,7 +187,8 @@ class TaskSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerialize
     depends_on: serializers.SlugRelatedField[Task] = serializers.SlugRelatedField(
         slug_field="key", many=True, read_only=True
     )
-    parent: serializers.SlugRelatedField[Task] = serializers.SlugRelatedField(
+    # DRF takes declared fields off the class, so this does not shadow Field.parent.
+    parent: serializers.SlugRelatedField[Task] = serializers.SlugRelatedField(  # type: ignore[assignment]
         slug_field="key",
         read_only=True,
         help_text="The key of the task this one is a subtask of (Task Master's `12` for `12.3`).",

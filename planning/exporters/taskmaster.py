@@ -105,7 +105,7 @@ def _numeric_ids(
             number = free
         kept.add(number)
         ids[task.key] = (number,)
-        sub_taken = set()
+        sub_taken: set[int] = set()
         for sub in children.get(task.key, []):
             suffix = sub.key.removeprefix(f"{task.key}.")
             sub_number = int(suffix) if sub.key != suffix and suffix.isdigit() else 0

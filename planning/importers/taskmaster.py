@@ -94,8 +94,10 @@ def parse_tasks_json(text: str, *, path: str = "tasks.json") -> PlanDocument:
     document = PlanDocument(source=path)
     tags = _tags(data, path, document.warnings)
     for position, (tag, body) in enumerate(tags.items()):
-        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-        crewboard = metadata.get(CREWBOARD) if isinstance(metadata.get(CREWBOARD), dict) else None
+        raw_metadata = body.get("metadata")
+        metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
+        raw_crewboard = metadata.get(CREWBOARD)
+        crewboard = raw_crewboard if isinstance(raw_crewboard, dict) else None
         if crewboard is not None:
             _read_plan_places(document, crewboard, Origin(path, locator.line_of_key(tag)))
         else:
