@@ -3,7 +3,7 @@ ids, subtasks nested under their task with numeric ids, and dependencies written
 Task Master resolves them (a subtask's bare number is a sibling, `3.2` a subtask
 elsewhere).
 
-Each task keeps Crewboard's key and plan place in `metadata.crewboard`, and the tag keeps
+Each task keeps Crewboard's key and plan place in `metadata.crewboard`, and the first task
 the features, plans and requirements, so importing the export gives back the identical
 plan.
 """
@@ -16,7 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from core.text import natural_sort_key
-from planning.importers.document import SNAPSHOT_FORMAT, PlanDocument, TaskSpec
+from planning.importers.document import PlanDocument, TaskSpec
 from planning.importers.taskmaster import CREWBOARD, CREWBOARD_TASK_FIELDS, DEFAULT_TAG
 
 STATUS_OUT = {
@@ -38,18 +38,18 @@ def export_tasks_json(document: PlanDocument, *, name: str = "Crewboard plan") -
     top, children = _in_plan_order(document)
     ids = _numeric_ids(top, children)
     snapshot = document.to_snapshot()
+    tasks = [_task_out(t, ids, children.get(t.key, [])) for t in top]
+    plan = {
+        "features": snapshot["features"],
+        "sub_features": snapshot["sub_features"],
+        "requirements": snapshot["requirements"],
+    }
+    if tasks:
+        # On a task, not the tag: Task Master rewrites a tag's metadata when it saves.
+        tasks[0]["metadata"][CREWBOARD]["plan"] = plan
     tag = {
-        "tasks": [_task_out(t, ids, children.get(t.key, [])) for t in top],
-        "metadata": {
-            "name": name,
-            "description": "Exported from Crewboard",
-            CREWBOARD: {
-                "format": SNAPSHOT_FORMAT,
-                "features": snapshot["features"],
-                "sub_features": snapshot["sub_features"],
-                "requirements": snapshot["requirements"],
-            },
-        },
+        "tasks": tasks,
+        "metadata": {"name": name, "description": "Exported from Crewboard"},
     }
     return json.dumps({DEFAULT_TAG: tag}, indent=2, ensure_ascii=False) + "\n"
 

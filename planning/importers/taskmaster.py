@@ -8,7 +8,8 @@ Task ids become keys (`12`, subtask `12.3`); tasks of tags other than `master` a
 prefixed with the tag (`ui:12.3`) so keys stay unique. Subtasks are nested under their
 task (`TaskSpec.parent`), inherit its priority when they name none, and a subtask's bare
 dependency number means a sibling, as in Task Master. A file Crewboard exported carries
-each task's key and plan place in `metadata.crewboard`, which is read back exactly.
+each task's key and plan place in `metadata.crewboard` (and, on its first task, the
+features, plans and requirements), which is read back exactly.
 """
 
 from __future__ import annotations
@@ -96,8 +97,7 @@ def parse_tasks_json(text: str, *, path: str = "tasks.json") -> PlanDocument:
     for position, (tag, body) in enumerate(tags.items()):
         raw_metadata = body.get("metadata")
         metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
-        raw_crewboard = metadata.get(CREWBOARD)
-        crewboard = raw_crewboard if isinstance(raw_crewboard, dict) else None
+        crewboard = _exported_plan(body["tasks"])
         if crewboard is not None:
             _read_plan_places(document, crewboard, Origin(path, locator.line_of_key(tag)))
         else:
@@ -200,6 +200,16 @@ def _name(metadata: dict[str, Any], tag: str) -> str:
     if isinstance(name, str) and name.strip():
         return name.strip()[:300]
     return DEFAULT_TAG_NAME if tag == DEFAULT_TAG else tag[:300]
+
+
+def _exported_plan(tasks: list[Any]) -> dict[str, Any] | None:
+    """The features, plans and requirements a Crewboard export keeps on its first task
+    (Task Master rewrites a tag's metadata, but keeps a task's)."""
+    first = tasks[0] if tasks and isinstance(tasks[0], dict) else {}
+    metadata = first.get("metadata")
+    entry = metadata.get(CREWBOARD) if isinstance(metadata, dict) else None
+    plan = entry.get("plan") if isinstance(entry, dict) else None
+    return plan if isinstance(plan, dict) else None
 
 
 def _read_plan_places(document: PlanDocument, crewboard: dict[str, Any], origin: Origin) -> None:
@@ -413,14 +423,23 @@ def _crewboard_metadata(extra: dict[str, Any]) -> dict[str, Any] | None:
 
 def _apply_crewboard_fields(spec: TaskSpec, crewboard: dict[str, Any], origin: Origin) -> None:
     spec.extra[_LOCAL_ID] = spec.key
+    unknown = set(crewboard) - {*CREWBOARD_TASK_FIELDS, "description", "plan"}
+    if unknown:
+        raise PlanImportError(
+            f"metadata.{CREWBOARD} of task {spec.key} has unknown fields: "
+            f"{', '.join(sorted(unknown))}",
+            origin=origin,
+        )
     for name in (*CREWBOARD_TASK_FIELDS, "description"):
         if name in crewboard:
             setattr(spec, name, crewboard[name])
-    if not isinstance(spec.key, str):
-        raise PlanImportError(
-            f"metadata.{CREWBOARD}.key must be text, not {json.dumps(spec.key)[:60]}",
-            origin=origin,
-        )
+    for name in ("key", "description"):
+        if not isinstance(getattr(spec, name), str):
+            raise PlanImportError(
+                f"metadata.{CREWBOARD}.{name} must be text, not "
+                f"{json.dumps(getattr(spec, name))[:60]}",
+                origin=origin,
+            )
 
 
 # While parsing, a task read from a Crewboard export remembers the Task Master id its

@@ -222,7 +222,7 @@ def test_every_export_format(project, fmt):
     else:
         data = json.loads(exported.content)
         assert set(data) == {"master"}
-        features = data["master"]["metadata"]["crewboard"]["features"]
+        features = data["master"]["tasks"][0]["metadata"]["crewboard"]["plan"]["features"]
         assert [f["key"] for f in features] == ["01", "02", "02.1", "03"]
 
 
