@@ -68,6 +68,9 @@ KNOWN_TASK_KEYS = {
     "complexity",
     "tags",
 }
+# Task Master's own bookkeeping, which it rewrites whenever it saves a task: not part of
+# the plan, so a `set-status` in Task Master changes nothing in it.
+TASK_MASTER_BOOKKEEPING = {"updatedAt"}
 # TaskSpec fields an export keeps in `metadata.crewboard`; the rest have Task Master fields.
 CREWBOARD_TASK_FIELDS = (
     "key",
@@ -368,7 +371,9 @@ def _spec(
             f"task {task_id} has status {status!r}: expected one of {', '.join(STATUS_MAP)}",
             origin=origin,
         )
-    known = KNOWN_TASK_KEYS if parent is None else KNOWN_TASK_KEYS - {"subtasks"}
+    known = KNOWN_TASK_KEYS | TASK_MASTER_BOOKKEEPING
+    if parent is not None:
+        known = known - {"subtasks"}
     extra: dict[str, Any] = {k: v for k, v in raw.items() if k not in known}
     crewboard = _crewboard_metadata(extra)
     if details:
