@@ -35,10 +35,11 @@ django.setup()
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from core.text import natural_sort_key  # noqa: E402
 from planning import selectors, services  # noqa: E402
 from planning.diff import diff_snapshots  # noqa: E402
 from planning.importers import ImportSource  # noqa: E402
-from planning.models import Task, TaskDependency  # noqa: E402
+from planning.models import Feature, SubFeature, Task, TaskDependency  # noqa: E402
 from planning.services.imports import plan_import  # noqa: E402
 from planning.services.versions import version_create  # noqa: E402
 
@@ -101,14 +102,20 @@ BATCH = 5000
 
 
 def seed(project, count: int) -> None:
-    """`count` tasks in a chain, the first 90% done; the ready ones are at the end."""
+    """`count` tasks of one plan in a chain, the first 90% done; the ready ones are at the
+    end. (In a plan, as GSD's are, so that waves take part in the order.)"""
     priorities = ("high", "medium", "low")
     done_until = int(count * 0.9)
+    feature = Feature.objects.create(project=project, key="F", name="Bench")
+    plan = SubFeature.objects.create(project=project, feature=feature, key="F-01", name="Bench")
     for start in range(0, count, BATCH):
         Task.objects.bulk_create(
             Task(
                 project=project,
+                feature=feature,
+                sub_feature=plan,
                 key=f"T{i:06d}",
+                sort_key=natural_sort_key(f"T{i:06d}"),
                 name=f"task {i}",
                 priority=priorities[i % 3],
                 wave=1 + i // 100,
