@@ -66,3 +66,17 @@ def validate_no_control_characters(value: str) -> None:
     """A field validator for identifiers people type and tools echo (task keys, say)."""
     if contains_control_character(value):
         raise ValidationError(CONTROL_CHARACTER_REFUSED, code="control_character")
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def natural_sort_key(key: str) -> str:
+    """`key` with each run of digits prefixed by its length, so text order is natural
+    order: `2` < `10`, `1.2` < `1.10`, `F2-T9` < `F10-T1`. Leading zeros are dropped."""
+
+    def number(match: re.Match[str]) -> str:
+        digits = match.group().lstrip("0") or "0"
+        return f"{len(digits):02d}{digits}"
+
+    return _DIGITS.sub(number, key)

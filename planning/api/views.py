@@ -236,7 +236,15 @@ class TaskViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[Task]):
     lookup_field = "key"
     lookup_value_regex = r"[^/]+"
     filterset_class = TaskFilterSet
-    ordering_fields = ["key", "priority_rank", "wave", "status", "position", "updated_at"]
+    ordering_fields = [
+        "key",
+        "sort_key",
+        "priority_rank",
+        "wave",
+        "status",
+        "position",
+        "updated_at",
+    ]
 
     def scoped_queryset(self) -> QuerySet[Task]:
         return selectors.task_list(project=self.project)

@@ -239,7 +239,7 @@ def test_claims_follow_the_next_task_rules_and_skip_checkpoints(project) -> None
     task("C-C")
     task("C-D")
     task("C-0", type="checkpoint:human-verify")
-    task("A-W2", wave=2)
+    task("A-W2", wave=2, feature=feature, sub_feature=fresh)  # waves order tasks of plans
     task("A-M", priority="medium")
     task("B-Q1", priority="medium", feature=feature, sub_feature=fresh)
     task("A-X", depends_on=[task("Z-P", priority="low")])  # blocked: Z-P is never done
@@ -255,8 +255,9 @@ def test_claims_follow_the_next_task_rules_and_skip_checkpoints(project) -> None
             assert claimed[-1] == expected.key
 
     # The started plan first, whatever its priority; then priority, wave, fewer
-    # dependencies and key, never the checkpoint, never the blocked task.
-    assert claimed == ["P1", "C-C", "C-D", "C-B", "C-A", "A-W2", "A-M", "B-Q1", "Z-P"]
+    # dependencies and key, never the checkpoint, never the blocked task. Claiming A-W2
+    # starts its plan, so B-Q1 of the same plan comes next.
+    assert claimed == ["P1", "C-C", "C-D", "C-B", "C-A", "A-W2", "B-Q1", "A-M", "Z-P"]
     assert Task.objects.get(key="C-0").status == Task.objects.get(key="A-X").status == "pending"
 
 

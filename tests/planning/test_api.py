@@ -235,8 +235,16 @@ def test_next_task_endpoint(api, project):
     assert api.get(f"{BASE}/tasks/next/").status_code == 204
     TaskFactory(project=project, key="B", priority="low")
     TaskFactory(project=project, key="A", priority="high", status="done")
-    TaskFactory(project=project, key="C", priority="high", wave=2)
-    TaskFactory(project=project, key="D", priority="high", wave=1)
+    plan = SubFeatureFactory(feature=FeatureFactory(project=project))
+    for key, wave in (("C", 2), ("D", 1)):  # waves order the tasks of a plan
+        TaskFactory(
+            project=project,
+            feature=plan.feature,
+            sub_feature=plan,
+            key=key,
+            priority="high",
+            wave=wave,
+        )
     response = api.get(f"{BASE}/tasks/next/")
     assert response.status_code == 200
     assert response.data["key"] == "D"
