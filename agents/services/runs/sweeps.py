@@ -20,7 +20,7 @@ from agents.services.runs.delivery import (
     _lease,
     _queue,
 )
-from agents.services.runs.life import run_expire
+from agents.services.runs.life import agent_lock, run_expire
 from core.queue import enqueue_on_commit
 
 # Sweeps -----------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def stale_leases_expire(*, now: datetime | None = None) -> int:
     for run_id, agent_id in stale:
         # One transaction per run, so a busy row delays only its own run.
         with transaction.atomic():
-            list(Agent.objects.select_for_update().filter(pk=agent_id).values_list("pk"))
+            agent_lock(agent_id=agent_id)
             run = (
                 AgentRun.objects.select_for_update(of=("self",))
                 .select_related("agent")
