@@ -3,10 +3,11 @@
 Every function that takes more than one row lock takes them in one order: the agent, then
 the run, then the task. The agent's lock is FOR NO KEY UPDATE (runs.agent_lock), which the
 foreign-key checks of the rows a report inserts for the agent (FOR KEY SHARE, at commit)
-do not wait for: a report locks only its run. A claim locks its agent first, so one agent's concurrent requests
-queue behind each other, and picks its task with SKIP LOCKED, so different agents never
-wait for each other. On SQLite, where there is no row locking, the settings' IMMEDIATE
-transactions take the write lock before the first read, which serialises claims.
+do not wait for: a report locks only its run. A claim locks its agent first, so one
+agent's concurrent requests queue behind each other, and picks its task with SKIP LOCKED,
+so different agents never wait for each other. On SQLite, where there is no row locking,
+the settings' IMMEDIATE transactions take the write lock before the first read, which
+serialises claims.
 
 A run is fenced by (run, attempt, lease): once its lease has expired or it has ended, a
 late completion from that attempt changes nothing.

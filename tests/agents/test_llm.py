@@ -4,7 +4,6 @@ import contextlib
 import functools
 import sys
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest

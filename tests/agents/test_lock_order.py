@@ -42,7 +42,7 @@ def _in_thread(work: Callable[[], Any], errors: list[BaseException]) -> threadin
     def target() -> None:
         try:
             work()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
@@ -103,7 +103,7 @@ def test_a_finish_waiting_behind_a_report_of_the_same_agent_does_not_deadlock(
     finisher = _in_thread(finish_run, errors)
     # The finisher holds the agent and waits for the run the report holds.
     for _ in range(HANG_S * 20):
-        if finisher_pid and _waits_for_a_lock(finisher_pid[0]) or not finisher.is_alive():
+        if (finisher_pid and _waits_for_a_lock(finisher_pid[0])) or not finisher.is_alive():
             break
         threading.Event().wait(0.05)
     commit.set()
@@ -140,7 +140,9 @@ def test_finishes_and_reports_racing_freely_all_commit(finish, append_only_rows_
                 services.tool_calls_report(
                     run=run,
                     agent=agent,
-                    reports=[{"call_id": f"c{number}", "tool_name": "shell", "status": "succeeded"}],
+                    reports=[
+                        {"call_id": f"c{number}", "tool_name": "shell", "status": "succeeded"}
+                    ],
                 )
 
         def finishes(agent: Agent = agent, run: AgentRun = run) -> None:

@@ -57,7 +57,7 @@ def test_a_timeout_ends_the_command_and_what_it_started(repo, tmp_path):
             # The sleep holds git's output open: had it survived, git() would wait for it.
             git.git("-c", f"alias.wait=!echo $$ > {pid_file}; exec sleep 600", "wait",
                     cwd=repo, timeout_s=0.5)  # fmt: skip
-        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+        except BaseException as exc:
             errors.append(exc)
 
     waiting = threading.Thread(target=wait, daemon=True)

@@ -164,9 +164,14 @@ def run_open_for_claim(
     return run
 
 
+# In a one-task run's result: how many times a worker has taken it.
+DELIVERIES = "deliveries"
+
+
 def run_take(*, run_id: int, lease: timedelta, stage: str) -> AgentRun | None:
-    """Mark a one-task run (plan generation) running under a lease, at `stage`; None
-    when it has finished or another worker holds a live lease on it."""
+    """Mark a one-task run (plan generation) running under a lease, at `stage`, and
+    count the delivery; None when it has finished or another worker holds a live lease
+    on it."""
     with transaction.atomic():
         run_agent_lock(run_id=run_id)
         run = (
@@ -186,8 +191,8 @@ def run_take(*, run_id: int, lease: timedelta, stage: str) -> AgentRun | None:
         run.status = AgentRun.Status.RUNNING
         run.started_at = run.started_at or now
         run.heartbeat_at = now
-        run.lease_expires_at = now + lease
-        run.result = {**run.result, "stage": stage}
+        run.lease_expires_at = _lease(now, lease.total_seconds())
+        run.result = {**run.result, "stage": stage, DELIVERIES: run.result.get(DELIVERIES, 0) + 1}
         Agent.objects.filter(pk=run.agent_id).update(last_activity_at=now)
         run.save(
             update_fields=[
@@ -271,7 +276,7 @@ def run_progress(*, run: AgentRun, lease: timedelta, **result: object) -> AgentR
     extended by `lease`. A run that ended meanwhile (cancelled) is left alone."""
     run.result = {**run.result, **result}
     run.heartbeat_at = timezone.now()
-    run.lease_expires_at = run.heartbeat_at + lease
+    run.lease_expires_at = _lease(run.heartbeat_at, lease.total_seconds())
     AgentRun.objects.filter(pk=run.pk, status=AgentRun.Status.RUNNING).update(
         result=run.result, heartbeat_at=run.heartbeat_at, lease_expires_at=run.lease_expires_at
     )
