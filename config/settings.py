@@ -323,7 +323,7 @@ CELERY_BEAT_SCHEDULE = {
     # Runs whose worker died are re-delivered; external agents past their lease are fenced.
     "recover-stale-runs": {
         "task": "agents.tasks.recover_stale_runs",
-        "schedule": env.float("STALE_RUN_SWEEP_S", default=30.0),
+        "schedule": env.float("STALE_RUN_SWEEP_S", default=10.0),
     },
     # Worktrees of finished tasks, and folders left by a crash, are removed.
     "sweep-workspaces": {
@@ -391,7 +391,22 @@ if not isinstance(LLM_PRICES, dict) or not all(
 AGENT_TOOL_MODULES = env.list("AGENT_TOOL_MODULES", default=[])
 AGENT_MAX_TURNS = env.int("AGENT_MAX_TURNS", default=30)
 AGENT_STEP_MAX_RETRIES = env.int("AGENT_STEP_MAX_RETRIES", default=3)
+# A built-in run's lease while its work waits in a queue for a worker.
 AGENT_LEASE_SECONDS = env.int("AGENT_LEASE_SECONDS", default=600)
+# While a worker carries a run's work out, it renews a shorter lease every
+# WORKER_HEARTBEAT_S: a worker that dies loses the run within AGENT_WORKER_LEASE_S, and
+# the next sweep (STALE_RUN_SWEEP_S) delivers its work again.
+AGENT_WORKER_LEASE_S = env.float("AGENT_WORKER_LEASE_S", default=30.0)
+WORKER_HEARTBEAT_S = env.float("WORKER_HEARTBEAT_S", default=5.0)
+if not 0 < WORKER_HEARTBEAT_S * 2 <= AGENT_WORKER_LEASE_S:
+    raise ImproperlyConfigured("WORKER_HEARTBEAT_S must be at most half of AGENT_WORKER_LEASE_S.")
+# A plan generation's lease while it waits for the model; a worker's heartbeat renews it.
+PLANNING_LEASE_SECONDS = env.int("PLANNING_LEASE_SECONDS", default=600)
+# How many times a plan generation is delivered before it fails (its worker kept dying).
+PLANNING_MAX_DELIVERIES = env.int("PLANNING_MAX_DELIVERIES", default=3)
+# Work queued this long whose message never reached a worker (a broker outage) is sent
+# again by the sweep.
+QUEUED_RESEND_S = env.float("QUEUED_RESEND_S", default=60.0)
 # The Celery queue agent steps and dispatches go to.
 AGENT_QUEUE = env.str("AGENT_QUEUE", default="celery")
 # Each worker also serves the queue of its host, which gets the steps of runs whose

@@ -1,10 +1,13 @@
 """External agents: keys, claiming tasks under a lease, reporting, and finishing runs.
 
 Every function that takes more than one row lock takes them in one order: the agent, then
-the run, then the task. A claim locks its agent first, so one agent's concurrent requests
-queue behind each other, and picks its task with SKIP LOCKED, so different agents never
-wait for each other. On SQLite, where there is no row locking, the settings' IMMEDIATE
-transactions take the write lock before the first read, which serialises claims.
+the run, then the task. The agent's lock is FOR NO KEY UPDATE (runs.agent_lock), which the
+foreign-key checks of the rows a report inserts for the agent (FOR KEY SHARE, at commit)
+do not wait for: a report locks only its run. A claim locks its agent first, so one
+agent's concurrent requests queue behind each other, and picks its task with SKIP LOCKED,
+so different agents never wait for each other. On SQLite, where there is no row locking,
+the settings' IMMEDIATE transactions take the write lock before the first read, which
+serialises claims.
 
 A run is fenced by (run, attempt, lease): once its lease has expired or it has ended, a
 late completion from that attempt changes nothing.
@@ -124,7 +127,9 @@ def _check_lease_seconds(seconds: int) -> None:
 
 def _lock_agent(agent: Agent) -> Agent:
     locked = (
-        Agent.objects.select_for_update(of=("self",)).select_related("project").get(pk=agent.pk)
+        Agent.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("project")
+        .get(pk=agent.pk)
     )
     if locked.status == Agent.Status.TERMINATED:
         raise PermissionDeniedError(f"Agent {locked.name} is terminated.")

@@ -374,9 +374,12 @@ def test_claim_lease_length_is_validated(project, worker) -> None:
 
     assert claim(client, project, lease_seconds=1).status_code == 400
 
+    before = timezone.now()
     claimed = claim(client, project, lease_seconds=60)
+    after = timezone.now()
     run = AgentRun.objects.get(pk=claimed.data["run"]["id"])
-    assert timedelta(seconds=55) < run.lease_expires_at - timezone.now() <= timedelta(seconds=60)
+    lease = timedelta(seconds=60)
+    assert before + lease <= run.lease_expires_at <= after + lease
 
 
 # Heartbeats and leases ----------------------------------------------------------------
