@@ -249,14 +249,25 @@ def task_create(
     feature: Feature | None = None,
     sub_feature: SubFeature | None = None,
     depends_on: Iterable[Task] = (),
+    parent: Task | None = None,
     **fields: Any,
 ) -> Task:
-    """Create a task. A task inside a sub-feature takes its feature and wave.
+    """Create a task. A task inside a sub-feature takes its feature and wave; a subtask
+    (`parent` given) takes its parent's place.
 
-    Raises PlanError for links into another project or a dependency cycle.
+    Raises PlanError for links into another project, a dependency cycle, or a parent that
+    is itself a subtask.
     """
     task = Task(project=project, key=key, name=name)
     wave = fields.pop("wave", None)
+    if parent is not None:
+        _check_same_project(project, [parent], "parent")
+        if parent.parent_id is not None:
+            raise PlanError(
+                f"{parent.key} is a subtask: subtasks are one level deep.", field="parent"
+            )
+        task.parent = parent
+        feature, sub_feature = parent.feature, parent.sub_feature
 
     def derive(changed: list[str]) -> list[str]:
         _place_task(task, feature=feature, sub_feature=sub_feature)
