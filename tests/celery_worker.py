@@ -16,7 +16,9 @@ from kombu import Connection
 
 from config.celery import app as celery_app
 
-TIMEOUT_S = 30
+# A bound on a hung worker, not a speed check: a worker that starts Django and Celery on a
+# machine busy with other suites can take well over half a minute to deliver its first task.
+TIMEOUT_S = 180
 
 
 def _test_database_url() -> str:
