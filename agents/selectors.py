@@ -47,7 +47,7 @@ def tool_call_list(*, project: Project, completion_rows: bool = False) -> QueryS
 
     Only started rows unless `completion_rows`, so that each call appears once.
     """
-    calls = project.tool_calls.select_related("task", "completion")
+    calls = project.tool_calls.select_related("task", "agent", "completion")
     if not completion_rows:
         calls = calls.filter(started__isnull=True)
     return calls.order_by("-id")

@@ -10,6 +10,7 @@ from agents.views import (
     reviews,
     run_logs,
     runs,
+    tool_calls,
 )
 
 app_name = "agents"
@@ -34,6 +35,7 @@ urlpatterns = [
     ),
     path("projects/<slug:slug>/runs/<int:run_id>/diff/", run_logs.run_diff, name="run-diff"),
     path("projects/<slug:slug>/activity/", activity.activity, name="activity"),
+    path("projects/<slug:slug>/tool-calls/", tool_calls.tool_call_search, name="tool-calls"),
     path("projects/<slug:slug>/metrics/", activity.metrics, name="metrics"),
     path("projects/<slug:slug>/inbox/", inbox.inbox, name="inbox"),
     path("projects/<slug:slug>/inbox/count/", inbox.inbox_count, name="inbox-count"),

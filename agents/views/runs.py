@@ -22,7 +22,15 @@ from agents.models import Agent, AgentRun, AgentStep
 from agents.services import orchestrator
 from agents.services import runs as run_life
 from agents.views.agents import confinement_context
-from agents.views.run_display import CALL_FINISHED, ShownStep, pretty, shown_steps
+from agents.views.run_display import (
+    CALL_FINISHED,
+    ShownStep,
+    ShownToolCall,
+    place_on_timeline,
+    pretty,
+    reasoning_items,
+    shown_steps,
+)
 from agents.views.run_logs import log_context
 from core.errors import DomainError
 from core.htmx import (
@@ -161,6 +169,19 @@ def _step_settling(run: AgentRun, steps: list[AgentStep]) -> bool:
     return timezone.now() - run.finished_at < timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
 
 
+def _place_on_timeline(
+    run: AgentRun, steps: list[ShownStep], loose_calls: list[ShownToolCall]
+) -> None:
+    moments = [s.started_at for s in steps] + [c.at for c in loose_calls if c.at]
+    start = run.started_at or min(moments, default=None)
+    ends = [s.finished_at for s in steps if s.finished_at] + [
+        c.at + timedelta(milliseconds=c.duration_ms or 0) for c in loose_calls if c.at
+    ]
+    end = max([run.finished_at, *ends] if run.finished_at else ends, default=None)
+    if start is not None and end is not None:
+        place_on_timeline(steps, loose_calls, start=start, end=end)
+
+
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
@@ -199,8 +220,17 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
             unfinished.append(step)
         else:
             finished.append(step)
+    usage = selectors.run_usage(run=run)
+    for step in steps:
+        if step.number in usage.by_step:
+            step_usage = usage.by_step[step.number]
+            step.tokens = step_usage.tokens
+            step.cost = step_usage.cost if step_usage.cost_reports else None
+    if not fragment and not polling:
+        # An ended run's waterfall: every bar on the same scale, the run's whole span.
+        _place_on_timeline(run, steps, loose_calls)
     decisions = [
-        (decision, pretty(decision.reasoning) if decision.reasoning else "")
+        (decision, reasoning_items(decision.reasoning))
         for decision in selectors.run_decision_list(run=run)
     ]
     # The poll names what it has shown, so sections whose <details> a reader may have
@@ -225,7 +255,8 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
         "decisions_changed": request.GET.get("decisions") != decisions_seen or not polling,
         "loose_calls_seen": loose_calls_seen,
         "loose_calls_changed": request.GET.get("calls") != loose_calls_seen,
-        "usage": selectors.run_usage(run=run),
+        "usage": usage,
+        "external": run.agent.type == Agent.Type.EXTERNAL,
         "oob": fragment,
     }
     if not fragment:
