@@ -54,7 +54,9 @@ class ToolCallFilterSet(django_filters.FilterSet):
         model = ToolCall
         fields = ["tool_name", "agent", "run", "task", "status", "q"]
 
-    def filter_text(self, queryset: QuerySet[ToolCall], name: str, value: str) -> QuerySet[ToolCall]:
+    def filter_text(
+        self, queryset: QuerySet[ToolCall], name: str, value: str
+    ) -> QuerySet[ToolCall]:
         text = value.strip()
         if not text:
             return queryset

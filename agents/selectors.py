@@ -193,7 +193,9 @@ def run_usage(*, run: AgentRun) -> RunUsage:
     )
     usage: dict[str, Any] = dict.fromkeys(RunUsage.__dataclass_fields__, 0)
     usage["cost"] = 0.0
-    steps: dict[int, dict[str, Any]] = defaultdict(lambda: {"tokens": 0, "cost": 0.0, "cost_reports": 0})
+    steps: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {"tokens": 0, "cost": 0.0, "cost_reports": 0}
+    )
     for type_, value, metadata in rows:
         metadata = metadata if isinstance(metadata, dict) else {}
         step = metadata.get("step")

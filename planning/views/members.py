@@ -92,7 +92,9 @@ def member_role(request: AuthenticatedHtmxRequest, slug: str, membership_id: int
     if not form.is_valid():
         return _page(request, project, is_owner=True, error="Choose a role.", status=400)
     try:
-        services.membership_set(project=project, user=membership.user, role=form.cleaned_data["role"])
+        services.membership_set(
+            project=project, user=membership.user, role=form.cleaned_data["role"]
+        )
     except DomainError as exc:
         return _page(request, project, is_owner=True, error=exc.message, status=exc.status_code)
     messages.success(request, f"{membership.user.username} is now {form.cleaned_data['role']}.")

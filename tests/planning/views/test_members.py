@@ -114,7 +114,10 @@ def test_only_owners_change_members(client, project, user, role):
     assert "Change role" not in html and "Add member" not in html
     owner = ProjectMembership.objects.get(project=project, user=user)
     bob = UserFactory(username="bob")
-    assert client.post(url("project-member-add"), {"username": "bob", "role": "owner"}).status_code == 403
+    assert (
+        client.post(url("project-member-add"), {"username": "bob", "role": "owner"}).status_code
+        == 403
+    )
     assert client.post(url("project-member-role", owner.pk), {"role": "viewer"}).status_code == 403
     assert client.post(url("project-member-remove", owner.pk)).status_code == 403
     assert (role_of(project, user), role_of(project, bob)) == ("owner", None)
@@ -123,7 +126,9 @@ def test_only_owners_change_members(client, project, user, role):
 def test_a_member_of_another_project_is_not_found(browser, project, other_project):
     stranger = MembershipFactory(project=other_project, role="viewer", user=UserFactory())
     assert browser.post(url("project-member-remove", stranger.pk)).status_code == 404
-    assert browser.post(url("project-member-role", stranger.pk), {"role": "owner"}).status_code == 404
+    assert (
+        browser.post(url("project-member-role", stranger.pk), {"role": "owner"}).status_code == 404
+    )
     assert role_of(other_project, stranger.user) == "viewer"
 
 

@@ -118,7 +118,11 @@ def test_renaming_the_project_and_changing_its_mode_and_concurrency(browser, pro
     assert response.status_code == 200
     project.refresh_from_db()
     assert (project.name, project.description) == ("Crewboard 2", "The control plane.")
-    assert (project.mode, project.max_concurrent_runs, project.slug) == ("evolution", 5, "crewboard")
+    assert (project.mode, project.max_concurrent_runs, project.slug) == (
+        "evolution",
+        5,
+        "crewboard",
+    )
     assert "<h1>Crewboard 2" in response.content.decode()
 
 
