@@ -45,7 +45,7 @@ os.environ.setdefault(
     "STATICFILES_STORAGE", "django.contrib.staticfiles.storage.StaticFilesStorage"
 )
 
-import django
+import django  # noqa: E402
 
 django.setup()
 
