@@ -132,6 +132,19 @@ def agent_run_get(*, project: Project, run_id: int) -> AgentRun:
     return run
 
 
+def run_tool_call_get(*, project: Project, run_id: int, call_id: int) -> ToolCall:
+    """One tool call of the project's run (its started row, completion joined). Raises
+    Http404 for any other call."""
+    call = (
+        project.tool_calls.filter(run_id=run_id, pk=call_id, started__isnull=True)
+        .select_related("completion")
+        .first()
+    )
+    if call is None:
+        raise Http404("No such tool call in this run.")
+    return call
+
+
 def agent_step_list(*, run: AgentRun, after: int = 0) -> QuerySet[AgentStep]:
     """The run's steps numbered above `after`, in order."""
     return run.steps.filter(number__gt=after).order_by("number")

@@ -27,6 +27,7 @@ class ShownToolCall:
     at: datetime | None = None
     step: int | None = None
     bar: "Bar | None" = None
+    pk: int | None = None  # the started row's, for calls that were logged
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ def shown_call(started: ToolCall, *, ended: bool) -> ShownToolCall:
         duration_ms=completion.duration_ms if completion is not None else None,
         at=started.created_at,
         step=started.step,
+        pk=started.pk,
     )
 
 

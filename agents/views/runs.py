@@ -29,6 +29,7 @@ from agents.views.run_display import (
     place_on_timeline,
     pretty,
     reasoning_items,
+    shown_call,
     shown_steps,
 )
 from agents.views.run_logs import log_context
@@ -182,6 +183,10 @@ def _place_on_timeline(
         place_on_timeline(steps, loose_calls, start=start, end=end)
 
 
+# Up to this many tool calls, a run page carries every call's input and output.
+INLINE_CALLS = 50
+
+
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
@@ -226,6 +231,7 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
             step_usage = usage.by_step[step.number]
             step.tokens = step_usage.tokens
             step.cost = step_usage.cost if step_usage.cost_reports else None
+    calls_shown = sum(len(step.tool_calls) for step in steps) + len(loose_calls)
     if not fragment and not polling:
         # An ended run's waterfall: every bar on the same scale, the run's whole span.
         _place_on_timeline(run, steps, loose_calls)
@@ -257,12 +263,28 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
         "loose_calls_changed": request.GET.get("calls") != loose_calls_seen,
         "usage": usage,
         "external": run.agent.type == Agent.Type.EXTERNAL,
+        # A long trace sends each call's input and output when the call is opened.
+        "lazy_calls": calls_shown > INLINE_CALLS,
+        "calls_url": reverse("agents:run-detail", args=[project.slug, run.pk]) + "calls/",
         "oob": fragment,
     }
     if not fragment:
         context["goal"] = _goal(run)
         context.update(log_context(run))
     return render(request, template_name, context)
+
+
+@login_required
+@require_GET
+def run_tool_call(
+    request: AuthenticatedHtmxRequest, slug: str, run_id: int, call_id: int
+) -> HttpResponse:
+    """One logged tool call's input, output and error: what a long trace's call shows
+    when it is opened. Non-members get 404."""
+    project, _ = planning_selectors.project_for_user(user=request.user, slug=slug)
+    call = selectors.run_tool_call_get(project=project, run_id=run_id, call_id=call_id)
+    context = {"call": shown_call(call, ended=call.completion is not None)}
+    return render(request, "agents/run_detail.html#tool-call-body", context)
 
 
 def _run_action(

@@ -127,3 +127,43 @@ def test_an_external_run_uses_no_step_wording(browser, project):
     assert "claude-laptop works outside Crewboard" in html
     assert "<h2>Tool calls</h2>" in html
     assert "Waiting for the next step" not in html
+
+
+def long_run(project, calls: int):
+    run = AgentRunFactory(
+        agent=AgentFactory(project=project), status="succeeded", finished_at=timezone.now()
+    )
+    for i in range(calls):
+        tool_call(run, None, f"c{i}", "read_file", {"path": f"f{i}.py"}, status="succeeded")
+    return run
+
+
+def test_a_long_trace_sends_each_calls_body_when_it_is_opened(browser, project):
+    run = long_run(project, 51)
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert html.count('<code class="tool-name">read_file</code>') == 51
+    assert "f7.py" not in html  # not in the page: loaded when opened
+    first = run.tool_calls.filter(started__isnull=True).order_by("id").first()
+    body_url = f"{url('run-detail', project, run.pk)}calls/{first.pk}/"
+    assert f'hx-get="{body_url}" hx-trigger="toggle once"' in html
+    body = browser.get(body_url).content.decode()
+    assert "&quot;path&quot;: &quot;f0.py&quot;" in body
+    assert "<html" not in body
+
+
+def test_a_short_trace_carries_its_bodies(browser, project):
+    run = long_run(project, 50)
+    html = browser.get(url("run-detail", project, run.pk)).content.decode()
+    assert "&quot;path&quot;: &quot;f7.py&quot;" in html
+    assert "toggle once" not in html
+
+
+def test_a_calls_body_is_only_found_under_its_own_run(browser, project, other_project):
+    run, other_run = long_run(project, 1), long_run(project, 1)
+    call = run.tool_calls.filter(started__isnull=True).get()
+    assert browser.get(url("run-tool-call", project, other_run.pk, call.pk)).status_code == 404
+    stranger = long_run(other_project, 1)
+    stranger_call = stranger.tool_calls.filter(started__isnull=True).get()
+    answer = browser.get(url("run-tool-call", project, stranger.pk, stranger_call.pk))
+    assert answer.status_code == 404
+    assert browser.get(url("run-tool-call", project, run.pk, call.pk)).status_code == 200
