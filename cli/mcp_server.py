@@ -55,6 +55,7 @@ def task_markdown(task: dict[str, Any]) -> str:
         ("Priority", task.get("priority")),
         ("Feature", task.get("feature")),
         ("Sub-feature", task.get("sub_feature")),
+        ("Subtask of", task.get("parent")),
         ("Depends on", ", ".join(task.get("depends_on") or []) or None),
     ]
     lines += [f"- **{label}:** {value}" for label, value in facts if value]

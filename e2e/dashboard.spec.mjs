@@ -27,6 +27,8 @@ import {
   step,
   takeProblems,
   taskRow,
+  openPlan,
+  gotoTask,
   useBrowser,
 } from "./harness.mjs";
 
@@ -100,20 +102,34 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
   // Filled in by the plan step, used by the chat step.
   let nextTaskKey;
 
-  step("the demo project shows its plan tree: features, sub-features, tasks and waves", async () => {
+  step("the demo project shows its plan as an outline that opens: features, sub-features, tasks and waves", async () => {
     await page.locator("#project-table").getByRole("link", { name: DEMO_NAME, exact: true }).click();
     await page.waitForURL(projectUrl());
     assert.match(await page.locator("h1").innerText(), /Crewboard \(demo\)/);
     await assertCurrentTab("Plan");
 
-    const features = page.locator("section.plan > section.feature");
-    const subFeatures = page.locator("section.sub-feature");
-    const rows = page.locator("tr.task-row");
+    // Features come collapsed, with counts and progress; no task is on the page yet.
+    const features = page.locator("section.plan > details.feature");
     assert.ok((await features.count()) >= 2, "expected several features");
+    assert.equal(await page.locator("section.plan details[open]").count(), 0, "everything starts collapsed");
+    assert.equal(await page.locator("tr.task-row").count(), 0, "tasks load when opened");
+    assert.match(await features.first().locator("summary").innerText(), /\d+\/\d+ tasks? done/);
+    await shot("plan-collapsed");
+
+    // Opening a feature loads its sub-features, opening a sub-feature its tasks.
+    const first = features.first();
+    const bodyLoaded = nextResponse((r) => r.url().includes("/plan/features/") && r.status() === 200);
+    await first.locator(":scope > summary").click();
+    await bodyLoaded;
+    await first.locator("details.sub-feature").first().waitFor();
+    await openPlan();
+
+    const subFeatures = page.locator("details.sub-feature:not(.sub-feature--loose)");
+    const rows = page.locator("tr.task-row");
     assert.ok((await subFeatures.count()) >= 2, "expected several sub-features");
     assert.ok((await rows.count()) >= 5, "expected several tasks");
 
-    const waves = await page.locator("section.sub-feature .wave").allInnerTexts();
+    const waves = await page.locator("details.sub-feature .wave").allInnerTexts();
     assert.ok(waves.length > 0 && waves.every((w) => /^Wave \d+$/.test(w.trim())), `waves: ${waves}`);
     const headers = await page.locator("table.tasks").first().locator("thead th").allTextContents();
     const waveColumn = headers.findIndex((h) => h.trim() === "Wave");
@@ -149,8 +165,9 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
     });
 
     const saved = nextResponse((r) => r.url().endsWith("/status/") && r.request().method() === "POST");
+    // The summary's URL names the features whose headers it brings (?features=...).
     const summaryRefreshed = nextResponse(
-      (r) => r.url() === projectUrl() && r.request().headers()["hx-request"] === "true",
+      (r) => r.url().split("?")[0] === projectUrl() && r.request().headers()["hx-request"] === "true",
     );
     await select.selectOption("in_progress");
     assert.equal((await saved).status(), 200);
@@ -195,8 +212,9 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
     await page.waitForTimeout(900); // the swapped row fades from yellow
     await shot("task-status-changed");
 
-    await page.reload();
-    assert.equal(await taskRow(key).locator("select.status-select").inputValue(), "in_progress");
+    // A link to the task opens its feature and sub-feature, with its row in view.
+    const reopened = await gotoTask(projectUrl(), key);
+    assert.equal(await reopened.locator("select.status-select").inputValue(), "in_progress");
     nextTaskKey = await nextTaskOnPage();
   });
 
@@ -266,7 +284,8 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
 
       await progress.getByRole("link", { name: "Show the plan" }).click();
       await page.waitForURL(projectUrl());
-      await page.locator("section.feature h2", { hasText: "E2E browser checks" }).waitFor();
+      await page.locator("details.feature h2", { hasText: "E2E browser checks" }).waitFor();
+      await openPlan();
       await page.locator("tr.task-row", { hasText: "Log in through the browser" }).first().waitFor();
     },
     GENERATION_TIMEOUT,
@@ -310,6 +329,7 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
     const success = page.locator(".messages .message--success", { hasText: "Imported tasks.json" });
     await success.waitFor();
     assert.match(await success.innerText(), /version \d+/);
+    await openPlan();
     await page.locator("tr.task-row", { hasText: "E2E imported follow-up" }).waitFor();
     await page.evaluate(() => window.scrollTo(0, 0));
     await shot("import-succeeded");
@@ -387,6 +407,8 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
     await page.goto(`${BASE_URL}/projects/`);
     await page.locator("#project-table").getByRole("link", { name: CODING_NAME, exact: true }).click();
     await page.waitForURL(codingUrl());
+    assert.equal(await nextTaskOnPage(), "CALC-1");
+    await openPlan();
     assert.equal(await taskRow("CALC-1").locator("select.status-select").inputValue(), "pending");
     assert.equal(await nextTaskOnPage(), "CALC-1");
     await shot("coding-plan");
@@ -624,8 +646,8 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
       assert.match(output, new RegExp(`"confined": ${commandsConfined}`), output);
       await shot("coding-run-review", { fullPage: true });
 
-      await page.goto(codingUrl());
-      assert.equal(await taskRow("CALC-1").locator("select.status-select").inputValue(), "review");
+      const row = await gotoTask(codingUrl(), "CALC-1");
+      assert.equal(await row.locator("select.status-select").inputValue(), "review");
       assert.match(await page.locator("#task-review-waiting").innerText(), /^1 waits for review/);
       await shot("coding-plan-review");
     },

@@ -192,6 +192,30 @@ export async function openPanel(summaryText) {
   return details;
 }
 
+/**
+ * Opens every collapsed feature and sub-feature of the plan page, each loading its part
+ * (htmx) when opened, and waits until each has arrived. Features first, then the
+ * sub-features (and groups of loose tasks) their bodies brought.
+ */
+export async function openPlan() {
+  for (const kind of ["feature", "sub-feature"]) {
+    for (;;) {
+      const closed = page.locator(`section.plan details.${kind}:not([open])`).first();
+      if (!(await closed.count())) break;
+      const id = await closed.getAttribute("id");
+      const details = page.locator(`[id="${id}"]`);
+      await details.locator(":scope > summary").click();
+      await details.locator(":scope > div > p.htmx-indicator").waitFor({ state: "detached" });
+    }
+  }
+}
+
+/** Loads a plan page with the task `key` opened (its feature, sub-feature and page). */
+export async function gotoTask(planUrl, key) {
+  await page.goto(`${planUrl}?task=${encodeURIComponent(key)}`);
+  return taskRow(key);
+}
+
 /** A task's row in a project's plan. */
 export function taskRow(key) {
   return page.locator("tr.task-row").filter({

@@ -22,7 +22,7 @@ import {
   pageWidth,
   shot,
   step,
-  taskRow,
+  gotoTask,
   useBrowser,
 } from "./harness.mjs";
 
@@ -100,8 +100,7 @@ describe("Reviewing an agent's work", { concurrency: 1 }, () => {
   });
 
   step("the plan links a task in review to its review page: summary, checks and a readable diff", async () => {
-    await page.goto(planUrl());
-    const row = taskRow("REV-1");
+    const row = await gotoTask(planUrl(), "REV-1");
     assert.equal(await row.locator("select.status-select").inputValue(), "review");
     await row.getByRole("link", { name: "Review the diff" }).click();
     await page.waitForURL(reviewUrl("REV-1"));
@@ -285,8 +284,10 @@ describe("Reviewing an agent's work", { concurrency: 1 }, () => {
     assert.match(text, new RegExp(`${PRICING}:3 \\(old\\) Keep a note`));
     await shot("review-changes-requested", { fullPage: true });
 
-    await page.goto(planUrl());
-    assert.equal(await taskRow("REV-1").locator("select.status-select").inputValue(), "in_progress");
+    assert.equal(
+      await (await gotoTask(planUrl(), "REV-1")).locator("select.status-select").inputValue(),
+      "in_progress",
+    );
     assert.equal(git("rev-parse", "--abbrev-ref", "HEAD"), "main");
   });
 
@@ -294,7 +295,7 @@ describe("Reviewing an agent's work", { concurrency: 1 }, () => {
     "Approve and merge: the page follows the merge until the work is on main and the task is done",
     async () => {
       const before = git("rev-parse", "main");
-      await taskRow("REV-2").getByRole("link", { name: "Review the diff" }).click();
+      await (await gotoTask(planUrl(), "REV-2")).getByRole("link", { name: "Review the diff" }).click();
       await page.waitForURL(reviewUrl("REV-2"));
       assert.match(await page.locator(".pd-summary").innerText(), /^2 files changed/);
       await page.locator("#review-verdict").getByRole("button", { name: "Approve and merge" }).click();
@@ -322,8 +323,8 @@ describe("Reviewing an agent's work", { concurrency: 1 }, () => {
       assert.match(await page.locator("#review-history .review").first().innerText(), /^admin: Approve/);
       await shot("review-merged", { fullPage: true });
 
-      await page.goto(planUrl());
-      assert.equal(await taskRow("REV-2").locator("select.status-select").inputValue(), "done");
+      const mergedRow = await gotoTask(planUrl(), "REV-2");
+      assert.equal(await mergedRow.locator("select.status-select").inputValue(), "done");
     },
     MERGE_TIMEOUT,
   );

@@ -21,16 +21,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Left, Lower
 from django.http import Http404
 
-from planning import shapes
-from planning.analytics import (
-    CriticalPath,
-    FeatureProgress,
-    PlanRow,
-    TaskRow,
-    compute_waves,
-    critical_path,
-)
-from planning.graph import find_cycle
+from planning.analytics import FeatureProgress, TaskRow
 from planning.importers.document import (
     FeatureSpec,
     PlanDocument,
@@ -52,6 +43,8 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.outline import plan_stamp
+from planning.plan_graph import plan_graph
 
 CHAT_PREVIEW_CHARS = 120  # of a chat's opening question, on list pages
 
@@ -60,12 +53,14 @@ def project_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Project]:
     """Projects the user is a member of, with task progress counts."""
     if not user.is_authenticated:
         return Project.objects.none()
+    # One membership row per project, so the join with tasks counts each task once (no
+    # DISTINCT, which would sort every task of every project).
     return (
         Project.objects.filter(memberships__user=user)
         .select_related("owner")
         .annotate(
-            task_count=Count("tasks", distinct=True),
-            done_count=Count("tasks", filter=Q(tasks__status=Task.Status.DONE), distinct=True),
+            task_count=Count("tasks"),
+            done_count=Count("tasks", filter=Q(tasks__status=Task.Status.DONE)),
         )
         .order_by(Lower("name"), "id")
     )
@@ -128,9 +123,9 @@ def sub_feature_list(*, project: Project) -> QuerySet[SubFeature]:
 
 def task_list(*, project: Project) -> QuerySet[Task]:
     return (
-        project.tasks.select_related("feature", "sub_feature", "assigned_agent")
+        project.tasks.select_related("feature", "sub_feature", "assigned_agent", "parent")
         .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
-        .order_by("feature__position", "feature__key", "sub_feature__key", "position", "key")
+        .order_by("feature__position", "feature__key", "sub_feature__key", "position", "sort_key")
     )
 
 
@@ -138,17 +133,12 @@ def task_dependency_list(*, project: Project) -> QuerySet[TaskDependency]:
     return (
         TaskDependency.objects.filter(task__project=project)
         .select_related("task", "depends_on")
-        .order_by("task__key", "depends_on__key")
+        .order_by("task__sort_key", "depends_on__sort_key")
     )
 
 
-def task_ready_list(*, project: Project) -> QuerySet[Task]:
-    """Pending tasks whose dependencies, and whose plan's dependencies, are all done."""
-    return tasks_ready_only(Task.objects.filter(project=project))
-
-
-def tasks_ready_only(tasks: QuerySet[Task]) -> QuerySet[Task]:
-    """`tasks` narrowed to the ready ones, as task_ready_list defines them."""
+def _unblocked(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """`tasks` whose dependencies, plan dependencies and parent's dependencies are done."""
     unfinished_dependency = TaskDependency.objects.filter(task=OuterRef("pk")).exclude(
         depends_on__status=Task.Status.DONE
     )
@@ -161,14 +151,33 @@ def tasks_ready_only(tasks: QuerySet[Task]) -> QuerySet[Task]:
             Task.objects.filter(sub_feature=OuterRef("depends_on")).exclude(status=Task.Status.DONE)
         )
     )
+    # A subtask cannot start before its parent could: the parent is in progress, or
+    # its own dependencies are done.
+    unfinished_parent_dependency = (
+        TaskDependency.objects.filter(task=OuterRef("parent"))
+        .exclude(task__status=Task.Status.IN_PROGRESS)
+        .exclude(depends_on__status=Task.Status.DONE)
+    )
     return (
-        tasks.filter(status=Task.Status.PENDING)
-        .exclude(Exists(unfinished_dependency))
+        tasks.exclude(Exists(unfinished_dependency))
         .exclude(Exists(unfinished_plan))
+        .exclude(Exists(unfinished_parent_dependency))
     )
 
 
+def task_ready_list(*, project: Project) -> QuerySet[Task]:
+    """Pending tasks whose dependencies, whose plan's dependencies and (for a subtask)
+    whose parent's dependencies are all done."""
+    return tasks_ready_only(Task.objects.filter(project=project))
+
+
+def tasks_ready_only(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """`tasks` narrowed to the ready ones, as task_ready_list defines them."""
+    return _unblocked(tasks.filter(status=Task.Status.PENDING))
+
+
 STARTED_STATUSES = (Task.Status.IN_PROGRESS, Task.Status.REVIEW)
+NEXT_ORDER = ("priority_rank", "next_wave", "sort_key")
 
 
 def task_next_ready(*, project: Project) -> Task | None:
@@ -176,7 +185,13 @@ def task_next_ready(*, project: Project) -> Task | None:
 
     1. ready tasks (pending, every dependency and plan dependency done) of a sub-feature
        already in progress come first, so started plans get finished;
-    2. then higher priority, lower wave, fewer dependencies, and key.
+    2. then, as Task Master's `next` does, the subtasks of tasks in progress (pending or
+       in progress, their dependencies done);
+    3. then the other tasks that are not subtasks: pending ones, and tasks outside a
+       plan marked in progress that no agent holds and that could go on (Task Master
+       offers them again);
+    4. within each, higher priority, lower wave (tasks of a plan only), fewer
+       dependencies, and key in natural order (`2` before `10`).
 
     `checkpoint:*` tasks are returned like any other; `task.needs_human` tells the caller
     a person has to act. A few index-driven queries, whatever the plan size.
@@ -185,25 +200,58 @@ def task_next_ready(*, project: Project) -> Task | None:
     started_plans = project.sub_features.filter(
         Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
     ).values("id")
-    for candidates in (ready.filter(sub_feature_id__in=started_plans), ready):
-        # The best (priority, wave) comes off the index; only that group is counted for
-        # the fewest-dependencies rule. (As one statement with scalar subqueries,
-        # PostgreSQL plans it several times slower.)
-        best = (
-            candidates.order_by("priority_rank", "wave", "key")
-            .values("priority_rank", "wave")
+    # Tasks outside plans in progress: parents whose subtasks come first, and, when no
+    # agent holds them, candidates themselves.
+    in_progress = list(
+        project.tasks.filter(status=Task.Status.IN_PROGRESS, sub_feature__isnull=True).values_list(
+            "id", "assigned_agent_id"
+        )
+    )
+    started_parents = [task_id for task_id, _ in in_progress]
+    unheld = [task_id for task_id, agent_id in in_progress if agent_id is None]
+    resumable = _unblocked(Task.objects.filter(pk__in=unheld)) if unheld else None
+    stages: list[list[QuerySet[Task]]] = [[ready.filter(sub_feature_id__in=started_plans)]]
+    if started_parents:
+        subtasks = [ready.filter(parent_id__in=started_parents)]
+        if resumable is not None:
+            subtasks.append(resumable.filter(parent_id__in=started_parents))
+        stages.append(subtasks)
+    others = [ready.filter(parent__isnull=True)]
+    if resumable is not None:
+        others.append(resumable.filter(parent__isnull=True))
+    stages.append(others)
+    for stage in stages:
+        task = _best_of(stage)
+        if task is not None:
+            return task
+    return None
+
+
+def _best_of(candidate_sets: list[QuerySet[Task]]) -> Task | None:
+    # The best (priority, wave) comes off the index for each set; only that group is
+    # counted for the fewest-dependencies rule. (As one statement with scalar subqueries,
+    # PostgreSQL plans it several times slower.)
+    bests = [
+        best
+        for candidates in candidate_sets
+        if (best := candidates.order_by(*NEXT_ORDER).values("priority_rank", "next_wave").first())
+    ]
+    if not bests:
+        return None
+    group = min(bests, key=lambda b: (b["priority_rank"], b["next_wave"]))
+    winners = [
+        task
+        for candidates in candidate_sets
+        if (
+            task := candidates.filter(**group)
+            .annotate(dependency_count=Count("dependency_edges"))
+            .select_related("feature", "sub_feature", "assigned_agent", "parent")
+            .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
+            .order_by("dependency_count", "sort_key", "key")
             .first()
         )
-        if best is not None:
-            return (
-                candidates.filter(**best)
-                .annotate(dependency_count=Count("dependency_edges"))
-                .select_related("feature", "sub_feature", "assigned_agent")
-                .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
-                .order_by("dependency_count", "key")
-                .first()
-            )
-    return None
+    ]
+    return min(winners, key=lambda t: (t.dependency_count, t.sort_key, t.key))
 
 
 def task_dependency_count() -> Coalesce:
@@ -213,23 +261,40 @@ def task_dependency_count() -> Coalesce:
     return Coalesce(Subquery(edges.annotate(n=Count("pk")).values("n")), Value(0))
 
 
+def task_claimable_list(*, project: Project) -> QuerySet[Task]:
+    """Ready tasks an agent may take: a subtask only once its parent is in progress."""
+    started_parent = Task.objects.filter(pk=OuterRef("parent"), status=Task.Status.IN_PROGRESS)
+    return task_ready_list(project=project).filter(
+        Q(parent__isnull=True) | Q(Exists(started_parent))
+    )
+
+
 def task_ready_in_next_order(*, project: Project) -> QuerySet[Task]:
-    """Every ready task, in the order task_next_ready would pick them one after another:
-    tasks of started plans first, then priority, wave, fewer dependencies, key. A full
-    sort, for taking the first few; annotated with `dependency_count`."""
+    """Every claimable task, in the order task_next_ready would pick them one after
+    another: tasks of started plans first, then subtasks of tasks in progress, then
+    priority, wave, fewer dependencies, key. A full sort, for taking the first few;
+    annotated with `dependency_count`."""
     started_plans = SubFeature.objects.filter(project=project).filter(
         Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
     )
     return (
-        task_ready_list(project=project)
+        task_claimable_list(project=project)
         .annotate(
             outside_started_plan=Case(
                 When(sub_feature_id__in=started_plans.values("id"), then=Value(0)),
-                default=Value(1),
+                When(parent__isnull=False, then=Value(1)),
+                default=Value(2),
             ),
             dependency_count=task_dependency_count(),
         )
-        .order_by("outside_started_plan", "priority_rank", "wave", "dependency_count", "key")
+        .order_by(
+            "outside_started_plan",
+            "priority_rank",
+            "next_wave",
+            "dependency_count",
+            "sort_key",
+            "key",
+        )
     )
 
 
@@ -250,58 +315,6 @@ def sub_feature_dependency_graph(*, project: Project) -> dict[int, set[int]]:
     ).values_list("sub_feature_id", "depends_on_id"):
         graph[sub_id].add(depends_on_id)
     return graph
-
-
-@dataclass
-class SubFeatureNode:
-    sub_feature: SubFeature
-    tasks: list[Task] = field(default_factory=list)
-
-
-@dataclass
-class FeatureNode:
-    feature: Feature
-    sub_features: list[SubFeatureNode] = field(default_factory=list)
-    loose_tasks: list[Task] = field(default_factory=list)
-
-    @property
-    def task_count(self) -> int:
-        return len(self.loose_tasks) + sum(len(s.tasks) for s in self.sub_features)
-
-    @property
-    def done_count(self) -> int:
-        tasks = self.loose_tasks + [t for s in self.sub_features for t in s.tasks]
-        return sum(1 for t in tasks if t.status == Task.Status.DONE)
-
-
-@dataclass
-class PlanTree:
-    features: list[FeatureNode]
-    unassigned_tasks: list[Task]
-
-
-def plan_tree(*, project: Project) -> PlanTree:
-    """The plan as feature -> sub-feature -> task, built from three queries."""
-    features = list(project.features.order_by("position", "key"))
-    sub_features = list(project.sub_features.order_by("position", "key"))
-    tasks = list(
-        project.tasks.select_related("assigned_agent")
-        .annotate(dependency_count=Count("dependency_edges"))
-        .order_by("position", "key")
-    )
-    feature_nodes = {f.id: FeatureNode(feature=f) for f in features}
-    sub_nodes = {s.id: SubFeatureNode(sub_feature=s) for s in sub_features}
-    for sub in sub_features:
-        feature_nodes[sub.feature_id].sub_features.append(sub_nodes[sub.id])
-    unassigned: list[Task] = []
-    for task in tasks:
-        if task.sub_feature_id:
-            sub_nodes[task.sub_feature_id].tasks.append(task)
-        elif task.feature_id:
-            feature_nodes[task.feature_id].loose_tasks.append(task)
-        else:
-            unassigned.append(task)
-    return PlanTree(features=list(feature_nodes.values()), unassigned_tasks=unassigned)
 
 
 def plan_document(*, project: Project) -> PlanDocument:
@@ -394,6 +407,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 max_iterations=t.max_iterations,
                 extra=t.shaped_extra(),
                 depends_on=task_deps[t.id],
+                parent=task_keys[t.parent_id] if t.parent_id else None,
                 status=t.status,
             )
             for t in tasks
@@ -439,68 +453,67 @@ class PlanAnalytics:
     progress: list[FeatureProgress]
     task_cycle: list[str] | None
     plan_cycle: list[str] | None
+    # Tasks outside a plan (Task Master, Markdown) have waves of their own: their depth in
+    # the task dependency graph plus 1, the wave their rows show.
+    task_waves: dict[str, int] = field(default_factory=dict)
     # For showing the figures: task key -> (id, name), and the plans in plan order as
     # (key, name, feature key, declared wave).
     task_labels: dict[str, tuple[int, str]] = field(default_factory=dict)
     plans: list[tuple[str, str, str, int]] = field(default_factory=list)
 
 
+def _depth_waves(
+    task_ids: list[int], depends_on: dict[int, set[int]], keys: dict[int, str]
+) -> dict[str, int]:
+    """Key → 1 + the depth of the task in the (acyclic) dependency graph."""
+    waves: dict[int, int] = {}
+    for start in task_ids:
+        stack = [start]
+        while stack:
+            task_id = stack[-1]
+            if task_id in waves:
+                stack.pop()
+                continue
+            pending = [d for d in depends_on.get(task_id, ()) if d not in waves]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            waves[task_id] = 1 + max((waves[d] for d in depends_on.get(task_id, ())), default=0)
+    return {keys[task_id]: waves[task_id] for task_id in task_ids}
+
+
 def plan_analytics(*, project: Project) -> PlanAnalytics:
     """Waves, critical path, ready/blocked/done sets, progress per feature and cycle checks.
 
-    A plan with a dependency cycle gets no waves or critical path, only the cycle.
+    A plan with a dependency cycle gets no waves or critical path, only the cycle. The
+    graph figures come from the cache while the plan is unchanged (planning.plan_graph);
+    the sets list every task, for the API and the planning chat (pages read them a page
+    at a time: planning.analytics_pages).
     """
+    graph = plan_graph(project=project, stamp=plan_stamp(project=project))
     tasks = list(
         project.tasks.values_list(
             "id", "key", "status", "estimated_minutes", "sub_feature_id", "feature_id", "name"
         )
     )
-    keys = {row[0]: row[1] for row in tasks}
-    task_deps = task_dependency_graph(project=project)
     subs = list(
         project.sub_features.order_by(
             "feature__position", "feature__key", "position", "key"
-        ).values_list("id", "key", "feature__key", "wave", "files_modified", "name")
+        ).values_list("key", "feature__key", "wave", "name")
     )
-    sub_keys = {row[0]: row[1] for row in subs}
-    sub_deps = sub_feature_dependency_graph(project=project)
     features = list(project.features.values_list("id", "key", "name"))
-
-    task_cycle = find_cycle({keys[t]: [keys[d] for d in ds] for t, ds in task_deps.items()})
-    plan_cycle = find_cycle({sub_keys[s]: [sub_keys[d] for d in ds] for s, ds in sub_deps.items()})
-    waves: dict[str, int] = {}
-    wave_warnings: list[str] = []
-    path = CriticalPath(keys=[], minutes=0)
     task_rows = [
         TaskRow(
             key=key,
             status=status,
             estimated_minutes=minutes,
-            depends_on=tuple(sorted(keys[d] for d in task_deps.get(task_id, ()))),
-            plan=sub_keys.get(sub_id),
+            depends_on=(),
+            plan=None,
             feature=feature_id,
         )
-        for task_id, key, status, minutes, sub_id, feature_id, _ in tasks
+        for _, key, status, minutes, _, feature_id, _ in tasks
     ]
-    if plan_cycle is None:
-        report = compute_waves(
-            PlanRow(
-                key=key,
-                phase=phase,
-                declared_wave=wave,
-                depends_on=tuple(sub_keys[d] for d in sub_deps.get(sub_id, ())),
-                files_modified=tuple(
-                    shapes.SUB_FEATURE_FILES_MODIFIED.tolerant(
-                        files, default=list, where=f"plan {key}"
-                    )
-                ),
-            )
-            for sub_id, key, phase, wave, files, _ in subs
-        )
-        waves, wave_warnings = report.waves, report.warnings
-        if task_cycle is None:
-            plan_depends_on = {sub_keys[s]: [sub_keys[d] for d in ds] for s, ds in sub_deps.items()}
-            path = critical_path(task_rows, plan_depends_on)
 
     ready = set(task_ready_list(project=project).values_list("key", flat=True))
     by_status: dict[str, list[str]] = defaultdict(list)
@@ -528,19 +541,20 @@ def plan_analytics(*, project: Project) -> PlanAnalytics:
         for feature_id, key, name in features
     ]
     return PlanAnalytics(
-        waves=waves,
-        wave_warnings=wave_warnings,
-        critical_path=path.keys,
-        critical_path_minutes=path.minutes,
+        waves=graph.waves,
+        wave_warnings=graph.wave_warnings,
+        critical_path=graph.critical_path,
+        critical_path_minutes=graph.critical_path_minutes,
         ready=sorted(ready),
         blocked=blocked,
         done=sorted(by_status[Task.Status.DONE]),
         in_progress=sorted(by_status[Task.Status.IN_PROGRESS] + by_status[Task.Status.REVIEW]),
         progress=progress,
-        task_cycle=task_cycle,
-        plan_cycle=plan_cycle,
+        task_cycle=graph.task_cycle,
+        plan_cycle=graph.plan_cycle,
+        task_waves=graph.task_waves,
         task_labels={row[1]: (row[0], row[6]) for row in tasks},
-        plans=[(key, name, phase, wave) for _, key, phase, wave, _, name in subs],
+        plans=[(key, name, phase, wave) for key, phase, wave, name in subs],
     )
 
 

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from planning.views import analytics, chat, members, projects, settings, versions
+from planning.views import analytics, chat, members, plan, projects, settings, versions
 
 app_name = "planning"
 
@@ -16,6 +16,12 @@ urlpatterns = [
         projects.task_status,
         name="task-status",
     ),
+    path(
+        "projects/<slug:slug>/plan/features/<int:pk>/",
+        plan.plan_feature,
+        name="plan-feature",
+    ),
+    path("projects/<slug:slug>/plan/tasks/", plan.plan_tasks, name="plan-tasks"),
     path("projects/<slug:slug>/settings/", settings.project_settings, name="project-settings"),
     path("projects/<slug:slug>/members/", members.member_list, name="project-members"),
     path("projects/<slug:slug>/members/add/", members.member_add, name="project-member-add"),

@@ -88,6 +88,7 @@ def agent_task_add(
     feature: Feature | None = None,
     sub_feature: SubFeature | None = None,
     depends_on: Iterable[Task] = (),
+    parent: Task | None = None,
     **fields: Any,
 ) -> Task:
     """Add a task the agent discovered. Without a place, it joins the sub-feature (or
@@ -114,6 +115,7 @@ def agent_task_add(
         feature=feature,
         sub_feature=sub_feature,
         depends_on=depends_on,
+        parent=parent,
         extra=extra,
         **fields,
     )
@@ -121,23 +123,21 @@ def agent_task_add(
 
 @transaction.atomic
 def agent_subtask_add(*, agent: Agent, parent: Task, name: str, **fields: Any) -> Task:
-    """Add a subtask of `parent`, keyed `<parent>.<n>`.
-
-    A subtask is a task of the parent's feature and sub-feature that the parent depends
-    on, so the parent is ready only once its subtasks are done; `extra.parent` names it.
-    Raises as agent_task_add does.
+    """Add a subtask of `parent`, keyed `<parent>.<n>`, in its parent's place and, unless
+    given, with its parent's priority. As in Task Master, a subtask is ready once its
+    parent could start, and the subtasks of a task in progress come first in `next`.
+    Raises as agent_task_add does, and PlanError when `parent` is itself a subtask.
     """
-    subtask = agent_task_add(
+    fields.setdefault("priority", parent.priority)
+    return agent_task_add(
         agent=agent,
         name=name,
         key=_free_key(project_id=parent.project_id, stem=f"{parent.key}."),
         feature=parent.feature,
         sub_feature=parent.sub_feature,
-        extra={"parent": parent.key},
+        parent=parent,
         **fields,
     )
-    planning_services.task_add_dependency(task=parent, depends_on=subtask)
-    return subtask
 
 
 def agent_task_update(*, agent: Agent, task: Task, data: Mapping[str, Any]) -> Task:

@@ -178,7 +178,9 @@ def _set_sub_feature_links(
 
 def _lock_plan(project: Project) -> None:
     # Serialises concurrent graph edits of one project (PostgreSQL; SQLite locks the database).
-    Project.objects.select_for_update().filter(pk=project.pk).first()
+    # NO KEY: an insert elsewhere in the project still takes its foreign key's share lock
+    # on the row at commit, so it never deadlocks against this one.
+    Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
 
 
 def _cycle_message(cycle: list[int], keys: Mapping[int, str]) -> str:
@@ -247,14 +249,25 @@ def task_create(
     feature: Feature | None = None,
     sub_feature: SubFeature | None = None,
     depends_on: Iterable[Task] = (),
+    parent: Task | None = None,
     **fields: Any,
 ) -> Task:
-    """Create a task. A task inside a sub-feature takes its feature and wave.
+    """Create a task. A task inside a sub-feature takes its feature and wave; a subtask
+    (`parent` given) takes its parent's place.
 
-    Raises PlanError for links into another project or a dependency cycle.
+    Raises PlanError for links into another project, a dependency cycle, or a parent that
+    is itself a subtask.
     """
     task = Task(project=project, key=key, name=name)
     wave = fields.pop("wave", None)
+    if parent is not None:
+        _check_same_project(project, [parent], "parent")
+        if parent.parent_id is not None:
+            raise PlanError(
+                f"{parent.key} is a subtask: subtasks are one level deep.", field="parent"
+            )
+        task.parent = parent
+        feature, sub_feature = parent.feature, parent.sub_feature
 
     def derive(changed: list[str]) -> list[str]:
         _place_task(task, feature=feature, sub_feature=sub_feature)
@@ -365,12 +378,21 @@ def task_add_dependency(*, task: Task, depends_on: Task) -> TaskDependency:
     if cycle:
         keys = dict(Task.objects.filter(pk__in=cycle).values_list("id", "key"))
         raise PlanError(_cycle_message(cycle, keys), field="depends_on")
-    return TaskDependency.objects.create(task=task, depends_on=depends_on)
+    edge = TaskDependency.objects.create(task=task, depends_on=depends_on)
+    _touch_task(task.pk)
+    return edge
 
 
 @transaction.atomic
 def task_remove_dependency(*, edge: TaskDependency) -> None:
     edge.delete()
+    _touch_task(edge.task_id)
+
+
+def _touch_task(task_id: int) -> None:
+    # What a task waits on changes what is ready: live pages learn of it by the task's
+    # updated_at (planning.outline.plan_stamp).
+    Task.objects.filter(pk=task_id).update(updated_at=timezone.now())
 
 
 @transaction.atomic

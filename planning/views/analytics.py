@@ -1,6 +1,8 @@
 """The analytics page: progress per feature, computed against declared waves, the
-critical path and the ready, blocked, in-progress and done sets."""
+critical path and the ready, blocked, in-progress and done sets, each list a page at a
+time."""
 
+from collections import Counter
 from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
@@ -9,12 +11,19 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from core.htmx import AuthenticatedHtmxRequest
+from planning import analytics_pages as reads
 from planning import selectors
+from planning.outline import plan_stamp
+from planning.plan_graph import plan_graph
+
+PER_PAGE = 50
+# The critical path shows this many of its tasks; a longer one says how many more.
+CRITICAL_PATH_SHOWN = 100
 
 
 @dataclass
 class TaskLink:
-    """A task named on the analytics page; `pk` finds its row (`#task-<pk>`) on the plan."""
+    """A task named on the analytics page; `key` opens its row on the plan page."""
 
     key: str
     name: str
@@ -35,11 +44,48 @@ class WaveRow:
 
 
 @dataclass
+class Pager:
+    """Links to a list's neighbouring pages; each list keeps its own page parameter, so
+    paging one leaves the others where they are."""
+
+    page: reads.Slice
+    previous_url: str
+    next_url: str
+
+    @classmethod
+    def of(
+        cls, request: AuthenticatedHtmxRequest, param: str, page: reads.Slice, anchor: str
+    ) -> "Pager":
+        def url(number: int) -> str:
+            query = request.GET.copy()
+            query[param] = str(number)
+            return f"?{query.urlencode()}#{anchor}"
+
+        return cls(
+            page=page,
+            previous_url=url(page.previous_page_number) if page.has_previous else "",
+            next_url=url(page.next_page_number) if page.has_next else "",
+        )
+
+
+@dataclass
 class TaskSet:
     slug: str
     label: str
     help: str
+    count: int
+    pager: Pager
     tasks: list[TaskLink]
+    # Shown open when the person is paging through it.
+    open: bool
+
+
+TASK_SETS = [
+    ("ready", "Ready", "Pending, with every dependency done."),
+    ("blocked", "Blocked", "Marked blocked, or pending on a task or plan not yet done."),
+    ("in-progress", "In progress", "In progress or in review."),
+    ("done", "Done", ""),
+]
 
 
 @login_required
@@ -47,48 +93,77 @@ class TaskSet:
 def project_analytics(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """Progress per feature, computed against declared waves, the critical path and the
     ready/blocked/in-progress/done sets. A dependency cycle is named in place of the waves
-    and critical path it makes impossible. A constant number of queries, whatever the plan.
+    and critical path it makes impossible. Waves and the critical path are computed once
+    per change of the plan; every list shows one page. A constant number of queries,
+    whatever the plan.
     """
     project, _ = selectors.project_for_user(user=request.user, slug=slug)
-    analytics = selectors.plan_analytics(project=project)
-    tasks = {
-        key: TaskLink(key=key, name=name, pk=pk)
-        for key, (pk, name) in analytics.task_labels.items()
+    graph = plan_graph(project=project, stamp=plan_stamp(project=project))
+    counts = reads.state_counts(project=project)
+    params = request.GET
+
+    set_counts = {
+        "ready": counts.ready,
+        "blocked": counts.blocked,
+        "in-progress": counts.in_progress,
+        "done": counts.done,
     }
+    task_sets = []
+    for set_slug, label, help_text in TASK_SETS:
+        page = reads.Slice.of(
+            params.get(f"{set_slug}-page"), per_page=PER_PAGE, total=set_counts[set_slug]
+        )
+        rows = reads.task_set(project=project, name=set_slug).values_list("pk", "key", "name")
+        tasks = [TaskLink(key=k, name=n, pk=pk) for pk, k, n in rows[page.start : page.end]]
+        param = f"{set_slug}-page"
+        pager = Pager.of(request, param, page, f"tasks-{set_slug}")
+        task_sets.append(
+            TaskSet(set_slug, label, help_text, set_counts[set_slug], pager, tasks, param in params)
+        )
 
-    def links(keys: list[str]) -> list[TaskLink]:
-        return [tasks.get(key) or TaskLink(key=key, name="", pk=None) for key in keys]
+    progress_page = reads.Slice.of(
+        params.get("progress-page"), per_page=PER_PAGE, total=project.features.count()
+    )
+    progress = reads.feature_progress(
+        project=project, start=progress_page.start, end=progress_page.end
+    )
 
+    plans = reads.plan_rows(project=project)
+    waves_page = reads.Slice.of(
+        params.get("waves-page"), per_page=PER_PAGE, total=project.sub_features.count()
+    )
     wave_rows = [
         WaveRow(
-            key=key,
-            name=name,
-            feature=feature,
-            declared=wave,
-            computed=analytics.waves.get(key),
+            key=plan.key,
+            name=plan.name,
+            feature=plan.feature.key,
+            declared=plan.wave,
+            computed=graph.waves.get(plan.key),
         )
-        for key, name, feature, wave in analytics.plans
+        for plan in plans[waves_page.start : waves_page.end]
     ]
-    task_sets = [
-        TaskSet("ready", "Ready", "Pending, with every dependency done.", links(analytics.ready)),
-        TaskSet(
-            "blocked",
-            "Blocked",
-            "Marked blocked, or pending on a task or plan not yet done.",
-            links(analytics.blocked),
-        ),
-        TaskSet(
-            "in-progress", "In progress", "In progress or in review.", links(analytics.in_progress)
-        ),
-        TaskSet("done", "Done", "", links(analytics.done)),
+
+    shown_path = graph.critical_path[:CRITICAL_PATH_SHOWN]
+    labels = reads.task_labels(project=project, keys=shown_path)
+    critical_path = [
+        TaskLink(key=key, name=labels.get(key, (None, ""))[1], pk=labels.get(key, (None, ""))[0])
+        for key in shown_path
     ]
     context = {
         "project": project,
-        "analytics": analytics,
-        "has_cycle": bool(analytics.task_cycle or analytics.plan_cycle),
+        "graph": graph,
+        "has_cycle": bool(graph.task_cycle or graph.plan_cycle),
+        "wave_warnings": graph.wave_warnings[:PER_PAGE],
+        "wave_warnings_more": max(0, len(graph.wave_warnings) - PER_PAGE),
         "wave_rows": wave_rows,
-        "critical_path": links(analytics.critical_path),
+        "task_wave_counts": sorted(Counter(graph.task_waves.values()).items()),
+        "waves_pager": Pager.of(request, "waves-page", waves_page, "analytics-waves"),
+        "progress": progress,
+        "progress_pager": Pager.of(request, "progress-page", progress_page, "analytics-progress"),
+        "critical_path": critical_path,
+        "critical_path_length": len(graph.critical_path),
+        "critical_path_more": len(graph.critical_path) - len(shown_path),
         "task_sets": task_sets,
-        "task_total": len(tasks),
+        "task_total": counts.total,
     }
     return render(request, "planning/project_analytics.html", context)

@@ -5,11 +5,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import (
+    condition,
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
@@ -19,10 +24,10 @@ from core.htmx import (
     redirect_or_client_redirect,
     wants_fragment,
 )
-from planning import selectors, services
+from planning import outline, selectors, services
 from planning.forms import ProjectCreateForm, TaskStatusForm
 from planning.models import Project, Task
-from planning.views.project_page import project_detail_context
+from planning.views import project_page
 
 PROJECTS_PER_PAGE = 25
 
@@ -61,16 +66,36 @@ def _create_project(request: AuthenticatedHtmxRequest, form: ProjectCreateForm) 
     return None
 
 
+def _summary_etag(request: AuthenticatedHtmxRequest, slug: str) -> str | None:
+    """The live summary's ETag: the plan's change stamp (one query, which also checks
+    membership) and the features whose headers it brings. The whole page has none."""
+    if not wants_fragment(request):
+        return None
+    stamp = outline.plan_stamp_for_user(user=request.user, slug=slug)
+    if stamp is None:
+        return None  # not a member: the view answers 404
+    return f'"{stamp}-{request.GET.get("features", "")}"'
+
+
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
+@cache_control(private=True, no_cache=True)
+@condition(etag_func=_summary_etag)
 def project_detail(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
-    """The plan as a tree; htmx asks for `#plan-summary` again when a task changes."""
+    """The plan as an outline of collapsed features. htmx asks for `#plan-live` again
+    when a task changes, and every few seconds while work goes on: the summary, the
+    project's badge and the headers of the features shown. An unchanged plan answers
+    304 (ETag), after one query."""
     project, membership = selectors.project_for_user(user=request.user, slug=slug)
     template_name = "planning/project_detail.html"
     if wants_fragment(request):
-        template_name += "#plan-summary"
-    return render(request, template_name, project_detail_context(project, membership))
+        features = project_page.shown_features(project, request.GET.get("features", ""))
+        context = {"project": project, **project_page.summary_context(project, features)}
+        return render(request, template_name + "#plan-live", context)
+    return render(
+        request, template_name, project_page.project_detail_context(project, membership, request)
+    )
 
 
 @login_required
@@ -117,8 +142,5 @@ def task_status(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpR
 
 
 def _task_for_row(project: Project, key: str) -> Task:
-    # The row shows the same annotation plan_tree() gives each task.
-    tasks = selectors.task_list(project=project).annotate(
-        dependency_count=Count("dependency_edges", distinct=True)
-    )
-    return get_object_or_404(tasks, key=key)
+    # The row shows what the plan page's task groups show.
+    return get_object_or_404(outline.task_rows(project.tasks.all()), key=key)

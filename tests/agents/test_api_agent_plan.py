@@ -179,9 +179,17 @@ def test_an_agent_adds_the_tasks_and_subtasks_it_discovers(project, gsd_plan):
     )
 
     assert (first.data["key"], second.data["key"]) == ("01-01-T1.1", "01-01-T1.2")
-    assert first.data["extra"]["parent"] == "01-01-T1"
+    # Subtasks as Task Master has them: under their task, in its place, with its priority.
+    assert (first.data["parent"], second.data["parent"]) == ("01-01-T1", "01-01-T1")
+    assert first.data["sub_feature"] == "01-01"
+    assert first.data["priority"] == Task.objects.get(key="01-01-T1").priority
     parent = client.get(url(project, "agent/tasks/01-01-T1/")).data
-    assert sorted(parent["depends_on"]) == ["01-01-T1.1", "01-01-T1.2"]
+    assert parent["depends_on"] == []
+    nested = client.post(
+        url(project, "agent/tasks/01-01-T1.1/subtasks/"), {"name": "C"}, format="json"
+    )
+    assert nested.status_code == 400
+    assert "one level deep" in str(nested.data)
 
 
 def test_without_its_flag_an_agent_changes_no_task(project, gsd_plan):

@@ -132,7 +132,7 @@ def test_offline_generation_polls_until_done_then_shows_the_version(
     assert "Succeeded" in panel
     assert POLLING not in panel
     assert "Version 1" in panel
-    assert "F01-T2" in browser.get(detail_url(project)).content.decode()  # the generated tasks
+    assert "F01-T2" in browser.get(f"{detail_url(project)}?task=F01-T2").content.decode()
 
 
 def test_the_outcome_names_what_was_added(browser, project, django_capture_on_commit_callbacks):

@@ -159,16 +159,18 @@ def test_the_critical_path_lists_keys_in_order_with_total_minutes(browser, demo)
 def test_critical_path_keys_link_to_their_rows_on_the_plan_page(browser, demo):
     html = get_page(browser, demo)
     detail = reverse("planning:project-detail", args=[demo.slug])
-    plan_page = browser.get(detail).content.decode()
 
-    anchors = re.findall(
-        rf'href="{re.escape(detail)}#(task-\d+)"', section(html, "analytics-critical-path")
+    links = re.findall(
+        rf'href="{re.escape(detail)}\?task=([^"#]+)#(task-\d+)"',
+        section(html, "analytics-critical-path"),
     )
-    assert len(anchors) == len(DEMO_CRITICAL_PATH)
+    assert [key for key, _ in links] == DEMO_CRITICAL_PATH
     first = Task.objects.get(project=demo, key=DEMO_CRITICAL_PATH[0])
-    assert anchors[0] == f"task-{first.pk}"
-    for anchor in anchors:
-        assert f'id="{anchor}"' in plan_page
+    assert links[0][1] == f"task-{first.pk}"
+    for key, anchor in links:
+        # The link opens the task's feature and sub-feature, so its row is on the page.
+        plan_page = browser.get(f"{detail}?task={key}").content.decode()
+        assert f'<tr id="{anchor}"' in plan_page
 
 
 def test_a_longer_estimate_changes_the_critical_path(browser, demo):
@@ -299,16 +301,22 @@ def test_query_count_does_not_grow_with_the_plan(
         for earlier, later in itertools.pairwise(tasks)
     )
 
-    # session, user, membership, plan_analytics (tasks, task and plan dependencies,
-    # plans, features, ready tasks): names and declared waves come with it
-    with django_assert_max_num_queries(9):
+    # session, user, membership, the change stamp, the graph on a cache miss (tasks,
+    # task and plan dependencies, plans), counts by status, ready count, a page of each
+    # of the four task sets, features (count, page), plans (count, page), the names on
+    # the critical path
+    with django_assert_max_num_queries(20):
         html = get_page(browser, demo)
 
     assert f"{10 + extra} Tasks in all" in text(section(html, "analytics-counts"))
     assert f"0/{extra + 1}" in text(element(html, "progress-03", "tr"))
     if extra:
-        path = re.findall(r'class="key"[^>]*>([^<]+)</a>', section(html, "analytics-critical-path"))
-        assert path[0] == "EXTRA-000" and path[-1] == f"EXTRA-{extra - 1:03d}"
+        shown = section(html, "analytics-critical-path")
+        path = re.findall(r'class="key"[^>]*>([^<]+)</a>', shown)
+        # The first hundred of the path, and how many more.
+        assert path[0] == "EXTRA-000" and path[-1] == "EXTRA-099"
+        assert f"over {extra} tasks" in text(shown)
+        assert f"and {extra - 100} more tasks" in text(shown)
 
 
 def test_the_page_needs_no_inline_script_or_style(browser, demo):

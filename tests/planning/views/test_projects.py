@@ -240,6 +240,11 @@ def test_invalid_project_without_htmx_shows_the_whole_page_with_errors(browser, 
 # Project page -------------------------------------------------------------------------
 
 
+def tasks_url(project: Project, **group: object) -> str:
+    query = "&".join(f"{name}={value}" for name, value in group.items())
+    return reverse("planning:plan-tasks", args=[project.slug]) + "?" + query
+
+
 def test_project_page_shows_the_plan_tree(browser, project):
     feature = FeatureFactory(project=project, key="01", name="Data model")
     sub = SubFeatureFactory(feature=feature, key="01-08", name="Task schema", wave=3)
@@ -263,14 +268,19 @@ def test_project_page_shows_the_plan_tree(browser, project):
     )
 
     html = browser.get(detail_url(project)).content.decode()
-
     assert "Data model" in html
-    assert "Task schema" in html
-    assert "Wave 3" in html
-    assert "Add columns" in html
-    row = re.search(rf'<tr id="task-{task.pk}".*?</tr>', html, re.S).group(0)
+    assert "Add columns" not in html  # features come collapsed
+    body = browser.get(
+        reverse("planning:plan-feature", args=[project.slug, feature.pk]), **HTMX
+    ).content.decode()
+    assert "Task schema" in body
+    assert "Wave 3" in body
+    tasks = browser.get(tasks_url(project, sub_feature=sub.pk), **HTMX).content.decode()
+
+    assert "Add columns" in tasks
+    row = re.search(rf'<tr id="task-{task.pk}".*?</tr>', tasks, re.S).group(0)
     assert re.search(r'<td class="num">3</td>\s*<td class="num">1</td>', row)  # wave, deps
-    checkpoint_row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*01-08-T3.*?</tr>", html, re.S).group(0)
+    checkpoint_row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*01-08-T3.*?</tr>", tasks, re.S).group(0)
     assert "needs human" in checkpoint_row
     assert "needs human" not in row
 
@@ -278,7 +288,7 @@ def test_project_page_shows_the_plan_tree(browser, project):
 def test_project_page_calls_out_the_next_ready_task(browser, project):
     blocked = TaskFactory(project=project, key="A1", name="Blocked work", priority="high")
     TaskDependencyFactory(
-        task=blocked, depends_on=TaskFactory(project=project, key="A0", status="in_progress")
+        task=blocked, depends_on=TaskFactory(project=project, key="A0", status="review")
     )
     TaskFactory(project=project, key="B1", name="Ready work", priority="medium")
 
@@ -316,9 +326,9 @@ def test_project_page_links_to_agents_and_memory(browser, project):
 def test_editors_get_a_status_select_and_viewers_a_badge(client, project, viewer):
     task = TaskFactory(project=project, key="T1", status=Task.Status.REVIEW)
     client.force_login(project.owner)
-    owner_html = client.get(detail_url(project)).content.decode()
+    owner_html = client.get(tasks_url(project, unassigned=1), **HTMX).content.decode()
     client.force_login(viewer)
-    viewer_html = client.get(detail_url(project)).content.decode()
+    viewer_html = client.get(tasks_url(project, unassigned=1), **HTMX).content.decode()
 
     assert f'hx-post="{status_url(task)}"' in owner_html
     assert '<option value="review" selected>' in owner_html
@@ -347,14 +357,16 @@ def test_project_page_query_count_does_not_grow_with_tasks(
 ):
     build_plan(project, n_tasks)
 
-    # session, user, membership, plan tree (3), next task (best group in started plans,
-    # then overall; the task; its dependencies), latest planning run
-    with django_assert_max_num_queries(11):
+    # session, user, membership, task counts, next task (best group in started plans,
+    # then overall; the task; its dependencies), features (count, page, their task
+    # counts, their sub-feature counts), tasks outside a feature, latest planning run
+    with django_assert_max_num_queries(14):
         response = browser.get(detail_url(project))
 
     html = response.content.decode()
-    assert html.count('class="task-row') == n_tasks
-    assert "coder-1" in html
+    assert 'class="task-row' not in html  # tasks load when their group is opened
+    assert html.count('<details class="feature"') == 3
+    assert f"of {n_tasks} tasks done" in html
 
 
 # Task status --------------------------------------------------------------------------
@@ -461,7 +473,10 @@ def test_a_status_change_answers_with_the_statuses_it_rolled_up(browser, project
     sub = SubFeatureFactory(feature=feature)
     task = TaskFactory(project=project, key="T1", feature=feature, sub_feature=sub)
     page = browser.get(reverse("planning:project-detail", args=[project.slug])).content.decode()
-    assert f'<span id="sub-feature-{sub.pk}-status" class="badge badge--planned">' in page
+    body = browser.get(
+        reverse("planning:plan-feature", args=[project.slug, feature.pk]), **HTMX
+    ).content.decode()
+    assert f'<span id="sub-feature-{sub.pk}-status" class="badge badge--planned">' in body
     assert f'<span id="feature-{feature.pk}-status" class="badge badge--backlog">' in page
     assert '<span id="project-status" class="badge badge--planning">' in page
 

@@ -81,7 +81,10 @@ def test_uploading_a_gsd_zip_imports_the_plan_and_makes_a_version(browser, proje
     assert message.startswith("Imported planning.zip: added ")
     assert f"{DEMO_TASKS} tasks" in message
     assert message.endswith("; version 1")
-    assert "Repair mojibake" in html  # the plan tree shows the imported tasks
+    assert html.count('<details class="feature"') == 4  # the plan's features, collapsed
+    # A link to an imported task opens its feature and sub-feature, with its row.
+    task = Task.objects.get(project=project, name="Repair mojibake")
+    assert "Repair mojibake" in browser.get(f"{response.url}?task={task.key}").content.decode()
 
 
 def test_uploading_a_tasks_json_with_htmx_redirects_the_client(browser, project):
