@@ -1,11 +1,13 @@
 """FilterSets of the agents API's list endpoints.
 
-The agents pages do not use them: their lists (agents, runs, checkpoints) are paginated,
-not filtered, and the usage page sums metrics over its own `?days=` window.
+The tool-call search page uses ToolCallFilterSet too. The other agents pages do not:
+their lists (agents, runs, checkpoints) are paginated, not filtered, and the usage page
+sums metrics over its own `?days=` window.
 """
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
 
@@ -44,10 +46,30 @@ class ToolCallFilterSet(django_filters.FilterSet):
         method="filter_status",
         label="running (no completion yet), succeeded or failed",
     )
+    q = django_filters.CharFilter(
+        method="filter_text", label="Text in the tool's name, input, output or error"
+    )
 
     class Meta:
         model = ToolCall
-        fields = ["tool_name", "agent", "run", "task", "status"]
+        fields = ["tool_name", "agent", "run", "task", "status", "q"]
+
+    def filter_text(
+        self, queryset: QuerySet[ToolCall], name: str, value: str
+    ) -> QuerySet[ToolCall]:
+        text = value.strip()
+        if not text:
+            return queryset
+        # Input and output are JSON: searched as their text, on SQLite and PostgreSQL alike.
+        return queryset.alias(
+            input_text=Cast("input", TextField()),
+            output_text=Cast("completion__output", TextField()),
+        ).filter(
+            Q(tool_name__icontains=text)
+            | Q(input_text__icontains=text)
+            | Q(output_text__icontains=text)
+            | Q(completion__error__icontains=text)
+        )
 
     def filter_status(
         self, queryset: QuerySet[ToolCall], name: str, value: str

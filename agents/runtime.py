@@ -345,7 +345,12 @@ def _ask_model(
     delivery's reply was stored, and the started row it logged."""
     client = get_llm_client()
     usage = UsageContext(
-        project=run.project, agent=run.agent, run=run, task=run.task, purpose=STEP_PURPOSE
+        project=run.project,
+        agent=run.agent,
+        run=run,
+        task=run.task,
+        purpose=STEP_PURPOSE,
+        step=step.number,
     )
     completion = complete_for(
         client,

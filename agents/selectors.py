@@ -1,6 +1,7 @@
 """Read-side queries for agents. Every selector returns rows already joined for its caller."""
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,7 +47,7 @@ def tool_call_list(*, project: Project, completion_rows: bool = False) -> QueryS
 
     Only started rows unless `completion_rows`, so that each call appears once.
     """
-    calls = project.tool_calls.select_related("task", "completion")
+    calls = project.tool_calls.select_related("task", "agent", "completion")
     if not completion_rows:
         calls = calls.filter(started__isnull=True)
     return calls.order_by("-id")
@@ -131,6 +132,19 @@ def agent_run_get(*, project: Project, run_id: int) -> AgentRun:
     return run
 
 
+def run_tool_call_get(*, project: Project, run_id: int, call_id: int) -> ToolCall:
+    """One tool call of the project's run (its started row, completion joined). Raises
+    Http404 for any other call."""
+    call = (
+        project.tool_calls.filter(run_id=run_id, pk=call_id, started__isnull=True)
+        .select_related("completion")
+        .first()
+    )
+    if call is None:
+        raise Http404("No such tool call in this run.")
+    return call
+
+
 def agent_step_list(*, run: AgentRun, after: int = 0) -> QuerySet[AgentStep]:
     """The run's steps numbered above `after`, in order."""
     return run.steps.filter(number__gt=after).order_by("number")
@@ -153,6 +167,15 @@ def run_decision_list(*, run: AgentRun) -> QuerySet[DecisionLog]:
 
 
 @dataclass(frozen=True)
+class StepUsage:
+    """One step's model calls: their tokens and cost."""
+
+    tokens: int = 0
+    cost: float = 0.0
+    cost_reports: int = 0
+
+
+@dataclass(frozen=True)
 class RunUsage:
     llm_calls: int = 0
     tokens: int = 0
@@ -165,6 +188,8 @@ class RunUsage:
     unsplit_tokens: int = 0
     # Cost rows: none at all means nobody reported a cost (an external agent may not).
     cost_reports: int = 0
+    # By step number, for the calls recorded with their step (the step loop's).
+    by_step: dict[int, StepUsage] = field(default_factory=dict)
 
 
 def _as_int(value: Any) -> int:
@@ -174,14 +199,20 @@ def _as_int(value: Any) -> int:
 
 def run_usage(*, run: AgentRun) -> RunUsage:
     """The run's token use and cost: the sums of its token_usage and cost metrics (one
-    query, split into input, output and cached tokens from their metadata)."""
+    query, split into input, output and cached tokens from their metadata, and into the
+    steps the calls were made for)."""
     rows = run.metrics.filter(type__in=[Metric.Type.TOKEN_USAGE, Metric.Type.COST]).values_list(
         "type", "value", "metadata"
     )
     usage: dict[str, Any] = dict.fromkeys(RunUsage.__dataclass_fields__, 0)
     usage["cost"] = 0.0
+    steps: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {"tokens": 0, "cost": 0.0, "cost_reports": 0}
+    )
     for type_, value, metadata in rows:
         metadata = metadata if isinstance(metadata, dict) else {}
+        step = metadata.get("step")
+        per_step = steps[step] if isinstance(step, int) and not isinstance(step, bool) else None
         if type_ == Metric.Type.TOKEN_USAGE:
             usage["llm_calls"] += 1
             usage["tokens"] += round(value)
@@ -189,11 +220,17 @@ def run_usage(*, run: AgentRun) -> RunUsage:
                 usage[key] += _as_int(metadata.get(key))
             split = _as_int(metadata.get("input_tokens")) + _as_int(metadata.get("output_tokens"))
             usage["unsplit_tokens"] += max(0, round(value) - split)
+            if per_step is not None:
+                per_step["tokens"] += round(value)
         else:
             usage["cost"] += value
             usage["cost_reports"] += 1
             if metadata.get("priced") is False:
                 usage["unpriced_calls"] += 1
+            if per_step is not None:
+                per_step["cost"] += value
+                per_step["cost_reports"] += 1
+    usage["by_step"] = {number: StepUsage(**sums) for number, sums in steps.items()}
     return RunUsage(**usage)
 
 

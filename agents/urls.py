@@ -10,6 +10,7 @@ from agents.views import (
     reviews,
     run_logs,
     runs,
+    tool_calls,
 )
 
 app_name = "agents"
@@ -33,7 +34,13 @@ urlpatterns = [
         name="run-log-text",
     ),
     path("projects/<slug:slug>/runs/<int:run_id>/diff/", run_logs.run_diff, name="run-diff"),
+    path(
+        "projects/<slug:slug>/runs/<int:run_id>/calls/<int:call_id>/",
+        runs.run_tool_call,
+        name="run-tool-call",
+    ),
     path("projects/<slug:slug>/activity/", activity.activity, name="activity"),
+    path("projects/<slug:slug>/tool-calls/", tool_calls.tool_call_search, name="tool-calls"),
     path("projects/<slug:slug>/metrics/", activity.metrics, name="metrics"),
     path("projects/<slug:slug>/inbox/", inbox.inbox, name="inbox"),
     path("projects/<slug:slug>/inbox/count/", inbox.inbox_count, name="inbox-count"),

@@ -473,6 +473,48 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
     assert.equal(await form.getByLabel("Root path", { exact: true }).inputValue(), demoRoot);
   });
 
+  step("the Settings tab also holds the name, the mode with what it means, and the concurrency", async () => {
+    const form = page.locator("#project-settings-form");
+    const field = (label) => form.getByLabel(label, { exact: true });
+    assert.equal(await field("Name").inputValue(), CODING_NAME);
+    const mode = form.locator(".field", { has: page.getByLabel("Mode", { exact: true }) });
+    assert.match(await mode.locator(".help").innerText(), /Evolution: changes to an existing codebase/);
+    await field("Concurrent runs").fill("3");
+    await form.getByRole("button", { name: "Save settings" }).click();
+    await page.locator(".messages .message--success", { hasText: "Saved the project's settings." }).waitFor();
+    assert.equal(await form.getByLabel("Concurrent runs", { exact: true }).inputValue(), "3");
+  });
+
+  step("the Members tab: the owner adds a member, changes their role, and the last owner stays", async () => {
+    await openTab("Members", codingUrl("members/"));
+    const add = page.locator("#member-add-form");
+    // An unknown name: refused without saying whether such an account exists.
+    await add.getByLabel("Username", { exact: true }).fill("nobody-here");
+    expectRefusal("POST", codingUrl("members/add/"));
+    await add.getByRole("button", { name: "Add member" }).click();
+    await page.locator(".field-error", { hasText: "cannot be added. Check the username." }).waitFor();
+
+    await page.locator("#member-add-form").getByLabel("Username", { exact: true }).fill("riley");
+    await page.locator("#member-add-form").getByLabel("Role", { exact: true }).selectOption("viewer");
+    await page.locator("#member-add-form").getByRole("button", { name: "Add member" }).click();
+    await page.locator(".messages .message--success", { hasText: "Added riley as viewer." }).waitFor();
+
+    await page.getByLabel("Role of riley", { exact: true }).selectOption("editor");
+    await page.locator("#member-table tr", { hasText: "riley" }).getByRole("button", { name: "Change role" }).click();
+    await page.locator(".messages .message--success", { hasText: "riley is now editor." }).waitFor();
+
+    const ownerRow = page.locator("#member-table tr", { hasText: "admin" });
+    const removeOwner = await ownerRow.locator('form[action$="/remove/"]').getAttribute("action");
+    expectRefusal("POST", new URL(removeOwner, BASE_URL).href, 409);
+    await ownerRow.getByRole("button", { name: "Remove" }).click();
+    await page.locator(".form-errors", { hasText: "A project needs at least one owner." }).waitFor();
+    await shot("coding-members", { fullPage: true });
+
+    await page.locator("#member-table tr", { hasText: "riley" }).getByRole("button", { name: "Remove" }).click();
+    await page.locator(".messages .message--success", { hasText: "Removed riley from the project." }).waitFor();
+    assert.equal(await page.locator("#member-table tbody tr").count(), 1);
+  });
+
   function coderRow() {
     return page.locator("#agent-table tbody tr", {
       has: page.getByRole("cell", { name: "coder", exact: true }),

@@ -193,6 +193,8 @@ def attempt(
 
 def main(folder: Path) -> None:
     owner = get_user_model().objects.get(username="admin")
+    # Not a member of anything: the members test adds them to a project.
+    get_user_model().objects.create_user("riley")
     repo = repository(folder / "review-repo")
     project = planning_services.project_create(
         owner=owner,

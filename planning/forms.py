@@ -9,7 +9,7 @@ from django.core.validators import MinValueValidator
 
 from core.errors import DomainError
 from planning.importers import FORMATS
-from planning.models import Project, Task
+from planning.models import Project, ProjectMembership, Task
 from planning.services.projects import PROJECT_SETTINGS_FIELDS
 from planning.services.repositories import project_repository_check
 from planning.tool_options import enabled_tools_error, tool_options
@@ -29,8 +29,9 @@ class ProjectCreateForm(forms.ModelForm[Project]):
 
 
 class ProjectSettingsForm(forms.ModelForm[Project]):
-    """How agents work on the project's code. Whether the repository fields name a
-    usable repository is the service's check; the view puts its error on the field."""
+    """What the project is called and how agents work on its code. Whether the
+    repository fields name a usable repository is the service's check; the view puts its
+    error on the field."""
 
     enabled_tools = forms.MultipleChoiceField(
         required=False,
@@ -40,8 +41,9 @@ class ProjectSettingsForm(forms.ModelForm[Project]):
 
     class Meta:
         model = Project
-        fields = list(PROJECT_SETTINGS_FIELDS)
+        fields = ["name", "description", "mode", *PROJECT_SETTINGS_FIELDS]
         labels = {
+            "max_concurrent_runs": "Concurrent runs",
             "root_path": "Root path",
             "repository_url": "Repository URL",
             "max_qa_iterations": "Max QA iterations",
@@ -56,15 +58,17 @@ class ProjectSettingsForm(forms.ModelForm[Project]):
             "keep_branches": "Keep a task's branch after it is merged (it is deleted otherwise).",
         }
         widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
             "setup_command": forms.Textarea(attrs={"rows": 2, "placeholder": "make install"}),
             "verify_command": forms.Textarea(attrs={"rows": 2, "placeholder": "make test"}),
         }
 
     def __init__(self, *args: Any, can_write: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        qa = self.fields["max_qa_iterations"]
-        qa.validators.append(MinValueValidator(1))
-        qa.widget.attrs["min"] = 1
+        for name in ("max_qa_iterations", "max_concurrent_runs"):
+            at_least_one = self.fields[name]
+            at_least_one.validators.append(MinValueValidator(1))
+            at_least_one.widget.attrs["min"] = 1
         tools = self.fields["enabled_tools"]
         assert isinstance(tools, forms.MultipleChoiceField)
         tools.choices = self._tool_choices()
@@ -96,8 +100,9 @@ class ProjectAdminForm(forms.ModelForm[Project]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if "max_qa_iterations" in self.fields:
-            self.fields["max_qa_iterations"].validators.append(MinValueValidator(1))
+        for name in ("max_qa_iterations", "max_concurrent_runs"):
+            if name in self.fields:
+                self.fields[name].validators.append(MinValueValidator(1))
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -194,3 +199,12 @@ class ChatMessageForm(forms.Form):
             attrs={"rows": 3, "placeholder": "Ask about the plan, or ask for a change"}
         ),
     )
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=ProjectMembership.Role.choices, initial="editor")
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=ProjectMembership.Role.choices)

@@ -92,6 +92,11 @@ def membership_list(*, project: Project) -> QuerySet[ProjectMembership]:
     return project.memberships.select_related("user").order_by("user__username")
 
 
+def user_to_add(*, username: str) -> User | None:
+    """The active user called `username` (case-insensitively), or None."""
+    return User.objects.filter(username__iexact=username.strip(), is_active=True).first()
+
+
 def requirement_list(*, project: Project) -> QuerySet[Requirement]:
     return project.requirements.prefetch_related(
         Prefetch("features", queryset=Feature.objects.only("id", "key"))

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from planning.views import analytics, chat, plan, projects, settings, versions
+from planning.views import analytics, chat, members, plan, projects, settings, versions
 
 app_name = "planning"
 
@@ -23,6 +23,18 @@ urlpatterns = [
     ),
     path("projects/<slug:slug>/plan/tasks/", plan.plan_tasks, name="plan-tasks"),
     path("projects/<slug:slug>/settings/", settings.project_settings, name="project-settings"),
+    path("projects/<slug:slug>/members/", members.member_list, name="project-members"),
+    path("projects/<slug:slug>/members/add/", members.member_add, name="project-member-add"),
+    path(
+        "projects/<slug:slug>/members/<int:membership_id>/role/",
+        members.member_role,
+        name="project-member-role",
+    ),
+    path(
+        "projects/<slug:slug>/members/<int:membership_id>/remove/",
+        members.member_remove,
+        name="project-member-remove",
+    ),
     path("projects/<slug:slug>/analytics/", analytics.project_analytics, name="project-analytics"),
     path("projects/<slug:slug>/import/", versions.project_import, name="project-import"),
     path("projects/<slug:slug>/export/<str:fmt>/", versions.project_export, name="project-export"),

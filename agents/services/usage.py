@@ -26,6 +26,8 @@ class UsageContext:
     run: AgentRun | None = None
     task: Task | None = None
     purpose: str = ""
+    # The run's step the call was made for, so that a run's trace shows each step's cost.
+    step: int | None = None
 
 
 def usage_record(*, completion: Completion, context: UsageContext) -> list[Metric]:
@@ -50,7 +52,13 @@ def usage_rows(*, completion: Completion, context: UsageContext) -> list[Metric]
     links = log_links(context.project, agent, context.run, task)
     usage = completion.usage
     cost = cost_usd(completion.model, usage)
-    call = {"model": completion.model, "provider": completion.provider, "purpose": context.purpose}
+    call: dict[str, object] = {
+        "model": completion.model,
+        "provider": completion.provider,
+        "purpose": context.purpose,
+    }
+    if context.step is not None:
+        call["step"] = context.step
     tokens = {
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,

@@ -3,7 +3,7 @@
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -26,6 +26,16 @@ class ShownToolCall:
     duration_ms: int | None = None
     at: datetime | None = None
     step: int | None = None
+    bar: "Bar | None" = None
+    pk: int | None = None  # the started row's, for calls that were logged
+
+
+@dataclass(frozen=True)
+class Bar:
+    """Where something ran on the run's timeline, in thousandths of the run's span."""
+
+    x: int
+    width: int
 
 
 @dataclass
@@ -38,6 +48,15 @@ class ShownStep:
     started_at: datetime
     finished_at: datetime | None
     tool_calls: list[ShownToolCall] = field(default_factory=list)
+    bar: Bar | None = None
+    tokens: int | None = None
+    cost: float | None = None
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.finished_at is None:
+            return None
+        return round((self.finished_at - self.started_at) / timedelta(milliseconds=1))
 
 
 def pretty(value: Any) -> str:
@@ -90,6 +109,7 @@ def shown_call(started: ToolCall, *, ended: bool) -> ShownToolCall:
         duration_ms=completion.duration_ms if completion is not None else None,
         at=started.created_at,
         step=started.step,
+        pk=started.pk,
     )
 
 
@@ -164,3 +184,54 @@ def shown_steps(
     loose = [shown_call(call, ended=ended) for rows in by_step.values() for call in rows]
     loose.sort(key=lambda call: (call.at or timezone.now(), call.step or 0))
     return shown, loose
+
+
+def place_on_timeline(
+    steps: list[ShownStep], loose: list[ShownToolCall], *, start: datetime, end: datetime
+) -> None:
+    """Give each step and tool call its bar on the run's timeline from `start` to `end`,
+    so the run page reads as a waterfall. What has not finished runs to `end`."""
+    span = max((end - start) / timedelta(milliseconds=1), 1.0)
+
+    def bar(began: datetime | None, lasted_ms: float | None) -> Bar | None:
+        if began is None:
+            return None
+        x = min(max((began - start) / timedelta(milliseconds=1) / span * 1000, 0), 1000)
+        if lasted_ms is None:
+            lasted_ms = (end - began) / timedelta(milliseconds=1)
+        # At least a sliver, so a call of a few milliseconds still shows.
+        width = max(min(lasted_ms / span * 1000, 1000 - x), 3)
+        return Bar(x=round(min(x, 997)), width=round(width))
+
+    for step in steps:
+        ran = step.duration_ms
+        step.bar = bar(step.started_at, ran)
+        for call in step.tool_calls:
+            call.bar = bar(call.at, call.duration_ms)
+    for call in loose:
+        call.bar = bar(call.at, call.duration_ms)
+
+
+@dataclass(frozen=True)
+class ReasoningItem:
+    label: str
+    kind: str  # text (Markdown), list (of Markdown lines) or json
+    value: str | list[str]
+
+
+def reasoning_items(reasoning: Any) -> list[ReasoningItem]:
+    """A decision's reasoning to read as prose: its keys become labels ("risk_level" →
+    "Risk level"), strings and lists of plain values stay text, and anything deeper is
+    shown as indented JSON."""
+    if not isinstance(reasoning, dict):
+        return [ReasoningItem("", "text", reasoning)] if isinstance(reasoning, str) else []
+    items = []
+    for key, value in reasoning.items():
+        label = str(key).replace("_", " ").strip().capitalize()
+        if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+            items.append(ReasoningItem(label, "list", [str(v) for v in value]))
+        elif isinstance(value, str | int | float | bool):
+            items.append(ReasoningItem(label, "text", str(value)))
+        else:
+            items.append(ReasoningItem(label, "json", pretty(value)))
+    return items

@@ -22,7 +22,16 @@ from agents.models import Agent, AgentRun, AgentStep
 from agents.services import orchestrator
 from agents.services import runs as run_life
 from agents.views.agents import confinement_context
-from agents.views.run_display import CALL_FINISHED, ShownStep, pretty, shown_steps
+from agents.views.run_display import (
+    CALL_FINISHED,
+    ShownStep,
+    ShownToolCall,
+    place_on_timeline,
+    pretty,
+    reasoning_items,
+    shown_call,
+    shown_steps,
+)
 from agents.views.run_logs import log_context
 from core.errors import DomainError
 from core.htmx import (
@@ -161,6 +170,23 @@ def _step_settling(run: AgentRun, steps: list[AgentStep]) -> bool:
     return timezone.now() - run.finished_at < timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
 
 
+def _place_on_timeline(
+    run: AgentRun, steps: list[ShownStep], loose_calls: list[ShownToolCall]
+) -> None:
+    moments = [s.started_at for s in steps] + [c.at for c in loose_calls if c.at]
+    start = run.started_at or min(moments, default=None)
+    ends = [s.finished_at for s in steps if s.finished_at] + [
+        c.at + timedelta(milliseconds=c.duration_ms or 0) for c in loose_calls if c.at
+    ]
+    end = max([run.finished_at, *ends] if run.finished_at else ends, default=None)
+    if start is not None and end is not None:
+        place_on_timeline(steps, loose_calls, start=start, end=end)
+
+
+# Up to this many tool calls, a run page carries every call's input and output.
+INLINE_CALLS = 50
+
+
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
@@ -199,8 +225,18 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
             unfinished.append(step)
         else:
             finished.append(step)
+    usage = selectors.run_usage(run=run)
+    for step in steps:
+        if step.number in usage.by_step:
+            step_usage = usage.by_step[step.number]
+            step.tokens = step_usage.tokens
+            step.cost = step_usage.cost if step_usage.cost_reports else None
+    calls_shown = sum(len(step.tool_calls) for step in steps) + len(loose_calls)
+    if not fragment and not polling:
+        # An ended run's waterfall: every bar on the same scale, the run's whole span.
+        _place_on_timeline(run, steps, loose_calls)
     decisions = [
-        (decision, pretty(decision.reasoning) if decision.reasoning else "")
+        (decision, reasoning_items(decision.reasoning))
         for decision in selectors.run_decision_list(run=run)
     ]
     # The poll names what it has shown, so sections whose <details> a reader may have
@@ -225,13 +261,30 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
         "decisions_changed": request.GET.get("decisions") != decisions_seen or not polling,
         "loose_calls_seen": loose_calls_seen,
         "loose_calls_changed": request.GET.get("calls") != loose_calls_seen,
-        "usage": selectors.run_usage(run=run),
+        "usage": usage,
+        "external": run.agent.type == Agent.Type.EXTERNAL,
+        # A long trace sends each call's input and output when the call is opened.
+        "lazy_calls": calls_shown > INLINE_CALLS,
+        "calls_url": reverse("agents:run-detail", args=[project.slug, run.pk]) + "calls/",
         "oob": fragment,
     }
     if not fragment:
         context["goal"] = _goal(run)
         context.update(log_context(run))
     return render(request, template_name, context)
+
+
+@login_required
+@require_GET
+def run_tool_call(
+    request: AuthenticatedHtmxRequest, slug: str, run_id: int, call_id: int
+) -> HttpResponse:
+    """One logged tool call's input, output and error: what a long trace's call shows
+    when it is opened. Non-members get 404."""
+    project, _ = planning_selectors.project_for_user(user=request.user, slug=slug)
+    call = selectors.run_tool_call_get(project=project, run_id=run_id, call_id=call_id)
+    context = {"call": shown_call(call, ended=call.completion is not None)}
+    return render(request, "agents/run_detail.html#tool-call-body", context)
 
 
 def _run_action(

@@ -28,6 +28,7 @@ from planning.tool_options import enabled_tools_error
 # How agents work on the project's code, and how their work is reviewed and merged: the
 # settings page, the API and the admin all take these.
 PROJECT_SETTINGS_FIELDS = (
+    "max_concurrent_runs",
     "root_path",
     "repository_url",
     "base_branch",
@@ -114,6 +115,9 @@ def _check_settings(data: Mapping[str, Any], current: Project | None) -> None:
         problem = enabled_tools_error(data["enabled_tools"], already=already or [])
         if problem:
             raise DomainError(problem, field="enabled_tools")
+    runs = data.get("max_concurrent_runs")
+    if runs is not None and (not isinstance(runs, int) or isinstance(runs, bool) or runs < 1):
+        raise DomainError("max_concurrent_runs must be at least 1.", field="max_concurrent_runs")
     qa = data.get("max_qa_iterations")
     if qa is not None and (not isinstance(qa, int) or isinstance(qa, bool) or qa < 1):
         raise DomainError("max_qa_iterations must be at least 1.", field="max_qa_iterations")

@@ -178,6 +178,9 @@ def test_a_reply_that_cannot_be_stored_still_has_its_usage_recorded(run, fake_ll
     assert not ToolCall.objects.filter(run=run).exists()
     usage = Metric.objects.get(run=run, type="token_usage")
     assert (usage.value, usage.metadata["input_tokens"]) == (99, 90)
+    # Recorded with its step, so that the run's trace shows what each step cost.
+    assert usage.metadata["step"] == 1
+    assert Metric.objects.get(run=run, type="cost").metadata["step"] == 1
 
 
 def test_multi_turn_tool_use_then_finish(run, task, fake_llm, django_capture_on_commit_callbacks):

@@ -130,3 +130,18 @@ def test_fact_list_query_count_does_not_grow(
         response = browser.get(facts_url(project.slug))
 
     assert response.content.decode().count("by tester-1") == n_facts
+
+
+def test_what_was_learned_is_rendered_as_safe_markdown(browser, project):
+    MemoryFactFactory(
+        project=project,
+        subject="Runner",
+        body={
+            "learned": "Run `make test` **twice** <img src=x onerror=alert(1)>",
+            "confidence": 0.5,
+            "source": "ci",
+        },
+    )
+    html = browser.get(reverse("memory:fact-list", args=[project.slug])).content.decode()
+    assert "Run <code>make test</code> <strong>twice</strong>" in html
+    assert "<img" not in html

@@ -180,6 +180,7 @@ def test_adding_a_project_makes_its_owner_a_member(admin_client):
             "mode": "genesis",
             "status": "planning",
             "base_branch": "main",
+            "max_concurrent_runs": 2,
             "max_qa_iterations": 3,
             "default_executor": "builtin",
             "review": "human",

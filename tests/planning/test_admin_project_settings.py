@@ -55,6 +55,7 @@ def test_the_change_form_saves_the_coding_settings(admin_client, project, repo):
         ({"root_path": "{repo}", "base_branch": "dev"}, "base branch &#x27;dev&#x27; does not"),
         ({"repository_url": "ssh://host/x.git"}, "only local paths, file:// and https://"),
         ({"max_qa_iterations": 0}, "greater than or equal to 1"),
+        ({"max_concurrent_runs": 0}, "greater than or equal to 1"),
         ({"enabled_tools": '["nope"]'}, "Unknown tool &#x27;nope&#x27;"),
     ],
 )
@@ -89,6 +90,7 @@ def test_adding_a_project_from_a_repository_url_clones_it(admin_client, repo, se
             "status": "planning",
             "repository_url": f"file://{repo}",
             "base_branch": "main",
+            "max_concurrent_runs": 2,
             "max_qa_iterations": 3,
             "default_executor": "builtin",
             "review": "human",

@@ -145,3 +145,13 @@ def test_a_repository_url_that_cannot_be_read_creates_nothing(api, tmp_path, set
     assert message.startswith(f"repository_url {tmp_path}/nowhere cannot be read:")
     assert not Project.objects.filter(name="Shop").exists()
     assert entries(settings.REPOS_DIR) == []
+
+
+def test_concurrency_below_one_is_refused(api, project):
+    response = api.patch(
+        f"/api/v1/projects/{project.slug}/", {"max_concurrent_runs": 0}, format="json"
+    )
+    assert response.status_code == 400
+    assert "max_concurrent_runs" in response.content.decode()
+    project.refresh_from_db()
+    assert project.max_concurrent_runs == 2

@@ -1,7 +1,7 @@
 """The rows an agent run leaves behind (steps, tool calls, decisions and token use),
 written directly so the page tests control every one of them."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -22,10 +22,18 @@ def reply(content: str, *calls: tuple[str, str, str]) -> dict:
 
 
 def tool_call(
-    run: AgentRun, step: int | None, call_id: str, name: str, input: dict, **completion: object
+    run: AgentRun,
+    step: int | None,
+    call_id: str,
+    name: str,
+    input: dict,
+    at: datetime | None = None,
+    **completion: object,
 ) -> ToolCall:
-    """A started row and, when `completion` is given, its completion row (append-only)."""
+    """A started row (made `at` a moment, or now) and, when `completion` is given, its
+    completion row (append-only)."""
     started = ToolCall.objects.create(
+        created_at=at or timezone.now(),
         project=run.project,
         agent=run.agent,
         run=run,
@@ -57,6 +65,9 @@ def token_use(
         "output_tokens": output_tokens,
         "cached_input_tokens": kw.pop("cached", 0),
     }
+    step = kw.pop("step", None)
+    if step is not None:
+        metadata["step"] = step
     at = kw.pop("recorded_at", timezone.now())
     agent = kw.pop("agent", run.agent)
     Metric.objects.create(
@@ -74,7 +85,12 @@ def token_use(
         run=run,
         type=Metric.Type.COST,
         value=cost,
-        metadata={"model": metadata["model"], "currency": "USD", "priced": True},
+        metadata={
+            "model": metadata["model"],
+            "currency": "USD",
+            "priced": True,
+            **({"step": step} if step is not None else {}),
+        },
         recorded_at=at,
     )
 

@@ -448,3 +448,12 @@ def test_chat_pages_need_no_inline_script_or_style(browser, session, proposal):
         assert "javascript:" not in html, path
     fragment = browser.post(message_url("discard", proposal), **HTMX).content.decode()
     assert "style=" not in fragment and "<script" not in fragment
+
+
+def test_messages_are_rendered_as_safe_markdown(browser, session, fake_llm):
+    fake_llm.script(completion(json.dumps({"reply": "Next is `02-T1`, **the lease**."})))
+    chat_message_send(session=session, content="What is next? <script>alert(1)</script>")
+    html = browser.get(url("chat-detail", session.pk)).content.decode()
+    assert "<p>Next is <code>02-T1</code>, <strong>the lease</strong>.</p>" in html
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -1,4 +1,5 @@
-"""The project settings page: coding-run settings, checked against the real repository."""
+"""The project settings page: the project's name, description, mode and concurrency, and
+its coding-run settings, checked against the real repository."""
 
 import shutil
 from pathlib import Path
@@ -24,6 +25,10 @@ def repo(tmp_path: Path) -> Path:
 
 def form_data(**changes):
     data = {
+        "name": "Crewboard",
+        "description": "",
+        "mode": "genesis",
+        "max_concurrent_runs": "2",
         "root_path": "",
         "repository_url": "",
         "base_branch": "main",
@@ -50,6 +55,10 @@ def test_the_page_shows_every_setting(browser, project, django_assert_max_num_qu
     html = response.content.decode()
     assert response.status_code == 200
     for name in (
+        "name",
+        "description",
+        "mode",
+        "max_concurrent_runs",
         "root_path",
         "repository_url",
         "base_branch",
@@ -67,6 +76,8 @@ def test_the_page_shows_every_setting(browser, project, django_assert_max_num_qu
     assert 'value="shell_test"' in html
     assert "shell_test (high risk)" in html
     assert "Claude Code" in html
+    # What each mode means is said next to it.
+    assert "Evolution: changes to an existing codebase" in html
     assert "<script>" not in html  # strict CSP: no inline script
 
 
@@ -93,6 +104,44 @@ def test_saving_the_settings(browser, project, repo):
     assert (project.enabled_tools, project.default_executor) == (["shell_test"], "codex")
 
 
+def test_renaming_the_project_and_changing_its_mode_and_concurrency(browser, project):
+    response = browser.post(
+        url("project-settings"),
+        form_data(
+            name="Crewboard 2",
+            description="The control plane.",
+            mode="evolution",
+            max_concurrent_runs="5",
+        ),
+        follow=True,
+    )
+    assert response.status_code == 200
+    project.refresh_from_db()
+    assert (project.name, project.description) == ("Crewboard 2", "The control plane.")
+    assert (project.mode, project.max_concurrent_runs, project.slug) == (
+        "evolution",
+        5,
+        "crewboard",
+    )
+    assert "<h1>Crewboard 2" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"name": ""}, "This field is required."),
+        ({"mode": "sideways"}, "Select a valid choice."),
+        ({"max_concurrent_runs": "0"}, "greater than or equal to 1"),
+    ],
+)
+def test_bad_project_fields_show_on_their_field_and_save_nothing(browser, project, changes, error):
+    response = browser.post(url("project-settings"), form_data(**changes), **HTMX)
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    saved = Project.objects.get(pk=project.pk)
+    assert (saved.name, saved.mode, saved.max_concurrent_runs) == ("Crewboard", "genesis", 2)
+
+
 def test_an_htmx_save_redirects_the_client(browser, project, repo):
     response = browser.post(url("project-settings"), form_data(root_path=str(repo)), **HTMX)
     assert response.status_code == 200
@@ -103,8 +152,8 @@ def test_a_root_path_that_is_not_a_checkout_shows_on_its_field_and_saves_nothing
     browser, project, tmp_path, django_assert_max_num_queries
 ):
     # session, user, membership with its project, and the form's check of the project's
-    # four constraints (each in a savepoint): nothing is written
-    with django_assert_max_num_queries(15):
+    # constraints on the fields it shows (each in a savepoint): nothing is written
+    with django_assert_max_num_queries(18):
         response = browser.post(
             url("project-settings"),
             form_data(root_path=str(tmp_path), verify_command="make test"),
