@@ -33,10 +33,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-# Python puts this script's folder first on the path, where bench/mcp.py would hide the
-# mcp package the app imports; the project's root goes there instead.
 BENCH_DIR = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
 sys.path.insert(0, str(BENCH_DIR.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
