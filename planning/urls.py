@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from planning.views import analytics, chat, plan, projects, settings, versions
+from planning.views import analytics, board, chat, plan, projects, settings, versions
 
 app_name = "planning"
 
@@ -16,6 +16,12 @@ urlpatterns = [
         projects.task_status,
         name="task-status",
     ),
+    path(
+        "projects/<slug:slug>/tasks/<path:key>/move/",
+        board.task_move,
+        name="task-move",
+    ),
+    path("projects/<slug:slug>/board/", board.project_board, name="project-board"),
     path(
         "projects/<slug:slug>/plan/features/<int:pk>/",
         plan.plan_feature,
