@@ -97,6 +97,8 @@ say "Bootstrapping a throwaway database in $TMP"
 "$BIN/python" manage.py bootstrap --verbosity 0 --password-file "$TMP/admin-password.txt"
 # The review tests' project: a repository of its own and two tasks waiting for review.
 REVIEW_REPO="$("$BIN/python" e2e/seed_review.py "$TMP")"
+# The board tests' project: three tasks to do, one waiting for another.
+"$BIN/python" e2e/seed_board.py
 
 say "Starting gunicorn + Celery worker (Procfile's web and worker, honcho) on $BASE_URL"
 # Only web and worker: the tests need no beat, and beat's schedule file lives in the
@@ -137,7 +139,7 @@ if ! grep -q '\.> host\.' "$TMP/server.log"; then
 fi
 
 # 4. The browser tests, one file after the other.
-say "Browser tests (node --test e2e/dashboard.spec.mjs e2e/review.spec.mjs)"
+say "Browser tests (node --test e2e/dashboard.spec.mjs e2e/review.spec.mjs e2e/board.spec.mjs)"
 status=0
 (
 	cd e2e
@@ -145,7 +147,7 @@ status=0
 		ADMIN_PASSWORD_FILE="$TMP/admin-password.txt" \
 		REVIEW_REPO="$REVIEW_REPO" \
 		CHROMIUM="$CHROMIUM" \
-		node --test --test-concurrency=1 --test-reporter=spec dashboard.spec.mjs review.spec.mjs
+		node --test --test-concurrency=1 --test-reporter=spec dashboard.spec.mjs review.spec.mjs board.spec.mjs
 ) || status=$?
 
 # A traceback in gunicorn or the worker is a failure even when every page looked right

@@ -64,6 +64,9 @@ document.addEventListener("DOMContentLoaded", () => {
       filter: "select, button, a, input, label",
       preventOnFilter: false,
       animation: 0,
+      // Mouse and touch events rather than native drag and drop: the same on every browser,
+      // and a drag can be driven like any pointer.
+      forceFallback: true,
       onEnd: move,
     });
   });
