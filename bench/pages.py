@@ -19,7 +19,7 @@ nothing changed: it must answer 304.
     .venv/bin/python bench/pages.py                      # SQLite
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crewboard .venv/bin/python bench/pages.py
 
-To measure another page, add a Page to PAGES (board, task page and run trace go there).
+To measure another page, add a Page to PAGES (the task page and run trace go there).
 """
 
 import json
@@ -125,6 +125,13 @@ PAGES: list[Page] = [
         HTMX,
     ),
     Page("plan_summary", lambda s: _url("planning:project-detail", s.taskmaster.slug), HTMX),
+    Page("board", lambda s: _url("planning:project-board", s.taskmaster.slug)),
+    Page("board_gsd_filtered", lambda s: _url("planning:project-board", s.gsd.slug) + "?q=1"),
+    Page(
+        "board_column_more",
+        lambda s: _url("planning:project-board", s.taskmaster.slug) + "?column=todo&page=50",
+        HTMX,
+    ),
     Page("analytics_page", lambda s: _url("planning:project-analytics", s.taskmaster.slug)),
     Page("analytics_page_gsd", lambda s: _url("planning:project-analytics", s.gsd.slug)),
     Page("api_analytics", lambda s: f"/api/v1/projects/{s.taskmaster.slug}/analytics/"),

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from planning.views import analytics, board, chat, plan, projects, settings, versions
+from planning.views import analytics, board, chat, plan, projects, settings, tasks, versions
 
 app_name = "planning"
 
@@ -22,6 +22,21 @@ urlpatterns = [
         name="task-move",
     ),
     path("projects/<slug:slug>/board/", board.project_board, name="project-board"),
+    path(
+        "projects/<slug:slug>/tasks/<path:key>/edit/",
+        tasks.task_edit,
+        name="task-edit",
+    ),
+    path(
+        "projects/<slug:slug>/tasks/<path:key>/dependencies/",
+        tasks.task_dependency_add,
+        name="task-dependency-add",
+    ),
+    path(
+        "projects/<slug:slug>/tasks/<path:key>/dependencies/<int:pk>/remove/",
+        tasks.task_dependency_remove,
+        name="task-dependency-remove",
+    ),
     path(
         "projects/<slug:slug>/plan/features/<int:pk>/",
         plan.plan_feature,
@@ -65,4 +80,6 @@ urlpatterns = [
         chat.chat_message_discard,
         name="chat-message-discard",
     ),
+    # Last: a key may hold slashes, so the task's page must not shadow the paths above.
+    path("projects/<slug:slug>/tasks/<path:key>/", tasks.task_detail, name="task-detail"),
 ]

@@ -92,6 +92,7 @@ def test_a_card_shows_priority_agent_branch_qa_and_markers(browser, project):
     assert "3 QA rounds" in card_html
     assert "1 dep" in card_html
     assert "Waiting" in card_html
+    assert reverse("planning:task-detail", args=[project.slug, "B"]) in card_html
 
 
 def test_filters_narrow_every_column_and_stay_in_the_url(browser, project):
