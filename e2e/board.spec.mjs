@@ -33,7 +33,7 @@ describe("The board", { concurrency: 1 }, () => {
   useBrowser("board");
 
   step("log in and open the board from the project's tabs", async () => {
-    await page.goto(`${BASE_URL}/accounts/login/?next=/projects/${SLUG}/`);
+    await page.goto(`${BASE_URL}/accounts/login/`);
     await logIn();
     await page.goto(`${BASE_URL}/projects/${SLUG}/`);
     await page.locator("nav.tabs").getByRole("link", { name: "Board", exact: true }).click();
