@@ -11,12 +11,13 @@ PORT ?= 8000
 INSTALLED := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help run install test lint format migrate bootstrap clean browser-test tools tools-npm tools-debian
+.PHONY: help run install test lint format migrate bootstrap clean browser-test fuzz tools tools-npm tools-debian
 
 help:
 	@echo "make run [PORT=8000]  install, migrate, create the admin user, start web + worker"
 	@echo "make test [ARGS=...]  run the test suite (set DATABASE_URL/REDIS_URL for PostgreSQL + Redis)"
 	@echo "make browser-test     headless Chromium tests of the dashboard against a throwaway server (e2e/)"
+	@echo "make fuzz             schemathesis against the REST API of a throwaway server on PostgreSQL (fuzz/)"
 	@echo "make install          create .venv and install the project with its dev tools"
 	@echo "make tools            install what agents run: bubblewrap (Debian) and the coding CLIs (npm, under var/tools/)"
 	@echo "make lint             ruff check + ruff format --check + lint-imports + mypy"
@@ -62,6 +63,12 @@ test: install
 # tests and stops the servers. Screenshots land in e2e/screenshots/.
 browser-test: install
 	bash e2e/run.sh
+
+# gunicorn on a free port with a throwaway PostgreSQL database (FUZZ_DATABASE_URL), the
+# demo project, a token and an agent key; schemathesis's four phases as both. Fails on
+# any 5xx or response off the schema.
+fuzz: install
+	bash fuzz/run.sh
 
 # The npm CLIs that agents run (codex) and that plan import/MCP features use, at the
 # versions pinned by tools/package-lock.json, in a cache under var/tools/. Compares the

@@ -317,11 +317,14 @@ def _interrupted(started: ToolCall) -> ToolCall:
 
 
 def _lock_run(run: AgentRun) -> str:
-    """Lock the run and read what cancel and pause change: the run's status (set on
-    `run`) and its project's, which is returned. The rest of the run is as the step
-    loaded it."""
+    """Lock the run, after its agent (the step may end the run, which frees the agent),
+    and read what cancel and pause change: the run's status (set on `run`) and its
+    project's, which is returned. The rest of the run is as the step loaded it."""
+    statements = step_statements(connection.vendor)
     with prepared_cursor() as cursor:
-        cursor.execute(step_statements(connection.vendor).lock_run, (run.pk,))
+        if connection.features.has_select_for_update:
+            cursor.execute(statements.lock_agent, (run.agent_id,))
+        cursor.execute(statements.lock_run, (run.pk,))
         run.status, project_status = cursor.fetchone()
     return str(project_status)
 

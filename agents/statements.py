@@ -97,7 +97,7 @@ def lock_for_claim(vendor: str) -> str:
         f'WHERE {agent}."id" = %s'
     )
     if vendor == "postgresql":
-        sql += f" FOR UPDATE OF {agent}"
+        sql += f" FOR NO KEY UPDATE OF {agent}"
     return sql
 
 
@@ -122,6 +122,7 @@ class StepStatements(NamedTuple):
     tool_results: str
     replies: str
     store_reply: str
+    lock_agent: str
     lock_run: str
     lock_tool_call: str
     completion: str
@@ -182,6 +183,11 @@ def step_statements(vendor: str) -> StepStatements:
         ),
         # The first reply stored wins; a duplicate delivery uses it.
         store_reply=f'UPDATE {step} SET "reply" = %s WHERE "id" = %s AND "reply" IS NULL',
+        # The run's agent, locked before the run as every path takes them (agent id).
+        lock_agent=(
+            f'SELECT "id" FROM {agent} WHERE "id" = %s'
+            + (" FOR NO KEY UPDATE" if for_update else "")
+        ),
         # What cancel and pause change: the run's status and its project's.
         lock_run=(
             f'SELECT r."status", p."status" FROM {run} r '

@@ -41,7 +41,8 @@ def run_step(self: Task[Any, Any], run_id: int, number: int) -> None:
     backoff and jitter, then the run fails with the error, where a person can see it and
     retry the run."""
     try:
-        step_execute(run_id=run_id, number=number)
+        with runs.run_held_by_worker(run_id=run_id):
+            step_execute(run_id=run_id, number=number)
     except Exception as exc:
         if not isinstance(exc, LLMError):
             logger.exception("Step %s of run %s failed", number, run_id)
@@ -62,7 +63,8 @@ def run_step(self: Task[Any, Any], run_id: int, number: int) -> None:
 def prepare_run(run_id: int) -> None:
     """Make a coding run's worktree on this worker's host (idempotent: a run that is not
     preparing is skipped)."""
-    coding.run_prepare_execute(run_id=run_id)
+    with runs.run_held_by_worker(run_id=run_id):
+        coding.run_prepare_execute(run_id=run_id)
 
 
 @shared_task(
@@ -76,7 +78,8 @@ def prepare_run(run_id: int) -> None:
 def run_executor(run_id: int) -> None:
     """Run a coding run's CLI in its worktree (idempotent: a run that is not running at
     the coding stage, or whose CLI another delivery is still running, is skipped)."""
-    executors.executor_attempt_execute(run_id=run_id)
+    with runs.run_held_by_worker(run_id=run_id):
+        executors.executor_attempt_execute(run_id=run_id)
 
 
 @shared_task(
@@ -88,7 +91,8 @@ def run_executor(run_id: int) -> None:
 )
 def verify_run(run_id: int) -> None:
     """Run a coding run's checks (idempotent: a run that is not verifying is skipped)."""
-    verify.verify_run_execute(run_id=run_id)
+    with runs.run_held_by_worker(run_id=run_id):
+        verify.verify_run_execute(run_id=run_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -116,7 +120,8 @@ def warm_review_diff(run_id: int) -> None:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def generate_plan(run_id: int) -> None:
     """Carry out a queued plan-generation run (idempotent: a finished run is skipped)."""
-    planner.plan_generation_execute(run_id=run_id)
+    with runs.run_held_by_worker(run_id=run_id):
+        planner.plan_generation_execute(run_id=run_id)
 
 
 @shared_task(acks_late=True)

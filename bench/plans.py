@@ -8,6 +8,9 @@ test suite does), so it never touches real data:
 
 - `import_s`: importing a synthetic GSD tree of 10, 100 and 1,000 plans (3 tasks each),
   from text to committed rows plus the first version.
+- `import_taskmaster_10k_s`: importing a Task Master tasks.json of 10,000 tasks, a third
+  of them with 3 subtasks (20,000 in all, about 6 MB), each depending on up to 2 earlier
+  tasks; `import_taskmaster_5k_s` is the same at half the size, to show it is linear.
 - `next_ms`: `next` (the next ready task) on plans of 1,000, 10,000 and 100,000 tasks where
   every task has a dependency and most are not ready, so the query has to skip past them.
 - `version_s` / `diff_s`: making a version of a 5,000-task plan, and diffing two such
@@ -32,10 +35,11 @@ django.setup()
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from core.text import natural_sort_key  # noqa: E402
 from planning import selectors, services  # noqa: E402
 from planning.diff import diff_snapshots  # noqa: E402
 from planning.importers import ImportSource  # noqa: E402
-from planning.models import Task, TaskDependency  # noqa: E402
+from planning.models import Feature, SubFeature, Task, TaskDependency  # noqa: E402
 from planning.services.imports import plan_import  # noqa: E402
 from planning.services.versions import version_create  # noqa: E402
 
@@ -98,14 +102,20 @@ BATCH = 5000
 
 
 def seed(project, count: int) -> None:
-    """`count` tasks in a chain, the first 90% done; the ready ones are at the end."""
+    """`count` tasks of one plan in a chain, the first 90% done; the ready ones are at the
+    end. (In a plan, as GSD's are, so that waves take part in the order.)"""
     priorities = ("high", "medium", "low")
     done_until = int(count * 0.9)
+    feature = Feature.objects.create(project=project, key="F", name="Bench")
+    plan = SubFeature.objects.create(project=project, feature=feature, key="F-01", name="Bench")
     for start in range(0, count, BATCH):
         Task.objects.bulk_create(
             Task(
                 project=project,
+                feature=feature,
+                sub_feature=plan,
                 key=f"T{i:06d}",
+                sort_key=natural_sort_key(f"T{i:06d}"),
                 name=f"task {i}",
                 priority=priorities[i % 3],
                 wave=1 + i // 100,
@@ -122,6 +132,40 @@ def seed(project, count: int) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
+
+
+def synthetic_tasks_json(count: int) -> ImportSource:
+    tasks = []
+    for task_id in range(1, count + 1):
+        subtasks = (
+            [
+                {
+                    "id": n,
+                    "title": f"Step {n} of {task_id}",
+                    "description": "A step.",
+                    "status": "pending",
+                    "dependencies": [n - 1] if n > 1 else [],
+                }
+                for n in range(1, 4)
+            ]
+            if task_id % 3 == 0
+            else []
+        )
+        tasks.append(
+            {
+                "id": task_id,
+                "title": f"Task {task_id}",
+                "description": "Does one thing.\nOn two lines.",
+                "details": "Details " * 20,
+                "testStrategy": "Run the tests.",
+                "status": "done" if task_id % 7 == 0 else "pending",
+                "priority": ("high", "medium", "low")[task_id % 3],
+                "dependencies": [d for d in (task_id - 1, task_id // 2) if 0 < d < task_id][:2],
+                "subtasks": subtasks,
+            }
+        )
+    text = json.dumps({"master": {"tasks": tasks, "metadata": {"name": "Bench"}}}, indent=2)
+    return ImportSource("tasks.json", {"tasks.json": text})
 
 
 def time_ms(fn, repeat: int = 25) -> float:
@@ -148,6 +192,15 @@ def main() -> None:
             import_s[str(plans)] = round(time.perf_counter() - started, 3)
             assert project.tasks.count() == plans * 3 and outcome.version is not None
 
+        taskmaster_s = {}
+        for count in (5_000, 10_000):
+            source = synthetic_tasks_json(count)
+            project = services.project_create(owner=owner, name=f"taskmaster {count}")
+            started = time.perf_counter()
+            plan_import(project=project, source=source, fmt="taskmaster")
+            taskmaster_s[count] = round(time.perf_counter() - started, 3)
+            assert project.tasks.count() == count + count // 3 * 3
+
         project = services.project_create(owner=owner, name="versions")
         plan_import(project=project, source=synthetic_gsd(VERSION_TASKS // 3 + 1))
         started = time.perf_counter()
@@ -173,6 +226,8 @@ def main() -> None:
                 {
                     "database": connection.vendor,
                     "import_s": import_s,
+                    "import_taskmaster_5k_s": taskmaster_s[5_000],
+                    "import_taskmaster_10k_s": taskmaster_s[10_000],
                     "next_ms": next_ms,
                     "version_tasks": len(version.snapshot["tasks"]),
                     "version_s": version_s,

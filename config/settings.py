@@ -219,6 +219,10 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # REST API -------------------------------------------------------------------
+# The largest JSON body the API reads (413 beyond), and the largest plan file an import
+# takes (a zip counts unpacked), through the API, the dashboard or `import_plan`.
+API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=20 * 1024 * 1024)
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
 REST_FRAMEWORK = {
     # Token first: the first class names the scheme of a 401 (WWW-Authenticate), and
     # without one DRF answers a bad token with 403.
@@ -227,8 +231,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # JSON only: its parser refuses NUL characters anywhere in the body, which form data
-    # would carry into JSON fields. The plan upload sets its own parsers.
+    # JSON only: its parser refuses NUL characters, lone surrogates and deep nesting
+    # anywhere in the body, which form data would carry into JSON fields. The plan upload
+    # sets its own parsers.
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -318,7 +323,7 @@ CELERY_BEAT_SCHEDULE = {
     # Runs whose worker died are re-delivered; external agents past their lease are fenced.
     "recover-stale-runs": {
         "task": "agents.tasks.recover_stale_runs",
-        "schedule": env.float("STALE_RUN_SWEEP_S", default=30.0),
+        "schedule": env.float("STALE_RUN_SWEEP_S", default=10.0),
     },
     # Worktrees of finished tasks, and folders left by a crash, are removed.
     "sweep-workspaces": {
@@ -386,7 +391,22 @@ if not isinstance(LLM_PRICES, dict) or not all(
 AGENT_TOOL_MODULES = env.list("AGENT_TOOL_MODULES", default=[])
 AGENT_MAX_TURNS = env.int("AGENT_MAX_TURNS", default=30)
 AGENT_STEP_MAX_RETRIES = env.int("AGENT_STEP_MAX_RETRIES", default=3)
+# A built-in run's lease while its work waits in a queue for a worker.
 AGENT_LEASE_SECONDS = env.int("AGENT_LEASE_SECONDS", default=600)
+# While a worker carries a run's work out, it renews a shorter lease every
+# WORKER_HEARTBEAT_S: a worker that dies loses the run within AGENT_WORKER_LEASE_S, and
+# the next sweep (STALE_RUN_SWEEP_S) delivers its work again.
+AGENT_WORKER_LEASE_S = env.float("AGENT_WORKER_LEASE_S", default=30.0)
+WORKER_HEARTBEAT_S = env.float("WORKER_HEARTBEAT_S", default=5.0)
+if not 0 < WORKER_HEARTBEAT_S * 2 <= AGENT_WORKER_LEASE_S:
+    raise ImproperlyConfigured("WORKER_HEARTBEAT_S must be at most half of AGENT_WORKER_LEASE_S.")
+# A plan generation's lease while it waits for the model; a worker's heartbeat renews it.
+PLANNING_LEASE_SECONDS = env.int("PLANNING_LEASE_SECONDS", default=600)
+# How many times a plan generation is delivered before it fails (its worker kept dying).
+PLANNING_MAX_DELIVERIES = env.int("PLANNING_MAX_DELIVERIES", default=3)
+# Work queued this long whose message never reached a worker (a broker outage) is sent
+# again by the sweep.
+QUEUED_RESEND_S = env.float("QUEUED_RESEND_S", default=60.0)
 # The Celery queue agent steps and dispatches go to.
 AGENT_QUEUE = env.str("AGENT_QUEUE", default="celery")
 # Each worker also serves the queue of its host, which gets the steps of runs whose

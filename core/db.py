@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from django.db import DEFAULT_DB_ALIAS, connections, migrations, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, migrations, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
@@ -20,6 +20,18 @@ if TYPE_CHECKING:
     from django.db.backends.utils import _ExecuteParameters, _ExecuteQuery
 
 M = TypeVar("M", bound=Model)
+
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """Whether the database refused a duplicate, as opposed to another integrity failure
+    (a missing link, a failed check)."""
+    driver_error = exc.__cause__
+    return getattr(driver_error, "sqlstate", None) == UNIQUE_VIOLATION or getattr(
+        driver_error, "sqlite_errorname", None
+    ) in {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
+
 
 PG_GUARD_FUNCTION = """
 CREATE OR REPLACE FUNCTION crewboard_reject_change() RETURNS trigger AS $$

@@ -4,12 +4,21 @@ Tasks are named, not imported: a task module imports the services it calls, so a
 service that enqueued by importing the task would close an import cycle. Each app
 registers its tasks as it loads (its AppConfig imports its `tasks` module), so a name
 resolves in every process, and a name nothing registers fails at once.
+
+A message the broker does not take (it is down, or unreachable) is logged and dropped:
+the transaction that asked for it has committed, so the request that made it must not
+fail. Every such message is work that a periodic sweep finds and sends again (a queued
+run, a run whose lease ran out, a project with work and idle agents).
 """
 
+import logging
 from typing import Any
 
 from celery import current_app
 from django.db import transaction
+from kombu.exceptions import OperationalError
+
+logger = logging.getLogger(__name__)
 
 
 def enqueue_on_commit(task_name: str, *args: Any, queue: str | None = None) -> None:
@@ -19,4 +28,18 @@ def enqueue_on_commit(task_name: str, *args: Any, queue: str | None = None) -> N
     task = current_app.tasks[task_name]
     # Left out rather than None: None would override the queue the task names itself.
     options: dict[str, Any] = {} if queue is None else {"queue": queue}
-    transaction.on_commit(lambda: task.apply_async(args=args, **options))
+
+    def send() -> None:
+        try:
+            task.apply_async(args=args, **options)
+        # kombu raises OperationalError for a broker it cannot reach, after its retries.
+        except (OperationalError, OSError) as exc:
+            logger.warning(
+                "The broker did not take %s%r (%s: %s); a periodic sweep sends it again.",
+                task_name,
+                args,
+                type(exc).__name__,
+                exc,
+            )
+
+    transaction.on_commit(send)

@@ -1,12 +1,15 @@
-"""Writes every app's services share: `model_update`, after HackSoft's styleguide."""
+"""Writes every app's services share: `model_update`, after HackSoft's styleguide, and
+`instance_insert`."""
 
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any, TypeVar
 
+from django.db import IntegrityError, transaction
 from django.db.models import Model
 
-from core.errors import DomainError
+from core.db import is_unique_violation
+from core.errors import ConflictError, DomainError
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -28,7 +31,8 @@ def model_update(
     finished project's completed_at) and returns the names with its own added.
 
     Returns the instance and the names of the fields that changed. Raises DomainError
-    (with `field`) for a name not in `allowed`, and ValidationError from `full_clean`.
+    (with `field`) for a name not in `allowed`, ValidationError from `full_clean`, and
+    ConflictError as `instance_insert` does.
     """
     allowed = set(allowed)
     changed: list[str] = []
@@ -41,8 +45,7 @@ def model_update(
     if derive is not None:
         changed = list(dict.fromkeys(derive(changed)))
     if instance._state.adding:
-        instance.full_clean()
-        instance.save()
+        instance_insert(instance=instance)
     elif changed:
         has_updated_at = any(f.name == "updated_at" for f in instance._meta.concrete_fields)
         # A JSON value saved before its shape was checked must not block changing another
@@ -62,3 +65,27 @@ def _same(current: Any, new: Any) -> bool:
     # enum member (a model's choices) is the plain value the database stores.
     current, new = (v.value if isinstance(v, Enum) else v for v in (current, new))
     return type(current) is type(new) and current == new
+
+
+def instance_insert(*, instance: ModelT) -> ModelT:
+    """Validate a new `instance` and insert it, in a savepoint.
+
+    Two requests that create the same unique key at once both pass the check, and the
+    database refuses the second insert: that request gets the ValidationError the check
+    gives once the first row is there, or ConflictError when the check still cannot see
+    it. Raises ValidationError from `full_clean`, and ConflictError.
+    """
+    instance.full_clean()
+    try:
+        with transaction.atomic():
+            instance.save(force_insert=True)
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        # On PostgreSQL the insert waited for the other request's commit, so its row is
+        # visible now and the check words the clash as it always does.
+        instance.full_clean()
+        raise ConflictError(
+            f"Another request created this {instance._meta.verbose_name} at the same time."
+        ) from None
+    return instance

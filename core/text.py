@@ -19,13 +19,18 @@ NUL_REFUSED = "Text may not contain NUL characters (\\u0000)."
 
 def contains_nul(value: object) -> bool:
     """Whether a string, or any string or key inside nested lists and dicts, holds a NUL
-    character."""
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(contains_nul(item) for item in value)
+    character. Walks without recursion, so no depth of nesting exhausts the stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
     return False
 
 
@@ -61,3 +66,17 @@ def validate_no_control_characters(value: str) -> None:
     """A field validator for identifiers people type and tools echo (task keys, say)."""
     if contains_control_character(value):
         raise ValidationError(CONTROL_CHARACTER_REFUSED, code="control_character")
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def natural_sort_key(key: str) -> str:
+    """`key` with each run of digits prefixed by its length, so text order is natural
+    order: `2` < `10`, `1.2` < `1.10`, `F2-T9` < `F10-T1`. Leading zeros are dropped."""
+
+    def number(match: re.Match[str]) -> str:
+        digits = match.group().lstrip("0") or "0"
+        return f"{len(digits):02d}{digits}"
+
+    return _DIGITS.sub(number, key)

@@ -314,6 +314,7 @@ class TaskAdmin(PlanRowAdmin[Task]):
         "project",
         "feature",
         "sub_feature",
+        "parent",
         "status",
         "type",
         "priority",
@@ -323,9 +324,9 @@ class TaskAdmin(PlanRowAdmin[Task]):
     )
     list_filter = ("status", "type", "priority", "size")
     search_fields = ("key", "name", "project__slug")
-    ordering = ("project__name", "position", "key")
-    list_select_related = ("project", "feature", "sub_feature", "assigned_agent")
-    autocomplete_fields = ("project", "feature", "sub_feature", "assigned_agent")
+    ordering = ("project__name", "position", "sort_key")
+    list_select_related = ("project", "feature", "sub_feature", "parent", "assigned_agent")
+    autocomplete_fields = ("project", "feature", "sub_feature", "parent", "assigned_agent")
     readonly_fields = ("created_at", "updated_at")
     actions = ("mark_done",)
 

@@ -3,11 +3,12 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import MinValueValidator
 
 from core.errors import DomainError
-from planning.importers import FORMATS, MAX_BYTES
+from planning.importers import FORMATS
 from planning.models import Project, Task
 from planning.services.projects import PROJECT_SETTINGS_FIELDS
 from planning.services.repositories import project_repository_check
@@ -161,10 +162,11 @@ class PlanImportForm(forms.Form):
         # Checked before reading: the importer's own limit applies to the unpacked files.
         # FileField has refused an upload of no size already.
         size = upload.size or 0
-        if size > MAX_BYTES:
+        limit = settings.IMPORT_MAX_BYTES
+        if size > limit:
             raise forms.ValidationError(
                 f"The file is {size // 1024 // 1024} MB; "
-                f"at most {MAX_BYTES // 1024 // 1024} MB can be imported."
+                f"at most {limit // 1024 // 1024} MB can be imported."
             )
         return upload
 

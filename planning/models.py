@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.models import TimeStampedModel, choices_constraint
 from core.shapes import ShapedJsonModel
-from core.text import validate_no_control_characters
+from core.text import natural_sort_key, validate_no_control_characters
 from planning import shapes
 
 if TYPE_CHECKING:
@@ -426,6 +426,17 @@ class Task(ShapedJsonModel, TimeStampedModel):
         db_index=False,
     )
     key = models.CharField(max_length=50, validators=[validate_no_control_characters])
+    # The key with its numbers made comparable as text (`2` < `10`, `1.2` < `1.10`), set on
+    # every write, so lists and `next` sort naturally off an index.
+    sort_key = models.CharField(max_length=150, editable=False, default="")
+    # A Task Master subtask's task: `12.3` belongs to `12`.
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="subtasks",
+    )
     name = models.CharField(max_length=300)
     description = models.TextField(blank=True, help_text="What to do: the GSD <action>.")
     files = models.JSONField(default=list, blank=True)
@@ -441,6 +452,17 @@ class Task(ShapedJsonModel, TimeStampedModel):
     )
     complexity = models.PositiveSmallIntegerField(null=True, blank=True)
     wave = models.PositiveSmallIntegerField(default=1)
+    # The wave as `next` orders by it: only tasks of a plan (GSD, generated) go wave by
+    # wave; Task Master orders its tasks by priority, dependency count and id alone.
+    next_wave = models.GeneratedField(
+        expression=models.Case(
+            models.When(sub_feature__isnull=True, then=models.Value(0)),
+            default=F("wave"),
+            output_field=models.SmallIntegerField(),
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
     position = models.PositiveIntegerField(default=0)
     extra = models.JSONField(default=dict, blank=True)
     depends_on: models.ManyToManyField[Task, TaskDependency] = models.ManyToManyField(
@@ -491,9 +513,10 @@ class Task(ShapedJsonModel, TimeStampedModel):
     merge_commit = models.CharField(max_length=64, blank=True)
 
     class Meta:
-        ordering = ["position", "key"]
+        ordering = ["position", "sort_key"]
         constraints = [
             models.UniqueConstraint(fields=["project", "key"], name="task_key_unique"),
+            models.CheckConstraint(condition=~Q(parent=F("pk")), name="task_parent_not_self"),
             choices_constraint("type", TaskType, name="task_type_valid"),
             choices_constraint("status", TaskStatus, name="task_status_valid"),
             choices_constraint("size", TaskSize, name="task_size_valid"),
@@ -520,10 +543,12 @@ class Task(ShapedJsonModel, TimeStampedModel):
         ]
         indexes = [
             models.Index(
-                fields=["project", "status", "priority_rank", "wave", "key"],
+                fields=["project", "status", "priority_rank", "next_wave", "sort_key"],
                 name="task_next_ready_idx",
             ),
-            models.Index(fields=["sub_feature", "position", "key"], name="task_plan_order_idx"),
+            models.Index(
+                fields=["sub_feature", "position", "sort_key"], name="task_plan_order_idx"
+            ),
             # The change stamp live pages poll (planning.outline.plan_stamp): count and
             # latest updated_at of a project's tasks, read off the index alone.
             models.Index(fields=["project", "updated_at"], name="task_change_stamp_idx"),
@@ -544,6 +569,13 @@ class Task(ShapedJsonModel, TimeStampedModel):
             self.extra, default=dict, where=f"task {self.key}"
         )
         return extra
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.sort_key = natural_sort_key(self.key)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "key" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "sort_key"}
+        super().save(*args, **kwargs)
 
     @property
     def needs_human(self) -> bool:

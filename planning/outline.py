@@ -131,7 +131,7 @@ def task_group(*, project: Project, kind: str, pk: int | None) -> QuerySet[Task]
         tasks = tasks.filter(feature__isnull=True)
     else:
         raise Http404("No such group of tasks.")
-    return tasks.order_by("position", "key")
+    return tasks.order_by("position", "sort_key", "key")
 
 
 def task_rows(tasks: QuerySet[Task]) -> QuerySet[Task]:

@@ -30,11 +30,14 @@ class PlanGraph:
     critical_path_minutes: int
     task_cycle: list[str] | None
     plan_cycle: list[str] | None
+    # Tasks outside a plan (Task Master, Markdown) have waves of their own: their depth in
+    # the task dependency graph plus 1, the wave their rows show.
+    task_waves: dict[str, int]
 
 
 def plan_graph(*, project: Project, stamp: str) -> PlanGraph:
     """The plan's graph figures for the plan as of `stamp`; computed on a cache miss."""
-    key = f"planning:plan-graph:{project.pk}:{stamp}"
+    key = f"planning:plan-graph:2:{project.pk}:{stamp}"
     graph: PlanGraph | None = cache.get(key)
     if graph is None:
         graph = plan_graph_compute(project=project)
@@ -108,4 +111,30 @@ def plan_graph_compute(*, project: Project) -> PlanGraph:
         critical_path_minutes=path.minutes,
         task_cycle=task_cycle,
         plan_cycle=plan_cycle,
+        task_waves={}
+        if task_cycle
+        else _depth_waves(
+            [task_id for task_id, _, _, _, sub_id in tasks if sub_id is None], task_deps, keys
+        ),
     )
+
+
+def _depth_waves(
+    task_ids: list[int], depends_on: dict[int, list[int]], keys: dict[int, str]
+) -> dict[str, int]:
+    """Key → 1 + the depth of the task in the (acyclic) dependency graph."""
+    waves: dict[int, int] = {}
+    for start in task_ids:
+        stack = [start]
+        while stack:
+            task_id = stack[-1]
+            if task_id in waves:
+                stack.pop()
+                continue
+            pending = [d for d in depends_on.get(task_id, ()) if d not in waves]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            waves[task_id] = 1 + max((waves[d] for d in depends_on.get(task_id, ())), default=0)
+    return {keys[task_id]: waves[task_id] for task_id in task_ids}

@@ -118,9 +118,9 @@ def sub_feature_list(*, project: Project) -> QuerySet[SubFeature]:
 
 def task_list(*, project: Project) -> QuerySet[Task]:
     return (
-        project.tasks.select_related("feature", "sub_feature", "assigned_agent")
+        project.tasks.select_related("feature", "sub_feature", "assigned_agent", "parent")
         .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
-        .order_by("feature__position", "feature__key", "sub_feature__key", "position", "key")
+        .order_by("feature__position", "feature__key", "sub_feature__key", "position", "sort_key")
     )
 
 
@@ -128,17 +128,12 @@ def task_dependency_list(*, project: Project) -> QuerySet[TaskDependency]:
     return (
         TaskDependency.objects.filter(task__project=project)
         .select_related("task", "depends_on")
-        .order_by("task__key", "depends_on__key")
+        .order_by("task__sort_key", "depends_on__sort_key")
     )
 
 
-def task_ready_list(*, project: Project) -> QuerySet[Task]:
-    """Pending tasks whose dependencies, and whose plan's dependencies, are all done."""
-    return tasks_ready_only(Task.objects.filter(project=project))
-
-
-def tasks_ready_only(tasks: QuerySet[Task]) -> QuerySet[Task]:
-    """`tasks` narrowed to the ready ones, as task_ready_list defines them."""
+def _unblocked(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """`tasks` whose dependencies, plan dependencies and parent's dependencies are done."""
     unfinished_dependency = TaskDependency.objects.filter(task=OuterRef("pk")).exclude(
         depends_on__status=Task.Status.DONE
     )
@@ -151,14 +146,33 @@ def tasks_ready_only(tasks: QuerySet[Task]) -> QuerySet[Task]:
             Task.objects.filter(sub_feature=OuterRef("depends_on")).exclude(status=Task.Status.DONE)
         )
     )
+    # A subtask cannot start before its parent could: the parent is in progress, or
+    # its own dependencies are done.
+    unfinished_parent_dependency = (
+        TaskDependency.objects.filter(task=OuterRef("parent"))
+        .exclude(task__status=Task.Status.IN_PROGRESS)
+        .exclude(depends_on__status=Task.Status.DONE)
+    )
     return (
-        tasks.filter(status=Task.Status.PENDING)
-        .exclude(Exists(unfinished_dependency))
+        tasks.exclude(Exists(unfinished_dependency))
         .exclude(Exists(unfinished_plan))
+        .exclude(Exists(unfinished_parent_dependency))
     )
 
 
+def task_ready_list(*, project: Project) -> QuerySet[Task]:
+    """Pending tasks whose dependencies, whose plan's dependencies and (for a subtask)
+    whose parent's dependencies are all done."""
+    return tasks_ready_only(Task.objects.filter(project=project))
+
+
+def tasks_ready_only(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """`tasks` narrowed to the ready ones, as task_ready_list defines them."""
+    return _unblocked(tasks.filter(status=Task.Status.PENDING))
+
+
 STARTED_STATUSES = (Task.Status.IN_PROGRESS, Task.Status.REVIEW)
+NEXT_ORDER = ("priority_rank", "next_wave", "sort_key")
 
 
 def task_next_ready(*, project: Project) -> Task | None:
@@ -166,7 +180,13 @@ def task_next_ready(*, project: Project) -> Task | None:
 
     1. ready tasks (pending, every dependency and plan dependency done) of a sub-feature
        already in progress come first, so started plans get finished;
-    2. then higher priority, lower wave, fewer dependencies, and key.
+    2. then, as Task Master's `next` does, the subtasks of tasks in progress (pending or
+       in progress, their dependencies done);
+    3. then the other tasks that are not subtasks: pending ones, and tasks outside a
+       plan marked in progress that no agent holds and that could go on (Task Master
+       offers them again);
+    4. within each, higher priority, lower wave (tasks of a plan only), fewer
+       dependencies, and key in natural order (`2` before `10`).
 
     `checkpoint:*` tasks are returned like any other; `task.needs_human` tells the caller
     a person has to act. A few index-driven queries, whatever the plan size.
@@ -175,25 +195,58 @@ def task_next_ready(*, project: Project) -> Task | None:
     started_plans = project.sub_features.filter(
         Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
     ).values("id")
-    for candidates in (ready.filter(sub_feature_id__in=started_plans), ready):
-        # The best (priority, wave) comes off the index; only that group is counted for
-        # the fewest-dependencies rule. (As one statement with scalar subqueries,
-        # PostgreSQL plans it several times slower.)
-        best = (
-            candidates.order_by("priority_rank", "wave", "key")
-            .values("priority_rank", "wave")
+    # Tasks outside plans in progress: parents whose subtasks come first, and, when no
+    # agent holds them, candidates themselves.
+    in_progress = list(
+        project.tasks.filter(status=Task.Status.IN_PROGRESS, sub_feature__isnull=True).values_list(
+            "id", "assigned_agent_id"
+        )
+    )
+    started_parents = [task_id for task_id, _ in in_progress]
+    unheld = [task_id for task_id, agent_id in in_progress if agent_id is None]
+    resumable = _unblocked(Task.objects.filter(pk__in=unheld)) if unheld else None
+    stages: list[list[QuerySet[Task]]] = [[ready.filter(sub_feature_id__in=started_plans)]]
+    if started_parents:
+        subtasks = [ready.filter(parent_id__in=started_parents)]
+        if resumable is not None:
+            subtasks.append(resumable.filter(parent_id__in=started_parents))
+        stages.append(subtasks)
+    others = [ready.filter(parent__isnull=True)]
+    if resumable is not None:
+        others.append(resumable.filter(parent__isnull=True))
+    stages.append(others)
+    for stage in stages:
+        task = _best_of(stage)
+        if task is not None:
+            return task
+    return None
+
+
+def _best_of(candidate_sets: list[QuerySet[Task]]) -> Task | None:
+    # The best (priority, wave) comes off the index for each set; only that group is
+    # counted for the fewest-dependencies rule. (As one statement with scalar subqueries,
+    # PostgreSQL plans it several times slower.)
+    bests = [
+        best
+        for candidates in candidate_sets
+        if (best := candidates.order_by(*NEXT_ORDER).values("priority_rank", "next_wave").first())
+    ]
+    if not bests:
+        return None
+    group = min(bests, key=lambda b: (b["priority_rank"], b["next_wave"]))
+    winners = [
+        task
+        for candidates in candidate_sets
+        if (
+            task := candidates.filter(**group)
+            .annotate(dependency_count=Count("dependency_edges"))
+            .select_related("feature", "sub_feature", "assigned_agent", "parent")
+            .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
+            .order_by("dependency_count", "sort_key", "key")
             .first()
         )
-        if best is not None:
-            return (
-                candidates.filter(**best)
-                .annotate(dependency_count=Count("dependency_edges"))
-                .select_related("feature", "sub_feature", "assigned_agent")
-                .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
-                .order_by("dependency_count", "key")
-                .first()
-            )
-    return None
+    ]
+    return min(winners, key=lambda t: (t.dependency_count, t.sort_key, t.key))
 
 
 def task_dependency_count() -> Coalesce:
@@ -203,23 +256,40 @@ def task_dependency_count() -> Coalesce:
     return Coalesce(Subquery(edges.annotate(n=Count("pk")).values("n")), Value(0))
 
 
+def task_claimable_list(*, project: Project) -> QuerySet[Task]:
+    """Ready tasks an agent may take: a subtask only once its parent is in progress."""
+    started_parent = Task.objects.filter(pk=OuterRef("parent"), status=Task.Status.IN_PROGRESS)
+    return task_ready_list(project=project).filter(
+        Q(parent__isnull=True) | Q(Exists(started_parent))
+    )
+
+
 def task_ready_in_next_order(*, project: Project) -> QuerySet[Task]:
-    """Every ready task, in the order task_next_ready would pick them one after another:
-    tasks of started plans first, then priority, wave, fewer dependencies, key. A full
-    sort, for taking the first few; annotated with `dependency_count`."""
+    """Every claimable task, in the order task_next_ready would pick them one after
+    another: tasks of started plans first, then subtasks of tasks in progress, then
+    priority, wave, fewer dependencies, key. A full sort, for taking the first few;
+    annotated with `dependency_count`."""
     started_plans = SubFeature.objects.filter(project=project).filter(
         Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
     )
     return (
-        task_ready_list(project=project)
+        task_claimable_list(project=project)
         .annotate(
             outside_started_plan=Case(
                 When(sub_feature_id__in=started_plans.values("id"), then=Value(0)),
-                default=Value(1),
+                When(parent__isnull=False, then=Value(1)),
+                default=Value(2),
             ),
             dependency_count=task_dependency_count(),
         )
-        .order_by("outside_started_plan", "priority_rank", "wave", "dependency_count", "key")
+        .order_by(
+            "outside_started_plan",
+            "priority_rank",
+            "next_wave",
+            "dependency_count",
+            "sort_key",
+            "key",
+        )
     )
 
 
@@ -332,6 +402,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 max_iterations=t.max_iterations,
                 extra=t.shaped_extra(),
                 depends_on=task_deps[t.id],
+                parent=task_keys[t.parent_id] if t.parent_id else None,
                 status=t.status,
             )
             for t in tasks
@@ -377,10 +448,34 @@ class PlanAnalytics:
     progress: list[FeatureProgress]
     task_cycle: list[str] | None
     plan_cycle: list[str] | None
+    # Tasks outside a plan (Task Master, Markdown) have waves of their own: their depth in
+    # the task dependency graph plus 1, the wave their rows show.
+    task_waves: dict[str, int] = field(default_factory=dict)
     # For showing the figures: task key -> (id, name), and the plans in plan order as
     # (key, name, feature key, declared wave).
     task_labels: dict[str, tuple[int, str]] = field(default_factory=dict)
     plans: list[tuple[str, str, str, int]] = field(default_factory=list)
+
+
+def _depth_waves(
+    task_ids: list[int], depends_on: dict[int, set[int]], keys: dict[int, str]
+) -> dict[str, int]:
+    """Key → 1 + the depth of the task in the (acyclic) dependency graph."""
+    waves: dict[int, int] = {}
+    for start in task_ids:
+        stack = [start]
+        while stack:
+            task_id = stack[-1]
+            if task_id in waves:
+                stack.pop()
+                continue
+            pending = [d for d in depends_on.get(task_id, ()) if d not in waves]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            waves[task_id] = 1 + max((waves[d] for d in depends_on.get(task_id, ())), default=0)
+    return {keys[task_id]: waves[task_id] for task_id in task_ids}
 
 
 def plan_analytics(*, project: Project) -> PlanAnalytics:
@@ -452,6 +547,7 @@ def plan_analytics(*, project: Project) -> PlanAnalytics:
         progress=progress,
         task_cycle=graph.task_cycle,
         plan_cycle=graph.plan_cycle,
+        task_waves=graph.task_waves,
         task_labels={row[1]: (row[0], row[6]) for row in tasks},
         plans=[(key, name, phase, wave) for key, phase, wave, name in subs],
     )

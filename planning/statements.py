@@ -18,9 +18,9 @@ from core.db import column_list
 from planning.models import Feature, Project, SubFeature, Task, TaskDependency, WorkStatus
 from planning.selectors import (
     STARTED_STATUSES,
+    task_claimable_list,
     task_dependency_count,
     task_ready_in_next_order,
-    task_ready_list,
 )
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
     instead of ranking every ready task:
 
     1. the best task assigned to the claiming agent (read off the assignment index);
-    2. the best task of a started plan (a sort of those plans' ready tasks only);
+    2. the best task of a started plan (a sort of those plans' ready tasks only), then
+       the best subtask of a task in progress;
     3. in the best (priority, wave) group, the first task without dependencies in key
        order, read off task_next_ready_idx: no task of the group can come before it;
     then, only when those find nothing,
@@ -59,34 +60,41 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
     in_order = task_ready_in_next_order(project=project).exclude(type__startswith="checkpoint:")
     own = in_order.filter(assigned_agent_id=CLAIMING_AGENT)
     ready = (
-        task_ready_list(project=project)
+        task_claimable_list(project=project)
         .exclude(type__startswith="checkpoint:")
         .filter(assigned_agent__isnull=True)
     )
     started_plans = SubFeature.objects.filter(project=project).filter(
         Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
     )
-    best = ready.order_by("priority_rank", "wave", "key")
+    started_parents = Task.objects.filter(
+        project=project, status=Task.Status.IN_PROGRESS, subtasks__isnull=False
+    )
+    best = ready.order_by("priority_rank", "next_wave", "sort_key")
     best_priority = Subquery(best.values("priority_rank")[:1])
-    best_wave = Subquery(best.values("wave")[:1])
-    best_group = ready.filter(priority_rank=best_priority, wave=best_wave)
+    best_wave = Subquery(best.values("next_wave")[:1])
+    best_group = ready.filter(priority_rank=best_priority, next_wave=best_wave)
     without_dependencies = ~Exists(TaskDependency.objects.filter(task=OuterRef("pk")))
     first = [
         own,
         # Exists() first: without started plans, PostgreSQL skips the rest outright.
         ready.filter(Exists(started_plans), sub_feature_id__in=started_plans.values("id"))
         .annotate(dependency_count=task_dependency_count())
-        .order_by("priority_rank", "wave", "dependency_count", "key"),
+        .order_by("priority_rank", "next_wave", "dependency_count", "sort_key"),
+        # Subtasks of tasks in progress, as Task Master's `next` offers them first.
+        ready.filter(Exists(started_parents), parent__isnull=False)
+        .annotate(dependency_count=task_dependency_count())
+        .order_by("priority_rank", "next_wave", "dependency_count", "sort_key"),
         # The wave as a range, not an equality, and ordered by: only task_next_ready_idx
         # gives that order, so PostgreSQL walks it even before it has statistics (with
         # the wave fixed, the index on (project, key) looks as good, and is not).
         ready.filter(without_dependencies, priority_rank=best_priority)
-        .filter(wave__gte=best_wave, wave__lte=best_wave)
-        .order_by("wave", "key"),
+        .filter(next_wave__gte=best_wave, next_wave__lte=best_wave)
+        .order_by("next_wave", "sort_key"),
     ]
     then = [
         best_group.annotate(dependency_count=task_dependency_count()).order_by(
-            "dependency_count", "key"
+            "dependency_count", "sort_key"
         ),
         in_order.filter(assigned_agent__isnull=True),
     ]

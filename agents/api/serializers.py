@@ -147,6 +147,12 @@ class ToolCallSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSeria
     run = _run_field()
     task = _task_field()
     tool_name = serializers.CharField(max_length=100)
+    status = serializers.ChoiceField(
+        choices=ToolCall.Status.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="How a completion row's call ended; empty on a started row.",
+    )
     completion = ToolCallCompletionSerializer(read_only=True, allow_null=True)
 
     class Meta:

@@ -323,6 +323,18 @@ class AgentStateViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[AgentState
     def scoped_queryset(self) -> QuerySet[AgentState]:
         return selectors.agent_state_list(project=self.project)
 
+    def get_object(self) -> AgentState:
+        # `{namespace}/{key}/` has no id: DRF's OPTIONS answer looks the entry up for PUT.
+        if "namespace" not in self.kwargs:
+            return super().get_object()
+        entry = selectors.agent_state_get(
+            project=self.project, namespace=self.kwargs["namespace"], key=self.kwargs["key"]
+        )
+        if entry is None:
+            raise Http404("No such entry.")
+        self.check_object_permissions(self.request, entry)
+        return entry
+
     def perform_create(self, serializer: BaseSerializer[AgentState]) -> None:
         serializer.instance = services.agent_state_create(
             project=self.project, **serializer.validated_data
@@ -370,8 +382,5 @@ class AgentStateViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[AgentState
                 value=serializer.validated_data["value"],
             )
         else:
-            found = selectors.agent_state_get(project=self.project, namespace=namespace, key=key)
-            if found is None:
-                raise Http404("No such entry.")
-            entry = found
+            entry = self.get_object()
         return Response(self.get_serializer(entry).data)

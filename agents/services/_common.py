@@ -10,11 +10,9 @@ from agents.models import (
     Agent,
     AgentRun,
 )
-from core.db import insert_rows
+from core.db import insert_rows, is_unique_violation
 from core.errors import ConflictError, DomainError
 from planning.models import Project, Task
-
-UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 
 
 class InProject(Protocol):
@@ -46,18 +44,9 @@ def _insert_once(instance: Model, *, conflict: str, links_loaded: bool = False) 
     try:
         insert_rows([instance])
     except IntegrityError as exc:
-        if _is_unique_violation(exc):
+        if is_unique_violation(exc):
             raise ConflictError(conflict) from None
         raise
-
-
-def _is_unique_violation(exc: IntegrityError) -> bool:
-    """Whether the database refused a duplicate, as opposed to another integrity failure
-    (a missing link, a failed check)."""
-    driver_error = exc.__cause__
-    return getattr(driver_error, "sqlstate", None) == UNIQUE_VIOLATION or getattr(
-        driver_error, "sqlite_errorname", None
-    ) in {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
 
 
 def _validate_all_but_unique_constraints(instance: Model) -> None:

@@ -1,10 +1,13 @@
 """External agents: keys, claiming tasks under a lease, reporting, and finishing runs.
 
 Every function that takes more than one row lock takes them in one order: the agent, then
-the run, then the task. A claim locks its agent first, so one agent's concurrent requests
-queue behind each other, and picks its task with SKIP LOCKED, so different agents never
-wait for each other. On SQLite, where there is no row locking, the settings' IMMEDIATE
-transactions take the write lock before the first read, which serialises claims.
+the run, then the task. The agent's lock is FOR NO KEY UPDATE (runs.agent_lock), which the
+foreign-key checks of the rows a report inserts for the agent (FOR KEY SHARE, at commit)
+do not wait for: a report locks only its run. A claim locks its agent first, so one
+agent's concurrent requests queue behind each other, and picks its task with SKIP LOCKED,
+so different agents never wait for each other. On SQLite, where there is no row locking,
+the settings' IMMEDIATE transactions take the write lock before the first read, which
+serialises claims.
 
 A run is fenced by (run, attempt, lease): once its lease has expired or it has ended, a
 late completion from that attempt changes nothing.
@@ -60,8 +63,10 @@ def agent_key_issue(*, agent: Agent) -> IssuedKey:
     """Give an external agent a new API key, replacing its old one.
 
     The key is returned here once; only its SHA-256 and its first characters are kept.
-    Raises DomainError for an agent that is not external, or is terminated.
+    Raises DomainError for an agent that is not external, or is terminated, and
+    ConflictError when it has been deleted meanwhile.
     """
+    agent = _agent_for_key_change(agent)
     if agent.type != Agent.Type.EXTERNAL:
         raise DomainError(
             f"Agent {agent.name} is a built-in {agent.type}; only external agents use keys.",
@@ -77,6 +82,15 @@ def agent_key_issue(*, agent: Agent) -> IssuedKey:
     return IssuedKey(agent=agent, key=key)
 
 
+def _agent_for_key_change(agent: Agent) -> Agent:
+    # Locked, and read again: a concurrent delete would otherwise leave the save
+    # nothing to update.
+    locked = Agent.objects.select_for_update(no_key=True).filter(pk=agent.pk).first()
+    if locked is None:
+        raise ConflictError(f"Agent {agent.name} has been deleted.")
+    return locked
+
+
 @transaction.atomic
 def external_agent_create(*, project: Project, name: str, model: str = "") -> IssuedKey:
     """Register an external agent with its first key: both happen or neither does."""
@@ -86,7 +100,9 @@ def external_agent_create(*, project: Project, name: str, model: str = "") -> Is
 
 @transaction.atomic
 def agent_key_revoke(*, agent: Agent) -> Agent:
-    """Forget the agent's key, so requests made with it fail from now on."""
+    """Forget the agent's key, so requests made with it fail from now on. Raises
+    ConflictError when the agent has been deleted meanwhile."""
+    agent = _agent_for_key_change(agent)
     agent.api_key_hash = ""
     agent.api_key_prefix = ""
     agent.full_clean()
@@ -111,7 +127,9 @@ def _check_lease_seconds(seconds: int) -> None:
 
 def _lock_agent(agent: Agent) -> Agent:
     locked = (
-        Agent.objects.select_for_update(of=("self",)).select_related("project").get(pk=agent.pk)
+        Agent.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("project")
+        .get(pk=agent.pk)
     )
     if locked.status == Agent.Status.TERMINATED:
         raise PermissionDeniedError(f"Agent {locked.name} is terminated.")

@@ -72,7 +72,7 @@ def dispatch(*, project: Project) -> list[AgentRun]:
         project.agents.filter(status=Agent.Status.IDLE)
         .exclude(type__in=Agent.NOT_DISPATCHED_TYPES)
         .order_by(Case(When(type=Agent.Type.CODER, then=Value(0)), default=Value(1)), "name")
-        .select_for_update(skip_locked=True)
+        .select_for_update(skip_locked=True, no_key=True)
     )
     # Locked and skipped when locked, so an external agent claiming at the same moment
     # never gets the same task (PostgreSQL; SQLite serialises writers anyway).

@@ -45,7 +45,6 @@ from planning.services.versions import version_create
 
 MAX_ATTEMPTS = 3  # model calls per generation, and per chat reply
 MAX_REQUIREMENTS_CHARS = 50_000
-LEASE = timedelta(minutes=10)
 PLANNER_NAME = "planner"
 CHAT_HISTORY = 20  # earlier messages sent along with a new question
 
@@ -109,11 +108,15 @@ def plan_generation_execute(*, run_id: int) -> AgentRun | None:
     MAX_ATTEMPTS times in all; then the run fails with the last error. Safe to call twice:
     a finished run, or one another worker is on, is left alone.
     """
-    run = runs.run_take(run_id=run_id, lease=LEASE, stage="asking the model")
+    lease = timedelta(seconds=settings.PLANNING_LEASE_SECONDS)
+    run = runs.run_take(run_id=run_id, lease=lease, stage="asking the model")
     if run is None:
         return None
     project = run.project
-    cycle = planning_cycle_open(
+    # A delivery again after a worker died carries on the cycle the first one opened.
+    cycle = PlanningCycle.objects.filter(
+        run=run, opened__isnull=True, closing__isnull=True
+    ).first() or planning_cycle_open(
         project=project,
         run=run,
         goals=["Turn the requirements into features, sub-features and tasks"],
@@ -128,7 +131,7 @@ def plan_generation_execute(*, run_id: int) -> AgentRun | None:
     error = ""
     try:
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            runs.run_progress(run=run, lease=LEASE, stage="asking the model", attempt=attempt)
+            runs.run_progress(run=run, lease=lease, stage="asking the model", attempt=attempt)
             completion = client.complete(
                 messages, response_format=response_format, purpose=GENERATE_PURPOSE
             )
@@ -139,7 +142,7 @@ def plan_generation_execute(*, run_id: int) -> AgentRun | None:
                 error = str(exc)
                 messages += _sent_back(completion, "That reply was not valid", error)
                 continue
-            runs.run_progress(run=run, lease=LEASE, stage="applying the plan")
+            runs.run_progress(run=run, lease=lease, stage="applying the plan")
             requested_by = run.payload.get("requested_by")
             requester = (
                 get_user_model().objects.filter(username=requested_by).first()

@@ -97,7 +97,7 @@ def review_submit(
         # verdicts on one attempt are taken one after the other.
         attempt = attempt_for_review(task=task)
         if attempt is not None:
-            Agent.objects.select_for_update().filter(pk=attempt.agent_id).first()
+            Agent.objects.select_for_update(no_key=True).filter(pk=attempt.agent_id).first()
         task = Task.objects.select_for_update().select_related("project").get(pk=task.pk)
         if task.status != Task.Status.REVIEW:
             raise ConflictError(

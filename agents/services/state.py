@@ -11,7 +11,7 @@ from agents.models import (
     AgentState,
     Checkpoint,
 )
-from core.services import model_update
+from core.services import instance_insert, model_update
 from planning.models import Project
 
 # Checkpoints --------------------------------------------------------------------------
@@ -60,12 +60,14 @@ AGENT_STATE_FIELDS = ("namespace", "key", "value")
 
 
 @transaction.atomic
-def agent_state_create(*, project: Project, namespace: str, key: str, value: Any) -> AgentState:
-    """Store a new entry. Raises ValidationError when (namespace, key) is taken."""
-    entry = AgentState(project=project, namespace=namespace, key=key, value=value)
-    entry.full_clean()
-    entry.save()
-    return entry
+def agent_state_create(
+    *, project: Project, namespace: str, key: str, value: Any = None
+) -> AgentState:
+    """Store a new entry; without a value it holds null. Raises ValidationError when
+    (namespace, key) is taken, and ConflictError when another request takes it at once."""
+    return instance_insert(
+        instance=AgentState(project=project, namespace=namespace, key=key, value=value)
+    )
 
 
 @transaction.atomic

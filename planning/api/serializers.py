@@ -195,6 +195,12 @@ class TaskSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerialize
     depends_on: serializers.SlugRelatedField[Task] = serializers.SlugRelatedField(
         slug_field="key", many=True, read_only=True
     )
+    # DRF takes declared fields off the class, so this does not shadow Field.parent.
+    parent: serializers.SlugRelatedField[Task] = serializers.SlugRelatedField(  # type: ignore[assignment]
+        slug_field="key",
+        read_only=True,
+        help_text="The key of the task this one is a subtask of (Task Master's `12` for `12.3`).",
+    )
     needs_human = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -218,6 +224,7 @@ class TaskSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerialize
             "feature",
             "sub_feature",
             "depends_on",
+            "parent",
             "needs_human",
             "assigned_agent",
             "worktree_path",
@@ -289,9 +296,11 @@ class PlanImportResultSerializer(serializers.Serializer[Any]):
 
 
 class ImportErrorSerializer(serializers.Serializer[Any]):
+    """Why a plan was not imported; a rule the plan breaks has only `detail`."""
+
     detail = serializers.CharField()
-    file = serializers.CharField(allow_null=True)
-    line = serializers.IntegerField(allow_null=True)
+    file = serializers.CharField(allow_null=True, required=False)
+    line = serializers.IntegerField(allow_null=True, required=False)
 
 
 class RestoreResultSerializer(serializers.Serializer[Any]):
@@ -311,6 +320,10 @@ class FeatureProgressSerializer(serializers.Serializer[Any]):
 class PlanAnalyticsSerializer(serializers.Serializer[Any]):
     waves = serializers.DictField(child=serializers.IntegerField(), help_text="plan key → wave")
     wave_warnings = serializers.ListField(child=serializers.CharField())
+    task_waves = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="task key → wave, for tasks outside a plan: 1 + their dependency depth",
+    )
     critical_path = serializers.ListField(child=serializers.CharField())
     critical_path_minutes = serializers.IntegerField()
     ready = serializers.ListField(child=serializers.CharField())

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -13,6 +14,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from core.api.auth import request_user
+from core.api.parsers import too_large
 from core.errors import DomainError, PermissionDeniedError
 from planning import selectors, services
 from planning.api import serializers as s
@@ -116,7 +118,9 @@ class MembershipViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[ProjectMem
     def perform_create(self, serializer: BaseSerializer[ProjectMembership]) -> None:
         data = serializer.validated_data
         serializer.instance = services.membership_set(
-            project=self.project, user=data["user"], role=data["role"]
+            project=self.project,
+            user=data["user"],
+            role=data.get("role"),
         )
 
     def perform_update(self, serializer: BaseSerializer[ProjectMembership]) -> None:
@@ -125,7 +129,7 @@ class MembershipViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[ProjectMem
         serializer.instance = services.membership_set(
             project=self.project,
             user=serializer.instance.user,
-            role=serializer.validated_data["role"],
+            role=serializer.validated_data.get("role"),
         )
 
     def perform_destroy(self, instance: ProjectMembership) -> None:
@@ -175,9 +179,9 @@ class FeatureViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[Feature]):
         return selectors.feature_list(project=self.project)
 
     def perform_create(self, serializer: BaseSerializer[Feature]) -> None:
-        serializer.instance = services.feature_create(
-            project=self.project, **serializer.validated_data
-        )
+        feature = services.feature_create(project=self.project, **serializer.validated_data)
+        # Read back through the selector: the answer carries the task counts.
+        serializer.instance = self.get_queryset().get(pk=feature.pk)
 
     def perform_update(self, serializer: BaseSerializer[Feature]) -> None:
         # DRF updates the object it fetched: an update serializer always has it.
@@ -232,7 +236,15 @@ class TaskViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[Task]):
     lookup_field = "key"
     lookup_value_regex = r"[^/]+"
     filterset_class = TaskFilterSet
-    ordering_fields = ["key", "priority_rank", "wave", "status", "position", "updated_at"]
+    ordering_fields = [
+        "key",
+        "sort_key",
+        "priority_rank",
+        "wave",
+        "status",
+        "position",
+        "updated_at",
+    ]
 
     def scoped_queryset(self) -> QuerySet[Task]:
         return selectors.task_list(project=self.project)
@@ -299,7 +311,9 @@ class TaskDependencyViewSet(
 # Plan import, versions and export ---------------------------------------------------------
 
 EXPORT_RESPONSES = {
-    (200, "application/octet-stream"): OpenApiTypes.BINARY,
+    (200, "text/markdown"): OpenApiTypes.STR,
+    (200, "application/json"): OpenApiTypes.OBJECT,
+    (200, "application/zip"): OpenApiTypes.BINARY,
 }
 FMT_PARAMETER = OpenApiParameter(
     "fmt",
@@ -330,6 +344,20 @@ class ProjectScopedAPIView(ProjectScopedViewMixin, APIView):
         return selectors.version_list(project=self.project)
 
 
+UPLOAD_FORM_OVERHEAD = 64 * 1024
+
+
+def _content_length(request: Request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _import_error(detail: object, code: int, *, file: str | None = None) -> Response:
+    return Response({"detail": str(detail), "file": file, "line": None}, status=code)
+
+
 @project_scoped_schema
 class PlanImportView(ProjectScopedAPIView):
     """Import a plan file into the project: all or nothing, idempotent by key."""
@@ -338,12 +366,32 @@ class PlanImportView(ProjectScopedAPIView):
 
     @extend_schema(
         request=s.PlanImportSerializer,
-        responses={201: s.PlanImportResultSerializer, 400: s.ImportErrorSerializer},
+        responses={
+            201: s.PlanImportResultSerializer,
+            400: s.ImportErrorSerializer,
+            413: s.ImportErrorSerializer,
+        },
     )
     def post(self, request: Request, project_slug: str) -> Response:
+        limit = settings.IMPORT_MAX_BYTES
+        # Refused before the body is read: the form's own fields add a few bytes at most.
+        if _content_length(request) > limit + UPLOAD_FORM_OVERHEAD:
+            return _import_error(
+                too_large(limit=limit, what="A plan file", setting="IMPORT_MAX_BYTES"),
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
         serializer = s.PlanImportSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            field, messages = next(iter(serializer.errors.items()))
+            return _import_error(f"{field}: {' '.join(messages)}", status.HTTP_400_BAD_REQUEST)
         upload = serializer.validated_data["file"]
+        # The multipart parser spooled it to disk: checked before it is read into memory.
+        if (upload.size or 0) > limit:
+            return _import_error(
+                too_large(limit=limit, what="A plan file", setting="IMPORT_MAX_BYTES"),
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                file=upload.name,
+            )
         try:
             outcome = plan_import(
                 project=self.project,

@@ -9,8 +9,8 @@ from django.utils.text import slugify
 
 from planning.exporters.gsd import export_gsd_zip
 from planning.exporters.markdown import render_markdown
+from planning.exporters.taskmaster import export_tasks_json
 from planning.importers.document import PlanDocument
-from planning.importers.taskmaster import export_tasks_json
 
 EXPORT_FORMATS = ("markdown", "json", "gsd", "taskmaster")
 
@@ -36,5 +36,7 @@ def export_plan(document: PlanDocument, *, fmt: str, title: str) -> ExportedFile
             f"{stem}-planning.zip", "application/zip", export_gsd_zip(document, title=title)
         )
     if fmt == "taskmaster":
-        return ExportedFile("tasks.json", "application/json", export_tasks_json(document).encode())
+        return ExportedFile(
+            "tasks.json", "application/json", export_tasks_json(document, name=title).encode()
+        )
     raise ValueError(f"unknown export format {fmt!r}: expected one of {', '.join(EXPORT_FORMATS)}")

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from django.conf import settings
+
 from planning.importers.document import Origin, PlanDocument, PlanImportError
 from planning.importers.gsd import PLAN_FILE, parse_planning_folder
 from planning.importers.markdown import parse_markdown
@@ -21,7 +23,6 @@ from planning.importers.text import decode
 FORMATS = ("auto", "gsd", "taskmaster", "markdown")
 READABLE_SUFFIXES = {".md", ".markdown", ".json", ".txt"}
 MAX_FILES = 20_000
-MAX_BYTES = 100 * 1024 * 1024
 
 Progress = Callable[[int, int], None]
 
@@ -52,6 +53,7 @@ class ImportSource:
     def from_bytes(cls, name: str, data: bytes) -> ImportSource:
         if zipfile.is_zipfile(io.BytesIO(data)):
             return cls._from_zip(name, data)
+        _check_limits(1, len(data), name)
         return cls(name=name, files={name: decode(data, name=name)})
 
     @classmethod
@@ -74,10 +76,11 @@ class ImportSource:
 
 
 def _check_limits(count: int, size: int, name: str) -> None:
-    if count > MAX_FILES or size > MAX_BYTES:
+    limit = settings.IMPORT_MAX_BYTES
+    if count > MAX_FILES or size > limit:
         raise PlanImportError(
             f"too large to import ({count} files, {size // 1024 // 1024} MB): expected at most "
-            f"{MAX_FILES} files and {MAX_BYTES // 1024 // 1024} MB",
+            f"{MAX_FILES} files and {limit // 1024 // 1024} MB (IMPORT_MAX_BYTES)",
             origin=Origin(name),
         )
 

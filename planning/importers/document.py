@@ -18,6 +18,8 @@ from planning.graph import find_cycle
 from planning.models import Priority, RequirementPriority, TaskSize, TaskStatus, TaskType
 
 SNAPSHOT_FORMAT = 1
+# The largest wave a task's column holds (a PositiveSmallIntegerField).
+MAX_WAVE = 32_767
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +103,8 @@ class TaskSpec:
     max_iterations: int = 50
     extra: dict[str, Any] = field(default_factory=dict)
     depends_on: list[str] = field(default_factory=list)
+    # The key of the task this one is a subtask of (Task Master's `12` for `12.3`).
+    parent: str | None = None
     # Execution state an importer may learn (e.g. a GSD SUMMARY.md); never part of a snapshot.
     status: str | None = field(default=None, compare=False)
     origin: Origin | None = field(default=None, compare=False, repr=False)
@@ -115,6 +119,9 @@ def _as_dict(spec: Any) -> dict[str, Any]:
     data = asdict(spec)
     for name in EXECUTION_ONLY:
         data.pop(name, None)
+    # Only subtasks carry a parent, so the snapshots of plans without any stay as they were.
+    if data.get("parent", "") is None:
+        del data["parent"]
     return data
 
 
@@ -249,6 +256,11 @@ class PlanDocument:
                 _expect(
                     code in codes, f"plan {sub.key} names unknown requirement {code!r}", sub.origin
                 )
+        task_types, task_sizes = set(TaskType.values), set(TaskSize.values)
+        priorities, statuses = set(Priority.values), set(TaskStatus.values)
+        # Joined once: these messages are built for every task, as the checks go.
+        type_names, size_names = ", ".join(TaskType.values), ", ".join(TaskSize.values)
+        priority_names, status_names = ", ".join(Priority.values), ", ".join(TaskStatus.values)
         for task in self.tasks:
             where = task.origin
             _expect(
@@ -275,23 +287,23 @@ class PlanDocument:
                 where,
             )
             _expect(
-                task.type in TaskType.values,
-                f"task type must be one of {', '.join(TaskType.values)}, not {task.type!r}",
+                task.type in task_types,
+                f"task type must be one of {type_names}, not {task.type!r}",
                 where,
             )
             _expect(
-                task.size in TaskSize.values,
-                f"task size must be one of {', '.join(TaskSize.values)}, not {task.size!r}",
+                task.size in task_sizes,
+                f"task size must be one of {size_names}, not {task.size!r}",
                 where,
             )
             _expect(
-                task.priority in Priority.values,
-                f"task priority must be one of {', '.join(Priority.values)}, not {task.priority!r}",
+                task.priority in priorities,
+                f"task priority must be one of {priority_names}, not {task.priority!r}",
                 where,
             )
             _expect(
-                task.status is None or task.status in TaskStatus.values,
-                f"task status must be one of {', '.join(TaskStatus.values)}, not {task.status!r}",
+                task.status is None or task.status in statuses,
+                f"task status must be one of {status_names}, not {task.status!r}",
                 where,
             )
             _expect(
@@ -303,7 +315,54 @@ class PlanDocument:
             for dep in task.depends_on:
                 _expect(dep in task_keys, f"task {task.key} depends on unknown task {dep!r}", where)
                 _expect(dep != task.key, f"task {task.key} depends on itself", where)
+        self._check_parents()
         self._reject_cycles()
+
+    def _check_parents(self) -> None:
+        """A subtask's parent is a task of the same feature that is not a subtask itself."""
+        tasks = {t.key: t for t in self.tasks}
+        for task in self.tasks:
+            if task.parent is None:
+                continue
+            parent = tasks.get(task.parent)
+            if parent is None:
+                raise PlanImportError(
+                    f"task {task.key} is a subtask of unknown task {task.parent!r}",
+                    origin=task.origin,
+                )
+            _expect(
+                parent.parent is None,
+                f"task {task.key} is a subtask of {parent.key}, itself a subtask: subtasks "
+                "nest one level deep",
+                task.origin,
+            )
+            _expect(
+                parent.feature == task.feature,
+                f"subtask {task.key} must be in its parent {parent.key}'s feature",
+                task.origin,
+            )
+
+    def assign_depth_waves(self) -> None:
+        """Give every task outside a plan the wave GSD would: its depth in the dependency
+        graph plus 1. Tasks of a plan keep their plan's wave. Call after validate()."""
+        tasks = {t.key: t for t in self.tasks}
+        waves: dict[str, int] = {}
+        for start in self.tasks:
+            stack = [start.key]
+            while stack:
+                key = stack[-1]
+                if key in waves:
+                    stack.pop()
+                    continue
+                pending = [d for d in tasks[key].depends_on if d not in waves]
+                if pending:
+                    stack.extend(pending)
+                    continue
+                stack.pop()
+                waves[key] = 1 + max((waves[d] for d in tasks[key].depends_on), default=0)
+        for task in self.tasks:
+            if task.sub_feature is None:
+                task.wave = min(waves[task.key], MAX_WAVE)
 
     def _reject_cycles(self) -> None:
         for label, specs in (("plans", self.sub_features), ("tasks", self.tasks)):

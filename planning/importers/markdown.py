@@ -118,6 +118,7 @@ def parse_markdown(text: str, *, path: str = "PRD.md") -> PlanDocument:
     ]
     document.tasks = [i.spec for i in items]
     document.validate()
+    document.assign_depth_waves()
     return document
 
 

@@ -1,26 +1,41 @@
-"""Task Master `tasks.json`: the tagged format `{"<tag>": {"tasks": [...], "metadata": {}}}`
-and the older `{"tasks": [...]}`.
+"""Task Master `tasks.json`, in every layout Task Master itself reads:
 
-Each tag becomes a feature. Task ids become keys (`12`, subtask `12.3`); tasks of tags
-other than `master` are prefixed with the tag (`ui:12.3`) so keys stay unique.
+- tagged, `{"<tag>": {"tasks": [...], "metadata": {}}, ...}`: each tag becomes a feature;
+  top-level keys that hold no task list (a `tags` index, say) are skipped with a warning;
+- the older `{"tasks": [...], "metadata": {}}`, read as the `master` tag.
+
+Task ids become keys (`12`, subtask `12.3`); tasks of tags other than `master` are
+prefixed with the tag (`ui:12.3`) so keys stay unique. Subtasks are nested under their
+task (`TaskSpec.parent`), inherit its priority when they name none, and a subtask's bare
+dependency number means a sibling, as in Task Master. A file Crewboard exported carries
+each task's key and plan place in `metadata.crewboard` (and, on its first task, the
+features, plans and requirements), which is read back exactly.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
+import math
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
+from core.json_input import MAX_DEPTH, TOO_DEEP, json_depth, text_problem
 from planning.importers.document import (
     FeatureSpec,
     Origin,
     PlanDocument,
     PlanImportError,
+    RequirementSpec,
+    SubFeatureSpec,
     TaskSpec,
 )
 
 DEFAULT_TAG = "master"
 DEFAULT_TAG_NAME = "Task Master tasks"
+# Crewboard's own metadata on an exported file.
+CREWBOARD = "crewboard"
 STATUS_MAP = {
     "pending": "pending",
     "todo": "pending",
@@ -35,16 +50,9 @@ STATUS_MAP = {
     "canceled": "cancelled",
     "failed": "failed",
 }
-STATUS_OUT = {
-    "pending": "pending",
-    "in_progress": "in-progress",
-    "review": "review",
-    "blocked": "blocked",
-    "done": "done",
-    "deferred": "deferred",
-    "cancelled": "cancelled",
-    "failed": "failed",
-}
+# Task Master's priorities above `high`: Crewboard ranks them as high and keeps the
+# word in the task's extra fields, so an export writes it back.
+ABOVE_HIGH = {"critical", "urgent"}
 KNOWN_TASK_KEYS = {
     "id",
     "title",
@@ -58,6 +66,23 @@ KNOWN_TASK_KEYS = {
     "complexity",
     "tags",
 }
+# Task Master's own bookkeeping, which it rewrites whenever it saves a task: not part of
+# the plan, so a `set-status` in Task Master changes nothing in it.
+TASK_MASTER_BOOKKEEPING = {"updatedAt"}
+# TaskSpec fields an export keeps in `metadata.crewboard`; the rest have Task Master fields.
+CREWBOARD_TASK_FIELDS = (
+    "key",
+    "feature",
+    "sub_feature",
+    "files",
+    "done_criteria",
+    "type",
+    "size",
+    "wave",
+    "position",
+    "estimated_minutes",
+    "max_iterations",
+)
 
 
 def task_key(tag: str, task_id: str) -> str:
@@ -66,6 +91,41 @@ def task_key(tag: str, task_id: str) -> str:
 
 def parse_tasks_json(text: str, *, path: str = "tasks.json") -> PlanDocument:
     """Raises PlanImportError naming the file and line of the first problem."""
+    data = _load(text, path)
+    locator = _Locator(text)
+    document = PlanDocument(source=path)
+    tags = _tags(data, path, document.warnings)
+    for position, (tag, body) in enumerate(tags.items()):
+        raw_metadata = body.get("metadata")
+        metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
+        crewboard = _exported_plan(body["tasks"])
+        if crewboard is not None:
+            _read_plan_places(document, crewboard, Origin(path, locator.line_of_key(tag)))
+        else:
+            document.features.append(
+                FeatureSpec(
+                    key=tag,
+                    name=_name(metadata, tag),
+                    description=_text(metadata.get("description")),
+                    position=position,
+                    origin=Origin(path, locator.line_of_key(tag)),
+                )
+            )
+        _parse_tag(document, tag, body["tasks"], path=path, locator=locator)
+    exported = _resolve(document)
+    document.validate()
+    # Waves come from dependency depth, except where Crewboard's export recorded them.
+    recorded = {t.key: t.wave for t in document.tasks if t.key in exported}
+    document.assign_depth_waves()
+    for task in document.tasks:
+        task.wave = recorded.get(task.key, task.wave)
+    return document
+
+
+def _load(text: str, path: str) -> Any:
+    # Depth is counted on the text before parsing, so a deep file costs no recursion.
+    if json_depth(text) > MAX_DEPTH:
+        raise PlanImportError(TOO_DEEP, origin=Origin(path))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -73,54 +133,142 @@ def parse_tasks_json(text: str, *, path: str = "tasks.json") -> PlanDocument:
             f"not valid JSON ({exc.msg}): expected a Task Master tasks.json",
             origin=Origin(path, exc.lineno),
         ) from None
-    if isinstance(data, dict) and isinstance(data.get("tasks"), list):
-        tags = {DEFAULT_TAG: data}
-    elif (
-        isinstance(data, dict)
-        and data
-        and all(isinstance(v, dict) and isinstance(v.get("tasks"), list) for v in data.values())
-    ):
-        tags = data
-    else:
+    except RecursionError:
+        raise PlanImportError(
+            f"nested deeper than {MAX_DEPTH} levels: a Task Master tasks.json is not",
+            origin=Origin(path),
+        ) from None
+    except ValueError as exc:  # an integer too long to read
+        raise PlanImportError(f"not readable JSON ({exc})", origin=Origin(path)) from None
+    problem = text_problem(data)
+    if problem:
+        raise PlanImportError(problem, origin=Origin(path))
+    _check_values(data, path)
+    return data
+
+
+def _check_values(data: Any, path: str) -> None:
+    """Refuse nesting past MAX_DEPTH and numbers no column or JSON field can hold
+    (`1e999` reads as infinity), naming where they are. Iterative: no recursion limit."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise PlanImportError(
+                f"{where} is nested more than {MAX_DEPTH} levels deep: at most {MAX_DEPTH} "
+                "are read",
+                origin=Origin(path),
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise PlanImportError(
+                f"{where or 'the file'} is a number out of range ({value}): expected a "
+                "finite number",
+                origin=Origin(path),
+            )
+        if isinstance(value, dict):
+            stack.extend(
+                (v, f"{where}.{k}" if where else str(k), depth + 1) for k, v in value.items()
+            )
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+
+
+def _is_tag(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("tasks"), list)
+
+
+def _tags(data: Any, path: str, warnings: list[str]) -> dict[str, dict[str, Any]]:
+    """The tags as Task Master finds them: any top-level key besides `tasks` and
+    `metadata` makes the file tagged, and each such key holding a task list is a tag."""
+    if not isinstance(data, dict):
         raise PlanImportError(
             'expected {"tasks": [...]} or {"<tag>": {"tasks": [...], "metadata": {...}}}',
             origin=Origin(path, 1),
         )
-    locator = _Locator(text)
-    document = PlanDocument(source=path)
-    for position, (tag, body) in enumerate(tags.items()):
-        metadata = body.get("metadata") or {}
-        document.features.append(
-            FeatureSpec(
-                key=tag,
-                name=str(metadata.get("name") or (DEFAULT_TAG_NAME if tag == DEFAULT_TAG else tag)),
-                description=str(metadata.get("description") or ""),
-                position=position,
-                origin=Origin(path, locator.line_of_key(tag)),
-            )
+    others = [k for k in data if k not in ("tasks", "metadata")]
+    tags = {k: data[k] for k in others if _is_tag(data[k])}
+    skipped = [k for k in others if k not in tags]
+    if not tags and isinstance(data.get("tasks"), list):
+        tags = {DEFAULT_TAG: data}
+    elif tags and "tasks" in data:
+        skipped.append("tasks")
+    if not tags:
+        raise PlanImportError(
+            'no task list found: expected {"tasks": [...]} or {"<tag>": {"tasks": [...]}}',
+            origin=Origin(path, 1),
         )
-        _parse_tag(document, tag, body["tasks"], path=path, locator=locator)
-    _resolve(document, path=path)
-    document.validate()
-    return document
+    for key in skipped:
+        warnings.append(f"{path}: top-level {key!r} holds no Task Master tag; it was left out")
+    return tags
 
 
+def _name(metadata: dict[str, Any], tag: str) -> str:
+    name = metadata.get("name")
+    if isinstance(name, str) and name.strip():
+        return name.strip()[:300]
+    return DEFAULT_TAG_NAME if tag == DEFAULT_TAG else tag[:300]
+
+
+def _exported_plan(tasks: list[Any]) -> dict[str, Any] | None:
+    """The features, plans and requirements a Crewboard export keeps on its first task
+    (Task Master rewrites a tag's metadata, but keeps a task's)."""
+    first = tasks[0] if tasks and isinstance(tasks[0], dict) else {}
+    metadata = first.get("metadata")
+    entry = metadata.get(CREWBOARD) if isinstance(metadata, dict) else None
+    plan = entry.get("plan") if isinstance(entry, dict) else None
+    return plan if isinstance(plan, dict) else None
+
+
+def _read_plan_places(document: PlanDocument, crewboard: dict[str, Any], origin: Origin) -> None:
+    """Features, plans and requirements of a Crewboard export, as it wrote them."""
+    try:
+        document.features.extend(
+            FeatureSpec(**row, origin=origin) for row in crewboard.get("features", [])
+        )
+        document.sub_features.extend(
+            SubFeatureSpec(**row, origin=origin) for row in crewboard.get("sub_features", [])
+        )
+        document.requirements.extend(
+            RequirementSpec(**row, origin=origin) for row in crewboard.get("requirements", [])
+        )
+    except TypeError as exc:
+        raise PlanImportError(
+            f"metadata.{CREWBOARD} is not what Crewboard exports ({exc})", origin=origin
+        ) from None
+
+
+_ID_VALUE = re.compile(r'"id"\s*:\s*"?([^",}\s]*)"?\s*[,}\n]')
+
+
+@dataclass
 class _Locator:
-    """Approximate line numbers for JSON values, for error messages."""
+    """Line numbers of task ids, from one scan of the text: tasks are looked up in file
+    order, each lookup going on from where the last one stopped."""
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    text: str
+    cursor: int = 0
+    newlines: list[int] = field(default_factory=list)
+    ids: list[tuple[int, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.newlines = [m.start() for m in re.finditer("\n", self.text)]
+        self.ids = [(m.start(), m.group(1)) for m in _ID_VALUE.finditer(self.text)]
+
+    def line_at(self, offset: int) -> int:
+        return bisect.bisect_left(self.newlines, offset) + 1
 
     def line_of_key(self, key: str) -> int | None:
-        match = re.search(rf'"{re.escape(key)}"\s*:', self.text)
-        return self.text.count("\n", 0, match.start()) + 1 if match else None
+        match = re.compile(rf'"{re.escape(key)}"\s*:').search(self.text)
+        return self.line_at(match.start()) if match else None
 
-    def line_of_id(self, task_id: Any, after_line: int | None = None) -> int | None:
-        start = 0
-        if after_line:
-            start = sum(len(line) + 1 for line in self.text.split("\n")[: after_line - 1])
-        match = re.search(rf'"id"\s*:\s*"?{re.escape(str(task_id))}"?\s*[,}}\n]', self.text[start:])
-        return self.text.count("\n", 0, start + match.start()) + 1 if match else None
+    def line_of_id(self, task_id: Any) -> int | None:
+        wanted = str(task_id)
+        for index in range(self.cursor, len(self.ids)):
+            offset, value = self.ids[index]
+            if value == wanted:
+                self.cursor = index + 1
+                return self.line_at(offset)
+        return None
 
 
 def _text(value: Any) -> str:
@@ -139,38 +287,73 @@ def _text_field(raw: dict[str, Any], name: str, task_id: str, origin: Origin) ->
     )
 
 
+def _task_id(value: Any, what: str, origin: Origin) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str) or str(value).strip() == "":
+        raise PlanImportError(
+            f"{what} has id {json.dumps(value)[:60]}: expected a number such as 12",
+            origin=origin,
+        )
+    return str(value).strip()
+
+
 def _parse_tag(
     document: PlanDocument, tag: str, tasks: list[Any], *, path: str, locator: _Locator
 ) -> None:
-    tag_line = locator.line_of_key(tag)
-    for position, raw in enumerate(tasks):
+    tag_origin = Origin(path, locator.line_of_key(tag))
+    position = 0
+    for number, raw in enumerate(tasks, start=1):
         if not isinstance(raw, dict) or "id" not in raw:
             raise PlanImportError(
-                f"task #{position + 1} of tag {tag!r} must be an object with an 'id'",
-                origin=Origin(path, tag_line),
+                f"task #{number} of tag {tag!r} must be an object with an 'id'",
+                origin=tag_origin,
             )
-        task_id = _text(raw["id"])
-        line = locator.line_of_id(raw["id"], tag_line)
-        parent = _spec(raw, tag, task_id, position, path=path, line=line)
+        origin = Origin(path, locator.line_of_id(raw["id"]))
+        task_id = _task_id(raw["id"], f"task #{number} of tag {tag!r}", origin)
+        parent = _spec(raw, tag, task_id, position, origin=origin)
         document.tasks.append(parent)
-        for sub_position, sub in enumerate(raw.get("subtasks") or []):
+        position += 1
+        subtasks = raw.get("subtasks") or []
+        if not isinstance(subtasks, list):
+            raise PlanImportError(
+                f"task {task_id} has subtasks {json.dumps(subtasks)[:60]}: expected a list",
+                origin=origin,
+            )
+        for sub_number, sub in enumerate(subtasks, start=1):
             if not isinstance(sub, dict) or "id" not in sub:
                 raise PlanImportError(
-                    f"subtask #{sub_position + 1} of task {task_id} needs an 'id'",
-                    origin=Origin(path, line),
+                    f"subtask #{sub_number} of task {task_id} needs an 'id'", origin=origin
                 )
-            sub_id = _text(sub["id"])
+            sub_origin = Origin(path, locator.line_of_id(sub["id"]) or origin.line)
+            sub_id = _task_id(sub["id"], f"subtask #{sub_number} of task {task_id}", sub_origin)
             full_id = sub_id if "." in sub_id else f"{task_id}.{sub_id}"
-            spec = _spec(
-                sub,
-                tag,
-                full_id,
-                sub_position,
-                path=path,
-                line=locator.line_of_id(sub["id"], line),
-                parent=task_id,
-            )
+            spec = _spec(sub, tag, full_id, position, origin=sub_origin, parent=parent)
             document.tasks.append(spec)
+            position += 1
+
+
+def _priority(raw: dict[str, Any], task_id: str, origin: Origin, parent: TaskSpec | None) -> str:
+    priority = _text_field(raw, "priority", task_id, origin).lower()
+    if not priority:
+        return parent.priority if parent is not None else "medium"
+    return "high" if priority in ABOVE_HIGH else priority
+
+
+def _complexity(raw: dict[str, Any], task_id: str, origin: Origin) -> int | None:
+    complexity = raw.get("complexity")
+    if isinstance(complexity, dict):  # some exports nest the complexity report
+        complexity = complexity.get("score") or complexity.get("complexityScore")
+    if complexity is None:
+        return None
+    try:
+        number = float(complexity)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not (math.isfinite(number) and 1 <= number <= 10):
+        raise PlanImportError(
+            f"task {task_id} has complexity {json.dumps(complexity)[:60]}: expected a number 1-10",
+            origin=origin,
+        )
+    return round(number)
 
 
 def _spec(
@@ -179,14 +362,12 @@ def _spec(
     task_id: str,
     position: int,
     *,
-    path: str,
-    line: int | None,
-    parent: str | None = None,
+    origin: Origin,
+    parent: TaskSpec | None = None,
 ) -> TaskSpec:
-    origin = Origin(path, line)
-    title, description, details, test_strategy, status, priority = (
+    title, description, details, test_strategy, status = (
         _text_field(raw, name, task_id, origin)
-        for name in ("title", "description", "details", "testStrategy", "status", "priority")
+        for name in ("title", "description", "details", "testStrategy", "status")
     )
     status = (status or "pending").lower()
     if status not in STATUS_MAP:
@@ -194,66 +375,112 @@ def _spec(
             f"task {task_id} has status {status!r}: expected one of {', '.join(STATUS_MAP)}",
             origin=origin,
         )
-    priority = (priority or "medium").lower()
-    complexity = raw.get("complexity")
-    if isinstance(complexity, dict):  # some exports nest the complexity report
-        complexity = complexity.get("score") or complexity.get("complexityScore")
-    if complexity is not None:
-        try:
-            complexity = round(float(complexity))
-        except (TypeError, ValueError):
-            raise PlanImportError(
-                f"task {task_id} has complexity {complexity!r}: expected a number 1-10",
-                origin=origin,
-            ) from None
-    extra: dict[str, Any] = {
-        k: v for k, v in raw.items() if k not in KNOWN_TASK_KEYS and not isinstance(v, dict | list)
-    }
-    extra.update(
-        {k: v for k, v in raw.items() if k not in KNOWN_TASK_KEYS and isinstance(v, dict | list)}
-    )
+    known = KNOWN_TASK_KEYS | TASK_MASTER_BOOKKEEPING
+    if parent is not None:
+        known = known - {"subtasks"}
+    extra: dict[str, Any] = {k: v for k, v in raw.items() if k not in known}
+    crewboard = _crewboard_metadata(extra)
     if details:
         extra["details"] = details
     if raw.get("tags"):
         extra["tags"] = raw["tags"] if isinstance(raw["tags"], list) else [raw["tags"]]
-    if parent is not None:
-        extra["parent"] = parent
+    raw_priority = raw.get("priority")
+    if isinstance(raw_priority, str) and raw_priority.lower() in ABOVE_HIGH:
+        extra["priority"] = raw_priority.lower()
     dependencies = raw.get("dependencies") or []
     if not isinstance(dependencies, list):
         dependencies = [dependencies]
+    for dependency in dependencies:
+        if isinstance(dependency, bool) or not isinstance(dependency, int | str):
+            raise PlanImportError(
+                f"task {task_id} depends on {json.dumps(dependency)[:60]}: expected a task id",
+                origin=origin,
+            )
     spec = TaskSpec(
         key=task_key(tag, task_id),
         name=(title or f"Task {task_id}")[:300],
         feature=tag,
         description=description,
         verify=test_strategy,
-        priority=priority,
-        complexity=complexity,
+        priority=_priority(raw, task_id, origin, parent),
+        complexity=_complexity(raw, task_id, origin),
         position=position,
         extra=extra,
-        depends_on=[_text(d) for d in dependencies],
+        depends_on=[str(d).strip() for d in dependencies],
+        parent=parent.key if parent is not None else None,
         status=STATUS_MAP[status],
         origin=origin,
     )
+    if crewboard:
+        _apply_crewboard_fields(spec, crewboard, origin)
     return spec
 
 
-def _resolve(document: PlanDocument, *, path: str) -> None:
-    """Dependency ids → task keys. A subtask's bare number means a sibling subtask."""
-    keys = {t.key for t in document.tasks}
+def _crewboard_metadata(extra: dict[str, Any]) -> dict[str, Any] | None:
+    """Take Crewboard's entry out of a task's `metadata`, leaving the rest of it."""
+    metadata = extra.get("metadata")
+    if not isinstance(metadata, dict) or not isinstance(metadata.get(CREWBOARD), dict):
+        return None
+    rest = {k: v for k, v in metadata.items() if k != CREWBOARD}
+    if rest:
+        extra["metadata"] = rest
+    else:
+        del extra["metadata"]
+    entry: dict[str, Any] = metadata[CREWBOARD]
+    return entry
+
+
+def _apply_crewboard_fields(spec: TaskSpec, crewboard: dict[str, Any], origin: Origin) -> None:
+    spec.extra[_LOCAL_ID] = spec.key
+    unknown = set(crewboard) - {*CREWBOARD_TASK_FIELDS, "description", "plan"}
+    if unknown:
+        raise PlanImportError(
+            f"metadata.{CREWBOARD} of task {spec.key} has unknown fields: "
+            f"{', '.join(sorted(unknown))}",
+            origin=origin,
+        )
+    for name in (*CREWBOARD_TASK_FIELDS, "description"):
+        if name in crewboard:
+            setattr(spec, name, crewboard[name])
+    for name in ("key", "description"):
+        if not isinstance(getattr(spec, name), str):
+            raise PlanImportError(
+                f"metadata.{CREWBOARD}.{name} must be text, not "
+                f"{json.dumps(getattr(spec, name))[:60]}",
+                origin=origin,
+            )
+
+
+# While parsing, a task read from a Crewboard export remembers the Task Master id its
+# dependencies use; _resolve maps those ids to the keys and drops the note.
+_LOCAL_ID = "\0taskmaster-id"
+
+
+def _resolve(document: PlanDocument) -> set[str]:
+    """Dependency ids → task keys. A subtask's bare number means a sibling subtask
+    (falling back to a task of that number, where no such sibling exists). Returns the
+    keys of the tasks read from Crewboard's metadata."""
+    by_id: dict[str, str] = {}
+    exported: set[str] = set()
     for task in document.tasks:
-        tag = task.feature or DEFAULT_TAG
-        parent = task.extra.get("parent")
-        resolved = []
+        local = task.extra.pop(_LOCAL_ID, None)
+        if local is not None:
+            exported.add(task.key)
+        by_id[local or task.key] = task.key
+    local_of = {key: local for local, key in by_id.items()}
+    for task in document.tasks:
+        tag = _tag_of(local_of[task.key])
+        parent_local = local_of.get(task.parent) if task.parent else None
+        resolved: list[str] = []
         for ref in task.depends_on:
             if ":" in ref:  # qualified with a tag: "ui:3", "master:2"
                 other_tag, _, other_id = ref.partition(":")
                 candidates = [task_key(other_tag, other_id)]
-            elif parent is not None and "." not in ref:
-                candidates = [task_key(tag, f"{parent}.{ref}"), task_key(tag, ref)]
+            elif parent_local is not None and "." not in ref:
+                candidates = [task_key(tag, f"{_bare(parent_local)}.{ref}"), task_key(tag, ref)]
             else:
                 candidates = [task_key(tag, ref)]
-            key = next((c for c in candidates if c in keys), None)
+            key = next((by_id[c] for c in candidates if c in by_id), None)
             if key is None:
                 raise PlanImportError(
                     f"task {task.key} depends on {ref}, which is not a task in this file",
@@ -262,74 +489,12 @@ def _resolve(document: PlanDocument, *, path: str) -> None:
             if key != task.key and key not in resolved:
                 resolved.append(key)
         task.depends_on = resolved
+    return exported
 
 
-def export_tasks_json(document: PlanDocument) -> str:
-    """The tagged Task Master format, one tag per feature."""
-    out: dict[str, Any] = {}
-    features = sorted(document.features, key=lambda f: (f.position, f.key))
-    by_feature: dict[str | None, list[TaskSpec]] = {f.key: [] for f in features}
-    for task in sorted(document.tasks, key=lambda t: (t.position, t.key)):
-        by_feature.setdefault(task.feature, []).append(task)
-    tag_of = {t.key: t.feature or DEFAULT_TAG for t in document.tasks}
-    for feature in features:
-        tag = feature.key
-        tasks = by_feature.get(tag, [])
-        top = [t for t in tasks if "parent" not in t.extra]
-        children: dict[str, list[TaskSpec]] = {}
-        for t in tasks:
-            if "parent" in t.extra:
-                children.setdefault(t.extra["parent"], []).append(t)
-        out[tag] = {
-            "tasks": [_task_out(t, tag, children.get(_local_id(t, tag), []), tag_of) for t in top],
-            "metadata": {"name": feature.name, "description": feature.description},
-        }
-    return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
+def _tag_of(local_key: str) -> str:
+    return local_key.partition(":")[0] if ":" in local_key else DEFAULT_TAG
 
 
-def _local_id(task: TaskSpec, tag: str) -> str:
-    return _local_id_of(task.key, tag)
-
-
-def _local_id_of(key: str, tag: str) -> str:
-    prefix = f"{tag}:"
-    return key[len(prefix) :] if key.startswith(prefix) else key
-
-
-def _id_value(task_id: str) -> int | str:
-    return int(task_id) if task_id.isdigit() else task_id
-
-
-def _task_out(
-    task: TaskSpec, tag: str, subtasks: list[TaskSpec], tag_of: dict[str, str]
-) -> dict[str, Any]:
-    local = _local_id(task, tag)
-    data: dict[str, Any] = {
-        "id": _id_value(local.rsplit(".", 1)[-1] if "parent" in task.extra else local),
-        "title": task.name,
-        "description": task.description,
-        "details": task.extra.get("details", ""),
-        "testStrategy": task.verify,
-        "status": STATUS_OUT.get(task.status or "pending", "pending"),
-        "priority": task.priority,
-        "dependencies": [_dependency_out(d, task, tag, tag_of) for d in task.depends_on],
-    }
-    if task.complexity is not None:
-        data["complexity"] = task.complexity
-    for key, value in task.extra.items():
-        if key not in ("details", "parent"):
-            data[key] = value
-    if subtasks:
-        data["subtasks"] = [_task_out(s, tag, [], tag_of) for s in subtasks]
-    return data
-
-
-def _dependency_out(key: str, task: TaskSpec, tag: str, tag_of: dict[str, str]) -> int | str:
-    other_tag = tag_of.get(key, tag)
-    if other_tag != tag:
-        return f"{other_tag}:{_local_id_of(key, other_tag)}"
-    local = _local_id_of(key, tag)
-    parent = task.extra.get("parent")
-    if parent is not None and local.startswith(f"{parent}.") and local.count(".") == 1:
-        return _id_value(local.split(".", 1)[1])
-    return _id_value(local)
+def _bare(local_key: str) -> str:
+    return local_key.partition(":")[2] if ":" in local_key else local_key

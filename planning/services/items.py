@@ -178,7 +178,9 @@ def _set_sub_feature_links(
 
 def _lock_plan(project: Project) -> None:
     # Serialises concurrent graph edits of one project (PostgreSQL; SQLite locks the database).
-    Project.objects.select_for_update().filter(pk=project.pk).first()
+    # NO KEY: an insert elsewhere in the project still takes its foreign key's share lock
+    # on the row at commit, so it never deadlocks against this one.
+    Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
 
 
 def _cycle_message(cycle: list[int], keys: Mapping[int, str]) -> str:

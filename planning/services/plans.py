@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from core.text import noun
+from core.text import natural_sort_key, noun
 from planning.importers.document import PlanDocument, PlanImportError
 from planning.models import (
     Feature,
@@ -169,7 +169,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
     writes nothing) for an invalid document.
     """
     document.validate()
-    Project.objects.select_for_update().filter(pk=project.pk).first()
+    Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
     result = ApplyResult()
     # Deleted last, children first: a task moved out of a feature that goes away must be
     # re-parented before the feature's cascade could take it (and its status) along.
@@ -231,6 +231,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         )
         if sub is not None:
             values["wave"] = sub.wave
+        values["sort_key"] = natural_sort_key(spec.key)
         return values
 
     def build_task(spec: Any, values: dict[str, Any]) -> Task:
@@ -248,7 +249,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         existing=existing_tasks,
         specs=document.tasks,
         key_of=lambda s: s.key,
-        columns=(*TASK_COLUMNS, "sub_feature_id", "feature_id"),
+        columns=(*TASK_COLUMNS, "sub_feature_id", "feature_id", "sort_key"),
         build=build_task,
         values_of=task_values,
         result=result,
@@ -256,6 +257,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
     )
     _apply_statuses(project, document, existing_tasks)
     tasks = dict(project.tasks.values_list("key", "id"))
+    _apply_parents(document, tasks, existing_tasks, result)
 
     _sync_links(
         through=Requirement.features.through,
@@ -311,6 +313,26 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
     # Statuses, places and tasks may all have changed: the whole plan is rolled up.
     plan_status_rollup(project_id=project.pk)
     return result
+
+
+def _apply_parents(
+    document: PlanDocument, ids: dict[str, int], existing: dict[str, Task], result: ApplyResult
+) -> None:
+    """Point every task of the document at its parent (or at none)."""
+    current = dict(
+        Task.objects.filter(pk__in=[ids[t.key] for t in document.tasks]).values_list(
+            "pk", "parent_id"
+        )
+    )
+    changed = []
+    for spec in document.tasks:
+        pk = ids[spec.key]
+        parent_id = ids[spec.parent] if spec.parent else None
+        if current[pk] != parent_id:
+            changed.append(Task(pk=pk, parent_id=parent_id))
+            if spec.key in existing:
+                result.updated["tasks"] += 1
+    Task.objects.bulk_update(changed, ["parent_id"], batch_size=BATCH)
 
 
 def _apply_statuses(project: Project, document: PlanDocument, existing: dict[str, Task]) -> None:

@@ -137,14 +137,18 @@ def _project_save(*, project: Project, data: Mapping[str, Any]) -> Project:
 
 
 @transaction.atomic
-def membership_set(*, project: Project, user: User, role: str) -> ProjectMembership:
-    """Add `user` to the project or change their role.
+def membership_set(*, project: Project, user: User, role: str | None = None) -> ProjectMembership:
+    """Add `user` to the project or change their role. Without a role a new member is a
+    viewer and an existing one keeps theirs.
 
-    Raises ConflictError when the change would leave the project without an owner.
+    Raises ConflictError when the change would leave the project without an owner, or
+    when another request adds the same user at once.
     """
     membership = ProjectMembership.objects.select_for_update().filter(
         project=project, user=user
     ).first() or ProjectMembership(project=project, user=user)
+    if role is None:
+        role = membership.role
     if membership.pk and membership.role == ProjectMembership.Role.OWNER and role != "owner":
         _ensure_another_owner(project=project, leaving=membership)
     model_update(instance=membership, data={"role": role}, allowed=("role",))

@@ -2,6 +2,7 @@
 critical path and the ready, blocked, in-progress and done sets, each list a page at a
 time."""
 
+from collections import Counter
 from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
@@ -155,6 +156,7 @@ def project_analytics(request: AuthenticatedHtmxRequest, slug: str) -> HttpRespo
         "wave_warnings": graph.wave_warnings[:PER_PAGE],
         "wave_warnings_more": max(0, len(graph.wave_warnings) - PER_PAGE),
         "wave_rows": wave_rows,
+        "task_wave_counts": sorted(Counter(graph.task_waves.values()).items()),
         "waves_pager": Pager.of(request, "waves-page", waves_page, "analytics-waves"),
         "progress": progress,
         "progress_pager": Pager.of(request, "progress-page", progress_page, "analytics-progress"),

@@ -637,3 +637,44 @@ def test_anonymous_callers_are_refused(project) -> None:
     response = APIClient().get(url(project, "agents"))
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Token"
+
+
+def test_an_entry_created_without_a_value_holds_null(api: APIClient, project) -> None:
+    response = api.post(url(project, "agent-state"), {"namespace": "n", "key": "k"})
+
+    assert response.status_code == 201, response.data
+    assert response.data["value"] is None
+    assert AgentState.objects.get(namespace="n", key="k").value is None
+
+
+def test_options_on_an_entry_by_key_describes_it(api: APIClient, project) -> None:
+    AgentStateFactory(project=project, namespace="n", key="k", value=1)
+
+    found = api.options(url(project, "agent-state", "n", "k"))
+    missing = api.options(url(project, "agent-state", "n", "nothing"))
+
+    assert found.status_code == 200
+    assert "PUT" in found.data["actions"]
+    assert missing.status_code == 200
+    assert "actions" not in missing.data
+
+
+def test_a_second_entry_at_a_key_is_a_400(api: APIClient, project) -> None:
+    AgentStateFactory(project=project, namespace="n", key="k", value=1)
+
+    response = api.post(url(project, "agent-state"), {"namespace": "n", "key": "k", "value": 2})
+
+    assert response.status_code == 400
+    assert AgentState.objects.get(namespace="n", key="k").value == 1
+
+
+def test_a_tool_call_row_without_a_status_matches_the_schema(api: APIClient, project) -> None:
+    """A started row's status is empty: the schema allows it."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    status = schema["components"]["schemas"]["ToolCall"]["properties"]["status"]
+    created = api.post(url(project, "tool-calls"), {"tool_name": "read_file"})
+
+    assert created.status_code == 201 and created.data["status"] == ""
+    assert {"$ref": "#/components/schemas/BlankEnum"} in status["oneOf"]

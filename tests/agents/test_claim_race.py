@@ -109,8 +109,8 @@ def assert_each_task_claimed_once(outcomes: list[tuple[list[str], bool]], *, tas
     claimed = [key for keys, _ in outcomes for key in keys]
     assert len(claimed) == tasks
     assert set(claimed) == set(Task.objects.values_list("key", flat=True))
-    # Every process got a share and ran the queue dry: they really raced.
-    assert all(keys for keys, _ in outcomes), [len(keys) for keys, _ in outcomes]
+    # How the tasks were shared out between the processes depends on the scheduler, so
+    # only what holds for any sharing is asserted: the queue ran dry.
     assert any(saw_204 for _, saw_204 in outcomes)
     runs = AgentRun.objects.filter(status="running")
     assert runs.count() == tasks
@@ -236,8 +236,13 @@ def test_two_claims_at_once_with_one_agent_key_hold_one_run(append_only_rows_cle
         finally:
             connections.close_all()
 
+    second_pid: list[int] = []
+
     def second() -> None:
         try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                second_pid.append(cursor.fetchone()[0])
             task_claim(agent=agent)
             outcome["second"] = "claimed"
         except ConflictError:
@@ -250,7 +255,16 @@ def test_two_claims_at_once_with_one_agent_key_hold_one_run(append_only_rows_cle
     assert claimed.wait(timeout=RACE_TIMEOUT_S)
     waiter = threading.Thread(target=second)
     waiter.start()
-    time.sleep(0.3)  # long enough for the second claim to be waiting on the agent's lock
+    # Until the second claim waits for the agent's lock (seen, not guessed with a sleep).
+    for _ in range(RACE_TIMEOUT_S * 20):
+        if second_pid:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", second_pid
+                )
+                if cursor.fetchone() == ("Lock",):
+                    break
+        time.sleep(0.05)
     release.set()
     holder.join(timeout=RACE_TIMEOUT_S)
     waiter.join(timeout=RACE_TIMEOUT_S)

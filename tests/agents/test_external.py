@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from agents import services
 from agents.models import Agent, AgentRun, DecisionLog, Metric, ToolCall
 from agents.services import runs
-from core.errors import PermissionDeniedError
+from core.errors import ConflictError, PermissionDeniedError
 from planning import selectors as planning_selectors
 from planning.models import Project, Task
 from tests.factories import (
@@ -239,7 +239,7 @@ def test_claims_follow_the_next_task_rules_and_skip_checkpoints(project) -> None
     task("C-C")
     task("C-D")
     task("C-0", type="checkpoint:human-verify")
-    task("A-W2", wave=2)
+    task("A-W2", wave=2, feature=feature, sub_feature=fresh)  # waves order tasks of plans
     task("A-M", priority="medium")
     task("B-Q1", priority="medium", feature=feature, sub_feature=fresh)
     task("A-X", depends_on=[task("Z-P", priority="low")])  # blocked: Z-P is never done
@@ -255,8 +255,9 @@ def test_claims_follow_the_next_task_rules_and_skip_checkpoints(project) -> None
             assert claimed[-1] == expected.key
 
     # The started plan first, whatever its priority; then priority, wave, fewer
-    # dependencies and key, never the checkpoint, never the blocked task.
-    assert claimed == ["P1", "C-C", "C-D", "C-B", "C-A", "A-W2", "A-M", "B-Q1", "Z-P"]
+    # dependencies and key, never the checkpoint, never the blocked task. Claiming A-W2
+    # starts its plan, so B-Q1 of the same plan comes next.
+    assert claimed == ["P1", "C-C", "C-D", "C-B", "C-A", "A-W2", "B-Q1", "A-M", "Z-P"]
     assert Task.objects.get(key="C-0").status == Task.objects.get(key="A-X").status == "pending"
 
 
@@ -373,9 +374,12 @@ def test_claim_lease_length_is_validated(project, worker) -> None:
 
     assert claim(client, project, lease_seconds=1).status_code == 400
 
+    before = timezone.now()
     claimed = claim(client, project, lease_seconds=60)
+    after = timezone.now()
     run = AgentRun.objects.get(pk=claimed.data["run"]["id"])
-    assert timedelta(seconds=55) < run.lease_expires_at - timezone.now() <= timedelta(seconds=60)
+    lease = timedelta(seconds=60)
+    assert before + lease <= run.lease_expires_at <= after + lease
 
 
 # Heartbeats and leases ----------------------------------------------------------------
@@ -829,3 +833,12 @@ def test_an_issued_key_stays_out_of_its_repr(project) -> None:
     agent, _ = external_agent(project, "quiet")
     issued = services.agent_key_issue(agent=agent)
     assert issued.key not in repr(issued)
+
+
+@pytest.mark.parametrize("change", ["issue", "revoke"])
+def test_a_key_change_for_an_agent_deleted_meanwhile_is_a_conflict(project, change) -> None:
+    stale = AgentFactory(project=project, type=Agent.Type.EXTERNAL)
+    Agent.objects.filter(pk=stale.pk).delete()
+
+    with pytest.raises(ConflictError, match="has been deleted"):
+        (services.agent_key_issue if change == "issue" else services.agent_key_revoke)(agent=stale)

@@ -4,7 +4,6 @@ import contextlib
 import functools
 import sys
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -320,11 +319,10 @@ def test_a_server_slower_than_the_timeout_gives_an_llm_error(llm_server, llm_set
     llm_settings.LLM_MAX_RETRIES = 0
     llm_server.script(completion("Too late.", delay_s=5))
 
-    started = time.monotonic()
+    # Had the timeout not held, the late reply would have arrived and been returned.
     with pytest.raises(LLMError, match=r"timed out after 0\.2 s") as failure:
         get_llm_client().complete(QUESTION)
 
-    assert time.monotonic() - started < 3
     assert failure.value.kind == "timeout"
     assert len(llm_server.requests) == 1
 

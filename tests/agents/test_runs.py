@@ -242,7 +242,7 @@ def test_only_the_runs_service_sets_a_runs_status():
 
 
 def test_a_plan_generation_whose_message_was_lost_is_delivered_again_once_per_lease(
-    project, django_capture_on_commit_callbacks
+    project, django_capture_on_commit_callbacks, settings
 ):
     from agents.services.planner import plan_generation_start
 
@@ -252,12 +252,13 @@ def test_a_plan_generation_whose_message_was_lost_is_delivered_again_once_per_le
         runs.stale_runs_recover()
     assert callbacks == []  # just asked for: its message is on its way
 
-    later = timezone.now() + runs.PLANNING_QUEUED_TOO_LONG + timedelta(seconds=1)
+    resend = timedelta(seconds=settings.QUEUED_RESEND_S)
+    later = timezone.now() + resend + timedelta(seconds=1)
     with django_capture_on_commit_callbacks() as callbacks:
         runs.stale_runs_recover(now=later)
     assert len(callbacks) == 1
     with django_capture_on_commit_callbacks() as callbacks:
-        runs.stale_runs_recover(now=later + timedelta(seconds=30))
+        runs.stale_runs_recover(now=later + resend / 2)
     assert callbacks == []  # delivered already within this lease
     run.refresh_from_db()
     assert run.status == "queued"

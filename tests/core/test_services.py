@@ -1,13 +1,16 @@
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from agents.models import AgentState, Checkpoint
 from core.errors import DomainError
 from core.services import model_update
 from planning.models import Feature, Task
+from planning.services import feature_create
 from tests.factories import AgentStateFactory, CheckpointFactory, FeatureFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -133,3 +136,71 @@ def test_an_unsaved_instance_is_validated_and_inserted(project) -> None:
     with pytest.raises(ValidationError):
         model_update(instance=Feature(project=project, key="F2"), data={}, allowed=())
     assert not Feature.objects.filter(key="F2").exists()
+
+
+# Concurrent creates -------------------------------------------------------------------
+
+
+def test_a_create_whose_key_is_taken_is_a_validation_error_and_writes_nothing(project) -> None:
+    FeatureFactory(project=project, key="F1")
+
+    with pytest.raises(ValidationError, match="already exists"):
+        model_update(instance=Feature(project=project, key="F1", name="again"), data={}, allowed=())
+
+    assert Feature.objects.filter(project=project, key="F1").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_creates_of_one_key_give_one_row_and_one_validation_error(
+    project,
+) -> None:
+    """The second insert waits for the first transaction, which the check could not see,
+    and fails once it commits: that request gets the same 400 a later one would."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers: the second create sees the first row")
+    first_inserted, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                feature_create(project=project, key="F1", name="first")
+                first_inserted.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    def second() -> None:
+        try:
+            feature_create(project=project, key="F1", name="second")
+            outcome["second"] = "created"
+        except Exception as exc:  # the outcome under test
+            outcome["second"] = exc
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert first_inserted.wait(timeout=30)
+    racer = threading.Thread(target=second)
+    racer.start()
+    try:
+        # The second insert now waits on the first transaction's row lock.
+        for _ in range(600):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
+                )
+                if cursor.fetchone()[0]:
+                    break
+            racer.join(timeout=0.05)
+        else:
+            pytest.fail("the second create never waited for the first")
+    finally:
+        release.set()
+        holder.join(timeout=30)
+        racer.join(timeout=30)
+
+    assert isinstance(outcome["second"], ValidationError), outcome["second"]
+    assert "already exists" in str(outcome["second"])
+    assert list(Feature.objects.filter(project=project).values_list("name", flat=True)) == ["first"]

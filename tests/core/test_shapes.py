@@ -84,7 +84,7 @@ def test_the_planning_migration_repairs_rows_and_says_what_it_changed(project, c
     version_create(project=project, summary="before the repair")
     snapshot = DevPlanVersion.objects.get().snapshot
 
-    migration = _migration("planning", "0008_json_shapes_repaired")
+    migration = _migration("planning", "0011_json_shapes_repaired")
     migration.json_fields_repair("planning", migration.REPAIRS)(apps, None)
 
     bad.refresh_from_db()
@@ -115,7 +115,7 @@ def test_the_agents_migration_leaves_append_only_rows_to_their_readers(project, 
         project=project, agent=AgentFactory(project=project), decision="d", reasoning="because"
     )
 
-    migration = _migration("agents", "0012_json_shapes_repaired")
+    migration = _migration("agents", "0013_json_shapes_repaired")
     migration.json_fields_repair("agents", migration.REPAIRS)(apps, None)
 
     run.refresh_from_db()

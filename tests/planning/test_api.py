@@ -235,8 +235,16 @@ def test_next_task_endpoint(api, project):
     assert api.get(f"{BASE}/tasks/next/").status_code == 204
     TaskFactory(project=project, key="B", priority="low")
     TaskFactory(project=project, key="A", priority="high", status="done")
-    TaskFactory(project=project, key="C", priority="high", wave=2)
-    TaskFactory(project=project, key="D", priority="high", wave=1)
+    plan = SubFeatureFactory(feature=FeatureFactory(project=project))
+    for key, wave in (("C", 2), ("D", 1)):  # waves order the tasks of a plan
+        TaskFactory(
+            project=project,
+            feature=plan.feature,
+            sub_feature=plan,
+            key=key,
+            priority="high",
+            wave=wave,
+        )
     response = api.get(f"{BASE}/tasks/next/")
     assert response.status_code == 200
     assert response.data["key"] == "D"
@@ -296,3 +304,48 @@ def test_deleting_a_project_with_audit_records_is_409(api, project):
     assert response.status_code == 409
     assert "tool calls" in response.data["detail"]
     assert Project.objects.filter(pk=project.pk).exists()
+
+
+def test_a_member_added_without_a_role_is_a_viewer_and_an_empty_patch_changes_nothing(api, project):
+    UserFactory(username="ed")
+
+    added = api.post(f"{BASE}/members/", {"username": "ed"})
+    unchanged = api.patch(f"{BASE}/members/ed/", {})
+    owner_again = api.post(f"{BASE}/members/", {"username": "alice"})
+
+    assert added.status_code == 201 and added.data["role"] == "viewer"
+    assert unchanged.status_code == 200 and unchanged.data["role"] == "viewer"
+    assert owner_again.status_code == 201 and owner_again.data["role"] == "owner"
+    assert ProjectMembership.objects.get(project=project, user__username="ed").role == "viewer"
+
+
+def test_a_created_feature_answers_with_its_task_counts(api, project):
+    response = api.post(f"{BASE}/features/", {"key": "F1", "name": "One"})
+
+    assert response.status_code == 201
+    assert (response.data["task_count"], response.data["done_count"]) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("resource", "body"),
+    [
+        ("features", {"key": "F1", "name": "One"}),
+        ("tasks", {"key": "T1", "name": "One"}),
+        ("agents", {"name": "coder", "type": "external"}),
+        ("requirements", {"code": "R1", "description": "One"}),
+    ],
+)
+def test_creating_a_taken_key_again_is_a_400_and_writes_nothing(api, project, resource, body):
+    first = api.post(f"{BASE}/{resource}/", body)
+    again = api.post(f"{BASE}/{resource}/", body)
+
+    assert first.status_code == 201, first.data
+    assert again.status_code == 400
+    assert api.get(f"{BASE}/{resource}/").data["count"] == 1
+
+
+def test_creating_a_project_with_a_taken_slug_is_a_400(api, project):
+    response = api.post("/api/v1/projects/", {"name": "Again", "slug": "crewboard"})
+
+    assert response.status_code == 400
+    assert Project.objects.filter(slug="crewboard").count() == 1

@@ -138,3 +138,76 @@ def test_version_list_query_count_is_constant(api, project, count, django_assert
     with django_assert_max_num_queries(4):
         response = api.get(f"{BASE}/versions/")
     assert response.data["count"] == count
+
+
+# Upload limits ------------------------------------------------------------------------
+
+
+def test_an_upload_over_the_limit_is_a_413_naming_it_and_is_not_imported(
+    api, project, settings
+) -> None:
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    tasks = json.dumps({"tasks": [{"id": 1, "title": "x" * (1024 * 1024)}]}).encode()
+
+    response = _upload(api, "tasks.json", tasks)
+
+    assert response.status_code == 413
+    assert response.data["detail"] == "A plan file may be at most 1 MB (IMPORT_MAX_BYTES)."
+    assert not Task.objects.exists()
+
+
+def test_an_upload_whose_body_is_over_the_limit_is_refused_before_it_is_read(
+    api, project, settings
+) -> None:
+    settings.IMPORT_MAX_BYTES = 1024
+    # The body is never parsed: a multipart body that is no form at all proves it.
+    response = api.generic(
+        "POST",
+        f"{BASE}/imports/",
+        b"x" * (1024 + 65 * 1024),
+        content_type="multipart/form-data; boundary=nothing",
+    )
+
+    assert response.status_code == 413
+    assert "at most" in response.data["detail"] and response.data["file"] is None
+
+
+def test_an_upload_without_a_file_is_a_400_in_the_import_error_shape(api, project) -> None:
+    response = api.post(f"{BASE}/imports/", {"format": "auto"}, format="multipart")
+
+    assert response.status_code == 400
+    assert response.data == {"detail": "file: No file was submitted.", "file": None, "line": None}
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ('{"tasks": [{"id": 1, "title": "\\ud800"}]}', "lone surrogates"),
+        ("[" * 1000 + "]" * 1000, "at most 64 levels"),
+    ],
+)
+def test_a_tasks_json_postgresql_cannot_store_or_too_deep_is_a_400(api, project, body, problem):
+    response = _upload(api, "tasks.json", body.encode())
+
+    assert response.status_code == 400
+    assert problem in response.data["detail"] and response.data["file"] == "tasks.json"
+    assert not Task.objects.exists()
+
+
+# Exports ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "media_type"),
+    [("markdown", "text/markdown"), ("json", "application/json"), ("gsd", "application/zip")],
+)
+def test_each_export_is_served_as_the_schema_documents_it(api, project, fmt, media_type):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    documented = schema["paths"]["/api/v1/projects/{project_slug}/export/{fmt}/"]["get"]
+    response = api.get(f"{BASE}/export/{fmt}/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].split(";")[0] == media_type
+    assert media_type in documented["responses"]["200"]["content"]

@@ -295,7 +295,7 @@ def test_taskmaster_tagged_format():
     assert tasks["1"].extra["details"] == "Use git"
     assert tasks["2"].status == "in_progress" and tasks["2"].depends_on == ["1"]
     assert tasks["2.2"].depends_on == ["2.1"]  # a bare number in a subtask means a sibling
-    assert tasks["2.1"].extra["parent"] == "2"
+    assert tasks["2.1"].parent == "2" and "parent" not in tasks["2.1"].extra
     assert tasks["ui:1"].feature == "ui" and tasks["ui:1"].extra["tags"] == ["frontend"]
 
 

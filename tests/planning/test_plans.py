@@ -221,7 +221,9 @@ def test_every_export_format(project, fmt):
         assert ".planning/phases/02.1-importer-hardening/02.1-01-PLAN.md" in names
     else:
         data = json.loads(exported.content)
-        assert set(data) == {"01", "02", "02.1", "03"}
+        assert set(data) == {"master"}
+        features = data["master"]["tasks"][0]["metadata"]["crewboard"]["plan"]["features"]
+        assert [f["key"] for f in features] == ["01", "02", "02.1", "03"]
 
 
 def _round_trip_gsd(document: PlanDocument) -> dict:

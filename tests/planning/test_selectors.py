@@ -2,15 +2,18 @@ import pytest
 
 from planning import selectors, services
 from planning.models import TaskDependency
-from tests.factories import TaskFactory, UserFactory
+from tests.factories import FeatureFactory, SubFeatureFactory, TaskFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_next_ready_orders_by_priority_then_wave_then_key(project):
-    TaskFactory(project=project, key="B", priority="medium", wave=1)
-    TaskFactory(project=project, key="A", priority="medium", wave=2)
-    TaskFactory(project=project, key="C", priority="low", wave=1)
+    plan = SubFeatureFactory(feature=FeatureFactory(project=project))
+    TaskFactory(project=project, feature=plan.feature, sub_feature=plan, key="B", wave=1)
+    TaskFactory(project=project, feature=plan.feature, sub_feature=plan, key="A", wave=2)
+    TaskFactory(
+        project=project, feature=plan.feature, sub_feature=plan, key="C", priority="low", wave=1
+    )
     assert selectors.task_next_ready(project=project).key == "B"
     TaskFactory(project=project, key="Z", priority="high", wave=5)
     assert selectors.task_next_ready(project=project).key == "Z"
@@ -18,8 +21,24 @@ def test_next_ready_orders_by_priority_then_wave_then_key(project):
     assert selectors.task_next_ready(project=project).key == "Y"
 
 
+def test_next_ready_orders_tasks_outside_plans_without_waves_and_keys_naturally(project):
+    TaskFactory(project=project, key="10", wave=1)
+    TaskFactory(project=project, key="9", wave=3)
+    assert selectors.task_next_ready(project=project).key == "9"
+    TaskFactory(project=project, key="2", wave=9)
+    assert selectors.task_next_ready(project=project).key == "2"
+
+
 def test_next_ready_skips_tasks_with_unfinished_dependencies_and_non_pending(project):
-    blocker = TaskFactory(project=project, key="A", priority="low", status="in_progress")
+    plan = SubFeatureFactory(feature=FeatureFactory(project=project))
+    blocker = TaskFactory(
+        project=project,
+        feature=plan.feature,
+        sub_feature=plan,
+        key="A",
+        priority="low",
+        status="in_progress",
+    )
     waiting = TaskFactory(project=project, key="B", priority="high")
     TaskDependency.objects.create(task=waiting, depends_on=blocker)
     TaskFactory(project=project, key="C", priority="high", status="done")
@@ -48,10 +67,13 @@ def test_next_ready_prefers_started_plans_then_fewer_dependencies(project):
     c1 = TaskFactory(project=project, key="C1", priority="high")
     TaskFactory(project=project, key="C2", priority="high")
     TaskDependency.objects.create(task=c1, depends_on=done)
-    # A (no deps) and C2 (no deps) tie on priority and wave; C1 has a dependency.
-    assert selectors.task_next_ready(project=project).key == "A"
-    project.tasks.filter(key="A").update(status="done")
+    # A and C2 (no deps) tie on priority; C2 is outside a plan, where no wave holds it
+    # back; C1 has a dependency.
     assert selectors.task_next_ready(project=project).key == "C2"
+    project.tasks.filter(key="C2").update(status="done")
+    assert selectors.task_next_ready(project=project).key == "C1"
+    project.tasks.filter(key="C1").update(status="done")
+    assert selectors.task_next_ready(project=project).key == "A"
 
 
 def test_checkpoint_tasks_are_flagged_as_needing_a_person(project):
@@ -70,8 +92,9 @@ def test_next_ready_runs_a_fixed_number_of_queries(project, count, django_assert
     from planning.models import Task
 
     Task.objects.bulk_create(Task(project=project, key=f"T{i:03d}", name="t") for i in range(count))
-    # best group in started plans (none here), then overall; the task; its dependency keys
-    with django_assert_max_num_queries(4):
+    # tasks in progress outside plans; best group in started plans (none here), then
+    # overall; the task; its dependency keys
+    with django_assert_max_num_queries(5):
         assert selectors.task_next_ready(project=project).key == "T000"
 
 

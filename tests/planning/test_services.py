@@ -1,6 +1,8 @@
+import threading
+
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from core.errors import ConflictError, DomainError
@@ -210,3 +212,38 @@ def test_sub_feature_dependency_cycle_is_rejected(project):
     with pytest.raises(PlanError) as excinfo:
         services.sub_feature_update(sub_feature=first, data={}, depends_on=[second])
     assert "01-01 -> 01-02 -> 01-01" in str(excinfo.value)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dependency_edit_in_progress_does_not_block_a_create_in_the_project(project) -> None:
+    """The plan lock leaves the project row's key alone: an insert that refers to the
+    project commits (its foreign key check) while a graph edit holds the lock."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers")
+    first, second = TaskFactory(project=project, key="T1"), TaskFactory(project=project, key="T2")
+    locked, release = threading.Event(), threading.Event()
+
+    def edit_graph() -> None:
+        try:
+            with transaction.atomic():
+                services.task_add_dependency(task=first, depends_on=second)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    editor = threading.Thread(target=edit_graph)
+    editor.start()
+    try:
+        assert locked.wait(timeout=30)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                # Waiting for the edit would fail here rather than hang the suite.
+                cursor.execute("SET LOCAL lock_timeout = '5s'")
+            services.feature_create(project=project, key="F1", name="One")
+    finally:
+        release.set()
+        editor.join(timeout=30)
+
+    assert project.features.filter(key="F1").exists()
+    assert TaskDependency.objects.filter(task=first, depends_on=second).exists()

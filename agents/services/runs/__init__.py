@@ -42,7 +42,6 @@ from agents.services.runs.delivery import (
     EXECUTOR_TASK,
     GENERATE_PLAN_TASK,
     LEASE_EXPIRED,
-    PLANNING_QUEUED_TOO_LONG,
     PREPARE_TASK,
     REVIEW_DIFF_WARM_TASK,
     RUN_STEP_TASK,
@@ -51,6 +50,7 @@ from agents.services.runs.delivery import (
     dispatch_after_commit,
     is_coding_run,
 )
+from agents.services.runs.heartbeats import run_held_by_worker
 from agents.services.runs.life import (
     agent_run_create,
     run_cancel,
@@ -91,7 +91,6 @@ __all__ = [
     "EXECUTOR_TASK",
     "GENERATE_PLAN_TASK",
     "LEASE_EXPIRED",
-    "PLANNING_QUEUED_TOO_LONG",
     "PREPARE_TASK",
     "REVIEW_DIFF_WARM_TASK",
     "RUN_STEP_TASK",
@@ -108,6 +107,7 @@ __all__ = [
     "run_fail",
     "run_finish",
     "run_heartbeat",
+    "run_held_by_worker",
     "run_lease_extend",
     "run_lease_renew_for_step",
     "run_open_for_claim",

@@ -3,6 +3,7 @@ that carry each stage."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -23,12 +24,24 @@ VERIFY_TASK = "agents.tasks.verify_run"
 DISPATCH_TASK = "agents.tasks.dispatch_project"
 GENERATE_PLAN_TASK = "agents.tasks.generate_plan"
 REVIEW_DIFF_WARM_TASK = "agents.tasks.warm_review_diff"
-# A plan generation still queued this long after it was asked for is delivered again.
-PLANNING_QUEUED_TOO_LONG = timedelta(minutes=10)
+
+# The run whose work this thread's worker is carrying out (runs.run_held_by_worker).
+_held_by_worker: ContextVar[int | None] = ContextVar("run_held_by_worker", default=None)
 
 
-def _lease(now: datetime) -> datetime:
-    return now + timedelta(seconds=settings.AGENT_LEASE_SECONDS)
+def _lease(now: datetime, seconds: float | None = None) -> datetime:
+    """A run's lease from `now`: while a worker carries its work out, the worker lease
+    that the worker's heartbeat renews (a worker that dies loses it soon); otherwise
+    `seconds`, by default AGENT_LEASE_SECONDS, long enough for a message to wait in a
+    queue."""
+    if _held_by_worker.get() is not None:
+        return now + timedelta(seconds=settings.AGENT_WORKER_LEASE_S)
+    return now + timedelta(seconds=settings.AGENT_LEASE_SECONDS if seconds is None else seconds)
+
+
+def queued_resend_after() -> timedelta:
+    """How long work stays queued before the sweep sends its message again."""
+    return timedelta(seconds=settings.QUEUED_RESEND_S)
 
 
 def _queue(run: AgentRun) -> str:

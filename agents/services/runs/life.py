@@ -35,6 +35,27 @@ from core.queue import enqueue_on_commit
 from planning import services as planning_services
 from planning.models import Executor, Project, Task
 
+# Locks ------------------------------------------------------------------------------------
+
+
+def agent_lock(*, agent_id: int) -> None:
+    """Lock an agent's row until the caller's transaction ends, before any run of it: every
+    path that takes both takes the agent first. FOR NO KEY UPDATE, which a row inserted
+    for the agent (a tool call, a decision) does not wait for when its foreign key is
+    checked at commit (FOR KEY SHARE): a report, which locks only its run, never waits
+    for a path that holds the agent and waits for the run."""
+    list(Agent.objects.select_for_update(no_key=True).filter(pk=agent_id).values_list("pk"))
+
+
+def run_agent_lock(*, run_id: int) -> None:
+    """Lock the agent of run `run_id` (see agent_lock), before the run itself."""
+    list(
+        Agent.objects.select_for_update(no_key=True, of=("self",))
+        .filter(runs=run_id)
+        .values_list("pk")
+    )
+
+
 # Creating and starting ------------------------------------------------------------------
 
 
@@ -79,6 +100,7 @@ def agent_run_create(
 def run_start(*, run: AgentRun, goal: str | None = None, max_turns: int | None = None) -> AgentRun:
     """Begin a queued run of a built-in agent at step 1. Raises ConflictError when it is
     not queued."""
+    agent_lock(agent_id=run.agent_id)
     run = (
         AgentRun.objects.select_for_update(of=("self",))
         .select_related("project", "agent", "task")
@@ -142,10 +164,16 @@ def run_open_for_claim(
     return run
 
 
+# In a one-task run's result: how many times a worker has taken it.
+DELIVERIES = "deliveries"
+
+
 def run_take(*, run_id: int, lease: timedelta, stage: str) -> AgentRun | None:
-    """Mark a one-task run (plan generation) running under a lease, at `stage`; None
-    when it has finished or another worker holds a live lease on it."""
+    """Mark a one-task run (plan generation) running under a lease, at `stage`, and
+    count the delivery; None when it has finished or another worker holds a live lease
+    on it."""
     with transaction.atomic():
+        run_agent_lock(run_id=run_id)
         run = (
             AgentRun.objects.select_for_update(of=("self",))
             .select_related("project", "agent")
@@ -163,8 +191,8 @@ def run_take(*, run_id: int, lease: timedelta, stage: str) -> AgentRun | None:
         run.status = AgentRun.Status.RUNNING
         run.started_at = run.started_at or now
         run.heartbeat_at = now
-        run.lease_expires_at = now + lease
-        run.result = {**run.result, "stage": stage}
+        run.lease_expires_at = _lease(now, lease.total_seconds())
+        run.result = {**run.result, "stage": stage, DELIVERIES: run.result.get(DELIVERIES, 0) + 1}
         Agent.objects.filter(pk=run.agent_id).update(last_activity_at=now)
         run.save(
             update_fields=[
@@ -248,7 +276,7 @@ def run_progress(*, run: AgentRun, lease: timedelta, **result: object) -> AgentR
     extended by `lease`. A run that ended meanwhile (cancelled) is left alone."""
     run.result = {**run.result, **result}
     run.heartbeat_at = timezone.now()
-    run.lease_expires_at = run.heartbeat_at + lease
+    run.lease_expires_at = _lease(run.heartbeat_at, lease.total_seconds())
     AgentRun.objects.filter(pk=run.pk, status=AgentRun.Status.RUNNING).update(
         result=run.result, heartbeat_at=run.heartbeat_at, lease_expires_at=run.lease_expires_at
     )
@@ -333,6 +361,8 @@ def run_still_running(*, run: AgentRun) -> bool:
     """Lock the run (until the caller's transaction ends) and say whether it is still
     running: someone may have cancelled it meanwhile. Its status and error are
     refreshed."""
+    # The agent first: the caller may end the run, which frees its agent.
+    agent_lock(agent_id=run.agent_id)
     locked = AgentRun.objects.select_for_update().filter(pk=run.pk).values("status", "error").get()
     run.status, run.error = locked["status"], locked["error"]
     return run.status == AgentRun.Status.RUNNING
@@ -376,6 +406,7 @@ def run_finish(
 def run_fail(*, run_id: int, error: str) -> AgentRun | None:
     """Give up on a built-in run whose step kept failing (the model unreachable after
     retries, a worker that died at every delivery). Returns None when it is not running."""
+    run_agent_lock(run_id=run_id)
     run = (
         AgentRun.objects.select_for_update(of=("self",))
         .select_related("project", "task", "agent")
@@ -393,8 +424,8 @@ def run_fail(*, run_id: int, error: str) -> AgentRun | None:
 def run_cancel(*, run: AgentRun, reason: str = "cancelled") -> AgentRun:
     """Stop a run at its next step boundary; its task goes back to pending. Raises
     ConflictError when it has ended."""
-    # The agent first, then the run: the order every other path takes them in.
-    agent = Agent.objects.select_for_update().get(pk=run.agent_id)
+    # The agent first, then the run: the order every path takes them in (agent_lock).
+    agent = Agent.objects.select_for_update(no_key=True).get(pk=run.agent_id)
     run = AgentRun.objects.select_for_update().get(pk=run.pk)
     run.agent = agent
     if run.status not in AgentRun.ACTIVE_STATUSES:

@@ -39,7 +39,7 @@ def run_changes_requested(*, run_id: int, feedback: str) -> AgentRun:
     """
     # Locks in the usual order: the agent, the run, then the task.
     agent_id = AgentRun.objects.values_list("agent_id", flat=True).get(pk=run_id)
-    agent = Agent.objects.select_for_update().get(pk=agent_id)
+    agent = Agent.objects.select_for_update(no_key=True).get(pk=agent_id)
     run = AgentRun.objects.select_for_update(of=("self",)).select_related("project").get(pk=run_id)
     run.agent = agent
     if (

@@ -34,7 +34,7 @@ def run_retry(*, run: AgentRun) -> AgentRun:
     """
     # Locks in the usual order: the agent, so a dispatch cannot hand it other work
     # meanwhile; then the run; then (below) the task.
-    agent = Agent.objects.select_for_update().get(pk=run.agent_id)
+    agent = Agent.objects.select_for_update(no_key=True).get(pk=run.agent_id)
     run = AgentRun.objects.select_for_update().get(pk=run.pk)
     run.agent = agent
     if run.status != AgentRun.Status.FAILED:

@@ -19,7 +19,7 @@ from agents.services.runs.delivery import (
     _lease,
     _queue,
 )
-from agents.services.runs.life import run_finish
+from agents.services.runs.life import run_agent_lock, run_finish
 from core.queue import enqueue_on_commit
 from planning import services as planning_services
 from planning.models import Project
@@ -31,6 +31,8 @@ def run_take_stage(*, run_id: int, stage: str) -> AgentRun | None:
     """Lock a running run at `stage` for the work of that stage and renew its lease
     (inside the caller's transaction); None when it is no longer running at that stage
     (cancelled, finished, or moved on by an earlier delivery)."""
+    # The agent first: the stage may end the run, which frees its agent.
+    run_agent_lock(run_id=run_id)
     run = (
         AgentRun.objects.select_for_update(of=("self",))
         .select_related("project", "agent", "task")

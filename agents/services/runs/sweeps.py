@@ -9,18 +9,19 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from agents.models import Agent, AgentRun
+from agents.models import Agent, AgentRun, PlanningCycle
+from agents.services.logs import planning_cycle_close
 from agents.services.runs.delivery import (
     GENERATE_PLAN_TASK,
-    PLANNING_QUEUED_TOO_LONG,
     PREPARE_TASK,
     VERIFY_TASK,
     _current_step,
     _enqueue_work,
     _lease,
     _queue,
+    queued_resend_after,
 )
-from agents.services.runs.life import run_expire
+from agents.services.runs.life import DELIVERIES, agent_lock, run_agent_lock, run_expire, run_finish
 from core.queue import enqueue_on_commit
 
 # Sweeps -----------------------------------------------------------------------------------
@@ -28,27 +29,29 @@ from core.queue import enqueue_on_commit
 
 def stale_runs_recover(*, now: datetime | None = None) -> int:
     """Re-deliver the current step of built-in runs whose lease ran out without a
-    heartbeat (their worker died), and deliver stale plan generations again; returns
-    how many steps were re-delivered."""
+    heartbeat (their worker died), and deliver stale plan generations again (failing
+    one delivered PLANNING_MAX_DELIVERIES times already); returns how many steps were
+    re-delivered."""
     now = now or timezone.now()
     stale = AgentRun.objects.filter(
         status=AgentRun.Status.RUNNING, lease_expires_at__lt=now
     ).exclude(agent__type=Agent.Type.EXTERNAL)
     # Plan generation is one task, not a step loop: deliver it again.
     for planning_run_id in stale.filter(kind=AgentRun.Kind.PLANNING).values_list("pk", flat=True):
-        enqueue_on_commit(GENERATE_PLAN_TASK, planning_run_id, queue=settings.AGENT_QUEUE)
-    # So is one still queued long after it was asked for, whose message was lost on the
-    # way (a broker restart, a release that renamed the task): at most once per lease,
-    # which marks when it was last delivered. Taking it ignores a queued run's lease.
+        _planning_redeliver(planning_run_id, now=now)
+    # So is one still queued a while after it was asked for, whose message was lost on
+    # the way (a broker down or restarted, a release that renamed the task): at most once
+    # per QUEUED_RESEND_S, which its lease marks. Taking it ignores a queued run's lease.
+    resend_after = queued_resend_after()
     lost = AgentRun.objects.filter(
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
         kind=AgentRun.Kind.PLANNING,
         status=AgentRun.Status.QUEUED,
-        created_at__lt=now - PLANNING_QUEUED_TOO_LONG,
+        created_at__lt=now - resend_after,
     )
     lost_ids = list(lost.values_list("pk", flat=True))
     AgentRun.objects.filter(pk__in=lost_ids).update(
-        lease_expires_at=now + PLANNING_QUEUED_TOO_LONG, updated_at=now
+        lease_expires_at=now + resend_after, updated_at=now
     )
     for planning_run_id in lost_ids:
         enqueue_on_commit(GENERATE_PLAN_TASK, planning_run_id, queue=settings.AGENT_QUEUE)
@@ -74,6 +77,45 @@ def stale_runs_recover(*, now: datetime | None = None) -> int:
             _redeliver(run)
             count += 1
     return count
+
+
+def _planning_redeliver(run_id: int, *, now: datetime) -> None:
+    """Deliver a stale plan generation again: back to queued, as it was asked for, with
+    a lease that marks when it was sent (see the lost ones above); or, delivered too
+    often already (its worker kept dying), fail it and close its planning cycle, which
+    frees the project for a new one."""
+    with transaction.atomic():
+        run_agent_lock(run_id=run_id)
+        run = (
+            AgentRun.objects.select_for_update(of=("self",))
+            .select_related("agent", "project")
+            .get(pk=run_id)
+        )
+        if (
+            run.status != AgentRun.Status.RUNNING
+            or not run.lease_expires_at
+            or run.lease_expires_at >= now
+        ):
+            return
+        deliveries = int(run.result.get(DELIVERIES, 0))
+        if deliveries < settings.PLANNING_MAX_DELIVERIES:
+            run.status = AgentRun.Status.QUEUED
+            run.lease_expires_at = now + queued_resend_after()
+            run.save(update_fields=["status", "lease_expires_at", "updated_at"])
+            enqueue_on_commit(GENERATE_PLAN_TASK, run.pk, queue=settings.AGENT_QUEUE)
+            return
+        error = (
+            f"plan generation: {deliveries} deliveries ended without finishing it (its "
+            "worker was killed, ran out of memory, or passed the time limit)"
+        )
+        run_finish(run=run, succeeded=False, error=error, result={"stage": "failed"})
+        open_cycles = PlanningCycle.objects.filter(
+            run=run, opened__isnull=True, closing__isnull=True
+        )
+        for cycle in open_cycles:
+            planning_cycle_close(
+                cycle=cycle, status=PlanningCycle.Status.ABANDONED, outcomes=[error]
+            )
 
 
 def _redeliver(run: AgentRun) -> None:
@@ -106,7 +148,7 @@ def stale_leases_expire(*, now: datetime | None = None) -> int:
     for run_id, agent_id in stale:
         # One transaction per run, so a busy row delays only its own run.
         with transaction.atomic():
-            list(Agent.objects.select_for_update().filter(pk=agent_id).values_list("pk"))
+            agent_lock(agent_id=agent_id)
             run = (
                 AgentRun.objects.select_for_update(of=("self",))
                 .select_related("agent")

@@ -288,7 +288,7 @@ def test_project_page_shows_the_plan_tree(browser, project):
 def test_project_page_calls_out_the_next_ready_task(browser, project):
     blocked = TaskFactory(project=project, key="A1", name="Blocked work", priority="high")
     TaskDependencyFactory(
-        task=blocked, depends_on=TaskFactory(project=project, key="A0", status="in_progress")
+        task=blocked, depends_on=TaskFactory(project=project, key="A0", status="review")
     )
     TaskFactory(project=project, key="B1", name="Ready work", priority="medium")
 
