@@ -77,4 +77,35 @@ describe("The board", { concurrency: 1 }, () => {
     assert.equal(await column("review").locator('li.card[data-key="BRD-3"]').count(), 1);
     await shot("keyboard");
   });
+
+  step("a card's key opens the task's page, where its name is edited in place", async () => {
+    await card("BRD-3").getByRole("link", { name: "BRD-3" }).click();
+    await page.waitForURL(`${BASE_URL}/projects/${SLUG}/tasks/BRD-3/`);
+    await page.locator("#task-fields summary", { hasText: "Edit" }).click();
+    await page.getByLabel("Name").fill("Moved from the *keyboard*");
+    const saved = nextResponse((r) => r.url().endsWith("/tasks/BRD-3/edit/"));
+    await page.getByRole("button", { name: "Save" }).click();
+    assert.equal((await saved).status(), 200);
+    await page.locator("#task-title em", { hasText: "keyboard" }).waitFor();
+    assert.equal(await page.locator('#task-dependencies a[href$="/tasks/BRD-2/"]').count(), 1);
+    await shot("task-page");
+  });
+
+  step("a dependency that would close a cycle is refused with its path", async () => {
+    expectRefusal("POST", `${BASE_URL}/projects/${SLUG}/tasks/BRD-3/dependencies/`, 400);
+    await page.getByLabel("Waits for (task key)").fill("BRD-2");
+    const refused = nextResponse((r) => r.url().endsWith("/tasks/BRD-3/dependencies/"));
+    await page.getByRole("button", { name: "Add", exact: true }).click();
+    assert.equal((await refused).status(), 400);
+    await page.locator("#task-dependencies", { hasText: "BRD-3 -> BRD-2 -> BRD-3" }).waitFor();
+  });
+
+  step("a subtask is added under the task", async () => {
+    await page.getByRole("button", { name: "Add subtask" }).waitFor();
+    await page.locator("#task-subtasks").getByLabel("Name").fill("A smaller step");
+    const added = nextResponse((r) => r.url().endsWith("/tasks/BRD-3/subtasks/"));
+    await page.getByRole("button", { name: "Add subtask" }).click();
+    assert.equal((await added).status(), 200);
+    await page.locator('#task-subtasks a[href$="/tasks/BRD-3.1/"]').waitFor();
+  });
 });

@@ -135,6 +135,11 @@ class TaskEditForm(forms.Form):
     status = forms.ChoiceField(choices=Task.Status.choices)
 
 
+class SubtaskAddForm(forms.Form):
+    key = forms.CharField(max_length=50)
+    name = forms.CharField(max_length=300)
+
+
 class TaskDependencyAddForm(forms.Form):
     key = forms.CharField(max_length=50, label="Waits for (task key)")
 

@@ -28,6 +28,11 @@ urlpatterns = [
         name="task-edit",
     ),
     path(
+        "projects/<slug:slug>/tasks/<path:key>/subtasks/",
+        tasks.task_subtask_add,
+        name="task-subtask-add",
+    ),
+    path(
         "projects/<slug:slug>/tasks/<path:key>/dependencies/",
         tasks.task_dependency_add,
         name="task-dependency-add",

@@ -249,13 +249,19 @@ def task_create(
     feature: Feature | None = None,
     sub_feature: SubFeature | None = None,
     depends_on: Iterable[Task] = (),
+    parent: Task | None = None,
     **fields: Any,
 ) -> Task:
-    """Create a task. A task inside a sub-feature takes its feature and wave.
+    """Create a task. A task inside a sub-feature takes its feature and wave; a subtask
+    (`parent`) sits where its parent does.
 
     Raises PlanError for links into another project or a dependency cycle.
     """
-    task = Task(project=project, key=key, name=name)
+    if parent is not None:
+        if parent.project_id != project.pk:
+            raise PlanError("A subtask belongs to a task of the same project.", field="parent")
+        feature, sub_feature = parent.feature, parent.sub_feature
+    task = Task(project=project, key=key, name=name, parent=parent)
     wave = fields.pop("wave", None)
 
     def derive(changed: list[str]) -> list[str]:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import DomainError
 from core.htmx import AuthenticatedHtmxRequest, wants_fragment
 from planning import selectors, services
-from planning.forms import TaskDependencyAddForm, TaskEditForm
+from planning.forms import SubtaskAddForm, TaskDependencyAddForm, TaskEditForm
 from planning.models import Project, Task, TaskDependency
 
 TEMPLATE = "planning/task_detail.html"
@@ -22,7 +22,13 @@ TEMPLATE = "planning/task_detail.html"
 
 def _task(project: Project, key: str) -> Task:
     tasks = project.tasks.select_related(
-        "feature", "sub_feature", "assigned_agent", "coded_by", "merged_by", "merged_by_agent"
+        "feature",
+        "sub_feature",
+        "parent",
+        "assigned_agent",
+        "coded_by",
+        "merged_by",
+        "merged_by_agent",
     )
     return get_object_or_404(tasks, key=key)
 
@@ -35,6 +41,7 @@ def _edges(task: Task) -> tuple[QuerySet[TaskDependency], QuerySet[TaskDependenc
 
 def _context(project: Project, task: Task, can_write: bool, **extra: Any) -> dict[str, Any]:
     waits_for, waited_by = _edges(task)
+    subtasks = list(task.subtasks.order_by("sort_key"))
     return {
         "project": project,
         "task": task,
@@ -43,6 +50,9 @@ def _context(project: Project, task: Task, can_write: bool, **extra: Any) -> dic
         "waited_by": list(waited_by),
         "edit_form": extra.pop("edit_form", None) or TaskEditForm(initial=_initial(task)),
         "dependency_form": extra.pop("dependency_form", None) or TaskDependencyAddForm(),
+        "subtasks": subtasks,
+        "subtask_form": extra.pop("subtask_form", None)
+        or SubtaskAddForm(initial={"key": f"{task.key}.{len(subtasks) + 1}"}),
         **extra,
     }
 
@@ -107,6 +117,28 @@ def task_dependency_add(request: AuthenticatedHtmxRequest, slug: str, key: str) 
             except DomainError as exc:
                 form.add_error("key", exc.message)
     return _answer(request, project, task, "task-dependencies", dependency_form=form)
+
+
+@login_required
+@require_POST
+def task_subtask_add(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpResponse:
+    """Add a subtask under the task, where the task sits in the plan (task_create)."""
+    project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
+    task = _task(project, key)
+    form = SubtaskAddForm(request.POST)
+    if form.is_valid():
+        try:
+            services.task_create(
+                project=project,
+                key=form.cleaned_data["key"],
+                name=form.cleaned_data["name"],
+                parent=task,
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        except ValidationError as exc:
+            form.add_error("key", " ".join(exc.messages))
+    return _answer(request, project, task, "task-subtasks", subtask_form=form)
 
 
 @login_required

@@ -5,7 +5,13 @@ import pytest
 from django.urls import reverse
 
 from planning.models import Project, Task, TaskDependency
-from tests.factories import AgentFactory, ProjectFactory, TaskDependencyFactory, TaskFactory
+from tests.factories import (
+    AgentFactory,
+    FeatureFactory,
+    ProjectFactory,
+    TaskDependencyFactory,
+    TaskFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -163,3 +169,41 @@ def test_an_unknown_dependency_key_is_400(browser, project: Project):
 
     assert response.status_code == 400
     assert "No task NOPE in this project." in response.content.decode()
+
+
+def subtask_url(task: Task) -> str:
+    return reverse("planning:task-subtask-add", args=[task.project.slug, task.key])
+
+
+def test_adding_a_subtask_places_it_under_the_task(browser, project):
+    feature = FeatureFactory(project=project, key="F1")
+    task = TaskFactory(project=project, key="12", feature=feature)
+
+    page = browser.get(page_url(task)).content.decode()
+    response = browser.post(subtask_url(task), {"key": "12.1", "name": "Check it"}, **HTMX)
+
+    assert 'value="12.1"' in page
+    assert response.status_code == 200
+    subtask = Task.objects.get(project=project, key="12.1")
+    assert subtask.parent == task
+    assert subtask.feature == feature
+    assert f'href="{page_url(subtask)}"' in response.content.decode()
+    assert f'href="{page_url(task)}"' in browser.get(page_url(subtask)).content.decode()
+
+
+def test_a_subtask_with_a_taken_key_is_400_and_adds_nothing(browser, project):
+    task = TaskFactory(project=project, key="12")
+    TaskFactory(project=project, key="12.1")
+
+    response = browser.post(subtask_url(task), {"key": "12.1", "name": "Again"}, **HTMX)
+
+    assert response.status_code == 400
+    assert not task.subtasks.exists()
+
+
+def test_viewers_cannot_add_subtasks(client, project, viewer):
+    task = TaskFactory(project=project, key="12")
+    client.force_login(viewer)
+
+    assert client.post(subtask_url(task), {"key": "12.1", "name": "X"}).status_code == 403
+    assert not task.subtasks.exists()
