@@ -82,7 +82,7 @@ describe("The board", { concurrency: 1 }, () => {
     await card("BRD-3").getByRole("link", { name: "BRD-3" }).click();
     await page.waitForURL(`${BASE_URL}/projects/${SLUG}/tasks/BRD-3/`);
     await page.locator("#task-fields summary", { hasText: "Edit" }).click();
-    await page.getByLabel("Name").fill("Moved from the *keyboard*");
+    await page.locator("#task-fields").getByLabel("Name").fill("Moved from the *keyboard*");
     const saved = nextResponse((r) => r.url().endsWith("/tasks/BRD-3/edit/"));
     await page.getByRole("button", { name: "Save" }).click();
     assert.equal((await saved).status(), 200);

@@ -49,10 +49,11 @@ def _context(project: Project, task: Task, can_write: bool, **extra: Any) -> dic
         "waits_for": list(waits_for),
         "waited_by": list(waited_by),
         "edit_form": extra.pop("edit_form", None) or TaskEditForm(initial=_initial(task)),
-        "dependency_form": extra.pop("dependency_form", None) or TaskDependencyAddForm(),
+        "dependency_form": extra.pop("dependency_form", None)
+        or TaskDependencyAddForm(prefix="dependency"),
         "subtasks": subtasks,
         "subtask_form": extra.pop("subtask_form", None)
-        or SubtaskAddForm(initial={"key": f"{task.key}.{len(subtasks) + 1}"}),
+        or SubtaskAddForm(prefix="subtask", initial={"key": f"{task.key}.{len(subtasks) + 1}"}),
         **extra,
     }
 
@@ -106,7 +107,7 @@ def task_dependency_add(request: AuthenticatedHtmxRequest, slug: str, key: str) 
     """Make the task wait for another (by key); a cycle is refused with its path."""
     project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
     task = _task(project, key)
-    form = TaskDependencyAddForm(request.POST)
+    form = TaskDependencyAddForm(request.POST, prefix="dependency")
     if form.is_valid():
         other = project.tasks.filter(key=form.cleaned_data["key"]).first()
         if other is None:
@@ -125,7 +126,7 @@ def task_subtask_add(request: AuthenticatedHtmxRequest, slug: str, key: str) -> 
     """Add a subtask under the task, where the task sits in the plan (task_create)."""
     project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
     task = _task(project, key)
-    form = SubtaskAddForm(request.POST)
+    form = SubtaskAddForm(request.POST, prefix="subtask")
     if form.is_valid():
         try:
             services.task_create(

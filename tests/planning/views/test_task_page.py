@@ -137,7 +137,7 @@ def test_adding_a_dependency_that_closes_a_cycle_shows_the_path(browser, project
     TaskDependencyFactory(task=b, depends_on=a)
     TaskDependencyFactory(task=c, depends_on=b)
 
-    response = browser.post(add_dependency_url(a), {"key": "C"}, **HTMX)
+    response = browser.post(add_dependency_url(a), {"dependency-key": "C"}, **HTMX)
 
     assert response.status_code == 400
     assert "This dependency would close a cycle: A -&gt; C -&gt; B -&gt; A" in (
@@ -150,7 +150,7 @@ def test_adding_and_removing_a_dependency(browser, project):
     a = TaskFactory(project=project, key="A")
     b = TaskFactory(project=project, key="B")
 
-    added = browser.post(add_dependency_url(b), {"key": "A"}, **HTMX)
+    added = browser.post(add_dependency_url(b), {"dependency-key": "A"}, **HTMX)
     edge = TaskDependency.objects.get(task=b, depends_on=a)
     removed = browser.post(
         reverse("planning:task-dependency-remove", args=[project.slug, "B", edge.pk]), **HTMX
@@ -165,7 +165,7 @@ def test_adding_and_removing_a_dependency(browser, project):
 def test_an_unknown_dependency_key_is_400(browser, project: Project):
     task = TaskFactory(project=project, key="A")
 
-    response = browser.post(add_dependency_url(task), {"key": "NOPE"}, **HTMX)
+    response = browser.post(add_dependency_url(task), {"dependency-key": "NOPE"}, **HTMX)
 
     assert response.status_code == 400
     assert "No task NOPE in this project." in response.content.decode()
@@ -180,7 +180,9 @@ def test_adding_a_subtask_places_it_under_the_task(browser, project):
     task = TaskFactory(project=project, key="12", feature=feature)
 
     page = browser.get(page_url(task)).content.decode()
-    response = browser.post(subtask_url(task), {"key": "12.1", "name": "Check it"}, **HTMX)
+    response = browser.post(
+        subtask_url(task), {"subtask-key": "12.1", "subtask-name": "Check it"}, **HTMX
+    )
 
     assert 'value="12.1"' in page
     assert response.status_code == 200
@@ -195,7 +197,9 @@ def test_a_subtask_with_a_taken_key_is_400_and_adds_nothing(browser, project):
     task = TaskFactory(project=project, key="12")
     TaskFactory(project=project, key="12.1")
 
-    response = browser.post(subtask_url(task), {"key": "12.1", "name": "Again"}, **HTMX)
+    response = browser.post(
+        subtask_url(task), {"subtask-key": "12.1", "subtask-name": "Again"}, **HTMX
+    )
 
     assert response.status_code == 400
     assert not task.subtasks.exists()
@@ -205,5 +209,8 @@ def test_viewers_cannot_add_subtasks(client, project, viewer):
     task = TaskFactory(project=project, key="12")
     client.force_login(viewer)
 
-    assert client.post(subtask_url(task), {"key": "12.1", "name": "X"}).status_code == 403
+    assert (
+        client.post(subtask_url(task), {"subtask-key": "12.1", "subtask-name": "X"}).status_code
+        == 403
+    )
     assert not task.subtasks.exists()
