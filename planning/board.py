@@ -13,7 +13,7 @@ from planning.analytics_pages import Slice
 from planning.filters import TaskFilterSet
 from planning.models import Project, Task, TaskDependency
 
-CARDS_PER_PAGE = 30
+CARDS_PER_PAGE = 20
 
 
 @dataclass(frozen=True)
