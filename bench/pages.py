@@ -19,7 +19,7 @@ nothing changed: it must answer 304.
     .venv/bin/python bench/pages.py                      # SQLite
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crewboard .venv/bin/python bench/pages.py
 
-To measure another page, add a Page to PAGES (board, task page and run trace go there).
+To measure another page, add a Page to PAGES (the run trace goes there).
 """
 
 import json
@@ -100,6 +100,12 @@ def _url(name: str, *args: object) -> str:
     return reverse(name, args=args)
 
 
+def _middle_key(setup: Setup) -> str:
+    """A task from the middle of the big project, with a dependency and a dependent."""
+    keys = setup.taskmaster.tasks.order_by("pk").values_list("key", flat=True)
+    return str(keys[TASKS // 2 + 1])
+
+
 PAGES: list[Page] = [
     Page("plan_page", lambda s: _url("planning:project-detail", s.taskmaster.slug)),
     Page(
@@ -125,6 +131,14 @@ PAGES: list[Page] = [
         HTMX,
     ),
     Page("plan_summary", lambda s: _url("planning:project-detail", s.taskmaster.slug), HTMX),
+    Page("board", lambda s: _url("planning:project-board", s.taskmaster.slug)),
+    Page("board_gsd_filtered", lambda s: _url("planning:project-board", s.gsd.slug) + "?q=1"),
+    Page(
+        "board_column_more",
+        lambda s: _url("planning:project-board", s.taskmaster.slug) + "?column=todo&page=50",
+        HTMX,
+    ),
+    Page("task_page", lambda s: _url("planning:task-detail", s.taskmaster.slug, _middle_key(s))),
     Page("analytics_page", lambda s: _url("planning:project-analytics", s.taskmaster.slug)),
     Page("analytics_page_gsd", lambda s: _url("planning:project-analytics", s.gsd.slug)),
     Page("api_analytics", lambda s: f"/api/v1/projects/{s.taskmaster.slug}/analytics/"),

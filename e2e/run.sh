@@ -5,6 +5,7 @@
 # checkout's root after `make install`. e2e/seed_review.py adds the review tests' project.
 #
 # Environment: PYTHON_BIN (default .venv/bin), CHROMIUM (default /usr/bin/chromium),
+# SPECS (default all: "dashboard.spec.mjs review.spec.mjs board.spec.mjs"),
 # KEEP_TMP=1 keeps the temporary folder (database, logs) for a look afterwards.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BIN="${PYTHON_BIN:-$ROOT/.venv/bin}"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+read -r -a SPEC_FILES <<<"${SPECS:-dashboard.spec.mjs review.spec.mjs board.spec.mjs}"
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -97,6 +99,8 @@ say "Bootstrapping a throwaway database in $TMP"
 "$BIN/python" manage.py bootstrap --verbosity 0 --password-file "$TMP/admin-password.txt"
 # The review tests' project: a repository of its own and two tasks waiting for review.
 REVIEW_REPO="$("$BIN/python" e2e/seed_review.py "$TMP")"
+# The board tests' project: three tasks to do, one waiting for another.
+"$BIN/python" e2e/seed_board.py
 
 say "Starting gunicorn + Celery worker (Procfile's web and worker, honcho) on $BASE_URL"
 # Only web and worker: the tests need no beat, and beat's schedule file lives in the
@@ -137,7 +141,7 @@ if ! grep -q '\.> host\.' "$TMP/server.log"; then
 fi
 
 # 4. The browser tests, one file after the other.
-say "Browser tests (node --test e2e/dashboard.spec.mjs e2e/review.spec.mjs)"
+say "Browser tests (node --test, in e2e/: ${SPEC_FILES[*]})"
 status=0
 (
 	cd e2e
@@ -145,7 +149,7 @@ status=0
 		ADMIN_PASSWORD_FILE="$TMP/admin-password.txt" \
 		REVIEW_REPO="$REVIEW_REPO" \
 		CHROMIUM="$CHROMIUM" \
-		node --test --test-concurrency=1 --test-reporter=spec dashboard.spec.mjs review.spec.mjs
+		node --test --test-concurrency=1 --test-reporter=spec "${SPEC_FILES[@]}"
 ) || status=$?
 
 # A traceback in gunicorn or the worker is a failure even when every page looked right

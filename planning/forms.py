@@ -131,6 +131,24 @@ class TaskStatusForm(forms.Form):
     status = forms.ChoiceField(choices=Task.Status.choices)
 
 
+class TaskEditForm(forms.Form):
+    """A task's fields that its page edits in place."""
+
+    name = forms.CharField(max_length=300)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}))
+    priority = forms.ChoiceField(choices=Task.Priority.choices)
+    status = forms.ChoiceField(choices=Task.Status.choices)
+
+
+class SubtaskAddForm(forms.Form):
+    key = forms.CharField(max_length=50)
+    name = forms.CharField(max_length=300)
+
+
+class TaskDependencyAddForm(forms.Form):
+    key = forms.CharField(max_length=50, label="Waits for (task key)")
+
+
 IMPORT_FORMAT_LABELS = {
     "auto": "Detect from the file",
     "gsd": "GSD (.planning/)",

@@ -1,7 +1,17 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from planning.views import analytics, chat, members, plan, projects, settings, versions
+from planning.views import (
+    analytics,
+    board,
+    chat,
+    members,
+    plan,
+    projects,
+    settings,
+    tasks,
+    versions,
+)
 
 app_name = "planning"
 
@@ -15,6 +25,32 @@ urlpatterns = [
         "projects/<slug:slug>/tasks/<path:key>/status/",
         projects.task_status,
         name="task-status",
+    ),
+    path(
+        "projects/<slug:slug>/tasks/<path:key>/move/",
+        board.task_move,
+        name="task-move",
+    ),
+    path("projects/<slug:slug>/board/", board.project_board, name="project-board"),
+    path(
+        "projects/<slug:slug>/tasks/<path:key>/edit/",
+        tasks.task_edit,
+        name="task-edit",
+    ),
+    path(
+        "projects/<slug:slug>/tasks/<path:key>/subtasks/",
+        tasks.task_subtask_add,
+        name="task-subtask-add",
+    ),
+    path(
+        "projects/<slug:slug>/tasks/<path:key>/dependencies/",
+        tasks.task_dependency_add,
+        name="task-dependency-add",
+    ),
+    path(
+        "projects/<slug:slug>/tasks/<path:key>/dependencies/<int:pk>/remove/",
+        tasks.task_dependency_remove,
+        name="task-dependency-remove",
     ),
     path(
         "projects/<slug:slug>/plan/features/<int:pk>/",
@@ -71,4 +107,6 @@ urlpatterns = [
         chat.chat_message_discard,
         name="chat-message-discard",
     ),
+    # Last: a key may hold slashes, so the task's page must not shadow the paths above.
+    path("projects/<slug:slug>/tasks/<path:key>/", tasks.task_detail, name="task-detail"),
 ]

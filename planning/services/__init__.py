@@ -9,6 +9,7 @@ rest is imported from its own module: `plans` (applying a plan document), `versi
 """
 
 from planning.services._common import PlanError
+from planning.services.board import task_move
 from planning.services.claims import ClaimedTask, task_claim_next
 from planning.services.items import (
     feature_create,
@@ -70,6 +71,7 @@ __all__ = [
     "task_create",
     "task_delete",
     "task_merged",
+    "task_move",
     "task_qa_iteration_add",
     "task_release",
     "task_remove_dependency",

@@ -1,0 +1,108 @@
+"""What the board shows: a project's tasks in columns by status, filtered, a page per
+column. One query counts every column and one reads each column's page, however many
+tasks the project has."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from planning import outline
+from planning.analytics_pages import Slice
+from planning.filters import TaskFilterSet
+from planning.models import Project, Task, TaskDependency
+
+CARDS_PER_PAGE = 20
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    slug: str
+    label: str
+    # The first status is the one a card dropped on the column gets.
+    statuses: tuple[str, ...]
+
+    @property
+    def status(self) -> str:
+        return self.statuses[0]
+
+
+COLUMNS = (
+    ColumnSpec("todo", "To do", (Task.Status.PENDING, Task.Status.DEFERRED)),
+    ColumnSpec("in_progress", "In progress", (Task.Status.IN_PROGRESS,)),
+    ColumnSpec("review", "In review", (Task.Status.REVIEW,)),
+    ColumnSpec("blocked", "Blocked", (Task.Status.BLOCKED, Task.Status.FAILED)),
+    ColumnSpec("done", "Done", (Task.Status.DONE, Task.Status.CANCELLED)),
+)
+COLUMN_BY_SLUG = {column.slug: column for column in COLUMNS}
+
+
+@dataclass
+class Column:
+    spec: ColumnSpec
+    tasks: list[Task]
+    page: Slice
+
+
+class BoardFilterSet(TaskFilterSet):
+    """The API's task filters, less those the columns already stand for."""
+
+    class Meta(TaskFilterSet.Meta):
+        fields = ["priority", "feature", "wave"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("status", "type", "size", "sub_feature", "ready"):
+            self.filters.pop(name, None)
+
+
+def board_tasks(project: Project, params: Any) -> tuple[BoardFilterSet, QuerySet[Task]]:
+    """The project's tasks narrowed by the board's filters (`params`, the query string)."""
+    filterset = BoardFilterSet(params, queryset=Task.objects.filter(project=project))
+    tasks = filterset.qs if filterset.is_valid() else Task.objects.none()
+    return filterset, tasks
+
+
+def board_columns(tasks: QuerySet[Task], pages: dict[str, str | None]) -> list[Column]:
+    """Every column with its page (`pages` maps a column's slug to its page number)."""
+    counts = tasks.order_by().aggregate(
+        **{column.slug: Count("pk", filter=Q(status__in=column.statuses)) for column in COLUMNS}
+    )
+    return [
+        column_page(tasks, spec, pages.get(spec.slug), total=counts[spec.slug]) for spec in COLUMNS
+    ]
+
+
+def column_page(tasks: QuerySet[Task], spec: ColumnSpec, page: str | None, *, total: int) -> Column:
+    """One page of one column's cards, highest priority first (one query)."""
+    slice_ = Slice.of(page, per_page=CARDS_PER_PAGE, total=total)
+    rows = with_markers(outline.task_rows(tasks.filter(status__in=spec.statuses))).order_by(
+        "priority_rank", "position", "key"
+    )
+    return Column(spec=spec, tasks=list(rows[slice_.start : slice_.end]), page=slice_)
+
+
+def with_markers(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """`tasks` with `waiting`: whether a dependency is not done yet."""
+    unfinished = TaskDependency.objects.filter(task=OuterRef("pk")).exclude(
+        depends_on__status=Task.Status.DONE
+    )
+    return tasks.annotate(waiting=Exists(unfinished))
+
+
+def column_total(tasks: QuerySet[Task], spec: ColumnSpec) -> int:
+    return tasks.filter(status__in=spec.statuses).count()
+
+
+def agent_choices(project: Project) -> list[tuple[int, str]]:
+    """The project's agents, for the agent filter."""
+    # Planning does not import the agents app (its arrows point this way): the model is
+    # the one Task.assigned_agent names.
+    agent_model = apps.get_model("agents", "Agent")
+    agents = agent_model._default_manager.filter(project=project).order_by("name")
+    return list(agents.values_list("pk", "name"))
+
+
+def column_of(status: str) -> ColumnSpec:
+    return next(column for column in COLUMNS if status in column.statuses)
