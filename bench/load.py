@@ -207,6 +207,7 @@ def main() -> None:
                 "LOAD_DIR": tmp,
                 "LOAD_PROJECT": target["slug"],
                 "LOAD_AGENT_KEYS": ",".join(target["keys"]),
+                "LOAD_READERS": str(READERS),
                 "LOAD_READER": target["reader"],
                 "LOAD_READER_PASSWORD": target["password"],
                 "LOAD_CLAIMED_LOG": str(out / "claimed.txt"),

@@ -28,6 +28,9 @@ _keys = itertools.cycle(AGENT_KEYS)
 
 
 class ExternalAgent(HttpUser):
+    # Exactly as many of each user as bench/load.py asks for (locust would otherwise
+    # split the users between the classes by weight).
+    fixed_count = len(AGENT_KEYS)
     wait_time = between(0.05, 0.2)
 
     def on_start(self) -> None:
@@ -73,6 +76,7 @@ class ExternalAgent(HttpUser):
 
 
 class DashboardReader(HttpUser):
+    fixed_count = int(os.environ.get("LOAD_READERS", "4"))
     wait_time = between(0.5, 1.5)
 
     def on_start(self) -> None:
