@@ -462,27 +462,6 @@ class PlanAnalytics:
     plans: list[tuple[str, str, str, int]] = field(default_factory=list)
 
 
-def _depth_waves(
-    task_ids: list[int], depends_on: dict[int, set[int]], keys: dict[int, str]
-) -> dict[str, int]:
-    """Key → 1 + the depth of the task in the (acyclic) dependency graph."""
-    waves: dict[int, int] = {}
-    for start in task_ids:
-        stack = [start]
-        while stack:
-            task_id = stack[-1]
-            if task_id in waves:
-                stack.pop()
-                continue
-            pending = [d for d in depends_on.get(task_id, ()) if d not in waves]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            waves[task_id] = 1 + max((waves[d] for d in depends_on.get(task_id, ())), default=0)
-    return {keys[task_id]: waves[task_id] for task_id in task_ids}
-
-
 def plan_analytics(*, project: Project) -> PlanAnalytics:
     """Waves, critical path, ready/blocked/done sets, progress per feature and cycle checks.
 
