@@ -79,20 +79,30 @@ def rest_dispatch(*, outer: HttpRequest, key: str, call: RestCall) -> tuple[int,
         return response.status_code, response.content.decode(errors="replace")
 
 
+# An MCP request is one REST call or a few; this bounds one that never answers.
+REQUEST_TIMEOUT_S = 60
+_TIMED_OUT = json.dumps(
+    {"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": "Timed out."}}
+).encode()
+
+
 async def _serve_one(
     server: Server[Any], scope: dict[str, Any], body: bytes
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     manager = StreamableHTTPSessionManager(app=server, stateless=True, json_response=True)
     answer: dict[str, Any] = {"status": 500, "headers": [], "body": bytearray()}
     delivered = False
+    answered = anyio.Event()
 
     async def receive() -> MutableMapping[str, Any]:
         nonlocal delivered
         if not delivered:
             delivered = True
             return {"type": "http.request", "body": body, "more_body": False}
-        await anyio.sleep_forever()  # the client stays connected until we answer
-        raise AssertionError("unreachable")
+        # The client stays until the answer has gone out, then leaves, as it would from a
+        # real server: the transport's tasks that wait on a disconnect end with it.
+        await answered.wait()
+        return {"type": "http.disconnect"}
 
     async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -100,9 +110,18 @@ async def _serve_one(
             answer["headers"] = list(message.get("headers", []))
         elif message["type"] == "http.response.body":
             answer["body"] += message.get("body", b"")
+            if not message.get("more_body", False):
+                answered.set()
 
-    async with manager.run():
-        await manager.handle_request(scope, receive, send)
+    # Nothing outlives the request: once it is answered (or after REQUEST_TIMEOUT_S),
+    # whatever the stateless server still waits on is cancelled, not awaited, so no
+    # worker thread (and no event loop) is left behind.
+    with anyio.move_on_after(REQUEST_TIMEOUT_S) as scope_of_request:
+        async with manager.run():
+            await manager.handle_request(scope, receive, send)
+            scope_of_request.cancel()
+    if not answered.is_set():
+        return 504, [(b"content-type", b"application/json")], _TIMED_OUT
     return answer["status"], answer["headers"], bytes(answer["body"])
 
 
@@ -142,6 +161,12 @@ class McpView(View):
             return _refused(401, "Invalid agent key.")
         if agent.status == Agent.Status.TERMINATED:
             return _refused(403, f"Agent {agent.name} is terminated.")
+        if request.method == "GET":
+            # Stateless: there is no stream for the server to push on (the transport's
+            # spec allows a 405 here), and holding a GET open would hold a worker.
+            response = _refused(405, "This server sends no stream: POST JSON-RPC requests.")
+            response["Allow"] = "POST, DELETE"
+            return response
         profile = request.GET.get("tools") or settings.MCP_TOOLS
         if profile not in PROFILES:
             return _refused(400, f"tools must be one of {', '.join(PROFILES)}.")

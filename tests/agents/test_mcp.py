@@ -290,3 +290,15 @@ def test_the_mcp_inspector_lists_and_calls_the_tools_over_http(
     assert [tool["name"] for tool in listed["tools"]] == [t.name for t in tools_for("standard")]
     assert not called.get("isError")
     assert json.loads(called["content"][0]["text"])["key"] == "01-01-T1"
+
+
+@pytest.mark.django_db
+def test_a_get_is_refused_at_once_rather_than_held_open(client, project):
+    """The server is stateless and pushes nothing: a GET (the optional server stream)
+    answers 405 at once instead of holding a worker."""
+    _, key = worker(project)
+
+    response = client.get("/mcp/", HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    assert response.status_code == 405
+    assert response["Allow"] == "POST, DELETE"
