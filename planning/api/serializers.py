@@ -199,7 +199,9 @@ class TaskSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSerialize
     parent: serializers.SlugRelatedField[Task] = serializers.SlugRelatedField(  # type: ignore[assignment]
         slug_field="key",
         read_only=True,
-        help_text="The key of the task this one is a subtask of (Task Master's `12` for `12.3`).",
+        allow_null=True,
+        help_text="The key of the task this one is a subtask of (Task Master's `12` for `12.3`);"
+        " null for a task that is not a subtask.",
     )
     needs_human = serializers.BooleanField(read_only=True)
 
