@@ -11,11 +11,12 @@ PORT ?= 8000
 INSTALLED := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help run install test lint format migrate bootstrap clean browser-test fuzz tools tools-npm tools-debian
+.PHONY: help run install test test-under-load lint format migrate bootstrap clean browser-test fuzz tools tools-npm tools-debian
 
 help:
 	@echo "make run [PORT=8000]  install, migrate, create the admin user, start web + worker"
 	@echo "make test [ARGS=...]  run the test suite (set DATABASE_URL/REDIS_URL for PostgreSQL + Redis)"
+	@echo "make test-under-load  the suite 3 times in random order beside stress-ng (RUNS=3 STRESS_CPUS=2)"
 	@echo "make browser-test     headless Chromium tests of the dashboard against a throwaway server (e2e/)"
 	@echo "make fuzz             schemathesis against the REST API of a throwaway server on PostgreSQL (fuzz/)"
 	@echo "make install          create .venv and install the project with its dev tools"
@@ -57,6 +58,11 @@ migrate: install .env
 
 test: install
 	$(BIN)/pytest $(ARGS)
+
+# Flaky-test hunt: the suite RUNS times, each with its own random order, beside
+# stress-ng (installed from Debian when missing). Logs in var/under-load/.
+test-under-load: install
+	bash tests/under_load.sh $(ARGS)
 
 # Installs Debian's chromium when /usr/bin/chromium is missing, runs `npm ci` in e2e/,
 # starts gunicorn + a worker on a free port with a throwaway database, runs the browser
