@@ -194,7 +194,7 @@ def task_next_ready(*, project: Project) -> Task | None:
        dependencies, and key in natural order (`2` before `10`).
 
     `checkpoint:*` tasks are returned like any other; `task.needs_human` tells the caller
-    a person has to act. A few index-driven queries, whatever the plan size (six when
+    a person has to act. A few index-driven queries, whatever the plan size (five when
     no plan or task has started).
     """
     ready = task_ready_list(project=project)
@@ -242,10 +242,10 @@ def task_next_ready(*, project: Project) -> Task | None:
 
 def _best_of(candidate_sets: list[QuerySet[Task]]) -> Task | None:
     # The best (priority, wave) comes off the index for each set; only that group is
-    # ranked for the fewest-dependencies rule, by a narrow query of ids, and the one task
-    # picked is loaded whole afterwards. (As one statement with scalar subqueries,
-    # PostgreSQL plans it several times slower; grouping the whole joined rows to count
-    # dependencies costs SQLite several times the ranking.)
+    # ranked for the fewest-dependencies rule, its count a scalar subquery per candidate
+    # (grouping the whole joined rows to count them cost SQLite several times as much).
+    # (As one statement with the group as scalar subqueries, PostgreSQL plans it several
+    # times slower.)
     bests = [
         best
         for candidates in candidate_sets
@@ -254,25 +254,19 @@ def _best_of(candidate_sets: list[QuerySet[Task]]) -> Task | None:
     if not bests:
         return None
     group = min(bests, key=lambda b: (b["priority_rank"], b["next_wave"]))
-    ranked = [
-        row
+    winners = [
+        task
         for candidates in candidate_sets
         if (
-            row := candidates.filter(**group)
+            task := candidates.filter(**group)
             .annotate(dependency_count=task_dependency_count())
+            .select_related("feature", "sub_feature", "assigned_agent", "parent")
+            .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
             .order_by("dependency_count", "sort_key", "key")
-            .values("pk", "dependency_count", "sort_key", "key")
             .first()
         )
     ]
-    winner = min(ranked, key=lambda r: (r["dependency_count"], r["sort_key"], r["key"]))
-    task = (
-        Task.objects.select_related("feature", "sub_feature", "assigned_agent", "parent")
-        .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
-        .get(pk=winner["pk"])
-    )
-    task.dependency_count = winner["dependency_count"]  # type: ignore[attr-defined]
-    return task
+    return min(winners, key=lambda t: (t.dependency_count, t.sort_key, t.key))
 
 
 def task_dependency_count() -> Coalesce:
