@@ -21,6 +21,11 @@ on a free port; the file is imported with `crewboard import --create` (timed as
 Medians of the rounds, after one untimed warm-up of each. Targets: `crewboard_next_s` under
 0.3 s and `crewboard_next_rss_mb` under 60 MB.
 
+Then, with the server stopped, bench/mcp_next.py's measurement on a project of its own in
+the same database: `mcp_next_ms` (`next_task` over /mcp/, target under 50 ms) with its
+floor `rest_next_ms`, and `mcp_core_tokens` (target under 2,000) with the other
+profiles' sizes.
+
     .venv/bin/python bench/cli.py
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crewboard .venv/bin/python bench/cli.py
 """
@@ -55,6 +60,7 @@ django.setup()
 from django.db import connection  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
+from bench.mcp_next import measure_all as measure_mcp  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
 
 TASKS = int(os.environ.get("BENCH_CLI_TASKS", "10000"))
@@ -145,7 +151,8 @@ def crewboard_server(folder: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # Generous: on a loaded machine the workers take a while to load Django.
+        deadline = time.monotonic() + 300
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/healthz", timeout=2):
@@ -277,6 +284,21 @@ def main() -> None:
                 result["taskmaster_skipped"] = (
                     f"{TASK_MASTER.relative_to(ROOT)} is not installed: run `make tools-npm`"
                 )
+        # The MCP figures, on their own project of the same database, once the server
+        # above has stopped: `next_task` over /mcp/ and its REST floor, and the size of
+        # each tool profile (bench/mcp_next.py).
+        mcp = measure_mcp()
+        result["mcp_tasks"] = mcp.pop("tasks")
+        mcp.pop("database")
+        result.update(mcp)
+    result["database"] = connection.vendor
+    # Side by side, as ratios: the steadier figures on a busy machine.
+    if result["taskmaster_next_s"]:
+        result["taskmaster_over_crewboard_next"] = round(
+            result["taskmaster_next_s"] / result["crewboard_next_s"], 1
+        )
+    result["mcp_over_rest_next"] = round(result["mcp_next_ms"] / result["rest_next_ms"], 2)
+    result["load_average"] = [round(load, 1) for load in os.getloadavg()]
     print(json.dumps(result, indent=2))
 
 

@@ -12,8 +12,10 @@
 
 Runs against a throwaway database created next to the configured one:
 
-    .venv/bin/python bench/mcp.py
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/crewboard .venv/bin/python bench/mcp.py
+    .venv/bin/python bench/mcp_next.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/crewboard .venv/bin/python bench/mcp_next.py
+
+bench/cli.py runs `measure_all` too, for its side-by-side figures.
 """
 
 import json

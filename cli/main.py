@@ -27,6 +27,7 @@ for command in (
     tasks.show,
     tasks.set_status,
     tasks.add_task,
+    tasks.expand,
     agent.claim,
     agent.done,
     agent.fail,

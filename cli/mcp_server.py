@@ -75,20 +75,23 @@ def _text(text: str, *, error: bool = False) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=error)
 
 
+def tool_rest_call(*, project: str, name: str, arguments: dict[str, Any]) -> RestCall:
+    """The REST request tool `name` makes in `project` for `arguments`. Raises KeyError
+    for an unknown tool and ValueError when a required argument is missing."""
+    request = TOOLS_BY_NAME[name].rest_call(arguments)
+    return RestCall(
+        request.method, project_path(project, request.path), request.query, request.body
+    )
+
+
 async def call_tool(
     *, call: Caller, project: str, name: str, arguments: dict[str, Any]
 ) -> types.CallToolResult:
     """Run one tool: its REST request, and the answer as JSON text or an error."""
-    tool = TOOLS_BY_NAME.get(name)
-    if tool is None:
+    if name not in TOOLS_BY_NAME:
         return _text(f"Unknown tool {name!r}.", error=True)
     try:
-        request = tool.rest_call(arguments)
-        status, data = await call(
-            RestCall(
-                request.method, project_path(project, request.path), request.query, request.body
-            )
-        )
+        status, data = await call(tool_rest_call(project=project, name=name, arguments=arguments))
     except ValueError as exc:
         return _text(str(exc), error=True)
     except Exception as exc:  # any failure is the tool's error, never the server's end

@@ -25,3 +25,11 @@ class PermissionDeniedError(DomainError):
 
     status_code = 403
     code = "permission_denied"
+
+
+class UpstreamError(DomainError):
+    """A service the request needs (a model provider) failed or answered unusably. Maps to
+    HTTP 502."""
+
+    status_code = 502
+    code = "upstream_error"

@@ -150,6 +150,60 @@ def parse_generated_plan(text: str) -> PlanDocument:
     return document
 
 
+# Task expansion --------------------------------------------------------------------------
+
+MAX_SUBTASKS = 20  # what one expansion may add to a task
+
+
+class GeneratedSubtasks(_Strict):
+    """A task's subtasks as the expanding model must return them: tasks as in a generated
+    plan, whose `depends_on` names earlier subtasks of the same reply."""
+
+    subtasks: list[GeneratedTask] = Field(min_length=1, max_length=MAX_SUBTASKS)
+
+
+def generated_subtasks_schema() -> dict[str, Any]:
+    return GeneratedSubtasks.model_json_schema()
+
+
+def parse_generated_subtasks(text: str, *, limit: int) -> list[TaskSpec]:
+    """Validate a model's JSON reply of at most `limit` subtasks, in order, keyed as the
+    model keyed them (the caller gives them their own keys).
+
+    Raises PlanImportError with every problem listed, ready to send back to the model.
+    """
+    try:
+        reply = GeneratedSubtasks.model_validate_json(text)
+    except ValidationError as exc:
+        raise PlanImportError(
+            "the reply does not match the subtask schema:\n" + describe_validation_error(exc)
+        ) from None
+    refuse_nul_characters(reply)
+    if len(reply.subtasks) > limit:
+        raise PlanImportError(f"the reply has {len(reply.subtasks)} subtasks; give at most {limit}")
+    document = PlanDocument(source="generated")
+    for position, task in enumerate(reply.subtasks, start=1):
+        document.tasks.append(
+            TaskSpec(
+                key=task.key,
+                name=task.name,
+                description=task.description,
+                files=list(task.files),
+                verify=task.verify,
+                done_criteria=task.done_criteria,
+                type=task.type,
+                priority=task.priority,
+                size=task.size,
+                estimated_minutes=task.estimated_minutes,
+                position=position,
+                depends_on=list(task.depends_on),
+            )
+        )
+    # The same checks as a generated plan's: unique keys, known dependencies, no cycle.
+    document.validate()
+    return document.tasks
+
+
 # Chat edits ------------------------------------------------------------------------------
 
 FEATURE_FIELDS = {"name", "description", "priority", "position"}

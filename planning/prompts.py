@@ -5,7 +5,8 @@ Plan generation and the planning chat send the same prompts to every provider. W
 `offline` provider, the responders below stand in for a model: generation decomposes the
 requirements with the Markdown importer's rules, and chat answers questions about the
 plan (what is next, what is blocked, progress) from the facts in its prompt, without
-proposing edits.
+proposing edits; expanding a task splits its description by its list items or
+sentences, and refuses a description of one step.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.llm import ChatRequest, register_offline_responder
+from agents.llm import ChatRequest, LLMError, register_offline_responder
 from planning.importers.document import PlanImportError
 from planning.importers.markdown import parse_markdown
 from planning.plan_schema import PlanEdit
 
 GENERATE_PURPOSE = "plan_generate"
 CHAT_PURPOSE = "plan_chat"
+EXPAND_PURPOSE = "task_expand"
 FACTS_MARKER = "PLAN FACTS (JSON):"
+TASK_MARKER = "TASK TO EXPAND (JSON):"
 
 GENERATE_SYSTEM_PROMPT = """You are Crewboard's planning agent. Turn the requirements into a
 development plan: features, each with sub-features (plans of related work), each with small
@@ -37,6 +40,22 @@ of operations, each {"op": "add"|"update"|"remove", "entity": "feature"|"task"|"
 "key": ..., "fields": {...}} or, for dependencies, {"op": "add"|"remove", "entity":
 "dependency", "task": ..., "depends_on": ...}. Nothing changes until a person applies the
 edits. Reply with JSON only: {"reply": "...", "edits": [...]}."""
+
+
+EXPAND_SYSTEM_PROMPT = """You are Crewboard's planning agent. Split the given task into
+small ordered subtasks that together do the whole task and nothing else: each one a step a
+coding agent can finish and verify on its own. Give them short keys (S1, S2, ...); a subtask
+lists the earlier subtasks it depends on by key. Reply with JSON only, matching the given
+schema, with no more subtasks than asked for."""
+
+
+def expand_request_message(*, task: dict[str, Any], num: int) -> str:
+    """The user message of an expansion: the task, and how many subtasks at most."""
+    payload = {"task": task, "max_subtasks": num}
+    return (
+        f"Split this task into at most {num} subtasks.\n"
+        f"{TASK_MARKER}\n{json.dumps(payload, ensure_ascii=False, sort_keys=True)}"
+    )
 
 
 class ChatReply(BaseModel):
@@ -135,3 +154,61 @@ def offline_chat(request: ChatRequest) -> str:
             "feature. Editing the plan needs a model: set LLM_PROVIDER=openai."
         )
     return json.dumps({"reply": " ".join(answers), "edits": []})
+
+
+# A list item in a task's description: `- x`, `* x`, `1. x`, `1) x`, `- [ ] x`.
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?(?P<text>\S.*)$")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(])")
+_NAME_CHARS = 120
+
+
+def _steps_of(text: str) -> list[str]:
+    """The steps a description spells out: its list items, else its sentences."""
+    items = [m["text"].strip() for line in text.splitlines() if (m := _LIST_ITEM.match(line))]
+    if len(items) >= 2:
+        return items
+    prose = " ".join(text.split())
+    return [sentence for sentence in _SENTENCE_END.split(prose) if sentence.strip()]
+
+
+def _grouped(steps: list[str], groups: int) -> list[str]:
+    # More steps than subtasks asked for: consecutive steps share a subtask, none is lost.
+    size, extra = divmod(len(steps), groups)
+    chunks, start = [], 0
+    for number in range(groups):
+        end = start + size + (1 if number < extra else 0)
+        chunks.append(" ".join(steps[start:end]))
+        start = end
+    return chunks
+
+
+@register_offline_responder(EXPAND_PURPOSE)
+def offline_expand(request: ChatRequest) -> str:
+    """Split the task by the list items (else the sentences) of its description, one
+    subtask each, in order, each after the one before. A description of one step cannot
+    be split without a model: that is refused rather than invented."""
+    payload = json.loads(request.last_user_message.split(TASK_MARKER, 1)[1])
+    task, num = payload["task"], int(payload["max_subtasks"])
+    steps = _steps_of(task.get("description") or "")
+    if len(steps) < 2:
+        raise LLMError(
+            f"The offline provider splits a task by the list items or sentences of its "
+            f"description, and {task['key']}'s holds {'one step' if steps else 'none'}. "
+            "List its steps in the description, or set LLM_PROVIDER=openai to ask a model.",
+            kind="refused",
+            provider="offline",
+            model="offline",
+        )
+    subtasks = []
+    for number, step in enumerate(_grouped(steps, min(num, len(steps))), start=1):
+        name = step if len(step) <= _NAME_CHARS else f"{step[: _NAME_CHARS - 1]}…"
+        subtasks.append(
+            {
+                "key": f"S{number}",
+                "name": name,
+                "description": step,
+                "priority": task.get("priority", "medium"),
+                "depends_on": [f"S{number - 1}"] if number > 1 else [],
+            }
+        )
+    return json.dumps({"subtasks": subtasks})

@@ -194,23 +194,36 @@ def task_next_ready(*, project: Project) -> Task | None:
        dependencies, and key in natural order (`2` before `10`).
 
     `checkpoint:*` tasks are returned like any other; `task.needs_human` tells the caller
-    a person has to act. A few index-driven queries, whatever the plan size.
+    a person has to act. A few index-driven queries, whatever the plan size (five when
+    no plan or task has started).
     """
     ready = task_ready_list(project=project)
-    started_plans = project.sub_features.filter(
-        Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
-    ).values("id")
+    # What has started, as plain ids read off task_next_ready_idx: few rows, and the
+    # stages below then test ids rather than join (and compile) subqueries.
+    started = list(
+        project.tasks.filter(status__in=STARTED_STATUSES)
+        .order_by()
+        .values_list("id", "status", "assigned_agent_id", "sub_feature_id")
+    )
+    started_plans = {plan_id for _, _, _, plan_id in started if plan_id is not None}
+    started_plans.update(
+        project.sub_features.filter(status=SubFeature.Status.IN_PROGRESS)
+        .order_by()
+        .values_list("id", flat=True)
+    )
     # Tasks outside plans in progress: parents whose subtasks come first, and, when no
     # agent holds them, candidates themselves.
-    in_progress = list(
-        project.tasks.filter(status=Task.Status.IN_PROGRESS, sub_feature__isnull=True).values_list(
-            "id", "assigned_agent_id"
-        )
-    )
+    in_progress = [
+        (task_id, agent_id)
+        for task_id, task_status, agent_id, plan_id in started
+        if task_status == Task.Status.IN_PROGRESS and plan_id is None
+    ]
     started_parents = [task_id for task_id, _ in in_progress]
     unheld = [task_id for task_id, agent_id in in_progress if agent_id is None]
     resumable = _unblocked(Task.objects.filter(pk__in=unheld)) if unheld else None
-    stages: list[list[QuerySet[Task]]] = [[ready.filter(sub_feature_id__in=started_plans)]]
+    stages: list[list[QuerySet[Task]]] = []
+    if started_plans:
+        stages.append([ready.filter(sub_feature_id__in=sorted(started_plans))])
     if started_parents:
         subtasks = [ready.filter(parent_id__in=started_parents)]
         if resumable is not None:
@@ -229,8 +242,10 @@ def task_next_ready(*, project: Project) -> Task | None:
 
 def _best_of(candidate_sets: list[QuerySet[Task]]) -> Task | None:
     # The best (priority, wave) comes off the index for each set; only that group is
-    # counted for the fewest-dependencies rule. (As one statement with scalar subqueries,
-    # PostgreSQL plans it several times slower.)
+    # ranked for the fewest-dependencies rule, its count a scalar subquery per candidate
+    # (grouping the whole joined rows to count them cost SQLite several times as much).
+    # (As one statement with the group as scalar subqueries, PostgreSQL plans it several
+    # times slower.)
     bests = [
         best
         for candidates in candidate_sets
@@ -244,7 +259,7 @@ def _best_of(candidate_sets: list[QuerySet[Task]]) -> Task | None:
         for candidates in candidate_sets
         if (
             task := candidates.filter(**group)
-            .annotate(dependency_count=Count("dependency_edges"))
+            .annotate(dependency_count=task_dependency_count())
             .select_related("feature", "sub_feature", "assigned_agent", "parent")
             .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
             .order_by("dependency_count", "sort_key", "key")

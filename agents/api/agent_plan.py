@@ -16,6 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.api.external import AgentKeyView
+from agents.api.planner import (
+    EXPAND_DESCRIPTION,
+    ExpandRequestSerializer,
+    ExpansionSerializer,
+    expansion_response,
+)
 from agents.api.serializers import AgentRunSerializer
 from agents.auth import AgentKeyAuthentication, IsWorkingAgent
 from agents.services import agent_plan
@@ -260,6 +266,22 @@ class AgentDependencyDetailView(AgentTaskView):
             agent=self.agent, task=task, depends_on=self.get_task(depends_on)
         )
         return self.task_response(task)
+
+
+class AgentTaskExpandView(AgentTaskView):
+    @extend_schema(
+        request=ExpandRequestSerializer,
+        responses={201: ExpansionSerializer},
+        description=f"{EXPAND_DESCRIPTION} Needs the agent's may_add_tasks.",
+    )
+    def post(self, request: Request, key: str, **kwargs: Any) -> Response:
+        task = self.get_task(key)
+        serializer = ExpandRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        expansion = agent_plan.agent_task_expand(
+            agent=self.agent, task=task, **serializer.validated_data
+        )
+        return expansion_response(expansion)
 
 
 class GenerateSerializer(serializers.Serializer[Any]):

@@ -1,7 +1,16 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from agents.api import agent_memory, agent_plan, external, orchestration, planner, reviews, views
+from agents.api import (
+    agent_memory,
+    agent_plan,
+    external,
+    orchestration,
+    planner,
+    reviews,
+    run_reports,
+    views,
+)
 
 app_name = "agents-api"
 
@@ -84,6 +93,11 @@ urlpatterns = [
         name="agent-subtasks",
     ),
     path(
+        f"{AGENT_TASK_PATH}/expand/",
+        agent_plan.AgentTaskExpandView.as_view(),
+        name="agent-task-expand",
+    ),
+    path(
         f"{AGENT_TASK_PATH}/dependencies/",
         agent_plan.AgentDependencyListView.as_view(),
         name="agent-dependencies",
@@ -106,9 +120,9 @@ urlpatterns = [
         name="agent-question",
     ),
     path(f"{RUN_PATH}/questions/", agent_memory.RunQuestionsView.as_view(), name="run-questions"),
-    path(f"{RUN_PATH}/tool-calls/", external.RunToolCallsView.as_view(), name="run-tool-calls"),
-    path(f"{RUN_PATH}/decisions/", external.RunDecisionsView.as_view(), name="run-decisions"),
-    path(f"{RUN_PATH}/metrics/", external.RunMetricsView.as_view(), name="run-metrics"),
+    path(f"{RUN_PATH}/tool-calls/", run_reports.RunToolCallsView.as_view(), name="run-tool-calls"),
+    path(f"{RUN_PATH}/decisions/", run_reports.RunDecisionsView.as_view(), name="run-decisions"),
+    path(f"{RUN_PATH}/metrics/", run_reports.RunMetricsView.as_view(), name="run-metrics"),
     path(f"{RUN_PATH}/complete/", external.RunCompleteView.as_view(), name="run-complete"),
     path(f"{RUN_PATH}/fail/", external.RunFailView.as_view(), name="run-fail"),
     path(f"{PROJECT_PATH}/run/", orchestration.ProjectRunView.as_view(), name="project-run"),
@@ -118,6 +132,11 @@ urlpatterns = [
         name="task-review",
     ),
     path(f"{PROJECT_PATH}/generate/", planner.PlanGenerateView.as_view(), name="plan-generate"),
+    path(
+        f"{PROJECT_PATH}/tasks/<str:key>/expand/",
+        planner.TaskExpandView.as_view(),
+        name="task-expand",
+    ),
     # Planning's chat routes (`chats/...`) hold the sessions; the agent answers here.
     path(
         f"{PROJECT_PATH}/chats/<int:id>/messages/",

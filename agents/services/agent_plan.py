@@ -14,6 +14,7 @@ from django.db import transaction
 from agents.models import Agent, AgentRun
 from agents.services.external import agent_run_complete, agent_run_fail
 from agents.services.planner import plan_generation_start
+from agents.services.task_expansion import DEFAULT_SUBTASKS, Expansion, task_expand
 from core.errors import ConflictError, DomainError, PermissionDeniedError
 from planning import services as planning_services
 from planning.models import Feature, SubFeature, Task, TaskDependency
@@ -184,3 +185,14 @@ def agent_plan_generate(*, agent: Agent, requirements: str) -> AgentRun:
     """
     _check_may_edit_plan(agent)
     return plan_generation_start(project=agent.project, requirements=requirements)
+
+
+def agent_task_expand(
+    *, agent: Agent, task: Task, num: int = DEFAULT_SUBTASKS, force: bool = False
+) -> Expansion:
+    """Have the planning model split `task` into subtasks, as task_expand does.
+
+    Raises PermissionDeniedError without `may_add_tasks`, and as task_expand does.
+    """
+    _check_may_edit_plan(agent)
+    return task_expand(task=task, num=num, force=force, agent=agent)

@@ -18,6 +18,7 @@ from agents.forms import AgentCreateForm, AgentExecutorForm, command_line
 from agents.models import Agent
 from agents.workspaces.commands import sandbox_available
 from agents.workspaces.executors import executor_check
+from cli.mcp_tools import PROFILES, TOOLS
 from core.errors import DomainError
 from core.htmx import (
     AuthenticatedHtmxRequest,
@@ -200,6 +201,11 @@ def _issued_key_page(
         ),
         "site_url": request.build_absolute_uri("/").rstrip("/"),
         "mcp_url": request.build_absolute_uri(reverse("mcp")),
+        # Each profile's own tools, from the table both MCP servers serve.
+        "mcp_profiles": [
+            (profile, [tool.name for tool in TOOLS if tool.profile == profile])
+            for profile in PROFILES
+        ],
     }
     response = render(request, "agents/agent_key.html", context)
     add_never_cache_headers(response)

@@ -179,3 +179,44 @@ def add_task(
         print_json(task)
         return
     note(f"Added {task['key']} to {slug}.")
+
+
+# Up to three model calls, each as long as the server's LLM timeout allows.
+EXPAND_TIMEOUT_S = 600.0
+
+
+@click.command()
+@click.argument("key")
+@project_option
+@click.option(
+    "--num",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 20),
+    help="At most this many subtasks.",
+)
+@click.option(
+    "--force", is_flag=True, help="Replace the task's subtasks (only while all are pending)."
+)
+@json_option
+@reported
+def expand(key: str, project: str | None, num: int, force: bool, json_output: bool) -> None:
+    """Have the planning model split task KEY into subtasks (KEY.1, KEY.2, ...)."""
+    slug = project_slug(project)
+    answer = person_api().json(
+        "POST",
+        f"projects/{slug}/tasks/{key}/expand/",
+        body={"num": num, "force": force},
+        not_found=_not_found(slug, key),
+        timeout_s=EXPAND_TIMEOUT_S,
+    )
+    if json_output:
+        print_json(answer)
+        return
+    if answer["replaced"]:
+        note(f"Replaced {', '.join(answer['replaced'])}.")
+    table(
+        TASK_COLUMNS,
+        _task_rows(answer["subtasks"]),
+        caption=f"{len(answer['subtasks'])} subtasks of {answer['task']['key']}",
+    )

@@ -18,8 +18,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from agents import services
+from agents.api.mcp import read_only_call
 from agents.models import Agent, AgentRun, DecisionLog, ToolCall
-from cli.mcp_tools import tools_for
+from cli.mcp_tools import RestCall, tools_for
 from memory.models import MemoryFact
 from planning.models import Task
 from tests.factories import AgentFactory, FeatureFactory, SubFeatureFactory, TaskFactory
@@ -302,3 +303,42 @@ def test_a_get_is_refused_at_once_rather_than_held_open(client, project):
 
     assert response.status_code == 405
     assert response["Allow"] == "POST, DELETE"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_expand_task_splits_a_task_into_subtasks(transport, live_server, project):
+    TaskFactory(project=project, key="5", name="Stream it", description="- Read\n- Parse")
+    _, key = worker(project)
+
+    async def expand(client: Client) -> tuple[Any, Any]:
+        expanded = answer(await client.call_tool("expand_task", {"key": "5", "num": 3}))
+        again = await client.call_tool("expand_task", {"key": "5"})
+        return expanded, again
+
+    expanded, again = transport(live_server.url, key, expand)
+    assert [(s["key"], s["parent"]) for s in expanded["subtasks"]] == [("5.1", "5"), ("5.2", "5")]
+    assert again.is_error
+    assert again.content[0].text.startswith("HTTP 409: 5 already has subtasks (5.1, 5.2)")
+
+
+def test_read_only_tool_calls_are_made_before_the_event_loop_and_others_not():
+    def body(message: Any) -> bytes:
+        return json.dumps(message).encode()
+
+    def tool_call(name: str, arguments: Any = None) -> bytes:
+        params = {"name": name, "arguments": arguments or {}}
+        return body({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
+
+    early = read_only_call(tool_call("get_task", {"key": "ui:1"}), project="p", profile="all")
+    assert early == RestCall("GET", "/api/v1/projects/p/agent/tasks/ui%3A1/")
+    assert read_only_call(tool_call("next_task"), project="p", profile="standard")
+    for refused in (
+        tool_call("claim_task"),  # a write
+        tool_call("get_task"),  # a required argument missing: the tool answers that
+        tool_call("get_task", ["not", "an", "object"]),
+        body([json.loads(tool_call("next_task"))]),  # a batch
+        body({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        b"{not json",
+    ):
+        assert read_only_call(refused, project="p", profile="all") is None, refused
+    assert read_only_call(tool_call("plan_analytics"), project="p", profile="core") is None

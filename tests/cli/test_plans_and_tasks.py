@@ -139,3 +139,25 @@ def test_show_set_status_and_add_task(crewboard, logged_in):
     assert missing.exit_code == 1 and "No task 'NOPE' in project 'crewboard'" in missing.stderr
     duplicate = crewboard("add-task", "01-T1", "Again")
     assert duplicate.exit_code == 1 and Task.objects.count() == 1
+
+
+def test_expand_splits_a_task_and_says_why_it_cannot(crewboard, logged_in):
+    TaskFactory(project=logged_in, key="4", description="- Add the column\n- Backfill it")
+    TaskFactory(project=logged_in, key="5", description="Make it faster")
+    expanded = crewboard("expand", "4", "--num", "3", "--json")
+    assert expanded.exit_code == 0, expanded.stderr
+    assert [(s["key"], s["name"]) for s in expanded.json()["subtasks"]] == [
+        ("4.1", "Add the column"),
+        ("4.2", "Backfill it"),
+    ]
+    again = crewboard("expand", "4")
+    assert again.exit_code == 1 and "Expand with force to replace them" in again.stderr
+    forced = crewboard("expand", "4", "--force")
+    assert forced.exit_code == 0 and "Replaced 4.1, 4.2." in forced.stderr
+    assert "4.2" in forced.stdout
+    refused = crewboard("expand", "5")
+    assert refused.exit_code == 1 and "List its steps in the description" in refused.stderr
+    assert crewboard("expand", "4", "--num", "21").exit_code == 2
+    missing = crewboard("expand", "NOPE")
+    assert missing.exit_code == 1 and "No task 'NOPE'" in missing.stderr
+    assert Task.objects.filter(parent__key="4").count() == 2

@@ -92,8 +92,8 @@ def test_next_ready_runs_a_fixed_number_of_queries(project, count, django_assert
     from planning.models import Task
 
     Task.objects.bulk_create(Task(project=project, key=f"T{i:03d}", name="t") for i in range(count))
-    # tasks in progress outside plans; best group in started plans (none here), then
-    # overall; the task; its dependency keys
+    # started tasks; plans in progress (none here, so their stage is skipped); the best
+    # group; the task ranked first in it; its dependency keys
     with django_assert_max_num_queries(5):
         assert selectors.task_next_ready(project=project).key == "T000"
 

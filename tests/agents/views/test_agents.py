@@ -210,6 +210,10 @@ def test_the_key_page_shows_mcp_set_ups_filled_in(browser, project):
     ) in page
     assert f'CREWBOARD_AGENT_KEY = "{key}"' in page  # Codex
     assert page.count(f'"Authorization": "Bearer {key}"') == 2  # Cursor and VS Code
+    # The tools each profile adds, from the table the servers serve.
+    assert "<strong>core</strong>: claim_task, get_task, heartbeat," in page
+    standard = page.split("<strong>standard</strong> adds: ", 1)[1].split("</li>", 1)[0]
+    assert "expand_task" in standard.split(", ") and "claim_task" not in standard
 
 
 def test_a_new_key_from_the_agents_page_replaces_the_old_one(browser, project):
