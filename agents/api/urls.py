@@ -118,6 +118,11 @@ urlpatterns = [
         name="task-review",
     ),
     path(f"{PROJECT_PATH}/generate/", planner.PlanGenerateView.as_view(), name="plan-generate"),
+    path(
+        f"{PROJECT_PATH}/generate/<int:run_id>/retry/",
+        planner.PlanGenerateRetryView.as_view(),
+        name="plan-generate-retry",
+    ),
     # Planning's chat routes (`chats/...`) hold the sessions; the agent answers here.
     path(
         f"{PROJECT_PATH}/chats/<int:id>/messages/",
