@@ -199,20 +199,32 @@ def task_next_ready(*, project: Project) -> Task | None:
     a person has to act. A few index-driven queries, whatever the plan size.
     """
     ready = task_ready_list(project=project)
-    started_plans = project.sub_features.filter(
-        Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
-    ).values("id")
-    # Tasks outside plans in progress: parents whose subtasks come first, and, when no
-    # agent holds them, candidates themselves.
-    in_progress = list(
-        project.tasks.filter(status=Task.Status.IN_PROGRESS, sub_feature__isnull=True).values_list(
-            "id", "assigned_agent_id"
+    # The started tasks, read off task_next_ready_idx (project, status): the plans they
+    # are in, and the tasks outside plans in progress (parents whose subtasks come first
+    # and, when no agent holds them, candidates themselves). Joining a plan's tasks to
+    # find whether it started would read every task of a large plan.
+    started = list(
+        project.tasks.filter(status__in=STARTED_STATUSES).values_list(
+            "id", "status", "sub_feature_id", "assigned_agent_id"
         )
     )
+    started_plans = {plan for _, _, plan, _ in started if plan is not None}
+    started_plans.update(
+        project.sub_features.filter(status=SubFeature.Status.IN_PROGRESS).values_list(
+            "id", flat=True
+        )
+    )
+    in_progress = [
+        (task_id, agent_id)
+        for task_id, status, plan, agent_id in started
+        if status == Task.Status.IN_PROGRESS and plan is None
+    ]
     started_parents = [task_id for task_id, _ in in_progress]
     unheld = [task_id for task_id, agent_id in in_progress if agent_id is None]
     resumable = _unblocked(Task.objects.filter(pk__in=unheld)) if unheld else None
-    stages: list[list[QuerySet[Task]]] = [[ready.filter(sub_feature_id__in=started_plans)]]
+    stages: list[list[QuerySet[Task]]] = []
+    if started_plans:
+        stages.append([ready.filter(sub_feature_id__in=sorted(started_plans))])
     if started_parents:
         subtasks = [ready.filter(parent_id__in=started_parents)]
         if resumable is not None:
@@ -245,8 +257,10 @@ def _best_of(candidate_sets: list[QuerySet[Task]]) -> Task | None:
         task
         for candidates in candidate_sets
         if (
+            # A scalar subquery, not Count(): no GROUP BY of five tables' columns, which
+            # costs more to compile than the query does to run.
             task := candidates.filter(**group)
-            .annotate(dependency_count=Count("dependency_edges"))
+            .annotate(dependency_count=task_dependency_count())
             .select_related("feature", "sub_feature", "assigned_agent", "parent")
             .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
             .order_by("dependency_count", "sort_key", "key")
