@@ -389,16 +389,21 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
     created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True
     )
-    errors = serializers.SerializerMethodField()
     result = PlanImportResultSerializer(allow_null=True, source="finished_result")
 
     class Meta:
         model = ImportJob
         fields = [
             "id", "url", "file_name", "format", "size", "status", "stage", "progress",
-            "result", "errors", "created_by", "created_at", "started_at", "finished_at",
+            "result", "created_by", "created_at", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # Added here, not declared on the class: a serializer's own `errors` is a property.
+        fields = super().get_fields()
+        fields["errors"] = serializers.SerializerMethodField(method_name="errors_of")
+        return fields
 
     def get_url(self, job: ImportJob) -> str:
         return reverse(
@@ -408,7 +413,7 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         )
 
     @extend_schema_field(ImportJobErrorSerializer(many=True))
-    def get_errors(self, job: ImportJob) -> list[dict[str, Any]]:
+    def errors_of(self, job: ImportJob) -> list[dict[str, Any]]:
         if not job.error:
             return []
         return [{"detail": job.error, "file": job.error_file or None, "line": job.error_line}]
