@@ -122,7 +122,8 @@ def _result(outcome: ImportOutcome) -> dict[str, object]:
 @transaction.atomic
 def _take(job_id: int) -> ImportJob | None:
     job = (
-        ImportJob.objects.select_for_update()
+        # Only the job's row: PostgreSQL locks no row of an outer join (created_by may be null).
+        ImportJob.objects.select_for_update(of=("self",))
         .select_related("project", "created_by")
         .filter(pk=job_id, status=ImportJob.Status.QUEUED)
         .first()
