@@ -110,6 +110,11 @@ planner_urlpatterns = (
         path("projects/<slug:slug>/generate/", planner.plan_generate, name="plan-generate"),
         path("projects/<slug:slug>/plan-run/", planner.plan_run, name="plan-run"),
         path(
+            "projects/<slug:slug>/runs/<int:run_id>/retry-generation/",
+            planner.plan_retry,
+            name="plan-retry",
+        ),
+        path(
             "projects/<slug:slug>/runs/<int:run_id>/progress/",
             planner.run_progress,
             name="run-progress",

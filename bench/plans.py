@@ -11,6 +11,12 @@ test suite does), so it never touches real data:
 - `import_taskmaster_10k_s`: importing a Task Master tasks.json of 10,000 tasks, a third
   of them with 3 subtasks (20,000 in all, about 6 MB), each depending on up to 2 earlier
   tasks; `import_taskmaster_5k_s` is the same at half the size, to show it is linear.
+- `import_markdown_10k_s`: importing a Markdown PRD of 10,000 items under 100 headings
+  (about 1 MB), a third of them "after" an earlier item by name, a fifth by key, a tenth
+  done (`- [x]`), from text to committed rows plus the first version.
+  `parse_markdown_s` is the parse alone at 10,000 and 20,000 items (to show it is
+  linear), beside `markdown_it_s`, markdown-it-py tokenising the same files: the floor of
+  reading that much Markdown in Python at all.
 - `next_ms`: `next` (the next ready task) on plans of 1,000, 10,000 and 100,000 tasks where
   every task has a dependency and most are not ready, so the query has to skip past them.
 - `version_s` / `diff_s`: making a version of a 5,000-task plan, and diffing two such
@@ -29,6 +35,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
 
 import django
+from markdown_it import MarkdownIt
 
 django.setup()
 
@@ -39,6 +46,7 @@ from core.text import natural_sort_key  # noqa: E402
 from planning import selectors, services  # noqa: E402
 from planning.diff import diff_snapshots  # noqa: E402
 from planning.importers import ImportSource  # noqa: E402
+from planning.importers.markdown import parse_markdown  # noqa: E402
 from planning.models import Feature, SubFeature, Task, TaskDependency  # noqa: E402
 from planning.services.imports import plan_import  # noqa: E402
 from planning.services.versions import version_create  # noqa: E402
@@ -168,6 +176,54 @@ def synthetic_tasks_json(count: int) -> ImportSource:
     return ImportSource("tasks.json", {"tasks.json": text})
 
 
+def synthetic_prd(count: int, per_feature: int = 100) -> str:
+    lines = ["# Bench product", "", "What the product is, in a sentence.", ""]
+    for index in range(count):
+        number = index + 1
+        feature, position = index // per_feature + 1, index % per_feature + 1
+        if position == 1:
+            lines += ["", f"## Area {feature}", "", f"Everything about area {feature}.", ""]
+        check = "[x] " if number % 10 == 0 else "[ ] " if number % 2 else ""
+        text = f"Build part {number} of area {feature}"
+        if position > 1 and number % 3 == 0:
+            text += f" (after Build part {number - 1} of area {feature})"
+        elif position > 2 and number % 5 == 0:
+            text += f" (depends on F{feature:02d}-T{position - 2})"
+        if number % 7 == 0:
+            text += " [P0]"
+        lines.append(f"- {check}{text}")
+        if number % 4 == 0:
+            lines.append("  With a line that describes it further.")
+    return "\n".join(lines) + "\n"
+
+
+def time_s(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return round(time.perf_counter() - started, 3)
+
+
+def markdown_figures(owner) -> dict:
+    """Parse and import of a large Markdown PRD, beside markdown-it-py on the same text."""
+    tokenizer = MarkdownIt()
+    parse_s, floor_s = {}, {}
+    for count in (10_000, 20_000):
+        text = synthetic_prd(count)
+        parse_s[str(count)] = time_s(lambda t=text: parse_markdown(t))
+        floor_s[str(count)] = time_s(lambda t=text: tokenizer.parse(t))
+    project = services.project_create(owner=owner, name="markdown 10k")
+    source = ImportSource("PRD.md", {"PRD.md": synthetic_prd(10_000)})
+    import_s = time_s(lambda: plan_import(project=project, source=source, fmt="markdown"))
+    assert project.tasks.count() == 10_000
+    assert project.tasks.filter(status="done").count() == 1_000
+    return {
+        "import_markdown_10k_s": import_s,
+        "parse_markdown_s": parse_s,
+        "markdown_it_s": floor_s,
+        "parse_vs_markdown_it_10k": round(parse_s["10000"] / max(floor_s["10000"], 1e-6), 2),
+    }
+
+
 def time_ms(fn, repeat: int = 25) -> float:
     fn()  # warm caches and the connection
     samples = []
@@ -201,6 +257,8 @@ def main() -> None:
             taskmaster_s[count] = round(time.perf_counter() - started, 3)
             assert project.tasks.count() == count + count // 3 * 3
 
+        markdown = markdown_figures(owner)
+
         project = services.project_create(owner=owner, name="versions")
         plan_import(project=project, source=synthetic_gsd(VERSION_TASKS // 3 + 1))
         started = time.perf_counter()
@@ -228,6 +286,7 @@ def main() -> None:
                     "import_s": import_s,
                     "import_taskmaster_5k_s": taskmaster_s[5_000],
                     "import_taskmaster_10k_s": taskmaster_s[10_000],
+                    **markdown,
                     "next_ms": next_ms,
                     "version_tasks": len(version.snapshot["tasks"]),
                     "version_s": version_s,

@@ -223,6 +223,14 @@ CONTENT_SECURITY_POLICY = {
 # takes (a zip counts unpacked), through the API, the dashboard or `import_plan`.
 API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=20 * 1024 * 1024)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
+# Plan files larger than this are imported by a Celery worker (the API answers 202 with
+# the job to poll), so a web worker is never held by one; `?async=1` asks for it anyway.
+IMPORT_ASYNC_BYTES = env.int("IMPORT_ASYNC_BYTES", default=256 * 1024)
+# The longest a worker may take over one import job; a job running this long (plus a
+# minute) is taken for lost and delivered again, at most IMPORT_JOB_MAX_DELIVERIES times.
+IMPORT_JOB_TIME_LIMIT_S = env.int("IMPORT_JOB_TIME_LIMIT_S", default=900)
+IMPORT_JOB_LEASE_S = IMPORT_JOB_TIME_LIMIT_S + 90
+IMPORT_JOB_MAX_DELIVERIES = env.int("IMPORT_JOB_MAX_DELIVERIES", default=3)
 REST_FRAMEWORK = {
     # Token first: the first class names the scheme of a 401 (WWW-Authenticate), and
     # without one DRF answers a bad token with 403.
@@ -330,6 +338,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "agents.tasks.sweep_workspaces",
         "schedule": env.float("WORKSPACE_SWEEP_S", default=600.0),
     },
+    # Import jobs whose message never reached a worker, or whose worker died.
+    "recover-stale-imports": {
+        "task": "planning.tasks.recover_stale_imports",
+        "schedule": env.float("STALE_RUN_SWEEP_S", default=10.0),
+    },
     # Merges that wait for the user's checkout of the base branch to be clean.
     "retry-waiting-merges": {
         "task": "agents.tasks.retry_waiting_merges",
@@ -409,6 +422,8 @@ PLANNING_MAX_DELIVERIES = env.int("PLANNING_MAX_DELIVERIES", default=3)
 QUEUED_RESEND_S = env.float("QUEUED_RESEND_S", default=60.0)
 # The Celery queue agent steps and dispatches go to.
 AGENT_QUEUE = env.str("AGENT_QUEUE", default="celery")
+# The Celery queue plan import jobs go to.
+IMPORT_QUEUE = env.str("IMPORT_QUEUE", default=AGENT_QUEUE)
 # Each worker also serves the queue of its host, which gets the steps of runs whose
 # worktree is on that host's disk (so several machines can serve one Crewboard).
 WORKER_HOST = env.str("WORKER_HOST", default=socket.gethostname())

@@ -5,5 +5,6 @@ class PlanningConfig(AppConfig):
     name = "planning"
 
     def ready(self) -> None:
-        # Registers the offline provider's stand-ins for the planning model.
-        from planning import prompts  # noqa: F401
+        # Registers the offline provider's stand-ins for the planning model, and the
+        # Celery tasks that services enqueue by name.
+        from planning import prompts, tasks  # noqa: F401

@@ -44,6 +44,8 @@ class GeneratedTask(_Strict):
     size: SizeName = "small"
     estimated_minutes: int = Field(default=15, ge=1, le=10_000)
     depends_on: list[Key] = []
+    # Work the requirements say is finished already (a `- [x]` item).
+    done: bool = False
 
 
 class GeneratedSubFeature(_Strict):
@@ -144,6 +146,7 @@ def parse_generated_plan(text: str) -> PlanDocument:
                         wave=sub.wave,
                         position=t_position,
                         depends_on=list(task.depends_on),
+                        status="done" if task.done else None,
                     )
                 )
     document.validate()

@@ -78,14 +78,18 @@ def facts_message(facts: dict[str, Any]) -> str:
 
 @register_offline_responder(GENERATE_PURPOSE)
 def offline_generate(request: ChatRequest) -> str:
-    """Decompose the requirements the way the Markdown importer reads a PRD."""
+    """Decompose the requirements the way the Markdown importer reads a PRD: `- [x]`
+    items are done, and "after X" / "after X and after Y" are dependencies. A reference
+    that names no task is left out rather than failing the generation: requirements are
+    free text, not a file to correct."""
+    said = request.last_user_message
     try:
-        document = parse_markdown(request.last_user_message, path="requirements")
+        document = parse_markdown(said, path="requirements", unknown_dependencies="warn")
     except PlanImportError:
         # Prose without a list: every non-empty line becomes a task of one feature.
-        lines = [line.strip(" -*") for line in request.last_user_message.splitlines()]
+        lines = [line.strip(" -*") for line in said.splitlines()]
         text = "## Plan\n" + "\n".join(f"- {line}" for line in lines if line)
-        document = parse_markdown(text, path="requirements")
+        document = parse_markdown(text, path="requirements", unknown_dependencies="warn")
     features = []
     for feature in document.features:
         tasks = [t for t in document.tasks if t.feature == feature.key]
@@ -106,6 +110,7 @@ def offline_generate(request: ChatRequest) -> str:
                                 "description": t.description,
                                 "priority": t.priority,
                                 "depends_on": t.depends_on,
+                                "done": t.status == "done",
                             }
                             for t in tasks
                         ],

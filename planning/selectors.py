@@ -20,6 +20,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Left, Lower
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from planning.analytics import FeatureProgress, TaskRow
 from planning.importers.document import (
@@ -35,6 +36,7 @@ from planning.models import (
     DevPlan,
     DevPlanVersion,
     Feature,
+    ImportJob,
     Project,
     ProjectMembership,
     Requirement,
@@ -258,6 +260,8 @@ def _best_of(candidate_sets: list[QuerySet[Task]]) -> Task | None:
         task
         for candidates in candidate_sets
         if (
+            # A scalar subquery, not Count(): no GROUP BY of five tables' columns, which
+            # costs more to compile than the query does to run.
             task := candidates.filter(**group)
             .annotate(dependency_count=task_dependency_count())
             .select_related("feature", "sub_feature", "assigned_agent", "parent")
@@ -615,3 +619,18 @@ def chat_message_get(*, session: ConversationSession, message_id: int) -> Conver
     if message is None:
         raise Http404("No such message in this chat.")
     return message
+
+
+def import_job_list(*, project: Project) -> QuerySet[ImportJob]:
+    """The project's import jobs, newest first, without their stored files."""
+    return (
+        ImportJob.objects.filter(project=project)
+        .select_related("project", "created_by")
+        .defer("data")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def import_job_get(*, project: Project, job_id: int) -> ImportJob:
+    """Raises Http404 for a job of another project."""
+    return get_object_or_404(import_job_list(project=project), pk=job_id)

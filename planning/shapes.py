@@ -108,3 +108,19 @@ SNAPSHOT: dict[str, Any] = {
     },
 }
 PLAN_SNAPSHOT = JsonShape(SNAPSHOT, name="snapshot")
+
+# What a finished import job reports: the same fields a synchronous import answers with.
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+IMPORT_JOB_RESULT = JsonShape(
+    json_object(
+        {
+            "summary": TEXT,
+            "version": {"type": ["integer", "null"]},
+            "created": _COUNTS,
+            "updated": _COUNTS,
+            "warnings": string_list(max_items=10_000, item=TEXT),
+        },
+        max_properties=10,
+    ),
+    name="result",
+)

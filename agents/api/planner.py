@@ -114,6 +114,24 @@ class TaskExpandView(ProjectScopedViewMixin, APIView):
 
 
 @project_scoped_schema
+@extend_schema(parameters=[OpenApiParameter("run_id", OpenApiTypes.INT, OpenApiParameter.PATH)])
+class PlanGenerateRetryView(ProjectScopedViewMixin, APIView):
+    """Queue a new plan generation with the requirements of one that failed (or was
+    cancelled); poll the new run as `generate/` says. 400 for a run that did not fail."""
+
+    queryset_model = AgentRun
+
+    def scoped_queryset(self) -> QuerySet[AgentRun]:
+        return selectors.planning_run_list(project=self.project)
+
+    @extend_schema(request=None, responses={202: AgentRunSerializer})
+    def post(self, request: Request, project_slug: str, run_id: int) -> Response:
+        failed = selectors.planning_run_get(project=self.project, run_id=run_id)
+        run = planner.plan_generation_retry(run=failed, actor=request_user(request))
+        return Response(AgentRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+@project_scoped_schema
 class ChatMessageSendView(ProjectScopedViewMixin, APIView):
     """Ask the planning assistant in a chat session; answers with its reply, which may
     propose edits (apply or discard them under `chats/{id}/messages/{message_id}/`)."""

@@ -137,6 +137,11 @@ urlpatterns = [
         planner.TaskExpandView.as_view(),
         name="task-expand",
     ),
+    path(
+        f"{PROJECT_PATH}/generate/<int:run_id>/retry/",
+        planner.PlanGenerateRetryView.as_view(),
+        name="plan-generate-retry",
+    ),
     # Planning's chat routes (`chats/...`) hold the sessions; the agent answers here.
     path(
         f"{PROJECT_PATH}/chats/<int:id>/messages/",

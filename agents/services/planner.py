@@ -101,6 +101,23 @@ def plan_generation_start(
     return run
 
 
+@transaction.atomic
+def plan_generation_retry(*, run: AgentRun, actor: User | None = None) -> AgentRun:
+    """Queue a new planning run with the requirements of `run`, a generation that failed
+    or was cancelled: the user's words are kept, never typed again.
+
+    Raises DomainError for a run that did not fail, or while another generation is running.
+    """
+    if run.kind != AgentRun.Kind.PLANNING or run.status not in (
+        AgentRun.Status.FAILED,
+        AgentRun.Status.CANCELLED,
+    ):
+        raise DomainError("Only a failed or cancelled plan generation can be retried.")
+    return plan_generation_start(
+        project=run.project, requirements=run.payload.get("requirements", ""), actor=actor
+    )
+
+
 def plan_generation_execute(*, run_id: int) -> AgentRun | None:
     """Carry out a queued planning run: ask the model, validate, apply, version.
 

@@ -27,13 +27,17 @@ from planning.views.project_page import project_detail_context
 PLAN_RUN_FRAGMENT = "planning/project_detail.html#run-progress"
 
 
-def _plan_run(request: HtmxHttpRequest, project: Project, run: AgentRun | None) -> HttpResponse:
-    """`#plan-run`: the run's status, stage and attempt; `run_live` keeps it polling."""
+def _plan_run(
+    request: HtmxHttpRequest, project: Project, run: AgentRun | None, retry_error: str = ""
+) -> HttpResponse:
+    """`#plan-run`: the run's status, stage and attempt; `run_live` keeps it polling. A
+    failed or cancelled run shows its requirements and offers to retry them."""
     context = {
         "project": project,
         "run": run,
         "run_live": run is not None and run.status in AgentRun.ACTIVE_STATUSES,
         "max_attempts": planner.MAX_ATTEMPTS,
+        "retry_error": retry_error,
     }
     return render(request, PLAN_RUN_FRAGMENT, context)
 
@@ -74,6 +78,29 @@ def plan_generate(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
         return reswap(retarget(response, "#plan-generate-form"), "outerHTML")
     context = project_detail_context(project, membership, generate_form=form)
     return render(request, "planning/project_detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def plan_retry(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> HttpResponse:
+    """Queue a new generation with a failed one's requirements, and answer with its
+    progress (`#plan-run`). A run that cannot be retried answers 400 with the failed
+    run's panel and the reason."""
+    project, _ = planning_selectors.project_for_user(user=request.user, slug=slug, write=True)
+    failed = selectors.planning_run_get(project=project, run_id=run_id)
+    try:
+        run = planner.plan_generation_retry(run=failed, actor=request.user)
+    except DomainError as exc:
+        if not request.htmx:
+            messages.error(request, exc.message)
+            return redirect("planning:project-detail", project.slug)
+        response = _plan_run(request, project, failed, retry_error=exc.message)
+        response.status_code = 400
+        return response
+    if not request.htmx:
+        messages.info(request, "Generating a plan again; progress shows below.")
+        return redirect("planning:project-detail", project.slug)
+    return _plan_run(request, project, run)
 
 
 @login_required

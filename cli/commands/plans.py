@@ -18,6 +18,8 @@ from cli.output import note, print_json
 
 # A plan of thousands of tasks is parsed and written in one transaction on the server.
 IMPORT_TIMEOUT_S = 600.0
+# How often a large file's import, which a worker carries out, is asked how far it got.
+JOB_POLL_S = 1.0
 
 
 class _Upload(io.BytesIO):
@@ -52,6 +54,8 @@ def _payload(path: Path) -> tuple[str, bytes]:
 
 
 def _upload(api: Api, slug: str, *, name: str, data: bytes, fmt: str, progress: bool) -> Any:
+    """The import's outcome. A file the server imports on a worker (it answers 202 with
+    the job) is waited for, its progress polled."""
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 
@@ -65,22 +69,51 @@ def _upload(api: Api, slug: str, *, name: str, data: bytes, fmt: str, progress: 
         disable=not progress,
     )
     with bar:
-        sending = bar.add_task(f"uploading {name}", total=len(data))
+        answer = _send(api, slug, bar, name=name, data=data, fmt=fmt)
+        if "status" not in answer:  # imported while the request waited
+            return answer
+        bar.update(bar.task_ids[0], visible=False)
+        return _wait_for_job(api, slug, answer, bar)
 
-        def advance(size: int) -> None:
-            bar.advance(sending, size)
-            if bar.tasks[sending].completed >= len(data):
-                bar.update(sending, description="applying the plan")
 
-        upload = _Upload(data, advance)
-        return api.json(
-            "POST",
-            f"projects/{slug}/imports/",
-            files={"file": (name, upload)},
-            data={"format": fmt},
-            timeout_s=IMPORT_TIMEOUT_S,
-            not_found=f"No project {slug!r} that you are a member of; pass --create to create it.",
-        )
+def _wait_for_job(api: Api, slug: str, job: dict[str, Any], bar: Any) -> Any:
+    """Poll an import job until it ends: its result, or CliError with its errors."""
+    import time
+
+    importing = bar.add_task(f"{job['stage']}", total=100, completed=job["progress"])
+    while job["status"] not in ("succeeded", "failed"):
+        time.sleep(JOB_POLL_S)
+        job = api.json("GET", f"projects/{slug}/imports/{job['id']}/")
+        bar.update(importing, description=job["stage"], completed=job["progress"])
+    if job["status"] == "failed":
+        error = (job.get("errors") or [{}])[0]
+        where = ":".join(str(p) for p in (error.get("file"), error.get("line")) if p)
+        detail = error.get("detail") or "the import failed"
+        # The importer's message names its file and line already; the job's adds them
+        # only when it does not.
+        message = detail if not where or detail.startswith(where) else f"{where}: {detail}"
+        # The server answered (the job's status page did): nothing was imported.
+        raise CliError(message, status=200)
+    return job["result"]
+
+
+def _send(api: Api, slug: str, bar: Any, *, name: str, data: bytes, fmt: str) -> Any:
+    sending = bar.add_task(f"uploading {name}", total=len(data))
+
+    def advance(size: int) -> None:
+        bar.advance(sending, size)
+        if bar.tasks[sending].completed >= len(data):
+            bar.update(sending, description="applying the plan")
+
+    upload = _Upload(data, advance)
+    return api.json(
+        "POST",
+        f"projects/{slug}/imports/",
+        files={"file": (name, upload)},
+        data={"format": fmt},
+        timeout_s=IMPORT_TIMEOUT_S,
+        not_found=f"No project {slug!r} that you are a member of; pass --create to create it.",
+    )
 
 
 @click.command("import")

@@ -2,7 +2,9 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
 from planning.api.scoping import ProjectScopedRelatedFieldsMixin
 from planning.models import (
@@ -10,6 +12,7 @@ from planning.models import (
     ConversationSession,
     DevPlanVersion,
     Feature,
+    ImportJob,
     Project,
     ProjectMembership,
     Requirement,
@@ -370,3 +373,47 @@ class ConversationSessionDetailSerializer(ConversationSessionSerializer):
 
 class ChatMessageCreateSerializer(serializers.Serializer[Any]):
     content = serializers.CharField(max_length=20_000)
+
+
+class ImportJobErrorSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField()
+    file = serializers.CharField(allow_null=True)
+    line = serializers.IntegerField(allow_null=True)
+
+
+class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
+    """A plan import carried out by a worker. Poll `url` until `status` is succeeded
+    (with `result`, as a synchronous import answers) or failed (with `errors`)."""
+
+    url = serializers.SerializerMethodField()
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    result = PlanImportResultSerializer(allow_null=True, source="finished_result")
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id", "url", "file_name", "format", "size", "status", "stage", "progress",
+            "result", "created_by", "created_at", "started_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # Added here, not declared on the class: a serializer's own `errors` is a property.
+        fields = super().get_fields()
+        fields["errors"] = serializers.SerializerMethodField(method_name="errors_of")
+        return fields
+
+    def get_url(self, job: ImportJob) -> str:
+        return reverse(
+            "planning-api:import-job-detail",
+            kwargs={"project_slug": job.project.slug, "pk": job.pk},
+            request=self.context.get("request"),
+        )
+
+    @extend_schema_field(ImportJobErrorSerializer(many=True))
+    def errors_of(self, job: ImportJob) -> list[dict[str, Any]]:
+        if not job.error:
+            return []
+        return [{"detail": job.error, "file": job.error_file or None, "line": job.error_line}]

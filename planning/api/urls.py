@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from planning.api import views
+from planning.api import import_jobs, views
 
 app_name = "planning-api"
 
@@ -23,6 +23,11 @@ router.register(f"{PROJECT}/chats", views.ChatSessionViewSet, basename="chat")
 urlpatterns = [
     *router.urls,
     path(f"{PROJECT_PATH}/imports/", views.PlanImportView.as_view(), name="plan-import"),
+    path(
+        f"{PROJECT_PATH}/imports/<int:pk>/",
+        import_jobs.ImportJobDetailView.as_view(),
+        name="import-job-detail",
+    ),
     path(f"{PROJECT_PATH}/analytics/", views.PlanAnalyticsView.as_view(), name="plan-analytics"),
     path(f"{PROJECT_PATH}/export/<str:fmt>/", views.PlanExportView.as_view(), name="plan-export"),
     path(f"{PROJECT_PATH}/versions/", views.VersionListView.as_view(), name="version-list"),

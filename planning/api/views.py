@@ -50,6 +50,7 @@ from planning.services.chat import (
     chat_edits_discard,
     chat_session_create,
 )
+from planning.services.import_jobs import import_job_create, import_wanted_in_background
 from planning.services.imports import plan_import
 from planning.services.items import TaskPlacement
 from planning.services.versions import version_create, version_restore
@@ -360,14 +361,25 @@ def _import_error(detail: object, code: int, *, file: str | None = None) -> Resp
 
 @project_scoped_schema
 class PlanImportView(ProjectScopedAPIView):
-    """Import a plan file into the project: all or nothing, idempotent by key."""
+    """Import a plan file into the project: all or nothing, idempotent by key. A large
+    file (or `?async=1`) is imported by a worker: 202 with the job, whose `url` says how
+    far it got."""
 
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
         request=s.PlanImportSerializer,
+        parameters=[
+            OpenApiParameter(
+                "async",
+                OpenApiTypes.BOOL,
+                description="Import on a worker whatever the file's size: answers 202 with "
+                "the job to poll. Files over IMPORT_ASYNC_BYTES always are.",
+            )
+        ],
         responses={
             201: s.PlanImportResultSerializer,
+            202: s.ImportJobSerializer,
             400: s.ImportErrorSerializer,
             413: s.ImportErrorSerializer,
         },
@@ -391,6 +403,19 @@ class PlanImportView(ProjectScopedAPIView):
                 too_large(limit=limit, what="A plan file", setting="IMPORT_MAX_BYTES"),
                 status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
                 file=upload.name,
+            )
+        asked = request.query_params.get("async", "").lower() in ("1", "true", "yes")
+        if import_wanted_in_background(size=upload.size or 0, asked=asked):
+            job = import_job_create(
+                project=self.project,
+                file_name=upload.name,
+                data=upload.read(),
+                fmt=serializer.validated_data["format"],
+                actor=request_user(request),
+            )
+            answer = s.ImportJobSerializer(job, context={"request": request}).data
+            return Response(
+                answer, status=status.HTTP_202_ACCEPTED, headers={"Location": answer["url"]}
             )
         try:
             outcome = plan_import(

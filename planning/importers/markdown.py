@@ -1,13 +1,19 @@
-"""Plain Markdown PRDs: headings become features, list items become tasks, and
-"depends on X" / "after X" phrases become dependencies.
+"""Plain Markdown PRDs: headings become features, list items become tasks, `- [x]`
+items come in done, and "depends on X" / "after X" phrases become dependencies ("after X
+and after Y" names two).
 
 Also used by the offline plan generator, so generated and imported plans follow the
 same rules.
+
+Linear in the file's size: each item's position and each reference's target are looked
+up, never found by going over the items before it.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections import Counter
 from dataclasses import dataclass, field
 
 from planning.importers.document import (
@@ -23,10 +29,14 @@ HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>.+?)\s*#*\s*$")
 LIST_ITEM = re.compile(
     r"^(?P<indent>[ \t]*)(?:[-*+]|\d+[.)])\s+(?:\[(?P<check>[ xX])\]\s+)?(?P<text>.+)$"
 )
+DEPENDENCY_WORDS = r"(?:depends\s+on|after|requires|blocked\s+by)\s*:?\s+"
 DEPENDENCY = re.compile(
-    r"[(\[]?\s*(?:depends\s+on|after|requires|blocked\s+by)\s*:?\s+(?P<refs>[^)\]\n]+?)\s*[)\]]?\s*\.?$",
+    rf"[(\[]?\s*{DEPENDENCY_WORDS}(?P<refs>[^)\]\n]+?)\s*[)\]]?\s*\.?$",
     re.I,
 )
+# "after X and after Y": each reference after the first may repeat the phrase's word.
+REPEATED_WORDS = re.compile(rf"^{DEPENDENCY_WORDS}", re.I)
+REF_SEPARATOR = re.compile(r",|\band\b|;")
 PRIORITY = re.compile(
     r"\((?P<p>high|medium|low)(?:\s+priority)?\)|\bpriority\s*:\s*(?P<q>high|medium|low)\b|\[(?P<r>P[0-2])\]",
     re.I,
@@ -39,10 +49,19 @@ EXPLICIT_KEY = re.compile(r"^(?:\*\*)?(?P<key>[A-Z][A-Z0-9]*-\d+(?:\.\d+)?)(?:\*
 class _Item:
     spec: TaskSpec
     refs: list[str] = field(default_factory=list)
+    # The whole phrase, for a name that holds a separator ("after Search and filter").
+    phrase: str = ""
 
 
-def parse_markdown(text: str, *, path: str = "PRD.md") -> PlanDocument:
-    """Raises PlanImportError when the file has no list items or a dependency names no task."""
+def parse_markdown(
+    text: str, *, path: str = "PRD.md", unknown_dependencies: str = "error"
+) -> PlanDocument:
+    """The plan a Markdown PRD describes. A dependency that names no task is an error, or,
+    with `unknown_dependencies="warn"`, left out with a warning (what a planner that reads
+    free text wants).
+
+    Raises PlanImportError when the file has no list items or (by default) a dependency
+    names no task."""
     masked = mask_code_fences(text)
     lines = text.split("\n")
     masked_lines = masked.split("\n")
@@ -61,6 +80,7 @@ def parse_markdown(text: str, *, path: str = "PRD.md") -> PlanDocument:
     document = PlanDocument(source=path)
     feature: FeatureSpec | None = None
     items: list[_Item] = []
+    items_per_feature: Counter[str] = Counter()
     current: _Item | None = None
     base_indent: int | None = None
     for index, line in enumerate(masked_lines):
@@ -92,7 +112,8 @@ def parse_markdown(text: str, *, path: str = "PRD.md") -> PlanDocument:
             if feature is None:
                 feature = FeatureSpec(key="F01", name="Plan", origin=Origin(path, index + 1))
                 document.features.append(feature)
-            position = 1 + sum(1 for i in items if i.spec.feature == feature.key)
+            items_per_feature[feature.key] += 1
+            position = items_per_feature[feature.key]
             current = _item(lines[index], item, feature, index + 1, path, position)
             items.append(current)
             continue
@@ -104,7 +125,7 @@ def parse_markdown(text: str, *, path: str = "PRD.md") -> PlanDocument:
             continue
         current = None
         # Prose under a heading, before its first item, describes the feature.
-        if feature is not None and not any(i.spec.feature == feature.key for i in items):
+        if feature is not None and not items_per_feature[feature.key]:
             separator = "\n" if feature.description else ""
             feature.description += separator + _clean(lines[index])
     if not items:
@@ -112,10 +133,8 @@ def parse_markdown(text: str, *, path: str = "PRD.md") -> PlanDocument:
             "no list items found: expected '- task' lines under '## Feature' headings",
             origin=Origin(path, 1),
         )
-    _resolve(items)
-    document.features = [
-        f for f in document.features if any(i.spec.feature == f.key for i in items)
-    ]
+    _resolve(items, document, strict=unknown_dependencies == "error")
+    document.features = [f for f in document.features if items_per_feature[f.key]]
     document.tasks = [i.spec for i in items]
     document.validate()
     document.assign_depth_waves()
@@ -140,11 +159,15 @@ def _item(
         ).lower()
         text = (text[: found.start()] + text[found.end() :]).strip()
     refs: list[str] = []
+    phrase = ""
     dependency = DEPENDENCY.search(text)
     if dependency:
+        phrase = dependency["refs"].strip(" .`*")
         refs = [
-            r.strip(" .`*") for r in re.split(r",|\band\b|;", dependency["refs"]) if r.strip(" .`*")
+            REPEATED_WORDS.sub("", r.strip(" .`*")).strip(" .`*")
+            for r in REF_SEPARATOR.split(phrase)
         ]
+        refs = [r for r in refs if r]
         text = text[: dependency.start()].rstrip(" ,;-—(")
     key = None
     explicit = EXPLICIT_KEY.match(text)
@@ -160,34 +183,71 @@ def _item(
         status="done" if (match["check"] or "").lower() == "x" else None,
         origin=Origin(path, line),
     )
-    return _Item(spec=spec, refs=refs)
+    return _Item(spec=spec, refs=refs, phrase=phrase)
 
 
-def _resolve(items: list[_Item]) -> None:
+def _resolve(items: list[_Item], document: PlanDocument, *, strict: bool) -> None:
     """Match each "after X" reference to a task by key, number or (unique) name."""
-    by_key = {i.spec.key.lower(): i.spec.key for i in items}
+    names = _Names(items)
     for item in items:
-        for ref in item.refs:
-            target = _match(ref, items, by_key)
+        targets: list[str | None] = []
+        if len(item.refs) > 1:
+            # A name with "and" or a comma in it is one task, not several.
+            whole = names.match(item.phrase)
+            targets = [whole] if whole is not None else []
+        if not targets:
+            targets = [names.match(ref) for ref in item.refs]
+        for ref, target in zip(item.refs, targets, strict=False):
             if target is None:
-                raise PlanImportError(
+                message = (
                     f"'{ref}' in a dependency phrase matches no task: expected a task key "
-                    "or a unique part of a task's name",
-                    origin=item.spec.origin,
+                    "or a unique part of a task's name"
                 )
+                if strict:
+                    raise PlanImportError(message, origin=item.spec.origin)
+                document.warnings.append(f"{item.spec.origin}: {message}; left out")
+                continue
             if target != item.spec.key and target not in item.spec.depends_on:
                 item.spec.depends_on.append(target)
 
 
-def _match(ref: str, items: list[_Item], by_key: dict[str, str]) -> str | None:
-    lowered = ref.lower().strip()
-    if lowered in by_key:
-        return by_key[lowered]
-    number = re.fullmatch(r"(?:task\s*)?#?(\d+)", lowered)
-    if number and 1 <= int(number[1]) <= len(items):
-        return items[int(number[1]) - 1].spec.key
-    exact = [i.spec.key for i in items if i.spec.name.lower() == lowered]
-    if len(exact) == 1:
-        return exact[0]
-    partial = [i.spec.key for i in items if lowered and lowered in i.spec.name.lower()]
-    return partial[0] if len(partial) == 1 else None
+class _Names:
+    """Tasks found by key, number, whole name or a unique part of a name, without going
+    over every task for each reference: the names are one text searched at C speed."""
+
+    def __init__(self, items: list[_Item]) -> None:
+        self.keys = [i.spec.key for i in items]
+        self.by_key = {key.lower(): key for key in self.keys}
+        self.by_name: dict[str, list[str]] = {}
+        lowered = [i.spec.name.lower() for i in items]
+        for key, name in zip(self.keys, lowered, strict=True):
+            self.by_name.setdefault(name, []).append(key)
+        # Names never hold a newline, so a part of one never spans two.
+        self.text = "\n".join(lowered)
+        self.starts: list[int] = []
+        offset = 0
+        for name in lowered:
+            self.starts.append(offset)
+            offset += len(name) + 1
+
+    def match(self, ref: str) -> str | None:
+        lowered = ref.lower().strip()
+        if lowered in self.by_key:
+            return self.by_key[lowered]
+        number = re.fullmatch(r"(?:task\s*)?#?(\d+)", lowered)
+        if number and 1 <= int(number[1]) <= len(self.keys):
+            return self.keys[int(number[1]) - 1]
+        exact = self.by_name.get(lowered, [])
+        if len(exact) == 1:
+            return exact[0]
+        if not lowered or "\n" in lowered:
+            return None
+        first = self.text.find(lowered)
+        if first < 0:
+            return None
+        index = bisect_right(self.starts, first) - 1
+        # A second name holding it makes the part ambiguous.
+        next_name = self.starts[index + 1] if index + 1 < len(self.starts) else len(self.text)
+        if self.text.find(lowered, next_name) >= 0:
+            return None
+        return self.keys[index]

@@ -25,8 +25,10 @@ from planning.forms import PlanImportForm, VersionCreateForm
 from planning.importers import ImportSource
 from planning.importers.document import PlanDocument, PlanImportError
 from planning.models import DevPlan, DevPlanVersion, Project
+from planning.services.import_jobs import import_wanted_in_background
 from planning.services.imports import ImportOutcome, plan_import
 from planning.services.versions import version_create, version_restore
+from planning.views.imports import import_job_started
 from planning.views.project_page import EXPORT_CHOICES, project_detail_context
 
 VERSIONS_PER_PAGE = 25
@@ -44,7 +46,9 @@ DIFF_KINDS = [
 @login_required
 @require_POST
 def project_import(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
-    """Import an uploaded plan file into the project, then go back to its page.
+    """Import an uploaded plan file into the project, then go back to its page. A file
+    over IMPORT_ASYNC_BYTES is imported by a worker: the answer is its progress, which
+    polls until the import has ended.
 
     A file that cannot be imported writes nothing and answers 400 with the form
     (`#plan-import-form` for htmx) showing the importer's "file:line: message".
@@ -53,6 +57,8 @@ def project_import(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse
     form = PlanImportForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["file"]
+        if import_wanted_in_background(size=upload.size or 0):
+            return import_job_started(request, project, upload, form.cleaned_data["format"])
         try:
             source = ImportSource.from_bytes(upload.name, upload.read())
             outcome = plan_import(

@@ -75,3 +75,25 @@ def test_asking_the_assistant_is_for_members_who_write(
 
     assert api.post(url, {"content": "What is next?"}).status_code == 201
     assert ConversationMessage.objects.filter(session=mine).count() == 2
+
+
+def test_a_failed_generation_is_retried_with_its_requirements(
+    api, viewer_api, project, other_project, settings, django_capture_on_commit_callbacks
+):
+    base = f"/api/v1/projects/{project.slug}"
+    text = "## Ship\n- Dockerfile\n- Form\n- Deploy after Dockerfile and after Form"
+    with django_capture_on_commit_callbacks(execute=False):
+        first = api.post(f"{base}/generate/", {"requirements": text}).data
+    assert api.post(f"{base}/generate/{first['id']}/retry/").status_code == 400  # still queued
+    AgentRun.objects.filter(pk=first["id"]).update(status="failed", error="model down")
+
+    assert viewer_api.post(f"{base}/generate/{first['id']}/retry/").status_code == 403
+    other = f"/api/v1/projects/{other_project.slug}/generate/{first['id']}/retry/"
+    assert api.post(other).status_code == 404
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = api.post(f"{base}/generate/{first['id']}/retry/")
+    assert response.status_code == 202, response.data
+    assert response.data["id"] != first["id"] and len(callbacks) == 1
+    plan_generation_execute(run_id=response.data["id"])
+    run = AgentRun.objects.get(pk=response.data["id"])
+    assert run.status == "succeeded" and run.payload["requirements"] == text

@@ -181,3 +181,30 @@ def test_a_generation_cancelled_while_the_model_answers_changes_no_plan(
     assert not DevPlanVersion.objects.filter(plan__project=project).exists()
     closing = PlanningCycle.objects.get(run=run, opened__isnull=False)
     assert (closing.status, closing.outcomes) == ("abandoned", ["cancelled by alice"])
+
+
+def test_offline_generation_keeps_done_items_and_both_dependencies(
+    project, django_capture_on_commit_callbacks
+):
+    text = (
+        "## Ship\n- [x] Dockerfile\n- Add/edit form\n"
+        "- Deploy after Dockerfile and after Add/edit form\n- Celebrate after the launch party\n"
+    )
+    run = _start(project, django_capture_on_commit_callbacks, text=text)
+    plan_generation_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    statuses = dict(project.tasks.values_list("name", "status"))
+    assert statuses == {
+        "Dockerfile": "done",
+        "Add/edit form": "pending",
+        "Deploy": "pending",
+        "Celebrate": "pending",
+    }
+    deploy = project.tasks.get(name="Deploy")
+    assert sorted(deploy.depends_on.values_list("name", flat=True)) == [
+        "Add/edit form",
+        "Dockerfile",
+    ]
+    # A reference that names no task is left out, not a failed generation.
+    assert not project.tasks.get(name="Celebrate").depends_on.exists()

@@ -1,9 +1,13 @@
 """`crewboard import`, `export`, `next`, `list`, `show`, `set-status` and `add-task`."""
 
 import json
+import uuid
 from pathlib import Path
 
-from planning.models import Project, Task
+import pytest
+
+from planning.models import ImportJob, Project, Task
+from tests.celery_worker import spawn_worker, stop_worker
 from tests.factories import FeatureFactory, TaskDependencyFactory, TaskFactory
 
 DEMO = Path(__file__).resolve().parents[2] / "planning" / "demo" / ".planning"
@@ -161,3 +165,35 @@ def test_expand_splits_a_task_and_says_why_it_cannot(crewboard, logged_in):
     missing = crewboard("expand", "NOPE")
     assert missing.exit_code == 1 and "No task 'NOPE'" in missing.stderr
     assert Task.objects.filter(parent__key="4").count() == 2
+
+
+@pytest.mark.worker
+def test_a_large_import_is_waited_for_while_a_worker_carries_it_out(
+    crewboard, logged_in, settings, tmp_path
+):
+    queue = f"imports-{uuid.uuid4().hex[:10]}"
+    settings.IMPORT_ASYNC_BYTES = 100
+    settings.IMPORT_QUEUE = queue
+    env = {}
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        env["CELERY_BROKER_DIR"] = str(settings.BROKER_DIR)
+    plan = tmp_path / "tasks.json"
+    plan.write_text(json.dumps(TASKS_JSON))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"tasks": [{"id": 1, "title": "a" * 200, "dependencies": [2]}]}))
+    process = spawn_worker(queue, env, tmp_path / "worker.log")
+    try:
+        outcome = crewboard("import", plan)
+        failed = crewboard("import", bad, "--project", "shop", "--create")
+    finally:
+        stop_worker(process)
+    assert outcome.exit_code == 0, outcome.stderr
+    assert outcome.stderr == (
+        "Imported tasks.json into crewboard: added 2 dependencies, 1 feature, 3 tasks; version 1.\n"
+    )
+    assert logged_in.tasks.count() == 3
+    assert ImportJob.objects.filter(project=logged_in, status="succeeded").count() == 1
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith("crewboard: bad.json:1: task 1 depends on 2")
+    # The project made for the import goes with it, as when the server refuses at once.
+    assert not Project.objects.filter(slug="shop").exists()
