@@ -182,7 +182,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         specs=document.features,
         key_of=lambda s: s.key,
         columns=FEATURE_COLUMNS,
-        build=lambda s, v: Feature(project=project, key=s.key, **v),
+        build=lambda s, v: Feature(project=project, key=s.key, **v, **_initial_status(s)),
         values_of=lambda s: {c: getattr(s, c) for c in FEATURE_COLUMNS},
         result=result,
         prune=stale_rows,
@@ -215,7 +215,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         specs=document.sub_features,
         key_of=lambda s: s.key,
         columns=(*SUB_FEATURE_COLUMNS, "feature_id"),
-        build=lambda s, v: SubFeature(project=project, key=s.key, **v),
+        build=lambda s, v: SubFeature(project=project, key=s.key, **v, **_initial_status(s)),
         values_of=sub_values,
         result=result,
         prune=stale_rows,
@@ -313,6 +313,12 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
     # Statuses, places and tasks may all have changed: the whole plan is rolled up.
     plan_status_rollup(project_id=project.pk)
     return result
+
+
+def _initial_status(spec: Any) -> dict[str, str]:
+    """A new feature or sub-feature starts in the state its source gives, if any (a
+    roadmap's `[x]`); the roll-up leaves a container without tasks as it is."""
+    return {"status": spec.status} if spec.status else {}
 
 
 def _apply_parents(

@@ -24,9 +24,10 @@ from planning.models import DevPlanVersion, SubFeatureDependency, Task, TaskDepe
 from planning.services.imports import plan_import
 from planning.services.versions import version_create, version_restore
 from tests.factories import ProjectFactory, TaskFactory
+from tests.planning.samples import SAMPLES as SHARED_SAMPLES
 
 DEMO = Path(__file__).resolve().parents[2] / "planning" / "demo" / ".planning"
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "gsd"
+SAMPLES = SHARED_SAMPLES / "gsd"
 SAMPLE_DIRS = sorted(SAMPLES.iterdir()) if SAMPLES.is_dir() else []
 
 pytestmark = pytest.mark.django_db
