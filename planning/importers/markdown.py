@@ -23,8 +23,10 @@ HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>.+?)\s*#*\s*$")
 LIST_ITEM = re.compile(
     r"^(?P<indent>[ \t]*)(?:[-*+]|\d+[.)])\s+(?:\[(?P<check>[ xX])\]\s+)?(?P<text>.+)$"
 )
+# The phrase may hold one level of parentheses of its own: "(after Phase 16 (2026-04-25))".
 DEPENDENCY = re.compile(
-    r"[(\[]?\s*(?:depends\s+on|after|requires|blocked\s+by)\s*:?\s+(?P<refs>[^)\]\n]+?)\s*[)\]]?\s*\.?$",
+    r"[(\[]?\s*(?:depends\s+on|after|requires|blocked\s+by)\s*:?\s+"
+    r"(?P<refs>(?:[^()\[\]\n]|\([^()\n]*\))+?)\s*[)\]]?\s*\.?$",
     re.I,
 )
 PRIORITY = re.compile(
@@ -42,7 +44,7 @@ class _Item:
 
 
 def parse_markdown(text: str, *, path: str = "PRD.md") -> PlanDocument:
-    """Raises PlanImportError when the file has no list items or a dependency names no task."""
+    """Raises PlanImportError when the file has no list items."""
     masked = mask_code_fences(text)
     lines = text.split("\n")
     masked_lines = masked.split("\n")
@@ -112,7 +114,7 @@ def parse_markdown(text: str, *, path: str = "PRD.md") -> PlanDocument:
             "no list items found: expected '- task' lines under '## Feature' headings",
             origin=Origin(path, 1),
         )
-    _resolve(items)
+    _resolve(items, document)
     document.features = [
         f for f in document.features if any(i.spec.feature == f.key for i in items)
     ]
@@ -163,18 +165,21 @@ def _item(
     return _Item(spec=spec, refs=refs)
 
 
-def _resolve(items: list[_Item]) -> None:
-    """Match each "after X" reference to a task by key, number or (unique) name."""
+def _resolve(items: list[_Item], document: PlanDocument) -> None:
+    """Match each "after X" reference to a task by key, number or (unique) name. Prose is
+    a hint, not a contract: a phrase that names no task ("after the Regla 4 section") is
+    kept on the task as a note and reported as a warning."""
     by_key = {i.spec.key.lower(): i.spec.key for i in items}
     for item in items:
         for ref in item.refs:
             target = _match(ref, items, by_key)
             if target is None:
-                raise PlanImportError(
-                    f"'{ref}' in a dependency phrase matches no task: expected a task key "
-                    "or a unique part of a task's name",
-                    origin=item.spec.origin,
+                item.spec.extra.setdefault("dependency_notes", []).append(ref)
+                document.warnings.append(
+                    f"{item.spec.origin}: '{ref}' in a dependency phrase matches no task; "
+                    "kept as a note on the task"
                 )
+                continue
             if target != item.spec.key and target not in item.spec.depends_on:
                 item.spec.depends_on.append(target)
 

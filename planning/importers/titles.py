@@ -31,6 +31,8 @@ def clean_task_name(name: str) -> str:
 def shorten(text: str, limit: int = TITLE_MAX) -> str:
     """`text` cut at the last word boundary that fits `limit` characters, with an
     ellipsis; a single word longer than the limit is cut inside it."""
+    if len(text) <= limit:
+        return text
     text = " ".join(text.split())
     if len(text) <= limit:
         return text

@@ -334,6 +334,11 @@ def gsd_plans(draw) -> PlanDocument:
                         depends_on=[f"{key}-T{t - 1}"] if t > 1 else [],
                     )
                 )
+            # A plan with a checkpoint waits for a person: GSD calls it not autonomous.
+            if any(
+                t.type.startswith("checkpoint:") for t in document.tasks if t.sub_feature == key
+            ):
+                sub.autonomous = False
     return document
 
 

@@ -114,6 +114,7 @@ def _parse_plans(plans: Mapping[str, str], document: PlanDocument) -> list[Parse
                 f"{path}: names no phase (no 'phase:' key, no NN-MM in its name, no "
                 f"phases/NN-name/ folder); imported as phase {plan.sub.feature}"
             )
+        document.warnings.extend(plan.warnings)
         if plan.numbered_by_position:
             document.warnings.append(
                 f"{path}: names no plan number (no 'plan:' key, no NN-MM in its name); "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -57,6 +57,7 @@ class ParsedPlan:
     numbered_by_position: bool = False
     # Where nothing named the phase and the caller's default was taken.
     phase_defaulted: bool = False
+    warnings: list[str] = field(default_factory=list)
 
 
 def split_front_matter(text: str, *, path: str) -> tuple[dict[str, Any], str, int]:
@@ -182,6 +183,7 @@ def parse_plan_file(
 
     masked = mask_code_fences(body)
     sections = _sections(body, masked)
+    warnings: list[str] = []
     extra: dict[str, Any] = {
         k: _json_safe(v) for k, v in front.items() if k not in KNOWN_FRONT_MATTER
     }
@@ -219,7 +221,16 @@ def parse_plan_file(
         origin=Origin(path, 1),
     )
     tasks = parse_tasks(body, masked, path=path, line_offset=body_line - 1, sub=sub)
-    return ParsedPlan(sub, tasks, phase_slug, numbered_by_position, phase_defaulted)
+    # GSD's own verify refuses a plan with checkpoints that claims to run unattended;
+    # a person has to act, so the plan is not autonomous, whatever it says.
+    checkpoint = any(t.type.startswith("checkpoint:") for t in tasks)
+    if checkpoint and sub.autonomous:
+        sub.autonomous = False
+        warnings.append(
+            f"{path}:{_front_line(text, 'autonomous')}: has checkpoint tasks but does not say "
+            "'autonomous: false'; imported as not autonomous"
+        )
+    return ParsedPlan(sub, tasks, phase_slug, numbered_by_position, phase_defaulted, warnings)
 
 
 def _sections(body: str, masked: str) -> dict[str, str]:

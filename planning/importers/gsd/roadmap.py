@@ -37,6 +37,7 @@ ROADMAP_PHASE = re.compile(
     r"(?P<name>[^*\n]+?)\s*(?:\*\*|$|\s[-\u2013\u2014]\s)",
     re.I,
 )
+HEADING_PHASE = re.compile(rf"^#{{2,4}}\s*Phase\s+{NUMBER}\s*:\s*(?P<name>[^\n]+)", re.I)
 ROADMAP_GOAL = re.compile(r"^\s*[-*]?\s*\**Goal\**\s*:?\**\s*:?\s*(?P<goal>.+)$", re.I)
 CHECKBOX = re.compile(r"^\s*[-*]\s*\[(?P<mark>[ xX])\]")
 # `- [x] 01-02: Brief description` or `- [ ] 01-02-PLAN.md — description`.
@@ -66,13 +67,19 @@ def parse_roadmap(text: str, *, file: str = "ROADMAP.md") -> dict[str, RoadmapPh
         match = ROADMAP_PHASE.search(line)
         if match and line.lstrip().startswith(("#", "-", "*", "|", "Phase", "phase", "[")):
             key = number_key(match["num"]) + ("+" if match["tentative"] else "")
-            name = INSERTED.sub(" ", match["name"]).strip().strip("*").strip()
+            heading = HEADING_PHASE.match(line)
+            # A heading's whole rest is the name, as gsd-tools reads it; a list entry's
+            # name ends where its description starts (" - ").
+            name = heading["name"] if heading else match["name"]
+            name = INSERTED.sub(" ", name).strip().strip("*").strip()
             box = CHECKBOX.match(line)
             phase = phases.get(key)
             if phase is None:
                 phase = phases[key] = RoadmapPhase(
                     name=name, tentative=bool(match["tentative"]), line=number
                 )
+            elif heading:
+                phase.name = name
             if box and box["mark"] in "xX":
                 phase.done = True
             # Details follow a heading, or a list entry the first time a phase shows.
