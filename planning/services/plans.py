@@ -21,6 +21,7 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.services.external import external_dependencies_sync
 from planning.services.rollup import plan_status_rollup
 
 FEATURE_COLUMNS = ("name", "description", "priority", "position")
@@ -307,6 +308,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         result=result,
         kind="dependencies",
     )
+    external_dependencies_sync(sub_features=[sub_features[s.key] for s in document.sub_features])
     for model, pks, kind in reversed(stale_rows or []):
         model._default_manager.filter(pk__in=pks).delete()
         result.removed[kind] += len(pks)
