@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
@@ -21,7 +22,9 @@ from planning.services.external import external_dependency_set_satisfied
 class ExternalDependencySerializer(serializers.ModelSerializer[ExternalDependency]):
     plan = serializers.CharField(source="sub_feature.key", read_only=True)
     satisfied = serializers.BooleanField(read_only=True)
-    satisfied_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    satisfied_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = ExternalDependency

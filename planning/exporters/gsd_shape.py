@@ -67,12 +67,14 @@ def gsd_shaped(document: PlanDocument) -> PlanDocument:
             plan_of[task.key] = plan.key
     subs = {s.key: s for s in shaped.sub_features}
     for task in shaped.tasks:
-        task.feature = subs[task.sub_feature].feature if task.sub_feature else task.feature
-        sub = subs[task.sub_feature] if task.sub_feature else None
+        holder = subs[task.sub_feature] if task.sub_feature else None
+        if holder is None:
+            continue
+        task.feature = holder.feature
         for dep in task.depends_on:
             other = plan_of.get(dep)
-            if sub is not None and other and other != sub.key and other not in sub.depends_on:
-                sub.depends_on.append(other)
+            if other and other != holder.key and other not in holder.depends_on:
+                holder.depends_on.append(other)
     return shaped
 
 

@@ -99,7 +99,7 @@ def test_api_lists_and_marks_them(api, project, django_assert_max_num_queries):
     with django_assert_max_num_queries(8):
         response = api.get(BASE)
     assert response.status_code == 200
-    [row] = response.data["results"] if "results" in response.data else response.data
+    [row] = response.data["results"]
     assert row["plan"] == "01-02" and row["reference"] == "09-04" and row["satisfied"] is False
     response = api.post(f"{BASE}{row['id']}/satisfy/", {}, format="json")
     assert response.status_code == 200, response.data
@@ -116,7 +116,7 @@ def test_api_hides_them_from_strangers_and_viewers_cannot_mark_them(
     _import(project)
     _import(other_project)
     theirs = ExternalDependency.objects.get(sub_feature__project=other_project)
-    assert api.get(f"/api/v1/projects/elsewhere/external-dependencies/").status_code == 404
+    assert api.get("/api/v1/projects/elsewhere/external-dependencies/").status_code == 404
     assert api.post(f"{BASE}{theirs.pk}/satisfy/", {}, format="json").status_code == 404
     ours = ExternalDependency.objects.get(sub_feature__project=project)
     assert viewer_api.get(BASE).status_code == 200

@@ -161,9 +161,9 @@ def parse_plan_file(
         )
     phase, phase_slug = phase_of
     named = canonical_plan_id(PurePosixPath(path).name)
-    plan_value = front.get("plan", named[1] if named else None)
+    plan_value: Any = front.get("plan", named[1] if named else None)
     numbered_by_position = plan_value is None
-    if numbered_by_position:
+    if plan_value is None:
         plan_value = next_plan(phase)
     if not re.fullmatch(NUMBER, str(plan_value).strip()):
         raise PlanImportError(
