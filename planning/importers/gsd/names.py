@@ -34,7 +34,8 @@ NOT_PLANS = {
 }
 # A plan body's first task or feature element, at the start of a line.
 _PLAN_ELEMENT = re.compile(r"^[ \t]*<(?:task[\s>]|tasks>|feature>)", re.M | re.I)
-_FRONT_MATTER_PHASE = re.compile(r"\A(?:\ufeff)?---[ \t]*\n(?:.*\n)*?phase[ \t]*:", re.I)
+# `phase:` among the front matter's lines, before its closing `---`.
+_FRONT_MATTER_PHASE = re.compile(r"\A\ufeff?---[ \t]*\n(?:(?!---)[^\n]*\n)*?phase[ \t]*:", re.I)
 
 
 def is_plan_name(name: str) -> bool:
