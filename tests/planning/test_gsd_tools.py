@@ -13,6 +13,7 @@ from planning.importers import ImportSource, detect_format, parse_source
 from planning.importers.document import PlanDocument
 from planning.importers.gsd.names import canonical_plan_id, number_key, plan_key
 from planning.importers.titles import clean_task_name
+from planning.services.imports import plan_import
 from tests.planning.gsd_tools import needs_gsd_tools, plan_files, project_for, run_json
 from tests.planning.samples import GSD_SAMPLES
 
@@ -216,3 +217,14 @@ def test_a_plan_that_names_no_phase_or_number_is_imported_with_a_warning():
     assert any("names no phase" in w for w in document.warnings)
     assert any("names no plan number" in w for w in document.warnings)
     assert PurePosixPath(document.sub_features[0].origin.file).name == "plan-notes.md"
+
+
+@pytest.mark.django_db
+def test_done_phases_and_plans_of_the_roadmap_are_done_in_the_project(project):
+    plan_import(project=project, source=ImportSource.from_path(SYNTHETIC[0]))
+    features = dict(project.features.values_list("key", "status"))
+    subs = dict(project.sub_features.values_list("key", "status"))
+    assert features["01"] == "done" and subs["01-01"] == "done"
+    assert subs["01-02"] == "done"  # listed [x] without a file: no tasks, still done
+    assert features["03"] == "backlog" and features["04+"] == "backlog"
+    assert subs["02-01"] == "planned"
