@@ -19,7 +19,6 @@ from planning.importers.gsd.names import (
     canonical_plan_id,
     is_summary_name,
     looks_like_plan,
-    number_key,
     plan_key,
     slug,
     sortable,
@@ -235,6 +234,3 @@ def _resolve_plan_dependencies(document: PlanDocument) -> None:
             elif key not in resolved:
                 resolved.append(key)
         sub.depends_on = resolved
-
-
-__all__ = ["number_key", "parse_planning_folder"]
