@@ -11,7 +11,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from planning import outline
 from planning.analytics_pages import Slice
 from planning.filters import TaskFilterSet
-from planning.models import Project, Task, TaskDependency
+from planning.models import ExternalDependency, Project, Task, TaskDependency
 
 CARDS_PER_PAGE = 20
 
@@ -84,11 +84,16 @@ def column_page(tasks: QuerySet[Task], spec: ColumnSpec, page: str | None, *, to
 
 
 def with_markers(tasks: QuerySet[Task]) -> QuerySet[Task]:
-    """`tasks` with `waiting`: whether a dependency is not done yet."""
+    """`tasks` with `waiting`: whether a dependency is not done yet, and
+    `waiting_outside`: whether its plan depends on a plan outside the project that no
+    one has marked satisfied."""
     unfinished = TaskDependency.objects.filter(task=OuterRef("pk")).exclude(
         depends_on__status=Task.Status.DONE
     )
-    return tasks.annotate(waiting=Exists(unfinished))
+    outside = ExternalDependency.objects.filter(
+        sub_feature=OuterRef("sub_feature"), satisfied_at__isnull=True
+    )
+    return tasks.annotate(waiting=Exists(unfinished), waiting_outside=Exists(outside))
 
 
 def column_total(tasks: QuerySet[Task], spec: ColumnSpec) -> int:

@@ -367,6 +367,46 @@ class SubFeatureDependency(models.Model):
         return f"{self.sub_feature_id} -> {self.depends_on_id}"
 
 
+class ExternalDependency(models.Model):
+    """A plan's dependency on a plan outside the project (a GSD `depends_on` naming a
+    plan the import did not hold). It holds the plan's tasks back, as an unfinished plan
+    would, until a person marks it satisfied."""
+
+    sub_feature = models.ForeignKey(
+        SubFeature, on_delete=models.CASCADE, related_name="external_dependencies", db_index=False
+    )
+    reference = models.CharField(max_length=300)
+    satisfied_at = models.DateTimeField(null=True, blank=True)
+    satisfied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "external dependency"
+        verbose_name_plural = "external dependencies"
+        ordering = ["reference"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sub_feature", "reference"], name="external_dependency_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(satisfied_by__isnull=True) | Q(satisfied_at__isnull=False),
+                name="external_dependency_satisfied_by_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sub_feature_id} -> {self.reference} (outside)"
+
+    @property
+    def satisfied(self) -> bool:
+        return self.satisfied_at is not None
+
+
 PRIORITY_RANK = models.Case(
     models.When(priority=Priority.HIGH, then=models.Value(0)),
     models.When(priority=Priority.MEDIUM, then=models.Value(1)),

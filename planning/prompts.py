@@ -80,16 +80,16 @@ def facts_message(facts: dict[str, Any]) -> str:
 def offline_generate(request: ChatRequest) -> str:
     """Decompose the requirements the way the Markdown importer reads a PRD: `- [x]`
     items are done, and "after X" / "after X and after Y" are dependencies. A reference
-    that names no task is left out rather than failing the generation: requirements are
+    that names no task is kept as a note with a warning, as on import: requirements are
     free text, not a file to correct."""
     said = request.last_user_message
     try:
-        document = parse_markdown(said, path="requirements", unknown_dependencies="warn")
+        document = parse_markdown(said, path="requirements")
     except PlanImportError:
         # Prose without a list: every non-empty line becomes a task of one feature.
         lines = [line.strip(" -*") for line in said.splitlines()]
         text = "## Plan\n" + "\n".join(f"- {line}" for line in lines if line)
-        document = parse_markdown(text, path="requirements", unknown_dependencies="warn")
+        document = parse_markdown(text, path="requirements")
     features = []
     for feature in document.features:
         tasks = [t for t in document.tasks if t.feature == feature.key]

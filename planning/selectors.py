@@ -35,6 +35,7 @@ from planning.models import (
     ConversationSession,
     DevPlan,
     DevPlanVersion,
+    ExternalDependency,
     Feature,
     ImportJob,
     Project,
@@ -131,6 +132,15 @@ def task_list(*, project: Project) -> QuerySet[Task]:
     )
 
 
+def external_dependency_list(*, project: Project) -> QuerySet[ExternalDependency]:
+    """The project's dependencies on plans outside it, by plan and reference."""
+    return (
+        ExternalDependency.objects.filter(sub_feature__project=project)
+        .select_related("sub_feature", "satisfied_by")
+        .order_by("sub_feature__key", "reference")
+    )
+
+
 def task_dependency_list(*, project: Project) -> QuerySet[TaskDependency]:
     return (
         TaskDependency.objects.filter(task__project=project)
@@ -153,6 +163,11 @@ def _unblocked(tasks: QuerySet[Task]) -> QuerySet[Task]:
             Task.objects.filter(sub_feature=OuterRef("depends_on")).exclude(status=Task.Status.DONE)
         )
     )
+    # A plan's dependency on a plan outside the project holds it back until a person
+    # marks it satisfied.
+    open_external = ExternalDependency.objects.filter(
+        sub_feature=OuterRef("sub_feature"), satisfied_at__isnull=True
+    )
     # A subtask cannot start before its parent could: the parent is in progress, or
     # its own dependencies are done.
     unfinished_parent_dependency = (
@@ -163,13 +178,15 @@ def _unblocked(tasks: QuerySet[Task]) -> QuerySet[Task]:
     return (
         tasks.exclude(Exists(unfinished_dependency))
         .exclude(Exists(unfinished_plan))
+        .exclude(Exists(open_external))
         .exclude(Exists(unfinished_parent_dependency))
     )
 
 
 def task_ready_list(*, project: Project) -> QuerySet[Task]:
     """Pending tasks whose dependencies, whose plan's dependencies and (for a subtask)
-    whose parent's dependencies are all done."""
+    whose parent's dependencies are all done, and whose plan's external dependencies
+    are all marked satisfied."""
     return tasks_ready_only(Task.objects.filter(project=project))
 
 

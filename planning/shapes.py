@@ -54,6 +54,8 @@ TASK_EXTRA = JsonShape(
         {
             **{name: TEXT for name in TASK_TEXT_EXTRAS},
             "read_first": string_list(),
+            # Dependency phrases that name no task ("after the Regla 4 section"): hints.
+            "dependency_notes": string_list(item=TEXT),
             "options": {"type": "array", "items": _OPTION, "maxItems": 100},
             "parent": {"type": ["string", "integer"]},
         }
@@ -78,6 +80,7 @@ SUB_FEATURE_EXTRA = JsonShape(
         {
             **{name: TEXT for name in SUB_FEATURE_TEXT_EXTRAS},
             "external_depends_on": string_list(item=LABEL),
+            "dependency_notes": string_list(item=TEXT),
         }
     ),
     name="extra",

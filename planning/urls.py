@@ -49,6 +49,11 @@ urlpatterns = [
         name="task-dependency-add",
     ),
     path(
+        "projects/<slug:slug>/tasks/<path:key>/external-dependencies/<int:pk>/",
+        tasks.task_external_dependency_set,
+        name="task-external-dependency-set",
+    ),
+    path(
         "projects/<slug:slug>/tasks/<path:key>/dependencies/<int:pk>/remove/",
         tasks.task_dependency_remove,
         name="task-dependency-remove",

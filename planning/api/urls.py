@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from planning.api import import_jobs, views
+from planning.api import external, import_jobs, views
 
 app_name = "planning-api"
 
@@ -17,6 +17,11 @@ router.register(f"{PROJECT}/sub-features", views.SubFeatureViewSet, basename="su
 router.register(f"{PROJECT}/tasks", views.TaskViewSet, basename="task")
 router.register(
     f"{PROJECT}/task-dependencies", views.TaskDependencyViewSet, basename="task-dependency"
+)
+router.register(
+    f"{PROJECT}/external-dependencies",
+    external.ExternalDependencyViewSet,
+    basename="external-dependency",
 )
 router.register(f"{PROJECT}/chats", views.ChatSessionViewSet, basename="chat")
 

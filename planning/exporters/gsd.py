@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from planning.exporters.gsd_shape import gsd_shaped
 from planning.importers.document import PlanDocument, RequirementSpec, TaskSpec
 from planning.importers.gsd import DEFAULT_PLAN_TYPE, FRONT_MATTER_SOURCE, TASK_EXTRAS
 
@@ -23,6 +24,7 @@ BODY_EXTRAS = {
     "success_criteria",
     "output",
     "external_depends_on",
+    "dependency_notes",
 }
 
 
@@ -48,31 +50,39 @@ def _element(name: str, text: str, indent: str = "") -> list[str]:
 
 
 def render_plan(document: PlanDocument, sub_key: str) -> str:
+    """One plan file that `gsd-tools verify plan-structure` and `frontmatter validate
+    --schema plan` accept: every required front-matter key (must_haves too, empty when
+    the plan has none), `autonomous: false` when a task is a checkpoint, and an
+    `<action>` in every task."""
     sub = next(s for s in document.sub_features if s.key == sub_key)
     feature = next(f for f in document.features if f.key == sub.feature)
+    tasks = sorted(
+        (t for t in document.tasks if t.sub_feature == sub.key), key=lambda t: (t.position, t.key)
+    )
+    has_checkpoint = any(t.type.startswith("checkpoint:") for t in tasks)
     front: dict[str, Any] = {
         "phase": f"{feature.key}-{_slug(feature.name)}",
         "plan": _plan_number(sub.key, feature.key),
         "name": sub.name,
         "type": sub.extra.get("plan_type", DEFAULT_PLAN_TYPE),
         "wave": sub.wave,
-        "depends_on": [*sub.depends_on, *sub.extra.get("external_depends_on", [])],
+        "depends_on": [
+            *sub.depends_on,
+            *sub.extra.get("external_depends_on", []),
+            *sub.extra.get("dependency_notes", []),
+        ],
         "files_modified": sub.files_modified,
-        "autonomous": sub.autonomous,
+        "autonomous": sub.autonomous and not has_checkpoint,
     }
     if sub.requirements:
         front["requirements"] = sub.requirements
-    if sub.must_haves:
-        front["must_haves"] = sub.must_haves
+    front["must_haves"] = sub.must_haves
     front.update({k: v for k, v in sub.extra.items() if k not in BODY_EXTRAS})
     lines = ["---", _yaml(front), "---", ""]
     for section in ("objective", "execution_context", "context"):
         value = sub.objective if section == "objective" else sub.extra.get(section, "")
         if value:
             lines += [*_element(section, value), ""]
-    tasks = sorted(
-        (t for t in document.tasks if t.sub_feature == sub.key), key=lambda t: (t.position, t.key)
-    )
     lines += ["<tasks>", ""]
     for number, task in enumerate(tasks, start=1):
         lines += [*_render_task(task, number), ""]
@@ -106,7 +116,8 @@ def _render_task(task: TaskSpec, number: int) -> list[str]:
                     lines += _element(key, text, "      ")
             lines.append("    </option>")
         lines.append("  </options>")
-    lines += _element("action", task.description, "  ")
+    # GSD's verify refuses a task without <action>; an empty one reads back as empty.
+    lines += _element("action", task.description, "  ") or ["  <action></action>"]
     lines += _element("verify", task.verify, "  ")
     lines += _element("acceptance_criteria", task.extra.get("acceptance_criteria", ""), "  ")
     lines += _element("done", task.done_criteria, "  ")
@@ -118,20 +129,37 @@ _TASK_TEXT = {*TASK_EXTRAS, "read_first", "acceptance_criteria", "options"}
 
 
 def render_roadmap(document: PlanDocument, *, title: str) -> str:
-    lines = [f"# Roadmap: {title}", "", "## Phases", ""]
+    """GSD's ROADMAP.md: a checklist of phases (`[x]` when every task is done), then a
+    section per phase with its goal and plans. A tentative phase (`4+`) has no number of
+    its own, so, as in GSD, it is only on the checklist."""
     subs = defaultdict(list)
     for sub in document.sub_features:
         subs[sub.feature].append(sub)
-    for feature in sorted(document.features, key=lambda f: (f.position, f.key)):
+    features = sorted(document.features, key=lambda f: (f.position, f.key))
+    lines = [f"# Roadmap: {title}", "", "## Phases", ""]
+    for feature in features:
+        tasks = [t for t in document.tasks if t.feature == feature.key]
+        done = "x" if tasks and all(t.status == "done" for t in tasks) else " "
+        lines.append(f"- [{done}] **Phase {feature.key}: {feature.name}**")
+    lines += ["", "## Phase Details", ""]
+    for feature in features:
+        if feature.key.endswith("+"):
+            continue
         lines.append(f"### Phase {feature.key}: {feature.name}")
         if feature.description:
             lines.append(f"**Goal**: {feature.description}")
         plans = sorted(subs[feature.key], key=lambda s: s.key)
+        lines.append(f"**Plans**: {len(plans)} plans" if plans else "**Plans**: TBD")
         if plans:
-            lines.append(f"**Plans**: {len(plans)} plans")
-            lines += [f"- [ ] {s.key}-PLAN.md — {s.name}" for s in plans]
+            lines += ["", "Plans:"]
+            lines += [f"- [{_mark(document, s.key)}] {s.key}-PLAN.md — {s.name}" for s in plans]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _mark(document: PlanDocument, sub_key: str) -> str:
+    tasks = [t for t in document.tasks if t.sub_feature == sub_key]
+    return "x" if tasks and all(t.status == "done" for t in tasks) else " "
 
 
 def render_requirements(document: PlanDocument, *, title: str) -> str:
@@ -154,6 +182,7 @@ def render_requirements(document: PlanDocument, *, title: str) -> str:
 def export_gsd_zip(document: PlanDocument, *, title: str) -> bytes:
     """A zip holding `.planning/ROADMAP.md`, `REQUIREMENTS.md` and `phases/NN-slug/NN-MM-PLAN.md`
     files, plus `NN-MM-SUMMARY.md` for plans whose tasks are all done."""
+    document = gsd_shaped(document)
     buffer = io.BytesIO()
     features = {f.key: f for f in document.features}
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -68,6 +68,21 @@ def render_markdown(document: PlanDocument, *, title: str = "Development plan") 
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _field(label: str, text: str, *, code: bool = False) -> list[str]:
+    """A task's field under its list item: inline when one line, else the whole text
+    indented beneath it (commands in a fenced block), so no line is lost."""
+    text = text.strip()
+    if not text:
+        return []
+    if "\n" not in text:
+        return [f"  - {label}: {text}"]
+    fence = "~~~" if "```" in text else "```"
+    body = [f"    {line}".rstrip() for line in text.split("\n")]
+    if code:
+        return [f"  - {label}:", "", f"    {fence}", *body, f"    {fence}", ""]
+    return [f"  - {label}:", "", *body, ""]
+
+
 def _render_tasks(tasks: list[TaskSpec]) -> list[str]:
     if not tasks:
         return []
@@ -79,11 +94,12 @@ def _render_tasks(tasks: list[TaskSpec]) -> list[str]:
         )
         if task.depends_on:
             lines.append(f"  - depends on: {', '.join(task.depends_on)}")
+        for note in task.extra.get("dependency_notes", []):
+            lines.append(f"  - after (not linked): {note}")
         if task.files:
             lines.append("  - files: " + ", ".join(f"`{f}`" for f in task.files))
-        if task.verify.strip():
-            lines.append(f"  - verify: {task.verify.strip().splitlines()[0]}")
-        if task.done_criteria.strip():
-            lines.append(f"  - done when: {task.done_criteria.strip().splitlines()[0]}")
+        lines += _field("action", task.description)
+        lines += _field("verify", task.verify, code=True)
+        lines += _field("done when", task.done_criteria)
     lines.append("")
     return lines

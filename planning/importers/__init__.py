@@ -15,10 +15,11 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 
 from planning.importers.document import Origin, PlanDocument, PlanImportError
-from planning.importers.gsd import PLAN_FILE, parse_planning_folder
+from planning.importers.gsd import looks_like_plan, parse_planning_folder
 from planning.importers.markdown import parse_markdown
 from planning.importers.taskmaster import parse_tasks_json
 from planning.importers.text import decode
+from planning.importers.titles import clean_document_titles
 
 FORMATS = ("auto", "gsd", "taskmaster", "markdown")
 READABLE_SUFFIXES = {".md", ".markdown", ".json", ".txt"}
@@ -86,8 +87,10 @@ def _check_limits(count: int, size: int, name: str) -> None:
 
 
 def detect_format(source: ImportSource) -> str:
+    """GSD when any file is a plan by its name or its shape (a flat `07-03-…-PLAN.md`,
+    `<task>` elements), else Task Master for JSON, else Markdown."""
     names = [PurePosixPath(p).name for p in source.files]
-    if any(PLAN_FILE.match(n) for n in names):
+    if any(looks_like_plan(PurePosixPath(p).name, text) for p, text in source.files.items()):
         return "gsd"
     if any(n.lower().endswith(".json") for n in names):
         return "taskmaster"
@@ -107,6 +110,12 @@ def parse_source(source: ImportSource, fmt: str = "auto") -> PlanDocument:
     if not source.files:
         raise PlanImportError("no readable files (.md or .json) found", origin=Origin(source.name))
     fmt = detect_format(source) if fmt == "auto" else fmt
+    document = _parse(source, fmt)
+    clean_document_titles(document)
+    return document
+
+
+def _parse(source: ImportSource, fmt: str) -> PlanDocument:
     if fmt == "gsd":
         return parse_planning_folder(source.files, source=source.name)
     if fmt == "taskmaster":

@@ -63,6 +63,9 @@ class FeatureSpec:
     description: str = ""
     priority: str = Priority.MEDIUM
     position: int = 0
+    # The state a new feature starts in when the source says (a roadmap's `[x]` phase
+    # without plans); never part of a snapshot.
+    status: str | None = field(default=None, compare=False)
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
@@ -80,6 +83,8 @@ class SubFeatureSpec:
     position: int = 0
     depends_on: list[str] = field(default_factory=list)
     requirements: list[str] = field(default_factory=list)
+    # As FeatureSpec.status, for a plan a roadmap lists as done without its file.
+    status: str | None = field(default=None, compare=False)
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 

@@ -30,8 +30,10 @@ LIST_ITEM = re.compile(
     r"^(?P<indent>[ \t]*)(?:[-*+]|\d+[.)])\s+(?:\[(?P<check>[ xX])\]\s+)?(?P<text>.+)$"
 )
 DEPENDENCY_WORDS = r"(?:depends\s+on|after|requires|blocked\s+by)\s*:?\s+"
+# The phrase may hold one level of parentheses of its own: "(after Phase 16 (2026-04-25))".
 DEPENDENCY = re.compile(
-    rf"[(\[]?\s*{DEPENDENCY_WORDS}(?P<refs>[^)\]\n]+?)\s*[)\]]?\s*\.?$",
+    rf"[(\[]?\s*{DEPENDENCY_WORDS}"
+    r"(?P<refs>(?:[^()\[\]\n]|\([^()\n]*\))+?)\s*[)\]]?\s*\.?$",
     re.I,
 )
 # "after X and after Y": each reference after the first may repeat the phrase's word.
@@ -53,15 +55,8 @@ class _Item:
     phrase: str = ""
 
 
-def parse_markdown(
-    text: str, *, path: str = "PRD.md", unknown_dependencies: str = "error"
-) -> PlanDocument:
-    """The plan a Markdown PRD describes. A dependency that names no task is an error, or,
-    with `unknown_dependencies="warn"`, left out with a warning (what a planner that reads
-    free text wants).
-
-    Raises PlanImportError when the file has no list items or (by default) a dependency
-    names no task."""
+def parse_markdown(text: str, *, path: str = "PRD.md") -> PlanDocument:
+    """Raises PlanImportError when the file has no list items."""
     masked = mask_code_fences(text)
     lines = text.split("\n")
     masked_lines = masked.split("\n")
@@ -133,7 +128,7 @@ def parse_markdown(
             "no list items found: expected '- task' lines under '## Feature' headings",
             origin=Origin(path, 1),
         )
-    _resolve(items, document, strict=unknown_dependencies == "error")
+    _resolve(items, document)
     document.features = [f for f in document.features if items_per_feature[f.key]]
     document.tasks = [i.spec for i in items]
     document.validate()
@@ -186,8 +181,10 @@ def _item(
     return _Item(spec=spec, refs=refs, phrase=phrase)
 
 
-def _resolve(items: list[_Item], document: PlanDocument, *, strict: bool) -> None:
-    """Match each "after X" reference to a task by key, number or (unique) name."""
+def _resolve(items: list[_Item], document: PlanDocument) -> None:
+    """Match each "after X" reference to a task by key, number or (unique) name. Prose is
+    a hint, not a contract: a phrase that names no task ("after the Regla 4 section") is
+    kept on the task as a note and reported as a warning."""
     names = _Names(items)
     for item in items:
         targets: list[str | None] = []
@@ -199,13 +196,11 @@ def _resolve(items: list[_Item], document: PlanDocument, *, strict: bool) -> Non
             targets = [names.match(ref) for ref in item.refs]
         for ref, target in zip(item.refs, targets, strict=False):
             if target is None:
-                message = (
-                    f"'{ref}' in a dependency phrase matches no task: expected a task key "
-                    "or a unique part of a task's name"
+                item.spec.extra.setdefault("dependency_notes", []).append(ref)
+                document.warnings.append(
+                    f"{item.spec.origin}: '{ref}' in a dependency phrase matches no task; "
+                    "kept as a note on the task"
                 )
-                if strict:
-                    raise PlanImportError(message, origin=item.spec.origin)
-                document.warnings.append(f"{item.spec.origin}: {message}; left out")
                 continue
             if target != item.spec.key and target not in item.spec.depends_on:
                 item.spec.depends_on.append(target)

@@ -11,6 +11,7 @@ rest is imported from its own module: `plans` (applying a plan document), `versi
 from planning.services._common import PlanError
 from planning.services.board import task_move
 from planning.services.claims import ClaimedTask, task_claim_next
+from planning.services.external import external_dependency_set_satisfied
 from planning.services.items import (
     feature_create,
     feature_delete,
@@ -51,6 +52,7 @@ __all__ = [
     "ClaimedTask",
     "PlanError",
     "RollupResult",
+    "external_dependency_set_satisfied",
     "feature_create",
     "feature_delete",
     "feature_update",

@@ -20,6 +20,7 @@ from planning.models import (
     TaskDependency,
 )
 from planning.services._common import PlanError
+from planning.services.external import external_dependencies_sync
 from planning.services.rollup import plan_status_rollup
 
 
@@ -108,6 +109,8 @@ def sub_feature_create(
     sub = SubFeature(project=project, feature=feature, key=key, name=name)
     model_update(instance=sub, data=fields, allowed=SUB_FEATURE_FIELDS)
     _set_sub_feature_links(sub, depends_on=depends_on, requirements=requirements)
+    if "extra" in fields:
+        external_dependencies_sync(sub_features=[sub])
     return sub
 
 
@@ -144,6 +147,8 @@ def sub_feature_update(
             feature_ids=(old_feature_id, sub_feature.feature_id),
         )
     _set_sub_feature_links(sub_feature, depends_on=depends_on, requirements=requirements)
+    if "extra" in changed:
+        external_dependencies_sync(sub_features=[sub_feature])
     return sub_feature
 
 

@@ -21,6 +21,7 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.services.external import external_dependencies_sync
 from planning.services.rollup import plan_status_rollup
 
 FEATURE_COLUMNS = ("name", "description", "priority", "position")
@@ -182,7 +183,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         specs=document.features,
         key_of=lambda s: s.key,
         columns=FEATURE_COLUMNS,
-        build=lambda s, v: Feature(project=project, key=s.key, **v),
+        build=lambda s, v: Feature(project=project, key=s.key, **v, **_initial_status(s)),
         values_of=lambda s: {c: getattr(s, c) for c in FEATURE_COLUMNS},
         result=result,
         prune=stale_rows,
@@ -215,7 +216,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         specs=document.sub_features,
         key_of=lambda s: s.key,
         columns=(*SUB_FEATURE_COLUMNS, "feature_id"),
-        build=lambda s, v: SubFeature(project=project, key=s.key, **v),
+        build=lambda s, v: SubFeature(project=project, key=s.key, **v, **_initial_status(s)),
         values_of=sub_values,
         result=result,
         prune=stale_rows,
@@ -307,12 +308,19 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         result=result,
         kind="dependencies",
     )
+    external_dependencies_sync(sub_features=[sub_features[s.key] for s in document.sub_features])
     for model, pks, kind in reversed(stale_rows or []):
         model._default_manager.filter(pk__in=pks).delete()
         result.removed[kind] += len(pks)
     # Statuses, places and tasks may all have changed: the whole plan is rolled up.
     plan_status_rollup(project_id=project.pk)
     return result
+
+
+def _initial_status(spec: Any) -> dict[str, str]:
+    """A new feature or sub-feature starts in the state its source gives, if any (a
+    roadmap's `[x]`); the roll-up leaves a container without tasks as it is."""
+    return {"status": spec.status} if spec.status else {}
 
 
 def _apply_parents(

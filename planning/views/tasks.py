@@ -42,7 +42,21 @@ def _edges(task: Task) -> tuple[QuerySet[TaskDependency], QuerySet[TaskDependenc
 def _context(project: Project, task: Task, can_write: bool, **extra: Any) -> dict[str, Any]:
     waits_for, waited_by = _edges(task)
     subtasks = list(task.subtasks.order_by("sort_key"))
+    external = (
+        list(
+            selectors.external_dependency_list(project=project).filter(sub_feature=task.sub_feature)
+        )
+        if task.sub_feature_id
+        else []
+    )
+    # Dependency phrases that named no task or plan: shown, never enforced.
+    notes = [
+        *(task.sub_feature.shaped_extra().get("dependency_notes", []) if task.sub_feature else []),
+        *task.shaped_extra().get("dependency_notes", []),
+    ]
     return {
+        "external_dependencies": external,
+        "dependency_notes": notes,
         "project": project,
         "task": task,
         "can_write": can_write,
@@ -140,6 +154,24 @@ def task_subtask_add(request: AuthenticatedHtmxRequest, slug: str, key: str) -> 
         except ValidationError as exc:
             form.add_error("key", " ".join(exc.messages))
     return _answer(request, project, task, "task-subtasks", subtask_form=form)
+
+
+@login_required
+@require_POST
+def task_external_dependency_set(
+    request: AuthenticatedHtmxRequest, slug: str, key: str, pk: int
+) -> HttpResponse:
+    """Mark an external dependency of the task's plan satisfied (`satisfied=1`) or not
+    (`satisfied=0`); the plan's tasks are ready only once all of them are."""
+    project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
+    task = _task(project, key)
+    dependency = get_object_or_404(
+        selectors.external_dependency_list(project=project), pk=pk, sub_feature=task.sub_feature_id
+    )
+    services.external_dependency_set_satisfied(
+        dependency=dependency, actor=request.user, satisfied=request.POST.get("satisfied") != "0"
+    )
+    return _answer(request, project, task, "task-dependencies")
 
 
 @login_required

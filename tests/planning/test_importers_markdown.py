@@ -1,8 +1,5 @@
 """The Markdown PRD importer's dependency phrases, done items, and size."""
 
-import pytest
-
-from planning.importers.document import PlanImportError
 from planning.importers.markdown import parse_markdown
 
 PRD = """## Shop
@@ -39,21 +36,23 @@ def test_checked_items_come_in_done():
 
 
 def test_an_ambiguous_part_of_a_name_matches_nothing():
-    with pytest.raises(PlanImportError, match="'Build' in a dependency phrase") as excinfo:
-        parse_markdown("## A\n- Build API\n- Build UI\n- Ship (after Build)\n", path="p.md")
-    assert str(excinfo.value).startswith("p.md:4:")
+    document = parse_markdown("## A\n- Build API\n- Build UI\n- Ship (after Build)\n", path="p.md")
+    assert _deps(document) == {}
+    assert document.tasks[2].extra["dependency_notes"] == ["Build"]
+    assert document.warnings == [
+        "p.md:4: 'Build' in a dependency phrase matches no task; kept as a note on the task"
+    ]
 
 
-def test_unknown_dependencies_may_be_left_out_with_a_warning():
+def test_a_dependency_that_names_no_task_is_a_note_with_a_warning():
     document = parse_markdown(
-        "## A\n- one\n- two, after one and after nothing like it\n",
-        path="requirements",
-        unknown_dependencies="warn",
+        "## A\n- one\n- two, after one and after nothing like it\n", path="requirements"
     )
     assert _deps(document) == {"F01-T2": ["F01-T1"]}
+    assert document.tasks[1].extra["dependency_notes"] == ["nothing like it"]
     assert document.warnings == [
-        "requirements:3: 'nothing like it' in a dependency phrase matches no task: expected "
-        "a task key or a unique part of a task's name; left out"
+        "requirements:3: 'nothing like it' in a dependency phrase matches no task; "
+        "kept as a note on the task"
     ]
 
 

@@ -24,9 +24,10 @@ from planning.models import DevPlanVersion, SubFeatureDependency, Task, TaskDepe
 from planning.services.imports import plan_import
 from planning.services.versions import version_create, version_restore
 from tests.factories import ProjectFactory, TaskFactory
+from tests.planning.samples import SAMPLES as SHARED_SAMPLES
 
 DEMO = Path(__file__).resolve().parents[2] / "planning" / "demo" / ".planning"
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "gsd"
+SAMPLES = SHARED_SAMPLES / "gsd"
 SAMPLE_DIRS = sorted(SAMPLES.iterdir()) if SAMPLES.is_dir() else []
 
 pytestmark = pytest.mark.django_db
@@ -333,6 +334,11 @@ def gsd_plans(draw) -> PlanDocument:
                         depends_on=[f"{key}-T{t - 1}"] if t > 1 else [],
                     )
                 )
+            # A plan with a checkpoint waits for a person: GSD calls it not autonomous.
+            if any(
+                t.type.startswith("checkpoint:") for t in document.tasks if t.sub_feature == key
+            ):
+                sub.autonomous = False
     return document
 
 
