@@ -223,6 +223,8 @@ CONTENT_SECURITY_POLICY = {
 # takes (a zip counts unpacked), through the API, the dashboard or `import_plan`.
 API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=20 * 1024 * 1024)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
+# Where the dashboard keeps an uploaded plan between its preview and the user's choice.
+IMPORT_STASH_DIR = Path(env.str("IMPORT_STASH_DIR", default=str(VAR_DIR / "import-stash")))
 REST_FRAMEWORK = {
     # Token first: the first class names the scheme of a 401 (WWW-Authenticate), and
     # without one DRF answers a bad token with 403.

@@ -367,6 +367,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 description=f.description,
                 priority=f.priority,
                 position=f.position,
+                identity=f.source_identity,
             )
             for f in features.values()
         ],
@@ -382,6 +383,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 must_haves=s.shaped_must_haves(),
                 extra=s.shaped_extra(),
                 position=s.position,
+                identity=s.source_identity,
                 depends_on=sub_deps[s.id],
                 requirements=sub_requirements[s.id],
             )
@@ -408,6 +410,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 extra=t.shaped_extra(),
                 depends_on=task_deps[t.id],
                 parent=task_keys[t.parent_id] if t.parent_id else None,
+                identity=t.source_identity,
                 status=t.status,
             )
             for t in tasks

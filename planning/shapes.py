@@ -108,3 +108,16 @@ SNAPSHOT: dict[str, Any] = {
     },
 }
 PLAN_SNAPSHOT = JsonShape(SNAPSHOT, name="snapshot")
+
+# Where an import found each row of a version, by kind and key (beside its snapshot).
+VERSION_SOURCE_IDENTITIES = JsonShape(
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            kind: {"type": "object", "additionalProperties": {"type": "string", "maxLength": 1000}}
+            for kind in ("features", "sub_features", "tasks")
+        },
+    },
+    name="source_identities",
+)

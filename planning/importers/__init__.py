@@ -16,6 +16,7 @@ from django.conf import settings
 
 from planning.importers.document import Origin, PlanDocument, PlanImportError
 from planning.importers.gsd import PLAN_FILE, parse_planning_folder
+from planning.importers.identity import assign_identities
 from planning.importers.markdown import parse_markdown
 from planning.importers.taskmaster import parse_tasks_json
 from planning.importers.text import decode
@@ -101,12 +102,23 @@ def detect_format(source: ImportSource) -> str:
 
 
 def parse_source(source: ImportSource, fmt: str = "auto") -> PlanDocument:
-    """The plan in `source`. Raises PlanImportError for unreadable or inconsistent input."""
+    """The plan in `source`, each row with its source identity. Raises PlanImportError
+    for unreadable or inconsistent input."""
+    fmt = _resolve_format(source, fmt)
+    document = _parse(source, fmt)
+    assign_identities(document, fmt=fmt, source=source.name)
+    return document
+
+
+def _resolve_format(source: ImportSource, fmt: str) -> str:
     if fmt not in FORMATS:
         raise PlanImportError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if not source.files:
         raise PlanImportError("no readable files (.md or .json) found", origin=Origin(source.name))
-    fmt = detect_format(source) if fmt == "auto" else fmt
+    return detect_format(source) if fmt == "auto" else fmt
+
+
+def _parse(source: ImportSource, fmt: str) -> PlanDocument:
     if fmt == "gsd":
         return parse_planning_folder(source.files, source=source.name)
     if fmt == "taskmaster":

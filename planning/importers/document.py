@@ -6,6 +6,8 @@ versioning, diffing and exporting all speak one shape.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -63,6 +65,8 @@ class FeatureSpec:
     description: str = ""
     priority: str = Priority.MEDIUM
     position: int = 0
+    # Where the source had it (see planning/importers/identity.py); "" for rows made here.
+    identity: str = ""
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
@@ -80,6 +84,8 @@ class SubFeatureSpec:
     position: int = 0
     depends_on: list[str] = field(default_factory=list)
     requirements: list[str] = field(default_factory=list)
+    # Where the source had it (see planning/importers/identity.py); "" for rows made here.
+    identity: str = ""
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
@@ -107,12 +113,28 @@ class TaskSpec:
     parent: str | None = None
     # Execution state an importer may learn (e.g. a GSD SUMMARY.md); never part of a snapshot.
     status: str | None = field(default=None, compare=False)
+    # Where the source had it (see planning/importers/identity.py); "" for rows made here.
+    identity: str = ""
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
 Spec = RequirementSpec | FeatureSpec | SubFeatureSpec | TaskSpec
 
-EXECUTION_ONLY = {"status", "origin"}
+# Not the plan's meaning: execution state, and where an importer found a row (a version
+# keeps identities beside its snapshot, in DevPlanVersion.source_identities).
+EXECUTION_ONLY = {"status", "origin", "identity"}
+# The fields that say what a task is: when any of them changes, work done on it no longer
+# counts (see version_restore). Place, order, size and estimates do not change its meaning.
+MEANING_FIELDS = ("name", "description", "files", "verify", "done_criteria", "type", "extra")
+CONTENT_HASH = "content_hash"
+
+
+def content_hash(task: dict[str, Any]) -> str:
+    """A short, stable hash of a task's meaning, from its snapshot or column values."""
+    meaning = json.dumps(
+        [task.get(name) for name in MEANING_FIELDS], sort_keys=True, ensure_ascii=False
+    )
+    return hashlib.blake2b(meaning.encode(), digest_size=12).hexdigest()
 
 
 def _as_dict(spec: Any) -> dict[str, Any]:
@@ -123,6 +145,12 @@ def _as_dict(spec: Any) -> dict[str, Any]:
     if data.get("parent", "") is None:
         del data["parent"]
     return data
+
+
+def _task_row(task: TaskSpec) -> dict[str, Any]:
+    row = _as_dict(task) | {"depends_on": sorted(task.depends_on)}
+    row[CONTENT_HASH] = content_hash(row)
+    return row
 
 
 def _specs(
@@ -160,7 +188,8 @@ class PlanDocument:
     warnings: list[str] = field(default_factory=list)
 
     def to_snapshot(self) -> dict[str, Any]:
-        """Canonical JSON: lists sorted by key so equal plans give equal snapshots."""
+        """Canonical JSON: lists sorted by key so equal plans give equal snapshots. Each
+        task carries the hash of its meaning (`content_hash`)."""
         return {
             "format": SNAPSHOT_FORMAT,
             "requirements": sorted(
@@ -177,10 +206,32 @@ class PlanDocument:
                 key=lambda s: s["key"],
             ),
             "tasks": sorted(
-                (_as_dict(t) | {"depends_on": sorted(t.depends_on)} for t in self.tasks),
+                (_task_row(t) for t in self.tasks),
                 key=lambda t: t["key"],
             ),
         }
+
+    def source_identities(self) -> dict[str, dict[str, str]]:
+        """{kind: {key: identity}} of the rows an import found somewhere."""
+        return {
+            kind: {spec.key: spec.identity for spec in specs if spec.identity}
+            for kind, specs in (
+                ("features", self.features),
+                ("sub_features", self.sub_features),
+                ("tasks", self.tasks),
+            )
+        }
+
+    def give_identities(self, identities: dict[str, dict[str, str]]) -> None:
+        """Set the identities `source_identities()` returned, by key."""
+        for kind, specs in (
+            ("features", self.features),
+            ("sub_features", self.sub_features),
+            ("tasks", self.tasks),
+        ):
+            known = identities.get(kind, {})
+            for spec in specs:
+                spec.identity = known.get(spec.key, spec.identity)
 
     @classmethod
     def from_snapshot(cls, snapshot: dict[str, Any], *, source: str = "") -> PlanDocument:

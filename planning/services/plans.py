@@ -59,6 +59,8 @@ class ApplyResult:
     created: Counter[str] = field(default_factory=Counter)
     updated: Counter[str] = field(default_factory=Counter)
     removed: Counter[str] = field(default_factory=Counter)
+    # Keys of the tasks a restore sent back to pending, their meaning having changed.
+    reset: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -181,9 +183,9 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         existing={f.key: f for f in project.features.all()},
         specs=document.features,
         key_of=lambda s: s.key,
-        columns=FEATURE_COLUMNS,
+        columns=(*FEATURE_COLUMNS, "source_identity"),
         build=lambda s, v: Feature(project=project, key=s.key, **v),
-        values_of=lambda s: {c: getattr(s, c) for c in FEATURE_COLUMNS},
+        values_of=lambda s: {c: getattr(s, c) for c in FEATURE_COLUMNS} | _identity(s),
         result=result,
         prune=stale_rows,
     )
@@ -206,7 +208,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
     def sub_values(spec: Any) -> dict[str, Any]:
         values = {c: getattr(spec, c) for c in SUB_FEATURE_COLUMNS}
         values["feature_id"] = features[spec.feature].pk
-        return values
+        return values | _identity(spec)
 
     _sync(
         model=SubFeature,
@@ -214,7 +216,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         existing={s.key: s for s in project.sub_features.all()},
         specs=document.sub_features,
         key_of=lambda s: s.key,
-        columns=(*SUB_FEATURE_COLUMNS, "feature_id"),
+        columns=(*SUB_FEATURE_COLUMNS, "feature_id", "source_identity"),
         build=lambda s, v: SubFeature(project=project, key=s.key, **v),
         values_of=sub_values,
         result=result,
@@ -232,7 +234,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         if sub is not None:
             values["wave"] = sub.wave
         values["sort_key"] = natural_sort_key(spec.key)
-        return values
+        return values | _identity(spec)
 
     def build_task(spec: Any, values: dict[str, Any]) -> Task:
         task = Task(project=project, key=spec.key, **values)
@@ -249,7 +251,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         existing=existing_tasks,
         specs=document.tasks,
         key_of=lambda s: s.key,
-        columns=(*TASK_COLUMNS, "sub_feature_id", "feature_id", "sort_key"),
+        columns=(*TASK_COLUMNS, "sub_feature_id", "feature_id", "sort_key", "source_identity"),
         build=build_task,
         values_of=task_values,
         result=result,
@@ -315,6 +317,12 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
     return result
 
 
+def _identity(spec: Any) -> dict[str, str]:
+    # A document without identities (an older version's snapshot, a chat edit) keeps the
+    # rows' own, so a later re-import still finds them.
+    return {"source_identity": spec.identity} if spec.identity else {}
+
+
 def _apply_parents(
     document: PlanDocument, ids: dict[str, int], existing: dict[str, Task], result: ApplyResult
 ) -> None:
@@ -357,3 +365,21 @@ def plan_apply_or_explain(
         return plan_apply(project=project, document=document, prune=prune)
     except IntegrityError as exc:
         raise PlanImportError(f"the plan breaks a database rule: {exc}") from exc
+
+
+def task_reset_to_pending(*, project: Project, keys: Sequence[str]) -> list[str]:
+    """Send the project's tasks `keys` back to pending, unassigned and not started (a
+    restore whose version holds another task under their key). Returns the keys reset,
+    in order."""
+    tasks = Task.objects.filter(project=project, key__in=keys).exclude(status=Task.Status.PENDING)
+    reset = sorted(tasks.values_list("key", flat=True), key=natural_sort_key)
+    tasks.update(
+        status=Task.Status.PENDING,
+        started_at=None,
+        completed_at=None,
+        assigned_agent=None,
+        updated_at=timezone.now(),
+    )
+    if reset:
+        plan_status_rollup(project_id=project.pk)
+    return reset

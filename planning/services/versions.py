@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 
+from core.text import noun
 from planning import selectors
 from planning.exporters.markdown import render_markdown
-from planning.importers.document import PlanDocument
-from planning.models import DevPlan, DevPlanVersion, Project
-from planning.services.plans import ApplyResult, plan_apply
+from planning.importers.document import CONTENT_HASH, MEANING_FIELDS, PlanDocument, content_hash
+from planning.models import DevPlan, DevPlanVersion, Project, Task
+from planning.services.plans import ApplyResult, plan_apply, task_reset_to_pending
 
 DEFAULT_PLAN_NAME = DevPlan.DEFAULT_NAME
 
@@ -66,6 +67,7 @@ def version_create(
         plan=plan,
         number=number,
         snapshot=snapshot,
+        source_identities=document.source_identities(),
         markdown=render_markdown(document, title=f"{project.name} — v{number}"),
         change_summary=summary,
         created_by=actor if actor is not None and actor.is_authenticated else None,
@@ -78,16 +80,54 @@ def version_restore(
 ) -> tuple[ApplyResult, DevPlanVersion | None]:
     """Make the working plan equal to `version`, and record that as a new version.
 
-    Execution state (status, timestamps, assignments) of tasks that survive is kept.
+    A task that stays keeps its execution state (status, timestamps, assignments) only
+    when it is the same task: same source identity and same meaning (content hash, or
+    for an older snapshot without one, the same fields). Any other goes back to pending,
+    and `result.reset` lists their keys.
     """
     project = version.plan.project
     document = PlanDocument.from_snapshot(version.snapshot)
+    document.give_identities(version.shaped_source_identities())
+    Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
+    reset = _tasks_changed_in_meaning(
+        project, version.snapshot, version.shaped_source_identities().get("tasks", {})
+    )
     result = plan_apply(project=project, document=document, prune=True)
+    result.reset = task_reset_to_pending(project=project, keys=reset)
     new_version = version_create(
         project=project,
-        summary=f"Restored version {version.number}",
+        summary=f"Restored version {version.number}"
+        + (
+            f"; {len(result.reset)} changed {noun('tasks', len(result.reset))} reset to pending"
+            if result.reset
+            else ""
+        ),
         actor=actor,
         only_if_changed=False,
         plan_name=version.plan.name,
     )
     return result, new_version
+
+
+def _tasks_changed_in_meaning(
+    project: Project, snapshot: dict[str, Any], identities: dict[str, str]
+) -> list[str]:
+    """Keys of the working plan's started tasks whose restored form is another task."""
+    current = {
+        key: (identity, content_hash(row))
+        for key, identity, *values in Task.objects.filter(project=project)
+        .exclude(status=Task.Status.PENDING)
+        .values_list("key", "source_identity", *MEANING_FIELDS)
+        for row in [dict(zip(MEANING_FIELDS, values, strict=True))]
+    }
+    changed = []
+    for row in snapshot.get("tasks", []):
+        if not isinstance(row, dict) or row.get("key") not in current:
+            continue
+        identity, current_hash = current[row["key"]]
+        restored_hash = row.get(CONTENT_HASH) or content_hash(row)
+        restored_identity = identities.get(row["key"], "")
+        same_source = not restored_identity or not identity or restored_identity == identity
+        if not same_source or restored_hash != current_hash:
+            changed.append(row["key"])
+    return changed

@@ -21,15 +21,21 @@ from core.htmx import AuthenticatedHtmxRequest, redirect_or_client_redirect
 from planning import selectors
 from planning.diff import FieldChange, PlanDiff, diff_snapshots
 from planning.exporters import EXPORT_FORMATS, export_plan
-from planning.forms import PlanImportForm, VersionCreateForm
+from planning.forms import PlanImportChoiceForm, PlanImportForm, VersionCreateForm
 from planning.importers import ImportSource
 from planning.importers.document import PlanDocument, PlanImportError
 from planning.models import DevPlan, DevPlanVersion, Project
-from planning.services.imports import ImportOutcome, plan_import
+from planning.services.import_stash import (
+    import_stash_drop,
+    import_stash_load,
+    import_stash_save,
+)
+from planning.services.imports import ImportMode, ImportOutcome, ImportPreview, plan_import
 from planning.services.versions import version_create, version_restore
 from planning.views.project_page import EXPORT_CHOICES, project_detail_context
 
 VERSIONS_PER_PAGE = 25
+PREVIEW_PAGE = 50
 WARNINGS_SHOWN = 10
 WORKING = "working"
 # The diff page's sections, in the order the plan reads top-down.
@@ -46,32 +52,74 @@ DIFF_KINDS = [
 def project_import(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """Import an uploaded plan file into the project, then go back to its page.
 
-    A file that cannot be imported writes nothing and answers 400 with the form
-    (`#plan-import-form` for htmx) showing the importer's "file:line: message".
+    A file from a source the plan did not come from is kept on the server and the form
+    shows its preview, with buttons to replace the plan or merge (posting `stash` and
+    `mode`; no `mode` shows another page). A file that cannot be imported writes nothing
+    and answers 400 with the form (`#plan-import-form` for htmx) showing the importer's
+    "file:line: message".
     """
     project, membership = selectors.project_for_user(user=request.user, slug=slug, write=True)
-    form = PlanImportForm(request.POST, request.FILES)
-    if form.is_valid():
-        upload = form.cleaned_data["file"]
-        try:
-            source = ImportSource.from_bytes(upload.name, upload.read())
+    choice = PlanImportChoiceForm(request.POST) if "stash" in request.POST else None
+    form = PlanImportForm(None if choice else request.POST, request.FILES or None)
+    preview: ImportPreview | None = None
+    token, fmt, page, data, import_error = "", "auto", 1, b"", ""
+    try:
+        if choice is not None:
+            if not choice.is_valid():
+                raise PlanImportError("the choice was not understood: choose the file again")
+            token, fmt = choice.cleaned_data["stash"], choice.cleaned_data["format"]
+            source = import_stash_load(project=project, token=token)
+            mode = choice.cleaned_data["mode"] or ImportMode.ASK
+            page = choice.cleaned_data["page"] or 1
+        elif form.is_valid():
+            upload = form.cleaned_data["file"]
+            data = upload.read()
+            source = ImportSource.from_bytes(upload.name, data)
+            fmt, mode = form.cleaned_data["format"], ImportMode.ASK
+        else:
+            source = None
+        if source is not None:
             outcome = plan_import(
-                project=project,
-                source=source,
-                fmt=form.cleaned_data["format"],
-                actor=request.user,
+                project=project, source=source, fmt=fmt, actor=request.user, mode=mode
             )
-        except PlanImportError as exc:
+            if outcome.preview is None:
+                if token:
+                    import_stash_drop(project=project, token=token)
+                _report_import(request, source.name, outcome)
+                url = reverse("planning:project-detail", args=[project.slug])
+                return redirect_or_client_redirect(request, url)
+            preview = outcome.preview
+            if not token:
+                token = import_stash_save(project=project, name=source.name, data=data)
+    except PlanImportError as exc:
+        if form.is_bound:
             form.add_error("file", str(exc))
         else:
-            _report_import(request, source.name, outcome)
-            url = reverse("planning:project-detail", args=[project.slug])
-            return redirect_or_client_redirect(request, url)
+            import_error = str(exc)
+    preview_page = preview.page(page, PREVIEW_PAGE) if preview else None
+    context = {
+        "import_error": import_error,
+        "project": project,
+        "import_form": form,
+        "import_preview": preview,
+        "preview_page": preview_page,
+        "preview_sections": [
+            ("Added", preview_page["added"]),
+            ("Changed", preview_page["changed"]),
+            ("Not in the file", preview_page["removed"]),
+        ]
+        if preview_page
+        else [],
+        "import_stash": token,
+        "import_format": fmt if preview else "",
+    }
+    code = 200 if preview else 400
     if request.htmx:
-        context = {"project": project, "import_form": form}
-        return render(request, "planning/project_detail.html#plan-import-form", context, status=400)
-    context = project_detail_context(project, membership, import_form=form)
-    return render(request, "planning/project_detail.html", context, status=400)
+        return render(
+            request, "planning/project_detail.html#plan-import-form", context, status=code
+        )
+    context = project_detail_context(project, membership, **context)
+    return render(request, "planning/project_detail.html", context, status=code)
 
 
 def _report_import(request: HttpRequest, name: str, outcome: ImportOutcome) -> None:
@@ -186,9 +234,21 @@ def version_restore_form(request: AuthenticatedHtmxRequest, slug: str, number: i
     project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
     version = selectors.version_get(project=project, number=number)
     if request.method == "POST":
-        _, new_version = version_restore(version=version, actor=request.user)
+        result, new_version = version_restore(version=version, actor=request.user)
         recorded = f" as version {new_version.number}" if new_version is not None else ""
         messages.success(request, f"Restored version {version.number}{recorded}.")
+        if result.reset:
+            shown = ", ".join(result.reset[:WARNINGS_SHOWN])
+            more = (
+                f" and {len(result.reset) - WARNINGS_SHOWN} more"
+                if len(result.reset) > WARNINGS_SHOWN
+                else ""
+            )
+            messages.warning(
+                request,
+                f"Back to pending, as version {version.number} holds them with another "
+                f"meaning: {shown}{more}.",
+            )
         url = reverse("planning:version-list", args=[project.slug])
         return redirect_or_client_redirect(request, url)
     working = selectors.plan_document(project=project).to_snapshot()
