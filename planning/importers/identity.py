@@ -8,7 +8,7 @@ An identity reads `<format>:<source>|<scope>|<item>`:
 
 `<source>` is the file or folder name without its extensions (`tasks.json` and
 `tasks (2).json` differ; `.planning/` and `planning.zip` do not). A re-import matches
-rows by format, container and item, so moving, inserting or deleting one task renames
+rows by source, container and item, so moving, inserting or deleting one task renames
 nothing else. Two items of one container with the same text are told apart by
 ` #2`, ` #3`, in source order.
 """

@@ -17,6 +17,9 @@ from planning.importers.identity import FEATURE_SCOPE, PLAN_SCOPE, Identity
 from planning.models import Feature, Project, SubFeature, Task
 
 MAX_KEY = 50
+# The formats whose items are known by their text, which an edit may change (where a
+# Task Master id or a GSD phase number is a fixed name, and its change a new row).
+RENAMEABLE = {"features": {"markdown"}, "sub_features": set(), "tasks": {"gsd", "markdown"}}
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,10 @@ def match_document(
 ) -> Matching:
     """Which existing row each of the document's features, plans and tasks is.
 
-    A row is the existing row with the same format, container and item. With
+    A row is the existing row with the same source, container and item. With
     `rename_source` (a re-import of that source), a container's only unmatched row of
-    that source and the document's only unmatched row in it are the same row renamed.
+    that source and the document's only unmatched row in it are the same row renamed,
+    where items are text (GSD and Markdown tasks, Markdown headings).
     """
     matching = Matching()
     features = _match_kind(
@@ -156,8 +160,9 @@ def _match_key(identity: str, container: str) -> tuple[str, str, str] | None:
     if parsed is None:
         return None
     # Features and plans are matched by their item alone; tasks within their container.
+    # Never across sources: task 1 of one tasks.json is no task of another.
     scope = container if parsed.scope not in (FEATURE_SCOPE, PLAN_SCOPE) else parsed.scope
-    return parsed.fmt, scope, parsed.item
+    return parsed.source, scope, parsed.item
 
 
 def _match_kind(
@@ -184,7 +189,7 @@ def _match_kind(
             continue
         used.add(row.pk)
         keys[spec.key] = row.key
-    if rename_source is not None:
+    if rename_source is not None and rename_source.partition(":")[0] in RENAMEABLE[kind]:
         _match_renamed(unmatched, rows, used, keys, rename_source)
     matching.matched[kind] |= used
     matching.keys[kind] = keys
