@@ -97,7 +97,7 @@ def _show_preview(preview: dict[str, Any]) -> None:
     counts = preview["counts"]
     note(
         f"The plan came from {', '.join(preview['plan_sources']) or 'elsewhere'}; this file is "
-        f"{preview['source']}. Importing it would add {counts['added']}, change "
+        f"{preview['file_source']}. Importing it would add {counts['added']}, change "
         f"{counts['changed']} and (replacing the plan) remove {counts['removed']} tasks."
     )
     tasks = preview["tasks"]
@@ -113,14 +113,15 @@ def _show_preview(preview: dict[str, Any]) -> None:
 
 def _choose(preview: dict[str, Any]) -> str:
     _show_preview(preview)
-    if not sys.stdin.isatty():
-        raise UsageError("Nothing imported: pass --replace or --merge to choose.")
-    choice: str = click.prompt(
-        "Replace the plan with this file, merge it in, or cancel?",
-        type=click.Choice(["replace", "merge", "cancel"]),
-        default="cancel",
-        err=True,
-    )
+    try:
+        choice: str = click.prompt(
+            "Replace the plan with this file, merge it in, or cancel?",
+            type=click.Choice(["replace", "merge", "cancel"]),
+            default="cancel",
+            err=True,
+        )
+    except click.Abort:  # no answer: stdin closed, as in a script
+        raise UsageError("Nothing imported: pass --replace or --merge to choose.") from None
     if choice == "cancel":
         raise CliError("Nothing imported.")
     return choice

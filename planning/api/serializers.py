@@ -331,7 +331,7 @@ class PreviewTaskPageSerializer(serializers.Serializer[Any]):
 
 
 class PlanImportPreviewSerializer(serializers.Serializer[Any]):
-    source = serializers.CharField(help_text="`<format>:<name>` of the file.")
+    file_source = serializers.CharField(help_text="The file's source: `<format>:<name>`.")
     plan_sources = serializers.ListField(
         child=serializers.CharField(), help_text="The sources the plan came from."
     )

@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from core.text import natural_sort_key
 from planning import selectors
 from planning.diff import PlanDiff, diff_snapshots
 from planning.importers import ImportSource, parse_source
@@ -90,7 +91,7 @@ class ImportPreview:
 
     def as_dict(self, page: int = 1, size: int = PREVIEW_PAGE_SIZE) -> dict[str, Any]:
         return {
-            "source": self.source,
+            "file_source": self.source,
             "plan_sources": self.plan_sources,
             "summary": self.diff.summary(),
             "counts": self.counts(),
@@ -154,8 +155,9 @@ def import_mode(value: str | None) -> ImportMode:
 
 def document_source(document: PlanDocument) -> str:
     """The `<format>:<source>` the document's identities name."""
-    for spec in (*document.tasks, *document.features):
-        parsed = Identity.parse(spec.identity)
+    identities = [t.identity for t in document.tasks] + [f.identity for f in document.features]
+    for identity in identities:
+        parsed = Identity.parse(identity)
         if parsed is not None:
             return parsed.source
     return ""
@@ -196,8 +198,9 @@ def plan_import(
     if mode is ImportMode.REPLACE:
         taken = _remove_stale(matching, taken, removed)
     rekey_document(document, matching, taken=taken)
+    # Parsing validated the document; new keys from rekeying are checked keys too.
     result = plan_apply_or_explain(
-        project=project, document=document, prune=mode is ImportMode.REPLACE
+        project=project, document=document, prune=mode is ImportMode.REPLACE, validated=True
     )
     result.removed.update(+removed)
     how = {ImportMode.REPLACE: " (replacing the plan)", ImportMode.MERGE: " (merged)"}
@@ -226,12 +229,13 @@ def _preview(
 ) -> ImportPreview:
     working = selectors.plan_document(project=project).to_snapshot()
     rekey_document(document, match_document(document, existing), taken=_taken(existing))
-    document.validate()
-    return ImportPreview(
-        source=incoming,
-        plan_sources=sorted(plan_sources),
-        diff=diff_snapshots(working, document.to_snapshot()),
-    )
+    diff = diff_snapshots(working, document.to_snapshot())
+    tasks = diff.kinds["tasks"]
+    # Pages read in the plan's order: F01-T2 before F01-T10.
+    tasks.added.sort(key=lambda row: natural_sort_key(row["key"]))
+    tasks.removed.sort(key=lambda row: natural_sort_key(row["key"]))
+    tasks.changed.sort(key=lambda change: natural_sort_key(change.key))
+    return ImportPreview(source=incoming, plan_sources=sorted(plan_sources), diff=diff)
 
 
 def _remove_stale(

@@ -174,10 +174,10 @@ def _match_kind(
 ) -> dict[str, str]:
     """{document key: the key it takes} for the specs that are existing rows."""
     by_identity: dict[tuple[str, str, str], Row] = {}
-    for row, container in rows:
-        match_key = _match_key(row.identity, container)
+    for existing, container in rows:
+        match_key = _match_key(existing.identity, container)
         if match_key is not None:
-            by_identity.setdefault(match_key, row)
+            by_identity.setdefault(match_key, existing)
     keys: dict[str, str] = {}
     used: set[int] = set()
     unmatched: list[tuple[Any, str]] = []

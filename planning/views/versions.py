@@ -118,11 +118,22 @@ def project_import(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse
         return render(
             request, "planning/project_detail.html#plan-import-form", context, status=code
         )
-    context = project_detail_context(project, membership, **context)
+    context = project_detail_context(
+        project,
+        membership,
+        import_form=form,
+        import_error=import_error,
+        import_preview=preview,
+        preview_page=preview_page,
+        preview_sections=context["preview_sections"],
+        import_stash=token,
+        import_format=context["import_format"],
+    )
     return render(request, "planning/project_detail.html", context, status=code)
 
 
 def _report_import(request: HttpRequest, name: str, outcome: ImportOutcome) -> None:
+    assert outcome.result is not None  # applied: a preview is shown, not reported
     if outcome.version is not None:
         messages.success(
             request,
