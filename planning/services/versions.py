@@ -89,9 +89,7 @@ def version_restore(
     document = PlanDocument.from_snapshot(version.snapshot)
     document.give_identities(version.shaped_source_identities())
     Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
-    reset = _tasks_changed_in_meaning(
-        project, version.snapshot, version.shaped_source_identities().get("tasks", {})
-    )
+    reset = _tasks_changed_in_meaning(project, document, version.snapshot)
     result = plan_apply(project=project, document=document, prune=True)
     result.reset = task_reset_to_pending(project=project, keys=reset)
     new_version = version_create(
@@ -110,24 +108,33 @@ def version_restore(
 
 
 def _tasks_changed_in_meaning(
-    project: Project, snapshot: dict[str, Any], identities: dict[str, str]
+    project: Project, document: PlanDocument, snapshot: dict[str, Any]
 ) -> list[str]:
-    """Keys of the working plan's started tasks whose restored form is another task."""
+    """Keys of the working plan's started tasks whose restored form is another task.
+
+    A snapshot from before hashes were stored is hashed from its fields, read as any
+    snapshot is (missing fields take their defaults): it differs only where the content
+    does."""
     current = {
-        key: (identity, content_hash(row))
+        key: (identity, content_hash(dict(zip(MEANING_FIELDS, values, strict=True))))
         for key, identity, *values in Task.objects.filter(project=project)
         .exclude(status=Task.Status.PENDING)
         .values_list("key", "source_identity", *MEANING_FIELDS)
-        for row in [dict(zip(MEANING_FIELDS, values, strict=True))]
+    }
+    stored = {
+        row.get("key"): row.get(CONTENT_HASH)
+        for row in snapshot.get("tasks", [])
+        if isinstance(row, dict)
     }
     changed = []
-    for row in snapshot.get("tasks", []):
-        if not isinstance(row, dict) or row.get("key") not in current:
+    for task in document.tasks:
+        if task.key not in current:
             continue
-        identity, current_hash = current[row["key"]]
-        restored_hash = row.get(CONTENT_HASH) or content_hash(row)
-        restored_identity = identities.get(row["key"], "")
-        same_source = not restored_identity or not identity or restored_identity == identity
+        identity, current_hash = current[task.key]
+        restored_hash = stored.get(task.key) or content_hash(
+            {name: getattr(task, name) for name in MEANING_FIELDS}
+        )
+        same_source = not task.identity or not identity or task.identity == identity
         if not same_source or restored_hash != current_hash:
-            changed.append(row["key"])
+            changed.append(task.key)
     return changed
