@@ -649,7 +649,9 @@ class DevPlanVersion(ShapedJsonModel):
     number = models.PositiveIntegerField()
     snapshot = models.JSONField()
     # {kind: {key: source identity}}: lets a restore give back rows their identities.
-    source_identities = models.JSONField(default=dict, blank=True)
+    # Nullable with no default, so that SQLite adds the column in place: rebuilding the
+    # table would drop its guard triggers. Versions saved before it read as {}.
+    source_identities = models.JSONField(null=True, blank=True)
     markdown = models.TextField(blank=True)
     change_summary = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -669,6 +671,8 @@ class DevPlanVersion(ShapedJsonModel):
         ]
 
     def shaped_source_identities(self) -> dict[str, dict[str, str]]:
+        if self.source_identities is None:
+            return {}
         identities: dict[str, dict[str, str]] = shapes.VERSION_SOURCE_IDENTITIES.tolerant(
             self.source_identities, default=dict, where=f"version {self.number}"
         )

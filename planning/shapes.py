@@ -112,7 +112,8 @@ PLAN_SNAPSHOT = JsonShape(SNAPSHOT, name="snapshot")
 # Where an import found each row of a version, by kind and key (beside its snapshot).
 VERSION_SOURCE_IDENTITIES = JsonShape(
     {
-        "type": "object",
+        # null: a version saved before identities were kept.
+        "type": ["object", "null"],
         "additionalProperties": False,
         "properties": {
             kind: {"type": "object", "additionalProperties": {"type": "string", "maxLength": 1000}}
