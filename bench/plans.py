@@ -17,6 +17,10 @@ test suite does), so it never touches real data:
   `parse_markdown_s` is the parse alone at 10,000 and 20,000 items (to show it is
   linear), beside `markdown_it_s`, markdown-it-py tokenising the same files: the floor of
   reading that much Markdown in Python at all.
+- `floor_taskmaster_10k_s`: the least any import of that file can take, measured in the
+  same run: `json.loads` of it and one bare `bulk_create` of its 20,000 task rows.
+  `reimport_taskmaster_10k_s` imports the same file again (nothing changes: it is
+  matched task by task, by identity).
 - `next_ms`: `next` (the next ready task) on plans of 1,000, 10,000 and 100,000 tasks where
   every task has a dependency and most are not ready, so the query has to skip past them.
 - `version_s` / `diff_s`: making a version of a 5,000-task plan, and diffing two such
@@ -224,6 +228,34 @@ def markdown_figures(owner) -> dict:
     }
 
 
+def floor_import(project, source: ImportSource) -> float:
+    """`json.loads` and a bare `bulk_create` of the file's tasks: no checks, no matching, no
+    dependencies, no version."""
+    started = time.perf_counter()
+    data = json.loads(source.files["tasks.json"])
+    feature = Feature.objects.create(project=project, key="master", name="Bench")
+    rows = []
+    for raw in data["master"]["tasks"]:
+        for task_id, task in [(str(raw["id"]), raw)] + [
+            (f"{raw['id']}.{sub['id']}", sub) for sub in raw["subtasks"]
+        ]:
+            rows.append(
+                Task(
+                    project=project,
+                    feature=feature,
+                    key=task_id,
+                    sort_key=natural_sort_key(task_id),
+                    name=task["title"],
+                    description=task["description"],
+                    verify=task.get("testStrategy", ""),
+                    extra={"details": task["details"]} if "details" in task else {},
+                    status=task["status"],
+                )
+            )
+    Task.objects.bulk_create(rows, batch_size=1000)
+    return round(time.perf_counter() - started, 3)
+
+
 def time_ms(fn, repeat: int = 25) -> float:
     fn()  # warm caches and the connection
     samples = []
@@ -256,6 +288,11 @@ def main() -> None:
             plan_import(project=project, source=source, fmt="taskmaster")
             taskmaster_s[count] = round(time.perf_counter() - started, 3)
             assert project.tasks.count() == count + count // 3 * 3
+        started = time.perf_counter()
+        again = plan_import(project=project, source=source, fmt="taskmaster")
+        reimport_s = round(time.perf_counter() - started, 3)
+        assert again.applied and not again.result.changed
+        floor_s = floor_import(services.project_create(owner=owner, name="floor"), source)
 
         markdown = markdown_figures(owner)
 
@@ -287,6 +324,9 @@ def main() -> None:
                     "import_taskmaster_5k_s": taskmaster_s[5_000],
                     "import_taskmaster_10k_s": taskmaster_s[10_000],
                     **markdown,
+                    "floor_taskmaster_10k_s": floor_s,
+                    "import_vs_floor": round(taskmaster_s[10_000] / floor_s, 2),
+                    "reimport_taskmaster_10k_s": reimport_s,
                     "next_ms": next_ms,
                     "version_tasks": len(version.snapshot["tasks"]),
                     "version_s": version_s,

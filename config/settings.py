@@ -231,6 +231,8 @@ IMPORT_ASYNC_BYTES = env.int("IMPORT_ASYNC_BYTES", default=256 * 1024)
 IMPORT_JOB_TIME_LIMIT_S = env.int("IMPORT_JOB_TIME_LIMIT_S", default=900)
 IMPORT_JOB_LEASE_S = IMPORT_JOB_TIME_LIMIT_S + 90
 IMPORT_JOB_MAX_DELIVERIES = env.int("IMPORT_JOB_MAX_DELIVERIES", default=3)
+# Where the dashboard keeps an uploaded plan between its preview and the user's choice.
+IMPORT_STASH_DIR = Path(env.str("IMPORT_STASH_DIR", default=str(VAR_DIR / "import-stash")))
 REST_FRAMEWORK = {
     # Token first: the first class names the scheme of a 401 (WWW-Authenticate), and
     # without one DRF answers a bad token with 403.

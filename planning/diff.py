@@ -8,6 +8,9 @@ from typing import Any
 from core.text import noun
 
 DIFFED_KINDS = ("requirements", "features", "sub_features", "tasks")
+# Bookkeeping that changes with no change of meaning a reader would see: where an import
+# found the row, and the hash of fields already compared one by one.
+UNDIFFED_FIELDS = {"depends_on", "identity", "content_hash"}
 
 
 def _key(kind: str, row: dict[str, Any]) -> str:
@@ -121,7 +124,7 @@ def diff_snapshots(before: dict[str, Any], after: dict[str, Any]) -> PlanDiff:
             changes = [
                 FieldChange(name, a.get(name), b.get(name))
                 for name in sorted(a.keys() | b.keys())
-                if name != "depends_on" and a.get(name) != b.get(name)
+                if name not in UNDIFFED_FIELDS and a.get(name) != b.get(name)
             ]
             if changes:
                 diff.changed.append(

@@ -181,6 +181,18 @@ class PlanImportForm(forms.Form):
         return upload
 
 
+class PlanImportChoiceForm(forms.Form):
+    """The answer to an import's preview: the file kept on the server, and its buttons'
+    choice (none: another page of the preview)."""
+
+    stash = forms.CharField(max_length=64)
+    format = forms.ChoiceField(choices=[(fmt, fmt) for fmt in FORMATS])
+    mode = forms.ChoiceField(
+        required=False, choices=[("", "preview"), ("replace", "replace"), ("merge", "merge")]
+    )
+    page = forms.IntegerField(required=False, min_value=1)
+
+
 class VersionCreateForm(forms.Form):
     summary = forms.CharField(
         max_length=2000,

@@ -260,6 +260,9 @@ class Feature(TimeStampedModel):
     priority = models.CharField(max_length=10, choices=Priority, default=Priority.MEDIUM)
     status = models.CharField(max_length=20, choices=WorkStatus, default=WorkStatus.BACKLOG)
     position = models.PositiveIntegerField(default=0)
+    # Where an import found it ("<format>:<source>|<scope>|<item>"), so a re-import finds
+    # it again by that, not by its key or place. Empty for rows made here.
+    source_identity = models.CharField(max_length=1000, blank=True, default="")
 
     class Meta:
         ordering = ["position", "key"]
@@ -301,6 +304,9 @@ class SubFeature(ShapedJsonModel, TimeStampedModel):
     must_haves = models.JSONField(default=dict, blank=True)
     extra = models.JSONField(default=dict, blank=True)
     position = models.PositiveIntegerField(default=0)
+    # Where an import found it ("<format>:<source>|<scope>|<item>"), so a re-import finds
+    # it again by that, not by its key or place. Empty for rows made here.
+    source_identity = models.CharField(max_length=1000, blank=True, default="")
     requirements = models.ManyToManyField(Requirement, related_name="sub_features", blank=True)
     depends_on: models.ManyToManyField[SubFeature, SubFeatureDependency] = models.ManyToManyField(
         "self",
@@ -505,6 +511,9 @@ class Task(ShapedJsonModel, TimeStampedModel):
     )
     position = models.PositiveIntegerField(default=0)
     extra = models.JSONField(default=dict, blank=True)
+    # Where an import found it ("<format>:<source>|<scope>|<item>"), so a re-import finds
+    # it again by that, not by its key or place. Empty for rows made here.
+    source_identity = models.CharField(max_length=1000, blank=True, default="")
     depends_on: models.ManyToManyField[Task, TaskDependency] = models.ManyToManyField(
         "self",
         through="TaskDependency",
@@ -669,13 +678,20 @@ class DevPlanVersion(ShapedJsonModel):
     UPDATE and the rows reject DELETE and TRUNCATE: like the audit log, a saved version
     keeps its plan (and project) from being deleted."""
 
-    json_shapes = {"snapshot": shapes.PLAN_SNAPSHOT}
+    json_shapes = {
+        "snapshot": shapes.PLAN_SNAPSHOT,
+        "source_identities": shapes.VERSION_SOURCE_IDENTITIES,
+    }
 
     plan = models.ForeignKey(
         DevPlan, on_delete=models.PROTECT, related_name="versions", db_index=False
     )
     number = models.PositiveIntegerField()
     snapshot = models.JSONField()
+    # {kind: {key: source identity}}: lets a restore give back rows their identities.
+    # Nullable with no default, so that SQLite adds the column in place: rebuilding the
+    # table would drop its guard triggers. Versions saved before it read as {}.
+    source_identities = models.JSONField(null=True, blank=True)
     markdown = models.TextField(blank=True)
     change_summary = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -693,6 +709,14 @@ class DevPlanVersion(ShapedJsonModel):
             models.UniqueConstraint(fields=["plan", "number"], name="devplanversion_number_unique"),
             models.CheckConstraint(condition=Q(number__gte=1), name="devplanversion_number_gte_1"),
         ]
+
+    def shaped_source_identities(self) -> dict[str, dict[str, str]]:
+        if self.source_identities is None:
+            return {}
+        identities: dict[str, dict[str, str]] = shapes.VERSION_SOURCE_IDENTITIES.tolerant(
+            self.source_identities, default=dict, where=f"version {self.number}"
+        )
+        return identities
 
     def __str__(self) -> str:
         return f"{self.plan} v{self.number}"
@@ -803,6 +827,9 @@ class ImportJob(ShapedJsonModel):
     )
     file_name = models.CharField(max_length=255)
     format = models.CharField(max_length=20, default="auto")
+    # As the import service's mode: "ask" fails the job with the preview's counts when the
+    # file comes from another source than the plan; "replace" or "merge" apply it.
+    mode = models.CharField(max_length=10, default="ask")
     # The upload until the job has finished; emptied then, so the table keeps no plans.
     data = models.BinaryField(default=b"")
     size = models.PositiveBigIntegerField(default=0)

@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
@@ -22,6 +23,7 @@ from django.db.models.functions import Coalesce, Left, Lower
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from planning import shapes
 from planning.analytics import FeatureProgress, TaskRow
 from planning.importers.document import (
     FeatureSpec,
@@ -353,6 +355,29 @@ def sub_feature_dependency_graph(*, project: Project) -> dict[int, set[int]]:
     return graph
 
 
+PLAN_TASK_FIELDS = (
+    "key",
+    "name",
+    "feature_id",
+    "sub_feature_id",
+    "description",
+    "files",
+    "verify",
+    "done_criteria",
+    "type",
+    "size",
+    "priority",
+    "complexity",
+    "wave",
+    "position",
+    "estimated_minutes",
+    "max_iterations",
+    "extra",
+    "source_identity",
+    "status",
+)
+
+
 def plan_document(*, project: Project) -> PlanDocument:
     """The project's working plan in the format-neutral shape versions store (six queries)."""
     features = {f.id: f for f in project.features.all()}
@@ -375,7 +400,10 @@ def plan_document(*, project: Project) -> PlanDocument:
         sub_feature__project=project
     ).values_list("sub_feature_id", "depends_on_id"):
         sub_deps[sub_id].append(sub_features[dep_id].key)
-    tasks = list(project.tasks.all())
+    # Plain rows, not model instances: building 20,000 of those was most of a version's time.
+    tasks = [
+        SimpleNamespace(**row) for row in project.tasks.values("id", "parent_id", *PLAN_TASK_FIELDS)
+    ]
     task_keys = {t.id: t.key for t in tasks}
     task_deps: dict[int, list[str]] = defaultdict(list)
     for task_id, dep_id in TaskDependency.objects.filter(task__project=project).values_list(
@@ -403,6 +431,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 description=f.description,
                 priority=f.priority,
                 position=f.position,
+                identity=f.source_identity,
             )
             for f in features.values()
         ],
@@ -418,6 +447,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 must_haves=s.shaped_must_haves(),
                 extra=s.shaped_extra(),
                 position=s.position,
+                identity=s.source_identity,
                 depends_on=sub_deps[s.id],
                 requirements=sub_requirements[s.id],
             )
@@ -430,7 +460,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 feature=features[t.feature_id].key if t.feature_id else None,
                 sub_feature=sub_features[t.sub_feature_id].key if t.sub_feature_id else None,
                 description=t.description,
-                files=t.shaped_files(),
+                files=shapes.TASK_FILES.tolerant(t.files, default=list, where=f"task {t.key}"),
                 verify=t.verify,
                 done_criteria=t.done_criteria,
                 type=t.type,
@@ -441,9 +471,10 @@ def plan_document(*, project: Project) -> PlanDocument:
                 position=t.position,
                 estimated_minutes=t.estimated_minutes,
                 max_iterations=t.max_iterations,
-                extra=t.shaped_extra(),
+                extra=shapes.TASK_EXTRA.tolerant(t.extra, default=dict, where=f"task {t.key}"),
                 depends_on=task_deps[t.id],
                 parent=task_keys[t.parent_id] if t.parent_id else None,
+                identity=t.source_identity,
                 status=t.status,
             )
             for t in tasks

@@ -127,3 +127,17 @@ IMPORT_JOB_RESULT = JsonShape(
     ),
     name="result",
 )
+
+# Where an import found each row of a version, by kind and key (beside its snapshot).
+VERSION_SOURCE_IDENTITIES = JsonShape(
+    {
+        # null: a version saved before identities were kept.
+        "type": ["object", "null"],
+        "additionalProperties": False,
+        "properties": {
+            kind: {"type": "object", "additionalProperties": {"type": "string", "maxLength": 1000}}
+            for kind in ("features", "sub_features", "tasks")
+        },
+    },
+    name="source_identities",
+)

@@ -78,7 +78,7 @@ urlpatterns = [
         name="project-member-remove",
     ),
     path("projects/<slug:slug>/analytics/", analytics.project_analytics, name="project-analytics"),
-    path("projects/<slug:slug>/import/", versions.project_import, name="project-import"),
+    path("projects/<slug:slug>/import/", imports.project_import, name="project-import"),
     path(
         "projects/<slug:slug>/imports/<int:job_id>/",
         imports.import_job_detail,

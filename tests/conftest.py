@@ -56,6 +56,7 @@ def private_var_folders(settings, tmp_path_factory):
     settings.WORKSPACES_DIR.mkdir()
     settings.REPOS_DIR.mkdir()
     settings.DEMO_REPOSITORY_DIR = base / "demo-repo"
+    settings.IMPORT_STASH_DIR = base / "import-stash"
 
 
 @pytest.fixture(autouse=True)

@@ -53,9 +53,12 @@ def _payload(path: Path) -> tuple[str, bytes]:
         raise CliError(f"Cannot read {path}: {exc.strerror}") from None
 
 
-def _upload(api: Api, slug: str, *, name: str, data: bytes, fmt: str, progress: bool) -> Any:
-    """The import's outcome. A file the server imports on a worker (it answers 202 with
-    the job) is waited for, its progress polled."""
+def _upload(
+    api: Api, slug: str, *, name: str, data: bytes, fmt: str, mode: str, progress: bool
+) -> tuple[int, Any]:
+    """The server's status (201 imported, 409 waiting for a choice) and its answer. A
+    file the server imports on a worker (it answers 202 with the job) is waited for, its
+    progress polled, and answers as an import made at once."""
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 
@@ -69,11 +72,11 @@ def _upload(api: Api, slug: str, *, name: str, data: bytes, fmt: str, progress: 
         disable=not progress,
     )
     with bar:
-        answer = _send(api, slug, bar, name=name, data=data, fmt=fmt)
-        if "status" not in answer:  # imported while the request waited
-            return answer
+        code, answer = _send(api, slug, bar, name=name, data=data, fmt=fmt, mode=mode)
+        if code != 202:  # imported (or previewed) while the request waited
+            return code, answer
         bar.update(bar.task_ids[0], visible=False)
-        return _wait_for_job(api, slug, answer, bar)
+        return 201, _wait_for_job(api, slug, answer, bar)
 
 
 def _wait_for_job(api: Api, slug: str, job: dict[str, Any], bar: Any) -> Any:
@@ -97,7 +100,9 @@ def _wait_for_job(api: Api, slug: str, job: dict[str, Any], bar: Any) -> Any:
     return job["result"]
 
 
-def _send(api: Api, slug: str, bar: Any, *, name: str, data: bytes, fmt: str) -> Any:
+def _send(
+    api: Api, slug: str, bar: Any, *, name: str, data: bytes, fmt: str, mode: str
+) -> tuple[int, Any]:
     sending = bar.add_task(f"uploading {name}", total=len(data))
 
     def advance(size: int) -> None:
@@ -106,14 +111,55 @@ def _send(api: Api, slug: str, bar: Any, *, name: str, data: bytes, fmt: str) ->
             bar.update(sending, description="applying the plan")
 
     upload = _Upload(data, advance)
-    return api.json(
+    answer = api.request(
         "POST",
         f"projects/{slug}/imports/",
         files={"file": (name, upload)},
-        data={"format": fmt},
+        data={"format": fmt, "mode": mode},
         timeout_s=IMPORT_TIMEOUT_S,
         not_found=f"No project {slug!r} that you are a member of; pass --create to create it.",
+        accept=(409,),
     )
+    return answer.status_code, api.decoded(answer)
+
+
+# Exit code of `import --json` when the file waits for --replace or --merge.
+CHOICE_NEEDED = 4
+PREVIEW_LINES = 20
+
+
+def _show_preview(preview: dict[str, Any]) -> None:
+    counts = preview["counts"]
+    note(
+        f"The plan came from {', '.join(preview['plan_sources']) or 'elsewhere'}; this file is "
+        f"{preview['file_source']}. Importing it would add {counts['added']}, change "
+        f"{counts['changed']} and (replacing the plan) remove {counts['removed']} tasks."
+    )
+    tasks = preview["tasks"]
+    for label, rows in (("+", tasks["added"]), ("~", tasks["changed"]), ("-", tasks["removed"])):
+        for row in rows[:PREVIEW_LINES]:
+            fields = f" ({', '.join(row['changed_fields'])})" if "changed_fields" in row else ""
+            note(f"  {label} {row['key']}  {row['name']}{fields}")
+        if len(rows) > PREVIEW_LINES:
+            note(f"  {label} …and {len(rows) - PREVIEW_LINES} more")
+    if tasks["pages"] > 1:
+        note(f"  (page 1 of {tasks['pages']}; the API's `page` shows the others)")
+
+
+def _choose(preview: dict[str, Any]) -> str:
+    _show_preview(preview)
+    try:
+        choice: str = click.prompt(
+            "Replace the plan with this file, merge it in, or cancel?",
+            type=click.Choice(["replace", "merge", "cancel"]),
+            default="cancel",
+            err=True,
+        )
+    except click.Abort:  # no answer: stdin closed, as in a script
+        raise UsageError("Nothing imported: pass --replace or --merge to choose.") from None
+    if choice == "cancel":
+        raise CliError("Nothing imported.")
+    return choice
 
 
 @click.command("import")
@@ -128,14 +174,37 @@ def _send(api: Api, slug: str, bar: Any, *, name: str, data: bytes, fmt: str) ->
 )
 @click.option("--create", is_flag=True, help="Create the project first when it does not exist.")
 @click.option("--name", default="", help="The created project's name (default: its slug).")
+@click.option(
+    "--replace",
+    "mode",
+    flag_value="replace",
+    help="The plan becomes this file, when it came from another source.",
+)
+@click.option(
+    "--merge",
+    "mode",
+    flag_value="merge",
+    help="Add and update this file's tasks, keeping the rest, when the plan came from "
+    "another source.",
+)
 @json_option
 @reported
 def import_plan(
-    path: Path, project: str | None, fmt: str, create: bool, name: str, json_output: bool
+    path: Path,
+    project: str | None,
+    fmt: str,
+    create: bool,
+    name: str,
+    mode: str | None,
+    json_output: bool,
 ) -> None:
     """Import a plan into a project: all or nothing, and re-importing changes nothing.
 
-    PATH is a Task Master tasks.json, a GSD .planning/ folder or zip, a PLAN.md or a PRD."""
+    PATH is a Task Master tasks.json, a GSD .planning/ folder or zip, a PLAN.md or a PRD.
+    Re-importing the plan's own source applies at once, matching tasks by their place in
+    the source. A file from elsewhere into a non-empty plan is previewed first: choose
+    to replace the plan or merge, or pass --replace or --merge (--json prints the
+    preview and exits with 4)."""
     slug = project_slug(project)
     api = person_api()
     filename, data = _payload(path)
@@ -145,7 +214,17 @@ def import_plan(
         created = True
     progress = not json_output and sys.stderr.isatty()
     try:
-        outcome = _upload(api, slug, name=filename, data=data, fmt=fmt, progress=progress)
+        code, outcome = _upload(
+            api, slug, name=filename, data=data, fmt=fmt, mode=mode or "ask", progress=progress
+        )
+        if code == 409:
+            if json_output:
+                print_json(outcome)
+                sys.exit(CHOICE_NEEDED)
+            chosen = _choose(outcome["preview"])
+            code, outcome = _upload(
+                api, slug, name=filename, data=data, fmt=fmt, mode=chosen, progress=progress
+            )
     except CliError as exc:
         # The project was made for this import only, so an import the server refused
         # leaves nothing. Without an answer the import may still be running: it stays.

@@ -361,9 +361,11 @@ def _import_error(detail: object, code: int, *, file: str | None = None) -> Resp
 
 @project_scoped_schema
 class PlanImportView(ProjectScopedAPIView):
-    """Import a plan file into the project: all or nothing, idempotent by key. A large
-    file (or `?async=1`) is imported by a worker: 202 with the job, whose `url` says how
-    far it got."""
+    """Import a plan file into the project: all or nothing, matched by source identity.
+
+    A file from a source the plan did not come from is previewed (409) until `mode`
+    says whether it replaces the plan or is merged into it. A large file (or `?async=1`)
+    is imported by a worker: 202 with the job, whose `url` says how far it got."""
 
     parser_classes = [MultiPartParser, FormParser]
 
@@ -381,6 +383,7 @@ class PlanImportView(ProjectScopedAPIView):
             201: s.PlanImportResultSerializer,
             202: s.ImportJobSerializer,
             400: s.ImportErrorSerializer,
+            409: s.PlanImportChoiceSerializer,
             413: s.ImportErrorSerializer,
         },
     )
@@ -411,6 +414,7 @@ class PlanImportView(ProjectScopedAPIView):
                 file_name=upload.name,
                 data=upload.read(),
                 fmt=serializer.validated_data["format"],
+                mode=serializer.validated_data["mode"],
                 actor=request_user(request),
             )
             answer = s.ImportJobSerializer(job, context={"request": request}).data
@@ -423,6 +427,7 @@ class PlanImportView(ProjectScopedAPIView):
                 source=ImportSource.from_bytes(upload.name, upload.read()),
                 fmt=serializer.validated_data["format"],
                 actor=request_user(request),
+                mode=serializer.validated_data["mode"],
             )
         except PlanImportError as exc:
             origin = exc.origin
@@ -434,16 +439,18 @@ class PlanImportView(ProjectScopedAPIView):
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        return Response(
-            {
-                "summary": outcome.result.summary(),
-                "version": outcome.version.number if outcome.version else None,
-                "created": dict(outcome.result.created),
-                "updated": dict(outcome.result.updated),
-                "warnings": outcome.warnings,
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        if outcome.preview is not None:
+            return Response(
+                {
+                    "detail": "The plan came from another source: nothing was imported. "
+                    "Send the file again with mode=replace or mode=merge.",
+                    "preview": outcome.preview.as_dict(page=serializer.validated_data["page"]),
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        answer = outcome.as_dict()
+        del answer["preview"]
+        return Response(answer, status=status.HTTP_201_CREATED)
 
 
 @project_scoped_schema
@@ -521,7 +528,11 @@ class VersionRestoreView(ProjectScopedAPIView):
         version = selectors.version_get(project=self.project, number=number)
         result, new_version = version_restore(version=version, actor=request_user(request))
         return Response(
-            {"summary": result.summary(), "version": s.DevPlanVersionSerializer(new_version).data},
+            {
+                "summary": result.summary(),
+                "version": s.DevPlanVersionSerializer(new_version).data,
+                "reset": result.reset,
+            },
             status=status.HTTP_201_CREATED,
         )
 

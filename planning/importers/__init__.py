@@ -16,6 +16,7 @@ from django.conf import settings
 
 from planning.importers.document import Origin, PlanDocument, PlanImportError
 from planning.importers.gsd import looks_like_plan, parse_planning_folder
+from planning.importers.identity import assign_identities
 from planning.importers.markdown import parse_markdown
 from planning.importers.taskmaster import parse_tasks_json
 from planning.importers.text import decode
@@ -104,15 +105,22 @@ def detect_format(source: ImportSource) -> str:
 
 
 def parse_source(source: ImportSource, fmt: str = "auto") -> PlanDocument:
-    """The plan in `source`. Raises PlanImportError for unreadable or inconsistent input."""
+    """The plan in `source`, each row with its source identity. Raises PlanImportError
+    for unreadable or inconsistent input."""
+    fmt = _resolve_format(source, fmt)
+    document = _parse(source, fmt)
+    # Identities are taken from the clean names, as the rows will be stored.
+    clean_document_titles(document)
+    assign_identities(document, fmt=fmt, source=source.name)
+    return document
+
+
+def _resolve_format(source: ImportSource, fmt: str) -> str:
     if fmt not in FORMATS:
         raise PlanImportError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if not source.files:
         raise PlanImportError("no readable files (.md or .json) found", origin=Origin(source.name))
-    fmt = detect_format(source) if fmt == "auto" else fmt
-    document = _parse(source, fmt)
-    clean_document_titles(document)
-    return document
+    return detect_format(source) if fmt == "auto" else fmt
 
 
 def _parse(source: ImportSource, fmt: str) -> PlanDocument:

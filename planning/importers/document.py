@@ -6,9 +6,11 @@ versioning, diffing and exporting all speak one shape.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from core.shapes import JsonShape
@@ -66,6 +68,8 @@ class FeatureSpec:
     # The state a new feature starts in when the source says (a roadmap's `[x]` phase
     # without plans); never part of a snapshot.
     status: str | None = field(default=None, compare=False)
+    # Where the source had it (see planning/importers/identity.py); "" for rows made here.
+    identity: str = ""
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
@@ -85,6 +89,8 @@ class SubFeatureSpec:
     requirements: list[str] = field(default_factory=list)
     # As FeatureSpec.status, for a plan a roadmap lists as done without its file.
     status: str | None = field(default=None, compare=False)
+    # Where the source had it (see planning/importers/identity.py); "" for rows made here.
+    identity: str = ""
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
@@ -112,22 +118,61 @@ class TaskSpec:
     parent: str | None = None
     # Execution state an importer may learn (e.g. a GSD SUMMARY.md); never part of a snapshot.
     status: str | None = field(default=None, compare=False)
+    # Where the source had it (see planning/importers/identity.py); "" for rows made here.
+    identity: str = ""
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
 Spec = RequirementSpec | FeatureSpec | SubFeatureSpec | TaskSpec
 
-EXECUTION_ONLY = {"status", "origin"}
+# Not the plan's meaning: execution state, and where an importer found a row (a version
+# keeps identities beside its snapshot, in DevPlanVersion.source_identities).
+EXECUTION_ONLY = {"status", "origin", "identity"}
+# The fields that say what a task is: when any of them changes, work done on it no longer
+# counts (see version_restore). Place, order, size and estimates do not change its meaning.
+MEANING_FIELDS = ("name", "description", "files", "verify", "done_criteria", "type", "extra")
+CONTENT_HASH = "content_hash"
+
+
+def content_hash(task: dict[str, Any]) -> str:
+    """A short, stable hash of a task's meaning, from its snapshot or column values."""
+    meaning = json.dumps(
+        [task.get(name) for name in MEANING_FIELDS], sort_keys=True, ensure_ascii=False
+    )
+    return hashlib.blake2b(meaning.encode(), digest_size=12).hexdigest()
+
+
+_SNAPSHOT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _snapshot_fields(cls: type) -> tuple[str, ...]:
+    if cls not in _SNAPSHOT_FIELDS:
+        _SNAPSHOT_FIELDS[cls] = tuple(f.name for f in fields(cls) if f.name not in EXECUTION_ONLY)
+    return _SNAPSHOT_FIELDS[cls]
 
 
 def _as_dict(spec: Any) -> dict[str, Any]:
-    data = asdict(spec)
-    for name in EXECUTION_ONLY:
-        data.pop(name, None)
+    # What dataclasses.asdict gives, without its deep copy of every value (a third of a
+    # big version's time): the snapshot copies its lists and objects one level down, and
+    # nothing writes into their insides.
+    data = {}
+    for name in _snapshot_fields(type(spec)):
+        value = getattr(spec, name)
+        if isinstance(value, list):
+            value = list(value)
+        elif isinstance(value, dict):
+            value = dict(value)
+        data[name] = value
     # Only subtasks carry a parent, so the snapshots of plans without any stay as they were.
     if data.get("parent", "") is None:
         del data["parent"]
     return data
+
+
+def _task_row(task: TaskSpec) -> dict[str, Any]:
+    row = _as_dict(task) | {"depends_on": sorted(task.depends_on)}
+    row[CONTENT_HASH] = content_hash(row)
+    return row
 
 
 def _specs(
@@ -165,7 +210,8 @@ class PlanDocument:
     warnings: list[str] = field(default_factory=list)
 
     def to_snapshot(self) -> dict[str, Any]:
-        """Canonical JSON: lists sorted by key so equal plans give equal snapshots."""
+        """Canonical JSON: lists sorted by key so equal plans give equal snapshots. Each
+        task carries the hash of its meaning (`content_hash`)."""
         return {
             "format": SNAPSHOT_FORMAT,
             "requirements": sorted(
@@ -182,10 +228,32 @@ class PlanDocument:
                 key=lambda s: s["key"],
             ),
             "tasks": sorted(
-                (_as_dict(t) | {"depends_on": sorted(t.depends_on)} for t in self.tasks),
+                (_task_row(t) for t in self.tasks),
                 key=lambda t: t["key"],
             ),
         }
+
+    def source_identities(self) -> dict[str, dict[str, str]]:
+        """{kind: {key: identity}} of the rows an import found somewhere."""
+        return {
+            kind: {spec.key: spec.identity for spec in specs if spec.identity}
+            for kind, specs in (
+                ("features", self.features),
+                ("sub_features", self.sub_features),
+                ("tasks", self.tasks),
+            )
+        }
+
+    def give_identities(self, identities: dict[str, dict[str, str]]) -> None:
+        """Set the identities `source_identities()` returned, by key."""
+        for kind, specs in (
+            ("features", self.features),
+            ("sub_features", self.sub_features),
+            ("tasks", self.tasks),
+        ):
+            known = identities.get(kind, {})
+            for spec in specs:
+                spec.identity = known.get(spec.key, spec.identity)
 
     @classmethod
     def from_snapshot(cls, snapshot: dict[str, Any], *, source: str = "") -> PlanDocument:

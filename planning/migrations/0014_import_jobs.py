@@ -23,6 +23,7 @@ class Migration(migrations.Migration):
                 ),
                 ("file_name", models.CharField(max_length=255)),
                 ("format", models.CharField(default="auto", max_length=20)),
+                ("mode", models.CharField(default="ask", max_length=10)),
                 ("data", models.BinaryField(default=b"")),
                 ("size", models.PositiveBigIntegerField(default=0)),
                 (

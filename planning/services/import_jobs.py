@@ -28,7 +28,7 @@ from core.queue import enqueue_on_commit
 from planning.importers import ImportSource
 from planning.importers.document import PlanImportError
 from planning.models import ImportJob, Project
-from planning.services.imports import ImportOutcome, plan_import
+from planning.services.imports import ImportMode, ImportOutcome, ImportPreview, plan_import
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +52,24 @@ def import_wanted_in_background(*, size: int, asked: bool = False) -> bool:
 
 @transaction.atomic
 def import_job_create(
-    *, project: Project, file_name: str, data: bytes, fmt: str = "auto", actor: User | None = None
+    *,
+    project: Project,
+    file_name: str,
+    data: bytes,
+    fmt: str = "auto",
+    mode: str = ImportMode.ASK,
+    actor: User | None = None,
 ) -> ImportJob:
-    """Store an upload and queue its import; a worker takes it once this commits."""
+    """Store an upload and queue its import; a worker takes it once this commits. `mode`
+    is the import service's: with "ask", a file from another source than the plan fails
+    the job with what it would change, and nothing is written."""
     now = timezone.now()
     job = ImportJob(
         project=project,
         created_by=actor,
         file_name=file_name[:255],
         format=fmt,
+        mode=ImportMode(mode).value,
         data=data,
         size=len(data),
         lease_expires_at=now + timedelta(seconds=settings.QUEUED_RESEND_S),
@@ -89,6 +98,8 @@ def import_job_execute(*, job_id: int) -> ImportJob | None:
             if not locked.exists():
                 return None
             outcome = _import(job, source)
+            if outcome.preview is not None:
+                raise PlanImportError(_choice_needed(job, outcome.preview))
             _finish(job, result=_result(outcome))
     except PlanImportError as exc:
         origin = exc.origin
@@ -106,10 +117,27 @@ def import_job_execute(*, job_id: int) -> ImportJob | None:
 
 def _import(job: ImportJob, source: ImportSource) -> ImportOutcome:
     """The one call of the import service."""
-    return plan_import(project=job.project, source=source, fmt=job.format, actor=job.created_by)
+    return plan_import(
+        project=job.project,
+        source=source,
+        fmt=job.format,
+        actor=job.created_by,
+        mode=ImportMode(job.mode),
+    )
+
+
+def _choice_needed(job: ImportJob, preview: ImportPreview) -> str:
+    counts = preview.counts()
+    return (
+        f"{job.file_name} comes from another source than the plan: it would add "
+        f"{counts['added']}, change {counts['changed']} and (replacing the plan) remove "
+        f"{counts['removed']} tasks. Nothing was imported; import it again choosing "
+        "replace or merge (mode=replace|merge, or crewboard import --replace|--merge)."
+    )
 
 
 def _result(outcome: ImportOutcome) -> dict[str, object]:
+    assert outcome.result is not None  # a preview fails the job instead
     return {
         "summary": outcome.result.summary(),
         "version": outcome.version.number if outcome.version else None,

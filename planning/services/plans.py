@@ -60,6 +60,8 @@ class ApplyResult:
     created: Counter[str] = field(default_factory=Counter)
     updated: Counter[str] = field(default_factory=Counter)
     removed: Counter[str] = field(default_factory=Counter)
+    # Keys of the tasks a restore sent back to pending, their meaning having changed.
+    reset: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -159,7 +161,9 @@ def _sync_links(
 
 
 @transaction.atomic
-def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False) -> ApplyResult:
+def plan_apply(
+    *, project: Project, document: PlanDocument, prune: bool = False, validated: bool = False
+) -> ApplyResult:
     """Make the project's plan match `document`, matching rows by key.
 
     Rows the document does not mention are kept, unless `prune` (a restore) removes them.
@@ -167,9 +171,10 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
     carries one. The dependencies of the document's tasks and plans become exactly those
     it lists, so its own acyclicity check covers the result. Feature, sub-feature and
     project statuses are then rolled up from the tasks. Raises PlanImportError (and
-    writes nothing) for an invalid document.
+    writes nothing) for an invalid document; `validated` says the caller has checked it.
     """
-    document.validate()
+    if not validated:
+        document.validate()
     Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
     result = ApplyResult()
     # Deleted last, children first: a task moved out of a feature that goes away must be
@@ -182,9 +187,9 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         existing={f.key: f for f in project.features.all()},
         specs=document.features,
         key_of=lambda s: s.key,
-        columns=FEATURE_COLUMNS,
+        columns=(*FEATURE_COLUMNS, "source_identity"),
         build=lambda s, v: Feature(project=project, key=s.key, **v, **_initial_status(s)),
-        values_of=lambda s: {c: getattr(s, c) for c in FEATURE_COLUMNS},
+        values_of=lambda s: {c: getattr(s, c) for c in FEATURE_COLUMNS} | _identity(s),
         result=result,
         prune=stale_rows,
     )
@@ -207,7 +212,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
     def sub_values(spec: Any) -> dict[str, Any]:
         values = {c: getattr(spec, c) for c in SUB_FEATURE_COLUMNS}
         values["feature_id"] = features[spec.feature].pk
-        return values
+        return values | _identity(spec)
 
     _sync(
         model=SubFeature,
@@ -215,7 +220,7 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         existing={s.key: s for s in project.sub_features.all()},
         specs=document.sub_features,
         key_of=lambda s: s.key,
-        columns=(*SUB_FEATURE_COLUMNS, "feature_id"),
+        columns=(*SUB_FEATURE_COLUMNS, "feature_id", "source_identity"),
         build=lambda s, v: SubFeature(project=project, key=s.key, **v, **_initial_status(s)),
         values_of=sub_values,
         result=result,
@@ -233,29 +238,52 @@ def plan_apply(*, project: Project, document: PlanDocument, prune: bool = False)
         if sub is not None:
             values["wave"] = sub.wave
         values["sort_key"] = natural_sort_key(spec.key)
-        return values
+        return values | _identity(spec)
+
+    existing_tasks = {t.key: t for t in project.tasks.all()}
+    task_ids = {key: task.pk for key, task in existing_tasks.items()}
 
     def build_task(spec: Any, values: dict[str, Any]) -> Task:
         task = Task(project=project, key=spec.key, **values)
+        task.parent_id = task_ids[spec.parent] if spec.parent else None
         if spec.status:
             task.status = spec.status
             if spec.status == Task.Status.DONE:
                 task.completed_at = timezone.now()
         return task
 
-    existing_tasks = {t.key: t for t in project.tasks.all()}
-    _sync(
-        model=Task,
-        kind="tasks",
-        existing=existing_tasks,
-        specs=document.tasks,
-        key_of=lambda s: s.key,
-        columns=(*TASK_COLUMNS, "sub_feature_id", "feature_id", "sort_key"),
-        build=build_task,
-        values_of=task_values,
-        result=result,
-        prune=stale_rows,
-    )
+    # New rows are made with their parent: subtasks of new tasks after those tasks, so
+    # no second pass over thousands of rows has to set it.
+    later = [t for t in document.tasks if t.parent and t.parent not in existing_tasks]
+    first = [t for t in document.tasks if not (t.parent and t.parent not in existing_tasks)]
+    for specs in (first, later):
+        if not specs:
+            continue
+        if specs is later:
+            task_ids = dict(project.tasks.values_list("key", "id"))
+        _sync(
+            model=Task,
+            kind="tasks",
+            existing=existing_tasks,
+            specs=specs,
+            key_of=lambda s: s.key,
+            columns=(
+                *TASK_COLUMNS,
+                "sub_feature_id",
+                "feature_id",
+                "sort_key",
+                "source_identity",
+            ),
+            build=build_task,
+            values_of=task_values,
+            result=result,
+            prune=None,
+        )
+    if stale_rows is not None:
+        wanted = {t.key for t in document.tasks}
+        stale = [task.pk for key, task in existing_tasks.items() if key not in wanted]
+        if stale:
+            stale_rows.append((Task, stale, "tasks"))
     _apply_statuses(project, document, existing_tasks)
     tasks = dict(project.tasks.values_list("key", "id"))
     _apply_parents(document, tasks, existing_tasks, result)
@@ -323,23 +351,26 @@ def _initial_status(spec: Any) -> dict[str, str]:
     return {"status": spec.status} if spec.status else {}
 
 
+def _identity(spec: Any) -> dict[str, str]:
+    # A document without identities (an older version's snapshot, a chat edit) keeps the
+    # rows' own, so a later re-import still finds them.
+    return {"source_identity": spec.identity} if spec.identity else {}
+
+
 def _apply_parents(
     document: PlanDocument, ids: dict[str, int], existing: dict[str, Task], result: ApplyResult
 ) -> None:
-    """Point every task of the document at its parent (or at none)."""
-    current = dict(
-        Task.objects.filter(pk__in=[ids[t.key] for t in document.tasks]).values_list(
-            "pk", "parent_id"
-        )
-    )
+    """Point every existing task of the document at its parent (or at none); new ones
+    were made with theirs."""
     changed = []
     for spec in document.tasks:
-        pk = ids[spec.key]
+        task = existing.get(spec.key)
+        if task is None:
+            continue
         parent_id = ids[spec.parent] if spec.parent else None
-        if current[pk] != parent_id:
-            changed.append(Task(pk=pk, parent_id=parent_id))
-            if spec.key in existing:
-                result.updated["tasks"] += 1
+        if task.parent_id != parent_id:
+            changed.append(Task(pk=task.pk, parent_id=parent_id))
+            result.updated["tasks"] += 1
     Task.objects.bulk_update(changed, ["parent_id"], batch_size=BATCH)
 
 
@@ -358,10 +389,28 @@ def _apply_statuses(project: Project, document: PlanDocument, existing: dict[str
 
 
 def plan_apply_or_explain(
-    *, project: Project, document: PlanDocument, prune: bool = False
+    *, project: Project, document: PlanDocument, prune: bool = False, validated: bool = False
 ) -> ApplyResult:
     """plan_apply, with database constraint failures reported as PlanImportError."""
     try:
-        return plan_apply(project=project, document=document, prune=prune)
+        return plan_apply(project=project, document=document, prune=prune, validated=validated)
     except IntegrityError as exc:
         raise PlanImportError(f"the plan breaks a database rule: {exc}") from exc
+
+
+def task_reset_to_pending(*, project: Project, keys: Sequence[str]) -> list[str]:
+    """Send the project's tasks `keys` back to pending, unassigned and not started (a
+    restore whose version holds another task under their key). Returns the keys reset,
+    in order."""
+    tasks = Task.objects.filter(project=project, key__in=keys).exclude(status=Task.Status.PENDING)
+    reset = sorted(tasks.values_list("key", flat=True), key=natural_sort_key)
+    tasks.update(
+        status=Task.Status.PENDING,
+        started_at=None,
+        completed_at=None,
+        assigned_agent=None,
+        updated_at=timezone.now(),
+    )
+    if reset:
+        plan_status_rollup(project_id=project.pk)
+    return reset

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 
+from core.text import noun
 from planning import selectors
 from planning.exporters.markdown import render_markdown
-from planning.importers.document import PlanDocument
-from planning.models import DevPlan, DevPlanVersion, Project
-from planning.services.plans import ApplyResult, plan_apply
+from planning.importers.document import CONTENT_HASH, MEANING_FIELDS, PlanDocument, content_hash
+from planning.models import DevPlan, DevPlanVersion, Project, Task
+from planning.services.plans import ApplyResult, plan_apply, task_reset_to_pending
 
 DEFAULT_PLAN_NAME = DevPlan.DEFAULT_NAME
 
@@ -66,6 +67,7 @@ def version_create(
         plan=plan,
         number=number,
         snapshot=snapshot,
+        source_identities=document.source_identities(),
         markdown=render_markdown(document, title=f"{project.name} — v{number}"),
         change_summary=summary,
         created_by=actor if actor is not None and actor.is_authenticated else None,
@@ -78,16 +80,61 @@ def version_restore(
 ) -> tuple[ApplyResult, DevPlanVersion | None]:
     """Make the working plan equal to `version`, and record that as a new version.
 
-    Execution state (status, timestamps, assignments) of tasks that survive is kept.
+    A task that stays keeps its execution state (status, timestamps, assignments) only
+    when it is the same task: same source identity and same meaning (content hash, or
+    for an older snapshot without one, the same fields). Any other goes back to pending,
+    and `result.reset` lists their keys.
     """
     project = version.plan.project
     document = PlanDocument.from_snapshot(version.snapshot)
+    document.give_identities(version.shaped_source_identities())
+    Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
+    reset = _tasks_changed_in_meaning(project, document, version.snapshot)
     result = plan_apply(project=project, document=document, prune=True)
+    result.reset = task_reset_to_pending(project=project, keys=reset)
     new_version = version_create(
         project=project,
-        summary=f"Restored version {version.number}",
+        summary=f"Restored version {version.number}"
+        + (
+            f"; {len(result.reset)} changed {noun('tasks', len(result.reset))} reset to pending"
+            if result.reset
+            else ""
+        ),
         actor=actor,
         only_if_changed=False,
         plan_name=version.plan.name,
     )
     return result, new_version
+
+
+def _tasks_changed_in_meaning(
+    project: Project, document: PlanDocument, snapshot: dict[str, Any]
+) -> list[str]:
+    """Keys of the working plan's started tasks whose restored form is another task.
+
+    A snapshot from before hashes were stored is hashed from its fields, read as any
+    snapshot is (missing fields take their defaults): it differs only where the content
+    does."""
+    current = {
+        key: (identity, content_hash(dict(zip(MEANING_FIELDS, values, strict=True))))
+        for key, identity, *values in Task.objects.filter(project=project)
+        .exclude(status=Task.Status.PENDING)
+        .values_list("key", "source_identity", *MEANING_FIELDS)
+    }
+    stored = {
+        row.get("key"): row.get(CONTENT_HASH)
+        for row in snapshot.get("tasks", [])
+        if isinstance(row, dict)
+    }
+    changed = []
+    for task in document.tasks:
+        if task.key not in current:
+            continue
+        identity, current_hash = current[task.key]
+        restored_hash = stored.get(task.key) or content_hash(
+            {name: getattr(task, name) for name in MEANING_FIELDS}
+        )
+        same_source = not task.identity or not identity or task.identity == identity
+        if not same_source or restored_hash != current_hash:
+            changed.append(task.key)
+    return changed

@@ -1,21 +1,140 @@
-"""A plan import a worker carries out: its progress on the project page, polled until
-the import has ended, and its own page for browsers without htmx."""
+"""Importing a plan file from the project page: straight away, after a preview of a file
+from another source and the choice to replace the plan or merge, or, for a large file,
+by a worker whose progress the page polls until the import has ended."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from core.htmx import AuthenticatedHtmxRequest
+from core.htmx import AuthenticatedHtmxRequest, redirect_or_client_redirect
 from planning import selectors
+from planning.forms import PlanImportChoiceForm, PlanImportForm
+from planning.importers import ImportSource
+from planning.importers.document import PlanImportError
 from planning.models import ImportJob, Project
-from planning.services.import_jobs import import_job_create
+from planning.services.import_jobs import import_job_create, import_wanted_in_background
+from planning.services.import_stash import (
+    import_stash_drop,
+    import_stash_load,
+    import_stash_save,
+)
+from planning.services.imports import ImportMode, ImportOutcome, ImportPreview, plan_import
+from planning.views.project_page import project_detail_context
 
-PAGE = "planning/import_job.html"
-FRAGMENT = f"{PAGE}#import-job"
+PREVIEW_PAGE = 50
+WARNINGS_SHOWN = 10
+JOB_PAGE = "planning/import_job.html"
+JOB_FRAGMENT = f"{JOB_PAGE}#import-job"
+
+
+@login_required
+@require_POST
+def project_import(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
+    """Import an uploaded plan file into the project, then go back to its page.
+
+    A file over IMPORT_ASYNC_BYTES is imported by a worker: the answer is its progress.
+    A file from a source the plan did not come from is kept on the server and the form
+    shows its preview, with buttons to replace the plan or merge (posting `stash` and
+    `mode`; no `mode` shows another page). A file that cannot be imported writes nothing
+    and answers 400 with the form (`#plan-import-form` for htmx) showing the importer's
+    "file:line: message".
+    """
+    project, membership = selectors.project_for_user(user=request.user, slug=slug, write=True)
+    choice = PlanImportChoiceForm(request.POST) if "stash" in request.POST else None
+    form = PlanImportForm(None if choice else request.POST, request.FILES or None)
+    preview: ImportPreview | None = None
+    token, fmt, page, data, import_error = "", "auto", 1, b"", ""
+    try:
+        if choice is not None:
+            if not choice.is_valid():
+                raise PlanImportError("the choice was not understood: choose the file again")
+            token, fmt = choice.cleaned_data["stash"], choice.cleaned_data["format"]
+            source = import_stash_load(project=project, token=token)
+            mode = choice.cleaned_data["mode"] or ImportMode.ASK
+            page = choice.cleaned_data["page"] or 1
+        elif form.is_valid():
+            upload = form.cleaned_data["file"]
+            if import_wanted_in_background(size=upload.size or 0):
+                return import_job_started(request, project, upload, form.cleaned_data["format"])
+            data = upload.read()
+            source = ImportSource.from_bytes(upload.name, data)
+            fmt, mode = form.cleaned_data["format"], ImportMode.ASK
+        else:
+            source = None
+        if source is not None:
+            outcome = plan_import(
+                project=project, source=source, fmt=fmt, actor=request.user, mode=mode
+            )
+            if outcome.preview is None:
+                if token:
+                    import_stash_drop(project=project, token=token)
+                _report_import(request, source.name, outcome)
+                url = reverse("planning:project-detail", args=[project.slug])
+                return redirect_or_client_redirect(request, url)
+            preview = outcome.preview
+            if not token:
+                token = import_stash_save(project=project, name=source.name, data=data)
+    except PlanImportError as exc:
+        if form.is_bound:
+            form.add_error("file", str(exc))
+        else:
+            import_error = str(exc)
+    preview_page = preview.page(page, PREVIEW_PAGE) if preview else None
+    context = {
+        "import_error": import_error,
+        "project": project,
+        "import_form": form,
+        "import_preview": preview,
+        "preview_page": preview_page,
+        "preview_sections": [
+            ("Added", preview_page["added"]),
+            ("Changed", preview_page["changed"]),
+            ("Not in the file", preview_page["removed"]),
+        ]
+        if preview_page
+        else [],
+        "import_stash": token,
+        "import_format": fmt if preview else "",
+    }
+    code = 200 if preview else 400
+    if request.htmx:
+        return render(
+            request, "planning/project_detail.html#plan-import-form", context, status=code
+        )
+    context = project_detail_context(
+        project,
+        membership,
+        import_form=form,
+        import_error=import_error,
+        import_preview=preview,
+        preview_page=preview_page,
+        preview_sections=context["preview_sections"],
+        import_stash=token,
+        import_format=context["import_format"],
+    )
+    return render(request, "planning/project_detail.html", context, status=code)
+
+
+def _report_import(request: HttpRequest, name: str, outcome: ImportOutcome) -> None:
+    assert outcome.result is not None  # applied: a preview is shown, not reported
+    if outcome.version is not None:
+        messages.success(
+            request,
+            f"Imported {name}: {outcome.result.summary()}; version {outcome.version.number}",
+        )
+    elif outcome.result.changed:
+        messages.success(request, f"Imported {name}: {outcome.result.summary()}; no new version")
+    else:
+        messages.info(request, f"Imported {name}: no changes")
+    for warning in outcome.warnings[:WARNINGS_SHOWN]:
+        messages.warning(request, warning)
+    if len(outcome.warnings) > WARNINGS_SHOWN:
+        messages.warning(request, f"…and {len(outcome.warnings) - WARNINGS_SHOWN} more warnings.")
 
 
 def import_job_started(
@@ -31,7 +150,7 @@ def import_job_started(
         actor=request.user,
     )
     if request.htmx:
-        return render(request, FRAGMENT, {"project": project, "job": job})
+        return render(request, JOB_FRAGMENT, {"project": project, "job": job})
     messages.info(request, f"Importing {job.file_name} in the background.")
     return redirect("planning:import-job", project.slug, job.pk)
 
@@ -46,8 +165,8 @@ def import_job_detail(request: AuthenticatedHtmxRequest, slug: str, job_id: int)
     job = selectors.import_job_get(project=project, job_id=job_id)
     context = {"project": project, "job": job}
     if request.htmx and not request.htmx.boosted:
-        response = render(request, FRAGMENT, context)
+        response = render(request, JOB_FRAGMENT, context)
         if job.status == ImportJob.Status.SUCCEEDED:
             trigger_client_event(response, "plan-changed")
         return response
-    return render(request, PAGE, context)
+    return render(request, JOB_PAGE, context)

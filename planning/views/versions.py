@@ -1,5 +1,5 @@
-"""Importing a plan file, exporting the plan, and the plan's versions: the list with the
-form that saves one, one version, restoring one, and two versions side by side."""
+"""Exporting the plan, and the plan's versions: the list with the form that saves one,
+one version, restoring one, and two versions side by side."""
 
 import difflib
 import json
@@ -11,25 +11,21 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from core.htmx import AuthenticatedHtmxRequest, redirect_or_client_redirect
 from planning import selectors
 from planning.diff import FieldChange, PlanDiff, diff_snapshots
 from planning.exporters import EXPORT_FORMATS, export_plan
-from planning.forms import PlanImportForm, VersionCreateForm
-from planning.importers import ImportSource
-from planning.importers.document import PlanDocument, PlanImportError
+from planning.forms import VersionCreateForm
+from planning.importers.document import PlanDocument
 from planning.models import DevPlan, DevPlanVersion, Project
-from planning.services.import_jobs import import_wanted_in_background
-from planning.services.imports import ImportOutcome, plan_import
 from planning.services.versions import version_create, version_restore
-from planning.views.imports import import_job_started
-from planning.views.project_page import EXPORT_CHOICES, project_detail_context
+from planning.views.project_page import EXPORT_CHOICES
 
 VERSIONS_PER_PAGE = 25
 WARNINGS_SHOWN = 10
@@ -41,59 +37,6 @@ DIFF_KINDS = [
     ("tasks", "Tasks"),
     ("requirements", "Requirements"),
 ]
-
-
-@login_required
-@require_POST
-def project_import(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
-    """Import an uploaded plan file into the project, then go back to its page. A file
-    over IMPORT_ASYNC_BYTES is imported by a worker: the answer is its progress, which
-    polls until the import has ended.
-
-    A file that cannot be imported writes nothing and answers 400 with the form
-    (`#plan-import-form` for htmx) showing the importer's "file:line: message".
-    """
-    project, membership = selectors.project_for_user(user=request.user, slug=slug, write=True)
-    form = PlanImportForm(request.POST, request.FILES)
-    if form.is_valid():
-        upload = form.cleaned_data["file"]
-        if import_wanted_in_background(size=upload.size or 0):
-            return import_job_started(request, project, upload, form.cleaned_data["format"])
-        try:
-            source = ImportSource.from_bytes(upload.name, upload.read())
-            outcome = plan_import(
-                project=project,
-                source=source,
-                fmt=form.cleaned_data["format"],
-                actor=request.user,
-            )
-        except PlanImportError as exc:
-            form.add_error("file", str(exc))
-        else:
-            _report_import(request, source.name, outcome)
-            url = reverse("planning:project-detail", args=[project.slug])
-            return redirect_or_client_redirect(request, url)
-    if request.htmx:
-        context = {"project": project, "import_form": form}
-        return render(request, "planning/project_detail.html#plan-import-form", context, status=400)
-    context = project_detail_context(project, membership, import_form=form)
-    return render(request, "planning/project_detail.html", context, status=400)
-
-
-def _report_import(request: HttpRequest, name: str, outcome: ImportOutcome) -> None:
-    if outcome.version is not None:
-        messages.success(
-            request,
-            f"Imported {name}: {outcome.result.summary()}; version {outcome.version.number}",
-        )
-    elif outcome.result.changed:
-        messages.success(request, f"Imported {name}: {outcome.result.summary()}; no new version")
-    else:
-        messages.info(request, f"Imported {name}: no changes")
-    for warning in outcome.warnings[:WARNINGS_SHOWN]:
-        messages.warning(request, warning)
-    if len(outcome.warnings) > WARNINGS_SHOWN:
-        messages.warning(request, f"…and {len(outcome.warnings) - WARNINGS_SHOWN} more warnings.")
 
 
 @login_required
@@ -192,9 +135,21 @@ def version_restore_form(request: AuthenticatedHtmxRequest, slug: str, number: i
     project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
     version = selectors.version_get(project=project, number=number)
     if request.method == "POST":
-        _, new_version = version_restore(version=version, actor=request.user)
+        result, new_version = version_restore(version=version, actor=request.user)
         recorded = f" as version {new_version.number}" if new_version is not None else ""
         messages.success(request, f"Restored version {version.number}{recorded}.")
+        if result.reset:
+            shown = ", ".join(result.reset[:WARNINGS_SHOWN])
+            more = (
+                f" and {len(result.reset) - WARNINGS_SHOWN} more"
+                if len(result.reset) > WARNINGS_SHOWN
+                else ""
+            )
+            messages.warning(
+                request,
+                f"Back to pending, as version {version.number} holds them with another "
+                f"meaning: {shown}{more}.",
+            )
         url = reverse("planning:version-list", args=[project.slug])
         return redirect_or_client_redirect(request, url)
     working = selectors.plan_document(project=project).to_snapshot()

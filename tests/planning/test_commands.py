@@ -72,3 +72,14 @@ def test_import_plan_command_keeps_no_project_when_the_created_ones_import_fails
     with pytest.raises(CommandError, match="cannot be created"):
         call_command("import_plan", str(DEMO), project="bad slug!", create=True, no_progress=True)
     assert not Project.objects.exists()
+
+
+def test_import_plan_command_stops_at_another_source_until_a_mode_is_given(project, tmp_path):
+    call_command("import_plan", str(DEMO), project=project.slug, no_progress=True)
+    prd = tmp_path / "PRD.md"
+    prd.write_text("## Extra\n\n- One more thing\n")
+    with pytest.raises(CommandError, match=r"would add 1, change 0 and .* remove 10 tasks"):
+        call_command("import_plan", str(prd), project=project.slug, no_progress=True)
+    assert project.tasks.count() == 10
+    call_command("import_plan", str(prd), project=project.slug, no_progress=True, mode="merge")
+    assert project.tasks.count() == 11

@@ -139,11 +139,15 @@ def test_bad_input_is_rejected_and_leaves_the_database_unchanged(project, name, 
 
 
 def test_import_replaces_the_dependencies_of_the_tasks_it_lists(project):
-    a = TaskFactory(project=project, key="1")
-    b = TaskFactory(project=project, key="2")
-    TaskDependency.objects.create(task=a, depends_on=b)
-    data = json.dumps({"tasks": [{"id": 1}, {"id": 2, "dependencies": [1]}]}).encode()
-    plan_import(project=project, source=ImportSource.from_bytes("tasks.json", data))
+    def tasks_json(dependencies):
+        tasks = [
+            {"id": 1, "dependencies": dependencies[1]},
+            {"id": 2, "dependencies": dependencies[2]},
+        ]
+        return ImportSource.from_bytes("tasks.json", json.dumps({"tasks": tasks}).encode())
+
+    plan_import(project=project, source=tasks_json({1: [2], 2: []}))
+    plan_import(project=project, source=tasks_json({1: [], 2: [1]}))
     assert list(TaskDependency.objects.values_list("task__key", "depends_on__key")) == [("2", "1")]
 
 
@@ -188,11 +192,15 @@ def test_restore_makes_the_plan_equal_to_the_version_and_records_it(project):
     TaskFactory(project=project, key="EXTRA")
     version_create(project=project, summary="drift")
     result, restored = version_restore(version=v1)
-    assert restored.number == 3 and restored.change_summary == "Restored version 1"
+    assert restored.number == 3
+    assert restored.change_summary == "Restored version 1; 1 changed task reset to pending"
     assert restored.snapshot == v1.snapshot
     assert selectors.plan_document(project=project).to_snapshot() == v1.snapshot
     assert result.removed["tasks"] == 1 and result.created["tasks"] == 1
-    assert project.tasks.get(key="01-01-T1").status == "done"  # execution state kept
+    # Its meaning changed since v1, so the work done on "changed" does not count for it.
+    assert result.reset == ["01-01-T1"]
+    assert project.tasks.get(key="01-01-T1").status == "pending"
+    assert project.tasks.get(key="01-01-T2").status == "done"  # the same task: kept
 
 
 def test_version_markdown_and_immutability(project):

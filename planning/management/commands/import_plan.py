@@ -13,7 +13,7 @@ from planning.importers import FORMATS, ImportSource
 from planning.importers.document import PlanImportError
 from planning.models import Project
 from planning.services import project_create
-from planning.services.imports import plan_import
+from planning.services.imports import ImportMode, plan_import
 
 
 class Command(BaseCommand):
@@ -34,6 +34,13 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--name", default="", help="the created project's name (default: the slug)"
+        )
+        parser.add_argument(
+            "--mode",
+            choices=[mode.value for mode in ImportMode],
+            default=ImportMode.ASK.value,
+            help="when the plan came from another source: replace it with the file, or "
+            "merge the file in (ask: stop with a preview)",
         )
         parser.add_argument(
             "--owner",
@@ -64,7 +71,11 @@ class Command(BaseCommand):
                         )
                     assert target is not None
                     outcome = plan_import(
-                        project=target, source=source, fmt=options["format"], actor=owner
+                        project=target,
+                        source=source,
+                        fmt=options["format"],
+                        actor=owner,
+                        mode=options["mode"],
                     )
                 bar.update()
             except PlanImportError as exc:
@@ -75,12 +86,19 @@ class Command(BaseCommand):
                     f"Nothing imported. The project cannot be created: {message}"
                 ) from None
             bar.update()
+        if outcome.preview is not None:
+            counts = outcome.preview.counts()
+            raise CommandError(
+                f"Nothing imported. The plan came from another source; {source.name} would "
+                f"add {counts['added']}, change {counts['changed']} and (replacing the plan) "
+                f"remove {counts['removed']} tasks. Pass --mode replace or --mode merge."
+            )
         for warning in outcome.warnings:
             self.stderr.write(self.style.WARNING(f"warning: {warning}"))
         version = f"version {outcome.version.number}" if outcome.version else "no new version"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Imported {source.name} into {target.slug}: {outcome.result.summary()}; {version}."
+                f"Imported {source.name} into {target.slug}: {outcome.summary()}; {version}."
             )
         )
 
