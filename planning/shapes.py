@@ -117,10 +117,13 @@ _COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimu
 IMPORT_JOB_RESULT = JsonShape(
     json_object(
         {
+            "applied": {"type": "boolean"},
+            "mode": {"enum": ["ask", "replace", "merge"]},
             "summary": TEXT,
             "version": {"type": ["integer", "null"]},
             "created": _COUNTS,
             "updated": _COUNTS,
+            "removed": _COUNTS,
             "warnings": string_list(max_items=10_000, item=TEXT),
         },
         max_properties=10,

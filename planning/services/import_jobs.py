@@ -137,14 +137,10 @@ def _choice_needed(job: ImportJob, preview: ImportPreview) -> str:
 
 
 def _result(outcome: ImportOutcome) -> dict[str, object]:
-    assert outcome.result is not None  # a preview fails the job instead
-    return {
-        "summary": outcome.result.summary(),
-        "version": outcome.version.number if outcome.version else None,
-        "created": dict(outcome.result.created),
-        "updated": dict(outcome.result.updated),
-        "warnings": outcome.warnings,
-    }
+    """What a synchronous import answers with (a preview fails the job instead)."""
+    answer = outcome.as_dict()
+    del answer["preview"]
+    return answer
 
 
 @transaction.atomic
