@@ -116,6 +116,7 @@ def agent_busy() -> str:
 class StepStatements(NamedTuple):
     """A step's hot statements (see agents.runtime)."""
 
+    claim_step: str | None
     renew_lease: str
     count_attempt: str
     links: str
@@ -124,6 +125,7 @@ class StepStatements(NamedTuple):
     store_reply: str
     lock_agent: str
     lock_run: str
+    lock_agent_and_run: str | None
     lock_tool_call: str
     completion: str
     end_step: str
@@ -142,7 +144,60 @@ def step_statements(vendor: str) -> StepStatements:
     )
     step_running = f"'{AgentStep.Status.RUNNING.value}'"
     step_done = f"'{AgentStep.Status.DONE.value}'"
+    postgresql = vendor == "postgresql"
     return StepStatements(
+        # PostgreSQL: a delivery's whole claim of its step in one statement, run on its
+        # own (its own transaction). It lets its commit return before the WAL reaches
+        # disk (bookkeeping a redelivery redoes), renews the lease of the running run
+        # unless the step is over, creates the step or counts an attempt of a running
+        # one, and returns the run (RUN_FIELDS), the step (STEP_FIELDS), the run's
+        # project (PROJECT_FIELDS), agent (AGENT_FIELDS) and task (TASK_FIELDS, NULLs
+        # without one), then the conversation so far as two JSON texts: the replies of
+        # the steps before, [[number, reply], ...] in order, and their finished calls,
+        # [[step, call id, status, output, error], ...]. No row: the run is not running
+        # or the step is over. Parameters: (heartbeat, lease, updated, step number, run
+        # id); steps are created under the run's row lock, taken by the UPDATE.
+        claim_step=(
+            (
+                "WITH no_flush_wait AS ("
+                "SELECT set_config('synchronous_commit', 'off', true) AS setting), "
+                f'cb_run AS (UPDATE {run} SET "heartbeat_at" = %(at)s, '
+                '"lease_expires_at" = %(lease)s, "updated_at" = %(at)s, '
+                '"result" = "result" || jsonb_build_object(\'step\', %(number)s::integer) '
+                f'WHERE "id" = %(run)s AND "status" = \'{_RUNNING}\' '
+                "AND (SELECT setting FROM no_flush_wait) IS NOT NULL "
+                f'AND NOT EXISTS (SELECT 1 FROM {step} d WHERE d."run_id" = %(run)s '
+                f'AND d."number" = %(number)s AND d."status" <> {step_running}) '
+                f"RETURNING {column_list(RUN_FIELDS)}), "
+                f"cb_step AS (INSERT INTO {step} "
+                '("run_id", "number", "status", "attempts", "reply", "error", "started_at") '
+                f"SELECT \"id\", %(number)s, {step_running}, 1, NULL::jsonb, '', %(at)s "
+                "FROM cb_run "
+                'ON CONFLICT ("run_id", "number") DO UPDATE '
+                f'SET "attempts" = {step}."attempts" + 1 '
+                f'WHERE {step}."status" = {step_running} '
+                f"RETURNING {column_list(STEP_FIELDS)}) "
+                f"SELECT {column_list(RUN_FIELDS, 'cb_run')}, "
+                f"{column_list(STEP_FIELDS, 'cb_step')}, "
+                f"{column_list(PROJECT_FIELDS, 'p')}, {column_list(AGENT_FIELDS, 'a')}, "
+                f"{column_list(TASK_FIELDS, 't')}, "
+                '(SELECT COALESCE(json_agg(json_build_array(r."number", r."reply") '
+                f"ORDER BY r.\"number\"), '[]')::text FROM {step} r "
+                'WHERE r."run_id" = %(run)s AND r."number" < %(number)s '
+                'AND r."reply" IS NOT NULL), '
+                "(SELECT COALESCE(json_agg(json_build_array("
+                's."step", s."call_id", c."status", c."output", c."error")), \'[]\')::text '
+                f'FROM {call} s INNER JOIN {call} c ON c."started_id" = s."id" '
+                'WHERE s."run_id" = %(run)s AND s."started_id" IS NULL '
+                'AND s."step" < %(number)s) '
+                "FROM cb_run INNER JOIN cb_step ON true "
+                f'INNER JOIN {project} p ON p."id" = cb_run."project_id" '
+                f'INNER JOIN {agent} a ON a."id" = cb_run."agent_id" '
+                f'LEFT OUTER JOIN {task} t ON t."id" = cb_run."task_id"'
+            )
+            if postgresql
+            else None
+        ),
         # Lock a running run, renew its lease, record the step and return the run
         # (RUN_FIELDS): (heartbeat, lease, updated, step number, run id).
         renew_lease=(
@@ -193,6 +248,20 @@ def step_statements(vendor: str) -> StepStatements:
             f'SELECT r."status", p."status" FROM {run} r '
             f'INNER JOIN {project} p ON p."id" = r."project_id" WHERE r."id" = %s'
             + (" FOR UPDATE OF r" if for_update else "")
+        ),
+        # PostgreSQL: the run's agent, then the run, locked in one statement, returning
+        # what lock_run does: (agent id, run id). The agent's lock is a one-time
+        # condition of the run's scan, so it is taken before the run is read and locked.
+        lock_agent_and_run=(
+            (
+                f'WITH locked_agent AS MATERIALIZED (SELECT "id" FROM {agent} '
+                'WHERE "id" = %s FOR NO KEY UPDATE) '
+                f'SELECT r."status", p."status" FROM {run} r '
+                f'INNER JOIN {project} p ON p."id" = r."project_id" '
+                'WHERE r."id" = %s AND EXISTS (SELECT 1 FROM locked_agent) FOR UPDATE OF r'
+            )
+            if postgresql
+            else None
         ),
         lock_tool_call=(
             f'SELECT "id" FROM {call} WHERE "id" = %s' + (" FOR UPDATE" if for_update else "")

@@ -594,9 +594,11 @@ def test_a_risky_call_cut_short_is_reported_as_interrupted_and_never_run_again(
     assert run.status == "succeeded"
 
 
-def test_a_low_risk_call_cut_short_runs_again_as_its_effects_rolled_back(
+def test_a_low_risk_call_cut_short_leaves_nothing_and_the_retry_asks_the_model_again(
     run, fake_llm, django_capture_on_commit_callbacks
 ):
+    """A reply whose calls stay in the database commits with them: a worker killed while
+    such a call runs rolls the reply, the call's rows and its effects back together."""
     from tests.agent_tools import temporary_tool
 
     calls = []
@@ -608,12 +610,19 @@ def test_a_low_risk_call_cut_short_runs_again_as_its_effects_rolled_back(
         return {"ok": True}
 
     fake_llm.script(
-        completion(None, tool_calls=[tool_call("c1", "safe_test", {})]),
+        completion(None, tool_calls=[tool_call("c1", "safe_test", {"n": 1})]),
+        completion(None, tool_calls=[tool_call("c1", "safe_test", {"n": 2})]),
         completion(None, tool_calls=[tool_call("c2", "finish", {"summary": "done"})]),
     )
     with temporary_tool("safe_test", risk="low", handler=handler):
         with pytest.raises(WorkerKilled):
             step_execute(run_id=run.pk, number=1)
+        assert AgentStep.objects.get(run=run, number=1).reply is None
+        assert not ToolCall.objects.filter(run=run).exists()
+        assert not Metric.objects.filter(run=run).exists()
         run = drive(run, django_capture_on_commit_callbacks)
-    assert len(calls) == 2
+    assert calls == [{"n": 1}, {"n": 2}]
+    assert len(fake_llm.requests) == 3
     assert ToolCall.objects.get(run=run, started__call_id="c1").status == "succeeded"
+    assert ToolCall.objects.get(run=run, call_id="c1").input == {"n": 2}
+    assert run.status == "succeeded"

@@ -226,6 +226,26 @@ def run_lease_renew_for_step(*, run_id: int, number: int, now: datetime) -> Agen
     return None if row is None else instance_from_row(AgentRun, statements.RUN_FIELDS, row)
 
 
+def run_lease_renew_claiming_step(
+    *, run_id: int, number: int, now: datetime
+) -> tuple[AgentRun, tuple[Any, ...]] | None:
+    """PostgreSQL: run_lease_renew_for_step, and the claim of step `number`, in one
+    statement of its own transaction (statements.StepStatements.claim_step): the run is
+    renewed unless the step is over. Returns the run (its own columns) with the rest of
+    the statement's row, or None when the run is not running or the step is over."""
+    sql = statements.step_statements(connection.vendor).claim_step
+    assert sql is not None, "one statement claims a step on PostgreSQL only"
+    at = connection.ops.adapt_datetimefield_value(now)
+    lease = connection.ops.adapt_datetimefield_value(_lease(now))
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, {"at": at, "lease": lease, "number": number, "run": run_id})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    run_end = len(statements.RUN_FIELDS)
+    return instance_from_row(AgentRun, statements.RUN_FIELDS, row[:run_end]), tuple(row[run_end:])
+
+
 def run_lease_extend(*, run: AgentRun, seconds: int, now: datetime) -> AgentRun:
     """An external agent's heartbeat: extend the lease on its run by `seconds`."""
     run.heartbeat_at = now
