@@ -36,7 +36,7 @@ from agents.llm import ChatMessage, Completion, ToolCallRequest, get_llm_client
 from agents.models import Agent, AgentRun, AgentStep, ToolCall
 from agents.router import complete_for
 from agents.services import runs
-from agents.services.usage import UsageContext, usage_record
+from agents.services.usage import UsageContext, usage_record, usage_rows
 from agents.statements import (
     AGENT_FIELDS,
     PROJECT_FIELDS,
@@ -51,6 +51,8 @@ from agents.tools import Tool, ToolContext, ToolError, registry
 from core.db import (
     commit_without_flush_wait,
     converted_row,
+    insert_rows,
+    insert_statement,
     instance_from_row,
     prepared_cursor,
 )
@@ -436,12 +438,7 @@ def _ask_model(
                 project_status = _lock_run(run)
             elif _may_commit_without_flush_wait(first_tool):
                 commit_without_flush_wait()  # a lost reply is asked for again
-            usage_record(completion=completion, context=usage)
-            # A duplicate delivery running alongside uses the reply stored first.
-            with prepared_cursor() as cursor:
-                reply = REPLY_FIELDS[1].get_db_prep_save(message, connection)
-                cursor.execute(step_statements(connection.vendor).store_reply, (reply, step.pk))
-                stored = cursor.rowcount
+            stored = _store_reply_with_usage(step, message, completion, usage)
             if stored and whole_step:
                 step.reply = message
                 _carry_out_in_database(run, step, completion.tool_calls, tools, project_status)
@@ -460,6 +457,26 @@ def _ask_model(
         message if stored else AgentStep.objects.values_list("reply", flat=True).get(pk=step.pk)
     )
     return bool(stored), started
+
+
+def _store_reply_with_usage(
+    step: AgentStep, message: dict[str, Any], completion: Completion, usage: UsageContext
+) -> bool:
+    """Record the model call's usage and store its reply, unless a duplicate delivery
+    running alongside stored one first (it is used instead): whether this one was stored.
+    On PostgreSQL one statement does both (the usage's INSERT in its WITH clause)."""
+    metrics = usage_rows(completion=completion, context=usage)
+    reply = REPLY_FIELDS[1].get_db_prep_save(message, connection)
+    store = step_statements(connection.vendor).store_reply
+    usage_insert = insert_statement(metrics) if connection.vendor == "postgresql" else None
+    with prepared_cursor() as cursor:
+        if usage_insert is None:
+            insert_rows(metrics)
+            cursor.execute(store, (reply, step.pk))
+        else:
+            sql, params = usage_insert
+            cursor.execute(f"WITH usage AS ({sql}) {store}", (*params, reply, step.pk))
+        return bool(cursor.rowcount)
 
 
 def _carry_out_in_database(
