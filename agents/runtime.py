@@ -433,12 +433,13 @@ def _ask_model(
     try:
         with transaction.atomic(durable=True):
             if whole_step:
-                # Locked first, in the order every path takes them: the step may end the
-                # run. A duplicate delivery waits here until this one has committed.
-                project_status = _lock_run(run)
-            elif _may_commit_without_flush_wait(first_tool):
-                commit_without_flush_wait()  # a lost reply is asked for again
-            stored = _store_reply_with_usage(step, message, completion, usage)
+                stored, project_status = _lock_run_and_store_reply(
+                    run, step, message, completion, usage
+                )
+            else:
+                if _may_commit_without_flush_wait(first_tool):
+                    commit_without_flush_wait()  # a lost reply is asked for again
+                stored = _store_reply_with_usage(step, message, completion, usage)
             if stored and whole_step:
                 step.reply = message
                 _carry_out_in_database(run, step, completion.tool_calls, tools, project_status)
@@ -477,6 +478,39 @@ def _store_reply_with_usage(
             sql, params = usage_insert
             cursor.execute(f"WITH usage AS ({sql}) {store}", (*params, reply, step.pk))
         return bool(cursor.rowcount)
+
+
+def _lock_run_and_store_reply(
+    run: AgentRun,
+    step: AgentStep,
+    message: dict[str, Any],
+    completion: Completion,
+    usage: UsageContext,
+) -> tuple[bool, str]:
+    """_lock_run, then _store_reply_with_usage: whether the reply was stored, and the
+    project's status. The run is locked first, in the order every path takes it (the
+    step may end the run), so a duplicate delivery waits until this one has committed.
+    On PostgreSQL one statement does it all."""
+    statements = step_statements(connection.vendor)
+    if statements.locked_run is None or statements.store_reply_locked is None:
+        project_status = _lock_run(run)
+        return _store_reply_with_usage(step, message, completion, usage), project_status
+    metrics = usage_rows(completion=completion, context=usage)
+    usage_insert = insert_statement(metrics)
+    assert usage_insert is not None  # metrics insert in one statement
+    usage_sql, usage_params = usage_insert
+    reply = REPLY_FIELDS[1].get_db_prep_save(message, connection)
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"WITH {statements.locked_run}, usage AS ({usage_sql}) "
+            f"{statements.store_reply_locked}",
+            (run.agent_id, run.pk, *usage_params, reply, step.pk),
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False, ""
+    run.status, project_status = row
+    return True, str(project_status)
 
 
 def _carry_out_in_database(

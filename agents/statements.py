@@ -126,6 +126,8 @@ class StepStatements(NamedTuple):
     lock_agent: str
     lock_run: str
     lock_agent_and_run: str | None
+    locked_run: str | None
+    store_reply_locked: str | None
     lock_tool_call: str
     completion: str
     end_step: str
@@ -259,6 +261,35 @@ def step_statements(vendor: str) -> StepStatements:
                 f'SELECT r."status", p."status" FROM {run} r '
                 f'INNER JOIN {project} p ON p."id" = r."project_id" '
                 'WHERE r."id" = %s AND EXISTS (SELECT 1 FROM locked_agent) FOR UPDATE OF r'
+            )
+            if postgresql
+            else None
+        ),
+        # PostgreSQL: lock_agent_and_run as two WITH queries, locked_agent and
+        # locked_run (run_status, project_status), for store_reply_locked; parameters:
+        # (agent id, run id).
+        locked_run=(
+            (
+                f'locked_agent AS MATERIALIZED (SELECT "id" FROM {agent} '
+                'WHERE "id" = %s FOR NO KEY UPDATE), '
+                'locked_run AS MATERIALIZED (SELECT r."status" AS run_status, '
+                f'p."status" AS project_status FROM {run} r '
+                f'INNER JOIN {project} p ON p."id" = r."project_id" '
+                'WHERE r."id" = %s AND EXISTS (SELECT 1 FROM locked_agent) FOR UPDATE OF r)'
+            )
+            if postgresql
+            else None
+        ),
+        # PostgreSQL: store_reply once the run is locked (the locks are a one-time
+        # condition of the step's scan, so they come first, as on every path), returning
+        # what locked_run read: (reply, step id). No row: a duplicate delivery stored
+        # its reply first.
+        store_reply_locked=(
+            (
+                f'UPDATE {step} SET "reply" = %s WHERE "id" = %s AND "reply" IS NULL '
+                "AND EXISTS (SELECT 1 FROM locked_run) "
+                "RETURNING (SELECT run_status FROM locked_run), "
+                "(SELECT project_status FROM locked_run)"
             )
             if postgresql
             else None
