@@ -502,8 +502,7 @@ def _lock_run_and_store_reply(
     reply = REPLY_FIELDS[1].get_db_prep_save(message, connection)
     with prepared_cursor() as cursor:
         cursor.execute(
-            f"WITH {statements.locked_run}, usage AS ({usage_sql}) "
-            f"{statements.store_reply_locked}",
+            f"WITH {statements.locked_run}, usage AS ({usage_sql}) {statements.store_reply_locked}",
             (run.agent_id, run.pk, *usage_params, reply, step.pk),
         )
         row = cursor.fetchone()
