@@ -110,6 +110,27 @@ def agent_busy() -> str:
     )
 
 
+@functools.cache
+def agent_holds_run() -> str:
+    """Whether an agent holds a running run: a condition, parameter (agent id)."""
+    return (
+        f"EXISTS (SELECT 1 FROM {_table(AgentRun)} "
+        f'WHERE "agent_id" = %s AND "status" = \'{_RUNNING}\')'
+    )
+
+
+@functools.cache
+def agent_busy_with_new_run() -> str:
+    """PostgreSQL: agent_busy, after a WITH query `new_run` that inserted a run, and only
+    if it did; returns the run's id. Parameters as agent_busy's."""
+    return (
+        f'UPDATE {_table(Agent)} SET "status" = %s, "current_task_id" = %s, '
+        '"last_activity_at" = %s, "updated_at" = %s '
+        'WHERE "id" = %s AND EXISTS (SELECT 1 FROM new_run) '
+        'RETURNING (SELECT "id" FROM new_run)'
+    )
+
+
 # Agent steps ----------------------------------------------------------------------------
 
 
