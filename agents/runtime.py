@@ -32,6 +32,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from agents import services as agent_services
+from agents.conversation import History, conversation
 from agents.llm import ChatMessage, Completion, ToolCallRequest, get_llm_client
 from agents.models import Agent, AgentRun, AgentStep, ToolCall
 from agents.router import complete_for
@@ -44,13 +45,11 @@ from agents.statements import (
     STEP_FIELDS,
     TASK_FIELDS,
     TOOL_CALL_FIELDS,
-    TOOL_RESULT_FIELDS,
     step_statements,
 )
 from agents.tools import Tool, ToolContext, ToolError, registry
 from core.db import (
     commit_without_flush_wait,
-    converted_row,
     insert_rows,
     insert_statement,
     instance_from_row,
@@ -66,79 +65,6 @@ STEP_PURPOSE = "agent_step"
 FINISH = "finish"
 # Tools whose success ends the run, as finish does (their output carries the outcome).
 FINISHING_TOOLS = frozenset({FINISH, "review_submit"})
-
-
-@dataclasses.dataclass(frozen=True)
-class History:
-    """What the steps before a step left: their replies, [(number, reply)] in order, and
-    their finished calls' results, {(step, call id): (status, output, error)}."""
-
-    replies: list[tuple[int, dict[str, Any]]]
-    results: dict[tuple[int, str], tuple[str, Any, str]]
-
-    @classmethod
-    def from_json(cls, replies: str, results: str) -> History:
-        """From the JSON texts statements.StepStatements.claim_step returns."""
-        return cls(
-            replies=[(int(number), reply) for number, reply in json.loads(replies)],
-            results={
-                (int(step), call_id): (status, output, error)
-                for step, call_id, status, output, error in json.loads(results)
-            },
-        )
-
-    @classmethod
-    def read(cls, run: AgentRun, *, before_step: int) -> History:
-        """Read from the database (two queries)."""
-        statements = step_statements(connection.vendor)
-        with prepared_cursor() as cursor:
-            cursor.execute(statements.tool_results, (run.pk, before_step))
-            results = {
-                (step, call_id): (status, output, error)
-                for step, call_id, status, output, error in (
-                    converted_row(TOOL_RESULT_FIELDS, row) for row in cursor.fetchall()
-                )
-            }
-            cursor.execute(statements.replies, (run.pk, before_step))
-            replies = [
-                (number, reply)
-                for number, reply in (converted_row(REPLY_FIELDS, r) for r in cursor.fetchall())
-            ]
-        return cls(replies=replies, results=results)
-
-
-def conversation(
-    run: AgentRun, *, before_step: int, history: History | None = None
-) -> list[ChatMessage]:
-    """The messages the model sees at `before_step`: the opening, then each finished
-    step's reply followed by its tool results. `history` is what the steps before left,
-    when the caller has read it already (else two queries read it)."""
-    messages = [ChatMessage.from_openai(m) for m in run.payload.get("messages", [])]
-    if history is None:
-        history = History.read(run, before_step=before_step)
-    replies, results = history.replies, history.results
-    # What the run was told between steps (its checks' failures), after the step it follows.
-    feedback: dict[int, list[str]] = {}
-    for note in run.payload.get("feedback", []):
-        feedback.setdefault(int(note["after_step"]), []).append(str(note["content"]))
-    for number, reply_data in replies:
-        reply = ChatMessage.from_openai(reply_data)
-        messages.append(reply)
-        for request in reply.tool_calls:
-            result = results.get((number, request.id))
-            messages.append(ChatMessage.tool(request.id, _tool_result_text(result)))
-        messages.extend(ChatMessage.user(text) for text in feedback.get(number, ()))
-    return messages
-
-
-def _tool_result_text(result: tuple[str, Any, str] | None) -> str:
-    """What the model is told of a call, from its completion's (status, output, error)."""
-    if result is None:
-        return "error: the tool call did not complete"
-    status, output, error = result
-    if status == ToolCall.Status.FAILED:
-        return f"error: {error}"
-    return json.dumps(output, ensure_ascii=False, default=str)
 
 
 class StepSkipped(Exception):
@@ -172,9 +98,10 @@ def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep, History 
     with transaction.atomic(durable=True):
         # Bookkeeping that a redelivery redoes: no need to wait for the disk.
         commit_without_flush_wait()
-        run = runs.run_lease_renew_for_step(run_id=run_id, number=number, now=now)
-        if run is None:
+        renewed = runs.run_lease_renew_for_step(run_id=run_id, number=number, now=now)
+        if renewed is None:
             raise StepSkipped(f"run {run_id} is not running")
+        run = renewed
         with prepared_cursor() as cursor:
             # Steps are only created under the run's lock, so no race to lose here.
             cursor.execute(statements.count_attempt, (run_id, number, at))
