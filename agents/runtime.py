@@ -32,11 +32,12 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from agents import services as agent_services
+from agents.conversation import History, conversation
 from agents.llm import ChatMessage, Completion, ToolCallRequest, get_llm_client
 from agents.models import Agent, AgentRun, AgentStep, ToolCall
 from agents.router import complete_for
 from agents.services import runs
-from agents.services.usage import UsageContext, usage_record
+from agents.services.usage import UsageContext, usage_record, usage_rows
 from agents.statements import (
     AGENT_FIELDS,
     PROJECT_FIELDS,
@@ -44,13 +45,13 @@ from agents.statements import (
     STEP_FIELDS,
     TASK_FIELDS,
     TOOL_CALL_FIELDS,
-    TOOL_RESULT_FIELDS,
     step_statements,
 )
 from agents.tools import Tool, ToolContext, ToolError, registry
 from core.db import (
     commit_without_flush_wait,
-    converted_row,
+    insert_rows,
+    insert_statement,
     instance_from_row,
     prepared_cursor,
 )
@@ -66,66 +67,41 @@ FINISH = "finish"
 FINISHING_TOOLS = frozenset({FINISH, "review_submit"})
 
 
-def conversation(run: AgentRun, *, before_step: int) -> list[ChatMessage]:
-    """The messages the model sees at `before_step`: the opening, then each finished
-    step's reply followed by its tool results (two queries)."""
-    messages = [ChatMessage.from_openai(m) for m in run.payload.get("messages", [])]
-    statements = step_statements(connection.vendor)
-    with prepared_cursor() as cursor:
-        cursor.execute(statements.tool_results, (run.pk, before_step))
-        results = {
-            (step, call_id): (status, output, error)
-            for step, call_id, status, output, error in (
-                converted_row(TOOL_RESULT_FIELDS, row) for row in cursor.fetchall()
-            )
-        }
-        cursor.execute(statements.replies, (run.pk, before_step))
-        replies = [converted_row(REPLY_FIELDS, row) for row in cursor.fetchall()]
-    # What the run was told between steps (its checks' failures), after the step it follows.
-    feedback: dict[int, list[str]] = {}
-    for note in run.payload.get("feedback", []):
-        feedback.setdefault(int(note["after_step"]), []).append(str(note["content"]))
-    for number, reply_data in replies:
-        reply = ChatMessage.from_openai(reply_data)
-        messages.append(reply)
-        for request in reply.tool_calls:
-            result = results.get((number, request.id))
-            messages.append(ChatMessage.tool(request.id, _tool_result_text(result)))
-        messages.extend(ChatMessage.user(text) for text in feedback.get(number, ()))
-    return messages
-
-
-def _tool_result_text(result: tuple[str, Any, str] | None) -> str:
-    """What the model is told of a call, from its completion's (status, output, error)."""
-    if result is None:
-        return "error: the tool call did not complete"
-    status, output, error = result
-    if status == ToolCall.Status.FAILED:
-        return f"error: {error}"
-    return json.dumps(output, ensure_ascii=False, default=str)
-
-
 class StepSkipped(Exception):
     """The step is done already, the run is not running, or another worker holds it."""
 
 
-def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep]:
-    """Count this delivery as an attempt of the step and renew the run's lease.
+def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep, History | None]:
+    """Count this delivery as an attempt of the step and renew the run's lease; returns
+    the run (with its project, agent and task), the step, and on PostgreSQL what the
+    steps before left (History).
 
-    Every delivery of every step starts here, so it is three prepared statements rather
-    than querysets (compiling those cost more than running them): renewing the lease
-    locks a running run and returns it, an upsert creates the step or counts the
+    Every delivery of every step starts here. On PostgreSQL it is one prepared
+    statement, its own transaction (runs.run_lease_renew_claiming_step). Elsewhere it
+    is three (compiling querysets would cost more than running them): renewing the
+    lease locks a running run and returns it, an upsert creates the step or counts the
     attempt of a running one, and one read brings the run's project, agent and task.
     """
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        claimed = runs.run_lease_renew_claiming_step(run_id=run_id, number=number, now=now)
+        if claimed is None:
+            raise StepSkipped(f"run {run_id} is not running, or its step {number} is over")
+        run, rest = claimed
+        step_end = len(STEP_FIELDS)
+        step = instance_from_row(AgentStep, STEP_FIELDS, rest[:step_end])
+        _attach_links(run, rest[step_end:-2])
+        step.run = run
+        return run, step, History.from_json(*rest[-2:])
     at = connection.ops.adapt_datetimefield_value(now)
     statements = step_statements(connection.vendor)
     with transaction.atomic(durable=True):
         # Bookkeeping that a redelivery redoes: no need to wait for the disk.
         commit_without_flush_wait()
-        run = runs.run_lease_renew_for_step(run_id=run_id, number=number, now=now)
-        if run is None:
+        renewed = runs.run_lease_renew_for_step(run_id=run_id, number=number, now=now)
+        if renewed is None:
             raise StepSkipped(f"run {run_id} is not running")
+        run = renewed
         with prepared_cursor() as cursor:
             # Steps are only created under the run's lock, so no race to lose here.
             cursor.execute(statements.count_attempt, (run_id, number, at))
@@ -134,22 +110,28 @@ def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep]:
             cursor.execute(statements.links, (run.task_id, run.project_id, run.agent_id))
             links = cursor.fetchone()
         step = instance_from_row(AgentStep, STEP_FIELDS, step_row)
-        project_end = len(PROJECT_FIELDS)
-        agent_end = project_end + len(AGENT_FIELDS)
-        run.project = instance_from_row(Project, PROJECT_FIELDS, links[:project_end])
-        run.agent = instance_from_row(Agent, AGENT_FIELDS, links[project_end:agent_end])
-        run.task = (
-            None if run.task_id is None else instance_from_row(Task, TASK_FIELDS, links[agent_end:])
-        )
+        _attach_links(run, links)
         step.run = run
-        return run, step
+        return run, step, None
+
+
+def _attach_links(run: AgentRun, links: Any) -> None:
+    """Set the run's project, agent and task from a row of their columns (PROJECT_FIELDS,
+    AGENT_FIELDS, TASK_FIELDS)."""
+    project_end = len(PROJECT_FIELDS)
+    agent_end = project_end + len(AGENT_FIELDS)
+    run.project = instance_from_row(Project, PROJECT_FIELDS, links[:project_end])
+    run.agent = instance_from_row(Agent, AGENT_FIELDS, links[project_end:agent_end])
+    run.task = (
+        None if run.task_id is None else instance_from_row(Task, TASK_FIELDS, links[agent_end:])
+    )
 
 
 def step_execute(*, run_id: int, number: int) -> AgentStep | None:
     """Carry out step `number` of a run; idempotent. Returns None when there was nothing
     to do. Raises LLMError when the model cannot be reached (the Celery task retries)."""
     try:
-        run, step = _claim_step(run_id, number)
+        run, step, history = _claim_step(run_id, number)
     except StepSkipped:
         return None
     if (unfinished := _unfinished_deliveries(run, step)) > settings.AGENT_STEP_MAX_RETRIES:
@@ -165,7 +147,9 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
     completed_calls: dict[str, ToolCall] = {}
     stored_now, first_started = (False, None)
     if step.reply is None:
-        stored_now, first_started = _ask_model(run, step, tools)
+        stored_now, first_started = _ask_model(run, step, tools, history)
+        if stored_now and step.status == AgentStep.Status.DONE:
+            return step  # the whole step committed with its reply
     if first_started is not None:
         started_calls[first_started.call_id] = first_started
     if not stored_now:
@@ -180,10 +164,7 @@ def step_execute(*, run_id: int, number: int) -> AgentStep | None:
     reply = ChatMessage.from_openai(step.reply)
     finished: dict[str, Any] | None = None
     if not reply.tool_calls:
-        finished = {
-            "outcome": "succeeded",
-            "summary": reply.content or "Finished without a summary.",
-        }
+        finished = {"outcome": "succeeded", "summary": _reply_summary(step)}
         with transaction.atomic():
             _end_step(run, step, finished)
         return step
@@ -322,9 +303,12 @@ def _lock_run(run: AgentRun) -> str:
     project's, which is returned. The rest of the run is as the step loaded it."""
     statements = step_statements(connection.vendor)
     with prepared_cursor() as cursor:
-        if connection.features.has_select_for_update:
-            cursor.execute(statements.lock_agent, (run.agent_id,))
-        cursor.execute(statements.lock_run, (run.pk,))
+        if statements.lock_agent_and_run is not None:
+            cursor.execute(statements.lock_agent_and_run, (run.agent_id, run.pk))
+        else:
+            if connection.features.has_select_for_update:
+                cursor.execute(statements.lock_agent, (run.agent_id,))
+            cursor.execute(statements.lock_run, (run.pk,))
         run.status, project_status = cursor.fetchone()
     return str(project_status)
 
@@ -337,12 +321,18 @@ def _may_commit_without_flush_wait(tool: Tool | None) -> bool:
 
 
 def _ask_model(
-    run: AgentRun, step: AgentStep, tools: dict[str, Tool]
+    run: AgentRun, step: AgentStep, tools: dict[str, Tool], history: History | None
 ) -> tuple[bool, ToolCall | None]:
     """Ask the model for the step's reply and store it with the call's usage and the
     "started" row of its first tool call, in one transaction. Sets `step.reply`, to a
     duplicate delivery's reply when that was stored first. Returns whether this
-    delivery's reply was stored, and the started row it logged."""
+    delivery's reply was stored, and the started row it logged.
+
+    A reply whose calls all stay in the database (low-risk tools, unknown tools) is
+    carried out in that same transaction, calls and step's end included: the step is
+    then done (`step.status`) when this returns. A worker that dies meanwhile leaves
+    nothing behind, and the retry asks the model again.
+    """
     client = get_llm_client()
     usage = UsageContext(
         project=run.project,
@@ -355,7 +345,7 @@ def _ask_model(
     completion = complete_for(
         client,
         run.agent,
-        conversation(run, before_step=step.number),
+        conversation(run, before_step=step.number, history=history),
         tools=[t.spec() for t in tools.values()],
         purpose=STEP_PURPOSE,
     )
@@ -363,18 +353,24 @@ def _ask_model(
     message = completion.as_message().to_openai()
     first = completion.tool_calls[0] if completion.tool_calls else None
     first_tool = tools.get(first.name) if first is not None else None
-    started = None
+    whole_step = all(
+        _may_commit_without_flush_wait(tools.get(call.name)) for call in completion.tool_calls
+    )
+    started, project_status = None, ""
     try:
         with transaction.atomic(durable=True):
-            if _may_commit_without_flush_wait(first_tool):
-                commit_without_flush_wait()  # a lost reply is asked for again
-            usage_record(completion=completion, context=usage)
-            # A duplicate delivery running alongside uses the reply stored first.
-            with prepared_cursor() as cursor:
-                reply = REPLY_FIELDS[1].get_db_prep_save(message, connection)
-                cursor.execute(step_statements(connection.vendor).store_reply, (reply, step.pk))
-                stored = cursor.rowcount
-            if stored and first is not None:
+            if whole_step:
+                stored, project_status = _lock_run_and_store_reply(
+                    run, step, message, completion, usage
+                )
+            else:
+                if _may_commit_without_flush_wait(first_tool):
+                    commit_without_flush_wait()  # a lost reply is asked for again
+                stored = _store_reply_with_usage(step, message, completion, usage)
+            if stored and whole_step:
+                step.reply = message
+                _carry_out_in_database(run, step, completion.tool_calls, tools, project_status)
+            elif stored and first is not None:
                 arguments, _ = _parse_arguments(first_tool, first)
                 started = _log_started(run, step, first, first_tool, arguments)
     except Exception:
@@ -389,6 +385,88 @@ def _ask_model(
         message if stored else AgentStep.objects.values_list("reply", flat=True).get(pk=step.pk)
     )
     return bool(stored), started
+
+
+def _store_reply_with_usage(
+    step: AgentStep, message: dict[str, Any], completion: Completion, usage: UsageContext
+) -> bool:
+    """Record the model call's usage and store its reply, unless a duplicate delivery
+    running alongside stored one first (it is used instead): whether this one was stored.
+    On PostgreSQL one statement does both (the usage's INSERT in its WITH clause)."""
+    metrics = usage_rows(completion=completion, context=usage)
+    reply = REPLY_FIELDS[1].get_db_prep_save(message, connection)
+    store = step_statements(connection.vendor).store_reply
+    usage_insert = insert_statement(metrics) if connection.vendor == "postgresql" else None
+    with prepared_cursor() as cursor:
+        if usage_insert is None:
+            insert_rows(metrics)
+            cursor.execute(store, (reply, step.pk))
+        else:
+            sql, params = usage_insert
+            cursor.execute(f"WITH usage AS ({sql}) {store}", (*params, reply, step.pk))
+        return bool(cursor.rowcount)
+
+
+def _lock_run_and_store_reply(
+    run: AgentRun,
+    step: AgentStep,
+    message: dict[str, Any],
+    completion: Completion,
+    usage: UsageContext,
+) -> tuple[bool, str]:
+    """_lock_run, then _store_reply_with_usage: whether the reply was stored, and the
+    project's status. The run is locked first, in the order every path takes it (the
+    step may end the run), so a duplicate delivery waits until this one has committed.
+    On PostgreSQL one statement does it all."""
+    statements = step_statements(connection.vendor)
+    if statements.locked_run is None or statements.store_reply_locked is None:
+        project_status = _lock_run(run)
+        return _store_reply_with_usage(step, message, completion, usage), project_status
+    metrics = usage_rows(completion=completion, context=usage)
+    usage_insert = insert_statement(metrics)
+    assert usage_insert is not None  # metrics insert in one statement
+    usage_sql, usage_params = usage_insert
+    reply = REPLY_FIELDS[1].get_db_prep_save(message, connection)
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"WITH {statements.locked_run}, usage AS ({usage_sql}) {statements.store_reply_locked}",
+            (run.agent_id, run.pk, *usage_params, reply, step.pk),
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False, ""
+    run.status, project_status = row
+    return True, str(project_status)
+
+
+def _carry_out_in_database(
+    run: AgentRun,
+    step: AgentStep,
+    requests: tuple[ToolCallRequest, ...],
+    tools: dict[str, Tool],
+    project_status: str,
+) -> None:
+    """Log, run and complete each of a just-stored reply's calls, none of which acts
+    outside the database, then end the step, all inside the caller's transaction, which
+    stored the reply and holds the run locked (see _lock_run)."""
+    finished: dict[str, Any] | None = None
+    if not requests:
+        finished = {"outcome": "succeeded", "summary": _reply_summary(step)}
+    for request in requests:
+        tool = tools.get(request.name)
+        arguments, argument_error = _parse_arguments(tool, request)
+        started = _log_started(run, step, request, tool, arguments)
+        completion = _run_tool_call(run, step, request, tools, started, arguments, argument_error)
+        if request.name in FINISHING_TOOLS and completion.status == ToolCall.Status.SUCCEEDED:
+            finished = completion.output
+    _end_step(run, step, finished, project_status=project_status)
+    step.status = AgentStep.Status.DONE
+
+
+def _reply_summary(step: AgentStep) -> str:
+    """How a reply without tool calls ends the run: its text, as the summary."""
+    assert step.reply is not None
+    return ChatMessage.from_openai(step.reply).content or "Finished without a summary."
 
 
 MAX_CALL_ID_LENGTH = ToolCall._meta.get_field("call_id").max_length

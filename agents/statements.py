@@ -110,12 +110,34 @@ def agent_busy() -> str:
     )
 
 
+@functools.cache
+def agent_holds_run() -> str:
+    """Whether an agent holds a running run: a condition, parameter (agent id)."""
+    return (
+        f"EXISTS (SELECT 1 FROM {_table(AgentRun)} "
+        f'WHERE "agent_id" = %s AND "status" = \'{_RUNNING}\')'
+    )
+
+
+@functools.cache
+def agent_busy_with_new_run() -> str:
+    """PostgreSQL: agent_busy, after a WITH query `new_run` that inserted a run, and only
+    if it did; returns the run's id. Parameters as agent_busy's."""
+    return (
+        f'UPDATE {_table(Agent)} SET "status" = %s, "current_task_id" = %s, '
+        '"last_activity_at" = %s, "updated_at" = %s '
+        'WHERE "id" = %s AND EXISTS (SELECT 1 FROM new_run) '
+        'RETURNING (SELECT "id" FROM new_run)'
+    )
+
+
 # Agent steps ----------------------------------------------------------------------------
 
 
 class StepStatements(NamedTuple):
     """A step's hot statements (see agents.runtime)."""
 
+    claim_step: str | None
     renew_lease: str
     count_attempt: str
     links: str
@@ -124,6 +146,9 @@ class StepStatements(NamedTuple):
     store_reply: str
     lock_agent: str
     lock_run: str
+    lock_agent_and_run: str | None
+    locked_run: str | None
+    store_reply_locked: str | None
     lock_tool_call: str
     completion: str
     end_step: str
@@ -142,7 +167,60 @@ def step_statements(vendor: str) -> StepStatements:
     )
     step_running = f"'{AgentStep.Status.RUNNING.value}'"
     step_done = f"'{AgentStep.Status.DONE.value}'"
+    postgresql = vendor == "postgresql"
     return StepStatements(
+        # PostgreSQL: a delivery's whole claim of its step in one statement, run on its
+        # own (its own transaction). It lets its commit return before the WAL reaches
+        # disk (bookkeeping a redelivery redoes), renews the lease of the running run
+        # unless the step is over, creates the step or counts an attempt of a running
+        # one, and returns the run (RUN_FIELDS), the step (STEP_FIELDS), the run's
+        # project (PROJECT_FIELDS), agent (AGENT_FIELDS) and task (TASK_FIELDS, NULLs
+        # without one), then the conversation so far as two JSON texts: the replies of
+        # the steps before, [[number, reply], ...] in order, and their finished calls,
+        # [[step, call id, status, output, error], ...]. No row: the run is not running
+        # or the step is over. Parameters: (heartbeat, lease, updated, step number, run
+        # id); steps are created under the run's row lock, taken by the UPDATE.
+        claim_step=(
+            (
+                "WITH no_flush_wait AS ("
+                "SELECT set_config('synchronous_commit', 'off', true) AS setting), "
+                f'cb_run AS (UPDATE {run} SET "heartbeat_at" = %(at)s, '
+                '"lease_expires_at" = %(lease)s, "updated_at" = %(at)s, '
+                '"result" = "result" || jsonb_build_object(\'step\', %(number)s::integer) '
+                f'WHERE "id" = %(run)s AND "status" = \'{_RUNNING}\' '
+                "AND (SELECT setting FROM no_flush_wait) IS NOT NULL "
+                f'AND NOT EXISTS (SELECT 1 FROM {step} d WHERE d."run_id" = %(run)s '
+                f'AND d."number" = %(number)s AND d."status" <> {step_running}) '
+                f"RETURNING {column_list(RUN_FIELDS)}), "
+                f"cb_step AS (INSERT INTO {step} "
+                '("run_id", "number", "status", "attempts", "reply", "error", "started_at") '
+                f"SELECT \"id\", %(number)s, {step_running}, 1, NULL::jsonb, '', %(at)s "
+                "FROM cb_run "
+                'ON CONFLICT ("run_id", "number") DO UPDATE '
+                f'SET "attempts" = {step}."attempts" + 1 '
+                f'WHERE {step}."status" = {step_running} '
+                f"RETURNING {column_list(STEP_FIELDS)}) "
+                f"SELECT {column_list(RUN_FIELDS, 'cb_run')}, "
+                f"{column_list(STEP_FIELDS, 'cb_step')}, "
+                f"{column_list(PROJECT_FIELDS, 'p')}, {column_list(AGENT_FIELDS, 'a')}, "
+                f"{column_list(TASK_FIELDS, 't')}, "
+                '(SELECT COALESCE(json_agg(json_build_array(r."number", r."reply") '
+                f"ORDER BY r.\"number\"), '[]')::text FROM {step} r "
+                'WHERE r."run_id" = %(run)s AND r."number" < %(number)s '
+                'AND r."reply" IS NOT NULL), '
+                "(SELECT COALESCE(json_agg(json_build_array("
+                's."step", s."call_id", c."status", c."output", c."error")), \'[]\')::text '
+                f'FROM {call} s INNER JOIN {call} c ON c."started_id" = s."id" '
+                'WHERE s."run_id" = %(run)s AND s."started_id" IS NULL '
+                'AND s."step" < %(number)s) '
+                "FROM cb_run INNER JOIN cb_step ON true "
+                f'INNER JOIN {project} p ON p."id" = cb_run."project_id" '
+                f'INNER JOIN {agent} a ON a."id" = cb_run."agent_id" '
+                f'LEFT OUTER JOIN {task} t ON t."id" = cb_run."task_id"'
+            )
+            if postgresql
+            else None
+        ),
         # Lock a running run, renew its lease, record the step and return the run
         # (RUN_FIELDS): (heartbeat, lease, updated, step number, run id).
         renew_lease=(
@@ -193,6 +271,49 @@ def step_statements(vendor: str) -> StepStatements:
             f'SELECT r."status", p."status" FROM {run} r '
             f'INNER JOIN {project} p ON p."id" = r."project_id" WHERE r."id" = %s'
             + (" FOR UPDATE OF r" if for_update else "")
+        ),
+        # PostgreSQL: the run's agent, then the run, locked in one statement, returning
+        # what lock_run does: (agent id, run id). The agent's lock is a one-time
+        # condition of the run's scan, so it is taken before the run is read and locked.
+        lock_agent_and_run=(
+            (
+                f'WITH locked_agent AS MATERIALIZED (SELECT "id" FROM {agent} '
+                'WHERE "id" = %s FOR NO KEY UPDATE) '
+                f'SELECT r."status", p."status" FROM {run} r '
+                f'INNER JOIN {project} p ON p."id" = r."project_id" '
+                'WHERE r."id" = %s AND EXISTS (SELECT 1 FROM locked_agent) FOR UPDATE OF r'
+            )
+            if postgresql
+            else None
+        ),
+        # PostgreSQL: lock_agent_and_run as two WITH queries, locked_agent and
+        # locked_run (run_status, project_status), for store_reply_locked; parameters:
+        # (agent id, run id).
+        locked_run=(
+            (
+                f'locked_agent AS MATERIALIZED (SELECT "id" FROM {agent} '
+                'WHERE "id" = %s FOR NO KEY UPDATE), '
+                'locked_run AS MATERIALIZED (SELECT r."status" AS run_status, '
+                f'p."status" AS project_status FROM {run} r '
+                f'INNER JOIN {project} p ON p."id" = r."project_id" '
+                'WHERE r."id" = %s AND EXISTS (SELECT 1 FROM locked_agent) FOR UPDATE OF r)'
+            )
+            if postgresql
+            else None
+        ),
+        # PostgreSQL: store_reply once the run is locked (the locks are a one-time
+        # condition of the step's scan, so they come first, as on every path), returning
+        # what locked_run read: (reply, step id). No row: a duplicate delivery stored
+        # its reply first.
+        store_reply_locked=(
+            (
+                f'UPDATE {step} SET "reply" = %s WHERE "id" = %s AND "reply" IS NULL '
+                "AND EXISTS (SELECT 1 FROM locked_run) "
+                "RETURNING (SELECT run_status FROM locked_run), "
+                "(SELECT project_status FROM locked_run)"
+            )
+            if postgresql
+            else None
         ),
         lock_tool_call=(
             f'SELECT "id" FROM {call} WHERE "id" = %s' + (" FOR UPDATE" if for_update else "")

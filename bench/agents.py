@@ -33,6 +33,7 @@ test suite does), so it never touches real data. Run it on PostgreSQL + Redis:
   publish the next, doing nothing else. Needs Redis as the broker.
 
 - `step_vs_langgraph` and `claim_vs_drf_floor`: see bench/peers.py.
+- `round_trips_per_step` and `round_trips_per_claim`: see bench/round_trips.py.
 
 Every measurement is a function in MEASUREMENTS that returns a dict of figures; main()
 creates the database, runs each in turn and prints the merged result. BENCH_ONLY picks
@@ -216,6 +217,12 @@ def measure_claims() -> dict[str, Any]:
         "double_claims": api_doubles + service_doubles,
         **measure_claim_floor(api_per_s),
     }
+
+
+def measure_round_trips() -> dict[str, Any]:
+    from bench.round_trips import measure_round_trips as counted
+
+    return counted()
 
 
 def measure_langgraph() -> dict[str, Any]:
@@ -447,6 +454,7 @@ def measure_steps() -> dict[str, Any]:
 
 
 MEASUREMENTS: list[Callable[[], dict[str, Any]]] = [
+    measure_round_trips,
     measure_langgraph,
     measure_steps,
     measure_claims,

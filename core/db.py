@@ -133,11 +133,35 @@ def insert_rows(instances: Sequence[Model], using: str = DEFAULT_DB_ALIAS) -> No
     """
     if not instances:
         return
-    model = type(instances[0])
-    if not _insertable_in_one_statement(model):
+    statement = insert_statement(instances, using)
+    if statement is None:
         for instance in instances:
             instance.save(force_insert=True, using=using)
         return
+    with transaction.mark_for_rollback_on_error(using), prepared_cursor(using) as cursor:
+        cursor.execute(*statement)
+        primary_keys = cursor.fetchall()
+    for instance, (pk,) in zip(instances, primary_keys, strict=True):
+        instance.pk = pk
+        instance._state.adding = False
+        instance._state.db = using
+
+
+def insert_statement(
+    instances: Sequence[Model], using: str = DEFAULT_DB_ALIAS, *, unless: str = ""
+) -> tuple[str, list[Any]] | None:
+    """The INSERT that insert_rows runs for these unsaved instances of one model, with
+    its parameters (it returns the new primary keys), for a caller that runs it as part
+    of a larger statement (a PostgreSQL WITH clause). None for a model that insert_rows
+    saves the usual way.
+
+    `unless`, for a single instance: an SQL condition (whose parameters the caller
+    appends) under which the row is not inserted, checked by the INSERT itself."""
+    model = type(instances[0])
+    if unless and len(instances) != 1:
+        raise ValueError("An insert with a condition inserts one row.")
+    if not _insertable_in_one_statement(model):
+        return None
     connection = connections[using]
     fields = _inserted_fields(model)
     for instance in instances:
@@ -148,13 +172,9 @@ def insert_rows(instances: Sequence[Model], using: str = DEFAULT_DB_ALIAS) -> No
         for instance in instances
         for field in fields
     ]
-    with transaction.mark_for_rollback_on_error(using), prepared_cursor(using) as cursor:
-        cursor.execute(_insert_sql(model, len(instances)), values)
-        primary_keys = cursor.fetchall()
-    for instance, (pk,) in zip(instances, primary_keys, strict=True):
-        instance.pk = pk
-        instance._state.adding = False
-        instance._state.db = using
+    if unless:
+        return _insert_unless_sql(model, unless), values
+    return _insert_sql(model, len(instances)), values
 
 
 def _insertable_in_one_statement(model: type[Model]) -> bool:
@@ -173,6 +193,16 @@ def _inserted_fields(model: type[Model]) -> list[Field[Any, Any]]:
         for field in model._meta.concrete_fields
         if not field.primary_key and not field.generated
     ]
+
+
+@functools.cache
+def _insert_unless_sql(model: type[Model], condition: str) -> str:
+    fields = _inserted_fields(model)
+    return (
+        f'INSERT INTO "{model._meta.db_table}" ({column_list(fields)}) '
+        f"SELECT {', '.join(['%s'] * len(fields))} WHERE NOT ({condition}) "
+        f'RETURNING "{model._meta.pk.column}"'
+    )
 
 
 @functools.cache

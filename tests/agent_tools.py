@@ -15,10 +15,15 @@ from agents.tools import Tool, ToolContext, registry, tool
 
 @tool(
     name="count_and_wait",
-    description="Test only: count this call under `name`, then wait while `hold_file` exists.",
+    description="Test only: count this call under `name`, create `running_file`, then wait "
+    "while `hold_file` exists.",
     parameters={
         "type": "object",
-        "properties": {"name": {"type": "string"}, "hold_file": {"type": "string"}},
+        "properties": {
+            "name": {"type": "string"},
+            "hold_file": {"type": "string"},
+            "running_file": {"type": "string"},
+        },
         "required": ["name"],
     },
 )
@@ -30,6 +35,8 @@ def count_and_wait(context: ToolContext, args: dict[str, Any]) -> dict[str, int]
     services.agent_state_set(
         project=context.project, namespace="crash-test", key=args["name"], value=count
     )
+    if args.get("running_file"):
+        Path(args["running_file"]).touch()  # tells the test the call is under way
     hold = Path(args["hold_file"]) if args.get("hold_file") else None
     deadline = time.monotonic() + 120
     while hold is not None and hold.exists() and time.monotonic() < deadline:

@@ -177,6 +177,11 @@ def task_claim(*, agent: Agent, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> A
     out of range, PermissionDeniedError for a terminated agent.
     """
     _check_lease_seconds(lease_seconds)
+    if connection.vendor == "postgresql":
+        try:
+            return _claim_unless_held(agent, lease_seconds)
+        except _AgentHoldsRun:
+            pass  # nothing changed: claim again, dealing with the held run first
     with transaction.atomic():
         project_status = _lock_for_claim(agent)
         now = timezone.now()
@@ -205,6 +210,41 @@ def task_claim(*, agent: Agent, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> A
             lease_seconds=lease_seconds,
             now=now,
         )
+
+
+class _AgentHoldsRun(Exception):
+    """The claiming agent holds a running run: the claim's transaction rolls back."""
+
+
+def _claim_unless_held(agent: Agent, lease_seconds: int) -> AgentRun | None:
+    """PostgreSQL: task_claim for an agent that holds no running run, the usual case,
+    with one statement fewer. The task is claimed first, and the statement that opens
+    the run checks that the agent holds none (runs.run_open_for_claim_unless_held); it
+    runs after the agent's lock, so it sees a run a concurrent claim by the same agent
+    committed meanwhile. Raises _AgentHoldsRun, rolling the claim back, when it does."""
+    with transaction.atomic():
+        project_status = _lock_for_claim(agent)
+        now = timezone.now()
+        claimed = (
+            None
+            if project_status in NOT_CLAIMING
+            else task_claim_next(project_id=agent.project_id, agent_id=agent.pk, now=now)
+        )
+        if claimed is None:
+            if _held_run(agent) is not None:
+                raise _AgentHoldsRun
+            Agent.objects.filter(pk=agent.pk).update(last_activity_at=now)
+            return None
+        run = runs.run_open_for_claim_unless_held(
+            agent=agent,
+            task=claimed.task,
+            attempt=claimed.earlier_runs + 1,
+            lease_seconds=lease_seconds,
+            now=now,
+        )
+        if run is None:
+            raise _AgentHoldsRun
+        return run
 
 
 def agent_heartbeat(*, agent: Agent, lease_seconds: int | None = None) -> AgentRun | None:

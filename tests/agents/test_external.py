@@ -801,18 +801,38 @@ def test_claim_takes_a_fixed_number_of_queries(project, django_assert_max_num_qu
 
     first, second, third = (external_agent(project, name)[1] for name in ("1st", "2nd", "3rd"))
 
-    # The key, the agent's lock and held run, the claim, the run and the agent, with the
-    # transaction's two statements, and the memory facts; whatever the plan's size.
-    with django_assert_max_num_queries(9):
+    # The key, the agent's lock, the claim, the run and the agent, with the
+    # transaction's two statements, and the memory facts; whatever the plan's size. On
+    # PostgreSQL one statement opens the run, marks the agent busy and checks the agent
+    # holds no other run; elsewhere those are three.
+    fewer = 2 if connection.vendor == "postgresql" else 0
+    with django_assert_max_num_queries(9 - fewer):
         assert claim(first, project).data["task"]["key"] == "A0"
     # A task with dependencies: the claim's second statement, and its dependencies' keys;
     # the first task of a waiting plan also puts the plan and its feature in progress.
     # The plan's objective, context and must-haves for the answer: one more.
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(14 - fewer):
         assert claim(second, project).data["task"]["key"] == "B1"
     # A plan already in progress needs nothing more: the claim read its status.
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(12 - fewer):
         assert claim(third, project).data["task"]["key"].startswith("B")
+
+
+def test_a_claim_by_an_agent_holding_a_live_run_changes_nothing(project, worker) -> None:
+    """The claim that checks for a held run after taking a task rolls the task back."""
+    agent, client = worker
+    TaskFactory(project=project, key="T1")
+    TaskFactory(project=project, key="T2")
+    held = claim(client, project)
+    assert held.status_code == 201
+
+    refused = claim(client, project)
+
+    assert refused.status_code == 409, refused.data
+    assert AgentRun.objects.filter(agent=agent).count() == 1
+    assert Task.objects.get(key="T2").status == "pending"
+    agent.refresh_from_db()
+    assert agent.current_task.key == held.data["task"]["key"]
 
 
 def test_a_paused_project_hands_out_no_work(project):

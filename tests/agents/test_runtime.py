@@ -276,10 +276,14 @@ def test_a_redelivered_step_does_nothing(run, fake_llm, django_capture_on_commit
     )
     with django_capture_on_commit_callbacks():
         step_execute(run_id=run.pk, number=1)
+    # What step 2's delivery would have set by now: the late copy of step 1 leaves it.
+    AgentRun.objects.filter(pk=run.pk).update(result={"step": 2}, lease_expires_at=None)
     assert step_execute(run_id=run.pk, number=1) is None
     assert len(fake_llm.requests) == 1
     assert ToolCall.objects.filter(run=run).count() == 2
     assert AgentStep.objects.get(run=run, number=1).attempts == 1
+    run.refresh_from_db()
+    assert (run.result, run.lease_expires_at) == ({"step": 2}, None)
 
 
 def test_a_retried_step_reuses_the_reply_and_finished_calls(
@@ -444,15 +448,21 @@ def get_state_reply(call_id):
 def test_a_step_costs_the_same_queries_however_long_the_conversation(
     run, fake_llm, django_capture_on_commit_callbacks, django_assert_max_num_queries
 ):
-    """The conversation is read in two queries, so step 9 costs what step 2 does."""
+    """The conversation is read with the step's claim (PostgreSQL) or in two queries,
+    so step 9 costs what step 2 does."""
     fake_llm.script(*[get_state_reply(f"c{n}") for n in range(1, 10)])
     with django_capture_on_commit_callbacks():
         step_execute(run_id=run.pk, number=1)
     # Counted inside the test's transaction, where each of the step's transactions is a
-    # savepoint: 13 statements, 8 savepoint commands, and on PostgreSQL the two
-    # transactions that need not wait for the disk say so, and the step's end locks the
-    # run's agent before the run (SQLite has no row locks).
-    limit = 21 + (3 if connection.vendor == "postgresql" else 0)
+    # savepoint. On PostgreSQL: the claim of the step, one statement that locks the
+    # agent and the run, records the usage and stores the reply, the call's started
+    # row, the tool's query in a savepoint of its own, its completion row and the end of
+    # the step, in one transaction: 6 statements and 4 savepoint commands, as many as
+    # the round trips of a step outside a test (the savepoint of its transaction stands
+    # for its BEGIN and COMMIT). On SQLite the claim is three statements in a
+    # transaction, the conversation two reads, the lock of the run, the usage and the
+    # reply two more.
+    limit = 10 if connection.vendor == "postgresql" else 18
     for number in range(2, 10):
         with django_assert_max_num_queries(limit), django_capture_on_commit_callbacks():
             step_execute(run_id=run.pk, number=number)
@@ -594,9 +604,11 @@ def test_a_risky_call_cut_short_is_reported_as_interrupted_and_never_run_again(
     assert run.status == "succeeded"
 
 
-def test_a_low_risk_call_cut_short_runs_again_as_its_effects_rolled_back(
+def test_a_low_risk_call_cut_short_leaves_nothing_and_the_retry_asks_the_model_again(
     run, fake_llm, django_capture_on_commit_callbacks
 ):
+    """A reply whose calls stay in the database commits with them: a worker killed while
+    such a call runs rolls the reply, the call's rows and its effects back together."""
     from tests.agent_tools import temporary_tool
 
     calls = []
@@ -608,12 +620,19 @@ def test_a_low_risk_call_cut_short_runs_again_as_its_effects_rolled_back(
         return {"ok": True}
 
     fake_llm.script(
-        completion(None, tool_calls=[tool_call("c1", "safe_test", {})]),
+        completion(None, tool_calls=[tool_call("c1", "safe_test", {"n": 1})]),
+        completion(None, tool_calls=[tool_call("c1", "safe_test", {"n": 2})]),
         completion(None, tool_calls=[tool_call("c2", "finish", {"summary": "done"})]),
     )
     with temporary_tool("safe_test", risk="low", handler=handler):
         with pytest.raises(WorkerKilled):
             step_execute(run_id=run.pk, number=1)
+        assert AgentStep.objects.get(run=run, number=1).reply is None
+        assert not ToolCall.objects.filter(run=run).exists()
+        assert not Metric.objects.filter(run=run).exists()
         run = drive(run, django_capture_on_commit_callbacks)
-    assert len(calls) == 2
+    assert calls == [{"n": 1}, {"n": 2}]
+    assert len(fake_llm.requests) == 3
     assert ToolCall.objects.get(run=run, started__call_id="c1").status == "succeeded"
+    assert ToolCall.objects.get(run=run, call_id="c1").input == {"n": 2}
+    assert run.status == "succeeded"

@@ -1,5 +1,6 @@
 """A worker SIGKILLed in the middle of a step: a new worker finishes the run, and every
-tool's effect happens exactly once."""
+tool's effect happens exactly once. (A risky tool cut short, whose started row has
+committed, is covered in test_runtime.)"""
 
 import os
 import signal
@@ -17,7 +18,7 @@ from tests.fakes.openai_server import completion, tool_call
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-def test_killed_worker_repeats_only_the_unfinished_tool_call(
+def test_a_killed_worker_leaves_each_tools_effect_exactly_once(
     append_only_rows_cleared, fake_llm, settings, tmp_path
 ):
     queue = f"crash-{uuid.uuid4().hex[:10]}"
@@ -32,16 +33,22 @@ def test_killed_worker_repeats_only_the_unfinished_tool_call(
     }
     if django_settings.CELERY_BROKER_URL.startswith("filesystem://"):
         env["CELERY_BROKER_DIR"] = str(django_settings.BROKER_DIR)
-    hold = tmp_path / "hold-call-b"
+    hold, running = tmp_path / "hold-call-b", tmp_path / "call-b-running"
     hold.touch()
+    held_b = {"name": "b", "hold_file": str(hold), "running_file": str(running)}
+    # Both calls stay in the database, so they commit with the reply they came in: the
+    # killed worker's step leaves nothing, and the model is asked again.
     fake_llm.script(
-        completion(
-            None,
-            tool_calls=[
-                tool_call("call_a", "count_and_wait", {"name": "a"}),
-                tool_call("call_b", "count_and_wait", {"name": "b", "hold_file": str(hold)}),
-            ],
-        ),
+        *[
+            completion(
+                None,
+                tool_calls=[
+                    tool_call("call_a", "count_and_wait", {"name": "a"}),
+                    tool_call("call_b", "count_and_wait", held_b),
+                ],
+            )
+        ]
+        * 2,
         completion(None, tool_calls=[tool_call("call_f", "finish", {"summary": "both counted"})]),
     )
     project = ProjectFactory()
@@ -55,11 +62,11 @@ def test_killed_worker_repeats_only_the_unfinished_tool_call(
     second = None
     try:
         runs.run_start(run=run)  # enqueues step 1 on the test queue
-        b_started = ToolCall.objects.filter(run=run, call_id="call_b", started__isnull=True)
-        wait_for(b_started.exists, first, log)
+        wait_for(running.exists, first, log)
         os.kill(first.pid, signal.SIGKILL)  # mid-step: call_a done, call_b in flight
         first.wait()
         hold.unlink()
+        assert not ToolCall.objects.filter(run=run).exists()  # rolled back with the reply
 
         second = spawn_worker(queue, env, log)
         assert runs.stale_runs_recover(now=_far_future()) == 1
@@ -78,7 +85,7 @@ def test_killed_worker_repeats_only_the_unfinished_tool_call(
         assert ToolCall.objects.filter(started__in=started).count() == 1
     assert AgentStep.objects.get(run=run, number=1).attempts == 2
     assert AgentStep.objects.get(run=run, number=2).attempts == 1
-    assert len(fake_llm.requests) == 2  # step 1's reply was stored, not asked for again
+    assert len(fake_llm.requests) == 3  # step 1's reply was lost with its calls
 
 
 def _far_future():

@@ -29,7 +29,7 @@ from agents.services.runs.delivery import (
     dispatch_after_commit,
     is_coding_run,
 )
-from core.db import insert_rows, instance_from_row, prepared_cursor
+from core.db import insert_rows, insert_statement, instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError
 from core.queue import enqueue_on_commit
 from planning import services as planning_services
@@ -141,7 +141,50 @@ def run_open_for_claim(
     """Record an external agent's claim of `task` as a running run under a lease, and
     mark the agent busy with it (inside the claim's transaction, which holds the agent
     and the task locked). Two prepared statements: claims are a hot path."""
-    run = AgentRun(
+    run = _claimed_run(agent, task, attempt, lease_seconds, now)
+    insert_rows([run])
+    at = connection.ops.adapt_datetimefield_value(now)
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            statements.agent_busy(), (Agent.Status.BUSY.value, task.pk, at, at, agent.pk)
+        )
+    return run
+
+
+def run_open_for_claim_unless_held(
+    *, agent: Agent, task: Task, attempt: int, lease_seconds: int, now: datetime
+) -> AgentRun | None:
+    """PostgreSQL: run_open_for_claim in one statement, which first checks that the agent
+    holds no running run. Run after the agent's lock, the statement sees a run that a
+    concurrent claim by the same agent committed while this one waited for the lock.
+    Returns None, having changed nothing, when the agent holds one."""
+    run = _claimed_run(agent, task, attempt, lease_seconds, now)
+    insert = insert_statement([run], unless=statements.agent_holds_run())
+    assert insert is not None  # a run inserts in one statement
+    insert_sql, insert_params = insert
+    at = connection.ops.adapt_datetimefield_value(now)
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"WITH new_run AS ({insert_sql}) {statements.agent_busy_with_new_run()}",
+            (
+                *insert_params,
+                agent.pk,
+                *(Agent.Status.BUSY.value, task.pk, at, at, agent.pk),
+            ),
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    run.pk = row[0]
+    run._state.adding = False
+    run._state.db = connection.alias
+    return run
+
+
+def _claimed_run(
+    agent: Agent, task: Task, attempt: int, lease_seconds: int, now: datetime
+) -> AgentRun:
+    return AgentRun(
         project_id=agent.project_id,
         agent=agent,
         task=task,
@@ -155,13 +198,6 @@ def run_open_for_claim(
         started_at=now,
         payload={"task": task.key, "lease_seconds": lease_seconds},
     )
-    insert_rows([run])
-    at = connection.ops.adapt_datetimefield_value(now)
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            statements.agent_busy(), (Agent.Status.BUSY.value, task.pk, at, at, agent.pk)
-        )
-    return run
 
 
 # In a one-task run's result: how many times a worker has taken it.
@@ -224,6 +260,26 @@ def run_lease_renew_for_step(*, run_id: int, number: int, now: datetime) -> Agen
         )
         row = cursor.fetchone()
     return None if row is None else instance_from_row(AgentRun, statements.RUN_FIELDS, row)
+
+
+def run_lease_renew_claiming_step(
+    *, run_id: int, number: int, now: datetime
+) -> tuple[AgentRun, tuple[Any, ...]] | None:
+    """PostgreSQL: run_lease_renew_for_step, and the claim of step `number`, in one
+    statement of its own transaction (statements.StepStatements.claim_step): the run is
+    renewed unless the step is over. Returns the run (its own columns) with the rest of
+    the statement's row, or None when the run is not running or the step is over."""
+    sql = statements.step_statements(connection.vendor).claim_step
+    assert sql is not None, "one statement claims a step on PostgreSQL only"
+    at = connection.ops.adapt_datetimefield_value(now)
+    lease = connection.ops.adapt_datetimefield_value(_lease(now))
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, {"at": at, "lease": lease, "number": number, "run": run_id})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    run_end = len(statements.RUN_FIELDS)
+    return instance_from_row(AgentRun, statements.RUN_FIELDS, row[:run_end]), tuple(row[run_end:])
 
 
 def run_lease_extend(*, run: AgentRun, seconds: int, now: datetime) -> AgentRun:
