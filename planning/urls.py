@@ -5,6 +5,7 @@ from planning.views import (
     analytics,
     board,
     chat,
+    live,
     members,
     plan,
     projects,
@@ -32,6 +33,7 @@ urlpatterns = [
         name="task-move",
     ),
     path("projects/<slug:slug>/board/", board.project_board, name="project-board"),
+    path("projects/<slug:slug>/live/", live.project_live, name="project-live"),
     path(
         "projects/<slug:slug>/tasks/<path:key>/edit/",
         tasks.task_edit,

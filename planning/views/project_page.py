@@ -27,8 +27,8 @@ EXPORT_CHOICES = [
 FEATURES_PER_PAGE = 50
 SUB_FEATURES_PER_PAGE = 50
 TASKS_PER_PAGE = 50
-# How often a live plan page asks whether anything changed.
-POLL_SECONDS = 5
+# The most open task rows a live refresh of the plan page brings again.
+LIVE_ROWS = 200
 
 
 @dataclass
@@ -84,8 +84,6 @@ def summary_context(project: Project, features: list[Feature]) -> dict[str, Any]
         "task_done": counts.done,
         "task_review": counts.review,
         "next_task": selectors.task_next_ready(project=project),
-        "live": counts.active or project.status == Project.Status.ACTIVE,
-        "poll_seconds": POLL_SECONDS,
         "features": features,
         # What the summary's poll asks for: the headers of exactly these features, so
         # that none comes back for a feature the page does not show (htmx would find no
@@ -103,6 +101,16 @@ def shown_features(project: Project, ids: str) -> list[Feature]:
     features = list(outline.feature_outline(project=project).filter(pk__in=pks))
     outline.with_counts(features)
     return features
+
+
+def shown_rows(project: Project, pks: list[str]) -> list[Task]:
+    """The project's task rows named in `pks` (the rows a plan page has open, as its
+    summary's refresh sends them), as the plan page shows them; at most LIVE_ROWS (one
+    query)."""
+    wanted = [int(pk) for pk in pks[:LIVE_ROWS] if pk.isdigit()]
+    if not wanted:
+        return []
+    return list(outline.task_rows(project.tasks.filter(pk__in=wanted)).order_by("pk"))
 
 
 def feature_page(project: Project, page: str | None) -> tuple[list[Feature], Slice]:
