@@ -55,11 +55,11 @@ def project_live(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     seconds while the project is live, and stops in the answer that finds it idle."""
     project, _ = selectors.project_for_user(user=request.user, slug=slug)
     counts = outline.plan_counts(project=project)
+    # Names of their own: the pages that include the header have their own counts.
     context = {
         "project": project,
-        "counts": counts,
-        "live": outline.is_live(project, counts),
-        "poll_seconds": POLL_SECONDS,
+        "live_counts": counts,
+        "live_poll": POLL_SECONDS if outline.is_live(project, counts) else None,
     }
     response = render(request, "includes/project_nav.html#project-live", context)
     return announce_change(request, response)
