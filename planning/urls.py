@@ -40,6 +40,11 @@ urlpatterns = [
         name="task-edit",
     ),
     path(
+        "projects/<slug:slug>/tasks/<path:key>/assign/",
+        tasks.task_assign,
+        name="task-assign",
+    ),
+    path(
         "projects/<slug:slug>/tasks/<path:key>/subtasks/",
         tasks.task_subtask_add,
         name="task-subtask-add",
