@@ -147,7 +147,9 @@ class TaskAssignForm(forms.Form):
 
     def __init__(self, *args: Any, agents: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["agent"].choices = [("", "Nobody"), *agents]
+        field = self.fields["agent"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", "Nobody"), *agents]
 
 
 class SubtaskAddForm(forms.Form):

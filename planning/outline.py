@@ -78,10 +78,10 @@ def _runs_verifying() -> QuerySet[Any]:
     # Planning does not import the agents app (its arrows point this way): the model is
     # the one Task.runs comes from, and the status and stage are its own choices.
     run_model = apps.get_model("agents", "AgentRun")
-    return run_model._default_manager.filter(
-        status=run_model.Status.RUNNING,  # type: ignore[attr-defined]
-        stage=run_model.Stage.VERIFYING,  # type: ignore[attr-defined]
+    runs: QuerySet[Any] = run_model._default_manager.filter(
+        status=run_model.Status.RUNNING, stage=run_model.Stage.VERIFYING
     )
+    return runs
 
 
 def task_verifying() -> Exists:

@@ -2,6 +2,7 @@
 move keeps, then the same status change as everywhere else, task_set_status), and giving
 it to one of the project's agents."""
 
+from django.apps import apps
 from django.db import transaction
 
 from core.errors import ConflictError
@@ -54,8 +55,9 @@ def task_assign(*, task: Task, agent_id: int | None) -> Task:
         )
     agent = None
     if agent_id is not None:
-        # Planning names agents only through Task.assigned_agent (its arrows point this way).
-        agents = Task._meta.get_field("assigned_agent").related_model._default_manager
+        # Planning does not import the agents app (its arrows point this way): the model is
+        # the one Task.assigned_agent names.
+        agents = apps.get_model("agents", "Agent")._default_manager
         agent = agents.filter(project_id=task.project_id, pk=agent_id).first()
         if agent is None:
             raise PlanError("No such agent in this project.", field="assigned_agent")
