@@ -10,7 +10,7 @@ A fixed number of each is read (one query apiece), whatever the task's past.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from agents.models import AgentRun, DecisionLog, Merge, Review, ToolCall
 from planning.models import Task
@@ -20,6 +20,8 @@ CALLS_SHOWN = 10
 DECISIONS_SHOWN = 10
 REVIEWS_SHOWN = 20
 MERGES_SHOWN = 10
+# A run started within this of its making was never waiting in a queue.
+QUEUED_APART = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,9 @@ def task_history(
     entries: list[HistoryEntry] = []
     for run in runs:
         agent = run.agent.name
-        entries.append(HistoryEntry(run.created_at, f"Run {run.pk} queued", agent, run))
+        # A claimed run starts as it is made: its start says it all.
+        if run.started_at is None or run.started_at - run.created_at > QUEUED_APART:
+            entries.append(HistoryEntry(run.created_at, f"Run {run.pk} queued", agent, run))
         if run.started_at:
             attempt = f" (attempt {run.attempt})" if run.attempt > 1 else ""
             entries.append(

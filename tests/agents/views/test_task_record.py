@@ -135,3 +135,17 @@ def test_a_task_nobody_worked_on_says_so_and_strangers_get_404(browser, project)
 
     other = TaskFactory(project=ProjectFactory(), key="X1")
     assert browser.get(record_url(other), **HTMX).status_code == 404
+
+
+def test_a_claimed_run_shows_its_start_without_a_queueing(browser, project):
+    task = TaskFactory(project=project, key="T1", status="in_progress")
+    run = AgentRunFactory(
+        agent=AgentFactory(project=project), task=task, status="running", stage="verifying"
+    )
+    AgentRun.objects.filter(pk=run.pk).update(started_at=run.created_at)
+
+    html = browser.get(record_url(task), **HTMX).content.decode()
+
+    assert f"Run {run.pk} started" in html
+    assert f"Run {run.pk} queued" not in html
+    assert "· verifying" in html
