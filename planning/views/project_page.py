@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.http import HttpRequest
+from django.utils import dateformat
 
 from planning import outline, selectors
 from planning.analytics_pages import Slice
@@ -103,14 +104,19 @@ def shown_features(project: Project, ids: str) -> list[Feature]:
     return features
 
 
-def shown_rows(project: Project, pks: list[str]) -> list[Task]:
-    """The project's task rows named in `pks` (the rows a plan page has open, as its
-    summary's refresh sends them), as the plan page shows them; at most LIVE_ROWS (one
-    query)."""
-    wanted = [int(pk) for pk in pks[:LIVE_ROWS] if pk.isdigit()]
-    if not wanted:
+def shown_rows(project: Project, shown: list[str]) -> list[Task]:
+    """The project's task rows a plan page has open (`shown`: "<id>-<updated_at as
+    Uu>", as its summary's refresh sends them) that changed since, as the plan page shows
+    them; at most LIVE_ROWS looked at (one query)."""
+    stamps: dict[int, str] = {}
+    for value in shown[:LIVE_ROWS]:
+        pk, _, stamp = value.partition("-")
+        if pk.isdigit():
+            stamps[int(pk)] = stamp
+    if not stamps:
         return []
-    return list(outline.task_rows(project.tasks.filter(pk__in=wanted)).order_by("pk"))
+    rows = outline.task_rows(project.tasks.filter(pk__in=stamps)).order_by("pk")
+    return [task for task in rows if dateformat.format(task.updated_at, "Uu") != stamps[task.pk]]
 
 
 def feature_page(project: Project, page: str | None) -> tuple[list[Feature], Slice]:

@@ -146,18 +146,25 @@ def test_the_board_asks_again_with_its_filters(browser, project):
     assert plain != filtered
 
 
-def test_the_plan_summary_brings_the_open_rows_again(browser, project):
-    shown = TaskFactory(project=project, key="SHOWN")
-    other = TaskFactory(project=project, key="OTHER")
-    services.task_set_status(task=shown, status=Task.Status.IN_PROGRESS)
+def test_the_plan_summary_brings_the_open_rows_that_changed(browser, project):
+    changed = TaskFactory(project=project, key="CHANGED")
+    same = TaskFactory(project=project, key="SAME")
+    TaskFactory(project=project, key="CLOSED")
+    page = browser.get(f"{detail_url(project)}?task=CHANGED").content.decode()
+    shown = re.findall(r'name="row" value="([^"]+)"', page)
+    assert len(shown) == 3
 
-    html = browser.get(f"{detail_url(project)}?row={shown.pk}&row=junk", **HTMX).content.decode()
+    services.task_set_status(task=changed, status=Task.Status.IN_PROGRESS)
+    sent = [value for value in shown if value.split("-")[0] in (str(changed.pk), str(same.pk))]
+    assert len(sent) == 2
+    query = "&".join(f"row={value}" for value in [*sent, "junk", ""])
+    html = browser.get(f"{detail_url(project)}?{query}", **HTMX).content.decode()
 
     rows = re.findall(r"<template>\s*(<tr id=\"task-(\d+)\"[^>]*>)", html)
-    assert [pk for _, pk in rows] == [str(shown.pk)]
+    assert [pk for _, pk in rows] == [str(changed.pk)]
     assert 'hx-swap-oob="true"' in rows[0][0]
     assert '<option value="in_progress" selected>' in html
-    assert f'id="task-{other.pk}"' not in html
+    assert f'id="task-{same.pk}"' not in html
 
 
 def test_strangers_get_404(browser):
