@@ -10,6 +10,7 @@ from agents.views import (
     reviews,
     run_logs,
     runs,
+    task_record,
     tool_calls,
 )
 
@@ -62,6 +63,11 @@ urlpatterns = [
         name="inbox-answer",
     ),
     path("projects/<slug:slug>/tasks/<str:key>/review/", reviews.task_review, name="task-review"),
+    path(
+        "projects/<slug:slug>/tasks/<path:key>/record/",
+        task_record.task_record_view,
+        name="task-record",
+    ),
     path(
         "projects/<slug:slug>/tasks/<str:key>/review/comment-form/",
         review_diff.review_comment_form,

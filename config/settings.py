@@ -138,7 +138,16 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # Sessions must read the same in every process (gunicorn's workers, each with a
+        # local memory of its own): without Redis they are cached in files.
+        "sessions": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "session-cache"),
+        },
+    }
+SESSION_CACHE_ALIAS = "default" if REDIS_URL else "sessions"
 
 # Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -200,6 +209,11 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_HTTPONLY = True
+# Sessions are read from the cache (Redis, else files: SESSION_CACHE_ALIAS) and written
+# through to the database: a live page's poll then reads the database only for its user
+# and the plan's change stamp. A cache without the session (a restarted Redis) falls back
+# to the database row.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

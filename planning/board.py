@@ -1,6 +1,10 @@
 """What the board shows: a project's tasks in columns by status, filtered, a page per
 column. One query counts every column and one reads each column's page, however many
-tasks the project has."""
+tasks the project has.
+
+A task in progress whose current coding attempt is running its checks shows under
+Verifying rather than In progress: the run's stage says so (agents' runs own it;
+outline.task_verifying() reads it)."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -22,20 +26,39 @@ class ColumnSpec:
     label: str
     # The first status is the one a card dropped on the column gets.
     statuses: tuple[str, ...]
+    # Whether its tasks are the ones being verified (True), those not (False), or either.
+    verifying: bool | None = None
 
     @property
     def status(self) -> str:
         return self.statuses[0]
 
+    @property
+    def droppable(self) -> bool:
+        """Whether a card may be moved here: a task is verified by its run's checks,
+        never by a person's drag."""
+        return self.verifying is not True
+
+    @property
+    def condition(self) -> Q:
+        """Which of the board's tasks (annotated by board_tasks()) the column holds."""
+        condition = Q(status__in=self.statuses)
+        if self.verifying is not None:
+            condition &= Q(verifying=self.verifying)
+        return condition
+
 
 COLUMNS = (
     ColumnSpec("todo", "To do", (Task.Status.PENDING, Task.Status.DEFERRED)),
-    ColumnSpec("in_progress", "In progress", (Task.Status.IN_PROGRESS,)),
+    ColumnSpec("in_progress", "In progress", (Task.Status.IN_PROGRESS,), verifying=False),
+    ColumnSpec("verifying", "Verifying", (Task.Status.IN_PROGRESS,), verifying=True),
     ColumnSpec("review", "In review", (Task.Status.REVIEW,)),
     ColumnSpec("blocked", "Blocked", (Task.Status.BLOCKED, Task.Status.FAILED)),
     ColumnSpec("done", "Done", (Task.Status.DONE, Task.Status.CANCELLED)),
 )
 COLUMN_BY_SLUG = {column.slug: column for column in COLUMNS}
+# The statuses a card may be moved to, as the "Move to" control offers them.
+MOVE_CHOICES = [(spec.status, spec.label) for spec in COLUMNS if spec.droppable]
 
 
 @dataclass
@@ -58,26 +81,29 @@ class BoardFilterSet(TaskFilterSet):
 
 
 def board_tasks(project: Project, params: Any) -> tuple[BoardFilterSet, QuerySet[Task]]:
-    """The project's tasks narrowed by the board's filters (`params`, the query string)."""
+    """The project's tasks narrowed by the board's filters (`params`, the query string),
+    each with `verifying`."""
     filterset = BoardFilterSet(params, queryset=Task.objects.filter(project=project))
     tasks = filterset.qs if filterset.is_valid() else Task.objects.none()
-    return filterset, tasks
+    return filterset, tasks.annotate(verifying=outline.task_verifying())
 
 
 def board_columns(tasks: QuerySet[Task], pages: dict[str, str | None]) -> list[Column]:
     """Every column with its page (`pages` maps a column's slug to its page number)."""
+    # Named apart from the tasks' own annotations (a column is called "verifying" too).
     counts = tasks.order_by().aggregate(
-        **{column.slug: Count("pk", filter=Q(status__in=column.statuses)) for column in COLUMNS}
+        **{f"{column.slug}_total": Count("pk", filter=column.condition) for column in COLUMNS}
     )
     return [
-        column_page(tasks, spec, pages.get(spec.slug), total=counts[spec.slug]) for spec in COLUMNS
+        column_page(tasks, spec, pages.get(spec.slug), total=counts[f"{spec.slug}_total"])
+        for spec in COLUMNS
     ]
 
 
 def column_page(tasks: QuerySet[Task], spec: ColumnSpec, page: str | None, *, total: int) -> Column:
     """One page of one column's cards, highest priority first (one query)."""
     slice_ = Slice.of(page, per_page=CARDS_PER_PAGE, total=total)
-    rows = with_markers(outline.task_rows(tasks.filter(status__in=spec.statuses))).order_by(
+    rows = with_markers(outline.task_rows(tasks.filter(spec.condition))).order_by(
         "priority_rank", "position", "key"
     )
     return Column(spec=spec, tasks=list(rows[slice_.start : slice_.end]), page=slice_)
@@ -97,7 +123,7 @@ def with_markers(tasks: QuerySet[Task]) -> QuerySet[Task]:
 
 
 def column_total(tasks: QuerySet[Task], spec: ColumnSpec) -> int:
-    return tasks.filter(status__in=spec.statuses).count()
+    return tasks.filter(spec.condition).count()
 
 
 def agent_choices(project: Project) -> list[tuple[int, str]]:
@@ -110,4 +136,5 @@ def agent_choices(project: Project) -> list[tuple[int, str]]:
 
 
 def column_of(status: str) -> ColumnSpec:
-    return next(column for column in COLUMNS if status in column.statuses)
+    """The column a task with `status` moves to (never Verifying: only checks put it there)."""
+    return next(column for column in COLUMNS if status in column.statuses and column.droppable)

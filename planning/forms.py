@@ -140,6 +140,18 @@ class TaskEditForm(forms.Form):
     status = forms.ChoiceField(choices=Task.Status.choices)
 
 
+class TaskAssignForm(forms.Form):
+    """The agent a task is given to, among the project's (`agents`: id and name pairs)."""
+
+    agent = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+
+    def __init__(self, *args: Any, agents: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["agent"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", "Nobody"), *agents]
+
+
 class SubtaskAddForm(forms.Form):
     key = forms.CharField(max_length=50)
     name = forms.CharField(max_length=300)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
+from django.apps import apps
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -41,12 +43,18 @@ class PlanCounts:
     total: int
     done: int
     review: int
+    # In progress, of which `verifying` have their checks running.
     in_progress: int
+    verifying: int = 0
 
     @property
     def active(self) -> bool:
         """Whether agents are at work on the plan: what keeps a live page polling."""
         return self.in_progress > 0
+
+    @property
+    def coding(self) -> int:
+        return self.in_progress - self.verifying
 
 
 def plan_counts(*, project: Project) -> PlanCounts:
@@ -55,8 +63,31 @@ def plan_counts(*, project: Project) -> PlanCounts:
         done=Count("id", filter=Q(status=DONE)),
         review=Count("id", filter=Q(status=Task.Status.REVIEW)),
         in_progress=Count("id", filter=Q(status=Task.Status.IN_PROGRESS)),
+        verifying=Count("id", filter=Q(status=Task.Status.IN_PROGRESS) & task_verifying()),
     )
     return PlanCounts(**row)
+
+
+def is_live(project: Project, counts: PlanCounts) -> bool:
+    """Whether a live page keeps asking for changes: agents are at work on a task, or the
+    project runs (an idle agent may claim a task any moment)."""
+    return counts.active or project.status == Project.Status.ACTIVE
+
+
+def _runs_verifying() -> QuerySet[Any]:
+    # Planning does not import the agents app (its arrows point this way): the model is
+    # the one Task.runs comes from, and the status and stage are its own choices.
+    run_model = apps.get_model("agents", "AgentRun")
+    runs: QuerySet[Any] = run_model._default_manager.filter(
+        status=run_model.Status.RUNNING, stage=run_model.Stage.VERIFYING
+    )
+    return runs
+
+
+def task_verifying() -> Exists:
+    """Whether a task's current coding attempt is running its checks (for annotate() and
+    filters), one EXISTS over the runs' task index."""
+    return Exists(_runs_verifying().filter(task=OuterRef("pk")))
 
 
 def feature_outline(*, project: Project) -> QuerySet[Feature]:
@@ -177,12 +208,21 @@ def _stamp_of(
     return Subquery(last), Subquery(count)
 
 
+def _verifying_stamp(field: str) -> Subquery:
+    """How many of the project's coding attempts are running their checks, over the
+    runs' partial index of exactly those: a task moves to the board's Verifying column
+    and out of it without being saved itself."""
+    runs = _runs_verifying().filter(project_id=OuterRef(field))
+    return Subquery(runs.order_by().values("project_id").annotate(n=Count("pk")).values("n"))
+
+
 def _stamp_annotations(project_field: str) -> dict[str, Subquery]:
     annotations = {}
     for name, model in (("task", Task), ("feature", Feature), ("sub", SubFeature)):
         last, count = _stamp_of(model, project_field)
         annotations[f"{name}_last"] = last
         annotations[f"{name}_count"] = count
+    annotations["verifying"] = _verifying_stamp(project_field)
     return annotations
 
 
@@ -193,9 +233,9 @@ def _digest(row: dict[str, object]) -> str:
 
 def plan_stamp(*, project: Project) -> str:
     """A short tag that changes whenever anything the plan shows changes: the project
-    (its status), and any feature, sub-feature or task saved, added or deleted (one
-    query). Dependency edges alone do not move it: services that add or remove one save
-    its task too."""
+    (its status), any feature, sub-feature or task saved, added or deleted, and a coding
+    attempt starting or ending its checks (one query). Dependency edges alone do not
+    move it: services that add or remove one save its task too."""
     annotations = _stamp_annotations("pk")
     row = (
         Project.objects.filter(pk=project.pk)

@@ -6,6 +6,7 @@ from planning.views import (
     board,
     chat,
     imports,
+    live,
     members,
     plan,
     projects,
@@ -33,10 +34,16 @@ urlpatterns = [
         name="task-move",
     ),
     path("projects/<slug:slug>/board/", board.project_board, name="project-board"),
+    path("projects/<slug:slug>/live/", live.project_live, name="project-live"),
     path(
         "projects/<slug:slug>/tasks/<path:key>/edit/",
         tasks.task_edit,
         name="task-edit",
+    ),
+    path(
+        "projects/<slug:slug>/tasks/<path:key>/assign/",
+        tasks.task_assign,
+        name="task-assign",
     ),
     path(
         "projects/<slug:slug>/tasks/<path:key>/subtasks/",

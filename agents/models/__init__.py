@@ -214,6 +214,13 @@ class AgentRun(ShapedJsonModel, TimeStampedModel):
             models.Index(
                 fields=["agent"], condition=Q(status="running"), name="agentrun_running_by_agent"
             ),
+            # The attempts running their checks, which a live page's change stamp counts
+            # per project on every poll.
+            models.Index(
+                fields=["project"],
+                condition=Q(status="running", stage="verifying"),
+                name="agentrun_verifying_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ rest is imported from its own module: `plans` (applying a plan document), `versi
 """
 
 from planning.services._common import PlanError
-from planning.services.board import task_move
+from planning.services.board import task_assign, task_move
 from planning.services.claims import ClaimedTask, task_claim_next
 from planning.services.external import external_dependency_set_satisfied
 from planning.services.items import (
@@ -69,6 +69,7 @@ __all__ = [
     "sub_feature_delete",
     "sub_feature_update",
     "task_add_dependency",
+    "task_assign",
     "task_claim_next",
     "task_create",
     "task_delete",

@@ -2,6 +2,8 @@
 page per column ("Show more"), and moves between columns by drag, keyboard or a plain
 form."""
 
+import hashlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -9,7 +11,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import condition, require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from core.errors import DomainError
@@ -17,16 +21,30 @@ from core.htmx import AuthenticatedHtmxRequest, wants_fragment
 from planning import board, outline, selectors, services
 from planning.forms import TaskStatusForm
 from planning.models import Project, Task
+from planning.views import live
 
 TEMPLATE = "planning/board.html"
 
 
+def _board_etag(request: AuthenticatedHtmxRequest, slug: str) -> str | None:
+    """The live columns' ETag: the plan's change stamp and the board's filters. A page of
+    one column ("Show more") has none."""
+    if "column" in request.GET:
+        return None
+    query = hashlib.blake2b(_filter_query(request).encode(), digest_size=6).hexdigest()
+    return live.live_etag(request, slug, "board", query)
+
+
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")
+@cache_control(private=True, no_cache=True)
+@condition(etag_func=_board_etag)
 def project_board(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The board. `?column=<slug>&page=<n>` names one column's page: htmx gets those
     cards alone (`#column-cards`), to append under the ones shown; a plain request the
-    whole board with that column at that page."""
+    whole board with that column at that page. htmx without a column gets the columns
+    again (`#board-live`), or 304 when nothing changed."""
     project, membership = selectors.project_for_user(user=request.user, slug=slug)
     filterset, tasks = board.board_tasks(project, request.GET)
     column_slug = request.GET.get("column", "")
@@ -35,7 +53,7 @@ def project_board(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     context = {
         "project": project,
         "can_write": membership.can_write,
-        "status_choices": [(spec.status, spec.label) for spec in board.COLUMNS],
+        "status_choices": board.MOVE_CHOICES,
         "filter_query": query,
     }
     if column_slug and column_slug not in board.COLUMN_BY_SLUG:
@@ -45,9 +63,11 @@ def project_board(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
         column = board.column_page(tasks, spec, page, total=board.column_total(tasks, spec))
         return render(request, f"{TEMPLATE}#column-cards", {**context, "column": column})
     pages = {column_slug: page} if column_slug else {}
+    context["columns"] = board.board_columns(tasks, pages)
+    if wants_fragment(request):
+        return render(request, f"{TEMPLATE}#board-live", context)
     context |= {
         "filterset": filterset,
-        "columns": board.board_columns(tasks, pages),
         "agents": board.agent_choices(project),
         "priority_choices": Task.Priority.choices,
     }
@@ -88,12 +108,13 @@ def task_move(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpRes
 
 
 def _card_response(request: AuthenticatedHtmxRequest, project: Project, key: str) -> HttpResponse:
-    task = get_object_or_404(board.with_markers(outline.task_rows(project.tasks.all())), key=key)
+    tasks = outline.task_rows(project.tasks.annotate(verifying=outline.task_verifying()))
+    task = get_object_or_404(board.with_markers(tasks), key=key)
     context = {
         "project": project,
         "task": task,
         "can_write": True,
-        "status_choices": [(spec.status, spec.label) for spec in board.COLUMNS],
+        "status_choices": board.MOVE_CHOICES,
         "filter_query": "",
     }
     return render(request, f"{TEMPLATE}#card", context)

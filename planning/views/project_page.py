@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.http import HttpRequest
+from django.utils import dateformat
 
 from planning import outline, selectors
 from planning.analytics_pages import Slice
@@ -27,8 +28,8 @@ EXPORT_CHOICES = [
 FEATURES_PER_PAGE = 50
 SUB_FEATURES_PER_PAGE = 50
 TASKS_PER_PAGE = 50
-# How often a live plan page asks whether anything changed.
-POLL_SECONDS = 5
+# The most open task rows a live refresh of the plan page brings again.
+LIVE_ROWS = 200
 
 
 @dataclass
@@ -84,8 +85,6 @@ def summary_context(project: Project, features: list[Feature]) -> dict[str, Any]
         "task_done": counts.done,
         "task_review": counts.review,
         "next_task": selectors.task_next_ready(project=project),
-        "live": counts.active or project.status == Project.Status.ACTIVE,
-        "poll_seconds": POLL_SECONDS,
         "features": features,
         # What the summary's poll asks for: the headers of exactly these features, so
         # that none comes back for a feature the page does not show (htmx would find no
@@ -103,6 +102,21 @@ def shown_features(project: Project, ids: str) -> list[Feature]:
     features = list(outline.feature_outline(project=project).filter(pk__in=pks))
     outline.with_counts(features)
     return features
+
+
+def shown_rows(project: Project, shown: list[str]) -> list[Task]:
+    """The project's task rows a plan page has open (`shown`: "<id>-<updated_at as
+    Uu>", as its summary's refresh sends them) that changed since, as the plan page shows
+    them; at most LIVE_ROWS looked at (one query)."""
+    stamps: dict[int, str] = {}
+    for value in shown[:LIVE_ROWS]:
+        pk, _, stamp = value.partition("-")
+        if pk.isdigit():
+            stamps[int(pk)] = stamp
+    if not stamps:
+        return []
+    rows = outline.task_rows(project.tasks.filter(pk__in=stamps)).order_by("pk")
+    return [task for task in rows if dateformat.format(task.updated_at, "Uu") != stamps[task.pk]]
 
 
 def feature_page(project: Project, page: str | None) -> tuple[list[Feature], Slice]:

@@ -1,6 +1,8 @@
 """The project list with the form that creates a project, the project page with its plan
 tree, and a task's status row."""
 
+import hashlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -27,7 +29,7 @@ from core.htmx import (
 from planning import outline, selectors, services
 from planning.forms import ProjectCreateForm, TaskStatusForm
 from planning.models import Project, Task
-from planning.views import project_page
+from planning.views import live, project_page
 
 PROJECTS_PER_PAGE = 25
 
@@ -68,13 +70,11 @@ def _create_project(request: AuthenticatedHtmxRequest, form: ProjectCreateForm) 
 
 def _summary_etag(request: AuthenticatedHtmxRequest, slug: str) -> str | None:
     """The live summary's ETag: the plan's change stamp (one query, which also checks
-    membership) and the features whose headers it brings. The whole page has none."""
-    if not wants_fragment(request):
-        return None
-    stamp = outline.plan_stamp_for_user(user=request.user, slug=slug)
-    if stamp is None:
-        return None  # not a member: the view answers 404
-    return f'"{stamp}-{request.GET.get("features", "")}"'
+    membership), the features whose headers it brings and the task rows it brings. The
+    whole page has none."""
+    rows = ",".join(request.GET.getlist("row"))
+    digest = hashlib.blake2b(rows.encode(), digest_size=6).hexdigest()
+    return live.live_etag(request, slug, request.GET.get("features", ""), digest)
 
 
 @login_required
@@ -84,14 +84,21 @@ def _summary_etag(request: AuthenticatedHtmxRequest, slug: str) -> str | None:
 @condition(etag_func=_summary_etag)
 def project_detail(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The plan as an outline of collapsed features. htmx asks for `#plan-live` again
-    when a task changes, and every few seconds while work goes on: the summary, the
-    project's badge and the headers of the features shown. An unchanged plan answers
-    304 (ETag), after one query."""
+    when a task changes here, in another tab, or as agents work (the project header's
+    poll says so): the summary, the project's badge, the headers of the features shown
+    and the task rows open (`row`). An unchanged plan answers 304 (ETag), after one
+    query."""
     project, membership = selectors.project_for_user(user=request.user, slug=slug)
     template_name = "planning/project_detail.html"
     if wants_fragment(request):
         features = project_page.shown_features(project, request.GET.get("features", ""))
-        context = {"project": project, **project_page.summary_context(project, features)}
+        context = {
+            "project": project,
+            "can_write": membership.can_write,
+            "status_choices": Task.Status.choices,
+            "live_rows": project_page.shown_rows(project, request.GET.getlist("row")),
+            **project_page.summary_context(project, features),
+        }
         return render(request, template_name + "#plan-live", context)
     return render(
         request, template_name, project_page.project_detail_context(project, membership, request)

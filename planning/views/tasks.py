@@ -10,11 +10,12 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 
 from core.errors import DomainError
 from core.htmx import AuthenticatedHtmxRequest, wants_fragment
-from planning import selectors, services
-from planning.forms import SubtaskAddForm, TaskDependencyAddForm, TaskEditForm
+from planning import board, selectors, services
+from planning.forms import SubtaskAddForm, TaskAssignForm, TaskDependencyAddForm, TaskEditForm
 from planning.models import Project, Task, TaskDependency
 
 TEMPLATE = "planning/task_detail.html"
@@ -60,6 +61,9 @@ def _context(project: Project, task: Task, can_write: bool, **extra: Any) -> dic
         "project": project,
         "task": task,
         "can_write": can_write,
+        # Who may be given the task: the project's agents (editors only).
+        "agent_choices": board.agent_choices(project) if can_write else [],
+        "assign_error": extra.pop("assign_error", None),
         "waits_for": list(waits_for),
         "waited_by": list(waited_by),
         "edit_form": extra.pop("edit_form", None) or TaskEditForm(initial=_initial(task)),
@@ -113,6 +117,37 @@ def task_edit(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpRes
             form.add_error(None, exc.messages)
         task = _task(project, key)
     return _answer(request, project, task, "task-fields", edit_form=form)
+
+
+@login_required
+@require_POST
+def task_assign(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpResponse:
+    """Give the task to one of the project's agents, or to none (`agent`, its id or
+    blank), through task_assign; answers who works on it again (`#task-who`), with the
+    reason and 400 when the change is refused."""
+    project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
+    task = _task(project, key)
+    form = TaskAssignForm(request.POST, agents=board.agent_choices(project))
+    error = None
+    if form.is_valid():
+        try:
+            services.task_assign(task=task, agent_id=form.cleaned_data["agent"])
+        except DomainError as exc:
+            error = exc.message
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        task = _task(project, key)
+    else:
+        error = " ".join(str(message) for message in form.errors["agent"])
+    if not wants_fragment(request) and error is None:
+        return redirect("planning:task-detail", slug=project.slug, key=task.key)
+    context = _context(project, task, True, assign_error=error)
+    if not wants_fragment(request):
+        return render(request, TEMPLATE, context, status=400)
+    response = render(request, f"{TEMPLATE}#task-who", context, status=400 if error else 200)
+    if error is None:
+        trigger_client_event(response, "plan-changed")
+    return response
 
 
 @login_required

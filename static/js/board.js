@@ -1,10 +1,9 @@
 // Drag a board card to another column to move its task. The move is posted like the
 // card's own "Move to" form; a move the rules forbid puts the card back where it was and
-// shows the reason on it.
-document.addEventListener("DOMContentLoaded", () => {
-  const board = document.getElementById("board");
-  if (!board || typeof Sortable === "undefined") return;
-
+// shows the reason on it. The board is swapped for a fresh one when something changed
+// (static/js/live.js), so each new board is set up again; while a card is dragged it
+// holds on to its board (data-live-hold).
+(function () {
   function showError(card, text) {
     const error = card.querySelector(".card-error");
     if (!error) return;
@@ -56,18 +55,36 @@ document.addEventListener("DOMContentLoaded", () => {
     showError(card, reason || "This move is not allowed.");
   }
 
-  board.querySelectorAll(".board-cards").forEach((list) => {
-    if (!list.querySelector("[data-move-url]") && !board.querySelector("[data-move-url]")) return;
-    Sortable.create(list, {
-      group: "board",
-      draggable: "li.card[data-move-url]",
-      filter: "select, button, a, input, label",
-      preventOnFilter: false,
-      animation: 0,
-      // Mouse and touch events rather than native drag and drop: the same on every browser,
-      // and a drag can be driven like any pointer.
-      forceFallback: true,
-      onEnd: move,
+  function setUp(board) {
+    if (board.dataset.sortable || typeof Sortable === "undefined") return;
+    board.dataset.sortable = "1";
+    if (!board.querySelector("[data-move-url]")) return;
+    board.querySelectorAll(".board-cards").forEach((list) => {
+      Sortable.create(list, {
+        // A column without a status to give (Verifying) lets cards out, never in.
+        group: { name: "board", put: Boolean(list.dataset.status) },
+        draggable: "li.card[data-move-url]",
+        filter: "select, button, a, input, label",
+        preventOnFilter: false,
+        animation: 0,
+        // Mouse and touch events rather than native drag and drop: the same on every
+        // browser, and a drag can be driven like any pointer.
+        forceFallback: true,
+        onStart: () => board.setAttribute("data-live-hold", ""),
+        onEnd: (event) => {
+          board.removeAttribute("data-live-hold");
+          // A change that came in during the drag was not swapped in: ask again.
+          move(event).finally(() => document.body.dispatchEvent(new CustomEvent("live-changed")));
+        },
+      });
     });
-  });
-});
+  }
+
+  function setUpIn(root) {
+    const board = root.id === "board" ? root : root.querySelector && root.querySelector("#board");
+    if (board) setUp(board);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => setUpIn(document.body));
+  document.addEventListener("htmx:load", (event) => setUpIn(event.target));
+})();

@@ -11,6 +11,7 @@ from planning.board import CARDS_PER_PAGE
 from planning.models import Project, Task
 from tests.factories import (
     AgentFactory,
+    AgentRunFactory,
     FeatureFactory,
     ProjectFactory,
     TaskDependencyFactory,
@@ -32,7 +33,9 @@ def move_url(task: Task) -> str:
 
 
 def column_keys(html: str, column: str) -> list[str]:
-    match = re.search(rf'<ul class="board-cards" id="column-{column}"[^>]*>(.*?)</ul>', html, re.S)
+    match = re.search(
+        rf'<ul class="board-cards[^"]*" id="column-{column}"[^>]*>(.*?)</ul>', html, re.S
+    )
     assert match, f"no column {column}"
     return re.findall(r'data-key="([^"]+)"', match.group(1))
 
@@ -64,6 +67,57 @@ def test_tasks_show_in_the_column_of_their_status(browser, project):
     assert column_keys(html, "review") == ["R1"]
     assert sorted(column_keys(html, "blocked")) == ["B1", "X1"]
     assert sorted(column_keys(html, "done")) == ["C1", "F1"]
+
+
+def running(task: Task, stage: str) -> None:
+    agent = AgentFactory(project=task.project)
+    AgentRunFactory(agent=agent, task=task, status="running", stage=stage)
+
+
+def test_a_task_whose_attempt_runs_its_checks_shows_under_verifying(browser, project):
+    coding = TaskFactory(project=project, key="CODE", status="in_progress")
+    checked = TaskFactory(project=project, key="CHECK", status="in_progress")
+    earlier = TaskFactory(project=project, key="EARLIER", status="in_progress")
+    running(coding, "coding")
+    running(checked, "verifying")
+    # An attempt that ran its checks and ended long ago does not count.
+    AgentRunFactory(
+        agent=AgentFactory(project=project), task=earlier, status="failed", stage="verifying"
+    )
+
+    html = browser.get(board_url(project)).content.decode()
+
+    titles = re.findall(
+        r'<h2 id="column-([a-z_]+)-title">([^<]+?) <span class="tab-count">(\d+)', html
+    )
+    assert [(slug, label) for slug, label, _ in titles] == [
+        ("todo", "To do"),
+        ("in_progress", "In progress"),
+        ("verifying", "Verifying"),
+        ("review", "In review"),
+        ("blocked", "Blocked"),
+        ("done", "Done"),
+    ]
+    assert dict((slug, int(n)) for slug, _, n in titles)["verifying"] == 1
+    assert sorted(column_keys(html, "in_progress")) == ["CODE", "EARLIER"]
+    assert column_keys(html, "verifying") == ["CHECK"]
+    assert "Checks running" in html
+    # Nobody drops a card on Verifying, nor moves one there from its form.
+    assert re.search(r'id="column-verifying"(?! data-status)', html)
+    assert '<option value="in_progress" selected>Verifying' not in html
+    assert html.count(">Verifying</option>") == 0
+
+
+def test_the_verifying_column_pages_like_the_others(browser, project):
+    for i in range(CARDS_PER_PAGE + 2):
+        running(TaskFactory(project=project, key=f"V{i:03d}", status="in_progress"), "verifying")
+
+    html = browser.get(board_url(project)).content.decode()
+    more = browser.get(board_url(project, "column=verifying&page=2"), **HTMX).content.decode()
+
+    assert len(column_keys(html, "verifying")) == CARDS_PER_PAGE
+    assert column_keys(html, "in_progress") == []
+    assert re.findall(r'data-key="([^"]+)"', more) == ["V020", "V021"]
 
 
 def test_a_card_shows_priority_agent_branch_qa_and_markers(browser, project):
@@ -164,12 +218,15 @@ def test_board_queries_and_size_stay_flat_as_the_plan_grows(
         browser.get(board_url(project))
     for status in ("pending", "in_progress", "review", "blocked", "done"):
         bulk_tasks(project, 400, status[:2].upper(), status=status, feature=feature)
+    agent = AgentFactory(project=project)
+    for task in project.tasks.filter(status="in_progress")[: CARDS_PER_PAGE + 5]:
+        AgentRunFactory(agent=agent, task=task, status="running", stage="verifying")
 
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = browser.get(board_url(project))
 
-    assert len(response.content) < 200_000
-    for column in ("todo", "in_progress", "review", "blocked", "done"):
+    assert len(response.content) < 220_000
+    for column in ("todo", "in_progress", "verifying", "review", "blocked", "done"):
         assert len(column_keys(response.content.decode(), column)) == CARDS_PER_PAGE
 
 

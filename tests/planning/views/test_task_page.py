@@ -214,3 +214,82 @@ def test_viewers_cannot_add_subtasks(client, project, viewer):
         == 403
     )
     assert not task.subtasks.exists()
+
+
+# The assignee, edited in place ---------------------------------------------------------
+
+
+def assign_url(task: Task) -> str:
+    return reverse("planning:task-assign", args=[task.project.slug, task.key])
+
+
+def test_an_editor_gives_the_task_to_an_agent_of_the_project_in_place(browser, project):
+    agent = AgentFactory(project=project, name="coder-2")
+    AgentFactory(project=ProjectFactory(), name="elsewhere")
+    task = TaskFactory(project=project, key="T1")
+
+    page = browser.get(page_url(task)).content.decode()
+    assert '<select id="task-agent" name="agent">' in page
+    assert f'<option value="{agent.pk}">coder-2</option>' in page
+    assert "elsewhere" not in page  # only the project's agents are offered
+
+    response = browser.post(assign_url(task), {"agent": agent.pk}, **HTMX)
+
+    assert response.status_code == 200
+    assert "plan-changed" in response.headers["HX-Trigger"]
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="task-who">')
+    assert f'<option value="{agent.pk}" selected>coder-2</option>' in html
+    task.refresh_from_db()
+    assert task.assigned_agent == agent
+
+    assert browser.post(assign_url(task), {"agent": ""}, **HTMX).status_code == 200
+    task.refresh_from_db()
+    assert task.assigned_agent is None
+
+
+def test_another_projects_agent_or_a_task_in_progress_is_refused(browser, project):
+    stranger = AgentFactory(project=ProjectFactory(), name="elsewhere")
+    agent = AgentFactory(project=project, name="coder-2")
+    task = TaskFactory(project=project, key="T1")
+    busy = TaskFactory(project=project, key="T2", status="in_progress")
+
+    refused = browser.post(assign_url(task), {"agent": stranger.pk}, **HTMX)
+    assert refused.status_code == 400
+    assert "Select a valid choice" in refused.content.decode()
+
+    refused = browser.post(assign_url(busy), {"agent": agent.pk}, **HTMX)
+    assert refused.status_code == 400
+    assert "T2 is in progress; cancel its run" in refused.content.decode()
+
+    for t in (task, busy):
+        t.refresh_from_db()
+        assert t.assigned_agent is None
+
+
+def test_a_plain_assignment_redirects_and_viewers_and_strangers_cannot(
+    client, browser, project, viewer
+):
+    agent = AgentFactory(project=project)
+    task = TaskFactory(project=project, key="T1")
+
+    response = browser.post(assign_url(task), {"agent": agent.pk})
+    assert response.status_code == 302
+    assert response.url == page_url(task)
+
+    client.force_login(viewer)
+    assert "task-agent" not in client.get(page_url(task)).content.decode()
+    assert client.post(assign_url(task), {"agent": ""}).status_code == 403
+    other = TaskFactory(project=ProjectFactory(), key="X1")
+    assert browser.post(assign_url(other), {"agent": ""}).status_code == 404
+    task.refresh_from_db()
+    assert task.assigned_agent == agent
+
+
+def test_the_page_loads_what_agents_did_after_it_opens(browser, project):
+    task = TaskFactory(project=project, key="T1")
+
+    html = browser.get(page_url(task)).content.decode()
+
+    record = reverse("agents:task-record", args=[project.slug, "T1"])
+    assert f'<div id="task-record" hx-get="{record}" hx-trigger="load"' in html
