@@ -1,0 +1,67 @@
+"""Which requirements the plan covers: a requirement is covered when a task delivers it,
+that is a task of a feature linked to it, or of a sub-feature that names it. Read a
+page at a time, so the requirements page costs the same number of queries whatever the
+number of requirements."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+
+from planning.models import Feature, Project, Requirement, Task
+
+
+@dataclass(frozen=True)
+class CoverageCounts:
+    total: int
+    uncovered: int
+
+
+def _covered() -> Exists:
+    by_feature = Task.objects.filter(feature__requirements=OuterRef("pk"))
+    by_sub_feature = Task.objects.filter(sub_feature__requirements=OuterRef("pk"))
+    return Exists(by_feature) | Exists(by_sub_feature)  # type: ignore[return-value]
+
+
+def requirement_coverage(
+    *, project: Project, uncovered_only: bool = False
+) -> QuerySet[Requirement]:
+    """The project's requirements in their order, each with `covered` (whether any task
+    delivers it) and its linked features in plan order (prefetched: one query a page)."""
+    requirements = (
+        project.requirements.annotate(covered=_covered())
+        .prefetch_related(
+            Prefetch(
+                "features",
+                queryset=Feature.objects.only("id", "key", "name", "position").order_by(
+                    "position", "key"
+                ),
+            )
+        )
+        .order_by("code", "id")
+    )
+    if uncovered_only:
+        requirements = requirements.filter(covered=False)
+    return requirements
+
+
+def coverage_counts(*, project: Project) -> CoverageCounts:
+    """How many requirements the project has, and how many no task covers (one query)."""
+    row = (
+        project.requirements.annotate(covered=_covered())
+        .order_by()
+        .aggregate(
+            total=Count("pk"),
+            uncovered=Count("pk", filter=Q(covered=False)),
+        )
+    )
+    return CoverageCounts(total=row["total"], uncovered=row["uncovered"])
+
+
+def linkable_features(*, project: Project) -> QuerySet[Feature]:
+    """The features a requirement can be linked to, for the link form's choices."""
+    return project.features.only("id", "key", "name", "position").order_by("position", "key")
+
+
+def requirement_link_count(*, requirement: Requirement) -> tuple[int, int]:
+    """The features and sub-features linked to `requirement`: what its deletion unlinks."""
+    return requirement.features.count(), requirement.sub_features.count()

@@ -1,0 +1,95 @@
+"""Edits the plan page makes beside the item services: moving a feature, sub-feature or
+task among its siblings, and linking requirements to features one at a time."""
+
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from planning import outline
+from planning.models import Feature, Requirement, SubFeature, Task
+from planning.services._common import PlanError
+from planning.services.items import _check_same_project, _lock_plan
+
+
+def _reorder(
+    siblings: models.QuerySet[Any],
+    item: Feature | SubFeature | Task,
+    index: int | None,
+    offset: int,
+) -> int:
+    """Put `item` at `index` among `siblings` (or `offset` places from where it is, when
+    no index is given), and number them all 0, 1, 2… in that order. Imported plans often
+    leave every position at 0, so the whole group is renumbered; only rows whose position
+    changes are written (one bulk update). Returns the item's new index."""
+    _lock_plan(item.project)
+    ids = list(siblings.values_list("pk", "position"))
+    order = [pk for pk, _ in ids]
+    if item.pk not in order:
+        raise PlanError(f"{item} is not among the items it is moved between.")
+    current = order.index(item.pk)
+    target = index if index is not None else current + offset
+    target = max(0, min(target, len(order) - 1))
+    order.insert(target, order.pop(current))
+    old = dict(ids)
+    now = timezone.now()
+    model = type(item)
+    changed = [
+        model(pk=pk, position=position, updated_at=now)
+        for position, pk in enumerate(order)
+        if old[pk] != position
+    ]
+    # updated_at moves the plan's change stamp, so live pages learn of the new order.
+    model._default_manager.bulk_update(changed, ["position", "updated_at"], batch_size=500)
+    item.position = target
+    return target
+
+
+@transaction.atomic
+def feature_reorder(*, feature: Feature, index: int | None = None, offset: int = 0) -> Feature:
+    """Move a feature to `index` in the plan's order, or `offset` places up (-) or down (+).
+    An index past either end puts it first or last."""
+    siblings = outline.feature_outline(project=feature.project)
+    _reorder(siblings, feature, index, offset)
+    return feature
+
+
+@transaction.atomic
+def sub_feature_reorder(
+    *, sub_feature: SubFeature, index: int | None = None, offset: int = 0
+) -> SubFeature:
+    """Move a sub-feature among its feature's sub-features (as feature_reorder)."""
+    siblings = SubFeature.objects.filter(feature_id=sub_feature.feature_id).order_by(
+        "position", "key"
+    )
+    _reorder(siblings, sub_feature, index, offset)
+    return sub_feature
+
+
+@transaction.atomic
+def task_reorder(*, task: Task, index: int | None = None, offset: int = 0) -> Task:
+    """Move a task among the tasks of its group, as the plan page shows them: its
+    sub-feature's, its feature's outside any sub-feature, or those outside any feature."""
+    kind, pk, _ = outline.task_group_position(task=task)
+    siblings = outline.task_group(project=task.project, kind=kind, pk=pk)
+    _reorder(siblings, task, index, offset)
+    return task
+
+
+@transaction.atomic
+def requirement_link_feature(*, requirement: Requirement, feature: Feature) -> Requirement:
+    """Record that `feature` delivers `requirement` (linking twice changes nothing).
+
+    Raises PlanError when the feature belongs to another project."""
+    _check_same_project(requirement.project, [feature], "feature")
+    requirement.features.add(feature)
+    Requirement.objects.filter(pk=requirement.pk).update(updated_at=timezone.now())
+    return requirement
+
+
+@transaction.atomic
+def requirement_unlink_feature(*, requirement: Requirement, feature: Feature) -> Requirement:
+    """Drop the link between `requirement` and `feature` (if there is one)."""
+    requirement.features.remove(feature)
+    Requirement.objects.filter(pk=requirement.pk).update(updated_at=timezone.now())
+    return requirement
