@@ -32,9 +32,7 @@ def requirement_coverage(
         .prefetch_related(
             Prefetch(
                 "features",
-                queryset=Feature.objects.only("id", "key", "name", "position").order_by(
-                    "position", "key"
-                ),
+                queryset=Feature.objects.order_by("position", "key"),
             )
         )
         .order_by("code", "id")
@@ -59,7 +57,7 @@ def coverage_counts(*, project: Project) -> CoverageCounts:
 
 def linkable_features(*, project: Project) -> QuerySet[Feature]:
     """The features a requirement can be linked to, for the link form's choices."""
-    return project.features.only("id", "key", "name", "position").order_by("position", "key")
+    return project.features.order_by("position", "key")
 
 
 def requirement_link_count(*, requirement: Requirement) -> tuple[int, int]:
