@@ -5,7 +5,7 @@
 # checkout's root after `make install`. e2e/seed_review.py adds the review tests' project.
 #
 # Environment: PYTHON_BIN (default .venv/bin), CHROMIUM (default /usr/bin/chromium),
-# SPECS (default all: "dashboard.spec.mjs review.spec.mjs board.spec.mjs"),
+# SPECS (default all: "dashboard.spec.mjs review.spec.mjs board.spec.mjs plan_edit.spec.mjs"),
 # KEEP_TMP=1 keeps the temporary folder (database, logs) for a look afterwards.
 set -euo pipefail
 
@@ -13,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BIN="${PYTHON_BIN:-$ROOT/.venv/bin}"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
-read -r -a SPEC_FILES <<<"${SPECS:-dashboard.spec.mjs review.spec.mjs board.spec.mjs}"
+read -r -a SPEC_FILES <<<"${SPECS:-dashboard.spec.mjs review.spec.mjs board.spec.mjs plan_edit.spec.mjs}"
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -101,6 +101,8 @@ say "Bootstrapping a throwaway database in $TMP"
 REVIEW_REPO="$("$BIN/python" e2e/seed_review.py "$TMP")"
 # The board tests' project: three tasks to do, one waiting for another.
 "$BIN/python" e2e/seed_board.py
+# The plan-editing tests' project: two features, a sub-feature with two tasks, requirements.
+"$BIN/python" e2e/seed_plan.py
 
 say "Starting gunicorn + Celery worker (Procfile's web and worker, honcho) on $BASE_URL"
 # Only web and worker: the tests need no beat, and beat's schedule file lives in the

@@ -273,7 +273,7 @@ class PlanMoveForm(forms.Form):
     index = forms.IntegerField(required=False, min_value=0)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean() or {}
         if data.get("offset") is None and data.get("index") is None:
             raise forms.ValidationError("Say where to: an offset or an index.")
         return data

@@ -19,6 +19,7 @@ from planning.models import (
     Feature,
     Project,
     ProjectMembership,
+    Requirement,
     SubFeature,
     Task,
     TaskDependency,
@@ -260,7 +261,9 @@ def feature_deletion_impact(*, feature: Feature) -> DeletionImpact:
         sub_features=SubFeature.objects.filter(feature_id=feature.pk).count(),
         tasks=tasks.count(),
         waiting_tasks=_waiting_outside(tasks),
-        requirement_links=feature.requirements.count(),
+        requirement_links=Requirement.features.through.objects.filter(
+            feature_id=feature.pk
+        ).count(),
     )
 
 

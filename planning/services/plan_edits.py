@@ -1,7 +1,7 @@
 """Edits the plan page makes beside the item services: moving a feature, sub-feature or
 task among its siblings, and linking requirements to features one at a time."""
 
-from typing import Any
+from typing import TypeVar
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -11,13 +11,10 @@ from planning.models import Feature, Requirement, SubFeature, Task
 from planning.services._common import PlanError
 from planning.services.items import _check_same_project, _lock_plan
 
+Item = TypeVar("Item", Feature, SubFeature, Task)
 
-def _reorder(
-    siblings: models.QuerySet[Any],
-    item: Feature | SubFeature | Task,
-    index: int | None,
-    offset: int,
-) -> int:
+
+def _reorder(siblings: models.QuerySet[Item], item: Item, index: int | None, offset: int) -> int:
     """Put `item` at `index` among `siblings` (or `offset` places from where it is, when
     no index is given), and number them all 0, 1, 2… in that order. Imported plans often
     leave every position at 0, so the whole group is renumbered; only rows whose position

@@ -179,7 +179,7 @@ def _open_focus(
 ) -> dict[str, Any] | None:
     """The opened parts that show a feature (`?feature=<id>`) or a sub-feature with its
     first page of tasks (`?sub_feature=<id>`): where the plan page lands after an edit."""
-    group = None
+    group, sub = None, None
     if sub_feature_id and sub_feature_id.isdigit():
         sub = project.sub_features.filter(pk=int(sub_feature_id)).first()
         if sub is not None:
@@ -193,8 +193,7 @@ def _open_focus(
     outline.with_counts([feature])
     features_before = project.features.filter(_before(feature.position, feature.key)).count()
     sub_page = 1
-    if group is not None:
-        sub = project.sub_features.get(pk=group.pk)
+    if sub is not None:
         subs_before = feature.sub_features.filter(_before(sub.position, sub.key)).count()
         sub_page = subs_before // SUB_FEATURES_PER_PAGE + 1
     return {

@@ -87,7 +87,7 @@ def test_a_refused_form_shows_its_error_in_place_and_writes_nothing(browser, pro
 
 
 def test_a_sub_feature_and_tasks_are_added_at_the_end_of_their_group(browser, project, plan):
-    feature, sub, tasks = plan
+    feature, sub, _tasks = plan
     response = browser.post(
         url("plan-sub-feature-add", feature.pk),
         {"key": "01-02", "name": "API", "wave": "2", "autonomous": "on"},
@@ -176,7 +176,7 @@ def test_features_and_sub_features_are_edited(browser, plan):
 
 
 def test_up_and_down_buttons_move_items_without_javascript(browser, project, plan):
-    feature, sub, tasks = plan
+    _feature, sub, tasks = plan
     second = FeatureFactory(project=project, key="02", position=1)
 
     response = browser.post(url("plan-feature-move", second.pk), {"offset": "-1"})
@@ -224,7 +224,7 @@ def test_the_plan_page_shows_the_edit_controls_to_editors_only(
 
 
 def test_deleting_a_feature_with_children_asks_first_and_counts_them(browser, project, plan):
-    feature, sub, tasks = plan
+    feature, _sub, tasks = plan
     waiting = TaskFactory(project=project, key="W1")
     task_add_dependency(task=waiting, depends_on=tasks[0])
 
