@@ -6,40 +6,56 @@ from typing import TypeVar
 from django.db import models, transaction
 from django.utils import timezone
 
-from planning import outline
+from planning import outline, statements
 from planning.models import Feature, Requirement, SubFeature, Task
 from planning.services._common import PlanError
 from planning.services.items import _check_same_project, _lock_plan
 
 Item = TypeVar("Item", Feature, SubFeature, Task)
+# The distance between neighbours when a group is renumbered: room for ten moves into the
+# same gap before the next renumbering.
+POSITION_GAP = 1024
 
 
 def _reorder(siblings: models.QuerySet[Item], item: Item, index: int | None, offset: int) -> int:
     """Put `item` at `index` among `siblings` (or `offset` places from where it is, when
-    no index is given), and number them all 0, 1, 2… in that order. Imported plans often
-    leave every position at 0, so the whole group is renumbered; only rows whose position
-    changes are written (one bulk update). Returns the item's new index."""
+    no index is given). It takes a position between its new neighbours', so one row is
+    written; when they leave no room (an imported group's positions are all 0), the group
+    is first renumbered POSITION_GAP apart in one statement. Returns the item's index."""
     _lock_plan(item.project)
-    ids = list(siblings.values_list("pk", "position"))
-    order = [pk for pk, _ in ids]
+    rows = list(siblings.values_list("pk", "position"))
+    order = [pk for pk, _ in rows]
     if item.pk not in order:
         raise PlanError(f"{item} is not among the items it is moved between.")
     current = order.index(item.pk)
     target = index if index is not None else current + offset
     target = max(0, min(target, len(order) - 1))
-    order.insert(target, order.pop(current))
-    old = dict(ids)
+    if target == current:
+        return current
     now = timezone.now()
-    model = type(item)
-    changed = [
-        model(pk=pk, position=position, updated_at=now)
-        for position, pk in enumerate(order)
-        if old[pk] != position
-    ]
+    positions = dict(rows)
+    position = _between(positions, order, current, target)
+    if position is None:
+        statements.positions_renumber(siblings, gap=POSITION_GAP, now=now)
+        positions = {pk: (n + 1) * POSITION_GAP for n, pk in enumerate(order)}
+        position = _between(positions, order, current, target)
+        assert position is not None
     # updated_at moves the plan's change stamp, so live pages learn of the new order.
-    model._default_manager.bulk_update(changed, ["position", "updated_at"], batch_size=500)
-    item.position = target
+    type(item)._default_manager.filter(pk=item.pk).update(position=position, updated_at=now)
+    item.position = position
     return target
+
+
+def _between(positions: dict[int, int], order: list[int], current: int, target: int) -> int | None:
+    """A position that puts the item at `target` once taken out of `current`: strictly
+    between its new neighbours' (ties sort by key, so an equal one would not do), or
+    None when there is no whole number between them."""
+    rest = order[:current] + order[current + 1 :]
+    low = positions[rest[target - 1]] if target > 0 else -1
+    if target == len(rest):
+        return low + POSITION_GAP
+    high = positions[rest[target]]
+    return (low + high) // 2 if high - low >= 2 else None
 
 
 @transaction.atomic

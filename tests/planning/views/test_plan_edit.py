@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from planning import outline
 from planning.models import DevPlanVersion, Feature, SubFeature, Task
 from planning.services import task_add_dependency
 from tests.factories import FeatureFactory, SubFeatureFactory, TaskFactory
@@ -335,4 +336,5 @@ def test_edit_pages_cost_a_constant_number_of_queries(
         assert answer.status_code == 200, path
     with django_assert_max_num_queries(14):
         browser.post(url("plan-task-move", tasks[0].pk), {"index": "200"}, **HTMX)
-    assert Task.objects.get(pk=tasks[0].pk).position == 200
+    group = outline.task_group(project=project, kind="sub_feature", pk=sub.pk)
+    assert list(group.values_list("pk", flat=True)).index(tasks[0].pk) == 200
