@@ -201,9 +201,11 @@ def positions_renumber(siblings: QuerySet[Any], *, gap: int, now: datetime) -> N
     model = siblings.model
     if model not in (Feature, SubFeature, Task):
         raise TypeError(f"{model.__name__} has no plan position.")
-    order = [
-        F(name[1:]).desc() if name.startswith("-") else F(name) for name in siblings.query.order_by
-    ]
+    order = []
+    for name in siblings.query.order_by:
+        if not isinstance(name, str):
+            raise TypeError("Plan items are ordered by field names.")
+        order.append(F(name[1:]).desc() if name.startswith("-") else F(name))
     ranked = siblings.order_by().annotate(plan_rank=Window(RowNumber(), order_by=order))
     sql, params = ranked.values("id", "plan_rank").query.sql_with_params()
     connection = connections[siblings.db]
