@@ -3,7 +3,7 @@
 Runs against a throwaway database created next to the configured one, so it never
 touches real data:
 
-    .venv/bin/python bench/plan_edits.py                      # SQLite
+    .venv/bin/python bench/plan_edits.py                      # SQLite; BENCH_PARTS=coverage
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crewboard .venv/bin/python bench/plan_edits.py
 
 Each figure is measured beside a floor in the same run, so the ratio holds on a loaded
@@ -12,8 +12,9 @@ machine:
   first time (imported positions all 0: the whole group is renumbered) and then again
   (two rows change); the floor is one single-row UPDATE of a task's position.
 - `coverage_ms`: the requirements page's reads (the coverage counts, a page of 100
-  requirements with `covered` and their features) for 1,000 and 10,000 requirements;
-  the floor is a plain page of 100 requirements.
+  requirements with `covered` and their features) for 1,000 and 10,000 requirements
+  (and as many tasks), half of them covered; the floor is a plain page of 100
+  requirements.
 """
 
 import json
@@ -40,6 +41,8 @@ from planning.models import Requirement, Task  # noqa: E402
 from planning.services import plan_edits  # noqa: E402
 
 SIZES = (1_000, 10_000)
+# BENCH_PARTS=coverage (or reorder) runs one part.
+PARTS = os.environ.get("BENCH_PARTS", "reorder,coverage").split(",")
 REPEATS = 5
 
 
@@ -84,8 +87,9 @@ def coverage_reads(owner: object, size: int) -> dict[str, float]:
     features = [
         services.feature_create(project=project, key=f"F{i}", name=f"F{i}") for i in range(20)
     ]
+    # As many tasks as requirements, in the first ten features: the other ten cover nothing.
     Task.objects.bulk_create(
-        Task(project=project, feature=f, key=f"T{i}", name="t") for i, f in enumerate(features[:10])
+        Task(project=project, feature=features[i % 10], key=f"T{i}", name="t") for i in range(size)
     )
     requirements = Requirement.objects.bulk_create(
         Requirement(project=project, code=f"R{i:06d}", description="need") for i in range(size)
@@ -113,12 +117,14 @@ def main() -> None:
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         owner = get_user_model().objects.create_user("bench")
-        result = {
+        result: dict[str, object] = {
             "database": connection.vendor,
             "load_average": [round(x, 2) for x in os.getloadavg()],
-            "reorder_ms": {str(size): reorder(owner, size) for size in SIZES},
-            "coverage_ms": {str(size): coverage_reads(owner, size) for size in SIZES},
         }
+        if "reorder" in PARTS:
+            result["reorder_ms"] = {str(size): reorder(owner, size) for size in SIZES}
+        if "coverage" in PARTS:
+            result["coverage_ms"] = {str(size): coverage_reads(owner, size) for size in SIZES}
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     print(json.dumps(result, indent=2))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
-from planning.models import Feature, Project, Requirement, Task
+from planning.models import Feature, Project, Requirement, SubFeature, Task
 
 
 @dataclass(frozen=True)
@@ -17,9 +17,15 @@ class CoverageCounts:
 
 
 def _covered() -> Exists:
-    by_feature = Task.objects.filter(feature__requirements=OuterRef("pk"))
-    by_sub_feature = Task.objects.filter(sub_feature__requirements=OuterRef("pk"))
-    return Exists(by_feature) | Exists(by_sub_feature)  # type: ignore[return-value]
+    # Link rows first, then one index probe into tasks for each: joining tasks to their
+    # features and the links made PostgreSQL scan every task once per requirement.
+    feature_links = Requirement.features.through.objects.filter(
+        requirement_id=OuterRef("pk")
+    ).filter(Exists(Task.objects.filter(feature_id=OuterRef("feature_id"))))
+    sub_feature_links = SubFeature.requirements.through.objects.filter(
+        requirement_id=OuterRef("pk")
+    ).filter(Exists(Task.objects.filter(sub_feature_id=OuterRef("subfeature_id"))))
+    return Exists(feature_links) | Exists(sub_feature_links)  # type: ignore[return-value]
 
 
 def requirement_coverage(
