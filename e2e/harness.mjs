@@ -183,7 +183,8 @@ export async function assertCurrentTab(label) {
 }
 
 export async function openPanel(summaryText) {
-  const details = page.locator("details.panel", {
+  // A panel of its own, or a menu of the plan's toolbar.
+  const details = page.locator("details.panel, details.menu", {
     has: page.locator("summary", { hasText: summaryText }),
   });
   if ((await details.getAttribute("open")) === null) {

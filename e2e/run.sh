@@ -5,17 +5,17 @@
 # checkout's root after `make install`. e2e/seed_review.py adds the review tests' project.
 #
 # Environment: PYTHON_BIN (default .venv/bin), CHROMIUM (default /usr/bin/chromium),
-# SPECS (default all: "dashboard.spec.mjs review.spec.mjs board.spec.mjs live.spec.mjs"),
-# KEEP_TMP=1 keeps the temporary folder (database, logs) for a look afterwards,
-# BROWSER_TESTS_OPTIONAL=1 (CI) skips the tests, saying why, and succeeds when Chromium
-# is missing and cannot be installed here.
+# SPECS (default all: "dashboard.spec.mjs review.spec.mjs board.spec.mjs live.spec.mjs
+# plan_edit.spec.mjs"), KEEP_TMP=1 keeps the temporary folder (database, logs) for a look
+# afterwards, BROWSER_TESTS_OPTIONAL=1 (CI) skips the tests, saying why, and succeeds when
+# Chromium is missing and cannot be installed here.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BIN="${PYTHON_BIN:-$ROOT/.venv/bin}"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
-read -r -a SPEC_FILES <<<"${SPECS:-dashboard.spec.mjs review.spec.mjs board.spec.mjs live.spec.mjs}"
+read -r -a SPEC_FILES <<<"${SPECS:-dashboard.spec.mjs review.spec.mjs board.spec.mjs live.spec.mjs plan_edit.spec.mjs}"
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -115,6 +115,8 @@ REVIEW_REPO="$("$BIN/python" e2e/seed_review.py "$TMP")"
 # The live tests' running project and its external agent's key; the coding demo's coder
 # made the built-in one, whichever coding CLIs var/tools/ holds.
 LIVE_AGENT_KEY="$("$BIN/python" e2e/seed_live.py)"
+# The plan-editing tests' project: two features, a sub-feature with two tasks, requirements.
+"$BIN/python" e2e/seed_plan.py
 
 say "Starting gunicorn + Celery worker (Procfile's web and worker, honcho) on $BASE_URL"
 # Only web and worker: the tests need no beat, and beat's schedule file lives in the

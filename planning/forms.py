@@ -6,10 +6,11 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import MinValueValidator
+from django.db.models import QuerySet
 
 from core.errors import DomainError
 from planning.importers import FORMATS
-from planning.models import Project, ProjectMembership, Task
+from planning.models import Feature, Priority, Project, ProjectMembership, Requirement, Task
 from planning.services.projects import PROJECT_SETTINGS_FIELDS
 from planning.services.repositories import project_repository_check
 from planning.tool_options import enabled_tools_error, tool_options
@@ -250,3 +251,63 @@ class MemberAddForm(forms.Form):
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=ProjectMembership.Role.choices)
+
+
+# The plan page's own editing forms. Plain forms, not ModelForms: a ModelForm would set
+# the instance's fields while validating, and the services compare against them.
+
+
+class FeatureForm(forms.Form):
+    key = forms.CharField(max_length=50, help_text="Short and unique in the project, e.g. 03.")
+    name = forms.CharField(max_length=300)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.MEDIUM)
+
+
+class SubFeatureForm(forms.Form):
+    key = forms.CharField(max_length=50, help_text="Unique in the project, e.g. 03-02.")
+    name = forms.CharField(max_length=300)
+    objective = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    wave = forms.IntegerField(min_value=1, max_value=32767, initial=1)
+    autonomous = forms.BooleanField(
+        required=False, initial=True, help_text="Agents may finish it without a human checkpoint."
+    )
+
+
+class PlanTaskForm(forms.Form):
+    key = forms.CharField(max_length=50, help_text="Unique in the project, e.g. 03-02-T1.")
+    name = forms.CharField(max_length=300)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    type = forms.ChoiceField(choices=Task.Type.choices, initial=Task.Type.AUTO)
+    priority = forms.ChoiceField(choices=Task.Priority.choices, initial=Task.Priority.MEDIUM)
+    size = forms.ChoiceField(choices=Task.Size.choices, initial=Task.Size.SMALL)
+
+
+class RequirementForm(forms.Form):
+    code = forms.CharField(max_length=50, required=False, help_text="e.g. REQ-07; optional.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    category = forms.CharField(max_length=100, required=False)
+    priority = forms.ChoiceField(choices=Requirement.Priority.choices, initial="should")
+
+
+class PlanMoveForm(forms.Form):
+    """A move among siblings: `offset` places (the up/down buttons) or to `index` (a drag)."""
+
+    offset = forms.IntegerField(required=False)
+    index = forms.IntegerField(required=False, min_value=0)
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        if data.get("offset") is None and data.get("index") is None:
+            raise forms.ValidationError("Say where to: an offset or an index.")
+        return data
+
+
+class RequirementLinkForm(forms.Form):
+    feature = forms.ModelChoiceField(queryset=Feature.objects.none(), empty_label="Feature…")
+
+    def __init__(self, *args: Any, features: QuerySet[Feature], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["feature"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = features

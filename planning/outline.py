@@ -21,6 +21,7 @@ from planning.models import (
     Feature,
     Project,
     ProjectMembership,
+    Requirement,
     SubFeature,
     Task,
     TaskDependency,
@@ -260,3 +261,62 @@ def plan_stamp_for_user(*, user: User | AnonymousUser, slug: str) -> str | None:
         .first()
     )
     return None if row is None else _digest(row)
+
+
+@dataclass(frozen=True)
+class DeletionImpact:
+    """What goes with an item deleted from the plan, as its confirmation counts it."""
+
+    sub_features: int = 0
+    tasks: int = 0
+    subtasks: int = 0
+    # Tasks (or sub-features) elsewhere in the plan that wait for what is deleted: they
+    # lose that dependency.
+    waiting_tasks: int = 0
+    waiting_sub_features: int = 0
+    requirement_links: int = 0
+    # A requirement's links, which go with it.
+    linked_features: int = 0
+    linked_sub_features: int = 0
+
+    @property
+    def anything(self) -> bool:
+        return any(vars(self).values())
+
+
+def _waiting_outside(tasks: QuerySet[Task]) -> int:
+    return (
+        TaskDependency.objects.filter(depends_on__in=tasks)
+        .exclude(task__in=tasks)
+        .values("task_id")
+        .distinct()
+        .count()
+    )
+
+
+def feature_deletion_impact(*, feature: Feature) -> DeletionImpact:
+    """What deleting `feature` takes along (a constant number of count queries)."""
+    tasks = Task.objects.filter(feature_id=feature.pk)
+    return DeletionImpact(
+        sub_features=SubFeature.objects.filter(feature_id=feature.pk).count(),
+        tasks=tasks.count(),
+        waiting_tasks=_waiting_outside(tasks),
+        requirement_links=Requirement.features.through.objects.filter(
+            feature_id=feature.pk
+        ).count(),
+    )
+
+
+def sub_feature_deletion_impact(*, sub_feature: SubFeature) -> DeletionImpact:
+    tasks = Task.objects.filter(sub_feature_id=sub_feature.pk)
+    return DeletionImpact(
+        tasks=tasks.count(),
+        waiting_tasks=_waiting_outside(tasks),
+        waiting_sub_features=sub_feature.dependent_edges.count(),
+        requirement_links=sub_feature.requirements.count(),
+    )
+
+
+def task_deletion_impact(*, task: Task) -> DeletionImpact:
+    tasks = Task.objects.filter(Q(pk=task.pk) | Q(parent_id=task.pk))
+    return DeletionImpact(subtasks=task.subtasks.count(), waiting_tasks=_waiting_outside(tasks))

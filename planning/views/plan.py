@@ -19,11 +19,12 @@ TEMPLATE = "planning/project_detail.html"
 def plan_feature(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> HttpResponse:
     """A feature opened: a page (`?page=`) of its sub-features, collapsed, and its tasks
     outside any sub-feature (`#feature-body`)."""
-    project, _ = selectors.project_for_user(user=request.user, slug=slug)
+    project, membership = selectors.project_for_user(user=request.user, slug=slug)
     feature = get_object_or_404(outline.feature_outline(project=project), pk=pk)
     outline.with_counts([feature])
     context = {
         "project": project,
+        "can_write": membership.can_write,
         **feature_body_context(project, feature, request.GET.get("page")),
     }
     return render(request, f"{TEMPLATE}#feature-body", context)

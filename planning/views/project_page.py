@@ -137,7 +137,9 @@ def project_detail_context(
     the blank one. `?task=<key>` opens the task's feature, sub-feature and page, so links
     to a task land on its row."""
     params = request.GET if request is not None else {}
-    focus = _focus(project, params.get("task"))
+    focus = _focus(project, params.get("task")) or _open_focus(
+        project, params.get("feature"), params.get("sub_feature")
+    )
     page = params.get("page")
     if focus is not None:
         page = str(focus["feature_page"])
@@ -184,6 +186,36 @@ def _focus(project: Project, key: str | None) -> dict[str, Any] | None:
             sub_page = subs_before // SUB_FEATURES_PER_PAGE + 1
         focus.update(feature_body_context(project, feature, sub_page))
     return focus
+
+
+def _open_focus(
+    project: Project, feature_id: str | None, sub_feature_id: str | None
+) -> dict[str, Any] | None:
+    """The opened parts that show a feature (`?feature=<id>`) or a sub-feature with its
+    first page of tasks (`?sub_feature=<id>`): where the plan page lands after an edit."""
+    group, sub = None, None
+    if sub_feature_id and sub_feature_id.isdigit():
+        sub = project.sub_features.filter(pk=int(sub_feature_id)).first()
+        if sub is not None:
+            feature_id = str(sub.feature_id)
+            group = task_group_page(project, outline.GROUP_SUB_FEATURE, sub.pk, 1)
+    if not feature_id or not feature_id.isdigit():
+        return None
+    feature = outline.feature_outline(project=project).filter(pk=int(feature_id)).first()
+    if feature is None:
+        return None
+    outline.with_counts([feature])
+    features_before = project.features.filter(_before(feature.position, feature.key)).count()
+    sub_page = 1
+    if sub is not None:
+        subs_before = feature.sub_features.filter(_before(sub.position, sub.key)).count()
+        sub_page = subs_before // SUB_FEATURES_PER_PAGE + 1
+    return {
+        "feature_id": feature.pk,
+        "feature_page": features_before // FEATURES_PER_PAGE + 1,
+        "group": group,
+        **feature_body_context(project, feature, sub_page),
+    }
 
 
 def _before(position: int, key: str) -> Q:

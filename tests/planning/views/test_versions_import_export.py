@@ -180,7 +180,7 @@ def test_broken_front_matter_names_the_file_and_line_on_the_full_page(browser, p
     error = re.search(r'<p class="field-error" role="alert">(.*?)</p>', html, re.S).group(1)
     assert re.match(r"01-01-PLAN\.md:\d+: ", error)
     assert "front matter is not valid YAML" in error
-    assert '<details class="panel plan-tool" id="plan-import" open>' in html
+    assert '<details class="menu" name="plan-menu" id="plan-import" open>' in html
     assert not Task.objects.exists()
     assert not DevPlanVersion.objects.exists()
 

@@ -1,0 +1,150 @@
+"""Moving features, sub-features and tasks among their siblings, and linking
+requirements to features: the services the plan page's editing calls."""
+
+import pytest
+
+from planning import outline, services
+from planning.models import Feature, SubFeature, Task
+from planning.services import PlanError, plan_edits
+from tests.factories import (
+    FeatureFactory,
+    ProjectFactory,
+    RequirementFactory,
+    SubFeatureFactory,
+    TaskFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def feature_keys(project) -> list[str]:
+    return list(outline.feature_outline(project=project).values_list("key", flat=True))
+
+
+def test_moving_a_feature_renumbers_a_plan_whose_positions_were_all_zero(project):
+    # Imported plans leave every position at 0 and order by key alone.
+    for key in ("01", "02", "03", "04"):
+        FeatureFactory(project=project, key=key, position=0)
+    third = Feature.objects.get(project=project, key="03")
+
+    plan_edits.feature_reorder(feature=third, offset=-1)
+
+    assert feature_keys(project) == ["01", "03", "02", "04"]
+    # Renumbered apart, so the next moves find room between neighbours.
+    positions = list(outline.feature_outline(project=project).values_list("position", flat=True))
+    assert positions == sorted(set(positions))
+    assert third.position == positions[1]
+
+
+def test_a_feature_moves_to_an_index_and_stops_at_either_end(project):
+    for key in ("01", "02", "03"):
+        FeatureFactory(project=project, key=key)
+    first = Feature.objects.get(project=project, key="01")
+
+    plan_edits.feature_reorder(feature=first, index=2)
+    assert feature_keys(project) == ["02", "03", "01"]
+    plan_edits.feature_reorder(feature=first, offset=5)
+    assert feature_keys(project) == ["02", "03", "01"]
+    plan_edits.feature_reorder(feature=first, index=0)
+    plan_edits.feature_reorder(feature=first, offset=-1)
+    assert feature_keys(project) == ["01", "02", "03"]
+
+
+def test_a_move_with_room_between_neighbours_writes_one_row_and_moves_the_plan_stamp(project):
+    features = [FeatureFactory(project=project, key=f"0{i}", position=i * 10) for i in range(4)]
+    stamp = outline.plan_stamp(project=project)
+    untouched = Feature.objects.get(pk=features[0].pk).updated_at
+
+    plan_edits.feature_reorder(feature=features[3], offset=-1)
+
+    assert feature_keys(project) == ["00", "01", "03", "02"]
+    assert Feature.objects.get(pk=features[3].pk).position == 15
+    assert Feature.objects.get(pk=features[0].pk).updated_at == untouched
+    assert Feature.objects.get(pk=features[2].pk).position == 20
+    assert outline.plan_stamp(project=project) != stamp
+
+
+def test_a_sub_feature_moves_among_its_own_features_sub_features_only(project):
+    feature, other = FeatureFactory(project=project), FeatureFactory(project=project)
+    subs = [SubFeatureFactory(feature=feature, key=f"A-{i}", position=i) for i in range(3)]
+    elsewhere = SubFeatureFactory(feature=other, key="B-0", position=7)
+
+    plan_edits.sub_feature_reorder(sub_feature=subs[0], offset=1)
+
+    order = SubFeature.objects.filter(feature=feature).order_by("position", "key")
+    assert [s.key for s in order] == ["A-1", "A-0", "A-2"]
+    elsewhere.refresh_from_db()
+    assert elsewhere.position == 7
+
+
+def test_a_task_moves_within_its_group_and_leaves_the_others_alone(project):
+    feature = FeatureFactory(project=project)
+    sub = SubFeatureFactory(feature=feature)
+    in_sub = [
+        TaskFactory(project=project, feature=feature, sub_feature=sub, key=f"S{i}", position=0)
+        for i in range(3)
+    ]
+    loose = TaskFactory(project=project, feature=feature, key="L1", position=5)
+    outside = TaskFactory(project=project, key="U1", position=9)
+
+    plan_edits.task_reorder(task=in_sub[2], index=0)
+
+    group = outline.task_group(project=project, kind="sub_feature", pk=sub.pk)
+    assert [t.key for t in group] == ["S2", "S0", "S1"]
+    for task, position in ((loose, 5), (outside, 9)):
+        task.refresh_from_db()
+        assert task.position == position
+
+
+def test_tasks_outside_any_feature_reorder_among_themselves(project):
+    tasks = [TaskFactory(project=project, key=f"U{i}", position=i) for i in range(3)]
+    plan_edits.task_reorder(task=tasks[0], offset=2)
+    group = outline.task_group(project=project, kind="unassigned", pk=None)
+    assert [t.key for t in group] == ["U1", "U2", "U0"]
+
+
+def test_requirement_links_and_unlinks_a_feature_once(project):
+    requirement = RequirementFactory(project=project)
+    feature = FeatureFactory(project=project)
+
+    plan_edits.requirement_link_feature(requirement=requirement, feature=feature)
+    plan_edits.requirement_link_feature(requirement=requirement, feature=feature)
+    assert list(requirement.features.all()) == [feature]
+
+    plan_edits.requirement_unlink_feature(requirement=requirement, feature=feature)
+    assert not requirement.features.exists()
+
+
+def test_a_feature_of_another_project_cannot_be_linked(project):
+    requirement = RequirementFactory(project=project)
+    stranger = FeatureFactory(project=ProjectFactory())
+    with pytest.raises(PlanError):
+        plan_edits.requirement_link_feature(requirement=requirement, feature=stranger)
+    assert not requirement.features.exists()
+
+
+def test_deletion_impact_counts_children_and_the_tasks_that_wait_elsewhere(project):
+    feature = FeatureFactory(project=project)
+    sub = SubFeatureFactory(feature=feature)
+    inside = [
+        TaskFactory(project=project, feature=feature, sub_feature=sub, key=f"I{i}")
+        for i in range(2)
+    ]
+    TaskFactory(project=project, feature=feature, key="L1")
+    waiting = TaskFactory(project=project, key="W1")
+    services.task_add_dependency(task=waiting, depends_on=inside[0])
+    services.task_add_dependency(task=inside[1], depends_on=inside[0])  # inside: not counted
+    RequirementFactory(project=project).features.add(feature)
+    TaskFactory(project=project, key="I0.1", parent=inside[0], feature=feature, sub_feature=sub)
+
+    impact = outline.feature_deletion_impact(feature=feature)
+    assert (impact.sub_features, impact.tasks, impact.waiting_tasks) == (1, 4, 1)
+    assert impact.requirement_links == 1
+
+    sub_impact = outline.sub_feature_deletion_impact(sub_feature=sub)
+    assert (sub_impact.tasks, sub_impact.waiting_tasks) == (3, 1)
+
+    task_impact = outline.task_deletion_impact(task=inside[0])
+    assert (task_impact.subtasks, task_impact.waiting_tasks) == (1, 2)
+    assert not outline.task_deletion_impact(task=waiting).anything
+    assert Task.objects.filter(project=project).count() == 5
