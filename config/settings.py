@@ -428,6 +428,9 @@ RUN_LOG_MAX_CHARS = env.int("RUN_LOG_MAX_CHARS", default=50_000_000)
 WORKSPACE_SETUP_TIMEOUT_S = env.float("WORKSPACE_SETUP_TIMEOUT_S", default=900.0)
 VERIFY_TIMEOUT_S = env.float("VERIFY_TIMEOUT_S", default=900.0)
 EXECUTOR_TIMEOUT_S = env.float("EXECUTOR_TIMEOUT_S", default=3600.0)
+# Where a coding CLI reaches Crewboard's API with its run key (CREWBOARD_URL in its
+# environment and its prompt): this server as seen from the worker's host.
+CREWBOARD_URL = env.str("CREWBOARD_URL", default="http://127.0.0.1:8000").rstrip("/")
 # "auto" confines agents' commands with bubblewrap when it is installed; "bwrap" requires
 # it; "none" runs them unconfined.
 AGENT_SANDBOX = env.str("AGENT_SANDBOX", default="auto")
