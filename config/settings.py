@@ -319,6 +319,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # config/celery.py hands connections back at task boundaries the way Django does per
 # request.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
+WORKSPACE_SWEEP_S = env.float("WORKSPACE_SWEEP_S", default=600.0)
 CELERY_BEAT_SCHEDULE = {
     # Runs whose worker died are re-delivered; external agents past their lease are fenced.
     "recover-stale-runs": {
@@ -326,9 +327,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("STALE_RUN_SWEEP_S", default=10.0),
     },
     # Worktrees of finished tasks, and folders left by a crash, are removed.
+    # The worker that takes it sweeps its host and sends a sweep to every other host's
+    # queue (agents.services.workspaces.workspace_host_queues).
     "sweep-workspaces": {
         "task": "agents.tasks.sweep_workspaces",
-        "schedule": env.float("WORKSPACE_SWEEP_S", default=600.0),
+        "schedule": WORKSPACE_SWEEP_S,
     },
     # Merges that wait for the user's checkout of the base branch to be clean.
     "retry-waiting-merges": {
