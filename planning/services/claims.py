@@ -3,10 +3,11 @@ their hot path."""
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict, cast
+from typing import Any, TypedDict, cast
 
 from django.db import connection
 from django_stubs_ext import WithAnnotations
@@ -88,7 +89,7 @@ def task_claim_next(*, project_id: int, agent_id: int, now: datetime) -> Claimed
     return ClaimedTask(task=task, earlier_runs=earlier_runs)
 
 
-def _claim_row(*, project_id: int, agent_id: int, now: datetime) -> tuple[object, ...] | None:
+def _claim_row(*, project_id: int, agent_id: int, now: datetime) -> tuple[Any, ...] | None:
     at = connection.ops.adapt_datetimefield_value(now)
     with prepared_cursor() as cursor:
         for sql, params in claim_statements(project_id):
@@ -102,11 +103,11 @@ def _claim_row(*, project_id: int, agent_id: int, now: datetime) -> tuple[object
     files_at = CLAIMED_TASK_FIELDS.index(Task._meta.get_field("files"))
     id_at = CLAIMED_TASK_FIELDS.index(Task._meta.get_field("id"))
     files = row[files_at]
-    if isinstance(files, str):  # SQLite hands JSON back as text
-        files = Task._meta.get_field("files").from_db_value(files, None, connection)
+    if isinstance(files, str):  # JSON comes back as text
+        files = json.loads(files)
     if not task_files_reserve(project_id=project_id, task_id=row[id_at], files=files):
         raise ClaimFilesTaken(f"Task {row[id_at]}'s files were taken by a concurrent claim.")
-    return cast("tuple[object, ...]", row)
+    return tuple(row)
 
 
 def normalised_file(path: object) -> str:
