@@ -112,6 +112,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": str(VAR_DIR / f"test_crewboard_{os.getpid()}.sqlite3")}
     VAR_DIR.mkdir(exist_ok=True)
 elif _db["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, whose pool replaces every dead idle connection as soon as it
+    # meets one (core/pool.py): after a server restart a process recovers at its next
+    # request instead of waiting out the pool's backoff.
+    _db["ENGINE"] = "core.postgresql"
     # With a pool, this makes the pool check each connection it hands out: a worker keeps
     # its connections across tasks, and the server may have restarted in between.
     _db["CONN_HEALTH_CHECKS"] = True
