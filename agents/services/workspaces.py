@@ -228,12 +228,16 @@ def _discard(repo: Path | None, path: Path) -> None:
     if not _is_workspace_path(path):
         return
     owner = _owning_git_dir(path) or repo
+    removed = False
     if owner is not None and path.exists():
         # Not (or no longer) a worktree git knows: the folder goes below all the same.
         with contextlib.suppress(git.GitError):
             git.worktree_remove(owner, path)
+            removed = True
     if path.exists():
         shutil.rmtree(path, ignore_errors=True)
+    if removed:
+        return  # git forgot it with the folder: nothing left to prune
     for where in {owner, repo}:
         if where is not None:
             with contextlib.suppress(git.GitError):
