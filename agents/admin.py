@@ -29,6 +29,7 @@ from planning.models import Executor
 # What only agents.services.runs changes.
 LIFE_FIELDS = (
     "status",
+    "executor",
     "lease_expires_at",
     "heartbeat_at",
     "started_at",
@@ -116,11 +117,12 @@ class AgentRunAdmin(admin.ModelAdmin[AgentRun]):
         "task",
         "kind",
         "status",
+        "executor",
         "attempt",
         "started_at",
         "finished_at",
     )
-    list_filter = ("status", "kind")
+    list_filter = ("status", "kind", "executor")
     search_fields = ("idempotency_key", "agent__name", "task__key", "project__slug")
     ordering = ("-created_at",)
     list_select_related = ("agent", "project", "task")

@@ -1,4 +1,10 @@
-"""Authentication for external agents: `Authorization: Agent <key>` (see agents.keys)."""
+"""Authentication for external agents and coding CLIs: `Authorization: Agent <key>`
+(see agents.keys).
+
+An agent key (`cbk_…`) acts as its agent. A run key (`cbr_…`) acts as the agent of one
+running run, and only for what `AgentKeyView.run_key_methods` lets through: the run's
+own reports, the plan's reads, memory and questions. It stops working when its run ends.
+"""
 
 from typing import Any
 
@@ -9,8 +15,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from agents import statements
-from agents.keys import agent_key_hash
-from agents.models import Agent
+from agents.keys import RUN_KEY_PREFIX, agent_key_hash
+from agents.models import Agent, AgentRun
 from core.api.throttling import record_failure, refuse_while_failing
 from core.db import instance_from_row, prepared_cursor
 from planning.models import Project
@@ -32,17 +38,33 @@ def _agent_by_key_hash(key_hash: str) -> Agent | None:
     return agent
 
 
-def _agent_by_key(parts: list[bytes]) -> Agent:
+def _running_run_by_key_hash(key_hash: str) -> AgentRun | None:
+    """The running run whose key has this hash, with its agent and the agent's project."""
+    return (
+        AgentRun.objects.select_related("agent__project")
+        .filter(key_hash=key_hash, status=AgentRun.Status.RUNNING)
+        .first()
+    )
+
+
+def _identity_by_key(parts: list[bytes]) -> "AgentIdentity":
     if len(parts) != 2:
         raise exceptions.AuthenticationFailed("Send `Authorization: Agent <key>`.")
     try:
         key = parts[1].decode()
     except UnicodeError:
         raise exceptions.AuthenticationFailed("Invalid agent key.") from None
+    if key.startswith(RUN_KEY_PREFIX):
+        run = _running_run_by_key_hash(agent_key_hash(key))
+        if run is None:
+            raise exceptions.AuthenticationFailed(
+                "Invalid run key: a run key works only while its run is running."
+            )
+        return AgentIdentity(run.agent, run=run)
     agent = _agent_by_key_hash(agent_key_hash(key))
     if agent is None:
         raise exceptions.AuthenticationFailed("Invalid agent key.")
-    return agent
+    return AgentIdentity(agent)
 
 
 def agent_for_key(key: str) -> Agent | None:
@@ -51,15 +73,17 @@ def agent_for_key(key: str) -> Agent | None:
 
 
 class AgentIdentity:
-    """`request.user` for a request made with an agent key; the agent is `request.auth`."""
+    """`request.user` for a request made with an agent key; the agent is `request.auth`.
+    `run` is set for a run key: the one run it may report on."""
 
     is_authenticated = True
     is_anonymous = False
     is_active = True
     pk = None
 
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: Agent, *, run: AgentRun | None = None) -> None:
         self.agent = agent
+        self.run = run
 
     def __str__(self) -> str:
         return f"agent {self.agent.name}"
@@ -79,15 +103,21 @@ class AgentKeyAuthentication(BaseAuthentication):
             return None
         refuse_while_failing(request)
         try:
-            agent = _agent_by_key(parts)
+            identity = _identity_by_key(parts)
         except exceptions.AuthenticationFailed:
             record_failure(request)
             raise
-        return AgentIdentity(agent), agent
+        return identity, identity.agent
 
     def authenticate_header(self, request: Request) -> str:
         # Makes a missing or bad key a 401 rather than a 403.
         return KEYWORD
+
+
+def run_key_scope(request: Request) -> AgentRun | None:
+    """The run a request's run key is limited to; None for an agent key (or a person)."""
+    identity = request.user
+    return identity.run if isinstance(identity, AgentIdentity) else None
 
 
 class IsWorkingAgent(BasePermission):

@@ -143,8 +143,19 @@ def recover_stale_runs() -> None:
 
 @shared_task(acks_late=True)
 def sweep_workspaces() -> None:
-    """Periodic (celery beat): forget worktrees whose folders are gone, and remove the
-    ones no active run needs (finished tasks, folders left by a crash)."""
+    """Periodic (celery beat): sweep this host's worktrees, and have every other host
+    that holds worktrees sweep its own (through its host queue)."""
+    sweep_host_workspaces()
+    for queue in workspaces.workspace_host_queues():
+        if queue != settings.WORKER_HOST_QUEUE:
+            # A host that is gone for good must not pile sweeps up in its queue.
+            sweep_host_workspaces.apply_async(queue=queue, expires=settings.WORKSPACE_SWEEP_S)
+
+
+@shared_task(acks_late=True)
+def sweep_host_workspaces() -> None:
+    """Forget this host's worktrees whose folders are gone, and remove the ones no active
+    run needs (finished tasks, folders left by a crash)."""
     report = workspaces.workspaces_sweep()
     if report.removed or report.orphans:
         logger.info("Workspace sweep removed %s", [*report.removed, *report.orphans])

@@ -112,6 +112,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": str(VAR_DIR / f"test_crewboard_{os.getpid()}.sqlite3")}
     VAR_DIR.mkdir(exist_ok=True)
 elif _db["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, whose pool replaces every dead idle connection as soon as it
+    # meets one (core/pool.py): after a server restart a process recovers at its next
+    # request instead of waiting out the pool's backoff.
+    _db["ENGINE"] = "core.postgresql"
     # With a pool, this makes the pool check each connection it hands out: a worker keeps
     # its connections across tasks, and the server may have restarted in between.
     _db["CONN_HEALTH_CHECKS"] = True
@@ -343,6 +347,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # config/celery.py hands connections back at task boundaries the way Django does per
 # request.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
+WORKSPACE_SWEEP_S = env.float("WORKSPACE_SWEEP_S", default=600.0)
 CELERY_BEAT_SCHEDULE = {
     # Runs whose worker died are re-delivered; external agents past their lease are fenced.
     "recover-stale-runs": {
@@ -350,9 +355,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("STALE_RUN_SWEEP_S", default=10.0),
     },
     # Worktrees of finished tasks, and folders left by a crash, are removed.
+    # The worker that takes it sweeps its host and sends a sweep to every other host's
+    # queue (agents.services.workspaces.workspace_host_queues).
     "sweep-workspaces": {
         "task": "agents.tasks.sweep_workspaces",
-        "schedule": env.float("WORKSPACE_SWEEP_S", default=600.0),
+        "schedule": WORKSPACE_SWEEP_S,
     },
     # Import jobs whose message never reached a worker, or whose worker died.
     "recover-stale-imports": {
@@ -459,6 +466,9 @@ RUN_LOG_MAX_CHARS = env.int("RUN_LOG_MAX_CHARS", default=50_000_000)
 WORKSPACE_SETUP_TIMEOUT_S = env.float("WORKSPACE_SETUP_TIMEOUT_S", default=900.0)
 VERIFY_TIMEOUT_S = env.float("VERIFY_TIMEOUT_S", default=900.0)
 EXECUTOR_TIMEOUT_S = env.float("EXECUTOR_TIMEOUT_S", default=3600.0)
+# Where a coding CLI reaches Crewboard's API with its run key (CREWBOARD_URL in its
+# environment and its prompt): this server as seen from the worker's host.
+CREWBOARD_URL = env.str("CREWBOARD_URL", default="http://127.0.0.1:8000").rstrip("/")
 # "auto" confines agents' commands with bubblewrap when it is installed; "bwrap" requires
 # it; "none" runs them unconfined.
 AGENT_SANDBOX = env.str("AGENT_SANDBOX", default="auto")

@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 
 from core.db import column_list
@@ -34,6 +35,57 @@ CLAIMING_AGENT = -7_340_117
 
 # The task's own columns, as a claim reads them back.
 CLAIMED_TASK_FIELDS = tuple(Task._meta.concrete_fields)
+
+
+def _normalised_path(vendor: str, value: str) -> str:
+    """SQL for a task's file path as dispatch compares them (agents.services.orchestrator):
+    trimmed, without a leading `./` or trailing slashes."""
+    if vendor == "postgresql":
+        return f"rtrim(regexp_replace(btrim({value}), '^\\./', ''), '/')"
+    trimmed = f"trim({value})"
+    return (
+        f"rtrim(CASE WHEN substr({trimmed}, 1, 2) = './' THEN substr({trimmed}, 3) "
+        f"ELSE {trimmed} END, '/')"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def files_free_sql(vendor: str) -> str:
+    """A condition on a task row (`<task table>.files`): no task of its project in
+    progress names one of its files. Two tasks whose files overlap are never worked on at
+    once; claims check it in SQL, dispatch in Python (the same normalisation). Committed
+    work only: task_files_reserve closes the window between two claims in flight."""
+    table = connections[DEFAULT_DB_ALIAS].ops.quote_name(Task._meta.db_table)
+    in_progress = f"'{Task.Status.IN_PROGRESS.value}'"
+    if vendor == "postgresql":
+
+        def paths(column: str, alias: str) -> str:
+            array = f"CASE WHEN jsonb_typeof({column}) = 'array' THEN {column} ELSE '[]' END"
+            return f"jsonb_array_elements_text({array}) AS {alias}(path)"
+
+        held, mine, empty = "held.path", "mine.path", "'[]'::jsonb"
+    else:
+
+        def paths(column: str, alias: str) -> str:
+            array = f"CASE WHEN json_type({column}) = 'array' THEN {column} ELSE '[]' END"
+            return f"json_each({array}) AS {alias}"
+
+        held, mine, empty = "held.value", "mine.value", "'[]'"
+    held_path = _normalised_path(vendor, held)
+    files, busy_files = f'{table}."files"', 'busy."files"'
+    return (
+        f"({files} = {empty} OR NOT EXISTS (SELECT 1 FROM {table} AS busy "
+        f"CROSS JOIN {paths(busy_files, 'held')} "
+        f'WHERE busy."project_id" = {table}."project_id" '
+        f"AND busy.\"status\" = {in_progress} AND {held_path} <> '' "
+        f"AND {held_path} IN (SELECT {_normalised_path(vendor, mine)} "
+        f"FROM {paths(files, 'mine')})))"
+    )
+
+
+def _files_free() -> RawSQL:
+    vendor = connections[DEFAULT_DB_ALIAS].vendor
+    return RawSQL(files_free_sql(vendor), (), output_field=BooleanField())
 
 
 def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
@@ -57,14 +109,20 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
     4. in that group, the best task by dependency count, then key;
     5. every ready task in the full order, for when the best group is all locked.
 
+    Every one leaves out tasks whose files a task in progress names (files_free_sql).
     The claiming agent's id is `CLAIMING_AGENT` here (see claim_statements).
     """
-    in_order = task_ready_in_next_order(project=project).exclude(type__startswith="checkpoint:")
+    in_order = (
+        task_ready_in_next_order(project=project)
+        .exclude(type__startswith="checkpoint:")
+        .filter(_files_free())
+    )
     own = in_order.filter(assigned_agent_id=CLAIMING_AGENT)
     ready = (
         task_claimable_list(project=project)
         .exclude(type__startswith="checkpoint:")
         .filter(assigned_agent__isnull=True)
+        .filter(_files_free())
     )
     started_plans = SubFeature.objects.filter(project=project).filter(
         Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
@@ -219,3 +277,10 @@ def positions_renumber(siblings: QuerySet[Any], *, gap: int, now: datetime) -> N
     )
     with connection.cursor() as cursor:
         cursor.execute(statement, [gap, now, *params])
+
+
+# Advisory locks of task files live in a key space of their own (the first argument of
+# PostgreSQL's two-int form), apart from any other advisory lock.
+FILE_LOCK_SPACE = 0x43_42_46  # "CBF"
+
+FILE_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"

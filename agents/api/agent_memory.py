@@ -66,6 +66,8 @@ QUERY = OpenApiParameter("q", OpenApiTypes.STR, description="Words to recall fac
 
 
 class AgentMemoryView(AgentKeyView):
+    run_key_methods = frozenset({"GET", "POST"})
+
     @extend_schema(
         parameters=[QUERY],
         responses=FactListSerializer,
@@ -92,6 +94,8 @@ class AgentMemoryView(AgentKeyView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         run_id = data.pop("run", None)
+        if run_id is None and self.scope is not None:
+            run_id = self.scope.pk  # a run key's facts come from its run
         run = self.get_run(run_id) if run_id is not None else None
         fact = agent_memory.agent_fact_remember(agent=self.agent, run=run, **data)
         return Response(MemoryFactSerializer(fact).data, status=status.HTTP_201_CREATED)
@@ -143,6 +147,8 @@ class AgentStateDetailView(AgentKeyView):
 
 
 class RunQuestionsView(AgentKeyView):
+    run_key_methods = frozenset({"POST"})
+
     @extend_schema(
         request=QuestionSerializer,
         responses={201: QuestionStateSerializer, 409: OpenApiResponse(description="Not its run.")},
@@ -165,6 +171,8 @@ class RunQuestionsView(AgentKeyView):
 
 
 class AgentQuestionView(AgentKeyView):
+    run_key_methods = frozenset({"GET"})
+
     @extend_schema(
         responses=QuestionStateSerializer,
         description="A question's checkpoint and, once a person has answered, the answer.",

@@ -121,6 +121,8 @@ class AgentTaskView(AgentKeyView):
 
 
 class AgentPlanView(AgentKeyView):
+    run_key_methods = frozenset({"GET"})
+
     @extend_schema(responses=PlanSerializer, description="The working plan as Markdown.")
     def get(self, request: Request, **kwargs: Any) -> Response:
         document = planning_selectors.plan_document(project=self.project)
@@ -129,6 +131,8 @@ class AgentPlanView(AgentKeyView):
 
 
 class AgentAnalyticsView(AgentKeyView):
+    run_key_methods = frozenset({"GET"})
+
     @extend_schema(
         responses=PlanAnalyticsSerializer,
         description="Waves, critical path, ready/blocked/done tasks and progress.",
@@ -139,6 +143,8 @@ class AgentAnalyticsView(AgentKeyView):
 
 
 class AgentTaskListView(AgentTaskView):
+    run_key_methods = frozenset({"GET"})
+
     @extend_schema(
         parameters=TASK_FILTERS,
         responses=TaskSerializer(many=True),
@@ -178,6 +184,8 @@ class AgentTaskListView(AgentTaskView):
 
 
 class AgentTaskNextView(AgentTaskView):
+    run_key_methods = frozenset({"GET"})
+
     @extend_schema(
         responses={200: TaskSerializer, 204: OpenApiResponse(description="Nothing is ready.")},
         description="The next ready task, as `tasks/next/` gives it (without claiming it).",
@@ -190,6 +198,8 @@ class AgentTaskNextView(AgentTaskView):
 
 
 class AgentTaskDetailView(AgentTaskView):
+    run_key_methods = frozenset({"GET"})
+
     @extend_schema(responses=TaskSerializer, description="One task, by key.")
     def get(self, request: Request, key: str, **kwargs: Any) -> Response:
         return Response(TaskSerializer(self.get_task(key)).data)

@@ -6,7 +6,7 @@ and finishing runs; what a run reports is in `run_reports`, the plan an agent re
 changes in `agent_plan`, its memory and questions in `agent_memory`.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import prefetch_related_objects
 from django.http import Http404
@@ -20,14 +20,14 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotAuthenticated
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents import selectors, services
 from agents.api.serializers import AgentRunSerializer
-from agents.auth import AgentKeyAuthentication, IsWorkingAgent
+from agents.auth import AgentKeyAuthentication, IsWorkingAgent, run_key_scope
 from agents.models import Agent, AgentRun
 from agents.services import reviews
 from agents.services.external import (
@@ -187,7 +187,11 @@ class AgentKeyView(APIView):
     authentication_classes = [AgentKeyAuthentication]
     permission_classes = [IsWorkingAgent]
     parser_classes = [JSONParser]
+    # What a coding CLI's run key may do here (HTTP methods); anything else is a 403.
+    run_key_methods: ClassVar[frozenset[str]] = frozenset()
     agent: Agent
+    # The one run a run key may report on; None for an agent key.
+    scope: AgentRun | None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -198,8 +202,19 @@ class AgentKeyView(APIView):
         if self.agent.project.slug != kwargs["project_slug"]:
             raise Http404("No such project.")
         self.project = self.agent.project
+        self.scope = run_key_scope(request)
+        allowed = self.run_key_methods | {"OPTIONS"}
+        if "GET" in allowed:
+            allowed |= {"HEAD"}
+        if self.scope is not None and request.method not in allowed:
+            raise PermissionDenied(
+                f"A run key reports on its own run ({self.scope.pk}) and reads the plan; "
+                "it cannot claim, finish or change work. Use an agent key for that."
+            )
 
     def get_run(self, run_id: int) -> AgentRun:
+        if self.scope is not None and self.scope.pk != run_id:
+            raise PermissionDenied(f"This run key works for run {self.scope.pk} only.")
         return get_object_or_404(AgentRun.objects.filter(project=self.project), pk=run_id)
 
 

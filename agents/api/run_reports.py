@@ -111,6 +111,8 @@ def _rejected(bad: dict[int, Any]) -> ValidationError:
 
 
 class RunToolCallsView(AgentKeyView):
+    run_key_methods = frozenset({"POST"})
+
     @extend_schema(
         request=_one_or_many(ToolCallReportSerializer, "ToolCallReportOneOrMany"),
         responses={201: ToolCallReportResultSerializer},
@@ -144,6 +146,8 @@ class RunToolCallsView(AgentKeyView):
 
 
 class RunDecisionsView(AgentKeyView):
+    run_key_methods = frozenset({"POST"})
+
     @extend_schema(
         request=_one_or_many(DecisionReportSerializer, "DecisionReportOneOrMany"),
         responses={201: ReportResultSerializer},
@@ -163,6 +167,8 @@ class RunDecisionsView(AgentKeyView):
 
 
 class RunMetricsView(AgentKeyView):
+    run_key_methods = frozenset({"POST"})
+
     @extend_schema(
         request=_one_or_many(MetricReportSerializer, "MetricReportOneOrMany"),
         responses={201: ReportResultSerializer},

@@ -103,6 +103,7 @@ class AgentRunSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSeria
             "task",
             "kind",
             "status",
+            "executor",
             "attempt",
             "idempotency_key",
             "lease_expires_at",
@@ -118,6 +119,7 @@ class AgentRunSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSeria
         read_only_fields = [
             "id",
             "status",
+            "executor",
             "heartbeat_at",
             "started_at",
             "finished_at",

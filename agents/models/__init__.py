@@ -180,6 +180,11 @@ class AgentRun(ShapedJsonModel, TimeStampedModel):
     branch_name = models.CharField(max_length=200, blank=True)
     # The Celery queue of the host that holds the run's worktree: its steps go there.
     worker_queue = models.CharField(max_length=200, blank=True)
+    # What carried the work out, as the agent's executor was when the run started (the
+    # agent's may change later); blank for an external agent's claim.
+    executor = models.CharField(max_length=20, choices=Executor, blank=True)
+    # A coding CLI's run-scoped key (agents.keys): only its hash, cleared when the run ends.
+    key_hash = models.CharField(max_length=128, blank=True, editable=False)
     idempotency_key = models.CharField(max_length=200)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -199,6 +204,7 @@ class AgentRun(ShapedJsonModel, TimeStampedModel):
             choices_constraint("kind", AgentRunKind, name="agentrun_kind_valid"),
             choices_constraint("status", AgentRunStatus, name="agentrun_status_valid"),
             choices_constraint("stage", [*AgentRunStage.values, ""], name="agentrun_stage_valid"),
+            choices_constraint("executor", [*Executor.values, ""], name="agentrun_executor_valid"),
             models.CheckConstraint(condition=Q(attempt__gte=1), name="agentrun_attempt_gte_1"),
             models.CheckConstraint(
                 condition=Q(finished_at__isnull=True)
@@ -220,6 +226,10 @@ class AgentRun(ShapedJsonModel, TimeStampedModel):
                 fields=["project"],
                 condition=Q(status="running", stage="verifying"),
                 name="agentrun_verifying_idx",
+            ),
+            # Run keys are looked up by hash; only live runs hold one.
+            models.Index(
+                fields=["key_hash"], condition=~Q(key_hash=""), name="agentrun_key_hash_idx"
             ),
         ]
 

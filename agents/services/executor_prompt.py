@@ -40,8 +40,35 @@ def _section(title: str, body: str | list[str]) -> str:
     return f"## {title}\n\n{text.strip()}" if text.strip() else ""
 
 
-def executor_prompt(*, run: AgentRun) -> str:
-    """The prompt for the run's coding CLI (the run's agent, project and task loaded)."""
+def _reporting_back(run: AgentRun, api_url: str) -> str:
+    api = f"{api_url}/api/v1/projects/{run.project.slug}"
+    lines = [
+        "Work without waiting for answers: nobody may be there to give them. When you are "
+        "done, commit your changes with git if your sandbox allows it (uncommitted changes "
+        "in the worktree count too), and end with a short summary of what you changed and "
+        "how you checked it: Crewboard reads your messages and tool calls from your output, "
+        "then runs the checks itself. If the task cannot be done, say why and exit with an "
+        "error.",
+        "",
+        "You may also talk to Crewboard's API (JSON bodies) with the key in the environment: "
+        'send `Authorization: Agent $CREWBOARD_RUN_KEY` to `$CREWBOARD_URL` (here "'
+        f'{api_url}"). The key works for this run ({run.pk}) only, until it ends:',
+        f"- `GET {api}/agent/plan/`, `GET {api}/agent/tasks/<key>/`: read the plan and a task",
+        f"- `POST {api}/runs/{run.pk}/tool-calls/` "
+        '`{"call_id", "tool_name", "input", "status", "output"}`: report a tool call',
+        f'- `POST {api}/runs/{run.pk}/decisions/` `{{"decision", "reasoning"}}`: log a decision',
+        f'- `POST {api}/agent/memory/` `{{"subject", "learned"}}`: remember a fact for later '
+        f"agents; `GET {api}/agent/memory/?q=words` to recall",
+        f'- `POST {api}/runs/{run.pk}/questions/` `{{"question", "options"}}`: ask a person; '
+        f"the answer arrives later at `GET {api}/agent/questions/<key>/`",
+        "It cannot claim, complete or fail work: your exit code and the checks decide that.",
+    ]
+    return "\n".join(lines)
+
+
+def executor_prompt(*, run: AgentRun, api_url: str) -> str:
+    """The prompt for the run's coding CLI (the run's agent, project and task loaded),
+    telling it how to reach Crewboard's API at `api_url` with its run key."""
     task = run.task
     project = run.project
     agent = run.agent
@@ -86,17 +113,7 @@ def executor_prompt(*, run: AgentRun) -> str:
         last = str(feedback[-1].get("content", ""))[-FEEDBACK_CHARS:]
         # Its checks failed, a review asked for changes, or it no longer merges.
         parts.append(_section("What was said of your last attempt", last))
-    parts.append(
-        _section(
-            "Reporting back",
-            "Work without asking questions: nobody is there to answer. When you are done, "
-            "commit your changes with git if your sandbox allows it (uncommitted changes in "
-            "the worktree count too), and end with a short summary of what you changed and "
-            "how you checked it: Crewboard reads your messages and tool calls from your "
-            "output, then runs the checks itself. If the task cannot be done, say why and "
-            "exit with an error.",
-        )
-    )
+    parts.append(_section("Reporting back", _reporting_back(run, api_url)))
     prompt = "\n\n".join(part for part in parts if part) + "\n"
     if len(prompt) > MAX_PROMPT_CHARS:
         prompt = prompt[: MAX_PROMPT_CHARS - 20] + "\n[prompt cut]\n"

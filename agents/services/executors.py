@@ -11,8 +11,10 @@ over: exit 0 ends the coding (`runs.run_work_done`, then the checks); anything e
 fails the run with the reason and the end of the CLI's output.
 
 A CLI's API keys come from the worker's environment (the profile names which), never
-from Crewboard's own settings. It reports back through its output: no Crewboard key is
-issued to it (`CREWBOARD_*` variables only tell it which run and task it is on).
+from Crewboard's own settings. It reports back through its output and, if it wants to,
+through the API with a run key (`CREWBOARD_URL`, `CREWBOARD_RUN_KEY`): a key issued for
+this delivery that reports on this run only, reads the plan, remembers facts and asks a
+person, and stops working when the CLI exits or the run ends (`runs.run_key_issue`).
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ def executor_attempt_execute(*, run_id: int) -> AgentRun | None:
     with transaction.atomic():
         run = runs.run_take_stage(run_id=run_id, stage=AgentRun.Stage.CODING)
         token = _claim(run) if run is not None else None
+        run_key = runs.run_key_issue(run=run) if run is not None and token else ""
     if run is None or token is None:
         return None
     agent = run.agent
@@ -127,7 +130,7 @@ def executor_attempt_execute(*, run_id: int) -> AgentRun | None:
     if not run.worktree_path or not worktree.is_dir():
         return _fail(run, f"The run's worktree {run.worktree_path or '(none)'} is missing.")
     profile = executor_profile(agent.executor)
-    prompt = executor_prompt(run=run)
+    prompt = executor_prompt(run=run, api_url=settings.CREWBOARD_URL)
     prompt_file = prompt_file_write(worktree=worktree, git_dir=_git_dir(worktree), text=prompt)
     try:
         confined = commands.sandbox_available()
@@ -142,12 +145,21 @@ def executor_attempt_execute(*, run_id: int) -> AgentRun | None:
         allow_network=run.project.allow_network,
         command=list(agent.executor_command or []),
     )
-    return _execute(run, profile, invocation, token)
+    try:
+        return _execute(run, profile, invocation, token, run_key)
+    finally:
+        # Once the CLI has exited its key has no use: it must not outlive the CLI.
+        runs.run_key_revoke(run=run, key=run_key)
 
 
-def _environment(run: AgentRun, profile: ExecutorProfile, invocation: Invocation) -> dict[str, str]:
+def _environment(
+    run: AgentRun, profile: ExecutorProfile, invocation: Invocation, run_key: str
+) -> dict[str, str]:
     env = {name: os.environ[name] for name in profile.env_passthrough if name in os.environ}
     env["PATH"] = executor_search_path()
+    env["CREWBOARD_URL"] = settings.CREWBOARD_URL
+    env["CREWBOARD_PROJECT"] = run.project.slug
+    env["CREWBOARD_RUN_KEY"] = run_key
     env["CREWBOARD_RUN_ID"] = str(run.pk)
     env["CREWBOARD_TASK"] = run.task.key if run.task else ""
     env["CREWBOARD_WORKTREE"] = str(invocation.worktree)
@@ -158,7 +170,7 @@ def _environment(run: AgentRun, profile: ExecutorProfile, invocation: Invocation
 
 
 def _execute(
-    run: AgentRun, profile: ExecutorProfile, invocation: Invocation, token: str
+    run: AgentRun, profile: ExecutorProfile, invocation: Invocation, token: str, run_key: str
 ) -> AgentRun | None:
     argv = profile.argv(invocation)
     writable, read_only = worktree_mounts(invocation.worktree)
@@ -205,7 +217,7 @@ def _execute(
                 timeout_s=settings.EXECUTOR_TIMEOUT_S,
                 writable=writable,
                 read_only=read_only,
-                env=_environment(run, profile, invocation),
+                env=_environment(run, profile, invocation, run_key),
                 on_output=on_output,
                 should_cancel=should_cancel,
             )

@@ -36,12 +36,14 @@ from core import git
 from core.db import instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError, PermissionDeniedError
 from planning.models import Project
-from planning.services import task_claim_next
+from planning.services import ClaimFilesTaken, task_claim_next
 
 DEFAULT_LEASE_SECONDS = 300
 MIN_LEASE_SECONDS = 10
 MAX_LEASE_SECONDS = 24 * 3600
 MAX_REPORT_ITEMS = 1000
+# How often a claim tries again when concurrent claims keep taking files its task names.
+CLAIM_FILE_RETRIES = 5
 
 
 class LeaseExpiredError(ConflictError):
@@ -170,13 +172,27 @@ def task_claim(*, agent: Agent, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> A
 
     The task goes in progress, assigned to the agent; a running task run is created with
     the next attempt number; the agent turns busy. Returns the run (with its task), or
-    None when no task is ready. `checkpoint:*` tasks are never claimed.
+    None when no task is ready. `checkpoint:*` tasks are never claimed, nor a task that
+    names a file a task in progress names (even one a concurrent claim is starting).
 
     Raises ConflictError while the agent holds a run whose lease is live (one whose lease
     has expired is failed first, as stale_leases_expire would), DomainError for a lease
     out of range, PermissionDeniedError for a terminated agent.
     """
     _check_lease_seconds(lease_seconds)
+    for _ in range(CLAIM_FILE_RETRIES):
+        try:
+            return _claim(agent, lease_seconds)
+        except ClaimFilesTaken:
+            # A concurrent transaction started a task sharing a file with this one and
+            # has committed: claiming again passes the task by.
+            continue
+    return None
+
+
+def _claim(agent: Agent, lease_seconds: int) -> AgentRun | None:
+    """One claim; raises ClaimFilesTaken, having changed nothing, when a concurrent
+    claim took one of the task's files first."""
     if connection.vendor == "postgresql":
         try:
             return _claim_unless_held(agent, lease_seconds)

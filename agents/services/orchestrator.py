@@ -31,7 +31,6 @@ from agents.workspaces.executors import executor_check
 from core.errors import ConflictError, DomainError
 from planning import selectors as planning_selectors
 from planning import services as planning_services
-from planning import shapes as plan_shapes
 from planning.models import Executor, Project, Task
 
 
@@ -119,6 +118,11 @@ def dispatch(*, project: Project) -> list[AgentRun]:
         unassigned = [task for task in candidates if _take_files(task, taken_files)][:wanted]
         pairs += zip(free_agents, unassigned, strict=False)
     for agent, task in pairs:
+        # A claim in flight may have taken its files since they were read above.
+        if not planning_services.task_files_reserve(
+            project_id=project.pk, task_id=task.pk, files=task.files
+        ):
+            continue
         attempt = task.runs.count() + 1
         run = agent_run_create(project=project, agent=agent, task=task, attempt=attempt)
         planning_services.task_update(
@@ -128,24 +132,19 @@ def dispatch(*, project: Project) -> list[AgentRun]:
     return started
 
 
-def _normalised(path: object) -> str:
-    return str(path).strip().removeprefix("./").rstrip("/")
-
-
 def _files_in_progress(project: Project) -> set[str]:
     files: set[str] = set()
     in_progress = project.tasks.filter(status=Task.Status.IN_PROGRESS).values_list(
         "files", flat=True
     )
     for task_files in in_progress:
-        shaped = plan_shapes.TASK_FILES.tolerant(task_files, default=list, where="a task")
-        files.update(_normalised(f) for f in shaped if _normalised(f))
+        files |= planning_services.task_files(task_files)
     return files
 
 
 def _take_files(task: Task, taken: set[str]) -> bool:
     """Whether `task` touches none of the `taken` files; if so its files are taken too."""
-    files = {_normalised(f) for f in task.shaped_files() if _normalised(f)}
+    files = planning_services.task_files(task.files)
     if files & taken:
         return False
     taken.update(files)

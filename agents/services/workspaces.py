@@ -3,9 +3,10 @@
 `workspace_create` checks the run's base branch out into a worktree of its own under
 settings.WORKSPACES_DIR/<project>/<run id>, on a new branch `crewboard/<task>-<n>`, and
 runs the project's setup command there. `workspace_remove` takes the worktree away
-(its branch, holding the work, stays). `workspaces_sweep` (celery beat) forgets
-worktrees whose folders are gone, and removes those no active workspace owns and those
-of tasks that are finished.
+(its branch, holding the work, stays). `workspaces_sweep` forgets this host's worktrees
+whose folders are gone, and removes those no active workspace owns and those of tasks
+that are finished; celery beat has it run on every host that holds worktrees
+(`workspace_host_queues`).
 
 The user's checkout (the project's root_path) is never changed: git only adds worktrees
 from it and reads it; the files, HEAD and index there stay as they were. The Workspace
@@ -18,19 +19,23 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import AgentRun, Workspace
-from agents.services import runs
 from agents.services.run_logs import RunLogWriter
-from agents.workspaces.commands import CommandResult, command_environment, command_run, shell_argv
-from agents.workspaces.paths import worktree_mounts
+from agents.services.workspace_setup import (
+    SetupError,
+    setup_done_earlier,
+    setup_interruptions_settle,
+    setup_run,
+)
 from core import git
 from core.errors import DomainError
 from planning import services as planning_services
@@ -41,11 +46,7 @@ BRANCH_PREFIX = "crewboard/"
 BRANCH_TRIES = 50
 # A task in one of these states needs no worktree any more: the sweep removes them.
 FINISHED_TASK_STATUSES = (Task.Status.DONE, Task.Status.CANCELLED)
-SETUP_TAIL_CHARS = 2000
 _UNSAFE_REF_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-
-OutputCallback = Callable[[str, str], None]
-CancelCallback = Callable[[], bool]
 
 
 class WorkspaceError(DomainError):
@@ -67,9 +68,13 @@ def workspace_create(*, run: AgentRun) -> Workspace:
     """Make the run's worktree on a new branch from the project's base branch, run the
     project's setup command in it (output to the run's log), and record it on the task.
 
-    Called again for a run that has its workspace, it returns that one. Raises
-    WorkspaceError (a DomainError) when the project has no usable repository, git
-    fails, or the setup command fails; then nothing is left behind.
+    Called again for a run that has its workspace, it returns that one; for a run whose
+    setup finished in a worktree that was never recorded (its worker died), it records
+    that worktree without running the setup again; for a run whose setup was interrupted,
+    it logs the decision to rerun it and does so from a clean worktree
+    (agents.services.workspace_setup). Raises WorkspaceError (a DomainError) when the
+    project has no usable repository, git fails, or the setup command fails or was
+    interrupted too often; then nothing is left behind.
     """
     existing = Workspace.objects.filter(run=run, status=Workspace.Status.ACTIVE).first()
     if existing is not None and Path(existing.path).is_dir():
@@ -78,16 +83,29 @@ def workspace_create(*, run: AgentRun) -> Workspace:
     repo, base_commit = project_repository(project)
     path = workspace_dir(project) / str(run.pk)
     _check_outside_checkout(repo, path)
+    done = setup_done_earlier(run=run, path=path)
+    if done is not None and done.branch and done.base_commit:
+        return _record(run, path=path, branch=done.branch, base_commit=done.base_commit)
     if path.exists():  # left by a create that crashed: nothing records it
         _discard(repo, path)
     elif existing is not None:  # its folder was lost: git still has it on record
         git.worktree_prune(repo)
     path.parent.mkdir(parents=True, exist_ok=True)
     with RunLogWriter(run.pk) as log:
+        try:
+            setup_interruptions_settle(run=run, log=log)
+        except SetupError as exc:
+            raise WorkspaceError(str(exc)) from exc
         branch = _add_worktree(run, repo, path, base_commit, log)
         try:
-            _setup(run, project, path, log)
+            setup_run(
+                run=run, project=project, path=path, branch=branch, base_commit=base_commit, log=log
+            )
             return _record(run, path=path, branch=branch, base_commit=base_commit)
+        except SetupError as exc:
+            _discard(repo, path)
+            _delete_branch_if_unused(repo, branch, base_commit)
+            raise WorkspaceError(str(exc)) from exc
         except BaseException:
             _discard(repo, path)
             _delete_branch_if_unused(repo, branch, base_commit)
@@ -158,63 +176,6 @@ def _add_worktree(
     )
 
 
-def _setup(run: AgentRun, project: Project, path: Path, log: RunLogWriter) -> None:
-    command = project.setup_command.strip()
-    if not command:
-        return
-    log.write("system", f"$ {command}  # setup\n")
-
-    result = setup_command_run(
-        command,
-        cwd=path,
-        allow_network=project.allow_network,
-        on_output=log.write,
-        should_cancel=runs.run_stopped_check(run_id=run.pk, on_tick=log.pump),
-    )
-    seconds = f"{result.duration_ms / 1000:.1f} s"
-    if result.exit_code == 0:
-        log.write("system", f"# setup finished in {seconds}\n")
-        return
-    if result.timed_out:
-        why = f"timed out after {settings.WORKSPACE_SETUP_TIMEOUT_S:g} s"
-    elif result.cancelled:
-        why = "was stopped: the run was cancelled"
-    else:
-        why = f"exited with {result.exit_code} after {seconds}"
-    log.write("system", f"# setup {why}\n")
-    tail = result.output_tail[-SETUP_TAIL_CHARS:].strip()
-    raise WorkspaceError(
-        f"The setup command `{command}` {why}."
-        + (f" The end of its output:\n{tail}" if tail else "")
-    )
-
-
-def setup_command_run(
-    command: str,
-    *,
-    cwd: Path,
-    allow_network: bool,
-    on_output: OutputCallback | None = None,
-    should_cancel: CancelCallback | None = None,
-) -> CommandResult:
-    """Run a project's setup command in a new worktree, confined to it like every
-    agent command (only the worktree is writable: not the user's .git)."""
-    return command_run(
-        shell_argv(command),
-        cwd=cwd,
-        timeout_s=settings.WORKSPACE_SETUP_TIMEOUT_S,
-        allow_network=allow_network,
-        # Its git link and its repository's config stay read-only: agent-written code
-        # must not point Crewboard's own git commands elsewhere.
-        writable=[cwd],
-        read_only=worktree_mounts(cwd)[1],
-        env=command_environment(),
-        on_output=on_output,
-        should_cancel=should_cancel,
-        max_output_bytes=settings.AGENT_COMMAND_OUTPUT_BYTES,
-    )
-
-
 @transaction.atomic
 def _record(run: AgentRun, *, path: Path, branch: str, base_commit: str) -> Workspace:
     # A run has one workspace row: made again (its folder was lost), the row is reused.
@@ -267,12 +228,16 @@ def _discard(repo: Path | None, path: Path) -> None:
     if not _is_workspace_path(path):
         return
     owner = _owning_git_dir(path) or repo
+    removed = False
     if owner is not None and path.exists():
         # Not (or no longer) a worktree git knows: the folder goes below all the same.
         with contextlib.suppress(git.GitError):
             git.worktree_remove(owner, path)
+            removed = True
     if path.exists():
         shutil.rmtree(path, ignore_errors=True)
+    if removed:
+        return  # git forgot it with the folder: nothing left to prune
     for where in {owner, repo}:
         if where is not None:
             with contextlib.suppress(git.GitError):
@@ -312,6 +277,29 @@ def _delete_branch_if_unused(repo: Path, branch: str, base_commit: str) -> None:
 
 
 # The sweep ------------------------------------------------------------------------------
+
+# A host that made a worktree this recently is swept even when none is active there any
+# more: a crash may have left a folder that no row records.
+RECENT_HOST = timedelta(days=1)
+
+
+def workspace_host_queues() -> list[str]:
+    """The Celery queues of the hosts that hold worktrees (active ones, or any made in
+    the last day), this worker's own first: a sweep of each reaches every disk."""
+    since = timezone.now() - RECENT_HOST
+    rows = (
+        Workspace.objects.filter(Q(status=Workspace.Status.ACTIVE) | Q(created_at__gte=since))
+        .values_list("host", "run__worker_queue")
+        .distinct()
+    )
+    queues = [settings.WORKER_HOST_QUEUE] if settings.WORKER_HOST_QUEUE else []
+    # A run records the queue of its worktree's host; the default name stands in for
+    # a workspace whose run is gone.
+    for host, queue in sorted(rows, key=lambda row: (row[0], row[1] or "")):
+        name = queue or (f"host.{host}" if host else "")
+        if name and name not in queues:
+            queues.append(name)
+    return queues
 
 
 @dataclass

@@ -10,7 +10,13 @@ rest is imported from its own module: `plans` (applying a plan document), `versi
 
 from planning.services._common import PlanError
 from planning.services.board import task_assign, task_move
-from planning.services.claims import ClaimedTask, task_claim_next
+from planning.services.claims import (
+    ClaimedTask,
+    ClaimFilesTaken,
+    task_claim_next,
+    task_files,
+    task_files_reserve,
+)
 from planning.services.external import external_dependency_set_satisfied
 from planning.services.items import (
     feature_create,
@@ -49,6 +55,7 @@ from planning.services.task_work import (
 __all__ = [
     "CLOSED_STATUSES",
     "PROJECT_FIELDS",
+    "ClaimFilesTaken",
     "ClaimedTask",
     "PlanError",
     "RollupResult",
@@ -73,6 +80,8 @@ __all__ = [
     "task_claim_next",
     "task_create",
     "task_delete",
+    "task_files",
+    "task_files_reserve",
     "task_merged",
     "task_move",
     "task_qa_iteration_add",

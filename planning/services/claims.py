@@ -3,17 +3,32 @@ their hot path."""
 
 from __future__ import annotations
 
+import json
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict, cast
+from typing import Any, TypedDict, cast
 
 from django.db import connection
 from django_stubs_ext import WithAnnotations
 
 from core.db import instance_from_row, prepared_cursor
+from planning import shapes
 from planning.models import Feature, SubFeature, Task
 from planning.services.rollup import plan_status_task_started
-from planning.statements import CLAIMED_TASK_FIELDS, CLAIMING_AGENT, claim_statements
+from planning.statements import (
+    CLAIMED_TASK_FIELDS,
+    CLAIMING_AGENT,
+    FILE_LOCK,
+    FILE_LOCK_SPACE,
+    claim_statements,
+)
+
+
+class ClaimFilesTaken(Exception):
+    """The claimed task names a file that a task started by a concurrent transaction
+    names too. The claim's transaction must roll back and claim again: the claim then
+    passes that task by."""
 
 
 class DependencyCount(TypedDict):
@@ -37,19 +52,16 @@ def task_claim_next(*, project_id: int, agent_id: int, now: datetime) -> Claimed
 
     The order is task_next_ready's, and a task assigned to an agent goes to no other
     agent (see planning.statements). Concurrent claims skip each other's tasks on
-    PostgreSQL; SQLite serialises them. `checkpoint:*` tasks are never claimed. A
-    waiting feature or sub-feature of the task goes in progress (the status roll-up).
+    PostgreSQL; SQLite serialises them. `checkpoint:*` tasks are never claimed, nor tasks
+    that name a file a task in progress names. A waiting feature or sub-feature of the
+    task goes in progress (the status roll-up).
+
+    Raises ClaimFilesTaken when a concurrent transaction started a task sharing a file
+    with the one claimed: roll back, and claim again.
     """
-    at = connection.ops.adapt_datetimefield_value(now)
-    with prepared_cursor() as cursor:
-        for sql, params in claim_statements(project_id):
-            params = tuple(agent_id if p == CLAIMING_AGENT else p for p in params)
-            cursor.execute(sql, (Task.Status.IN_PROGRESS.value, agent_id, at, at, *params))
-            row = cursor.fetchone()
-            if row is not None:
-                break
-        else:
-            return None
+    row = _claim_row(project_id=project_id, agent_id=agent_id, now=now)
+    if row is None:
+        return None
     *columns, earlier_runs, dependency_count, feature_key, feature_status, sub_key, sub_status = row
     # The count rides on the task as a queryset's annotation would.
     task = cast(
@@ -75,3 +87,65 @@ def task_claim_next(*, project_id: int, agent_id: int, now: datetime) -> Claimed
         sub_feature_status=sub_status,
     )
     return ClaimedTask(task=task, earlier_runs=earlier_runs)
+
+
+def _claim_row(*, project_id: int, agent_id: int, now: datetime) -> tuple[Any, ...] | None:
+    at = connection.ops.adapt_datetimefield_value(now)
+    with prepared_cursor() as cursor:
+        for sql, params in claim_statements(project_id):
+            params = tuple(agent_id if p == CLAIMING_AGENT else p for p in params)
+            cursor.execute(sql, (Task.Status.IN_PROGRESS.value, agent_id, at, at, *params))
+            row = cursor.fetchone()
+            if row is not None:
+                break
+        else:
+            return None
+    files_at = CLAIMED_TASK_FIELDS.index(Task._meta.get_field("files"))
+    id_at = CLAIMED_TASK_FIELDS.index(Task._meta.get_field("id"))
+    files = row[files_at]
+    if isinstance(files, str):  # JSON comes back as text
+        files = json.loads(files)
+    if not task_files_reserve(project_id=project_id, task_id=row[id_at], files=files):
+        raise ClaimFilesTaken(f"Task {row[id_at]}'s files were taken by a concurrent claim.")
+    return tuple(row)
+
+
+def normalised_file(path: object) -> str:
+    """A task's file path as overlaps are judged: trimmed, without a leading `./` or
+    trailing slashes (planning.statements.files_free_sql does the same in SQL)."""
+    return str(path).strip().removeprefix("./").rstrip("/")
+
+
+def task_files(files: object) -> set[str]:
+    """The normalised, non-empty paths of a task's `files` value."""
+    shaped = shapes.TASK_FILES.tolerant(files, default=list, where="a task")
+    return {name for name in map(normalised_file, shaped) if name}
+
+
+def task_files_reserve(*, project_id: int, task_id: int, files: object) -> bool:
+    """Whether the task may be worked on now that no other task in progress names one of
+    its files; inside the transaction that puts it in progress.
+
+    On PostgreSQL each of its files is locked (an advisory lock held until the transaction
+    ends, taken in one order) before the check, so of two transactions starting tasks
+    that share a file, the second waits for the first to end and then sees its task in
+    progress. SQLite runs one writer at a time, so the check alone suffices there.
+    """
+    mine = task_files(files)
+    if not mine:
+        return True
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for key in sorted({_file_lock_key(project_id, name) for name in mine}):
+                cursor.execute(FILE_LOCK, (FILE_LOCK_SPACE, key))
+    busy = (
+        Task.objects.filter(project_id=project_id, status=Task.Status.IN_PROGRESS)
+        .exclude(pk=task_id)
+        .values_list("files", flat=True)
+    )
+    return not any(task_files(held) & mine for held in busy)
+
+
+def _file_lock_key(project_id: int, name: str) -> int:
+    # A signed 32-bit key; two paths sharing one only make their claims take turns.
+    return zlib.crc32(f"{project_id}:{name}".encode()) - 2**31

@@ -21,7 +21,13 @@ from agents.services.executors import executor_attempt_execute
 from agents.workspaces import commands
 from agents.workspaces.executors import executor_check, tools_bin_dir
 from planning.models import Task
-from tests.factories import AgentFactory, AgentRunFactory, SubFeatureFactory, TaskFactory
+from tests.factories import (
+    AgentFactory,
+    AgentRunFactory,
+    FeatureFactory,
+    SubFeatureFactory,
+    TaskFactory,
+)
 
 FAKE_CLI = Path(__file__).resolve().parent.parent / "fakes" / "coding_cli.py"
 PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "python3"
@@ -82,7 +88,9 @@ def coding_run(project, repo, worktree, *, executor: str, command=None) -> Agent
     project.verify_command = "test -f hello.txt"
     project.save()
     sub_feature = SubFeatureFactory(
-        project=project, objective="People are greeted", must_haves={"truths": ["hello.txt"]}
+        feature=FeatureFactory(project=project),
+        objective="People are greeted",
+        must_haves={"truths": ["hello.txt"]},
     )
     task = TaskFactory(
         project=project,

@@ -51,6 +51,7 @@ from agents.services.runs.delivery import (
     is_coding_run,
 )
 from agents.services.runs.heartbeats import run_held_by_worker
+from agents.services.runs.keys import run_key_issue, run_key_revoke
 from agents.services.runs.life import (
     agent_run_create,
     run_cancel,
@@ -110,6 +111,8 @@ __all__ = [
     "run_finish",
     "run_heartbeat",
     "run_held_by_worker",
+    "run_key_issue",
+    "run_key_revoke",
     "run_lease_extend",
     "run_lease_renew_claiming_step",
     "run_lease_renew_for_step",

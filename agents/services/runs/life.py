@@ -125,6 +125,7 @@ def run_start(*, run: AgentRun, goal: str | None = None, max_turns: int | None =
     run.heartbeat_at = now
     run.lease_expires_at = _lease(now)
     run.stage = AgentRun.Stage.PREPARING if coding else ""
+    run.executor = run.agent.executor
     run.save()
     _agent_busy(run, now=now)
     if coding:
@@ -226,6 +227,7 @@ def run_take(*, run_id: int, lease: timedelta, stage: str) -> AgentRun | None:
             return None
         run.status = AgentRun.Status.RUNNING
         run.started_at = run.started_at or now
+        run.executor = run.executor or run.agent.executor
         run.heartbeat_at = now
         run.lease_expires_at = _lease(now, lease.total_seconds())
         run.result = {**run.result, "stage": stage, DELIVERIES: run.result.get(DELIVERIES, 0) + 1}
@@ -233,6 +235,7 @@ def run_take(*, run_id: int, lease: timedelta, stage: str) -> AgentRun | None:
         run.save(
             update_fields=[
                 "status",
+                "executor",
                 "started_at",
                 "heartbeat_at",
                 "lease_expires_at",
@@ -361,8 +364,13 @@ def _end(run: AgentRun, *, status: str, now: datetime, error: str, result: dict[
     run.error = error
     run.lease_expires_at = None
     run.result = {**run.result, **result}
+    # A coding CLI's run key stops working with its run.
+    run.key_hash = ""
     run.save(
-        update_fields=["status", "finished_at", "error", "lease_expires_at", "result", "updated_at"]
+        update_fields=[
+            *("status", "finished_at", "error", "lease_expires_at", "result", "key_hash"),
+            "updated_at",
+        ]
     )
 
 

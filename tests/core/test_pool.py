@@ -1,0 +1,91 @@
+"""After a PostgreSQL restart, a process holding many idle pooled connections answers its
+next request at once: the first dead connection found has every idle one replaced.
+
+The restart is played by terminating this test database's backends that the pool holds
+(pg_terminate_backend), which leaves the shared server alone."""
+
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from core.pool import connection_check
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="psycopg's pool is PostgreSQL's"
+)
+
+IDLE = 6  # enough that the pool's backoff (0 + 1 + 2 + 4 + 8 s) outlasts its timeout
+WAIT_S = 60  # a bound on a hung thread, not a speed check
+
+
+def in_thread(work):
+    """Run `work` with a connection of its own, as a request or a task would."""
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except Exception as exc:
+            outcome["error"] = exc
+        finally:
+            connections.close_all()  # back to the pool
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(WAIT_S)
+    assert not thread.is_alive()
+    return outcome
+
+
+def backend_pid() -> int:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
+def idle_pooled_connections(count: int) -> list[int]:
+    """Make the pool hold `count` idle connections; their backends' pids."""
+    pids: list[int] = []
+    all_in = threading.Barrier(count, timeout=WAIT_S)
+
+    def hold() -> None:
+        try:
+            pids.append(backend_pid())
+            all_in.wait()  # all at once, so each is a connection of its own
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=hold) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_S)
+    return pids
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_next_request_after_a_restart_gets_a_working_connection():
+    pool = connections["default"].pool
+    assert pool._check is connection_check
+    with connection.cursor() as cursor:  # this thread holds a connection of its own
+        cursor.execute("SELECT pg_backend_pid()")
+        own = cursor.fetchone()[0]
+    pids = idle_pooled_connections(IDLE)
+    assert len(set(pids)) == IDLE and own not in pids
+    with connection.cursor() as cursor:
+        # Waits (up to 10 s) for each backend to be gone.
+        cursor.execute(
+            "SELECT count(*) FROM unnest(%s::int[]) AS pid WHERE pg_terminate_backend(pid, 10000)",
+            [pids],
+        )
+        assert cursor.fetchone()[0] == IDLE
+    lost_before = pool.get_stats().get("connections_lost", 0)
+
+    answer = in_thread(backend_pid)
+
+    # Unchecked, the pool would hand the dead ones out one by one, sleeping ever longer
+    # between them, and give up after its timeout with OperationalError.
+    assert "error" not in answer, answer
+    assert answer["value"] not in pids
+    assert pool.get_stats().get("connections_lost", 0) - lost_before >= IDLE - 1
