@@ -817,7 +817,10 @@ class ImportJob(ShapedJsonModel):
 
     json_shapes = {"result": shapes.IMPORT_JOB_RESULT}
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    # Its index is import_job_project_idx's leading column.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="import_jobs", db_index=False
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

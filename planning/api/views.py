@@ -448,9 +448,9 @@ class PlanImportView(ProjectScopedAPIView):
                 },
                 status=status.HTTP_409_CONFLICT,
             )
-        answer = outcome.as_dict()
-        del answer["preview"]
-        return Response(answer, status=status.HTTP_201_CREATED)
+        imported = outcome.as_dict()
+        del imported["preview"]
+        return Response(imported, status=status.HTTP_201_CREATED)
 
 
 @project_scoped_schema

@@ -29,7 +29,9 @@ def _covered_indexes() -> list[str]:
             and not isinstance(item, CheckConstraint)
         }
         for name, index in indexes.items():
-            if index["unique"] or index["primary_key"]:
+            # A partial one holds only the rows of its condition: smaller than the wider
+            # index, it earns its keep by what it leaves out.
+            if index["unique"] or index["primary_key"] or name in partial:
                 continue
             columns = index["columns"]
             for other, wider in indexes.items():
