@@ -109,7 +109,10 @@ def test_two_transactions_finishing_the_last_two_tasks_leave_the_plan_done(plan,
     for thread in threads:
         thread.join(timeout=WAIT_S)
 
-    assert sorted(r.deferred for r in results.values()) == [False, True]
+    # At least one found a row the other held and left its roll-up for after its commit.
+    # Which rows each got first depends on how the two interleave: both may defer (one
+    # took the feature, the other the plan), and the plan must end done either way.
+    assert any(r.deferred for r in results.values())
     assert SubFeature.objects.get(pk=plan.pk).status == "done"
     assert Feature.objects.get(pk=plan.feature_id).status == "done"
     finished = Project.objects.get(pk=project.pk)
