@@ -291,7 +291,7 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
     GENERATION_TIMEOUT,
   );
 
-  step("importing a small tasks.json shows the success message and the tasks", async () => {
+  step("importing a small tasks.json from another source previews it, and Merge adds its tasks", async () => {
     const tasks = {
       master: {
         tasks: [
@@ -325,6 +325,13 @@ describe("Crewboard dashboard", { concurrency: 1 }, () => {
     });
     await panel.getByLabel("Format").selectOption("taskmaster");
     await panel.getByRole("button", { name: "Import" }).click();
+    // The plan came from the demo's GSD files and a generation: a tasks.json is another
+    // source, so the form previews what it would change before anything is written.
+    const preview = page.locator("#plan-import-preview");
+    await preview.waitFor();
+    assert.match(await preview.innerText(), /Nothing is imported until you choose/);
+    await shot("import-preview");
+    await preview.getByRole("button", { name: "Merge" }).click();
     // htmx answers with HX-Redirect: a full load of the project page.
     const success = page.locator(".messages .message--success", { hasText: "Imported tasks.json" });
     await success.waitFor();
