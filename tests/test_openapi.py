@@ -53,3 +53,17 @@ def test_swagger_ui_inline_style_is_allowed_by_its_hash(client, django_user_mode
         digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in policy
     assert "'unsafe-inline'" not in policy
+
+
+@pytest.mark.django_db
+def test_a_run_that_has_not_started_is_described_by_the_schema(tmp_path):
+    # A queued run has no executor yet: the schema must allow the empty value it returns.
+    import yaml
+
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--file", str(out))
+    schema = yaml.safe_load(out.read_text())
+    executor = schema["components"]["schemas"]["AgentRun"]["properties"]["executor"]
+    choices = [ref["$ref"].rsplit("/", 1)[1] for ref in executor["oneOf"]]
+    assert choices == ["ExecutorEnum", "BlankEnum"]
+    assert schema["components"]["schemas"]["BlankEnum"]["enum"] == [""]

@@ -8,6 +8,7 @@ from agents.models import (
     AgentState,
     Checkpoint,
     DecisionLog,
+    Executor,
     Metric,
     PlanningCycle,
     ToolCall,
@@ -93,6 +94,14 @@ class AgentRunSerializer(ProjectScopedRelatedFieldsMixin, serializers.ModelSeria
         required=False,
         help_text="Retrying with the same key gives 409 instead of a second run; "
         "generated when omitted.",
+    )
+    # Declared: a read-only model field would lose its blank, and a run that has not
+    # started yet has no executor.
+    executor = serializers.ChoiceField(
+        choices=Executor.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="What carried the run out; empty until it starts.",
     )
 
     class Meta:
