@@ -8,13 +8,12 @@ from agents.models import (
     AgentState,
     Checkpoint,
     DecisionLog,
-    Executor,
     Metric,
     PlanningCycle,
     ToolCall,
 )
 from planning.api.scoping import ProjectScopedRelatedFieldsMixin
-from planning.models import Task
+from planning.models import Executor, Task
 
 
 def _task_field() -> serializers.SlugRelatedField[Task]:
