@@ -138,7 +138,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "crewboard",
+            # Several servers on one Redis keep apart by prefix (a throwaway server's
+            # throttle counts must not outlive it).
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="crewboard"),
         }
     }
 else:

@@ -60,6 +60,9 @@ export DEBUG=false
 export ALLOWED_HOSTS=127.0.0.1,localhost
 export DATABASE_URL="$DB_URL"
 export REDIS_URL="${REDIS_URL:-}"
+# Its own cache keys: the bad credentials it sends are counted per address, and a run
+# soon after another must not start out throttled by the last one's counts.
+export CACHE_KEY_PREFIX="fuzz-$PORT-$$"
 if [[ -z "$REDIS_URL" ]]; then
 	export CELERY_BROKER_URL="filesystem://" CELERY_BROKER_DIR="$TMP/broker"
 fi
