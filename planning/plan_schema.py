@@ -130,22 +130,12 @@ def parse_generated_plan(text: str) -> PlanDocument:
             )
             for t_position, task in enumerate(sub.tasks, start=1):
                 document.tasks.append(
-                    TaskSpec(
-                        key=task.key,
-                        name=task.name,
+                    _task_spec(
+                        task,
+                        position=t_position,
                         feature=feature.key,
                         sub_feature=sub.key,
-                        description=task.description,
-                        files=list(task.files),
-                        verify=task.verify,
-                        done_criteria=task.done_criteria,
-                        type=task.type,
-                        priority=task.priority,
-                        size=task.size,
-                        estimated_minutes=task.estimated_minutes,
                         wave=sub.wave,
-                        position=t_position,
-                        depends_on=list(task.depends_on),
                         status="done" if task.done else None,
                     )
                 )
@@ -156,6 +146,25 @@ def parse_generated_plan(text: str) -> PlanDocument:
 # Task expansion --------------------------------------------------------------------------
 
 MAX_SUBTASKS = 20  # what one expansion may add to a task
+
+
+def _task_spec(task: GeneratedTask, *, position: int, **placement: Any) -> TaskSpec:
+    """A generated task as the importers' TaskSpec; `placement` puts it in its plan."""
+    return TaskSpec(
+        key=task.key,
+        name=task.name,
+        description=task.description,
+        files=list(task.files),
+        verify=task.verify,
+        done_criteria=task.done_criteria,
+        type=task.type,
+        priority=task.priority,
+        size=task.size,
+        estimated_minutes=task.estimated_minutes,
+        position=position,
+        depends_on=list(task.depends_on),
+        **placement,
+    )
 
 
 class GeneratedSubtasks(_Strict):
@@ -186,22 +195,7 @@ def parse_generated_subtasks(text: str, *, limit: int) -> list[TaskSpec]:
         raise PlanImportError(f"the reply has {len(reply.subtasks)} subtasks; give at most {limit}")
     document = PlanDocument(source="generated")
     for position, task in enumerate(reply.subtasks, start=1):
-        document.tasks.append(
-            TaskSpec(
-                key=task.key,
-                name=task.name,
-                description=task.description,
-                files=list(task.files),
-                verify=task.verify,
-                done_criteria=task.done_criteria,
-                type=task.type,
-                priority=task.priority,
-                size=task.size,
-                estimated_minutes=task.estimated_minutes,
-                position=position,
-                depends_on=list(task.depends_on),
-            )
-        )
+        document.tasks.append(_task_spec(task, position=position))
     # The same checks as a generated plan's: unique keys, known dependencies, no cycle.
     document.validate()
     return document.tasks
