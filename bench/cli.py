@@ -5,7 +5,8 @@ A synthetic Task Master tasks.json of BENCH_CLI_TASKS (10,000) tasks is generate
 order, each task depending on one or two earlier ones, the first 30 % done, priorities
 mixed (seeded, so every run has the same plan). Crewboard gets a throwaway database next to
 the configured one (as the test suite makes it), a user with a token, and a gunicorn server
-on a free port; the file is imported with `crewboard import --create` (timed as
+on a free port with a Celery worker beside it, since a file this size is imported by a
+worker; the file is imported with `crewboard import --create` (timed as
 `crewboard_import_s`). Then, alternating, BENCH_CLI_ROUNDS (7) rounds of:
 
 - `crewboard_next_s`, `crewboard_next_rss_mb`: the installed console script's
@@ -149,6 +150,14 @@ def crewboard_server(folder: Path) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    # A file this size is imported by a worker, as with `make run`.
+    worker = subprocess.Popen(
+        [BIN / "celery", "-A", "config", "worker", "--concurrency=1", "--loglevel=WARNING"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         # Generous: on a loaded machine the workers take a while to load Django.
@@ -169,13 +178,15 @@ def crewboard_server(folder: Path) -> Iterator[str]:
         sys.stderr.write((folder / "server.log").read_text()[-5000:])
         raise
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            # A worker still inside a long request does not stop on TERM in time.
-            server.kill()
-            server.wait()
+        for process in (server, worker):
+            process.terminate()
+        for process in (server, worker):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                # A worker still inside a long request or task does not stop on TERM in time.
+                process.kill()
+                process.wait()
         log.close()
 
 
