@@ -206,6 +206,14 @@ class PlanImportChoiceForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1)
 
 
+class ImportJobChoiceForm(forms.Form):
+    """The answer to a previewed import job's buttons."""
+
+    mode = forms.ChoiceField(
+        choices=[("replace", "replace"), ("merge", "merge"), ("cancel", "cancel")]
+    )
+
+
 class VersionCreateForm(forms.Form):
     summary = forms.CharField(
         max_length=2000,

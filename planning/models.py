@@ -804,6 +804,8 @@ class ConversationMessage(ShapedJsonModel):
 class ImportJobStatus(models.TextChoices):
     QUEUED = "queued"
     RUNNING = "running"
+    # A file from another source than the plan: its preview waits for replace or merge.
+    AWAITING_CHOICE = "awaiting_choice", "Waiting for your choice"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 
@@ -830,8 +832,8 @@ class ImportJob(ShapedJsonModel):
     )
     file_name = models.CharField(max_length=255)
     format = models.CharField(max_length=20, default="auto")
-    # As the import service's mode: "ask" fails the job with the preview's counts when the
-    # file comes from another source than the plan; "replace" or "merge" apply it.
+    # As the import service's mode: with "ask", a file from another source than the plan
+    # waits with its preview (awaiting_choice) until replace or merge is chosen.
     mode = models.CharField(max_length=10, default="ask")
     # The upload until the job has finished; emptied then, so the table keeps no plans.
     data = models.BinaryField(default=b"")
@@ -845,7 +847,7 @@ class ImportJob(ShapedJsonModel):
     error_line = models.PositiveIntegerField(null=True, blank=True)
     deliveries = models.PositiveSmallIntegerField(default=0)
     # Queued: when the sweep sends the message again; running: when the worker is
-    # taken for dead (its time limit is shorter).
+    # taken for dead (its time limit is shorter); awaiting a choice: when it is dropped.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -870,6 +872,11 @@ class ImportJob(ShapedJsonModel):
     @property
     def finished(self) -> bool:
         return self.status in self.FINISHED_STATUSES
+
+    @property
+    def in_progress(self) -> bool:
+        """Queued or running: what a status page keeps polling for."""
+        return self.status in (ImportJobStatus.QUEUED, ImportJobStatus.RUNNING)
 
     @property
     def finished_result(self) -> dict[str, Any] | None:

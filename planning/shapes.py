@@ -114,9 +114,39 @@ PLAN_SNAPSHOT = JsonShape(SNAPSHOT, name="snapshot")
 
 # What a finished import job reports: the same fields a synchronous import answers with.
 _COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+_PREVIEW_TASK = {
+    "type": "object",
+    "required": ["key", "name"],
+    "additionalProperties": False,
+    "properties": {
+        "key": {"type": "string", "maxLength": 100},
+        "name": TEXT,
+        "changed_fields": string_list(max_items=100, item=LABEL),
+    },
+}
+_PREVIEW_TASKS = {"type": "array", "maxItems": 1_000_000, "items": _PREVIEW_TASK}
+
+# What a file from another source would do to the plan, kept while its job awaits the
+# choice between replacing the plan and merging: every task, paged when shown.
+IMPORT_JOB_PREVIEW = {
+    "type": "object",
+    "required": ["file_source", "plan_sources", "summary", "counts", "added", "changed", "removed"],
+    "additionalProperties": False,
+    "properties": {
+        "file_source": TEXT,
+        "plan_sources": string_list(max_items=1000, item=TEXT),
+        "summary": TEXT,
+        "counts": _COUNTS,
+        "added": _PREVIEW_TASKS,
+        "changed": _PREVIEW_TASKS,
+        "removed": _PREVIEW_TASKS,
+    },
+}
+
 IMPORT_JOB_RESULT = JsonShape(
     json_object(
         {
+            "preview": IMPORT_JOB_PREVIEW,
             "applied": {"type": "boolean"},
             "mode": {"enum": ["ask", "replace", "merge"]},
             "summary": TEXT,

@@ -176,6 +176,11 @@ urlpatterns = [
         imports.import_job_detail,
         name="import-job",
     ),
+    path(
+        "projects/<slug:slug>/imports/<int:job_id>/choice/",
+        imports.import_job_choice,
+        name="import-job-choice",
+    ),
     path("projects/<slug:slug>/export/<str:fmt>/", versions.project_export, name="project-export"),
     path("projects/<slug:slug>/versions/", versions.version_list, name="version-list"),
     path("projects/<slug:slug>/versions/diff/", versions.version_diff, name="version-diff"),

@@ -58,36 +58,54 @@ def _upload(
 ) -> tuple[int, Any]:
     """The server's status (201 imported, 409 waiting for a choice) and its answer. A
     file the server imports on a worker (it answers 202 with the job) is waited for, its
-    progress polled, and answers as an import made at once."""
+    progress polled, and answers as an import made at once; a job waiting for a choice
+    answers 409 as a synchronous import does, with the job beside its preview."""
+    with _progress_bar(progress) as bar:
+        code, answer = _send(api, slug, bar, name=name, data=data, fmt=fmt, mode=mode)
+        if code != 202:  # imported (or previewed) while the request waited
+            return code, answer
+        bar.update(bar.task_ids[0], visible=False)
+        return _wait_for_job(api, slug, answer, bar)
+
+
+def _choose_for_job(
+    api: Api, slug: str, job: dict[str, Any], *, mode: str, progress: bool
+) -> tuple[int, Any]:
+    """Answer a job waiting for a choice ("replace", "merge" or "cancel"), then wait for
+    it as for a new upload."""
+    answer = api.json("POST", f"projects/{slug}/imports/{job['id']}/choice/", body={"mode": mode})
+    with _progress_bar(progress) as bar:
+        return _wait_for_job(api, slug, answer, bar)
+
+
+def _progress_bar(shown: bool) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 
-    bar = Progress(
+    return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
         console=Console(stderr=True),
         transient=True,
-        disable=not progress,
+        disable=not shown,
     )
-    with bar:
-        code, answer = _send(api, slug, bar, name=name, data=data, fmt=fmt, mode=mode)
-        if code != 202:  # imported (or previewed) while the request waited
-            return code, answer
-        bar.update(bar.task_ids[0], visible=False)
-        return 201, _wait_for_job(api, slug, answer, bar)
 
 
-def _wait_for_job(api: Api, slug: str, job: dict[str, Any], bar: Any) -> Any:
-    """Poll an import job until it ends: its result, or CliError with its errors."""
+def _wait_for_job(api: Api, slug: str, job: dict[str, Any], bar: Any) -> tuple[int, Any]:
+    """Poll an import job until it ends (201 and its result, or CliError with its
+    errors) or waits for a choice (409, as a synchronous import answers, and the job)."""
     import time
 
     importing = bar.add_task(f"{job['stage']}", total=100, completed=job["progress"])
-    while job["status"] not in ("succeeded", "failed"):
+    while job["status"] not in ("succeeded", "failed", "awaiting_choice"):
         time.sleep(JOB_POLL_S)
         job = api.json("GET", f"projects/{slug}/imports/{job['id']}/")
         bar.update(importing, description=job["stage"], completed=job["progress"])
+    if job["status"] == "awaiting_choice":
+        detail = f"{job['file_name']} comes from another source than the plan: choose."
+        return 409, {"detail": detail, "preview": job["preview"], "job": job}
     if job["status"] == "failed":
         error = (job.get("errors") or [{}])[0]
         where = ":".join(str(p) for p in (error.get("file"), error.get("line")) if p)
@@ -97,7 +115,7 @@ def _wait_for_job(api: Api, slug: str, job: dict[str, Any], bar: Any) -> Any:
         message = detail if not where or detail.startswith(where) else f"{where}: {detail}"
         # The server answered (the job's status page did): nothing was imported.
         raise CliError(message, status=200)
-    return job["result"]
+    return 201, job["result"]
 
 
 def _send(
@@ -218,13 +236,26 @@ def import_plan(
             api, slug, name=filename, data=data, fmt=fmt, mode=mode or "ask", progress=progress
         )
         if code == 409:
-            if json_output:
+            if json_output:  # a worker's job stays waiting: its `choice/` takes the answer
                 print_json(outcome)
                 sys.exit(CHOICE_NEEDED)
-            chosen = _choose(outcome["preview"])
-            code, outcome = _upload(
-                api, slug, name=filename, data=data, fmt=fmt, mode=chosen, progress=progress
-            )
+            job = outcome.get("job")
+            try:
+                chosen = _choose(outcome["preview"])
+            except CliError:
+                if job is not None:  # nothing is left waiting on the server
+                    api.json(
+                        "POST",
+                        f"projects/{slug}/imports/{job['id']}/choice/",
+                        body={"mode": "cancel"},
+                    )
+                raise
+            if job is not None:
+                code, outcome = _choose_for_job(api, slug, job, mode=chosen, progress=progress)
+            else:
+                code, outcome = _upload(
+                    api, slug, name=filename, data=data, fmt=fmt, mode=chosen, progress=progress
+                )
     except CliError as exc:
         # The project was made for this import only, so an import the server refused
         # leaves nothing. Without an answer the import may still be running: it stays.

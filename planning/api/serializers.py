@@ -20,6 +20,7 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.services.imports import preview_record_as_dict
 from planning.services.projects import PROJECT_SETTINGS_FIELDS
 
 
@@ -429,6 +430,14 @@ class ConversationSessionDetailSerializer(ConversationSessionSerializer):
         fields = [*ConversationSessionSerializer.Meta.fields, "messages"]
 
 
+class ImportJobChoiceSerializer(serializers.Serializer[Any]):
+    mode = serializers.ChoiceField(
+        choices=["replace", "merge", "cancel"],
+        help_text="replace: the plan becomes the file; merge: the file's tasks are added "
+        "or updated and every other task stays; cancel: nothing is imported.",
+    )
+
+
 class ChatMessageCreateSerializer(serializers.Serializer[Any]):
     content = serializers.CharField(max_length=20_000)
 
@@ -441,9 +450,12 @@ class ImportJobErrorSerializer(serializers.Serializer[Any]):
 
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
     """A plan import carried out by a worker. Poll `url` until `status` is succeeded
-    (with `result`, as a synchronous import answers) or failed (with `errors`)."""
+    (with `result`, as a synchronous import answers) or failed (with `errors`). A file
+    from another source than the plan stops at awaiting_choice with its `preview`
+    (`?page=` pages its tasks) until `choice/` says replace, merge or cancel."""
 
     url = serializers.SerializerMethodField()
+    preview = serializers.SerializerMethodField()
     created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True
     )
@@ -453,9 +465,18 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         model = ImportJob
         fields = [
             "id", "url", "file_name", "format", "mode", "size", "status", "stage", "progress",
-            "result", "created_by", "created_at", "started_at", "finished_at",
+            "result", "preview", "created_by", "created_at", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(PlanImportPreviewSerializer(allow_null=True))
+    def get_preview(self, job: ImportJob) -> dict[str, Any] | None:
+        if job.status != ImportJob.Status.AWAITING_CHOICE or "preview" not in job.result:
+            return None
+        request = self.context.get("request")
+        page = request.query_params.get("page", "1") if request is not None else "1"
+        number = int(page) if page.isdigit() else 1
+        return preview_record_as_dict(job.result["preview"], page=number)
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         # Added here, not declared on the class: a serializer's own `errors` is a property.

@@ -33,6 +33,11 @@ urlpatterns = [
         import_jobs.ImportJobDetailView.as_view(),
         name="import-job-detail",
     ),
+    path(
+        f"{PROJECT_PATH}/imports/<int:pk>/choice/",
+        import_jobs.ImportJobChoiceView.as_view(),
+        name="import-job-choice",
+    ),
     path(f"{PROJECT_PATH}/analytics/", views.PlanAnalyticsView.as_view(), name="plan-analytics"),
     path(f"{PROJECT_PATH}/export/<str:fmt>/", views.PlanExportView.as_view(), name="plan-export"),
     path(f"{PROJECT_PATH}/versions/", views.VersionListView.as_view(), name="version-list"),

@@ -4,10 +4,16 @@ a web worker.
 
 ```
  queued ──take──▶ running ──▶ succeeded | failed
-   ▲                 │
+   ▲  ▲              │  │
+   │  │              │  └──▶ awaiting_choice ──▶ failed (cancelled, or no choice in a day)
+   │  └──────────────┼───────── replace | merge ──┘
    └── the worker died (its lease ran out): delivered again, at most
        IMPORT_JOB_MAX_DELIVERIES times, then failed with the reason
 ```
+
+A job in "ask" mode whose file comes from another source than the plan keeps the file
+and the whole preview (what it would add, change and remove) until a person chooses to
+replace the plan or merge, which queues it again in that mode, or cancels it.
 
 The import itself is the public `plan_import` service, called in one place
 (`_import`), inside the transaction that marks the job succeeded: a job is imported
@@ -34,7 +40,20 @@ logger = logging.getLogger(__name__)
 
 IMPORT_TASK = "planning.tasks.import_plan_job"
 # Progress by stage: reading the file, then parsing and applying it in one transaction.
-STAGES = {"queued": 0, "reading the file": 5, "importing": 20, "done": 100, "failed": 100}
+STAGES = {
+    "queued": 0,
+    "reading the file": 5,
+    "importing": 20,
+    "waiting for a choice": 100,
+    "done": 100,
+    "failed": 100,
+}
+# How long a previewed file waits for replace or merge, as the dashboard's kept uploads do.
+CHOICE_KEPT = timedelta(days=1)
+
+
+class ImportJobStateError(Exception):
+    """The job is not in a state that allows this (say, a choice made twice)."""
 
 
 def _lease(now: datetime) -> datetime:
@@ -99,8 +118,9 @@ def import_job_execute(*, job_id: int) -> ImportJob | None:
                 return None
             outcome = _import(job, source)
             if outcome.preview is not None:
-                raise PlanImportError(_choice_needed(job, outcome.preview))
-            _finish(job, result=_result(outcome))
+                _await_choice(job, outcome.preview)
+            else:
+                _finish(job, result=_result(outcome))
     except PlanImportError as exc:
         origin = exc.origin
         _fail(
@@ -126,18 +146,57 @@ def _import(job: ImportJob, source: ImportSource) -> ImportOutcome:
     )
 
 
-def _choice_needed(job: ImportJob, preview: ImportPreview) -> str:
-    counts = preview.counts()
-    return (
-        f"{job.file_name} comes from another source than the plan: it would add "
-        f"{counts['added']}, change {counts['changed']} and (replacing the plan) remove "
-        f"{counts['removed']} tasks. Nothing was imported; import it again choosing "
-        "replace or merge (mode=replace|merge, or crewboard import --replace|--merge)."
-    )
+def _await_choice(job: ImportJob, preview: ImportPreview) -> None:
+    """Keep the file and its whole preview until replace or merge is chosen."""
+    job.status, job.stage = ImportJob.Status.AWAITING_CHOICE, "waiting for a choice"
+    job.progress = STAGES[job.stage]
+    job.result = {"preview": preview.as_record()}
+    job.lease_expires_at = timezone.now() + CHOICE_KEPT
+    job.full_clean(exclude=["data"])
+    job.save(update_fields=["status", "stage", "progress", "result", "lease_expires_at"])
+
+
+@transaction.atomic
+def import_job_choose(*, job: ImportJob, mode: str) -> ImportJob:
+    """Import a previewed file after all: "replace" the plan with it or "merge" it in
+    (the job is queued again in that mode), or "cancel" (nothing is imported). Raises
+    ImportJobStateError unless the job is waiting for this choice."""
+    chosen = ImportMode(mode) if mode != "cancel" else None
+    if chosen is ImportMode.ASK:
+        raise ValueError("choose replace, merge or cancel")
+    locked = ImportJob.objects.select_for_update(of=("self",)).filter(pk=job.pk).first()
+    if locked is None or locked.status != ImportJob.Status.AWAITING_CHOICE:
+        raise ImportJobStateError(
+            f"The import of {job.file_name} is not waiting for a choice"
+            f" (it is {locked.get_status_display().lower() if locked else 'gone'})."
+        )
+    now = timezone.now()
+    if chosen is None:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED,
+            stage="failed",
+            progress=STAGES["failed"],
+            error="Cancelled: nothing was imported.",
+            finished_at=now,
+            lease_expires_at=None,
+            data=b"",
+        )
+    else:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.QUEUED,
+            stage="queued",
+            progress=STAGES["queued"],
+            mode=chosen.value,
+            result={},
+            lease_expires_at=now + timedelta(seconds=settings.QUEUED_RESEND_S),
+        )
+        _send(job)
+    job.refresh_from_db()
+    return job
 
 
 def _result(outcome: ImportOutcome) -> dict[str, object]:
-    """What a synchronous import answers with (a preview fails the job instead)."""
+    """What a synchronous import answers with (a preview waits for a choice instead)."""
     answer = outcome.as_dict()
     del answer["preview"]
     return answer
@@ -217,11 +276,17 @@ def _fail(job: ImportJob, *, error: str, file: str = "", line: int | None = None
 
 def import_jobs_recover(*, now: datetime | None = None) -> int:
     """Periodic: send again the jobs queued for QUEUED_RESEND_S whose message never
-    reached a worker, and deliver again (or, past IMPORT_JOB_MAX_DELIVERIES, fail) the
-    jobs whose worker died. Returns how many jobs it acted on."""
+    reached a worker, deliver again (or, past IMPORT_JOB_MAX_DELIVERIES, fail) the jobs
+    whose worker died, and drop previewed files that waited a day for a choice. Returns
+    how many jobs it acted on."""
     now = now or timezone.now()
     stale = ImportJob.objects.filter(
-        status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING], lease_expires_at__lt=now
+        status__in=[
+            ImportJob.Status.QUEUED,
+            ImportJob.Status.RUNNING,
+            ImportJob.Status.AWAITING_CHOICE,
+        ],
+        lease_expires_at__lt=now,
     ).values_list("pk", flat=True)
     acted = 0
     for job_id in list(stale[:100]):
@@ -235,13 +300,29 @@ def _recover(job_id: int, *, now: datetime) -> int:
         ImportJob.objects.select_for_update()
         .filter(
             pk=job_id,
-            status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING],
+            status__in=[
+                ImportJob.Status.QUEUED,
+                ImportJob.Status.RUNNING,
+                ImportJob.Status.AWAITING_CHOICE,
+            ],
             lease_expires_at__lt=now,
         )
         .first()
     )
     if job is None:
         return 0
+    if job.status == ImportJob.Status.AWAITING_CHOICE:
+        job.status, job.stage, job.progress = ImportJob.Status.FAILED, "failed", 100
+        job.error = (
+            "No choice was made within a day, so the file was dropped; nothing was imported."
+        )
+        job.finished_at, job.lease_expires_at, job.data = now, None, b""
+        job.save(
+            update_fields=[
+                "status", "stage", "progress", "error", "finished_at", "lease_expires_at", "data",
+            ]
+        )  # fmt: skip
+        return 1
     if job.status == ImportJob.Status.RUNNING:
         if job.deliveries >= settings.IMPORT_JOB_MAX_DELIVERIES:
             job.status, job.stage, job.progress = ImportJob.Status.FAILED, "failed", 100

@@ -89,6 +89,20 @@ class ImportPreview:
             "pages": self.pages(size),
         }
 
+    def as_record(self) -> dict[str, Any]:
+        """Every task of the preview, as an import job keeps it (shapes.IMPORT_JOB_PREVIEW)
+        while it waits for the choice; `preview_record_as_dict` pages it."""
+        everything = self.page(1, max(1, *self.counts().values()))
+        return {
+            "file_source": self.source,
+            "plan_sources": self.plan_sources,
+            "summary": self.diff.summary(),
+            "counts": self.counts(),
+            "added": everything["added"],
+            "changed": everything["changed"],
+            "removed": everything["removed"],
+        }
+
     def as_dict(self, page: int = 1, size: int = PREVIEW_PAGE_SIZE) -> dict[str, Any]:
         return {
             "file_source": self.source,
@@ -98,6 +112,30 @@ class ImportPreview:
             "tasks": self.page(page, size),
             "choices": [ImportMode.REPLACE.value, ImportMode.MERGE.value],
         }
+
+
+def preview_record_as_dict(
+    record: dict[str, Any], page: int = 1, size: int = PREVIEW_PAGE_SIZE
+) -> dict[str, Any]:
+    """A kept preview (`ImportPreview.as_record`) as `ImportPreview.as_dict` shows it."""
+    pages = max(1, -(-max(len(record[part]) for part in PREVIEW_PARTS) // size))
+    number = min(max(page, 1), pages)
+    window = slice((number - 1) * size, number * size)
+    return {
+        "file_source": record["file_source"],
+        "plan_sources": record["plan_sources"],
+        "summary": record["summary"],
+        "counts": record["counts"],
+        "tasks": {
+            **{part: record[part][window] for part in PREVIEW_PARTS},
+            "page": number,
+            "pages": pages,
+        },
+        "choices": [ImportMode.REPLACE.value, ImportMode.MERGE.value],
+    }
+
+
+PREVIEW_PARTS = ("added", "changed", "removed")
 
 
 def _task_line(row: dict[str, Any]) -> dict[str, str]:

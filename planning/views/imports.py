@@ -2,6 +2,8 @@
 from another source and the choice to replace the plan or merge, or, for a large file,
 by a worker whose progress the page polls until the import has ended."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
@@ -13,17 +15,28 @@ from django_htmx.http import trigger_client_event
 
 from core.htmx import AuthenticatedHtmxRequest, redirect_or_client_redirect
 from planning import selectors
-from planning.forms import PlanImportChoiceForm, PlanImportForm
+from planning.forms import ImportJobChoiceForm, PlanImportChoiceForm, PlanImportForm
 from planning.importers import ImportSource
 from planning.importers.document import PlanImportError
 from planning.models import ImportJob, Project
-from planning.services.import_jobs import import_job_create, import_wanted_in_background
+from planning.services.import_jobs import (
+    ImportJobStateError,
+    import_job_choose,
+    import_job_create,
+    import_wanted_in_background,
+)
 from planning.services.import_stash import (
     import_stash_drop,
     import_stash_load,
     import_stash_save,
 )
-from planning.services.imports import ImportMode, ImportOutcome, ImportPreview, plan_import
+from planning.services.imports import (
+    ImportMode,
+    ImportOutcome,
+    ImportPreview,
+    plan_import,
+    preview_record_as_dict,
+)
 from planning.views.project_page import project_detail_context
 
 PREVIEW_PAGE = 50
@@ -37,7 +50,8 @@ JOB_FRAGMENT = f"{JOB_PAGE}#import-job"
 def project_import(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """Import an uploaded plan file into the project, then go back to its page.
 
-    A file over IMPORT_ASYNC_BYTES is imported by a worker: the answer is its progress.
+    A file over IMPORT_ASYNC_BYTES is imported by a worker: the answer is its progress,
+    then (for a file from another source) its preview and the same two buttons.
     A file from a source the plan did not come from is kept on the server and the form
     shows its preview, with buttons to replace the plan or merge (posting `stash` and
     `mode`; no `mode` shows another page). A file that cannot be imported writes nothing
@@ -150,7 +164,7 @@ def import_job_started(
         actor=request.user,
     )
     if request.htmx:
-        return render(request, JOB_FRAGMENT, {"project": project, "job": job})
+        return render(request, JOB_FRAGMENT, _job_context(project, job))
     messages.info(request, f"Importing {job.file_name} in the background.")
     return redirect("planning:import-job", project.slug, job.pk)
 
@@ -161,12 +175,52 @@ def import_job_detail(request: AuthenticatedHtmxRequest, slug: str, job_id: int)
     """An import job's status, stage and progress (`#import-job` for htmx). While it is
     queued or running the fragment polls itself every 2 s; once it has ended it shows the
     outcome and stops. A succeeded job also sends "plan-changed"."""
-    project, _ = selectors.project_for_user(user=request.user, slug=slug)
+    project, membership = selectors.project_for_user(user=request.user, slug=slug)
     job = selectors.import_job_get(project=project, job_id=job_id)
-    context = {"project": project, "job": job}
+    page = request.GET.get("page", "1")
+    context = _job_context(project, job, page=int(page) if page.isdigit() else 1)
+    context["can_write"] = membership.can_write
     if request.htmx and not request.htmx.boosted:
         response = render(request, JOB_FRAGMENT, context)
         if job.status == ImportJob.Status.SUCCEEDED:
             trigger_client_event(response, "plan-changed")
         return response
     return render(request, JOB_PAGE, context)
+
+
+def _job_context(project: Project, job: ImportJob, *, page: int = 1) -> dict[str, Any]:
+    """A job's page; for one waiting for a choice, a page of its preview."""
+    context: dict[str, Any] = {"project": project, "job": job, "can_write": True}
+    if job.status == ImportJob.Status.AWAITING_CHOICE and "preview" in job.result:
+        preview = preview_record_as_dict(job.result["preview"], page=page, size=PREVIEW_PAGE)
+        tasks = preview["tasks"]
+        context["job_preview"] = preview
+        context["preview_sections"] = [
+            ("Added", tasks["added"]),
+            ("Changed", tasks["changed"]),
+            ("Not in the file", tasks["removed"]),
+        ]
+    return context
+
+
+@login_required
+@require_POST
+def import_job_choice(request: AuthenticatedHtmxRequest, slug: str, job_id: int) -> HttpResponse:
+    """Replace the plan with a previewed file, merge it in, or cancel it. The job is
+    queued again (its page polls it) or ends; a job no longer waiting for a choice shows
+    why (409)."""
+    project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
+    job = selectors.import_job_get(project=project, job_id=job_id)
+    form = ImportJobChoiceForm(request.POST)
+    error, status = "", 200
+    if not form.is_valid():
+        error, status = "Choose replace, merge or cancel.", 400
+    else:
+        try:
+            job = import_job_choose(job=job, mode=form.cleaned_data["mode"])
+        except ImportJobStateError as exc:
+            error, status = str(exc), 409
+    if status == 200 and not request.htmx:
+        return redirect("planning:import-job", project.slug, job.pk)
+    context = {**_job_context(project, job), "choice_error": error}
+    return render(request, JOB_FRAGMENT if request.htmx else JOB_PAGE, context, status=status)

@@ -92,3 +92,63 @@ def test_a_jobs_status_costs_a_constant_number_of_queries(
     job_id = _upload(api).data["id"]
     with django_assert_max_num_queries(5):
         assert api.get(f"{BASE}/imports/{job_id}/").status_code == 200
+
+
+PRD = "# Shop\n\n## Accounts\n\n" + "".join(f"- Page {n} {'x' * 20}\n" for n in range(1, 131))
+
+
+@pytest.fixture
+def waiting_job(api, project, small_threshold, eager_celery, django_capture_on_commit_callbacks):
+    """A plan from tasks.json, then a worker's job for a PRD from another source."""
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _upload(api).status_code == 202
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _upload(api, PRD.encode(), "PRD.md")
+    assert response.status_code == 202
+    return response.data["id"]
+
+
+def test_another_source_waits_with_its_paged_preview_until_a_choice(
+    api, project, waiting_job, django_capture_on_commit_callbacks
+):
+    job = api.get(f"{BASE}/imports/{waiting_job}/?page=2")
+    assert (job.data["status"], job.data["result"], job.data["errors"]) == (
+        "awaiting_choice",
+        None,
+        [],
+    )
+    preview = job.data["preview"]
+    assert preview["counts"] == {"added": 130, "changed": 0, "removed": 40}
+    assert preview["tasks"]["page"] == 2 and preview["tasks"]["pages"] == 2
+    assert len(preview["tasks"]["added"]) == 30 and preview["choices"] == ["replace", "merge"]
+    assert project.tasks.count() == 40
+
+    with django_capture_on_commit_callbacks(execute=True):
+        chosen = api.post(f"{BASE}/imports/{waiting_job}/choice/", {"mode": "merge"})
+    assert chosen.status_code == 202 and chosen.data["mode"] == "merge"
+    done = api.get(f"{BASE}/imports/{waiting_job}/")
+    assert done.data["status"] == "succeeded" and done.data["preview"] is None
+    assert done.data["result"]["created"]["tasks"] == 130 and project.tasks.count() == 170
+
+    again = api.post(f"{BASE}/imports/{waiting_job}/choice/", {"mode": "replace"})
+    assert again.status_code == 409
+    assert (
+        again.data["detail"]
+        == "The import of PRD.md is not waiting for a choice (it is succeeded)."
+    )
+
+
+def test_a_bad_choice_or_a_viewers_choice_changes_nothing(api, viewer_api, project, waiting_job):
+    bad = api.post(f"{BASE}/imports/{waiting_job}/choice/", {"mode": "ask"})
+    assert bad.status_code == 400 and bad.data["detail"].startswith("mode:")
+    assert (
+        viewer_api.post(f"{BASE}/imports/{waiting_job}/choice/", {"mode": "merge"}).status_code
+        == 403
+    )
+    assert ImportJob.objects.get(pk=waiting_job).status == "awaiting_choice"
+    assert (
+        api.post(
+            f"/api/v1/projects/nope/imports/{waiting_job}/choice/", {"mode": "merge"}
+        ).status_code
+        == 404
+    )

@@ -4,6 +4,7 @@ shown in place of the form and polled until the import ends."""
 import json
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from planning.models import ImportJob
@@ -74,3 +75,61 @@ def test_another_projects_job_is_not_found(browser, project, user):
     stranger = ProjectFactory(slug="strangers")
     path = reverse("planning:import-job", args=[stranger.slug, job.pk])
     assert browser.get(path).status_code == 404
+
+
+PRD = "# Shop\n\n## Accounts\n\n" + "".join(f"- Page {n}\n" for n in range(1, 71))
+
+
+def _waiting_job(browser, project):
+    """The plan from tasks.json, then a large PRD from another source, both via a worker."""
+    browser.post(url("project-import"), upload("tasks.json", TASKS_JSON.encode()))
+    import_job_execute(job_id=ImportJob.objects.get().pk)
+    browser.post(url("project-import"), upload("PRD.md", PRD.encode()))
+    job = ImportJob.objects.latest("pk")
+    import_job_execute(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "awaiting_choice"
+    return job
+
+
+def test_a_large_file_from_another_source_shows_its_preview_and_the_choice(browser, project):
+    job = _waiting_job(browser, project)
+    html = browser.get(url("import-job", job.pk), **HTMX).content.decode()
+    assert "every 2s" not in html  # nothing to poll while it waits for the person
+    assert "<strong>70</strong> tasks added" in html and "<strong>59</strong> in the plan" in html
+    assert "Page 1 of 2" in html and "Page 50" in html and "Page 51" not in html
+    assert 'value="replace"' in html and 'value="merge"' in html and 'value="cancel"' in html
+    second = browser.get(url("import-job", job.pk) + "?page=2", **HTMX).content.decode()
+    assert "Page 2 of 2" in second and "Page 51" in second
+
+    chosen = browser.post(url("import-job-choice", job.pk), {"mode": "merge"}, **HTMX)
+    assert chosen.status_code == 200
+    assert 'hx-trigger="every 2s"' in chosen.content.decode()  # queued again: polled
+    import_job_execute(job_id=job.pk)
+    assert project.tasks.count() == 129
+
+    late = browser.post(url("import-job-choice", job.pk), {"mode": "cancel"}, **HTMX)
+    assert late.status_code == 409
+    assert "is not waiting for a choice (it is succeeded)" in late.content.decode()
+
+
+def test_cancel_without_htmx_leads_back_to_the_jobs_page(browser, project):
+    job = _waiting_job(browser, project)
+    response = browser.post(url("import-job-choice", job.pk), {"mode": "cancel"})
+    assert response.status_code == 302 and response["Location"] == url("import-job", job.pk)
+    page = browser.get(response["Location"]).content.decode()
+    assert "Cancelled: nothing was imported." in page
+    assert project.tasks.count() == 59
+
+
+def test_viewers_see_the_preview_without_the_buttons_and_cannot_choose(browser, project, viewer):
+    job = _waiting_job(browser, project)
+    client = Client()
+    client.force_login(viewer)
+    html = client.get(url("import-job", job.pk)).content.decode()
+    assert "<strong>70</strong> tasks added" in html and 'value="merge"' not in html
+    assert client.post(url("import-job-choice", job.pk), {"mode": "merge"}).status_code == 403
+    bad = browser.post(url("import-job-choice", job.pk), {"mode": "ask"})
+    assert bad.status_code == 400 and "Choose replace, merge or cancel." in bad.content.decode()
+    job.refresh_from_db()
+    assert job.status == "awaiting_choice"
