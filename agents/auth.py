@@ -22,6 +22,8 @@ from core.db import instance_from_row, prepared_cursor
 from planning.models import Project
 
 KEYWORD = "Agent"
+# What a run key of a run that has ended (or a key that never was one) is told.
+RUN_KEY_REFUSED = "Invalid run key: a run key works only while its run is running."
 
 
 def _agent_by_key_hash(key_hash: str) -> Agent | None:
@@ -57,9 +59,7 @@ def _identity_by_key(parts: list[bytes]) -> "AgentIdentity":
     if key.startswith(RUN_KEY_PREFIX):
         run = _running_run_by_key_hash(agent_key_hash(key))
         if run is None:
-            raise exceptions.AuthenticationFailed(
-                "Invalid run key: a run key works only while its run is running."
-            )
+            raise exceptions.AuthenticationFailed(RUN_KEY_REFUSED)
         return AgentIdentity(run.agent, run=run)
     agent = _agent_by_key_hash(agent_key_hash(key))
     if agent is None:
@@ -70,6 +70,14 @@ def _identity_by_key(parts: list[bytes]) -> "AgentIdentity":
 def agent_for_key(key: str) -> Agent | None:
     """The agent a key belongs to (terminated or not), with its project; None for no agent."""
     return _agent_by_key_hash(agent_key_hash(key))
+
+
+def run_for_key(key: str) -> AgentRun | None:
+    """The running run a run key (`cbr_…`) belongs to, with its agent and the agent's
+    project; None for any other key, and once the run has ended."""
+    if not key.startswith(RUN_KEY_PREFIX):
+        return None
+    return _running_run_by_key_hash(agent_key_hash(key))
 
 
 class AgentIdentity:

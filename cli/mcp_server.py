@@ -16,6 +16,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 
 from cli.mcp_tools import TOOLS_BY_NAME, RestCall, project_path, tool_definitions, tools_for
+from cli.mcp_tools.base import RUN_ID_ARGUMENT
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,13 @@ INSTRUCTIONS = (
     "Crewboard holds the plan and the record of the work. To work: claim_task, keep "
     "run.id and run.attempt, heartbeat while working, report_tool_calls and log_decision "
     "as you go, then complete_task or fail_task."
+)
+RUN_KEY_INSTRUCTIONS = (
+    "Crewboard runs you as a coding CLI on run {run}, with its run key. Read the plan and "
+    "tasks, report_tool_calls and log_decision on this run (run_id may be left out), "
+    "remember and recall facts, and ask_human when a person must decide. Claiming, "
+    "finishing and changing work are not open to a run key: your exit code and "
+    "Crewboard's checks decide how the run ends."
 )
 
 
@@ -84,12 +92,24 @@ def tool_rest_call(*, project: str, name: str, arguments: dict[str, Any]) -> Res
     )
 
 
+def run_key_refusal(name: str, run: int) -> str:
+    """Why a run key may not call tool `name`: the REST API's 403, said before the call."""
+    return (
+        f"Tool {name!r} is not open to a run key: it reports on its own run ({run}) and "
+        "reads the plan; it cannot claim, finish or change work. Use an agent key for that."
+    )
+
+
 async def call_tool(
-    *, call: Caller, project: str, name: str, arguments: dict[str, Any]
+    *, call: Caller, project: str, name: str, arguments: dict[str, Any], run: int | None = None
 ) -> types.CallToolResult:
-    """Run one tool: its REST request, and the answer as JSON text or an error."""
+    """Run one tool: its REST request, and the answer as JSON text or an error. With
+    `run` (a run key's), a tool's `run_id` left out is that run."""
     if name not in TOOLS_BY_NAME:
         return _text(f"Unknown tool {name!r}.", error=True)
+    takes_run = RUN_ID_ARGUMENT in TOOLS_BY_NAME[name].properties
+    if run is not None and takes_run and arguments.get(RUN_ID_ARGUMENT) in (None, ""):
+        arguments = {**arguments, RUN_ID_ARGUMENT: run}
     try:
         status, data = await call(tool_rest_call(project=project, name=name, arguments=arguments))
     except ValueError as exc:
@@ -104,13 +124,22 @@ async def call_tool(
     return _text(json.dumps(data, ensure_ascii=False))
 
 
-def build_server(*, call: Caller, project: str, profile: str) -> Server[Any]:
-    """An MCP server with the `profile`'s tools; raises ValueError for an unknown profile."""
+def build_server(
+    *, call: Caller, project: str, profile: str, run: int | None = None
+) -> Server[Any]:
+    """An MCP server with the `profile`'s tools; raises ValueError for an unknown profile.
+
+    With `run`, the server speaks for that run's run key: it lists only the tools the
+    REST API lets a run key call, and answers a call of any other with a tool error
+    saying why (the REST API would refuse it with a 403 anyway).
+    """
+    run_key = run is not None
     definitions = [
         types.Tool(name=d["name"], description=d["description"], input_schema=d["inputSchema"])
-        for d in tool_definitions(profile)
+        for d in tool_definitions(profile, run_key=run_key)
     ]
-    offered = {tool.name for tool in tools_for(profile)}
+    in_profile = {tool.name for tool in tools_for(profile)}
+    offered = {tool.name for tool in tools_for(profile, run_key=run_key)}
 
     async def on_list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -120,13 +149,19 @@ def build_server(*, call: Caller, project: str, profile: str) -> Server[Any]:
     async def on_call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        if params.name not in offered:
+        if params.name not in in_profile:
             return _text(
                 f"Tool {params.name!r} is not in the {profile!r} profile (CREWBOARD_MCP_TOOLS).",
                 error=True,
             )
+        if run is not None and params.name not in offered:
+            return _text(run_key_refusal(params.name, run), error=True)
         return await call_tool(
-            call=call, project=project, name=params.name, arguments=params.arguments or {}
+            call=call,
+            project=project,
+            name=params.name,
+            arguments=params.arguments or {},
+            run=run,
         )
 
     async def on_list_resources(
@@ -178,7 +213,7 @@ def build_server(*, call: Caller, project: str, profile: str) -> Server[Any]:
 
     return Server(
         "crewboard",
-        instructions=INSTRUCTIONS,
+        instructions=INSTRUCTIONS if run is None else RUN_KEY_INSTRUCTIONS.format(run=run),
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
         on_list_resources=on_list_resources,

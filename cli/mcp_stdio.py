@@ -1,12 +1,14 @@
 """`crewboard mcp`: the MCP server over stdio, a thin client of a Crewboard's REST API.
 
 Configured by the environment: `CREWBOARD_URL` (default http://127.0.0.1:8000),
-`CREWBOARD_AGENT_KEY` (an external agent's key) and `CREWBOARD_MCP_TOOLS`
-(`core`, `standard` or `all`). Also runnable as `python -m cli.mcp_stdio`.
+`CREWBOARD_AGENT_KEY` (an external agent's key) or, without it, `CREWBOARD_RUN_KEY` (the
+run key Crewboard gives a coding CLI it runs), and `CREWBOARD_MCP_TOOLS` (`core`,
+`standard` or `all`). Also runnable as `python -m cli.mcp_stdio`.
 """
 
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -18,6 +20,9 @@ from cli.mcp_tools import DEFAULT_PROFILE, PROFILES, RestCall
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 TIMEOUT_S = 60.0
+# A coding CLI that Crewboard runs finds its run key here (agents.services.executors).
+RUN_KEY_VARIABLE = "CREWBOARD_RUN_KEY"
+AGENT_KEY_VARIABLE = "CREWBOARD_AGENT_KEY"
 
 
 class SetupError(Exception):
@@ -33,22 +38,30 @@ def _decoded(response: httpx2.Response) -> Any:
         return response.text
 
 
-async def _project_of_key(client: httpx2.AsyncClient) -> str:
+@dataclass(frozen=True)
+class KeyOwner:
+    project: str
+    run: int | None  # a run key's run; None for an agent key
+
+
+async def _owner_of_key(client: httpx2.AsyncClient, *, which: str) -> KeyOwner:
     try:
         response = await client.get("/api/v1/agent/")
     except httpx2.HTTPError as exc:
         raise SetupError(f"Cannot reach Crewboard at {client.base_url}: {exc}") from None
     if response.status_code != 200:
         raise SetupError(
-            f"The agent key was refused: {error_text(response.status_code, _decoded(response))}"
+            f"The {which} was refused: {error_text(response.status_code, _decoded(response))}"
         )
-    return str(response.json()["project"])
+    owner = response.json()
+    run = owner.get("run")
+    return KeyOwner(project=str(owner["project"]), run=int(run) if run is not None else None)
 
 
-async def _serve(url: str, key: str, profile: str) -> None:
+async def _serve(url: str, key: str, profile: str, which: str) -> None:
     headers = {"Authorization": f"Agent {key}", "Accept": "application/json"}
     async with httpx2.AsyncClient(base_url=url, headers=headers, timeout=TIMEOUT_S) as client:
-        project = await _project_of_key(client)
+        owner = await _owner_of_key(client, which=which)
 
         async def call(request: RestCall) -> tuple[int, Any]:
             response = await client.request(
@@ -59,7 +72,7 @@ async def _serve(url: str, key: str, profile: str) -> None:
             )
             return response.status_code, _decoded(response)
 
-        server = build_server(call=call, project=project, profile=profile)
+        server = build_server(call=call, project=owner.project, profile=profile, run=owner.run)
         async with stdio_server() as (read_stream, write_stream):
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
@@ -67,14 +80,20 @@ async def _serve(url: str, key: str, profile: str) -> None:
 def serve() -> None:
     """Serve MCP on stdin/stdout until the client closes it; exits 2 on a bad setup."""
     url = os.environ.get("CREWBOARD_URL", DEFAULT_URL).rstrip("/")
-    key = os.environ.get("CREWBOARD_AGENT_KEY", "")
+    # An agent key set on purpose wins over the run key a coding CLI inherits.
+    key, which = os.environ.get(AGENT_KEY_VARIABLE, ""), "agent key"
+    if not key:
+        key, which = os.environ.get(RUN_KEY_VARIABLE, ""), "run key"
     profile = os.environ.get("CREWBOARD_MCP_TOOLS", DEFAULT_PROFILE)
     try:
         if not key:
-            raise SetupError("Set CREWBOARD_AGENT_KEY to an external agent's key.")
+            raise SetupError(
+                f"Set {AGENT_KEY_VARIABLE} to an external agent's key (a coding CLI that "
+                f"Crewboard runs has {RUN_KEY_VARIABLE} set instead)."
+            )
         if profile not in PROFILES:
             raise SetupError(f"CREWBOARD_MCP_TOOLS must be one of {', '.join(PROFILES)}.")
-        anyio.run(_serve, url, key, profile)
+        anyio.run(_serve, url, key, profile, which)
     except SetupError as exc:
         print(f"crewboard mcp: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -57,9 +57,11 @@ def broker(tmp_path):
 
 
 def spawn_worker(
-    queue: str, env: dict[str, str], log_path: Path, *, pool: str = "solo"
+    queue: str, env: dict[str, str], log_path: Path, *, pool: str = "solo", hostname: str = ""
 ) -> subprocess.Popen:
-    """Start `celery worker` consuming only `queue`, with `env` on top of the test's."""
+    """Start `celery worker` consuming only `queue` (and, with WORKER_HOST_QUEUE in `env`,
+    that host's queue, as every worker does), with `env` on top of the test's, named
+    `hostname` (`-n`; by default one made from the queue)."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -71,7 +73,7 @@ def spawn_worker(
             [
                 sys.executable, "-m", "celery", "-A", "config", "worker",
                 f"--pool={pool}", "--concurrency=1", "--loglevel=INFO",
-                "--queues", queue, "--hostname", f"{queue}-{uuid.uuid4().hex[:4]}@%h",
+                "--queues", queue, "--hostname", hostname or f"{queue}-{uuid.uuid4().hex[:4]}@%h",
                 "--without-mingle", "--without-gossip", "--without-heartbeat",
             ],
             cwd=settings.BASE_DIR,

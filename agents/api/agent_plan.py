@@ -315,19 +315,25 @@ class AgentPlanGenerateView(AgentKeyView):
 
 
 class AgentIdentitySerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    project = serializers.CharField(source="project.slug")
-    may_add_tasks = serializers.BooleanField()
+    id = serializers.IntegerField(source="agent.id")
+    name = serializers.CharField(source="agent.name")
+    project = serializers.CharField(source="agent.project.slug")
+    may_add_tasks = serializers.BooleanField(source="agent.may_add_tasks")
+    run = serializers.IntegerField(
+        source="run.pk",
+        allow_null=True,
+        help_text="For a coding CLI's run key, the run it works for; null for an agent key.",
+    )
 
 
 @extend_schema(parameters=[])
 class AgentWhoAmIView(APIView):
-    """Who an agent key belongs to: the agent and its project's slug."""
+    """Who an agent key belongs to: the agent, its project's slug and, for a run key, its
+    run."""
 
     authentication_classes = [AgentKeyAuthentication]
     permission_classes = [IsWorkingAgent]
 
     @extend_schema(responses=AgentIdentitySerializer)
     def get(self, request: Request) -> Response:
-        return Response(AgentIdentitySerializer(request.auth).data)
+        return Response(AgentIdentitySerializer(request.user).data)

@@ -1,4 +1,5 @@
-"""MCP over Streamable HTTP at `/mcp/`, with an agent key as the bearer token.
+"""MCP over Streamable HTTP at `/mcp/`, with an agent key (or a coding CLI's run key) as
+the bearer token.
 
 Each POST is served whole by the MCP SDK's stateless transport in JSON-response mode, on
 an event loop of its own (gunicorn's workers are synchronous). Every tool call is sent
@@ -30,7 +31,8 @@ from django.views.decorators.csrf import csrf_exempt
 from mcp.server.lowlevel.server import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
-from agents.auth import agent_for_key
+from agents.auth import RUN_KEY_REFUSED, agent_for_key, run_for_key
+from agents.keys import RUN_KEY_PREFIX
 from agents.models import Agent
 from cli.mcp_server import build_server, tool_rest_call
 from cli.mcp_tools import PROFILES, TOOLS_BY_NAME, RestCall
@@ -131,10 +133,12 @@ async def _serve_one(
     return answer["status"], answer["headers"], bytes(answer["body"])
 
 
-def read_only_call(body: bytes, *, project: str, profile: str) -> RestCall | None:
+def read_only_call(
+    body: bytes, *, project: str, profile: str, run_key: bool = False
+) -> RestCall | None:
     """The REST call of a request that is one `tools/call` of a read-only (GET) tool of
-    `profile`; None for any other request. Making it early changes nothing, whatever
-    the SDK then makes of the request."""
+    `profile` (and, for a run key, one it may call); None for any other request. Making
+    it early changes nothing, whatever the SDK then makes of the request."""
     try:
         message = json.loads(body)
     except ValueError:
@@ -146,6 +150,8 @@ def read_only_call(body: bytes, *, project: str, profile: str) -> RestCall | Non
         return None
     tool = TOOLS_BY_NAME.get(str(params.get("name")))
     if tool is None or tool.method != "GET" or not tool.in_profile(profile):
+        return None
+    if run_key and not tool.run_key:
         return None
     try:
         return tool_rest_call(
@@ -178,17 +184,30 @@ def _scope(request: HttpRequest) -> dict[str, Any]:
 
 @method_decorator(csrf_exempt, name="dispatch")
 class McpView(View):
-    """The Streamable HTTP endpoint: POST JSON-RPC; GET and DELETE are 405 (stateless)."""
+    """The Streamable HTTP endpoint: POST JSON-RPC; GET and DELETE are 405 (stateless).
+
+    A run key (`cbr_…`) gets the tools the REST API lets it call, for its own run, and
+    is refused (401) once its run has ended, as the REST API refuses it.
+    """
 
     http_method_names = ["get", "post", "delete"]
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
             return _refused(401, "Send the agent key as `Authorization: Bearer <key>`.")
-        agent = agent_for_key(key.strip())
-        if agent is None:
-            return _refused(401, "Invalid agent key.")
+        run: int | None = None
+        if key.startswith(RUN_KEY_PREFIX):
+            running = run_for_key(key)
+            if running is None:
+                return _refused(401, RUN_KEY_REFUSED)
+            agent, run = running.agent, running.pk
+        else:
+            found = agent_for_key(key)
+            if found is None:
+                return _refused(401, "Invalid agent key.")
+            agent = found
         if agent.status == Agent.Status.TERMINATED:
             return _refused(403, f"Agent {agent.name} is terminated.")
         if request.method == "GET":
@@ -200,10 +219,14 @@ class McpView(View):
         profile = request.GET.get("tools") or settings.MCP_TOOLS
         if profile not in PROFILES:
             return _refused(400, f"tools must be one of {', '.join(PROFILES)}.")
-        return self.serve(request, key=key.strip(), project=agent.project.slug, profile=profile)
+        return self.serve(request, key=key, project=agent.project.slug, profile=profile, run=run)
 
-    def serve(self, request: HttpRequest, *, key: str, project: str, profile: str) -> HttpResponse:
-        early = read_only_call(request.body, project=project, profile=profile)
+    def serve(
+        self, request: HttpRequest, *, key: str, project: str, profile: str, run: int | None
+    ) -> HttpResponse:
+        early = read_only_call(
+            request.body, project=project, profile=profile, run_key=run is not None
+        )
         if early is not None:
             answer = rest_dispatch(outer=request, key=key, call=early)
 
@@ -212,7 +235,7 @@ class McpView(View):
                     raise RuntimeError(f"{rest_call.path} was not made before the request.")
                 return answer
 
-            server = build_server(call=call, project=project, profile=profile)
+            server = build_server(call=call, project=project, profile=profile, run=run)
             # This thread runs no event loop (gunicorn's sync workers; Django's thread
             # for sync views under ASGI), so the loop can run here.
             status, headers, body = anyio.run(_serve_one, server, _scope(request), request.body)
@@ -222,7 +245,7 @@ class McpView(View):
             async def call(rest_call: RestCall) -> tuple[int, Any]:
                 return await dispatch(outer=request, key=key, call=rest_call)
 
-            server = build_server(call=call, project=project, profile=profile)
+            server = build_server(call=call, project=project, profile=profile, run=run)
             status, headers, body = async_to_sync(_serve_one)(server, _scope(request), request.body)
         response = HttpResponse(body, status=status)
         for name, value in headers:

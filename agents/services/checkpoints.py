@@ -97,7 +97,10 @@ def _project_state(project: Project) -> dict[str, Any]:
 
 def _lock(project: Project) -> Project:
     # plan_apply takes the same lock, so a snapshot never sees half an import or restore.
-    return Project.objects.select_for_update().get(pk=project.pk)
+    # Not FOR UPDATE, which a claim's commit (a foreign-key check, FOR KEY SHARE) would
+    # wait for: a run's start checkpoints and then dispatches, which may wait for that
+    # claim's file locks.
+    return Project.objects.select_for_update(no_key=True).get(pk=project.pk)
 
 
 def _checked_state(checkpoint: Checkpoint) -> dict[str, Any]:

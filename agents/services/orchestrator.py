@@ -53,7 +53,11 @@ def dispatch(*, project: Project) -> list[AgentRun]:
     that agent's: it waits for it (and goes to it first when it is idle). Coders are
     picked before other built-in agents.
     """
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    # FOR NO KEY UPDATE, as planning's services lock a project: it serialises dispatches,
+    # yet lets a claim in flight commit (its new run's foreign-key check takes FOR KEY
+    # SHARE on the project), where FOR UPDATE would deadlock with a claim whose file
+    # locks this dispatch then waits for.
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     if project.status != Project.Status.ACTIVE:
         return []
     # A run sent back by a review waits for its agent: it takes a slot once it resumes.
@@ -117,11 +121,13 @@ def dispatch(*, project: Project) -> list[AgentRun]:
         candidates = ready.filter(assigned_agent__isnull=True)[: wanted * 4 + 8]
         unassigned = [task for task in candidates if _take_files(task, taken_files)][:wanted]
         pairs += zip(free_agents, unassigned, strict=False)
+    # A claim in flight may have taken their files since they were read above. All the
+    # tasks' files are locked at once, so this waits for claims in one order with them.
+    free = planning_services.tasks_files_reserve(
+        project_id=project.pk, files_by_task={task.pk: task.files for _, task in pairs}
+    )
     for agent, task in pairs:
-        # A claim in flight may have taken its files since they were read above.
-        if not planning_services.task_files_reserve(
-            project_id=project.pk, task_id=task.pk, files=task.files
-        ):
+        if task.pk not in free:
             continue
         attempt = task.runs.count() + 1
         run = agent_run_create(project=project, agent=agent, task=task, attempt=attempt)
@@ -186,7 +192,8 @@ def project_run_start(*, project: Project, actor: User | None = None) -> list[Ag
 
     Raises DomainError when the project has no built-in agent to run tasks.
     """
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    # Not FOR UPDATE: the dispatch at the end waits for claims in flight (see dispatch).
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     workers = list(
         project.agents.exclude(type__in=Agent.NOT_DISPATCHED_TYPES).exclude(
             status=Agent.Status.TERMINATED

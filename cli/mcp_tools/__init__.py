@@ -30,22 +30,24 @@ TOOLS: tuple[Tool, ...] = (*WORK_TOOLS, *PLAN_TOOLS, *MEMORY_TOOLS)
 TOOLS_BY_NAME = {tool.name: tool for tool in TOOLS}
 
 
-def tools_for(profile: str) -> list[Tool]:
-    """The tools of a profile; raises ValueError for an unknown one."""
+def tools_for(profile: str, *, run_key: bool = False) -> list[Tool]:
+    """The tools of a profile (with `run_key`, those of them a run key may call); raises
+    ValueError for an unknown profile."""
     if profile not in PROFILES:
         raise ValueError(f"Unknown tool profile {profile!r}: use one of {', '.join(PROFILES)}.")
-    return [tool for tool in TOOLS if tool.in_profile(profile)]
+    return [tool for tool in TOOLS if tool.in_profile(profile) and (tool.run_key or not run_key)]
 
 
-def tool_definitions(profile: str) -> list[dict[str, Any]]:
-    """The profile's tools as MCP lists them: `core` with one-line descriptions."""
+def tool_definitions(profile: str, *, run_key: bool = False) -> list[dict[str, Any]]:
+    """The profile's tools as MCP lists them: `core` with one-line descriptions; with
+    `run_key`, only those a run key may call."""
     return [
         {
             "name": tool.name,
             "description": tool.summary if profile == "core" else tool.description,
-            "inputSchema": tool.input_schema(),
+            "inputSchema": tool.input_schema(run_key=run_key),
         }
-        for tool in tools_for(profile)
+        for tool in tools_for(profile, run_key=run_key)
     ]
 
 

@@ -30,11 +30,19 @@ class Tool:
     query: tuple[str, ...] = ()  # arguments sent in the query string; the rest go in the body
     # The body is this one argument's value rather than an object of the arguments.
     body_argument: str = ""
+    # A coding CLI's run key may call it: its REST endpoint lets run keys through (the
+    # views' `run_key_methods`; tests/agents/test_mcp_run_keys.py holds the two alike).
+    run_key: bool = False
 
-    def input_schema(self) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": "object", "properties": self.properties}
-        if self.required:
-            schema["required"] = list(self.required)
+    def input_schema(self, *, run_key: bool = False) -> dict[str, Any]:
+        """The tool's JSON Schema; for a run key, `run_id` may be left out (its run)."""
+        properties, required = self.properties, list(self.required)
+        if run_key and RUN_ID_ARGUMENT in properties:
+            properties = {**properties, RUN_ID_ARGUMENT: RUN_OF_KEY}
+            required.remove(RUN_ID_ARGUMENT)
+        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        if required:
+            schema["required"] = required
         return schema
 
     def in_profile(self, profile: str) -> bool:
@@ -85,6 +93,8 @@ def integer(description: str) -> dict[str, Any]:
 
 
 TASK_KEY = string("Task key, e.g. 01-02-T1 or 12.3")
+RUN_ID_ARGUMENT = "run_id"
 RUN_ID = integer("run.id from claim_task")
+RUN_OF_KEY = integer("The run; leave it out for the run this run key belongs to")
 ATTEMPT = integer("run.attempt from claim_task")
 PRIORITY = string("Priority", enum=["high", "medium", "low"])

@@ -19,6 +19,7 @@ MEMORY_TOOLS: tuple[Tool, ...] = (
             "run": integer("The run it was learned in"),
         },
         ("subject", "learned"),
+        run_key=True,
     ),
     Tool(
         "recall",
@@ -30,6 +31,7 @@ MEMORY_TOOLS: tuple[Tool, ...] = (
         "agent/memory/",
         {"q": string("Words to look for")},
         query=("q",),
+        run_key=True,
     ),
     Tool(
         "ask_human",
@@ -46,6 +48,7 @@ MEMORY_TOOLS: tuple[Tool, ...] = (
             "options": {"type": "array", "items": {"type": "string"}, "description": "Choices"},
         },
         ("run_id", "question"),
+        run_key=True,
     ),
     Tool(
         "get_answer",
@@ -57,6 +60,7 @@ MEMORY_TOOLS: tuple[Tool, ...] = (
         "agent/questions/{key}/",
         {"key": string("The checkpoint key ask_human returned")},
         ("key",),
+        run_key=True,
     ),
     Tool(
         "get_state",

@@ -11,6 +11,7 @@ PLAN_TOOLS: tuple[Tool, ...] = (
         "standard",
         "GET",
         "agent/tasks/next/",
+        run_key=True,
     ),
     Tool(
         "get_tasks",
@@ -31,6 +32,7 @@ PLAN_TOOLS: tuple[Tool, ...] = (
             "page": integer("Page number"),
         },
         query=("status", "feature", "sub_feature", "ready", "q", "page"),
+        run_key=True,
     ),
     Tool(
         "set_task_status",
@@ -145,6 +147,7 @@ PLAN_TOOLS: tuple[Tool, ...] = (
         "all",
         "GET",
         "agent/analytics/",
+        run_key=True,
     ),
     Tool(
         "parse_prd",

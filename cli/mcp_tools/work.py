@@ -24,6 +24,7 @@ WORK_TOOLS: tuple[Tool, ...] = (
         "agent/tasks/{key}/",
         {"key": TASK_KEY},
         ("key",),
+        run_key=True,
     ),
     Tool(
         "heartbeat",
@@ -65,6 +66,7 @@ WORK_TOOLS: tuple[Tool, ...] = (
         },
         ("run_id", "calls"),
         body_argument="calls",
+        run_key=True,
     ),
     Tool(
         "log_decision",
@@ -79,6 +81,7 @@ WORK_TOOLS: tuple[Tool, ...] = (
             "reasoning": {"type": "object", "description": "Why, as JSON"},
         },
         ("run_id", "decision"),
+        run_key=True,
     ),
     Tool(
         "complete_task",

@@ -16,6 +16,7 @@ from planning.services.claims import (
     task_claim_next,
     task_files,
     task_files_reserve,
+    tasks_files_reserve,
 )
 from planning.services.external import external_dependency_set_satisfied
 from planning.services.items import (
@@ -90,4 +91,5 @@ __all__ = [
     "task_set_status",
     "task_update",
     "task_worktree_set",
+    "tasks_files_reserve",
 ]

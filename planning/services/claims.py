@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict, cast
@@ -124,26 +125,42 @@ def task_files(files: object) -> set[str]:
 
 def task_files_reserve(*, project_id: int, task_id: int, files: object) -> bool:
     """Whether the task may be worked on now that no other task in progress names one of
-    its files; inside the transaction that puts it in progress.
-
-    On PostgreSQL each of its files is locked (an advisory lock held until the transaction
-    ends, taken in one order) before the check, so of two transactions starting tasks
-    that share a file, the second waits for the first to end and then sees its task in
-    progress. SQLite runs one writer at a time, so the check alone suffices there.
+    its files; inside the transaction that puts it in progress (see tasks_files_reserve).
     """
-    mine = task_files(files)
-    if not mine:
-        return True
+    return task_id in tasks_files_reserve(project_id=project_id, files_by_task={task_id: files})
+
+
+def tasks_files_reserve(*, project_id: int, files_by_task: Mapping[int, object]) -> set[int]:
+    """Which of the tasks (their ids, with their `files`) may be worked on now: those
+    naming no file that a task in progress (other than these) names; inside the
+    transaction that puts them in progress. Tasks starting together must not share files
+    with each other: that is the caller's to ensure.
+
+    On PostgreSQL the files of all of them are locked first, in one call and in one
+    order (advisory locks held until the transaction ends), then checked: of two
+    transactions starting tasks that share a file, the second waits for the first to end
+    and then sees its task in progress. A transaction that locked files for one task and
+    then for another could deadlock with one locking the same files in the opposite
+    order, so every caller locks all the files it needs at once. SQLite runs one writer
+    at a time, so the check alone suffices there.
+    """
+    wanted = {task_id: task_files(files) for task_id, files in files_by_task.items()}
+    everything = {name for mine in wanted.values() for name in mine}
+    if not everything:
+        return set(wanted)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            for key in sorted({_file_lock_key(project_id, name) for name in mine}):
+            for key in sorted({_file_lock_key(project_id, name) for name in everything}):
                 cursor.execute(FILE_LOCK, (FILE_LOCK_SPACE, key))
     busy = (
         Task.objects.filter(project_id=project_id, status=Task.Status.IN_PROGRESS)
-        .exclude(pk=task_id)
+        .exclude(pk__in=list(wanted))
         .values_list("files", flat=True)
     )
-    return not any(task_files(held) & mine for held in busy)
+    held: set[str] = set()
+    for files in busy:
+        held |= task_files(files)
+    return {task_id for task_id, mine in wanted.items() if not mine & held}
 
 
 def _file_lock_key(project_id: int, name: str) -> int:

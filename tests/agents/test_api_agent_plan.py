@@ -256,4 +256,5 @@ def test_an_owner_lets_an_agent_add_tasks(project, gsd_plan, api: APIClient):
         "name": "claude-1",
         "project": project.slug,
         "may_add_tasks": True,
+        "run": None,
     }

@@ -46,13 +46,22 @@ def over_http(base_url: str, key: str, session: Session, *, tools: str = "") -> 
     return anyio.run(run)
 
 
-def over_stdio(base_url: str, key: str, session: Session, *, tools: str = "") -> Any:
-    env = {
-        **os.environ,
-        "CREWBOARD_URL": base_url,
-        "CREWBOARD_AGENT_KEY": key,
-        "CREWBOARD_MCP_TOOLS": tools or "standard",
-    }
+KEY_VARIABLES = ("CREWBOARD_AGENT_KEY", "CREWBOARD_RUN_KEY")
+
+
+def over_stdio(
+    base_url: str,
+    key: str,
+    session: Session,
+    *,
+    tools: str = "",
+    variable: str = "CREWBOARD_AGENT_KEY",
+) -> Any:
+    """`session` with the stdio server, its key in `variable` (and no other key set)."""
+    env = {name: value for name, value in os.environ.items() if name not in KEY_VARIABLES}
+    env.update(
+        {"CREWBOARD_URL": base_url, variable: key, "CREWBOARD_MCP_TOOLS": tools or "standard"}
+    )
     params = StdioServerParameters(command=sys.executable, args=["-m", "cli.mcp_stdio"], env=env)
 
     async def run() -> Any:
