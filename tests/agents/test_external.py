@@ -792,7 +792,7 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(project, running) -> N
 
 
 def test_claim_takes_a_fixed_number_of_queries(project, django_assert_max_num_queries):
-    plan = SubFeatureFactory(feature=FeatureFactory(project=project))
+    plan = SubFeatureFactory(project=project)
     for n in range(20):
         TaskDependencyFactory(
             task=TaskFactory(project=project, key=f"B{n}", feature=plan.feature, sub_feature=plan),

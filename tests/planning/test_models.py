@@ -56,7 +56,7 @@ def test_task_key_unique_per_project_but_reusable_across_projects(project, other
 
 
 def test_task_with_sub_feature_needs_a_feature(project):
-    sub = SubFeatureFactory(feature=FeatureFactory(project=project))
+    sub = SubFeatureFactory(project=project)
     with pytest.raises(IntegrityError), transaction.atomic():
         Task.objects.create(project=project, key="X", name="x", sub_feature=sub, feature=None)
 

@@ -137,7 +137,7 @@ def test_finishing_a_project_never_waits_for_dispatch_holding_it(plan, project, 
 
 def test_a_claim_never_waits_for_a_plan_another_transaction_holds(project, holder):
     Project.objects.filter(pk=project.pk).update(status=Project.Status.ACTIVE)
-    sub = SubFeatureFactory(feature=FeatureFactory(project=project))
+    sub = SubFeatureFactory(project=project)
     TaskFactory(project=project, key="T1", feature=sub.feature, sub_feature=sub)
     agent = AgentFactory(project=project, type="external")
     holder.hold(lambda: list(SubFeature.objects.select_for_update().filter(pk=sub.pk)))
