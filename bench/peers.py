@@ -66,7 +66,7 @@ def bench_owner() -> Any:
 
 def _crewboard_runs(runs: int, label: str) -> float:
     """Seconds for `runs` runs of PEER_STEPS steps, each step run in this process."""
-    from agents.runtime import step_execute
+    from agents.runtime.steps import step_execute
     from agents.services.runs import run_start
 
     project = project_create(owner=bench_owner(), name=f"peer steps {label}")

@@ -83,7 +83,7 @@ def _step_round_trips(results: Any) -> None:
     try:
         import bench.step_worker  # noqa: F401  (registers the scripted offline model)
         from agents import services
-        from agents.runtime import step_execute
+        from agents.runtime.steps import step_execute
         from agents.services.runs import run_start
         from bench.peers import bench_owner
         from planning.models import Task

@@ -31,7 +31,7 @@ from agents.llm import (  # noqa: E402
     ToolCallRequest,
     register_offline_responder,
 )
-from agents.runtime import STEP_PURPOSE  # noqa: E402
+from agents.runtime.replies import STEP_PURPOSE  # noqa: E402
 from config.celery import app  # noqa: E402
 
 STEPS_PER_RUN = int(os.environ.get("BENCH_STEPS_PER_RUN", "10"))

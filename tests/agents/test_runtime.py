@@ -7,7 +7,7 @@ import pytest
 from django.db import DatabaseError, connection
 
 from agents.models import AgentRun, AgentState, AgentStep, DecisionLog, Metric, ToolCall
-from agents.runtime import step_execute
+from agents.runtime.steps import step_execute
 from agents.services import runs
 from agents.tasks import run_step
 from memory.models import MemoryFact
@@ -400,7 +400,7 @@ def test_a_duplicate_delivery_finishing_second_moves_nothing_on(
 ):
     """Two deliveries of one step ran side by side: the reply stored first is the one both
     use, and only the delivery that marks the step done enqueues the next step."""
-    from agents.runtime import _end_step
+    from agents.runtime.calls import _end_step
 
     fake_llm.script(completion(None, tool_calls=[tool_call("c1", "list_tasks", {})]))
     with django_capture_on_commit_callbacks() as first:
