@@ -302,9 +302,9 @@ def test_a_long_command_keeps_its_runs_lease_and_stops_when_the_run_is_cancelled
     from django.utils import timezone
 
     from agents.models import AgentRun
-    from agents.services.runs import life
+    from agents.services.runs import leases
 
-    monkeypatch.setattr(life, "LEASE_RENEW_S", 0.0)  # renew at every check
+    monkeypatch.setattr(leases, "LEASE_RENEW_S", 0.0)  # renew at every check
     run = context.run
     AgentRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now())
     result = call(context, "run_command", argv=["sh", "-c", "sleep 1.2"])
