@@ -69,7 +69,7 @@ def step_floor(chain: int, number: int) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     if number < STEPS_PER_RUN:
-        step_floor.apply_async(args=[chain, number + 1], queue=settings.AGENT_QUEUE)
+        step_floor.apply_async(args=(chain, number + 1), queue=settings.AGENT_QUEUE)
 
 
 if __name__ == "__main__":
