@@ -26,6 +26,7 @@ from planning.importers import ImportSource, parse_source
 from planning.models import Feature, Project, Task, TaskDependency
 from planning.services.plans import plan_apply
 from tests.factories import AgentFactory
+from tests.hang import HANG_S
 
 DEMO = Path(settings.BASE_DIR) / "planning" / "demo" / ".planning"
 STARTED = datetime(2025, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
@@ -120,7 +121,7 @@ def audit_rows() -> dict[str, list[dict[str, Any]]]:
 
 def git(path: Path, *args: str) -> str:
     done = subprocess.run(
-        ["git", *args], cwd=path, capture_output=True, text=True, check=True, timeout=10
+        ["git", *args], cwd=path, capture_output=True, text=True, check=True, timeout=HANG_S
     )
     return done.stdout.strip()
 
