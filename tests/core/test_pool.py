@@ -96,7 +96,8 @@ def test_the_next_request_after_a_restart_gets_a_working_connection():
             "SELECT count(*) FROM unnest(%s::int[]) AS pid WHERE pg_terminate_backend(pid, 10000)",
             [pids],
         )
-        assert cursor.fetchone()[0] == IDLE
+        # Every idle one: more than IDLE when the pool grew for threads that queued.
+        assert cursor.fetchone()[0] == len(pids)
     lost_before = pool.get_stats().get("connections_lost", 0)
 
     answer = in_thread(backend_pid)
