@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import OperationalError
 
 from agents.llm import LLMError
-from agents.runtime import step_execute
+from agents.runtime.steps import step_execute
 from agents.services import (
     coding,
     executors,

@@ -126,13 +126,13 @@ def _claimer(
         def claim(project_slug: str, key: str) -> str | None:
             if via == "service":
                 run = services.task_claim(agent=agents[agent_key_hash(key)])
-                return None if run is None else run.task.key
+                return None if run is None or run.task is None else run.task.key
             client.credentials(HTTP_AUTHORIZATION=f"Agent {key}")
             response = client.post(f"/api/v1/projects/{project_slug}/tasks/claim/")
             if response.status_code == 204:
                 return None
             assert response.status_code == 201, response.content
-            return response.json()["task"]["key"]
+            return str(response.json()["task"]["key"])
 
         if claim(*warm_up) is not None:
             raise RuntimeError("the warm-up project has a task")
@@ -314,7 +314,10 @@ def _queue_drained(queue: str) -> Callable[[], bool]:
     from config.celery import app
 
     connection = app.connection_for_write()
-    client = connection.default_channel.client
+    # The Redis transport's channel (kombu types it as any transport's): its client is
+    # the broker's Redis connection.
+    channel: Any = connection.default_channel
+    client = channel.client
 
     def unacked() -> int:
         # Redis keeps every queue's unacknowledged messages in one hash, each as
@@ -373,7 +376,7 @@ def _noops_per_s(queue: str) -> float:
     noop = app.tasks["celery.accumulate"]
     started = time.perf_counter()
     for i in range(NOOPS):
-        noop.apply_async(args=[i], queue=queue)
+        noop.apply_async(args=(i,), queue=queue)
     _wait(drained, "the no-op tasks", every_s=0.05)
     return NOOPS / (time.perf_counter() - started)
 
@@ -390,7 +393,7 @@ def _step_floor_per_s(queue: str) -> float:
     _wait(drained, "the queue to empty")
     started = time.perf_counter()
     for chain in range(STEP_RUNS):
-        step_floor.apply_async(args=[chain, 1], queue=queue)
+        step_floor.apply_async(args=(chain, 1), queue=queue)
     _wait(drained, "the floor steps", every_s=0.05)
     return STEP_RUNS * STEPS_PER_RUN / (time.perf_counter() - started)
 

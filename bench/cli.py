@@ -58,11 +58,11 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench.mcp_next import measure_all as measure_mcp  # noqa: E402
-from tests.factories import UserFactory  # noqa: E402
 
 TASKS = int(os.environ.get("BENCH_CLI_TASKS", "10000"))
 ROUNDS = int(os.environ.get("BENCH_CLI_ROUNDS", "7"))
@@ -229,7 +229,7 @@ def measured(command: list[str], *, cwd: Path, env: dict[str, str]) -> dict[str,
 
 
 def median(runs: list[dict[str, Any]], key: str, digits: int = 3) -> float:
-    return round(statistics.median(run[key] for run in runs), digits)
+    return round(float(statistics.median(run[key] for run in runs)), digits)
 
 
 def main() -> None:
@@ -240,7 +240,8 @@ def main() -> None:
         tasks_json = plan_root / ".taskmaster" / "tasks" / "tasks.json"
         tasks_json.parent.mkdir(parents=True)
         tasks_json.write_text(json.dumps(synthetic_tasks_json(TASKS)))
-        token = Token.objects.create(user=UserFactory(username="bench")).key
+        owner = get_user_model().objects.get_or_create(username="bench")[0]
+        token = Token.objects.create(user=owner).key
         connection.close()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CREWBOARD_")},

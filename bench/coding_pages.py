@@ -21,7 +21,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -46,11 +48,12 @@ from agents.services import agent_create, runs, verify  # noqa: E402
 from agents.services.run_logs import RunLogWriter  # noqa: E402
 from agents.workspaces.commands import command_run, shell_argv  # noqa: E402
 from planning import services as planning_services  # noqa: E402
+from planning.models import Project  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "30"))
 
 
-def _median_ms(action, rounds: int = ROUNDS) -> float:
+def _median_ms(action: Callable[[], object], rounds: int = ROUNDS) -> float:
     action()  # warm
     times = []
     for _ in range(rounds):
@@ -60,7 +63,7 @@ def _median_ms(action, rounds: int = ROUNDS) -> float:
     return statistics.median(times)
 
 
-def measure_run_page(project, owner) -> dict[str, float]:
+def measure_run_page(project: Project, owner: Any) -> dict[str, float]:
     agent = agent_create(project=project, name="page-coder", type="coder")
     run = runs.agent_run_create(project=project, agent=agent, task=None)
     AgentRun.objects.filter(pk=run.pk).update(worktree_path="/nowhere")
@@ -89,7 +92,7 @@ def measure_run_page(project, owner) -> dict[str, float]:
     }
 
 
-def measure_verify(project, owner) -> dict[str, float]:
+def measure_verify(project: Project, owner: Any) -> dict[str, float]:
     worktree = Path(tempfile.mkdtemp(prefix="crewboard-bench-verify-"))
     planning_services.project_update(project=project, data={"verify_command": "true"})
     agent = agent_create(project=project, name="verify-coder", type="coder")

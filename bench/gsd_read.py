@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +97,7 @@ def write_tree(root: Path, phases: int, plans: int) -> None:
     (root / "ROADMAP.md").write_text("\n".join(roadmap))
 
 
-def median_of(runs: int, work) -> float:
+def median_of(runs: int, work: Callable[[], object]) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()

@@ -188,7 +188,7 @@ def double_claims(slug: str, claimed_log: Path) -> int:
         .annotate(n=Count("id"))
     )
     in_db = sum(row["n"] - 1 for row in held if row["n"] > 1)
-    return max(len(seen) - len(set(seen)), in_db)
+    return max(len(seen) - len(set(seen)), int(in_db))
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -63,7 +64,8 @@ from planning.services.plans import plan_apply  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "15"))
 TASKS = int(os.environ.get("BENCH_TASKS", "10000"))
-HTMX = {"HTTP_HX_REQUEST": "true"}
+# Request META, passed as keywords to the test client (Any: they mix with its own).
+HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 TARGETS = {"page_ms": 150, "page_bytes": 200_000, "poll_ms": 10, "poll_queries": 2}
 STATUSES = ["done", "done", "pending", "pending", "in-progress", "review", "blocked", "deferred"]
 
@@ -85,13 +87,13 @@ class Page:
 
     name: str
     url: Callable[[Setup], str]
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, Any] = field(default_factory=dict)
     status: int = 200
     # Set for a conditional request: headers computed once from a first answer.
-    prepare: Callable[[Client, str], dict[str, str]] | None = None
+    prepare: Callable[[Client, str], dict[str, Any]] | None = None
 
 
-def _etag_of(client: Client, url: str) -> dict[str, str]:
+def _etag_of(client: Client, url: str) -> dict[str, Any]:
     response = client.get(url, **HTMX)
     return {"HTTP_IF_NONE_MATCH": response.headers["ETag"], **HTMX}
 

@@ -20,45 +20,29 @@ prints these with its other figures; BENCH_ONLY=langgraph,claim_floor runs just 
 
 import multiprocessing
 import os
-import sys
 import time
 import uuid
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-os.environ["ALLOWED_HOSTS"] = "testserver"
+# Sets Django up, as every benchmark does, before anything else of Django is imported.
+from bench.step_runs import PEER_STEPS, TIMEOUT_S, bench_owner, in_spawned_process, queued_runs
 
-import django
+# isort: split
+from django.db import connection, connections
+from django.urls import path
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.test import APIClient
+from rest_framework.views import APIView
 
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection, connections  # noqa: E402
-from django.urls import path  # noqa: E402
-from rest_framework.request import Request  # noqa: E402
-from rest_framework.response import Response  # noqa: E402
-from rest_framework.test import APIClient  # noqa: E402
-from rest_framework.views import APIView  # noqa: E402
-
-from agents import services  # noqa: E402
-from agents.auth import AgentKeyAuthentication, IsWorkingAgent  # noqa: E402
-from agents.keys import KEY_PREFIX, agent_key_hash  # noqa: E402
-from agents.models import Agent, AgentRun  # noqa: E402
-from planning.models import Task  # noqa: E402
-from planning.services import project_create  # noqa: E402
+from agents.auth import AgentKeyAuthentication, IsWorkingAgent
+from agents.keys import KEY_PREFIX, agent_key_hash
+from agents.models import Agent, AgentRun
+from planning.services import project_create
 
 PEER_RUNS = int(os.environ.get("BENCH_PEER_RUNS", "30"))
-PEER_STEPS = int(os.environ.get("BENCH_PEER_STEPS", "10"))
 CLAIMERS = int(os.environ.get("BENCH_CLAIMERS", "8"))
 FLOOR_REQUESTS = int(os.environ.get("BENCH_CLAIM_TASKS", "1000"))
-TIMEOUT_S = 600
-
-
-def bench_owner() -> Any:
-    return get_user_model().objects.get_or_create(username="bench")[0]
 
 
 # A durable step against LangGraph ----------------------------------------------------
@@ -66,15 +50,11 @@ def bench_owner() -> Any:
 
 def _crewboard_runs(runs: int, label: str) -> float:
     """Seconds for `runs` runs of PEER_STEPS steps, each step run in this process."""
-    from agents.runtime import step_execute
+    from agents.runtime.steps import step_execute
     from agents.services.runs import run_start
 
-    project = project_create(owner=bench_owner(), name=f"peer steps {label}")
-    created = []
-    for number in range(runs):
-        agent = services.agent_create(project=project, name=f"coder-{number}", type="coder")
-        task = Task.objects.create(project=project, key=f"T{number}", name=f"bench {number}")
-        created.append(services.agent_run_create(project=project, agent=agent, task=task))
+    created = queued_runs(f"peer steps {label}", runs, key="T")
+    project = created[0].project
     started = time.perf_counter()
     for run in created:
         run_start(run=run, max_turns=PEER_STEPS)
@@ -87,11 +67,12 @@ def _crewboard_runs(runs: int, label: str) -> float:
     return elapsed
 
 
-def _langgraph_runs(runs: int, durability: str, saver: Any) -> float:
+def _langgraph_runs(runs: int, durability: Literal["sync", "async"], saver: Any) -> float:
     """Seconds for `runs` runs of the same loop as a checkpointed LangGraph graph."""
     import operator
     from typing import Annotated, TypedDict
 
+    from langchain_core.runnables import RunnableConfig
     from langgraph.graph import END, START, StateGraph
 
     class State(TypedDict):
@@ -111,7 +92,8 @@ def _langgraph_runs(runs: int, durability: str, saver: Any) -> float:
     def route(state: State) -> str:
         return END if state["step"] >= PEER_STEPS else "tool"
 
-    graph = StateGraph(State)
+    # Context, input and output spelt out: mypy leaves their defaults (the state) unsolved.
+    graph: StateGraph[State, None, State, State] = StateGraph(State)
     graph.add_node("model", model)
     graph.add_node("tool", tool)
     graph.add_edge(START, "model")
@@ -120,12 +102,11 @@ def _langgraph_runs(runs: int, durability: str, saver: Any) -> float:
     app = graph.compile(checkpointer=saver)
     started = time.perf_counter()
     for number in range(runs):
-        config = {"configurable": {"thread_id": f"{durability}-{uuid.uuid4().hex}-{number}"}}
-        final = app.invoke(
-            {"messages": [{"role": "user", "content": "bench"}], "step": 0},
-            config,  # type: ignore[arg-type]
-            durability=durability,  # type: ignore[arg-type]
-        )
+        config: RunnableConfig = {
+            "configurable": {"thread_id": f"{durability}-{uuid.uuid4().hex}-{number}"}
+        }
+        start: State = {"messages": [{"role": "user", "content": "bench"}], "step": 0}
+        final = app.invoke(start, config, durability=durability)
         if final["step"] != PEER_STEPS:
             raise RuntimeError(f"LangGraph stopped at step {final['step']}")
     return time.perf_counter() - started
@@ -167,25 +148,7 @@ def _peer_steps(results: Any) -> None:
 def measure_langgraph() -> dict[str, Any]:
     if connection.vendor != "postgresql":
         raise RuntimeError("LangGraph's PostgresSaver needs PostgreSQL: set DATABASE_URL.")
-    # The child sets Django up with these when it imports this module.
-    saved = {name: os.environ.get(name) for name in ("CELERY_BROKER_URL", "BENCH_STEPS_PER_RUN")}
-    os.environ["CELERY_BROKER_URL"] = "memory://"
-    os.environ["BENCH_STEPS_PER_RUN"] = str(PEER_STEPS)
-    try:
-        context = multiprocessing.get_context("spawn")
-        results = context.Queue()
-        process = context.Process(target=_peer_steps, args=(results,))
-        process.start()
-        timings, error = results.get(timeout=TIMEOUT_S)
-        process.join(timeout=30)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    if error:
-        raise RuntimeError(f"the step comparison failed: {error}")
+    timings = in_spawned_process(_peer_steps, "the step comparison")
     crewboard_s, sync_s, async_s = timings
     steps = PEER_RUNS * PEER_STEPS
     crewboard, langgraph, langgraph_async = steps / crewboard_s, steps / sync_s, steps / async_s
@@ -269,7 +232,7 @@ def _floor_per_s() -> float:
     errors = [error for _, error in outcomes if error]
     if errors:
         raise RuntimeError(f"a floor client failed: {errors[0]}")
-    return sum(count for count, _ in outcomes) / elapsed
+    return float(sum(count for count, _ in outcomes)) / elapsed
 
 
 def measure_claim_floor(claims_per_s: float) -> dict[str, Any]:

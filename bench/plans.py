@@ -32,7 +32,10 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -51,7 +54,7 @@ from planning import selectors, services  # noqa: E402
 from planning.diff import diff_snapshots  # noqa: E402
 from planning.importers import ImportSource  # noqa: E402
 from planning.importers.markdown import parse_markdown  # noqa: E402
-from planning.models import Feature, SubFeature, Task, TaskDependency  # noqa: E402
+from planning.models import Feature, Project, SubFeature, Task, TaskDependency  # noqa: E402
 from planning.services.imports import plan_import  # noqa: E402
 from planning.services.versions import version_create  # noqa: E402
 
@@ -113,7 +116,7 @@ VERSION_TASKS = int(os.environ.get("BENCH_VERSION_TASKS", "5000"))
 BATCH = 5000
 
 
-def seed(project, count: int) -> None:
+def seed(project: Project, count: int) -> None:
     """`count` tasks of one plan in a chain, the first 90% done; the ready ones are at the
     end. (In a plan, as GSD's are, so that waves take part in the order.)"""
     priorities = ("high", "medium", "low")
@@ -201,20 +204,20 @@ def synthetic_prd(count: int, per_feature: int = 100) -> str:
     return "\n".join(lines) + "\n"
 
 
-def time_s(fn) -> float:
+def time_s(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
     return round(time.perf_counter() - started, 3)
 
 
-def markdown_figures(owner) -> dict:
+def markdown_figures(owner: Any) -> dict[str, Any]:
     """Parse and import of a large Markdown PRD, beside markdown-it-py on the same text."""
     tokenizer = MarkdownIt()
     parse_s, floor_s = {}, {}
     for count in (10_000, 20_000):
         text = synthetic_prd(count)
-        parse_s[str(count)] = time_s(lambda t=text: parse_markdown(t))
-        floor_s[str(count)] = time_s(lambda t=text: tokenizer.parse(t))
+        parse_s[str(count)] = time_s(partial(parse_markdown, text))
+        floor_s[str(count)] = time_s(partial(tokenizer.parse, text))
     project = services.project_create(owner=owner, name="markdown 10k")
     source = ImportSource("PRD.md", {"PRD.md": synthetic_prd(10_000)})
     import_s = time_s(lambda: plan_import(project=project, source=source, fmt="markdown"))
@@ -228,7 +231,7 @@ def markdown_figures(owner) -> dict:
     }
 
 
-def floor_import(project, source: ImportSource) -> float:
+def floor_import(project: Project, source: ImportSource) -> float:
     """`json.loads` and a bare `bulk_create` of the file's tasks: no checks, no matching, no
     dependencies, no version."""
     started = time.perf_counter()
@@ -256,7 +259,7 @@ def floor_import(project, source: ImportSource) -> float:
     return round(time.perf_counter() - started, 3)
 
 
-def time_ms(fn, repeat: int = 25) -> float:
+def time_ms(fn: Callable[[], object], repeat: int = 25) -> float:
     fn()  # warm caches and the connection
     samples = []
     for _ in range(repeat):
@@ -291,7 +294,7 @@ def main() -> None:
         started = time.perf_counter()
         again = plan_import(project=project, source=source, fmt="taskmaster")
         reimport_s = round(time.perf_counter() - started, 3)
-        assert again.applied and not again.result.changed
+        assert again.applied and again.result is not None and not again.result.changed
         floor_s = floor_import(services.project_create(owner=owner, name="floor"), source)
 
         markdown = markdown_figures(owner)
@@ -315,7 +318,7 @@ def main() -> None:
             seed(project, count)
             expected = selectors.task_next_ready(project=project)
             assert expected is not None and expected.key == f"T{int(count * 0.9):06d}"
-            next_ms[str(count)] = time_ms(lambda p=project: selectors.task_next_ready(project=p))
+            next_ms[str(count)] = time_ms(partial(selectors.task_next_ready, project=project))
         print(
             json.dumps(
                 {

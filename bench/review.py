@@ -45,9 +45,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-# bench/, on sys.path as this script's folder; sets Django up for the page part.
-import review_page
-
+# Sets Django up for the page part.
+from bench import review_page
 from core import git
 
 FILES = int(os.environ.get("BENCH_REVIEW_FILES", "10000"))

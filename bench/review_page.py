@@ -52,7 +52,6 @@ import django
 
 django.setup()
 
-import review_diff  # noqa: E402  (bench/, on sys.path as this script's folder)
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.cache import cache  # noqa: E402
@@ -63,6 +62,7 @@ from django.urls import reverse  # noqa: E402
 
 from agents.models import AgentRun  # noqa: E402
 from agents.services import agent_create, review_diffs, runs, workspaces  # noqa: E402
+from bench import review_diff  # noqa: E402
 from config.celery import app as celery_app  # noqa: E402
 from planning import services as planning_services  # noqa: E402
 from planning.models import Task  # noqa: E402
@@ -71,7 +71,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "9"))
 
 
 def git(cwd: Path | str, *args: str) -> str:
-    return review_diff.git(Path(cwd), *args)
+    return str(review_diff.git(Path(cwd), *args))
 
 
 def timed(action: Callable[[], object]) -> float:

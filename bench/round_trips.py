@@ -15,19 +15,19 @@ that ran something.
   (in-process client, a fresh external agent each), the claim's answer included.
 """
 
-import multiprocessing
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+# Sets Django up, as every benchmark does, before anything else of Django is imported.
+from bench.step_runs import PEER_STEPS, bench_owner, in_spawned_process, queued_runs
+
+# isort: split
 from django.db import connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-PEER_STEPS = int(os.environ.get("BENCH_PEER_STEPS", "10"))
 ROUND_TRIP_RUNS = 3
 ROUND_TRIP_CLAIMS = 20
-TIMEOUT_S = 600
 
 
 class RoundTrips:
@@ -82,19 +82,12 @@ def _step_round_trips(results: Any) -> None:
     """In a spawned process whose broker is in memory: round trips of a run's steps."""
     try:
         import bench.step_worker  # noqa: F401  (registers the scripted offline model)
-        from agents import services
-        from agents.runtime import step_execute
+        from agents.runtime.steps import step_execute
         from agents.services.runs import run_start
-        from bench.peers import bench_owner
-        from planning.models import Task
-        from planning.services import project_create
 
-        project = project_create(owner=bench_owner(), name="round trips of steps")
         counts = []
-        for number in range(ROUND_TRIP_RUNS + 1):  # the first warms the process up
-            agent = services.agent_create(project=project, name=f"rt-{number}", type="coder")
-            task = Task.objects.create(project=project, key=f"RT{number}", name="round trips")
-            run = services.agent_run_create(project=project, agent=agent, task=task)
+        # The first warms the process up.
+        for run in queued_runs("round trips of steps", ROUND_TRIP_RUNS + 1, key="RT"):
             run_start(run=run, max_turns=PEER_STEPS)
             with counting() as trips:
                 for step in range(1, PEER_STEPS + 1):
@@ -112,7 +105,6 @@ def _claim_round_trips() -> float:
 
     from agents.keys import KEY_PREFIX, agent_key_hash
     from agents.models import Agent
-    from bench.peers import bench_owner
     from planning.models import Task
     from planning.services import project_create
 
@@ -140,24 +132,7 @@ def _claim_round_trips() -> float:
 
 
 def measure_round_trips() -> dict[str, Any]:
-    saved = {name: os.environ.get(name) for name in ("CELERY_BROKER_URL", "BENCH_STEPS_PER_RUN")}
-    os.environ["CELERY_BROKER_URL"] = "memory://"
-    os.environ["BENCH_STEPS_PER_RUN"] = str(PEER_STEPS)
-    try:
-        context = multiprocessing.get_context("spawn")
-        results = context.Queue()
-        process = context.Process(target=_step_round_trips, args=(results,))
-        process.start()
-        per_step, error = results.get(timeout=TIMEOUT_S)
-        process.join(timeout=30)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    if error:
-        raise RuntimeError(f"counting a step's round trips failed: {error}")
+    per_step = in_spawned_process(_step_round_trips, "counting a step's round trips")
     return {
         "round_trips_per_step": round(per_step, 1),
         "round_trips_per_claim": round(_claim_round_trips(), 1),

@@ -31,7 +31,7 @@ from agents.llm import (  # noqa: E402
     ToolCallRequest,
     register_offline_responder,
 )
-from agents.runtime import STEP_PURPOSE  # noqa: E402
+from agents.runtime.replies import STEP_PURPOSE  # noqa: E402
 from config.celery import app  # noqa: E402
 
 STEPS_PER_RUN = int(os.environ.get("BENCH_STEPS_PER_RUN", "10"))
@@ -69,7 +69,7 @@ def step_floor(chain: int, number: int) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     if number < STEPS_PER_RUN:
-        step_floor.apply_async(args=[chain, number + 1], queue=settings.AGENT_QUEUE)
+        step_floor.apply_async(args=(chain, number + 1), queue=settings.AGENT_QUEUE)
 
 
 if __name__ == "__main__":

@@ -53,14 +53,13 @@ import django
 
 django.setup()
 
-import coding_pages  # noqa: E402  (bench/, on sys.path as this script's folder)
-import log_ingest  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
 from agents.models import Agent, AgentRun, Workspace  # noqa: E402
 from agents.services import workspaces  # noqa: E402
+from bench import coding_pages, log_ingest  # noqa: E402
 from planning.models import Project, ProjectMembership, Task  # noqa: E402
 
 FILES = int(os.environ.get("BENCH_WT_FILES", "10000"))

@@ -11,6 +11,7 @@ from typing import Any
 from agents import services
 from agents.selectors import agent_state_get
 from agents.tools import Tool, ToolContext, registry, tool
+from tests.hang import HANG_S
 
 
 @tool(
@@ -38,7 +39,7 @@ def count_and_wait(context: ToolContext, args: dict[str, Any]) -> dict[str, int]
     if args.get("running_file"):
         Path(args["running_file"]).touch()  # tells the test the call is under way
     hold = Path(args["hold_file"]) if args.get("hold_file") else None
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + HANG_S
     while hold is not None and hold.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     return {"count": count}

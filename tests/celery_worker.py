@@ -15,10 +15,10 @@ from django.db import connection
 from kombu import Connection
 
 from config.celery import app as celery_app
+from tests.hang import HANG_S
 
 # A bound on a hung worker, not a speed check: a worker that starts Django and Celery on a
 # machine busy with other suites can take well over half a minute to deliver its first task.
-TIMEOUT_S = 180
 
 
 def _test_database_url() -> str:
@@ -115,7 +115,7 @@ def _forget_queue(conn: Connection, queue: str) -> None:
 
 def wait_for(condition: Callable[[], bool], process: subprocess.Popen, log_path: Path) -> None:
     """Poll `condition` until it holds; fail with the worker's log if it dies or times out."""
-    deadline = time.monotonic() + TIMEOUT_S
+    deadline = time.monotonic() + HANG_S
     while not condition():
         if process.poll() is not None or time.monotonic() > deadline:
             log = log_path.read_text()[-4000:]

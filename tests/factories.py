@@ -1,5 +1,7 @@
 """Factories shared by every app's tests."""
 
+from typing import Any
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -78,13 +80,31 @@ class FeatureFactory(factory.django.DjangoModelFactory):
 
 
 class SubFeatureFactory(factory.django.DjangoModelFactory):
+    """A sub-feature in its feature's project. Given only a project, its feature is made
+    in that project; given only a feature, it takes the feature's project."""
+
     class Meta:
         model = SubFeature
 
-    feature = factory.SubFactory(FeatureFactory)
-    project = factory.SelfAttribute("feature.project")
+    # None until _adjust_kwargs: a declaration naming the feature's project would make the
+    # feature's default, which names this project, go round in a circle.
+    project = None
+    feature = factory.SubFactory(
+        FeatureFactory,
+        project=factory.Maybe(
+            "..project",
+            yes_declaration=factory.SelfAttribute("..project"),
+            no_declaration=factory.SubFactory(ProjectFactory),
+        ),
+    )
     key = factory.Sequence(lambda n: f"01-{n + 1:02d}")
     name = factory.Faker("catch_phrase")
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        if kwargs["project"] is None:
+            kwargs["project"] = kwargs["feature"].project
+        return kwargs
 
 
 class TaskFactory(factory.django.DjangoModelFactory):

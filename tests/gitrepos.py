@@ -4,6 +4,8 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+from tests.hang import HANG_S
+
 IDENTITY = ("-c", "user.name=Test", "-c", "user.email=test@example.com")
 
 
@@ -14,7 +16,7 @@ def run_git(path: Path, *args: str) -> str:
         capture_output=True,
         text=True,
         check=True,
-        timeout=60,
+        timeout=HANG_S,
         # No optional locks: a status must not refresh the index a test is hashing.
         env={"GIT_OPTIONAL_LOCKS": "0", "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/"},
     )

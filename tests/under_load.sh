@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
 STRESS_CPUS=${STRESS_CPUS:-2}
+# The bound on a test's wait for another process (tests/hang.py): a hang, never slowness.
+export TEST_HANG_S=${TEST_HANG_S:-1800}
 LOG_DIR=var/under-load
 
 if ! command -v stress-ng >/dev/null 2>&1; then

@@ -11,9 +11,7 @@ from django.db import connection, connections, transaction
 from agents.models import Agent
 from agents.services import external, orchestrator
 from tests.factories import AgentFactory, TaskFactory
-
-# A bound on a hung claim, not a speed check.
-WAIT_S = 60
+from tests.hang import HANG_S
 
 
 def external_agent(project, name: str) -> Agent:
@@ -106,7 +104,7 @@ def test_two_claims_in_flight_never_start_tasks_sharing_a_file(append_only_rows_
                 results["first"] = claimed_key(first)
                 first_claimed.set()
                 # Still uncommitted while the second claim runs.
-                commit_first.wait(WAIT_S)
+                commit_first.wait(HANG_S)
         except BaseException as exc:
             results["first"] = exc
             first_claimed.set()
@@ -123,19 +121,19 @@ def test_two_claims_in_flight_never_start_tasks_sharing_a_file(append_only_rows_
 
     holder = threading.Thread(target=claim_and_hold)
     holder.start()
-    assert first_claimed.wait(WAIT_S)
+    assert first_claimed.wait(HANG_S)
     assert results["first"] == "A"
     racer = threading.Thread(target=claim)
     racer.start()
     # The second claim skips A (locked), takes B, and must wait for the first claim's
     # transaction before it may keep B. Without that wait it would be done with B here.
-    deadline = time.monotonic() + WAIT_S
+    deadline = time.monotonic() + HANG_S
     while racer.is_alive() and _advisory_lock_waiters() == 0:
         assert time.monotonic() < deadline, "the second claim neither waited nor finished"
         time.sleep(0.05)
     commit_first.set()
-    holder.join(WAIT_S)
-    racer.join(WAIT_S)
+    holder.join(HANG_S)
+    racer.join(HANG_S)
 
     assert results == {"first": "A", "second": "C"}
     in_progress = set(project.tasks.filter(status="in_progress").values_list("key", flat=True))

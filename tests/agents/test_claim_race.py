@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-RACE_TIMEOUT_S = 120
+from tests.hang import HANG_S
 
 
 def _claim_until_none(
@@ -39,7 +39,7 @@ def _claim_until_none(
 
         client = APIClient()
         claimed, saw_204 = [], False
-        start.wait(timeout=RACE_TIMEOUT_S)
+        start.wait(timeout=HANG_S)
         for key in keys:
             client.credentials(HTTP_AUTHORIZATION=f"Agent {key}")
             response = client.post(f"/api/v1/projects/{slug}/tasks/claim/", format="json")
@@ -89,7 +89,7 @@ def race(*, tasks: int, claimers: int) -> list[tuple[list[str], bool]]:
     for process in processes:
         process.start()
     try:
-        outcomes = [results.get(timeout=RACE_TIMEOUT_S) for _ in processes]
+        outcomes = [results.get(timeout=HANG_S) for _ in processes]
     finally:
         for process in processes:
             process.join(timeout=10)
@@ -161,18 +161,18 @@ def locked_elsewhere(*tasks: Any) -> Iterator[None]:
             with transaction.atomic():
                 list(Task.objects.select_for_update().filter(pk__in=[t.pk for t in tasks]))
                 locked.set()
-                release.wait(timeout=RACE_TIMEOUT_S)
+                release.wait(timeout=HANG_S)
         finally:
             connections.close_all()
 
     holder = threading.Thread(target=hold)
     holder.start()
     try:
-        assert locked.wait(timeout=RACE_TIMEOUT_S)
+        assert locked.wait(timeout=HANG_S)
         yield
     finally:
         release.set()
-        holder.join(timeout=RACE_TIMEOUT_S)
+        holder.join(timeout=HANG_S)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -232,7 +232,7 @@ def test_two_claims_at_once_with_one_agent_key_hold_one_run(append_only_rows_cle
             with transaction.atomic():
                 task_claim(agent=agent)
                 claimed.set()
-                release.wait(timeout=RACE_TIMEOUT_S)
+                release.wait(timeout=HANG_S)
         finally:
             connections.close_all()
 
@@ -252,11 +252,11 @@ def test_two_claims_at_once_with_one_agent_key_hold_one_run(append_only_rows_cle
 
     holder = threading.Thread(target=first)
     holder.start()
-    assert claimed.wait(timeout=RACE_TIMEOUT_S)
+    assert claimed.wait(timeout=HANG_S)
     waiter = threading.Thread(target=second)
     waiter.start()
     # Until the second claim waits for the agent's lock (seen, not guessed with a sleep).
-    for _ in range(RACE_TIMEOUT_S * 20):
+    for _ in range(int(HANG_S * 20)):
         if second_pid:
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -266,7 +266,7 @@ def test_two_claims_at_once_with_one_agent_key_hold_one_run(append_only_rows_cle
                     break
         time.sleep(0.05)
     release.set()
-    holder.join(timeout=RACE_TIMEOUT_S)
-    waiter.join(timeout=RACE_TIMEOUT_S)
+    holder.join(timeout=HANG_S)
+    waiter.join(timeout=HANG_S)
     assert outcome == {"second": "conflict"}
     assert AgentRun.objects.filter(agent=agent, status="running").count() == 1

@@ -19,6 +19,7 @@ from agents.workspaces.commands import (
     sandbox_available,
     shell_argv,
 )
+from tests.hang import HANG_S
 
 # Inside the sandbox /tmp is a fresh tmpfs, so the suite's own .venv (under /tmp in
 # worktrees) may be invisible there: sandboxed tests use the system's interpreter.
@@ -42,7 +43,7 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def wait_gone(pid: int, within_s: float = 10.0) -> bool:
+def wait_gone(pid: int, within_s: float = HANG_S) -> bool:
     """An upper bound for a hang, not a speed check: SIGKILL lands asynchronously."""
     end = time.monotonic() + within_s
     while time.monotonic() < end:

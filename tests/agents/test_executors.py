@@ -28,6 +28,7 @@ from tests.factories import (
     SubFeatureFactory,
     TaskFactory,
 )
+from tests.hang import HANG_S
 
 FAKE_CLI = Path(__file__).resolve().parent.parent / "fakes" / "coding_cli.py"
 PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "python3"
@@ -316,14 +317,14 @@ def test_cancelling_the_run_kills_the_cli_and_everything_it_started(
 
     worker = threading.Thread(target=execute)
     worker.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + HANG_S
     while not pids_file.exists() or not pids_file.read_text().endswith("\n"):
         assert time.monotonic() < deadline, "the fake CLI never started"
         time.sleep(0.05)
     pids = [int(pid) for pid in pids_file.read_text().split()]
     assert all(_alive(pid) for pid in pids)
     runs.run_cancel(run=AgentRun.objects.get(pk=run.pk), reason="stop it")
-    worker.join(timeout=30)
+    worker.join(timeout=HANG_S)
     assert not worker.is_alive()
     assert outcome == [None]
     assert not any(_alive(pid) for pid in pids)

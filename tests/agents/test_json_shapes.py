@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from agents import services
 from agents.models import AgentState, AgentStep, DecisionLog, Metric, PlanningCycle, ToolCall
-from agents.runtime import _call_tool
+from agents.runtime.calls import _call_tool
 from agents.services import runs
 from agents.tools import registry
 from core.errors import DomainError

@@ -19,10 +19,9 @@ from agents import services
 from agents.models import Agent, AgentRun, ToolCall
 from planning.models import Task
 from tests.factories import AgentFactory, ProjectFactory, TaskFactory
+from tests.hang import HANG_S
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-HANG_S = 60  # an upper bound for a hang, never a speed check
 
 
 def _backend_pid() -> int:
@@ -102,7 +101,7 @@ def test_a_finish_waiting_behind_a_report_of_the_same_agent_does_not_deadlock(
     assert reported.wait(timeout=HANG_S), errors
     finisher = _in_thread(finish_run, errors)
     # The finisher holds the agent and waits for the run the report holds.
-    for _ in range(HANG_S * 20):
+    for _ in range(int(HANG_S * 20)):
         if (finisher_pid and _waits_for_a_lock(finisher_pid[0])) or not finisher.is_alive():
             break
         threading.Event().wait(0.05)

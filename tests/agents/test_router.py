@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.runtime import step_execute
+from agents.runtime.steps import step_execute
 from agents.services import runs
 from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
 from tests.fakes.openai_server import completion, error, tool_call

@@ -14,6 +14,7 @@ from agents.services import orchestrator, runs
 from core.errors import ConflictError, DomainError
 from planning.models import Task
 from tests.factories import AgentFactory, FeatureFactory, SubFeatureFactory, TaskFactory
+from tests.hang import HANG_S
 
 pytestmark = pytest.mark.django_db
 
@@ -319,7 +320,7 @@ def test_a_cancel_takes_the_agent_before_the_run_as_a_heartbeat_does(project):
             with transaction.atomic():
                 list(Agent.objects.select_for_update().filter(pk=agent.pk))
                 agent_locked.set()
-                cancel_waiting.wait(timeout=30)
+                cancel_waiting.wait(timeout=HANG_S)
                 try:
                     list(AgentRun.objects.select_for_update(nowait=True).filter(pk=run.pk))
                     outcome["run lock"] = "taken"
@@ -338,7 +339,7 @@ def test_a_cancel_takes_the_agent_before_the_run_as_a_heartbeat_does(project):
 
     holder = threading.Thread(target=heartbeat_like)
     holder.start()
-    assert agent_locked.wait(timeout=30)
+    assert agent_locked.wait(timeout=HANG_S)
     canceller = threading.Thread(target=cancel)
     canceller.start()
     # The cancel is waiting on a row lock (PostgreSQL says so), not on a timer.
@@ -352,7 +353,7 @@ def test_a_cancel_takes_the_agent_before_the_run_as_a_heartbeat_does(project):
                 break
             done.wait(timeout=0.01)
     cancel_waiting.set()
-    holder.join(timeout=30)
-    canceller.join(timeout=30)
+    holder.join(timeout=HANG_S)
+    canceller.join(timeout=HANG_S)
     assert outcome == {"run lock": "taken", "cancel": "done"}
     assert AgentRun.objects.get(pk=run.pk).status == "cancelled"

@@ -5,6 +5,7 @@ from django.db import connection, transaction
 from django.db.transaction import TransactionManagementError
 
 from core.db import commit_without_flush_wait
+from tests.hang import HANG_S
 
 
 def synchronous_commit() -> str:
@@ -129,7 +130,7 @@ def test_the_pool_replaces_connections_the_server_closed():
     with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
         for (pid,) in admin.execute(others).fetchall():
             admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + HANG_S
         while admin.execute(others).fetchone() and time.monotonic() < deadline:
             time.sleep(0.05)
 

@@ -11,6 +11,7 @@ import pytest
 from core import git
 from tests.fakes.git_https import GitHttpsServer, publish
 from tests.gitrepos import checkout_fingerprint, make_repo, run_git
+from tests.hang import HANG_S
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 
@@ -62,7 +63,7 @@ def test_a_timeout_ends_the_command_and_what_it_started(repo, tmp_path):
 
     waiting = threading.Thread(target=wait, daemon=True)
     waiting.start()
-    waiting.join(timeout=120)  # an upper bound for a hang, not a speed check
+    waiting.join(timeout=HANG_S)
     assert not waiting.is_alive(), "git() waited for the command's child"
     assert len(errors) == 1 and isinstance(errors[0], git.GitError), errors
     assert "timed out after 0.5 s" in str(errors[0])

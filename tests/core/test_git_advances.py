@@ -11,6 +11,7 @@ import pytest
 
 from core import git
 from tests.gitrepos import checkout_fingerprint, commit_on, make_repo, refs, run_git
+from tests.hang import HANG_S
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 
@@ -223,5 +224,5 @@ def test_the_lock_is_taken_again_by_its_own_thread_and_waited_for_by_others(repo
         other.start()
         other.join(timeout=0.2)
         order.append("released")
-    other.join(timeout=10)
+    other.join(timeout=HANG_S)
     assert order == ["nested", "released", "other"]

@@ -5,6 +5,7 @@ from django.db import connection, connections
 from django.db.migrations.recorder import MigrationRecorder
 
 from config.celery import app as celery_app
+from tests.hang import HANG_S
 
 
 def test_healthz_answers_without_touching_the_database(client):
@@ -49,7 +50,7 @@ def test_readyz_checks_the_projects_broker_from_a_request_thread(client, monkeyp
 
     thread = threading.Thread(target=get)
     thread.start()
-    thread.join(timeout=30)
+    thread.join(timeout=HANG_S)
 
     assert responses[0].status_code == 503
     assert "127.0.0.1:1" in responses[0].json()["checks"]["broker"]

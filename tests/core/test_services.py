@@ -12,6 +12,7 @@ from core.services import model_update
 from planning.models import Feature, Task
 from planning.services import feature_create
 from tests.factories import AgentStateFactory, CheckpointFactory, FeatureFactory, TaskFactory
+from tests.hang import HANG_S
 
 pytestmark = pytest.mark.django_db
 
@@ -166,7 +167,7 @@ def test_two_concurrent_creates_of_one_key_give_one_row_and_one_validation_error
             with transaction.atomic():
                 feature_create(project=project, key="F1", name="first")
                 first_inserted.set()
-                release.wait(timeout=30)
+                release.wait(timeout=HANG_S)
         finally:
             connections.close_all()
 
@@ -181,12 +182,12 @@ def test_two_concurrent_creates_of_one_key_give_one_row_and_one_validation_error
 
     holder = threading.Thread(target=first)
     holder.start()
-    assert first_inserted.wait(timeout=30)
+    assert first_inserted.wait(timeout=HANG_S)
     racer = threading.Thread(target=second)
     racer.start()
     try:
         # The second insert now waits on the first transaction's row lock.
-        for _ in range(600):
+        for _ in range(int(HANG_S / 0.05)):
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
@@ -198,8 +199,8 @@ def test_two_concurrent_creates_of_one_key_give_one_row_and_one_validation_error
             pytest.fail("the second create never waited for the first")
     finally:
         release.set()
-        holder.join(timeout=30)
-        racer.join(timeout=30)
+        holder.join(timeout=HANG_S)
+        racer.join(timeout=HANG_S)
 
     assert isinstance(outcome["second"], ValidationError), outcome["second"]
     assert "already exists" in str(outcome["second"])

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
+from tests.hang import HANG_S
+
 ROOT = Path(__file__).resolve().parents[2]
 GSD_TOOLS = ROOT / "var/tools/node_modules/get-shit-done-cc/get-shit-done/bin/gsd-tools.cjs"
 NODE = shutil.which("node")
-TIMEOUT_S = 120
 
 needs_gsd_tools = pytest.mark.skipif(
     NODE is None or not GSD_TOOLS.exists(),
@@ -50,7 +51,7 @@ def run_json(project: Path, *args: str) -> Any:
         env=env,
         capture_output=True,
         text=True,
-        timeout=TIMEOUT_S,
+        timeout=HANG_S,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

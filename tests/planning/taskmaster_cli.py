@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from tests.hang import HANG_S
+
 ROOT = Path(__file__).resolve().parents[2]
 TASK_MASTER = ROOT / "var" / "tools" / "node_modules" / ".bin" / "task-master"
-TIMEOUT_S = 180
 
 needs_task_master = pytest.mark.skipif(
     not TASK_MASTER.exists(),
@@ -46,7 +47,7 @@ def run(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=TIMEOUT_S,
+        timeout=HANG_S,
         check=False,
     )
 

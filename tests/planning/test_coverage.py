@@ -21,7 +21,7 @@ def test_a_requirement_is_covered_by_a_task_of_a_linked_feature_or_sub_feature(p
     feature = FeatureFactory(project=project)
     TaskFactory(project=project, feature=feature, key="F-T1")
     by_feature.features.add(feature)
-    sub = SubFeatureFactory(feature=FeatureFactory(project=project))
+    sub = SubFeatureFactory(project=project)
     TaskFactory(project=project, feature=sub.feature, sub_feature=sub, key="S-T1")
     sub.requirements.add(by_sub)
     linked_empty.features.add(FeatureFactory(project=project))  # a feature with no task

@@ -56,7 +56,7 @@ def test_task_key_unique_per_project_but_reusable_across_projects(project, other
 
 
 def test_task_with_sub_feature_needs_a_feature(project):
-    sub = SubFeatureFactory(feature=FeatureFactory(project=project))
+    sub = SubFeatureFactory(project=project)
     with pytest.raises(IntegrityError), transaction.atomic():
         Task.objects.create(project=project, key="X", name="x", sub_feature=sub, feature=None)
 
@@ -121,6 +121,51 @@ def test_plan_version_number_unique_and_content_immutable(project):
         )
     version.refresh_from_db()
     assert version.snapshot == {"tasks": []}
+
+
+def test_plan_version_source_identities_are_immutable(project):
+    plan = DevPlan.objects.create(project=project)
+    kept = {"tasks": {"T1": "tasks.md#add-login"}}
+    version = DevPlanVersion.objects.create(
+        plan=plan, number=1, snapshot={"tasks": []}, source_identities=kept
+    )
+    with (
+        pytest.raises(IntegrityError, match="immutable: UPDATE is not allowed"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            f"UPDATE {DevPlanVersion._meta.db_table} SET source_identities = %s WHERE id = %s",
+            ['{"tasks": {"T1": "elsewhere.md#other"}}', version.pk],
+        )
+    version.refresh_from_db()
+    assert version.source_identities == kept
+
+
+# What a saved version may still change: nothing of its content, only who made it (whose
+# account may be deleted, SET_NULL).
+VERSION_BOOKKEEPING = ("id", "created_by")
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        field.column
+        for field in DevPlanVersion._meta.concrete_fields
+        if field.name not in VERSION_BOOKKEEPING
+    ],
+)
+def test_every_content_column_of_a_plan_version_rejects_update(project, column):
+    # A column added to the model later is covered too, or this fails until it is.
+    plan = DevPlan.objects.create(project=project)
+    version = DevPlanVersion.objects.create(plan=plan, number=1, snapshot={"tasks": []})
+    with (
+        pytest.raises(IntegrityError, match="immutable: UPDATE is not allowed"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        table = DevPlanVersion._meta.db_table
+        cursor.execute(f"UPDATE {table} SET {column} = {column} WHERE id = %s", [version.pk])
 
 
 def test_a_saved_version_is_never_deleted(project):

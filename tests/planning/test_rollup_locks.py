@@ -14,10 +14,10 @@ from planning.models import Feature, Project, SubFeature, Task
 from planning.services.claims import task_claim_next
 from planning.services.rollup import RollupResult, plan_status_rollup
 from tests.factories import AgentFactory, FeatureFactory, SubFeatureFactory, TaskFactory
+from tests.hang import HANG_S
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WAIT_S = 30
 # A statement that waited for a lock would fail after this, rather than hang the suite;
 # one that never waits never sees it, however slow the machine.
 LOCK_TIMEOUT = "5s"
@@ -65,10 +65,10 @@ class Holder:
             with transaction.atomic():
                 lock()
                 self.locked.set()
-                self.released.wait(timeout=WAIT_S)
+                self.released.wait(timeout=HANG_S)
 
         self.threads.append(in_thread(work))
-        assert self.locked.wait(timeout=WAIT_S)
+        assert self.locked.wait(timeout=HANG_S)
 
     def release(self) -> None:
         self.released.set()
@@ -80,7 +80,7 @@ def holder() -> Iterator[Holder]:
     yield held
     held.release()
     for thread in held.threads:
-        thread.join(timeout=WAIT_S)
+        thread.join(timeout=HANG_S)
 
 
 def no_lock_waits() -> None:
@@ -89,7 +89,7 @@ def no_lock_waits() -> None:
 
 
 def test_two_transactions_finishing_the_last_two_tasks_leave_the_plan_done(plan, project):
-    both_rolled_up = threading.Barrier(2, timeout=WAIT_S)
+    both_rolled_up = threading.Barrier(2, timeout=HANG_S)
     results: dict[str, RollupResult] = {}
 
     def finish(key: str) -> Callable[[], None]:
@@ -107,7 +107,7 @@ def test_two_transactions_finishing_the_last_two_tasks_leave_the_plan_done(plan,
 
     threads = [in_thread(finish("T1")), in_thread(finish("T2"))]
     for thread in threads:
-        thread.join(timeout=WAIT_S)
+        thread.join(timeout=HANG_S)
 
     # At least one found a row the other held and left its roll-up for after its commit.
     # Which rows each got first depends on how the two interleave: both may defer (one
@@ -137,7 +137,7 @@ def test_finishing_a_project_never_waits_for_dispatch_holding_it(plan, project, 
 
 def test_a_claim_never_waits_for_a_plan_another_transaction_holds(project, holder):
     Project.objects.filter(pk=project.pk).update(status=Project.Status.ACTIVE)
-    sub = SubFeatureFactory(feature=FeatureFactory(project=project))
+    sub = SubFeatureFactory(project=project)
     TaskFactory(project=project, key="T1", feature=sub.feature, sub_feature=sub)
     agent = AgentFactory(project=project, type="external")
     holder.hold(lambda: list(SubFeature.objects.select_for_update().filter(pk=sub.pk)))

@@ -16,6 +16,7 @@ from tests.factories import (
     TaskFactory,
     UserFactory,
 )
+from tests.hang import HANG_S
 
 pytestmark = pytest.mark.django_db
 
@@ -228,14 +229,14 @@ def test_a_dependency_edit_in_progress_does_not_block_a_create_in_the_project(pr
             with transaction.atomic():
                 services.task_add_dependency(task=first, depends_on=second)
                 locked.set()
-                release.wait(timeout=30)
+                release.wait(timeout=HANG_S)
         finally:
             connections.close_all()
 
     editor = threading.Thread(target=edit_graph)
     editor.start()
     try:
-        assert locked.wait(timeout=30)
+        assert locked.wait(timeout=HANG_S)
         with transaction.atomic():
             with connection.cursor() as cursor:
                 # Waiting for the edit would fail here rather than hang the suite.
@@ -243,7 +244,7 @@ def test_a_dependency_edit_in_progress_does_not_block_a_create_in_the_project(pr
             services.feature_create(project=project, key="F1", name="One")
     finally:
         release.set()
-        editor.join(timeout=30)
+        editor.join(timeout=HANG_S)
 
     assert project.features.filter(key="F1").exists()
     assert TaskDependency.objects.filter(task=first, depends_on=second).exists()

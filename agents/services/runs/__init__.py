@@ -50,26 +50,22 @@ from agents.services.runs.delivery import (
     dispatch_after_commit,
     is_coding_run,
 )
-from agents.services.runs.heartbeats import run_held_by_worker
-from agents.services.runs.keys import run_key_issue, run_key_revoke
-from agents.services.runs.life import (
-    agent_run_create,
+from agents.services.runs.ending import (
     run_cancel,
     run_expire,
     run_fail,
     run_finish,
+    run_still_running,
+)
+from agents.services.runs.heartbeats import run_held_by_worker
+from agents.services.runs.keys import run_key_issue, run_key_revoke
+from agents.services.runs.leases import (
     run_heartbeat,
     run_lease_extend,
     run_lease_renew_claiming_step,
     run_lease_renew_for_step,
-    run_open_for_claim,
-    run_open_for_claim_unless_held,
     run_progress,
-    run_resume,
-    run_start,
-    run_still_running,
     run_stopped_check,
-    run_take,
 )
 from agents.services.runs.reopen import (
     WAITS_FOR_AGENT,
@@ -85,6 +81,14 @@ from agents.services.runs.stages import (
     run_work_done,
     run_workspace_ready,
     verify_feedback,
+)
+from agents.services.runs.start import (
+    agent_run_create,
+    run_open_for_claim,
+    run_open_for_claim_unless_held,
+    run_resume,
+    run_start,
+    run_take,
 )
 from agents.services.runs.sweeps import stale_leases_expire, stale_runs_recover
 

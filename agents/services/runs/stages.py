@@ -19,7 +19,8 @@ from agents.services.runs.delivery import (
     _lease,
     _queue,
 )
-from agents.services.runs.life import run_agent_lock, run_finish
+from agents.services.runs.ending import run_finish
+from agents.services.runs.locks import run_agent_lock
 from core.queue import enqueue_on_commit
 from planning import services as planning_services
 from planning.models import Project

@@ -21,7 +21,9 @@ from agents.services.runs.delivery import (
     _queue,
     queued_resend_after,
 )
-from agents.services.runs.life import DELIVERIES, agent_lock, run_agent_lock, run_expire, run_finish
+from agents.services.runs.ending import run_expire, run_finish
+from agents.services.runs.locks import agent_lock, run_agent_lock
+from agents.services.runs.start import DELIVERIES
 from core.queue import enqueue_on_commit
 
 # Sweeps -----------------------------------------------------------------------------------
