@@ -8,7 +8,7 @@ CONTENT = ("plan_id", "number", "snapshot", "markdown", "change_summary", "creat
 
 
 class Migration(migrations.Migration):
-    dependencies = [("planning", "0016_source_identity")]
+    dependencies = [("planning", "0017_import_job_awaiting_choice")]
 
     operations = [
         # Going backwards this one runs last, after the next one has dropped the wider
