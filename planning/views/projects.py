@@ -52,7 +52,7 @@ def project_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
         form = ProjectCreateForm()
     projects = selectors.project_list_for_user(user=request.user, counts=False)
     page_obj = Paginator(projects, PROJECTS_PER_PAGE).get_page(request.GET.get("page"))
-    selectors.with_task_counts(page_obj.object_list)
+    selectors.with_task_counts(list(page_obj))
     return render(request, template_name, {"form": form, "page_obj": page_obj})
 
 
