@@ -553,8 +553,8 @@ def plan_analytics(*, project: Project) -> PlanAnalytics:
 
     A plan with a dependency cycle gets no waves or critical path, only the cycle. The
     graph figures come from the cache while the plan is unchanged (planning.plan_graph);
-    the sets list every task, for the API and the planning chat (pages read them a page
-    at a time: planning.analytics_pages).
+    the sets list every task, for the planning chat (the analytics page and the API read
+    them a page at a time, from the cache: planning.analytics_pages).
     """
     graph = plan_graph(project=project, stamp=plan_stamp(project=project))
     tasks = list(
