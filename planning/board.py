@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from planning import outline
 from planning.analytics_pages import Slice
@@ -100,13 +101,48 @@ def board_columns(tasks: QuerySet[Task], pages: dict[str, str | None]) -> list[C
     ]
 
 
+CARD_ORDER = ("priority_rank", "position", "key")
+# What a card reads of its task (and of the task's agents): a card query that loads
+# whole rows costs more to build and send than to run.
+CARD_FIELDS = (
+    "project_id",
+    "sub_feature_id",
+    "key",
+    "name",
+    "status",
+    "priority",
+    "priority_rank",
+    "position",
+    "branch_name",
+    "qa_iterations",
+    "assigned_agent__name",
+    "coded_by__name",
+)
+
+
 def column_page(tasks: QuerySet[Task], spec: ColumnSpec, page: str | None, *, total: int) -> Column:
-    """One page of one column's cards, highest priority first (one query)."""
+    """One page of one column's cards, highest priority first (one query).
+
+    The page's ids are picked in a subquery that reads only the columns it sorts on, and
+    only those rows are joined to their agents, feature and sub-feature and given their
+    markers: sorting the column's whole rows, joined, to keep 20 of them made the query
+    grow with the column (thousands of wide rows sorted for a page)."""
     slice_ = Slice.of(page, per_page=CARDS_PER_PAGE, total=total)
-    rows = with_markers(outline.task_rows(tasks.filter(spec.condition))).order_by(
-        "priority_rank", "position", "key"
+    page_ids = tasks.filter(spec.condition).order_by(*CARD_ORDER).values("pk")
+    rows = card_rows(Task.objects.filter(pk__in=page_ids[slice_.start : slice_.end]))
+    return Column(spec=spec, tasks=list(rows.order_by(*CARD_ORDER)), page=slice_)
+
+
+def card_rows(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """`tasks` with what a card shows and nothing else: the agent's and the coder's
+    names, the number of dependencies, `verifying` and the markers of with_markers()."""
+    edges = TaskDependency.objects.filter(task=OuterRef("pk")).order_by().values("task")
+    dependency_count = Coalesce(Subquery(edges.annotate(n=Count("pk")).values("n")), Value(0))
+    return with_markers(
+        tasks.select_related("assigned_agent", "coded_by")
+        .only(*CARD_FIELDS)
+        .annotate(verifying=outline.task_verifying(), dependency_count=dependency_count)
     )
-    return Column(spec=spec, tasks=list(rows[slice_.start : slice_.end]), page=slice_)
 
 
 def with_markers(tasks: QuerySet[Task]) -> QuerySet[Task]:

@@ -1,6 +1,7 @@
 """Read-side queries for planning. Every selector returns rows already joined for its caller."""
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -54,21 +55,39 @@ from planning.plan_graph import plan_graph
 CHAT_PREVIEW_CHARS = 120  # of a chat's opening question, on list pages
 
 
-def project_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Project]:
-    """Projects the user is a member of, with task progress counts."""
+def project_list_for_user(*, user: User | AnonymousUser, counts: bool = True) -> QuerySet[Project]:
+    """Projects the user is a member of, with task progress counts (`task_count`,
+    `done_count`) unless `counts` is False: the annotation joins every task of every
+    project listed before a page is cut, so a page of projects gets its counts from
+    with_task_counts() instead."""
     if not user.is_authenticated:
         return Project.objects.none()
-    # One membership row per project, so the join with tasks counts each task once (no
-    # DISTINCT, which would sort every task of every project).
-    return (
-        Project.objects.filter(memberships__user=user)
-        .select_related("owner")
-        .annotate(
+    projects = Project.objects.filter(memberships__user=user).select_related("owner")
+    if counts:
+        # One membership row per project, so the join with tasks counts each task once
+        # (no DISTINCT, which would sort every task of every project).
+        projects = projects.annotate(
             task_count=Count("tasks"),
             done_count=Count("tasks", filter=Q(tasks__status=Task.Status.DONE)),
         )
-        .order_by(Lower("name"), "id")
-    )
+    return projects.order_by(Lower("name"), "id")
+
+
+def with_task_counts(projects: Sequence[Project]) -> None:
+    """Give each of `projects` its `task_count` and `done_count`: one aggregate grouped by
+    project over those projects' tasks alone, read off the tasks' (project, status)
+    index."""
+    counts = {
+        row["project_id"]: row
+        for row in Task.objects.filter(project__in=[project.pk for project in projects])
+        .order_by()
+        .values("project_id")
+        .annotate(total=Count("*"), done=Count("status", filter=Q(status=Task.Status.DONE)))
+    }
+    for project in projects:
+        row = counts.get(project.pk, {})
+        project.task_count = row.get("total", 0)  # type: ignore[attr-defined]
+        project.done_count = row.get("done", 0)  # type: ignore[attr-defined]
 
 
 def project_for_user(
@@ -534,8 +553,8 @@ def plan_analytics(*, project: Project) -> PlanAnalytics:
 
     A plan with a dependency cycle gets no waves or critical path, only the cycle. The
     graph figures come from the cache while the plan is unchanged (planning.plan_graph);
-    the sets list every task, for the API and the planning chat (pages read them a page
-    at a time: planning.analytics_pages).
+    the sets list every task, for the planning chat (the analytics page and the API read
+    them a page at a time, from the cache: planning.analytics_pages).
     """
     graph = plan_graph(project=project, stamp=plan_stamp(project=project))
     tasks = list(

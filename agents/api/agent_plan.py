@@ -27,6 +27,7 @@ from agents.auth import AgentKeyAuthentication, IsWorkingAgent
 from agents.services import agent_plan
 from core.api.pagination import PageNumberPagination
 from planning import selectors as planning_selectors
+from planning.api.analytics import PAGE_PARAMETER, analytics_response
 from planning.api.serializers import PlanAnalyticsSerializer, TaskSerializer
 from planning.exporters.markdown import render_markdown
 from planning.filters import TaskFilterSet
@@ -135,11 +136,12 @@ class AgentAnalyticsView(AgentKeyView):
 
     @extend_schema(
         responses=PlanAnalyticsSerializer,
-        description="Waves, critical path, ready/blocked/done tasks and progress.",
+        parameters=[PAGE_PARAMETER],
+        description="Waves, critical path, ready/blocked/done tasks and progress, a page "
+        "at a time (`next`).",
     )
     def get(self, request: Request, **kwargs: Any) -> Response:
-        analytics = planning_selectors.plan_analytics(project=self.project)
-        return Response(PlanAnalyticsSerializer(analytics).data)
+        return analytics_response(request, self.project)
 
 
 class AgentTaskListView(AgentTaskView):

@@ -143,10 +143,13 @@ PLAN_TOOLS: tuple[Tool, ...] = (
         "plan_analytics",
         "Waves, critical path, blocked tasks.",
         "The plan's computed waves, critical path, ready/blocked/done tasks, progress per "
-        "feature and cycle checks.",
+        "feature and cycle checks, 1,000 of each list a page: `counts` says how long each "
+        "list is and `next` is set while there is another page.",
         "all",
         "GET",
         "agent/analytics/",
+        {"page": integer("Page number, from 1")},
+        query=("page",),
         run_key=True,
     ),
     Tool(

@@ -381,7 +381,27 @@ class FeatureProgressSerializer(serializers.Serializer[Any]):
     remaining_minutes = serializers.IntegerField()
 
 
+class AnalyticsCountsSerializer(serializers.Serializer[Any]):
+    waves = serializers.IntegerField()
+    wave_warnings = serializers.IntegerField()
+    task_waves = serializers.IntegerField()
+    critical_path = serializers.IntegerField()
+    ready = serializers.IntegerField()
+    blocked = serializers.IntegerField()
+    done = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+    progress = serializers.IntegerField()
+
+
 class PlanAnalyticsSerializer(serializers.Serializer[Any]):
+    """One page of the analytics: every list and map below holds its `per_page` items of
+    page `page` (maps in key order); `counts` says how many each holds in all, and `next`
+    is the next page's URL, null on the last."""
+
+    page = serializers.IntegerField()
+    per_page = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    counts = AnalyticsCountsSerializer()
     waves = serializers.DictField(child=serializers.IntegerField(), help_text="plan key → wave")
     wave_warnings = serializers.ListField(child=serializers.CharField())
     task_waves = serializers.DictField(

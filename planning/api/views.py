@@ -18,6 +18,7 @@ from core.api.parsers import too_large
 from core.errors import DomainError, PermissionDeniedError
 from planning import selectors, services
 from planning.api import serializers as s
+from planning.api.analytics import PAGE_PARAMETER, analytics_response
 from planning.api.scoping import (
     PROJECT_SLUG_PARAMETER,
     ProjectScopedViewMixin,
@@ -561,11 +562,9 @@ class PlanAnalyticsView(ProjectScopedAPIView):
     """Computed waves (with warnings where declared waves disagree), the critical path by
     estimated minutes, ready/blocked/done task sets, progress per feature and cycle checks."""
 
-    @extend_schema(responses=s.PlanAnalyticsSerializer)
+    @extend_schema(responses=s.PlanAnalyticsSerializer, parameters=[PAGE_PARAMETER])
     def get(self, request: Request, project_slug: str) -> Response:
-        return Response(
-            s.PlanAnalyticsSerializer(selectors.plan_analytics(project=self.project)).data
-        )
+        return analytics_response(request, self.project)
 
 
 # Chat ----------------------------------------------------------------------------------------

@@ -57,4 +57,7 @@ def external_dependency_set_satisfied(
         locked.satisfied_at = timezone.now() if satisfied else None
         locked.satisfied_by = actor if satisfied else None
         locked.save(update_fields=["satisfied_at", "satisfied_by"])
+        # What is ready changed without a task saved: move the plan's change stamp, which
+        # live pages and the analytics cache are keyed on.
+        SubFeature.objects.filter(pk=locked.sub_feature_id).update(updated_at=timezone.now())
     return locked

@@ -4,10 +4,12 @@ time."""
 
 from collections import Counter
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from core.htmx import AuthenticatedHtmxRequest
@@ -23,11 +25,12 @@ CRITICAL_PATH_SHOWN = 100
 
 @dataclass
 class TaskLink:
-    """A task named on the analytics page; `key` opens its row on the plan page."""
+    """A task named on the analytics page; `url` opens its row on the plan page."""
 
     key: str
     name: str
     pk: int | None
+    url: str = ""
 
 
 @dataclass
@@ -98,34 +101,52 @@ def project_analytics(request: AuthenticatedHtmxRequest, slug: str) -> HttpRespo
     whatever the plan.
     """
     project, _ = selectors.project_for_user(user=request.user, slug=slug)
-    graph = plan_graph(project=project, stamp=plan_stamp(project=project))
-    counts = reads.state_counts(project=project)
+    stamp = plan_stamp(project=project)
+    graph = plan_graph(project=project, stamp=stamp)
+    sets = reads.task_sets(project=project, stamp=stamp)
     params = request.GET
 
-    set_counts = {
-        "ready": counts.ready,
-        "blocked": counts.blocked,
-        "in-progress": counts.in_progress,
-        "done": counts.done,
-    }
+    shown: dict[str, list[str]] = {}
+    pages: dict[str, reads.Slice] = {}
+    for set_slug, _, _ in TASK_SETS:
+        keys = sets.of(set_slug)
+        pages[set_slug] = reads.Slice.of(
+            params.get(f"{set_slug}-page"), per_page=PER_PAGE, total=len(keys)
+        )
+        shown[set_slug] = keys[pages[set_slug].start : pages[set_slug].end]
+    shown_path = graph.critical_path[:CRITICAL_PATH_SHOWN]
+    # Every task named on the page, in one query.
+    labels = reads.task_labels(
+        project=project, keys=[*shown_path, *(key for keys in shown.values() for key in keys)]
+    )
+
+    # Built here once rather than reversed for each of the page's hundreds of links.
+    plan_url = reverse("planning:project-detail", args=[project.slug])
+
+    def link(key: str) -> TaskLink:
+        pk, name = labels.get(key, (None, ""))
+        return TaskLink(
+            key=key, name=name, pk=pk, url=f"{plan_url}?task={quote(key, safe='')}#task-{pk}"
+        )
+
     task_sets = []
     for set_slug, label, help_text in TASK_SETS:
-        page = reads.Slice.of(
-            params.get(f"{set_slug}-page"), per_page=PER_PAGE, total=set_counts[set_slug]
-        )
-        rows = reads.task_set(project=project, name=set_slug).values_list("pk", "key", "name")
-        tasks = [TaskLink(key=k, name=n, pk=pk) for pk, k, n in rows[page.start : page.end]]
         param = f"{set_slug}-page"
-        pager = Pager.of(request, param, page, f"tasks-{set_slug}")
-        task_sets.append(
-            TaskSet(set_slug, label, help_text, set_counts[set_slug], pager, tasks, param in params)
-        )
+        pager = Pager.of(request, param, pages[set_slug], f"tasks-{set_slug}")
+        tasks = [link(key) for key in shown[set_slug]]
+        count = pages[set_slug].total
+        task_sets.append(TaskSet(set_slug, label, help_text, count, pager, tasks, param in params))
 
     progress_page = reads.Slice.of(
         params.get("progress-page"), per_page=PER_PAGE, total=project.features.count()
     )
-    progress = reads.feature_progress(
-        project=project, start=progress_page.start, end=progress_page.end
+    progress = reads.cached_per_stamp(
+        project,
+        stamp,
+        f"progress:{progress_page.number}",
+        lambda: reads.feature_progress(
+            project=project, start=progress_page.start, end=progress_page.end
+        ),
     )
 
     plans = reads.plan_rows(project=project)
@@ -142,13 +163,7 @@ def project_analytics(request: AuthenticatedHtmxRequest, slug: str) -> HttpRespo
         )
         for plan in plans[waves_page.start : waves_page.end]
     ]
-
-    shown_path = graph.critical_path[:CRITICAL_PATH_SHOWN]
-    labels = reads.task_labels(project=project, keys=shown_path)
-    critical_path = [
-        TaskLink(key=key, name=labels.get(key, (None, ""))[1], pk=labels.get(key, (None, ""))[0])
-        for key in shown_path
-    ]
+    critical_path = [link(key) for key in shown_path]
     context = {
         "project": project,
         "graph": graph,
@@ -164,6 +179,6 @@ def project_analytics(request: AuthenticatedHtmxRequest, slug: str) -> HttpRespo
         "critical_path_length": len(graph.critical_path),
         "critical_path_more": len(graph.critical_path) - len(shown_path),
         "task_sets": task_sets,
-        "task_total": counts.total,
+        "task_total": sets.total,
     }
     return render(request, "planning/project_analytics.html", context)

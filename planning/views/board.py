@@ -18,7 +18,7 @@ from django_htmx.http import trigger_client_event
 
 from core.errors import DomainError
 from core.htmx import AuthenticatedHtmxRequest, wants_fragment
-from planning import board, outline, selectors, services
+from planning import board, selectors, services
 from planning.forms import TaskStatusForm
 from planning.models import Project, Task
 from planning.views import live
@@ -108,8 +108,7 @@ def task_move(request: AuthenticatedHtmxRequest, slug: str, key: str) -> HttpRes
 
 
 def _card_response(request: AuthenticatedHtmxRequest, project: Project, key: str) -> HttpResponse:
-    tasks = outline.task_rows(project.tasks.annotate(verifying=outline.task_verifying()))
-    task = get_object_or_404(board.with_markers(tasks), key=key)
+    task = get_object_or_404(board.card_rows(project.tasks.all()), key=key)
     context = {
         "project": project,
         "task": task,

@@ -50,8 +50,9 @@ def project_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
             return render(request, f"{template_name}#project-form", {"form": form})
     else:
         form = ProjectCreateForm()
-    paginator = Paginator(selectors.project_list_for_user(user=request.user), PROJECTS_PER_PAGE)
-    page_obj = paginator.get_page(request.GET.get("page"))
+    projects = selectors.project_list_for_user(user=request.user, counts=False)
+    page_obj = Paginator(projects, PROJECTS_PER_PAGE).get_page(request.GET.get("page"))
+    selectors.with_task_counts(list(page_obj))
     return render(request, template_name, {"form": form, "page_obj": page_obj})
 
 

@@ -71,3 +71,8 @@ def test_arguments_fill_the_path_the_query_or_the_body():
 def test_a_missing_argument_is_named():
     with pytest.raises(ValueError, match="fail_task needs attempt, error"):
         TOOLS_BY_NAME["fail_task"].rest_call({"run_id": 1})
+
+
+def test_plan_analytics_asks_for_a_page():
+    call = TOOLS_BY_NAME["plan_analytics"].rest_call({"page": 2})
+    assert (call.method, call.path, call.query) == ("GET", "agent/analytics/", {"page": "2"})

@@ -9,6 +9,7 @@ from django.utils import timezone
 from planning import selectors
 from planning.importers import ImportSource
 from planning.models import ExternalDependency, Task
+from planning.outline import plan_stamp
 from planning.services import external_dependency_set_satisfied, task_claim_next
 from planning.services.imports import plan_import
 from tests.factories import AgentFactory
@@ -147,3 +148,13 @@ def test_task_page_and_board_card_show_it_and_the_button_marks_it(browser, proje
     dependency.refresh_from_db()
     assert dependency.satisfied
     assert "External dependency" not in browser.get("/projects/crewboard/board/").content.decode()
+
+
+def test_marking_one_satisfied_moves_the_plans_change_stamp(project, user):
+    """Readiness changes with it, and live pages and the analytics cache are keyed on the
+    stamp."""
+    _import(project)
+    dependency = ExternalDependency.objects.get(sub_feature__project=project)
+    before = plan_stamp(project=project)
+    external_dependency_set_satisfied(dependency=dependency, actor=user)
+    assert plan_stamp(project=project) != before

@@ -343,3 +343,18 @@ def test_an_invalid_status_is_400(browser, project):
     assert response.status_code == 400
     task.refresh_from_db()
     assert task.status == Task.Status.PENDING
+
+
+@pytest.mark.parametrize("n_tasks", [10, 2000])
+def test_the_live_columns_cost_the_same_queries_at_any_size(
+    browser, project, n_tasks, django_assert_max_num_queries
+):
+    """The board's columns asked for again (htmx, after a change): the user, the change
+    stamp, the counts and a page per column, at 10 tasks as at 2,000."""
+    agent = AgentFactory(project=project)
+    bulk_tasks(project, n_tasks, "T", assigned_agent=agent)
+    with django_assert_max_num_queries(10):
+        response = browser.get(board_url(project), **HTMX)
+    assert response.status_code == 200
+    assert len(column_keys(response.content.decode(), "todo")) == min(n_tasks, CARDS_PER_PAGE)
+    assert response.content.decode().count(agent.name) >= min(n_tasks, CARDS_PER_PAGE)
