@@ -235,12 +235,14 @@ class PlanRowAdmin(admin.ModelAdmin[PlanRow]):
 
     def delete_model(self, request: HttpRequest, obj: PlanRow) -> None:
         super().delete_model(request, obj)
+        services.plan_rows_deleted(project_id=obj.project_id)
         services.plan_status_rollup(project_id=obj.project_id)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PlanRow]) -> None:
         project_ids = set(queryset.values_list("project_id", flat=True))
         super().delete_queryset(request, queryset)
         for project_id in sorted(project_ids):
+            services.plan_rows_deleted(project_id=project_id)
             services.plan_status_rollup(project_id=project_id)
 
 

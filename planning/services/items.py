@@ -19,7 +19,7 @@ from planning.models import (
     Task,
     TaskDependency,
 )
-from planning.services._common import PlanError
+from planning.services._common import PlanError, plan_rows_deleted
 from planning.services.external import external_dependencies_sync
 from planning.services.rollup import plan_status_rollup
 
@@ -405,6 +405,7 @@ def task_delete(*, task: Task) -> None:
     """Delete a task; its feature, sub-feature and project may be finished without it."""
     task_id, feature_id, sub_feature_id = task.pk, task.feature_id, task.sub_feature_id
     task.delete()
+    plan_rows_deleted(project_id=task.project_id)
     plan_status_rollup(
         project_id=task.project_id,
         task_ids=[task_id],
@@ -424,6 +425,7 @@ def feature_delete(*, feature: Feature) -> None:
     without them)."""
     project_id, task_ids = feature.project_id, list(feature.tasks.values_list("pk", flat=True))
     feature.delete()
+    plan_rows_deleted(project_id=project_id)
     plan_status_rollup(project_id=project_id, task_ids=task_ids)
 
 
@@ -433,4 +435,5 @@ def sub_feature_delete(*, sub_feature: SubFeature) -> None:
     project_id, feature_id = sub_feature.project_id, sub_feature.feature_id
     task_ids = list(sub_feature.tasks.values_list("pk", flat=True))
     sub_feature.delete()
+    plan_rows_deleted(project_id=project_id)
     plan_status_rollup(project_id=project_id, task_ids=task_ids, feature_ids=[feature_id])

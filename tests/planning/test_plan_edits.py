@@ -148,3 +148,21 @@ def test_deletion_impact_counts_children_and_the_tasks_that_wait_elsewhere(proje
     assert (task_impact.subtasks, task_impact.waiting_tasks) == (1, 2)
     assert not outline.task_deletion_impact(task=waiting).anything
     assert Task.objects.filter(project=project).count() == 5
+
+
+def test_deleting_plan_rows_moves_the_plan_stamp(project):
+    """The stamp reads the latest updated_at, which a deletion leaves as it was: every
+    service that deletes rows touches the project instead."""
+    feature = FeatureFactory(project=project)
+    sub = SubFeatureFactory(feature=feature)
+    tasks = [TaskFactory(project=project, key=f"T{i}") for i in range(3)]
+    TaskFactory(project=project, feature=feature, sub_feature=sub, key="S1")
+
+    for delete in (
+        lambda: services.task_delete(task=tasks[0]),
+        lambda: services.sub_feature_delete(sub_feature=sub),
+        lambda: services.feature_delete(feature=feature),
+    ):
+        stamp = outline.plan_stamp(project=project)
+        delete()
+        assert outline.plan_stamp(project=project) != stamp
