@@ -18,6 +18,8 @@ from planning.filters import TaskFilterSet
 from planning.models import ExternalDependency, Project, Task, TaskDependency
 
 CARDS_PER_PAGE = 20
+# The most pages of a column a live refresh shows again (`shown`): 500 cards.
+MAX_SHOWN_PAGES = 25
 
 
 @dataclass(frozen=True)
@@ -88,25 +90,57 @@ def board_tasks(project: Project, params: Any) -> tuple[BoardFilterSet, QuerySet
     return filterset, tasks.annotate(verifying=outline.task_verifying())
 
 
-def board_columns(tasks: QuerySet[Task], pages: dict[str, str | None]) -> list[Column]:
-    """Every column with its page (`pages` maps a column's slug to its page number)."""
+def shown_pages(raw: str) -> dict[str, int]:
+    """How many pages each column shows, from a live refresh's `shown` ("todo:3,done:2":
+    the columns opened with "Show more"); unknown columns and nonsense are left out, and
+    no column shows more than MAX_SHOWN_PAGES."""
+    shown = {}
+    for part in raw.split(",")[: len(COLUMNS)]:
+        slug, _, pages = part.partition(":")
+        if slug in COLUMN_BY_SLUG and pages.isdigit() and int(pages) > 1:
+            shown[slug] = min(int(pages), MAX_SHOWN_PAGES)
+    return shown
+
+
+def board_columns(
+    tasks: QuerySet[Task], pages: dict[str, str | None], shown: dict[str, int] | None = None
+) -> list[Column]:
+    """Every column with its page (`pages` maps a column's slug to its page number), or
+    with its first `shown[slug]` pages at once, as a column opened with "Show more" shows
+    them: a live refresh keeps what the reader opened (still one query a column)."""
     # Named apart from the tasks' own annotations (a column is called "verifying" too).
     counts = tasks.order_by().aggregate(
         **{f"{column.slug}_total": Count("pk", filter=column.condition) for column in COLUMNS}
     )
+    shown = shown or {}
     return [
-        column_page(tasks, spec, pages.get(spec.slug), total=counts[f"{spec.slug}_total"])
+        column_page(
+            tasks,
+            spec,
+            str(shown[spec.slug]) if spec.slug in shown else pages.get(spec.slug),
+            total=counts[f"{spec.slug}_total"],
+            from_first=spec.slug in shown,
+        )
         for spec in COLUMNS
     ]
 
 
-def column_page(tasks: QuerySet[Task], spec: ColumnSpec, page: str | None, *, total: int) -> Column:
-    """One page of one column's cards, highest priority first (one query)."""
+def column_page(
+    tasks: QuerySet[Task],
+    spec: ColumnSpec,
+    page: str | None,
+    *,
+    total: int,
+    from_first: bool = False,
+) -> Column:
+    """One page of one column's cards, highest priority first (one query); with
+    `from_first`, every card up to the end of that page."""
     slice_ = Slice.of(page, per_page=CARDS_PER_PAGE, total=total)
     rows = with_markers(outline.task_rows(tasks.filter(spec.condition))).order_by(
         "priority_rank", "position", "key"
     )
-    return Column(spec=spec, tasks=list(rows[slice_.start : slice_.end]), page=slice_)
+    start = 0 if from_first else slice_.start
+    return Column(spec=spec, tasks=list(rows[start : slice_.end]), page=slice_)
 
 
 def with_markers(tasks: QuerySet[Task]) -> QuerySet[Task]:
