@@ -167,10 +167,19 @@ class ProjectMembershipAdmin(admin.ModelAdmin[ProjectMembership]):
 
 @admin.register(Requirement)
 class RequirementAdmin(admin.ModelAdmin[Requirement]):
-    list_display = ("code", "short_description", "project", "category", "priority", "validated")
+    list_display = (
+        "code",
+        "short_description",
+        "project",
+        "position",
+        "category",
+        "priority",
+        "validated",
+    )
     list_filter = ("priority", "validated", "category")
     search_fields = ("code", "description", "category")
-    ordering = ("project__name", "code", "id")
+    # Each project's requirements in their order, as its Requirements tab lists them.
+    ordering = ("project__name", "position", "code", "id")
     list_select_related = ("project",)
     autocomplete_fields = ("project", "features")
 

@@ -24,6 +24,7 @@ from planning.models import (
     Feature,
     Project,
     ProjectMembership,
+    Requirement,
     SubFeature,
     Task,
     TaskDependency,
@@ -265,10 +266,10 @@ def positions_renumber(siblings: QuerySet[Any], *, gap: int, now: datetime) -> N
     positions are all 0) is the whole group renumbered, and Django's bulk_update spends
     seconds compiling a CASE per row where this statement takes milliseconds (see
     bench/plan_edits.py). Changes only planning's own tables (features, sub-features,
-    tasks), named by `_meta`.
+    tasks, requirements), named by `_meta`.
     """
     model = siblings.model
-    if model not in (Feature, SubFeature, Task):
+    if model not in (Feature, SubFeature, Task, Requirement):
         raise TypeError(f"{model.__name__} has no plan position.")
     order = []
     for name in siblings.query.order_by:

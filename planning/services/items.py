@@ -4,6 +4,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from core.errors import ConflictError
@@ -33,7 +34,15 @@ class TaskPlacement(TypedDict, total=False):
 
 # Requirements, features, sub-features ------------------------------------------------
 
-REQUIREMENT_FIELDS = ("code", "category", "description", "priority", "source", "validated")
+REQUIREMENT_FIELDS = (
+    "code",
+    "category",
+    "description",
+    "priority",
+    "source",
+    "validated",
+    "position",
+)
 FEATURE_FIELDS = ("key", "name", "description", "priority", "status", "position")
 SUB_FEATURE_FIELDS = (
     "key",
@@ -59,8 +68,12 @@ def _check_same_project(project: Project, objects: Iterable[Any], what: str) -> 
 def requirement_create(
     *, project: Project, description: str, features: Iterable[Feature] = (), **fields: Any
 ) -> Requirement:
+    """A requirement of `project`, last in its order unless `position` says where."""
     features = list(features)
     _check_same_project(project, features, "features")
+    if "position" not in fields:
+        last = project.requirements.aggregate(last=Max("position"))["last"]
+        fields["position"] = 0 if last is None else last + 1
     requirement = Requirement(project=project, description=description)
     model_update(instance=requirement, data=fields, allowed=REQUIREMENT_FIELDS)
     requirement.features.set(features)

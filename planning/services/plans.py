@@ -26,7 +26,7 @@ from planning.services.external import external_dependencies_sync
 from planning.services.rollup import plan_status_rollup
 
 FEATURE_COLUMNS = ("name", "description", "priority", "position")
-REQUIREMENT_COLUMNS = ("category", "description", "priority", "source", "validated")
+REQUIREMENT_COLUMNS = ("category", "description", "priority", "source", "validated", "position")
 SUB_FEATURE_COLUMNS = (
     "name",
     "objective",

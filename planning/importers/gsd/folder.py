@@ -180,7 +180,12 @@ def _link_requirements(document: PlanDocument) -> None:
                 # A plan may cite requirements the folder has no REQUIREMENTS.md entry for.
                 document.requirements.append(
                     RequirementSpec(
-                        code=code, description=code, source=FRONT_MATTER_SOURCE, origin=sub.origin
+                        code=code,
+                        description=code,
+                        source=FRONT_MATTER_SOURCE,
+                        # After those REQUIREMENTS.md lists, in the order plans cite them.
+                        position=len(document.requirements),
+                        origin=sub.origin,
                     )
                 )
                 known_codes.add(code)
