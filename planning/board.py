@@ -136,11 +136,14 @@ def column_page(
     """One page of one column's cards, highest priority first (one query); with
     `from_first`, every card up to the end of that page."""
     slice_ = Slice.of(page, per_page=CARDS_PER_PAGE, total=total)
-    rows = with_markers(outline.task_rows(tasks.filter(spec.condition))).order_by(
-        "priority_rank", "position", "key"
-    )
     start = 0 if from_first else slice_.start
-    return Column(spec=spec, tasks=list(rows[start : slice_.end]), page=slice_)
+    order = ("priority_rank", "position", "key")
+    # The page's ids first, off the task table alone, then only those rows with their
+    # joins and markers: joining and marking every task of the column before sorting
+    # them took most of a 10,000-task board's time.
+    page_ids = tasks.filter(spec.condition).order_by(*order).values("pk")[start : slice_.end]
+    rows = with_markers(outline.task_rows(tasks.filter(pk__in=page_ids))).order_by(*order)
+    return Column(spec=spec, tasks=list(rows), page=slice_)
 
 
 def with_markers(tasks: QuerySet[Task]) -> QuerySet[Task]:
