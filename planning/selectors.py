@@ -58,17 +58,14 @@ def project_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Project]:
     """Projects the user is a member of, with task progress counts."""
     if not user.is_authenticated:
         return Project.objects.none()
-    # Counted per project shown, as scalar subqueries over the task indexes: a join with
-    # the tasks grouped every task of every project of the user, once for the page and
-    # once more for the paginator's count (which leaves these subqueries out).
-    tasks = Task.objects.filter(project=OuterRef("pk")).order_by().values("project")
-    done = tasks.filter(status=Task.Status.DONE)
+    # One membership row per project, so the join with tasks counts each task once (no
+    # DISTINCT, which would sort every task of every project).
     return (
         Project.objects.filter(memberships__user=user)
         .select_related("owner")
         .annotate(
-            task_count=Coalesce(Subquery(tasks.annotate(n=Count("pk")).values("n")), 0),
-            done_count=Coalesce(Subquery(done.annotate(n=Count("pk")).values("n")), 0),
+            task_count=Count("tasks"),
+            done_count=Count("tasks", filter=Q(tasks__status=Task.Status.DONE)),
         )
         .order_by(Lower("name"), "id")
     )
