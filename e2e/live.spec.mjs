@@ -1,6 +1,7 @@
 // Browser tests of the live pages and of every page of a project on a phone. An external
 // agent (its key from e2e/seed_live.py) claims and completes a task over the API while
-// the board and then the plan page are open: they follow without a reload. Then every
+// the board and then the plan page are open: they follow without a reload, and a column
+// opened with "Show more" stays open through the refresh. Then every
 // page of the project, at 390 px wide: nothing scrolls sideways, the status controls are
 // in reach and tables are labelled cards. Every step also fails on a console error or a
 // CSP violation (harness.mjs). Run with `make browser-test`.
@@ -8,11 +9,13 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
 
-import { BASE_URL, logIn, page, shot, step, taskRow, useBrowser } from "./harness.mjs";
+import { BASE_URL, logIn, nextResponse, page, shot, step, taskRow, useBrowser } from "./harness.mjs";
 
 const SLUG = "live-e2e";
 const PROJECT = `${BASE_URL}/projects/${SLUG}/`;
 const BOARD = `${PROJECT}board/`;
+const MORE_PROJECT = `${BASE_URL}/projects/live-more-e2e/`;
+const MORE_BOARD = `${MORE_PROJECT}board/`;
 const API = `${BASE_URL}/api/v1/projects/${SLUG}/`;
 const KEY = process.env.LIVE_AGENT_KEY;
 // The header asks every 5 s while the project runs; a change shows within two rounds.
@@ -134,10 +137,44 @@ describe("Live pages", { concurrency: 1 }, () => {
       { timeout: LIVE_WAIT },
     );
     await page.locator("#plan-summary", { hasText: "1 of 2 tasks done" }).waitFor({ timeout: LIVE_WAIT });
+    // What the reader opened stays open: the refresh swaps headers and rows, not groups.
+    assert.notEqual(await page.locator("details.sub-feature--loose").getAttribute("open"), null);
     // Nothing in progress any more: the header says nothing about work going on.
     await page.locator("#project-live .project-coding").waitFor({ state: "detached", timeout: LIVE_WAIT });
     await assertSamePage();
     await shot("plan-completed");
+  });
+
+  step("a board column opened with Show more keeps its cards when a change elsewhere refreshes the board", async () => {
+    await page.goto(MORE_BOARD);
+    const todo = page.locator("#column-todo li.card");
+    assert.equal(await todo.count(), 20);
+    await page.locator("#column-todo").getByRole("link", { name: "Show more" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("#column-todo li.card").length === 40);
+    await page.locator('#project-live[hx-trigger*="every 5s"]').waitFor();
+    await markPage();
+
+    // Someone else starts a card (a request of its own, as another tab or person would):
+    // the header's poll finds the change and the board asks for its columns again,
+    // naming the column opened to its second page.
+    const refreshed = nextResponse((r) => r.url().startsWith(MORE_BOARD) && /shown=todo(%3A|:)2/.test(r.url()));
+    const moved = await page.evaluate(async (url) => {
+      const { "X-CSRFToken": token } = JSON.parse(document.body.getAttribute("hx-headers"));
+      const response = await fetch(url, {
+        method: "POST",
+        body: new URLSearchParams({ status: "in_progress" }),
+        headers: { "HX-Request": "true", "X-CSRFToken": token },
+        credentials: "same-origin",
+      });
+      return response.status;
+    }, `${MORE_PROJECT}tasks/MORE-45/move/`);
+    assert.equal(moved, 200);
+    await page.locator('#column-in_progress li.card[data-key="MORE-45"]').waitFor({ timeout: LIVE_WAIT });
+    assert.equal((await refreshed).status(), 200);
+    assert.equal(await todo.count(), 40, "the opened column kept its second page");
+    await page.locator("#column-todo").getByRole("link", { name: "Show more" }).waitFor();
+    await assertSamePage();
+    await shot("board-show-more-kept");
   });
 
   step("the task page shows the run, its history and who did it; its agent is changed in place", async () => {

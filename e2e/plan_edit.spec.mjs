@@ -1,6 +1,7 @@
 // Browser tests of editing the plan from its page: the toolbar's menus (on a desktop and
 // a 390px phone), adding a feature, a sub-feature and tasks, editing, reordering with the
-// buttons and by drag, deleting with a confirmation, and requirement coverage.
+// buttons and by drag (task rows, features and sub-features; a refused drag snaps back),
+// deleting with a confirmation, and requirements reordered and covered.
 // e2e/seed_plan.py makes the project. Run with `make browser-test`.
 
 import assert from "node:assert/strict";
@@ -46,6 +47,29 @@ async function featureKeys() {
 
 async function rowKeys(subKey) {
   return subFeature(subKey).locator("tr.task-row td.key").allTextContents();
+}
+
+async function subFeatureKeys(featureKey) {
+  return feature(featureKey).locator("details.sub-feature > summary .key").allTextContents();
+}
+
+async function requirementCodes() {
+  return page.locator("tr.requirement-row td.key").allTextContents();
+}
+
+/** Drags by `handle` to just inside the top edge of `target`, as a person does: the item
+ *  lands above it. Resolves with the move's answer. */
+async function dragAbove(handle, target, urlPattern) {
+  const from = await handle.boundingBox();
+  const to = await target.boundingBox();
+  const moved = nextResponse((r) => urlPattern.test(r.url()) && r.request().method() === "POST");
+  const x = from.x + from.width / 2;
+  await page.mouse.move(x, from.y + from.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(x, from.y - 5, { steps: 5 });
+  await page.mouse.move(x, to.y + 2, { steps: 20 });
+  await page.mouse.up();
+  return moved;
 }
 
 /** Whether the input's placeholder fits its box whole (measured in the page's font). */
@@ -191,6 +215,65 @@ describe("Editing the plan", { concurrency: 1 }, () => {
     await shot("reordered");
   });
 
+  step("features and sub-features are dragged by their handles; a refused drag snaps back with the reason", async () => {
+    await page.goto(PLAN);
+    // 03 to the top, by its handle in the collapsed feature's header.
+    const moved = await dragAbove(
+      feature("03").locator(":scope > summary .feature-drag"),
+      feature("01").locator(":scope > summary"),
+      /\/plan\/features\/\d+\/move\/$/,
+    );
+    assert.equal(moved.status(), 200);
+    assert.deepEqual(await featureKeys(), ["03", "01", "02"]);
+    assert.equal(await feature("03").getAttribute("open"), null, "the drag did not open the feature");
+    await page.reload();
+    assert.deepEqual(await featureKeys(), ["03", "01", "02"]);
+
+    // A sub-feature among its feature's sub-features.
+    await feature("01").locator(":scope > summary h2").click();
+    await subFeature("01-02").waitFor();
+    assert.deepEqual(await subFeatureKeys("01"), ["01-01", "01-02"]);
+    const sub = await dragAbove(
+      subFeature("01-02").locator(":scope > summary .sub-feature-drag"),
+      subFeature("01-01").locator(":scope > summary"),
+      /\/plan\/sub-features\/\d+\/move\/$/,
+    );
+    assert.equal(sub.status(), 200);
+    await page.reload();
+    await feature("01").locator(":scope > summary h2").click();
+    await subFeature("01-02").waitFor();
+    assert.deepEqual(await subFeatureKeys("01"), ["01-02", "01-01"]);
+
+    // Feature 02 is deleted elsewhere (another tab); dragging it here is refused and it
+    // goes back where it was, with the reason above the list.
+    const moveUrl = await feature("02").getAttribute("data-move-url");
+    const deleteUrl = moveUrl.replace(/move\/$/, "delete/");
+    const deleted = await page.evaluate(async (url) => {
+      const { "X-CSRFToken": token } = JSON.parse(document.body.getAttribute("hx-headers"));
+      const response = await fetch(url, {
+        method: "POST",
+        body: new URLSearchParams({ confirm: "yes" }),
+        headers: { "X-CSRFToken": token },
+        credentials: "same-origin",
+        redirect: "manual",
+      });
+      return response.type === "opaqueredirect" || response.ok;
+    }, `${BASE_URL}${deleteUrl}`);
+    assert.ok(deleted, "feature 02 was deleted");
+    expectRefusal("POST", `${BASE_URL}${moveUrl}`, 404);
+    const refused = await dragAbove(
+      feature("02").locator(":scope > summary .feature-drag"),
+      feature("03").locator(":scope > summary"),
+      /\/plan\/features\/\d+\/move\/$/,
+    );
+    assert.equal(refused.status(), 404);
+    const reason = page.locator("#plan-outline").locator("xpath=preceding-sibling::p[contains(@class, 'move-error')][1]");
+    await reason.waitFor();
+    assert.match(await reason.innerText(), /gone/);
+    assert.deepEqual(await featureKeys(), ["03", "01", "02"], "the refused feature snapped back");
+    await shot("feature-drag-refused");
+  });
+
   step("deleting a sub-feature with tasks asks first and counts them", async () => {
     await page.goto(PLAN);
     await feature("03").locator(":scope > summary").click();
@@ -208,12 +291,31 @@ describe("Editing the plan", { concurrency: 1 }, () => {
     // Nothing goes with an empty feature: it is deleted at once.
     await feature("03").getByRole("button", { name: "Delete feature 03" }).click();
     await page.waitForURL(PLAN);
-    assert.deepEqual(await featureKeys(), ["01", "02"]);
+    assert.deepEqual(await featureKeys(), ["01"]);
+  });
+
+  step("requirements are reordered with their arrows and by drag", async () => {
+    await page.locator("nav.tabs").getByRole("link", { name: "Requirements", exact: true }).click();
+    await page.waitForURL(`${PLAN}requirements/`);
+    assert.deepEqual(await requirementCodes(), ["R1", "R2"]);
+    await page.getByRole("button", { name: "Move R2 up" }).click();
+    await page.waitForURL(/#requirement-\d+$/);
+    assert.deepEqual(await requirementCodes(), ["R2", "R1"]);
+
+    const moved = await dragAbove(
+      page.locator("tr.requirement-row", { hasText: "R1" }).locator(".drag-handle"),
+      page.locator("tr.requirement-row", { hasText: "R2" }),
+      /\/requirements\/\d+\/move\/$/,
+    );
+    assert.equal(moved.status(), 200);
+    assert.deepEqual(await requirementCodes(), ["R1", "R2"]);
+    await page.reload();
+    assert.deepEqual(await requirementCodes(), ["R1", "R2"]);
+    await shot("requirements-reordered");
   });
 
   step("requirements show their features and coverage; linking a feature covers one", async () => {
-    await page.locator("nav.tabs").getByRole("link", { name: "Requirements", exact: true }).click();
-    await page.waitForURL(`${PLAN}requirements/`);
+    await page.goto(`${PLAN}requirements/`);
     assert.equal((await page.locator("#uncovered-count").textContent()).trim(), "1");
     const r2 = page.locator("tr.requirement-row", { hasText: "R2" });
     assert.match(await r2.getAttribute("class"), /requirement-row--uncovered/);

@@ -36,6 +36,9 @@ from planning import services  # noqa: E402
 from planning.models import Executor, Project  # noqa: E402
 
 SLUG = "live-e2e"
+# A running project whose To do column runs to three pages, for "Show more".
+MORE_SLUG = "live-more-e2e"
+MORE_TASKS = 45
 
 
 def main() -> None:
@@ -51,6 +54,10 @@ def main() -> None:
         project=project, key="LIVE-2", name="Waits for LIVE-1", feature=feature, depends_on=[first]
     )
     services.project_update(project=project, data={"status": Project.Status.ACTIVE})
+    more = services.project_create(owner=owner, name="Long columns (e2e)", slug=MORE_SLUG)
+    for n in range(1, MORE_TASKS + 1):
+        services.task_create(project=more, key=f"MORE-{n:02d}", name=f"Card {n}", position=n)
+    services.project_update(project=more, data={"status": Project.Status.ACTIVE})
     agent = agent_create(project=project, name="outside-1", type=Agent.Type.EXTERNAL)
     print(agent_key_issue(agent=agent).key)
 

@@ -1,5 +1,6 @@
-"""Seed the browser tests' plan-editing project: two features, one with a sub-feature and
-two tasks, and two requirements of which only the first is covered.
+"""Seed the browser tests' plan-editing project: two features, the first with two
+sub-features (one with two tasks), and two requirements of which only the first is
+covered.
 
     python e2e/seed_plan.py
 
@@ -33,6 +34,7 @@ def main() -> None:
     accounts = services.feature_create(project=project, key="01", name="Accounts", position=0)
     services.feature_create(project=project, key="02", name="Billing", position=1)
     login = services.sub_feature_create(feature=accounts, key="01-01", name="Log in", position=0)
+    services.sub_feature_create(feature=accounts, key="01-02", name="Sign up", position=1)
     for number, name in ((1, "Login form"), (2, "Session cookie")):
         services.task_create(
             project=project,

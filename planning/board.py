@@ -19,6 +19,8 @@ from planning.filters import TaskFilterSet
 from planning.models import ExternalDependency, Project, Task, TaskDependency
 
 CARDS_PER_PAGE = 20
+# The most pages of a column a live refresh shows again (`shown`): 500 cards.
+MAX_SHOWN_PAGES = 25
 
 
 @dataclass(frozen=True)
@@ -89,14 +91,37 @@ def board_tasks(project: Project, params: Any) -> tuple[BoardFilterSet, QuerySet
     return filterset, tasks.annotate(verifying=outline.task_verifying())
 
 
-def board_columns(tasks: QuerySet[Task], pages: dict[str, str | None]) -> list[Column]:
-    """Every column with its page (`pages` maps a column's slug to its page number)."""
+def shown_pages(raw: str) -> dict[str, int]:
+    """How many pages each column shows, from a live refresh's `shown` ("todo:3,done:2":
+    the columns opened with "Show more"); unknown columns and nonsense are left out, and
+    no column shows more than MAX_SHOWN_PAGES."""
+    shown = {}
+    for part in raw.split(",")[: len(COLUMNS)]:
+        slug, _, pages = part.partition(":")
+        if slug in COLUMN_BY_SLUG and pages.isdigit() and int(pages) > 1:
+            shown[slug] = min(int(pages), MAX_SHOWN_PAGES)
+    return shown
+
+
+def board_columns(
+    tasks: QuerySet[Task], pages: dict[str, str | None], shown: dict[str, int] | None = None
+) -> list[Column]:
+    """Every column with its page (`pages` maps a column's slug to its page number), or
+    with its first `shown[slug]` pages at once, as a column opened with "Show more" shows
+    them: a live refresh keeps what the reader opened (still one query a column)."""
     # Named apart from the tasks' own annotations (a column is called "verifying" too).
     counts = tasks.order_by().aggregate(
         **{f"{column.slug}_total": Count("pk", filter=column.condition) for column in COLUMNS}
     )
+    shown = shown or {}
     return [
-        column_page(tasks, spec, pages.get(spec.slug), total=counts[f"{spec.slug}_total"])
+        column_page(
+            tasks,
+            spec,
+            str(shown[spec.slug]) if spec.slug in shown else pages.get(spec.slug),
+            total=counts[f"{spec.slug}_total"],
+            from_first=spec.slug in shown,
+        )
         for spec in COLUMNS
     ]
 
@@ -120,16 +145,26 @@ CARD_FIELDS = (
 )
 
 
-def column_page(tasks: QuerySet[Task], spec: ColumnSpec, page: str | None, *, total: int) -> Column:
-    """One page of one column's cards, highest priority first (one query).
+def column_page(
+    tasks: QuerySet[Task],
+    spec: ColumnSpec,
+    page: str | None,
+    *,
+    total: int,
+    from_first: bool = False,
+) -> Column:
+    """One page of one column's cards, highest priority first (one query); with
+    `from_first`, every card up to the end of that page (a column the live refresh keeps
+    expanded).
 
     The page's ids are picked in a subquery that reads only the columns it sorts on, and
     only those rows are joined to their agents, feature and sub-feature and given their
     markers: sorting the column's whole rows, joined, to keep 20 of them made the query
     grow with the column (thousands of wide rows sorted for a page)."""
     slice_ = Slice.of(page, per_page=CARDS_PER_PAGE, total=total)
+    start = 0 if from_first else slice_.start
     page_ids = tasks.filter(spec.condition).order_by(*CARD_ORDER).values("pk")
-    rows = card_rows(Task.objects.filter(pk__in=page_ids[slice_.start : slice_.end]))
+    rows = card_rows(Task.objects.filter(pk__in=page_ids[start : slice_.end]))
     return Column(spec=spec, tasks=list(rows.order_by(*CARD_ORDER)), page=slice_)
 
 

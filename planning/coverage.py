@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from planning.models import Feature, Project, Requirement, SubFeature, Task
+from planning.selectors import REQUIREMENT_ORDER
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def requirement_coverage(
                 queryset=Feature.objects.order_by("position", "key"),
             )
         )
-        .order_by("code", "id")
+        .order_by(*REQUIREMENT_ORDER)
     )
     if uncovered_only:
         requirements = requirements.filter(covered=False)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
-from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -20,7 +19,6 @@ from django.http import Http404
 from planning.models import (
     Feature,
     Project,
-    ProjectMembership,
     Requirement,
     SubFeature,
     Task,
@@ -195,18 +193,13 @@ def task_group_position(*, task: Task) -> tuple[str, int | None, int]:
     return kind, pk, before
 
 
-def _stamp_of(
-    model: type[Task] | type[Feature] | type[SubFeature], field: str
-) -> tuple[Subquery, Subquery]:
-    """`count:max(updated_at)` of the project's rows of one model, as one scalar subquery
-    over the (project, updated_at) index: a deleted row changes the count, any saved one
-    the time."""
+def _stamp_of(model: type[Task] | type[Feature] | type[SubFeature], field: str) -> Subquery:
+    """The latest `updated_at` of the project's rows of one model, off the end of its
+    (project, updated_at) index: any row saved or added moves it. A deleted row does
+    not: deleting plan rows touches the project instead
+    (planning.services.plan_rows_deleted), so no poll counts a project's rows."""
     rows = model._default_manager.filter(project_id=OuterRef(field))
-    # The latest row off the end of the (project, updated_at) index; the count needs
-    # every entry of the project's part of it.
-    last = rows.order_by("-updated_at").values("updated_at")[:1]
-    count = rows.order_by().values("project_id").annotate(n=Count("pk")).values("n")
-    return Subquery(last), Subquery(count)
+    return Subquery(rows.order_by("-updated_at").values("updated_at")[:1])
 
 
 def _verifying_stamp(field: str) -> Subquery:
@@ -217,50 +210,34 @@ def _verifying_stamp(field: str) -> Subquery:
     return Subquery(runs.order_by().values("project_id").annotate(n=Count("pk")).values("n"))
 
 
-def _stamp_annotations(project_field: str) -> dict[str, Subquery]:
-    annotations = {}
-    for name, model in (("task", Task), ("feature", Feature), ("sub", SubFeature)):
-        last, count = _stamp_of(model, project_field)
-        annotations[f"{name}_last"] = last
-        annotations[f"{name}_count"] = count
+def stamp_annotations(project_field: str) -> dict[str, Subquery]:
+    annotations = {
+        f"{name}_last": _stamp_of(model, project_field)
+        for name, model in (("task", Task), ("feature", Feature), ("sub", SubFeature))
+    }
     annotations["verifying"] = _verifying_stamp(project_field)
     return annotations
 
 
-def _digest(row: dict[str, object]) -> str:
+def stamp_digest(row: dict[str, object]) -> str:
     raw = "|".join(f"{key}={value}" for key, value in sorted(row.items()))
     return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
 
 
 def plan_stamp(*, project: Project) -> str:
     """A short tag that changes whenever anything the plan shows changes: the project
-    (its status), any feature, sub-feature or task saved, added or deleted, and a coding
-    attempt starting or ending its checks (one query). Dependency edges alone do not
-    move it: services that add or remove one save its task too."""
-    annotations = _stamp_annotations("pk")
+    (its status), any feature, sub-feature or task saved, added or deleted (a deletion
+    touches the project), and a coding attempt starting or ending its checks (one
+    query, of index probes only, whatever the plan's size). Dependency edges alone do
+    not move it: services that add or remove one save its task too."""
+    annotations = stamp_annotations("pk")
     row = (
         Project.objects.filter(pk=project.pk)
         .annotate(**annotations)
         .values("updated_at", "status", *annotations)
         .get()
     )
-    return _digest(row)
-
-
-def plan_stamp_for_user(*, user: User | AnonymousUser, slug: str) -> str | None:
-    """plan_stamp() of the project with `slug`, mixed with the user's role, read in the
-    same query that checks membership: None for a stranger (and for a project that does
-    not exist), so a live page's unchanged poll costs that one query."""
-    if not user.is_authenticated:
-        return None
-    annotations = _stamp_annotations("project_id")
-    row = (
-        ProjectMembership.objects.filter(user=user, project__slug=slug)
-        .annotate(**annotations)
-        .values("role", "project__updated_at", "project__status", *annotations)
-        .first()
-    )
-    return None if row is None else _digest(row)
+    return stamp_digest(row)
 
 
 @dataclass(frozen=True)

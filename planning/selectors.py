@@ -121,10 +121,20 @@ def user_to_add(*, username: str) -> User | None:
     return User.objects.filter(username__iexact=username.strip(), is_active=True).first()
 
 
+# How every list of requirements is ordered: as editors arranged them (the Requirements
+# tab's drag and arrows), then by code for those never moved.
+REQUIREMENT_ORDER = ("position", "code", "id")
+
+
+def requirement_order(*, project: Project) -> QuerySet[Requirement]:
+    """The project's requirements in the order every list of them shows."""
+    return project.requirements.order_by(*REQUIREMENT_ORDER)
+
+
 def requirement_list(*, project: Project) -> QuerySet[Requirement]:
-    return project.requirements.prefetch_related(
+    return requirement_order(project=project).prefetch_related(
         Prefetch("features", queryset=Feature.objects.only("id", "key"))
-    ).order_by("code", "id")
+    )
 
 
 def feature_list(*, project: Project) -> QuerySet[Feature]:
@@ -406,7 +416,7 @@ def plan_document(*, project: Project) -> PlanDocument:
         requirement__project=project
     ).values_list("requirement_id", "feature_id"):
         requirement_features[req_id].append(features[feature_id].key)
-    requirements = list(project.requirements.all())
+    requirements = list(requirement_order(project=project))
     codes = {r.id: r.code for r in requirements}
     sub_requirements: dict[int, list[str]] = defaultdict(list)
     for sub_id, req_id in SubFeature.requirements.through.objects.filter(
@@ -440,6 +450,7 @@ def plan_document(*, project: Project) -> PlanDocument:
                 source=r.source,
                 validated=r.validated,
                 features=requirement_features[r.id],
+                position=r.position,
             )
             for r in requirements
         ],

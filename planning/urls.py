@@ -147,6 +147,11 @@ urlpatterns = [
         name="requirement-delete",
     ),
     path(
+        "projects/<slug:slug>/requirements/<int:pk>/move/",
+        requirements.requirement_move,
+        name="requirement-move",
+    ),
+    path(
         "projects/<slug:slug>/requirements/<int:pk>/features/",
         requirements.requirement_link,
         name="requirement-link",

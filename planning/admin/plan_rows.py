@@ -28,10 +28,19 @@ from planning.models import (
 
 @admin.register(Requirement)
 class RequirementAdmin(admin.ModelAdmin[Requirement]):
-    list_display = ("code", "short_description", "project", "category", "priority", "validated")
+    list_display = (
+        "code",
+        "short_description",
+        "project",
+        "position",
+        "category",
+        "priority",
+        "validated",
+    )
     list_filter = ("priority", "validated", "category")
     search_fields = ("code", "description", "category")
-    ordering = ("project__name", "code", "id")
+    # Each project's requirements in their order, as its Requirements tab lists them.
+    ordering = ("project__name", "position", "code", "id")
     list_select_related = ("project",)
     autocomplete_fields = ("project", "features")
 
@@ -96,12 +105,14 @@ class PlanRowAdmin(admin.ModelAdmin[PlanRow]):
 
     def delete_model(self, request: HttpRequest, obj: PlanRow) -> None:
         super().delete_model(request, obj)
+        services.plan_rows_deleted(project_id=obj.project_id)
         services.plan_status_rollup(project_id=obj.project_id)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PlanRow]) -> None:
         project_ids = set(queryset.values_list("project_id", flat=True))
         super().delete_queryset(request, queryset)
         for project_id in sorted(project_ids):
+            services.plan_rows_deleted(project_id=project_id)
             services.plan_status_rollup(project_id=project_id)
 
 

@@ -108,11 +108,26 @@ class RequirementSerializer(
             "source",
             "validated",
             "features",
+            "position",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        # Set by moving it (`move/`), which keeps every other requirement's place.
+        read_only_fields = ["id", "position", "created_at", "updated_at"]
         validators: list[Any] = []
+
+
+class RequirementMoveSerializer(serializers.Serializer[None]):
+    """Where to move a requirement in its project's order: `index` (0 is first; past
+    the end is last) or `offset` places up (-) or down (+)."""
+
+    index = serializers.IntegerField(required=False, min_value=0)
+    offset = serializers.IntegerField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("index") is None and attrs.get("offset") is None:
+            raise serializers.ValidationError("Say where to: an index or an offset.")
+        return attrs
 
 
 class FeatureSerializer(serializers.ModelSerializer[Feature]):

@@ -46,6 +46,7 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.services import plan_edits
 from planning.services.chat import (
     chat_edits_apply,
     chat_edits_discard,
@@ -140,10 +141,12 @@ class MembershipViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[ProjectMem
 
 @project_scoped_schema
 class RequirementViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[Requirement]):
+    """Requirements, in the project's order (`position`) unless `ordering` says otherwise."""
+
     queryset_model = Requirement
     serializer_class = s.RequirementSerializer
     filterset_class = RequirementFilterSet
-    ordering_fields = ["code", "priority", "created_at"]
+    ordering_fields = ["position", "code", "priority", "created_at"]
 
     def scoped_queryset(self) -> QuerySet[Requirement]:
         return selectors.requirement_list(project=self.project)
@@ -164,6 +167,25 @@ class RequirementViewSet(ProjectScopedViewMixin, viewsets.ModelViewSet[Requireme
 
     def perform_destroy(self, instance: Requirement) -> None:
         services.requirement_delete(requirement=instance)
+
+    @extend_schema(
+        request=s.RequirementMoveSerializer,
+        responses={200: s.RequirementSerializer},
+        description="Move the requirement to `index` in the project's order, or `offset` "
+        "places up (-) or down (+). One row is written unless its new neighbours leave no "
+        "room between their positions; then the project's requirements are renumbered.",
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def move(self, request: Request, project_slug: str, pk: str) -> Response:
+        requirement = self.get_object()
+        where = s.RequirementMoveSerializer(data=request.data)
+        where.is_valid(raise_exception=True)
+        plan_edits.requirement_reorder(
+            requirement=requirement,
+            index=where.validated_data.get("index"),
+            offset=where.validated_data.get("offset") or 0,
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=requirement.pk)).data)
 
 
 @project_scoped_schema

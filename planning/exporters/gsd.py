@@ -168,11 +168,16 @@ def render_requirements(document: PlanDocument, *, title: str) -> str:
     for req in document.requirements:
         if req.source != FRONT_MATTER_SOURCE:
             by_category[req.category].append(req)
+    for reqs in by_category.values():
+        reqs.sort(key=lambda r: (r.position, r.code))
     # Uncategorised first: a heading would otherwise become their category on re-import.
-    for category in sorted(by_category, key=lambda c: (c != "", c)):
+    # Then each category where its first requirement stands, so that re-importing the
+    # file (which numbers requirements in file order) keeps their order as far as the
+    # grouping by category allows.
+    for category in sorted(by_category, key=lambda c: (c != "", by_category[c][0].position, c)):
         if category:
             lines += [f"### {category}", ""]
-        for req in sorted(by_category[category], key=lambda r: r.code):
+        for req in by_category[category]:
             mark = "x" if req.validated else " "
             lines.append(f"- [{mark}] **{req.code}**: {req.description}")
         lines.append("")

@@ -20,7 +20,7 @@ def render_markdown(document: PlanDocument, *, title: str = "Development plan") 
     lines += [counts, ""]
     if document.requirements:
         lines += ["## Requirements", ""]
-        for req in sorted(document.requirements, key=lambda r: r.code):
+        for req in sorted(document.requirements, key=lambda r: (r.position, r.code)):
             links = f" (features: {', '.join(req.features)})" if req.features else ""
             done = "x" if req.validated else " "
             lines.append(

@@ -55,6 +55,8 @@ class RequirementSpec:
     source: str = ""
     validated: bool = False
     features: list[str] = field(default_factory=list)
+    # Its place among the project's requirements (ties: by code).
+    position: int = 0
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
@@ -296,6 +298,13 @@ class PlanDocument:
                     f"requirement {req.code} links unknown feature {key!r}",
                     req.origin,
                 )
+            _expect(
+                isinstance(req.position, int)
+                and not isinstance(req.position, bool)
+                and req.position >= 0,
+                f"requirement {req.code}: position must be a whole number, not {req.position!r}",
+                req.origin,
+            )
             _expect(
                 req.priority in RequirementPriority.values,
                 f"requirement priority must be one of "

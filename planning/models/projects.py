@@ -221,12 +221,14 @@ class Requirement(TimeStampedModel):
     priority = models.CharField(max_length=10, choices=Priority, default=Priority.SHOULD)
     source = models.CharField(max_length=300, blank=True)
     validated = models.BooleanField(default=False)
+    # Its place on the Requirements tab, as editors order them (see feature.position).
+    position = models.PositiveIntegerField(default=0)
     features: models.ManyToManyField[Feature, Any] = models.ManyToManyField(
         "Feature", related_name="requirements", blank=True
     )
 
     class Meta:
-        ordering = ["code", "id"]
+        ordering = ["position", "code", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "code"],
@@ -234,6 +236,9 @@ class Requirement(TimeStampedModel):
                 name="requirement_code_unique_per_project",
             ),
             choices_constraint("priority", RequirementPriority, name="requirement_priority_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "position", "code"], name="requirement_order_idx")
         ]
 
     def __str__(self) -> str:

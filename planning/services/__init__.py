@@ -8,7 +8,7 @@ rest is imported from its own module: `plans` (applying a plan document), `versi
 `imports` and `chat`.
 """
 
-from planning.services._common import PlanError
+from planning.services._common import PlanError, plan_rows_deleted
 from planning.services.board import task_assign, task_move
 from planning.services.claims import (
     ClaimedTask,
@@ -66,6 +66,7 @@ __all__ = [
     "feature_update",
     "membership_remove",
     "membership_set",
+    "plan_rows_deleted",
     "plan_status_rollup",
     "project_create",
     "project_delete",

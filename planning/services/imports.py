@@ -25,6 +25,7 @@ from planning.importers.document import PlanDocument, PlanImportError
 from planning.importers.identity import Identity
 from planning.models import DevPlanVersion, Feature, Project, SubFeature, Task
 from planning.services import project_create
+from planning.services._common import plan_rows_deleted
 from planning.services.matching import (
     ExistingPlan,
     Matching,
@@ -234,7 +235,7 @@ def plan_import(
     taken = _taken(existing)
     removed: Counter[str] = Counter()
     if mode is ImportMode.REPLACE:
-        taken = _remove_stale(matching, taken, removed)
+        taken = _remove_stale(project, matching, taken, removed)
     rekey_document(document, matching, taken=taken)
     # Parsing validated the document; new keys from rekeying are checked keys too.
     result = plan_apply_or_explain(
@@ -277,7 +278,10 @@ def _preview(
 
 
 def _remove_stale(
-    matching: Matching, taken: dict[str, set[str]], removed_counts: Counter[str]
+    project: Project,
+    matching: Matching,
+    taken: dict[str, set[str]],
+    removed_counts: Counter[str],
 ) -> dict[str, set[str]]:
     """Before a replace: delete the tasks and plans the file does not have, so that its
     own keys are free. A feature still holding a plan of the file stays until the apply
@@ -304,6 +308,8 @@ def _remove_stale(
     removed_counts["features"] += len(stale_features)
     Task.objects.filter(feature_id__in=[row.pk for row in stale_features]).update(feature=None)
     Feature.objects.filter(pk__in=[row.pk for row in stale_features]).delete()
+    if stale_tasks or stale_subs or stale_features:
+        plan_rows_deleted(project_id=project.pk)
     removed = {
         "features": {row.key for row in stale_features},
         "sub_features": {row.key for row in matching.stale["sub_features"]},

@@ -4,6 +4,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from core.errors import ConflictError
@@ -19,7 +20,7 @@ from planning.models import (
     Task,
     TaskDependency,
 )
-from planning.services._common import PlanError
+from planning.services._common import PlanError, plan_rows_deleted
 from planning.services.external import external_dependencies_sync
 from planning.services.rollup import plan_status_rollup
 
@@ -33,7 +34,15 @@ class TaskPlacement(TypedDict, total=False):
 
 # Requirements, features, sub-features ------------------------------------------------
 
-REQUIREMENT_FIELDS = ("code", "category", "description", "priority", "source", "validated")
+REQUIREMENT_FIELDS = (
+    "code",
+    "category",
+    "description",
+    "priority",
+    "source",
+    "validated",
+    "position",
+)
 FEATURE_FIELDS = ("key", "name", "description", "priority", "status", "position")
 SUB_FEATURE_FIELDS = (
     "key",
@@ -59,8 +68,12 @@ def _check_same_project(project: Project, objects: Iterable[Any], what: str) -> 
 def requirement_create(
     *, project: Project, description: str, features: Iterable[Feature] = (), **fields: Any
 ) -> Requirement:
+    """A requirement of `project`, last in its order unless `position` says where."""
     features = list(features)
     _check_same_project(project, features, "features")
+    if "position" not in fields:
+        last = project.requirements.aggregate(last=Max("position"))["last"]
+        fields["position"] = 0 if last is None else last + 1
     requirement = Requirement(project=project, description=description)
     model_update(instance=requirement, data=fields, allowed=REQUIREMENT_FIELDS)
     requirement.features.set(features)
@@ -405,6 +418,7 @@ def task_delete(*, task: Task) -> None:
     """Delete a task; its feature, sub-feature and project may be finished without it."""
     task_id, feature_id, sub_feature_id = task.pk, task.feature_id, task.sub_feature_id
     task.delete()
+    plan_rows_deleted(project_id=task.project_id)
     plan_status_rollup(
         project_id=task.project_id,
         task_ids=[task_id],
@@ -424,6 +438,7 @@ def feature_delete(*, feature: Feature) -> None:
     without them)."""
     project_id, task_ids = feature.project_id, list(feature.tasks.values_list("pk", flat=True))
     feature.delete()
+    plan_rows_deleted(project_id=project_id)
     plan_status_rollup(project_id=project_id, task_ids=task_ids)
 
 
@@ -433,4 +448,5 @@ def sub_feature_delete(*, sub_feature: SubFeature) -> None:
     project_id, feature_id = sub_feature.project_id, sub_feature.feature_id
     task_ids = list(sub_feature.tasks.values_list("pk", flat=True))
     sub_feature.delete()
+    plan_rows_deleted(project_id=project_id)
     plan_status_rollup(project_id=project_id, task_ids=task_ids, feature_ids=[feature_id])

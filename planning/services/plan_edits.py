@@ -1,17 +1,18 @@
-"""Edits the plan page makes beside the item services: moving a feature, sub-feature or
-task among its siblings, and linking requirements to features one at a time."""
+"""Edits the plan page makes beside the item services: moving a feature, sub-feature,
+task or requirement among its siblings, and linking requirements to features one at a
+time."""
 
 from typing import TypeVar
 
 from django.db import models, transaction
 from django.utils import timezone
 
-from planning import outline, statements
+from planning import outline, selectors, statements
 from planning.models import Feature, Requirement, SubFeature, Task
 from planning.services._common import PlanError
 from planning.services.items import _check_same_project, _lock_plan
 
-Item = TypeVar("Item", Feature, SubFeature, Task)
+Item = TypeVar("Item", Feature, SubFeature, Task, Requirement)
 # The distance between neighbours when a group is renumbered: room for ten moves into the
 # same gap before the next renumbering.
 POSITION_GAP = 1024
@@ -87,6 +88,17 @@ def task_reorder(*, task: Task, index: int | None = None, offset: int = 0) -> Ta
     siblings = outline.task_group(project=task.project, kind=kind, pk=pk)
     _reorder(siblings, task, index, offset)
     return task
+
+
+@transaction.atomic
+def requirement_reorder(
+    *, requirement: Requirement, index: int | None = None, offset: int = 0
+) -> Requirement:
+    """Move a requirement among its project's requirements, as the Requirements tab lists
+    them (as feature_reorder)."""
+    siblings = selectors.requirement_order(project=requirement.project)
+    _reorder(siblings, requirement, index, offset)
+    return requirement
 
 
 @transaction.atomic

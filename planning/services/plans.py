@@ -21,11 +21,12 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.services._common import plan_rows_deleted
 from planning.services.external import external_dependencies_sync
 from planning.services.rollup import plan_status_rollup
 
 FEATURE_COLUMNS = ("name", "description", "priority", "position")
-REQUIREMENT_COLUMNS = ("category", "description", "priority", "source", "validated")
+REQUIREMENT_COLUMNS = ("category", "description", "priority", "source", "validated", "position")
 SUB_FEATURE_COLUMNS = (
     "name",
     "objective",
@@ -340,6 +341,8 @@ def plan_apply(
     for model, pks, kind in reversed(stale_rows or []):
         model._default_manager.filter(pk__in=pks).delete()
         result.removed[kind] += len(pks)
+    if any(pks for _, pks, _ in stale_rows or []):
+        plan_rows_deleted(project_id=project.pk)
     # Statuses, places and tasks may all have changed: the whole plan is rolled up.
     plan_status_rollup(project_id=project.pk)
     return result

@@ -10,7 +10,7 @@ from django.db import transaction
 from core.text import natural_sort_key
 from planning.importers.document import PlanDocument, PlanImportError, TaskSpec
 from planning.models import Task, TaskDependency
-from planning.services._common import PlanError
+from planning.services._common import PlanError, plan_rows_deleted
 from planning.services.rollup import plan_status_rollup
 
 # Checked by other means: the relations come from the parent, in its project.
@@ -68,6 +68,7 @@ def task_subtasks_replace(
     existing = dict(task.subtasks.values_list("pk", "key"))
     if existing:
         Task.objects.filter(pk__in=existing).delete()
+        plan_rows_deleted(project_id=task.project_id)
     keys = dict(zip((spec.key for spec in subtasks), _free_keys(task, len(subtasks)), strict=True))
     rows = [
         Task(

@@ -31,8 +31,9 @@ def _board_etag(request: AuthenticatedHtmxRequest, slug: str) -> str | None:
     one column ("Show more") has none."""
     if "column" in request.GET:
         return None
-    query = hashlib.blake2b(_filter_query(request).encode(), digest_size=6).hexdigest()
-    return live.live_etag(request, slug, "board", query)
+    shown = ",".join(f"{slug}:{n}" for slug, n in _shown(request).items())
+    query = hashlib.blake2b(f"{_filter_query(request)}|{shown}".encode(), digest_size=6)
+    return live.live_etag(request, slug, "board", query.hexdigest())
 
 
 @login_required
@@ -44,7 +45,9 @@ def project_board(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     """The board. `?column=<slug>&page=<n>` names one column's page: htmx gets those
     cards alone (`#column-cards`), to append under the ones shown; a plain request the
     whole board with that column at that page. htmx without a column gets the columns
-    again (`#board-live`), or 304 when nothing changed."""
+    again (`#board-live`), or 304 when nothing changed; `?shown=todo:3` (a live refresh
+    names the columns opened with "Show more") gives those columns their first 3 pages,
+    so a refresh folds nothing the reader opened."""
     project, membership = selectors.project_for_user(user=request.user, slug=slug)
     filterset, tasks = board.board_tasks(project, request.GET)
     column_slug = request.GET.get("column", "")
@@ -55,6 +58,7 @@ def project_board(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
         "can_write": membership.can_write,
         "status_choices": board.MOVE_CHOICES,
         "filter_query": query,
+        "cards_per_page": board.CARDS_PER_PAGE,
     }
     if column_slug and column_slug not in board.COLUMN_BY_SLUG:
         raise Http404("No such column.")
@@ -63,7 +67,7 @@ def project_board(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
         column = board.column_page(tasks, spec, page, total=board.column_total(tasks, spec))
         return render(request, f"{TEMPLATE}#column-cards", {**context, "column": column})
     pages = {column_slug: page} if column_slug else {}
-    context["columns"] = board.board_columns(tasks, pages)
+    context["columns"] = board.board_columns(tasks, pages, _shown(request))
     if wants_fragment(request):
         return render(request, f"{TEMPLATE}#board-live", context)
     context |= {
@@ -121,9 +125,13 @@ def _card_response(request: AuthenticatedHtmxRequest, project: Project, key: str
 
 def _filter_query(request: AuthenticatedHtmxRequest) -> str:
     params = request.GET.copy()
-    for name in ("column", "page"):
+    for name in ("column", "page", "shown"):
         params.pop(name, None)
     return params.urlencode()
+
+
+def _shown(request: AuthenticatedHtmxRequest) -> dict[str, int]:
+    return board.shown_pages(request.GET.get("shown", ""))
 
 
 def _next_url(request: AuthenticatedHtmxRequest, project: Project) -> str:

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
@@ -169,14 +170,30 @@ def impact_lines(impact: outline.DeletionImpact) -> list[str]:
     return lines
 
 
-def _move(
+def move_view(
     request: AuthenticatedHtmxRequest, reorder: Callable[..., Any], done_url: str
 ) -> HttpResponse:
+    """Move an item among its siblings (`offset` or `index`, PlanMoveForm) through
+    `reorder`, a service. A refused move answers htmx (a drag) with its reason as plain
+    text, which the page shows where the item snaps back to; a plain form (the arrows)
+    goes back to `done_url` with the reason as a message."""
     form = PlanMoveForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest("Say where to move it: an offset or an index.")
-    reorder(index=form.cleaned_data["index"], offset=form.cleaned_data["offset"] or 0)
+        return _move_refused(request, "Say where to move it: an offset or an index.", 400, done_url)
+    try:
+        reorder(index=form.cleaned_data["index"], offset=form.cleaned_data["offset"] or 0)
+    except DomainError as exc:
+        return _move_refused(request, exc.message, exc.status_code, done_url)
     return redirect_or_client_redirect(request, done_url)
+
+
+def _move_refused(
+    request: AuthenticatedHtmxRequest, reason: str, status: int, done_url: str
+) -> HttpResponse:
+    if wants_fragment(request):
+        return HttpResponse(reason, status=status, content_type="text/plain; charset=utf-8")
+    messages.error(request, reason)
+    return redirect(done_url)
 
 
 def _fields(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
@@ -243,7 +260,7 @@ def feature_edit(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> HttpR
 def feature_move(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> HttpResponse:
     project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
     feature = _feature(project, pk)
-    return _move(
+    return move_view(
         request,
         lambda **where: plan_edits.feature_reorder(feature=feature, **where),
         plan_url(project, feature=pk),
@@ -323,7 +340,7 @@ def sub_feature_edit(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> H
 def sub_feature_move(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> HttpResponse:
     project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
     sub = _sub_feature(project, pk)
-    return _move(
+    return move_view(
         request,
         lambda **where: plan_edits.sub_feature_reorder(sub_feature=sub, **where),
         plan_url(project, sub_feature=pk),
@@ -441,7 +458,7 @@ def task_edit(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> HttpResp
 def task_move(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> HttpResponse:
     project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
     task = _task(project, pk)
-    return _move(
+    return move_view(
         request,
         lambda **where: plan_edits.task_reorder(task=task, **where),
         _task_done_url(project, task),

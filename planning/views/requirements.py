@@ -18,7 +18,7 @@ from planning.analytics_pages import Slice
 from planning.forms import RequirementForm, RequirementLinkForm
 from planning.models import Project, Requirement
 from planning.services import plan_edits
-from planning.views.plan_edit import FormPage, add_errors, delete_view, form_view
+from planning.views.plan_edit import FormPage, add_errors, delete_view, form_view, move_view
 
 TEMPLATE = "planning/requirements.html"
 REQUIREMENTS_PER_PAGE = 100
@@ -50,6 +50,9 @@ def _list_context(
     return {
         "project": project,
         "can_write": can_write,
+        # Moves are made in the whole list: in one filtered to the uncovered, an index
+        # would count rows the page does not show.
+        "can_reorder": can_write and not uncovered_only,
         "counts": counts,
         "uncovered_only": uncovered_only,
         "requirements": list(requirements[slice_.start : slice_.end]),
@@ -113,6 +116,20 @@ def requirement_delete(request: AuthenticatedHtmxRequest, slug: str, pk: int) ->
         impact=outline.DeletionImpact(linked_features=features, linked_sub_features=sub_features),
         delete=lambda: services.requirement_delete(requirement=requirement),
         done_url=requirements_url(project),
+    )
+
+
+@login_required
+@require_POST
+def requirement_move(request: AuthenticatedHtmxRequest, slug: str, pk: int) -> HttpResponse:
+    """Move a requirement up or down (`offset`, the arrows) or to `index` (a drag) in the
+    project's order."""
+    project, _ = selectors.project_for_user(user=request.user, slug=slug, write=True)
+    requirement = _requirement(project, pk)
+    return move_view(
+        request,
+        lambda **where: plan_edits.requirement_reorder(requirement=requirement, **where),
+        requirements_url(project, requirement),
     )
 
 

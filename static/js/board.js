@@ -2,7 +2,8 @@
 // card's own "Move to" form; a move the rules forbid puts the card back where it was and
 // shows the reason on it. The board is swapped for a fresh one when something changed
 // (static/js/live.js), so each new board is set up again; while a card is dragged it
-// holds on to its board (data-live-hold).
+// holds on to its board (data-live-hold), and asks for its columns as long as "Show more"
+// made them.
 (function () {
   function showError(card, text) {
     const error = card.querySelector(".card-error");
@@ -84,6 +85,26 @@
     const board = root.id === "board" ? root : root.querySelector && root.querySelector("#board");
     if (board) setUp(board);
   }
+
+  // A live refresh of the board names the columns opened with "Show more" and how many
+  // pages each shows, so they come back as long as they were rather than folded to
+  // their first page.
+  function shownColumns(board) {
+    const perPage = Number(board.dataset.perPage || 20);
+    const shown = [];
+    board.querySelectorAll(".board-cards[id^='column-']").forEach((list) => {
+      const pages = Math.ceil(list.querySelectorAll(":scope > li.card").length / perPage);
+      if (pages > 1) shown.push(`${list.id.slice("column-".length)}:${pages}`);
+    });
+    return shown.join(",");
+  }
+
+  document.addEventListener("htmx:configRequest", (event) => {
+    const board = event.detail.elt;
+    if (!board || board.id !== "board") return;
+    const shown = shownColumns(board);
+    if (shown) event.detail.parameters.shown = shown;
+  });
 
   document.addEventListener("DOMContentLoaded", () => setUpIn(document.body));
   document.addEventListener("htmx:load", (event) => setUpIn(event.target));

@@ -2,7 +2,14 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from planning.models import Feature, Project, ProjectMembership, Task, TaskDependency
+from planning.models import (
+    Feature,
+    Project,
+    ProjectMembership,
+    Requirement,
+    Task,
+    TaskDependency,
+)
 from tests.factories import (
     FeatureFactory,
     RequirementFactory,
@@ -205,6 +212,57 @@ def test_requirement_crud_links_features(api, project):
     assert response.data["features"] == ["01"]
     response = api.post(f"{BASE}/requirements/", {"code": "DATA-01", "description": "again"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("n", [4, 300])
+def test_requirements_list_in_their_order_and_move_through_the_api(
+    api, project, n, django_assert_max_num_queries
+):
+    for code in ("R1", "R2", "R3"):
+        assert (
+            api.post(f"{BASE}/requirements/", {"code": code, "description": code}).status_code
+            == 201
+        )
+    Requirement.objects.bulk_create(
+        Requirement(project=project, code=f"X{i:04d}", description="x", position=10**6 + i)
+        for i in range(n)
+    )
+    r3 = Requirement.objects.get(project=project, code="R3")
+
+    # The caller, membership, the requirement, the move (lock, order, one row, in a
+    # savepoint) and the answer read back with its features.
+    with django_assert_max_num_queries(11):
+        moved = api.post(f"{BASE}/requirements/{r3.pk}/move/", {"index": 0}, format="json")
+
+    assert moved.status_code == 200, moved.data
+    listed = api.get(f"{BASE}/requirements/").data["results"]
+    assert [r["code"] for r in listed[:3]] == ["R3", "R1", "R2"]
+    assert moved.data["position"] == listed[0]["position"]
+    back = api.post(f"{BASE}/requirements/{r3.pk}/move/", {"offset": 1}, format="json")
+    assert back.data["code"] == "R3"
+    assert [r["code"] for r in api.get(f"{BASE}/requirements/").data["results"][:3]] == [
+        "R1",
+        "R3",
+        "R2",
+    ]
+    # The place is set by moving: a position in an update is not taken.
+    api.patch(f"{BASE}/requirements/{r3.pk}/", {"position": 0}, format="json")
+    assert Requirement.objects.get(pk=r3.pk).position == back.data["position"]
+    assert api.post(f"{BASE}/requirements/{r3.pk}/move/", {}, format="json").status_code == 400
+
+
+def test_viewers_cannot_move_requirements_and_strangers_do_not_find_them(
+    api, viewer_api, project, other_project
+):
+    mine = RequirementFactory(project=project, code="R1")
+    theirs = RequirementFactory(project=other_project, code="R1")
+    answer = viewer_api.post(f"{BASE}/requirements/{mine.pk}/move/", {"offset": 1}, format="json")
+    assert answer.status_code == 403
+    elsewhere = f"/api/v1/projects/{other_project.slug}/requirements/{theirs.pk}/move/"
+    assert viewer_api.post(elsewhere, {"offset": 1}, format="json").status_code == 404
+    # Another project's requirement under this project's address is not found either.
+    stray = f"{BASE}/requirements/{theirs.pk}/move/"
+    assert api.post(stray, {"offset": 1}, format="json").status_code == 404
 
 
 def test_dependency_cycle_is_400_naming_the_cycle(api, project):

@@ -1,11 +1,14 @@
-"""Moving features, sub-features and tasks among their siblings, and linking
-requirements to features: the services the plan page's editing calls."""
+"""Moving features, sub-features, tasks and requirements among their siblings, and
+linking requirements to features: the services the plan page's and the Requirements
+tab's editing calls."""
 
 import pytest
 
-from planning import outline, services
-from planning.models import Feature, SubFeature, Task
+from planning import coverage, outline, selectors, services
+from planning.exporters.markdown import render_markdown
+from planning.models import Feature, Requirement, SubFeature, Task
 from planning.services import PlanError, plan_edits
+from planning.services.versions import version_create, version_restore
 from tests.factories import (
     FeatureFactory,
     ProjectFactory,
@@ -148,3 +151,98 @@ def test_deletion_impact_counts_children_and_the_tasks_that_wait_elsewhere(proje
     assert (task_impact.subtasks, task_impact.waiting_tasks) == (1, 2)
     assert not outline.task_deletion_impact(task=waiting).anything
     assert Task.objects.filter(project=project).count() == 5
+
+
+def requirement_codes(project) -> list[str]:
+    return [r.code for r in selectors.requirement_list(project=project)]
+
+
+def test_a_requirement_moves_in_its_projects_order_writing_one_row(
+    project, other_project, django_assert_max_num_queries
+):
+    requirements = [
+        RequirementFactory(project=project, code=f"R{i}", position=(i + 1) * 1024) for i in range(4)
+    ]
+    elsewhere = RequirementFactory(project=other_project, code="R0", position=1536)
+    untouched = Requirement.objects.get(pk=requirements[0].pk).updated_at
+
+    # The lock, the order, the one row (in a savepoint): whatever the number of requirements.
+    with django_assert_max_num_queries(5) as captured:
+        plan_edits.requirement_reorder(requirement=requirements[3], offset=-2)
+
+    assert [q["sql"].split()[0] for q in captured.captured_queries].count("UPDATE") == 1
+
+    assert requirement_codes(project) == ["R0", "R3", "R1", "R2"]
+    assert Requirement.objects.get(pk=requirements[3].pk).position == 1536
+    assert Requirement.objects.get(pk=requirements[0].pk).updated_at == untouched
+    elsewhere.refresh_from_db()
+    assert elsewhere.position == 1536
+    plan_edits.requirement_reorder(requirement=requirements[0], index=99)
+    assert requirement_codes(project) == ["R3", "R1", "R2", "R0"]
+
+
+def test_requirements_without_room_between_them_are_renumbered_in_one_statement(
+    project, django_assert_max_num_queries
+):
+    # Rows made before requirements had places, or imported without them: all 0.
+    for code in ("R1", "R2", "R3", "R4", "R5"):
+        RequirementFactory(project=project, code=code, position=0)
+    last = Requirement.objects.get(project=project, code="R5")
+
+    with django_assert_max_num_queries(7) as captured:
+        plan_edits.requirement_reorder(requirement=last, index=1)
+
+    # The renumbering, then the moved row.
+    assert [q["sql"].split()[0] for q in captured.captured_queries].count("UPDATE") == 2
+
+    assert requirement_codes(project) == ["R1", "R5", "R2", "R3", "R4"]
+    positions = [r.position for r in selectors.requirement_list(project=project)]
+    assert positions == sorted(set(positions))
+
+
+def test_a_new_requirement_comes_last_and_every_list_follows_the_order(project):
+    feature = FeatureFactory(project=project, key="01")
+    services.requirement_create(project=project, code="B", description="Second")
+    services.requirement_create(project=project, code="A", description="First", features=[feature])
+    assert requirement_codes(project) == ["B", "A"]
+    plan_edits.requirement_reorder(
+        requirement=Requirement.objects.get(project=project, code="A"), index=0
+    )
+
+    document = selectors.plan_document(project=project)
+    assert [r.code for r in document.requirements] == ["A", "B"]
+    assert [r.code for r in coverage.requirement_coverage(project=project)] == ["A", "B"]
+    markdown = render_markdown(document)
+    assert markdown.index("**A**") < markdown.index("**B**")
+
+
+def test_a_version_keeps_the_requirements_order_and_a_restore_brings_it_back(project, user):
+    for code in ("R1", "R2", "R3"):
+        services.requirement_create(project=project, code=code, description=code)
+    version = version_create(project=project, actor=user, summary="before", only_if_changed=False)
+    plan_edits.requirement_reorder(
+        requirement=Requirement.objects.get(project=project, code="R3"), index=0
+    )
+    assert requirement_codes(project) == ["R3", "R1", "R2"]
+
+    version_restore(version=version, actor=user)
+
+    assert requirement_codes(project) == ["R1", "R2", "R3"]
+
+
+def test_deleting_plan_rows_moves_the_plan_stamp(project):
+    """The stamp reads the latest updated_at, which a deletion leaves as it was: every
+    service that deletes rows touches the project instead."""
+    feature = FeatureFactory(project=project)
+    sub = SubFeatureFactory(feature=feature)
+    tasks = [TaskFactory(project=project, key=f"T{i}") for i in range(3)]
+    TaskFactory(project=project, feature=feature, sub_feature=sub, key="S1")
+
+    for delete in (
+        lambda: services.task_delete(task=tasks[0]),
+        lambda: services.sub_feature_delete(sub_feature=sub),
+        lambda: services.feature_delete(feature=feature),
+    ):
+        stamp = outline.plan_stamp(project=project)
+        delete()
+        assert outline.plan_stamp(project=project) != stamp

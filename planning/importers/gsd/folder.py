@@ -174,16 +174,24 @@ def _add_roadmap_state(
 
 def _link_requirements(document: PlanDocument) -> None:
     known_codes = {r.code for r in document.requirements}
+    # A plan may cite requirements the folder has no REQUIREMENTS.md entry for.
+    cited: dict[str, Origin | None] = {}
     for sub in document.sub_features:
         for code in sub.requirements:
             if code not in known_codes:
-                # A plan may cite requirements the folder has no REQUIREMENTS.md entry for.
-                document.requirements.append(
-                    RequirementSpec(
-                        code=code, description=code, source=FRONT_MATTER_SOURCE, origin=sub.origin
-                    )
-                )
-                known_codes.add(code)
+                cited.setdefault(code, sub.origin)
+    # After those REQUIREMENTS.md lists, by code: the order plans cite them in is not
+    # kept anywhere (an export writes each plan's list as it likes).
+    for code in sorted(cited):
+        document.requirements.append(
+            RequirementSpec(
+                code=code,
+                description=code,
+                source=FRONT_MATTER_SOURCE,
+                position=len(document.requirements),
+                origin=cited[code],
+            )
+        )
     feature_of_code: dict[str, set[str]] = {}
     for sub in document.sub_features:
         for code in sub.requirements:

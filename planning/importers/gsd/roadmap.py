@@ -135,6 +135,8 @@ def parse_requirements(text: str, *, file: str = "REQUIREMENTS.md") -> list[Requ
             category=category[:100],
             source=PurePosixPath(file).name,
             validated="[x]" in line.lower()[:12],
+            # The file's order is the requirements' order.
+            position=len(found),
             origin=Origin(file, number),
         )
     return list(found.values())

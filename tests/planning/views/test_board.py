@@ -7,7 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from planning.board import CARDS_PER_PAGE
+from planning.board import CARDS_PER_PAGE, MAX_SHOWN_PAGES
 from planning.models import Project, Task
 from tests.factories import (
     AgentFactory,
@@ -203,6 +203,42 @@ def test_columns_show_a_page_and_show_more_brings_the_next(browser, project):
     assert column_keys(plain, "todo") == [
         f"T{i:05d}" for i in range(CARDS_PER_PAGE, CARDS_PER_PAGE + 5)
     ]
+
+
+@pytest.mark.parametrize("n", [3, 12])
+def test_a_live_refresh_keeps_the_pages_a_column_was_opened_to(
+    browser, project, n, django_assert_max_num_queries
+):
+    """The board's refresh names each column opened with "Show more" and how many pages
+    it shows; those come back whole, the others at their first page, in the same number
+    of queries whatever the number of pages."""
+    bulk_tasks(project, n * CARDS_PER_PAGE + 5, "T")
+    bulk_tasks(project, CARDS_PER_PAGE + 5, "D", status="done")
+    etag = browser.get(board_url(project, "q=T"), **HTMX).headers["ETag"]
+
+    with django_assert_max_num_queries(12):
+        html = browser.get(
+            board_url(project, f"q=T&shown=todo:{n},nowhere:4,done:x"), **HTMX
+        ).content.decode()
+
+    assert column_keys(html, "todo") == [f"T{i:05d}" for i in range(n * CARDS_PER_PAGE)]
+    assert f"?q=T&column=todo&page={n + 1}" in html
+    # A column not named stays at its first page.
+    assert len(column_keys(html, "done")) == CARDS_PER_PAGE
+    # The refresh asks with its filters alone: `shown` is not one of them.
+    assert 'hx-get="/projects/crewboard/board/?q=T"' in html
+    # Opened columns are another answer, not the ETag of the folded board.
+    again = browser.get(board_url(project, f"q=T&shown=todo:{n}"), HTTP_IF_NONE_MATCH=etag, **HTMX)
+    assert again.status_code == 200
+
+
+def test_a_column_shows_at_most_so_many_pages_again(browser, project):
+    bulk_tasks(project, (MAX_SHOWN_PAGES + 2) * CARDS_PER_PAGE, "T")
+
+    html = browser.get(board_url(project, "shown=todo:999"), **HTMX).content.decode()
+
+    assert len(column_keys(html, "todo")) == MAX_SHOWN_PAGES * CARDS_PER_PAGE
+    assert f"column=todo&page={MAX_SHOWN_PAGES + 1}" in html
 
 
 def test_an_unknown_column_is_404(browser, project):

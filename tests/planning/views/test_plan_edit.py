@@ -66,7 +66,10 @@ def test_adding_a_feature_from_its_inline_form_lands_on_it_open(browser, project
     assert (feature.name, feature.priority) == ("Data model", "high")
     assert response["HX-Redirect"] == plan_page(f"?feature={feature.pk}#feature-{feature.pk}")
     page = browser.get(response["HX-Redirect"]).content.decode()
-    assert f'<details class="feature" id="feature-{feature.pk}" open>' in page
+    assert (
+        f'<details class="feature" id="feature-{feature.pk}" '
+        f'data-move-url="{url("plan-feature-move", feature.pk)}" open>'
+    ) in page
     assert "Edit feature" in page
 
 
@@ -197,7 +200,81 @@ def test_up_and_down_buttons_move_items_without_javascript(browser, project, pla
     order = Task.objects.filter(sub_feature=sub).order_by("position", "sort_key")
     assert [t.key for t in order] == ["01-01-T3", "01-01-T2", "01-01-T1"]
 
-    assert browser.post(url("plan-sub-feature-move", sub.pk), {}).status_code == 400
+    assert browser.post(url("plan-sub-feature-move", sub.pk), {}, **HTMX).status_code == 400
+
+
+def test_features_and_sub_features_are_dragged_by_their_handles(
+    browser, viewer_browser, project, plan
+):
+    feature, sub, _ = plan
+    second = FeatureFactory(project=project, key="02", position=1)
+    later = SubFeatureFactory(feature=feature, key="01-02", position=1)
+
+    page = browser.get(plan_page()).content.decode()
+    outline_tag = re.search(r'<section class="plan" id="plan-outline"[^>]*>', page).group(0)
+    assert 'data-reorder="details.feature[data-move-url]"' in outline_tag
+    assert 'data-reorder-handle=".feature-drag"' in outline_tag
+    assert 'data-first-index="0"' in outline_tag
+    assert f'data-move-url="{url("plan-feature-move", second.pk)}"' in page
+    assert 'class="drag-handle feature-drag"' in page
+    body = browser.get(url("plan-feature", feature.pk), **HTMX).content.decode()
+    assert 'data-reorder="details.sub-feature[data-move-url]"' in body
+    assert f'data-move-url="{url("plan-sub-feature-move", later.pk)}"' in body
+    assert 'class="drag-handle sub-feature-drag"' in body
+
+    # A drag posts the item's new index among its siblings, as htmx.
+    assert (
+        browser.post(url("plan-feature-move", second.pk), {"index": "0"}, **HTMX).status_code == 200
+    )
+    assert list(outline.feature_outline(project=project).values_list("key", flat=True)) == [
+        "02",
+        "01",
+    ]
+    assert (
+        browser.post(url("plan-sub-feature-move", later.pk), {"index": "0"}, **HTMX).status_code
+        == 200
+    )
+    assert [s.key for s in outline.sub_feature_outline(feature=feature)] == ["01-02", "01-01"]
+    assert sub.pk != later.pk
+
+    theirs = viewer_browser.get(plan_page()).content.decode()
+    assert "data-reorder" not in theirs
+    assert "feature-drag" not in theirs
+
+
+def test_a_refused_drag_answers_its_reason_as_text_and_moves_nothing(browser, project, plan):
+    feature, _, _ = plan
+    FeatureFactory(project=project, key="02", position=1)
+
+    dragged = browser.post(url("plan-feature-move", feature.pk), {"index": "x"}, **HTMX)
+
+    assert dragged.status_code == 400
+    assert dragged["Content-Type"].startswith("text/plain")
+    assert dragged.content.decode() == "Say where to move it: an offset or an index."
+    plain = browser.post(url("plan-feature-move", feature.pk), {}, follow=True)
+    assert "Say where to move it" in plain.content.decode()
+    assert list(outline.feature_outline(project=project).values_list("key", flat=True)) == [
+        "01",
+        "02",
+    ]
+
+
+@pytest.mark.parametrize("n", [3, 300])
+def test_a_feature_drag_costs_the_same_queries_however_many_features(
+    browser, project, n, django_assert_max_num_queries
+):
+    Feature.objects.bulk_create(
+        Feature(project=project, key=f"{i:04d}", name="f", position=0) for i in range(n)
+    )
+    last = Feature.objects.get(project=project, key=f"{n - 1:04d}")
+
+    with django_assert_max_num_queries(11):
+        answer = browser.post(url("plan-feature-move", last.pk), {"index": "1"}, **HTMX)
+
+    assert answer.status_code == 200
+    assert list(outline.feature_outline(project=project).values_list("key", flat=True))[1] == (
+        f"{n - 1:04d}"
+    )
 
 
 def test_the_plan_page_shows_the_edit_controls_to_editors_only(

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from planning import selectors
 from planning.models import Requirement
 from tests.factories import FeatureFactory, RequirementFactory, TaskFactory
 
@@ -31,7 +32,7 @@ def rows(html: str) -> dict[str, str]:
     return dict(
         (code, cls)
         for cls, code in re.findall(
-            r'<tr id="requirement-\d+" class="([^"]*)">\s*<td class="key">([^<]+)</td>', html
+            r'<tr id="requirement-\d+" class="([^"]*)"[^>]*>\s*<td class="key">([^<]+)</td>', html
         )
     )
 
@@ -134,18 +135,106 @@ def test_viewers_see_coverage_but_cannot_change_it(viewer_browser, project):
     assert "R1" in page
     assert "Add a requirement" not in page
     assert 'name="feature"' not in page
+    assert "data-reorder" not in page
+    assert "Move R1 up" not in page
     for path in (
         url("requirement-add"),
         url("requirement-edit", requirement.pk),
         url("requirement-delete", requirement.pk),
         url("requirement-link", requirement.pk),
         url("requirement-unlink", requirement.pk, feature.pk),
+        url("requirement-move", requirement.pk),
     ):
-        assert viewer_browser.post(path, {"feature": feature.pk}).status_code == 403, path
+        assert viewer_browser.post(path, {"feature": feature.pk, "offset": 1}).status_code == 403, (
+            path
+        )
     assert Requirement.objects.filter(pk=requirement.pk).exists()
     assert not requirement.features.exists()
 
 
-def test_strangers_do_not_find_the_page(client, other_project):
+def test_strangers_do_not_find_the_page(client, other_project, project):
+    requirement = RequirementFactory(project=project, code="R1")
     client.force_login(other_project.owner)
     assert client.get(url("requirement-list")).status_code == 404
+    assert client.post(url("requirement-move", requirement.pk), {"offset": 1}).status_code == 404
+
+
+def codes(project) -> list[str]:
+    return [r.code for r in selectors.requirement_list(project=project)]
+
+
+def test_requirements_move_with_the_arrows_and_by_drag(browser, project):
+    first, _second, third = (
+        RequirementFactory(project=project, code=code, position=n * 1024)
+        for n, code in enumerate(("R1", "R2", "R3"), start=1)
+    )
+
+    page = browser.get(url("requirement-list")).content.decode()
+    assert 'data-reorder="tr.requirement-row[data-move-url]" data-first-index="0"' in page
+    assert f'data-move-url="{url("requirement-move", third.pk)}"' in page
+    assert 'aria-label="Move R3 up"' in page
+
+    # The arrows: plain forms, back to the list at the moved row.
+    answer = browser.post(url("requirement-move", third.pk), {"offset": "-1"})
+    assert answer.status_code == 302
+    assert answer["Location"].endswith(f"#requirement-{third.pk}")
+    assert codes(project) == ["R1", "R3", "R2"]
+
+    # A drag posts the row's new index in the whole list, as htmx.
+    dragged = browser.post(url("requirement-move", first.pk), {"index": "2"}, **HTMX)
+    assert dragged.status_code == 200
+    assert codes(project) == ["R3", "R2", "R1"]
+    assert rows_in_order(browser.get(url("requirement-list")).content.decode()) == [
+        "R3",
+        "R2",
+        "R1",
+    ]
+
+
+def rows_in_order(html: str) -> list[str]:
+    return re.findall(r'<tr id="requirement-\d+"[^>]*>\s*<td class="key">([^<]+)</td>', html)
+
+
+def test_a_refused_move_says_why_and_moves_nothing(browser, project):
+    requirement = RequirementFactory(project=project, code="R1")
+    RequirementFactory(project=project, code="R2")
+
+    dragged = browser.post(url("requirement-move", requirement.pk), {"index": "-3"}, **HTMX)
+    assert dragged.status_code == 400
+    assert dragged["Content-Type"].startswith("text/plain")
+    assert "Say where to move it" in dragged.content.decode()
+
+    plain = browser.post(url("requirement-move", requirement.pk), {}, follow=True)
+    assert "Say where to move it" in plain.content.decode()
+    assert codes(project) == ["R1", "R2"]
+
+
+def test_a_filtered_list_offers_no_moves_and_later_pages_count_from_their_start(browser, project):
+    Requirement.objects.bulk_create(
+        Requirement(project=project, code=f"R{i:03d}", description="x", position=i)
+        for i in range(150)
+    )
+    second = browser.get(url("requirement-list") + "?page=2").content.decode()
+    assert 'data-first-index="100"' in second
+    only = browser.get(url("requirement-list") + "?uncovered=1").content.decode()
+    assert "data-reorder" not in only
+    assert "Move R000 up" not in only
+
+
+@pytest.mark.parametrize("n", [5, 600])
+def test_a_move_costs_the_same_queries_however_many_requirements(
+    browser, project, n, django_assert_max_num_queries
+):
+    Requirement.objects.bulk_create(
+        Requirement(project=project, code=f"R{i:04d}", description="x", position=0)
+        for i in range(n)
+    )
+    last = Requirement.objects.get(project=project, code=f"R{n - 1:04d}")
+
+    # session, user, membership, the requirement, then the move itself: with every
+    # position 0, the renumbering statement and the one row, in a savepoint.
+    with django_assert_max_num_queries(11):
+        answer = browser.post(url("requirement-move", last.pk), {"index": "0"}, **HTMX)
+
+    assert answer.status_code == 200
+    assert codes(project)[0] == f"R{n - 1:04d}"
