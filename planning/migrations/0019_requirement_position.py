@@ -33,7 +33,7 @@ def keep(*args: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("planning", "0016_source_identity"),
+        ("planning", "0018_devplanversion_source_identities_immutable"),
     ]
 
     operations = [

@@ -178,7 +178,7 @@ class Side(threading.Thread):
                 self.result = self.work()
                 self.done.set()
                 if self.hold:
-                    self.commit.wait(WAIT_S)
+                    self.commit.wait(HANG_S)
         except BaseException as exc:
             self.result = exc
         finally:
@@ -188,9 +188,9 @@ class Side(threading.Thread):
 
     def wait_until_blocked_or_finished(self) -> None:
         """Returns once this side waits for a lock (seen in pg_stat_activity, not guessed
-        from time) or has finished; fails after WAIT_S, a hang guard only."""
-        assert self.started_work.wait(WAIT_S)
-        deadline = time.monotonic() + WAIT_S
+        from time) or has finished; fails after HANG_S, a hang guard only."""
+        assert self.started_work.wait(HANG_S)
+        deadline = time.monotonic() + HANG_S
         while not self.done.is_set() and not (self.pid and _backend_waits(self.pid)):
             assert time.monotonic() < deadline, "the racer neither waited nor finished"
             self.done.wait(0.02)
@@ -199,13 +199,13 @@ class Side(threading.Thread):
 def _race(first: Side, second: Side) -> None:
     first.start()
     try:
-        assert first.done.wait(WAIT_S)
+        assert first.done.wait(HANG_S)
         second.start()
         second.wait_until_blocked_or_finished()
     finally:
         first.commit.set()
-        first.join(WAIT_S)
-        second.join(WAIT_S)
+        first.join(HANG_S)
+        second.join(HANG_S)
     assert not first.is_alive() and not second.is_alive()
 
 
@@ -298,7 +298,7 @@ def test_a_dispatch_of_two_tasks_and_a_claim_lock_files_in_one_order(
     claimer = Side(lambda: claimed_key(outside), hold=False)
     holder.start()
     try:
-        assert holder.done.wait(WAIT_S)
+        assert holder.done.wait(HANG_S)
         dispatcher.start()
         dispatcher.wait_until_blocked_or_finished()
         claimer.start()
@@ -306,7 +306,7 @@ def test_a_dispatch_of_two_tasks_and_a_claim_lock_files_in_one_order(
     finally:
         holder.commit.set()
         for side in (holder, dispatcher, claimer):
-            side.join(WAIT_S)
+            side.join(HANG_S)
 
     assert (dispatcher.result, claimer.result) == ([], "B")
     in_progress = set(project.tasks.filter(status="in_progress").values_list("key", flat=True))
