@@ -79,15 +79,24 @@ def _upload(
         return 201, _wait_for_job(api, slug, answer, bar)
 
 
+def job_stage_line(job: dict[str, Any]) -> str:
+    """An import job's stage as the progress bar names it, with the rows applied while
+    the worker applies them (a server without them sends none)."""
+    applied, total = job.get("rows_applied"), job.get("rows_total")
+    if isinstance(applied, int) and isinstance(total, int):
+        return f"{job['stage']}: {applied:,} of {total:,} rows"
+    return str(job["stage"])
+
+
 def _wait_for_job(api: Api, slug: str, job: dict[str, Any], bar: Any) -> Any:
     """Poll an import job until it ends: its result, or CliError with its errors."""
     import time
 
-    importing = bar.add_task(f"{job['stage']}", total=100, completed=job["progress"])
+    importing = bar.add_task(job_stage_line(job), total=100, completed=job["progress"])
     while job["status"] not in ("succeeded", "failed"):
         time.sleep(JOB_POLL_S)
         job = api.json("GET", f"projects/{slug}/imports/{job['id']}/")
-        bar.update(importing, description=job["stage"], completed=job["progress"])
+        bar.update(importing, description=job_stage_line(job), completed=job["progress"])
     if job["status"] == "failed":
         error = (job.get("errors") or [{}])[0]
         where = ":".join(str(p) for p in (error.get("file"), error.get("line")) if p)

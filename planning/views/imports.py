@@ -163,7 +163,7 @@ def import_job_detail(request: AuthenticatedHtmxRequest, slug: str, job_id: int)
     outcome and stops. A succeeded job also sends "plan-changed"."""
     project, _ = selectors.project_for_user(user=request.user, slug=slug)
     job = selectors.import_job_get(project=project, job_id=job_id)
-    context = {"project": project, "job": job}
+    context = {"project": project, "job": job, "rows": selectors.import_job_rows(job=job)}
     if request.htmx and not request.htmx.boosted:
         response = render(request, JOB_FRAGMENT, context)
         if job.status == ImportJob.Status.SUCCEEDED:
