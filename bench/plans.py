@@ -18,7 +18,12 @@ test suite does), so it never touches real data:
   linear), beside `markdown_it_s`, markdown-it-py tokenising the same files: the floor of
   reading that much Markdown in Python at all.
 - `floor_taskmaster_10k_s`: the least any import of that file can take, measured in the
-  same run: `json.loads` of it and one bare `bulk_create` of its 20,000 task rows.
+  same run: `json.loads` of it and one bare COPY of its 20,000 task rows (psycopg's
+  `cursor.copy`; SQLite: one prepared INSERT through `executemany`), the fastest path
+  the drivers offer; `import_vs_floor` is the import over it.
+  `bulk_create_taskmaster_10k_s` is the same rows through Django's `bulk_create`.
+- `floor_markdown_10k_s`: markdown-it-py tokenising the 10,000-item PRD and one bare
+  COPY (or executemany) of a row per item; `markdown_vs_floor` is the import over it.
   `reimport_taskmaster_10k_s` imports the same file again (nothing changes: it is
   matched task by task, by identity).
 - `next_ms`: `next` (the next ready task) on plans of 1,000, 10,000 and 100,000 tasks where
@@ -33,6 +38,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -47,7 +53,9 @@ from markdown_it import MarkdownIt
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.db.models import JSONField  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from core.text import natural_sort_key  # noqa: E402
 from planning import selectors, services  # noqa: E402
@@ -223,39 +231,125 @@ def markdown_figures(owner: Any) -> dict[str, Any]:
     import_s = time_s(lambda: plan_import(project=project, source=source, fmt="markdown"))
     assert project.tasks.count() == 10_000
     assert project.tasks.filter(status="done").count() == 1_000
+    floor = floor_markdown(
+        services.project_create(owner=owner, name="markdown floor"), source.files["PRD.md"]
+    )
     return {
         "import_markdown_10k_s": import_s,
+        "floor_markdown_10k_s": floor,
+        "markdown_vs_floor": round(import_s / floor, 2),
         "parse_markdown_s": parse_s,
         "markdown_it_s": floor_s,
         "parse_vs_markdown_it_10k": round(parse_s["10000"] / max(floor_s["10000"], 1e-6), 2),
     }
 
 
-def floor_import(project: Project, source: ImportSource) -> float:
-    """`json.loads` and a bare `bulk_create` of the file's tasks: no checks, no matching, no
-    dependencies, no version."""
-    started = time.perf_counter()
-    data = json.loads(source.files["tasks.json"])
-    feature = Feature.objects.create(project=project, key="master", name="Bench")
+def floor_rows_insert(project: Project, feature: Feature, rows: list[dict[str, Any]]) -> None:
+    """Store `rows` (key, name, description, verify, extra, status) as task rows the
+    fastest way the driver offers: one COPY on PostgreSQL (psycopg's `cursor.copy`),
+    one prepared INSERT run for every row (`executemany`) on SQLite. Every other column
+    gets its default, as the table needs them (Django sets defaults, not the database)."""
+    now = timezone.now()
+    fields = [f for f in Task._meta.concrete_fields if not f.primary_key and not f.generated]
+    defaults = {}
+    for field in fields:
+        value = now if field.name in ("created_at", "updated_at") else field.get_default()
+        if isinstance(field, JSONField):
+            value = json.dumps(value)
+        elif isinstance(value, datetime) and connection.vendor != "postgresql":
+            value = field.get_db_prep_save(value, connection)
+        defaults[field.attname] = value
+    defaults |= {"project_id": project.pk, "feature_id": feature.pk}
+    names = [field.attname for field in fields]
+    table = connection.ops.quote_name(Task._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+
+    def line(row: dict[str, Any]) -> tuple[Any, ...]:
+        values = defaults | row | {"extra": json.dumps(row["extra"])}
+        return tuple(values[name] for name in names)
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(line(row))
+        else:
+            marks = ", ".join(["%s"] * len(fields))
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({marks})", [line(row) for row in rows]
+            )
+
+
+def taskmaster_rows(text: str) -> list[dict[str, Any]]:
     rows = []
-    for raw in data["master"]["tasks"]:
+    for raw in json.loads(text)["master"]["tasks"]:
         for task_id, task in [(str(raw["id"]), raw)] + [
             (f"{raw['id']}.{sub['id']}", sub) for sub in raw["subtasks"]
         ]:
             rows.append(
-                Task(
-                    project=project,
-                    feature=feature,
-                    key=task_id,
-                    sort_key=natural_sort_key(task_id),
-                    name=task["title"],
-                    description=task["description"],
-                    verify=task.get("testStrategy", ""),
-                    extra={"details": task["details"]} if "details" in task else {},
-                    status=task["status"],
-                )
+                {
+                    "key": task_id,
+                    "sort_key": natural_sort_key(task_id),
+                    "name": task["title"],
+                    "description": task["description"],
+                    "verify": task.get("testStrategy", ""),
+                    "extra": {"details": task["details"]} if "details" in task else {},
+                    "status": task["status"],
+                }
             )
-    Task.objects.bulk_create(rows, batch_size=1000)
+    return rows
+
+
+def floor_import(project: Project, source: ImportSource) -> float:
+    """`json.loads` and one bare COPY (SQLite: executemany) of the file's 20,000 task
+    rows, in one transaction: no checks, no matching, no dependencies, no version."""
+    started = time.perf_counter()
+    with transaction.atomic():
+        feature = Feature.objects.create(project=project, key="master", name="Bench")
+        floor_rows_insert(project, feature, taskmaster_rows(source.files["tasks.json"]))
+    return round(time.perf_counter() - started, 3)
+
+
+def floor_bulk_create(project: Project, source: ImportSource) -> float:
+    """The same rows through Django's `bulk_create`, for comparison (the floor an import
+    through model instances could not go below)."""
+    started = time.perf_counter()
+    with transaction.atomic():
+        feature = Feature.objects.create(project=project, key="master", name="Bench")
+        Task.objects.bulk_create(
+            (
+                Task(project=project, feature=feature, **row)
+                for row in taskmaster_rows(source.files["tasks.json"])
+            ),
+            batch_size=1000,
+        )
+    return round(time.perf_counter() - started, 3)
+
+
+def floor_markdown(project: Project, text: str) -> float:
+    """markdown-it-py tokenising the PRD, then one bare COPY (SQLite: executemany) of one
+    task row per list item, in one transaction."""
+    started = time.perf_counter()
+    tokens = MarkdownIt().parse(text)
+    rows: list[dict[str, Any]] = []
+    for token in tokens:
+        if token.type == "inline" and token.level >= 3:  # a list item's text
+            key = f"T{len(rows) + 1}"
+            rows.append(
+                {
+                    "key": key,
+                    "sort_key": natural_sort_key(key),
+                    "name": token.content.split("\n", 1)[0][:300],
+                    "description": "",
+                    "verify": "",
+                    "extra": {},
+                    "status": "pending",
+                }
+            )
+    with transaction.atomic():
+        feature = Feature.objects.create(project=project, key="F", name="Bench")
+        floor_rows_insert(project, feature, rows)
+    assert len(rows) == 10_000, len(rows)
     return round(time.perf_counter() - started, 3)
 
 
@@ -296,6 +390,9 @@ def main() -> None:
         reimport_s = round(time.perf_counter() - started, 3)
         assert again.applied and again.result is not None and not again.result.changed
         floor_s = floor_import(services.project_create(owner=owner, name="floor"), source)
+        bulk_create_s = floor_bulk_create(
+            services.project_create(owner=owner, name="bulk_create"), source
+        )
 
         markdown = markdown_figures(owner)
 
@@ -329,6 +426,8 @@ def main() -> None:
                     **markdown,
                     "floor_taskmaster_10k_s": floor_s,
                     "import_vs_floor": round(taskmaster_s[10_000] / floor_s, 2),
+                    "bulk_create_taskmaster_10k_s": bulk_create_s,
+                    "import_vs_bulk_create": round(taskmaster_s[10_000] / bulk_create_s, 2),
                     "reimport_taskmaster_10k_s": reimport_s,
                     "next_ms": next_ms,
                     "version_tasks": len(version.snapshot["tasks"]),

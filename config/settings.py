@@ -154,6 +154,9 @@ else:
         },
     }
 SESSION_CACHE_ALIAS = "default" if REDIS_URL else "sessions"
+# A cache every process reads alike (the web's and the workers'): for what a worker
+# reports while it works, such as an import job's rows applied.
+SHARED_CACHE_ALIAS = SESSION_CACHE_ALIAS
 
 # Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -93,16 +93,25 @@ def _progress_bar(shown: bool) -> Any:
     )
 
 
+def job_stage_line(job: dict[str, Any]) -> str:
+    """An import job's stage as the progress bar names it, with the rows applied while
+    the worker applies them (a server without them sends none)."""
+    applied, total = job.get("rows_applied"), job.get("rows_total")
+    if isinstance(applied, int) and isinstance(total, int):
+        return f"{job['stage']}: {applied:,} of {total:,} rows"
+    return str(job["stage"])
+
+
 def _wait_for_job(api: Api, slug: str, job: dict[str, Any], bar: Any) -> tuple[int, Any]:
     """Poll an import job until it ends (201 and its result, or CliError with its
     errors) or waits for a choice (409, as a synchronous import answers, and the job)."""
     import time
 
-    importing = bar.add_task(f"{job['stage']}", total=100, completed=job["progress"])
+    importing = bar.add_task(job_stage_line(job), total=100, completed=job["progress"])
     while job["status"] not in ("succeeded", "failed", "awaiting_choice"):
         time.sleep(JOB_POLL_S)
         job = api.json("GET", f"projects/{slug}/imports/{job['id']}/")
-        bar.update(importing, description=job["stage"], completed=job["progress"])
+        bar.update(importing, description=job_stage_line(job), completed=job["progress"])
     if job["status"] == "awaiting_choice":
         detail = f"{job['file_name']} comes from another source than the plan: choose."
         return 409, {"detail": detail, "preview": job["preview"], "job": job}

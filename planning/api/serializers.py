@@ -20,6 +20,7 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.selectors import ImportRows, import_job_rows
 from planning.services.imports import preview_record_as_dict
 from planning.services.projects import PROJECT_SETTINGS_FIELDS
 
@@ -495,12 +496,22 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         slug_field="username", read_only=True
     )
     result = PlanImportResultSerializer(allow_null=True, source="finished_result")
+    progress = serializers.SerializerMethodField(
+        help_text="0-100: by stage, and while the rows are applied, by row."
+    )
+    rows_applied = serializers.SerializerMethodField(
+        help_text="While a worker applies the file: the plan rows applied so far, else null."
+    )
+    rows_total = serializers.SerializerMethodField(
+        help_text="While a worker applies the file: the plan rows it holds, else null."
+    )
 
     class Meta:
         model = ImportJob
         fields = [
             "id", "url", "file_name", "format", "mode", "size", "status", "stage", "progress",
-            "result", "preview", "created_by", "created_at", "started_at", "finished_at",
+            "rows_applied", "rows_total", "result", "preview", "created_by", "created_at",
+            "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -518,6 +529,25 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         fields = super().get_fields()
         fields["errors"] = serializers.SerializerMethodField(method_name="errors_of")
         return fields
+
+    def _rows(self, job: ImportJob) -> ImportRows | None:
+        # Read once per job: progress and both counts come from the same report.
+        known: dict[int, ImportRows | None] = self.context.setdefault("import_rows", {})
+        if job.pk not in known:
+            known[job.pk] = import_job_rows(job=job)
+        return known[job.pk]
+
+    def get_progress(self, job: ImportJob) -> int:
+        rows = self._rows(job)
+        return rows.percent if rows is not None else job.progress
+
+    def get_rows_applied(self, job: ImportJob) -> int | None:
+        rows = self._rows(job)
+        return rows.applied if rows is not None else None
+
+    def get_rows_total(self, job: ImportJob) -> int | None:
+        rows = self._rows(job)
+        return rows.total if rows is not None else None
 
     def get_url(self, job: ImportJob) -> str:
         return reverse(

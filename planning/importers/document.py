@@ -153,6 +153,16 @@ def _snapshot_fields(cls: type) -> tuple[str, ...]:
     return _SNAPSHOT_FIELDS[cls]
 
 
+_COMPARED_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _compared_fields(cls: type) -> tuple[str, ...]:
+    # dataclasses.fields() builds its answer on every call: once per class, not per row.
+    if cls not in _COMPARED_FIELDS:
+        _COMPARED_FIELDS[cls] = tuple(f.name for f in fields(cls) if f.compare)
+    return _COMPARED_FIELDS[cls]
+
+
 def _as_dict(spec: Any) -> dict[str, Any]:
     # What dataclasses.asdict gives, without its deep copy of every value (a third of a
     # big version's time): the snapshot copies its lists and objects one level down, and
@@ -282,7 +292,7 @@ class PlanDocument:
         specs: list[Spec] = [*self.requirements, *self.features, *self.sub_features, *self.tasks]
         for spec in specs:
             _expect(
-                not contains_nul([getattr(spec, f.name) for f in fields(spec) if f.compare]),
+                not contains_nul([getattr(spec, name) for name in _compared_fields(type(spec))]),
                 "contains a NUL character (\\u0000), which cannot be stored",
                 spec.origin,
             )

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import caches
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,12 +35,15 @@ from core.queue import enqueue_on_commit
 from planning.importers import ImportSource
 from planning.importers.document import PlanImportError
 from planning.models import ImportJob, Project
+from planning.selectors import import_job_rows_key
 from planning.services.imports import ImportMode, ImportOutcome, ImportPreview, plan_import
+from planning.services.plans import RowsProgress
 
 logger = logging.getLogger(__name__)
 
 IMPORT_TASK = "planning.tasks.import_plan_job"
-# Progress by stage: reading the file, then parsing and applying it in one transaction.
+# Progress by stage: reading the file, then parsing and applying it in one transaction;
+# while the rows are applied, by row (selectors.import_job_rows).
 STAGES = {
     "queued": 0,
     "reading the file": 5,
@@ -132,6 +136,7 @@ def import_job_execute(*, job_id: int) -> ImportJob | None:
     except Exception as exc:
         logger.exception("Import job %s failed", job.pk)
         _fail(job, error=f"The import failed unexpectedly ({type(exc).__name__}: {exc}).")
+    _rows_forget(job)
     return job
 
 
@@ -143,6 +148,7 @@ def _import(job: ImportJob, source: ImportSource) -> ImportOutcome:
         fmt=job.format,
         actor=job.created_by,
         mode=ImportMode(job.mode),
+        progress=_rows_reporter(job),
     )
 
 
@@ -193,6 +199,24 @@ def import_job_choose(*, job: ImportJob, mode: str) -> ImportJob:
         _send(job)
     job.refresh_from_db()
     return job
+
+
+def _rows_reporter(job: ImportJob) -> RowsProgress:
+    """Where the import tells how many rows it has applied: the shared cache, which a
+    watcher reads at once (selectors.import_job_rows). The job's own row cannot carry it:
+    the import's transaction holds that row locked, and shows nothing before it commits.
+    The apply reports once per batch of rows, so this writes at most once per 1,000 rows."""
+    cache = caches[settings.SHARED_CACHE_ALIAS]
+    key = import_job_rows_key(job.pk, job.deliveries)
+
+    def report(applied: int, total: int) -> None:
+        cache.set(key, (applied, total), timeout=settings.IMPORT_JOB_LEASE_S)
+
+    return report
+
+
+def _rows_forget(job: ImportJob) -> None:
+    caches[settings.SHARED_CACHE_ALIAS].delete(import_job_rows_key(job.pk, job.deliveries))
 
 
 def _result(outcome: ImportOutcome) -> dict[str, object]:

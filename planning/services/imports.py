@@ -33,7 +33,7 @@ from planning.services.matching import (
     match_document,
     rekey_document,
 )
-from planning.services.plans import ApplyResult, plan_apply_or_explain
+from planning.services.plans import ApplyResult, RowsProgress, plan_apply_or_explain
 from planning.services.versions import version_create
 
 PREVIEW_PAGE_SIZE = 100
@@ -210,13 +210,15 @@ def plan_import(
     fmt: str = "auto",
     actor: User | None = None,
     mode: ImportMode | str = ImportMode.ASK,
+    progress: RowsProgress | None = None,
 ) -> ImportOutcome:
     """Import `source` into `project` in one transaction, matching rows by source identity.
 
     With mode `ask`, a source the plan did not come from, into a plan that has features
     or tasks, writes nothing and returns the outcome with its `preview`. Re-importing the
     same source changes nothing and makes no new version. Raises PlanImportError (nothing
-    written) for malformed input, an unknown mode or a dependency cycle.
+    written) for malformed input, an unknown mode or a dependency cycle. `progress`, if
+    given, is told (rows applied, rows in all) as the plan is applied (plan_apply).
     """
     mode = import_mode(mode)
     document = parse_source(source, fmt)
@@ -239,7 +241,11 @@ def plan_import(
     rekey_document(document, matching, taken=taken)
     # Parsing validated the document; new keys from rekeying are checked keys too.
     result = plan_apply_or_explain(
-        project=project, document=document, prune=mode is ImportMode.REPLACE, validated=True
+        project=project,
+        document=document,
+        prune=mode is ImportMode.REPLACE,
+        validated=True,
+        progress=progress,
     )
     result.removed.update(+removed)
     how = {ImportMode.REPLACE: " (replacing the plan)", ImportMode.MERGE: " (merged)"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from planning.models import (
 from planning.services._common import plan_rows_deleted
 from planning.services.external import external_dependencies_sync
 from planning.services.rollup import plan_status_rollup
+from planning.statements import rows_insert
 
 FEATURE_COLUMNS = ("name", "description", "priority", "position")
 REQUIREMENT_COLUMNS = ("category", "description", "priority", "source", "validated", "position")
@@ -83,6 +84,24 @@ class ApplyResult:
         return "; ".join(parts) or "no changes"
 
 
+# Told (rows applied, rows in all) as an apply goes: an import job's progress by row.
+RowsProgress = Callable[[int, int], None]
+
+
+@dataclass
+class _Tally:
+    """The plan's rows applied so far, reported once per batch (BATCH rows) at most."""
+
+    total: int
+    report: RowsProgress | None
+    applied: int = 0
+
+    def add(self, count: int) -> None:
+        self.applied += count
+        if self.report is not None and count:
+            self.report(self.applied, self.total)
+
+
 def _sync(
     *,
     model: type[models.Model],
@@ -95,33 +114,40 @@ def _sync(
     values_of: Any,
     result: ApplyResult,
     prune: list[tuple[type[models.Model], list[int], str]] | None,
+    tally: _Tally,
 ) -> None:
-    """Create and update (only what differs) rows to match `specs`; with `prune`, collect
-    the rows the document no longer has, for the caller to delete at the end."""
-    to_create, to_update = [], []
+    """Create and update (only what differs) rows to match `specs`, a batch at a time;
+    with `prune`, collect the rows the document no longer has, for the caller to delete
+    at the end. `build` gives a new row's values by field attname: new rows go in as
+    plain rows (statements.rows_insert), never as model instances."""
     now = timezone.now()
-    for spec in specs:
-        values = values_of(spec)
-        row = existing.get(key_of(spec))
-        if row is None:
-            to_create.append(build(spec, values))
-            continue
-        if any(getattr(row, column) != values[column] for column in values):
-            for column, value in values.items():
-                setattr(row, column, value)
-            if hasattr(row, "updated_at"):
-                row.updated_at = now
-            to_update.append(row)
-    model._default_manager.bulk_create(to_create, batch_size=BATCH)
-    if to_update:
-        update_fields = list(columns) + (
-            ["updated_at"] if hasattr(to_update[0], "updated_at") else []
-        )
-        model._default_manager.bulk_update(to_update, update_fields, batch_size=BATCH)
-    if to_create:
-        result.created[kind] += len(to_create)
-    if to_update:
-        result.updated[kind] += len(to_update)
+    update_fields = list(columns)
+    if any(f.name == "updated_at" for f in model._meta.concrete_fields):
+        update_fields.append("updated_at")
+    for start in range(0, len(specs), BATCH):
+        batch = specs[start : start + BATCH]
+        to_create: list[dict[str, Any]] = []
+        to_update = []
+        for spec in batch:
+            values = values_of(spec)
+            row = existing.get(key_of(spec))
+            if row is None:
+                to_create.append(build(spec, values))
+                continue
+            if any(getattr(row, column) != values[column] for column in values):
+                for column, value in values.items():
+                    setattr(row, column, value)
+                if hasattr(row, "updated_at"):
+                    row.updated_at = now
+                to_update.append(row)
+        rows_insert(model, to_create)
+        if to_update:
+            model._default_manager.bulk_update(to_update, update_fields)
+        if to_create:
+            result.created[kind] += len(to_create)
+        if to_update:
+            result.updated[kind] += len(to_update)
+        tally.add(len(batch))
     if prune is not None:
         wanted = {key_of(spec) for spec in specs}
         stale = [row.pk for key, row in existing.items() if key not in wanted]
@@ -138,23 +164,27 @@ def _sync_links(
     wanted: set[tuple[int, int]],
     result: ApplyResult,
     kind: str,
+    project: Project,
 ) -> None:
     """Make the (owner, target) pairs of `owners` exactly `wanted`."""
-    owners = list(owners)
-    current = set(
-        through._default_manager.filter(**{f"{owner_field}__in": owners}).values_list(
-            owner_field, target_field
-        )
-    )
+    owners = set(owners)
+    owner_name = through._meta.get_field(owner_field).name
+    # Read by project, not by an IN list of every owner: a plan's 20,000 task ids as
+    # one parameter cost more to send than the project's links to read.
+    current = {
+        pair
+        for pair in through._default_manager.filter(
+            **{f"{owner_name}__project_id": project.pk}
+        ).values_list(owner_field, target_field)
+        if pair[0] in owners
+    }
     missing, extra = wanted - current, current - wanted
     if extra:
         query = models.Q()
         for owner, target in extra:
             query |= models.Q(**{owner_field: owner, target_field: target})
         through._default_manager.filter(query).delete()
-    through._default_manager.bulk_create(
-        (through(**{owner_field: o, target_field: t}) for o, t in missing), batch_size=BATCH
-    )
+    rows_insert(through, [{owner_field: o, target_field: t} for o, t in missing])
     if missing:
         result.created[kind] += len(missing)
     if extra:
@@ -163,7 +193,12 @@ def _sync_links(
 
 @transaction.atomic
 def plan_apply(
-    *, project: Project, document: PlanDocument, prune: bool = False, validated: bool = False
+    *,
+    project: Project,
+    document: PlanDocument,
+    prune: bool = False,
+    validated: bool = False,
+    progress: RowsProgress | None = None,
 ) -> ApplyResult:
     """Make the project's plan match `document`, matching rows by key.
 
@@ -173,11 +208,19 @@ def plan_apply(
     it lists, so its own acyclicity check covers the result. Feature, sub-feature and
     project statuses are then rolled up from the tasks. Raises PlanImportError (and
     writes nothing) for an invalid document; `validated` says the caller has checked it.
+    `progress`, if given, is told (rows applied, rows in all) after each batch of rows.
     """
     if not validated:
         document.validate()
     Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
     result = ApplyResult()
+    tally = _Tally(
+        total=len(document.features)
+        + len(document.requirements)
+        + len(document.sub_features)
+        + len(document.tasks),
+        report=progress,
+    )
     # Deleted last, children first: a task moved out of a feature that goes away must be
     # re-parented before the feature's cascade could take it (and its status) along.
     stale_rows: list[tuple[type[models.Model], list[int], str]] | None = [] if prune else None
@@ -189,10 +232,11 @@ def plan_apply(
         specs=document.features,
         key_of=lambda s: s.key,
         columns=(*FEATURE_COLUMNS, "source_identity"),
-        build=lambda s, v: Feature(project=project, key=s.key, **v, **_initial_status(s)),
+        build=lambda s, v: {"project_id": project.pk, "key": s.key, **v, **_initial_status(s)},
         values_of=lambda s: {c: getattr(s, c) for c in FEATURE_COLUMNS} | _identity(s),
         result=result,
         prune=stale_rows,
+        tally=tally,
     )
     features = {f.key: f for f in project.features.all()}
 
@@ -203,10 +247,11 @@ def plan_apply(
         specs=document.requirements,
         key_of=lambda s: s.code or f"\0{s.description}",
         columns=REQUIREMENT_COLUMNS,
-        build=lambda s, v: Requirement(project=project, code=s.code, **v),
+        build=lambda s, v: {"project_id": project.pk, "code": s.code, **v},
         values_of=lambda s: {c: getattr(s, c) for c in REQUIREMENT_COLUMNS},
         result=result,
         prune=stale_rows,
+        tally=tally,
     )
     requirements = {r.code or f"\0{r.description}": r for r in project.requirements.all()}
 
@@ -222,10 +267,11 @@ def plan_apply(
         specs=document.sub_features,
         key_of=lambda s: s.key,
         columns=(*SUB_FEATURE_COLUMNS, "feature_id", "source_identity"),
-        build=lambda s, v: SubFeature(project=project, key=s.key, **v, **_initial_status(s)),
+        build=lambda s, v: {"project_id": project.pk, "key": s.key, **v, **_initial_status(s)},
         values_of=sub_values,
         result=result,
         prune=stale_rows,
+        tally=tally,
     )
     sub_features = {s.key: s for s in project.sub_features.all()}
 
@@ -244,13 +290,18 @@ def plan_apply(
     existing_tasks = {t.key: t for t in project.tasks.all()}
     task_ids = {key: task.pk for key, task in existing_tasks.items()}
 
-    def build_task(spec: Any, values: dict[str, Any]) -> Task:
-        task = Task(project=project, key=spec.key, **values)
-        task.parent_id = task_ids[spec.parent] if spec.parent else None
+    now = timezone.now()
+
+    def build_task(spec: Any, values: dict[str, Any]) -> dict[str, Any]:
+        task = values | {
+            "project_id": project.pk,
+            "key": spec.key,
+            "parent_id": task_ids[spec.parent] if spec.parent else None,
+        }
         if spec.status:
-            task.status = spec.status
+            task["status"] = spec.status
             if spec.status == Task.Status.DONE:
-                task.completed_at = timezone.now()
+                task["completed_at"] = now
         return task
 
     # New rows are made with their parent: subtasks of new tasks after those tasks, so
@@ -279,6 +330,7 @@ def plan_apply(
             values_of=task_values,
             result=result,
             prune=None,
+            tally=tally,
         )
     if stale_rows is not None:
         wanted = {t.key for t in document.tasks}
@@ -301,6 +353,7 @@ def plan_apply(
         },
         result=result,
         kind="requirement links",
+        project=project,
     )
     _sync_links(
         through=SubFeature.requirements.through,
@@ -314,6 +367,7 @@ def plan_apply(
         },
         result=result,
         kind="requirement links",
+        project=project,
     )
     _sync_links(
         through=SubFeatureDependency,
@@ -327,6 +381,7 @@ def plan_apply(
         },
         result=result,
         kind="dependencies",
+        project=project,
     )
     _sync_links(
         through=TaskDependency,
@@ -336,6 +391,7 @@ def plan_apply(
         wanted={(tasks[t.key], tasks[d]) for t in document.tasks for d in t.depends_on},
         result=result,
         kind="dependencies",
+        project=project,
     )
     external_dependencies_sync(sub_features=[sub_features[s.key] for s in document.sub_features])
     for model, pks, kind in reversed(stale_rows or []):
@@ -392,11 +448,22 @@ def _apply_statuses(project: Project, document: PlanDocument, existing: dict[str
 
 
 def plan_apply_or_explain(
-    *, project: Project, document: PlanDocument, prune: bool = False, validated: bool = False
+    *,
+    project: Project,
+    document: PlanDocument,
+    prune: bool = False,
+    validated: bool = False,
+    progress: RowsProgress | None = None,
 ) -> ApplyResult:
     """plan_apply, with database constraint failures reported as PlanImportError."""
     try:
-        return plan_apply(project=project, document=document, prune=prune, validated=validated)
+        return plan_apply(
+            project=project,
+            document=document,
+            prune=prune,
+            validated=validated,
+            progress=progress,
+        )
     except IntegrityError as exc:
         raise PlanImportError(f"the plan breaks a database rule: {exc}") from exc
 

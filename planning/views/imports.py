@@ -180,6 +180,7 @@ def import_job_detail(request: AuthenticatedHtmxRequest, slug: str, job_id: int)
     page = request.GET.get("page", "1")
     context = _job_context(project, job, page=int(page) if page.isdigit() else 1)
     context["can_write"] = membership.can_write
+    context["rows"] = selectors.import_job_rows(job=job)
     if request.htmx and not request.htmx.boosted:
         response = render(request, JOB_FRAGMENT, context)
         if job.status == ImportJob.Status.SUCCEEDED:

@@ -1,20 +1,28 @@
 """An import job's life: stored, imported once by a worker's task, failed with its
 reason and nothing written, and recovered by the sweep when its message or worker is
-lost."""
+lost; and its progress by row while the worker applies the file."""
 
 import json
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
+from django.core.cache import caches
 from django.utils import timezone
 
+from cli.commands.plans import job_stage_line
+from planning.importers import ImportSource
 from planning.models import DevPlanVersion, ImportJob, Task
+from planning.selectors import import_job_rows_key
 from planning.services.import_jobs import (
+    STAGES,
+    _rows_reporter,
     import_job_create,
     import_job_execute,
     import_jobs_recover,
     import_wanted_in_background,
 )
+from planning.services.imports import plan_import
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +137,51 @@ def test_large_files_or_an_explicit_ask_go_to_a_worker(settings):
     assert not import_wanted_in_background(size=1000)
     assert import_wanted_in_background(size=1001)
     assert import_wanted_in_background(size=10, asked=True)
+
+
+def _tasks_json(count: int) -> bytes:
+    tasks = [{"id": n, "title": f"Task {n}", "dependencies": []} for n in range(1, count + 1)]
+    return json.dumps({"tasks": tasks}).encode()
+
+
+def test_an_import_reports_its_rows_applied_a_batch_at_a_time(project, user):
+    reports = []
+    source = ImportSource.from_bytes("tasks.json", _tasks_json(2_500))
+    plan_import(project=project, source=source, actor=user, progress=lambda *r: reports.append(r))
+    # The feature Task Master's tag becomes, then its 2,500 tasks: 2,501 rows.
+    assert reports == [(1, 2_501), (1_001, 2_501), (2_001, 2_501), (2_501, 2_501)]
+
+
+def test_a_running_jobs_rows_show_in_its_status_its_page_and_the_cli(
+    project, user, api, browser, django_capture_on_commit_callbacks
+):
+    job = _create(project, user, django_capture_on_commit_callbacks)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status="running", stage="importing", progress=STAGES["importing"], deliveries=1
+    )
+    job.refresh_from_db()
+    _rows_reporter(job)(1_000, 2_500)
+
+    url = f"/api/v1/projects/{project.slug}/imports/{job.pk}/"
+    status = api.get(url).data
+    assert (status["rows_applied"], status["rows_total"], status["progress"]) == (1_000, 2_500, 50)
+    assert job_stage_line(status) == "importing: 1,000 of 2,500 rows"
+    page = browser.get(f"/projects/{project.slug}/imports/{job.pk}/").content.decode()
+    assert "1000 of 2500 rows" in page
+
+    # A delivery after the worker died starts from nothing, not from its count.
+    ImportJob.objects.filter(pk=job.pk).update(deliveries=2)
+    status = api.get(url).data
+    assert (status["rows_applied"], status["progress"]) == (None, STAGES["importing"])
+
+
+def test_a_finished_job_shows_no_rows_and_leaves_no_count_behind(
+    project, user, api, django_capture_on_commit_callbacks
+):
+    job = _create(project, user, django_capture_on_commit_callbacks, data=_tasks_json(1_500))
+    import_job_execute(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "succeeded" and project.tasks.count() == 1_500
+    assert caches[settings.SHARED_CACHE_ALIAS].get(import_job_rows_key(job.pk, 1)) is None
+    status = api.get(f"/api/v1/projects/{project.slug}/imports/{job.pk}/").data
+    assert (status["rows_applied"], status["rows_total"], status["progress"]) == (None, None, 100)

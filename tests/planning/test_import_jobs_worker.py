@@ -3,9 +3,12 @@
 import json
 
 import pytest
+from django.db import connection, transaction
 
-from planning.models import DevPlanVersion, ImportJob, Task
-from planning.services.import_jobs import import_job_create
+from planning.models import DevPlan, DevPlanVersion, ImportJob, Task
+from planning.selectors import ImportRows, import_job_rows
+from planning.services.import_jobs import STAGES, import_job_create
+from planning.services.versions import dev_plan_for
 from planning.tasks import import_plan_job
 from tests.celery_worker import wait_for
 from tests.factories import ProjectFactory, UserFactory
@@ -54,3 +57,34 @@ def test_a_worker_records_why_a_job_failed_and_writes_nothing(worker):
     assert job.status == "failed" and "dependency cycle" in job.error
     assert job.error_file == "PRD.md" and bytes(job.data) == b""
     assert not Task.objects.exists() and not DevPlanVersion.objects.exists()
+
+
+def test_a_watcher_sees_the_rows_applied_before_the_import_commits(worker):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite lets one writer in at a time")
+    process, queue, conn, log_path = worker
+    user = UserFactory()
+    project = ProjectFactory(owner=user)
+    plan = dev_plan_for(project=project)
+    data = json.dumps(
+        {"tasks": [{"id": n, "title": f"Task {n}"} for n in range(1, 1_501)]}
+    ).encode()
+    job = import_job_create(project=project, file_name="tasks.json", data=data, actor=user)
+
+    def rows():
+        job.refresh_from_db()
+        return import_job_rows(job=job)
+
+    # Holding the plan's row, this test stops the import at its version, after the rows.
+    with transaction.atomic():
+        DevPlan.objects.select_for_update().get(pk=plan.pk)
+        import_plan_job.apply_async(args=[job.pk], queue=queue, connection=conn)
+        wait_for(lambda: (r := rows()) is not None and r.applied == r.total, process, log_path)
+        assert rows() == ImportRows(applied=1_501, total=1_501)  # a feature and 1,500 tasks
+        assert job.status == "running" and job.progress == STAGES["importing"]
+        assert not Task.objects.filter(project=project).exists()  # not committed yet
+
+    wait_for(_finished(job), process, log_path)
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    assert rows() is None and project.tasks.count() == 1_500
