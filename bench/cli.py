@@ -36,18 +36,15 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -63,10 +60,17 @@ from django.db import connection  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench.mcp_next import measure_all as measure_mcp  # noqa: E402
+from bench.serving import (  # noqa: E402
+    BIN,
+    free_port,
+    gunicorn,
+    server_env,
+    stop,
+    wait_until_up,
+)
 
 TASKS = int(os.environ.get("BENCH_CLI_TASKS", "10000"))
 ROUNDS = int(os.environ.get("BENCH_CLI_ROUNDS", "7"))
-BIN = Path(sys.executable).parent
 CREWBOARD = BIN / "crewboard"
 TASK_MASTER = ROOT / "var" / "tools" / "node_modules" / ".bin" / "task-master"
 PROJECT = "bench-cli"
@@ -102,25 +106,6 @@ def synthetic_tasks_json(count: int) -> dict[str, Any]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def server_database_url() -> str:
-    """The throwaway database as a DATABASE_URL, for the server process."""
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    credentials = quote(settings["USER"] or "", safe="")
-    if settings["PASSWORD"]:
-        credentials += ":" + quote(settings["PASSWORD"], safe="")
-    host = settings["HOST"] or "127.0.0.1"
-    port = f":{settings['PORT']}" if settings["PORT"] else ""
-    return f"postgres://{credentials}@{host}{port}/{settings['NAME']}"
-
-
 @contextmanager
 def throwaway_database() -> Iterator[None]:
     old_name = connection.settings_dict["NAME"]
@@ -134,59 +119,33 @@ def throwaway_database() -> Iterator[None]:
 
 @contextmanager
 def crewboard_server(folder: Path) -> Iterator[str]:
-    """gunicorn serving Crewboard on the throwaway database, until the block ends."""
+    """gunicorn serving Crewboard on the throwaway database (2 workers), with a Celery
+    worker beside it, until the block ends."""
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": server_database_url(),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DEBUG": "false",
-    }
-    log = (folder / "server.log").open("w")
-    server = subprocess.Popen(
-        [BIN / "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "600"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log_path = folder / "server.log"
+    log = log_path.open("w")
+    server = gunicorn(port, 2, log)
     # A file this size is imported by a worker, as with `make run`.
     worker = subprocess.Popen(
         [BIN / "celery", "-A", "config", "worker", "--concurrency=1", "--loglevel=WARNING"],
         cwd=ROOT,
-        env=env,
+        env=server_env(),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        # Generous: on a loaded machine the workers take a while to load Django.
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(
-                        f"the server did not start; see {folder / 'server.log'}"
-                    ) from None
-                time.sleep(0.2)
+        wait_until_up(url, server, log_path)
         yield url
     except BaseException:
         log.flush()
-        sys.stderr.write((folder / "server.log").read_text()[-5000:])
+        sys.stderr.write(log_path.read_text()[-5000:])
         raise
     finally:
         for process in (server, worker):
             process.terminate()
         for process in (server, worker):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                # A worker still inside a long request or task does not stop on TERM in time.
-                process.kill()
-                process.wait()
+            stop(process)
         log.close()
 
 

@@ -21,6 +21,7 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce, Left, Lower
 from django.http import Http404
@@ -230,6 +231,8 @@ def tasks_ready_only(tasks: QuerySet[Task]) -> QuerySet[Task]:
 
 STARTED_STATUSES = (Task.Status.IN_PROGRESS, Task.Status.REVIEW)
 NEXT_ORDER = ("priority_rank", "next_wave", "sort_key")
+# What a task answered by task_next_ready carries, besides its dependency count and keys.
+NEXT_RELATIONS = ("feature", "sub_feature", "assigned_agent", "parent")
 
 
 def task_next_ready(*, project: Project) -> Task | None:
@@ -247,7 +250,8 @@ def task_next_ready(*, project: Project) -> Task | None:
 
     `checkpoint:*` tasks are returned like any other; `task.needs_human` tells the caller
     a person has to act. A few index-driven queries, whatever the plan size (five when
-    no plan or task has started).
+    no plan or task has started; one more when the best task's key shares its place in
+    natural order with another's, as `T1` and `T01` do).
     """
     ready = task_ready_list(project=project)
     # What has started, as plain ids read off task_next_ready_idx: few rows, and the
@@ -286,26 +290,61 @@ def task_next_ready(*, project: Project) -> Task | None:
         others.append(resumable.filter(parent__isnull=True))
     stages.append(others)
     for stage in stages:
-        task = _best_of(stage)
+        task = _best_of(project, stage)
         if task is not None:
             return task
     return None
 
 
-def _best_of(candidate_sets: list[QuerySet[Task]]) -> Task | None:
-    # The best (priority, wave) comes off the index for each set; only that group is
-    # ranked for the fewest-dependencies rule, its count a scalar subquery per candidate
-    # (grouping the whole joined rows to count them cost SQLite several times as much).
-    # (As one statement with the group as scalar subqueries, PostgreSQL plans it several
-    # times slower.)
-    bests = [
-        best
+def _best_of(project: Project, candidate_sets: list[QuerySet[Task]]) -> Task | None:
+    # Each set's first task in index order gives the best (priority, wave) group, and
+    # its own dependency count (a scalar subquery, run for that one row). When every set
+    # leads the group with a task that has no dependencies, no task of the group ranks
+    # before the first of those, and the group need not be ranked at all: ranking it
+    # checks every task of the group, ready or not (3,000 of 10,000 tasks), which was
+    # most of the cost of `next` on a large plan.
+    firsts = [
+        first
         for candidates in candidate_sets
-        if (best := candidates.order_by(*NEXT_ORDER).values("priority_rank", "next_wave").first())
+        if (
+            first := candidates.order_by(*NEXT_ORDER)
+            .annotate(dependency_count=task_dependency_count())
+            .values(
+                "pk", "status", "priority_rank", "next_wave", "sort_key", "key", "dependency_count"
+            )
+            .first()
+        )
     ]
-    if not bests:
+    if not firsts:
         return None
-    group = min(bests, key=lambda b: (b["priority_rank"], b["next_wave"]))
+    best = min((first["priority_rank"], first["next_wave"]) for first in firsts)
+    leaders = [first for first in firsts if (first["priority_rank"], first["next_wave"]) == best]
+    if all(leader["dependency_count"] == 0 for leader in leaders):
+        leader = min(leaders, key=lambda first: (first["sort_key"], first["key"]))
+        # Read with any other task that shares its place in the index order (keys that
+        # differ only in leading zeros, `T1` and `T01`, which only the key ranks; a set
+        # holds tasks of one status): when there is none, it is the answer.
+        same_place = list(
+            project.tasks.filter(
+                status=leader["status"],
+                priority_rank=best[0],
+                next_wave=best[1],
+                sort_key=leader["sort_key"],
+            )
+            .select_related(*NEXT_RELATIONS)
+            .annotate(dependency_count=task_dependency_count())
+            .order_by()[:2]
+        )
+        if [task.pk for task in same_place] == [leader["pk"]]:
+            prefetch_related_objects(
+                same_place, Prefetch("depends_on", queryset=Task.objects.only("id", "key"))
+            )
+            return same_place[0]
+    group = {"priority_rank": best[0], "next_wave": best[1]}
+    # The best (priority, wave) group alone is ranked for the fewest-dependencies rule,
+    # its count a scalar subquery per candidate (grouping the whole joined rows to count
+    # them cost SQLite several times as much). (As one statement with the group as
+    # scalar subqueries, PostgreSQL plans it several times slower.)
     winners = [
         task
         for candidates in candidate_sets
@@ -314,7 +353,7 @@ def _best_of(candidate_sets: list[QuerySet[Task]]) -> Task | None:
             # costs more to compile than the query does to run.
             task := candidates.filter(**group)
             .annotate(dependency_count=task_dependency_count())
-            .select_related("feature", "sub_feature", "assigned_agent", "parent")
+            .select_related(*NEXT_RELATIONS)
             .prefetch_related(Prefetch("depends_on", queryset=Task.objects.only("id", "key")))
             .order_by("dependency_count", "sort_key", "key")
             .first()

@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from agents import services
 from agents.models import Agent, AgentRun
+from core.text import natural_sort_key
 from planning.models import Project, Task, TaskDependency
 from tests.factories import AgentFactory, FeatureFactory, SubFeatureFactory, TaskFactory
 
@@ -89,6 +90,51 @@ def test_listing_tasks_takes_a_fixed_number_of_queries(
     _, client = external_agent(project)
     with django_assert_max_num_queries(8):
         assert client.get(url(project, "agent/tasks/")).data["count"] == 31
+
+
+def chains_of_ten(project: Project, count: int, *, first_depends_on_done: bool) -> None:
+    """`count` tasks outside plans in chains of ten, the first tenth done: each waits for
+    the one before it, so a tenth of the pending ones are ready. With
+    `first_depends_on_done`, the first of each pending chain also waits for a done task,
+    so no ready task is free of dependencies."""
+    Task.objects.bulk_create(
+        Task(
+            project=project,
+            key=str(n),
+            sort_key=natural_sort_key(str(n)),
+            name=f"Task {n}",
+            status="done" if n <= count // 10 else "pending",
+            priority=("high", "medium", "low")[n % 3],
+        )
+        for n in range(1, count + 1)
+    )
+    ids = dict(project.tasks.values_list("key", "id"))
+    TaskDependency.objects.bulk_create(
+        TaskDependency(task_id=ids[str(n)], depends_on_id=ids[str(n - 1)])
+        for n in range(2, count + 1)
+        if n % 10 != 1 or (first_depends_on_done and n > count // 10)
+    )
+
+
+@pytest.mark.parametrize("first_depends_on_done", [False, True], ids=["free", "waited"])
+@pytest.mark.parametrize("count", [10, 10_000])
+def test_the_next_task_takes_a_fixed_number_of_queries(
+    project, count, first_depends_on_done, django_assert_max_num_queries
+):
+    chains_of_ten(project, count, first_depends_on_done=first_depends_on_done)
+    _, client = external_agent(project)
+    first_pending = count // 10 + 1
+    ready = {first_pending} | (
+        set() if first_depends_on_done else set(range(first_pending, count + 1, 10))
+    )
+    # Higher priority first (n % 3 == 0 is high), then key.
+    expected = str(min(ready, key=lambda n: (n % 3 != 0, n % 3 == 2, n)))
+    # The agent; started tasks and plans; the best group; the winner, and its
+    # dependency keys.
+    with django_assert_max_num_queries(6):
+        response = client.get(url(project, "agent/tasks/next/"))
+    assert response.status_code == 200
+    assert response.data["key"] == expected
 
 
 def test_another_project_is_a_404_for_every_agent_route(project, other_project):

@@ -314,6 +314,35 @@ def test_a_get_is_refused_at_once_rather_than_held_open(client, project):
     assert response["Allow"] == "POST, DELETE"
 
 
+@pytest.mark.django_db
+def test_next_task_takes_a_fixed_number_of_queries(client, project, django_assert_max_num_queries):
+    for n in range(1, 201):
+        TaskFactory(project=project, key=str(n), priority=("high", "low")[n % 2])
+    _, key = worker(project)
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "next_task", "arguments": {}},
+    }
+
+    # The key, then the REST call's: the agent; started tasks and plans; the best group;
+    # the winner, and its dependency keys.
+    with django_assert_max_num_queries(7):
+        response = client.post(
+            "/mcp/",
+            call,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {key}",
+            HTTP_ACCEPT="application/json, text/event-stream",
+        )
+
+    assert response.status_code == 200, response.content
+    result = response.json()["result"]
+    assert not result.get("isError"), result
+    assert json.loads(result["content"][0]["text"])["key"] == "2"
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_expand_task_splits_a_task_into_subtasks(transport, live_server, project):
     TaskFactory(project=project, key="5", name="Stream it", description="- Read\n- Parse")

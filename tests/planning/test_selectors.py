@@ -1,5 +1,6 @@
 import pytest
 
+from core.text import natural_sort_key
 from planning import selectors, services
 from planning.models import TaskDependency
 from tests.factories import FeatureFactory, SubFeatureFactory, TaskFactory, UserFactory
@@ -91,11 +92,41 @@ def test_next_ready_ignores_other_projects(project, other_project):
 def test_next_ready_runs_a_fixed_number_of_queries(project, count, django_assert_max_num_queries):
     from planning.models import Task
 
-    Task.objects.bulk_create(Task(project=project, key=f"T{i:03d}", name="t") for i in range(count))
+    Task.objects.bulk_create(
+        Task(project=project, key=f"T{i:03d}", sort_key=natural_sort_key(f"T{i:03d}"), name="t")
+        for i in range(count)
+    )
     # started tasks; plans in progress (none here, so their stage is skipped); the best
-    # group; the task ranked first in it; its dependency keys
+    # group with the first task in it; that task read whole; its dependency keys
     with django_assert_max_num_queries(5):
         assert selectors.task_next_ready(project=project).key == "T000"
+
+
+def test_next_ready_ranks_keys_that_differ_only_in_leading_zeros_by_key(
+    project, django_assert_max_num_queries
+):
+    # `T1` and `T01` share their place in natural order; the key itself decides.
+    for key in ("T1", "T01", "T2"):
+        TaskFactory(project=project, key=key, priority="high")
+    with django_assert_max_num_queries(6):
+        assert selectors.task_next_ready(project=project).key == "T01"
+    project.tasks.filter(key="T01").update(status="done")
+    assert selectors.task_next_ready(project=project).key == "T1"
+
+
+def test_next_ready_prefers_a_task_without_dependencies_to_an_earlier_one_with_done_ones(
+    project,
+):
+    done = TaskFactory(project=project, key="D", status="done")
+    first = TaskFactory(project=project, key="A1", priority="high")
+    TaskDependency.objects.create(task=first, depends_on=done)
+    waiting = TaskFactory(project=project, key="A2", priority="high")
+    TaskDependency.objects.create(task=waiting, depends_on=TaskFactory(project=project, key="X"))
+    TaskFactory(project=project, key="A3", priority="high")
+    # A1 comes first by key but has a dependency; A2 is not ready; A3 has none.
+    assert selectors.task_next_ready(project=project).key == "A3"
+    project.tasks.filter(key="A3").update(status="done")
+    assert selectors.task_next_ready(project=project).key == "A1"
 
 
 def test_project_for_user_hides_projects_from_non_members(project):
