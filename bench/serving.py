@@ -75,7 +75,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def gunicorn(port: int, workers: int, log: IO[str]) -> subprocess.Popen[bytes]:
-    command = [BIN / "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}"]
+    command = [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}"]
     command += ["-w", str(workers), "--timeout", "600"]
     return subprocess.Popen(
         command, cwd=ROOT, env=server_env(), stdout=log, stderr=subprocess.STDOUT
