@@ -11,20 +11,15 @@ side of the run's foreign key, so planning names no model of another app.
 """
 
 import functools
-import json
-from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import (
     BooleanField,
-    DateTimeField,
     Exists,
     F,
-    JSONField,
-    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -33,7 +28,6 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
-from django.utils import timezone
 
 from core.db import column_list
 from planning.models import (
@@ -359,81 +353,3 @@ def plan_stamp_for_user(*, user: User | AnonymousUser, slug: str) -> str | None:
         row = cursor.fetchone()
         names = [column[0] for column in cursor.description or ()]
     return None if row is None else stamp_digest(dict(zip(names, row, strict=True)))
-
-
-# Inserting many plan rows at once -------------------------------------------------------
-
-
-def rows_insert(
-    model: type[Model], rows: Sequence[Mapping[str, Any]], using: str = DEFAULT_DB_ALIAS
-) -> int:
-    """Insert `rows` (field attnames to Python values) into `model`'s table, without a
-    model instance per row: COPY on PostgreSQL, one prepared INSERT run for every row
-    (`executemany`) on SQLite. A field a row leaves out takes its default, and the
-    timestamps (`auto_now`, `auto_now_add`) the time of the call, as `bulk_create` would
-    give them. Returns the number of rows; their ids are not read back (the caller reads
-    them by key, once, if it needs them).
-
-    For imports of thousands of rows, where building and compiling `bulk_create`'s
-    instances costs several times what the database takes to store them. Nothing here
-    checks values: the caller inserts only what it has validated (a plan document,
-    checked against its shapes once), and the database's own constraints still hold.
-    Only planning's own tables: the plan's items, their dependencies and links.
-    Raises django.db.IntegrityError when a constraint refuses a row.
-    """
-    if model._meta.app_label != "planning":
-        raise TypeError(f"{model.__name__} is not one of planning's tables.")
-    if not rows:
-        return 0
-    connection = connections[using]
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
-    now = timezone.now()
-    defaults: dict[str, Any] = {}
-    prepare: dict[str, Callable[[Any], Any]] = {}
-    for field in fields:
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            defaults[field.attname] = now
-        else:
-            # As a new instance would have it: "" for a text field without a default.
-            defaults[field.attname] = field.get_default()
-        if isinstance(field, JSONField):
-            prepare[field.attname] = _json_text
-        elif isinstance(field, DateTimeField) and connection.vendor != "postgresql":
-            prepare[field.attname] = functools.partial(
-                field.get_db_prep_save, connection=connection
-            )
-    names = [field.attname for field in fields]
-    prepared_default = {
-        name: prepare[name](value) if name in prepare and value is not None else value
-        for name, value in defaults.items()
-    }
-
-    def line(row: Mapping[str, Any]) -> tuple[Any, ...]:
-        out = []
-        for name in names:
-            if name not in row:
-                out.append(prepared_default[name])
-                continue
-            value = row[name]
-            out.append(prepare[name](value) if value is not None and name in prepare else value)
-        return tuple(out)
-
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = column_list(fields)
-    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with connection.wrap_database_errors:
-                raw = cursor.cursor
-                with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(line(row))
-        else:
-            marks = ", ".join(["%s"] * len(fields))
-            statement = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
-            cursor.executemany(statement, [line(row) for row in rows])
-    return len(rows)
-
-
-def _json_text(value: Any) -> str:
-    # What Django's JSONField stores (json.dumps, no custom encoder on planning's fields).
-    return json.dumps(value)

@@ -21,10 +21,10 @@ from planning.models import (
     Task,
     TaskDependency,
 )
+from planning.row_inserts import rows_insert
 from planning.services._common import plan_rows_deleted
 from planning.services.external import external_dependencies_sync
 from planning.services.rollup import plan_status_rollup
-from planning.statements import rows_insert
 
 FEATURE_COLUMNS = ("name", "description", "priority", "position")
 REQUIREMENT_COLUMNS = ("category", "description", "priority", "source", "validated", "position")
@@ -119,7 +119,7 @@ def _sync(
     """Create and update (only what differs) rows to match `specs`, a batch at a time;
     with `prune`, collect the rows the document no longer has, for the caller to delete
     at the end. `build` gives a new row's values by field attname: new rows go in as
-    plain rows (statements.rows_insert), never as model instances."""
+    plain rows (row_inserts.rows_insert), never as model instances."""
     now = timezone.now()
     update_fields = list(columns)
     if any(f.name == "updated_at" for f in model._meta.concrete_fields):
