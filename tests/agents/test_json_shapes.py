@@ -15,7 +15,7 @@ from core.errors import DomainError
 from memory.models import MemoryFact
 from memory.services import memory_fact_create
 from planning.models import Project
-from tests.agents.test_external import claim, external_agent, tool_call, url
+from tests.agents.external_agents import claim, external_agent, tool_call, url
 from tests.agents.views.test_agents import HTMX, executor_url
 from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
 
