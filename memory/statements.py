@@ -18,7 +18,8 @@ FACT_FIELDS = tuple(MemoryFact._meta.concrete_fields)
 
 
 def _column(name: str) -> str:
-    return connection.ops.quote_name(MemoryFact._meta.get_field(name).column)
+    (field,) = (field for field in FACT_FIELDS if field.name == name)
+    return connection.ops.quote_name(field.column)
 
 
 @functools.cache
