@@ -328,6 +328,38 @@ def step_statements(vendor: str) -> StepStatements:
     )
 
 
+@functools.cache
+def reply_stored_with_started_call(usage_insert: str, started_insert: str) -> str:
+    """PostgreSQL: what locked_run and store_reply_locked do, and the "started" row of
+    the reply's first tool call, inserted only when the reply was stored (its INSERT's
+    condition is REPLY_NOT_STORED). Parameters: (agent id, run id, the usage rows', reply,
+    step id, the started row's). Returns (run status, project status, started row id);
+    no row: a duplicate delivery stored its reply first."""
+    statements = step_statements("postgresql")
+    return (
+        f"WITH {statements.locked_run}, usage AS ({usage_insert}), "
+        f"stored (run_status, project_status) AS ({statements.store_reply_locked}), "
+        f"started AS ({started_insert}) "
+        'SELECT run_status, project_status, (SELECT "id" FROM started) FROM stored'
+    )
+
+
+# The condition under which reply_stored_with_started_call inserts no started row.
+REPLY_NOT_STORED = "NOT EXISTS (SELECT 1 FROM stored)"
+
+
+@functools.cache
+def completion_ending_step(completion_insert: str) -> str:
+    """PostgreSQL: insert a call's completion row and end the step (end_step), in one
+    statement. Parameters: (the completion row's, finished at, step id). Returns
+    (completion id, whether this statement ended the step)."""
+    end_step = step_statements("postgresql").end_step
+    return (
+        f"WITH completion AS ({completion_insert}), ended AS ({end_step} RETURNING 1) "
+        'SELECT (SELECT "id" FROM completion), EXISTS (SELECT 1 FROM ended)'
+    )
+
+
 # A coding CLI's events ------------------------------------------------------------------
 
 # How a CLI's tool call rows and decisions are inserted: the fields every row of a batch

@@ -142,9 +142,14 @@ def insert_rows(instances: Sequence[Model], using: str = DEFAULT_DB_ALIAS) -> No
         cursor.execute(*statement)
         primary_keys = cursor.fetchall()
     for instance, (pk,) in zip(instances, primary_keys, strict=True):
-        instance.pk = pk
-        instance._state.adding = False
-        instance._state.db = using
+        mark_inserted(instance, pk, using)
+
+
+def mark_inserted(instance: Model, pk: Any, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Record on an instance that a statement of insert_statement's inserted it as `pk`."""
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = using
 
 
 def insert_statement(

@@ -1,7 +1,12 @@
 """Read-side queries for memory facts."""
 
+from typing import Any
+
+from django.db import connection
 from django.db.models import QuerySet
 
+from core.db import instance_from_row, prepared_cursor
+from memory import statements
 from memory.models import MemoryFact
 from planning.models import Project
 
@@ -18,15 +23,17 @@ def memory_fact_list(*, project: Project) -> QuerySet[MemoryFact]:
 
 def memory_fact_search(*, project: Project, query: str, limit: int = 10) -> list[MemoryFact]:
     """Fresh facts of the project and global ones whose subject or body mention `query`,
-    most confident first. A plain text match for now; retrieval by meaning comes later."""
-    from django.db.models import Q
+    most confident first. A plain text match for now; retrieval by meaning comes later.
 
+    Every claim of a task runs this, so it is a prepared statement
+    (memory.statements.fact_search) rather than a queryset."""
     words = [w for w in query.split() if len(w) > 2][:8] or [query]
-    match = Q()
-    for word in words:
-        match |= Q(subject__icontains=word) | Q(body__learned__icontains=word)
-    return list(
-        MemoryFact.objects.filter(
-            Q(project=project) | Q(project__isnull=True), match, is_stale=False
-        ).order_by("-confidence", "-id")[:limit]
-    )
+    patterns = [f"%{connection.ops.prep_for_like_query(word)}%" for word in words]
+    if connection.vendor == "postgresql":
+        params: list[Any] = [project.pk, patterns, limit]
+    else:
+        params = [project.pk, *(p for pattern in patterns for p in (pattern, pattern)), limit]
+    with prepared_cursor() as cursor:
+        cursor.execute(statements.fact_search(connection.vendor, len(words)), params)
+        rows = cursor.fetchall()
+    return [instance_from_row(MemoryFact, statements.FACT_FIELDS, row) for row in rows]

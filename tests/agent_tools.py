@@ -47,7 +47,11 @@ def count_and_wait(context: ToolContext, args: dict[str, Any]) -> dict[str, int]
 
 @contextmanager
 def temporary_tool(
-    name: str, *, risk: str, handler: Callable[[ToolContext, dict[str, Any]], Any] | None = None
+    name: str,
+    *,
+    risk: str,
+    handler: Callable[[ToolContext, dict[str, Any]], Any] | None = None,
+    reads_only: bool = False,
 ) -> Iterator[Tool]:
     """Register a test tool for the duration of the block."""
     registered = Tool(
@@ -56,6 +60,7 @@ def temporary_tool(
         parameters={"type": "object"},
         handler=handler or (lambda context, args: None),
         risk=risk,
+        reads_only=reads_only,
     )
     registry.register(registered)
     try:

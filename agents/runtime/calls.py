@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from agents import services as agent_services
@@ -144,17 +144,28 @@ def _log_started(
 ) -> ToolCall:
     """Log the call's "started" row (inside the caller's transaction, which commits
     before the tool runs)."""
+    return agent_services.tool_call_start(**_started_fields(run, step, request, tool, arguments))
+
+
+def _started_fields(
+    run: AgentRun,
+    step: AgentStep,
+    request: ToolCallRequest,
+    tool: Tool | None,
+    arguments: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """What a call's "started" row records (tool_call_start's arguments)."""
     logged_input: Any = arguments
     if tool is not None and arguments is None:
         logged_input = {"raw_arguments": request.arguments_json}
-    return agent_services.tool_call_start(
-        project=run.project,
-        run=run,
-        step=step.number,
-        call_id=request.id,
-        tool_name=request.name[:100] or "(unnamed)",
-        input=logged_input,
-    )
+    return {
+        "project": run.project,
+        "run": run,
+        "step": step.number,
+        "call_id": request.id,
+        "tool_name": request.name[:100] or "(unnamed)",
+        "input": logged_input,
+    }
 
 
 def _run_tool_call(
@@ -169,6 +180,25 @@ def _run_tool_call(
     """Run a tool that works in the database and log its completion row, inside the
     caller's transaction, so the tool's own database work and the row commit together.
     An unknown tool or unusable arguments complete the call as failed."""
+    status, output, error, duration_ms = _tool_outcome(
+        run, step, request, tools, started, arguments, argument_error
+    )
+    return agent_services.tool_call_complete(
+        started=started, status=status, output=output, error=error, duration_ms=duration_ms
+    )
+
+
+def _tool_outcome(
+    run: AgentRun,
+    step: AgentStep,
+    request: ToolCallRequest,
+    tools: dict[str, Tool],
+    started: ToolCall,
+    arguments: dict[str, Any] | None,
+    argument_error: str,
+) -> tuple[str, Any, str, int]:
+    """_run_tool_call's outcome, (status, output, error, duration in ms), not yet
+    logged."""
     tool = tools.get(request.name)
     if tool is None:
         error = f"there is no tool {request.name!r}; use one of {', '.join(sorted(tools))}"
@@ -177,10 +207,7 @@ def _run_tool_call(
         outcome = (ToolCall.Status.FAILED, None, argument_error, 0)
     else:
         outcome = _call_tool(run, step, tool, started, arguments, in_transaction=True)
-    status, output, error, duration_ms = outcome
-    return agent_services.tool_call_complete(
-        started=started, status=status, output=output, error=error, duration_ms=duration_ms
-    )
+    return outcome
 
 
 def _call_tool(
@@ -194,7 +221,8 @@ def _call_tool(
 ) -> tuple[str, Any, str, int]:
     """Run the tool's handler: (status, output, error, duration in ms). A ToolError or a
     broken tool is reported to the model, never fatal. `in_transaction`: in a savepoint
-    of its own, so the database work of a handler that fails is undone."""
+    of its own, so the database work of a handler that fails is undone; a tool that
+    only reads needs none (Tool.reads_only)."""
     context = ToolContext(
         project=run.project,
         agent=run.agent,
@@ -205,8 +233,9 @@ def _call_tool(
     )
     began = time.perf_counter()
     status, output, error = ToolCall.Status.SUCCEEDED, None, ""
+    savepoint = in_transaction and not tool.reads_only
     try:
-        if in_transaction:
+        if savepoint:
             with transaction.atomic():
                 output = tool.handler(context, arguments)
         else:
@@ -218,6 +247,10 @@ def _call_tool(
     except ValidationError as exc:
         # A value of the wrong shape: said per field, as the API would.
         status, error = ToolCall.Status.FAILED, _validation_message(exc)
+    except DatabaseError as exc:
+        if in_transaction and not savepoint:
+            raise  # the transaction cannot go on: this delivery fails, and is retried
+        status, error = ToolCall.Status.FAILED, f"{type(exc).__name__}: {exc}"
     except Exception as exc:
         status, error = ToolCall.Status.FAILED, f"{type(exc).__name__}: {exc}"
     duration_ms = round((time.perf_counter() - began) * 1000)
@@ -242,15 +275,18 @@ def _end_step(
     finished: dict[str, Any] | None,
     *,
     project_status: str | None = None,
+    ended: bool | None = None,
 ) -> None:
     """Mark the step done and move the run on (inside the caller's transaction, which
-    has locked the run with _lock_run when it passes `project_status`)."""
+    has locked the run with _lock_run when it passes `project_status`). `ended`: the
+    caller marked the step done already, and whether its statement did."""
     if project_status is None:
         project_status = _lock_run(run)
-    with prepared_cursor() as cursor:
-        finished_at = connection.ops.adapt_datetimefield_value(timezone.now())
-        cursor.execute(step_statements(connection.vendor).end_step, (finished_at, step.pk))
-        ended = cursor.rowcount
+    if ended is None:
+        with prepared_cursor() as cursor:
+            finished_at = connection.ops.adapt_datetimefield_value(timezone.now())
+            cursor.execute(step_statements(connection.vendor).end_step, (finished_at, step.pk))
+            ended = bool(cursor.rowcount)
     if ended and run.status == AgentRun.Status.RUNNING:
         runs.run_step_ended(
             run=run, number=step.number, finished=finished, project_status=project_status

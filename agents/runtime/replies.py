@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 
+from agents import services as agent_services
 from agents.conversation import History, conversation
 from agents.llm import ChatMessage, Completion, ToolCallRequest, get_llm_client
 from agents.models import AgentRun, AgentStep, ToolCall
@@ -20,10 +21,12 @@ from agents.runtime.calls import (
     _log_started,
     _may_commit_without_flush_wait,
     _parse_arguments,
-    _run_tool_call,
+    _started_fields,
+    _tool_outcome,
 )
 from agents.services.usage import UsageContext, usage_record, usage_rows
 from agents.statements import REPLY_FIELDS, step_statements
+from agents.step_writes import FirstCall, completion_ending_step, reply_stored_with_started_call
 from agents.tools import Tool
 from core.db import commit_without_flush_wait, insert_rows, insert_statement, prepared_cursor
 from core.text import NUL, without_nul
@@ -74,8 +77,9 @@ def _ask_model(
     try:
         with transaction.atomic(durable=True):
             if whole_step:
+                first_call = _first_call(run, step, first, first_tool)
                 stored, project_status = _lock_run_and_store_reply(
-                    run, step, message, completion, usage
+                    run, step, message, completion, usage, first_call
                 )
             else:
                 if _may_commit_without_flush_wait(first_tool):
@@ -83,7 +87,9 @@ def _ask_model(
                 stored = _store_reply_with_usage(step, message, completion, usage)
             if stored and whole_step:
                 step.reply = message
-                _carry_out_in_database(run, step, completion.tool_calls, tools, project_status)
+                _carry_out_in_database(
+                    run, step, completion.tool_calls, tools, project_status, first_call
+                )
             elif stored and first is not None:
                 arguments, _ = _parse_arguments(first_tool, first)
                 started = _log_started(run, step, first, first_tool, arguments)
@@ -127,11 +133,13 @@ def _lock_run_and_store_reply(
     message: dict[str, Any],
     completion: Completion,
     usage: UsageContext,
+    first: FirstCall | None = None,
 ) -> tuple[bool, str]:
     """_lock_run, then _store_reply_with_usage: whether the reply was stored, and the
     project's status. The run is locked first, in the order every path takes it (the
     step may end the run), so a duplicate delivery waits until this one has committed.
-    On PostgreSQL one statement does it all."""
+    On PostgreSQL one statement does it all, and inserts the `first` call's started row
+    when the reply was stored (it then has its primary key)."""
     statements = step_statements(connection.vendor)
     if statements.locked_run is None or statements.store_reply_locked is None:
         project_status = _lock_run(run)
@@ -139,8 +147,21 @@ def _lock_run_and_store_reply(
     metrics = usage_rows(completion=completion, context=usage)
     usage_insert = insert_statement(metrics)
     assert usage_insert is not None  # metrics insert in one statement
-    usage_sql, usage_params = usage_insert
     reply = REPLY_FIELDS[1].get_db_prep_save(message, connection)
+    if first is not None:
+        statuses = reply_stored_with_started_call(
+            agent_id=run.agent_id,
+            run_id=run.pk,
+            usage_insert=usage_insert,
+            reply=reply,
+            step=step,
+            first=first,
+        )
+        if statuses is None:
+            return False, ""
+        run.status, project_status = statuses
+        return True, project_status
+    usage_sql, usage_params = usage_insert
     with prepared_cursor() as cursor:
         cursor.execute(
             f"WITH {statements.locked_run}, usage AS ({usage_sql}) {statements.store_reply_locked}",
@@ -159,22 +180,52 @@ def _carry_out_in_database(
     requests: tuple[ToolCallRequest, ...],
     tools: dict[str, Tool],
     project_status: str,
+    first: FirstCall | None = None,
 ) -> None:
     """Log, run and complete each of a just-stored reply's calls, none of which acts
     outside the database, then end the step, all inside the caller's transaction, which
-    stored the reply and holds the run locked (see _lock_run)."""
+    stored the reply and holds the run locked (see _lock_run). `first`: the first call,
+    if its started row was stored with the reply. On PostgreSQL the last completion row
+    and the step's end are one statement."""
     finished: dict[str, Any] | None = None
     if not requests:
         finished = {"outcome": "succeeded", "summary": _reply_summary(step)}
-    for request in requests:
-        tool = tools.get(request.name)
-        arguments, argument_error = _parse_arguments(tool, request)
-        started = _log_started(run, step, request, tool, arguments)
-        completion = _run_tool_call(run, step, request, tools, started, arguments, argument_error)
+    ended: bool | None = None
+    last = len(requests) - 1
+    for index, request in enumerate(requests):
+        if index == 0 and first is not None and first.started.pk is not None:
+            started, arguments, argument_error = first
+        else:
+            tool = tools.get(request.name)
+            arguments, argument_error = _parse_arguments(tool, request)
+            started = _log_started(run, step, request, tool, arguments)
+        outcome = _tool_outcome(run, step, request, tools, started, arguments, argument_error)
+        status, output, error, duration_ms = outcome
+        completion = agent_services.tool_call_completion_row(
+            started=started, status=status, output=output, error=error, duration_ms=duration_ms
+        )
+        if index == last and connection.vendor == "postgresql":
+            ended = completion_ending_step(completion=completion, step=step)
+        else:
+            insert_rows([completion])
         if request.name in FINISHING_TOOLS and completion.status == ToolCall.Status.SUCCEEDED:
             finished = completion.output
-    _end_step(run, step, finished, project_status=project_status)
+    _end_step(run, step, finished, project_status=project_status, ended=ended)
     step.status = AgentStep.Status.DONE
+
+
+def _first_call(
+    run: AgentRun, step: AgentStep, request: ToolCallRequest | None, tool: Tool | None
+) -> FirstCall | None:
+    """On PostgreSQL, the reply's first call with its started row built, for the
+    statement that stores the reply to insert (see _lock_run_and_store_reply)."""
+    if request is None or connection.vendor != "postgresql":
+        return None
+    arguments, argument_error = _parse_arguments(tool, request)
+    started = agent_services.tool_call_started_row(
+        **_started_fields(run, step, request, tool, arguments)
+    )
+    return FirstCall(started, arguments, argument_error)
 
 
 def _reply_summary(step: AgentStep) -> str:

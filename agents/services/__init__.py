@@ -39,7 +39,9 @@ from agents.services.logs import (
     planning_cycle_open,
     run_metrics_record,
     tool_call_complete,
+    tool_call_completion_row,
     tool_call_start,
+    tool_call_started_row,
 )
 from agents.services.runs import agent_run_create
 from agents.services.state import (
@@ -89,7 +91,9 @@ __all__ = [
     "run_metrics_record",
     "task_claim",
     "tool_call_complete",
+    "tool_call_completion_row",
     "tool_call_start",
+    "tool_call_started_row",
     "tool_calls_report",
     "usage_record",
 ]

@@ -22,7 +22,7 @@ class InProject(Protocol):
     def project_id(self) -> int: ...
 
 
-def _insert_once(instance: Model, *, conflict: str, links_loaded: bool = False) -> None:
+def _insert_once(instance: Model, *, conflict: str, checked: bool = False) -> None:
     """Insert `instance`, turning a lost race on a unique column into ConflictError.
 
     The database's unique index is the arbiter, so two concurrent requests cannot both
@@ -30,15 +30,10 @@ def _insert_once(instance: Model, *, conflict: str, links_loaded: bool = False) 
     error either way (an agent step inserts two log rows a step, and a savepoint costs
     two statements each).
 
-    `links_loaded` is for rows a service builds itself from objects already loaded (the
-    audit log on an agent's hot path): only the field values are checked, which costs no
-    query; the links exist and the database enforces the constraints.
+    `checked`: the caller has validated the row already (_check_loaded_row, say);
+    otherwise it is fully validated here.
     """
-    if links_loaded:
-        instance.clean_fields(
-            exclude=[field.name for field in instance._meta.concrete_fields if field.is_relation]
-        )
-    else:
+    if not checked:
         instance.full_clean(validate_unique=False, validate_constraints=False)
         _validate_all_but_unique_constraints(instance)
     try:
@@ -47,6 +42,15 @@ def _insert_once(instance: Model, *, conflict: str, links_loaded: bool = False) 
         if is_unique_violation(exc):
             raise ConflictError(conflict) from None
         raise
+
+
+def _check_loaded_row(instance: Model) -> None:
+    """Validate a row a service builds itself from objects already loaded (the audit log
+    on an agent's hot path): only the field values are checked, which costs no query;
+    the links exist and the database enforces the constraints."""
+    instance.clean_fields(
+        exclude=[field.name for field in instance._meta.concrete_fields if field.is_relation]
+    )
 
 
 def _validate_all_but_unique_constraints(instance: Model) -> None:

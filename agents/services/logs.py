@@ -20,7 +20,12 @@ from agents.models import (
     PlanningCycle,
     ToolCall,
 )
-from agents.services._common import _check_same_project, _insert_once, _resolve_links
+from agents.services._common import (
+    _check_loaded_row,
+    _check_same_project,
+    _insert_once,
+    _resolve_links,
+)
 from core.errors import DomainError
 from core.shapes import JsonShape
 from planning.models import Project, Task
@@ -45,6 +50,37 @@ def tool_call_start(
     The agent and task default to the run's. Raises DomainError for links into another
     project or a run of another agent.
     """
+    call = tool_call_started_row(
+        project=project,
+        tool_name=tool_name,
+        input=input,
+        agent=agent,
+        run=run,
+        task=task,
+        step=step,
+        call_id=call_id,
+    )
+    _insert_once(
+        call, conflict=f"Tool call {call_id!r} of step {step} is already logged.", checked=True
+    )
+    return call
+
+
+def tool_call_started_row(
+    *,
+    project: Project,
+    tool_name: str,
+    input: Any = None,
+    agent: Agent | None = None,
+    run: AgentRun | None = None,
+    task: Task | None = None,
+    step: int | None = None,
+    call_id: str = "",
+) -> ToolCall:
+    """The "started" row tool_call_start inserts, checked but not saved: for the agent
+    step, which inserts it in the statement that stores the model's reply. Raises as
+    tool_call_start does, and ValidationError for a value that does not fit its field.
+    """
     agent, task = _resolve_links(project, agent=agent, run=run, task=task)
     if not tool_name:
         raise DomainError("A tool call names its tool.", field="tool_name")
@@ -58,11 +94,7 @@ def tool_call_start(
         step=step,
         call_id=call_id,
     )
-    _insert_once(
-        call,
-        conflict=f"Tool call {call_id!r} of step {step} is already logged.",
-        links_loaded=True,
-    )
+    _check_loaded_row(call)
     return call
 
 
@@ -79,6 +111,25 @@ def tool_call_complete(
     Raises DomainError when `started` is itself a completion row, and ConflictError when
     the call already has a completion (the database's one-to-one decides a race).
     """
+    completion = tool_call_completion_row(
+        started=started, status=status, output=output, error=error, duration_ms=duration_ms
+    )
+    _insert_once(completion, conflict=f"Tool call {started.pk} is already complete.", checked=True)
+    return completion
+
+
+def tool_call_completion_row(
+    *,
+    started: ToolCall,
+    status: str,
+    output: Any = None,
+    error: str = "",
+    duration_ms: int | None = None,
+) -> ToolCall:
+    """The completion row tool_call_complete inserts, checked but not saved: for the
+    agent step, which inserts it in the statement that ends the step. Raises DomainError
+    when `started` is itself a completion row, ValidationError for a value that does not
+    fit its field."""
     if started.is_completion:
         raise DomainError(f"Tool call {started.pk} is a completion row, not a started call.")
     completion = ToolCall(
@@ -93,11 +144,7 @@ def tool_call_complete(
         error=error,
         duration_ms=duration_ms,
     )
-    _insert_once(
-        completion,
-        conflict=f"Tool call {started.pk} is already complete.",
-        links_loaded=True,
-    )
+    _check_loaded_row(completion)
     return completion
 
 

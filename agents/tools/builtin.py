@@ -38,6 +38,7 @@ def _describe(task: Task) -> dict[str, Any]:
 
 @tool(
     name="get_task",
+    reads_only=True,
     description="Read one task of this project: what to do, how to verify it, its dependencies.",
     parameters={
         "type": "object",
@@ -52,6 +53,7 @@ def get_task(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
 
 @tool(
     name="list_tasks",
+    reads_only=True,
     description="List tasks of this project (key, name, status), optionally by status.",
     parameters={
         "type": "object",
@@ -120,6 +122,7 @@ STATE_KEY = {"type": "string", "minLength": 1, "maxLength": 200}
 
 @tool(
     name="get_state",
+    reads_only=True,
     description="Read a value from the project's key-value state store (null when unset).",
     parameters={
         "type": "object",
@@ -183,6 +186,7 @@ def remember(context: ToolContext, args: dict[str, Any]) -> dict[str, int]:
 
 @tool(
     name="recall",
+    reads_only=True,
     description="Search what agents learned before (this project's facts and global ones).",
     parameters={
         "type": "object",
@@ -206,6 +210,7 @@ def recall(context: ToolContext, args: dict[str, Any]) -> list[dict[str, Any]]:
 
 @tool(
     name="finish",
+    reads_only=True,
     description="End the run: call it once the work is done (or cannot be done).",
     parameters={
         "type": "object",

@@ -4,7 +4,7 @@ go back to the model, and a call runs once, whatever the worker does meanwhile."
 import json
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from agents.models import AgentState, AgentStep, DecisionLog, Metric, ToolCall
 from agents.runtime.steps import step_execute
@@ -202,3 +202,51 @@ def test_a_low_risk_call_cut_short_leaves_nothing_and_the_retry_asks_the_model_a
     assert ToolCall.objects.get(run=run, started__call_id="c1").status == "succeeded"
     assert ToolCall.objects.get(run=run, call_id="c1").input == {"n": 2}
     assert run.status == "succeeded"
+
+
+def _failing_read(context, args):
+    """A read whose statement the database refuses."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM no_such_table")
+
+
+def test_a_database_error_in_a_tool_that_writes_goes_back_to_the_model(
+    run, fake_llm, django_capture_on_commit_callbacks
+):
+    """Its savepoint undoes its work, and the step goes on."""
+    from tests.agent_tools import temporary_tool
+
+    fake_llm.script(completion(None, tool_calls=[tool_call("c1", "broken_test", {})]))
+    with (
+        temporary_tool("broken_test", risk="low", handler=_failing_read),
+        django_capture_on_commit_callbacks(),
+    ):
+        step_execute(run_id=run.pk, number=1)
+    ended = ToolCall.objects.get(run=run, started__call_id="c1")
+    assert ended.status == "failed" and "no_such_table" in ended.error
+    assert AgentStep.objects.get(run=run, number=1).status == "done"
+
+
+def test_a_database_error_in_a_tool_that_only_reads_fails_the_delivery_leaving_nothing(
+    run, fake_llm, django_capture_on_commit_callbacks
+):
+    """Such a tool runs without a savepoint of its own: the transaction cannot go on, so
+    the reply and the call's rows roll back together (the model call's usage is kept:
+    it was paid for), and the retry asks the model again."""
+    from tests.agent_tools import temporary_tool
+
+    fake_llm.script(
+        completion(None, tool_calls=[tool_call("c1", "reader_test", {})]),
+        completion(None, tool_calls=[tool_call("c2", "finish", {"summary": "done"})]),
+    )
+    with (
+        temporary_tool("reader_test", risk="low", handler=_failing_read, reads_only=True),
+        pytest.raises(DatabaseError),
+    ):
+        step_execute(run_id=run.pk, number=1)
+    assert AgentStep.objects.get(run=run, number=1).reply is None
+    assert not ToolCall.objects.filter(run=run).exists()
+    assert Metric.objects.filter(run=run, type="token_usage").count() == 1
+    run = drive(run, django_capture_on_commit_callbacks)
+    assert run.status == "succeeded"
+    assert len(fake_llm.requests) == 2

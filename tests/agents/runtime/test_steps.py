@@ -233,14 +233,14 @@ def test_a_step_costs_the_same_queries_however_long_the_conversation(
         step_execute(run_id=run.pk, number=1)
     # Counted inside the test's transaction, where each of the step's transactions is a
     # savepoint. On PostgreSQL: the claim of the step, one statement that locks the
-    # agent and the run, records the usage and stores the reply, the call's started
-    # row, the tool's query in a savepoint of its own, its completion row and the end of
-    # the step, in one transaction: 6 statements and 4 savepoint commands, as many as
-    # the round trips of a step outside a test (the savepoint of its transaction stands
-    # for its BEGIN and COMMIT). On SQLite the claim is three statements in a
-    # transaction, the conversation two reads, the lock of the run, the usage and the
-    # reply two more.
-    limit = 10 if connection.vendor == "postgresql" else 18
+    # agent and the run, records the usage, stores the reply and inserts the call's
+    # started row, the tool's query (get_state only reads: no savepoint of its own), and
+    # one statement for its completion row and the end of the step, in one transaction:
+    # 4 statements and 2 savepoint commands, as many as the round trips of a step
+    # outside a test (the savepoint of its transaction stands for its BEGIN and
+    # COMMIT). On SQLite the claim is three statements in a transaction, the
+    # conversation two reads, the lock of the run, the usage and the reply two more.
+    limit = 6 if connection.vendor == "postgresql" else 16
     for number in range(2, 10):
         with django_assert_max_num_queries(limit), django_capture_on_commit_callbacks():
             step_execute(run_id=run.pk, number=number)
