@@ -11,8 +11,8 @@ from agents import services as agent_services
 from agents.models import AgentRun, Merge, Review, ReviewComment
 from agents.services import orchestrator, reviews
 from core.errors import ConflictError
+from tests.agents.external_agents import agent_client
 from tests.agents.reviewing import attempt_in_review
-from tests.agents.test_external import agent_client
 from tests.factories import AgentFactory, TaskFactory
 from tests.fakes.openai_server import completion, tool_call
 from tests.gitrepos import make_repo, run_git
