@@ -213,8 +213,11 @@ class RequirementPriority(models.TextChoices):
 class Requirement(TimeStampedModel):
     Priority = RequirementPriority
 
-    # Indexed on its own: the (project, code) unique index is partial (codes may be blank).
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="requirements")
+    # Its index is requirement_order_idx's leading column (the (project, code) unique
+    # index is partial: codes may be blank).
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="requirements", db_index=False
+    )
     code = models.CharField(max_length=50, blank=True)
     category = models.CharField(max_length=100, blank=True)
     description = models.TextField()
