@@ -150,12 +150,19 @@ def agent_step_list(*, run: AgentRun, after: int = 0) -> QuerySet[AgentStep]:
     return run.steps.filter(number__gt=after).order_by("number")
 
 
-def run_tool_call_list(*, run: AgentRun, after_step: int = 0) -> QuerySet[ToolCall]:
+def run_tool_call_list(
+    *, run: AgentRun, after_step: int = 0, upto_step: int | None = None
+) -> QuerySet[ToolCall]:
     """The run's tool calls (started rows, each with its completion joined), oldest first:
-    those of steps above `after_step`, and those reported without a step."""
+    those of steps above `after_step`, and those reported without a step; with
+    `upto_step`, only those of the steps above `after_step` up to it (a page of steps)."""
+    if upto_step is None:
+        which = Q(step__gt=after_step) | Q(step__isnull=True)
+    else:
+        which = Q(step__gt=after_step, step__lte=upto_step)
     return (
         run.tool_calls.filter(started__isnull=True)
-        .filter(Q(step__gt=after_step) | Q(step__isnull=True))
+        .filter(which)
         .select_related("completion")
         .order_by("id")
     )

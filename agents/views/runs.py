@@ -185,6 +185,8 @@ def _place_on_timeline(
 
 # Up to this many tool calls, a run page carries every call's input and output.
 INLINE_CALLS = 50
+# An ended run's trace shows this many steps a page.
+STEPS_PER_PAGE = 10
 
 
 @login_required
@@ -199,7 +201,9 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
     finished since, replaces the live item and refreshes the summary and decisions out of
     band. Once the run has ended the answer carries no poller, so polling stops, except
     while a step it was in still runs to its end (a cancel stops the run between steps).
-    Finished steps never change, so their opened <details> stay open.
+    Finished steps never change, so their opened <details> stay open. An ended run of
+    more than STEPS_PER_PAGE steps shows a page of them (`?page=`), with the calls of
+    those steps; calls outside a step come with the last page.
     """
     project, membership = planning_selectors.project_for_user(user=request.user, slug=slug)
     run = selectors.agent_run_get(project=project, run_id=run_id)
@@ -211,9 +215,17 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
     live = run.status in AgentRun.ACTIVE_STATUSES
     step_rows = list(selectors.agent_step_list(run=run, after=after))
     polling = live or _step_settling(run, step_rows)
+    step_page, upto_step = None, None
+    if not fragment and not polling and len(step_rows) > STEPS_PER_PAGE:
+        # An ended run's trace a page of steps at a time: a long run's every step and
+        # tool call made a page of megabytes. Calls outside a step come with the last.
+        step_page = Paginator(step_rows, STEPS_PER_PAGE).get_page(request.GET.get("page"))
+        step_rows = list(step_page.object_list)
+        after = step_rows[0].number - 1
+        upto_step = step_rows[-1].number if step_page.has_next() else None
     steps, loose_calls = shown_steps(
         step_rows,
-        list(selectors.run_tool_call_list(run=run, after_step=after)),
+        list(selectors.run_tool_call_list(run=run, after_step=after, upto_step=upto_step)),
         ended=not polling,
     )
     # Finished steps go into the timeline for good; from the first unfinished one on,
@@ -267,6 +279,7 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
         "lazy_calls": calls_shown > INLINE_CALLS,
         "calls_url": reverse("agents:run-detail", args=[project.slug, run.pk]) + "calls/",
         "oob": fragment,
+        "step_page": step_page,
     }
     if not fragment:
         context["goal"] = _goal(run)

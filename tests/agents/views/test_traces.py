@@ -167,3 +167,66 @@ def test_a_calls_body_is_only_found_under_its_own_run(browser, project, other_pr
     answer = browser.get(url("run-tool-call", project, stranger.pk, stranger_call.pk))
     assert answer.status_code == 404
     assert browser.get(url("run-tool-call", project, run.pk, call.pk)).status_code == 200
+
+
+def stepped_run(project, steps: int):
+    """An ended run of `steps` steps, each with one call named after it, and one call
+    reported outside any step."""
+    start = timezone.now() - timedelta(hours=1)
+    run = AgentRunFactory(
+        agent=AgentFactory(project=project),
+        status="succeeded",
+        started_at=start,
+        finished_at=start + timedelta(seconds=steps + 1),
+    )
+    for number in range(1, steps + 1):
+        at = start + timedelta(seconds=number)
+        AgentStep.objects.create(
+            run=run,
+            number=number,
+            status="done",
+            attempts=1,
+            reply=reply(f"step {number}", (f"c{number}", "read_file", "{}")),
+            started_at=at,
+            finished_at=at + timedelta(milliseconds=500),
+        )
+        tool_call(
+            run,
+            number,
+            f"c{number}",
+            "read_file",
+            {"path": f"s{number}.py"},
+            at,
+            status="succeeded",
+        )
+    tool_call(run, None, "loose", "run_command", {"cmd": "outside"}, status="succeeded")
+    return run
+
+
+def test_a_long_ended_trace_shows_a_page_of_steps_at_a_time(
+    browser, project, django_assert_max_num_queries
+):
+    run = stepped_run(project, 25)
+    page = url("run-detail", project, run.pk)
+    with django_assert_max_num_queries(20):
+        first = browser.get(page).content.decode()
+    assert "Steps 1 to 10 of 25." in first and "s1.py" in first and "s10.py" in first
+    assert "s11.py" not in first and "outside" not in first
+    assert '<ol id="run-steps" class="timeline" start="1">' in first
+    assert 'href="?page=2" rel="next"' in first
+
+    last = browser.get(page + "?page=3").content.decode()
+    assert "Steps 21 to 25 of 25." in last and "s21.py" in last and "s25.py" in last
+    assert "s20.py" not in last and "outside" in last  # calls outside a step come last
+    assert 'start="21"' in last and 'rel="next"' not in last
+
+
+def test_a_short_or_live_trace_is_one_page(browser, project):
+    short = stepped_run(project, 10)
+    html = browser.get(url("run-detail", project, short.pk)).content.decode()
+    assert "Steps 1 to" not in html and "s10.py" in html and "outside" in html
+    live = stepped_run(project, 25)
+    live.status, live.finished_at = "running", None
+    live.save(update_fields=["status", "finished_at"])
+    html = browser.get(url("run-detail", project, live.pk)).content.decode()
+    assert "Steps 1 to" not in html and "s1.py" in html and "s25.py" in html
