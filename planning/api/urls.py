@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from planning.api import external, import_jobs, views
+from planning.api import chats, external, import_jobs, plan_files, views
 
 app_name = "planning-api"
 
@@ -23,11 +23,11 @@ router.register(
     external.ExternalDependencyViewSet,
     basename="external-dependency",
 )
-router.register(f"{PROJECT}/chats", views.ChatSessionViewSet, basename="chat")
+router.register(f"{PROJECT}/chats", chats.ChatSessionViewSet, basename="chat")
 
 urlpatterns = [
     *router.urls,
-    path(f"{PROJECT_PATH}/imports/", views.PlanImportView.as_view(), name="plan-import"),
+    path(f"{PROJECT_PATH}/imports/", plan_files.PlanImportView.as_view(), name="plan-import"),
     path(
         f"{PROJECT_PATH}/imports/<int:pk>/",
         import_jobs.ImportJobDetailView.as_view(),
@@ -38,27 +38,31 @@ urlpatterns = [
         import_jobs.ImportJobChoiceView.as_view(),
         name="import-job-choice",
     ),
-    path(f"{PROJECT_PATH}/analytics/", views.PlanAnalyticsView.as_view(), name="plan-analytics"),
-    path(f"{PROJECT_PATH}/export/<str:fmt>/", views.PlanExportView.as_view(), name="plan-export"),
-    path(f"{PROJECT_PATH}/versions/", views.VersionListView.as_view(), name="version-list"),
+    path(
+        f"{PROJECT_PATH}/analytics/", plan_files.PlanAnalyticsView.as_view(), name="plan-analytics"
+    ),
+    path(
+        f"{PROJECT_PATH}/export/<str:fmt>/", plan_files.PlanExportView.as_view(), name="plan-export"
+    ),
+    path(f"{PROJECT_PATH}/versions/", plan_files.VersionListView.as_view(), name="version-list"),
     path(
         f"{PROJECT_PATH}/versions/<int:number>/",
-        views.VersionDetailView.as_view(),
+        plan_files.VersionDetailView.as_view(),
         name="version-detail",
     ),
     path(
         f"{PROJECT_PATH}/versions/<int:number>/diff/",
-        views.VersionDiffView.as_view(),
+        plan_files.VersionDiffView.as_view(),
         name="version-diff",
     ),
     path(
         f"{PROJECT_PATH}/versions/<int:number>/restore/",
-        views.VersionRestoreView.as_view(),
+        plan_files.VersionRestoreView.as_view(),
         name="version-restore",
     ),
     path(
         f"{PROJECT_PATH}/versions/<int:number>/export/<str:fmt>/",
-        views.VersionExportView.as_view(),
+        plan_files.VersionExportView.as_view(),
         name="version-export",
     ),
 ]
