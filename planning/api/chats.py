@@ -62,7 +62,7 @@ class ChatSessionViewSet(
         session = self.get_object()
         message = session.messages.filter(pk=message_id).first() if message_id.isdigit() else None
         if message is None:
-            raise Http404("No such message in this session.")
+            raise Http404("No such message in this chat.")
         return message
 
     @extend_schema(
