@@ -86,13 +86,25 @@ def dispatch(*, project: Project) -> list[AgentRun]:
     )
     idle = [agent for agent in idle if agent_can_work(agent, project) is None]
     started: list[AgentRun] = []
-    # Work sent back by a review first: its agent carries on where it stopped.
+    # Two tasks that change the same files are never worked on at once (GSD's rule for
+    # waves): each task taken claims its files.
+    taken_files = _files_in_progress(project)
+    # Work sent back by a review first: its agent carries on where it stopped. One whose
+    # task waits for files another task holds leaves its agent free for other work.
     waiting = runs.reopened_waiting(project=project, agent_ids=[a.pk for a in idle])
+    resuming: list[AgentRun] = []
     for agent in list(idle):
-        if slots > 0 and (run := waiting.get(agent.pk)) is not None:
-            started.append(runs.run_reopened_resume(run=run))
+        if len(resuming) < slots and (run := waiting.get(agent.pk)) is not None:
+            task = run.task
+            if (
+                task is not None
+                and runs.reopened_files_wait(run)
+                and not _take_files(task, taken_files)
+            ):
+                continue
+            resuming.append(run)
             idle.remove(agent)
-            slots -= 1
+    slots -= len(resuming)
     # Reviewers review; mergers' work is done by the merge itself.
     # Reviewers review in the built-in step loop (a coding CLI writes code, not verdicts).
     reviewers = [
@@ -102,9 +114,6 @@ def dispatch(*, project: Project) -> list[AgentRun]:
     started += review_runs
     slots -= len(review_runs)
     idle = [a for a in idle if a.type not in (Agent.Type.REVIEWER, Agent.Type.MERGER)]
-    # Two tasks that change the same files are never worked on at once (GSD's rule for
-    # waves): each task taken claims its files.
-    taken_files = _files_in_progress(project)
     pairs: list[tuple[Agent, Task]] = []
     for agent in idle:
         if len(pairs) >= slots:
@@ -123,9 +132,16 @@ def dispatch(*, project: Project) -> list[AgentRun]:
         pairs += zip(free_agents, unassigned, strict=False)
     # A claim in flight may have taken their files since they were read above. All the
     # tasks' files are locked at once, so this waits for claims in one order with them.
-    free = planning_services.tasks_files_reserve(
-        project_id=project.pk, files_by_task={task.pk: task.files for _, task in pairs}
-    )
+    files_by_task = {task.pk: task.files for _, task in pairs}
+    files_by_task |= {
+        run.task.pk: run.task.files
+        for run in resuming
+        if run.task is not None and runs.reopened_files_wait(run)
+    }
+    free = planning_services.tasks_files_reserve(project_id=project.pk, files_by_task=files_by_task)
+    for run in resuming:
+        if run.task_id in free or not runs.reopened_files_wait(run):
+            started.append(runs.run_reopened_resume(run=run))
     for agent, task in pairs:
         if task.pk not in free:
             continue

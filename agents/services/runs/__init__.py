@@ -69,6 +69,7 @@ from agents.services.runs.leases import (
 )
 from agents.services.runs.reopen import (
     WAITS_FOR_AGENT,
+    reopened_files_wait,
     reopened_waiting,
     run_changes_requested,
     run_reopened_resume,
@@ -107,6 +108,7 @@ __all__ = [
     "agent_run_create",
     "dispatch_after_commit",
     "is_coding_run",
+    "reopened_files_wait",
     "reopened_waiting",
     "run_cancel",
     "run_changes_requested",

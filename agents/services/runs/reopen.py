@@ -5,13 +5,19 @@ conflicts with the base branch.
   succeeded (task in review) ── changes requested ──▶ running, coding (its agent idle)
                                                   ├─▶ queued, coding (its agent busy; it
                                                   │   resumes when the agent is free)
+                                                  ├─▶ queued, coding, task pending for
+                                                  │   its agent (another task in progress
+                                                  │   names one of its files; it resumes
+                                                  │   at a dispatch that finds them free)
                                                   └─▶ succeeded, task pending for it (an
                                                       external agent: its next claim
                                                       carries the review)
 ```
 The agent carries on in the same worktree and branch, told why: a built-in agent at its
 next step, a coding CLI in a follow-up run of the CLI. Each time counts as a QA
-iteration; at the project's limit the task is blocked for a person instead.
+iteration; at the project's limit the task is blocked for a person instead. Like a
+claim, going back in progress takes the task's files: two tasks naming one file are never
+in progress at once.
 """
 
 from __future__ import annotations
@@ -77,10 +83,18 @@ def run_changes_requested(*, run_id: int, feedback: str) -> AgentRun:
     run.finished_at = None
     run.error = ""
     run.result = {k: v for k, v in run.result.items() if k != "summary"}
-    planning_services.task_update(
-        task=task, data={"status": Task.Status.IN_PROGRESS, "assigned_agent": agent}
+    files_free = planning_services.task_files_reserve(
+        project_id=task.project_id, task_id=task.pk, files=task.files
     )
-    if agent.status == Agent.Status.IDLE and run.project.status == Project.Status.ACTIVE:
+    # Waiting for its files, the task is pending and its agent's, so nothing else takes
+    # it and its run's dispatch puts it in progress again (see reopened_files_wait).
+    status = Task.Status.IN_PROGRESS if files_free else Task.Status.PENDING
+    planning_services.task_update(task=task, data={"status": status, "assigned_agent": agent})
+    if (
+        files_free
+        and agent.status == Agent.Status.IDLE
+        and run.project.status == Project.Status.ACTIVE
+    ):
         _carry_on(run, number)
     else:
         run.status = AgentRun.Status.QUEUED
@@ -101,9 +115,23 @@ def _carry_on(run: AgentRun, number: int) -> None:
     _enqueue_work(run, number)
 
 
+def reopened_files_wait(run: AgentRun) -> bool:
+    """Whether a sent-back run waiting for its agent waits for its task's files too: its
+    task is pending for it, since another task in progress named one of them."""
+    task = run.task
+    return (
+        task is not None
+        and task.status == Task.Status.PENDING
+        and task.assigned_agent_id == run.agent_id
+    )
+
+
 def run_reopened_resume(*, run: AgentRun) -> AgentRun:
     """Start a sent-back run that waited for its agent, now idle (inside the dispatch's
-    transaction, which holds the agent locked)."""
+    transaction, which holds the agent locked, and has reserved the files of a task
+    that waited for them: see reopened_files_wait)."""
+    if run.task is not None and reopened_files_wait(run):
+        planning_services.task_update(task=run.task, data={"status": Task.Status.IN_PROGRESS})
     number = int(run.result.get(WAITS_FOR_AGENT) or _current_step(run))
     _carry_on(run, number)
     return run
@@ -113,7 +141,7 @@ def reopened_waiting(*, project: Project, agent_ids: list[int]) -> dict[int, Age
     """Sent-back runs of the project waiting for these (idle) agents, by agent, locked."""
     waiting = (
         AgentRun.objects.select_for_update(of=("self",))
-        .select_related("agent", "project")
+        .select_related("agent", "project", "task")
         .filter(
             project=project,
             agent_id__in=agent_ids,
