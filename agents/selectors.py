@@ -1,6 +1,7 @@
 """Read-side queries for agents. Every selector returns rows already joined for its caller."""
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -151,21 +152,38 @@ def agent_step_list(*, run: AgentRun, after: int = 0) -> QuerySet[AgentStep]:
 
 
 def run_tool_call_list(
-    *, run: AgentRun, after_step: int = 0, upto_step: int | None = None
+    *,
+    run: AgentRun,
+    after_step: int = 0,
+    upto_step: int | None = None,
+    loose_ids: Collection[int] | None = None,
 ) -> QuerySet[ToolCall]:
     """The run's tool calls (started rows, each with its completion joined), oldest first:
     those of steps above `after_step`, and those reported without a step; with
-    `upto_step`, only those of the steps above `after_step` up to it (a page of steps)."""
+    `upto_step`, only those of the steps above `after_step` up to it (a page of steps).
+    With `loose_ids`, of the calls without a step only those (a page of the trace)."""
     if upto_step is None:
-        which = Q(step__gt=after_step) | Q(step__isnull=True)
+        which = Q(step__gt=after_step)
     else:
         which = Q(step__gt=after_step, step__lte=upto_step)
+    if loose_ids is not None:
+        which |= Q(pk__in=list(loose_ids))
+    elif upto_step is None:
+        which |= Q(step__isnull=True)
     return (
         run.tool_calls.filter(started__isnull=True)
         .filter(which)
         .select_related("completion")
         .order_by("id")
     )
+
+
+def run_loose_call_times(*, run: AgentRun) -> list[tuple[int, datetime]]:
+    """(id, when) of the run's tool calls reported without a step, oldest first."""
+    rows = run.tool_calls.filter(started__isnull=True, step__isnull=True).order_by(
+        "created_at", "id"
+    )
+    return list(rows.values_list("id", "created_at"))
 
 
 def run_decision_list(*, run: AgentRun) -> QuerySet[DecisionLog]:

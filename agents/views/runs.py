@@ -33,6 +33,7 @@ from agents.views.run_display import (
     shown_steps,
 )
 from agents.views.run_logs import log_context
+from agents.views.trace_pages import TracePage, trace_pages
 from core.errors import DomainError
 from core.htmx import (
     AuthenticatedHtmxRequest,
@@ -185,8 +186,6 @@ def _place_on_timeline(
 
 # Up to this many tool calls, a run page carries every call's input and output.
 INLINE_CALLS = 50
-# An ended run's trace shows this many steps a page.
-STEPS_PER_PAGE = 10
 
 
 @login_required
@@ -202,8 +201,8 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
     band. Once the run has ended the answer carries no poller, so polling stops, except
     while a step it was in still runs to its end (a cancel stops the run between steps).
     Finished steps never change, so their opened <details> stay open. An ended run of
-    more than STEPS_PER_PAGE steps shows a page of them (`?page=`), with the calls of
-    those steps; calls outside a step come with the last page.
+    more than STEPS_PER_PAGE steps, or LOOSE_CALLS_PER_PAGE calls outside a step, shows
+    a page of them (`?page=`) in the order they happened, with the calls of those steps.
     """
     project, membership = planning_selectors.project_for_user(user=request.user, slug=slug)
     run = selectors.agent_run_get(project=project, run_id=run_id)
@@ -215,17 +214,26 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
     live = run.status in AgentRun.ACTIVE_STATUSES
     step_rows = list(selectors.agent_step_list(run=run, after=after))
     polling = live or _step_settling(run, step_rows)
-    step_page, upto_step = None, None
-    if not fragment and not polling and len(step_rows) > STEPS_PER_PAGE:
-        # An ended run's trace a page of steps at a time: a long run's every step and
-        # tool call made a page of megabytes. Calls outside a step come with the last.
-        step_page = Paginator(step_rows, STEPS_PER_PAGE).get_page(request.GET.get("page"))
-        step_rows = list(step_page.object_list)
-        after = step_rows[0].number - 1
-        upto_step = step_rows[-1].number if step_page.has_next() else None
+    trace_page, page_summary, first_step = None, "", 0
+    upto_step: int | None = None
+    loose_ids: list[int] | None = None
+    if not fragment and not polling:
+        # An ended run's trace a page at a time: a long run's every step and tool call
+        # (or an external agent's thousands of calls) made a page of megabytes.
+        pages = trace_pages(step_rows, selectors.run_loose_call_times(run=run))
+        if len(pages) > 1:
+            trace_page = Paginator(pages, 1).get_page(request.GET.get("page"))
+            page = pages[trace_page.number - 1]
+            page_summary = _page_summary(page, pages, external=_is_external(run))
+            step_rows, loose_ids, first_step = page.steps, page.loose_ids, page.first_step
+            after, upto_step = page.after_step, page.upto_step
     steps, loose_calls = shown_steps(
         step_rows,
-        list(selectors.run_tool_call_list(run=run, after_step=after, upto_step=upto_step)),
+        list(
+            selectors.run_tool_call_list(
+                run=run, after_step=after, upto_step=upto_step, loose_ids=loose_ids
+            )
+        ),
         ended=not polling,
     )
     # Finished steps go into the timeline for good; from the first unfinished one on,
@@ -274,17 +282,38 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
         "loose_calls_seen": loose_calls_seen,
         "loose_calls_changed": request.GET.get("calls") != loose_calls_seen,
         "usage": usage,
-        "external": run.agent.type == Agent.Type.EXTERNAL,
+        "external": _is_external(run),
         # A long trace sends each call's input and output when the call is opened.
         "lazy_calls": calls_shown > INLINE_CALLS,
         "calls_url": reverse("agents:run-detail", args=[project.slug, run.pk]) + "calls/",
         "oob": fragment,
-        "step_page": step_page,
+        "trace_page": trace_page,
+        "page_summary": page_summary,
+        "first_step": first_step,
     }
     if not fragment:
         context["goal"] = _goal(run)
         context.update(log_context(run))
     return render(request, template_name, context)
+
+
+def _is_external(run: AgentRun) -> bool:
+    return run.agent.type == Agent.Type.EXTERNAL
+
+
+def _page_summary(page: TracePage, pages: list[TracePage], *, external: bool) -> str:
+    """Which of the trace's steps and calls outside a step the page shows."""
+    parts = []
+    if page.steps:
+        total = sum(len(p.steps) for p in pages)
+        last = page.first_step + len(page.steps) - 1
+        parts.append(f"Steps {page.first_step} to {last} of {total}.")
+    if page.loose_ids:
+        total = sum(len(p.loose_ids) for p in pages)
+        last = page.first_loose + len(page.loose_ids) - 1
+        calls = "Tool calls" if external else "Tool calls outside a step"
+        parts.append(f"{calls} {page.first_loose} to {last} of {total}.")
+    return " ".join(parts)
 
 
 @login_required
