@@ -1,24 +1,19 @@
 """Crewboard settings. Everything configurable is read from the environment (or `.env`)."""
 
 import os
-import socket
 from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
-import environ
-from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 # Annotations subscript Django's generic classes (ModelAdmin[Task], ModelForm[Task]) in
 # class bases too, which Python evaluates when it defines the class.
 django_stubs_ext.monkeypatch()
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Security, the REST API, the LLM and agents, and logging are in config/settings_parts,
+# imported below where their sections were.
+from config.settings_parts.environment import BASE_DIR, VAR_DIR, env  # noqa: E402
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -202,120 +197,9 @@ STORAGES = {
     },
 }
 
-# Security -------------------------------------------------------------------
-# HTTPS=true: served over HTTPS, behind a proxy that terminates TLS and sets
-# X-Forwarded-Proto (and strips it from clients). Plain-HTTP requests are redirected,
-# except the health checks a container probe makes from inside; cookies go over HTTPS
-# only; browsers are told to use HTTPS alone for SECURE_HSTS_SECONDS.
-HTTPS = env.bool("HTTPS", default=False)
-if HTTPS:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = True
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-SESSION_COOKIE_HTTPONLY = True
-# Sessions are read from the cache (Redis, else files: SESSION_CACHE_ALIAS) and written
-# through to the database: a live page's poll then reads the database only for its user
-# and the plan's change stamp. A cache without the session (a restarted Redis) falls back
-# to the database row.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
-SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF],
-        "style-src": [SELF],
-        "img-src": [SELF, "data:"],
-        "connect-src": [SELF],
-        "font-src": [SELF],
-        "object-src": [NONE],
-        "base-uri": [SELF],
-        "form-action": [SELF],
-        "frame-ancestors": [NONE],
-    }
-}
-
-# REST API -------------------------------------------------------------------
-# The largest JSON body the API reads (413 beyond), and the largest plan file an import
-# takes (a zip counts unpacked), through the API, the dashboard or `import_plan`.
-API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=20 * 1024 * 1024)
-IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
-# Plan files larger than this are imported by a Celery worker (the API answers 202 with
-# the job to poll), so a web worker is never held by one; `?async=1` asks for it anyway.
-IMPORT_ASYNC_BYTES = env.int("IMPORT_ASYNC_BYTES", default=256 * 1024)
-# The longest a worker may take over one import job; a job running this long (plus a
-# minute) is taken for lost and delivered again, at most IMPORT_JOB_MAX_DELIVERIES times.
-IMPORT_JOB_TIME_LIMIT_S = env.int("IMPORT_JOB_TIME_LIMIT_S", default=900)
-IMPORT_JOB_LEASE_S = IMPORT_JOB_TIME_LIMIT_S + 90
-IMPORT_JOB_MAX_DELIVERIES = env.int("IMPORT_JOB_MAX_DELIVERIES", default=3)
-# Where the dashboard keeps an uploaded plan between its preview and the user's choice.
-IMPORT_STASH_DIR = Path(env.str("IMPORT_STASH_DIR", default=str(VAR_DIR / "import-stash")))
-REST_FRAMEWORK = {
-    # Token first: the first class names the scheme of a 401 (WWW-Authenticate), and
-    # without one DRF answers a bad token with 403.
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "core.api.throttling.ThrottledTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # JSON only: its parser refuses NUL characters, lone surrogates and deep nesting
-    # anywhere in the body, which form data would carry into JSON fields. The plan upload
-    # sets its own parsers.
-    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
-    "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
-    ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
-    "TEST_REQUEST_DEFAULT_FORMAT": "json",
-}
-# Invalid tokens or agent keys: this many from one address within the window, and it is
-# refused (429) until the window ends. Issuing or revoking agent keys: per person.
-API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=20)
-API_AUTH_FAILURE_WINDOW_S = env.int("API_AUTH_FAILURE_WINDOW_S", default=600)
-API_AGENT_KEY_RATE = env.str("API_AGENT_KEY_RATE", default="30/hour")
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Crewboard API",
-    "DESCRIPTION": "Plans, agents and their audit trail. Every endpoint is scoped to the "
-    "projects the caller belongs to.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-    # Tags come from the first path segment after this prefix: one tag per resource
-    # ("tasks", "runs", ...) instead of every operation under "v1".
-    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+(?:/projects/\{project_slug\})?",
-    "ENUM_NAME_OVERRIDES": {
-        "PriorityEnum": "planning.models.Priority",
-        "RequirementPriorityEnum": "planning.models.RequirementPriority",
-        "ProjectStatusEnum": "planning.models.ProjectStatus",
-        "WorkStatusEnum": "planning.models.WorkStatus",
-        "TaskStatusEnum": "planning.models.TaskStatus",
-        "TaskTypeEnum": "planning.models.TaskType",
-        "ConversationStatusEnum": "planning.models.ConversationSessionStatus",
-        "ConversationKindEnum": "planning.models.ConversationSessionKind",
-        "ExecutorEnum": "planning.models.Executor",
-        "MessageRoleEnum": "planning.models.ConversationMessageRole",
-        "MembershipRoleEnum": "planning.models.ProjectMembershipRole",
-        "AgentRunKindEnum": "agents.models.runs.AgentRunKind",
-        "AgentStatusEnum": "agents.models.agents.AgentStatus",
-        "AgentRunStatusEnum": "agents.models.runs.AgentRunStatus",
-        "ToolCallStatusEnum": "agents.models.audit.ToolCallStatus",
-        "PlanningCycleStatusEnum": "agents.models.audit.PlanningCycleStatus",
-        "AgentTypeEnum": "agents.models.agents.AgentType",
-        "MetricTypeEnum": "agents.models.audit.MetricType",
-    },
-}
+# Security, and the REST API -------------------------------------------------
+from config.settings_parts.api import *  # noqa: E402, F403
+from config.settings_parts.security import *  # noqa: E402, F403
 
 # Celery ---------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
@@ -379,134 +263,14 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-# LLM (used by the planning and agent features) ------------------------------
-# The MCP tools `/mcp/` offers unless its URL asks (`?tools=`): core, standard or all.
-MCP_TOOLS = env.str("CREWBOARD_MCP_TOOLS", default="standard")
+# LLM, agents, coding runs and GitHub ----------------------------------------
+from config.settings_parts.agents import *  # noqa: E402, F403
+from config.settings_parts.agents import EXECUTOR_TIMEOUT_S  # noqa: E402
 
-LLM_PROVIDER = env.str("LLM_PROVIDER", default="offline")
-LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
-LLM_API_KEY = env.str("LLM_API_KEY", default="")
-# The model an agent uses: its own `model`, else its role's in LLM_MODELS (JSON, e.g.
-# {"coder": "gpt-4.1", "reviewer": "o4-mini"}), else LLM_MODEL. A call that fails is
-# tried once more with LLM_FALLBACK_MODEL, when set.
-LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
-LLM_MODELS = env.json("LLM_MODELS", default={})
-if not isinstance(LLM_MODELS, dict) or not all(
-    isinstance(k, str) and isinstance(v, str) and v for k, v in LLM_MODELS.items()
-):
-    raise ImproperlyConfigured(
-        'LLM_MODELS must be a JSON object mapping a role to a model, e.g. {"coder": "gpt-4.1"}.'
-    )
-LLM_FALLBACK_MODEL = env.str("LLM_FALLBACK_MODEL", default="")
-LLM_PLANNING_MODEL = env.str("LLM_PLANNING_MODEL", default=LLM_MODEL)
-LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.4)
-LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=2200)
-# Per attempt; the SDK retries 429, 5xx, timeouts and connection errors with backoff.
-LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=60.0)
-LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)
-# USD per million tokens, by model name (a dated snapshot such as "gpt-4o-mini-2024-07-18"
-# uses its base name's entry). "cached_input" defaults to "input". Calls to a model missing
-# here record a cost of 0 marked unpriced. Set as JSON, e.g.
-# LLM_PRICES={"my-model": {"input": 0.5, "output": 1.5}}; it replaces these defaults.
-LLM_PRICES = env.json(
-    "LLM_PRICES",
-    default={
-        "gpt-4o-mini": {"input": 0.15, "cached_input": 0.075, "output": 0.60},
-        "gpt-4o": {"input": 2.50, "cached_input": 1.25, "output": 10.00},
-        "gpt-4.1-mini": {"input": 0.40, "cached_input": 0.10, "output": 1.60},
-        "gpt-4.1": {"input": 2.00, "cached_input": 0.50, "output": 8.00},
-    },
-)
-if not isinstance(LLM_PRICES, dict) or not all(
-    isinstance(price, dict)
-    and {"input", "output"} <= price.keys()
-    and all(isinstance(v, int | float) for v in price.values())
-    for price in LLM_PRICES.values()
-):
-    raise ImproperlyConfigured(
-        "LLM_PRICES must be a JSON object mapping each model to "
-        '{"input": USD, "output": USD, "cached_input": USD} per million tokens.'
-    )
-
-# Extra modules that register agent tools (see agents/tools/__init__.py).
-AGENT_TOOL_MODULES = env.list("AGENT_TOOL_MODULES", default=[])
-AGENT_MAX_TURNS = env.int("AGENT_MAX_TURNS", default=30)
-AGENT_STEP_MAX_RETRIES = env.int("AGENT_STEP_MAX_RETRIES", default=3)
-# A built-in run's lease while its work waits in a queue for a worker.
-AGENT_LEASE_SECONDS = env.int("AGENT_LEASE_SECONDS", default=600)
-# While a worker carries a run's work out, it renews a shorter lease every
-# WORKER_HEARTBEAT_S: a worker that dies loses the run within AGENT_WORKER_LEASE_S, and
-# the next sweep (STALE_RUN_SWEEP_S) delivers its work again.
-AGENT_WORKER_LEASE_S = env.float("AGENT_WORKER_LEASE_S", default=30.0)
-WORKER_HEARTBEAT_S = env.float("WORKER_HEARTBEAT_S", default=5.0)
-if not 0 < WORKER_HEARTBEAT_S * 2 <= AGENT_WORKER_LEASE_S:
-    raise ImproperlyConfigured("WORKER_HEARTBEAT_S must be at most half of AGENT_WORKER_LEASE_S.")
-# A plan generation's lease while it waits for the model; a worker's heartbeat renews it.
-PLANNING_LEASE_SECONDS = env.int("PLANNING_LEASE_SECONDS", default=600)
-# How many times a plan generation is delivered before it fails (its worker kept dying).
-PLANNING_MAX_DELIVERIES = env.int("PLANNING_MAX_DELIVERIES", default=3)
-# Work queued this long whose message never reached a worker (a broker outage) is sent
-# again by the sweep.
-QUEUED_RESEND_S = env.float("QUEUED_RESEND_S", default=60.0)
-# The Celery queue agent steps and dispatches go to.
-AGENT_QUEUE = env.str("AGENT_QUEUE", default="celery")
-# The Celery queue plan import jobs go to.
-IMPORT_QUEUE = env.str("IMPORT_QUEUE", default=AGENT_QUEUE)
-# Each worker also serves the queue of its host, which gets the steps of runs whose
-# worktree is on that host's disk (so several machines can serve one Crewboard).
-WORKER_HOST = env.str("WORKER_HOST", default=socket.gethostname())
-WORKER_HOST_QUEUE = env.str("WORKER_HOST_QUEUE", default=f"host.{WORKER_HOST}")
-
-# Coding runs: where worktrees and cloned repositories live, and the limits on commands.
-WORKSPACES_DIR = Path(env.str("WORKSPACES_DIR", default=str(VAR_DIR / "worktrees")))
-REPOS_DIR = Path(env.str("REPOS_DIR", default=str(VAR_DIR / "repos")))
-# Where `manage.py coding_demo` (run by `make run`) makes the demo repository.
-DEMO_REPOSITORY_DIR = Path(env.str("DEMO_REPOSITORY_DIR", default=str(VAR_DIR / "demo-repo")))
-AGENT_COMMAND_TIMEOUT_S = env.float("AGENT_COMMAND_TIMEOUT_S", default=600.0)
-# The time limit of one agent step, which may run a few commands.
-AGENT_STEP_TIME_LIMIT_S = env.float("AGENT_STEP_TIME_LIMIT_S", default=1800.0)
-AGENT_COMMAND_OUTPUT_BYTES = env.int("AGENT_COMMAND_OUTPUT_BYTES", default=1_000_000)
-# The most of one command's (or CLI attempt's, or check's) output a run's log keeps.
-RUN_LOG_MAX_CHARS = env.int("RUN_LOG_MAX_CHARS", default=50_000_000)
-WORKSPACE_SETUP_TIMEOUT_S = env.float("WORKSPACE_SETUP_TIMEOUT_S", default=900.0)
-VERIFY_TIMEOUT_S = env.float("VERIFY_TIMEOUT_S", default=900.0)
-EXECUTOR_TIMEOUT_S = env.float("EXECUTOR_TIMEOUT_S", default=3600.0)
-# Where a coding CLI reaches Crewboard's API with its run key (CREWBOARD_URL in its
-# environment and its prompt): this server as seen from the worker's host.
-CREWBOARD_URL = env.str("CREWBOARD_URL", default="http://127.0.0.1:8000").rstrip("/")
-# "auto" confines agents' commands with bubblewrap when it is installed; "bwrap" requires
-# it; "none" runs them unconfined.
-AGENT_SANDBOX = env.str("AGENT_SANDBOX", default="auto")
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Redis hands an unacknowledged task to another worker after this long; a coding
     # CLI's task is acknowledged only when it ends (acks_late), so it must outlast it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(EXECUTOR_TIMEOUT_S) + 600}
-if AGENT_SANDBOX not in ("auto", "bwrap", "none"):
-    raise ImproperlyConfigured("AGENT_SANDBOX must be one of auto, bwrap, none.")
 
-# GitHub: with a token, a task's accepted work on a project whose repository_url is on one
-# of GITHUB_WEB_HOSTS (https://host/owner/name, git@host:owner/name or ssh://) is pushed
-# there and opened as a pull request instead of merged locally. GitHub Enterprise: its
-# host here and GITHUB_API_URL=https://<host>/api/v3.
-GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
-GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")
-GITHUB_WEB_HOSTS = [host.lower() for host in env.list("GITHUB_WEB_HOSTS", default=["github.com"])]
-if not GITHUB_API_URL.startswith(("https://", "http://")):
-    raise ImproperlyConfigured(
-        "GITHUB_API_URL must be an http(s) URL, e.g. https://api.github.com."
-    )
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # The HTTP client (the OpenAI SDK's, and GitHub's calls) logs every request at INFO;
-    # older SDKs use httpx, newer ones httpx2.
-    "loggers": {
-        "httpx": {"level": "WARNING"},
-        "httpx2": {"level": "WARNING"},
-        # The MCP SDK logs each stateless request's start and end at INFO.
-        "mcp": {"level": "WARNING"},
-    },
-}
+# Logging --------------------------------------------------------------------
+from config.settings_parts.logs import *  # noqa: E402, F403
