@@ -10,6 +10,7 @@ from planning.views import (
     members,
     plan,
     plan_edit,
+    plan_edit_tasks,
     projects,
     requirements,
     settings,
@@ -110,20 +111,20 @@ urlpatterns = [
         plan_edit.sub_feature_delete,
         name="plan-sub-feature-delete",
     ),
-    path("projects/<slug:slug>/plan/tasks/add/", plan_edit.task_add, name="plan-task-add"),
+    path("projects/<slug:slug>/plan/tasks/add/", plan_edit_tasks.task_add, name="plan-task-add"),
     path(
         "projects/<slug:slug>/plan/tasks/<int:pk>/edit/",
-        plan_edit.task_edit,
+        plan_edit_tasks.task_edit,
         name="plan-task-edit",
     ),
     path(
         "projects/<slug:slug>/plan/tasks/<int:pk>/move/",
-        plan_edit.task_move,
+        plan_edit_tasks.task_move,
         name="plan-task-move",
     ),
     path(
         "projects/<slug:slug>/plan/tasks/<int:pk>/delete/",
-        plan_edit.task_delete,
+        plan_edit_tasks.task_delete,
         name="plan-task-delete",
     ),
     path(

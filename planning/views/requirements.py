@@ -18,7 +18,7 @@ from planning.analytics_pages import Slice
 from planning.forms import RequirementForm, RequirementLinkForm
 from planning.models import Project, Requirement
 from planning.services import plan_edits
-from planning.views.plan_edit import FormPage, add_errors, delete_view, form_view, move_view
+from planning.views.plan_forms import FormPage, add_errors, delete_view, form_view, move_view
 
 TEMPLATE = "planning/requirements.html"
 REQUIREMENTS_PER_PAGE = 100
