@@ -155,6 +155,33 @@ def test_retry_refuses_a_task_that_moved_on_since_the_run_failed(
     assert (task.status, task.assigned_agent_id) == ("in_progress", run.agent_id)
 
 
+def test_retry_waits_while_another_task_in_progress_names_one_of_its_files(
+    plan, django_capture_on_commit_callbacks, coders
+):
+    _, holder = coders(plan, 2)
+    plan.max_concurrent_runs = 1
+    plan.save()
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=plan)
+    runs.run_finish(run=run, succeeded=False, summary="", error="model down")
+    Task.objects.filter(pk=run.task_id).update(files=["src/calc.py"])
+    other = TaskFactory(
+        project=plan, key="HOLDS", files=["./src/calc.py"], status="in_progress",
+        assigned_agent=holder,
+    )  # fmt: skip
+
+    with pytest.raises(ConflictError, match=r"names one of task .*'s files"):
+        runs.run_retry(run=AgentRun.objects.get(pk=run.pk))
+    assert AgentRun.objects.get(pk=run.pk).status == "failed"
+    assert Task.objects.get(pk=run.task_id).status == "failed"
+
+    Task.objects.filter(pk=other.pk).update(status="done")
+    with django_capture_on_commit_callbacks():
+        retried = runs.run_retry(run=AgentRun.objects.get(pk=run.pk))
+    assert retried.status == "running"
+    assert Task.objects.get(pk=run.task_id).status == "in_progress"
+
+
 def test_a_runs_start_and_end_roll_up_into_its_plan(
     project, django_capture_on_commit_callbacks, coders
 ):

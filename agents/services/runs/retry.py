@@ -28,9 +28,11 @@ from planning.models import Task
 def run_retry(*, run: AgentRun) -> AgentRun:
     """Run a failed run of a built-in agent again from the step that failed.
 
-    Raises ConflictError when the run has not failed, its agent is busy, or its task has
-    moved on since; DomainError for runs that cannot be retried here (external agents,
-    plan generation) or that used all their turns.
+    Raises ConflictError when the run has not failed, its agent is busy, its task has
+    moved on since, or another task in progress names one of its task's files (two tasks
+    changing one file are never in progress at once, as claims ensure); DomainError for
+    runs that cannot be retried here (external agents, plan generation) or that used all
+    their turns.
     """
     # Locks in the usual order: the agent, so a dispatch cannot hand it other work
     # meanwhile; then the run; then (below) the task.
@@ -52,6 +54,7 @@ def run_retry(*, run: AgentRun) -> AgentRun:
         raise ConflictError(f"Agent {agent.name} is busy with other work.")
     if run.task_id is not None:
         _check_task_still_the_runs(run, task_id=run.task_id)
+        _check_files_free(run)
     number = _current_step(run)
     steps = AgentStep.objects.filter(run=run, number=number)
     attempts = steps.values_list("attempts", flat=True).first() or 0
@@ -81,6 +84,20 @@ def run_retry(*, run: AgentRun) -> AgentRun:
     else:
         _enqueue_step(run, number)
     return run
+
+
+def _check_files_free(run: AgentRun) -> None:
+    """Take the run's task's files for it, as a claim does (locked until the transaction
+    ends), or raise ConflictError when a task in progress names one of them."""
+    task = run.task
+    assert task is not None
+    if not planning_services.task_files_reserve(
+        project_id=task.project_id, task_id=task.pk, files=task.files
+    ):
+        raise ConflictError(
+            f"Another task in progress names one of task {task.key}'s files; "
+            "retry the run once that task is done."
+        )
 
 
 def _check_task_still_the_runs(run: AgentRun, *, task_id: int) -> None:
