@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from agents.conversation import History
 from agents.llm import ChatMessage
-from agents.models import Agent, AgentRun, AgentStep, ToolCall
+from agents.models import AgentRun, AgentStep, ToolCall
 from agents.runtime.calls import (
     FINISHING_TOOLS,
     _acts_outside,
@@ -25,16 +25,9 @@ from agents.runtime.calls import (
 )
 from agents.runtime.replies import _ask_model, _reply_summary
 from agents.services import runs
-from agents.statements import (
-    AGENT_FIELDS,
-    PROJECT_FIELDS,
-    STEP_FIELDS,
-    TASK_FIELDS,
-    step_statements,
-)
+from agents.statements import STEP_FIELDS, step_statements
 from agents.tools import registry
 from core.db import commit_without_flush_wait, instance_from_row, prepared_cursor
-from planning.models import Project, Task
 
 
 class StepSkipped(Exception):
@@ -60,7 +53,7 @@ def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep, History 
         run, rest = claimed
         step_end = len(STEP_FIELDS)
         step = instance_from_row(AgentStep, STEP_FIELDS, rest[:step_end])
-        _attach_links(run, rest[step_end:-2])
+        runs.run_links_attach(run, rest[step_end:-2])
         step.run = run
         return run, step, History.from_json(*rest[-2:])
     at = connection.ops.adapt_datetimefield_value(now)
@@ -80,21 +73,9 @@ def _claim_step(run_id: int, number: int) -> tuple[AgentRun, AgentStep, History 
             cursor.execute(statements.links, (run.task_id, run.project_id, run.agent_id))
             links = cursor.fetchone()
         step = instance_from_row(AgentStep, STEP_FIELDS, step_row)
-        _attach_links(run, links)
+        runs.run_links_attach(run, links)
         step.run = run
         return run, step, None
-
-
-def _attach_links(run: AgentRun, links: Any) -> None:
-    """Set the run's project, agent and task from a row of their columns (PROJECT_FIELDS,
-    AGENT_FIELDS, TASK_FIELDS)."""
-    project_end = len(PROJECT_FIELDS)
-    agent_end = project_end + len(AGENT_FIELDS)
-    run.project = instance_from_row(Project, PROJECT_FIELDS, links[:project_end])
-    run.agent = instance_from_row(Agent, AGENT_FIELDS, links[project_end:agent_end])
-    run.task = (
-        None if run.task_id is None else instance_from_row(Task, TASK_FIELDS, links[agent_end:])
-    )
 
 
 def step_execute(*, run_id: int, number: int) -> AgentStep | None:

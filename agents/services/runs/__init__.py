@@ -64,6 +64,7 @@ from agents.services.runs.leases import (
     run_lease_extend,
     run_lease_renew_claiming_step,
     run_lease_renew_for_step,
+    run_links_attach,
     run_progress,
     run_stopped_check,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "run_lease_extend",
     "run_lease_renew_claiming_step",
     "run_lease_renew_for_step",
+    "run_links_attach",
     "run_open_for_claim",
     "run_open_for_claim_unless_held",
     "run_progress",

@@ -4,7 +4,7 @@ long work, so the stale-run sweep leaves it be."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,9 +12,10 @@ from django.db import connection
 from django.utils import timezone
 
 from agents import statements
-from agents.models import AgentRun
+from agents.models import Agent, AgentRun
 from agents.services.runs.delivery import _lease
 from core.db import instance_from_row, prepared_cursor
+from planning.models import Project, Task
 
 
 def run_lease_renew_for_step(*, run_id: int, number: int, now: datetime) -> AgentRun | None:
@@ -108,3 +109,18 @@ def run_progress(*, run: AgentRun, lease: timedelta, **result: object) -> AgentR
         result=run.result, heartbeat_at=run.heartbeat_at, lease_expires_at=run.lease_expires_at
     )
     return run
+
+
+def run_links_attach(run: AgentRun, links: Sequence[Any]) -> None:
+    """Set the run's project, agent and task from a row of their columns, as the
+    statements that load a run with them return it (PROJECT_FIELDS, AGENT_FIELDS, then
+    TASK_FIELDS: NULLs for a run without a task)."""
+    project_end = len(statements.PROJECT_FIELDS)
+    agent_end = project_end + len(statements.AGENT_FIELDS)
+    run.project = instance_from_row(Project, statements.PROJECT_FIELDS, links[:project_end])
+    run.agent = instance_from_row(Agent, statements.AGENT_FIELDS, links[project_end:agent_end])
+    run.task = (
+        None
+        if run.task_id is None
+        else instance_from_row(Task, statements.TASK_FIELDS, links[agent_end:])
+    )

@@ -17,14 +17,14 @@ from agents.prompts import initial_messages, task_goal
 from agents.services._common import _check_same_project, _insert_once
 from agents.services.runs.delivery import (
     PREPARE_TASK,
-    _agent_busy,
     _current_step,
     _enqueue_step,
     _lease,
     is_coding_run,
 )
-from agents.services.runs.locks import agent_lock, run_agent_lock
-from core.db import insert_rows, insert_statement, prepared_cursor
+from agents.services.runs.leases import run_links_attach
+from agents.services.runs.locks import run_agent_lock
+from core.db import insert_rows, insert_statement, instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError
 from core.queue import enqueue_on_commit
 from planning.models import Executor, Project, Task
@@ -70,15 +70,12 @@ def agent_run_create(
 @transaction.atomic
 def run_start(*, run: AgentRun, goal: str | None = None, max_turns: int | None = None) -> AgentRun:
     """Begin a queued run of a built-in agent at step 1. Raises ConflictError when it is
-    not queued."""
-    agent_lock(agent_id=run.agent_id)
-    run = (
-        AgentRun.objects.select_for_update(of=("self",))
-        .select_related("project", "agent", "task")
-        .get(pk=run.pk)
-    )
-    if run.status != AgentRun.Status.QUEUED or run.steps.exists():
-        raise ConflictError(f"Run {run.pk} has already started.")
+    not queued.
+
+    Every run of a built-in agent starts here, so it is two prepared statements (on
+    PostgreSQL): one locks the agent, then the run, and loads the run with its project,
+    agent and task; the other records the start and marks the agent busy."""
+    run = _run_locked_for_start(run)
     coding = is_coding_run(run)
     if run.agent.executor != Executor.BUILTIN and not coding:
         raise DomainError(
@@ -97,14 +94,50 @@ def run_start(*, run: AgentRun, goal: str | None = None, max_turns: int | None =
     run.lease_expires_at = _lease(now)
     run.stage = AgentRun.Stage.PREPARING if coding else ""
     run.executor = run.agent.executor
-    run.save()
-    _agent_busy(run, now=now)
+    run.updated_at = now
+    _record_start(run, now)
     if coding:
         # Any worker may make the worktree; the run then stays on that worker's host.
         enqueue_on_commit(PREPARE_TASK, run.pk, queue=settings.AGENT_QUEUE)
     else:
         _enqueue_step(run, 1)
     return run
+
+
+def _run_locked_for_start(run: AgentRun) -> AgentRun:
+    """The queued run, locked after its agent, with its project, agent and task; raises
+    ConflictError when it is not queued or has steps."""
+    with prepared_cursor() as cursor:
+        postgresql = connection.vendor == "postgresql"
+        params = (run.agent_id, run.pk) if postgresql else (run.pk,)
+        cursor.execute(statements.run_for_start(connection.vendor), params)
+        row = cursor.fetchone()
+    if row is None:
+        raise AgentRun.DoesNotExist(f"Run {run.pk} does not exist.")
+    run_end = len(statements.RUN_FIELDS)
+    locked = instance_from_row(AgentRun, statements.RUN_FIELDS, row[:run_end])
+    if locked.status != AgentRun.Status.QUEUED or row[-1]:
+        raise ConflictError(f"Run {run.pk} has already started.")
+    run_links_attach(locked, row[run_end:-1])
+    return locked
+
+
+def _record_start(run: AgentRun, now: datetime) -> None:
+    """Store what run_start set on the locked run, and mark its agent busy (on
+    PostgreSQL in the same statement)."""
+    at = connection.ops.adapt_datetimefield_value(now)
+    lease = connection.ops.adapt_datetimefield_value(run.lease_expires_at)
+    payload = AgentRun._meta.get_field("payload").get_db_prep_save(run.payload, connection)
+    # The choices as their plain values, as the fields store them.
+    status, stage, executor = str(run.status), str(run.stage), str(run.executor)
+    started = (status, at, at, lease, stage, executor, payload, at, run.pk)
+    busy = (Agent.Status.BUSY.value, run.task_id, at, at, run.agent_id)
+    with prepared_cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(statements.run_started(connection.vendor), (*started, *busy))
+        else:
+            cursor.execute(statements.run_started(connection.vendor), started)
+            cursor.execute(statements.agent_busy(), busy)
 
 
 def run_open_for_claim(
