@@ -11,11 +11,13 @@ side of the run's foreign key, so planning names no model of another app.
 """
 
 import functools
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     BooleanField,
     Exists,
@@ -26,7 +28,7 @@ from django.db.models import (
     Subquery,
     Window,
 )
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import Expression
 from django.db.models.functions import RowNumber
 
 from core.db import column_list
@@ -71,12 +73,13 @@ def _normalised_path(vendor: str, value: str) -> str:
     )
 
 
-@functools.lru_cache(maxsize=4)
-def files_free_sql(vendor: str) -> str:
-    """A condition on a task row (`<task table>.files`): no task of its project in
-    progress names one of its files. Two tasks whose files overlap are never worked on at
-    once; claims check it in SQL, dispatch in Python (the same normalisation). Committed
-    work only: task_files_reserve closes the window between two claims in flight."""
+@functools.lru_cache(maxsize=16)
+def files_free_sql(vendor: str, files: str, project_id: str) -> str:
+    """A condition on a task row, given as its compiled `files` and `project_id` columns:
+    no task of its project in progress names one of its files. Two tasks whose files
+    overlap are never worked on at once; claims check it in SQL, dispatch in Python (the
+    same normalisation). Committed work only: task_files_reserve closes the window
+    between two claims in flight."""
     table = connections[DEFAULT_DB_ALIAS].ops.quote_name(Task._meta.db_table)
     in_progress = f"'{Task.Status.IN_PROGRESS.value}'"
     if vendor == "postgresql":
@@ -94,20 +97,46 @@ def files_free_sql(vendor: str) -> str:
 
         held, mine, empty = "held.value", "mine.value", "'[]'"
     held_path = _normalised_path(vendor, held)
-    files, busy_files = f'{table}."files"', 'busy."files"'
+    busy_files = 'busy."files"'
     return (
         f"({files} = {empty} OR NOT EXISTS (SELECT 1 FROM {table} AS busy "
         f"CROSS JOIN {paths(busy_files, 'held')} "
-        f'WHERE busy."project_id" = {table}."project_id" '
+        f'WHERE busy."project_id" = {project_id} '
         f"AND busy.\"status\" = {in_progress} AND {held_path} <> '' "
         f"AND {held_path} IN (SELECT {_normalised_path(vendor, mine)} "
         f"FROM {paths(files, 'mine')})))"
     )
 
 
-def _files_free() -> RawSQL:
-    vendor = connections[DEFAULT_DB_ALIAS].vendor
-    return RawSQL(files_free_sql(vendor), (), output_field=BooleanField())
+class FilesFree(Expression):
+    """files_free_sql as a condition of a task queryset.
+
+    Its columns are the queryset's own, under whatever alias the task table has where
+    the condition ends up: inside a subquery of tasks in another query of tasks (the
+    claim's best group), Django renames the table (`W0`, `U0`), and a condition naming
+    the table outright would be about the enclosing query's row instead. That would
+    both change its meaning and make PostgreSQL run the subquery once per outer row."""
+
+    conditional = True
+
+    def __init__(self) -> None:
+        super().__init__(output_field=BooleanField())
+        self.columns: list[Any] = [F("files"), F("project_id")]
+
+    def get_source_expressions(self) -> list[Any]:
+        return self.columns
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        self.columns = list(exprs)
+
+    def as_sql(
+        self, compiler: Any, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, tuple[Any, ...]]:
+        files, files_params = compiler.compile(self.columns[0])
+        project_id, project_params = compiler.compile(self.columns[1])
+        if files_params or project_params:
+            raise TypeError("A task's files and project are plain columns.")
+        return files_free_sql(connection.vendor, files, project_id), ()
 
 
 def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
@@ -137,14 +166,14 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
     in_order = (
         task_ready_in_next_order(project=project)
         .exclude(type__startswith="checkpoint:")
-        .filter(_files_free())
+        .filter(FilesFree())
     )
     own = in_order.filter(assigned_agent_id=CLAIMING_AGENT)
     ready = (
         task_claimable_list(project=project)
         .exclude(type__startswith="checkpoint:")
         .filter(assigned_agent__isnull=True)
-        .filter(_files_free())
+        .filter(FilesFree())
     )
     started_plans = SubFeature.objects.filter(project=project).filter(
         Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
