@@ -11,7 +11,7 @@ completions, which point at them and so need their ids first; the decisions; the
 metrics), with the piece's log chunk when the log writes one. A large log holds
 thousands of calls, and a model instance or a statement per row would cost more than
 the rows: they are built as the database takes them, their JSON encoded once, and
-inserted by the statements of `agents.statements`. The database's constraints and
+inserted by the statements of `agents.event_statements`. The database's constraints and
 append-only triggers hold for them as for any other row.
 """
 
@@ -26,11 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from agents.llm import Completion, Usage
-from agents.models import AgentRun, DecisionLog, Metric, ToolCall
-from agents.services.run_logs import RunLogWriter
-from agents.services.usage import UsageContext, usage_rows
-from agents.statements import (
+from agents.event_statements import (
     COMPLETION_OWN,
     COMPLETION_SHARED,
     DECISION_OWN,
@@ -39,6 +35,10 @@ from agents.statements import (
     STARTED_SHARED,
     rows_insert,
 )
+from agents.llm import Completion, Usage
+from agents.models import AgentRun, DecisionLog, Metric, ToolCall
+from agents.services.run_logs import RunLogWriter
+from agents.services.usage import UsageContext, usage_rows
 from agents.workspaces.streams import (
     Event,
     Message,
