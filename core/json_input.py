@@ -60,6 +60,16 @@ def text_problem(value: object) -> str | None:
     return None
 
 
+def parsed_text_problem(text: str, data: object) -> str | None:
+    """text_problem(data) for `data` parsed from the JSON `text`, looking through it only
+    when the text could have put a NUL or a lone surrogate there: an escape that writes
+    one, or a surrogate in the text itself (text decoded with `surrogateescape`, say).
+    A raw NUL cannot get in: JSON refuses control characters inside strings."""
+    if _SUSPECT_ESCAPE.search(text) or (not text.isascii() and _SURROGATE.search(text)):
+        return text_problem(data)
+    return None
+
+
 def json_loads_checked(text: str, **options: Any) -> Any:
     """Parse JSON `text` (options go to json.loads), refusing what Crewboard cannot store.
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from core.shapes import JsonShape
-from core.text import contains_control_character, contains_nul
+from core.text import NUL, contains_control_character, contains_nul
 from planning import shapes
 from planning.graph import find_cycle
 from planning.models import Priority, RequirementPriority, TaskSize, TaskStatus, TaskType
@@ -136,11 +136,13 @@ MEANING_FIELDS = ("name", "description", "files", "verify", "done_criteria", "ty
 CONTENT_HASH = "content_hash"
 
 
+# What json.dumps(..., sort_keys=True, ensure_ascii=False) builds on every call, once.
+_MEANING_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 def content_hash(task: dict[str, Any]) -> str:
     """A short, stable hash of a task's meaning, from its snapshot or column values."""
-    meaning = json.dumps(
-        [task.get(name) for name in MEANING_FIELDS], sort_keys=True, ensure_ascii=False
-    )
+    meaning = _MEANING_ENCODER.encode([task.get(name) for name in MEANING_FIELDS])
     return hashlib.blake2b(meaning.encode(), digest_size=12).hexdigest()
 
 
@@ -168,9 +170,13 @@ def _as_dict(spec: Any) -> dict[str, Any]:
     # big version's time): the snapshot copies its lists and objects one level down, and
     # nothing writes into their insides.
     data = {}
+    attributes = spec.__dict__
     for name in _snapshot_fields(type(spec)):
-        value = getattr(spec, name)
-        if isinstance(value, list):
+        value = attributes[name]
+        kind = type(value)
+        if kind is str or kind is int or value is None:
+            pass  # most values: nothing to copy
+        elif isinstance(value, list):
             value = list(value)
         elif isinstance(value, dict):
             value = dict(value)
@@ -290,12 +296,12 @@ class PlanDocument:
         Raises PlanImportError naming the offending file and line.
         """
         specs: list[Spec] = [*self.requirements, *self.features, *self.sub_features, *self.tasks]
-        for spec in specs:
-            _expect(
-                not contains_nul([getattr(spec, name) for name in _compared_fields(type(spec))]),
-                "contains a NUL character (\\u0000), which cannot be stored",
-                spec.origin,
-            )
+        with_nul = _first_with_nul(specs)
+        _expect(
+            with_nul is None,
+            "contains a NUL character (\\u0000), which cannot be stored",
+            with_nul.origin if with_nul is not None else None,
+        )
         feature_keys = _unique(self.features, "feature")
         sub_keys = _unique(self.sub_features, "sub-feature")
         task_keys = _unique(self.tasks, "task")
@@ -353,7 +359,39 @@ class PlanDocument:
         # Joined once: these messages are built for every task, as the checks go.
         type_names, size_names = ", ".join(TaskType.values), ", ".join(TaskSize.values)
         priority_names, status_names = ", ".join(Priority.values), ", ".join(TaskStatus.values)
+        files_shape, extra_shape = _TASK_SHAPES["files"], _TASK_SHAPES["extra"]
         for task in self.tasks:
+            # Every check at once; only a task that fails one has them run again, one by
+            # one, to name it (20,000 tasks, a dozen messages each, are not built for nothing).
+            if (
+                isinstance(task.name, str)
+                and 0 < len(task.name) <= 300
+                and files_shape.problem(task.files) is None
+                and extra_shape.problem(task.extra) is None
+                and type(task.estimated_minutes) is int
+                and task.estimated_minutes >= 0
+                and type(task.max_iterations) is int
+                and task.max_iterations >= 0
+                and type(task.wave) is int
+                and task.wave >= 0
+                and type(task.position) is int
+                and task.position >= 0
+                and (task.feature is None or task.feature in feature_keys)
+                and (task.sub_feature is None or task.sub_feature in sub_keys)
+                and task.type in task_types
+                and task.size in task_sizes
+                and task.priority in priorities
+                and (task.status is None or task.status in statuses)
+                and (
+                    task.complexity is None
+                    or (isinstance(task.complexity, int) and 1 <= task.complexity <= 10)
+                )
+                and (
+                    not task.depends_on
+                    or all(dep in task_keys and dep != task.key for dep in task.depends_on)
+                )
+            ):
+                continue
             where = task.origin
             _expect(
                 isinstance(task.name, str) and 0 < len(task.name) <= 300,
@@ -361,7 +399,7 @@ class PlanDocument:
                 where,
             )
             _expect_shapes(task, f"task {task.key}", _TASK_SHAPES)
-            for number in ("estimated_minutes", "max_iterations", "wave", "position"):
+            for number in _TASK_NUMBERS:
                 value = getattr(task, number)
                 _expect(
                     isinstance(value, int) and not isinstance(value, bool) and value >= 0,
@@ -468,10 +506,37 @@ class PlanDocument:
                 )
 
 
+def _first_with_nul(specs: Sequence[Spec]) -> Spec | None:
+    """The first spec holding a NUL in any compared field (contains_nul), or None. Text
+    and numbers, most of the values, are looked at in place; only lists and objects are
+    walked."""
+    for spec in specs:
+        attributes = spec.__dict__
+        for name in _compared_fields(type(spec)):
+            value = attributes[name]
+            kind = type(value)
+            if kind is str:
+                if NUL in value:
+                    return spec
+            elif not (value is None or kind is int or kind is bool) and contains_nul(value):
+                return spec
+    return None
+
+
 def _unique(specs: Sequence[Spec], what: str, *, attr: str = "key") -> set[str]:
     seen: set[str] = set()
     for spec in specs:
         value = getattr(spec, attr)
+        # As below, in one test first: the messages are built only for a spec that fails.
+        if (
+            value
+            and isinstance(value, str)
+            and len(value) <= 50
+            and value not in seen
+            and not contains_control_character(value)
+        ):
+            seen.add(value)
+            continue
         _expect(bool(value), f"every {what} needs a {attr}", spec.origin)
         _expect(
             isinstance(value, str) and len(value) <= 50,
@@ -494,6 +559,7 @@ _SUB_FEATURE_SHAPES = {
     "extra": shapes.SUB_FEATURE_EXTRA,
 }
 _TASK_SHAPES = {"files": shapes.TASK_FILES, "extra": shapes.TASK_EXTRA}
+_TASK_NUMBERS = ("estimated_minutes", "max_iterations", "wave", "position")
 
 
 def _expect_shapes(spec: Any, what: str, checks: dict[str, JsonShape]) -> None:

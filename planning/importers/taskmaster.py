@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.json_input import MAX_DEPTH, TOO_DEEP, json_depth, text_problem
+from core.json_input import MAX_DEPTH, TOO_DEEP, json_depth, parsed_text_problem
 from planning.importers.document import (
     FeatureSpec,
     Origin,
@@ -69,6 +69,8 @@ KNOWN_TASK_KEYS = {
 # Task Master's own bookkeeping, which it rewrites whenever it saves a task: not part of
 # the plan, so a `set-status` in Task Master changes nothing in it.
 TASK_MASTER_BOOKKEEPING = {"updatedAt"}
+_KNOWN_KEYS = frozenset(KNOWN_TASK_KEYS | TASK_MASTER_BOOKKEEPING)
+_KNOWN_SUBTASK_KEYS = _KNOWN_KEYS - {"subtasks"}
 # TaskSpec fields an export keeps in `metadata.crewboard`; the rest have Task Master fields.
 CREWBOARD_TASK_FIELDS = (
     "key",
@@ -126,8 +128,18 @@ def _load(text: str, path: str) -> Any:
     # Depth is counted on the text before parsing, so a deep file costs no recursion.
     if json_depth(text) > MAX_DEPTH:
         raise PlanImportError(TOO_DEEP, origin=Origin(path))
+    # Told of every number that is not finite as it is read (`1e999`, `NaN`), so the
+    # values are walked for them only when there is one.
+    out_of_range: list[str] = []
+
+    def number(literal: str) -> float:
+        value = float(literal)
+        if not math.isfinite(value):
+            out_of_range.append(literal)
+        return value
+
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=number, parse_constant=number)
     except json.JSONDecodeError as exc:
         raise PlanImportError(
             f"not valid JSON ({exc.msg}): expected a Task Master tasks.json",
@@ -140,10 +152,13 @@ def _load(text: str, path: str) -> Any:
         ) from None
     except ValueError as exc:  # an integer too long to read
         raise PlanImportError(f"not readable JSON ({exc})", origin=Origin(path)) from None
-    problem = text_problem(data)
+    problem = parsed_text_problem(text, data)
     if problem:
         raise PlanImportError(problem, origin=Origin(path))
-    _check_values(data, path)
+    # Nesting past MAX_DEPTH was refused on the text (json_depth counts exactly what
+    # parsed), so only a number out of range is left for the walk to find and name.
+    if out_of_range:
+        _check_values(data, path)
     return data
 
 
@@ -365,19 +380,17 @@ def _spec(
     origin: Origin,
     parent: TaskSpec | None = None,
 ) -> TaskSpec:
-    title, description, details, test_strategy, status = (
-        _text_field(raw, name, task_id, origin)
-        for name in ("title", "description", "details", "testStrategy", "status")
-    )
-    status = (status or "pending").lower()
+    title = _text_field(raw, "title", task_id, origin)
+    description = _text_field(raw, "description", task_id, origin)
+    details = _text_field(raw, "details", task_id, origin)
+    test_strategy = _text_field(raw, "testStrategy", task_id, origin)
+    status = (_text_field(raw, "status", task_id, origin) or "pending").lower()
     if status not in STATUS_MAP:
         raise PlanImportError(
             f"task {task_id} has status {status!r}: expected one of {', '.join(STATUS_MAP)}",
             origin=origin,
         )
-    known = KNOWN_TASK_KEYS | TASK_MASTER_BOOKKEEPING
-    if parent is not None:
-        known = known - {"subtasks"}
+    known = _KNOWN_SUBTASK_KEYS if parent is not None else _KNOWN_KEYS
     extra: dict[str, Any] = {k: v for k, v in raw.items() if k not in known}
     crewboard = _crewboard_metadata(extra)
     if details:

@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from core.collector import collector_paused
 from core.text import natural_sort_key
 from planning import selectors
 from planning.diff import PlanDiff, diff_snapshots
@@ -202,6 +203,8 @@ def document_source(document: PlanDocument) -> str:
     return ""
 
 
+# Cycle collection paused: the import's objects all live until it ends (core.collector).
+@collector_paused()
 @transaction.atomic
 def plan_import(
     *,
@@ -224,6 +227,8 @@ def plan_import(
     document = parse_source(source, fmt)
     Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
     existing = existing_plan(project=project)
+    # Nothing else in the project: the applied document is the whole plan afterwards.
+    fresh = existing.empty and not project.requirements.exists()
     incoming = document_source(document)
     plan_sources = existing.sources()
     reimport = existing.empty or incoming in plan_sources
@@ -253,6 +258,7 @@ def plan_import(
         project=project,
         summary=f"Imported {source.name}{how.get(mode, '')}: {result.summary()}",
         actor=actor,
+        applied=document if fresh else None,
     )
     return ImportOutcome(document=document, mode=mode, result=result, version=version)
 

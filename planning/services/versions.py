@@ -15,6 +15,7 @@ from planning.exporters.markdown import render_markdown
 from planning.importers.document import CONTENT_HASH, MEANING_FIELDS, PlanDocument, content_hash
 from planning.models import DevPlan, DevPlanVersion, Project, Task
 from planning.services.plans import ApplyResult, plan_apply, task_reset_to_pending
+from planning.stored_plan import as_stored
 
 DEFAULT_PLAN_NAME = DevPlan.DEFAULT_NAME
 
@@ -32,6 +33,7 @@ def version_create(
     actor: User | None = None,
     only_if_changed: Literal[False],
     plan_name: str = DEFAULT_PLAN_NAME,
+    applied: PlanDocument | None = None,
 ) -> DevPlanVersion: ...
 @overload
 def version_create(
@@ -41,6 +43,7 @@ def version_create(
     actor: User | None = None,
     only_if_changed: bool = True,
     plan_name: str = DEFAULT_PLAN_NAME,
+    applied: PlanDocument | None = None,
 ) -> DevPlanVersion | None: ...
 @transaction.atomic
 def version_create(
@@ -50,15 +53,21 @@ def version_create(
     actor: User | None = None,
     only_if_changed: bool = True,
     plan_name: str = DEFAULT_PLAN_NAME,
+    applied: PlanDocument | None = None,
 ) -> DevPlanVersion | None:
     """Snapshot the working plan as the next version.
 
     With `only_if_changed`, returns None when the plan equals the latest version.
+    `applied`: the document plan_apply has just made the project's whole plan from, the
+    project having held no other row; the version is then taken from it where it says
+    what the rows hold (planning.stored_plan), instead of from the rows read back.
     """
     plan = DevPlan.objects.select_for_update().get(
         pk=dev_plan_for(project=project, name=plan_name).pk
     )
-    document = selectors.plan_document(project=project)
+    document = as_stored(applied) if applied is not None else None
+    if document is None:
+        document = selectors.plan_document(project=project)
     snapshot = document.to_snapshot()
     if only_if_changed:
         # Only the snapshot: a big plan's markdown is as large, and not compared.

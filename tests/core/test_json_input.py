@@ -10,6 +10,7 @@ from core.json_input import (
     JSONInputError,
     json_depth,
     json_loads_checked,
+    parsed_text_problem,
     text_problem,
 )
 from core.text import NUL_REFUSED, contains_nul
@@ -91,3 +92,20 @@ def test_the_walks_do_not_recurse() -> None:
     assert text_problem(value) == SURROGATE_REFUSED
     assert contains_nul({"k": value}) is False
     assert contains_nul([value, {"a\x00": 1}]) is True
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('{"a": "x\\u0000y"}', NUL_REFUSED),
+        ('{"k\\u0000": 1}', NUL_REFUSED),
+        ('["\\ud800"]', SURROGATE_REFUSED),
+        # A surrogate in the text itself, as text decoded with surrogateescape has it.
+        ('["a\udcff"]', SURROGATE_REFUSED),
+        ('["\\\\u0000", "\\ud83d\\ude00", "é"]', None),
+        ('{"a": ["plain", 1, null]}', None),
+    ],
+)
+def test_parsed_text_problem_is_text_problem_of_what_the_text_parsed_to(text, problem) -> None:
+    data = json.loads(text)
+    assert parsed_text_problem(text, data) == text_problem(data) == problem

@@ -125,6 +125,26 @@ def test_numbers_out_of_range_are_a_400_naming_the_field(api, project, content, 
     assert not Task.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("number", "named"),
+    [
+        ("NaN", "tasks[0].x is a number out of range (nan)"),
+        ("[1, -Infinity]", "tasks[0].x[1] is a number out of range (-inf)"),
+        ('{"y": Infinity}', "tasks[0].x.y is a number out of range (inf)"),
+        ("1" + "0" * 400 + ".5", "tasks[0].x is a number out of range (inf)"),
+    ],
+)
+def test_a_number_that_is_not_finite_is_named_where_it_is(number, named):
+    with pytest.raises(PlanImportError, match="out of range") as excinfo:
+        parse_tasks_json('{"tasks": [{"id": 1, "title": "a", "x": ' + number + "}]}")
+    assert named in str(excinfo.value)
+
+
+def test_finite_numbers_are_kept_as_read():
+    text = '{"tasks": [{"id": 1, "title": "a", "x": [1.5, -2e-3, 1e300, 7]}]}'
+    assert parse_tasks_json(text).tasks[0].extra["x"] == [1.5, -2e-3, 1e300, 7]
+
+
 @pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 500, 100_000])
 def test_deep_nesting_is_a_400_naming_the_limit(api, project, levels):
     content = '{"tasks": [{"id": 1, "title": "a", "x": ' + "[" * levels + "]" * levels + "}]}"
