@@ -2,8 +2,11 @@
 
 A repository of BENCH_WT_FILES (10,000) files, about BENCH_WT_MB (35) MB, is generated
 under a temporary folder and committed once. Then, side by side in one run, alternating
-which goes first in each round so that a warm page cache or a busy neighbour favours
-neither:
+which side goes first in each round so that a warm page cache or a busy neighbour favours
+neither. Each side makes its worktree and removes it before the other side's turn, and
+every timed step starts with the file system's pending writes done (`os.sync`, untimed):
+a step timed right after a remove of 10,000 files would otherwise pay for that remove's
+freed blocks, whichever side removed them.
 
 - `worktree_create_ratio`: `workspace_create` (the checks, the worktree, the Workspace
   row, the task's fields and the run's log, as a coding run makes it) against a plain
@@ -14,7 +17,8 @@ neither:
   connection, as four workers would) against four plain `git worktree add` at once;
   the wall time of each batch. Plain git can fail here: two `worktree add` at once in one
   repository may read each other's half-written records. `plain_parallel_failures`
-  counts those (the batch is timed all the same); Crewboard's creates never fail.
+  counts those; each is made again (`-B`) within the timed batch, so that both sides
+  make four worktrees. Crewboard's creates never fail.
 
 Each ratio is the median Crewboard time over the median plain time (lower is better; the
 target is at most 1.3); the raw medians, in milliseconds, are printed too. Then, unless
@@ -147,15 +151,13 @@ def plain_add(repo: Path, path: Path, branch: str) -> subprocess.CompletedProces
     )  # fmt: skip
 
 
-def in_turn(
-    first_ours: bool, ours: Callable[[], Any], plain: Callable[[], Any]
-) -> tuple[float, float]:
-    """Time both, in the order asked for; returns (ours, plain) in milliseconds."""
-    if first_ours:
-        mine = timed(ours)
-        return mine, timed(plain)
-    theirs = timed(plain)
-    return timed(ours), theirs
+def settle() -> None:
+    """Write out what the steps before left in memory: the files a create wrote, the
+    blocks a remove freed (discarded at the file system's next journal commit). Untimed,
+    before every timed step, so that no step pays for the one before it, whichever side
+    that was: a create timed right after a remove of 10,000 files otherwise waits for
+    that remove's journal work, and took several times a create's own time."""
+    os.sync()
 
 
 class Bench:
@@ -166,51 +168,91 @@ class Bench:
         self.times: dict[str, list[float]] = {}
         self.plain_failures = 0
 
-    def record(self, key: str, pair: tuple[float, float]) -> None:
-        self.times.setdefault(key, []).append(pair[0])
-        self.times.setdefault(f"plain_{key}", []).append(pair[1])
+    def record(self, key: str, milliseconds: float) -> None:
+        self.times.setdefault(key, []).append(milliseconds)
 
     def run(self) -> AgentRun:
         return new_run(self.project, self.agent, next(self.numbers))
 
     def one_round(self, round_: int) -> None:
-        run, n = self.run(), next(self.numbers)
-        path = self.plain_dir / f"p{n}"
+        """Each side creates a worktree and removes it again, Crewboard's side first in
+        even rounds: so each create follows a remove and each remove its own create, the
+        same on both sides."""
+        sides = [self.ours_once, self.plain_once]
+        for side in sides if round_ % 2 == 0 else reversed(sides):
+            side()
+
+    def ours_once(self) -> None:
+        run = self.run()
         made: list[Workspace] = []
-        self.record(
-            "create",
-            in_turn(
-                round_ % 2 == 0,
-                lambda: made.append(workspaces.workspace_create(run=run)),
-                lambda: plain_add(self.repo, path, f"plain/{n}").check_returncode(),
-            ),
-        )
+        settle()
+        self.record("create", timed(lambda: made.append(workspaces.workspace_create(run=run))))
+        settle()
         self.record(
             "remove",
-            in_turn(
-                round_ % 2 == 1,
-                lambda: workspaces.workspace_remove(workspace=made[0], reason="bench"),
-                lambda: git(self.repo, "worktree", "remove", "--force", str(path)),
-            ),
+            timed(lambda: workspaces.workspace_remove(workspace=made[0], reason="bench")),
+        )
+
+    def plain_once(self) -> None:
+        n = next(self.numbers)
+        path = self.plain_dir / f"p{n}"
+        settle()
+        self.record(
+            "plain_create",
+            timed(lambda: plain_add(self.repo, path, f"plain/{n}").check_returncode()),
+        )
+        settle()
+        self.record(
+            "plain_remove",
+            timed(lambda: git(self.repo, "worktree", "remove", "--force", str(path))),
         )
 
     def parallel_round(self, round_: int) -> None:
+        """Each side makes PARALLEL worktrees at once, then they are removed (untimed)
+        before the other side's batch; Crewboard's side first in even rounds."""
+        sides = [self.ours_batch, self.plain_batch]
+        for side in sides if round_ % 2 == 0 else reversed(sides):
+            side()
+
+    def ours_batch(self) -> None:
         runs = [self.run() for _ in range(PARALLEL)]
-        paths = {n: self.plain_dir / f"p{n}" for n in (next(self.numbers) for _ in runs)}
         made: list[Workspace] = []
 
-        def ours() -> None:
+        def batch() -> None:
             with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
                 made.extend(pool.map(create_in_thread, runs))
 
-        def plain() -> None:
-            with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-                done = list(pool.map(lambda n: plain_add(self.repo, paths[n], f"plain/{n}"), paths))
-            self.plain_failures += sum(1 for result in done if result.returncode != 0)
-
-        self.record("parallel", in_turn(round_ % 2 == 0, ours, plain))
+        settle()
+        self.record("parallel", timed(batch))
         for workspace in made:
             workspaces.workspace_remove(workspace=workspace, reason="bench")
+
+    def plain_batch(self) -> None:
+        paths = {n: self.plain_dir / f"p{n}" for n in (next(self.numbers) for _ in range(PARALLEL))}
+
+        def batch() -> None:
+            with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+                done = dict(
+                    zip(
+                        paths,
+                        pool.map(lambda n: plain_add(self.repo, paths[n], f"plain/{n}"), paths),
+                        strict=True,
+                    )
+                )
+            # The same work as Crewboard's batch: PARALLEL worktrees. An add that failed
+            # (it read another's half-written record) is made again, once the others
+            # are done; -B as the failed one may have made its branch already.
+            for n, result in done.items():
+                if result.returncode != 0:
+                    self.plain_failures += 1
+                    shutil.rmtree(paths[n], ignore_errors=True)
+                    subprocess.run(
+                        ["git", "worktree", "add", "-q", "-B", f"plain/{n}", str(paths[n]), "main"],
+                        cwd=self.repo, capture_output=True, timeout=600, check=True,
+                    )  # fmt: skip
+
+        settle()
+        self.record("plain_parallel", timed(batch))
         for path in paths.values():
             subprocess.run(["git", "worktree", "remove", "--force", str(path)],
                            cwd=self.repo, capture_output=True, check=False)  # fmt: skip
@@ -220,6 +262,7 @@ class Bench:
 
 def measure(repo: Path, plain_dir: Path) -> dict[str, Any]:
     bench = Bench(repo, plain_dir)
+    settle()  # the generated repository's files and objects
     # Warm-up (untimed): the first checkout reads the objects into the page cache.
     warm = workspaces.workspace_create(run=bench.run())
     workspaces.workspace_remove(workspace=warm, reason="warm-up")
