@@ -95,6 +95,9 @@ def dispatch(*, project: Project) -> list[AgentRun]:
     resuming: list[AgentRun] = []
     for agent in list(idle):
         if len(resuming) < slots and (run := waiting.get(agent.pk)) is not None:
+            if runs.reopened_stale(run):
+                runs.run_cancel(run=run, reason=runs.REOPENED_TASK_CHANGED)
+                continue
             task = run.task
             if (
                 task is not None

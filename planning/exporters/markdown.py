@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from core.text import natural_sort_key
 from planning.importers.document import PlanDocument, TaskSpec
 
 
@@ -93,7 +94,9 @@ def _render_tasks(tasks: list[TaskSpec]) -> list[str]:
             f"- **{task.key}** {task.name} `{task.type}` · {task.priority} · {task.size}{status}"
         )
         if task.depends_on:
-            lines.append(f"  - depends on: {', '.join(task.depends_on)}")
+            # In key order: a plan read back from its rows lists them in no set order.
+            depends_on = sorted(task.depends_on, key=natural_sort_key)
+            lines.append(f"  - depends on: {', '.join(depends_on)}")
         for note in task.extra.get("dependency_notes", []):
             lines.append(f"  - after (not linked): {note}")
         if task.files:

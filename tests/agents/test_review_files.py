@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agents.models import Agent, AgentRun
-from agents.services import orchestrator, reviews
+from agents.services import orchestrator, reviews, runs
 from planning import services as planning_services
 from planning.models import Task
 from tests.agents.reviewing import attempt_in_review
@@ -145,3 +145,26 @@ def test_changes_asked_by_a_reviewer_agent_wait_for_the_files_too(
     assert (task.status, task.assigned_agent) == ("pending", attempt.agent)
     assert attempt.status == "queued"
     assert _in_progress(coding_project) == ["T2"]
+
+
+@pytest.mark.parametrize(
+    "change", [{"assigned_agent": None}, {"status": "cancelled", "assigned_agent": None}]
+)
+def test_sent_back_work_whose_task_a_person_changed_meanwhile_is_cancelled_not_resumed(
+    coding_project, tmp_path, user, coding_model, change
+):
+    task, attempt, other = _in_review_beside_a_holder(coding_project, tmp_path)
+    # More work, so the project stays active once T1 and T2 are closed.
+    TaskFactory(project=coding_project, key="T3", files=["docs/index.md"])
+    reviews.review_submit(task=task, verdict="request_changes", body="again", reviewer=user)
+    # While it waits for the files, a person takes the task back (or cancels it).
+    task.refresh_from_db()
+    planning_services.task_update(task=task, data=change)
+    planning_services.task_update(task=other, data={"status": "done"})
+
+    orchestrator.dispatch(project=coding_project)
+
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.error) == ("cancelled", runs.REOPENED_TASK_CHANGED)
+    live = AgentRun.objects.filter(task=task, status__in=AgentRun.ACTIVE_STATUSES)
+    assert live.count() <= 1 and not live.filter(pk=attempt.pk).exists()

@@ -182,6 +182,24 @@ def test_retry_waits_while_another_task_in_progress_names_one_of_its_files(
     assert Task.objects.get(pk=run.task_id).status == "in_progress"
 
 
+def test_retry_refuses_while_another_run_of_the_task_is_under_way_or_waiting(
+    plan, django_capture_on_commit_callbacks, coders
+):
+    [agent] = coders(plan, 1)
+    with django_capture_on_commit_callbacks():
+        [run] = orchestrator.project_run_start(project=plan)
+    runs.run_finish(run=run, succeeded=False, summary="", error="model down")
+    # A later attempt by the same agent, queued (as a review's sent-back work waits).
+    later = AgentRun.objects.create(
+        project=plan, agent=agent, task=run.task, attempt=2, status="queued"
+    )
+    Task.objects.filter(pk=run.task_id).update(status="pending", assigned_agent=agent)
+
+    with pytest.raises(ConflictError, match=f"another run under way \\(run {later.pk}\\)"):
+        runs.run_retry(run=AgentRun.objects.get(pk=run.pk))
+    assert AgentRun.objects.get(pk=run.pk).status == "failed"
+
+
 def test_a_runs_start_and_end_roll_up_into_its_plan(
     project, django_capture_on_commit_callbacks, coders
 ):

@@ -69,8 +69,10 @@ from agents.services.runs.leases import (
     run_stopped_check,
 )
 from agents.services.runs.reopen import (
+    REOPENED_TASK_CHANGED,
     WAITS_FOR_AGENT,
     reopened_files_wait,
+    reopened_stale,
     reopened_waiting,
     run_changes_requested,
     run_reopened_resume,
@@ -101,6 +103,7 @@ __all__ = [
     "GENERATE_PLAN_TASK",
     "LEASE_EXPIRED",
     "PREPARE_TASK",
+    "REOPENED_TASK_CHANGED",
     "REVIEW_DIFF_WARM_TASK",
     "RUN_STEP_TASK",
     "TURN_LIMIT",
@@ -110,6 +113,7 @@ __all__ = [
     "dispatch_after_commit",
     "is_coding_run",
     "reopened_files_wait",
+    "reopened_stale",
     "reopened_waiting",
     "run_cancel",
     "run_changes_requested",

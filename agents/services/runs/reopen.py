@@ -126,6 +126,21 @@ def reopened_files_wait(run: AgentRun) -> bool:
     )
 
 
+# Why a sent-back run that lost its task while it waited was cancelled.
+REOPENED_TASK_CHANGED = "its task was changed while it waited for its agent or its files"
+
+
+def reopened_stale(run: AgentRun) -> bool:
+    """Whether a sent-back run waiting for its agent lost its task meanwhile: a person
+    gave the task to someone else, took it back or moved it on, so it is no longer in
+    progress or pending for the run's agent. Such a run is cancelled, never resumed."""
+    task = run.task
+    return task is not None and not (
+        task.assigned_agent_id == run.agent_id
+        and task.status in (Task.Status.IN_PROGRESS, Task.Status.PENDING)
+    )
+
+
 def run_reopened_resume(*, run: AgentRun) -> AgentRun:
     """Start a sent-back run that waited for its agent, now idle (inside the dispatch's
     transaction, which holds the agent locked, and has reserved the files of a task
@@ -155,4 +170,14 @@ def reopened_waiting(*, project: Project, agent_ids: list[int]) -> dict[int, Age
     for run in waiting:
         if WAITS_FOR_AGENT in run.result:
             found.setdefault(run.agent_id, run)
+    # Their tasks locked too, after the runs (the order every path takes them in) and
+    # before any file lock, so a person's move of a task cannot slip in between this
+    # read and the dispatch's write; the rows are read afresh under the lock.
+    task_ids = sorted({run.task_id for run in found.values() if run.task_id is not None})
+    if task_ids:
+        tasks = Task.objects.select_for_update().filter(pk__in=task_ids).order_by("pk")
+        by_id = {task.pk: task for task in tasks}
+        for run in found.values():
+            if run.task_id is not None:
+                run.task = by_id[run.task_id]
     return found
