@@ -54,7 +54,7 @@ def run_retry(*, run: AgentRun) -> AgentRun:
         raise ConflictError(f"Agent {agent.name} is busy with other work.")
     if run.task_id is not None:
         _check_task_still_the_runs(run, task_id=run.task_id)
-        _check_no_other_run(run)
+        _check_no_other_run(run, task_id=run.task_id)
         _check_files_free(run)
     number = _current_step(run)
     steps = AgentStep.objects.filter(run=run, number=number)
@@ -87,18 +87,18 @@ def run_retry(*, run: AgentRun) -> AgentRun:
     return run
 
 
-def _check_no_other_run(run: AgentRun) -> None:
+def _check_no_other_run(run: AgentRun, *, task_id: int) -> None:
     """Raise ConflictError when another run of the task is under way or waiting (a later
     attempt sent back by a review, say): a task has one live run at a time."""
     other = (
-        AgentRun.objects.filter(task_id=run.task_id, status__in=AgentRun.ACTIVE_STATUSES)
+        AgentRun.objects.filter(task_id=task_id, status__in=AgentRun.ACTIVE_STATUSES)
         .exclude(pk=run.pk)
         .values_list("pk", flat=True)
         .first()
     )
     if other is not None:
         raise ConflictError(
-            f"Task {run.task.key if run.task else run.task_id} has another run under way "
+            f"Task {run.task.key if run.task else task_id} has another run under way "
             f"(run {other}); retry this one only once that run has ended."
         )
 
