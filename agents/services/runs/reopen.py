@@ -172,12 +172,18 @@ def reopened_waiting(*, project: Project, agent_ids: list[int]) -> dict[int, Age
             found.setdefault(run.agent_id, run)
     # Their tasks locked too, after the runs (the order every path takes them in) and
     # before any file lock, so a person's move of a task cannot slip in between this
-    # read and the dispatch's write; the rows are read afresh under the lock.
+    # read and the dispatch's write; the rows are read afresh under the lock. A task
+    # locked elsewhere (being moved right now) is skipped, never waited for: its run
+    # waits for the next dispatch.
     task_ids = sorted({run.task_id for run in found.values() if run.task_id is not None})
     if task_ids:
-        tasks = Task.objects.select_for_update().filter(pk__in=task_ids).order_by("pk")
-        by_id = {task.pk: task for task in tasks}
-        for run in found.values():
-            if run.task_id is not None:
+        tasks = Task.objects.select_for_update(skip_locked=True).filter(pk__in=task_ids)
+        by_id = {task.pk: task for task in tasks.order_by("pk")}
+        for agent_id, run in list(found.items()):
+            if run.task_id is None:
+                continue
+            if run.task_id in by_id:
                 run.task = by_id[run.task_id]
+            else:
+                del found[agent_id]
     return found
