@@ -53,9 +53,9 @@ def run_retry(*, run: AgentRun) -> AgentRun:
     if agent.status != Agent.Status.IDLE:
         raise ConflictError(f"Agent {agent.name} is busy with other work.")
     if run.task_id is not None:
-        _check_task_still_the_runs(run, task_id=run.task_id)
-        _check_no_other_run(run, task_id=run.task_id)
-        _check_files_free(run)
+        task = _check_task_still_the_runs(run, task_id=run.task_id)
+        _check_no_other_run(run, task=task)
+        _check_files_free(task)
     number = _current_step(run)
     steps = AgentStep.objects.filter(run=run, number=number)
     attempts = steps.values_list("attempts", flat=True).first() or 0
@@ -87,27 +87,25 @@ def run_retry(*, run: AgentRun) -> AgentRun:
     return run
 
 
-def _check_no_other_run(run: AgentRun, *, task_id: int) -> None:
+def _check_no_other_run(run: AgentRun, *, task: Task) -> None:
     """Raise ConflictError when another run of the task is under way or waiting (a later
     attempt sent back by a review, say): a task has one live run at a time."""
     other = (
-        AgentRun.objects.filter(task_id=task_id, status__in=AgentRun.ACTIVE_STATUSES)
+        AgentRun.objects.filter(task=task, status__in=AgentRun.ACTIVE_STATUSES)
         .exclude(pk=run.pk)
         .values_list("pk", flat=True)
         .first()
     )
     if other is not None:
         raise ConflictError(
-            f"Task {run.task.key if run.task else task_id} has another run under way "
+            f"Task {task.key} has another run under way "
             f"(run {other}); retry this one only once that run has ended."
         )
 
 
-def _check_files_free(run: AgentRun) -> None:
-    """Take the run's task's files for it, as a claim does (locked until the transaction
-    ends), or raise ConflictError when a task in progress names one of them."""
-    task = run.task
-    assert task is not None
+def _check_files_free(task: Task) -> None:
+    """Take the task's files for its retried run, as a claim does (locked until the
+    transaction ends), or raise ConflictError when a task in progress names one of them."""
     if not planning_services.task_files_reserve(
         project_id=task.project_id, task_id=task.pk, files=task.files
     ):
@@ -117,9 +115,10 @@ def _check_files_free(run: AgentRun) -> None:
         )
 
 
-def _check_task_still_the_runs(run: AgentRun, *, task_id: int) -> None:
-    """Lock the run's task, and raise ConflictError if, since the run failed, someone has
-    given it to another agent, closed it, or started it again."""
+def _check_task_still_the_runs(run: AgentRun, *, task_id: int) -> Task:
+    """Lock the run's task and return it (set on the run too), or raise ConflictError if,
+    since the run failed, someone has given it to another agent, closed it, or started it
+    again."""
     task = Task.objects.select_for_update().get(pk=task_id)
     if task.assigned_agent_id not in (None, run.agent_id):
         raise ConflictError(f"Task {task.key} has been given to another agent since.")
@@ -129,3 +128,4 @@ def _check_task_still_the_runs(run: AgentRun, *, task_id: int) -> None:
             "start a new run if it needs more work."
         )
     run.task = task
+    return task
