@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from agents import statements
 from agents.models import AgentStep, ToolCall
-from core.db import insert_statement, mark_inserted, prepared_cursor
+from core.db import prepared_cursor
+from core.inserts import insert_statement, mark_inserted
 
 
 class FirstCall(NamedTuple):

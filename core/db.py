@@ -3,17 +3,16 @@ statements."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, migrations, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, migrations
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.migrations.state import ProjectState, StateApps
-from django.db.models import NOT_PROVIDED, Field, Model, signals
+from django.db.models import Field, Model
 from django.db.transaction import TransactionManagementError
 
 if TYPE_CHECKING:
@@ -123,101 +122,18 @@ def converted_row(
     return row
 
 
-def insert_rows(instances: Sequence[Model], using: str = DEFAULT_DB_ALIAS) -> None:
-    """Insert unsaved instances of one model in one prepared statement, as
-    Model.save(force_insert=True) or bulk_create would: each field's pre_save (auto_now
-    and defaults) and database preparation; the primary keys come back. For hot paths,
-    where compiling the insert costs more than running it. A model this does not cover
-    (save signal receivers, database defaults, a primary key that is not generated) is
-    saved the usual way instead.
-    """
-    if not instances:
-        return
-    statement = insert_statement(instances, using)
-    if statement is None:
-        for instance in instances:
-            instance.save(force_insert=True, using=using)
-        return
-    with transaction.mark_for_rollback_on_error(using), prepared_cursor(using) as cursor:
-        cursor.execute(*statement)
-        primary_keys = cursor.fetchall()
-    for instance, (pk,) in zip(instances, primary_keys, strict=True):
-        mark_inserted(instance, pk, using)
+def references_checked_now(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Check the foreign keys of the rows this transaction wrote so far now, not at its
+    commit (PostgreSQL defers them there; SQLite checks at the commit as before).
 
-
-def mark_inserted(instance: Model, pk: Any, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Record on an instance that a statement of insert_statement's inserted it as `pk`."""
-    instance.pk = pk
-    instance._state.adding = False
-    instance._state.db = using
-
-
-def insert_statement(
-    instances: Sequence[Model], using: str = DEFAULT_DB_ALIAS, *, unless: str = ""
-) -> tuple[str, list[Any]] | None:
-    """The INSERT that insert_rows runs for these unsaved instances of one model, with
-    its parameters (it returns the new primary keys), for a caller that runs it as part
-    of a larger statement (a PostgreSQL WITH clause). None for a model that insert_rows
-    saves the usual way.
-
-    `unless`, for a single instance: an SQL condition (whose parameters the caller
-    appends) under which the row is not inserted, checked by the INSERT itself."""
-    model = type(instances[0])
-    if unless and len(instances) != 1:
-        raise ValueError("An insert with a condition inserts one row.")
-    if not _insertable_in_one_statement(model):
-        return None
+    The same checks either way, but a broken reference is raised where the rows were
+    written, inside the writer's savepoint, and the wait for a large write's checks (a
+    20,000-row import's take a good part of a second) can overlap the process's other
+    work (planning.version_content)."""
     connection = connections[using]
-    fields = _inserted_fields(model)
-    for instance in instances:
-        # Django's own check before any insert; private, so django-stubs omit it.
-        instance._prepare_related_fields_for_save(operation_name="insert_rows")  # type: ignore[attr-defined]
-    values = [
-        field.get_db_prep_save(field.pre_save(instance, add=True), connection)
-        for instance in instances
-        for field in fields
-    ]
-    if unless:
-        return _insert_unless_sql(model, unless), values
-    return _insert_sql(model, len(instances)), values
-
-
-def _insertable_in_one_statement(model: type[Model]) -> bool:
-    return (
-        # Field.db_returning is Django's; django-stubs declare it on AutoField only.
-        model._meta.pk.db_returning  # type: ignore[attr-defined]
-        and not signals.pre_save.has_listeners(model)
-        and not signals.post_save.has_listeners(model)
-        and all(field.db_default is NOT_PROVIDED for field in model._meta.concrete_fields)
-    )
-
-
-def _inserted_fields(model: type[Model]) -> list[Field[Any, Any]]:
-    return [
-        field
-        for field in model._meta.concrete_fields
-        if not field.primary_key and not field.generated
-    ]
-
-
-@functools.cache
-def _insert_unless_sql(model: type[Model], condition: str) -> str:
-    fields = _inserted_fields(model)
-    return (
-        f'INSERT INTO "{model._meta.db_table}" ({column_list(fields)}) '
-        f"SELECT {', '.join(['%s'] * len(fields))} WHERE NOT ({condition}) "
-        f'RETURNING "{model._meta.pk.column}"'
-    )
-
-
-@functools.cache
-def _insert_sql(model: type[Model], rows: int) -> str:
-    fields = _inserted_fields(model)
-    row = f"({', '.join(['%s'] * len(fields))})"
-    return (
-        f'INSERT INTO "{model._meta.db_table}" ({column_list(fields)}) '
-        f'VALUES {", ".join([row] * rows)} RETURNING "{model._meta.pk.column}"'
-    )
+    if connection.vendor == "postgresql":
+        # SET CONSTRAINTS ALL IMMEDIATE, then DEFERRED again for later statements.
+        connection.check_constraints()
 
 
 # Per connection object (each thread has its own), since converters are bound to it.

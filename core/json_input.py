@@ -81,8 +81,7 @@ def json_loads_checked(text: str, **options: Any) -> Any:
         data = json.loads(text, **options)
     except ValueError as exc:
         raise JSONInputError(f"JSON parse error - {exc}") from None
-    if _SUSPECT_ESCAPE.search(text):
-        problem = text_problem(data)
-        if problem:
-            raise JSONInputError(problem)
+    problem = parsed_text_problem(text, data)
+    if problem:
+        raise JSONInputError(problem)
     return data

@@ -92,4 +92,7 @@ def rows_insert(
 
 def _json_text(value: Any) -> str:
     # What Django's JSONField stores (json.dumps, no custom encoder on planning's fields).
+    # Most tasks list no files: their empty list skips the encoder.
+    if value == [] or value == {}:
+        return "[]" if isinstance(value, list) else "{}"
     return json.dumps(value)

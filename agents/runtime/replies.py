@@ -28,7 +28,8 @@ from agents.services.usage import UsageContext, usage_record, usage_rows
 from agents.statements import REPLY_FIELDS, step_statements
 from agents.step_writes import FirstCall, completion_ending_step, reply_stored_with_started_call
 from agents.tools import Tool
-from core.db import commit_without_flush_wait, insert_rows, insert_statement, prepared_cursor
+from core.db import commit_without_flush_wait, prepared_cursor
+from core.inserts import insert_rows, insert_statement
 from core.text import NUL, without_nul
 
 logger = logging.getLogger(__name__)

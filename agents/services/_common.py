@@ -10,8 +10,9 @@ from agents.models import (
     Agent,
     AgentRun,
 )
-from core.db import insert_rows, is_unique_violation
+from core.db import is_unique_violation
 from core.errors import ConflictError, DomainError
+from core.inserts import insert_rows
 from planning.models import Project, Task
 
 

@@ -49,8 +49,9 @@ from agents.workspaces.streams import (
     ToolStarted,
     stream_parser,
 )
-from core.db import insert_rows, prepared_cursor
+from core.db import prepared_cursor
 from core.errors import DomainError
+from core.inserts import insert_rows
 from core.text import without_nul
 
 logger = logging.getLogger(__name__)

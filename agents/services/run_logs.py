@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from agents.models import RunLogChunk
-from core.db import insert_rows
+from core.inserts import insert_rows
 from core.text import without_nul
 
 CHUNK_CHARS = 64 * 1024

@@ -13,7 +13,7 @@ from agents.llm.pricing import cost_usd
 from agents.models import Agent, AgentRun, Metric
 from agents.services._common import _resolve_links
 from agents.services.logs import log_links, metric_row
-from core.db import insert_rows
+from core.inserts import insert_rows
 from planning.models import Project, Task
 
 

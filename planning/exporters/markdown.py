@@ -13,7 +13,17 @@ def _block(text: str, indent: str = "") -> list[str]:
 
 
 def render_markdown(document: PlanDocument, *, title: str = "Development plan") -> str:
-    lines = [f"# {title}", ""]
+    return titled_markdown(title, render_markdown_body(document))
+
+
+def titled_markdown(title: str, body: str) -> str:
+    """A rendering whose body render_markdown_body gave, under `title`."""
+    return f"# {title}\n\n{body}"
+
+
+def render_markdown_body(document: PlanDocument) -> str:
+    """The rendering below its title line (which a version numbers only later)."""
+    lines: list[str] = []
     counts = (
         f"{len(document.features)} features, {len(document.sub_features)} plans, "
         f"{len(document.tasks)} tasks"

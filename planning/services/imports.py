@@ -34,8 +34,14 @@ from planning.services.matching import (
     match_document,
     rekey_document,
 )
-from planning.services.plans import ApplyResult, RowsProgress, plan_apply_or_explain
+from planning.services.plans import (
+    ApplyResult,
+    RowsProgress,
+    plan_apply_or_explain,
+    plan_references_checked,
+)
 from planning.services.versions import version_create
+from planning.version_content import content_ahead
 
 PREVIEW_PAGE_SIZE = 100
 
@@ -254,12 +260,16 @@ def plan_import(
     )
     result.removed.update(+removed)
     how = {ImportMode.REPLACE: " (replacing the plan)", ImportMode.MERGE: " (merged)"}
-    version = version_create(
-        project=project,
-        summary=f"Imported {source.name}{how.get(mode, '')}: {result.summary()}",
-        actor=actor,
-        applied=document if fresh else None,
-    )
+    with content_ahead(document if fresh else None) as content:
+        # While PostgreSQL checks the new rows' references, the version's content is
+        # worked out on the side.
+        plan_references_checked()
+        version = version_create(
+            project=project,
+            summary=f"Imported {source.name}{how.get(mode, '')}: {result.summary()}",
+            actor=actor,
+            content=content(),
+        )
     return ImportOutcome(document=document, mode=mode, result=result, version=version)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from core.db import references_checked_now
 from core.text import natural_sort_key, noun
 from planning.importers.document import PlanDocument, PlanImportError
 from planning.models import (
@@ -445,6 +446,15 @@ def _apply_statuses(project: Project, document: PlanDocument, existing: dict[str
         task.updated_at = now
         changed.append(task)
     Task.objects.bulk_update(changed, ["status", "completed_at", "updated_at"], batch_size=BATCH)
+
+
+def plan_references_checked() -> None:
+    """Check the references of the rows written so far (core.db.references_checked_now),
+    a broken one reported as PlanImportError."""
+    try:
+        references_checked_now()
+    except IntegrityError as exc:
+        raise PlanImportError(f"the plan breaks a database rule: {exc}") from exc
 
 
 def plan_apply_or_explain(

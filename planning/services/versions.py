@@ -8,14 +8,13 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 
-from core.db import insert_rows
+from core.inserts import insert_rows
 from core.text import noun
 from planning import selectors
-from planning.exporters.markdown import render_markdown
 from planning.importers.document import CONTENT_HASH, MEANING_FIELDS, PlanDocument, content_hash
 from planning.models import DevPlan, DevPlanVersion, Project, Task
 from planning.services.plans import ApplyResult, plan_apply, task_reset_to_pending
-from planning.stored_plan import as_stored
+from planning.version_content import VersionContent, version_content
 
 DEFAULT_PLAN_NAME = DevPlan.DEFAULT_NAME
 
@@ -33,7 +32,7 @@ def version_create(
     actor: User | None = None,
     only_if_changed: Literal[False],
     plan_name: str = DEFAULT_PLAN_NAME,
-    applied: PlanDocument | None = None,
+    content: VersionContent | None = None,
 ) -> DevPlanVersion: ...
 @overload
 def version_create(
@@ -43,7 +42,7 @@ def version_create(
     actor: User | None = None,
     only_if_changed: bool = True,
     plan_name: str = DEFAULT_PLAN_NAME,
-    applied: PlanDocument | None = None,
+    content: VersionContent | None = None,
 ) -> DevPlanVersion | None: ...
 @transaction.atomic
 def version_create(
@@ -53,22 +52,21 @@ def version_create(
     actor: User | None = None,
     only_if_changed: bool = True,
     plan_name: str = DEFAULT_PLAN_NAME,
-    applied: PlanDocument | None = None,
+    content: VersionContent | None = None,
 ) -> DevPlanVersion | None:
     """Snapshot the working plan as the next version.
 
     With `only_if_changed`, returns None when the plan equals the latest version.
-    `applied`: the document plan_apply has just made the project's whole plan from, the
-    project having held no other row; the version is then taken from it where it says
-    what the rows hold (planning.stored_plan), instead of from the rows read back.
+    `content`: the version's content as worked out from the document plan_apply has just
+    made the project's whole plan from (planning.version_content), instead of from the
+    rows read back.
     """
     plan = DevPlan.objects.select_for_update().get(
         pk=dev_plan_for(project=project, name=plan_name).pk
     )
-    document = as_stored(applied) if applied is not None else None
-    if document is None:
-        document = selectors.plan_document(project=project)
-    snapshot = document.to_snapshot()
+    if content is None:
+        content = version_content(selectors.plan_document(project=project))
+    snapshot = content.snapshot
     if only_if_changed:
         # Only the snapshot: a big plan's markdown is as large, and not compared.
         latest = plan.versions.order_by("-number").only("snapshot").first()
@@ -79,14 +77,17 @@ def version_create(
         plan=plan,
         number=number,
         snapshot=snapshot,
-        source_identities=document.source_identities(),
-        markdown=render_markdown(document, title=f"{project.name} — v{number}"),
+        source_identities=content.source_identities,
+        markdown=content.markdown(f"{project.name} — v{number}"),
         change_summary=summary,
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )
     # Parameters bound server-side: a 20,000-task snapshot is megabytes, which a
     # client-side bound INSERT would escape into the statement's text first.
-    insert_rows([version])
+    insert_rows(
+        [version],
+        encoded_json={"snapshot": content.snapshot_json} if content.snapshot_json else None,
+    )
     return version
 
 

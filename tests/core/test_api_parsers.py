@@ -82,3 +82,16 @@ def test_a_charset_that_is_no_text_encoding_is_a_400(api, project):
 
     assert response.status_code == 400
     assert "charset" in response.json()["detail"]
+
+
+def test_a_charset_that_decodes_escapes_cannot_slip_a_lone_surrogate_in(api, project):
+    # unicode_escape turns the six bytes \ud800 into the lone surrogate itself, so the
+    # decoded text holds one with no JSON escape left to give it away.
+    body = b'{"namespace": "n", "key": "k", "value": "\\ud800"}'
+    response = api.generic(
+        "POST", STATE, body, content_type="application/json; charset=unicode_escape"
+    )
+
+    assert response.status_code == 400
+    assert "lone surrogates" in response.json()["detail"]
+    assert not AgentState.objects.exists()

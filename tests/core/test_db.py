@@ -49,61 +49,33 @@ def test_it_refuses_to_run_outside_an_outermost_transaction():
 
 
 @pytest.mark.django_db
-def test_insert_rows_inserts_in_one_statement_as_save_would(django_assert_num_queries):
-    from agents.models import AgentRun, Metric
-    from core.db import insert_rows
-    from tests.factories import AgentRunFactory
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL defers the checks")
+def test_references_are_checked_when_asked_not_at_the_commit():
+    from django.db import IntegrityError
 
-    run = AgentRunFactory()
-    metrics = [
-        Metric(project=run.project, run=run, type="latency", value=n, metadata={"n": n})
-        for n in range(3)
-    ]
-    with django_assert_num_queries(1):
-        insert_rows(metrics)
-
-    stored = {m.pk: (m.value, m.metadata) for m in Metric.objects.filter(run=run)}
-    assert stored == {m.pk: (float(n), {"n": n}) for n, m in enumerate(metrics)}
-    assert all(not m._state.adding for m in metrics)
-    # auto_now and auto_now_add fields get their values, as Model.save gives them
-    queued = AgentRun(project=run.project, agent=run.agent, idempotency_key="k-1")
-    insert_rows([queued])
-    assert AgentRun.objects.get(pk=queued.pk).created_at == queued.created_at is not None
-
-
-@pytest.mark.django_db
-def test_insert_rows_saves_the_usual_way_for_a_model_with_save_receivers():
-    from django.db.models.signals import post_save
-
-    from agents.models import Metric
-    from core.db import insert_rows
-    from tests.factories import ProjectFactory
-
-    seen = []
-
-    def receiver(sender, instance, created, **kwargs):
-        seen.append((instance.pk, created))
-
-    post_save.connect(receiver, sender=Metric)
-    try:
-        metric = Metric(project=ProjectFactory(), type="latency", value=1)
-        insert_rows([metric])
-    finally:
-        post_save.disconnect(receiver, sender=Metric)
-    assert seen == [(metric.pk, True)]
-
-
-@pytest.mark.django_db
-def test_insert_rows_leaves_generated_columns_to_the_database():
-    from core.db import insert_rows
+    from core.db import references_checked_now
     from planning.models import Task
     from tests.factories import ProjectFactory
 
-    task = Task(project=ProjectFactory(), key="T1", name="Parse", priority="high")
-    insert_rows([task])
+    project = ProjectFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Task.objects.create(project=project, key="T1", name="Orphan", feature_id=2**40)
+        references_checked_now()  # not the commit: the block is still open here
+    assert not Task.objects.filter(project=project).exists()
+    # Later statements are deferred again: a parent written after its child is fine.
+    with transaction.atomic():
+        references_checked_now()
+        child = Task.objects.create(project=project, key="T2", name="Child", parent_id=2**40)
+        Task.objects.filter(pk=child.pk).update(parent=None)
 
-    # Naming the generated column in the INSERT would be an error on either database.
-    assert Task.objects.get(pk=task.pk).priority_rank is not None
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="for other databases")
+def test_elsewhere_references_wait_for_the_commit(django_assert_num_queries):
+    from core.db import references_checked_now
+
+    with django_assert_num_queries(0):
+        references_checked_now()
 
 
 @pytest.mark.django_db(transaction=True)

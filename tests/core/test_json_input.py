@@ -59,6 +59,9 @@ def test_input_deeper_than_the_stack_is_refused_without_recursion() -> None:
         ('["\\ud800"]', SURROGATE_REFUSED),
         ('{"k": {"\\udfff": 1}}', SURROGATE_REFUSED),
         ('"tail \\uDC00"', SURROGATE_REFUSED),
+        # Text that already holds the character (decoded with surrogateescape, say).
+        ('["raw \ud800"]', SURROGATE_REFUSED),
+        ('{"\udcff": 1}', SURROGATE_REFUSED),
     ],
 )
 def test_text_postgresql_cannot_store_is_refused_saying_which(text: str, problem: str) -> None:

@@ -6,6 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ from planning.importers.document import (
 )
 from planning.models import DevPlanVersion, SubFeatureDependency, Task, TaskDependency
 from planning.services.imports import plan_import
+from planning.services.plans import plan_references_checked
 from planning.services.versions import version_create, version_restore
 from tests.factories import ProjectFactory, TaskFactory
 from tests.planning.samples import SAMPLES as SHARED_SAMPLES
@@ -418,3 +420,16 @@ def test_restore_keeps_a_task_moved_out_of_a_removed_feature(project):
     assert (moved.pk, moved.status, moved.feature.key) == (task.pk, "done", "NEW")
     assert list(project.features.values_list("key", flat=True)) == ["NEW"]
     assert result.removed["features"] == 1 and "tasks" not in result.removed
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL defers reference checks to the commit; SQLite checks them there only",
+)
+def test_a_broken_reference_is_a_plan_import_error_before_the_commit(project):
+
+    with pytest.raises(PlanImportError, match="breaks a database rule"), transaction.atomic():
+        Task.objects.create(project=project, key="T1", name="Orphan", feature_id=2**40)
+        plan_references_checked()
+    assert not Task.objects.filter(project=project).exists()

@@ -24,8 +24,9 @@ from agents.services.runs.delivery import (
 )
 from agents.services.runs.leases import run_links_attach
 from agents.services.runs.locks import run_agent_lock
-from core.db import insert_rows, insert_statement, instance_from_row, prepared_cursor
+from core.db import instance_from_row, prepared_cursor
 from core.errors import ConflictError, DomainError
+from core.inserts import insert_rows, insert_statement
 from core.queue import enqueue_on_commit
 from planning.models import Executor, Project, Task
 

@@ -1,0 +1,75 @@
+"""A version's content, worked out on another thread while an import writes."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from planning.exporters.markdown import render_markdown
+from planning.importers import ImportSource, parse_source
+from planning.stored_plan import as_stored
+from planning.version_content import content_ahead, version_content
+
+TASKS = {
+    "master": {
+        "tasks": [
+            {"id": 1, "title": "One", "details": "How\nexactly", "status": "done"},
+            {"id": 2, "title": "Two", "dependencies": [1], "subtasks": [{"id": 1, "title": "a"}]},
+        ]
+    }
+}
+
+
+def document():
+    return parse_source(ImportSource("tasks.json", {"tasks.json": json.dumps(TASKS)}), "taskmaster")
+
+
+def content_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("version-content")]
+
+
+def test_the_content_is_that_of_the_document_as_stored():
+    applied = document()
+
+    with content_ahead(applied) as content:
+        ahead = content()
+
+    stored = as_stored(applied)
+    assert ahead is not None and stored is not None
+    assert ahead.snapshot == stored.to_snapshot()
+    assert ahead.snapshot_json is not None and json.loads(ahead.snapshot_json) == ahead.snapshot
+    assert ahead.source_identities == stored.source_identities()
+    assert ahead.markdown("Plan — v1") == render_markdown(stored, title="Plan — v1")
+    assert not content_threads()
+
+
+def test_without_a_document_there_is_no_content_and_no_thread():
+    with content_ahead(None) as content:
+        assert content() is None
+        assert not content_threads()
+
+
+def test_a_document_the_rows_might_not_repeat_gives_no_content():
+    applied = document()
+    applied.tasks[0].extra = {"ratio": 0.5}  # a float: read the rows instead
+
+    with content_ahead(applied) as content:
+        assert content() is None
+
+
+def test_an_error_in_the_block_leaves_no_thread_behind():
+    with pytest.raises(RuntimeError, match="apply failed"), content_ahead(document()):
+        raise RuntimeError("apply failed")
+
+    assert not content_threads()
+
+
+def test_the_markdown_is_render_markdown_under_any_title():
+    applied = document()
+    content = version_content(applied)
+
+    assert content.snapshot_json is None  # encoded only when asked
+    for title in ("x", "Crewboard — v12", ""):
+        assert content.markdown(title) == render_markdown(applied, title=title)
