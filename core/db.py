@@ -129,7 +129,9 @@ def references_checked_now(using: str = DEFAULT_DB_ALIAS) -> None:
     The same checks either way, but a broken reference is raised where the rows were
     written, inside the writer's savepoint, and the wait for a large write's checks (a
     20,000-row import's take a good part of a second) can overlap the process's other
-    work (planning.version_content)."""
+    work (planning.version_content). Every deferrable constraint in the schema starts
+    DEFERRED (Django's foreign keys), so setting them all DEFERRED again afterwards
+    changes nothing else."""
     connection = connections[using]
     if connection.vendor == "postgresql":
         # SET CONSTRAINTS ALL IMMEDIATE, then DEFERRED again for later statements.

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import NOT_PROVIDED, Field, Model, signals
+from django.db.models import NOT_PROVIDED, Field, JSONField, Model, signals
 
 from core.db import column_list, prepared_cursor
 
@@ -70,6 +70,8 @@ def insert_statement(
     model = type(instances[0])
     if unless and len(instances) != 1:
         raise ValueError("An insert with a condition inserts one row.")
+    if encoded_json:
+        _check_encoded_json(model, len(instances), encoded_json)
     if not _insertable_in_one_statement(model):
         return None
     connection = connections[using]
@@ -77,8 +79,6 @@ def insert_statement(
     for instance in instances:
         # Django's own check before any insert; private, so django-stubs omit it.
         instance._prepare_related_fields_for_save(operation_name="insert_rows")  # type: ignore[attr-defined]
-    if encoded_json and len(instances) != 1:
-        raise ValueError("Encoded JSON is given for one row.")
     values = [
         _json_text_param(connection, encoded_json[field.name])
         if encoded_json and field.name in encoded_json
@@ -89,6 +89,15 @@ def insert_statement(
     if unless:
         return _insert_unless_sql(model, unless), values
     return _insert_sql(model, len(instances)), values
+
+
+def _check_encoded_json(model: type[Model], rows: int, encoded_json: Mapping[str, str]) -> None:
+    if rows != 1:
+        raise ValueError("Encoded JSON is given for one row.")
+    json_fields = {f.name for f in _inserted_fields(model) if isinstance(f, JSONField)}
+    if not encoded_json.keys() <= json_fields:
+        unknown = ", ".join(sorted(encoded_json.keys() - json_fields))
+        raise ValueError(f"Not JSON fields of {model.__name__}: {unknown}.")
 
 
 def _json_text_param(connection: BaseDatabaseWrapper, text: str) -> Any:

@@ -1,12 +1,13 @@
 """What a version stores of a plan, and working it out while the database is busy.
 
 A version holds its plan's snapshot, the rows' source identities and a Markdown
-rendering. For a 20,000-task import that is some 0.5 s of Python, and the import then
-waits about as long on PostgreSQL checking the new rows' foreign keys
-(core.db.references_checked_now). When the version can be taken from the applied
-document itself (planning.stored_plan), `content_ahead` works it out on another thread
-during that wait: the thread only reads the document, which nothing changes meanwhile,
-and touches no database; Python runs it while the importing thread waits on the server.
+rendering. For a 20,000-task import that is some 0.5 s of Python on a quiet 2-core
+machine, and the import then waits about as long on PostgreSQL checking the new rows'
+foreign keys (core.db.references_checked_now). When the version can be taken from the
+applied document itself (planning.stored_plan), `content_ahead` works it out on another
+thread during that wait: the thread only reads the document, which nothing changes
+meanwhile, and touches no database; Python runs it while the importing thread waits on
+the server.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
+
 from planning.exporters.markdown import render_markdown_body, titled_markdown
 from planning.importers.document import PlanDocument
 from planning.stored_plan import as_stored
@@ -27,7 +30,6 @@ from planning.stored_plan import as_stored
 class VersionContent:
     """A version's content but for its title, which needs its number."""
 
-    document: PlanDocument
     snapshot: dict[str, Any]
     # The snapshot as the version's JSON field stores it, when already encoded.
     snapshot_json: str | None
@@ -38,11 +40,14 @@ class VersionContent:
         return titled_markdown(title, self.markdown_body)
 
 
-def version_content(document: PlanDocument, *, encoded: bool = False) -> VersionContent:
-    """The content of a version of `document`; `encoded` also encodes its snapshot."""
-    snapshot = document.to_snapshot()
+def version_content(
+    document: PlanDocument, *, snapshot: dict[str, Any] | None = None, encoded: bool = False
+) -> VersionContent:
+    """The content of a version of `document`, whose snapshot the caller may have taken
+    already; `encoded` also encodes the snapshot."""
+    if snapshot is None:
+        snapshot = document.to_snapshot()
     return VersionContent(
-        document=document,
         snapshot=snapshot,
         # What Django's JSONField sends (no custom encoder on the version's fields).
         snapshot_json=json.dumps(snapshot) if encoded else None,
@@ -67,10 +72,17 @@ def content_ahead(applied: PlanDocument | None) -> Iterator[Callable[[], Version
     if applied is None:
         yield lambda: None
         return
+    if connection.vendor != "postgresql":
+        # SQLite checks references at the commit: there is no wait to fill, and the
+        # version would only wait for the thread at once.
+        yield lambda: _stored_content(applied)
+        return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="version-content") as pool:
-        future = pool.submit(_stored_content, applied)
         try:
-            yield future.result
-        finally:
-            # On an error the content is not wanted: don't start what has not started.
-            future.cancel()
+            future = pool.submit(_stored_content, applied)
+        except RuntimeError:  # no thread to be had: work it out when asked instead
+            yield lambda: _stored_content(applied)
+            return
+        # Leaving the block, on an error too, waits for the thread (a second at most for
+        # 20,000 tasks): it has nearly always started, and a thread cannot be stopped.
+        yield future.result

@@ -115,7 +115,8 @@ def parse_tasks_json(text: str, *, path: str = "tasks.json") -> PlanDocument:
             )
         _parse_tag(document, tag, body["tasks"], path=path, locator=locator)
     exported = _resolve(document)
-    # Every value came out of the JSON, which _load has looked through for NUL.
+    # Every value came out of the JSON, which _load has looked through for NUL; the one
+    # the parser adds itself (_LOCAL_ID's key) _resolve has taken out again.
     document.validate(nul_free=True)
     # Waves come from dependency depth, except where Crewboard's export recorded them.
     recorded = {t.key: t.wave for t in document.tasks if t.key in exported}

@@ -65,18 +65,19 @@ def version_create(
         pk=dev_plan_for(project=project, name=plan_name).pk
     )
     if content is None:
-        content = version_content(selectors.plan_document(project=project))
-    snapshot = content.snapshot
-    if only_if_changed:
-        # Only the snapshot: a big plan's markdown is as large, and not compared.
-        latest = plan.versions.order_by("-number").only("snapshot").first()
-        if latest is not None and latest.snapshot == snapshot:
+        read_back = selectors.plan_document(project=project)
+        snapshot = read_back.to_snapshot()
+        # The rest of the content (the Markdown is as large) only for a version made.
+        if only_if_changed and _is_latest(plan, snapshot):
             return None
+        content = version_content(read_back, snapshot=snapshot)
+    elif only_if_changed and _is_latest(plan, content.snapshot):
+        return None
     number = (plan.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = DevPlanVersion(
         plan=plan,
         number=number,
-        snapshot=snapshot,
+        snapshot=content.snapshot,
         source_identities=content.source_identities,
         markdown=content.markdown(f"{project.name} — v{number}"),
         change_summary=summary,
@@ -89,6 +90,13 @@ def version_create(
         encoded_json={"snapshot": content.snapshot_json} if content.snapshot_json else None,
     )
     return version
+
+
+def _is_latest(plan: DevPlan, snapshot: dict[str, Any]) -> bool:
+    """Whether `snapshot` equals the plan's latest version's (only that column is read:
+    a big plan's Markdown is as large, and not compared)."""
+    latest = plan.versions.order_by("-number").only("snapshot").first()
+    return latest is not None and latest.snapshot == snapshot
 
 
 @transaction.atomic

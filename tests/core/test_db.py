@@ -70,6 +70,25 @@ def test_references_are_checked_when_asked_not_at_the_commit():
 
 
 @pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's catalog")
+def test_every_deferrable_constraint_starts_deferred():
+    """references_checked_now sets every deferrable constraint DEFERRED once it has
+    checked them: right only while none starts IMMEDIATE."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+            "JOIN pg_namespace ON pg_namespace.oid = connamespace "
+            "WHERE nspname = 'public' AND condeferrable AND NOT condeferred"
+        )
+        assert cursor.fetchall() == []
+        cursor.execute(
+            "SELECT count(*) FROM pg_constraint JOIN pg_namespace "
+            "ON pg_namespace.oid = connamespace WHERE nspname = 'public' AND condeferred"
+        )
+        assert cursor.fetchone()[0] > 0  # the foreign keys
+
+
+@pytest.mark.django_db
 @pytest.mark.skipif(connection.vendor == "postgresql", reason="for other databases")
 def test_elsewhere_references_wait_for_the_commit(django_assert_num_queries):
     from core.db import references_checked_now

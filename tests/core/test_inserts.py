@@ -78,3 +78,7 @@ def test_insert_rows_sends_json_the_caller_has_encoded_as_it_is():
             [Metric(project=run.project, type="latency", value=n) for n in range(2)],
             encoded_json={"metadata": "{}"},
         )
+    with pytest.raises(ValueError, match="Not JSON fields of Metric: value"):
+        insert_rows(
+            [Metric(project=run.project, type="latency", value=2)], encoded_json={"value": "2"}
+        )

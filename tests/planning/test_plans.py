@@ -428,7 +428,6 @@ def test_restore_keeps_a_task_moved_out_of_a_removed_feature(project):
     reason="PostgreSQL defers reference checks to the commit; SQLite checks them there only",
 )
 def test_a_broken_reference_is_a_plan_import_error_before_the_commit(project):
-
     with pytest.raises(PlanImportError, match="breaks a database rule"), transaction.atomic():
         Task.objects.create(project=project, key="T1", name="Orphan", feature_id=2**40)
         plan_references_checked()

@@ -6,6 +6,7 @@ import json
 import threading
 
 import pytest
+from django.db import connection
 
 from planning.exporters.markdown import render_markdown
 from planning.importers import ImportSource, parse_source
@@ -73,3 +74,34 @@ def test_the_markdown_is_render_markdown_under_any_title():
     assert content.snapshot_json is None  # encoded only when asked
     for title in ("x", "Crewboard — v12", ""):
         assert content.markdown(title) == render_markdown(applied, title=title)
+
+
+@pytest.mark.django_db
+def test_a_first_import_takes_its_version_from_the_document_on_postgresql_s_wait(
+    project, monkeypatch
+):
+    import planning.version_content as module
+    from planning import selectors
+    from planning.services.imports import plan_import
+
+    worked_on: list[str] = []
+    stored_content = module._stored_content
+
+    def recorded(applied):
+        worked_on.append(threading.current_thread().name)
+        return stored_content(applied)
+
+    def no_read_back(**kwargs):
+        raise AssertionError("the version read the rows back")
+
+    monkeypatch.setattr(module, "_stored_content", recorded)
+    monkeypatch.setattr(selectors, "plan_document", no_read_back)
+    source = ImportSource("tasks.json", {"tasks.json": json.dumps(TASKS)})
+
+    outcome = plan_import(project=project, source=source, fmt="taskmaster")
+
+    assert outcome.version is not None and len(outcome.version.snapshot["tasks"]) == 3
+    assert len(worked_on) == 1
+    # On its own thread where PostgreSQL's reference checks leave time for it.
+    on_the_side = connection.vendor == "postgresql"
+    assert worked_on[0].startswith("version-content") is on_the_side
