@@ -28,7 +28,7 @@ from django.db.models import (
     Subquery,
     Window,
 )
-from django.db.models.expressions import Expression
+from django.db.models.expressions import Expression, RawSQL
 from django.db.models.functions import RowNumber
 
 from core.db import column_list
@@ -139,7 +139,27 @@ class FilesFree(Expression):
         return files_free_sql(connection.vendor, files, project_id), ()
 
 
-def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
+# The claim's common table expression on PostgreSQL: the best (priority, wave) group of
+# ready tasks, computed once for every candidate that reads it (see claim_statements).
+BEST_GROUP = "claim_best_group"
+
+
+def _ready(project: Project) -> QuerySet[Task]:
+    """Ready tasks no agent is assigned to, that a claim may take."""
+    return (
+        task_claimable_list(project=project)
+        .exclude(type__startswith="checkpoint:")
+        .filter(assigned_agent__isnull=True)
+        .filter(FilesFree())
+    )
+
+
+def _best_first(project: Project) -> QuerySet[Task]:
+    """Ready tasks, best first: the first one's priority and wave are the best group's."""
+    return _ready(project).order_by("priority_rank", "next_wave", "sort_key")
+
+
+def _claim_candidates(project: Project, vendor: str) -> list[list[QuerySet[Task]]]:
     """Ready tasks an agent may take, as queries tried in turn: each names at most one
     task, and the first that names one (locked, skipping tasks other claims have
     locked) names the task to claim. They come in two stages, one statement each.
@@ -151,7 +171,7 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
     The cheap ones come first, so that a claim usually reads a few index entries
     instead of ranking every ready task:
 
-    1. the best task assigned to the claiming agent (read off the assignment index);
+    1. the best task assigned to the claiming agent (read off task_assigned_pending_idx);
     2. the best task of a started plan (a sort of those plans' ready tasks only), then
        the best subtask of a task in progress;
     3. in the best (priority, wave) group, the first task without dependencies in key
@@ -161,7 +181,11 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
     5. every ready task in the full order, for when the best group is all locked.
 
     Every one leaves out tasks whose files a task in progress names (files_free_sql).
-    The claiming agent's id is `CLAIMING_AGENT` here (see claim_statements).
+    The claiming agent's id is `CLAIMING_AGENT` here (see claim_statements). On
+    PostgreSQL the best group's priority and wave are read from BEST_GROUP, which
+    claim_statements puts before the statement: its plan then holds the ready tasks'
+    conditions once rather than three times, and PostgreSQL sets up every subquery of
+    a statement it runs, whichever it needs.
     """
     in_order = (
         task_ready_in_next_order(project=project)
@@ -169,21 +193,29 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
         .filter(FilesFree())
     )
     own = in_order.filter(assigned_agent_id=CLAIMING_AGENT)
-    ready = (
-        task_claimable_list(project=project)
-        .exclude(type__startswith="checkpoint:")
-        .filter(assigned_agent__isnull=True)
-        .filter(FilesFree())
-    )
+    ready = _ready(project)
     started_plans = SubFeature.objects.filter(project=project).filter(
         Q(status=SubFeature.Status.IN_PROGRESS) | Q(tasks__status__in=STARTED_STATUSES)
     )
-    started_parents = Task.objects.filter(
-        project=project, status=Task.Status.IN_PROGRESS, subtasks__isnull=False
+    # Pending subtasks of tasks in progress, read off task_pending_subtask_idx: a few
+    # index entries, where starting from the tasks in progress reads every one of them.
+    subtasks_of_started = Task.objects.filter(
+        project=project,
+        status=Task.Status.PENDING,
+        parent__isnull=False,
+        parent__status=Task.Status.IN_PROGRESS,
     )
-    best = ready.order_by("priority_rank", "next_wave", "sort_key")
-    best_priority = Subquery(best.values("priority_rank")[:1])
-    best_wave = Subquery(best.values("next_wave")[:1])
+    best_priority: RawSQL | Subquery
+    best_wave: RawSQL | Subquery
+    if vendor == "postgresql":
+        rank = Task._meta.get_field("priority_rank").output_field
+        wave = Task._meta.get_field("next_wave").output_field
+        best_priority = RawSQL(f'SELECT "priority_rank" FROM {BEST_GROUP}', (), rank)
+        best_wave = RawSQL(f'SELECT "next_wave" FROM {BEST_GROUP}', (), wave)
+    else:
+        best = _best_first(project)
+        best_priority = Subquery(best.values("priority_rank")[:1])
+        best_wave = Subquery(best.values("next_wave")[:1])
     best_group = ready.filter(priority_rank=best_priority, next_wave=best_wave)
     without_dependencies = ~Exists(TaskDependency.objects.filter(task=OuterRef("pk")))
     first = [
@@ -193,7 +225,7 @@ def _claim_candidates(project: Project) -> list[list[QuerySet[Task]]]:
         .annotate(dependency_count=task_dependency_count())
         .order_by("priority_rank", "next_wave", "dependency_count", "sort_key"),
         # Subtasks of tasks in progress, as Task Master's `next` offers them first.
-        ready.filter(Exists(started_parents), parent__isnull=False)
+        ready.filter(Exists(subtasks_of_started), parent__isnull=False)
         .annotate(dependency_count=task_dependency_count())
         .order_by("priority_rank", "next_wave", "dependency_count", "sort_key"),
         # The wave as a range, not an equality, and ordered by: only task_next_ready_idx
@@ -241,23 +273,28 @@ def claim_statements(
     sub_features = ops.quote_name(SubFeature._meta.db_table)
     columns = column_list(CLAIMED_TASK_FIELDS, task_table)
     statements = []
-    for stage in _claim_candidates(Project(pk=project_id)):
+    project = Project(pk=project_id)
+    best_group = ""
+    if vendor == "postgresql":
+        best = _best_first(project).values("priority_rank", "next_wave")[:1]
+        best_sql, best_params = best.query.get_compiler(alias).as_sql()
+        best_sql = _with_literals(ops, best_sql, best_params)
+        best_group = f"WITH {BEST_GROUP} AS ({best_sql}) "
+    for stage in _claim_candidates(project, vendor):
         candidates, params = [], []
         for queryset in stage:
             locked = queryset.select_for_update(skip_locked=True, of=("self",)).values("pk")[:1]
             sql, candidate_params = locked.query.get_compiler(alias).as_sql()
             if vendor == "postgresql":
-                # Constants as literals: PostgreSQL plans with the actual values, and a
-                # claim sends a few parameters rather than dozens.
-                pg_ops = cast("PostgresOperations", ops)
-                sql = pg_ops.compose_sql(sql, candidate_params).replace("%", "%%")
-                sentinel = pg_ops.compose_sql("%s", (CLAIMING_AGENT,))
+                sql = _with_literals(ops, sql, candidate_params)
+                sentinel = _with_literals(ops, "%s", (CLAIMING_AGENT,))
                 candidate_params = (CLAIMING_AGENT,) * sql.count(sentinel)
                 sql = sql.replace(sentinel, "%s")
             candidates.append(f"({sql})")
             params.extend(candidate_params)
+        with_best_group = best_group if BEST_GROUP in " ".join(candidates) else ""
         sql = (
-            f'UPDATE {task} SET "status" = %s, "assigned_agent_id" = %s, '
+            f'{with_best_group}UPDATE {task} SET "status" = %s, "assigned_agent_id" = %s, '
             '"started_at" = COALESCE("started_at", %s), "updated_at" = %s '
             f'WHERE "id" = COALESCE({", ".join(candidates)}) '
             # The lock already guarantees it; never re-assign a task all the same.
@@ -277,6 +314,15 @@ def claim_statements(
         # The own-task candidate would match no agent: fail loudly, not silently.
         raise RuntimeError("The claiming agent's placeholder is missing from the claim.")
     return statements
+
+
+def _with_literals(ops: Any, sql: str, params: Sequence[Any]) -> str:
+    """PostgreSQL: the compiled SQL with its parameters as literals, `%` escaped. The
+    claim's constants go in as literals: PostgreSQL plans with the actual values, and a
+    claim sends a few parameters rather than dozens."""
+    pg_ops = cast("PostgresOperations", ops)
+    composed: str = pg_ops.compose_sql(sql, params)
+    return composed.replace("%", "%%")
 
 
 @functools.lru_cache(maxsize=8)

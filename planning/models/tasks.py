@@ -203,6 +203,21 @@ class Task(ShapedJsonModel, TimeStampedModel):
             # The change stamp live pages poll (planning.outline.plan_stamp): count and
             # latest updated_at of a project's tasks, read off the index alone.
             models.Index(fields=["project", "updated_at"], name="task_change_stamp_idx"),
+            # A claim's first questions: is a task assigned to this agent waiting for it,
+            # and is a subtask of a task in progress waiting? Usually not, and these
+            # answer that off a few entries, even in a prepared statement's generic plan
+            # (which task_next_ready_idx would answer by reading every pending task).
+            # Partial, so that most tasks, and every claimed one, have no entry in them.
+            models.Index(
+                fields=["project", "assigned_agent"],
+                condition=Q(status=TaskStatus.PENDING, assigned_agent__isnull=False),
+                name="task_assigned_pending_idx",
+            ),
+            models.Index(
+                fields=["project", "parent"],
+                condition=Q(status=TaskStatus.PENDING, parent__isnull=False),
+                name="task_pending_subtask_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -153,6 +153,26 @@ def test_a_task_assigned_to_an_agent_is_claimed_by_that_agent_only(project) -> N
     assert claim(holder_client, project).data["task"]["key"] == "B-HELD"
 
 
+def test_a_subtask_of_a_task_in_progress_is_claimed_first(project) -> None:
+    """As Task Master's `next`: subtasks of a started task before anything else, and a
+    subtask whose task has not started waits for it."""
+    client = external_agent(project, "worker")[1]
+    started = TaskFactory(project=project, key="9", priority="low", status="in_progress")
+    waiting = TaskFactory(project=project, key="8", priority="low")
+    TaskFactory(project=project, key="8.1", priority="high", parent=waiting)
+    TaskFactory(project=project, key="1", priority="high")
+    TaskFactory(project=project, key="9.1", priority="low", parent=started)
+
+    keys = []
+    for number in range(4):
+        answer = claim(external_agent(project, f"agent-{number}")[1], project)
+        keys.append(answer.data["task"]["key"] if answer.status_code == 201 else None)
+
+    # 8 starts once 1 has; then its subtask 8.1 goes first.
+    assert keys == ["9.1", "1", "8", "8.1"]
+    assert claim(client, project).status_code == 204
+
+
 def test_an_agent_claims_its_own_task_only_when_it_is_ready_and_no_checkpoint(project) -> None:
     holder, client = external_agent(project, "holder")
     blocker = TaskFactory(project=project, key="A-BLOCKER", assigned_agent=None, status="review")

@@ -20,7 +20,9 @@ def test_claim_statements_refuse_to_build_without_the_claiming_agents_placeholde
 ) -> None:
     """Without it, agents would silently never get the tasks assigned to them."""
     real = statements._claim_candidates
-    monkeypatch.setattr(statements, "_claim_candidates", lambda p: [real(p)[0][1:], *real(p)[1:]])
+    monkeypatch.setattr(
+        statements, "_claim_candidates", lambda p, v: [real(p, v)[0][1:], *real(p, v)[1:]]
+    )
     with transaction.atomic(), pytest.raises(RuntimeError, match="placeholder is missing"):
         statements.claim_statements.__wrapped__(project.pk)
 
@@ -58,5 +60,6 @@ def test_a_claim_finds_the_best_task_with_free_files_in_its_first_statement(proj
         claimed = task_claim_next(project_id=project.pk, agent_id=agent.pk, now=timezone.now())
 
     assert claimed is not None and claimed.task.key == "C"
-    claims = [q for q in queries if q["sql"].startswith(f'UPDATE "{task_table}"')]
+    # On PostgreSQL a claim statement starts with the best group's WITH clause.
+    claims = [q for q in queries if f'UPDATE "{task_table}" SET "status"' in q["sql"]]
     assert len(claims) == 1
