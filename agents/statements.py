@@ -180,7 +180,9 @@ def step_statements(vendor: str) -> StepStatements:
         # the steps before, [[number, reply], ...] in order, and their finished calls,
         # [[step, call id, status, output, error], ...]. No row: the run is not running
         # or the step is over. Parameters: (heartbeat, lease, updated, step number, run
-        # id); steps are created under the run's row lock, taken by the UPDATE.
+        # id); steps are created under the run's row lock, taken by the UPDATE. It is
+        # kept under psycopg's cache of parsed statements (4 kB): longer ones are parsed
+        # for their placeholders at every execution.
         claim_step=(
             (
                 "WITH no_flush_wait AS ("
@@ -201,8 +203,8 @@ def step_statements(vendor: str) -> StepStatements:
                 f'SET "attempts" = {step}."attempts" + 1 '
                 f'WHERE {step}."status" = {step_running} '
                 f"RETURNING {column_list(STEP_FIELDS)}) "
-                f"SELECT {column_list(RUN_FIELDS, 'cb_run')}, "
-                f"{column_list(STEP_FIELDS, 'cb_step')}, "
+                # The WITH queries return RUN_FIELDS and STEP_FIELDS, in that order.
+                "SELECT cb_run.*, cb_step.*, "
                 f"{column_list(PROJECT_FIELDS, 'p')}, {column_list(AGENT_FIELDS, 'a')}, "
                 f"{column_list(TASK_FIELDS, 't')}, "
                 '(SELECT COALESCE(json_agg(json_build_array(r."number", r."reply") '
