@@ -16,6 +16,8 @@ from django.db.migrations.state import ProjectState, StateApps
 from django.db.models import NOT_PROVIDED, Field, Model, signals
 from django.db.transaction import TransactionManagementError
 
+from core.db_values import built_instance, prepared_values
+
 if TYPE_CHECKING:
     from django.db.backends.utils import _ExecuteParameters, _ExecuteQuery
 
@@ -107,7 +109,7 @@ def instance_from_row(
     the order of `fields`: each value goes through its field's converters, as in a
     queryset."""
     names = [field.attname for field in fields]
-    return model.from_db(using, names, converted_row(fields, values, using))
+    return built_instance(model, names, converted_row(fields, values, using), using)
 
 
 def converted_row(
@@ -172,11 +174,7 @@ def insert_statement(
     for instance in instances:
         # Django's own check before any insert; private, so django-stubs omit it.
         instance._prepare_related_fields_for_save(operation_name="insert_rows")  # type: ignore[attr-defined]
-    values = [
-        field.get_db_prep_save(field.pre_save(instance, add=True), connection)
-        for instance in instances
-        for field in fields
-    ]
+    values = prepared_values(instances, fields, connection)
     if unless:
         return _insert_unless_sql(model, unless), values
     return _insert_sql(model, len(instances)), values
@@ -184,20 +182,28 @@ def insert_statement(
 
 def _insertable_in_one_statement(model: type[Model]) -> bool:
     return (
-        # Field.db_returning is Django's; django-stubs declare it on AutoField only.
-        model._meta.pk.db_returning  # type: ignore[attr-defined]
+        _inserts_its_own_values(model)
         and not signals.pre_save.has_listeners(model)
         and not signals.post_save.has_listeners(model)
+    )
+
+
+@functools.cache
+def _inserts_its_own_values(model: type[Model]) -> bool:
+    return bool(
+        # Field.db_returning is Django's; django-stubs declare it on AutoField only.
+        model._meta.pk.db_returning  # type: ignore[attr-defined]
         and all(field.db_default is NOT_PROVIDED for field in model._meta.concrete_fields)
     )
 
 
-def _inserted_fields(model: type[Model]) -> list[Field[Any, Any]]:
-    return [
+@functools.cache
+def _inserted_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
+    return tuple(
         field
         for field in model._meta.concrete_fields
         if not field.primary_key and not field.generated
-    ]
+    )
 
 
 @functools.cache
