@@ -363,6 +363,15 @@ def completion_ending_step(completion_insert: str) -> str:
     )
 
 
+# A run's end ------------------------------------------------------------------------------
+
+
+@functools.cache
+def task_qa_iterations() -> str:
+    """A task's QA iterations, recorded as a metric of each run of it that ends (task id)."""
+    return f'SELECT "qa_iterations" FROM {_table(Task)} WHERE "id" = %s'
+
+
 # A run's start ----------------------------------------------------------------------------
 
 
