@@ -382,3 +382,40 @@ def plan_stamp_for_user(*, user: User | AnonymousUser, slug: str) -> str | None:
         row = cursor.fetchone()
         names = [column[0] for column in cursor.description or ()]
     return None if row is None else stamp_digest(dict(zip(names, row, strict=True)))
+
+
+# A task closed by a person, or by the agent itself, stays closed when the run ends.
+CLOSED_STATUSES = (Task.Status.DONE, Task.Status.CANCELLED, Task.Status.DEFERRED)
+
+
+@functools.cache
+def task_settle(vendor: str, *, done: bool, coded_by: bool, held: str, by_agent: bool) -> str:
+    """task_release's UPDATE, a prepared statement: every task run ends with it, and
+    compiling its queryset cost more than running it. Parameters, in order: the new
+    status; when `done`, the time twice (completed_at, never before started_at); the
+    time (updated_at); with `coded_by`, the coder's id; the task's id; with `held`
+    "agent", the agent's id ("none": the task must be held by no agent; "": either);
+    with `by_agent`, the agent's id."""
+    table = connections[DEFAULT_DB_ALIAS].ops.quote_name(Task._meta.db_table)
+    closed_statuses = ", ".join(f"'{status.value}'" for status in CLOSED_STATUSES)
+    closed = f'"status" IN ({closed_statuses})'
+    greatest = "GREATEST" if vendor == "postgresql" else "MAX"  # as Django's Greatest
+    completed = (
+        f'COALESCE("completed_at", COALESCE({greatest}(%s, "started_at"), %s))' if done else "NULL"
+    )
+    status = "%s"
+    if by_agent:
+        status = f'CASE WHEN {closed} THEN "status" ELSE %s END'
+        completed = f'CASE WHEN {closed} THEN "completed_at" ELSE {completed} END'
+    sql = (
+        f'UPDATE {table} SET "status" = {status}, "assigned_agent_id" = NULL, '
+        f'"completed_at" = {completed}, "updated_at" = %s'
+        + (', "coded_by_id" = %s' if coded_by else "")
+        + ' WHERE "id" = %s'
+    )
+    if held:
+        holder = '"assigned_agent_id" = %s' if held == "agent" else '"assigned_agent_id" IS NULL'
+        sql += f" AND \"status\" = '{Task.Status.IN_PROGRESS.value}' AND {holder}"
+    if by_agent:
+        sql += ' AND ("assigned_agent_id" IS NULL OR "assigned_agent_id" = %s)'
+    return sql
