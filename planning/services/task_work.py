@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from core.db import prepared_cursor
 from core.errors import DomainError
-from planning import statements
+from planning import run_end_statements as statements
 from planning.models import Task
 from planning.services.items import _stamp_status_times
 from planning.services.rollup import plan_status_rollup
