@@ -4,7 +4,8 @@ An agent step, a claim and every request made with an agent key run these. Compi
 the equivalent querysets costs several times what running them does, so they are
 written out here and run through `core.db.prepared_cursor`, which PostgreSQL plans once
 per connection. With `agents/event_statements.py` (a coding CLI's events, inserted in
-batches) they are the only raw SQL of the app (see the README's Architecture section):
+batches) and `agents/run_end_statements.py` (a run's end) they are the only raw SQL of
+the app (see the README's Architecture section):
 table and column names come from the models' `_meta`, and they change only agents' own
 tables. They read planning's, never write them; planning's own hot statement, the claim
 of a task, lives in `planning/statements.py`.
@@ -361,15 +362,6 @@ def completion_ending_step(completion_insert: str) -> str:
         f"WITH completion AS ({completion_insert}), ended AS ({end_step} RETURNING 1) "
         'SELECT (SELECT "id" FROM completion), EXISTS (SELECT 1 FROM ended)'
     )
-
-
-# A run's end ------------------------------------------------------------------------------
-
-
-@functools.cache
-def task_qa_iterations() -> str:
-    """A task's QA iterations, recorded as a metric of each run of it that ends (task id)."""
-    return f'SELECT "qa_iterations" FROM {_table(Task)} WHERE "id" = %s'
 
 
 # A run's start ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from agents import shapes, statements
+from agents import run_end_statements, shapes
 from agents.models import (
     Agent,
     AgentRun,
@@ -400,7 +400,7 @@ def run_metrics_record(*, run: AgentRun) -> list[Metric]:
     if run.task_id is not None:
         # Every task run ends here: prepared statements, not querysets to compile.
         with prepared_cursor() as cursor:
-            cursor.execute(statements.task_qa_iterations(), (run.task_id,))
+            cursor.execute(run_end_statements.task_qa_iterations(), (run.task_id,))
             found = cursor.fetchone()
         qa = found[0] if found else 0
         rows.append(
