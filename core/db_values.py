@@ -50,7 +50,7 @@ _KEPT: dict[type[Field[Any, Any]], tuple[type, ...]] = {
 _LINKS = (ForeignKey, OneToOneField)
 _KEYS = (AutoField, BigAutoField, SmallAutoField)
 
-# A field's plan: its attribute, whether its value is read as the attribute (Django's
+# A field's plan: the field, its attribute, whether its value is read as the attribute (Django's
 # own pre_save), whether it is text, and the other types it keeps as they are.
 _Plan = tuple[Field[Any, Any], str, bool, bool, tuple[type, ...]]
 
