@@ -4,7 +4,8 @@ An agent step, a claim and every request made with an agent key run these. Compi
 the equivalent querysets costs several times what running them does, so they are
 written out here and run through `core.db.prepared_cursor`, which PostgreSQL plans once
 per connection. With `agents/event_statements.py` (a coding CLI's events, inserted in
-batches) they are the only raw SQL of the app (see the README's Architecture section):
+batches) and `agents/run_end_statements.py` (a run's end) they are the only raw SQL of
+the app (see the README's Architecture section):
 table and column names come from the models' `_meta`, and they change only agents' own
 tables. They read planning's, never write them; planning's own hot statement, the claim
 of a task, lives in `planning/statements.py`.
@@ -180,7 +181,9 @@ def step_statements(vendor: str) -> StepStatements:
         # the steps before, [[number, reply], ...] in order, and their finished calls,
         # [[step, call id, status, output, error], ...]. No row: the run is not running
         # or the step is over. Parameters: (heartbeat, lease, updated, step number, run
-        # id); steps are created under the run's row lock, taken by the UPDATE.
+        # id); steps are created under the run's row lock, taken by the UPDATE. It is
+        # kept under psycopg's cache of parsed statements (4 kB): longer ones are parsed
+        # for their placeholders at every execution.
         claim_step=(
             (
                 "WITH no_flush_wait AS ("
@@ -201,8 +204,8 @@ def step_statements(vendor: str) -> StepStatements:
                 f'SET "attempts" = {step}."attempts" + 1 '
                 f'WHERE {step}."status" = {step_running} '
                 f"RETURNING {column_list(STEP_FIELDS)}) "
-                f"SELECT {column_list(RUN_FIELDS, 'cb_run')}, "
-                f"{column_list(STEP_FIELDS, 'cb_step')}, "
+                # The WITH queries return RUN_FIELDS and STEP_FIELDS, in that order.
+                "SELECT cb_run.*, cb_step.*, "
                 f"{column_list(PROJECT_FIELDS, 'p')}, {column_list(AGENT_FIELDS, 'a')}, "
                 f"{column_list(TASK_FIELDS, 't')}, "
                 '(SELECT COALESCE(json_agg(json_build_array(r."number", r."reply") '

@@ -6,7 +6,7 @@ from celery import Celery, Task, signals
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("crewboard")
-app.config_from_object("django.conf:settings", namespace="CELERY")
+app.config_from_object("config.celery_settings:SETTINGS", namespace="CELERY")
 app.autodiscover_tasks()
 
 

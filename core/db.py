@@ -15,6 +15,8 @@ from django.db.migrations.state import ProjectState, StateApps
 from django.db.models import Field, Model
 from django.db.transaction import TransactionManagementError
 
+from core.db_values import built_instance
+
 if TYPE_CHECKING:
     from django.db.backends.utils import _ExecuteParameters, _ExecuteQuery
 
@@ -106,7 +108,7 @@ def instance_from_row(
     the order of `fields`: each value goes through its field's converters, as in a
     queryset."""
     names = [field.attname for field in fields]
-    return model.from_db(using, names, converted_row(fields, values, using))
+    return built_instance(model, names, converted_row(fields, values, using), using)
 
 
 def converted_row(

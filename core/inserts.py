@@ -13,6 +13,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import NOT_PROVIDED, Field, JSONField, Model, signals
 
 from core.db import column_list, prepared_cursor
+from core.db_values import prepared_values
 
 
 def insert_rows(
@@ -79,13 +80,10 @@ def insert_statement(
     for instance in instances:
         # Django's own check before any insert; private, so django-stubs omit it.
         instance._prepare_related_fields_for_save(operation_name="insert_rows")  # type: ignore[attr-defined]
-    values = [
-        _json_text_param(connection, encoded_json[field.name])
-        if encoded_json and field.name in encoded_json
-        else field.get_db_prep_save(field.pre_save(instance, add=True), connection)
-        for instance in instances
-        for field in fields
-    ]
+    values = prepared_values(instances, fields, connection)
+    for position, field in enumerate(fields):
+        if encoded_json and field.name in encoded_json:
+            values[position] = _json_text_param(connection, encoded_json[field.name])
     if unless:
         return _insert_unless_sql(model, unless), values
     return _insert_sql(model, len(instances)), values
@@ -112,20 +110,28 @@ def _json_text_param(connection: BaseDatabaseWrapper, text: str) -> Any:
 
 def _insertable_in_one_statement(model: type[Model]) -> bool:
     return (
-        # Field.db_returning is Django's; django-stubs declare it on AutoField only.
-        model._meta.pk.db_returning  # type: ignore[attr-defined]
+        _inserts_its_own_values(model)
         and not signals.pre_save.has_listeners(model)
         and not signals.post_save.has_listeners(model)
+    )
+
+
+@functools.cache
+def _inserts_its_own_values(model: type[Model]) -> bool:
+    return bool(
+        # Field.db_returning is Django's; django-stubs declare it on AutoField only.
+        model._meta.pk.db_returning  # type: ignore[attr-defined]
         and all(field.db_default is NOT_PROVIDED for field in model._meta.concrete_fields)
     )
 
 
-def _inserted_fields(model: type[Model]) -> list[Field[Any, Any]]:
-    return [
+@functools.cache
+def _inserted_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
+    return tuple(
         field
         for field in model._meta.concrete_fields
         if not field.primary_key and not field.generated
-    ]
+    )
 
 
 @functools.cache

@@ -56,9 +56,9 @@ def version_content(
     )
 
 
-def _stored_content(applied: PlanDocument) -> VersionContent | None:
+def _stored_content(applied: PlanDocument, *, encoded: bool = True) -> VersionContent | None:
     document = as_stored(applied)
-    return version_content(document, encoded=True) if document is not None else None
+    return version_content(document, encoded=encoded) if document is not None else None
 
 
 @contextmanager
@@ -74,8 +74,9 @@ def content_ahead(applied: PlanDocument | None) -> Iterator[Callable[[], Version
         return
     if connection.vendor != "postgresql":
         # SQLite checks references at the commit: there is no wait to fill, and the
-        # version would only wait for the thread at once.
-        yield lambda: _stored_content(applied)
+        # version would only wait for the thread at once. Its driver takes the JSON as
+        # text the field encodes anyway, so it is not encoded ahead either.
+        yield lambda: _stored_content(applied, encoded=False)
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="version-content") as pool:
         try:

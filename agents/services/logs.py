@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from agents import shapes
+from agents import run_end_statements, shapes
 from agents.models import (
     Agent,
     AgentRun,
@@ -26,6 +26,7 @@ from agents.services._common import (
     _insert_once,
     _resolve_links,
 )
+from core.db import insert_rows, prepared_cursor
 from core.errors import DomainError
 from core.shapes import JsonShape
 from planning.models import Project, Task
@@ -397,8 +398,13 @@ def run_metrics_record(*, run: AgentRun) -> list[Metric]:
         )
     ]
     if run.task_id is not None:
-        qa = Task.objects.filter(pk=run.task_id).values_list("qa_iterations", flat=True).first()
+        # Every task run ends here: prepared statements, not querysets to compile.
+        with prepared_cursor() as cursor:
+            cursor.execute(run_end_statements.task_qa_iterations(), (run.task_id,))
+            found = cursor.fetchone()
+        qa = found[0] if found else 0
         rows.append(
             metric_row(links, type=Metric.Type.QA_ITERATIONS, value=qa or 0, metadata=None, at=now)
         )
-    return Metric.objects.bulk_create(rows)
+    insert_rows(rows)
+    return rows

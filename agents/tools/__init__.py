@@ -17,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import fastjsonschema
 from django.conf import settings
 from jsonschema import Draft202012Validator
 
 from agents.llm import ToolSpec
+from agents.tools.fast_check import compiled_check
 from core.text import contains_nul
 from planning.shapes import PROJECT_ENABLED_TOOLS
 from planning.tool_options import ToolOption
@@ -70,6 +72,20 @@ class Tool:
     def _validator(self) -> Draft202012Validator:
         return Draft202012Validator(self.parameters)
 
+    @functools.cached_property
+    def _compiled_check(self) -> Callable[[Any], Any] | None:
+        return compiled_check(self.parameters)
+
+    def _fits_compiled(self, arguments: dict[str, Any]) -> bool:
+        check = self._compiled_check
+        if check is None:
+            return False
+        try:
+            check(arguments)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
+
     def spec(self) -> ToolSpec:
         return self._spec
 
@@ -85,6 +101,8 @@ class Tool:
             raise ToolError("arguments must be a JSON object")
         if contains_nul(arguments):
             raise ToolError("arguments contain a NUL character (\\u0000), which cannot be stored")
+        if self._fits_compiled(arguments):
+            return arguments
         errors = sorted(self._validator.iter_errors(arguments), key=str)
         if errors:
             details = "; ".join(

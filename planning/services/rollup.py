@@ -40,7 +40,7 @@ from django.db.models import Count, Exists, Model, OuterRef, Q
 from django.utils import timezone
 
 from core.db import prepared_cursor
-from planning import statements
+from planning import run_end_statements, statements
 from planning.models import Feature, Project, SubFeature, Task, WorkStatus
 
 # What makes a feature or sub-feature in progress.
@@ -109,11 +109,7 @@ def plan_status_rollup(
         could_finish = True
         if task_ids is not None:
             ids = set(task_ids)
-            rows = list(
-                Task.objects.filter(pk__in=ids, project_id=project_id).values_list(
-                    "feature_id", "sub_feature_id", "status"
-                )
-            )
+            rows = _tasks_places(ids, project_id)
             features = {f for f, _, _ in rows if f is not None} | set(feature_ids)
             subs = {s for _, s, _ in rows if s is not None} | set(sub_feature_ids)
             # A task deleted, or closed, may have been the last one left to do.
@@ -262,10 +258,30 @@ def _containers(
     return held, changed
 
 
+def _tasks_places(ids: set[int], project_id: int) -> list[tuple[int | None, int | None, str]]:
+    """The feature, sub-feature and status of each of the project's tasks among `ids`.
+    A few tasks (every task run's end rolls its task up) are read by a prepared
+    statement; many (an import's) by a queryset, whose parameters PostgreSQL does not
+    limit in number."""
+    if len(ids) > run_end_statements.PLACES_PREPARED:
+        places = Task.objects.filter(pk__in=ids, project_id=project_id).values_list(
+            "feature_id", "sub_feature_id", "status"
+        )
+        return list(places)
+    if not ids:
+        return []
+    with prepared_cursor() as cursor:
+        cursor.execute(run_end_statements.tasks_places(len(ids)), [*ids, project_id])
+        return [tuple(row) for row in cursor.fetchall()]
+
+
 def _project(project_id: int, *, could_finish: bool, wait: bool) -> tuple[str | None, bool]:
     """Complete the project, or make a completed one active again, as its tasks say.
     Returns its new status (None: unchanged) and whether another transaction held it."""
-    status = Project.objects.filter(pk=project_id).values_list("status", flat=True).first()
+    with prepared_cursor() as cursor:
+        cursor.execute(run_end_statements.project_status(), (project_id,))
+        found = cursor.fetchone()
+    status = None if found is None else found[0]
     finishable = (Project.Status.ACTIVE, Project.Status.PLANNING)
     if status != Project.Status.COMPLETED and not (could_finish and status in finishable):
         return None, False

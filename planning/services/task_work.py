@@ -3,12 +3,13 @@ task settled when a run ends, and merged when its work lands."""
 
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Case, DateTimeField, F, Q, Value, When
-from django.db.models.functions import Coalesce, Greatest
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from core.db import prepared_cursor
 from core.errors import DomainError
+from planning import run_end_statements as statements
 from planning.models import Task
 from planning.services.items import _stamp_status_times
 from planning.services.rollup import plan_status_rollup
@@ -34,7 +35,7 @@ def task_worktree_set(*, task_id: int, path: str, branch: str, only_if_path: str
 
 
 # A task closed by a person, or by the agent itself, stays closed when the run ends.
-CLOSED_STATUSES = (Task.Status.DONE, Task.Status.CANCELLED, Task.Status.DEFERRED)
+CLOSED_STATUSES = statements.CLOSED_STATUSES
 
 
 def task_release(
@@ -61,32 +62,25 @@ def task_release(
     """
     if status not in Task.Status.values:
         raise DomainError(f"{status!r} is not a task status.", field="status")
-    now = Value(timezone.now(), output_field=DateTimeField())
-    # Never before started_at (a clock that stepped back); Greatest is NULL on SQLite
-    # when started_at is.
-    done_at = Coalesce(Greatest(now, "started_at"), now)
-    new_status: Any = Value(status)
-    completed_at: Any = Coalesce("completed_at", done_at) if status == Task.Status.DONE else None
-    tasks = Task.objects.filter(pk=task_id)
-    if held_only:
-        tasks = tasks.filter(status=Task.Status.IN_PROGRESS, assigned_agent_id=agent_id)
-    if agent_id is not None:
-        tasks = tasks.filter(Q(assigned_agent__isnull=True) | Q(assigned_agent_id=agent_id))
-        closed = Q(status__in=CLOSED_STATUSES)
-        new_status = Case(When(closed, then=F("status")), default=new_status)
-        completed_at = Case(When(closed, then=F("completed_at")), default=completed_at)
-    extra: dict[str, Any] = {}
-    if coded_by_id is not None:
-        extra["coded_by_id"] = coded_by_id
-    settled = bool(
-        tasks.update(
-            status=new_status,
-            assigned_agent=None,
-            completed_at=completed_at,
-            updated_at=now,
-            **extra,
-        )
+    done = status == Task.Status.DONE
+    held = "" if not held_only else "agent" if agent_id is not None else "none"
+    sql = statements.task_settle(
+        connection.vendor,
+        done=done,
+        coded_by=coded_by_id is not None,
+        held=held,
+        by_agent=agent_id is not None,
     )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    # Never before started_at (a clock that stepped back): the time goes in twice.
+    params: list[Any] = [status, *([now, now] if done else []), now]
+    if coded_by_id is not None:
+        params.append(coded_by_id)
+    params.append(task_id)
+    params += [agent_id] * ((held == "agent") + (agent_id is not None))
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        settled = bool(cursor.rowcount)
     if settled:
         if project_id is None:
             project_id = Task.objects.values_list("project_id", flat=True).get(pk=task_id)

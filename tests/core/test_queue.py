@@ -50,3 +50,31 @@ def test_the_tasks_services_name_are_registered_in_every_process():
 
     for name in (runs.RUN_STEP_TASK, runs.DISPATCH_TASK, runs.GENERATE_PLAN_TASK):
         assert name in celery_app.tasks
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_shows_its_arguments_as_celery_would():
+    from celery.signals import before_task_publish
+    from celery.utils.saferepr import saferepr
+
+    shown: list[tuple[str, str]] = []
+
+    def capture(headers: dict, **kwargs: object) -> None:
+        shown.append((headers["argsrepr"], headers["kwargsrepr"]))
+
+    before_task_publish.connect(capture)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(celery_app.conf, "broker_url", "memory://")
+            patch.setitem(celery_app.conf, "broker_transport", None)
+            patch.setattr(celery_app, "_pool", None)
+            patch.setattr(celery_app.amqp, "_producer_pool", None)
+            for args in [(7,), (7, 12), (7, "x")]:
+                enqueue_on_commit("tests.core.remember", *args, queue="tests-core-shown")
+    finally:
+        before_task_publish.disconnect(capture)
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    expected = [(saferepr(args, 1024, maxlevels=3), "{}") for args in [(7,), (7, 12), (7, "x")]]
+    assert shown == expected

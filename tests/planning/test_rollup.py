@@ -404,3 +404,16 @@ def test_a_roll_up_costs_the_same_for_1_task_as_for_50(project, django_assert_ma
         counts.append((len(whole), len(scoped)))
 
     assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize("gone", [0, 9])
+def test_a_roll_up_of_a_few_tasks_or_many_reads_them_alike(tree, gone):
+    # A few tasks are read by a prepared statement, many by a queryset (more than
+    # run_end_statements.PLACES_PREPARED, with ids of tasks deleted meanwhile).
+    Task.objects.filter(project=tree).update(status="done")
+    ids = [*Task.objects.filter(project=tree).values_list("pk", flat=True)]
+    ids += [-n for n in range(1, gone + 1)]
+
+    plan_status_rollup(project_id=tree.pk, task_ids=ids)
+
+    assert set(statuses(tree).values()) == {"done", "completed"}

@@ -40,7 +40,11 @@ def test_the_content_is_that_of_the_document_as_stored():
     stored = as_stored(applied)
     assert ahead is not None and stored is not None
     assert ahead.snapshot == stored.to_snapshot()
-    assert ahead.snapshot_json is not None and json.loads(ahead.snapshot_json) == ahead.snapshot
+    # Encoded ahead where the driver would encode it in the insert (PostgreSQL).
+    if connection.vendor == "postgresql":
+        assert ahead.snapshot_json == json.dumps(ahead.snapshot)
+    else:
+        assert ahead.snapshot_json is None
     assert ahead.source_identities == stored.source_identities()
     assert ahead.markdown("Plan — v1") == render_markdown(stored, title="Plan — v1")
     assert not content_threads()

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.models import signals
 from django.utils import timezone
 
-from agents import shapes
+from agents import run_end_statements, shapes
 from agents.models import Agent, AgentRun, AgentStep
 from agents.services.logs import run_metrics_record
 from agents.services.runs.delivery import (
@@ -19,6 +20,7 @@ from agents.services.runs.delivery import (
     dispatch_after_commit,
 )
 from agents.services.runs.locks import agent_lock, run_agent_lock
+from core.db import prepared_cursor
 from core.errors import ConflictError
 from core.queue import enqueue_on_commit
 from planning import services as planning_services
@@ -34,12 +36,16 @@ def _end(run: AgentRun, *, status: str, now: datetime, error: str, result: dict[
     run.result = {**run.result, **result}
     # A coding CLI's run key stops working with its run.
     run.key_hash = ""
-    run.save(
-        update_fields=[
-            *("status", "finished_at", "error", "lease_expires_at", "result", "key_hash"),
-            "updated_at",
-        ]
-    )
+    fields = run_end_statements.RUN_ENDED_FIELDS
+    if signals.pre_save.has_listeners(AgentRun) or signals.post_save.has_listeners(AgentRun):
+        run.save(update_fields=[field.name for field in fields])
+        return
+    # What run.save(update_fields=...) does, as a prepared statement: every run ends here.
+    values = [field.get_db_prep_save(field.pre_save(run, False), connection) for field in fields]
+    with prepared_cursor() as cursor:
+        cursor.execute(run_end_statements.run_ended(), (*values, run.pk))
+        if not cursor.rowcount:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
 
 
 def _settle(run: AgentRun, *, now: datetime, active: bool = True) -> None:
@@ -51,12 +57,19 @@ def _settle(run: AgentRun, *, now: datetime, active: bool = True) -> None:
     queue."""
     run_metrics_record(run=run)
     # The agent's row before the task's, in the order every path locks them.
-    fields: dict[str, Any] = {"status": Agent.Status.IDLE, "current_task": None, "updated_at": now}
-    if active:
-        fields["last_activity_at"] = now
-    Agent.objects.filter(
-        pk=run.agent_id, status=Agent.Status.BUSY, current_task_id=run.task_id
-    ).update(**fields)
+    at = connection.ops.adapt_datetimefield_value(now)
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            run_end_statements.agent_freed(active=active, with_task=run.task_id is not None),
+            (
+                Agent.Status.IDLE.value,
+                at,
+                *([at] if active else []),
+                run.agent_id,
+                Agent.Status.BUSY.value,
+                *([run.task_id] if run.task_id is not None else []),
+            ),
+        )
     if run.task_id is None or run.kind == AgentRun.Kind.REVIEW:
         # A reviewer's verdict acted on the task when it was given (services.reviews).
         return
