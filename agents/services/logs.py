@@ -26,8 +26,9 @@ from agents.services._common import (
     _insert_once,
     _resolve_links,
 )
-from core.db import insert_rows, prepared_cursor
+from core.db import prepared_cursor
 from core.errors import DomainError
+from core.inserts import insert_rows
 from core.shapes import JsonShape
 from planning.models import Project, Task
 
