@@ -91,9 +91,9 @@ def test_a_first_import_takes_its_version_from_the_document_on_postgresql_s_wait
     worked_on: list[str] = []
     stored_content = module._stored_content
 
-    def recorded(applied):
+    def recorded(applied, **options):
         worked_on.append(threading.current_thread().name)
-        return stored_content(applied)
+        return stored_content(applied, **options)
 
     def no_read_back(**kwargs):
         raise AssertionError("the version read the rows back")
