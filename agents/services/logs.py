@@ -403,9 +403,9 @@ def run_metrics_record(*, run: AgentRun) -> list[Metric]:
         with prepared_cursor() as cursor:
             cursor.execute(run_end_statements.task_qa_iterations(), (run.task_id,))
             found = cursor.fetchone()
-        qa = found[0] if found else 0
+        qa = (found[0] if found else None) or 0
         rows.append(
-            metric_row(links, type=Metric.Type.QA_ITERATIONS, value=qa or 0, metadata=None, at=now)
+            metric_row(links, type=Metric.Type.QA_ITERATIONS, value=qa, metadata=None, at=now)
         )
     insert_rows(rows)
     return rows

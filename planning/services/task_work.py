@@ -34,8 +34,7 @@ def task_worktree_set(*, task_id: int, path: str, branch: str, only_if_path: str
     return bool(tasks.update(worktree_path=path, branch_name=branch, updated_at=timezone.now()))
 
 
-# A task closed by a person, or by the agent itself, stays closed when the run ends.
-CLOSED_STATUSES = statements.CLOSED_STATUSES
+CLOSED_STATUSES = statements.CLOSED_STATUSES  # planning.services names it for agents
 
 
 def task_release(

@@ -109,3 +109,19 @@ def test_a_first_import_takes_its_version_from_the_document_on_postgresql_s_wait
     # On its own thread where PostgreSQL's reference checks leave time for it.
     on_the_side = connection.vendor == "postgresql"
     assert worked_on[0].startswith("version-content") is on_the_side
+
+
+@pytest.mark.django_db
+def test_an_unchanged_plan_makes_no_version_and_renders_nothing(project, monkeypatch):
+    import planning.version_content as module
+    from planning.services.imports import plan_import
+    from planning.services.versions import version_create
+
+    source = ImportSource("tasks.json", {"tasks.json": json.dumps(TASKS)})
+    plan_import(project=project, source=source, fmt="taskmaster")
+
+    def rendered(document):
+        raise AssertionError("the Markdown of a version not made was rendered")
+
+    monkeypatch.setattr(module, "render_markdown_body", rendered)
+    assert version_create(project=project, summary="again") is None
