@@ -83,7 +83,7 @@ def insert_statement(
     values = prepared_values(instances, fields, connection)
     for position, field in enumerate(fields):
         if encoded_json and field.name in encoded_json:
-            values[position] = _json_text_param(connection, encoded_json[field.name])
+            values[position] = _json_text_param(connection, field, encoded_json[field.name])
     if unless:
         return _insert_unless_sql(model, unless), values
     return _insert_sql(model, len(instances)), values
@@ -98,13 +98,15 @@ def _check_encoded_json(model: type[Model], rows: int, encoded_json: Mapping[str
         raise ValueError(f"Not JSON fields of {model.__name__}: {unknown}.")
 
 
-def _json_text_param(connection: BaseDatabaseWrapper, text: str) -> Any:
+def _json_text_param(connection: BaseDatabaseWrapper, field: Field[Any, Any], text: str) -> Any:
     """A JSON field's parameter from its encoded text, as the field's own preparation
-    (connection.ops.adapt_json_value) would have sent it."""
+    would have sent it: on PostgreSQL, typed as the column (`jsonb`, or `json` for a
+    DocumentJSONField)."""
     if connection.vendor == "postgresql":
-        from psycopg.types.json import Jsonb
+        from psycopg.types.json import Json, Jsonb
 
-        return Jsonb(None, dumps=lambda _: text)
+        parameter = Json if field.db_type(connection) == "json" else Jsonb
+        return parameter(None, dumps=lambda _: text)
     return text
 
 

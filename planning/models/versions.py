@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.fields import DocumentJSONField
 from core.models import TimeStampedModel
 from core.shapes import ShapedJsonModel
 from planning import shapes
@@ -44,7 +45,8 @@ class DevPlanVersion(ShapedJsonModel):
         DevPlan, on_delete=models.PROTECT, related_name="versions", db_index=False
     )
     number = models.PositiveIntegerField()
-    snapshot = models.JSONField()
+    # Written once, read whole, never queried inside: PostgreSQL keeps its text (`json`).
+    snapshot = DocumentJSONField()
     # {kind: {key: source identity}}: lets a restore give back rows their identities.
     # Nullable with no default, so that SQLite adds the column in place: rebuilding the
     # table would drop its guard triggers. Versions saved before it read as {}.
