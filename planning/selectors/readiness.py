@@ -1,9 +1,12 @@
 """Which tasks are ready, and the next one: readiness, `next`, claims' candidates and
 dependency graphs."""
 
+import functools
 from collections import defaultdict
 
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     Exists,
@@ -16,6 +19,7 @@ from django.db.models import (
     When,
     prefetch_related_objects,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from planning.models import (
@@ -62,6 +66,26 @@ def _unblocked(tasks: QuerySet[Task]) -> QuerySet[Task]:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _unblocked_condition(alias: str, vendor: str) -> tuple[str, tuple[object, ...]]:
+    """_unblocked's conditions compiled once per database, for the querysets of `next`:
+    compiling their four subqueries cost `next` more than running them did.
+
+    The SQL names the task table itself (`"planning_task"."id"`), so it is only right
+    in a query whose own rows are the tasks: never inside a subquery, whose table
+    Django renames. (`vendor` is in the key for a database whose settings change.)"""
+    compiler = _unblocked(Task.objects.all()).query.get_compiler(alias)
+    compiler.pre_sql_setup()
+    sql, params = compiler.compile(compiler.where)
+    return sql, tuple(params)
+
+
+def _unblocked_top_level(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """_unblocked(tasks), for a queryset that is run as it is (see _unblocked_condition)."""
+    sql, params = _unblocked_condition(DEFAULT_DB_ALIAS, connections[DEFAULT_DB_ALIAS].vendor)
+    return tasks.filter(RawSQL(sql, params, output_field=BooleanField()))
+
+
 def task_ready_list(*, project: Project) -> QuerySet[Task]:
     """Pending tasks whose dependencies, whose plan's dependencies and (for a subtask)
     whose parent's dependencies are all done, and whose plan's external dependencies
@@ -98,7 +122,7 @@ def task_next_ready(*, project: Project) -> Task | None:
     no plan or task has started; one more when the best task's key shares its place in
     natural order with another's, as `T1` and `T01` do).
     """
-    ready = task_ready_list(project=project)
+    ready = _unblocked_top_level(Task.objects.filter(project=project, status=Task.Status.PENDING))
     # What has started, as plain ids read off task_next_ready_idx: few rows, and the
     # stages below then test ids rather than join (and compile) subqueries.
     started = list(
@@ -121,7 +145,7 @@ def task_next_ready(*, project: Project) -> Task | None:
     ]
     started_parents = [task_id for task_id, _ in in_progress]
     unheld = [task_id for task_id, agent_id in in_progress if agent_id is None]
-    resumable = _unblocked(Task.objects.filter(pk__in=unheld)) if unheld else None
+    resumable = _unblocked_top_level(Task.objects.filter(pk__in=unheld)) if unheld else None
     stages: list[list[QuerySet[Task]]] = []
     if started_plans:
         stages.append([ready.filter(sub_feature_id__in=sorted(started_plans))])

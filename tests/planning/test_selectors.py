@@ -170,3 +170,44 @@ def test_project_list_sorts_names_case_insensitively(user):
         services.project_create(owner=user, name=name)
     names = [p.name for p in selectors.project_list_for_user(user=user)]
     assert names == ["alpha", "beta", "Gamma", "Zeta"]
+
+
+def test_next_reads_readiness_as_the_ready_list_does(project, other_project):
+    """`next` runs readiness's conditions compiled once (as SQL naming the task table):
+    they pick the same tasks as task_ready_list on a plan where each rule holds some
+    task back."""
+    from planning.models import ExternalDependency, SubFeatureDependency, Task
+    from planning.selectors.readiness import _unblocked_top_level
+
+    feature = FeatureFactory(project=project)
+    first, second, third = (SubFeatureFactory(feature=feature) for _ in range(3))
+
+    def task(key, plan, **fields):
+        return TaskFactory(project=project, feature=feature, sub_feature=plan, key=key, **fields)
+
+    done = task("D", first, status="done")
+    open_dependency = task("O", first)
+    task("free", first)
+    TaskDependency.objects.create(task=task("after-done", first), depends_on=done)
+    TaskDependency.objects.create(task=task("after-open", first), depends_on=open_dependency)
+    # A plan held back by a plan with unfinished work, and one by an outside plan.
+    SubFeatureDependency.objects.create(sub_feature=second, depends_on=first)
+    task("held-by-plan", second)
+    ExternalDependency.objects.create(sub_feature=third, reference="09-04")
+    task("held-outside", third)
+    # Subtasks: of a parent whose dependency is open, and of one in progress.
+    waiting_parent = task("P1", first)
+    TaskDependency.objects.create(task=waiting_parent, depends_on=open_dependency)
+    task("P1.1", first, parent=waiting_parent)
+    started_parent = task("P2", first, status="in_progress")
+    TaskDependency.objects.create(task=started_parent, depends_on=open_dependency)
+    task("P2.1", first, parent=started_parent)
+    TaskFactory(project=other_project, key="elsewhere")
+
+    pending = Task.objects.filter(project=project, status=Task.Status.PENDING)
+    expected = set(selectors.task_ready_list(project=project).values_list("key", flat=True))
+    assert expected == {"O", "free", "after-done", "P2.1"}
+    assert set(_unblocked_top_level(pending).values_list("key", flat=True)) == expected
+    # With select_related's joins of the task table (the parent) beside it.
+    joined = _unblocked_top_level(pending).select_related("parent", "sub_feature")
+    assert {t.key for t in joined} == expected
