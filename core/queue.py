@@ -68,14 +68,14 @@ def _send(task: Task[Any, Any], args: tuple[Any, ...], options: dict[str, Any]) 
         return
     with app.producer_or_acquire() as producer:
         if _declared(producer, entity):
-            task.apply_async(args=args, producer=producer, declare=[], **options)
-        else:
-            task.apply_async(args=args, producer=producer, **options)
+            options = {**options, "declare": []}
+        task.apply_async(args=args, producer=producer, **options)
 
 
 def _declared(producer: Producer, entity: Any) -> bool:
     """Whether kombu would skip declaring `entity` before a message the producer sends."""
-    connection = producer.channel.connection
+    channel: Any = producer.channel  # a kombu Channel, which the stubs leave untyped
+    connection = channel.connection
     if connection is None or not entity.can_cache_declaration:
         return False
     return hash(entity) in connection.client.declared_entities
