@@ -30,10 +30,16 @@ def _table(model: type[Model]) -> str:
 
 @functools.cache
 def run_ended() -> str:
-    """Record a run's end: RUN_ENDED_FIELDS' values, then the run's id."""
+    """Record a run's end: RUN_ENDED_FIELDS' values, then the run's id. Returns its
+    task's QA iterations (0 without a task, or for none recorded), which the run's
+    metrics record next: read here, they cost no statement of their own."""
     columns = column_list(RUN_ENDED_FIELDS).split(", ")
     assignments = ", ".join(f"{column} = %s" for column in columns)
-    return f'UPDATE {_table(AgentRun)} SET {assignments} WHERE "id" = %s'
+    run, task = _table(AgentRun), _table(Task)
+    return (
+        f'UPDATE {run} SET {assignments} WHERE "id" = %s RETURNING COALESCE(('
+        f'SELECT t."qa_iterations" FROM {task} t WHERE t."id" = {run}."task_id"), 0)'
+    )
 
 
 @functools.cache
@@ -45,6 +51,17 @@ def agent_freed(*, active: bool, with_task: bool) -> str:
     return (
         f'UPDATE {_table(Agent)} SET "status" = %s, "current_task_id" = NULL, '
         f'"updated_at" = %s{activity} WHERE "id" = %s AND "status" = %s AND {task}'
+    )
+
+
+@functools.cache
+def agent_freed_with_metrics(metrics_insert: str, agent_freed: str) -> str:
+    """PostgreSQL: a run's metrics inserted (`metrics_insert`, an INSERT returning their
+    ids) and its agent freed (`agent_freed`), in one statement. Parameters: the
+    insert's, then agent_freed's. Returns the metrics' ids, in the insert's order."""
+    return (
+        f"WITH metrics AS ({metrics_insert}), freed AS ({agent_freed}) "
+        'SELECT "id" FROM metrics ORDER BY "id"'
     )
 
 

@@ -191,7 +191,10 @@ def step_statements(vendor: str) -> StepStatements:
                 f'cb_run AS (UPDATE {run} SET "heartbeat_at" = %(at)s, '
                 '"lease_expires_at" = %(lease)s, "updated_at" = %(at)s, '
                 '"result" = "result" || jsonb_build_object(\'step\', %(number)s::integer) '
-                f'WHERE "id" = %(run)s AND "status" = \'{_RUNNING}\' '
+                # IS TRUE: a test PostgreSQL cannot match to the partial index of running
+                # runs, which it would otherwise walk whole (with the dead entries each
+                # step's update leaves there) rather than read the run by its key.
+                f'WHERE "id" = %(run)s AND ("status" = \'{_RUNNING}\') IS TRUE '
                 "AND (SELECT setting FROM no_flush_wait) IS NOT NULL "
                 f'AND NOT EXISTS (SELECT 1 FROM {step} d WHERE d."run_id" = %(run)s '
                 f'AND d."number" = %(number)s AND d."status" <> {step_running}) '

@@ -383,8 +383,17 @@ def metrics_record(*, run: AgentRun, entries: Sequence[Mapping[str, Any]]) -> li
     return Metric.objects.bulk_create(rows)
 
 
-def run_metrics_record(*, run: AgentRun) -> list[Metric]:
-    """Record how long a finished run took and its task's QA iterations (one insert)."""
+def run_metrics_record(*, run: AgentRun, qa_iterations: int | None = None) -> list[Metric]:
+    """Record how long a finished run took and its task's QA iterations (one insert);
+    `qa_iterations`, when the caller read them already (else they are read here)."""
+    rows = run_metric_rows(run=run, qa_iterations=qa_iterations)
+    insert_rows(rows)
+    return rows
+
+
+def run_metric_rows(*, run: AgentRun, qa_iterations: int | None = None) -> list[Metric]:
+    """The unsaved Metrics run_metrics_record inserts, for a caller that inserts them
+    with other work (a run's end frees its agent in the same statement)."""
     now = timezone.now()
     end = run.finished_at or now
     duration_s = max(0.0, (end - (run.started_at or end)).total_seconds())
@@ -399,13 +408,14 @@ def run_metrics_record(*, run: AgentRun) -> list[Metric]:
         )
     ]
     if run.task_id is not None:
-        # Every task run ends here: prepared statements, not querysets to compile.
-        with prepared_cursor() as cursor:
-            cursor.execute(run_end_statements.task_qa_iterations(), (run.task_id,))
-            found = cursor.fetchone()
-        qa = (found[0] if found else None) or 0
+        qa = qa_iterations
+        if qa is None:
+            # Every task run ends here: prepared statements, not querysets to compile.
+            with prepared_cursor() as cursor:
+                cursor.execute(run_end_statements.task_qa_iterations(), (run.task_id,))
+                found = cursor.fetchone()
+            qa = (found[0] if found else None) or 0
         rows.append(
             metric_row(links, type=Metric.Type.QA_ITERATIONS, value=qa, metadata=None, at=now)
         )
-    insert_rows(rows)
     return rows

@@ -4,11 +4,12 @@ its agent freed only while it is still busy with the run's task."""
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import pre_save
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from agents.models import Agent, AgentRun
+from agents.models import Agent, AgentRun, Metric
 from agents.services import runs
 from planning.models import Task
 from tests.factories import AgentFactory, AgentRunFactory, TaskFactory
@@ -78,3 +79,53 @@ def test_an_agent_that_moved_on_is_left_alone(project):
         runs.run_finish(run=run, succeeded=True, summary="done")
     agent.refresh_from_db()
     assert (agent.status, agent.current_task) == (Agent.Status.BUSY, other)
+
+
+def _metrics(run: AgentRun) -> list[tuple[str, float, Any]]:
+    return list(
+        Metric.objects.filter(run=run).order_by("id").values_list("type", "value", "metadata")
+    )
+
+
+@pytest.mark.parametrize("watched", [AgentRun, Metric])
+def test_a_runs_end_records_the_metrics_its_models_save_would(project, watched):
+    # Watched, a model is saved the usual way: the run's end and its metrics' insert
+    # then run on their own, and the task's QA iterations are read on their own.
+    agent = AgentFactory(project=project)
+    saved, written = (
+        _running(agent, TaskFactory(project=project, qa_iterations=3)) for _ in range(2)
+    )
+
+    def watching(sender: type[Any], **kwargs: object) -> None:
+        pass
+
+    pre_save.connect(watching, sender=watched)
+    try:
+        with transaction.atomic():
+            runs.run_finish(run=saved, succeeded=True, summary="done")
+    finally:
+        pre_save.disconnect(watching, sender=watched)
+    Agent.objects.filter(pk=agent.pk).update(status=Agent.Status.BUSY, current_task=written.task)
+    with transaction.atomic():
+        runs.run_finish(run=written, succeeded=True, summary="done")
+
+    assert _metrics(written)[1:] == _metrics(saved)[1:] == [("qa_iterations", 3.0, {})]
+    duration, *_ = _metrics(written)
+    assert duration[0] == "run_duration" and duration[2] == {"unit": "s", "status": "succeeded"}
+    agent.refresh_from_db()
+    assert (agent.status, agent.current_task) == (Agent.Status.IDLE, None)
+
+
+def test_a_runs_end_reads_qa_iterations_and_frees_its_agent_in_statements_it_runs_anyway(
+    project,
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("the statements share a WITH clause on PostgreSQL only")
+    run = _running(AgentFactory(project=project), TaskFactory(project=project, qa_iterations=2))
+    with CaptureQueriesContext(connection) as ran, transaction.atomic():
+        runs.run_finish(run=run, succeeded=False, summary="no")
+    statements = [query["sql"] for query in ran.captured_queries]
+    assert not [sql for sql in statements if sql.startswith('SELECT "qa_iterations"')]
+    assert not [sql for sql in statements if sql.startswith('UPDATE "agents_agent"')]
+    assert [sql for sql in statements if sql.startswith("WITH metrics AS (INSERT")]
+    assert _metrics(run)[1] == ("qa_iterations", 2.0, {})

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agents import run_end_statements, shapes
 from agents.models import Agent, AgentRun, AgentStep
-from agents.services.logs import run_metrics_record
+from agents.services.logs import run_metric_rows
 from agents.services.runs.delivery import (
     LEASE_EXPIRED,
     REVIEW_DIFF_WARM_TASK,
@@ -22,12 +22,17 @@ from agents.services.runs.delivery import (
 from agents.services.runs.locks import agent_lock, run_agent_lock
 from core.db import prepared_cursor
 from core.errors import ConflictError
+from core.inserts import insert_rows, insert_statement, mark_inserted
 from core.queue import enqueue_on_commit
 from planning import services as planning_services
 from planning.models import Task
 
 
-def _end(run: AgentRun, *, status: str, now: datetime, error: str, result: dict[str, Any]) -> None:
+def _end(
+    run: AgentRun, *, status: str, now: datetime, error: str, result: dict[str, Any]
+) -> int | None:
+    """Record the run's end; returns its task's QA iterations, for _settle, when the
+    statement that recorded it read them (None: they are read when needed)."""
     run.status = status
     # Never before started_at, even on a clock that stepped back.
     run.finished_at = max(now, run.started_at) if run.started_at else now
@@ -39,37 +44,55 @@ def _end(run: AgentRun, *, status: str, now: datetime, error: str, result: dict[
     fields = run_end_statements.RUN_ENDED_FIELDS
     if signals.pre_save.has_listeners(AgentRun) or signals.post_save.has_listeners(AgentRun):
         run.save(update_fields=[field.name for field in fields])
-        return
+        return None
     # What run.save(update_fields=...) does, as a prepared statement: every run ends here.
     values = [field.get_db_prep_save(field.pre_save(run, False), connection) for field in fields]
     with prepared_cursor() as cursor:
         cursor.execute(run_end_statements.run_ended(), (*values, run.pk))
-        if not cursor.rowcount:
-            raise DatabaseError("Save with update_fields did not affect any rows.")
+        row = cursor.fetchone()
+    if row is None:
+        raise DatabaseError("Save with update_fields did not affect any rows.")
+    return int(row[0])
 
 
-def _settle(run: AgentRun, *, now: datetime, active: bool = True) -> None:
+def _settle(
+    run: AgentRun, *, now: datetime, active: bool = True, qa_iterations: int | None = None
+) -> None:
     """After a task run's end: record its metrics, move its task on, free its agent.
+    `qa_iterations`: the task's, when _end read them.
 
     A built-in agent's task becomes done, failed or (cancelled) pending again, unless
     someone closed it or gave it to another agent meanwhile. An external agent's task
     is settled only while the agent still has it in progress: done, or back in the
     queue."""
-    run_metrics_record(run=run)
+    metrics = run_metric_rows(run=run, qa_iterations=qa_iterations)
     # The agent's row before the task's, in the order every path locks them.
     at = connection.ops.adapt_datetimefield_value(now)
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            run_end_statements.agent_freed(active=active, with_task=run.task_id is not None),
-            (
-                Agent.Status.IDLE.value,
-                at,
-                *([at] if active else []),
-                run.agent_id,
-                Agent.Status.BUSY.value,
-                *([run.task_id] if run.task_id is not None else []),
-            ),
-        )
+    freed = run_end_statements.agent_freed(active=active, with_task=run.task_id is not None)
+    freed_params = (
+        Agent.Status.IDLE.value,
+        at,
+        *([at] if active else []),
+        run.agent_id,
+        Agent.Status.BUSY.value,
+        *([run.task_id] if run.task_id is not None else []),
+    )
+    insert = insert_statement(metrics) if connection.vendor == "postgresql" else None
+    if insert is None:
+        insert_rows(metrics)
+        with prepared_cursor() as cursor:
+            cursor.execute(freed, freed_params)
+    else:
+        # One statement, not two: the metrics' INSERT in its WITH clause.
+        insert_sql, insert_params = insert
+        with transaction.mark_for_rollback_on_error(), prepared_cursor() as cursor:
+            cursor.execute(
+                run_end_statements.agent_freed_with_metrics(insert_sql, freed),
+                (*insert_params, *freed_params),
+            )
+            ids = cursor.fetchall()
+        for metric, (pk,) in zip(metrics, ids, strict=True):
+            mark_inserted(metric, pk)
     if run.task_id is None or run.kind == AgentRun.Kind.REVIEW:
         # A reviewer's verdict acted on the task when it was given (services.reviews).
         return
@@ -134,7 +157,7 @@ def run_finish(
     if summary is not None:
         extra["summary"] = summary
     status = AgentRun.Status.SUCCEEDED if succeeded else AgentRun.Status.FAILED
-    _end(
+    qa_iterations = _end(
         run,
         status=status,
         now=now,
@@ -142,7 +165,7 @@ def run_finish(
         result=extra,
     )
     if run.kind in (AgentRun.Kind.TASK, AgentRun.Kind.REVIEW):
-        _settle(run, now=now)
+        _settle(run, now=now, qa_iterations=qa_iterations)
         dispatch_after_commit(run.project_id)
     return run
 
@@ -176,10 +199,10 @@ def run_cancel(*, run: AgentRun, reason: str = "cancelled") -> AgentRun:
     if run.status not in AgentRun.ACTIVE_STATUSES:
         raise ConflictError(f"Run {run.pk} is already {run.status}.")
     now = timezone.now()
-    _end(run, status=AgentRun.Status.CANCELLED, now=now, error=reason, result={})
+    qa_iterations = _end(run, status=AgentRun.Status.CANCELLED, now=now, error=reason, result={})
     # No dispatch: the task would go straight back to an agent. The periodic sweep
     # hands it out again while the project runs.
-    _settle(run, now=now)
+    _settle(run, now=now, qa_iterations=qa_iterations)
     return run
 
 
@@ -187,7 +210,9 @@ def run_expire(*, run: AgentRun, now: datetime) -> AgentRun:
     """Fail an external agent's run whose lease ran out (inside the caller's
     transaction, which holds the agent and the run locked): its task goes back to the
     queue, its agent turns idle, and a late completion of the run is refused."""
-    _end(run, status=AgentRun.Status.FAILED, now=now, error=LEASE_EXPIRED, result={})
-    _settle(run, now=now, active=False)
+    qa_iterations = _end(
+        run, status=AgentRun.Status.FAILED, now=now, error=LEASE_EXPIRED, result={}
+    )
+    _settle(run, now=now, active=False, qa_iterations=qa_iterations)
     dispatch_after_commit(run.project_id)
     return run
