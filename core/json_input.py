@@ -36,9 +36,38 @@ def json_depth(text: str) -> int:
     """How deep arrays and objects nest in the JSON `text`, counted without parsing it.
 
     Brackets inside strings do not count; in malformed text the count is a best guess."""
-    structure = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    steps = (1 if bracket in "[{" else -1 for bracket in structure)
+    data = text.encode("utf-8", "surrogatepass")
+    if b"\\\\" in data or b'\\"' in data:
+        # An escaped quote or backslash: only the string pattern tells where strings end.
+        structure = _NOT_BRACKET.sub("", _STRING.sub("", text))
+        steps = (1 if bracket in "[{" else -1 for bracket in structure)
+    else:
+        steps = (1 if byte in b"[{" else -1 for byte in _outside_strings(data))
     return max(accumulate(steps, initial=0))
+
+
+# Every byte but the brackets and the quote. UTF-8 writes a non-ASCII character in bytes
+# of 0x80 and above only, so the bytes kept are exactly the text's brackets and quotes.
+_NOT_BRACKET_OR_QUOTE = bytes(b for b in range(256) if b not in b'[]{}"')
+
+
+def _outside_strings(data: bytes) -> bytes:
+    """The brackets of UTF-8 `data` outside its strings, as _STRING finds them, for data
+    without an escaped quote or backslash: there, a string runs from a quote to the next
+    one, and a quote left without a partner at the end opens none. Byte operations, which
+    run several times faster than the pattern over a large file."""
+    marks = data.translate(None, _NOT_BRACKET_OR_QUOTE)
+    # Most strings hold no bracket and are left as `""` here. Where taking those pairs out
+    # leaves no quote, every string was one: in a single pass the first quote can only go
+    # with the second, the third with the fourth, and so on.
+    structure = marks.replace(b'""', b"")
+    if b'"' not in structure:
+        return structure
+    pieces = marks.split(b'"')
+    outside = pieces[::2]  # the pieces between a closing and the next opening quote
+    if len(pieces) % 2 == 0:
+        outside.append(pieces[-1])
+    return b"".join(outside)
 
 
 def text_problem(value: object) -> str | None:

@@ -75,8 +75,21 @@ def natural_sort_key(key: str) -> str:
     """`key` with each run of digits prefixed by its length, so text order is natural
     order: `2` < `10`, `1.2` < `1.10`, `F2-T9` < `F10-T1`. Leading zeros are dropped."""
 
-    def number(match: re.Match[str]) -> str:
-        digits = match.group().lstrip("0") or "0"
-        return f"{len(digits):02d}{digits}"
+    # Task Master's ids (`12`, subtask `12.3`), as most keys of a large import are, without
+    # the pattern and a call for each run of digits.
+    head, dot, tail = key.partition(".")
+    if head.isdecimal():
+        if not dot:
+            return _number(head)
+        if tail.isdecimal():
+            return f"{_number(head)}.{_number(tail)}"
+    return _DIGITS.sub(_number_match, key)
 
-    return _DIGITS.sub(number, key)
+
+def _number(digits: str) -> str:
+    digits = digits.lstrip("0") or "0"
+    return f"{len(digits):02d}{digits}"
+
+
+def _number_match(match: re.Match[str]) -> str:
+    return _number(match.group())

@@ -8,6 +8,7 @@ import functools
 import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -51,7 +52,9 @@ def rows_insert(
             defaults[field.attname] = field.get_default()
         if isinstance(field, JSONField):
             prepare[field.attname] = _json_text
-        elif isinstance(field, DateTimeField) and connection.vendor != "postgresql":
+        elif isinstance(field, DateTimeField) and connection.vendor == "postgresql":
+            prepare[field.attname] = _timestamp_text
+        elif isinstance(field, DateTimeField):
             prepare[field.attname] = functools.partial(
                 field.get_db_prep_save, connection=connection
             )
@@ -62,15 +65,16 @@ def rows_insert(
     }
 
     in_order = operator.itemgetter(*names)
+    preparing = tuple(prepare.items())
 
     def line(row: Mapping[str, Any]) -> tuple[Any, ...]:
         # The row over the defaults, then only its own values that need preparing: a
         # loop over every column of every row was most of an import's insert time.
-        values = prepared_default | dict(row)
-        for name in prepare.keys() & row.keys():
-            value = row[name]
+        values = {**prepared_default, **row}
+        for name, prepared in preparing:
+            value = row.get(name)
             if value is not None:
-                values[name] = prepare[name](value)
+                values[name] = prepared(value)
         out = in_order(values)
         return out if isinstance(out, tuple) else (out,)
 
@@ -88,6 +92,13 @@ def rows_insert(
             statement = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
             cursor.executemany(statement, [line(row) for row in rows])
     return len(rows)
+
+
+def _timestamp_text(value: Any) -> Any:
+    # The ISO text PostgreSQL reads as the same instant. The driver's own conversion of a
+    # datetime costs several times a row's other columns; as text, the timestamps every
+    # row shares (the defaults, prepared once) cost nothing per row.
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _json_text(value: Any) -> str:

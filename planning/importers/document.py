@@ -476,8 +476,16 @@ class PlanDocument:
     def assign_depth_waves(self) -> None:
         """Give every task outside a plan the wave GSD would: its depth in the dependency
         graph plus 1. Tasks of a plan keep their plan's wave. Call after validate()."""
+        waves = _waves_in_order(self.tasks)
+        if len(waves) < len(self.tasks):
+            self._depth_waves(waves)
+        for task in self.tasks:
+            if task.sub_feature is None:
+                task.wave = min(waves[task.key], MAX_WAVE)
+
+    def _depth_waves(self, waves: dict[str, int]) -> None:
+        """Complete `waves` (each a task's final wave) for tasks in any order."""
         tasks = {t.key: t for t in self.tasks}
-        waves: dict[str, int] = {}
         for start in self.tasks:
             stack = [start.key]
             while stack:
@@ -491,12 +499,11 @@ class PlanDocument:
                     continue
                 stack.pop()
                 waves[key] = 1 + max((waves[d] for d in tasks[key].depends_on), default=0)
-        for task in self.tasks:
-            if task.sub_feature is None:
-                task.wave = min(waves[task.key], MAX_WAVE)
 
     def _reject_cycles(self) -> None:
         for label, specs in (("plans", self.sub_features), ("tasks", self.tasks)):
+            if _depends_on_earlier(specs):
+                continue
             graph = {s.key: list(s.depends_on) for s in specs}
             cycle = find_cycle(graph)
             if cycle:
@@ -505,6 +512,38 @@ class PlanDocument:
                     f"the {label} form a dependency cycle: {' -> '.join(cycle)}",
                     origin=first.origin,
                 )
+
+
+def _depends_on_earlier(specs: Sequence[SubFeatureSpec] | Sequence[TaskSpec]) -> bool:
+    """Whether every spec depends only on specs before it, as most files list them: then
+    their dependencies form no cycle, and the search for one can be left out."""
+    seen: set[str] = set()
+    for spec in specs:
+        for dep in spec.depends_on:
+            if dep not in seen:
+                return False
+        seen.add(spec.key)
+    return True
+
+
+def _waves_in_order(tasks: Sequence[TaskSpec]) -> dict[str, int]:
+    """The waves of the tasks up to the first that depends on a later one (or, when none
+    does, of them all), in one pass in document order: each task's depth + 1."""
+    waves: dict[str, int] = {}
+    for task in tasks:
+        depends_on = task.depends_on
+        if not depends_on:
+            waves[task.key] = 1
+            continue
+        deepest = 0
+        for dep in depends_on:
+            wave = waves.get(dep)
+            if wave is None:
+                return waves
+            if wave > deepest:
+                deepest = wave
+        waves[task.key] = deepest + 1
+    return waves
 
 
 def _first_with_nul(specs: Sequence[Spec]) -> Spec | None:

@@ -41,10 +41,17 @@ class Identity:
 
     @classmethod
     def parse(cls, text: str) -> Identity | None:
-        parts = text.split(SEPARATOR, 2)
-        if len(parts) != 3 or ":" not in parts[0]:
-            return None
-        return cls(*parts)
+        parts = identity_parts(text)
+        return None if parts is None else cls(*parts)
+
+
+def identity_parts(text: str) -> tuple[str, str, str] | None:
+    """The source, scope and item of an identity (Identity.parse's, without an object
+    for each of a plan's rows), or None for text that is not one."""
+    parts = text.split(SEPARATOR, 2)
+    if len(parts) != 3 or ":" not in parts[0]:
+        return None
+    return parts[0], parts[1], parts[2]
 
 
 def source_label(fmt: str, name: str) -> str:
@@ -62,19 +69,23 @@ def assign_identities(document: PlanDocument, *, fmt: str, source: str) -> None:
     """Give every feature, plan and task of a freshly parsed `document` its identity."""
     label = source_label(fmt, source)
 
-    def identity(scope: str, item: str, seen: dict[tuple[str, str], int]) -> str:
-        scope, item = _part(scope), _part(item)
+    seen: dict[tuple[str, str], int] = {}
+    # A document has a few containers and thousands of tasks: each scope is made once.
+    scopes: dict[str, str] = {}
+
+    def identity(scope: str, item: str) -> str:
+        scope = scopes.get(scope) or scopes.setdefault(scope, _part(scope))
+        item = _part(item)
         count = seen[(scope, item)] = seen.get((scope, item), 0) + 1
         suffix = f" #{count}" if count > 1 else ""
         return SEPARATOR.join((label, scope, item + suffix))
 
     feature_names = {f.key: f.name for f in document.features}
-    seen: dict[tuple[str, str], int] = {}
     for feature in document.features:
         item = feature.name if fmt == "markdown" else feature.key
-        feature.identity = identity(FEATURE_SCOPE, item, seen)
+        feature.identity = identity(FEATURE_SCOPE, item)
     for sub in document.sub_features:
-        sub.identity = identity(PLAN_SCOPE, sub.key, seen)
+        sub.identity = identity(PLAN_SCOPE, sub.key)
     for task in document.tasks:
         if task.sub_feature:
             scope = task.sub_feature
@@ -83,4 +94,4 @@ def assign_identities(document: PlanDocument, *, fmt: str, source: str) -> None:
         else:
             scope = task.feature or ""
         item = task.key.rpartition(":")[2] if fmt == "taskmaster" else task.name
-        task.identity = identity(scope, item, seen)
+        task.identity = identity(scope, item)

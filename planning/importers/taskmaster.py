@@ -14,7 +14,6 @@ features, plans and requirements), which is read back exactly.
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
 import re
@@ -264,15 +263,21 @@ class _Locator:
 
     text: str
     cursor: int = 0
-    newlines: list[int] = field(default_factory=list)
-    ids: list[tuple[int, str]] = field(default_factory=list)
+    ids: list[re.Match[str]] = field(default_factory=list)
+    # Newlines before `counted_to`: lines are counted on from the last offset asked for
+    # (tasks are looked up in file order), not listed for the whole file up front.
+    counted_to: int = 0
+    newlines: int = 0
 
     def __post_init__(self) -> None:
-        self.newlines = [m.start() for m in re.finditer("\n", self.text)]
-        self.ids = [(m.start(), m.group(1)) for m in _ID_VALUE.finditer(self.text)]
+        self.ids = list(_ID_VALUE.finditer(self.text))
 
     def line_at(self, offset: int) -> int:
-        return bisect.bisect_left(self.newlines, offset) + 1
+        if offset < self.counted_to:
+            return self.text.count("\n", 0, offset) + 1
+        self.newlines += self.text.count("\n", self.counted_to, offset)
+        self.counted_to = offset
+        return self.newlines + 1
 
     def line_of_key(self, key: str) -> int | None:
         match = re.compile(rf'"{re.escape(key)}"\s*:').search(self.text)
@@ -281,10 +286,10 @@ class _Locator:
     def line_of_id(self, task_id: Any) -> int | None:
         wanted = str(task_id)
         for index in range(self.cursor, len(self.ids)):
-            offset, value = self.ids[index]
-            if value == wanted:
+            match = self.ids[index]
+            if match.group(1) == wanted:
                 self.cursor = index + 1
-                return self.line_at(offset)
+                return self.line_at(match.start())
         return None
 
 
@@ -302,6 +307,15 @@ def _text_field(raw: dict[str, Any], name: str, task_id: str, origin: Origin) ->
         f"task {task_id} has {name} {json.dumps(value)[:60]}: expected text",
         origin=origin,
     )
+
+
+def _plain_id(value: Any) -> str:
+    """The id a number or a text gives, or "" where _task_id has to look (and name what is
+    wrong): that message is built only for such an id, not for each of 20,000 tasks."""
+    kind = value.__class__
+    if kind is int:
+        return str(value)
+    return value.strip() if kind is str else ""
 
 
 def _task_id(value: Any, what: str, origin: Origin) -> str:
@@ -325,7 +339,9 @@ def _parse_tag(
                 origin=tag_origin,
             )
         origin = Origin(path, locator.line_of_id(raw["id"]))
-        task_id = _task_id(raw["id"], f"task #{number} of tag {tag!r}", origin)
+        task_id = _plain_id(raw["id"]) or _task_id(
+            raw["id"], f"task #{number} of tag {tag!r}", origin
+        )
         parent = _spec(raw, tag, task_id, position, origin=origin)
         document.tasks.append(parent)
         position += 1
@@ -341,7 +357,9 @@ def _parse_tag(
                     f"subtask #{sub_number} of task {task_id} needs an 'id'", origin=origin
                 )
             sub_origin = Origin(path, locator.line_of_id(sub["id"]) or origin.line)
-            sub_id = _task_id(sub["id"], f"subtask #{sub_number} of task {task_id}", sub_origin)
+            sub_id = _plain_id(sub["id"]) or _task_id(
+                sub["id"], f"subtask #{sub_number} of task {task_id}", sub_origin
+            )
             full_id = sub_id if "." in sub_id else f"{task_id}.{sub_id}"
             spec = _spec(sub, tag, full_id, position, origin=sub_origin, parent=parent)
             document.tasks.append(spec)
@@ -349,7 +367,10 @@ def _parse_tag(
 
 
 def _priority(raw: dict[str, Any], task_id: str, origin: Origin, parent: TaskSpec | None) -> str:
-    priority = _text_field(raw, "priority", task_id, origin).lower()
+    priority = raw.get("priority")
+    if not isinstance(priority, str):
+        priority = _text_field(raw, "priority", task_id, origin)
+    priority = priority.lower()
     if not priority:
         return parent.priority if parent is not None else "medium"
     return "high" if priority in ABOVE_HIGH else priority
@@ -382,19 +403,36 @@ def _spec(
     origin: Origin,
     parent: TaskSpec | None = None,
 ) -> TaskSpec:
-    title = _text_field(raw, "title", task_id, origin)
-    description = _text_field(raw, "description", task_id, origin)
-    details = _text_field(raw, "details", task_id, origin)
-    test_strategy = _text_field(raw, "testStrategy", task_id, origin)
-    status = (_text_field(raw, "status", task_id, origin) or "pending").lower()
+    # Text, as most are, is taken as it is; _text_field looks at the rest, in this order,
+    # and names the first that is not text.
+    get = raw.get
+    title = get("title")
+    if not isinstance(title, str):
+        title = _text_field(raw, "title", task_id, origin)
+    description = get("description")
+    if not isinstance(description, str):
+        description = _text_field(raw, "description", task_id, origin)
+    details = get("details")
+    if not isinstance(details, str):
+        details = _text_field(raw, "details", task_id, origin)
+    test_strategy = get("testStrategy")
+    if not isinstance(test_strategy, str):
+        test_strategy = _text_field(raw, "testStrategy", task_id, origin)
+    status = get("status")
+    if not isinstance(status, str):
+        status = _text_field(raw, "status", task_id, origin)
+    status = (status or "pending").lower()
     if status not in STATUS_MAP:
         raise PlanImportError(
             f"task {task_id} has status {status!r}: expected one of {', '.join(STATUS_MAP)}",
             origin=origin,
         )
     known = _KNOWN_SUBTASK_KEYS if parent is not None else _KNOWN_KEYS
-    extra: dict[str, Any] = {k: v for k, v in raw.items() if k not in known}
-    crewboard = _crewboard_metadata(extra)
+    # Most tasks hold only Task Master's own fields: one set test instead of a look at each.
+    extra: dict[str, Any] = (
+        {} if raw.keys() <= known else {k: v for k, v in raw.items() if k not in known}
+    )
+    crewboard = _crewboard_metadata(extra) if extra else None
     if details:
         extra["details"] = details
     if raw.get("tags"):
@@ -406,19 +444,24 @@ def _spec(
     if not isinstance(dependencies, list):
         dependencies = [dependencies]
     for dependency in dependencies:
-        if isinstance(dependency, bool) or not isinstance(dependency, int | str):
+        kind = dependency.__class__
+        if (
+            kind is not int
+            and kind is not str
+            and (isinstance(dependency, bool) or not isinstance(dependency, int | str))
+        ):
             raise PlanImportError(
                 f"task {task_id} depends on {json.dumps(dependency)[:60]}: expected a task id",
                 origin=origin,
             )
     spec = TaskSpec(
-        key=task_key(tag, task_id),
+        key=task_id if tag == DEFAULT_TAG else task_key(tag, task_id),
         name=(title or f"Task {task_id}")[:300],
         feature=tag,
         description=description,
         verify=test_strategy,
         priority=_priority(raw, task_id, origin, parent),
-        complexity=_complexity(raw, task_id, origin),
+        complexity=None if raw.get("complexity") is None else _complexity(raw, task_id, origin),
         position=position,
         extra=extra,
         depends_on=[str(d).strip() for d in dependencies],
@@ -484,18 +527,21 @@ def _resolve(document: PlanDocument) -> set[str]:
         by_id[local or task.key] = task.key
     local_of = {key: local for local, key in by_id.items()}
     for task in document.tasks:
+        if not task.depends_on:
+            continue
         tag = _tag_of(local_of[task.key])
         parent_local = local_of.get(task.parent) if task.parent else None
         resolved: list[str] = []
         for ref in task.depends_on:
             if ":" in ref:  # qualified with a tag: "ui:3", "master:2"
                 other_tag, _, other_id = ref.partition(":")
-                candidates = [task_key(other_tag, other_id)]
+                key = by_id.get(task_key(other_tag, other_id))
             elif parent_local is not None and "." not in ref:
-                candidates = [task_key(tag, f"{_bare(parent_local)}.{ref}"), task_key(tag, ref)]
+                key = by_id.get(task_key(tag, f"{_bare(parent_local)}.{ref}"))
+                if key is None:
+                    key = by_id.get(task_key(tag, ref))
             else:
-                candidates = [task_key(tag, ref)]
-            key = next((by_id[c] for c in candidates if c in by_id), None)
+                key = by_id.get(task_key(tag, ref))
             if key is None:
                 raise PlanImportError(
                     f"task {task.key} depends on {ref}, which is not a task in this file",

@@ -16,6 +16,7 @@ ELLIPSIS = "\u2026"
 
 _LIST_MARKER = re.compile(r"^(?:\s*(?:[-*+\u2022]|\d+[.)])\s+)+")
 _TRAILING_COLONS = re.compile(r"\s*:+\s*$")
+_MARKER_STARTS = "-*+\u2022"
 # A sentence ends at . ! or ? followed by a space, unless the word is a short
 # abbreviation ("e.g.", "i.e.", "vs.").
 _SENTENCE_END = re.compile(r"(?<![A-Za-z]\.[A-Za-z]\.)(?<!\bvs\.)(?<=[.!?])\s+(?=\S)")
@@ -24,6 +25,18 @@ _EMPHASIS = re.compile(r"(\*\*|__|`)")
 
 def clean_task_name(name: str) -> str:
     """`- Add login:` → `Add login`. A name that would become empty is left as it was."""
+    if name:
+        first, last = name[0], name[-1]
+        # Neither pattern can match, nor strip() take anything, unless the name starts
+        # with a space, a marker or a digit, or ends with a space or a colon.
+        if not (
+            first.isspace()
+            or first in _MARKER_STARTS
+            or first.isdigit()
+            or last.isspace()
+            or last == ":"
+        ):
+            return name
     cleaned = _TRAILING_COLONS.sub("", _LIST_MARKER.sub("", name)).strip()
     return cleaned or name.strip()
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planning.importers.document import PlanDocument
-from planning.importers.identity import FEATURE_SCOPE, PLAN_SCOPE, Identity
+from planning.importers.identity import FEATURE_SCOPE, PLAN_SCOPE, Identity, identity_parts
 from planning.models import Feature, Project, SubFeature, Task
 
 MAX_KEY = 50
@@ -156,13 +156,13 @@ def _kinds(existing: ExistingPlan) -> dict[str, list[Row]]:
 
 
 def _match_key(identity: str, container: str) -> tuple[str, str, str] | None:
-    parsed = Identity.parse(identity)
-    if parsed is None:
+    parts = identity_parts(identity)
+    if parts is None:
         return None
+    source, scope, item = parts
     # Features and plans are matched by their item alone; tasks within their container.
     # Never across sources: task 1 of one tasks.json is no task of another.
-    scope = container if parsed.scope not in (FEATURE_SCOPE, PLAN_SCOPE) else parsed.scope
-    return parsed.source, scope, parsed.item
+    return source, container if scope not in (FEATURE_SCOPE, PLAN_SCOPE) else scope, item
 
 
 def _match_kind(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ TASK_COLUMNS = (
     "extra",
 )
 BATCH = 1000
+# The TASK_COLUMNS of a task spec in one call, for the 20,000 rows of a large import.
+_task_columns = operator.attrgetter(*TASK_COLUMNS)
 
 
 @dataclass
@@ -277,7 +280,7 @@ def plan_apply(
     sub_features = {s.key: s for s in project.sub_features.all()}
 
     def task_values(spec: Any) -> dict[str, Any]:
-        values = {c: getattr(spec, c) for c in TASK_COLUMNS}
+        values = dict(zip(TASK_COLUMNS, _task_columns(spec), strict=True))
         sub = sub_features[spec.sub_feature] if spec.sub_feature else None
         values["sub_feature_id"] = sub.pk if sub else None
         values["feature_id"] = (
@@ -286,7 +289,9 @@ def plan_apply(
         if sub is not None:
             values["wave"] = sub.wave
         values["sort_key"] = natural_sort_key(spec.key)
-        return values | _identity(spec)
+        if spec.identity:  # as _identity: a document without identities keeps the rows'
+            values["source_identity"] = spec.identity
+        return values
 
     existing_tasks = {t.key: t for t in project.tasks.all()}
     task_ids = {key: task.pk for key, task in existing_tasks.items()}
@@ -294,11 +299,11 @@ def plan_apply(
     now = timezone.now()
 
     def build_task(spec: Any, values: dict[str, Any]) -> dict[str, Any]:
-        task = values | {
-            "project_id": project.pk,
-            "key": spec.key,
-            "parent_id": task_ids[spec.parent] if spec.parent else None,
-        }
+        # `values` is this task's own (task_values makes it for each): filled in place.
+        task = values
+        task["project_id"] = project.pk
+        task["key"] = spec.key
+        task["parent_id"] = task_ids[spec.parent] if spec.parent else None
         if spec.status:
             task["status"] = spec.status
             if spec.status == Task.Status.DONE:

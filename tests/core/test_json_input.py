@@ -1,7 +1,11 @@
 import json
+import re
 import sys
+from itertools import accumulate
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.json_input import (
     MAX_DEPTH,
@@ -112,3 +116,48 @@ def test_the_walks_do_not_recurse() -> None:
 def test_parsed_text_problem_is_text_problem_of_what_the_text_parsed_to(text, problem) -> None:
     data = json.loads(text)
     assert parsed_text_problem(text, data) == text_problem(data) == problem
+
+
+def _depth_by_pattern(text: str) -> int:
+    """The count the string pattern gives: what json_depth counts for any text."""
+    strings = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+    structure = re.sub(r"[^\[\]{}]+", "", strings.sub("", text))
+    return max(accumulate((1 if c in "[{" else -1 for c in structure), initial=0))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '["a", "[[[',  # a string left open at the end opens nothing
+        '[[["]"',
+        '"\u00e9[" [{"\U0001f600": [1]}]',  # non-ASCII text beside the brackets
+        '["\\n[", "\\t{", [[]]]',  # escapes other than a quote or a backslash
+        '["\ud800[", []]',  # a lone surrogate
+        "]]][[",
+    ],
+)
+def test_depth_of_odd_text_is_what_the_string_pattern_counts(text: str) -> None:
+    assert json_depth(text) == _depth_by_pattern(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet='[]{}"\\ a\u00e9\n\U0001f600', max_size=40))
+def test_depth_of_any_text_is_what_the_string_pattern_counts(text: str) -> None:
+    assert json_depth(text) == _depth_by_pattern(text)
+
+
+_JSON = st.recursive(
+    st.none() | st.integers() | st.text(alphabet='[]{}"\\ a\u00e9', max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(alphabet='[{"a\\', max_size=3), inner, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON, st.booleans())
+def test_depth_of_any_json_is_its_nesting(value: object, ascii_only: bool) -> None:
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    assert json_depth(text) == _depth_by_pattern(text)

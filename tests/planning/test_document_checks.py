@@ -7,6 +7,8 @@ import dataclasses
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planning.importers.document import (
     FeatureSpec,
@@ -81,3 +83,46 @@ def test_of_two_failing_tasks_the_first_is_named():
     with pytest.raises(PlanImportError, match="task priority must be one of") as excinfo:
         document.validate()
     assert excinfo.value.origin == Origin("tasks.json", 11)
+
+
+def _graph_document(edges: list[list[int]], order: list[int]) -> PlanDocument:
+    """Tasks T0..Tn, task i depending on the tasks `edges[i]`, listed in `order`."""
+    return PlanDocument(
+        features=[FeatureSpec(key="F", name="F")],
+        tasks=[
+            TaskSpec(
+                key=f"T{i}", name=f"Task {i}", feature="F", depends_on=[f"T{d}" for d in edges[i]]
+            )
+            for i in order
+        ],
+    )
+
+
+def _depths(edges: list[list[int]]) -> dict[str, int]:
+    depth: dict[int, int] = {}
+    for i, deps in enumerate(edges):
+        depth[i] = 1 + max((depth[d] for d in deps), default=0)
+    return {f"T{i}": d for i, d in depth.items()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_waves_are_dependency_depth_in_whatever_order_tasks_are_listed(data) -> None:
+    """Listed after what they depend on (one pass) or before it (a search): the same waves."""
+    size = data.draw(st.integers(1, 12))
+    edges = [
+        data.draw(st.lists(st.integers(0, i - 1), max_size=3, unique=True)) if i else []
+        for i in range(size)
+    ]
+    order = data.draw(st.permutations(range(size)))
+    document = _graph_document(edges, order)
+    document.validate()
+    document.assign_depth_waves()
+    assert {t.key: t.wave for t in document.tasks} == _depths(edges)
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2], [2, 1, 0], [1, 0, 2]])
+def test_a_cycle_is_named_whatever_order_tasks_are_listed(order) -> None:
+    document = _graph_document([[2], [0], [1]], order)
+    with pytest.raises(PlanImportError, match="the tasks form a dependency cycle: T"):
+        document.validate()

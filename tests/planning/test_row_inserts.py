@@ -1,8 +1,11 @@
 """Inserting an import's rows as plain rows, without model instances."""
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.utils import timezone as django_timezone
 
 from planning.models import Feature, Task
 from planning.row_inserts import rows_insert
@@ -59,3 +62,15 @@ def test_rows_insert_refuses_what_a_constraint_refuses_and_writes_nothing(projec
 def test_rows_insert_changes_only_planning_tables() -> None:
     with pytest.raises(TypeError, match="not one of planning's tables"):
         rows_insert(User, [{"username": "x"}])
+
+
+def test_timestamps_are_stored_as_the_instants_given(project) -> None:
+    """Written as text on PostgreSQL: the same instant, to the microsecond, in any zone."""
+    given = datetime(2025, 3, 30, 1, 30, 15, 123456, tzinfo=timezone(timedelta(hours=-7)))
+    before = django_timezone.now()
+    rows_insert(
+        Task, [{"project_id": project.pk, "key": "T1", "name": "One", "completed_at": given}]
+    )
+    row = Task.objects.get(key="T1")
+    assert row.completed_at == given
+    assert before <= row.created_at == row.updated_at <= django_timezone.now()
