@@ -524,7 +524,13 @@ def _resolve(document: PlanDocument) -> set[str]:
         local = task.extra.pop(_LOCAL_ID, None)
         if local is not None:
             exported.add(task.key)
-        by_id[local or task.key] = task.key
+        if (taken := by_id.setdefault(local or task.key, task.key)) != task.key:
+            # Only a task read from Crewboard's metadata can get here: its key is not
+            # its id, so the check of duplicate keys passes it by.
+            raise PlanImportError(
+                f"task id {_bare(local or task.key)} is used by two tasks ({taken} and {task.key})",
+                origin=task.origin,
+            )
     local_of = {key: local for local, key in by_id.items()}
     for task in document.tasks:
         if not task.depends_on:

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from planning import selectors
 from planning.exporters import export_plan
 from planning.importers import ImportSource, parse_source
-from planning.importers.document import PlanDocument, TaskSpec
+from planning.importers.document import PlanDocument, PlanImportError, TaskSpec
 from planning.importers.taskmaster import parse_tasks_json
 from planning.services.plans import plan_apply
 from tests.planning.taskmaster_cli import needs_task_master, run, run_json, write_project
@@ -46,6 +46,16 @@ def test_a_gsd_plan_exports_as_one_master_tag_with_numeric_ids_and_round_trips(p
     assert MULTI_LINE in [t["testStrategy"] for t in tasks]
     back = parse_tasks_json(json.dumps(data))
     assert back.to_snapshot() == document.to_snapshot()
+
+
+def test_an_export_whose_task_ids_repeat_is_refused_by_name(project):
+    data = _export(_demo_document(project))
+    tasks = data["master"]["tasks"]
+    # Hand-edited: a later task takes the id of the first, and each still has its key.
+    duplicate = next(t for t in tasks[1:] if t["dependencies"])
+    duplicate["id"] = tasks[0]["id"]
+    with pytest.raises(PlanImportError, match=r"task id 1 is used by two tasks \(01-01-T1 and "):
+        parse_tasks_json(json.dumps(data))
 
 
 def test_task_master_ids_and_subtasks_keep_their_numbers_and_round_trip():
