@@ -60,6 +60,30 @@ CLAIMING_AGENT = -7_340_117
 # The task's own columns, as a claim reads them back.
 CLAIMED_TASK_FIELDS = tuple(Task._meta.concrete_fields)
 
+# What a claim reads of the task's sub-feature (its plan): what the roll-up and the
+# claim's answer need, in one subquery rather than one per column. In the model's
+# order, as Model.from_db takes them.
+CLAIMED_PLAN_FIELDS = tuple(
+    field
+    for field in SubFeature._meta.concrete_fields
+    if field.name in {"key", "status", "name", "objective", "extra", "must_haves"}
+)
+
+
+def _plan_as_json(vendor: str) -> str:
+    """SQL for CLAIMED_PLAN_FIELDS of a sub-feature row as one JSON array, its JSON
+    columns nested as JSON."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    if vendor == "postgresql":
+        return f"jsonb_build_array({column_list(CLAIMED_PLAN_FIELDS)})"
+    columns = [
+        f"json({quote(field.column)})"
+        if field.get_internal_type() == "JSONField"
+        else quote(field.column)
+        for field in CLAIMED_PLAN_FIELDS
+    ]
+    return f"json_array({', '.join(columns)})"
+
 
 def _normalised_path(vendor: str, value: str) -> str:
     """SQL for a task's file path as dispatch compares them (agents.services.orchestrator):
@@ -255,8 +279,9 @@ def claim_statements(
 
     Each is one UPDATE: it sets the task in progress for the agent and returns the
     task's columns (CLAIMED_TASK_FIELDS), how many runs it had before, how many
-    dependencies it has and the key and status of its feature and of its sub-feature
-    (which the claim's roll-up reads); or no row when its
+    dependencies it has, the key and status of its feature (which the claim's roll-up
+    reads) and its sub-feature's CLAIMED_PLAN_FIELDS as a JSON array (the roll-up reads
+    its status, the claim's answer the rest); or no row when its
     candidates find none. The candidates are scalar subqueries in a COALESCE, so each
     runs only if those before it found nothing. (PostgreSQL still sets up every
     subquery of a statement it runs, which is why the rarer fallbacks have a statement
@@ -304,9 +329,7 @@ def claim_statements(
             f'(SELECT COUNT(*) FROM {edges} WHERE {edges}."task_id" = {task}."id"), '
             f'(SELECT "key" FROM {features} WHERE {features}."id" = {task}."feature_id"), '
             f'(SELECT "status" FROM {features} WHERE {features}."id" = {task}."feature_id"), '
-            f'(SELECT "key" FROM {sub_features} '
-            f'WHERE {sub_features}."id" = {task}."sub_feature_id"), '
-            f'(SELECT "status" FROM {sub_features} '
+            f"(SELECT {_plan_as_json(vendor)} FROM {sub_features} "
             f'WHERE {sub_features}."id" = {task}."sub_feature_id")'
         )
         statements.append((sql, tuple(params)))

@@ -278,14 +278,9 @@ class AgentHeartbeatView(AgentKeyView):
 
 
 def _claimed_plan(task: Task) -> SubFeature | None:
-    # The claim loaded only the plan's status: one query for what the answer shows.
-    if task.sub_feature_id is None:
-        return None
-    return (
-        SubFeature.objects.filter(pk=task.sub_feature_id)
-        .only("key", "name", "objective", "extra", "must_haves")
-        .first()
-    )
+    # The claim read what the answer shows of the plan (planning.statements.
+    # CLAIMED_PLAN_FIELDS) with its task.
+    return None if task.sub_feature_id is None else task.sub_feature
 
 
 class TaskClaimView(AgentKeyView):

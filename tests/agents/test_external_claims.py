@@ -296,11 +296,13 @@ def test_claim_takes_a_fixed_number_of_queries(project, django_assert_max_num_qu
         assert claim(first, project).data["task"]["key"] == "A0"
     # A task with dependencies: the claim's second statement, and its dependencies' keys;
     # the first task of a waiting plan also puts the plan and its feature in progress.
-    # The plan's objective, context and must-haves for the answer: one more.
-    with django_assert_max_num_queries(14 - fewer):
-        assert claim(second, project).data["task"]["key"] == "B1"
+    # The claim read the plan's objective, context and must-haves for the answer.
+    with django_assert_max_num_queries(13 - fewer):
+        answer = claim(second, project).data
+    assert answer["task"]["key"] == "B1"
+    assert answer["plan"]["key"] == plan.key
     # A plan already in progress needs nothing more: the claim read its status.
-    with django_assert_max_num_queries(12 - fewer):
+    with django_assert_max_num_queries(11 - fewer):
         assert claim(third, project).data["task"]["key"].startswith("B")
 
 
