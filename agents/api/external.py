@@ -79,10 +79,7 @@ class ClaimedTaskSerializer(TaskSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_depends_on(self, task: "WithAnnotations[Task, DependencyCount]") -> list[str]:
-        # The claim counted them: a task that depends on none costs no query.
-        if not task.dependency_count:
-            return []
-        return list(task.depends_on.values_list("key", flat=True))
+        return list(task.dependency_keys)
 
 
 class ClaimedPlanSerializer(serializers.Serializer[Any]):

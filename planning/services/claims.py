@@ -35,14 +35,16 @@ class ClaimFilesTaken(Exception):
 
 class DependencyCount(TypedDict):
     dependency_count: int
+    # Their keys, in the tasks' order: what `depends_on.values_list("key")` lists.
+    dependency_keys: list[str]
 
 
 @dataclass(frozen=True)
 class ClaimedTask:
-    """A task just claimed, with `dependency_count` set, its feature loaded with its key
-    and status only, and its sub-feature with planning.statements.CLAIMED_PLAN_FIELDS
-    only (as they were before the claim); `earlier_runs` is how many runs it had
-    before."""
+    """A task just claimed, with `dependency_count` and `dependency_keys` set, its
+    feature loaded with its key and status only, and its sub-feature with
+    planning.statements.CLAIMED_PLAN_FIELDS only (as they were before the claim);
+    `earlier_runs` is how many runs it had before."""
 
     task: WithAnnotations[Task, DependencyCount]
     earlier_runs: int
@@ -65,13 +67,16 @@ def task_claim_next(*, project_id: int, agent_id: int, now: datetime) -> Claimed
     row = _claim_row(project_id=project_id, agent_id=agent_id, now=now)
     if row is None:
         return None
-    *columns, earlier_runs, dependency_count, feature_key, feature_status, plan = row
+    *columns, earlier_runs, dependency_keys, feature_key, feature_status, plan = row
     # The count rides on the task as a queryset's annotation would.
     task = cast(
         "WithAnnotations[Task, DependencyCount]",
         instance_from_row(Task, CLAIMED_TASK_FIELDS, columns),
     )
-    task.dependency_count = dependency_count
+    if isinstance(dependency_keys, str):  # JSON may come as text
+        dependency_keys = json.loads(dependency_keys)
+    task.dependency_keys = [str(key) for key in dependency_keys]
+    task.dependency_count = len(task.dependency_keys)
     if task.feature_id is not None:
         task.feature = Feature.from_db(
             connection.alias,

@@ -3,7 +3,6 @@ task, plan, memory facts and review feedback, field for field; and a claim witho
 body holds its lease for the default length."""
 
 import pytest
-from django.db.models import Count
 
 from agents.api.external import CLAIM_MEMORY_FACTS, ClaimSerializer, _claimed_plan
 from agents.models import AgentRun
@@ -25,7 +24,9 @@ pytestmark = pytest.mark.django_db
 def rendered_by_the_serializer(run_id: int) -> dict:
     """The claim's answer as ClaimSerializer renders the run as it is stored now."""
     run = AgentRun.objects.get(pk=run_id)
-    task = Task.objects.annotate(dependency_count=Count("depends_on")).get(pk=run.task_id)
+    task = Task.objects.get(pk=run.task_id)
+    # What the claim's answer listed with a query of its own before the claim read them.
+    task.dependency_keys = list(task.depends_on.values_list("key", flat=True))
     run.task = task
     return ClaimSerializer().to_representation(
         {
@@ -50,7 +51,9 @@ def test_the_answer_is_the_serializers_for_a_task_with_everything(project) -> No
         extra={"context": "See the importer."},
     )
     parent = TaskFactory(project=project, key="P", status="in_progress")
-    done = TaskFactory(project=project, key="D", status="done")
+    done = TaskFactory(project=project, key="D", status="done", position=5)
+    # Listed in the tasks' order (position first), not by key.
+    first = TaskFactory(project=project, key="Z", status="done", position=1)
     task = TaskFactory(
         project=project,
         key="P.1",
@@ -64,6 +67,7 @@ def test_the_answer_is_the_serializers_for_a_task_with_everything(project) -> No
         priority="high",
     )
     TaskDependencyFactory(task=task, depends_on=done)
+    TaskDependencyFactory(task=task, depends_on=first)
     MemoryFactFactory(project=project, subject="The parser is strict", confidence=0.9)
     MemoryFactFactory(project=None, subject="Parser errors name the line", confidence=0.5)
     MemoryFactFactory(project=project, subject="Unrelated", confidence=1.0)
@@ -71,7 +75,7 @@ def test_the_answer_is_the_serializers_for_a_task_with_everything(project) -> No
     answer = claim(client, project).json()
 
     assert answer["task"]["key"] == "P.1"
-    assert (answer["task"]["parent"], answer["task"]["depends_on"]) == ("P", ["D"])
+    assert (answer["task"]["parent"], answer["task"]["depends_on"]) == ("P", ["Z", "D"])
     assert answer["plan"]["context"] == "See the importer."
     assert len(answer["memory"]) == 2
     assert answer == rendered_by_the_serializer(answer["run"]["id"])
