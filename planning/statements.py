@@ -22,6 +22,7 @@ from django.db.models import (
     BooleanField,
     Exists,
     F,
+    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -59,6 +60,58 @@ CLAIMING_AGENT = -7_340_117
 
 # The task's own columns, as a claim reads them back.
 CLAIMED_TASK_FIELDS = tuple(Task._meta.concrete_fields)
+
+# What a claim reads of the task's sub-feature (its plan): what the roll-up and the
+# claim's answer need, in one subquery rather than one per column. In the model's
+# order, as Model.from_db takes them.
+CLAIMED_PLAN_FIELDS = tuple(
+    field
+    for field in SubFeature._meta.concrete_fields
+    if field.name in {"key", "status", "name", "objective", "extra", "must_haves"}
+)
+
+
+def _dependency_keys(vendor: str, task: str) -> str:
+    """SQL for the keys of the tasks the task row `task` (its quoted table) depends on,
+    as a JSON array in the tasks' order (Task.Meta.ordering), as
+    `task.depends_on.values_list("key")` lists them."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+
+    def column(model: type[Model], name: str) -> str:
+        (field,) = (field for field in model._meta.concrete_fields if field.name == name)
+        return quote(field.column)
+
+    order = ", ".join(
+        f"d.{column(Task, name.lstrip('-'))}" + (" DESC" if name.startswith("-") else "")
+        for name in Task._meta.ordering or ()
+        if isinstance(name, str)
+    )
+    rows = (
+        f"FROM {quote(TaskDependency._meta.db_table)} AS e "
+        f"INNER JOIN {quote(Task._meta.db_table)} AS d "
+        f"ON d.{column(Task, 'id')} = e.{column(TaskDependency, 'depends_on')} "
+        f"WHERE e.{column(TaskDependency, 'task')} = {task}.{column(Task, 'id')}"
+    )
+    key = f"d.{column(Task, 'key')}"
+    if vendor == "postgresql":
+        return f"SELECT COALESCE(jsonb_agg({key} ORDER BY {order}), '[]') {rows}"
+    # SQLite orders no aggregate's input: the rows are ordered first.
+    return f"SELECT json_group_array(k) FROM (SELECT {key} AS k {rows} ORDER BY {order})"
+
+
+def _plan_as_json(vendor: str) -> str:
+    """SQL for CLAIMED_PLAN_FIELDS of a sub-feature row as one JSON array, its JSON
+    columns nested as JSON."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    if vendor == "postgresql":
+        return f"jsonb_build_array({column_list(CLAIMED_PLAN_FIELDS)})"
+    columns = [
+        f"json({quote(field.column)})"
+        if field.get_internal_type() == "JSONField"
+        else quote(field.column)
+        for field in CLAIMED_PLAN_FIELDS
+    ]
+    return f"json_array({', '.join(columns)})"
 
 
 def _normalised_path(vendor: str, value: str) -> str:
@@ -254,10 +307,11 @@ def claim_statements(
     claiming agent's id.
 
     Each is one UPDATE: it sets the task in progress for the agent and returns the
-    task's columns (CLAIMED_TASK_FIELDS), how many runs it had before, how many
-    dependencies it has and the key and status of its feature and of its sub-feature
-    (which the claim's roll-up reads); or no row when its
-    candidates find none. The candidates are scalar subqueries in a COALESCE, so each
+    task's columns (CLAIMED_TASK_FIELDS), how many runs it had before, the keys of
+    the tasks it depends on (a JSON array), the key and status of its feature (which
+    the claim's roll-up reads) and its sub-feature's CLAIMED_PLAN_FIELDS as a JSON
+    array (the roll-up reads its status, the claim's answer the rest); or no row when
+    its candidates find none. The candidates are scalar subqueries in a COALESCE, so each
     runs only if those before it found nothing. (PostgreSQL still sets up every
     subquery of a statement it runs, which is why the rarer fallbacks have a statement
     of their own.) They depend only on the project, so they are compiled once per
@@ -268,7 +322,6 @@ def claim_statements(
     task_table = Task._meta.db_table
     task = ops.quote_name(task_table)
     runs = ops.quote_name(Task.runs.field.model._meta.db_table)
-    edges = ops.quote_name(TaskDependency._meta.db_table)
     features = ops.quote_name(Feature._meta.db_table)
     sub_features = ops.quote_name(SubFeature._meta.db_table)
     columns = column_list(CLAIMED_TASK_FIELDS, task_table)
@@ -301,12 +354,10 @@ def claim_statements(
             f"""AND "status" = '{Task.Status.PENDING.value}' """
             f"RETURNING {columns}, "
             f'(SELECT COUNT(*) FROM {runs} WHERE {runs}."task_id" = {task}."id"), '
-            f'(SELECT COUNT(*) FROM {edges} WHERE {edges}."task_id" = {task}."id"), '
+            f"({_dependency_keys(vendor, task)}), "
             f'(SELECT "key" FROM {features} WHERE {features}."id" = {task}."feature_id"), '
             f'(SELECT "status" FROM {features} WHERE {features}."id" = {task}."feature_id"), '
-            f'(SELECT "key" FROM {sub_features} '
-            f'WHERE {sub_features}."id" = {task}."sub_feature_id"), '
-            f'(SELECT "status" FROM {sub_features} '
+            f"(SELECT {_plan_as_json(vendor)} FROM {sub_features} "
             f'WHERE {sub_features}."id" = {task}."sub_feature_id")'
         )
         statements.append((sql, tuple(params)))

@@ -6,6 +6,7 @@ and finishing runs; what a run reports is in `run_reports`, the plan an agent re
 changes in `agent_plan`, its memory and questions in `agent_memory`.
 """
 
+import functools
 from typing import Any, ClassVar
 
 from django.db.models import prefetch_related_objects
@@ -36,6 +37,7 @@ from agents.services.external import (
     MIN_LEASE_SECONDS,
 )
 from core.api.parsers import JSONParser
+from core.api.representation import Render, representation
 from core.api.throttling import AgentKeyIssueThrottle
 from memory.api.serializers import MemoryFactSerializer
 from memory.selectors import memory_fact_search
@@ -77,10 +79,7 @@ class ClaimedTaskSerializer(TaskSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_depends_on(self, task: "WithAnnotations[Task, DependencyCount]") -> list[str]:
-        # The claim counted them: a task that depends on none costs no query.
-        if not task.dependency_count:
-            return []
-        return list(task.depends_on.values_list("key", flat=True))
+        return list(task.dependency_keys)
 
 
 class ClaimedPlanSerializer(serializers.Serializer[Any]):
@@ -115,10 +114,22 @@ class ClaimSerializer(serializers.Serializer[Any]):
     )
 
 
-# A ModelSerializer builds its fields anew for every instance, which costs a claim more
-# than rendering them. A claim's answer needs no context, and to_representation only
-# reads the fields, so one instance renders every claim.
-CLAIM_ANSWER = ClaimSerializer()
+@functools.cache
+def claim_answer() -> Render:
+    """Renders a claim's answer as ClaimSerializer does. The answer needs no context, so
+    one serializer renders every claim, with DRF's per-field work done once
+    (core.api.representation): building a ModelSerializer's fields for each answer, then
+    asking each field how to read and render its value, cost a claim more than the
+    rendering itself."""
+    return representation(ClaimSerializer())
+
+
+@functools.cache
+def _default_claim_options() -> dict[str, Any]:
+    """What ClaimOptionsSerializer makes of an empty body: most claims send none."""
+    serializer = ClaimOptionsSerializer(data={})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
 
 
 class HeartbeatOptionsSerializer(serializers.Serializer[Any]):
@@ -264,14 +275,9 @@ class AgentHeartbeatView(AgentKeyView):
 
 
 def _claimed_plan(task: Task) -> SubFeature | None:
-    # The claim loaded only the plan's status: one query for what the answer shows.
-    if task.sub_feature_id is None:
-        return None
-    return (
-        SubFeature.objects.filter(pk=task.sub_feature_id)
-        .only("key", "name", "objective", "extra", "must_haves")
-        .first()
-    )
+    # The claim read what the answer shows of the plan (planning.statements.
+    # CLAIMED_PLAN_FIELDS) with its task.
+    return None if task.sub_feature_id is None else task.sub_feature
 
 
 class TaskClaimView(AgentKeyView):
@@ -286,9 +292,14 @@ class TaskClaimView(AgentKeyView):
         "claimed; they wait for a person. Keep the run's `attempt` for complete or fail.",
     )
     def post(self, request: Request, **kwargs: Any) -> Response:
-        serializer = ClaimOptionsSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        run = services.task_claim(agent=self.agent, **serializer.validated_data)
+        options = request.data
+        if isinstance(options, dict) and not options:
+            options = _default_claim_options()
+        else:
+            serializer = ClaimOptionsSerializer(data=options)
+            serializer.is_valid(raise_exception=True)
+            options = serializer.validated_data
+        run = services.task_claim(agent=self.agent, **options)
         if run is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         assert run.task is not None  # a claim is of a task
@@ -297,7 +308,7 @@ class TaskClaimView(AgentKeyView):
             project=self.project, query=run.task.name, limit=CLAIM_MEMORY_FACTS
         )
         return Response(
-            CLAIM_ANSWER.to_representation(
+            claim_answer()(
                 {
                     "run": run,
                     "task": run.task,

@@ -18,6 +18,7 @@ from planning import shapes
 from planning.models import Feature, SubFeature, Task
 from planning.services.rollup import plan_status_task_started
 from planning.statements import (
+    CLAIMED_PLAN_FIELDS,
     CLAIMED_TASK_FIELDS,
     CLAIMING_AGENT,
     FILE_LOCK,
@@ -34,12 +35,15 @@ class ClaimFilesTaken(Exception):
 
 class DependencyCount(TypedDict):
     dependency_count: int
+    # Their keys, in the tasks' order: what `depends_on.values_list("key")` lists.
+    dependency_keys: list[str]
 
 
 @dataclass(frozen=True)
 class ClaimedTask:
-    """A task just claimed, with `dependency_count` set and its feature and sub-feature
-    loaded with their keys and statuses (as they were before the claim) only;
+    """A task just claimed, with `dependency_count` and `dependency_keys` set, its
+    feature loaded with its key and status only, and its sub-feature with
+    planning.statements.CLAIMED_PLAN_FIELDS only (as they were before the claim);
     `earlier_runs` is how many runs it had before."""
 
     task: WithAnnotations[Task, DependencyCount]
@@ -63,23 +67,31 @@ def task_claim_next(*, project_id: int, agent_id: int, now: datetime) -> Claimed
     row = _claim_row(project_id=project_id, agent_id=agent_id, now=now)
     if row is None:
         return None
-    *columns, earlier_runs, dependency_count, feature_key, feature_status, sub_key, sub_status = row
+    *columns, earlier_runs, dependency_keys, feature_key, feature_status, plan = row
     # The count rides on the task as a queryset's annotation would.
     task = cast(
         "WithAnnotations[Task, DependencyCount]",
         instance_from_row(Task, CLAIMED_TASK_FIELDS, columns),
     )
-    task.dependency_count = dependency_count
+    if isinstance(dependency_keys, str):  # JSON may come as text
+        dependency_keys = json.loads(dependency_keys)
+    task.dependency_keys = [str(key) for key in dependency_keys]
+    task.dependency_count = len(task.dependency_keys)
     if task.feature_id is not None:
         task.feature = Feature.from_db(
             connection.alias,
             ["id", "key", "status"],
             [task.feature_id, feature_key, feature_status],
         )
-    if task.sub_feature_id is not None:
+    sub_status = None
+    if task.sub_feature_id is not None and plan is not None:
+        values = json.loads(plan) if isinstance(plan, str) else plan  # JSON may come as text
         task.sub_feature = SubFeature.from_db(
-            connection.alias, ["id", "key", "status"], [task.sub_feature_id, sub_key, sub_status]
+            connection.alias,
+            ["id", *(field.attname for field in CLAIMED_PLAN_FIELDS)],
+            [task.sub_feature_id, *values],
         )
+        sub_status = task.sub_feature.status
     plan_status_task_started(
         project_id=project_id,
         feature_id=task.feature_id,

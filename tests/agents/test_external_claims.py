@@ -294,13 +294,15 @@ def test_claim_takes_a_fixed_number_of_queries(project, django_assert_max_num_qu
     fewer = 2 if connection.vendor == "postgresql" else 0
     with django_assert_max_num_queries(9 - fewer):
         assert claim(first, project).data["task"]["key"] == "A0"
-    # A task with dependencies: the claim's second statement, and its dependencies' keys;
-    # the first task of a waiting plan also puts the plan and its feature in progress.
-    # The plan's objective, context and must-haves for the answer: one more.
-    with django_assert_max_num_queries(14 - fewer):
-        assert claim(second, project).data["task"]["key"] == "B1"
-    # A plan already in progress needs nothing more: the claim read its status.
+    # A task with dependencies: the claim's second statement; the first task of a
+    # waiting plan also puts the plan and its feature in progress. The claim read the
+    # dependencies' keys and the plan's objective, context and must-haves for the answer.
     with django_assert_max_num_queries(12 - fewer):
+        answer = claim(second, project).data
+    assert (answer["task"]["key"], answer["task"]["depends_on"]) == ("B1", ["A1"])
+    assert answer["plan"]["key"] == plan.key
+    # A plan already in progress needs nothing more: the claim read its status.
+    with django_assert_max_num_queries(10 - fewer):
         assert claim(third, project).data["task"]["key"].startswith("B")
 
 
