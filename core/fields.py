@@ -13,12 +13,21 @@ class DocumentJSONField(models.JSONField):
 
     Storing `json` only checks the text's syntax, where `jsonb` builds a binary tree of
     the whole document (a plan version's 10 MB snapshot took twice as long to insert).
-    What is lost are `jsonb`'s operators and indexes, which such a document never uses,
-    and its reordering of keys: `json` gives the keys back in the order they were sent,
-    as SQLite does.
+    What is lost is everything that compares documents (`json` has no equality: no
+    filter on it, no DISTINCT, UNION or GROUP BY over it) and `jsonb`'s operators and
+    indexes, which such a document never needs; such a query fails on PostgreSQL only,
+    so none may be written against one (reading a key, `values_list("snapshot__tasks")`,
+    works on both). Kept is the text: `json` gives the keys back in the order they were
+    sent, as SQLite does.
 
-    On SQLite, where JSON is text either way, it is Django's JSONField.
+    On SQLite, where JSON is text either way, it is otherwise Django's JSONField.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("decoder") is not None:
+            # psycopg decodes `json` itself, with the standard decoder.
+            raise ValueError("A DocumentJSONField cannot take a decoder.")
+        super().__init__(*args, **kwargs)
 
     def db_type(self, connection: BaseDatabaseWrapper) -> str | None:
         if connection.vendor == "postgresql":

@@ -16,8 +16,9 @@ from typing import Any
 
 from celery import Task, current_app
 from django.db import transaction
-from kombu import Producer
+from kombu import Connection, Producer
 from kombu.exceptions import OperationalError
+from kombu.transport.virtual import Transport as VirtualTransport
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,12 @@ def _send(task: Task[Any, Any], args: tuple[Any, ...], options: dict[str, Any]) 
     declared already: a good part of the cost of a send (an agent step sends its
     next step with every one). When the queue is in the producer's cache, it is not
     handed over to be declared again; the check is kombu's own (`kombu.common.
-    _maybe_declare`), and a connection that is made again starts with an empty cache,
-    so a queue is declared on every connection it is sent on, as before."""
+    _maybe_declare`), and a connection that is made again starts with an empty cache.
+
+    Only on kombu's virtual transports (Redis, the filesystem, memory), which deliver
+    a message to a queue by its name whether or not this connection declared it: a
+    message kombu sends again after reconnecting goes out with the `declare` it was
+    given, and an AMQP broker that lost the queue meanwhile would drop it."""
     queue_name = options.get("queue")
     app = task.app
     entity = None if queue_name is None else app.amqp.queues.get(queue_name)
@@ -78,4 +83,11 @@ def _declared(producer: Producer, entity: Any) -> bool:
     connection = channel.connection
     if connection is None or not entity.can_cache_declaration:
         return False
+    if not delivers_by_queue_name(connection.client):
+        return False
     return hash(entity) in connection.client.declared_entities
+
+
+def delivers_by_queue_name(connection: Connection) -> bool:
+    """Whether the broker behind `connection` is one of kombu's virtual transports."""
+    return isinstance(connection.transport, VirtualTransport)

@@ -4,7 +4,7 @@ dependency graphs."""
 import functools
 from collections import defaultdict
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import connections
 from django.db.models import (
     BooleanField,
     Case,
@@ -82,7 +82,7 @@ def _unblocked_condition(alias: str, vendor: str) -> tuple[str, tuple[object, ..
 
 def _unblocked_top_level(tasks: QuerySet[Task]) -> QuerySet[Task]:
     """_unblocked(tasks), for a queryset that is run as it is (see _unblocked_condition)."""
-    sql, params = _unblocked_condition(DEFAULT_DB_ALIAS, connections[DEFAULT_DB_ALIAS].vendor)
+    sql, params = _unblocked_condition(tasks.db, connections[tasks.db].vendor)
     return tasks.filter(RawSQL(sql, params, output_field=BooleanField()))
 
 

@@ -7,7 +7,7 @@ from typing import TypeVar
 from django.db import models, transaction
 from django.utils import timezone
 
-from planning import outline, selectors, statements
+from planning import outline, page_statements, selectors
 from planning.models import Feature, Requirement, SubFeature, Task
 from planning.services._common import PlanError
 from planning.services.items import _check_same_project, _lock_plan
@@ -37,7 +37,7 @@ def _reorder(siblings: models.QuerySet[Item], item: Item, index: int | None, off
     positions = dict(rows)
     position = _between(positions, order, current, target)
     if position is None:
-        statements.positions_renumber(siblings, gap=POSITION_GAP, now=now)
+        page_statements.positions_renumber(siblings, gap=POSITION_GAP, now=now)
         positions = {pk: (n + 1) * POSITION_GAP for n, pk in enumerate(order)}
         position = _between(positions, order, current, target)
         assert position is not None

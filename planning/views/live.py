@@ -12,7 +12,7 @@ from django.views.decorators.http import condition, require_GET
 from django_htmx.http import trigger_client_event
 
 from core.htmx import AuthenticatedHtmxRequest, wants_fragment
-from planning import outline, selectors, statements
+from planning import outline, page_statements, selectors
 
 # How often a live page asks whether anything changed.
 POLL_SECONDS = 5
@@ -27,7 +27,7 @@ def live_etag(request: AuthenticatedHtmxRequest, slug: str, *parts: str) -> str 
     parameters. A whole page has none; a stranger none either (the view answers 404)."""
     if not wants_fragment(request):
         return None
-    stamp = statements.plan_stamp_for_user(user=request.user, slug=slug)
+    stamp = page_statements.plan_stamp_for_user(user=request.user, slug=slug)
     if stamp is None:
         return None
     return '"' + "-".join([stamp, *parts]) + '"'

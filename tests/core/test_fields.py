@@ -61,3 +61,21 @@ def test_postgresql_keeps_a_document_as_json_not_jsonb():
             [DevPlanVersion._meta.db_table],
         )
         assert cursor.fetchone() == ("json",)
+
+
+def test_a_documents_keys_can_still_be_read(project):
+    plan = DevPlan.objects.create(project=project)
+    DevPlanVersion.objects.create(plan=plan, number=1, snapshot={"tasks": [{"key": "T1"}]})
+
+    assert list(DevPlanVersion.objects.values_list("snapshot__tasks", flat=True)) == [
+        [{"key": "T1"}]
+    ]
+
+
+def test_a_document_field_takes_no_decoder():
+    import json
+
+    from core.fields import DocumentJSONField
+
+    with pytest.raises(ValueError, match="cannot take a decoder"):
+        DocumentJSONField(decoder=json.JSONDecoder)

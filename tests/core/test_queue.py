@@ -174,3 +174,21 @@ def test_a_queue_is_declared_once_on_each_connection_it_is_sent_on(memory_broker
     enqueue_on_commit("tests.core.remember", 3, queue=queue)
     assert declared == [queue, queue]
     assert [m.decode()[0] for m in _received(queue)] == [[1], [2], [3]]
+
+
+@pytest.mark.parametrize(
+    ("url", "by_name"),
+    [
+        ("redis://127.0.0.1:6379/0", True),
+        ("filesystem://", True),
+        ("memory://", True),
+        ("amqp://guest@127.0.0.1:5672//", False),
+    ],
+)
+def test_only_brokers_that_deliver_by_queue_name_skip_declaring(url, by_name):
+    # Made, not connected: the transport is known from the URL alone.
+    from kombu import Connection
+
+    from core.queue import delivers_by_queue_name
+
+    assert delivers_by_queue_name(Connection(url)) is by_name
