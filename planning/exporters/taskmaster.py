@@ -17,7 +17,8 @@ from typing import Any
 
 from core.text import natural_sort_key
 from planning.importers.document import PlanDocument, TaskSpec
-from planning.importers.taskmaster import CREWBOARD, CREWBOARD_TASK_FIELDS, DEFAULT_TAG
+from planning.importers.taskmaster import DEFAULT_TAG
+from planning.importers.taskmaster_exported import CREWBOARD, CREWBOARD_TASK_FIELDS
 
 STATUS_OUT = {
     "pending": "pending",

@@ -26,15 +26,18 @@ from planning.importers.document import (
     Origin,
     PlanDocument,
     PlanImportError,
-    RequirementSpec,
-    SubFeatureSpec,
     TaskSpec,
+)
+from planning.importers.taskmaster_exported import (
+    LOCAL_ID,
+    apply_crewboard_fields,
+    crewboard_metadata,
+    exported_plan,
+    read_plan_places,
 )
 
 DEFAULT_TAG = "master"
 DEFAULT_TAG_NAME = "Task Master tasks"
-# Crewboard's own metadata on an exported file.
-CREWBOARD = "crewboard"
 STATUS_MAP = {
     "pending": "pending",
     "todo": "pending",
@@ -70,20 +73,6 @@ KNOWN_TASK_KEYS = {
 TASK_MASTER_BOOKKEEPING = {"updatedAt"}
 _KNOWN_KEYS = frozenset(KNOWN_TASK_KEYS | TASK_MASTER_BOOKKEEPING)
 _KNOWN_SUBTASK_KEYS = _KNOWN_KEYS - {"subtasks"}
-# TaskSpec fields an export keeps in `metadata.crewboard`; the rest have Task Master fields.
-CREWBOARD_TASK_FIELDS = (
-    "key",
-    "feature",
-    "sub_feature",
-    "files",
-    "done_criteria",
-    "type",
-    "size",
-    "wave",
-    "position",
-    "estimated_minutes",
-    "max_iterations",
-)
 
 
 def task_key(tag: str, task_id: str) -> str:
@@ -99,9 +88,9 @@ def parse_tasks_json(text: str, *, path: str = "tasks.json") -> PlanDocument:
     for position, (tag, body) in enumerate(tags.items()):
         raw_metadata = body.get("metadata")
         metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
-        crewboard = _exported_plan(body["tasks"])
+        crewboard = exported_plan(body["tasks"])
         if crewboard is not None:
-            _read_plan_places(document, crewboard, Origin(path, locator.line_of_key(tag)))
+            read_plan_places(document, crewboard, Origin(path, locator.line_of_key(tag)))
         else:
             document.features.append(
                 FeatureSpec(
@@ -115,7 +104,7 @@ def parse_tasks_json(text: str, *, path: str = "tasks.json") -> PlanDocument:
         _parse_tag(document, tag, body["tasks"], path=path, locator=locator)
     exported = _resolve(document)
     # Every value came out of the JSON, which _load has looked through for NUL; the one
-    # the parser adds itself (_LOCAL_ID's key) _resolve has taken out again.
+    # the parser adds itself (LOCAL_ID's key) _resolve has taken out again.
     document.validate(nul_free=True)
     # Waves come from dependency depth, except where Crewboard's export recorded them.
     recorded = {t.key: t.wave for t in document.tasks if t.key in exported}
@@ -223,34 +212,6 @@ def _name(metadata: dict[str, Any], tag: str) -> str:
     if isinstance(name, str) and name.strip():
         return name.strip()[:300]
     return DEFAULT_TAG_NAME if tag == DEFAULT_TAG else tag[:300]
-
-
-def _exported_plan(tasks: list[Any]) -> dict[str, Any] | None:
-    """The features, plans and requirements a Crewboard export keeps on its first task
-    (Task Master rewrites a tag's metadata, but keeps a task's)."""
-    first = tasks[0] if tasks and isinstance(tasks[0], dict) else {}
-    metadata = first.get("metadata")
-    entry = metadata.get(CREWBOARD) if isinstance(metadata, dict) else None
-    plan = entry.get("plan") if isinstance(entry, dict) else None
-    return plan if isinstance(plan, dict) else None
-
-
-def _read_plan_places(document: PlanDocument, crewboard: dict[str, Any], origin: Origin) -> None:
-    """Features, plans and requirements of a Crewboard export, as it wrote them."""
-    try:
-        document.features.extend(
-            FeatureSpec(**row, origin=origin) for row in crewboard.get("features", [])
-        )
-        document.sub_features.extend(
-            SubFeatureSpec(**row, origin=origin) for row in crewboard.get("sub_features", [])
-        )
-        document.requirements.extend(
-            RequirementSpec(**row, origin=origin) for row in crewboard.get("requirements", [])
-        )
-    except TypeError as exc:
-        raise PlanImportError(
-            f"metadata.{CREWBOARD} is not what Crewboard exports ({exc})", origin=origin
-        ) from None
 
 
 _ID_VALUE = re.compile(r'"id"\s*:\s*"?([^",}\s]*)"?\s*[,}\n]')
@@ -432,7 +393,7 @@ def _spec(
     extra: dict[str, Any] = (
         {} if raw.keys() <= known else {k: v for k, v in raw.items() if k not in known}
     )
-    crewboard = _crewboard_metadata(extra) if extra else None
+    crewboard = crewboard_metadata(extra) if extra else None
     if details:
         extra["details"] = details
     if raw.get("tags"):
@@ -470,48 +431,8 @@ def _spec(
         origin=origin,
     )
     if crewboard:
-        _apply_crewboard_fields(spec, crewboard, origin)
+        apply_crewboard_fields(spec, crewboard, origin)
     return spec
-
-
-def _crewboard_metadata(extra: dict[str, Any]) -> dict[str, Any] | None:
-    """Take Crewboard's entry out of a task's `metadata`, leaving the rest of it."""
-    metadata = extra.get("metadata")
-    if not isinstance(metadata, dict) or not isinstance(metadata.get(CREWBOARD), dict):
-        return None
-    rest = {k: v for k, v in metadata.items() if k != CREWBOARD}
-    if rest:
-        extra["metadata"] = rest
-    else:
-        del extra["metadata"]
-    entry: dict[str, Any] = metadata[CREWBOARD]
-    return entry
-
-
-def _apply_crewboard_fields(spec: TaskSpec, crewboard: dict[str, Any], origin: Origin) -> None:
-    spec.extra[_LOCAL_ID] = spec.key
-    unknown = set(crewboard) - {*CREWBOARD_TASK_FIELDS, "description", "plan"}
-    if unknown:
-        raise PlanImportError(
-            f"metadata.{CREWBOARD} of task {spec.key} has unknown fields: "
-            f"{', '.join(sorted(unknown))}",
-            origin=origin,
-        )
-    for name in (*CREWBOARD_TASK_FIELDS, "description"):
-        if name in crewboard:
-            setattr(spec, name, crewboard[name])
-    for name in ("key", "description"):
-        if not isinstance(getattr(spec, name), str):
-            raise PlanImportError(
-                f"metadata.{CREWBOARD}.{name} must be text, not "
-                f"{json.dumps(getattr(spec, name))[:60]}",
-                origin=origin,
-            )
-
-
-# While parsing, a task read from a Crewboard export remembers the Task Master id its
-# dependencies use; _resolve maps those ids to the keys and drops the note.
-_LOCAL_ID = "\0taskmaster-id"
 
 
 def _resolve(document: PlanDocument) -> set[str]:
@@ -521,7 +442,7 @@ def _resolve(document: PlanDocument) -> set[str]:
     by_id: dict[str, str] = {}
     exported: set[str] = set()
     for task in document.tasks:
-        local = task.extra.pop(_LOCAL_ID, None)
+        local = task.extra.pop(LOCAL_ID, None)
         if local is not None:
             exported.add(task.key)
         if (taken := by_id.setdefault(local or task.key, task.key)) != task.key:
