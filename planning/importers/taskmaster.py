@@ -355,6 +355,10 @@ def _complexity(raw: dict[str, Any], task_id: str, origin: Origin) -> int | None
     return round(number)
 
 
+# A task's text fields, in the order their checks report them.
+_TEXT_FIELDS = ("title", "description", "details", "testStrategy", "status")
+
+
 def _spec(
     raw: dict[str, Any],
     tag: str,
@@ -366,22 +370,11 @@ def _spec(
 ) -> TaskSpec:
     # Text, as most are, is taken as it is; _text_field looks at the rest, in this order,
     # and names the first that is not text.
-    get = raw.get
-    title = get("title")
-    if not isinstance(title, str):
-        title = _text_field(raw, "title", task_id, origin)
-    description = get("description")
-    if not isinstance(description, str):
-        description = _text_field(raw, "description", task_id, origin)
-    details = get("details")
-    if not isinstance(details, str):
-        details = _text_field(raw, "details", task_id, origin)
-    test_strategy = get("testStrategy")
-    if not isinstance(test_strategy, str):
-        test_strategy = _text_field(raw, "testStrategy", task_id, origin)
-    status = get("status")
-    if not isinstance(status, str):
-        status = _text_field(raw, "status", task_id, origin)
+    texts = []
+    for name in _TEXT_FIELDS:
+        value = raw.get(name)
+        texts.append(value if isinstance(value, str) else _text_field(raw, name, task_id, origin))
+    title, description, details, test_strategy, status = texts
     status = (status or "pending").lower()
     if status not in STATUS_MAP:
         raise PlanImportError(
