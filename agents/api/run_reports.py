@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from agents import services
 from agents.api.external import AgentKeyView
 from agents.models import Metric, ToolCall
-from agents.services.external import MAX_REPORT_ITEMS
+from agents.services.external_reports import MAX_REPORT_ITEMS
 from agents.services.logs import ReportItemError
 
 

@@ -26,10 +26,12 @@ from agents.services.external import (
     agent_key_revoke,
     agent_run_complete,
     agent_run_fail,
-    decisions_report,
     external_agent_create,
-    metrics_report,
     task_claim,
+)
+from agents.services.external_reports import (
+    decisions_report,
+    metrics_report,
     tool_calls_report,
 )
 from agents.services.logs import (
