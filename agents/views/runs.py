@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from agents import selectors
 from agents.models import Agent, AgentRun, AgentStep
+from agents.run_usage import run_usage
 from agents.services import orchestrator
 from agents.services import runs as run_life
 from agents.views.agents import confinement_context
@@ -245,7 +246,7 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
             unfinished.append(step)
         else:
             finished.append(step)
-    usage = selectors.run_usage(run=run)
+    usage = run_usage(run=run)
     for step in steps:
         if step.number in usage.by_step:
             step_usage = usage.by_step[step.number]
