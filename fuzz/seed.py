@@ -26,11 +26,8 @@ django.setup()
 from django.contrib.auth import get_user_model  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
-from agents.services.external import (  # noqa: E402
-    external_agent_create,
-    task_claim,
-    tool_calls_report,
-)
+from agents.services.external import external_agent_create, task_claim  # noqa: E402
+from agents.services.external_reports import tool_calls_report  # noqa: E402
 from planning.models import Project  # noqa: E402
 
 SLUG = "crewboard-demo"
