@@ -15,6 +15,7 @@ nothing else. Two items of one container with the same text are told apart by
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -71,10 +72,10 @@ def assign_identities(document: PlanDocument, *, fmt: str, source: str) -> None:
 
     seen: dict[tuple[str, str], int] = {}
     # A document has a few containers and thousands of tasks: each scope is made once.
-    scopes: dict[str, str] = {}
+    scope_part = functools.cache(_part)
 
     def identity(scope: str, item: str) -> str:
-        scope = scopes.get(scope) or scopes.setdefault(scope, _part(scope))
+        scope = scope_part(scope)
         item = _part(item)
         count = seen[(scope, item)] = seen.get((scope, item), 0) + 1
         suffix = f" #{count}" if count > 1 else ""
