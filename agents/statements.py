@@ -46,6 +46,13 @@ TOOL_RESULT_FIELDS = (
 REPLY_FIELDS = (AgentStep._meta.get_field("number"), AgentStep._meta.get_field("reply"))
 
 _RUNNING = AgentRun.Status.RUNNING.value
+# A step's started calls, as the partial unique index that keeps each started once
+# (toolcall_started_once_per_step_call) names them. Every call a step logs has an id
+# (the reply's ids are made unique and non-empty before they are stored), and history
+# finds results by (step, call id), so the id's condition leaves no row out; it lets
+# PostgreSQL read a run's calls by that index whatever its statistics say, where a
+# table never analysed had it intersect the run's entries with every started call's.
+_STARTED_STEP_CALL = 's."started_id" IS NULL AND s."call_id" <> \'\''
 
 
 # Requests made with an agent key ------------------------------------------------------
@@ -218,7 +225,7 @@ def step_statements(vendor: str) -> StepStatements:
                 "(SELECT COALESCE(json_agg(json_build_array("
                 's."step", s."call_id", c."status", c."output", c."error")), \'[]\')::text '
                 f'FROM {call} s INNER JOIN {call} c ON c."started_id" = s."id" '
-                'WHERE s."run_id" = %(run)s AND s."started_id" IS NULL '
+                f'WHERE s."run_id" = %(run)s AND {_STARTED_STEP_CALL} '
                 'AND s."step" < %(number)s) '
                 "FROM cb_run INNER JOIN cb_step ON true "
                 f'INNER JOIN {project} p ON p."id" = cb_run."project_id" '
@@ -259,7 +266,7 @@ def step_statements(vendor: str) -> StepStatements:
         tool_results=(
             'SELECT s."step", s."call_id", c."status", c."output", c."error" '
             f'FROM {call} s INNER JOIN {call} c ON c."started_id" = s."id" '
-            'WHERE s."run_id" = %s AND s."started_id" IS NULL AND s."step" < %s'
+            f'WHERE s."run_id" = %s AND {_STARTED_STEP_CALL} AND s."step" < %s'
         ),
         # The model's replies of the steps before, in order (REPLY_FIELDS).
         replies=(
