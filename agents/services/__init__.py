@@ -40,10 +40,6 @@ from agents.services.logs import (
     planning_cycle_close,
     planning_cycle_open,
     run_metrics_record,
-    tool_call_complete,
-    tool_call_completion_row,
-    tool_call_start,
-    tool_call_started_row,
 )
 from agents.services.runs import agent_run_create
 from agents.services.state import (
@@ -54,6 +50,12 @@ from agents.services.state import (
     checkpoint_create,
     checkpoint_delete,
     checkpoint_update,
+)
+from agents.services.tool_calls import (
+    tool_call_complete,
+    tool_call_completion_row,
+    tool_call_start,
+    tool_call_started_row,
 )
 from agents.services.usage import UsageContext, usage_record
 

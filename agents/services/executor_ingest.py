@@ -39,16 +39,15 @@ from agents.llm import Completion, Usage
 from agents.models import AgentRun, DecisionLog, Metric, ToolCall
 from agents.services.run_logs import RunLogWriter
 from agents.services.usage import UsageContext, usage_rows
-from agents.workspaces.streams import (
+from agents.workspaces.stream_events import (
     Event,
     Message,
     Outcome,
-    StreamReader,
     TokenUsage,
     ToolFinished,
     ToolStarted,
-    stream_parser,
 )
+from agents.workspaces.streams import StreamReader, stream_parser
 from core.db import prepared_cursor
 from core.errors import DomainError
 from core.inserts import insert_rows

@@ -11,10 +11,11 @@
     │                           stays in review, where a person can merge it again)
     └──▶ pull_request          (a GitHub remote with a token: pushed and proposed there)
 ```
-The merge is computed off the user's checkout (core.git.merges); the base branch then
-moves by compare-and-swap, and a checkout of it that is clean moves with it as a
-fast-forward would. Merges into one repository take its lock, so two approved tasks
-land one after the other, each against the new base.
+The merge is computed off the user's checkout (core.git.merges), with the message,
+author and checks of agents/services/merge_commits.py; the base branch then moves by
+compare-and-swap, and a checkout of it that is clean moves with it as a fast-forward
+would. Merges into one repository take its lock, so two approved tasks land one after
+the other, each against the new base.
 
 A redelivered merge never lands twice: the commit is recorded before the base branch
 moves, and a merge whose recorded commit is already on the base is only finished.
@@ -33,10 +34,18 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from agents.models import Agent, AgentRun, Merge, Workspace
+from agents.models import Agent, AgentRun, Merge
 from agents.services import pull_requests, runs, workspaces
 from agents.services.checkpoints import checkpoint_snapshot
 from agents.services.logs import decision_record
+from agents.services.merge_commits import (
+    CREWBOARD,
+    merge_author,
+    merge_head_check,
+    merge_landed,
+    merge_message,
+    merge_tidy,
+)
 from core import git
 from core.errors import ConflictError, DomainError
 from core.queue import enqueue_on_commit
@@ -139,7 +148,7 @@ def merge_execute(*, merge_id: int) -> Merge | None:
         repo, _ = workspaces.project_repository(project)
         if pull_requests.github_remote_enabled(project.repository_url):
             return _propose(merge, repo)
-        if merge.merge_commit and _landed(repo, merge):
+        if merge.merge_commit and merge_landed(repo, merge):
             return _finish(merge, repo)
         return _merge(merge, repo)
     except git.MergeConflict as conflict:
@@ -189,47 +198,6 @@ def merge_withdraw(*, task: Task, reason: str) -> None:
         merge.save(update_fields=["status", "message", "finished_at", "updated_at"])
 
 
-def _landed(repo: Path, merge: Merge) -> bool:
-    """Whether the commit recorded by an earlier delivery is on the base branch now."""
-    try:
-        git.git("merge-base", "--is-ancestor", merge.merge_commit, merge.base_branch, cwd=repo)
-    except git.GitError:
-        return False
-    return True
-
-
-def _message(merge: Merge) -> str:
-    task = merge.task
-    lines = [f"{task.key}: {task.name}"]
-    if task.description:
-        lines += ["", task.description.strip()[:2000]]
-    lines += ["", f"Merged by Crewboard from {merge.branch}."]
-    return "\n".join(lines)
-
-
-def _check_head(merge: Merge, repo: Path) -> None:
-    """What merges is what was approved: a branch that moved since is refused."""
-    head = git.branch_head(repo, merge.branch)
-    if merge.head_commit and head != merge.head_commit:
-        raise DomainError(
-            f"{merge.branch} moved since it was approved (from {merge.head_commit[:12]} to "
-            f"{head[:12]}): review it again."
-        )
-
-
-# Merges are Crewboard's commits, whatever identity the repository has configured.
-CREWBOARD = git.Identity(name="Crewboard", email="crewboard@localhost")
-
-
-def _author(merge: Merge) -> git.Identity:
-    """Who a squash or merge commit is by: the person who approved it, or Crewboard."""
-    person = merge.merged_by
-    if person is None:
-        return CREWBOARD
-    name = person.get_full_name() or person.get_username()
-    return git.Identity(name=name, email=person.email or f"{person.get_username()}@crewboard")
-
-
 def _merge(merge: Merge, repo: Path) -> Merge:
     if not git.branch_exists(repo, merge.branch):
         return _fail(
@@ -237,15 +205,15 @@ def _merge(merge: Merge, repo: Path) -> Merge:
             f"Branch {merge.branch} no longer exists in {repo} (deleted by hand?): nothing "
             "was merged. Request changes to have the work done again, or abandon the task.",
         )
-    _check_head(merge, repo)
+    merge_head_check(merge, repo)
     for attempt in (1, 2):
         result = git.merge_commit_create(
             repo,
             base=merge.base_branch,
             branch=merge.branch,
             strategy=merge.strategy,  # type: ignore[arg-type]  # the model's constraint
-            message=_message(merge),
-            author=_author(merge),
+            message=merge_message(merge),
+            author=merge_author(merge),
             committer=CREWBOARD,
         )
         _record_candidate(merge, result.base, result.branch, result.commit)
@@ -373,30 +341,20 @@ def _finish(merge: Merge, repo: Path) -> Merge:
             reason=f"{merge.task.key} merged into {merge.base_branch} at {merge.merge_commit[:12]}",
         )
         runs.dispatch_after_commit(merge.project_id)
-    _tidy(locked, repo)
+    merge_tidy(locked, repo)
     return locked
-
-
-def _tidy(merge: Merge, repo: Path) -> None:
-    """The merged attempt's worktree goes, and its branch unless the project keeps them."""
-    for workspace in Workspace.objects.filter(task=merge.task, status=Workspace.Status.ACTIVE):
-        workspaces.workspace_remove(workspace=workspace, reason="merged")
-    # Only Crewboard's own branches, and only while they hold what was merged: an external
-    # agent's branch may be someone's.
-    if not merge.project.keep_branches and merge.branch.startswith(workspaces.BRANCH_PREFIX):
-        git.branch_delete_if_at(repo, merge.branch, merge.head_commit)
 
 
 def _propose(merge: Merge, repo: Path) -> Merge:
     """Push the branch and open (or find) its pull request, instead of merging here."""
-    _check_head(merge, repo)
+    merge_head_check(merge, repo)
     request = pull_requests.pull_request_for_branch(
         project_repository_url=merge.project.repository_url,
         repo_path=repo,
         branch=merge.branch,
         base=merge.base_branch,
         title=f"{merge.task.key}: {merge.task.name}",
-        body=_message(merge),
+        body=merge_message(merge),
     )
     with transaction.atomic():
         if (locked := _still_open(merge)) is None:

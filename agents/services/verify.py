@@ -23,8 +23,9 @@ from django.db import transaction
 
 from agents.models import AgentRun, Metric, ToolCall
 from agents.services import runs
-from agents.services.logs import metric_record, tool_call_complete, tool_call_start
+from agents.services.logs import metric_record
 from agents.services.run_logs import RunLogWriter
+from agents.services.tool_calls import tool_call_complete, tool_call_start
 from agents.workspaces.commands import command_environment, command_run, shell_argv
 from agents.workspaces.paths import worktree_mounts
 from core import git

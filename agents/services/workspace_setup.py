@@ -25,8 +25,9 @@ from django.conf import settings
 
 from agents.models import AgentRun, ToolCall
 from agents.services import runs
-from agents.services.logs import decision_record, tool_call_complete, tool_call_start
+from agents.services.logs import decision_record
 from agents.services.run_logs import RunLogWriter
+from agents.services.tool_calls import tool_call_complete, tool_call_start
 from agents.workspaces.commands import CommandResult, command_environment, command_run, shell_argv
 from agents.workspaces.paths import worktree_mounts
 from core.errors import DomainError

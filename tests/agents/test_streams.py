@@ -4,18 +4,17 @@ import json
 
 import pytest
 
-from agents.workspaces.streams import (
+from agents.workspaces.stream_events import (
     ENDED_EARLY,
     MAX_LINE_CHARS,
     Message,
     Outcome,
     PlainLine,
-    StreamReader,
     TokenUsage,
     ToolFinished,
     ToolStarted,
-    stream_parser,
 )
+from agents.workspaces.streams import StreamReader, stream_parser
 
 
 def _lines(*objects: object) -> str:

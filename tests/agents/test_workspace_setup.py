@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from agents.models import AgentRun, DecisionLog, ToolCall, Workspace
 from agents.services import coding, orchestrator, runs, workspaces
-from agents.services.logs import tool_call_complete, tool_call_start
+from agents.services.tool_calls import tool_call_complete, tool_call_start
 from agents.services.workspace_setup import INTERRUPTED, SETUP_TOOL
 from agents.services.workspaces import WorkspaceError
 from tests.celery_worker import spawn_worker, stop_worker, wait_for

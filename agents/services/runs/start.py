@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agents import statements
+from agents import run_start_statements, statements
 from agents.models import Agent, AgentRun
 from agents.prompts import initial_messages, task_goal
 from agents.services._common import _check_same_project, _insert_once
@@ -111,7 +111,7 @@ def _run_locked_for_start(run: AgentRun) -> AgentRun:
     with prepared_cursor() as cursor:
         postgresql = connection.vendor == "postgresql"
         params = (run.agent_id, run.pk) if postgresql else (run.pk,)
-        cursor.execute(statements.run_for_start(connection.vendor), params)
+        cursor.execute(run_start_statements.run_for_start(connection.vendor), params)
         row = cursor.fetchone()
     if row is None:
         raise AgentRun.DoesNotExist(f"Run {run.pk} does not exist.")
@@ -135,9 +135,9 @@ def _record_start(run: AgentRun, now: datetime) -> None:
     busy = (Agent.Status.BUSY.value, run.task_id, at, at, run.agent_id)
     with prepared_cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(statements.run_started(connection.vendor), (*started, *busy))
+            cursor.execute(run_start_statements.run_started(connection.vendor), (*started, *busy))
         else:
-            cursor.execute(statements.run_started(connection.vendor), started)
+            cursor.execute(run_start_statements.run_started(connection.vendor), started)
             cursor.execute(statements.agent_busy(), busy)
 
 
