@@ -100,7 +100,11 @@ class AgentRun(ShapedJsonModel, TimeStampedModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["status", "lease_expires_at"], name="agentrun_lease_idx"),
+            # The sweeps' way to running and queued runs, whose leases they compare. The
+            # lease is left out of every index: renewed at each step and each report of a
+            # run, it is then an update PostgreSQL can make in place (HOT), with no new
+            # entry in any of the table's indexes.
+            models.Index(fields=["status"], name="agentrun_status_idx"),
             models.Index(fields=["project", "-created_at"], name="agentrun_project_idx"),
             # The run an agent is working on; small, whatever the agent's history.
             models.Index(

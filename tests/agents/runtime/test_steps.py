@@ -281,3 +281,30 @@ def test_a_run_without_a_task_steps_with_its_own_project_and_agent(
     assert step.run.project.name == project.name  # loaded, not just an id
     started = ToolCall.objects.get(run=run, started__isnull=True)
     assert (started.project_id, started.agent_id, started.task_id) == (project.pk, agent.pk, None)
+
+
+def test_a_steps_lease_renewal_adds_nothing_to_the_run_tables_indexes(
+    run, fake_llm, django_capture_on_commit_callbacks
+):
+    # The lease is renewed at every step: with the lease in no index, PostgreSQL writes
+    # the run's new version beside the old (HOT) instead of into each of its indexes.
+    if connection.vendor != "postgresql":
+        pytest.skip("heap-only updates are PostgreSQL's")
+    fake_llm.script(get_state_reply("c1"))
+
+    def run_updates() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_stat_get_xact_tuples_updated(%s::regclass), "
+                "pg_stat_get_xact_tuples_hot_updated(%s::regclass)",
+                [AgentRun._meta.db_table] * 2,
+            )
+            return cursor.fetchone()
+
+    before = run_updates()
+    with django_capture_on_commit_callbacks():
+        step_execute(run_id=run.pk, number=1)
+    updated, hot = (count - earlier for count, earlier in zip(run_updates(), before, strict=True))
+
+    assert updated >= 1
+    assert hot == updated
