@@ -38,7 +38,8 @@ from planning import selectors as planning_selectors
 from planning import services as planning_services
 from planning.importers.document import PlanDocument, PlanImportError
 from planning.models import Project, Task
-from planning.services.plans import BATCH, plan_apply_or_explain
+from planning.services.plan_rows import BATCH
+from planning.services.plans import plan_apply_or_explain
 
 GIT_TIMEOUT_S = 5
 

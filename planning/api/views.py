@@ -35,7 +35,7 @@ from planning.models import (
     TaskDependency,
 )
 from planning.services import plan_edits
-from planning.services.items import TaskPlacement
+from planning.services.tasks import TaskPlacement
 
 
 class ProjectViewSet(viewsets.ModelViewSet[Project]):

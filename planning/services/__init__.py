@@ -29,12 +29,6 @@ from planning.services.items import (
     sub_feature_create,
     sub_feature_delete,
     sub_feature_update,
-    task_add_dependency,
-    task_create,
-    task_delete,
-    task_remove_dependency,
-    task_set_status,
-    task_update,
 )
 from planning.services.projects import (
     PROJECT_FIELDS,
@@ -51,6 +45,14 @@ from planning.services.task_work import (
     task_qa_iteration_add,
     task_release,
     task_worktree_set,
+)
+from planning.services.tasks import (
+    task_add_dependency,
+    task_create,
+    task_delete,
+    task_remove_dependency,
+    task_set_status,
+    task_update,
 )
 
 __all__ = [

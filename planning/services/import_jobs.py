@@ -37,7 +37,7 @@ from planning.importers.document import PlanImportError
 from planning.models import ImportJob, Project
 from planning.selectors import import_job_rows_key
 from planning.services.imports import ImportMode, ImportOutcome, ImportPreview, plan_import
-from planning.services.plans import RowsProgress
+from planning.services.plan_rows import RowsProgress
 
 logger = logging.getLogger(__name__)
 

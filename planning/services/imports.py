@@ -34,12 +34,8 @@ from planning.services.matching import (
     match_document,
     rekey_document,
 )
-from planning.services.plans import (
-    ApplyResult,
-    RowsProgress,
-    plan_apply_or_explain,
-    plan_references_checked,
-)
+from planning.services.plan_rows import ApplyResult, RowsProgress
+from planning.services.plans import plan_apply_or_explain, plan_references_checked
 from planning.services.versions import version_create
 from planning.version_content import content_ahead
 

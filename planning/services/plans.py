@@ -1,18 +1,20 @@
-"""Applying a whole plan document to a project: imports, generation, chat edits, restores."""
+"""Applying a whole plan document to a project: imports, generation, chat edits, restores.
+
+Here is the order the kinds of row go in, and what each needs; how one kind is made to
+match the document, and what an apply reports, is in planning.services.plan_rows, and how
+the tasks are written in planning.services.plan_tasks.
+"""
 
 from __future__ import annotations
 
-import operator
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.db import references_checked_now
-from core.text import natural_sort_key, noun
+from core.text import natural_sort_key
 from planning.importers.document import PlanDocument, PlanImportError
 from planning.models import (
     Feature,
@@ -23,9 +25,17 @@ from planning.models import (
     Task,
     TaskDependency,
 )
-from planning.row_inserts import rows_insert
 from planning.services._common import plan_rows_deleted
 from planning.services.external import external_dependencies_sync
+from planning.services.plan_rows import (
+    ApplyResult,
+    RowsProgress,
+    RowsTally,
+    StaleRows,
+    links_sync,
+    rows_sync,
+)
+from planning.services.plan_tasks import tasks_apply
 from planning.services.rollup import plan_status_rollup
 
 FEATURE_COLUMNS = ("name", "description", "priority", "position")
@@ -40,159 +50,6 @@ SUB_FEATURE_COLUMNS = (
     "extra",
     "position",
 )
-TASK_COLUMNS = (
-    "name",
-    "description",
-    "files",
-    "verify",
-    "done_criteria",
-    "type",
-    "size",
-    "priority",
-    "complexity",
-    "wave",
-    "position",
-    "estimated_minutes",
-    "max_iterations",
-    "extra",
-)
-BATCH = 1000
-# The TASK_COLUMNS of a task spec in one call, for the 20,000 rows of a large import.
-_task_columns = operator.attrgetter(*TASK_COLUMNS)
-
-
-@dataclass
-class ApplyResult:
-    created: Counter[str] = field(default_factory=Counter)
-    updated: Counter[str] = field(default_factory=Counter)
-    removed: Counter[str] = field(default_factory=Counter)
-    # Keys of the tasks a restore sent back to pending, their meaning having changed.
-    reset: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.updated or self.removed)
-
-    def summary(self) -> str:
-        parts = []
-        for label, counts in (
-            ("added", self.created),
-            ("changed", self.updated),
-            ("removed", self.removed),
-        ):
-            if counts:
-                parts.append(
-                    f"{label} "
-                    + ", ".join(f"{n} {noun(kind, n)}" for kind, n in sorted(counts.items()))
-                )
-        return "; ".join(parts) or "no changes"
-
-
-# Told (rows applied, rows in all) as an apply goes: an import job's progress by row.
-RowsProgress = Callable[[int, int], None]
-
-
-@dataclass
-class _Tally:
-    """The plan's rows applied so far, reported once per batch (BATCH rows) at most."""
-
-    total: int
-    report: RowsProgress | None
-    applied: int = 0
-
-    def add(self, count: int) -> None:
-        self.applied += count
-        if self.report is not None and count:
-            self.report(self.applied, self.total)
-
-
-def _sync(
-    *,
-    model: type[models.Model],
-    kind: str,
-    existing: dict[str, Any],
-    specs: Sequence[Any],
-    key_of: Any,
-    columns: Sequence[str],
-    build: Any,
-    values_of: Any,
-    result: ApplyResult,
-    prune: list[tuple[type[models.Model], list[int], str]] | None,
-    tally: _Tally,
-) -> None:
-    """Create and update (only what differs) rows to match `specs`, a batch at a time;
-    with `prune`, collect the rows the document no longer has, for the caller to delete
-    at the end. `build` gives a new row's values by field attname: new rows go in as
-    plain rows (row_inserts.rows_insert), never as model instances."""
-    now = timezone.now()
-    update_fields = list(columns)
-    if any(f.name == "updated_at" for f in model._meta.concrete_fields):
-        update_fields.append("updated_at")
-    for start in range(0, len(specs), BATCH):
-        batch = specs[start : start + BATCH]
-        to_create: list[dict[str, Any]] = []
-        to_update = []
-        for spec in batch:
-            values = values_of(spec)
-            row = existing.get(key_of(spec))
-            if row is None:
-                to_create.append(build(spec, values))
-                continue
-            if any(getattr(row, column) != values[column] for column in values):
-                for column, value in values.items():
-                    setattr(row, column, value)
-                if hasattr(row, "updated_at"):
-                    row.updated_at = now
-                to_update.append(row)
-        rows_insert(model, to_create)
-        if to_update:
-            model._default_manager.bulk_update(to_update, update_fields)
-        if to_create:
-            result.created[kind] += len(to_create)
-        if to_update:
-            result.updated[kind] += len(to_update)
-        tally.add(len(batch))
-    if prune is not None:
-        wanted = {key_of(spec) for spec in specs}
-        stale = [row.pk for key, row in existing.items() if key not in wanted]
-        if stale:
-            prune.append((model, stale, kind))
-
-
-def _sync_links(
-    *,
-    through: type[models.Model],
-    owner_field: str,
-    target_field: str,
-    owners: Iterable[int],
-    wanted: set[tuple[int, int]],
-    result: ApplyResult,
-    kind: str,
-    project: Project,
-) -> None:
-    """Make the (owner, target) pairs of `owners` exactly `wanted`."""
-    owners = set(owners)
-    owner_name = through._meta.get_field(owner_field).name
-    # Read by project, not by an IN list of every owner: a plan's 20,000 task ids as
-    # one parameter cost more to send than the project's links to read.
-    current = {
-        pair
-        for pair in through._default_manager.filter(
-            **{f"{owner_name}__project_id": project.pk}
-        ).values_list(owner_field, target_field)
-        if pair[0] in owners
-    }
-    missing, extra = wanted - current, current - wanted
-    if extra:
-        query = models.Q()
-        for owner, target in extra:
-            query |= models.Q(**{owner_field: owner, target_field: target})
-        through._default_manager.filter(query).delete()
-    rows_insert(through, [{owner_field: o, target_field: t} for o, t in missing])
-    if missing:
-        result.created[kind] += len(missing)
-    if extra:
-        result.removed[kind] += len(extra)
 
 
 @transaction.atomic
@@ -218,7 +75,7 @@ def plan_apply(
         document.validate()
     Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
     result = ApplyResult()
-    tally = _Tally(
+    tally = RowsTally(
         total=len(document.features)
         + len(document.requirements)
         + len(document.sub_features)
@@ -227,9 +84,37 @@ def plan_apply(
     )
     # Deleted last, children first: a task moved out of a feature that goes away must be
     # re-parented before the feature's cascade could take it (and its status) along.
-    stale_rows: list[tuple[type[models.Model], list[int], str]] | None = [] if prune else None
+    stale_rows: StaleRows | None = [] if prune else None
 
-    _sync(
+    features = _apply_features(project, document, result, stale_rows, tally)
+    requirements = _apply_requirements(project, document, result, stale_rows, tally)
+    sub_features = _apply_sub_features(project, document, features, result, stale_rows, tally)
+    tasks = tasks_apply(
+        project=project,
+        document=document,
+        features=features,
+        sub_features=sub_features,
+        result=result,
+        stale_rows=stale_rows,
+        tally=tally,
+    )
+    _apply_links(project, document, features, requirements, sub_features, tasks, result)
+    external_dependencies_sync(sub_features=[sub_features[s.key] for s in document.sub_features])
+    _delete_stale(project, stale_rows, result)
+    # Statuses, places and tasks may all have changed: the whole plan is rolled up.
+    plan_status_rollup(project_id=project.pk)
+    return result
+
+
+def _apply_features(
+    project: Project,
+    document: PlanDocument,
+    result: ApplyResult,
+    stale_rows: StaleRows | None,
+    tally: RowsTally,
+) -> dict[str, Feature]:
+    """The document's features written; the project's features by key."""
+    rows_sync(
         model=Feature,
         kind="features",
         existing={f.key: f for f in project.features.all()},
@@ -242,9 +127,19 @@ def plan_apply(
         prune=stale_rows,
         tally=tally,
     )
-    features = {f.key: f for f in project.features.all()}
+    return {f.key: f for f in project.features.all()}
 
-    _sync(
+
+def _apply_requirements(
+    project: Project,
+    document: PlanDocument,
+    result: ApplyResult,
+    stale_rows: StaleRows | None,
+    tally: RowsTally,
+) -> dict[str, Requirement]:
+    """The document's requirements written; the project's by code (or, without one, by
+    NUL and description)."""
+    rows_sync(
         model=Requirement,
         kind="requirements",
         existing={r.code or f"\0{r.description}": r for r in project.requirements.all()},
@@ -257,14 +152,25 @@ def plan_apply(
         prune=stale_rows,
         tally=tally,
     )
-    requirements = {r.code or f"\0{r.description}": r for r in project.requirements.all()}
+    return {r.code or f"\0{r.description}": r for r in project.requirements.all()}
+
+
+def _apply_sub_features(
+    project: Project,
+    document: PlanDocument,
+    features: dict[str, Feature],
+    result: ApplyResult,
+    stale_rows: StaleRows | None,
+    tally: RowsTally,
+) -> dict[str, SubFeature]:
+    """The document's sub-features written, each in its feature; the project's by key."""
 
     def sub_values(spec: Any) -> dict[str, Any]:
         values = {c: getattr(spec, c) for c in SUB_FEATURE_COLUMNS}
         values["feature_id"] = features[spec.feature].pk
         return values | _identity(spec)
 
-    _sync(
+    rows_sync(
         model=SubFeature,
         kind="sub-features",
         existing={s.key: s for s in project.sub_features.all()},
@@ -277,77 +183,21 @@ def plan_apply(
         prune=stale_rows,
         tally=tally,
     )
-    sub_features = {s.key: s for s in project.sub_features.all()}
+    return {s.key: s for s in project.sub_features.all()}
 
-    def task_values(spec: Any) -> dict[str, Any]:
-        values = dict(zip(TASK_COLUMNS, _task_columns(spec), strict=True))
-        sub = sub_features[spec.sub_feature] if spec.sub_feature else None
-        values["sub_feature_id"] = sub.pk if sub else None
-        values["feature_id"] = (
-            sub.feature_id if sub else (features[spec.feature].pk if spec.feature else None)
-        )
-        if sub is not None:
-            values["wave"] = sub.wave
-        values["sort_key"] = natural_sort_key(spec.key)
-        if spec.identity:  # as _identity: a document without identities keeps the rows'
-            values["source_identity"] = spec.identity
-        return values
 
-    existing_tasks = {t.key: t for t in project.tasks.all()}
-    task_ids = {key: task.pk for key, task in existing_tasks.items()}
-
-    now = timezone.now()
-
-    def build_task(spec: Any, values: dict[str, Any]) -> dict[str, Any]:
-        # `values` is this task's own (task_values makes it for each): filled in place.
-        task = values
-        task["project_id"] = project.pk
-        task["key"] = spec.key
-        task["parent_id"] = task_ids[spec.parent] if spec.parent else None
-        if spec.status:
-            task["status"] = spec.status
-            if spec.status == Task.Status.DONE:
-                task["completed_at"] = now
-        return task
-
-    # New rows are made with their parent: subtasks of new tasks after those tasks, so
-    # no second pass over thousands of rows has to set it.
-    later = [t for t in document.tasks if t.parent and t.parent not in existing_tasks]
-    first = [t for t in document.tasks if not (t.parent and t.parent not in existing_tasks)]
-    for specs in (first, later):
-        if not specs:
-            continue
-        if specs is later:
-            task_ids = dict(project.tasks.values_list("key", "id"))
-        _sync(
-            model=Task,
-            kind="tasks",
-            existing=existing_tasks,
-            specs=specs,
-            key_of=lambda s: s.key,
-            columns=(
-                *TASK_COLUMNS,
-                "sub_feature_id",
-                "feature_id",
-                "sort_key",
-                "source_identity",
-            ),
-            build=build_task,
-            values_of=task_values,
-            result=result,
-            prune=None,
-            tally=tally,
-        )
-    if stale_rows is not None:
-        wanted = {t.key for t in document.tasks}
-        stale = [task.pk for key, task in existing_tasks.items() if key not in wanted]
-        if stale:
-            stale_rows.append((Task, stale, "tasks"))
-    _apply_statuses(project, document, existing_tasks)
-    tasks = dict(project.tasks.values_list("key", "id"))
-    _apply_parents(document, tasks, existing_tasks, result)
-
-    _sync_links(
+def _apply_links(
+    project: Project,
+    document: PlanDocument,
+    features: dict[str, Feature],
+    requirements: dict[str, Requirement],
+    sub_features: dict[str, SubFeature],
+    tasks: dict[str, int],
+    result: ApplyResult,
+) -> None:
+    """Requirements' features, plans' requirements, and plans' and tasks' dependencies
+    made exactly those the document lists."""
+    links_sync(
         through=Requirement.features.through,
         owner_field="requirement_id",
         target_field="feature_id",
@@ -361,7 +211,7 @@ def plan_apply(
         kind="requirement links",
         project=project,
     )
-    _sync_links(
+    links_sync(
         through=SubFeature.requirements.through,
         owner_field="subfeature_id",
         target_field="requirement_id",
@@ -375,7 +225,7 @@ def plan_apply(
         kind="requirement links",
         project=project,
     )
-    _sync_links(
+    links_sync(
         through=SubFeatureDependency,
         owner_field="sub_feature_id",
         target_field="depends_on_id",
@@ -389,7 +239,7 @@ def plan_apply(
         kind="dependencies",
         project=project,
     )
-    _sync_links(
+    links_sync(
         through=TaskDependency,
         owner_field="task_id",
         target_field="depends_on_id",
@@ -399,15 +249,15 @@ def plan_apply(
         kind="dependencies",
         project=project,
     )
-    external_dependencies_sync(sub_features=[sub_features[s.key] for s in document.sub_features])
+
+
+def _delete_stale(project: Project, stale_rows: StaleRows | None, result: ApplyResult) -> None:
+    """Delete the rows a pruning apply found stale, children first."""
     for model, pks, kind in reversed(stale_rows or []):
         model._default_manager.filter(pk__in=pks).delete()
         result.removed[kind] += len(pks)
     if any(pks for _, pks, _ in stale_rows or []):
         plan_rows_deleted(project_id=project.pk)
-    # Statuses, places and tasks may all have changed: the whole plan is rolled up.
-    plan_status_rollup(project_id=project.pk)
-    return result
 
 
 def _initial_status(spec: Any) -> dict[str, str]:
@@ -420,37 +270,6 @@ def _identity(spec: Any) -> dict[str, str]:
     # A document without identities (an older version's snapshot, a chat edit) keeps the
     # rows' own, so a later re-import still finds them.
     return {"source_identity": spec.identity} if spec.identity else {}
-
-
-def _apply_parents(
-    document: PlanDocument, ids: dict[str, int], existing: dict[str, Task], result: ApplyResult
-) -> None:
-    """Point every existing task of the document at its parent (or at none); new ones
-    were made with theirs."""
-    changed = []
-    for spec in document.tasks:
-        task = existing.get(spec.key)
-        if task is None:
-            continue
-        parent_id = ids[spec.parent] if spec.parent else None
-        if task.parent_id != parent_id:
-            changed.append(Task(pk=task.pk, parent_id=parent_id))
-            result.updated["tasks"] += 1
-    Task.objects.bulk_update(changed, ["parent_id"], batch_size=BATCH)
-
-
-def _apply_statuses(project: Project, document: PlanDocument, existing: dict[str, Task]) -> None:
-    now = timezone.now()
-    changed = []
-    for spec in document.tasks:
-        task = existing.get(spec.key)
-        if task is None or not spec.status or task.status == spec.status:
-            continue
-        task.status = spec.status
-        task.completed_at = (task.completed_at or now) if spec.status == Task.Status.DONE else None
-        task.updated_at = now
-        changed.append(task)
-    Task.objects.bulk_update(changed, ["status", "completed_at", "updated_at"], batch_size=BATCH)
 
 
 def plan_references_checked() -> None:

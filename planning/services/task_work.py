@@ -11,8 +11,8 @@ from core.db import prepared_cursor
 from core.errors import DomainError
 from planning import run_end_statements as statements
 from planning.models import Task
-from planning.services.items import _stamp_status_times
 from planning.services.rollup import plan_status_rollup
+from planning.services.tasks import _stamp_status_times
 
 
 def task_qa_iteration_add(*, task_id: int) -> int:

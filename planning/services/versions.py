@@ -13,7 +13,8 @@ from core.text import noun
 from planning import selectors
 from planning.importers.document import CONTENT_HASH, MEANING_FIELDS, PlanDocument, content_hash
 from planning.models import DevPlan, DevPlanVersion, Project, Task
-from planning.services.plans import ApplyResult, plan_apply, task_reset_to_pending
+from planning.services.plan_rows import ApplyResult
+from planning.services.plans import plan_apply, task_reset_to_pending
 from planning.version_content import VersionContent, version_content
 
 DEFAULT_PLAN_NAME = DevPlan.DEFAULT_NAME

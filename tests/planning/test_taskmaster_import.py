@@ -10,10 +10,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.json_input import MAX_DEPTH
 from planning import outline, selectors
 from planning.diff import diff_snapshots
 from planning.importers import ImportSource, PlanImportError, parse_source
-from planning.importers.taskmaster import MAX_DEPTH, parse_tasks_json
+from planning.importers.taskmaster import parse_tasks_json
 from planning.models import DevPlanVersion, Task
 from planning.services.imports import plan_import
 from planning.services.versions import version_restore
