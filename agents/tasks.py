@@ -134,10 +134,11 @@ def dispatch_project(project_id: int) -> None:
 @shared_task(acks_late=True)
 def recover_stale_runs() -> None:
     """Periodic (celery beat): re-deliver steps of built-in runs whose worker died, fence
-    external agents whose lease ran out, and dispatch work that became ready without a
-    run ending."""
+    external agents whose lease ran out, cancel sent-back runs left waiting in a finished
+    project, and dispatch work that became ready without a run ending."""
     runs.stale_runs_recover()
     runs.stale_leases_expire()
+    runs.stranded_reopened_cancel()
     orchestrator.dispatch_waiting_work()
 
 

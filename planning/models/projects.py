@@ -75,6 +75,9 @@ class Project(ShapedJsonModel, TimeStampedModel):
 
     Status = ProjectStatus
 
+    # Finished: the project is done with (completed_at is set), and no dispatch serves it.
+    FINISHED_STATUSES = (ProjectStatus.COMPLETED, ProjectStatus.ARCHIVED)
+
     name = models.CharField(max_length=200)
     # Unique through Meta.constraints: an index for equality lookups only, where unique=True
     # would add a second, LIKE-pattern one on PostgreSQL.

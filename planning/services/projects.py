@@ -127,7 +127,7 @@ def _check_settings(data: Mapping[str, Any], current: Project | None) -> None:
 def _project_save(*, project: Project, data: Mapping[str, Any]) -> Project:
     def derive(changed: list[str]) -> list[str]:
         if "status" in changed:
-            finished = project.status in (Project.Status.COMPLETED, Project.Status.ARCHIVED)
+            finished = project.status in Project.FINISHED_STATUSES
             if finished and project.completed_at is None:
                 project.completed_at = timezone.now()
                 changed.append("completed_at")

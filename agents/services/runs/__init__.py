@@ -69,6 +69,7 @@ from agents.services.runs.leases import (
     run_stopped_check,
 )
 from agents.services.runs.reopen import (
+    REOPENED_PROJECT_ARCHIVED,
     REOPENED_TASK_CHANGED,
     WAITS_FOR_AGENT,
     reopened_files_wait,
@@ -94,7 +95,11 @@ from agents.services.runs.start import (
     run_start,
     run_take,
 )
-from agents.services.runs.sweeps import stale_leases_expire, stale_runs_recover
+from agents.services.runs.sweeps import (
+    stale_leases_expire,
+    stale_runs_recover,
+    stranded_reopened_cancel,
+)
 
 __all__ = [
     "ATTEMPTS_AT_RETRY",
@@ -103,6 +108,7 @@ __all__ = [
     "GENERATE_PLAN_TASK",
     "LEASE_EXPIRED",
     "PREPARE_TASK",
+    "REOPENED_PROJECT_ARCHIVED",
     "REOPENED_TASK_CHANGED",
     "REVIEW_DIFF_WARM_TASK",
     "RUN_STEP_TASK",
@@ -145,5 +151,6 @@ __all__ = [
     "run_workspace_ready",
     "stale_leases_expire",
     "stale_runs_recover",
+    "stranded_reopened_cancel",
     "verify_feedback",
 ]

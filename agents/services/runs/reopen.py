@@ -141,6 +141,32 @@ def reopened_stale(run: AgentRun) -> bool:
     )
 
 
+# Why a sent-back run was cancelled whose project was archived while it waited.
+REOPENED_PROJECT_ARCHIVED = "its project was archived while it waited for its agent or its files"
+
+
+def reopened_stranded(run: AgentRun) -> str | None:
+    """Why a sent-back run still waiting for its agent or its files is cancelled now that
+    its project has finished (completed or archived), where no dispatch would resume
+    it; None while it may still resume. Its project and task are read as locked.
+
+    An active project's waiting runs are the dispatch's, and a paused (or planning) one
+    may run again. In a finished project a run whose task was changed meanwhile is
+    cancelled, as the dispatch would (reopened_stale), and so is an archived project's.
+    A completed project whose run's task is still open has work left, so the roll-up
+    makes it active again at its next task change: cancelling the run would be such a
+    change, and would hand the task out afresh without its review. That run keeps
+    waiting, as in a paused project."""
+    status = run.project.status
+    if status not in Project.FINISHED_STATUSES:
+        return None
+    if run.task is None or reopened_stale(run):  # its task deleted, or changed
+        return REOPENED_TASK_CHANGED
+    if status == Project.Status.ARCHIVED:
+        return REOPENED_PROJECT_ARCHIVED
+    return None
+
+
 def run_reopened_resume(*, run: AgentRun) -> AgentRun:
     """Start a sent-back run that waited for its agent, now idle (inside the dispatch's
     transaction, which holds the agent locked, and has reserved the files of a task

@@ -1,4 +1,5 @@
-"""The periodic sweeps over runs whose worker died or whose lease ran out."""
+"""The periodic sweeps over runs whose worker died or whose lease ran out, and over
+sent-back runs left waiting in a finished project."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from agents.services.runs.delivery import (
     _queue,
     queued_resend_after,
 )
-from agents.services.runs.ending import run_expire, run_finish
+from agents.services.runs.ending import run_cancel, run_expire, run_finish
 from agents.services.runs.locks import agent_lock, run_agent_lock
+from agents.services.runs.reopen import WAITS_FOR_AGENT, reopened_stranded
 from agents.services.runs.start import DELIVERIES
 from core.queue import enqueue_on_commit
+from planning.models import Project, Task
 
 # Sweeps -----------------------------------------------------------------------------------
 
@@ -161,3 +164,42 @@ def stale_leases_expire(*, now: datetime | None = None) -> int:
                 run_expire(run=run, now=timezone.now())
                 expired += 1
     return expired
+
+
+def stranded_reopened_cancel() -> int:
+    """Cancel the sent-back runs waiting for their agent or their files in a finished
+    project (see reopen.reopened_stranded), which no dispatch will resume; returns how
+    many were cancelled. Each is cancelled as run_cancel does: its task goes back to
+    pending (a closed one keeps its status), which frees its files, and nothing waits
+    for its agent any more. A run cancelled or resumed meanwhile is left alone, so a
+    second sweep changes nothing."""
+    waiting = AgentRun.objects.filter(
+        status=AgentRun.Status.QUEUED,
+        kind=AgentRun.Kind.TASK,
+        stage=AgentRun.Stage.CODING,
+        result__has_key=WAITS_FOR_AGENT,
+        project__status__in=Project.FINISHED_STATUSES,
+    ).values_list("pk", "project_id")
+    cancelled = 0
+    for run_id, project_id in list(waiting):
+        # One transaction per run. The project, the agent, the run, then the task: the
+        # order dispatch takes them in, so a person's change to any of them is seen.
+        with transaction.atomic():
+            project = Project.objects.select_for_update(no_key=True).filter(pk=project_id).first()
+            run_agent_lock(run_id=run_id)
+            run = AgentRun.objects.select_for_update().filter(pk=run_id).first()
+            if (
+                project is None
+                or run is None
+                or run.status != AgentRun.Status.QUEUED
+                or WAITS_FOR_AGENT not in run.result
+            ):
+                continue
+            run.project = project
+            if run.task_id is not None:
+                run.task = Task.objects.select_for_update().filter(pk=run.task_id).first()
+            reason = reopened_stranded(run)
+            if reason is not None:
+                run_cancel(run=run, reason=reason)
+                cancelled += 1
+    return cancelled
