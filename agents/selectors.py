@@ -155,17 +155,20 @@ def run_tool_call_list(
     run: AgentRun,
     after_step: int = 0,
     upto_step: int | None = None,
-    loose_ids: Collection[int] | None = None,
+    loose_ids: Collection[int] | QuerySet[ToolCall, int] | None = None,
 ) -> QuerySet[ToolCall]:
     """The run's tool calls (started rows, each with its completion joined), oldest first:
     those of steps above `after_step`, and those reported without a step; with
     `upto_step`, only those of the steps above `after_step` up to it (a page of steps).
-    With `loose_ids`, of the calls without a step only those (a page of the trace)."""
+    With `loose_ids`, of the calls without a step only those (a page of the trace); a
+    page of `run_loose_call_ids` is read as a subquery, in this same query."""
     if upto_step is None:
         which = Q(step__gt=after_step)
     else:
         which = Q(step__gt=after_step, step__lte=upto_step)
-    if loose_ids is not None:
+    if isinstance(loose_ids, QuerySet):
+        which |= Q(pk__in=loose_ids)
+    elif loose_ids is not None:
         which |= Q(pk__in=list(loose_ids))
     elif upto_step is None:
         which |= Q(step__isnull=True)
@@ -177,12 +180,22 @@ def run_tool_call_list(
     )
 
 
-def run_loose_call_times(*, run: AgentRun) -> list[tuple[int, datetime]]:
-    """(id, when) of the run's tool calls reported without a step, oldest first."""
-    rows = run.tool_calls.filter(started__isnull=True, step__isnull=True).order_by(
+def _run_loose_calls(run: AgentRun) -> QuerySet[ToolCall]:
+    return run.tool_calls.filter(started__isnull=True, step__isnull=True).order_by(
         "created_at", "id"
     )
-    return list(rows.values_list("id", "created_at"))
+
+
+def run_loose_call_times(*, run: AgentRun) -> list[tuple[int, datetime]]:
+    """(id, when) of the run's tool calls reported without a step, oldest first."""
+    return list(_run_loose_calls(run).values_list("id", "created_at"))
+
+
+def run_loose_call_ids(*, run: AgentRun) -> QuerySet[ToolCall, int]:
+    """The ids of the run's tool calls reported without a step, oldest first, unread: a
+    live trace pages them (a count, and a slice that `run_tool_call_list` reads with the
+    step calls), so a poll costs the same however many calls an agent reported."""
+    return _run_loose_calls(run).values_list("id", flat=True)
 
 
 def run_decision_list(*, run: AgentRun) -> QuerySet[DecisionLog]:

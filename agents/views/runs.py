@@ -8,8 +8,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from agents import selectors
-from agents.models import Agent, AgentRun, AgentStep
+from agents.models import Agent, AgentRun, AgentStep, ToolCall
 from agents.run_usage import run_usage
 from agents.services import orchestrator
 from agents.services import runs as run_life
@@ -34,7 +35,13 @@ from agents.views.run_display import (
     shown_steps,
 )
 from agents.views.run_logs import log_context
-from agents.views.trace_pages import TracePage, trace_pages
+from agents.views.trace_pages import (
+    live_loose_page,
+    live_loose_seen,
+    live_loose_summary,
+    trace_page_summary,
+    trace_pages,
+)
 from core.errors import DomainError
 from core.htmx import (
     AuthenticatedHtmxRequest,
@@ -204,6 +211,8 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
     Finished steps never change, so their opened <details> stay open. An ended run of
     more than STEPS_PER_PAGE steps, or LOOSE_CALLS_PER_PAGE calls outside a step, shows
     a page of them (`?page=`) in the order they happened, with the calls of those steps.
+    A live run's calls outside a step come a page at a time too, the latest page unless
+    `?page=` names an earlier one, which the poll then keeps refreshing.
     """
     project, membership = planning_selectors.project_for_user(user=request.user, slug=slug)
     run = selectors.agent_run_get(project=project, run_id=run_id)
@@ -215,9 +224,10 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
     live = run.status in AgentRun.ACTIVE_STATUSES
     step_rows = list(selectors.agent_step_list(run=run, after=after))
     polling = live or _step_settling(run, step_rows)
-    trace_page, page_summary, first_step = None, "", 0
+    trace_page, page_summary, first_step, loose_summary = None, "", 0, ""
     upto_step: int | None = None
-    loose_ids: list[int] | None = None
+    loose_ids: list[int] | QuerySet[ToolCall, int] | None = None
+    loose_page: Page[int] | None = None
     if not fragment and not polling:
         # An ended run's trace a page at a time: a long run's every step and tool call
         # (or an external agent's thousands of calls) made a page of megabytes.
@@ -225,9 +235,16 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
         if len(pages) > 1:
             trace_page = Paginator(pages, 1).get_page(request.GET.get("page"))
             page = pages[trace_page.number - 1]
-            page_summary = _page_summary(page, pages, external=_is_external(run))
+            page_summary = trace_page_summary(page, pages, external=_is_external(run))
             step_rows, loose_ids, first_step = page.steps, page.loose_ids, page.first_step
             after, upto_step = page.after_step, page.upto_step
+    else:
+        # The poll brings a live run's new steps; its calls outside a step (an external
+        # agent's thousands) it brings a page at a time, or every poll rendered them all.
+        loose_page, loose_ids = live_loose_page(
+            selectors.run_loose_call_ids(run=run), request.GET.get("page")
+        )
+        loose_summary = live_loose_summary(loose_page, external=_is_external(run))
     steps, loose_calls = shown_steps(
         step_rows,
         list(
@@ -264,7 +281,11 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
     # opened are only replaced when they changed.
     decisions_seen = str(decisions[-1][0].pk if decisions else 0)
     finished_calls = sum(c.status in CALL_FINISHED for c in loose_calls)
-    loose_calls_seen = f"{len(loose_calls)}.{finished_calls}"
+    loose_calls_seen = (
+        live_loose_seen(loose_page, finished_calls)
+        if loose_page is not None
+        else f"{len(loose_calls)}.{finished_calls}"
+    )
     context = {
         "project": project,
         "run": run,
@@ -281,7 +302,12 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
         # The last poll redraws them once more: an ended run's are no longer "yet" to come.
         "decisions_changed": request.GET.get("decisions") != decisions_seen or not polling,
         "loose_calls_seen": loose_calls_seen,
-        "loose_calls_changed": request.GET.get("calls") != loose_calls_seen,
+        # The last poll redraws them too: a call never finished is no longer "running".
+        "loose_calls_changed": request.GET.get("calls") != loose_calls_seen or not polling,
+        "loose_page": loose_page,
+        "loose_summary": loose_summary,
+        # The pager's links lead to the page alone, not to the poll that drew them.
+        "loose_page_query": QueryDict(),
         "usage": usage,
         "external": _is_external(run),
         # A long trace sends each call's input and output when the call is opened.
@@ -300,21 +326,6 @@ def run_detail(request: AuthenticatedHtmxRequest, slug: str, run_id: int) -> Htt
 
 def _is_external(run: AgentRun) -> bool:
     return run.agent.type == Agent.Type.EXTERNAL
-
-
-def _page_summary(page: TracePage, pages: list[TracePage], *, external: bool) -> str:
-    """Which of the trace's steps and calls outside a step the page shows."""
-    parts = []
-    if page.steps:
-        total = sum(len(p.steps) for p in pages)
-        last = page.first_step + len(page.steps) - 1
-        parts.append(f"Steps {page.first_step} to {last} of {total}.")
-    if page.loose_ids:
-        total = sum(len(p.loose_ids) for p in pages)
-        last = page.first_loose + len(page.loose_ids) - 1
-        calls = "Tool calls" if external else "Tool calls outside a step"
-        parts.append(f"{calls} {page.first_loose} to {last} of {total}.")
-    return " ".join(parts)
 
 
 @login_required

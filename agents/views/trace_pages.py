@@ -1,10 +1,13 @@
-"""An ended run's trace in pages: its steps, and the tool calls reported outside a step,
-in the order they happened."""
+"""A run's trace in pages: an ended run's steps and the tool calls reported outside a
+step, in the order they happened; a live run's calls outside a step."""
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from agents.models import AgentStep
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+
+from agents.models import AgentStep, ToolCall
 
 # An ended run's trace shows this many steps a page,
 STEPS_PER_PAGE = 10
@@ -64,3 +67,51 @@ def trace_pages(steps: list[AgentStep], loose: list[tuple[int, datetime]]) -> li
         loose_index += len(page_loose)
         after = upto
     return shown
+
+
+def trace_page_summary(page: TracePage, pages: list[TracePage], *, external: bool) -> str:
+    """Which of the trace's steps and calls outside a step the page shows."""
+    parts = []
+    if page.steps:
+        total = sum(len(p.steps) for p in pages)
+        last = page.first_step + len(page.steps) - 1
+        parts.append(f"Steps {page.first_step} to {last} of {total}.")
+    if page.loose_ids:
+        total = sum(len(p.loose_ids) for p in pages)
+        last = page.first_loose + len(page.loose_ids) - 1
+        parts.append(_calls_summary(page.first_loose, last, total, external=external))
+    return " ".join(parts)
+
+
+def _calls_summary(first: int, last: int, total: int, *, external: bool) -> str:
+    calls = "Tool calls" if external else "Tool calls outside a step"
+    return f"{calls} {first} to {last} of {total}."
+
+
+def live_loose_page(
+    ids: QuerySet[ToolCall, int], number: str | None
+) -> tuple[Page[int], QuerySet[ToolCall, int]]:
+    """A live run's page of the calls outside a step (`ids`, oldest first), the one
+    `number` names or else the latest, where new calls arrive; and the page's ids, still a
+    query for the caller to read. Pages count from the oldest call, as an ended run's do,
+    so an earlier page keeps its calls as the run goes on. Reads only the count."""
+    paginator = Paginator(ids, LOOSE_CALLS_PER_PAGE)
+    page = paginator.get_page(number or paginator.num_pages)
+    first = (page.number - 1) * LOOSE_CALLS_PER_PAGE
+    return page, ids[first : first + LOOSE_CALLS_PER_PAGE]
+
+
+def live_loose_summary(page: Page[int], *, external: bool) -> str:
+    """Which of a live run's calls outside a step the page shows ("" when they fit one)."""
+    if page.paginator.num_pages < 2:
+        return ""
+    return _calls_summary(
+        page.start_index(), page.end_index(), page.paginator.count, external=external
+    )
+
+
+def live_loose_seen(page: Page[int], finished: int) -> str:
+    """What a poll names as shown of a live run's calls outside a step, given how many
+    on the page have `finished`: it changes as calls arrive on the page or start a new
+    one, so an earlier page, whose opened calls a redraw would close, stays put."""
+    return f"{page.number}.{page.paginator.num_pages}.{page.end_index()}.{finished}"

@@ -221,10 +221,11 @@ def test_run_detail_query_count_does_not_grow(browser, project, steps):
 
     assert html.count('class="step step--done"') == steps
     assert html.count('<code class="tool-name">') == 2 * steps
-    # user, membership, run, steps, tool calls, decisions, token use; the page also reads
-    # the end of the log (the session comes from the cache)
-    assert len(page) == 8, [q["sql"] for q in page]
-    assert len(poll) == 7, [q["sql"] for q in poll]
+    # user, membership, run, steps, the count of calls outside a step, tool calls (those
+    # of a page of them among them), decisions, token use; the page also reads the end of
+    # the log (the session comes from the cache)
+    assert len(page) == 9, [q["sql"] for q in page]
+    assert len(poll) == 8, [q["sql"] for q in poll]
 
 
 def test_a_refused_run_keeps_saying_whether_commands_run_confined(
