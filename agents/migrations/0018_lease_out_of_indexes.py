@@ -14,9 +14,11 @@ FILLFACTOR = 70
 
 
 def _fill(apps, schema_editor, setting: str) -> None:
-    if schema_editor.connection.vendor != "postgresql":
+    connection = schema_editor.connection
+    if connection.vendor != "postgresql":
         return
-    schema_editor.execute(f'ALTER TABLE "agents_agentrun" {setting}')
+    table = connection.ops.quote_name(apps.get_model("agents", "AgentRun")._meta.db_table)
+    schema_editor.execute(f"ALTER TABLE {table} {setting}")
 
 
 def leave_room(apps, schema_editor):

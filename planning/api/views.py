@@ -35,7 +35,7 @@ from planning.models import (
     TaskDependency,
 )
 from planning.services import plan_edits
-from planning.services.tasks import TaskPlacement
+from planning.services.task_items import TaskPlacement
 
 
 class ProjectViewSet(viewsets.ModelViewSet[Project]):

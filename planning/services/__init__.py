@@ -39,20 +39,20 @@ from planning.services.projects import (
     project_update,
 )
 from planning.services.rollup import RollupResult, plan_status_rollup
-from planning.services.task_work import (
-    CLOSED_STATUSES,
-    task_merged,
-    task_qa_iteration_add,
-    task_release,
-    task_worktree_set,
-)
-from planning.services.tasks import (
+from planning.services.task_items import (
     task_add_dependency,
     task_create,
     task_delete,
     task_remove_dependency,
     task_set_status,
     task_update,
+)
+from planning.services.task_work import (
+    CLOSED_STATUSES,
+    task_merged,
+    task_qa_iteration_add,
+    task_release,
+    task_worktree_set,
 )
 
 __all__ = [

@@ -8,7 +8,7 @@ from django.db import transaction
 from core.errors import ConflictError
 from planning.models import Task, TaskDependency
 from planning.services._common import PlanError
-from planning.services.tasks import task_set_status, task_update
+from planning.services.task_items import task_set_status, task_update
 
 # Statuses that mean work has started on a task, or ended: neither may be reached while
 # a task waits for another.

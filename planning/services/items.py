@@ -1,6 +1,6 @@
 """Requirements, features, sub-features and their dependency edges, one at a time, and
 the checks every edit of the plan shares (one project, the plan's lock, a cycle's
-message). Tasks are in planning.services.tasks."""
+message). Tasks are in planning.services.task_items."""
 
 from collections.abc import Iterable, Mapping
 from typing import Any

@@ -12,7 +12,7 @@ from core.errors import DomainError
 from planning import run_end_statements as statements
 from planning.models import Task
 from planning.services.rollup import plan_status_rollup
-from planning.services.tasks import _stamp_status_times
+from planning.services.task_items import _stamp_status_times
 
 
 def task_qa_iteration_add(*, task_id: int) -> int:

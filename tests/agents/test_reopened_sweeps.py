@@ -11,6 +11,7 @@ import pytest
 from agents import tasks
 from agents.models import Agent, AgentRun, Metric
 from agents.services import orchestrator, reviews, runs
+from agents.services.runs import sweeps
 from planning import services as planning_services
 from planning.models import Project, Task
 from tests.agents.reviewing import attempt_in_review
@@ -164,6 +165,24 @@ def test_sent_back_work_of_a_project_completed_by_hand_with_its_task_open_keeps_
     assert (resumed.pk, resumed.status) == (attempt.pk, "running")
 
 
+def test_sent_back_work_whose_task_a_person_moved_keeps_waiting_in_a_project_completed_by_hand(
+    coding_project, tmp_path, user, coding_model
+):
+    # Blocked is open: cancelling would send the task back to pending over the person's
+    # choice, and the roll-up would make the project active again to hand it out.
+    task, attempt = _sent_back(coding_project, tmp_path, user, waits_for="agent")
+    planning_services.task_update(task=task, data={"status": "blocked"})
+    _project_status(coding_project, "completed")
+
+    assert runs.stranded_reopened_cancel() == 0
+
+    attempt.refresh_from_db()
+    task.refresh_from_db()
+    assert (attempt.status, task.status) == ("queued", "blocked")
+    coding_project.refresh_from_db()
+    assert coding_project.status == "completed"
+
+
 @pytest.mark.parametrize("status", ["paused", "active"])
 def test_sent_back_work_of_a_project_that_may_run_is_left_to_the_dispatch(
     coding_project, tmp_path, user, coding_model, status
@@ -214,3 +233,23 @@ def test_the_sweep_of_stranded_sent_back_work_changes_nothing_the_second_time(
     assert state() == after_first
     attempt.refresh_from_db()
     assert attempt.status == "cancelled"
+
+
+def test_the_sweep_leaves_alone_sent_back_work_resumed_after_it_was_listed(
+    coding_project, tmp_path, user, coding_model, monkeypatch
+):
+    # The sweep lists the waiting runs, then takes each under its locks: one that a
+    # dispatch resumed in between is found running there, and left to its worker.
+    _, attempt = _sent_back(coding_project, tmp_path, user, waits_for="agent")
+    _project_status(coding_project, "archived")
+    lock = sweeps.run_agent_lock
+
+    def resumed_first(*, run_id):
+        AgentRun.objects.filter(pk=run_id).update(status="running")
+        return lock(run_id=run_id)
+
+    monkeypatch.setattr(sweeps, "run_agent_lock", resumed_first)
+
+    assert runs.stranded_reopened_cancel() == 0
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.error) == ("running", "")

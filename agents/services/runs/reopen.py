@@ -151,19 +151,21 @@ def reopened_stranded(run: AgentRun) -> str | None:
     it; None while it may still resume. Its project and task are read as locked.
 
     An active project's waiting runs are the dispatch's, and a paused (or planning) one
-    may run again. In a finished project a run whose task was changed meanwhile is
-    cancelled, as the dispatch would (reopened_stale), and so is an archived project's.
-    A completed project whose run's task is still open has work left, so the roll-up
-    makes it active again at its next task change: cancelling the run would be such a
-    change, and would hand the task out afresh without its review. That run keeps
-    waiting, as in a paused project."""
+    may run again. In a finished project a run whose task was deleted or closed
+    meanwhile is cancelled, and so is every waiting run of an archived project. Any
+    other task of a completed project is open, so the project has work left, and the
+    roll-up makes it active again at its next task change: cancelling the run would be
+    such a change (it sends the task back to pending), and would hand the task out
+    afresh without its review, over what a person set it to. That run keeps waiting, as
+    in a paused project."""
     status = run.project.status
     if status not in Project.FINISHED_STATUSES:
         return None
-    if run.task is None or reopened_stale(run):  # its task deleted, or changed
+    task = run.task
+    if task is None or task.status in planning_services.CLOSED_STATUSES:
         return REOPENED_TASK_CHANGED
     if status == Project.Status.ARCHIVED:
-        return REOPENED_PROJECT_ARCHIVED
+        return REOPENED_TASK_CHANGED if reopened_stale(run) else REOPENED_PROJECT_ARCHIVED
     return None
 
 
