@@ -13,6 +13,11 @@ that ran something.
   `get_state` call a step and `finish` at the last; in-memory broker).
 - `round_trips_per_claim`: the mean over ROUND_TRIP_CLAIMS claims through the API
   (in-process client, a fresh external agent each), the claim's answer included.
+- `buffers_per_step` (PostgreSQL): the pages of the project's tables and their indexes
+  that PostgreSQL read or found in its cache over the same steps (their runs' starts
+  included), per step: the database's share of a step's work, which the load cannot
+  move either. `run_updates_in_place` is the share of the runs' updates made in place
+  (heap-only tuples, which add no index entries: a lease's renewal should be one).
 """
 
 from collections.abc import Callable, Iterator
@@ -86,14 +91,28 @@ def _step_round_trips(results: Any) -> None:
         from agents.services.runs import run_start
 
         counts = []
+        before: tuple[int, int, int] | None = None
         # The first warms the process up.
-        for run in queued_runs("round trips of steps", ROUND_TRIP_RUNS + 1, key="RT"):
+        for number, run in enumerate(
+            queued_runs("round trips of steps", ROUND_TRIP_RUNS + 1, key="RT")
+        ):
+            if number == 1:
+                before = _table_counters()
             run_start(run=run, max_turns=PEER_STEPS)
             with counting() as trips:
                 for step in range(1, PEER_STEPS + 1):
                     step_execute(run_id=run.pk, number=step)
             counts.append(trips.count)
-        results.put((sum(counts[1:]) / (ROUND_TRIP_RUNS * PEER_STEPS), None))
+        steps = ROUND_TRIP_RUNS * PEER_STEPS
+        figures: dict[str, float] = {"round_trips_per_step": sum(counts[1:]) / steps}
+        after = _table_counters()
+        if before is not None and after is not None:
+            buffers, updates, in_place = (
+                now - then for now, then in zip(after, before, strict=True)
+            )
+            figures["buffers_per_step"] = buffers / steps
+            figures["run_updates_in_place"] = in_place / updates if updates else 0.0
+        results.put((figures, None))
     except BaseException as exc:
         results.put((None, repr(exc)))
     finally:
@@ -131,9 +150,42 @@ def _claim_round_trips() -> float:
     return total / ROUND_TRIP_CLAIMS
 
 
+def _table_counters() -> tuple[int, int, int] | None:
+    """PostgreSQL: (pages of the project's tables and indexes read or hit, updates of
+    runs, of them in place) as the statistics hold them, this process's own counts
+    included: a backend hands its counts over when it goes idle, at most once a second
+    unless asked to at the next time. The statistics views are catalogs, which these
+    counts leave out. None on other databases."""
+    if connection.vendor != "postgresql":
+        return None
+    from agents.models import AgentRun
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT SUM(heap_blks_read + heap_blks_hit + COALESCE(idx_blks_read, 0) "
+            "+ COALESCE(idx_blks_hit, 0) + COALESCE(toast_blks_read, 0) "
+            "+ COALESCE(toast_blks_hit, 0) + COALESCE(tidx_blks_read, 0) "
+            "+ COALESCE(tidx_blks_hit, 0)) FROM pg_statio_user_tables"
+        )
+        (pages,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = %s",
+            [AgentRun._meta.db_table],
+        )
+        updates, in_place = cursor.fetchone()
+    return int(pages), int(updates), int(in_place)
+
+
 def measure_round_trips() -> dict[str, Any]:
-    per_step = in_spawned_process(_step_round_trips, "counting a step's round trips")
+    figures = in_spawned_process(_step_round_trips, "counting a step's round trips")
     return {
-        "round_trips_per_step": round(per_step, 1),
+        "round_trips_per_step": round(figures["round_trips_per_step"], 1),
+        **{
+            name: round(figures[name], 2 if name == "run_updates_in_place" else 1)
+            for name in ("buffers_per_step", "run_updates_in_place")
+            if name in figures
+        },
         "round_trips_per_claim": round(_claim_round_trips(), 1),
     }
