@@ -4,9 +4,9 @@ heap-only tuple (HOT), with no new entry in any of the run table's nine indexes.
 
 HOT needs room on the row's page for its new version, so on PostgreSQL the run table's
 pages are filled to 70% from now on (pages written before keep what they hold).
-Measured on the benchmark's step loop: before, no renewal was HOT; after, about 80%
-are, and a step touches about 20 fewer buffers. Nothing changes on SQLite but the
-index."""
+Measured by bench/round_trips.py: before, none of the runs' updates was HOT; after,
+about 80% are, and a step reads or finds cached about 6% fewer pages. Nothing changes
+on SQLite but the index."""
 
 from django.db import migrations, models
 
