@@ -113,5 +113,6 @@ def live_loose_summary(page: Page[int], *, external: bool) -> str:
 def live_loose_seen(page: Page[int], finished: int) -> str:
     """What a poll names as shown of a live run's calls outside a step, given how many
     on the page have `finished`: it changes as calls arrive on the page or start a new
-    one, so an earlier page, whose opened calls a redraw would close, stays put."""
+    one, so an earlier page, whose opened calls a redraw would close, stays put (its
+    summary's total and its pager catch up when a new page begins)."""
     return f"{page.number}.{page.paginator.num_pages}.{page.end_index()}.{finished}"
