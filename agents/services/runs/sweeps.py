@@ -27,6 +27,7 @@ from agents.services.runs.locks import agent_lock, run_agent_lock
 from agents.services.runs.reopen import WAITS_FOR_AGENT, reopened_stranded
 from agents.services.runs.start import DELIVERIES
 from core.queue import enqueue_on_commit
+from planning import services as planning_services
 from planning.models import Project, Task
 
 # Sweeps -----------------------------------------------------------------------------------
@@ -173,7 +174,12 @@ def stranded_reopened_cancel() -> int:
     pending (a closed one keeps its status), which frees its files, and nothing waits
     for its agent any more. A run cancelled or resumed meanwhile is left alone, so a
     second sweep changes nothing."""
+    # Only those reopened_stranded would cancel: a completed project's run whose task is
+    # open keeps waiting, and is not locked again at every sweep.
     waiting = AgentRun.objects.filter(
+        Q(project__status=Project.Status.ARCHIVED)
+        | Q(task__isnull=True)
+        | Q(task__status__in=planning_services.CLOSED_STATUSES),
         status=AgentRun.Status.QUEUED,
         kind=AgentRun.Kind.TASK,
         stage=AgentRun.Stage.CODING,
