@@ -104,14 +104,14 @@ def _step_round_trips(results: Any) -> None:
                     step_execute(run_id=run.pk, number=step)
             counts.append(trips.count)
         steps = ROUND_TRIP_RUNS * PEER_STEPS
-        figures: dict[str, float] = {"round_trips_per_step": sum(counts[1:]) / steps}
+        figures: dict[str, float] = {"round_trips_per_step": round(sum(counts[1:]) / steps, 1)}
         after = _table_counters()
         if before is not None and after is not None:
             buffers, updates, in_place = (
                 now - then for now, then in zip(after, before, strict=True)
             )
-            figures["buffers_per_step"] = buffers / steps
-            figures["run_updates_in_place"] = in_place / updates if updates else 0.0
+            figures["buffers_per_step"] = round(buffers / steps, 1)
+            figures["run_updates_in_place"] = round(in_place / updates, 2) if updates else 0.0
         results.put((figures, None))
     except BaseException as exc:
         results.put((None, repr(exc)))
@@ -180,12 +180,4 @@ def _table_counters() -> tuple[int, int, int] | None:
 
 def measure_round_trips() -> dict[str, Any]:
     figures = in_spawned_process(_step_round_trips, "counting a step's round trips")
-    return {
-        "round_trips_per_step": round(figures["round_trips_per_step"], 1),
-        **{
-            name: round(figures[name], 2 if name == "run_updates_in_place" else 1)
-            for name in ("buffers_per_step", "run_updates_in_place")
-            if name in figures
-        },
-        "round_trips_per_claim": round(_claim_round_trips(), 1),
-    }
+    return {**figures, "round_trips_per_claim": round(_claim_round_trips(), 1)}
